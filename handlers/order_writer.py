@@ -1,0 +1,80 @@
+"""POC-Lambda-1: store each order from the queue in DynamoDB, exactly once.
+
+The order id is the SQS message id: the API returned it to the client, and a redelivered message
+carries the same id, so the conditional put turns a redelivery into a no-op instead of a second row.
+Records that can't be stored are reported in batchItemFailures: only those are retried and, after
+the queue's redrive count, moved to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+_table: Any = None
+
+
+def table() -> Any:
+    """The table resource, created once per container rather than once per invocation."""
+    global _table
+    if _table is None:
+        _table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+    return _table
+
+
+class BadOrder(ValueError):
+    pass
+
+
+def log(event: str, **fields: Any) -> None:
+    print(json.dumps({"event": event, **fields}, default=str, ensure_ascii=False))
+
+
+def parse_order(body: str) -> dict[str, Any]:
+    try:
+        order = json.loads(body, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise BadOrder(f"body is not JSON: {exc.msg}") from exc
+    if not isinstance(order, dict):
+        raise BadOrder("body is not a JSON object")
+    item = order.get("item")
+    if not isinstance(item, str) or not item:
+        raise BadOrder("order has no non-empty string 'item'")
+    return order
+
+
+def received_at(record: dict[str, Any]) -> str:
+    sent_ms = record.get("attributes", {}).get("SentTimestamp")
+    moment = datetime.fromtimestamp(int(sent_ms) / 1000, UTC) if sent_ms else datetime.now(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def store(record: dict[str, Any]) -> None:
+    order_id = record["messageId"]
+    order = parse_order(record["body"])
+    row = {**order, "orderID": order_id, "receivedAt": received_at(record)}
+    try:
+        table().put_item(Item=row, ConditionExpression="attribute_not_exists(orderID)")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        log("order_already_stored", orderID=order_id)
+        return
+    log("order_stored", orderID=order_id, item=order["item"])
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    failures = []
+    for record in event.get("Records", []):
+        try:
+            store(record)
+        except Exception as exc:  # any record we can't store is retried, never dropped
+            log("order_failed", orderID=record.get("messageId"), error=repr(exc))
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}

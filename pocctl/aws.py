@@ -1,0 +1,129 @@
+"""Small helpers around botocore: error codes, waiting, and the retries botocore won't do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from botocore.exceptions import ClientError
+
+from pocctl.context import Context
+from pocctl.errors import StepError
+
+T = TypeVar("T")
+
+NOT_FOUND_CODES = frozenset(
+    {
+        "NoSuchEntity",
+        "ResourceNotFoundException",
+        "NotFoundException",
+        "NotFound",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+    }
+)
+
+# Messages AWS returns while a role created seconds ago has not reached Lambda yet.
+PROPAGATION_MESSAGES = (
+    "cannot be assumed by Lambda",
+    "execution role does not have permissions",
+    "The provided execution role does not have permissions",
+)
+PROPAGATION_LIMIT_SECONDS = 120.0
+
+HINTS = {
+    "AccessDenied": "Your credentials lack this permission: check the IAM policy of the user "
+    "or role pocctl runs as.",
+    "AccessDeniedException": "Your credentials lack this permission: check the IAM policy of "
+    "the user or role pocctl runs as.",
+    "ExpiredToken": "Your session credentials have expired: refresh them (aws sso login, or new "
+    "keys) and run the command again.",
+    "ExpiredTokenException": "Your session credentials have expired: refresh them and run the "
+    "command again.",
+    "UnrecognizedClientException": "The credentials are not valid for this account or endpoint.",
+    "InvalidClientTokenId": "The credentials are not valid for this account or endpoint.",
+    "LimitExceededException": "An account limit was reached: remove unused resources or ask "
+    "AWS for a higher quota.",
+}
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def error_message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", str(exc)))
+
+
+def is_not_found(exc: ClientError) -> bool:
+    return error_code(exc) in NOT_FOUND_CODES
+
+
+@contextmanager
+def aws_errors(step: str, operation: str) -> Iterator[None]:
+    """Turn a ClientError into a StepError naming the step, the operation and the AWS code."""
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        raise StepError(step, operation, code, error_message(exc), HINTS.get(code)) from exc
+
+
+def retry_while_role_propagates(ctx: Context, call: Callable[[], T]) -> T:
+    """Retry a call that fails only because a new IAM role has not propagated yet."""
+    waited, delay = 0.0, 1.0
+    while True:
+        try:
+            return call()
+        except ClientError as exc:
+            propagating = error_code(exc) == "InvalidParameterValueException" and any(
+                text in error_message(exc) for text in PROPAGATION_MESSAGES
+            )
+            if not propagating or waited >= PROPAGATION_LIMIT_SECONDS:
+                raise
+        ctx.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 16.0)
+
+
+def retry_on_codes(
+    ctx: Context, call: Callable[[], T], codes: frozenset[str], limit_seconds: float
+) -> T:
+    """Retry a call on error codes botocore does not retry (conflicts, SQS name reuse)."""
+    waited, delay = 0.0, 0.5
+    while True:
+        try:
+            return call()
+        except ClientError as exc:
+            if error_code(exc) not in codes or waited >= limit_seconds:
+                raise
+        ctx.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 8.0)
+
+
+def poll(
+    ctx: Context,
+    check: Callable[[], bool],
+    *,
+    what: str,
+    step: str,
+    timeout: float = 300.0,
+) -> None:
+    """Poll with short, growing intervals (AWS waiters start at 5-20 s, far too slow here)."""
+    waited, delay = 0.0, 0.1
+    while not check():
+        if waited >= timeout:
+            raise StepError(step, "wait", "Timeout", f"{what} did not happen within {timeout:.0f}s")
+        ctx.sleep(delay)
+        waited += delay
+        delay = min(delay * 1.5, 5.0)
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or []}

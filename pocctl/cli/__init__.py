@@ -1,0 +1,8 @@
+"""The `pocctl` command: click wiring only. Each command lives in its own module."""
+
+from __future__ import annotations
+
+from pocctl.cli import down, outputs, up  # noqa: F401  (each registers its command)
+from pocctl.cli.main import cli, main
+
+__all__ = ["cli", "main"]

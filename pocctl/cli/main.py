@@ -1,0 +1,97 @@
+"""The command group, and the one place where errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
+
+from pocctl import __version__
+from pocctl.aws import HINTS, error_code, error_message
+from pocctl.errors import ConfigError, PocctlError
+
+
+class PocctlGroup(click.Group):
+    """Turns domain and AWS errors into `Error: ...` lines; `--debug` shows the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.meta.get("pocctl.debug") or os.environ.get("POCCTL_DEBUG"):
+                raise
+            raise as_click_error(exc) from None
+
+
+def as_click_error(exc: Exception) -> click.ClickException:
+    if isinstance(exc, ConfigError):
+        return click.UsageError(str(exc))
+    if isinstance(exc, PocctlError):
+        return click.ClickException(str(exc))
+    if isinstance(exc, NoCredentialsError):
+        return click.ClickException(
+            "No AWS credentials found.\n"
+            "Configure them with `aws configure` (or set AWS_PROFILE / AWS_ACCESS_KEY_ID), "
+            "or try pocctl without an account: `pocctl local` in another terminal."
+        )
+    if isinstance(exc, ProfileNotFound):
+        return click.UsageError(f"{exc}. List your profiles with `aws configure list-profiles`.")
+    if isinstance(exc, EndpointConnectionError):
+        return click.ClickException(
+            f"Could not reach the AWS endpoint {exc.kwargs.get('endpoint_url', '')}.\n"
+            "Check your network, the region, and AWS_ENDPOINT_URL (is `pocctl local` running?)."
+        )
+    if isinstance(exc, NoRegionError):
+        return click.UsageError("No AWS region set: pass --region or set AWS_REGION.")
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        hint = HINTS.get(code)
+        return click.ClickException(
+            f"AWS refused the request ({code}): {error_message(exc)}"
+            + (f"\n{hint}" if hint else "")
+        )
+    if isinstance(exc, BotoCoreError):
+        return click.ClickException(f"AWS client error: {exc}")
+    return click.ClickException(
+        f"Unexpected error: {exc!r}. Run again with --debug and report it with the traceback."
+    )
+
+
+@click.group(cls=PocctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pocctl")
+@click.option(
+    "--debug", is_flag=True, help="Show the full traceback of an error (for bug reports)."
+)
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Build, prove and remove the AWS serverless order pipeline from the hands-on lab.
+
+    \b
+      POST /order -> API Gateway -> SQS -> Lambda-1 -> DynamoDB
+                  -> DynamoDB Streams -> Lambda-2 -> SNS (email)
+
+    \b
+    Typical use:
+      pocctl up --email you@example.com   build it (run again: changes nothing)
+      pocctl outputs                      the order URL and resource names
+      pocctl down                         remove everything `up` made
+
+    AWS settings follow the usual rules: --profile/AWS_PROFILE, --region/AWS_REGION,
+    --endpoint-url/AWS_ENDPOINT_URL. Every command takes --stack to work on another copy.
+    """
+    ctx.meta["pocctl.debug"] = debug
+
+
+def main() -> None:
+    cli(prog_name="pocctl")

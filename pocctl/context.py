@@ -1,0 +1,101 @@
+"""The context every step receives: config, one session and its clients, the reporter, sleep."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from pocctl.config import Config
+from pocctl.reporting import Reporter
+
+READ_PREFIXES = ("Get", "List", "Describe", "Head")
+RETRY_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 10})
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str
+    operation: str
+
+    @property
+    def mutating(self) -> bool:
+        return not self.operation.startswith(READ_PREFIXES)
+
+
+@dataclass
+class CallLog:
+    """Every AWS call made through the context, for `-v`, tests and benchmarks."""
+
+    calls: list[Call] = field(default_factory=list)
+    listeners: list[Callable[[Call], None]] = field(default_factory=list)
+
+    def record(self, call: Call) -> None:
+        self.calls.append(call)
+        for listener in self.listeners:
+            listener(call)
+
+    @property
+    def mutating(self) -> list[Call]:
+        return [c for c in self.calls if c.mutating]
+
+
+class Context:
+    def __init__(
+        self,
+        config: Config,
+        reporter: Reporter,
+        *,
+        session: boto3.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.reporter = reporter
+        self.sleep = sleep
+        self.clock = clock
+        self.session = session or boto3.Session(
+            profile_name=config.profile, region_name=config.region
+        )
+        self.calls = CallLog()
+        # Values later steps need from earlier ones (stream ARN, API id, ...), filled by plan/apply.
+        self.facts: dict[str, Any] = {}
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._account_id: str | None = None
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                client = self.session.client(
+                    service,
+                    region_name=self.config.region,
+                    endpoint_url=self.config.endpoint_url,
+                    config=RETRY_CONFIG,
+                )
+                client.meta.events.register("before-call.*.*", self._record_call)
+                self._clients[service] = client
+            return self._clients[service]
+
+    def _record_call(self, model: Any, **_: Any) -> None:
+        self.calls.record(Call(model.service_model.service_name, model.name))
+
+    @property
+    def account_id(self) -> str:
+        if self._account_id is None:
+            self._account_id = self.client("sts").get_caller_identity()["Account"]
+        return self._account_id
+
+    @property
+    def partition(self) -> str:
+        partition: str = self.session.get_partition_for_region(self.config.region)
+        return partition
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.config.region if regional else ""
+        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"

@@ -1,0 +1,71 @@
+"""Domain errors. Steps raise these; only the CLI turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+
+class PocctlError(Exception):
+    """Base for every error pocctl reports to the user without a traceback."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+class ConfigError(PocctlError):
+    """Bad input from flags, environment or config file (a usage error)."""
+
+
+class CredentialsError(PocctlError):
+    """No usable AWS credentials or endpoint."""
+
+
+class ForeignResourceError(PocctlError):
+    """A resource with one of our names exists but does not carry this stack's tag."""
+
+    def __init__(self, kind: str, name: str, stack: str) -> None:
+        super().__init__(
+            f"{kind} {name!r} already exists but was not created by pocctl stack {stack!r} "
+            "(it lacks the tag pocctl:stack=" + stack + ").",
+            "pocctl will not take it over or change it. Rename or remove it yourself, "
+            "or use another stack name with --stack.",
+        )
+        self.kind = kind
+        self.name = name
+
+
+class StepError(PocctlError):
+    """An AWS call failed inside a step: carries the step, the operation and the AWS error code."""
+
+    def __init__(
+        self,
+        step: str,
+        operation: str,
+        code: str,
+        detail: str,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(f"{step}: {operation} failed with {code}: {detail}", hint)
+        self.step = step
+        self.operation = operation
+        self.code = code
+        self.detail = detail
+
+
+class DeployError(PocctlError):
+    """`up` stopped part way; lists what was done and what failed."""
+
+
+class TeardownIncomplete(PocctlError):
+    """`down` could not remove everything; lists what is left."""
+
+    def __init__(self, left: list[str]) -> None:
+        lines = "\n".join(f"  - {item}" for item in left)
+        super().__init__(
+            f"down finished with {len(left)} resource(s) left:\n{lines}",
+            "Fix the cause shown above and run `pocctl down` again: it only removes what is left.",
+        )
+        self.left = left

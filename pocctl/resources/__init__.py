@@ -1,0 +1,1 @@
+"""One module per kind of AWS resource; each step finds, plans, applies and destroys its own."""

@@ -1,0 +1,344 @@
+"""The REST API: POST /order straight into SQS SendMessage, validated, deployed and throttled."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pocctl.aws import aws_errors, is_not_found
+from pocctl.context import Context
+from pocctl.errors import ForeignResourceError
+from pocctl.reporting import Outcome
+from pocctl.resources.base import Plan, Step, is_ours, not_ours_note
+
+RESOURCE_PATH = "/order"
+MODEL_NAME = "Order"
+VALIDATOR_NAME = "order-body"
+JSON = "application/json"
+
+ORDER_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "Order",
+    "type": "object",
+    "required": ["item"],
+    "properties": {
+        "item": {"type": "string", "minLength": 1},
+        "customerID": {"type": "string"},
+    },
+}
+
+# $util.urlEncode: without it an order containing & + % = corrupts or splits the SQS message.
+REQUEST_TEMPLATE = "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
+ACCEPTED_TEMPLATE = (
+    '{"orderID": "$input.path(\'$.SendMessageResponse.SendMessageResult.MessageId\')"}'
+)
+SQS_ERROR = '"error": "$input.path(\'$.Error.Code\')"'
+# Backend status -> (client status, body). Patterns don't overlap: API Gateway picks any match.
+ERROR_RESPONSES = {
+    "400": ("400", '{"message": "The queue refused the order.", ' + SQS_ERROR + "}"),
+    "40[1-9]|4[1-9]\\d": (
+        "502",
+        '{"message": "The API is not allowed to queue orders.", ' + SQS_ERROR + "}",
+    ),
+    "5\\d{2}": ("503", '{"message": "The order queue is unavailable; retry later."}'),
+}
+BAD_BODY_TEMPLATE = (
+    '{"message": "Invalid order: $context.error.validationErrorString", '
+    '"expected": "a JSON object with a non-empty string item, '
+    'e.g. {\\"item\\": \\"latex gloves\\"}"}'
+)
+
+
+def invoke_url(ctx: Context, api_id: str) -> str:
+    stage = ctx.config.stage
+    if ctx.config.endpoint_url:
+        # moto's server (and pocctl local) serve deployed APIs under this path.
+        base = ctx.config.endpoint_url.rstrip("/")
+        return f"{base}/restapis/{api_id}/{stage}/_user_request_{RESOURCE_PATH}"
+    return f"https://{api_id}.execute-api.{ctx.config.region}.amazonaws.com/{stage}{RESOURCE_PATH}"
+
+
+def apis_named(ctx: Context, api_name: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for page in ctx.client("apigateway").get_paginator("get_rest_apis").paginate():
+        found += [a for a in page["items"] if a["name"] == api_name]
+    return found
+
+
+def find_api(ctx: Context, api_name: str) -> dict[str, Any] | None:
+    """This stack's API: found by name, confirmed by tag."""
+    return next((a for a in apis_named(ctx, api_name) if is_ours(ctx, a.get("tags") or {})), None)
+
+
+@dataclass
+class ApiState:
+    api_id: str
+    resource_id: str | None = None
+    method: dict[str, Any] | None = None
+    model: dict[str, Any] | None = None
+    validator_id: str | None = None
+    bad_body_template: str | None = None
+    stage: dict[str, Any] | None = None
+    changes: list[str] = field(default_factory=list)
+
+
+class ApiStep(Step):
+    key = "api"
+    kind = "REST API"
+    depends_on = ("queue", "api-role")
+
+    def __init__(self, api_name: str, queue_name: str, role_name: str) -> None:
+        self.api_name = api_name
+        self.queue_name = queue_name
+        self.role_name = role_name
+
+    @property
+    def name(self) -> str:
+        return self.api_name
+
+    # -- what should be there -------------------------------------------------------------
+    def desired_integration(self, ctx: Context) -> dict[str, Any]:
+        region = ctx.config.region
+        return {
+            "type": "AWS",
+            "httpMethod": "POST",
+            "uri": f"arn:aws:apigateway:{region}:sqs:path/{ctx.account_id}/{self.queue_name}",
+            "credentials": ctx.arn("iam", f"role/{self.role_name}", regional=False),
+            "requestParameters": {
+                "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"
+            },
+            "requestTemplates": {JSON: REQUEST_TEMPLATE},
+            "passthroughBehavior": "NEVER",
+        }
+
+    @staticmethod
+    def desired_integration_responses() -> dict[str, tuple[str, str]]:
+        """Client status -> (selection pattern, template)."""
+        responses = {"200": ("", ACCEPTED_TEMPLATE)}
+        for pattern, (status, template) in ERROR_RESPONSES.items():
+            responses[status] = (pattern, template)
+        return responses
+
+    # -- reading ---------------------------------------------------------------------------
+    def _read(self, ctx: Context, api_id: str) -> ApiState:
+        ag = ctx.client("apigateway")
+        state = ApiState(api_id)
+        resources = ag.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"]
+        for resource in resources:
+            if resource["path"] == RESOURCE_PATH:
+                state.resource_id = resource["id"]
+                state.method = resource.get("resourceMethods", {}).get("POST")
+        state.model = next(
+            (m for m in ag.get_models(restApiId=api_id)["items"] if m["name"] == MODEL_NAME), None
+        )
+        validators = ag.get_request_validators(restApiId=api_id)["items"]
+        state.validator_id = next(
+            (
+                v["id"]
+                for v in validators
+                if v["name"] == VALIDATOR_NAME and v.get("validateRequestBody")
+            ),
+            None,
+        )
+        try:
+            response = ag.get_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY")
+            state.bad_body_template = (response.get("responseTemplates") or {}).get(JSON)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+        try:
+            state.stage = ag.get_stage(restApiId=api_id, stageName=ctx.config.stage)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+        return state
+
+    def _method_differences(self, ctx: Context, state: ApiState) -> list[str]:
+        method = state.method
+        if method is None:
+            return [f"POST {RESOURCE_PATH} missing"]
+        changes = []
+        if method.get("authorizationType") != "NONE":
+            changes.append("method authorization differs")
+        if method.get("requestValidatorId") != state.validator_id or state.validator_id is None:
+            changes.append("request validator not attached")
+        if method.get("requestModels") != {JSON: MODEL_NAME}:
+            changes.append("request model not attached")
+        integration = method.get("methodIntegration") or {}
+        for name, wanted in self.desired_integration(ctx).items():
+            if integration.get(name) != wanted:
+                changes.append(f"integration {name} differs")
+        current = {
+            status: (r.get("selectionPattern") or "", (r.get("responseTemplates") or {}).get(JSON))
+            for status, r in (integration.get("integrationResponses") or {}).items()
+        }
+        if current != self.desired_integration_responses():
+            changes.append("integration responses differ")
+        if set(method.get("methodResponses") or {}) != set(self.desired_integration_responses()):
+            changes.append("method responses differ")
+        return changes
+
+    def _stage_differences(self, ctx: Context, state: ApiState) -> list[str]:
+        if state.stage is None:
+            return [f"stage {ctx.config.stage} missing"]
+        settings = (state.stage.get("methodSettings") or {}).get("*/*", {})
+        tuning = ctx.config.tuning
+        now = (settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit"))
+        want = (float(tuning.throttle_rate), tuning.throttle_burst)
+        return [] if now == want else [f"throttling (rate, burst) {now} -> {want}"]
+
+    def plan(self, ctx: Context) -> Plan:
+        with aws_errors(self.key, "GetRestApis"):
+            named = apis_named(ctx, self.api_name)
+            api = next((a for a in named if is_ours(ctx, a.get("tags") or {})), None)
+            if api is None and named:
+                raise ForeignResourceError(self.kind, self.api_name, ctx.config.stack)
+            if api is None:
+                return Plan.create()
+            state = self._read(ctx, api["id"])
+        ctx.facts["api_id"] = api["id"]
+        ctx.facts["invoke_url"] = invoke_url(ctx, api["id"])
+        changes = []
+        if state.model is None or json.loads(state.model["schema"]) != ORDER_SCHEMA:
+            changes.append(f"model {MODEL_NAME} missing or different")
+        if state.validator_id is None:
+            changes.append(f"request validator {VALIDATOR_NAME} missing")
+        if state.bad_body_template != BAD_BODY_TEMPLATE:
+            changes.append("bad-request response missing or different")
+        changes += self._method_differences(ctx, state)
+        state.changes = list(changes)
+        changes += self._stage_differences(ctx, state)
+        return Plan.from_changes(changes, state)
+
+    # -- writing ---------------------------------------------------------------------------
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        ag = ctx.client("apigateway")
+        state: ApiState | None = plan.current
+        if state is None:
+            with aws_errors(self.key, "CreateRestApi"):
+                api = ag.create_rest_api(
+                    name=self.api_name,
+                    description=f"pocctl stack {ctx.config.stack}: POST {RESOURCE_PATH} -> SQS",
+                    endpointConfiguration={"types": ["REGIONAL"]},
+                    tags=ctx.config.tags,
+                )
+            state = ApiState(api["id"], changes=["new"])
+        api_id = state.api_id
+        ctx.facts["api_id"] = api_id
+        ctx.facts["invoke_url"] = invoke_url(ctx, api_id)
+        definition_changed = bool(state.changes)
+        if definition_changed:
+            self._write_definition(ctx, state)
+        if definition_changed or state.stage is None:
+            with aws_errors(self.key, "CreateDeployment"):
+                ag.create_deployment(
+                    restApiId=api_id,
+                    stageName=ctx.config.stage,
+                    description="pocctl up",
+                )
+            state.stage = None  # a new stage starts without our throttling
+        if state.stage is None or self._stage_differences(ctx, state):
+            tuning = ctx.config.tuning
+            with aws_errors(self.key, "UpdateStage"):
+                ag.update_stage(
+                    restApiId=api_id,
+                    stageName=ctx.config.stage,
+                    patchOperations=[
+                        {
+                            "op": "replace",
+                            "path": "/*/*/throttling/rateLimit",
+                            "value": str(float(tuning.throttle_rate)),
+                        },
+                        {
+                            "op": "replace",
+                            "path": "/*/*/throttling/burstLimit",
+                            "value": str(tuning.throttle_burst),
+                        },
+                    ],
+                )
+
+    def _write_definition(self, ctx: Context, state: ApiState) -> None:
+        ag = ctx.client("apigateway")
+        api_id = state.api_id
+        schema = json.dumps(ORDER_SCHEMA)
+        with aws_errors(self.key, "CreateModel"):
+            if state.model is None:
+                ag.create_model(restApiId=api_id, name=MODEL_NAME, contentType=JSON, schema=schema)
+            elif json.loads(state.model["schema"]) != ORDER_SCHEMA:
+                ag.update_model(
+                    restApiId=api_id,
+                    modelName=MODEL_NAME,
+                    patchOperations=[{"op": "replace", "path": "/schema", "value": schema}],
+                )
+        if state.validator_id is None:
+            with aws_errors(self.key, "CreateRequestValidator"):
+                state.validator_id = ag.create_request_validator(
+                    restApiId=api_id,
+                    name=VALIDATOR_NAME,
+                    validateRequestBody=True,
+                    validateRequestParameters=False,
+                )["id"]
+        with aws_errors(self.key, "PutGatewayResponse"):
+            ag.put_gateway_response(
+                restApiId=api_id,
+                responseType="BAD_REQUEST_BODY",
+                statusCode="400",
+                responseTemplates={JSON: BAD_BODY_TEMPLATE},
+            )
+        if state.resource_id is None:
+            with aws_errors(self.key, "CreateResource"):
+                resources = ag.get_resources(restApiId=api_id)["items"]
+                root = next(r["id"] for r in resources if r["path"] == "/")
+                state.resource_id = ag.create_resource(
+                    restApiId=api_id, parentId=root, pathPart=RESOURCE_PATH.strip("/")
+                )["id"]
+        elif state.method is not None:
+            with aws_errors(self.key, "DeleteMethod"):
+                ag.delete_method(restApiId=api_id, resourceId=state.resource_id, httpMethod="POST")
+        self._put_method(ctx, api_id, state.resource_id, state.validator_id)
+
+    def _put_method(self, ctx: Context, api_id: str, resource_id: str, validator_id: str) -> None:
+        ag = ctx.client("apigateway")
+        where = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": "POST"}
+        with aws_errors(self.key, "PutMethod"):
+            ag.put_method(
+                **where,
+                authorizationType="NONE",
+                requestValidatorId=validator_id,
+                requestModels={JSON: MODEL_NAME},
+            )
+        integration = self.desired_integration(ctx)
+        backend_method = integration.pop("httpMethod")  # read back as httpMethod, written as this
+        with aws_errors(self.key, "PutIntegration"):
+            ag.put_integration(**where, integrationHttpMethod=backend_method, **integration)
+        for status, (pattern, template) in self.desired_integration_responses().items():
+            with aws_errors(self.key, "PutMethodResponse"):
+                ag.put_method_response(**where, statusCode=status)
+            with aws_errors(self.key, "PutIntegrationResponse"):
+                ag.put_integration_response(
+                    **where,
+                    statusCode=status,
+                    selectionPattern=pattern,
+                    responseTemplates={JSON: template},
+                )
+
+    def destroy(self, ctx: Context) -> Outcome:
+        with aws_errors(self.key, "GetRestApis"):
+            named = apis_named(ctx, self.api_name)
+        ours = [a for a in named if is_ours(ctx, a.get("tags") or {})]
+        if not ours:
+            if named:
+                ctx.reporter.note(not_ours_note(ctx, self))
+                return Outcome.SKIPPED
+            return Outcome.ABSENT
+        for api in ours:
+            with aws_errors(self.key, "DeleteRestApi"):
+                try:
+                    ctx.client("apigateway").delete_rest_api(restApiId=api["id"])
+                except ClientError as exc:
+                    if not is_not_found(exc):
+                        raise
+        return Outcome.DELETED

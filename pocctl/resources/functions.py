@@ -1,0 +1,185 @@
+"""The two Lambda functions, both running code from the same zip of handlers/."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pocctl.aws import (
+    aws_errors,
+    is_not_found,
+    poll,
+    retry_on_codes,
+    retry_while_role_propagates,
+)
+from pocctl.context import Context
+from pocctl.errors import StepError
+from pocctl.packaging import build_zip, code_sha256
+from pocctl.reporting import Outcome
+from pocctl.resources.base import Plan, Step, diff, is_ours, not_ours_note, require_ours
+
+UPDATE_IN_PROGRESS = frozenset({"ResourceConflictException"})
+
+Environment = Callable[[Context], dict[str, str]]
+
+
+def function_arn(ctx: Context, function_name: str) -> str:
+    return ctx.arn("lambda", f"function:{function_name}")
+
+
+class FunctionStep(Step):
+    kind = "Lambda function"
+
+    def __init__(
+        self,
+        key: str,
+        function_name: str,
+        role_name: str,
+        handler: str,
+        timeout: int,
+        environment: Environment,
+        depends_on: tuple[str, ...],
+        description: str,
+    ) -> None:
+        self.key = key
+        self.function_name = function_name
+        self.role_name = role_name
+        self.handler = handler
+        self.timeout = timeout
+        self.environment = environment
+        self.depends_on = depends_on
+        self.description = description
+        self._zip: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        return self.function_name
+
+    @property
+    def code(self) -> bytes:
+        if self._zip is None:
+            self._zip = build_zip()
+        return self._zip
+
+    def desired_config(self, ctx: Context) -> dict[str, Any]:
+        return {
+            "Runtime": ctx.config.tuning.runtime,
+            "Role": ctx.arn("iam", f"role/{self.role_name}", regional=False),
+            "Handler": self.handler,
+            "Timeout": self.timeout,
+            "MemorySize": ctx.config.tuning.memory_mb,
+            "Description": self.description,
+            "Environment": {"Variables": self.environment(ctx)},
+        }
+
+    def _get(self, ctx: Context) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = ctx.client("lambda").get_function(
+                FunctionName=self.function_name
+            )
+            return found
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+
+    def plan(self, ctx: Context) -> Plan:
+        with aws_errors(self.key, "GetFunction"):
+            found = self._get(ctx)
+        if found is None:
+            return Plan.create()
+        require_ours(ctx, self, found.get("Tags") or {})
+        current = found["Configuration"]
+        ctx.facts[f"{self.key}_arn"] = current["FunctionArn"]
+        changes = []
+        for field, wanted in self.desired_config(ctx).items():
+            now = current.get(field)
+            if field == "Environment":
+                now = {"Variables": (now or {}).get("Variables", {})}
+            changes += diff(field, now, wanted)
+        if current.get("CodeSha256") != code_sha256(self.code):
+            changes.append("code changed: will upload the new zip")
+        return Plan.from_changes(changes, current)
+
+    def wait_ready(self, ctx: Context) -> None:
+        lam = ctx.client("lambda")
+
+        def ready() -> bool:
+            config = lam.get_function_configuration(FunctionName=self.function_name)
+            if config.get("State") == "Failed" or config.get("LastUpdateStatus") == "Failed":
+                raise StepError(
+                    self.key,
+                    "GetFunctionConfiguration",
+                    config.get("StateReasonCode", "Failed"),
+                    config.get("StateReason") or config.get("LastUpdateStatusReason") or "failed",
+                )
+            return bool(
+                config.get("State", "Active") == "Active"
+                and config.get("LastUpdateStatus", "Successful") != "InProgress"
+            )
+
+        with aws_errors(self.key, "GetFunctionConfiguration"):
+            poll(ctx, ready, what=f"function {self.function_name} becoming ready", step=self.key)
+
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        lam = ctx.client("lambda")
+        desired = self.desired_config(ctx)
+        current: dict[str, Any] | None = plan.current
+        if current is None:
+            with aws_errors(self.key, "CreateFunction"):
+                created = retry_while_role_propagates(
+                    ctx,
+                    lambda: lam.create_function(
+                        FunctionName=self.function_name,
+                        Code={"ZipFile": self.code},
+                        Tags=ctx.config.tags,
+                        **desired,
+                    ),
+                )
+            ctx.facts[f"{self.key}_arn"] = created["FunctionArn"]
+            self.wait_ready(ctx)
+            return
+        self.wait_ready(ctx)
+        if current.get("CodeSha256") != code_sha256(self.code):
+            with aws_errors(self.key, "UpdateFunctionCode"):
+                retry_on_codes(
+                    ctx,
+                    lambda: lam.update_function_code(
+                        FunctionName=self.function_name, ZipFile=self.code
+                    ),
+                    UPDATE_IN_PROGRESS,
+                    limit_seconds=60,
+                )
+            self.wait_ready(ctx)
+        if any(not c.startswith("code changed") for c in plan.changes):
+            with aws_errors(self.key, "UpdateFunctionConfiguration"):
+                retry_on_codes(
+                    ctx,
+                    lambda: retry_while_role_propagates(
+                        ctx,
+                        lambda: lam.update_function_configuration(
+                            FunctionName=self.function_name, **desired
+                        ),
+                    ),
+                    UPDATE_IN_PROGRESS,
+                    limit_seconds=60,
+                )
+            self.wait_ready(ctx)
+
+    def destroy(self, ctx: Context) -> Outcome:
+        with aws_errors(self.key, "GetFunction"):
+            found = self._get(ctx)
+        if found is None:
+            return Outcome.ABSENT
+        if not is_ours(ctx, found.get("Tags") or {}):
+            ctx.reporter.note(not_ours_note(ctx, self))
+            return Outcome.SKIPPED
+        with aws_errors(self.key, "DeleteFunction"):
+            try:
+                ctx.client("lambda").delete_function(FunctionName=self.function_name)
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+        return Outcome.DELETED

@@ -1,0 +1,173 @@
+"""IAM roles: one per function and one for API Gateway, each with one inline policy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pocctl.aws import aws_errors, is_not_found, tag_dict, tag_list
+from pocctl.context import Context
+from pocctl.policies import as_list, render, statements
+from pocctl.reporting import Outcome
+from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
+
+# Policy documents can only be rendered once the account id is known, so steps hold a function.
+PolicyVariables = Callable[[Context], dict[str, str]]
+
+
+def canonical(document: dict[str, Any]) -> str:
+    """A form of a policy document that ignores key order and str-vs-list spelling."""
+    normalised = []
+    for statement in statements(document):
+        item = dict(statement)
+        for key in ("Action", "Resource", "NotAction", "NotResource"):
+            if key in item:
+                item[key] = sorted(as_list(item[key]))
+        normalised.append(item)
+    return json.dumps({**document, "Statement": normalised}, sort_keys=True)
+
+
+@dataclass
+class RoleState:
+    trust: dict[str, Any]
+    policy: dict[str, Any] | None
+    extra_inline: list[str]
+    attached: list[str]
+
+
+class RoleStep(Step):
+    kind = "IAM role"
+
+    def __init__(
+        self,
+        key: str,
+        role_name: str,
+        trust_template: str,
+        policy_template: str,
+        variables: PolicyVariables,
+    ) -> None:
+        self.key = key
+        self.role_name = role_name
+        self.trust_template = trust_template
+        self.policy_template = policy_template
+        self.variables = variables
+
+    @property
+    def name(self) -> str:
+        return self.role_name
+
+    @property
+    def policy_name(self) -> str:
+        return self.policy_template
+
+    def arn(self, ctx: Context) -> str:
+        return ctx.arn("iam", f"role/{self.role_name}", regional=False)
+
+    def desired_policy(self, ctx: Context) -> dict[str, Any]:
+        return render(self.policy_template, self.variables(ctx))
+
+    def _get_role(self, ctx: Context) -> dict[str, Any] | None:
+        try:
+            role: dict[str, Any] = ctx.client("iam").get_role(RoleName=self.role_name)["Role"]
+            return role
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+
+    def _read(self, ctx: Context, role: dict[str, Any]) -> RoleState:
+        iam = ctx.client("iam")
+        try:
+            policy = iam.get_role_policy(RoleName=self.role_name, PolicyName=self.policy_name)
+            document = policy["PolicyDocument"]
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            document = None
+        inline = iam.list_role_policies(RoleName=self.role_name)["PolicyNames"]
+        attached = iam.list_attached_role_policies(RoleName=self.role_name)["AttachedPolicies"]
+        return RoleState(
+            trust=role["AssumeRolePolicyDocument"],
+            policy=document,
+            extra_inline=[n for n in inline if n != self.policy_name],
+            attached=[p["PolicyArn"] for p in attached],
+        )
+
+    def plan(self, ctx: Context) -> Plan:
+        with aws_errors(self.key, "GetRole"):
+            role = self._get_role(ctx)
+            if role is None:
+                return Plan.create()
+            require_ours(ctx, self, tag_dict(role.get("Tags")))
+            state = self._read(ctx, role)
+        changes = []
+        trust = render(self.trust_template, {})
+        if canonical(state.trust) != canonical(trust):
+            changes.append("trust policy differs: will be replaced")
+        if state.policy is None:
+            changes.append(f"inline policy {self.policy_name} missing")
+        elif canonical(state.policy) != canonical(self.desired_policy(ctx)):
+            changes.append(f"inline policy {self.policy_name} differs: will be replaced")
+        changes += [f"extra inline policy {n}: will be removed" for n in state.extra_inline]
+        changes += [f"extra managed policy {a}: will be detached" for a in state.attached]
+        return Plan.from_changes(changes, state)
+
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        iam = ctx.client("iam")
+        trust = json.dumps(render(self.trust_template, {}))
+        state: RoleState | None = plan.current
+        if state is None:
+            with aws_errors(self.key, "CreateRole"):
+                iam.create_role(
+                    RoleName=self.role_name,
+                    AssumeRolePolicyDocument=trust,
+                    Description=f"pocctl stack {ctx.config.stack}: {self.policy_template}",
+                    Tags=tag_list(ctx.config.tags),
+                )
+        elif canonical(state.trust) != canonical(json.loads(trust)):
+            with aws_errors(self.key, "UpdateAssumeRolePolicy"):
+                iam.update_assume_role_policy(RoleName=self.role_name, PolicyDocument=trust)
+        desired = self.desired_policy(ctx)
+        if state is None or state.policy is None or canonical(state.policy) != canonical(desired):
+            with aws_errors(self.key, "PutRolePolicy"):
+                iam.put_role_policy(
+                    RoleName=self.role_name,
+                    PolicyName=self.policy_name,
+                    PolicyDocument=json.dumps(desired),
+                )
+        if state is not None:
+            self._remove_policies(ctx, state.extra_inline, state.attached)
+
+    def _remove_policies(self, ctx: Context, inline: list[str], attached: list[str]) -> None:
+        iam = ctx.client("iam")
+        for name in inline:
+            with aws_errors(self.key, "DeleteRolePolicy"):
+                iam.delete_role_policy(RoleName=self.role_name, PolicyName=name)
+        for arn in attached:
+            with aws_errors(self.key, "DetachRolePolicy"):
+                iam.detach_role_policy(RoleName=self.role_name, PolicyArn=arn)
+
+    def destroy(self, ctx: Context) -> Outcome:
+        with aws_errors(self.key, "GetRole"):
+            role = self._get_role(ctx)
+        if role is None:
+            return Outcome.ABSENT
+        if not is_ours(ctx, tag_dict(role.get("Tags"))):
+            ctx.reporter.note(not_ours_note(ctx, self))
+            return Outcome.SKIPPED
+        iam = ctx.client("iam")
+        with aws_errors(self.key, "ListRolePolicies"):
+            inline = iam.list_role_policies(RoleName=self.role_name)["PolicyNames"]
+            attached = iam.list_attached_role_policies(RoleName=self.role_name)["AttachedPolicies"]
+        self._remove_policies(ctx, inline, [p["PolicyArn"] for p in attached])
+        with aws_errors(self.key, "DeleteRole"):
+            try:
+                iam.delete_role(RoleName=self.role_name)
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+        return Outcome.DELETED

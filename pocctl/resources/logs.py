@@ -1,0 +1,77 @@
+"""The functions' CloudWatch log groups, made by pocctl (Lambda's own have no retention or tags)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pocctl.aws import aws_errors, is_not_found
+from pocctl.context import Context
+from pocctl.reporting import Outcome
+from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
+
+
+def log_group_arn(ctx: Context, group_name: str) -> str:
+    return ctx.arn("logs", f"log-group:{group_name}")
+
+
+class LogGroupStep(Step):
+    kind = "log group"
+
+    def __init__(self, key: str, group_name: str) -> None:
+        self.key = key
+        self.group_name = group_name
+
+    @property
+    def name(self) -> str:
+        return self.group_name
+
+    def _find(self, ctx: Context) -> dict[str, Any] | None:
+        groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=self.group_name)
+        for group in groups["logGroups"]:
+            if group["logGroupName"] == self.group_name:
+                return dict(group)
+        return None
+
+    def _tags(self, ctx: Context) -> dict[str, str]:
+        arn = log_group_arn(ctx, self.group_name)
+        tags: dict[str, str] = ctx.client("logs").list_tags_for_resource(resourceArn=arn)["tags"]
+        return tags
+
+    def plan(self, ctx: Context) -> Plan:
+        with aws_errors(self.key, "DescribeLogGroups"):
+            group = self._find(ctx)
+            if group is None:
+                return Plan.create()
+            require_ours(ctx, self, self._tags(ctx))
+        retention = ctx.config.tuning.log_retention_days
+        current = group.get("retentionInDays")
+        changes = [] if current == retention else [f"retention {current} -> {retention} days"]
+        return Plan.from_changes(changes, group)
+
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        logs = ctx.client("logs")
+        if plan.current is None:
+            with aws_errors(self.key, "CreateLogGroup"):
+                logs.create_log_group(logGroupName=self.group_name, tags=ctx.config.tags)
+        with aws_errors(self.key, "PutRetentionPolicy"):
+            logs.put_retention_policy(
+                logGroupName=self.group_name,
+                retentionInDays=ctx.config.tuning.log_retention_days,
+            )
+
+    def destroy(self, ctx: Context) -> Outcome:
+        with aws_errors(self.key, "DescribeLogGroups"):
+            if self._find(ctx) is None:
+                return Outcome.ABSENT
+            if not is_ours(ctx, self._tags(ctx)):
+                ctx.reporter.note(not_ours_note(ctx, self))
+                return Outcome.SKIPPED
+        with aws_errors(self.key, "DeleteLogGroup"):
+            try:
+                ctx.client("logs").delete_log_group(logGroupName=self.group_name)
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+        return Outcome.DELETED

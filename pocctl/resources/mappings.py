@@ -1,0 +1,209 @@
+"""Event source mappings: queue -> Lambda-1 and table stream -> Lambda-2, exactly one of each.
+
+moto happily creates duplicate mappings where AWS refuses them, and a re-enabled table stream gets
+a new ARN, so `plan` lists every mapping of the function and removes the extra or stale ones.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pocctl.aws import aws_errors, is_not_found, poll, retry_on_codes, retry_while_role_propagates
+from pocctl.context import Context
+from pocctl.reporting import Action, Outcome
+from pocctl.resources.base import Plan, Step, is_ours, not_ours_note
+from pocctl.resources.queues import queue_arn
+
+ACTIVE_STATES = {"Creating", "Enabling", "Enabled", "Updating"}
+CREATE_ONLY = ("StartingPosition",)
+IN_USE = frozenset({"ResourceConflictException", "ResourceInUseException"})
+INSERT_ONLY = {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]}
+
+
+def patterns(criteria: dict[str, Any]) -> list[Any]:
+    return [json.loads(f["Pattern"]) for f in criteria.get("Filters", [])]
+
+
+def same_setting(name: str, current: Any, desired: Any) -> bool:
+    if name == "FilterCriteria" and current and desired:
+        return patterns(current) == patterns(desired)
+    return bool(current == desired)
+
+
+class MappingStep(Step):
+    kind = "event source mapping"
+
+    def __init__(self, key: str, function_name: str, depends_on: tuple[str, ...]) -> None:
+        self.key = key
+        self.function_name = function_name
+        self.depends_on = depends_on
+
+    def source_arn(self, ctx: Context) -> str | None:
+        raise NotImplementedError
+
+    def is_our_source(self, ctx: Context, arn: str) -> bool:
+        raise NotImplementedError
+
+    def settings(self, ctx: Context) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _mappings(self, ctx: Context) -> list[dict[str, Any]]:
+        lam = ctx.client("lambda")
+        found: list[dict[str, Any]] = []
+        try:
+            for page in lam.get_paginator("list_event_source_mappings").paginate(
+                FunctionName=self.function_name
+            ):
+                found.extend(page["EventSourceMappings"])
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+        return [
+            m
+            for m in found
+            if self.is_our_source(ctx, m["EventSourceArn"]) and m.get("State") != "Deleting"
+        ]
+
+    def plan(self, ctx: Context) -> Plan:
+        with aws_errors(self.key, "ListEventSourceMappings"):
+            ours = self._mappings(ctx)
+        source = self.source_arn(ctx)
+        matching = [m for m in ours if m["EventSourceArn"] == source]
+        keep = matching[0] if matching else None
+        extra = [m for m in ours if m is not keep]
+        changes = [f"remove extra or stale mapping {m['UUID']}" for m in extra]
+        if keep is None:
+            return Plan(Action.CREATE, ["does not exist", *changes], (None, extra))
+        settings = self.settings(ctx)
+        for name, wanted in settings.items():
+            if not same_setting(name, keep.get(name), wanted):
+                changes.append(f"{name}: {keep.get(name)!r} -> {wanted!r}")
+        if keep.get("State") not in ACTIVE_STATES:
+            changes.append(f"state {keep.get('State')} -> Enabled")
+        if any(c.startswith(CREATE_ONLY) for c in changes):
+            return Plan(Action.CREATE, changes, (None, ours))
+        return Plan.from_changes(changes, (keep, extra))
+
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        lam = ctx.client("lambda")
+        keep, extra = plan.current if plan.current else (None, [])
+        for mapping in extra:
+            self._delete(ctx, mapping["UUID"])
+        settings = self.settings(ctx)
+        if keep is None:
+            with aws_errors(self.key, "CreateEventSourceMapping"):
+                retry_while_role_propagates(
+                    ctx,
+                    lambda: lam.create_event_source_mapping(
+                        FunctionName=self.function_name,
+                        EventSourceArn=self.source_arn(ctx),
+                        Enabled=True,
+                        **settings,
+                    ),
+                )
+            return
+        updatable = {k: v for k, v in settings.items() if k not in CREATE_ONLY}
+        with aws_errors(self.key, "UpdateEventSourceMapping"):
+            retry_on_codes(
+                ctx,
+                lambda: lam.update_event_source_mapping(
+                    UUID=keep["UUID"], FunctionName=self.function_name, Enabled=True, **updatable
+                ),
+                IN_USE,
+                limit_seconds=60,
+            )
+
+    def _delete(self, ctx: Context, uuid: str) -> None:
+        lam = ctx.client("lambda")
+        with aws_errors(self.key, "DeleteEventSourceMapping"):
+            try:
+                retry_on_codes(ctx, lambda: lam.delete_event_source_mapping(UUID=uuid), IN_USE, 60)
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+
+    def destroy(self, ctx: Context) -> Outcome:
+        lam = ctx.client("lambda")
+        with aws_errors(self.key, "GetFunction"):
+            try:
+                tags = lam.get_function(FunctionName=self.function_name).get("Tags") or {}
+            except ClientError as exc:
+                if is_not_found(exc):
+                    return Outcome.ABSENT
+                raise
+            if not is_ours(ctx, tags):
+                ctx.reporter.note(not_ours_note(ctx, self))
+                return Outcome.SKIPPED
+            ours = self._mappings(ctx)
+        for mapping in ours:
+            self._delete(ctx, mapping["UUID"])
+        with aws_errors(self.key, "ListEventSourceMappings"):
+            poll(ctx, lambda: not self._mappings(ctx), what="mappings deleted", step=self.key)
+        return Outcome.DELETED if ours else Outcome.ABSENT
+
+
+class QueueMappingStep(MappingStep):
+    def __init__(self, key: str, function_name: str, queue_name: str, depends_on: tuple[str, ...]):
+        super().__init__(key, function_name, depends_on)
+        self.queue_name = queue_name
+
+    @property
+    def name(self) -> str:
+        return f"{self.queue_name} -> {self.function_name}"
+
+    def source_arn(self, ctx: Context) -> str:
+        return queue_arn(ctx, self.queue_name)
+
+    def is_our_source(self, ctx: Context, arn: str) -> bool:
+        return arn == self.source_arn(ctx)
+
+    def settings(self, ctx: Context) -> dict[str, Any]:
+        tuning = ctx.config.tuning
+        return {
+            "BatchSize": tuning.sqs_batch_size,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": tuning.sqs_max_concurrency},
+        }
+
+
+class StreamMappingStep(MappingStep):
+    def __init__(
+        self,
+        key: str,
+        function_name: str,
+        table_name: str,
+        failure_queue_name: str,
+        depends_on: tuple[str, ...],
+    ):
+        super().__init__(key, function_name, depends_on)
+        self.table_name = table_name
+        self.failure_queue_name = failure_queue_name
+
+    @property
+    def name(self) -> str:
+        return f"{self.table_name} stream -> {self.function_name}"
+
+    def source_arn(self, ctx: Context) -> str | None:
+        arn: str | None = ctx.facts.get("stream_arn")
+        return arn
+
+    def is_our_source(self, ctx: Context, arn: str) -> bool:
+        return arn.startswith(ctx.arn("dynamodb", f"table/{self.table_name}/stream/"))
+
+    def settings(self, ctx: Context) -> dict[str, Any]:
+        tuning = ctx.config.tuning
+        return {
+            "BatchSize": tuning.stream_batch_size,
+            # LATEST: a re-created mapping must not replay a day of notifications.
+            "StartingPosition": "LATEST",
+            "MaximumRetryAttempts": tuning.stream_max_retries,
+            "BisectBatchOnFunctionError": True,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "FilterCriteria": INSERT_ONLY,
+            "DestinationConfig": {
+                "OnFailure": {"Destination": queue_arn(ctx, self.failure_queue_name)}
+            },
+        }

@@ -1,0 +1,117 @@
+"""SQS queues: the order queue (with its dead-letter queue) and the stream's failure queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pocctl.aws import aws_errors, is_not_found, retry_on_codes
+from pocctl.context import Context
+from pocctl.reporting import Outcome
+from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
+
+FOURTEEN_DAYS = str(14 * 24 * 3600)
+# After a delete, SQS refuses the same name for 60 s; botocore does not retry this.
+NAME_REUSE_CODES = frozenset(
+    {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"}
+)
+
+Attributes = Callable[[Context], dict[str, str]]
+
+
+def same_attribute(name: str, current: str | None, desired: str) -> bool:
+    if current is None:
+        return False
+    if name == "RedrivePolicy":
+        now, want = json.loads(current), json.loads(desired)
+        return bool(
+            now.get("deadLetterTargetArn") == want["deadLetterTargetArn"]
+            and int(now.get("maxReceiveCount", 0)) == int(want["maxReceiveCount"])
+        )
+    return current == desired
+
+
+def queue_url(ctx: Context, queue_name: str) -> str | None:
+    try:
+        url: str = ctx.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+        return url
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
+def queue_arn(ctx: Context, queue_name: str) -> str:
+    return ctx.arn("sqs", queue_name)
+
+
+class QueueStep(Step):
+    kind = "SQS queue"
+
+    def __init__(
+        self, key: str, queue_name: str, attributes: Attributes, depends_on: tuple[str, ...] = ()
+    ) -> None:
+        self.key = key
+        self.queue_name = queue_name
+        self.attributes = attributes
+        self.depends_on = depends_on
+
+    @property
+    def name(self) -> str:
+        return self.queue_name
+
+    def _tags(self, ctx: Context, url: str) -> dict[str, str]:
+        tags: dict[str, str] = ctx.client("sqs").list_queue_tags(QueueUrl=url).get("Tags", {})
+        return tags
+
+    def plan(self, ctx: Context) -> Plan:
+        sqs = ctx.client("sqs")
+        with aws_errors(self.key, "GetQueueUrl"):
+            url = queue_url(ctx, self.queue_name)
+            if url is None:
+                return Plan.create()
+            require_ours(ctx, self, self._tags(ctx, url))
+            current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        ctx.facts[f"{self.key}_url"] = url
+        desired = self.attributes(ctx)
+        wrong = {k: v for k, v in desired.items() if not same_attribute(k, current.get(k), v)}
+        changes = [f"{k}: {current.get(k)!r} -> {v!r}" for k, v in wrong.items()]
+        return Plan.from_changes(changes, (url, wrong))
+
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        sqs = ctx.client("sqs")
+        if plan.current is None:
+            desired = self.attributes(ctx)
+            with aws_errors(self.key, "CreateQueue"):
+                created: dict[str, Any] = retry_on_codes(
+                    ctx,
+                    lambda: sqs.create_queue(
+                        QueueName=self.queue_name, Attributes=desired, tags=ctx.config.tags
+                    ),
+                    NAME_REUSE_CODES,
+                    limit_seconds=75,
+                )
+            ctx.facts[f"{self.key}_url"] = created["QueueUrl"]
+            return
+        url, wrong = plan.current
+        with aws_errors(self.key, "SetQueueAttributes"):
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=wrong)
+
+    def destroy(self, ctx: Context) -> Outcome:
+        with aws_errors(self.key, "GetQueueUrl"):
+            url = queue_url(ctx, self.queue_name)
+            if url is None:
+                return Outcome.ABSENT
+            if not is_ours(ctx, self._tags(ctx, url)):
+                ctx.reporter.note(not_ours_note(ctx, self))
+                return Outcome.SKIPPED
+        with aws_errors(self.key, "DeleteQueue"):
+            try:
+                ctx.client("sqs").delete_queue(QueueUrl=url)
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+        return Outcome.DELETED

@@ -1,0 +1,131 @@
+"""The DynamoDB orders table: orderID hash key, on-demand, stream of new images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pocctl.aws import aws_errors, is_not_found, poll, tag_dict, tag_list
+from pocctl.context import Context
+from pocctl.errors import StepError
+from pocctl.reporting import Outcome
+from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
+
+KEY = "orderID"
+STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+
+
+class TableStep(Step):
+    key = "table"
+    kind = "DynamoDB table"
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def name(self) -> str:
+        return self.table_name
+
+    def _describe(self, ctx: Context) -> dict[str, Any] | None:
+        try:
+            table: dict[str, Any] = ctx.client("dynamodb").describe_table(
+                TableName=self.table_name
+            )["Table"]
+            return table
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+
+    def _tags(self, ctx: Context, arn: str) -> dict[str, str]:
+        return tag_dict(ctx.client("dynamodb").list_tags_of_resource(ResourceArn=arn)["Tags"])
+
+    def _remember(self, ctx: Context, table: dict[str, Any]) -> None:
+        ctx.facts["table_arn"] = table["TableArn"]
+        ctx.facts["stream_arn"] = table.get("LatestStreamArn")
+
+    def plan(self, ctx: Context) -> Plan:
+        with aws_errors(self.key, "DescribeTable"):
+            table = self._describe(ctx)
+            if table is None:
+                return Plan.create()
+            require_ours(ctx, self, self._tags(ctx, table["TableArn"]))
+        self._remember(ctx, table)
+        if table["KeySchema"] != [{"AttributeName": KEY, "KeyType": "HASH"}]:
+            raise StepError(
+                self.key,
+                "DescribeTable",
+                "KeySchemaMismatch",
+                f"table {self.table_name} has key {table['KeySchema']}, not {KEY} (HASH)",
+                "A table's key cannot be changed: run `pocctl down` and `pocctl up` to rebuild it.",
+            )
+        billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+        stream = table.get("StreamSpecification") or {"StreamEnabled": False}
+        changes = []
+        if billing != "PAY_PER_REQUEST":
+            changes.append(f"billing mode {billing} -> PAY_PER_REQUEST")
+        if stream != STREAM:
+            changes.append(f"stream {stream} -> {STREAM}")
+        return Plan.from_changes(changes, table)
+
+    def _wait_active(self, ctx: Context) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+
+        def active() -> bool:
+            found.update(self._describe(ctx) or {})
+            return found.get("TableStatus") == "ACTIVE"
+
+        poll(ctx, active, what=f"table {self.table_name} becoming ACTIVE", step=self.key)
+        return found
+
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        ddb = ctx.client("dynamodb")
+        table: dict[str, Any] | None = plan.current
+        if table is None:
+            with aws_errors(self.key, "CreateTable"):
+                ddb.create_table(
+                    TableName=self.table_name,
+                    KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST",
+                    StreamSpecification=STREAM,
+                    Tags=tag_list(ctx.config.tags),
+                )
+        else:
+            if table.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
+                with aws_errors(self.key, "UpdateTable"):
+                    ddb.update_table(TableName=self.table_name, BillingMode="PAY_PER_REQUEST")
+                self._wait_active(ctx)
+            stream = table.get("StreamSpecification") or {}
+            if stream != STREAM:
+                with aws_errors(self.key, "UpdateTable"):
+                    if stream.get("StreamEnabled"):
+                        # The view type can't change in place: disable, then enable anew.
+                        ddb.update_table(
+                            TableName=self.table_name,
+                            StreamSpecification={"StreamEnabled": False},
+                        )
+                        self._wait_active(ctx)
+                    ddb.update_table(TableName=self.table_name, StreamSpecification=STREAM)
+        self._remember(ctx, self._wait_active(ctx))
+
+    def destroy(self, ctx: Context) -> Outcome:
+        ddb = ctx.client("dynamodb")
+        with aws_errors(self.key, "DescribeTable"):
+            table = self._describe(ctx)
+            if table is None:
+                return Outcome.ABSENT
+            if not is_ours(ctx, self._tags(ctx, table["TableArn"])):
+                ctx.reporter.note(not_ours_note(ctx, self))
+                return Outcome.SKIPPED
+        if table.get("DeletionProtectionEnabled"):
+            with aws_errors(self.key, "UpdateTable"):
+                ddb.update_table(TableName=self.table_name, DeletionProtectionEnabled=False)
+        with aws_errors(self.key, "DeleteTable"):
+            try:
+                ddb.delete_table(TableName=self.table_name)
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+        return Outcome.DELETED

@@ -1,0 +1,152 @@
+"""The SNS topic and its email subscription."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pocctl.aws import aws_errors, is_not_found, tag_dict, tag_list
+from pocctl.context import Context
+from pocctl.reporting import Outcome
+from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
+
+PENDING = "PendingConfirmation"
+
+
+def topic_arn(ctx: Context, topic_name: str) -> str:
+    return ctx.arn("sns", topic_name)
+
+
+def topic_tags(ctx: Context, arn: str) -> dict[str, str] | None:
+    """The topic's tags, or None when there is no such topic."""
+    sns = ctx.client("sns")
+    try:
+        sns.get_topic_attributes(TopicArn=arn)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    return tag_dict(sns.list_tags_for_resource(ResourceArn=arn)["Tags"])
+
+
+def subscriptions(ctx: Context, arn: str) -> list[dict[str, Any]]:
+    paginator = ctx.client("sns").get_paginator("list_subscriptions_by_topic")
+    found: list[dict[str, Any]] = []
+    for page in paginator.paginate(TopicArn=arn):
+        found.extend(page["Subscriptions"])
+    return found
+
+
+class TopicStep(Step):
+    key = "topic"
+    kind = "SNS topic"
+
+    def __init__(self, topic_name: str) -> None:
+        self.topic_name = topic_name
+
+    @property
+    def name(self) -> str:
+        return self.topic_name
+
+    def plan(self, ctx: Context) -> Plan:
+        with aws_errors(self.key, "GetTopicAttributes"):
+            tags = topic_tags(ctx, topic_arn(ctx, self.topic_name))
+        if tags is None:
+            return Plan.create()
+        require_ours(ctx, self, tags)
+        return Plan.from_changes([])
+
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        with aws_errors(self.key, "CreateTopic"):
+            ctx.client("sns").create_topic(Name=self.topic_name, Tags=tag_list(ctx.config.tags))
+
+    def destroy(self, ctx: Context) -> Outcome:
+        arn = topic_arn(ctx, self.topic_name)
+        with aws_errors(self.key, "GetTopicAttributes"):
+            tags = topic_tags(ctx, arn)
+        if tags is None:
+            return Outcome.ABSENT
+        if not is_ours(ctx, tags):
+            ctx.reporter.note(not_ours_note(ctx, self))
+            return Outcome.SKIPPED
+        with aws_errors(self.key, "DeleteTopic"):
+            ctx.client("sns").delete_topic(TopicArn=arn)
+        return Outcome.DELETED
+
+
+class EmailSubscriptionStep(Step):
+    """Exactly one subscription for the requested address, however often `up` runs."""
+
+    key = "subscription"
+    kind = "email subscription"
+    depends_on = ("topic",)
+
+    def __init__(self, topic_name: str, email: str | None) -> None:
+        self.topic_name = topic_name
+        self.email = email
+
+    @property
+    def name(self) -> str:
+        return self.email or f"of {self.topic_name} (none requested; add one with --email)"
+
+    def _find(self, ctx: Context) -> dict[str, Any] | None:
+        assert self.email is not None
+        for sub in subscriptions(ctx, topic_arn(ctx, self.topic_name)):
+            if sub["Protocol"] == "email" and sub["Endpoint"].lower() == self.email.lower():
+                return sub
+        return None
+
+    def plan(self, ctx: Context) -> Plan:
+        if self.email is None:
+            return Plan.from_changes([])
+        with aws_errors(self.key, "ListSubscriptionsByTopic"):
+            try:
+                sub = self._find(ctx)
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+                sub = None  # the topic itself is still to be made
+        if sub is None:
+            return Plan.create("not subscribed")
+        if sub["SubscriptionArn"] == PENDING:
+            ctx.reporter.note(self._pending_note())
+        return Plan.from_changes([])
+
+    def _pending_note(self) -> str:
+        return (
+            f"{self.email} is pending confirmation: open the email from AWS Notifications "
+            "and click 'Confirm subscription' to receive order notifications."
+        )
+
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        sns = ctx.client("sns")
+        with aws_errors(self.key, "Subscribe"):
+            arn = sns.subscribe(
+                TopicArn=topic_arn(ctx, self.topic_name),
+                Protocol="email",
+                Endpoint=self.email,
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
+            attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        if attributes.get(PENDING) == "true":
+            ctx.reporter.note(self._pending_note())
+
+    def destroy(self, ctx: Context) -> Outcome:
+        """Unsubscribe every confirmed subscription of our topic; deleting it drops pending ones."""
+        arn = topic_arn(ctx, self.topic_name)
+        with aws_errors(self.key, "ListSubscriptionsByTopic"):
+            tags = topic_tags(ctx, arn)
+            if tags is None:
+                return Outcome.ABSENT
+            if not is_ours(ctx, tags):
+                return Outcome.SKIPPED
+            confirmed = [
+                s["SubscriptionArn"]
+                for s in subscriptions(ctx, arn)
+                if s["SubscriptionArn"] != PENDING
+            ]
+        for sub_arn in confirmed:
+            with aws_errors(self.key, "Unsubscribe"):
+                ctx.client("sns").unsubscribe(SubscriptionArn=sub_arn)
+        return Outcome.DELETED if confirmed else Outcome.ABSENT

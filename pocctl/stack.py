@@ -1,0 +1,126 @@
+"""The pipeline as a list of steps with their dependencies, and the outputs users script against."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pocctl.aws import aws_errors
+from pocctl.config import Config, Names
+from pocctl.context import Context
+from pocctl.resources.api import ApiStep, find_api, invoke_url
+from pocctl.resources.base import Step
+from pocctl.resources.functions import FunctionStep
+from pocctl.resources.iam import RoleStep
+from pocctl.resources.logs import LogGroupStep, log_group_arn
+from pocctl.resources.mappings import QueueMappingStep, StreamMappingStep
+from pocctl.resources.queues import FOURTEEN_DAYS, QueueStep, queue_arn, queue_url
+from pocctl.resources.table import TableStep
+from pocctl.resources.topic import EmailSubscriptionStep, TopicStep, topic_arn
+
+WRITER_HANDLER = "order_writer.handler"
+NOTIFIER_HANDLER = "order_notifier.handler"
+
+
+def build_steps(config: Config) -> list[Step]:
+    n = config.names
+    tuning = config.tuning
+
+    def table_arn(ctx: Context) -> str:
+        return ctx.arn("dynamodb", f"table/{n.table}")
+
+    def writer_policy(ctx: Context) -> dict[str, str]:
+        return {
+            "queue_arn": queue_arn(ctx, n.queue),
+            "table_arn": table_arn(ctx),
+            "log_group_arn": log_group_arn(ctx, Names.log_group(n.writer_function)),
+        }
+
+    def notifier_policy(ctx: Context) -> dict[str, str]:
+        return {
+            "table_arn": table_arn(ctx),
+            "topic_arn": topic_arn(ctx, n.topic),
+            "failure_queue_arn": queue_arn(ctx, n.stream_failure_queue),
+            "log_group_arn": log_group_arn(ctx, Names.log_group(n.notifier_function)),
+        }
+
+    def api_policy(ctx: Context) -> dict[str, str]:
+        return {"queue_arn": queue_arn(ctx, n.queue)}
+
+    def dlq_attributes(ctx: Context) -> dict[str, str]:
+        return {"MessageRetentionPeriod": FOURTEEN_DAYS, "SqsManagedSseEnabled": "true"}
+
+    def queue_attributes(ctx: Context) -> dict[str, str]:
+        redrive = {
+            "deadLetterTargetArn": queue_arn(ctx, n.dead_letter_queue),
+            "maxReceiveCount": tuning.queue_max_receive_count,
+        }
+        return {
+            "VisibilityTimeout": str(tuning.queue_visibility_timeout),
+            "SqsManagedSseEnabled": "true",
+            "RedrivePolicy": json.dumps(redrive),
+        }
+
+    return [
+        RoleStep("writer-role", n.writer_role, "trust-lambda", "order-writer", writer_policy),
+        RoleStep(
+            "notifier-role", n.notifier_role, "trust-lambda", "order-notifier", notifier_policy
+        ),
+        RoleStep("api-role", n.api_role, "trust-apigateway", "api-to-queue", api_policy),
+        TableStep(n.table),
+        QueueStep("dlq", n.dead_letter_queue, dlq_attributes),
+        QueueStep("queue", n.queue, queue_attributes, depends_on=("dlq",)),
+        QueueStep("failure-queue", n.stream_failure_queue, dlq_attributes),
+        TopicStep(n.topic),
+        EmailSubscriptionStep(n.topic, config.email),
+        LogGroupStep("writer-logs", Names.log_group(n.writer_function)),
+        LogGroupStep("notifier-logs", Names.log_group(n.notifier_function)),
+        FunctionStep(
+            "writer",
+            n.writer_function,
+            n.writer_role,
+            WRITER_HANDLER,
+            tuning.writer_timeout,
+            lambda ctx: {"TABLE_NAME": n.table},
+            depends_on=("writer-role", "writer-logs", "table"),
+            description="pocctl: stores each order from the queue in the table",
+        ),
+        FunctionStep(
+            "notifier",
+            n.notifier_function,
+            n.notifier_role,
+            NOTIFIER_HANDLER,
+            tuning.notifier_timeout,
+            lambda ctx: {"TOPIC_ARN": topic_arn(ctx, n.topic)},
+            depends_on=("notifier-role", "notifier-logs", "topic"),
+            description="pocctl: publishes a notification for each new order",
+        ),
+        QueueMappingStep("queue-mapping", n.writer_function, n.queue, ("writer", "queue")),
+        StreamMappingStep(
+            "stream-mapping",
+            n.notifier_function,
+            n.table,
+            n.stream_failure_queue,
+            ("notifier", "table", "failure-queue"),
+        ),
+        ApiStep(n.api, n.queue, n.api_role),
+    ]
+
+
+def read_outputs(ctx: Context) -> dict[str, Any]:
+    """What scripts need from a deployed stack, read from AWS (no local state)."""
+    n = ctx.config.names
+    with aws_errors("outputs", "GetRestApis"):
+        api = find_api(ctx, n.api)
+        url = queue_url(ctx, n.queue)
+    return {
+        "stack": ctx.config.stack,
+        "region": ctx.config.region,
+        "order_url": invoke_url(ctx, api["id"]) if api else None,
+        "api_id": api["id"] if api else None,
+        "table": n.table,
+        "queue_url": url,
+        "dead_letter_queue": n.dead_letter_queue,
+        "topic_arn": topic_arn(ctx, n.topic),
+        "functions": [n.writer_function, n.notifier_function],
+    }

@@ -1,0 +1,95 @@
+"""All terminal output. The only module that imports rich."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
+
+from pocctl.reporting import Outcome, StepResult
+
+STYLES = {
+    Outcome.CREATED: ("+", "green"),
+    Outcome.UPDATED: ("~", "yellow"),
+    Outcome.UNCHANGED: ("=", "dim"),
+    Outcome.WOULD_CREATE: ("+", "green"),
+    Outcome.WOULD_UPDATE: ("~", "yellow"),
+    Outcome.DELETED: ("-", "red"),
+    Outcome.ABSENT: ("=", "dim"),
+    Outcome.SKIPPED: ("!", "yellow"),
+    Outcome.FAILED: ("x", "bold red"),
+    Outcome.NOT_RUN: (" ", "dim"),
+}
+
+
+TITLE_WIDTH = 52
+
+
+class Terminal:
+    """Human output on one console (stdout, or stderr when stdout carries JSON)."""
+
+    def __init__(self, *, to_stderr: bool = False, quiet: bool = False) -> None:
+        self.console = Console(stderr=to_stderr, highlight=False, soft_wrap=True)
+        self.quiet = quiet
+        self._status: Status | None = None
+
+    # -- the Reporter interface ----------------------------------------------------------
+    def step_started(self, step: str, title: str, doing: str) -> None:
+        if self.quiet or not self.console.is_terminal:
+            return
+        self._stop_status()
+        self._status = self.console.status(f"{doing} {escape(title)} ...")
+        self._status.start()
+
+    def step_finished(self, result: StepResult) -> None:
+        self._stop_status()
+        if self.quiet and result.outcome is not Outcome.FAILED:
+            return
+        mark, style = STYLES[result.outcome]
+        timing = f"{result.seconds:6.2f}s" if result.seconds else " " * 7
+        self.console.print(
+            f"[{style}]{mark} {result.outcome.value:<12}[/] {escape(result.title):<{TITLE_WIDTH}}"
+            f" [dim]{timing}[/]"
+        )
+        for change in result.changes:
+            if result.outcome in (Outcome.UPDATED, Outcome.WOULD_UPDATE):
+                self.console.print(f"      [dim]{escape(change)}[/]")
+        if result.error:
+            self.console.print(f"      [red]{escape(result.error)}[/]")
+
+    def note(self, message: str) -> None:
+        self._stop_status()
+        self.console.print(f"[cyan]note:[/] {escape(message)}")
+
+    # -- everything else -----------------------------------------------------------------
+    def _stop_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def heading(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(f"[bold]{escape(text)}[/]")
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(escape(text))
+
+    def success(self, text: str) -> None:
+        self.console.print(f"[bold green]{escape(text)}[/]")
+
+    def warning(self, text: str) -> None:
+        self.console.print(f"[bold yellow]{escape(text)}[/]")
+
+    def table(self, rows: list[tuple[str, str]]) -> None:
+        width = max((len(k) for k, _ in rows), default=0)
+        for key, value in rows:
+            self.console.print(f"{escape(key):<{width}}  {escape(value)}")
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
