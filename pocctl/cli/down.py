@@ -16,6 +16,10 @@ from pocctl.stack import build_steps
 from pocctl.ui import Terminal
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 @cli.command()
 @aws_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
@@ -34,7 +38,7 @@ def down(yes: bool, **kwargs: Any) -> None:
     ctx = make_context(collect(kwargs), term)
     config = ctx.config
     if not yes:
-        if not sys.stdin.isatty():
+        if not stdin_is_terminal():
             raise click.ClickException(
                 f"Refusing to delete stack {config.stack} without confirmation: there is no "
                 "terminal to ask on. Re-run with --yes to confirm."

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner
+from moto import mock_aws
+
+from pocctl.config import Config
+from pocctl.context import Context
+from pocctl.engine import Engine
+from pocctl.reporting import RecordingReporter
+from pocctl.stack import build_steps
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def clean_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's real AWS settings."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "POCCTL_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/pocctl-tests")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/pocctl-tests")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+class Sleeps(list[float]):
+    """A sleep that records instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+MakeContext = Callable[..., Context]
+
+
+@pytest.fixture
+def make_ctx(aws: None, sleeps: Sleeps) -> MakeContext:
+    def make(stack: str = "POC", **config: Any) -> Context:
+        return Context(
+            Config(stack=stack, region=REGION, **config),
+            RecordingReporter(),
+            session=boto3.Session(region_name=REGION),
+            sleep=sleeps,
+        )
+
+    return make
+
+
+@pytest.fixture
+def ctx(make_ctx: MakeContext) -> Context:
+    return make_ctx()
+
+
+@pytest.fixture
+def deployed(ctx: Context) -> Context:
+    """The default stack, fully up."""
+    report = Engine(ctx, build_steps(ctx.config)).up()
+    assert report.ok, report.results
+    return ctx
+
+
+def fresh(ctx: Context, **config: Any) -> Context:
+    """A new context on the same (mocked) account: a second run, as from another terminal."""
+    settings = {"stack": ctx.config.stack, "region": ctx.config.region, **config}
+    return Context(Config(**settings), RecordingReporter(), session=ctx.session, sleep=ctx.sleep)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()

@@ -1,0 +1,196 @@
+"""The command line: exit codes, messages, confirmation, JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pocctl.cli import cli
+from pocctl.context import Context
+
+from .faults import FailCalls
+from .inventory import everything, flatten
+
+
+def run(runner: CliRunner, *args: str, **kwargs: Any) -> Result:
+    return runner.invoke(cli, list(args), catch_exceptions=False, **kwargs)
+
+
+@pytest.fixture
+def session(aws: None) -> Any:
+    import boto3
+
+    return boto3.Session(region_name="us-east-1")
+
+
+def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:
+    first = run(runner, "up", "--email", "ops@example.com")
+    assert first.exit_code == 0, first.output
+    assert "+ created      DynamoDB table orders" in first.output
+    assert "Stack POC is up" in first.output and "16 created, 0 updated" in first.output
+    assert "Order endpoint: https://" in first.output and "/prod/order" in first.output
+    assert "throttled to 10 requests/s" in first.output
+
+    second = run(runner, "up", "--email", "ops@example.com")
+    assert second.exit_code == 0
+    assert "0 created, 0 updated, 16 unchanged" in second.output
+
+    down = run(runner, "down", "--yes")
+    assert down.exit_code == 0, down.output
+    assert "Stack POC is down" in down.output and "nothing of it is left" in down.output
+    assert flatten(everything(session)) == []
+
+
+def test_down_without_a_terminal_or_yes_refuses_and_deletes_nothing(
+    runner: CliRunner, session: Any
+) -> None:
+    run(runner, "up")
+    before = everything(session)
+    result = runner.invoke(cli, ["down"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: Refusing to delete stack POC without confirmation: there is no terminal to ask "
+        "on. Re-run with --yes to confirm.\n"
+    )
+    assert everything(session) == before
+
+
+def test_down_asks_and_a_no_keeps_everything(
+    runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(runner, "up")
+    before = everything(session)
+    monkeypatch.setattr("pocctl.cli.down.stdin_is_terminal", lambda: True)
+    result = runner.invoke(cli, ["down"], input="n\n")
+    assert "Delete every resource of stack POC in us-east-1 (account 123456789012)?" in (
+        result.output
+    )
+    assert result.exit_code == 1
+    assert everything(session) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["up", "--stack", "bad name!"], "Invalid stack name 'bad name!'"),
+        (["up", "--stack", "-dev"], "Invalid stack name '-dev'"),
+        (["up", "--email", "not-an-email"], "Invalid email address 'not-an-email'"),
+        (["up", "--region", "moon-1"], "Invalid region 'moon-1'"),
+        (["down", "--endpoint-url", "localhost:4566"], "Invalid endpoint URL 'localhost:4566'"),
+        (["outputs", "--profile", "nope"], "AWS profile 'nope' not found"),
+    ],
+)
+def test_bad_input_is_a_usage_error(runner: CliRunner, args: list[str], message: str) -> None:
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_credentials_says_how_to_get_some(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result = runner.invoke(cli, ["up"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: No AWS credentials found.\n")
+    assert "aws configure" in result.output and "pocctl local" in result.output
+
+
+def test_dry_run_lists_the_changes_and_writes_nothing(runner: CliRunner, session: Any) -> None:
+    result = run(runner, "up", "--dry-run")
+    assert result.exit_code == 0
+    assert "+ would create DynamoDB table orders" in result.output
+    assert "Dry run: 15 to create, 0 to update" in result.output
+    assert "Nothing was written." in result.output
+    assert flatten(everything(session)) == []
+
+
+def test_dry_run_on_a_drifted_stack_shows_what_differs(runner: CliRunner, session: Any) -> None:
+    run(runner, "up")
+    session.client("lambda").update_function_configuration(FunctionName="POC-Lambda-1", Timeout=3)
+    result = run(runner, "up", "--dry-run")
+    assert "~ would update Lambda function POC-Lambda-1" in result.output
+    assert "Timeout: 3 -> 10" in result.output
+    timeout = session.client("lambda").get_function_configuration(FunctionName="POC-Lambda-1")
+    assert timeout["Timeout"] == 3
+
+
+def test_stack_comes_from_the_environment_too(
+    runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POCCTL_STACK", "dev")
+    assert run(runner, "up").exit_code == 0
+    assert "dev-orders" in everything(session)["tables"]
+
+
+def test_outputs_json_is_complete(runner: CliRunner, session: Any) -> None:
+    run(runner, "up")
+    result = run(runner, "outputs", "--json")
+    values = json.loads(result.output)
+    assert values["order_url"].startswith("https://") and values["order_url"].endswith(
+        "/prod/order"
+    )
+    assert set(values) == {
+        "stack", "region", "order_url", "api_id", "table", "queue_url",
+        "dead_letter_queue", "topic_arn", "functions",
+    }  # fmt: skip
+
+
+def test_outputs_of_a_stack_that_is_not_deployed(runner: CliRunner, session: Any) -> None:
+    result = runner.invoke(cli, ["outputs", "--stack", "ghost"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: Stack ghost is not deployed in us-east-1 (no API found).\n"
+        "Run `pocctl up` first, or check --stack and --region.\n"
+    )
+
+
+def test_a_look_alike_makes_up_refuse_with_its_name(runner: CliRunner, session: Any) -> None:
+    session.client("sns").create_topic(Name="POC-Topic")
+    result = runner.invoke(cli, ["up"])
+    assert result.exit_code == 1
+    assert "Error: Nothing was created: these names are taken by resources this stack did not" in (
+        result.output
+    )
+    assert "  - SNS topic POC-Topic" in result.output
+    assert everything(session)["tables"] == []
+
+
+def test_a_failed_step_says_what_was_made_and_what_to_run(
+    runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Context.client
+
+    def failing_client(self: Context, service: str) -> Any:
+        client = original(self, service)
+        if service == "lambda" and not getattr(client, "_fault", None):
+            client._fault = FailCalls(
+                client, "CreateFunction", "AccessDeniedException", "no lambda for you", 1
+            )
+        return client
+
+    monkeypatch.setattr(Context, "client", failing_client)
+    result = runner.invoke(cli, ["up"])
+    assert result.exit_code == 1
+    assert "x failed       Lambda function POC-Lambda-1" in result.output
+    assert (
+        "Error: up stopped at Lambda function POC-Lambda-1: writer: CreateFunction failed with "
+        "AccessDeniedException: no lambda for you"
+    ) in result.output
+    assert "Made or changed before that: IAM role POC-Lambda-1-Role" in result.output
+    assert "Run `pocctl up` again to finish, or `pocctl down` to remove what was made." in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+
+
+def test_version_and_help(runner: CliRunner) -> None:
+    assert run(runner, "--version").output.startswith("pocctl, version ")
+    help_text = run(runner, "up", "--help").output
+    assert "pocctl up --email ops@example.com" in help_text
+    assert "--dry-run" in help_text and "--stack" in help_text

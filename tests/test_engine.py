@@ -1,0 +1,148 @@
+"""The engine: dependency order, plan-before-apply, reverse teardown, keeping going."""
+
+from __future__ import annotations
+
+import pytest
+
+from pocctl.context import Context
+from pocctl.engine import DependencyError, Engine, ordered
+from pocctl.errors import ForeignResourceError, StepError
+from pocctl.reporting import Outcome
+from pocctl.resources.base import Plan, Step
+
+
+class FakeStep(Step):
+    kind = "fake"
+
+    def __init__(self, key: str, log: list[str], depends_on: tuple[str, ...] = ()) -> None:
+        self.key = key
+        self.log = log
+        self.depends_on = depends_on
+        self.exists = False
+        self.fail_apply = False
+        self.fail_destroy = False
+        self.foreign = False
+
+    @property
+    def name(self) -> str:
+        return self.key
+
+    def plan(self, ctx: Context) -> Plan:
+        self.log.append(f"plan {self.key}")
+        if self.foreign:
+            raise ForeignResourceError(self.kind, self.key, "POC")
+        return Plan.from_changes([]) if self.exists else Plan.create()
+
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        self.log.append(f"apply {self.key}")
+        if self.fail_apply:
+            raise StepError(self.key, "Create", "Boom", "it broke")
+        self.exists = True
+
+    def destroy(self, ctx: Context) -> Outcome:
+        self.log.append(f"destroy {self.key}")
+        if self.fail_destroy:
+            raise StepError(self.key, "Delete", "Boom", "it broke")
+        if not self.exists:
+            return Outcome.ABSENT
+        self.exists = False
+        return Outcome.DELETED
+
+
+@pytest.fixture
+def log() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def chain(log: list[str]) -> list[FakeStep]:
+    # Declared out of order on purpose: the engine must sort them.
+    return [
+        FakeStep("api", log, ("queue", "role")),
+        FakeStep("queue", log, ("dlq",)),
+        FakeStep("role", log),
+        FakeStep("dlq", log),
+    ]
+
+
+def test_steps_come_after_what_they_depend_on(chain: list[FakeStep]) -> None:
+    keys = [s.key for s in ordered(chain)]
+    assert keys.index("dlq") < keys.index("queue") < keys.index("api")
+    assert keys.index("role") < keys.index("api")
+
+
+def test_cycles_and_unknown_dependencies_are_refused(log: list[str]) -> None:
+    with pytest.raises(DependencyError, match="cycle"):
+        ordered([FakeStep("a", log, ("b",)), FakeStep("b", log, ("a",))])
+    with pytest.raises(DependencyError, match="unknown"):
+        ordered([FakeStep("a", log, ("nope",))])
+
+
+def test_up_plans_everything_before_applying_anything(
+    ctx: Context, chain: list[FakeStep], log: list[str]
+) -> None:
+    report = Engine(ctx, chain).up()
+    assert report.ok
+    first_apply = next(i for i, entry in enumerate(log) if entry.startswith("apply"))
+    assert all(entry.startswith("plan") for entry in log[:first_apply])
+    assert len(log[:first_apply]) == 4
+
+
+def test_a_conflict_anywhere_stops_up_before_any_apply(
+    ctx: Context, chain: list[FakeStep], log: list[str]
+) -> None:
+    chain[0].foreign = True  # the last step in dependency order
+    report = Engine(ctx, chain).up()
+    assert not report.ok
+    assert [c.name for c in report.conflicts] == ["api"]
+    assert not any(entry.startswith("apply") for entry in log)
+
+
+def test_a_failed_step_stops_up_and_reports_what_did_not_run(
+    ctx: Context, chain: list[FakeStep]
+) -> None:
+    queue = next(s for s in chain if s.key == "queue")
+    queue.fail_apply = True
+    report = Engine(ctx, chain).up()
+    outcomes = {r.step: r.outcome for r in report.results}
+    assert outcomes["queue"] is Outcome.FAILED
+    assert outcomes["api"] is Outcome.NOT_RUN
+    assert outcomes["dlq"] is Outcome.CREATED
+    assert isinstance(report.error, StepError)
+    assert "Boom" in (next(r for r in report.results if r.step == "queue").error or "")
+
+
+def test_down_runs_in_reverse_and_keeps_going_past_a_failure(
+    ctx: Context, chain: list[FakeStep], log: list[str]
+) -> None:
+    Engine(ctx, chain).up()
+    log.clear()
+    queue = next(s for s in chain if s.key == "queue")
+    queue.fail_destroy = True
+    report = Engine(ctx, chain).down()
+    order = [entry.split()[1] for entry in log]
+    assert order.index("api") < order.index("queue") < order.index("dlq")
+    outcomes = {r.step: r.outcome for r in report.results}
+    assert outcomes == {
+        "api": Outcome.DELETED,
+        "queue": Outcome.FAILED,
+        "role": Outcome.DELETED,
+        "dlq": Outcome.DELETED,
+    }
+    assert not report.ok
+
+
+def test_dry_run_applies_nothing(ctx: Context, chain: list[FakeStep], log: list[str]) -> None:
+    report = Engine(ctx, chain).up(dry_run=True)
+    assert {r.outcome for r in report.results} == {Outcome.WOULD_CREATE}
+    assert not any(entry.startswith("apply") for entry in log)
+
+
+def test_a_step_is_planned_again_when_what_it_depends_on_changed(
+    ctx: Context, chain: list[FakeStep], log: list[str]
+) -> None:
+    for step in chain:
+        step.exists = step.key != "dlq"
+    Engine(ctx, chain).up()
+    assert log.count("plan queue") == 2  # dlq was created, so queue looks again
+    assert log.count("plan role") == 1

@@ -1,0 +1,232 @@
+"""The Lambda handlers, run in-process against moto."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+
+from pocctl.bundle import bundled_dir
+
+sys.path.insert(0, str(bundled_dir("handlers")))
+import order_notifier  # type: ignore[import-not-found]
+import order_writer  # type: ignore[import-not-found]
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:orders-topic"
+
+
+@pytest.fixture
+def table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("TABLE_NAME", "orders")
+    monkeypatch.setattr(order_writer, "_table", None)
+    ddb = boto3.resource("dynamodb")
+    yield ddb.create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "orderID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "orderID", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def sqs_record(message_id: str, body: str, sent_ms: int = 1_700_000_000_000) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": body,
+        "attributes": {"SentTimestamp": str(sent_ms), "ApproximateReceiveCount": "1"},
+        "eventSource": "aws:sqs",
+    }
+
+
+def logged(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+
+
+def test_writer_stores_the_order_under_its_message_id(table: Any, capsys) -> None:  # type: ignore[no-untyped-def]
+    order = {"item": "latex gloves", "customerID": "12345", "quantity": 2.5}
+    result = order_writer.handler({"Records": [sqs_record("m-1", json.dumps(order))]}, None)
+    assert result == {"batchItemFailures": []}
+    row = table.get_item(Key={"orderID": "m-1"})["Item"]
+    assert row["item"] == "latex gloves" and row["customerID"] == "12345"
+    assert str(row["quantity"]) == "2.5"
+    assert row["receivedAt"] == "2023-11-14T22:13:20.000Z"
+    assert logged(capsys) == [{"event": "order_stored", "orderID": "m-1", "item": "latex gloves"}]
+
+
+def test_a_redelivered_message_does_not_create_a_second_row_or_overwrite(
+    table: Any, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    order_writer.handler({"Records": [sqs_record("m-1", '{"item": "first"}')]}, None)
+    again = order_writer.handler({"Records": [sqs_record("m-1", '{"item": "changed"}')]}, None)
+    assert again == {"batchItemFailures": []}
+    assert table.scan()["Count"] == 1
+    assert table.get_item(Key={"orderID": "m-1"})["Item"]["item"] == "first"
+    assert logged(capsys)[-1] == {"event": "order_already_stored", "orderID": "m-1"}
+
+
+def test_only_records_that_cannot_be_stored_are_reported_as_failures(table: Any) -> None:
+    records = [
+        sqs_record("good-1", '{"item": "mop"}'),
+        sqs_record("not-json", "item=mop"),
+        sqs_record("no-item", '{"customerID": "1"}'),
+        sqs_record("not-object", '["mop"]'),
+        sqs_record("good-2", '{"item": "bucket"}'),
+    ]
+    result = order_writer.handler({"Records": records}, None)
+    assert result == {
+        "batchItemFailures": [
+            {"itemIdentifier": "not-json"},
+            {"itemIdentifier": "no-item"},
+            {"itemIdentifier": "not-object"},
+        ]
+    }
+    assert sorted(i["orderID"] for i in table.scan()["Items"]) == ["good-1", "good-2"]
+
+
+def test_when_the_table_is_unreachable_every_record_is_retried(table: Any) -> None:
+    table.delete()
+    result = order_writer.handler({"Records": [sqs_record("a", '{"item": "x"}')]}, None)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "a"}]}
+
+
+def test_special_characters_are_stored_exactly(table: Any) -> None:
+    item = "gloves & soap = 100% + 'extra' \"strong\" — savon à l'été 🧤"
+    order_writer.handler({"Records": [sqs_record("m", json.dumps({"item": item}))]}, None)
+    assert table.get_item(Key={"orderID": "m"})["Item"]["item"] == item
+
+
+# -- Lambda-2 ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def inbox(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A queue subscribed to the topic with raw delivery: what reached SNS subscribers."""
+    monkeypatch.setenv("TOPIC_ARN", TOPIC)
+    monkeypatch.setattr(order_notifier, "_sns", None)
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    sns.create_topic(Name="orders-topic")
+    url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=TOPIC, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+
+    def received() -> list[str]:
+        bodies: list[str] = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            bodies += [m["Body"] for m in batch]
+            for m in batch:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return bodies
+
+    yield received
+
+
+def stream_record(event: str, order: dict[str, Any], sequence: str) -> dict[str, Any]:
+    serializer = TypeSerializer()
+    image = {k: serializer.serialize(v) for k, v in order.items()}
+    record: dict[str, Any] = {
+        "eventName": event,
+        "dynamodb": {"Keys": {"orderID": image["orderID"]}, "SequenceNumber": sequence},
+    }
+    if event != "REMOVE":
+        record["dynamodb"]["NewImage"] = image
+    return record
+
+
+def test_only_new_orders_are_notified(inbox: Any) -> None:
+    order = {"orderID": "o-1", "item": "latex gloves", "customerID": "12345"}
+    records = [
+        stream_record("INSERT", order, "100"),
+        stream_record("MODIFY", {**order, "item": "changed"}, "101"),
+        stream_record("REMOVE", order, "102"),
+    ]
+    assert order_notifier.handler({"Records": records}, None) == {"batchItemFailures": []}
+    (message,) = inbox()
+    assert "o-1" in message and "latex gloves" in message and "changed" not in message
+
+
+def test_notification_is_readable_and_carries_the_order() -> None:
+    order = {
+        "orderID": "o-7",
+        "item": "latex gloves",
+        "customerID": "12345",
+        "receivedAt": "2026-01-01T00:00:00.000Z",
+        "note": "leave at door",
+    }
+    text = order_notifier.message(order)
+    assert "Order ID:    o-7" in text
+    assert "Item:        latex gloves" in text
+    assert "Customer ID: 12345" in text
+    assert '  note: "leave at door"' in text
+    assert json.loads(text.splitlines()[-1]) == order
+    assert order_notifier.subject(order) == "New order o-7: latex gloves"
+
+
+def test_subject_is_ascii_single_line_and_under_the_sns_limit() -> None:
+    subject = order_notifier.subject({"orderID": "o", "item": "savon à l'été\n🧤" + "x" * 200})
+    assert subject.isascii() and "\n" not in subject
+    assert len(subject) < 100
+    assert subject.startswith("New order o: savon a l'ete ")
+
+
+class RecordingSns:
+    def __init__(self, fail: bool = False) -> None:
+        self.batches: list[int] = []
+        self.fail = fail
+
+    def publish_batch(self, TopicArn: str, PublishBatchRequestEntries: list[Any]) -> Any:
+        if self.fail:
+            raise RuntimeError("SNS is down")
+        self.batches.append(len(PublishBatchRequestEntries))
+        return {"Successful": [{"Id": e["Id"]} for e in PublishBatchRequestEntries], "Failed": []}
+
+
+def test_notifications_are_published_ten_per_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TOPIC_ARN", TOPIC)
+    sns = RecordingSns()
+    monkeypatch.setattr(order_notifier, "_sns", sns)
+    records = [
+        stream_record("INSERT", {"orderID": f"o-{i}", "item": "x"}, str(i)) for i in range(25)
+    ]
+    order_notifier.handler({"Records": records}, None)
+    assert sns.batches == [10, 10, 5]
+
+
+def test_all_25_notifications_reach_subscribers(inbox: Any) -> None:
+    records = [
+        stream_record("INSERT", {"orderID": f"o-{i}", "item": "x"}, str(i)) for i in range(25)
+    ]
+    order_notifier.handler({"Records": records}, None)
+    assert len(inbox()) == 25
+
+
+def test_failed_publishes_are_reported_so_the_stream_retries_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TOPIC_ARN", TOPIC)
+    monkeypatch.setattr(order_notifier, "_sns", RecordingSns(fail=True))
+    records = [
+        stream_record("INSERT", {"orderID": f"o-{i}", "item": "x"}, str(i)) for i in range(3)
+    ]
+    result = order_notifier.handler({"Records": records}, None)
+    assert result == {"batchItemFailures": [{"itemIdentifier": s} for s in ("0", "1", "2")]}
+    assert logged(capsys)[0]["event"] == "notify_failed"
+
+
+def test_handlers_hard_code_no_arns() -> None:
+    for module in (order_writer, order_notifier):
+        assert isinstance(module, ModuleType)
+        source = Path(module.__file__ or "").read_text(encoding="utf-8")
+        assert "arn:aws" not in source

@@ -1,0 +1,89 @@
+"""Least privilege: every statement scoped to exact ARNs, each role trusting only its service."""
+
+from __future__ import annotations
+
+import pytest
+
+from pocctl.config import Config
+from pocctl.context import Context
+from pocctl.policies import as_list, render, statements
+from pocctl.resources.iam import RoleStep
+from pocctl.stack import build_steps
+
+ARN_PREFIXES = ("arn:aws:sqs:", "arn:aws:dynamodb:", "arn:aws:sns:", "arn:aws:logs:")
+
+
+def role_steps(config: Config) -> list[RoleStep]:
+    return [s for s in build_steps(config) if isinstance(s, RoleStep)]
+
+
+@pytest.mark.parametrize("stack", ["POC", "dev"])
+def test_every_statement_is_scoped_to_this_stacks_arns(make_ctx, stack: str) -> None:  # type: ignore[no-untyped-def]
+    ctx: Context = make_ctx(stack)
+    for step in role_steps(ctx.config):
+        for statement in statements(step.desired_policy(ctx)):
+            assert statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, (step.role_name, action)
+            for resource in as_list(statement["Resource"]):
+                assert resource.startswith(ARN_PREFIXES), resource
+                assert ":us-east-1:123456789012:" in resource
+                assert resource.count("*") <= 1 and not resource.endswith(":*:*")
+                name_part = resource.split(":", 5)[5]
+                table = ctx.config.names.table
+                assert stack in name_part or name_part.startswith(f"table/{table}"), resource
+
+
+def test_the_writer_may_only_read_its_queue_write_its_table_and_its_logs(ctx: Context) -> None:
+    writer = next(s for s in role_steps(ctx.config) if s.key == "writer-role")
+    granted = {
+        (action, resource)
+        for st in statements(writer.desired_policy(ctx))
+        for action in as_list(st["Action"])
+        for resource in as_list(st["Resource"])
+    }
+    queue = "arn:aws:sqs:us-east-1:123456789012:POC-Queue"
+    logs = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/POC-Lambda-1:*"
+    assert granted == {
+        ("sqs:ReceiveMessage", queue),
+        ("sqs:DeleteMessage", queue),
+        ("sqs:GetQueueAttributes", queue),
+        ("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:123456789012:table/orders"),
+        ("logs:CreateLogStream", logs),
+        ("logs:PutLogEvents", logs),
+    }
+
+
+def test_the_notifier_may_read_the_stream_publish_to_its_topic_and_dead_letter(
+    ctx: Context,
+) -> None:
+    notifier = next(s for s in role_steps(ctx.config) if s.key == "notifier-role")
+    resources = {
+        r for st in statements(notifier.desired_policy(ctx)) for r in as_list(st["Resource"])
+    }
+    assert resources == {
+        "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/*",
+        "arn:aws:sns:us-east-1:123456789012:POC-Topic",
+        "arn:aws:sqs:us-east-1:123456789012:POC-Stream-Failures",
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/POC-Lambda-2:*",
+    }
+
+
+def test_each_role_trusts_only_its_own_service(ctx: Context) -> None:
+    trusted = {}
+    for step in role_steps(ctx.config):
+        (statement,) = statements(render(step.trust_template, {}))
+        trusted[step.key] = statement["Principal"]
+        assert statement["Action"] == "sts:AssumeRole"
+    assert trusted == {
+        "writer-role": {"Service": "lambda.amazonaws.com"},
+        "notifier-role": {"Service": "lambda.amazonaws.com"},
+        "api-role": {"Service": "apigateway.amazonaws.com"},
+    }
+
+
+def test_the_api_role_may_only_send_to_the_order_queue(ctx: Context) -> None:
+    api = next(s for s in role_steps(ctx.config) if s.key == "api-role")
+    (statement,) = statements(api.desired_policy(ctx))
+    assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert statement["Resource"] == "arn:aws:sqs:us-east-1:123456789012:POC-Queue"

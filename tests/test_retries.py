@@ -1,0 +1,106 @@
+"""Retries botocore won't do: IAM role propagation, updates in progress, SQS name reuse."""
+
+from __future__ import annotations
+
+from pocctl.context import Context
+from pocctl.engine import Engine
+from pocctl.errors import StepError
+from pocctl.reporting import Outcome
+from pocctl.stack import build_steps
+
+from .conftest import Sleeps, fresh
+from .faults import FailCalls
+
+NOT_YET_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+NO_RECEIVE = "The provided execution role does not have permissions to call ReceiveMessage on SQS"
+
+
+def test_create_function_is_retried_while_the_new_role_propagates(
+    ctx: Context, sleeps: Sleeps
+) -> None:
+    fault = FailCalls(
+        ctx.client("lambda"),
+        "CreateFunction",
+        "InvalidParameterValueException",
+        NOT_YET_ASSUMABLE,
+        3,
+    )
+    report = Engine(ctx, build_steps(ctx.config)).up()
+    assert report.ok
+    assert fault.failed == 3
+    assert sleeps[:3] == [1.0, 2.0, 4.0]  # backoff, recorded instead of slept
+
+
+def test_mapping_creation_is_retried_while_the_role_propagates(
+    ctx: Context, sleeps: Sleeps
+) -> None:
+    fault = FailCalls(
+        ctx.client("lambda"),
+        "CreateEventSourceMapping",
+        "InvalidParameterValueException",
+        NO_RECEIVE,
+        2,
+    )
+    assert Engine(ctx, build_steps(ctx.config)).up().ok
+    assert fault.failed == 2
+    assert 1.0 in sleeps and 2.0 in sleeps
+
+
+def test_propagation_retry_gives_up_after_about_two_minutes(ctx: Context, sleeps: Sleeps) -> None:
+    FailCalls(
+        ctx.client("lambda"),
+        "CreateFunction",
+        "InvalidParameterValueException",
+        NOT_YET_ASSUMABLE,
+        1000,
+    )
+    report = Engine(ctx, build_steps(ctx.config)).up()
+    failed = next(r for r in report.results if r.outcome is Outcome.FAILED)
+    assert failed.step == "writer"
+    assert isinstance(report.error, StepError)
+    assert report.error.operation == "CreateFunction"
+    assert 120 <= sum(sleeps) <= 180
+
+
+def test_a_permanent_error_is_not_retried_and_names_step_operation_and_code(
+    ctx: Context, sleeps: Sleeps
+) -> None:
+    FailCalls(ctx.client("lambda"), "CreateFunction", "AccessDeniedException", "not allowed", 1)
+    report = Engine(ctx, build_steps(ctx.config)).up()
+    assert isinstance(report.error, StepError)
+    assert str(report.error).startswith(
+        "writer: CreateFunction failed with AccessDeniedException: not allowed"
+    )
+    assert "credentials lack this permission" in (report.error.hint or "")
+    assert sleeps == []
+
+
+def test_queue_name_reuse_after_a_delete_is_waited_out(ctx: Context, sleeps: Sleeps) -> None:
+    fault = FailCalls(
+        ctx.client("sqs"),
+        "CreateQueue",
+        "AWS.SimpleQueueService.QueueDeletedRecently",
+        "You must wait 60 seconds after deleting a queue before you can create another "
+        "with the same name.",
+        4,
+    )
+    assert Engine(ctx, build_steps(ctx.config)).up().ok
+    assert fault.failed == 4
+    assert sum(sleeps) >= 3.5
+
+
+def test_update_in_progress_is_retried(deployed: Context, sleeps: Sleeps) -> None:
+    times = 2
+    lam = deployed.session.client("lambda")
+    lam.update_function_configuration(FunctionName="POC-Lambda-1", Timeout=3)
+    again = fresh(deployed)
+    fault = FailCalls(
+        again.client("lambda"),
+        "UpdateFunctionConfiguration",
+        "ResourceConflictException",
+        "An update is in progress for resource",
+        times,
+    )
+    assert Engine(again, build_steps(again.config)).up().ok
+    assert fault.failed == times
+    assert lam.get_function_configuration(FunctionName="POC-Lambda-1")["Timeout"] == 10

@@ -1,0 +1,164 @@
+"""The whole stack: up, a no-op second up, down, two stacks side by side."""
+
+from __future__ import annotations
+
+import json
+
+from pocctl.context import Context
+from pocctl.engine import Engine
+from pocctl.reporting import Outcome
+from pocctl.resources.api import invoke_url
+from pocctl.stack import build_steps, read_outputs
+
+from .conftest import MakeContext, fresh
+from .inventory import everything, flatten, of_stack
+
+
+def up(ctx: Context) -> list[Outcome]:
+    report = Engine(ctx, build_steps(ctx.config)).up()
+    assert report.ok, [(r.title, r.error) for r in report.results if r.error]
+    return [r.outcome for r in report.results]
+
+
+def down(ctx: Context) -> list[Outcome]:
+    report = Engine(ctx, build_steps(ctx.config)).down()
+    assert report.ok, [(r.title, r.error) for r in report.results if r.error]
+    return [r.outcome for r in report.results]
+
+
+def test_up_builds_the_lab_pipeline_with_its_names(make_ctx: MakeContext) -> None:
+    ctx = make_ctx(email="ops@example.com")
+    outcomes = up(ctx)
+    assert set(outcomes) == {Outcome.CREATED}
+    found = everything(ctx.session)
+    assert found["tables"] == ["orders"]
+    assert found["queues"] == ["POC-Queue", "POC-Queue-DLQ", "POC-Stream-Failures"]
+    assert found["topics"] == ["POC-Topic"]
+    assert found["subscriptions"] == ["ops@example.com"]
+    assert found["functions"] == ["POC-Lambda-1", "POC-Lambda-2"]
+    assert found["apis"] == ["POC-API"]
+    assert found["log_groups"] == ["/aws/lambda/POC-Lambda-1", "/aws/lambda/POC-Lambda-2"]
+    assert found["roles"] == ["POC-APIGateway-SQS-Role", "POC-Lambda-1-Role", "POC-Lambda-2-Role"]
+    assert len(found["mappings"]) == 2
+
+
+def test_resources_are_configured_as_the_lab_should_have_been(deployed: Context) -> None:
+    s = deployed.session
+    table = s.client("dynamodb").describe_table(TableName="orders")["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "orderID", "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+
+    sqs = s.client("sqs")
+    url = sqs.get_queue_url(QueueName="POC-Queue")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    fn = s.client("lambda").get_function_configuration(FunctionName="POC-Lambda-1")
+    assert int(attrs["VisibilityTimeout"]) >= 6 * fn["Timeout"]
+    assert attrs["SqsManagedSseEnabled"] == "true"
+    redrive = json.loads(attrs["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith(":POC-Queue-DLQ")
+    assert int(redrive["maxReceiveCount"]) >= 5
+
+    assert fn["Runtime"] == "python3.13"
+    assert fn["Environment"]["Variables"] == {"TABLE_NAME": "orders"}
+    fn2 = s.client("lambda").get_function_configuration(FunctionName="POC-Lambda-2")
+    assert fn2["Environment"]["Variables"] == {
+        "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:POC-Topic"
+    }
+    group = s.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/POC-Lambda-1")
+    assert group["logGroups"][0]["retentionInDays"] == 14
+
+
+def test_mappings_are_configured_for_partial_failures_and_bounded_retries(
+    deployed: Context,
+) -> None:
+    lam = deployed.session.client("lambda")
+    (queue_map,) = lam.list_event_source_mappings(FunctionName="POC-Lambda-1")[
+        "EventSourceMappings"
+    ]
+    assert queue_map["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert queue_map["ScalingConfig"]["MaximumConcurrency"] >= 2
+    (stream_map,) = lam.list_event_source_mappings(FunctionName="POC-Lambda-2")[
+        "EventSourceMappings"
+    ]
+    assert ":table/orders/stream/" in stream_map["EventSourceArn"]
+    assert 0 <= stream_map["MaximumRetryAttempts"] <= 10
+    assert stream_map["BisectBatchOnFunctionError"] is True
+    assert stream_map["DestinationConfig"]["OnFailure"]["Destination"].endswith(
+        ":POC-Stream-Failures"
+    )
+    (pattern,) = stream_map["FilterCriteria"]["Filters"]
+    assert json.loads(pattern["Pattern"]) == {"eventName": ["INSERT"]}
+
+
+def test_second_up_changes_nothing_and_makes_no_mutating_call(deployed: Context) -> None:
+    again = fresh(deployed, email=None)
+    outcomes = up(again)
+    assert set(outcomes) == {Outcome.UNCHANGED}
+    assert again.calls.calls, "the second run must have looked"
+    assert again.calls.mutating == []
+
+
+def test_second_up_with_the_same_email_keeps_exactly_one_subscription(
+    make_ctx: MakeContext,
+) -> None:
+    ctx = make_ctx(email="ops@example.com")
+    up(ctx)
+    for _ in range(2):
+        again = fresh(ctx, email="ops@example.com")
+        up(again)
+        assert again.calls.mutating == []
+    assert everything(ctx.session)["subscriptions"] == ["ops@example.com"]
+
+
+def test_dry_run_on_an_empty_account_lists_every_step_and_writes_nothing(ctx: Context) -> None:
+    report = Engine(ctx, build_steps(ctx.config)).up(dry_run=True)
+    assert report.ok
+    assert {r.outcome for r in report.results} == {Outcome.WOULD_CREATE, Outcome.UNCHANGED}
+    assert sum(r.outcome is Outcome.WOULD_CREATE for r in report.results) == 15
+    assert ctx.calls.mutating == []
+    assert flatten(everything(ctx.session)) == []
+
+
+def test_down_removes_everything_and_a_second_down_finds_nothing(deployed: Context) -> None:
+    outcomes = down(fresh(deployed))
+    assert Outcome.DELETED in outcomes
+    assert flatten(everything(deployed.session)) == []
+    second = fresh(deployed)
+    assert set(down(second)) == {Outcome.ABSENT}
+    assert second.calls.mutating == []
+
+
+def test_two_stacks_side_by_side_and_down_removes_only_its_own(make_ctx: MakeContext) -> None:
+    poc = make_ctx(email="ops@example.com")
+    up(poc)
+    before = everything(poc.session)
+    dev = make_ctx("dev")
+    up(dev)
+    both = everything(poc.session)
+    assert "dev-orders" in both["tables"] and "orders" in both["tables"]
+    assert "dev-API" in both["apis"]
+    assert {"dev-Lambda-1", "dev-Lambda-2"} <= set(both["functions"])
+    assert "/aws/lambda/dev-Lambda-1" in both["log_groups"]
+    down(fresh(dev))
+    assert everything(poc.session) == before
+    assert flatten(of_stack(everything(poc.session), "dev", "dev-orders")) == []
+
+
+def test_outputs_name_the_endpoint_and_resources(deployed: Context) -> None:
+    values = read_outputs(fresh(deployed))
+    api_id = values["api_id"]
+    assert values["order_url"] == (
+        f"https://{api_id}.execute-api.us-east-1.amazonaws.com/prod/order"
+    )
+    assert values["table"] == "orders"
+    assert values["queue_url"].endswith("/POC-Queue")
+    assert values["topic_arn"] == "arn:aws:sns:us-east-1:123456789012:POC-Topic"
+    assert values["functions"] == ["POC-Lambda-1", "POC-Lambda-2"]
+
+
+def test_a_local_endpoint_gets_a_local_invoke_url(make_ctx: MakeContext) -> None:
+    local = make_ctx(endpoint_url="http://127.0.0.1:4566")
+    assert invoke_url(local, "abc123") == (
+        "http://127.0.0.1:4566/restapis/abc123/prod/_user_request_/order"
+    )
