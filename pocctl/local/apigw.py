@@ -1,0 +1,280 @@
+"""Deployed REST APIs, executed as API Gateway would for what pocctl's API uses.
+
+Stage, resource and method lookup, stage throttling, the request validator and JSON-schema model,
+the integration's request template, an AWS integration to SQS made with the integration's role,
+and the integration responses chosen by selection pattern. What pocctl's API doesn't use (Lambda
+proxy, HTTP integrations, authorizers) answers 501 with a message naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import boto3
+from botocore.exceptions import ClientError
+
+from pocctl.local.vtl import TemplateError, render
+
+USER_REQUEST = re.compile(
+    r"^/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)?$"
+)
+SQS_URI = re.compile(
+    r"^arn:aws:apigateway:(?P<region>[^:]+):sqs:path/(?P<account>\d+)/(?P<queue>.+)$"
+)
+CACHE_SECONDS = 1.0
+DEFAULT_GATEWAY_RESPONSES = {
+    "BAD_REQUEST_BODY": ("400", '{"message": "Invalid request body"}'),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", '{"message": "Unsupported Media Type"}'),
+    "MISSING_AUTHENTICATION_TOKEN": ("403", '{"message": "Missing Authentication Token"}'),
+    "THROTTLED": ("429", '{"message": "Too Many Requests"}'),
+    "INTEGRATION_FAILURE": ("500", '{"message": "Internal server error"}'),
+}
+
+Credentials = Callable[[str], dict[str, str]]  # role ARN -> boto3 credential kwargs
+ClientFor = Callable[[str, str], Any]
+
+
+@dataclass
+class Response:
+    status: int
+    body: str
+
+
+@dataclass
+class ApiConfig:
+    region: str
+    stage: dict[str, Any]
+    resources: list[dict[str, Any]]
+    validators: dict[str, dict[str, Any]]
+    models: dict[str, dict[str, Any]]
+    gateway_responses: dict[str, dict[str, Any]]
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.updated = float(burst), time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+
+class ApiGateway:
+    def __init__(self, client: ClientFor, credentials: Credentials, regions: set[str]) -> None:
+        self.client = client
+        self.credentials = credentials
+        self.regions = regions
+        self._cache: dict[tuple[str, str], tuple[float, ApiConfig | None]] = {}
+        self._buckets: dict[tuple[str, str, float, int], TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    # -- configuration, read through the public API and cached briefly --------------------
+    def config(self, api_id: str, stage: str) -> ApiConfig | None:
+        key = (api_id, stage)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        found = self._read(api_id, stage)
+        with self._lock:
+            self._cache[key] = (time.monotonic() + CACHE_SECONDS, found)
+        return found
+
+    def _read(self, api_id: str, stage: str) -> ApiConfig | None:
+        for region in sorted(self.regions):
+            ag = self.client("apigateway", region)
+            try:
+                stage_info = ag.get_stage(restApiId=api_id, stageName=stage)
+            except ClientError:
+                continue
+            return ApiConfig(
+                region=region,
+                stage=stage_info,
+                resources=ag.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"],
+                validators={
+                    v["id"]: v for v in ag.get_request_validators(restApiId=api_id)["items"]
+                },
+                models={m["name"]: m for m in ag.get_models(restApiId=api_id)["items"]},
+                gateway_responses={
+                    g["responseType"]: g
+                    for g in ag.get_gateway_responses(restApiId=api_id)["items"]
+                },
+            )
+        return None
+
+    # -- one request ---------------------------------------------------------------------
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        match = USER_REQUEST.match(path)
+        assert match is not None
+        config = self.config(match["api"], match["stage"])
+        if config is None:
+            return gateway_response(None, "MISSING_AUTHENTICATION_TOKEN", {})
+        resource_path = match["path"] or "/"
+        resource = next((r for r in config.resources if r["path"] == resource_path), None)
+        methods = (resource or {}).get("resourceMethods") or {}
+        spec = methods.get(method) or methods.get("ANY")
+        if spec is None:
+            return gateway_response(config, "MISSING_AUTHENTICATION_TOKEN", {})
+        if not self._admit(match["api"], match["stage"], config):
+            return gateway_response(config, "THROTTLED", {})
+        text = body.decode("utf-8", "replace")
+        content_type = (headers.get("content-type") or "application/json").split(";")[0].strip()
+        invalid = self._validate(config, spec, content_type, text)
+        if invalid is not None:
+            return gateway_response(config, "BAD_REQUEST_BODY", {"validationErrorString": invalid})
+        integration = spec.get("methodIntegration") or {}
+        templates = integration.get("requestTemplates") or {}
+        if content_type in templates:
+            try:
+                request_body = render(templates[content_type], text, {})
+            except TemplateError as exc:
+                return Response(500, json.dumps({"message": f"pocctl local: {exc}"}))
+        elif integration.get("passthroughBehavior") == "NEVER" or (
+            templates and integration.get("passthroughBehavior") == "WHEN_NO_TEMPLATES"
+        ):
+            return gateway_response(config, "UNSUPPORTED_MEDIA_TYPE", {})
+        else:
+            request_body = text
+        status, backend_body = self._integrate(config, integration, request_body)
+        return self._respond(integration, status, backend_body)
+
+    def _admit(self, api_id: str, stage: str, config: ApiConfig) -> bool:
+        settings = (config.stage.get("methodSettings") or {}).get("*/*") or {}
+        rate = settings.get("throttlingRateLimit")
+        burst = settings.get("throttlingBurstLimit")
+        if rate is None or burst is None:
+            return True
+        key = (api_id, stage, float(rate), int(burst))
+        with self._lock:
+            bucket = self._buckets.setdefault(key, TokenBucket(float(rate), int(burst)))
+        return bucket.take()
+
+    def _validate(
+        self, config: ApiConfig, spec: dict[str, Any], content_type: str, text: str
+    ) -> str | None:
+        validator = config.validators.get(spec.get("requestValidatorId") or "")
+        if not validator or not validator.get("validateRequestBody"):
+            return None
+        model_name = (spec.get("requestModels") or {}).get(content_type)
+        model = config.models.get(model_name or "")
+        if model is None:
+            return None
+        import jsonschema
+
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return f"[Invalid JSON in request body: {exc.msg}]"
+        schema = json.loads(model["schema"])
+        errors = sorted(
+            jsonschema.Draft4Validator(schema).iter_errors(document), key=lambda e: list(e.path)
+        )
+        if not errors:
+            return None
+        # Double quotes would break the JSON of the gateway response that embeds this string.
+        return ("[" + ", ".join(describe(e) for e in errors) + "]").replace('"', "'")
+
+    def _integrate(
+        self, config: ApiConfig, integration: dict[str, Any], request_body: str
+    ) -> tuple[int, str]:
+        kind, uri = integration.get("type"), integration.get("uri") or ""
+        target = SQS_URI.match(uri)
+        if kind != "AWS" or target is None:
+            return 501, json.dumps(
+                {"message": f"pocctl local runs AWS integrations to SQS only, not {kind} {uri}"}
+            )
+        form = parse_qs(request_body, keep_blank_values=True)
+        action = (form.get("Action") or [""])[0]
+        if action != "SendMessage":
+            return 400, sqs_error("InvalidAction", f"The action {action!r} is not valid here")
+        header = (integration.get("requestParameters") or {}).get(
+            "integration.request.header.Content-Type", ""
+        )
+        if "application/x-www-form-urlencoded" not in header:
+            return 400, sqs_error("InvalidParameterValue", "request is not form-urlencoded")
+        role = integration.get("credentials")
+        if not role:
+            return 403, sqs_error("AccessDenied", "the integration has no credentials role")
+        try:
+            sqs = boto3.client(
+                "sqs",
+                region_name=target["region"],
+                endpoint_url=self.client("sqs", target["region"]).meta.endpoint_url,
+                **self.credentials(role),
+            )
+            url = sqs.get_queue_url(
+                QueueName=target["queue"], QueueOwnerAWSAccountId=target["account"]
+            )["QueueUrl"]
+            sent = sqs.send_message(QueueUrl=url, MessageBody=(form.get("MessageBody") or [""])[0])
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+            return status, sqs_error(error.get("Code", "Error"), error.get("Message", str(exc)))
+        return 200, json.dumps(
+            {
+                "SendMessageResponse": {
+                    "SendMessageResult": {
+                        "MessageId": sent["MessageId"],
+                        "MD5OfMessageBody": sent.get("MD5OfMessageBody"),
+                    },
+                    "ResponseMetadata": {"RequestId": sent["ResponseMetadata"].get("RequestId")},
+                }
+            }
+        )
+
+    def _respond(self, integration: dict[str, Any], status: int, backend_body: str) -> Response:
+        responses = integration.get("integrationResponses") or {}
+        chosen = None
+        for candidate in responses.values():
+            pattern = candidate.get("selectionPattern")
+            if pattern and re.fullmatch(pattern, str(status)):
+                chosen = candidate
+                break
+        if chosen is None:
+            chosen = next((r for r in responses.values() if not r.get("selectionPattern")), None)
+        if chosen is None:
+            return Response(500, '{"message": "Internal server error"}')
+        template = (chosen.get("responseTemplates") or {}).get("application/json")
+        try:
+            rendered = backend_body if template is None else render(template, backend_body, {})
+        except TemplateError as exc:
+            return Response(500, json.dumps({"message": f"pocctl local: {exc}"}))
+        return Response(int(chosen["statusCode"]), rendered)
+
+
+def describe(error: Any) -> str:
+    if error.validator == "required":
+        return f"object has missing required properties ({error.message.split()[0]})"
+    where = "/" + "/".join(str(p) for p in error.path)
+    return f"instance {where}: {error.message}"
+
+
+def sqs_error(code: str, message: str) -> str:
+    return json.dumps({"Error": {"Code": code, "Message": message, "Type": "Sender"}})
+
+
+def gateway_response(config: ApiConfig | None, kind: str, error: dict[str, Any]) -> Response:
+    status, template = DEFAULT_GATEWAY_RESPONSES[kind]
+    custom = (config.gateway_responses.get(kind) if config else None) or {}
+    status = custom.get("statusCode") or status
+    template = (custom.get("responseTemplates") or {}).get("application/json") or template
+    try:
+        body = render(template, "", {"error": error})
+    except TemplateError:
+        body = template
+    return Response(int(status), body)

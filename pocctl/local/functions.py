@@ -1,0 +1,287 @@
+"""Runs deployed Lambda code: the uploaded zip, in warm worker processes, one pool per version."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from pocctl.local import worker as worker_module
+
+POOL_LIMIT = 8  # warm workers kept per function version
+
+# The credentials a function's code gets for its execution role, as boto3 keyword arguments.
+CredentialsFor = Callable[[str], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class FunctionVersion:
+    """Everything that, when it changes, needs a fresh container."""
+
+    name: str
+    region: str
+    account: str
+    handler: str
+    timeout: int
+    memory: int
+    role_arn: str
+    code_sha: str
+    environment: tuple[tuple[str, str], ...]
+    log_group: str
+
+
+@dataclass
+class Invocation:
+    ok: bool
+    result: Any = None
+    error_type: str | None = None
+    error_message: str | None = None
+    logs: str = ""
+    duration_ms: float = 0.0
+
+
+class FunctionNotFound(Exception):
+    pass
+
+
+def read_function(account: str, region: str, name: str) -> tuple[FunctionVersion, bytes]:
+    """The function as deployed, from moto's backend (the uploaded bytes are not in any API)."""
+    from moto.awslambda.models import lambda_backends
+
+    try:
+        fn = lambda_backends[account][region].get_function(name)
+    except Exception as exc:
+        raise FunctionNotFound(name) from exc
+    env = tuple(sorted((fn.environment_vars or {}).items()))
+    code = fn.code_bytes or b""
+    logging_config = getattr(fn, "logging_config", None) or {}
+    version = FunctionVersion(
+        name=fn.function_name,
+        region=region,
+        account=account,
+        handler=str(fn.handler),
+        timeout=int(fn.timeout or 3),
+        memory=int(fn.memory_size or 128),
+        role_arn=fn.role,
+        code_sha=hashlib.sha256(code).hexdigest(),
+        environment=env,
+        log_group=logging_config.get("LogGroup") or f"/aws/lambda/{fn.function_name}",
+    )
+    return version, code
+
+
+class Worker:
+    def __init__(self, version: FunctionVersion, code_dir: Path, env: dict[str, str]) -> None:
+        self.version = version
+        self.id = uuid.uuid4().hex[:12]
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                worker_module.__file__,
+                str(code_dir),
+                version.handler,
+                str(version.timeout),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def invoke(self, event: Any, request_id: str, timeout: float) -> Invocation:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        started = time.monotonic()
+        try:
+            self.process.stdin.write(json.dumps({"event": event, "id": request_id}) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return Invocation(False, error_type="Runtime.ExitError", error_message="worker died")
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        elapsed = (time.monotonic() - started) * 1000
+        if not ready:
+            self.kill()
+            return Invocation(
+                False,
+                error_type="Sandbox.Timedout",
+                error_message=f"Task timed out after {timeout:.2f} seconds",
+                duration_ms=elapsed,
+            )
+        line = self.process.stdout.readline()
+        if not line:
+            self.kill()
+            return Invocation(
+                False,
+                error_type="Runtime.ExitError",
+                error_message="worker exited",
+                duration_ms=elapsed,
+            )
+        answer = json.loads(line)
+        return Invocation(
+            ok=answer["ok"],
+            result=answer.get("result"),
+            error_type=answer.get("errorType"),
+            error_message=answer.get("errorMessage"),
+            logs=answer.get("logs", ""),
+            duration_ms=elapsed,
+        )
+
+    def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+        self.process.wait()
+
+
+@dataclass
+class Pool:
+    idle: list[Worker] = field(default_factory=list)
+
+
+class Invoker:
+    """Invokes functions the way Lambda does: warm containers, timeouts, logs to CloudWatch."""
+
+    def __init__(self, endpoint_url: str, account: str, credentials: CredentialsFor) -> None:
+        self.endpoint_url = endpoint_url
+        self.account = account
+        self.credentials = credentials
+        self._pools: dict[FunctionVersion, Pool] = {}
+        self._lock = threading.Lock()
+        self._code_root = Path(tempfile.mkdtemp(prefix="pocctl-local-code-"))
+        self._logs: dict[str, Any] = {}
+        self.invocations = 0
+
+    def _code_dir(self, version: FunctionVersion, code: bytes) -> Path:
+        target = self._code_root / version.code_sha
+        if not target.exists():
+            staging = Path(tempfile.mkdtemp(dir=self._code_root))
+            zipfile.ZipFile(io.BytesIO(code)).extractall(staging)
+            os.replace(staging, target)
+        return target
+
+    def _environment(self, version: FunctionVersion) -> dict[str, str]:
+        credentials = self.credentials(version.role_arn)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
+            "AWS_SESSION_TOKEN": credentials.get("aws_session_token", ""),
+            "AWS_REGION": version.region,
+            "AWS_DEFAULT_REGION": version.region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_LAMBDA_FUNCTION_NAME": version.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(version.memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": version.log_group,
+        }
+        env.update(dict(version.environment))
+        return env
+
+    def _acquire(self, version: FunctionVersion, code: bytes) -> Worker:
+        with self._lock:
+            stale = [v for v in self._pools if v.name == version.name and v != version]
+            for old in stale:  # code or config changed: retire the old containers
+                for w in self._pools.pop(old).idle:
+                    w.kill()
+            pool = self._pools.setdefault(version, Pool())
+            while pool.idle:
+                worker = pool.idle.pop()
+                if worker.alive:
+                    return worker
+        return Worker(version, self._code_dir(version, code), self._environment(version))
+
+    def _release(self, worker: Worker) -> None:
+        with self._lock:
+            pool = self._pools.get(worker.version)
+            if pool is not None and worker.alive and len(pool.idle) < POOL_LIMIT:
+                pool.idle.append(worker)
+                return
+        worker.kill()
+
+    def invoke(self, region: str, name: str, event: Any) -> Invocation:
+        version, code = read_function(self.account, region, name)
+        request_id = str(uuid.uuid4())
+        worker = self._acquire(version, code)
+        try:
+            result = worker.invoke(event, request_id, version.timeout)
+        finally:
+            self._release(worker)
+        self.invocations += 1
+        self._write_logs(version, worker.id, request_id, result)
+        return result
+
+    def _write_logs(
+        self, version: FunctionVersion, worker_id: str, request_id: str, result: Invocation
+    ) -> None:
+        lines = [f"START RequestId: {request_id} Version: $LATEST"]
+        lines += [line for line in result.logs.splitlines() if line.strip()]
+        if not result.ok:
+            lines.append(
+                json.dumps({"errorType": result.error_type, "errorMessage": result.error_message})
+            )
+        lines.append(f"END RequestId: {request_id}")
+        lines.append(
+            f"REPORT RequestId: {request_id}\tDuration: {result.duration_ms:.2f} ms\t"
+            f"Memory Size: {version.memory} MB"
+        )
+        now = int(time.time() * 1000)
+        stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{worker_id}"
+        logs = self._logs_client(version.region)
+        try:
+            try:
+                logs.create_log_stream(logGroupName=version.log_group, logStreamName=stream)
+            except logs.exceptions.ResourceAlreadyExistsException:
+                pass
+            except logs.exceptions.ResourceNotFoundException:
+                logs.create_log_group(logGroupName=version.log_group)  # as Lambda does
+                logs.create_log_stream(logGroupName=version.log_group, logStreamName=stream)
+            logs.put_log_events(
+                logGroupName=version.log_group,
+                logStreamName=stream,
+                logEvents=[{"timestamp": now, "message": line} for line in lines],
+            )
+        except Exception as exc:  # logging must never break the pipeline
+            print(f"pocctl local: could not write logs of {version.name}: {exc}", file=sys.stderr)
+
+    def _logs_client(self, region: str) -> Any:
+        with self._lock:
+            if region not in self._logs:
+                self._logs[region] = boto3.client(
+                    "logs",
+                    region_name=region,
+                    endpoint_url=self.endpoint_url,
+                    aws_access_key_id="pocctl-local",
+                    aws_secret_access_key="pocctl-local",
+                )
+            return self._logs[region]
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            for worker in pool.idle:
+                worker.kill()

@@ -1,0 +1,349 @@
+"""Event source mappings as Lambda runs them: pollers that follow the mappings that exist now.
+
+A supervisor lists the mappings every half second: an enabled mapping gets a poller; a disabled or
+deleted one loses it. SQS pollers receive real batches, delete only what succeeded, and leave the
+rest to reappear after the visibility timeout (moto moves them to the DLQ after the redrive count).
+Stream pollers keep a checkpoint, filter, retry, bisect and send exhausted batches to the on-failure
+destination.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from pocctl.local.filters import UnsupportedFilter, passes
+from pocctl.local.functions import FunctionNotFound, Invocation, Invoker
+
+IDLE_SLEEP = 0.05
+RECONCILE_EVERY = 0.5
+Log = Callable[[str], None]
+ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
+
+
+def failed_ids(invocation: Invocation) -> list[str] | None:
+    """Item identifiers the function reported as failed; None when the response is malformed."""
+    result = invocation.result
+    if result is None or result == {}:
+        return []
+    if not isinstance(result, dict):
+        return None
+    failures = result.get("batchItemFailures") or []
+    try:
+        return [str(f["itemIdentifier"]) for f in failures]
+    except (KeyError, TypeError):
+        return None
+
+
+class Poller(threading.Thread):
+    def __init__(self, mapping: dict[str, Any], invoker: Invoker, client: ClientFor, log: Log):
+        super().__init__(daemon=True, name=f"poller-{mapping['UUID'][:8]}")
+        self.mapping = mapping
+        self.invoker = invoker
+        self.client = client
+        self.log = log
+        self.stopped = threading.Event()
+        arn = mapping["EventSourceArn"].split(":")
+        self.region, self.account, self.source_name = arn[3], arn[4], arn[5]
+        self.function = mapping["FunctionArn"].rsplit(":", 1)[1]
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def invoke(self, event: dict[str, Any]) -> Invocation:
+        try:
+            return self.invoker.invoke(self.region, self.function, event)
+        except FunctionNotFound:
+            return Invocation(
+                False, error_type="ResourceNotFoundException", error_message="no function"
+            )
+
+
+class SqsPoller(Poller):
+    def run(self) -> None:
+        sqs = self.client("sqs", self.region)
+        url = sqs.get_queue_url(QueueName=self.source_name)["QueueUrl"]
+        batch = int(self.mapping.get("BatchSize") or 10)
+        partial = "ReportBatchItemFailures" in (self.mapping.get("FunctionResponseTypes") or [])
+        concurrency = int((self.mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") or 2)
+        slots = threading.Semaphore(concurrency)
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            while not self.stopped.is_set():
+                try:
+                    messages = sqs.receive_message(
+                        QueueUrl=url,
+                        MaxNumberOfMessages=min(batch, 10),
+                        AttributeNames=["All"],
+                        MessageAttributeNames=["All"],
+                    ).get("Messages", [])
+                except Exception as exc:
+                    self.log(f"{self.function}: cannot receive from {self.source_name}: {exc}")
+                    self.stopped.wait(1.0)
+                    continue
+                if not messages:
+                    self.stopped.wait(IDLE_SLEEP)
+                    continue
+                slots.acquire()
+                future = pool.submit(self.deliver, sqs, url, messages, partial)
+                future.add_done_callback(lambda _: slots.release())
+
+    def deliver(self, sqs: Any, url: str, messages: list[dict[str, Any]], partial: bool) -> None:
+        arn = self.mapping["EventSourceArn"]
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody"),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": self.region,
+            }
+            for m in messages
+        ]
+        result = self.invoke({"Records": records})
+        if not result.ok:
+            self.log(f"{self.function} failed on {len(records)} message(s): {result.error_message}")
+            return  # all reappear after the visibility timeout
+        failed = set(failed_ids(result) or []) if partial else set()
+        if partial and failed_ids(result) is None:
+            return  # a malformed response fails the whole batch, as on AWS
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+
+
+class StreamPoller(Poller):
+    def __init__(
+        self,
+        mapping: dict[str, Any],
+        invoker: Invoker,
+        client: ClientFor,
+        log: Log,
+        checkpoints: dict[str, str],
+    ) -> None:
+        super().__init__(mapping, invoker, client, log)
+        self.checkpoints = checkpoints  # shared with the supervisor: survives disable/enable
+
+    def run(self) -> None:
+        streams = self.client("dynamodbstreams", self.region)
+        arn = self.mapping["EventSourceArn"]
+        key = self.mapping["UUID"]
+        batch = int(self.mapping.get("BatchSize") or 100)
+        try:
+            shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        except Exception as exc:
+            self.log(f"{self.function}: stream {arn} unreadable: {exc}")
+            return
+        if key in self.checkpoints:
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn,
+                ShardId=shard["ShardId"],
+                ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                SequenceNumber=self.checkpoints[key],
+            )["ShardIterator"]
+        else:
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        skip_before = (
+            self.mapping["LastModified"]
+            if self.mapping.get("StartingPosition") == "LATEST" and key not in self.checkpoints
+            else None
+        )
+        while not self.stopped.is_set():
+            response = streams.get_records(ShardIterator=iterator, Limit=batch)
+            iterator = response.get("NextShardIterator") or iterator
+            records = response.get("Records", [])
+            if skip_before is not None:
+                records = [
+                    r
+                    for r in records
+                    if r["dynamodb"]["ApproximateCreationDateTime"] >= skip_before
+                ]
+            if not records:
+                self.stopped.wait(IDLE_SLEEP)
+                continue
+            wanted = []
+            for record in records:
+                try:
+                    if passes(self.mapping.get("FilterCriteria"), as_event_record(record, arn)):
+                        wanted.append(as_event_record(record, arn))
+                except UnsupportedFilter as exc:
+                    self.log(f"{self.function}: {exc}; delivering nothing")
+            if wanted:
+                self.process(wanted, shard["ShardId"])
+            self.checkpoints[key] = records[-1]["dynamodb"]["SequenceNumber"]
+
+    def process(self, records: list[dict[str, Any]], shard_id: str) -> None:
+        retries = self.mapping.get("MaximumRetryAttempts")
+        limit = 10_000 if retries is None or retries < 0 else int(retries)
+        bisect = bool(self.mapping.get("BisectBatchOnFunctionError"))
+        partial = "ReportBatchItemFailures" in (self.mapping.get("FunctionResponseTypes") or [])
+        pending, attempts = records, 0
+        while pending and not self.stopped.is_set():
+            result = self.invoke({"Records": pending})
+            attempts += 1
+            if result.ok:
+                failed = failed_ids(result) if partial else []
+                if failed == []:
+                    return
+                sequences = [r["dynamodb"]["SequenceNumber"] for r in pending]
+                first = min((s for s in (failed or []) if s in sequences), key=int, default=None)
+                if first is not None:
+                    pending = pending[sequences.index(first) :]  # retry from the checkpoint
+            elif bisect and len(pending) > 1:
+                half = len(pending) // 2
+                self.process(pending[:half], shard_id)
+                self.process(pending[half:], shard_id)
+                return
+            if attempts > limit:
+                self.send_to_destination(pending, shard_id, attempts, result)
+                return
+            self.stopped.wait(min(0.1 * attempts, 1.0))
+
+    def send_to_destination(
+        self, records: list[dict[str, Any]], shard_id: str, attempts: int, result: Invocation
+    ) -> None:
+        destination = ((self.mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+            "Destination"
+        )
+        self.log(
+            f"{self.function}: giving up on {len(records)} stream record(s) after {attempts} "
+            f"attempt(s): {result.error_message or 'reported as failed'}"
+        )
+        if not destination:
+            return
+        info = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.mapping["FunctionArn"],
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                "batchSize": len(records),
+                "streamArn": self.mapping["EventSourceArn"],
+            },
+        }
+        name = destination.rsplit(":", 1)[1]
+        try:
+            sqs = self.client("sqs", self.region)
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(info))
+        except Exception as exc:
+            self.log(f"{self.function}: could not send failed records to {name}: {exc}")
+
+
+def as_event_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A DynamoDB Streams record as Lambda hands it to a function (JSON-safe)."""
+    event = json.loads(json.dumps(record, default=_json_default))
+    event["eventSourceARN"] = stream_arn
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        event["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
+    return dict(event)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    raise TypeError(type(value).__name__)
+
+
+class Supervisor(threading.Thread):
+    """Keeps one poller per enabled mapping in every region the emulator has seen used."""
+
+    def __init__(self, invoker: Invoker, endpoint_url: str, regions: set[str], log: Log) -> None:
+        super().__init__(daemon=True, name="pocctl-mappings")
+        self.invoker = invoker
+        self.endpoint_url = endpoint_url
+        self.regions = regions
+        self.log = log
+        self.stopped = threading.Event()
+        self.pollers: dict[str, tuple[str, Poller]] = {}
+        self.checkpoints: dict[str, str] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str, region: str) -> Any:
+        with self._lock:
+            if (service, region) not in self._clients:
+                self._clients[(service, region)] = boto3.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.endpoint_url,
+                    aws_access_key_id="pocctl-local",
+                    aws_secret_access_key="pocctl-local",
+                    config=BotoConfig(retries={"mode": "standard", "max_attempts": 3}),
+                )
+            return self._clients[(service, region)]
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.reconcile()
+            except Exception as exc:
+                self.log(f"mapping supervisor: {exc}")
+            self.stopped.wait(RECONCILE_EVERY)
+        for _, poller in self.pollers.values():
+            poller.stop()
+
+    def reconcile(self) -> None:
+        wanted: dict[str, dict[str, Any]] = {}
+        for region in sorted(self.regions):
+            lam = self.client("lambda", region)
+            for page in lam.get_paginator("list_event_source_mappings").paginate():
+                for mapping in page["EventSourceMappings"]:
+                    if mapping.get("State") in ("Enabled", "Enabling", "Creating", "Updating"):
+                        wanted[mapping["UUID"]] = mapping
+        for uuid_, (stamp, poller) in list(self.pollers.items()):
+            mapping = wanted.get(uuid_)
+            if mapping is None or fingerprint(mapping) != stamp or not poller.is_alive():
+                poller.stop()
+                del self.pollers[uuid_]
+        for uuid_, mapping in wanted.items():
+            if uuid_ not in self.pollers:
+                new = self.make_poller(mapping)
+                if new is not None:
+                    new.start()
+                    self.pollers[uuid_] = (fingerprint(mapping), new)
+
+    def make_poller(self, mapping: dict[str, Any]) -> Poller | None:
+        source = mapping["EventSourceArn"]
+        if source.startswith("arn:aws:sqs:"):
+            return SqsPoller(mapping, self.invoker, self.client, self.log)
+        if ":dynamodb:" in source and "/stream/" in source:
+            return StreamPoller(mapping, self.invoker, self.client, self.log, self.checkpoints)
+        return None
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def fingerprint(mapping: dict[str, Any]) -> str:
+    settings = {k: v for k, v in mapping.items() if k not in ("LastModified", "State")}
+    return json.dumps(settings, sort_keys=True, default=str)

@@ -1,0 +1,68 @@
+"""A warm Lambda container: imports the handler once, then serves invocations one per line.
+
+Runs in its own process with the function's environment. Reads {"event": ...} lines on stdin and
+answers one JSON line each on the original stdout; what the handler prints is captured and sent
+back with the answer, for the function's log group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+
+class Context:
+    def __init__(self, name: str, timeout: float, request_id: str) -> None:
+        self.function_name = name
+        self.aws_request_id = request_id
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self._deadline = time.monotonic() + timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def main() -> None:
+    code_dir, handler_spec, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    sys.stdout = sys.stderr  # stray prints during import go to the log, not the protocol
+    sys.path.insert(0, code_dir)
+    os.chdir(code_dir)
+    module_name, _, function_name = handler_spec.rpartition(".")
+    init_logs = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(init_logs), contextlib.redirect_stderr(init_logs):
+            handler = getattr(importlib.import_module(module_name), function_name)
+        init_error = None
+    except Exception as exc:
+        handler, init_error = None, exc
+    for line in sys.stdin:
+        request = json.loads(line)
+        logs = io.StringIO()
+        logs.write(init_logs.getvalue())
+        init_logs = io.StringIO()
+        answer: dict[str, Any]
+        try:
+            if init_error is not None:
+                raise init_error
+            context = Context(os.environ["AWS_LAMBDA_FUNCTION_NAME"], timeout, request["id"])
+            with contextlib.redirect_stdout(logs), contextlib.redirect_stderr(logs):
+                result = handler(request["event"], context)
+            answer = {"ok": True, "result": result}
+        except Exception as exc:
+            logs.write(traceback.format_exc())
+            answer = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}
+        answer["logs"] = logs.getvalue()
+        protocol.write(json.dumps(answer, default=str) + "\n")
+        protocol.flush()
+
+
+if __name__ == "__main__":
+    main()
