@@ -85,6 +85,17 @@ class Terminal:
     def warning(self, text: str) -> None:
         self.console.print(f"[bold yellow]{escape(text)}[/]")
 
+    def hop(self, name: str, ok: bool, seconds: float | None, detail: str) -> None:
+        mark = "[green]✓[/]" if ok else "[bold red]x[/]"
+        timing = f"{seconds:6.2f}s" if seconds is not None else "      -"
+        self.console.print(f"{mark} {name:<9} [dim]{timing}[/]  {escape(detail)}")
+
+    def mail(self, message: dict[str, Any]) -> None:
+        self.console.print(f"[bold]--- email to {escape(str(message.get('to')))} ---[/]")
+        self.console.print(f"Subject: {escape(str(message.get('subject') or ''))}")
+        self.console.print(escape(str(message.get("message") or "")))
+        self.console.print("[bold]---[/]")
+
     def table(self, rows: list[tuple[str, str]]) -> None:
         width = max((len(k) for k, _ in rows), default=0)
         for key, value in rows:

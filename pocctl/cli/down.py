@@ -9,6 +9,7 @@ import click
 
 from pocctl.cli.main import cli
 from pocctl.cli.options import aws_options, collect, make_context
+from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.errors import TeardownIncomplete
 from pocctl.reporting import Outcome
@@ -48,6 +49,12 @@ def down(yes: bool, **kwargs: Any) -> None:
             f"(account {ctx.account_id})?",
             abort=True,
         )
+    teardown(term, ctx)
+
+
+def teardown(term: Terminal, ctx: Context) -> None:
+    """Run `down` on a context and render it; raises TeardownIncomplete listing what is left."""
+    config = ctx.config
     term.heading(f"Removing stack {config.stack} from {config.region}")
     started = ctx.clock()
     report = Engine(ctx, build_steps(config)).down()

@@ -12,7 +12,7 @@ import boto3
 import click
 from botocore.exceptions import ProfileNotFound
 
-from pocctl.config import DEFAULT_REGION, DEFAULT_STACK, DEFAULT_STAGE, Config
+from pocctl.config import DEFAULT_REGION, DEFAULT_STACK, DEFAULT_STAGE, Config, Tuning
 from pocctl.context import Context
 from pocctl.errors import ConfigError, CredentialsError
 from pocctl.reporting import Reporter
@@ -93,6 +93,7 @@ def build_config(
     *,
     email: str | None = None,
     stage: str = DEFAULT_STAGE,
+    tuning: Tuning | None = None,
 ) -> Config:
     region = options.region or os.environ.get("AWS_REGION") or session.region_name or DEFAULT_REGION
     return Config(
@@ -102,6 +103,7 @@ def build_config(
         endpoint_url=resolve_endpoint(options),
         email=email,
         stage=stage,
+        tuning=tuning or Tuning(),
     )
 
 
@@ -111,9 +113,10 @@ def make_context(
     *,
     email: str | None = None,
     stage: str = DEFAULT_STAGE,
+    tuning: Tuning | None = None,
 ) -> Context:
     session = make_session(options)
-    config = build_config(options, session, email=email, stage=stage)
+    config = build_config(options, session, email=email, stage=stage, tuning=tuning)
     if session.get_credentials() is None:
         host = urlparse(config.endpoint_url or "").hostname
         if host not in LOCAL_HOSTS:

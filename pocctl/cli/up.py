@@ -8,33 +8,23 @@ import click
 
 from pocctl.cli.main import cli
 from pocctl.cli.options import aws_options, collect, make_context
-from pocctl.config import DEFAULT_STAGE
+from pocctl.config import DEFAULT_STAGE, Tuning
+from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.errors import DeployError, PocctlError
 from pocctl.reporting import Outcome
 from pocctl.stack import build_steps
 from pocctl.ui import Terminal
 
+DEFAULTS = Tuning()
 
-@cli.command()
-@aws_options
-@click.option("--email", help="Send order notifications to this address (SNS email subscription).")
-@click.option("--stage", default=DEFAULT_STAGE, show_default=True, help="API Gateway stage name.")
-@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-def up(email: str | None, stage: str, dry_run: bool, **kwargs: Any) -> None:
-    """Create the pipeline, or repair it: run it again and it changes only what drifted.
 
-    \b
-    Examples:
-      pocctl up --email ops@example.com
-      pocctl up --stack dev --region eu-west-1
-      pocctl up --dry-run
-    """
-    term = Terminal()
-    ctx = make_context(collect(kwargs), term, email=email, stage=stage)
+def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False) -> None:
+    """Run `up` on a context and render it; raises DeployError when it stops part way."""
     config = ctx.config
-    verb = "Planning" if dry_run else "Deploying"
-    term.heading(f"{verb} stack {config.stack} in {config.region}")
+    term.heading(
+        f"{'Planning' if dry_run else 'Deploying'} stack {config.stack} in {config.region}"
+    )
     started = ctx.clock()
     report = Engine(ctx, build_steps(config)).up(dry_run=dry_run)
     if report.conflicts:
@@ -54,7 +44,6 @@ def up(email: str | None, stage: str, dry_run: bool, **kwargs: Any) -> None:
             + "Run `pocctl up` again to finish, or `pocctl down` to remove what was made.",
         ) from report.error
     counts = {o: sum(r.outcome is o for r in report.results) for o in Outcome}
-    elapsed = ctx.clock() - started
     if dry_run:
         pending = counts[Outcome.WOULD_CREATE] + counts[Outcome.WOULD_UPDATE]
         term.info(
@@ -64,14 +53,56 @@ def up(email: str | None, stage: str, dry_run: bool, **kwargs: Any) -> None:
         )
         return
     term.success(
-        f"Stack {config.stack} is up ({elapsed:.1f}s): {counts[Outcome.CREATED]} created, "
-        f"{counts[Outcome.UPDATED]} updated, {counts[Outcome.UNCHANGED]} unchanged."
+        f"Stack {config.stack} is up ({ctx.clock() - started:.1f}s): "
+        f"{counts[Outcome.CREATED]} created, {counts[Outcome.UPDATED]} updated, "
+        f"{counts[Outcome.UNCHANGED]} unchanged."
     )
     url = ctx.facts.get("invoke_url")
     if url:
+        stack_flag = "" if config.stack == "POC" else f" --stack {config.stack}"
         term.info(f"Order endpoint: {url}")
         term.info(
             f"The API is public, throttled to {config.tuning.throttle_rate:g} requests/s "
-            f"(burst {config.tuning.throttle_burst}). Try it: pocctl test-order"
-            + ("" if config.stack == "POC" else f" --stack {config.stack}")
+            f"(burst {config.tuning.throttle_burst}). Try it: pocctl test-order{stack_flag}"
         )
+
+
+@cli.command()
+@aws_options
+@click.option("--email", help="Send order notifications to this address (SNS email subscription).")
+@click.option("--stage", default=DEFAULT_STAGE, show_default=True, help="API Gateway stage name.")
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0.1, max=10_000),
+    default=DEFAULTS.throttle_rate,
+    show_default=True,
+    help="Requests per second the public API accepts (stage throttling): your cost ceiling.",
+)
+@click.option(
+    "--burst-limit",
+    type=click.IntRange(min=1, max=5_000),
+    default=DEFAULTS.throttle_burst,
+    show_default=True,
+    help="Requests the API accepts at once above the rate.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+def up(
+    email: str | None,
+    stage: str,
+    rate_limit: float,
+    burst_limit: int,
+    dry_run: bool,
+    **kwargs: Any,
+) -> None:
+    """Create the pipeline, or repair it: run it again and it changes only what drifted.
+
+    \b
+    Examples:
+      pocctl up --email ops@example.com
+      pocctl up --stack dev --region eu-west-1
+      pocctl up --dry-run
+    """
+    term = Terminal()
+    tuning = Tuning(throttle_rate=rate_limit, throttle_burst=burst_limit)
+    ctx = make_context(collect(kwargs), term, email=email, stage=stage, tuning=tuning)
+    deploy(term, ctx, dry_run=dry_run)

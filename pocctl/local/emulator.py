@@ -122,7 +122,8 @@ class Emulator:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
-        patches.apply(self.outbox.add)
+        patches.apply()
+        patches.MAIL_SINKS.append(self.outbox.add)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
@@ -140,6 +141,8 @@ class Emulator:
         self.supervisor.start()
 
     def stop(self) -> None:
+        if self.outbox.add in patches.MAIL_SINKS:
+            patches.MAIL_SINKS.remove(self.outbox.add)
         if self.supervisor is not None:
             self.supervisor.stop()
             self.supervisor.join(timeout=5)

@@ -66,9 +66,11 @@ def check() -> None:
 
 
 MailSink = Callable[[dict[str, Any]], None]
+# Every running emulator's outbox; the patch is process-wide, the outboxes are not.
+MAIL_SINKS: list[MailSink] = []
 
 
-def apply(mail_sink: MailSink) -> None:
+def apply() -> None:
     """Stop moto's own Lambda triggers (we poll like Lambda does) and catch email deliveries."""
     global _applied
     with _lock:
@@ -96,15 +98,15 @@ def apply(mail_sink: MailSink) -> None:
 
         def publish_or_mail(self: Any, message: str, message_id: str, **kwargs: Any) -> Any:
             if self.protocol in ("email", "email-json"):
-                mail_sink(
-                    {
-                        "to": self.endpoint,
-                        "topic": self.topic.arn,
-                        "subject": kwargs.get("subject"),
-                        "message": message,
-                        "message_id": message_id,
-                    }
-                )
+                mail = {
+                    "to": self.endpoint,
+                    "topic": self.topic.arn,
+                    "subject": kwargs.get("subject"),
+                    "message": message,
+                    "message_id": message_id,
+                }
+                for sink in list(MAIL_SINKS):
+                    sink(mail)
                 return None
             return publish(self, message, message_id, **kwargs)
 

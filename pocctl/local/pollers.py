@@ -84,6 +84,9 @@ class SqsPoller(Poller):
                         AttributeNames=["All"],
                         MessageAttributeNames=["All"],
                     ).get("Messages", [])
+                except sqs.exceptions.QueueDoesNotExist:
+                    self.stopped.wait(0.5)  # deleted: the supervisor stops this poller shortly
+                    continue
                 except Exception as exc:
                     self.log(f"{self.function}: cannot receive from {self.source_name}: {exc}")
                     self.stopped.wait(1.0)

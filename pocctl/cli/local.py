@@ -1,0 +1,92 @@
+"""`pocctl local`: the AWS emulator, and `pocctl local mail`: what it would have emailed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import click
+
+from pocctl.cli.main import cli
+from pocctl.errors import PocctlError
+from pocctl.ui import Terminal, print_json
+
+DEFAULT_PORT = 4566
+
+
+def start_emulator(term: Terminal, port: int) -> object:
+    from pocctl.local.emulator import Emulator
+    from pocctl.local.patches import EmulatorUnavailable
+
+    emulator = Emulator(port=port, log=lambda message: term.info(f"[local] {message}"))
+    try:
+        emulator.start()
+    except EmulatorUnavailable as exc:
+        raise PocctlError(str(exc)) from exc
+    except OSError as exc:
+        raise PocctlError(
+            f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}.",
+            "Is another emulator running there? Pick another port with --port.",
+        ) from exc
+    return emulator
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.pass_context
+def local(ctx: click.Context, port: int) -> None:
+    """Run an AWS emulator on 127.0.0.1 where the pipeline really runs (Ctrl-C stops it).
+
+    Built on moto's server. Deployed functions run their uploaded code, mappings poll their
+    queue and stream, the API answers at a local URL, and email lands in an outbox.
+
+    \b
+    Examples:
+      pocctl local                 then, in another terminal:
+      export AWS_ENDPOINT_URL=http://127.0.0.1:4566
+      pocctl up && pocctl test-order && pocctl local mail && pocctl down --yes
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    term = Terminal()
+    emulator = start_emulator(term, port)
+    url = emulator.endpoint_url  # type: ignore[attr-defined]
+    term.success(f"pocctl local is listening on {url}")
+    term.info("In another terminal:")
+    term.info(f"  export AWS_ENDPOINT_URL={url}")
+    term.info("  pocctl up && pocctl test-order")
+    term.info("Stop with Ctrl-C (everything it holds is in memory and goes with it).")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        term.info("Stopping pocctl local.")
+    finally:
+        emulator.stop()  # type: ignore[attr-defined]
+
+
+@local.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the messages as JSON.")
+def mail(port: int, as_json: bool) -> None:
+    """Show the email SNS sent through the running emulator."""
+    from pocctl.local.emulator import MAIL_PATH
+
+    url = f"http://127.0.0.1:{port}{MAIL_PATH}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            messages = json.loads(response.read())
+    except (urllib.error.URLError, OSError) as exc:
+        raise PocctlError(
+            f"No pocctl local emulator answers on port {port}.",
+            "Start one with `pocctl local` (or pass --port).",
+        ) from exc
+    if as_json:
+        print_json(messages)
+        return
+    term = Terminal()
+    if not messages:
+        term.info("No email yet. Subscribe with `pocctl up --email you@example.com`.")
+    for message in messages:
+        term.mail(message)

@@ -1,0 +1,72 @@
+"""`pocctl test-order`: one real order through every hop, against AWS or `pocctl local`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from pocctl.cli.main import cli
+from pocctl.cli.options import aws_options, collect, make_context
+from pocctl.context import Context
+from pocctl.errors import PocctlError
+from pocctl.smoke import DEFAULT_ORDER, SmokeResult, run_test_order
+from pocctl.ui import Terminal, print_json
+
+
+def prove(term: Terminal, ctx: Context, order: dict[str, Any], timeout: float) -> SmokeResult:
+    term.heading(f"Testing stack {ctx.config.stack} with one order: {json.dumps(order)}")
+    try:
+        result = run_test_order(ctx, order, timeout=timeout)
+    except KeyboardInterrupt:
+        term.warning("Interrupted: the temporary test queue and subscription were removed.")
+        raise
+    for hop in result.hops:
+        term.hop(hop.name, hop.ok, hop.seconds, hop.detail)
+    for email, state in result.email_subscriptions.items():
+        term.info(f"email subscription {email}: {state}")
+    if not result.email_subscriptions:
+        term.info("no email subscription (add one with `pocctl up --email you@example.com`)")
+    return result
+
+
+@cli.command("test-order")
+@aws_options
+@click.option("--item", default=DEFAULT_ORDER["item"], show_default=True, help="The order's item.")
+@click.option(
+    "--customer", default=DEFAULT_ORDER["customerID"], show_default=True, help="The customer ID."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1, max=900),
+    default=60,
+    show_default=True,
+    help="Seconds to wait for the order to be stored and notified.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs: Any) -> None:
+    """Post an order and prove it is accepted, stored and notified.
+
+    The notification is caught on a temporary SQS queue subscribed to the topic, removed
+    afterwards whatever happens. Exit status 0 only if every hop passed.
+
+    \b
+    Examples:
+      pocctl test-order
+      pocctl test-order --item "mop" --customer 42 --json
+    """
+    term = Terminal(to_stderr=as_json)
+    ctx = make_context(collect(kwargs), term)
+    result = prove(term, ctx, {"item": item, "customerID": customer}, timeout)
+    if as_json:
+        print_json(result.as_json())
+    failed = result.failed_hop
+    if failed is not None:
+        raise PocctlError(
+            f"The order did not get past '{failed.name}': {failed.detail}",
+            "See `pocctl outputs`, the function logs, and run `pocctl up` to repair drift.",
+        )
+    term.success(
+        "Every hop passed: API -> queue -> Lambda-1 -> table -> stream -> Lambda-2 -> SNS."
+    )

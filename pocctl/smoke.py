@@ -1,0 +1,280 @@
+"""`pocctl test-order`: prove every hop of the pipeline with one real order.
+
+POST the order to the deployed API, wait for its row in DynamoDB, and wait for the notification on
+a temporary SQS queue subscribed to the topic (raw delivery, a queue policy allowing only that
+topic). The temporary queue and subscription are removed whatever happens. When a hop fails, the
+result says what was found: mapping state, messages waiting in a dead-letter queue, the function's
+last error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pocctl.config import Names
+from pocctl.context import Context
+from pocctl.errors import PocctlError
+from pocctl.resources.queues import queue_arn, queue_url
+from pocctl.resources.topic import PENDING, subscriptions
+from pocctl.stack import read_outputs
+
+DEFAULT_ORDER = {"item": "latex gloves", "customerID": "12345"}
+HTTP_TIMEOUT = 15.0
+
+
+@dataclass
+class Hop:
+    name: str
+    ok: bool
+    seconds: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class SmokeResult:
+    order: dict[str, Any]
+    order_id: str | None = None
+    hops: list[Hop] = field(default_factory=list)
+    email_subscriptions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return len(self.hops) == 3 and all(h.ok for h in self.hops)
+
+    @property
+    def failed_hop(self) -> Hop | None:
+        return next((h for h in self.hops if not h.ok), None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, **asdict(self)}
+
+
+Post = Callable[[str, bytes], tuple[int, str]]
+
+
+def http_post(url: str, body: bytes) -> tuple[int, str]:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+            return int(response.status), response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        raise PocctlError(
+            f"Could not reach the order endpoint {url}: {exc}",
+            "Is the stack deployed (pocctl outputs), and is `pocctl local` still running?",
+        ) from exc
+
+
+@contextmanager
+def temporary_inbox(ctx: Context, topic_arn: str) -> Iterator[str]:
+    """A queue subscribed to the topic for the length of the test; always removed."""
+    sqs, sns = ctx.client("sqs"), ctx.client("sns")
+    name = f"{ctx.config.stack}-test-order-{uuid.uuid4().hex[:8]}"
+    arn = queue_arn(ctx, name)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OnlyThisStacksTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={"Policy": json.dumps(policy), "MessageRetentionPeriod": "600"},
+        tags=ctx.config.tags,
+    )["QueueUrl"]
+    subscription = None
+    try:
+        subscription = sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true"},
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        yield url
+    finally:
+        if subscription:
+            with suppress(ClientError):
+                sns.unsubscribe(SubscriptionArn=subscription)
+        with suppress(ClientError):
+            sqs.delete_queue(QueueUrl=url)
+
+
+def wait_for(
+    check: Callable[[], bool], deadline: float, clock: Callable[[], float], pause: float = 0.1
+) -> bool:
+    while True:
+        if check():
+            return True
+        if clock() >= deadline:
+            return False
+        time.sleep(pause)
+
+
+def run_test_order(
+    ctx: Context,
+    order: dict[str, Any] | None = None,
+    *,
+    timeout: float = 60.0,
+    post: Post = http_post,
+) -> SmokeResult:
+    order = dict(order or DEFAULT_ORDER)
+    result = SmokeResult(order)
+    outputs = read_outputs(ctx)
+    if outputs["order_url"] is None:
+        raise PocctlError(
+            f"Stack {ctx.config.stack} is not deployed in {ctx.config.region} (no API found).",
+            "Run `pocctl up` first, or check --stack and --region.",
+        )
+    clock = time.monotonic
+    result.email_subscriptions = email_states(ctx, outputs["topic_arn"])
+    with temporary_inbox(ctx, outputs["topic_arn"]) as inbox:
+        started = clock()
+        deadline = started + timeout
+        status, body = post(outputs["order_url"], json.dumps(order).encode("utf-8"))
+        order_id = accepted_id(status, body)
+        if order_id is None:
+            result.hops.append(Hop("accepted", False, clock() - started, f"HTTP {status}: {body}"))
+            return result
+        result.order_id = order_id
+        result.hops.append(Hop("accepted", True, clock() - started, f"order {order_id}"))
+
+        table = ctx.client("dynamodb")
+        key = {"orderID": {"S": order_id}}
+        stored = wait_for(
+            lambda: (
+                "Item" in table.get_item(TableName=outputs["table"], Key=key, ConsistentRead=True)
+            ),
+            deadline,
+            clock,
+        )
+        if not stored:
+            result.hops.append(Hop("stored", False, None, diagnose_storage(ctx)))
+            return result
+        result.hops.append(
+            Hop("stored", True, clock() - started, f"row {order_id} in {outputs['table']}")
+        )
+
+        sqs = ctx.client("sqs")
+
+        def notified() -> bool:
+            messages = sqs.receive_message(
+                QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+            return any(order_id in m["Body"] for m in messages)
+
+        if wait_for(notified, deadline, clock, pause=0.0):
+            result.hops.append(Hop("notified", True, clock() - started, "published to the topic"))
+        else:
+            result.hops.append(Hop("notified", False, None, diagnose_notification(ctx)))
+    return result
+
+
+def accepted_id(status: int, body: str) -> str | None:
+    if status != 200:
+        return None
+    try:
+        found = json.loads(body).get("orderID")
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return found if isinstance(found, str) and found else None
+
+
+def email_states(ctx: Context, topic_arn: str) -> dict[str, str]:
+    try:
+        subs = subscriptions(ctx, topic_arn)
+    except ClientError:
+        return {}
+    return {
+        s["Endpoint"]: "pending confirmation" if s["SubscriptionArn"] == PENDING else "confirmed"
+        for s in subs
+        if s["Protocol"] == "email"
+    }
+
+
+# -- what to say when a hop fails --------------------------------------------------------------
+
+
+def mapping_state(ctx: Context, function: str) -> str:
+    try:
+        found = ctx.client("lambda").list_event_source_mappings(FunctionName=function)
+    except ClientError as exc:
+        return f"{function}: {exc.response['Error']['Code']}"
+    mappings = found["EventSourceMappings"]
+    if not mappings:
+        return f"no event source mapping invokes {function}"
+    states = ", ".join(m.get("State", "?") for m in mappings)
+    return f"mapping to {function} is {states}"
+
+
+def queue_depth(ctx: Context, name: str) -> int | None:
+    url = queue_url(ctx, name)
+    if url is None:
+        return None
+    attributes = ctx.client("sqs").get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def last_error(ctx: Context, function: str) -> str | None:
+    logs = ctx.client("logs")
+    try:
+        events = logs.filter_log_events(
+            logGroupName=Names.log_group(function),
+            startTime=int((time.time() - 3600) * 1000),
+        )["events"]
+    except ClientError:
+        return None
+    markers = ("errorType", "order_failed", "notify_failed", "Task timed out", "Traceback")
+    errors = [e["message"] for e in events if any(m in e["message"] for m in markers)]
+    return errors[-1].strip() if errors else None
+
+
+def diagnose_storage(ctx: Context) -> str:
+    n = ctx.config.names
+    found = [mapping_state(ctx, n.writer_function)]
+    waiting, dead = queue_depth(ctx, n.queue), queue_depth(ctx, n.dead_letter_queue)
+    if waiting:
+        found.append(f"{waiting} message(s) still in {n.queue}")
+    if dead:
+        found.append(f"{dead} message(s) in the dead-letter queue {n.dead_letter_queue}")
+    error = last_error(ctx, n.writer_function)
+    if error:
+        found.append(f"last error in {n.writer_function}'s log: {error}")
+    return "not in the table in time; " + "; ".join(found)
+
+
+def diagnose_notification(ctx: Context) -> str:
+    n = ctx.config.names
+    found = [mapping_state(ctx, n.notifier_function)]
+    dead = queue_depth(ctx, n.stream_failure_queue)
+    if dead:
+        found.append(f"{dead} failed batch(es) in {n.stream_failure_queue}")
+    error = last_error(ctx, n.notifier_function)
+    if error:
+        found.append(f"last error in {n.notifier_function}'s log: {error}")
+    return "no notification in time; " + "; ".join(found)
