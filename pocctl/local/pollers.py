@@ -24,6 +24,8 @@ from pocctl.local.filters import UnsupportedFilter, passes
 from pocctl.local.functions import FunctionNotFound, Invocation, Invoker
 
 IDLE_SLEEP = 0.05
+IDLE_SLEEP_MAX = 0.25
+LONG_POLL_SECONDS = 1  # as Lambda does; moto answers as soon as a message arrives
 RECONCILE_EVERY = 0.5
 Log = Callable[[str], None]
 ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
@@ -81,6 +83,7 @@ class SqsPoller(Poller):
                     messages = sqs.receive_message(
                         QueueUrl=url,
                         MaxNumberOfMessages=min(batch, 10),
+                        WaitTimeSeconds=LONG_POLL_SECONDS,
                         AttributeNames=["All"],
                         MessageAttributeNames=["All"],
                     ).get("Messages", [])
@@ -92,8 +95,9 @@ class SqsPoller(Poller):
                     self.stopped.wait(1.0)
                     continue
                 if not messages:
-                    self.stopped.wait(IDLE_SLEEP)
                     continue
+                if self.stopped.is_set():
+                    break  # disabled or deleted while we waited: they reappear after the timeout
                 slots.acquire()
                 future = pool.submit(self.deliver, sqs, url, messages, partial)
                 future.add_done_callback(lambda _: slots.release())
@@ -169,6 +173,7 @@ class StreamPoller(Poller):
             if self.mapping.get("StartingPosition") == "LATEST" and key not in self.checkpoints
             else None
         )
+        idle = IDLE_SLEEP
         while not self.stopped.is_set():
             response = streams.get_records(ShardIterator=iterator, Limit=batch)
             iterator = response.get("NextShardIterator") or iterator
@@ -180,8 +185,10 @@ class StreamPoller(Poller):
                     if r["dynamodb"]["ApproximateCreationDateTime"] >= skip_before
                 ]
             if not records:
-                self.stopped.wait(IDLE_SLEEP)
+                self.stopped.wait(idle)
+                idle = min(idle * 1.5, IDLE_SLEEP_MAX)
                 continue
+            idle = IDLE_SLEEP
             wanted = []
             for record in records:
                 try:

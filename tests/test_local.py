@@ -1,0 +1,296 @@
+"""The offline pipeline, through `pocctl local`: the deployed code really runs."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from pocctl.cli import cli
+from pocctl.config import Config, Tuning
+from pocctl.context import Context
+from pocctl.engine import Engine
+from pocctl.local.emulator import Emulator
+from pocctl.reporting import RecordingReporter
+from pocctl.smoke import run_test_order
+from pocctl.stack import build_steps, read_outputs
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(port=0) as running:
+        yield running
+
+
+def context(emulator: Emulator, stack: str, **config: Any) -> Context:
+    session = boto3.Session(
+        aws_access_key_id="pocctl-local",
+        aws_secret_access_key="pocctl-local",
+        region_name="us-east-1",
+    )
+    return Context(
+        Config(stack=stack, endpoint_url=emulator.endpoint_url, **config),
+        RecordingReporter(),
+        session=session,
+    )
+
+
+def up(emulator: Emulator, stack: str, **config: Any) -> Context:
+    ctx = context(emulator, stack, **config)
+    report = Engine(ctx, build_steps(ctx.config)).up()
+    assert report.ok, [(r.title, r.error) for r in report.results if r.error]
+    return ctx
+
+
+def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": content_type}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def rows(ctx: Context) -> list[dict[str, Any]]:
+    table = ctx.session.resource("dynamodb", endpoint_url=ctx.config.endpoint_url).Table(
+        ctx.config.names.table
+    )
+    return list(table.scan(ConsistentRead=True)["Items"])
+
+
+def mail_to(emulator: Emulator, address: str) -> list[dict[str, Any]]:
+    return [m for m in emulator.outbox.messages if m["to"] == address]
+
+
+def queue_depth(ctx: Context, name: str) -> int:
+    sqs = ctx.client("sqs")
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def test_up_then_test_order_passes_every_hop(emulator: Emulator) -> None:
+    ctx = up(emulator, "smoke", email="smoke@example.com")
+    result = run_test_order(ctx, timeout=20)
+    assert [(h.name, h.ok) for h in result.hops] == [
+        ("accepted", True),
+        ("stored", True),
+        ("notified", True),
+    ]
+    assert result.email_subscriptions == {"smoke@example.com": "confirmed"}
+    (row,) = rows(ctx)
+    assert row["orderID"] == result.order_id and row["item"] == "latex gloves"
+    (mail,) = eventually(lambda: mail_to(emulator, "smoke@example.com"))
+    assert result.order_id in mail["subject"] and "latex gloves" in mail["message"]
+    queues = ctx.client("sqs").list_queues().get("QueueUrls", [])
+    assert not [q for q in queues if "test-order" in q], "the temporary queue must be gone"
+
+
+def test_function_output_reaches_its_log_group(emulator: Emulator) -> None:
+    ctx = up(emulator, "logs")
+    status, answer = post(read_outputs(ctx)["order_url"], b'{"item": "mop"}')
+    assert status == 200
+    logs = ctx.client("logs")
+
+    def stored_line() -> list[str]:
+        events = logs.filter_log_events(logGroupName="/aws/lambda/logs-Lambda-1")["events"]
+        return [e["message"] for e in events if "order_stored" in e["message"]]
+
+    (line,) = eventually(stored_line)
+    assert json.loads(line) == {
+        "event": "order_stored",
+        "orderID": answer["orderID"],
+        "item": "mop",
+    }
+
+
+def test_fifty_concurrent_orders_make_fifty_rows_and_fifty_notifications(
+    emulator: Emulator,
+) -> None:
+    ctx = up(
+        emulator,
+        "load",
+        email="load@example.com",
+        tuning=Tuning(throttle_rate=1000, throttle_burst=1000),
+    )
+    url = read_outputs(ctx)["order_url"]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(
+            pool.map(lambda i: post(url, json.dumps({"item": f"item {i}"}).encode()), range(50))
+        )
+    assert {status for status, _ in answers} == {200}
+    ids = {answer["orderID"] for _, answer in answers}
+    assert len(ids) == 50
+    assert eventually(lambda: len(rows(ctx)) == 50, timeout=60)
+    assert eventually(lambda: len(mail_to(emulator, "load@example.com")) >= 50, timeout=60)
+    time.sleep(1.0)  # a duplicate would arrive after the fiftieth
+    notified = [m["subject"].split()[2].rstrip(":") for m in mail_to(emulator, "load@example.com")]
+    assert sorted(notified) == sorted(ids)
+    assert {row["orderID"] for row in rows(ctx)} == ids
+
+
+def test_special_characters_arrive_exactly_as_sent(emulator: Emulator) -> None:
+    ctx = up(emulator, "chars")
+    order = {"item": "gloves & soap = 100% + 'extra' \"strong\"", "customerID": "Zoë 🧤 é"}
+    status, answer = post(read_outputs(ctx)["order_url"], json.dumps(order).encode())
+    assert status == 200
+    (row,) = eventually(lambda: rows(ctx))
+    assert row["item"] == order["item"] and row["customerID"] == order["customerID"]
+    assert row["orderID"] == answer["orderID"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"not json", "application/json", 400),
+        (b'{"customerID": "1"}', "application/json", 400),
+        (b'{"item": ""}', "application/json", 400),
+        (b'{"item": 5}', "application/json", 400),
+        (b'["mop"]', "application/json", 400),
+        (b"item=mop", "text/plain", 415),
+    ],
+)
+def test_malformed_orders_are_refused_and_queue_nothing(
+    emulator: Emulator, body: bytes, content_type: str, status: int
+) -> None:
+    ctx = up(emulator, "bad")
+    got, answer = post(read_outputs(ctx)["order_url"], body, content_type)
+    assert got == status
+    assert answer["message"]
+    if status == 400:
+        assert answer["message"].startswith("Invalid order: [")
+    time.sleep(0.5)
+    assert rows(ctx) == []
+    assert queue_depth(ctx, "bad-Queue") == 0
+
+
+def test_a_message_that_cannot_be_stored_ends_in_the_dlq_and_others_go_through(
+    emulator: Emulator,
+) -> None:
+    ctx = up(emulator, "poison")
+    sqs = ctx.client("sqs")
+    url = sqs.get_queue_url(QueueName="poison-Queue")["QueueUrl"]
+    # Small timeouts in the test, not in the product: redeliveries every second.
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "1"})
+    for body in ('{"item": "before"}', "this is not an order", '{"item": "after"}'):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    assert eventually(lambda: queue_depth(ctx, "poison-Queue-DLQ") == 1, timeout=30)
+    dlq = sqs.get_queue_url(QueueName="poison-Queue-DLQ")["QueueUrl"]
+    (dead,) = sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"])["Messages"]
+    assert dead["Body"] == "this is not an order"
+    assert int(dead["Attributes"]["ApproximateReceiveCount"]) >= 5
+    assert sorted(r["item"] for r in rows(ctx)) == ["after", "before"]
+
+
+def test_disabled_stream_mapping_fails_test_order_at_notified_until_up_repairs_it(
+    emulator: Emulator,
+) -> None:
+    ctx = up(emulator, "drift")
+    lam = ctx.client("lambda")
+    (mapping,) = lam.list_event_source_mappings(FunctionName="drift-Lambda-2")[
+        "EventSourceMappings"
+    ]
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    time.sleep(1.0)  # the emulator notices within half a second
+
+    failed = run_test_order(context(emulator, "drift"), timeout=4)
+    assert not failed.ok
+    assert failed.failed_hop is not None and failed.failed_hop.name == "notified"
+    assert "mapping to drift-Lambda-2 is Disabled" in failed.failed_hop.detail
+
+    up(emulator, "drift")
+    assert run_test_order(context(emulator, "drift"), timeout=20).ok
+
+
+def test_a_deleted_mapping_stops_delivering(emulator: Emulator) -> None:
+    ctx = up(emulator, "gone")
+    lam = ctx.client("lambda")
+    (mapping,) = lam.list_event_source_mappings(FunctionName="gone-Lambda-1")["EventSourceMappings"]
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    time.sleep(2.0)  # reconcile interval plus one long poll
+    status, _ = post(read_outputs(ctx)["order_url"], b'{"item": "nobody reads this"}')
+    assert status == 200
+    time.sleep(2.0)
+    assert rows(ctx) == []
+    assert queue_depth(ctx, "gone-Queue") == 1
+
+
+def test_test_order_removes_its_queue_when_interrupted(emulator: Emulator) -> None:
+    ctx = up(emulator, "ctrlc")
+
+    def interrupted(url: str, body: bytes) -> tuple[int, str]:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_test_order(ctx, post=interrupted)
+    queues = ctx.client("sqs").list_queues().get("QueueUrls", [])
+    assert not [q for q in queues if "ctrlc-test-order" in q]
+    topic = "arn:aws:sns:us-east-1:123456789012:ctrlc-Topic"
+    assert ctx.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+
+
+def test_cli_test_order_json_and_local_mail(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up(emulator, "cli", email="cli@example.com")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["test-order", "--stack", "cli", "--item", "mop", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is True and [h["name"] for h in document["hops"]] == [
+        "accepted",
+        "stored",
+        "notified",
+    ]
+    eventually(lambda: mail_to(emulator, "cli@example.com"))
+    mail = runner.invoke(cli, ["local", "mail", "--port", str(emulator.port), "--json"])
+    subjects = [m["subject"] for m in json.loads(mail.output) if m["to"] == "cli@example.com"]
+    assert subjects == [f"New order {document['order_id']}: mop"]
+
+
+def test_cli_test_order_names_the_failed_hop(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = up(emulator, "clifail")
+    lam = ctx.client("lambda")
+    (mapping,) = lam.list_event_source_mappings(FunctionName="clifail-Lambda-1")[
+        "EventSourceMappings"
+    ]
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    time.sleep(1.0)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    result = CliRunner().invoke(cli, ["test-order", "--stack", "clifail", "--timeout", "3"])
+    assert result.exit_code == 1
+    assert "✓ accepted" in result.output
+    assert "Error: The order did not get past 'stored': not in the table in time; " in result.output
+    assert "mapping to clifail-Lambda-1 is Disabled" in result.output
+    assert "1 message(s) still in clifail-Queue" in result.output
+
+
+def test_local_mail_without_an_emulator_says_how_to_start_one() -> None:
+    result = CliRunner().invoke(cli, ["local", "mail", "--port", "1"])
+    assert result.exit_code == 1
+    assert "No pocctl local emulator answers on port 1." in result.output
+    assert "pocctl local" in result.output
