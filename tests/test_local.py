@@ -294,3 +294,104 @@ def test_local_mail_without_an_emulator_says_how_to_start_one() -> None:
     assert result.exit_code == 1
     assert "No pocctl local emulator answers on port 1." in result.output
     assert "pocctl local" in result.output
+
+
+def test_a_function_that_runs_past_its_timeout_is_stopped(emulator: Emulator) -> None:
+    import io
+    import zipfile
+
+    ctx = up(emulator, "slow")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("slow.py", "import time\ndef handler(event, context):\n    time.sleep(30)\n")
+    lam = ctx.client("lambda")
+    lam.create_function(
+        FunctionName="slow-sleeper",
+        Runtime="python3.13",
+        Role="arn:aws:iam::123456789012:role/slow-Lambda-1-Role",
+        Handler="slow.handler",
+        Code={"ZipFile": archive.getvalue()},
+        Timeout=1,
+    )
+    assert emulator.invoker is not None
+    started = time.monotonic()
+    result = emulator.invoker.invoke("us-east-1", "slow-sleeper", {})
+    assert time.monotonic() - started < 5
+    assert not result.ok
+    assert result.error_message == "Task timed out after 1.00 seconds"
+
+
+def test_stream_failures_are_retried_then_sent_to_the_failure_queue(emulator: Emulator) -> None:
+    ctx = up(emulator, "streamfail")
+    lam = ctx.client("lambda")
+    lam.update_function_configuration(
+        FunctionName="streamfail-Lambda-2",
+        Environment={"Variables": {"TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:missing"}},
+    )
+    status, _ = post(read_outputs(ctx)["order_url"], b'{"item": "undeliverable"}')
+    assert status == 200
+    assert eventually(lambda: queue_depth(ctx, "streamfail-Stream-Failures") == 1, timeout=30)
+    sqs = ctx.client("sqs")
+    url = sqs.get_queue_url(QueueName="streamfail-Stream-Failures")["QueueUrl"]
+    (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    info = json.loads(message["Body"])
+    assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert info["requestContext"]["approximateInvokeCount"] == 4  # 1 try + 3 retries
+    assert info["DDBStreamBatchInfo"]["batchSize"] == 1
+    logs = ctx.client("logs").filter_log_events(logGroupName="/aws/lambda/streamfail-Lambda-2")
+    failures = [e for e in logs["events"] if "notify_failed" in e["message"]]
+    assert len(failures) == 4
+
+
+def test_changing_an_order_sends_no_second_notification(emulator: Emulator) -> None:
+    ctx = up(emulator, "modify", email="modify@example.com")
+    status, answer = post(read_outputs(ctx)["order_url"], b'{"item": "broom"}')
+    assert status == 200
+    assert eventually(lambda: mail_to(emulator, "modify@example.com"))
+    ctx.client("dynamodb").update_item(
+        TableName="modify-orders",
+        Key={"orderID": {"S": answer["orderID"]}},
+        UpdateExpression="SET #item = :i",
+        ExpressionAttributeNames={"#item": "item"},
+        ExpressionAttributeValues={":i": {"S": "changed"}},
+    )
+    time.sleep(1.5)
+    assert len(mail_to(emulator, "modify@example.com")) == 1
+
+
+def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pocctl", "local", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(3)]
+        assert f"pocctl local is listening on http://127.0.0.1:{port}" in banner[0]
+        assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in "".join(banner)
+        env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "NO_COLOR": "1"}
+        for args in (["up", "--stack", "fg"], ["test-order", "--stack", "fg"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "pocctl", *args], env=env, capture_output=True, text=True
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=15)
+        assert process.returncode == 0
+        assert "Stopping pocctl local." in output
+        assert "Traceback" not in output
+    finally:
+        if process.poll() is None:
+            process.kill()
