@@ -103,6 +103,30 @@ def retry_on_codes(
         delay = min(delay * 2, 8.0)
 
 
+# Deletes that fail only because the resource is still in use, or the API is busy: wait and retry.
+IN_USE_CODES = frozenset(
+    {
+        "DeleteConflict",
+        "ResourceConflictException",
+        "ResourceInUseException",
+        "ConflictException",
+        "TooManyRequestsException",
+        "Throttled",
+    }
+)
+DELETE_RETRY_SECONDS = 90.0
+
+
+def delete(ctx: Context, step: str, operation: str, call: Callable[[], object]) -> None:
+    """Delete, retrying while in use; a resource that is already gone counts as deleted."""
+    with aws_errors(step, operation):
+        try:
+            retry_on_codes(ctx, call, IN_USE_CODES, DELETE_RETRY_SECONDS)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+
+
 def poll(
     ctx: Context,
     check: Callable[[], bool],

@@ -16,6 +16,10 @@ from pocctl.reporting import Reporter
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head")
 RETRY_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 10})
+# The first call of a run: fail in seconds when the endpoint is unreachable or the keys are bad.
+PREFLIGHT_CONFIG = BotoConfig(
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=15
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,13 @@ class Context:
     @property
     def account_id(self) -> str:
         if self._account_id is None:
-            self._account_id = self.client("sts").get_caller_identity()["Account"]
+            sts = self.session.client(
+                "sts",
+                region_name=self.config.region,
+                endpoint_url=self.config.endpoint_url,
+                config=PREFLIGHT_CONFIG,
+            )
+            self._account_id = sts.get_caller_identity()["Account"]
         return self._account_id
 
     @property

@@ -54,18 +54,24 @@ class RunReport:
     conflicts: list[ForeignResourceError] = field(default_factory=list)
     # The exception that stopped `up`, kept so the CLI can show its traceback with --debug.
     error: Exception | None = None
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
+        stopped = (Outcome.FAILED, Outcome.NOT_RUN, Outcome.INTERRUPTED)
         return (
             self.error is None
+            and not self.interrupted
             and not self.conflicts
-            and all(r.outcome not in (Outcome.FAILED, Outcome.NOT_RUN) for r in self.results)
+            and all(r.outcome not in stopped for r in self.results)
         )
 
     @property
     def changed(self) -> bool:
         return any(r.outcome in (Outcome.CREATED, Outcome.UPDATED) for r in self.results)
+
+    def titles(self, *outcomes: Outcome) -> list[str]:
+        return [r.title for r in self.results if r.outcome in outcomes]
 
 
 class Engine:
@@ -84,18 +90,31 @@ class Engine:
                 conflicts.append(exc)
         return plans, conflicts
 
+    def _finish(self, report: RunReport, result: StepResult) -> None:
+        report.results.append(result)
+        self.ctx.reporter.step_finished(result)
+
+    def _stop(self, report: RunReport, order: list[Step], index: int, result: StepResult) -> None:
+        """Record the step that stopped the run, and those that will not run after it."""
+        self._finish(report, result)
+        report.results += [StepResult(s.key, s.title, Outcome.NOT_RUN) for s in order[index + 1 :]]
+
     def up(self, *, dry_run: bool = False) -> RunReport:
         report = RunReport()
-        plans, report.conflicts = self.plan_all()
+        try:
+            plans, report.conflicts = self.plan_all()
+        except KeyboardInterrupt:
+            report.interrupted = True  # nothing was changed yet
+            return report
         if report.conflicts:
             return report
         if dry_run:
             for step in self.steps:
                 plan = plans[step.key]
                 outcome = WOULD.get(plan.action, Outcome.UNCHANGED)
-                result = StepResult(step.key, step.title, outcome, changes=plan.changes)
-                report.results.append(result)
-                self.ctx.reporter.step_finished(result)
+                self._finish(
+                    report, StepResult(step.key, step.title, outcome, changes=plan.changes)
+                )
             return report
 
         changed: set[str] = set()
@@ -109,41 +128,40 @@ class Engine:
                     self.ctx.reporter.step_started(step.key, step.title, plan.action.value)
                     step.apply(self.ctx, plan)
                     changed.add(step.key)
-            except Exception as exc:  # reported per step below; the CLI decides how to show it
-                result = StepResult(
-                    step.key,
-                    step.title,
-                    Outcome.FAILED,
-                    self.ctx.clock() - started,
-                    error=describe_error(exc),
-                )
-                report.results.append(result)
-                self.ctx.reporter.step_finished(result)
+            except KeyboardInterrupt:
+                report.interrupted = True
+                stopped = StepResult(step.key, step.title, Outcome.INTERRUPTED, error="interrupted")
+                self._stop(report, self.steps, index, stopped)
+                return report
+            except Exception as exc:  # reported per step; the CLI decides how to show it
                 report.error = exc
-                for later in self.steps[index + 1 :]:
-                    report.results.append(StepResult(later.key, later.title, Outcome.NOT_RUN))
+                seconds = self.ctx.clock() - started
+                failed = StepResult(
+                    step.key, step.title, Outcome.FAILED, seconds, error=describe_error(exc)
+                )
+                self._stop(report, self.steps, index, failed)
                 return report
             outcome = APPLIED.get(plan.action, Outcome.UNCHANGED)
-            result = StepResult(
-                step.key, step.title, outcome, self.ctx.clock() - started, plan.changes
-            )
-            report.results.append(result)
-            self.ctx.reporter.step_finished(result)
+            seconds = self.ctx.clock() - started
+            self._finish(report, StepResult(step.key, step.title, outcome, seconds, plan.changes))
         return report
 
     def down(self) -> RunReport:
         """Destroy in reverse dependency order; not-found is done; keep going past failures."""
         report = RunReport()
-        for step in reversed(self.steps):
+        order = list(reversed(self.steps))
+        for index, step in enumerate(order):
             started = self.ctx.clock()
             self.ctx.reporter.step_started(step.key, step.title, "delete")
             try:
                 outcome, error = step.destroy(self.ctx), None
+            except KeyboardInterrupt:
+                report.interrupted = True
+                stopped = StepResult(step.key, step.title, Outcome.INTERRUPTED, error="interrupted")
+                self._stop(report, order, index, stopped)
+                return report
             except Exception as exc:  # keep going: down must try every resource
                 outcome, error = Outcome.FAILED, describe_error(exc)
-            result = StepResult(
-                step.key, step.title, outcome, self.ctx.clock() - started, error=error
-            )
-            report.results.append(result)
-            self.ctx.reporter.step_finished(result)
+            seconds = self.ctx.clock() - started
+            self._finish(report, StepResult(step.key, step.title, outcome, seconds, error=error))
         return report

@@ -55,6 +55,12 @@ class StepError(PocctlError):
         self.detail = detail
 
 
+class Interrupted(PocctlError):
+    """The user pressed Ctrl-C; the message says what state things are in."""
+
+    exit_code = 130
+
+
 class DeployError(PocctlError):
     """`up` stopped part way; lists what was done and what failed."""
 

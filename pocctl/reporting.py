@@ -23,6 +23,7 @@ class Outcome(StrEnum):
     ABSENT = "absent"
     SKIPPED = "skipped"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"
     NOT_RUN = "not run"
 
 

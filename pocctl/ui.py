@@ -22,6 +22,7 @@ STYLES = {
     Outcome.ABSENT: ("=", "dim"),
     Outcome.SKIPPED: ("!", "yellow"),
     Outcome.FAILED: ("x", "bold red"),
+    Outcome.INTERRUPTED: ("!", "bold yellow"),
     Outcome.NOT_RUN: (" ", "dim"),
 }
 

@@ -11,7 +11,7 @@ from pocctl.cli.main import cli
 from pocctl.cli.options import aws_options, collect, make_context
 from pocctl.context import Context
 from pocctl.engine import Engine
-from pocctl.errors import TeardownIncomplete
+from pocctl.errors import Interrupted, TeardownIncomplete
 from pocctl.reporting import Outcome
 from pocctl.stack import build_steps
 from pocctl.ui import Terminal
@@ -58,6 +58,15 @@ def teardown(term: Terminal, ctx: Context) -> None:
     term.heading(f"Removing stack {config.stack} from {config.region}")
     started = ctx.clock()
     report = Engine(ctx, build_steps(config)).down()
+    if report.interrupted:
+        removed = report.titles(Outcome.DELETED)
+        still = report.titles(Outcome.INTERRUPTED, Outcome.NOT_RUN)
+        raise Interrupted(
+            "Interrupted: "
+            + (f"removed {', '.join(removed)}; " if removed else "nothing was removed; ")
+            + f"not yet removed: {', '.join(still)}.",
+            "Run `pocctl down` again to finish: it only removes what is left.",
+        )
     left = [f"{r.title}: {r.error}" for r in report.results if r.outcome is Outcome.FAILED]
     if left:
         raise TeardownIncomplete(left)

@@ -17,7 +17,11 @@ from botocore.exceptions import (
 
 from pocctl import __version__
 from pocctl.aws import HINTS, error_code, error_message
-from pocctl.errors import ConfigError, PocctlError
+from pocctl.errors import ConfigError, Interrupted, PocctlError
+
+
+class InterruptedExit(click.ClickException):
+    exit_code = Interrupted.exit_code
 
 
 class PocctlGroup(click.Group):
@@ -28,6 +32,8 @@ class PocctlGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except KeyboardInterrupt:
+            raise as_click_error(Interrupted("Interrupted.")) from None
         except Exception as exc:
             if ctx.meta.get("pocctl.debug") or os.environ.get("POCCTL_DEBUG"):
                 raise
@@ -38,6 +44,8 @@ def as_click_error(exc: Exception) -> click.ClickException:
     if isinstance(exc, ConfigError):
         return click.UsageError(str(exc))
     if isinstance(exc, PocctlError):
+        if isinstance(exc, Interrupted):
+            return InterruptedExit(str(exc))
         return click.ClickException(str(exc))
     if isinstance(exc, NoCredentialsError):
         return click.ClickException(

@@ -132,4 +132,6 @@ def make_context(
             aws_secret_access_key="pocctl-local",
             region_name=config.region,
         )
-    return Context(config, reporter, session=session)
+    context = Context(config, reporter, session=session)
+    _ = context.account_id  # reach AWS once now, so a bad endpoint or key fails fast and clearly
+    return context

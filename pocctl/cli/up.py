@@ -11,7 +11,7 @@ from pocctl.cli.options import aws_options, collect, make_context
 from pocctl.config import DEFAULT_STAGE, Tuning
 from pocctl.context import Context
 from pocctl.engine import Engine
-from pocctl.errors import DeployError, PocctlError
+from pocctl.errors import DeployError, Interrupted, PocctlError
 from pocctl.reporting import Outcome
 from pocctl.stack import build_steps
 from pocctl.ui import Terminal
@@ -33,10 +33,19 @@ def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False) -> None:
             + "\n".join(f"  - {c.kind} {c.name}" for c in report.conflicts),
             "Remove or rename them, or deploy another copy with --stack NAME.",
         )
+    if report.interrupted:
+        done = report.titles(Outcome.CREATED, Outcome.UPDATED)
+        where = report.titles(Outcome.INTERRUPTED)
+        raise Interrupted(
+            f"Interrupted{' while working on ' + where[0] if where else ' before any change'}.",
+            (f"Made or changed so far: {', '.join(done)}.\n" if done else "Nothing was changed.\n")
+            + "Nothing is lost: run `pocctl up` to finish, "
+            "or `pocctl down` to remove what was made.",
+        )
     if not report.ok:
         failed = next(r for r in report.results if r.outcome is Outcome.FAILED)
         hint = report.error.hint if isinstance(report.error, PocctlError) else None
-        done = [r.title for r in report.results if r.outcome in (Outcome.CREATED, Outcome.UPDATED)]
+        done = report.titles(Outcome.CREATED, Outcome.UPDATED)
         raise DeployError(
             f"up stopped at {failed.title}: {failed.error}",
             (f"Made or changed before that: {', '.join(done)}.\n" if done else "")

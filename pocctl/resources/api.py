@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, is_not_found
+from pocctl.aws import aws_errors, delete, is_not_found
 from pocctl.context import Context
 from pocctl.errors import ForeignResourceError
 from pocctl.reporting import Outcome
@@ -335,10 +336,10 @@ class ApiStep(Step):
                 return Outcome.SKIPPED
             return Outcome.ABSENT
         for api in ours:
-            with aws_errors(self.key, "DeleteRestApi"):
-                try:
-                    ctx.client("apigateway").delete_rest_api(restApiId=api["id"])
-                except ClientError as exc:
-                    if not is_not_found(exc):
-                        raise
+            delete(
+                ctx,
+                self.key,
+                "DeleteRestApi",
+                partial(ctx.client("apigateway").delete_rest_api, restApiId=api["id"]),
+            )
         return Outcome.DELETED

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from pocctl.aws import (
     aws_errors,
+    delete,
     is_not_found,
     poll,
     retry_on_codes,
@@ -176,10 +177,10 @@ class FunctionStep(Step):
         if not is_ours(ctx, found.get("Tags") or {}):
             ctx.reporter.note(not_ours_note(ctx, self))
             return Outcome.SKIPPED
-        with aws_errors(self.key, "DeleteFunction"):
-            try:
-                ctx.client("lambda").delete_function(FunctionName=self.function_name)
-            except ClientError as exc:
-                if not is_not_found(exc):
-                    raise
+        delete(
+            ctx,
+            self.key,
+            "DeleteFunction",
+            lambda: ctx.client("lambda").delete_function(FunctionName=self.function_name),
+        )
         return Outcome.DELETED

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, is_not_found, tag_dict, tag_list
+from pocctl.aws import aws_errors, delete, is_not_found, tag_dict, tag_list
 from pocctl.context import Context
 from pocctl.policies import as_list, render, statements
 from pocctl.reporting import Outcome
@@ -145,11 +146,19 @@ class RoleStep(Step):
     def _remove_policies(self, ctx: Context, inline: list[str], attached: list[str]) -> None:
         iam = ctx.client("iam")
         for name in inline:
-            with aws_errors(self.key, "DeleteRolePolicy"):
-                iam.delete_role_policy(RoleName=self.role_name, PolicyName=name)
+            delete(
+                ctx,
+                self.key,
+                "DeleteRolePolicy",
+                partial(iam.delete_role_policy, RoleName=self.role_name, PolicyName=name),
+            )
         for arn in attached:
-            with aws_errors(self.key, "DetachRolePolicy"):
-                iam.detach_role_policy(RoleName=self.role_name, PolicyArn=arn)
+            delete(
+                ctx,
+                self.key,
+                "DetachRolePolicy",
+                partial(iam.detach_role_policy, RoleName=self.role_name, PolicyArn=arn),
+            )
 
     def destroy(self, ctx: Context) -> Outcome:
         with aws_errors(self.key, "GetRole"):
@@ -164,10 +173,5 @@ class RoleStep(Step):
             inline = iam.list_role_policies(RoleName=self.role_name)["PolicyNames"]
             attached = iam.list_attached_role_policies(RoleName=self.role_name)["AttachedPolicies"]
         self._remove_policies(ctx, inline, [p["PolicyArn"] for p in attached])
-        with aws_errors(self.key, "DeleteRole"):
-            try:
-                iam.delete_role(RoleName=self.role_name)
-            except ClientError as exc:
-                if not is_not_found(exc):
-                    raise
+        delete(ctx, self.key, "DeleteRole", lambda: iam.delete_role(RoleName=self.role_name))
         return Outcome.DELETED

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from pocctl.aws import aws_errors, is_not_found
+from pocctl.aws import aws_errors, delete
 from pocctl.context import Context
 from pocctl.reporting import Outcome
 from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
@@ -68,10 +66,10 @@ class LogGroupStep(Step):
             if not is_ours(ctx, self._tags(ctx)):
                 ctx.reporter.note(not_ours_note(ctx, self))
                 return Outcome.SKIPPED
-        with aws_errors(self.key, "DeleteLogGroup"):
-            try:
-                ctx.client("logs").delete_log_group(logGroupName=self.group_name)
-            except ClientError as exc:
-                if not is_not_found(exc):
-                    raise
+        delete(
+            ctx,
+            self.key,
+            "DeleteLogGroup",
+            lambda: ctx.client("logs").delete_log_group(logGroupName=self.group_name),
+        )
         return Outcome.DELETED

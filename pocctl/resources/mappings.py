@@ -11,7 +11,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, is_not_found, poll, retry_on_codes, retry_while_role_propagates
+from pocctl.aws import (
+    aws_errors,
+    delete,
+    is_not_found,
+    poll,
+    retry_on_codes,
+    retry_while_role_propagates,
+)
 from pocctl.context import Context
 from pocctl.reporting import Action, Outcome
 from pocctl.resources.base import Plan, Step, is_ours, not_ours_note
@@ -118,12 +125,12 @@ class MappingStep(Step):
 
     def _delete(self, ctx: Context, uuid: str) -> None:
         lam = ctx.client("lambda")
-        with aws_errors(self.key, "DeleteEventSourceMapping"):
-            try:
-                retry_on_codes(ctx, lambda: lam.delete_event_source_mapping(UUID=uuid), IN_USE, 60)
-            except ClientError as exc:
-                if not is_not_found(exc):
-                    raise
+        delete(
+            ctx,
+            self.key,
+            "DeleteEventSourceMapping",
+            lambda: lam.delete_event_source_mapping(UUID=uuid),
+        )
 
     def destroy(self, ctx: Context) -> Outcome:
         lam = ctx.client("lambda")

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, is_not_found, retry_on_codes
+from pocctl.aws import aws_errors, delete, is_not_found, retry_on_codes
 from pocctl.context import Context
 from pocctl.reporting import Outcome
 from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
@@ -108,10 +108,5 @@ class QueueStep(Step):
             if not is_ours(ctx, self._tags(ctx, url)):
                 ctx.reporter.note(not_ours_note(ctx, self))
                 return Outcome.SKIPPED
-        with aws_errors(self.key, "DeleteQueue"):
-            try:
-                ctx.client("sqs").delete_queue(QueueUrl=url)
-            except ClientError as exc:
-                if not is_not_found(exc):
-                    raise
+        delete(ctx, self.key, "DeleteQueue", lambda: ctx.client("sqs").delete_queue(QueueUrl=url))
         return Outcome.DELETED

@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, is_not_found, poll, tag_dict, tag_list
+from pocctl.aws import aws_errors, delete, is_not_found, poll, tag_dict, tag_list
 from pocctl.context import Context
 from pocctl.errors import StepError
 from pocctl.reporting import Outcome
@@ -122,10 +122,5 @@ class TableStep(Step):
         if table.get("DeletionProtectionEnabled"):
             with aws_errors(self.key, "UpdateTable"):
                 ddb.update_table(TableName=self.table_name, DeletionProtectionEnabled=False)
-        with aws_errors(self.key, "DeleteTable"):
-            try:
-                ddb.delete_table(TableName=self.table_name)
-            except ClientError as exc:
-                if not is_not_found(exc):
-                    raise
+        delete(ctx, self.key, "DeleteTable", lambda: ddb.delete_table(TableName=self.table_name))
         return Outcome.DELETED

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, is_not_found, tag_dict, tag_list
+from pocctl.aws import aws_errors, delete, is_not_found, tag_dict, tag_list
 from pocctl.context import Context
 from pocctl.reporting import Outcome
 from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
@@ -70,8 +71,7 @@ class TopicStep(Step):
         if not is_ours(ctx, tags):
             ctx.reporter.note(not_ours_note(ctx, self))
             return Outcome.SKIPPED
-        with aws_errors(self.key, "DeleteTopic"):
-            ctx.client("sns").delete_topic(TopicArn=arn)
+        delete(ctx, self.key, "DeleteTopic", lambda: ctx.client("sns").delete_topic(TopicArn=arn))
         return Outcome.DELETED
 
 
@@ -147,6 +147,10 @@ class EmailSubscriptionStep(Step):
                 if s["SubscriptionArn"] != PENDING
             ]
         for sub_arn in confirmed:
-            with aws_errors(self.key, "Unsubscribe"):
-                ctx.client("sns").unsubscribe(SubscriptionArn=sub_arn)
+            delete(
+                ctx,
+                self.key,
+                "Unsubscribe",
+                partial(ctx.client("sns").unsubscribe, SubscriptionArn=sub_arn),
+            )
         return Outcome.DELETED if confirmed else Outcome.ABSENT

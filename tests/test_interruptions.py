@@ -1,0 +1,197 @@
+"""Interrupted runs: killed at any call, or Ctrl-C; the next `up` finishes and `down` cleans up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner
+from moto import mock_aws
+
+from pocctl.cli import cli
+from pocctl.config import Config
+from pocctl.context import Call, Context
+from pocctl.engine import Engine
+from pocctl.reporting import RecordingReporter
+from pocctl.stack import build_steps
+
+from .faults import FailCalls
+from .inventory import everything, flatten
+
+
+class Killed(BaseException):
+    """Like SIGKILL: not an Exception, so nothing in pocctl catches it or cleans up."""
+
+
+def new_context() -> Context:
+    return Context(
+        Config(email="ops@example.com"),
+        RecordingReporter(),
+        session=boto3.Session(region_name="us-east-1"),
+        sleep=lambda _: None,
+    )
+
+
+def kill_before_mutating_call(ctx: Context, n: int) -> None:
+    seen = []
+
+    def listener(call: Call) -> None:
+        if call.mutating:
+            seen.append(call)
+            if len(seen) == n:
+                raise Killed(call.operation)
+
+    ctx.calls.listeners.append(listener)
+
+
+def mutating_calls_of_a_fresh_up() -> int:
+    with mock_aws():
+        ctx = new_context()
+        assert Engine(ctx, build_steps(ctx.config)).up().ok
+        return len(ctx.calls.mutating)
+
+
+FRESH_UP_CALLS = mutating_calls_of_a_fresh_up()
+
+
+@pytest.mark.parametrize("n", range(1, FRESH_UP_CALLS + 1))
+def test_killed_before_any_call_then_up_finishes_and_down_cleans(n: int) -> None:
+    with mock_aws():
+        ctx = new_context()
+        kill_before_mutating_call(ctx, n)
+        with pytest.raises(Killed):
+            Engine(ctx, build_steps(ctx.config)).up()
+        finish = new_context()
+        assert Engine(finish, build_steps(finish.config)).up().ok
+        again = new_context()
+        assert Engine(again, build_steps(again.config)).up().ok
+        assert again.calls.mutating == [], f"killed before call {n}: second up still changed"
+        found = everything(again.session)
+        assert len(found["mappings"]) == 2 and found["subscriptions"] == ["ops@example.com"]
+        assert len(found["apis"]) == 1
+    with mock_aws():
+        ctx = new_context()
+        kill_before_mutating_call(ctx, n)
+        with pytest.raises(Killed):
+            Engine(ctx, build_steps(ctx.config)).up()
+        cleaner = new_context()
+        assert Engine(cleaner, build_steps(cleaner.config)).down().ok
+        assert flatten(everything(cleaner.session)) == [], f"killed before call {n}"
+
+
+def test_ctrl_c_during_up_says_what_was_made_and_what_to_run(aws: None) -> None:
+    original = Context.client
+
+    def interrupting(self: Context, service: str) -> Any:
+        client = original(self, service)
+        if service == "lambda" and not hasattr(client, "_interrupt"):
+
+            def interrupt(**_: Any) -> None:
+                raise KeyboardInterrupt
+
+            client._interrupt = interrupt
+            client.meta.events.register("before-call.lambda.CreateFunction", interrupt)
+        return client
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Context, "client", interrupting)
+        result = CliRunner().invoke(cli, ["up"])
+    assert result.exit_code == 130
+    assert "! interrupted  Lambda function POC-Lambda-1" in result.output
+    assert "Error: Interrupted while working on Lambda function POC-Lambda-1." in result.output
+    assert "Made or changed so far: IAM role POC-Lambda-1-Role" in result.output
+    assert "Nothing is lost: run `pocctl up` to finish, or `pocctl down`" in result.output
+    assert CliRunner().invoke(cli, ["up"]).exit_code == 0
+
+
+def test_ctrl_c_during_down_says_what_is_left(aws: None) -> None:
+    assert CliRunner().invoke(cli, ["up"]).exit_code == 0
+    original = Context.client
+
+    def interrupting(self: Context, service: str) -> Any:
+        client = original(self, service)
+        if service == "sqs" and not hasattr(client, "_interrupt"):
+
+            def interrupt(**_: Any) -> None:
+                raise KeyboardInterrupt
+
+            client._interrupt = interrupt
+            client.meta.events.register("before-call.sqs.DeleteQueue", interrupt)
+        return client
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Context, "client", interrupting)
+        result = CliRunner().invoke(cli, ["down", "--yes"])
+    assert result.exit_code == 130
+    assert "Error: Interrupted: removed REST API POC-API" in result.output
+    assert "not yet removed: SQS queue POC-Queue" in result.output
+    assert "Run `pocctl down` again to finish" in result.output
+    assert CliRunner().invoke(cli, ["down", "--yes"]).exit_code == 0
+    assert flatten(everything(boto3.Session(region_name="us-east-1"))) == []
+
+
+def test_down_waits_for_a_role_still_in_use(deployed: Context) -> None:
+    fault = FailCalls(
+        deployed.client("iam"),
+        "DeleteRole",
+        "DeleteConflict",
+        "Cannot delete entity, must remove roles from instance profile first.",
+        2,
+    )
+    assert Engine(deployed, build_steps(deployed.config)).down().ok
+    assert fault.failed == 2
+    assert everything(deployed.session)["roles"] == []
+
+
+def test_down_keeps_going_past_a_permanent_failure_and_lists_what_is_left(
+    deployed: Context,
+) -> None:
+    FailCalls(deployed.client("dynamodb"), "DeleteTable", "AccessDeniedException", "no", 1)
+    report = Engine(deployed, build_steps(deployed.config)).down()
+    assert not report.ok
+    found = everything(deployed.session)
+    assert found["tables"] == ["orders"]
+    assert found["queues"] == [] and found["roles"] == []
+
+
+def test_unreachable_endpoint_fails_fast_with_a_message(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["up", "--endpoint-url", "http://127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Could not reach the AWS endpoint http://127.0.0.1:1")
+    assert "is `pocctl local` running?" in result.output
+
+
+def test_expired_credentials_say_how_to_refresh(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = boto3.Session.client
+
+    def expiring(self: boto3.Session, service: str, **kwargs: Any) -> Any:
+        client = original(self, service, **kwargs)
+        if service == "sts":
+            FailCalls(
+                client,
+                "GetCallerIdentity",
+                "ExpiredToken",
+                "The security token included in the request is expired",
+                5,
+            )
+        return client
+
+    monkeypatch.setattr(boto3.Session, "client", expiring)
+    result = CliRunner().invoke(cli, ["up"])
+    assert result.exit_code == 1
+    assert "Error: AWS refused the request (ExpiredToken)" in result.output
+    assert "credentials have expired" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_debug_shows_the_traceback(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("pocctl.cli.outputs.read_outputs", broken)
+    plain = CliRunner().invoke(cli, ["outputs"])
+    assert plain.exit_code == 1
+    assert "Unexpected error: RuntimeError('a bug'). Run again with --debug" in plain.output
+    debug = CliRunner().invoke(cli, ["--debug", "outputs"])
+    assert isinstance(debug.exception, RuntimeError)
