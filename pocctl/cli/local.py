@@ -16,11 +16,23 @@ from pocctl.ui import Terminal, print_json
 DEFAULT_PORT = 4566
 
 
-def start_emulator(term: Terminal, port: int) -> object:
+def start_emulator(
+    term: Terminal,
+    port: int,
+    latency: float = 0.0,
+    fail_rate: float = 0.0,
+    timeout_rate: float = 0.0,
+) -> object:
     from pocctl.local.emulator import Emulator
+    from pocctl.local.functions import Faults
     from pocctl.local.patches import EmulatorUnavailable
 
-    emulator = Emulator(port=port, log=lambda message: term.info(f"[local] {message}"))
+    emulator = Emulator(
+        port=port,
+        log=lambda message: term.info(f"[local] {message}"),
+        latency=latency,
+        faults=Faults(fail_rate=fail_rate, timeout_rate=timeout_rate),
+    )
     try:
         emulator.start()
     except EmulatorUnavailable as exc:
@@ -35,8 +47,29 @@ def start_emulator(term: Terminal, port: int) -> object:
 
 @cli.group(invoke_without_command=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--latency",
+    type=click.FloatRange(0, 5),
+    default=0.0,
+    show_default=True,
+    help="Seconds added to every AWS call, to feel (or benchmark) a real region's round trip.",
+)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of function invocations made to fail before the handler runs (fault injection).",
+)
+@click.option(
+    "--timeout-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of function invocations made to time out before the handler runs.",
+)
 @click.pass_context
-def local(ctx: click.Context, port: int) -> None:
+def local(
+    ctx: click.Context, port: int, latency: float, fail_rate: float, timeout_rate: float
+) -> None:
     """Run an AWS emulator on 127.0.0.1 where the pipeline really runs (Ctrl-C stops it).
 
     Built on moto's server. Deployed functions run their uploaded code, mappings poll their
@@ -51,7 +84,7 @@ def local(ctx: click.Context, port: int) -> None:
     if ctx.invoked_subcommand is not None:
         return
     term = Terminal()
-    emulator = start_emulator(term, port)
+    emulator = start_emulator(term, port, latency, fail_rate, timeout_rate)
     url = emulator.endpoint_url  # type: ignore[attr-defined]
     term.success(f"pocctl local is listening on {url}")
     term.info("In another terminal:")

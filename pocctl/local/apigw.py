@@ -81,6 +81,7 @@ class ApiGateway:
         self.regions = regions
         self._cache: dict[tuple[str, str], tuple[float, ApiConfig | None]] = {}
         self._buckets: dict[tuple[str, str, float, int], TokenBucket] = {}
+        self._role_clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
     # -- configuration, read through the public API and cached briefly --------------------
@@ -211,15 +212,9 @@ class ApiGateway:
         if not role:
             return 403, sqs_error("AccessDenied", "the integration has no credentials role")
         try:
-            sqs = boto3.client(
-                "sqs",
-                region_name=target["region"],
-                endpoint_url=self.client("sqs", target["region"]).meta.endpoint_url,
-                **self.credentials(role),
-            )
-            url = sqs.get_queue_url(
-                QueueName=target["queue"], QueueOwnerAWSAccountId=target["account"]
-            )["QueueUrl"]
+            sqs = self._as_role("sqs", target["region"], role)
+            # As API Gateway does: the queue by its path, no GetQueueUrl (the role may not have it).
+            url = f"{sqs.meta.endpoint_url}/{target['account']}/{target['queue']}"
             sent = sqs.send_message(QueueUrl=url, MessageBody=(form.get("MessageBody") or [""])[0])
         except ClientError as exc:
             error = exc.response.get("Error", {})
@@ -236,6 +231,22 @@ class ApiGateway:
                 }
             }
         )
+
+    def _as_role(self, service: str, region: str, role: str) -> Any:
+        """A client acting as the integration's role (one per role: clients are slow to make)."""
+        key = (region, role)
+        with self._lock:
+            client = self._role_clients.get(key)
+        if client is None:
+            client = boto3.client(
+                service,
+                region_name=region,
+                endpoint_url=self.client(service, region).meta.endpoint_url,
+                **self.credentials(role),
+            )
+            with self._lock:
+                self._role_clients[key] = client
+        return client
 
     def _respond(self, integration: dict[str, Any], status: int, backend_body: str) -> Response:
         responses = integration.get("integrationResponses") or {}

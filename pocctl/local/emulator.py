@@ -15,7 +15,7 @@ from botocore.config import Config as BotoConfig
 
 from pocctl.local import patches
 from pocctl.local.apigw import USER_REQUEST, ApiGateway
-from pocctl.local.functions import Invoker
+from pocctl.local.functions import Faults, Invoker
 from pocctl.local.pollers import Supervisor
 
 ACCOUNT = "123456789012"
@@ -42,8 +42,19 @@ class Outbox:
 
 
 class Emulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566, log: Log | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        log: Log | None = None,
+        *,
+        latency: float = 0.0,
+        faults: Faults | None = None,
+    ) -> None:
+        self.faults = faults or Faults()
         self.host, self.port = host, port
+        # Seconds added to every AWS API call, standing in for a region's round trip.
+        self.latency = latency
         self.log: Log = log or (lambda message: None)
         self.endpoint_url = f"http://{host}:{port}"
         self.regions: set[str] = {"us-east-1"}
@@ -115,6 +126,8 @@ class Emulator:
                     headers["content-type"] = environ["CONTENT_TYPE"]
                 response = api.handle(environ["REQUEST_METHOD"], path, headers, body)
                 return reply(start_response, response.status, response.body)
+            if self.latency:
+                time.sleep(self.latency)
             result: Iterable[bytes] = moto_app(environ, start_response)
             return result
 
@@ -136,7 +149,7 @@ class Emulator:
             target=self._server.serve_forever, daemon=True, name="pocctl-local-http"
         )
         self._thread.start()
-        self.invoker = Invoker(self.endpoint_url, ACCOUNT, self.role_credentials)
+        self.invoker = Invoker(self.endpoint_url, ACCOUNT, self.role_credentials, self.faults)
         self.supervisor = Supervisor(self.invoker, self.endpoint_url, self.regions, self.log)
         self.supervisor.start()
 

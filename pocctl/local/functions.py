@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import select
 import subprocess
 import sys
@@ -153,6 +154,28 @@ class Worker:
 
 
 @dataclass
+class Faults:
+    """A share of invocations that fail, or time out, before the handler runs (for load tests)."""
+
+    fail_rate: float = 0.0
+    timeout_rate: float = 0.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> str | None:
+        with self._lock:
+            roll = self._random.random()
+        if roll < self.fail_rate:
+            return "fail"
+        if roll < self.fail_rate + self.timeout_rate:
+            return "timeout"
+        return None
+
+
+@dataclass
 class Pool:
     idle: list[Worker] = field(default_factory=list)
 
@@ -160,8 +183,15 @@ class Pool:
 class Invoker:
     """Invokes functions the way Lambda does: warm containers, timeouts, logs to CloudWatch."""
 
-    def __init__(self, endpoint_url: str, account: str, credentials: CredentialsFor) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        account: str,
+        credentials: CredentialsFor,
+        faults: Faults | None = None,
+    ) -> None:
         self.endpoint_url = endpoint_url
+        self.faults = faults or Faults()
         self.account = account
         self.credentials = credentials
         self._pools: dict[FunctionVersion, Pool] = {}
@@ -225,6 +255,11 @@ class Invoker:
     def invoke(self, region: str, name: str, event: Any) -> Invocation:
         version, code = read_function(self.account, region, name)
         request_id = str(uuid.uuid4())
+        fault = self.faults.draw()
+        if fault is not None:
+            result = self._injected(fault, version)
+            self._write_logs(version, "injected", request_id, result)
+            return result
         worker = self._acquire(version, code)
         try:
             result = worker.invoke(event, request_id, version.timeout)
@@ -233,6 +268,17 @@ class Invoker:
         self.invocations += 1
         self._write_logs(version, worker.id, request_id, result)
         return result
+
+    def _injected(self, fault: str, version: FunctionVersion) -> Invocation:
+        if fault == "timeout":
+            time.sleep(version.timeout)
+            return Invocation(
+                False,
+                error_type="Sandbox.Timedout",
+                error_message=f"Task timed out after {version.timeout:.2f} seconds (injected)",
+                duration_ms=version.timeout * 1000.0,
+            )
+        return Invocation(False, error_type="InjectedFault", error_message="injected failure")
 
     def _write_logs(
         self, version: FunctionVersion, worker_id: str, request_id: str, result: Invocation

@@ -79,28 +79,34 @@ class SqsPoller(Poller):
         slots = threading.Semaphore(concurrency)
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             while not self.stopped.is_set():
-                try:
-                    messages = sqs.receive_message(
-                        QueueUrl=url,
-                        MaxNumberOfMessages=min(batch, 10),
-                        WaitTimeSeconds=LONG_POLL_SECONDS,
-                        AttributeNames=["All"],
-                        MessageAttributeNames=["All"],
-                    ).get("Messages", [])
-                except sqs.exceptions.QueueDoesNotExist:
-                    self.stopped.wait(0.5)  # deleted: the supervisor stops this poller shortly
+                # Take a slot before receiving: messages must not wait out their visibility
+                # timeout in our hands, or they come back and count towards the DLQ.
+                if not slots.acquire(timeout=0.5):
                     continue
-                except Exception as exc:
-                    self.log(f"{self.function}: cannot receive from {self.source_name}: {exc}")
-                    self.stopped.wait(1.0)
+                messages = self.receive(sqs, url, batch)
+                if not messages or self.stopped.is_set():
+                    # (If stopped while waiting, they reappear after the visibility timeout.)
+                    slots.release()
                     continue
-                if not messages:
-                    continue
-                if self.stopped.is_set():
-                    break  # disabled or deleted while we waited: they reappear after the timeout
-                slots.acquire()
                 future = pool.submit(self.deliver, sqs, url, messages, partial)
                 future.add_done_callback(lambda _: slots.release())
+
+    def receive(self, sqs: Any, url: str, batch: int) -> list[dict[str, Any]]:
+        try:
+            messages: list[dict[str, Any]] = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(batch, 10),
+                WaitTimeSeconds=LONG_POLL_SECONDS,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            return messages
+        except sqs.exceptions.QueueDoesNotExist:
+            self.stopped.wait(0.5)  # deleted: the supervisor stops this poller shortly
+        except Exception as exc:
+            self.log(f"{self.function}: cannot receive from {self.source_name}: {exc}")
+            self.stopped.wait(1.0)
+        return []
 
     def deliver(self, sqs: Any, url: str, messages: list[dict[str, Any]], partial: bool) -> None:
         arn = self.mapping["EventSourceArn"]

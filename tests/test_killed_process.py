@@ -1,0 +1,73 @@
+"""The issue's acceptance run: a real `pocctl up` process SIGKILLed part way, over a slow link."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from pocctl.config import Config
+from pocctl.context import Context
+from pocctl.engine import Engine
+from pocctl.local.emulator import Emulator
+from pocctl.reporting import RecordingReporter
+from pocctl.stack import build_steps
+
+from .inventory import everything, flatten, of_stack
+
+LATENCY = 0.05  # per AWS call, so that `up` takes a few seconds and can be killed part way
+
+
+@pytest.fixture(scope="module")
+def slow_emulator() -> Iterator[Emulator]:
+    with Emulator(port=0, latency=LATENCY) as running:
+        yield running
+
+
+def context(emulator: Emulator, stack: str) -> Context:
+    session = boto3.Session(
+        aws_access_key_id="pocctl-local",
+        aws_secret_access_key="pocctl-local",
+        region_name="us-east-1",
+    )
+    config = Config(stack=stack, endpoint_url=emulator.endpoint_url, email="ops@example.com")
+    return Context(config, RecordingReporter(), session=session)
+
+
+@pytest.mark.parametrize("kill_after", [0.7, 1.5, 3.0])
+def test_up_killed_then_down_is_clean_and_up_completes(
+    slow_emulator: Emulator, kill_after: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", slow_emulator.endpoint_url)
+    stack = f"kill{int(kill_after * 10)}"
+    env = {**os.environ, "AWS_ENDPOINT_URL": slow_emulator.endpoint_url, "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pocctl", "up", "--stack", stack, "--email", "ops@example.com"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(kill_after)
+    assert process.poll() is None, "up finished before it could be killed: raise the latency"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    session = context(slow_emulator, stack).session
+    table = f"{stack}-orders"
+
+    down = context(slow_emulator, stack)
+    assert Engine(down, build_steps(down.config)).down().ok
+    assert flatten(of_stack(everything(session), stack, table)) == []
+
+    complete = context(slow_emulator, stack)
+    assert Engine(complete, build_steps(complete.config)).up().ok
+    found = of_stack(everything(session), stack, table)
+    assert len(found["mappings"]) == 2 and found["apis"] == [f"{stack}-API"]
+    again = context(slow_emulator, stack)
+    assert Engine(again, build_steps(again.config)).up().ok
+    assert again.calls.mutating == []

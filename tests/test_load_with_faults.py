@@ -1,0 +1,62 @@
+"""Orders under injected faults: every order ends stored or dead-lettered, none twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from pocctl.config import Config, Tuning
+from pocctl.context import Context
+from pocctl.engine import Engine
+from pocctl.local.emulator import Emulator
+from pocctl.local.functions import Faults
+from pocctl.local.loadtest import run_load
+from pocctl.reporting import RecordingReporter
+from pocctl.stack import build_steps
+
+EMAIL = "load@example.com"
+
+
+@pytest.fixture(scope="module")
+def faulty() -> Iterator[Emulator]:
+    with Emulator(port=0, faults=Faults(fail_rate=0.15, timeout_rate=0.05, seed=7)) as running:
+        yield running
+
+
+def test_orders_under_faults_are_stored_or_dead_lettered_and_notified_once(
+    faulty: Emulator,
+) -> None:
+    session = boto3.Session(
+        aws_access_key_id="pocctl-local",
+        aws_secret_access_key="pocctl-local",
+        region_name="us-east-1",
+    )
+    config = Config(
+        stack="faulty",
+        endpoint_url=faulty.endpoint_url,
+        email=EMAIL,
+        tuning=Tuning(throttle_rate=1000, throttle_burst=1000),
+    )
+    ctx = Context(config, RecordingReporter(), session=session)
+    assert Engine(ctx, build_steps(config)).up().ok
+    # Small timeouts in the test, not in the product: retries come within seconds.
+    lam, sqs = ctx.client("lambda"), ctx.client("sqs")
+    for function in ("faulty-Lambda-1", "faulty-Lambda-2"):
+        lam.update_function_configuration(FunctionName=function, Timeout=1)
+    url = sqs.get_queue_url(QueueName="faulty-Queue")["QueueUrl"]
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"VisibilityTimeout": "6"}
+    )  # 6x the timeout, as up does
+
+    report = run_load(ctx, count=120, concurrency=12, email=EMAIL, timeout=150)
+
+    assert report.problems() == [], report.summary()
+    assert len(report.accepted) == 120
+    assert len(report.stored) + len(report.dead) == 120
+    assert len(report.stored) >= 110  # most get through: a DLQ needs 5 faults in a row
+    log = ctx.client("logs").filter_log_events(
+        logGroupName="/aws/lambda/faulty-Lambda-1", filterPattern="injected"
+    )
+    assert log["events"], "faults were injected"
