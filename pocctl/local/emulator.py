@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -16,6 +17,7 @@ from botocore.config import Config as BotoConfig
 from pocctl.local import patches
 from pocctl.local.apigw import USER_REQUEST, ApiGateway
 from pocctl.local.functions import Faults, Invoker
+from pocctl.local.iam import Authorizer
 from pocctl.local.pollers import Supervisor
 
 ACCOUNT = "123456789012"
@@ -55,13 +57,15 @@ class Emulator:
         self.host, self.port = host, port
         # Seconds added to every AWS API call, standing in for a region's round trip.
         self.latency = latency
-        self.log: Log = log or (lambda message: None)
+        self.log: Log = log if log is not None else (lambda message: None)
         self.endpoint_url = f"http://{host}:{port}"
         self.regions: set[str] = {"us-east-1"}
         self.outbox = Outbox(self.log)
         self._clients: dict[tuple[str, str], Any] = {}
         self._roles: dict[str, dict[str, str]] = {}
+        self._role_clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
+        self.authorizer = Authorizer(self.client, ACCOUNT)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.invoker: Invoker | None = None
@@ -95,9 +99,27 @@ class Emulator:
             "aws_secret_access_key": creds["SecretAccessKey"],
             "aws_session_token": creds["SessionToken"],
         }
+        self.authorizer.register(creds["AccessKeyId"], role_arn)
         with self._lock:
             self._roles[role_arn] = found
         return found
+
+    def client_as(self, service: str, region: str, role_arn: str) -> Any:
+        """A client acting as a role: what it may do is checked against the role's policies."""
+        key = (service, region, role_arn)
+        with self._lock:
+            client = self._role_clients.get(key)
+        if client is None:
+            client = boto3.client(
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                config=BotoConfig(retries={"mode": "standard", "max_attempts": 3}),
+                **self.role_credentials(role_arn),
+            )
+            with self._lock:
+                self._role_clients[key] = client
+        return client
 
     # -- the WSGI application ------------------------------------------------------------
     def app(self, moto_app: Any) -> Callable[..., Iterable[bytes]]:
@@ -117,17 +139,18 @@ class Emulator:
             if USER_REQUEST.match(path):
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 body = environ["wsgi.input"].read(length) if length else b""
-                headers = {
-                    k[5:].replace("_", "-").lower(): v
-                    for k, v in environ.items()
-                    if k.startswith("HTTP_")
-                }
-                if environ.get("CONTENT_TYPE"):
-                    headers["content-type"] = environ["CONTENT_TYPE"]
+                headers = http_headers(environ)
                 response = api.handle(environ["REQUEST_METHOD"], path, headers, body)
                 return reply(start_response, response.status, response.body)
             if self.latency:
                 time.sleep(self.latency)
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+            denied = self.authorizer.check(http_headers(environ), body)
+            if denied is not None:
+                self.log(f"denied: {json_message(denied.body)}")
+                return reply(start_response, denied.status, denied.body, denied.content_type)
             result: Iterable[bytes] = moto_app(environ, start_response)
             return result
 
@@ -149,8 +172,12 @@ class Emulator:
             target=self._server.serve_forever, daemon=True, name="pocctl-local-http"
         )
         self._thread.start()
-        self.invoker = Invoker(self.endpoint_url, ACCOUNT, self.role_credentials, self.faults)
-        self.supervisor = Supervisor(self.invoker, self.endpoint_url, self.regions, self.log)
+        self.invoker = Invoker(
+            self.endpoint_url, ACCOUNT, self.role_credentials, self.faults, self.log
+        )
+        self.supervisor = Supervisor(
+            self.invoker, self.endpoint_url, self.regions, self.log, self.client_as
+        )
         self.supervisor.start()
 
     def stop(self) -> None:
@@ -174,13 +201,32 @@ class Emulator:
         self.stop()
 
 
-def reply(start_response: Any, status: int, body: str) -> list[bytes]:
+def reply(
+    start_response: Any, status: int, body: str, content_type: str = "application/json"
+) -> list[bytes]:
     data = body.encode("utf-8")
     start_response(
         f"{status} {STATUS_TEXT.get(status, 'Status')}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        [("Content-Type", content_type), ("Content-Length", str(len(data)))],
     )
     return [data]
+
+
+def http_headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {
+        k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+def json_message(body: str) -> str:
+    try:
+        return str(json.loads(body).get("message", body))
+    except (json.JSONDecodeError, AttributeError):
+        found = re.search(r"<Message>(.*)</Message>", body)
+        return found.group(1) if found else body
 
 
 STATUS_TEXT = {

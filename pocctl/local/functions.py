@@ -189,8 +189,10 @@ class Invoker:
         account: str,
         credentials: CredentialsFor,
         faults: Faults | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
+        self.log = log if log is not None else (lambda message: None)
         self.faults = faults or Faults()
         self.account = account
         self.credentials = credentials
@@ -296,7 +298,7 @@ class Invoker:
         )
         now = int(time.time() * 1000)
         stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{worker_id}"
-        logs = self._logs_client(version.region)
+        logs = self._logs_client(version.region, version.role_arn)
         try:
             try:
                 logs.create_log_stream(logGroupName=version.log_group, logStreamName=stream)
@@ -311,19 +313,23 @@ class Invoker:
                 logEvents=[{"timestamp": now, "message": line} for line in lines],
             )
         except Exception as exc:  # logging must never break the pipeline
-            print(f"pocctl local: could not write logs of {version.name}: {exc}", file=sys.stderr)
+            self.log(f"could not write the logs of {version.name}: {exc}")
 
-    def _logs_client(self, region: str) -> Any:
+    def _logs_client(self, region: str, role_arn: str) -> Any:
+        """Lambda writes a function's logs with the function's role: no permission, no logs."""
+        key = f"{region}|{role_arn}"
         with self._lock:
-            if region not in self._logs:
-                self._logs[region] = boto3.client(
-                    "logs",
-                    region_name=region,
-                    endpoint_url=self.endpoint_url,
-                    aws_access_key_id="pocctl-local",
-                    aws_secret_access_key="pocctl-local",
-                )
-            return self._logs[region]
+            client = self._logs.get(key)
+        if client is None:
+            client = boto3.client(
+                "logs",
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                **self.credentials(role_arn),
+            )
+            with self._lock:
+                self._logs[key] = client
+        return client
 
     def close(self) -> None:
         with self._lock:

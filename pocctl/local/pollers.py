@@ -29,6 +29,8 @@ LONG_POLL_SECONDS = 1  # as Lambda does; moto answers as soon as a message arriv
 RECONCILE_EVERY = 0.5
 Log = Callable[[str], None]
 ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
+RoleClientFor = Callable[[str, str, str], Any]  # (service, region, role ARN) -> boto3 client
+PERMISSION_RETRY = 2.0
 
 
 def failed_ids(invocation: Invocation) -> list[str] | None:
@@ -72,7 +74,15 @@ class Poller(threading.Thread):
 class SqsPoller(Poller):
     def run(self) -> None:
         sqs = self.client("sqs", self.region)
-        url = sqs.get_queue_url(QueueName=self.source_name)["QueueUrl"]
+        # As Lambda does: the queue by its ARN (no GetQueueUrl), and a permission check first.
+        url = f"{sqs.meta.endpoint_url}/{self.account}/{self.source_name}"
+        while not self.stopped.is_set():
+            try:
+                sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+                break
+            except Exception as exc:
+                self.log(f"{self.function} cannot poll {self.source_name}: {exc}")
+                self.stopped.wait(PERMISSION_RETRY)
         batch = int(self.mapping.get("BatchSize") or 10)
         partial = "ReportBatchItemFailures" in (self.mapping.get("FunctionResponseTypes") or [])
         concurrency = int((self.mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") or 2)
@@ -132,13 +142,17 @@ class SqsPoller(Poller):
         if partial and failed_ids(result) is None:
             return  # a malformed response fails the whole batch, as on AWS
         done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
+        if not done:
+            return
+        try:
             sqs.delete_message_batch(
                 QueueUrl=url,
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
                 ],
             )
+        except Exception as exc:  # they come back after the visibility timeout, as on AWS
+            self.log(f"{self.function}: cannot delete processed messages: {exc}")
 
 
 class StreamPoller(Poller):
@@ -158,22 +172,11 @@ class StreamPoller(Poller):
         arn = self.mapping["EventSourceArn"]
         key = self.mapping["UUID"]
         batch = int(self.mapping.get("BatchSize") or 100)
-        try:
-            shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
-        except Exception as exc:
-            self.log(f"{self.function}: stream {arn} unreadable: {exc}")
+        table = arn.split(":table/", 1)[1].split("/", 1)[0]
+        started = self.open_shard(streams, arn, table, key)
+        if started is None:
             return
-        if key in self.checkpoints:
-            iterator = streams.get_shard_iterator(
-                StreamArn=arn,
-                ShardId=shard["ShardId"],
-                ShardIteratorType="AFTER_SEQUENCE_NUMBER",
-                SequenceNumber=self.checkpoints[key],
-            )["ShardIterator"]
-        else:
-            iterator = streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
+        shard, iterator = started
         skip_before = (
             self.mapping["LastModified"]
             if self.mapping.get("StartingPosition") == "LATEST" and key not in self.checkpoints
@@ -181,7 +184,12 @@ class StreamPoller(Poller):
         )
         idle = IDLE_SLEEP
         while not self.stopped.is_set():
-            response = streams.get_records(ShardIterator=iterator, Limit=batch)
+            try:
+                response = streams.get_records(ShardIterator=iterator, Limit=batch)
+            except Exception as exc:
+                self.log(f"{self.function} cannot read the stream of {table}: {exc}")
+                self.stopped.wait(PERMISSION_RETRY)
+                continue
             iterator = response.get("NextShardIterator") or iterator
             records = response.get("Records", [])
             if skip_before is not None:
@@ -205,6 +213,33 @@ class StreamPoller(Poller):
             if wanted:
                 self.process(wanted, shard["ShardId"])
             self.checkpoints[key] = records[-1]["dynamodb"]["SequenceNumber"]
+
+    def open_shard(
+        self, streams: Any, arn: str, table: str, key: str
+    ) -> tuple[dict[str, Any], str] | None:
+        """The shard and an iterator at the checkpoint, retried while the role may not read."""
+        while not self.stopped.is_set():
+            try:
+                streams.list_streams(TableName=table)  # Lambda needs ListStreams too
+                shard: dict[str, Any] = streams.describe_stream(StreamArn=arn)["StreamDescription"][
+                    "Shards"
+                ][0]
+                position: dict[str, str] = (
+                    {
+                        "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                        "SequenceNumber": self.checkpoints[key],
+                    }
+                    if key in self.checkpoints
+                    else {"ShardIteratorType": "TRIM_HORIZON"}
+                )
+                iterator: str = streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=shard["ShardId"], **position
+                )["ShardIterator"]
+                return shard, iterator
+            except Exception as exc:
+                self.log(f"{self.function} cannot read the stream of {table}: {exc}")
+                self.stopped.wait(PERMISSION_RETRY)
+        return None
 
     def process(self, records: list[dict[str, Any]], shard_id: str) -> None:
         retries = self.mapping.get("MaximumRetryAttempts")
@@ -263,10 +298,10 @@ class StreamPoller(Poller):
                 "streamArn": self.mapping["EventSourceArn"],
             },
         }
-        name = destination.rsplit(":", 1)[1]
+        account, name = destination.split(":")[4:6]
         try:
             sqs = self.client("sqs", self.region)
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            url = f"{sqs.meta.endpoint_url}/{account}/{name}"
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(info))
         except Exception as exc:
             self.log(f"{self.function}: could not send failed records to {name}: {exc}")
@@ -293,12 +328,20 @@ def _json_default(value: Any) -> Any:
 class Supervisor(threading.Thread):
     """Keeps one poller per enabled mapping in every region the emulator has seen used."""
 
-    def __init__(self, invoker: Invoker, endpoint_url: str, regions: set[str], log: Log) -> None:
+    def __init__(
+        self,
+        invoker: Invoker,
+        endpoint_url: str,
+        regions: set[str],
+        log: Log,
+        role_client: RoleClientFor,
+    ) -> None:
         super().__init__(daemon=True, name="pocctl-mappings")
         self.invoker = invoker
         self.endpoint_url = endpoint_url
         self.regions = regions
         self.log = log
+        self.role_client = role_client
         self.stopped = threading.Event()
         self.pollers: dict[str, tuple[str, Poller]] = {}
         self.checkpoints: dict[str, str] = {}
@@ -349,11 +392,23 @@ class Supervisor(threading.Thread):
                     self.pollers[uuid_] = (fingerprint(mapping), new)
 
     def make_poller(self, mapping: dict[str, Any]) -> Poller | None:
+        """A poller that acts with the function's execution role, as Lambda's pollers do."""
         source = mapping["EventSourceArn"]
+        region = source.split(":")[3]
+        try:
+            role = self.client("lambda", region).get_function_configuration(
+                FunctionName=mapping["FunctionArn"]
+            )["Role"]
+        except Exception:
+            return None  # the function is gone; its mapping will follow
+
+        def as_role(service: str, region: str) -> Any:
+            return self.role_client(service, region, role)
+
         if source.startswith("arn:aws:sqs:"):
-            return SqsPoller(mapping, self.invoker, self.client, self.log)
+            return SqsPoller(mapping, self.invoker, as_role, self.log)
         if ":dynamodb:" in source and "/stream/" in source:
-            return StreamPoller(mapping, self.invoker, self.client, self.log, self.checkpoints)
+            return StreamPoller(mapping, self.invoker, as_role, self.log, self.checkpoints)
         return None
 
     def stop(self) -> None:

@@ -1,0 +1,235 @@
+"""Least privilege, offline: each role has every permission its path uses, and no more.
+
+Each granted action is taken away in turn and the pipeline must break where that action is used.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from pocctl.config import Config
+from pocctl.context import Context
+from pocctl.engine import Engine
+from pocctl.local.emulator import Emulator
+from pocctl.reporting import Outcome, RecordingReporter
+from pocctl.smoke import SmokeResult, run_test_order
+from pocctl.stack import build_steps, read_outputs
+
+
+class Log(list[str]):
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+    def mentions(self, text: str) -> bool:
+        return any(text in line for line in list(self))
+
+
+@pytest.fixture(scope="module")
+def log() -> Log:
+    return Log()
+
+
+@pytest.fixture(scope="module")
+def emulator(log: Log) -> Iterator[Emulator]:
+    with Emulator(port=0, log=log) as running:
+        yield running
+
+
+def context(emulator: Emulator, stack: str) -> Context:
+    session = boto3.Session(
+        aws_access_key_id="pocctl-local",
+        aws_secret_access_key="pocctl-local",
+        region_name="us-east-1",
+    )
+    config = Config(stack=stack, endpoint_url=emulator.endpoint_url)
+    return Context(config, RecordingReporter(), session=session)
+
+
+def up(emulator: Emulator, stack: str) -> Context:
+    ctx = context(emulator, stack)
+    assert Engine(ctx, build_steps(ctx.config)).up().ok
+    return ctx
+
+
+def take_away(ctx: Context, role: str, policy: str, action: str) -> None:
+    iam = ctx.client("iam")
+    document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+    kept = []
+    for statement in document["Statement"]:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        remaining = [a for a in actions if a != action]
+        if remaining:
+            kept.append({**statement, "Action": remaining})
+    assert kept != document["Statement"], f"{action} was not granted"
+    document["Statement"] = kept
+    if kept:
+        iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(document))
+    else:  # IAM refuses an empty policy: the action was its only grant
+        iam.delete_role_policy(RoleName=role, PolicyName=policy)
+    time.sleep(1.2)  # the emulator reads policies at most once a second
+
+
+def smoke(ctx: Context, timeout: float = 5) -> SmokeResult:
+    return run_test_order(context_of(ctx), timeout=timeout)
+
+
+def context_of(ctx: Context) -> Context:
+    return Context(ctx.config, RecordingReporter(), session=ctx.session)
+
+
+def log_lines(ctx: Context, function: str) -> list[str]:
+    events = ctx.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+    return [e["message"] for e in events]
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return value
+
+
+def test_the_stack_works_with_exactly_its_own_permissions(emulator: Emulator, log: Log) -> None:
+    ctx = up(emulator, "lp-all")
+    assert smoke(ctx, timeout=20).ok
+    assert not log.mentions("lp-all-"), [line for line in log if "lp-all" in line]
+
+
+WRITER_POLICY = ("Lambda-1-Role", "order-writer")
+NOTIFIER_POLICY = ("Lambda-2-Role", "order-notifier")
+
+
+def restart_mapping(ctx: Context, function: str) -> None:
+    """Disable and enable again: Lambda checks a mapping's permissions when it starts."""
+    lam = ctx.client("lambda")
+    (mapping,) = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    time.sleep(1.0)
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
+    time.sleep(1.0)
+
+
+@pytest.mark.parametrize(
+    ("case", "role", "action", "hop", "checked_at_start"),
+    [
+        ("rcv", WRITER_POLICY, "sqs:ReceiveMessage", "stored", False),
+        ("gqa", WRITER_POLICY, "sqs:GetQueueAttributes", "stored", True),
+        ("put", WRITER_POLICY, "dynamodb:PutItem", "stored", False),
+        ("dsc", NOTIFIER_POLICY, "dynamodb:DescribeStream", "notified", True),
+        ("lst", NOTIFIER_POLICY, "dynamodb:ListStreams", "notified", True),
+        ("gsi", NOTIFIER_POLICY, "dynamodb:GetShardIterator", "notified", True),
+        ("grc", NOTIFIER_POLICY, "dynamodb:GetRecords", "notified", False),
+        ("pub", NOTIFIER_POLICY, "sns:Publish", "notified", False),
+    ],
+)
+def test_taking_a_permission_away_breaks_its_hop(
+    emulator: Emulator,
+    log: Log,
+    case: str,
+    role: tuple[str, str],
+    action: str,
+    hop: str,
+    checked_at_start: bool,
+) -> None:
+    stack = f"lp-{case}"
+    ctx = up(emulator, stack)
+    take_away(ctx, f"{stack}-{role[0]}", role[1], action)
+    if checked_at_start:
+        restart_mapping(ctx, f"{stack}-{'Lambda-1' if hop == 'stored' else 'Lambda-2'}")
+    result = smoke(ctx)
+    assert result.failed_hop is not None and result.failed_hop.name == hop, result
+    denied = f"is not authorized to perform: {action}"
+    in_function_log = any(denied in line for line in log_lines(ctx, f"{stack}-Lambda-1"))
+    in_function_log |= any(denied in line for line in log_lines(ctx, f"{stack}-Lambda-2"))
+    assert in_function_log or log.mentions(denied), f"no AccessDenied for {action}"
+
+
+def test_without_sns_publish_test_order_names_the_hop_and_the_denial_and_up_repairs_it(
+    emulator: Emulator,
+) -> None:
+    ctx = up(emulator, "lp-repair")
+    take_away(ctx, "lp-repair-Lambda-2-Role", "order-notifier", "sns:Publish")
+    failed = smoke(ctx)
+    assert failed.failed_hop is not None and failed.failed_hop.name == "notified"
+    assert "last error in lp-repair-Lambda-2's log" in failed.failed_hop.detail
+    assert "AuthorizationError" in failed.failed_hop.detail
+    assert "not authorized to perform: sns:Publish" in failed.failed_hop.detail
+
+    repair = context_of(ctx)
+    report = Engine(repair, build_steps(repair.config)).up()
+    assert {r.step for r in report.results if r.outcome is Outcome.UPDATED} == {"notifier-role"}
+    time.sleep(1.2)
+    assert smoke(ctx, timeout=20).ok
+
+
+def test_without_delete_message_orders_are_stored_but_come_back(
+    emulator: Emulator, log: Log
+) -> None:
+    ctx = up(emulator, "lp-del")
+    take_away(ctx, "lp-del-Lambda-1-Role", "order-writer", "sqs:DeleteMessage")
+    status, _ = post(read_outputs(ctx)["order_url"], b'{"item": "sticky"}')
+    assert status == 200
+    assert eventually(lambda: log.mentions("not authorized to perform: sqs:DeleteMessage"))
+    sqs = ctx.client("sqs")
+    url = sqs.get_queue_url(QueueName="lp-del-Queue")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 1
+
+
+@pytest.mark.parametrize("action", ["logs:CreateLogStream", "logs:PutLogEvents"])
+@pytest.mark.parametrize("function", ["Lambda-1", "Lambda-2"])
+def test_without_log_permissions_the_function_writes_no_logs(
+    emulator: Emulator, log: Log, action: str, function: str
+) -> None:
+    stack = f"lp-{function[-1]}{action[5:8].lower()}"
+    ctx = up(emulator, stack)
+    policy = "order-writer" if function == "Lambda-1" else "order-notifier"
+    take_away(ctx, f"{stack}-{function}-Role", policy, action)
+    assert smoke(ctx, timeout=20).ok  # the pipeline itself still works
+    assert log_lines(ctx, f"{stack}-{function}") == []
+    assert log.mentions(f"is not authorized to perform: {action}")
+
+
+def test_without_send_message_a_failed_stream_batch_cannot_reach_the_failure_queue(
+    emulator: Emulator, log: Log
+) -> None:
+    ctx = up(emulator, "lp-dlq")
+    take_away(ctx, "lp-dlq-Lambda-2-Role", "order-notifier", "sqs:SendMessage")
+    ctx.client("lambda").update_function_configuration(
+        FunctionName="lp-dlq-Lambda-2",
+        Environment={"Variables": {"TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:missing"}},
+    )
+    post(read_outputs(ctx)["order_url"], b'{"item": "lost notification"}')
+    assert eventually(lambda: log.mentions("could not send failed records to lp-dlq-Stream-"), 20)
+    assert log.mentions("not authorized to perform: sqs:SendMessage")
+
+
+def test_the_api_without_send_message_refuses_orders_instead_of_accepting_them(
+    emulator: Emulator,
+) -> None:
+    ctx = up(emulator, "lp-api")
+    take_away(ctx, "lp-api-APIGateway-SQS-Role", "api-to-queue", "sqs:SendMessage")
+    status, answer = post(read_outputs(ctx)["order_url"], b'{"item": "mop"}')
+    assert status == 502
+    assert answer == {"message": "The API is not allowed to queue orders.", "error": "AccessDenied"}
+
+
+def post(url: str, body: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
