@@ -395,3 +395,14 @@ def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) 
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_an_order_too_large_for_sqs_is_refused_with_the_reason(emulator: Emulator) -> None:
+    ctx = up(emulator, "huge")
+    body = json.dumps({"item": "x" * 1_100_000}).encode()
+    status, answer = post(read_outputs(ctx)["order_url"], body)
+    assert status == 400
+    assert answer["message"] == "The queue refused the order."
+    assert answer["error"] == "InvalidParameterValue"
+    assert "1048576" in answer["detail"]
+    assert queue_depth(ctx, "huge-Queue") == 0

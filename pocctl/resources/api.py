@@ -39,7 +39,12 @@ ACCEPTED_TEMPLATE = (
 SQS_ERROR = '"error": "$input.path(\'$.Error.Code\')"'
 # Backend status -> (client status, body). Patterns don't overlap: API Gateway picks any match.
 ERROR_RESPONSES = {
-    "400": ("400", '{"message": "The queue refused the order.", ' + SQS_ERROR + "}"),
+    "400": (
+        "400",
+        '{"message": "The queue refused the order.", '
+        + SQS_ERROR
+        + ', "detail": "$input.path(\'$.Error.Message\')"}',
+    ),
     "40[1-9]|4[1-9]\\d": (
         "502",
         '{"message": "The API is not allowed to queue orders.", ' + SQS_ERROR + "}",
