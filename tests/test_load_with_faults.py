@@ -46,9 +46,8 @@ def test_orders_under_faults_are_stored_or_dead_lettered_and_notified_once(
     for function in ("faulty-Lambda-1", "faulty-Lambda-2"):
         lam.update_function_configuration(FunctionName=function, Timeout=1)
     url = sqs.get_queue_url(QueueName="faulty-Queue")["QueueUrl"]
-    sqs.set_queue_attributes(
-        QueueUrl=url, Attributes={"VisibilityTimeout": "6"}
-    )  # 6x the timeout, as up does
+    # 6x the function timeout, as `up` does.
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "6"})
 
     report = run_load(ctx, count=120, concurrency=12, email=EMAIL, timeout=150)
 

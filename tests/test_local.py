@@ -406,3 +406,12 @@ def test_an_order_too_large_for_sqs_is_refused_with_the_reason(emulator: Emulato
     assert answer["error"] == "InvalidParameterValue"
     assert "1048576" in answer["detail"]
     assert queue_depth(ctx, "huge-Queue") == 0
+
+
+def test_the_stage_throttle_answers_429_beyond_its_burst(emulator: Emulator) -> None:
+    ctx = up(emulator, "throttled", tuning=Tuning(throttle_rate=0.5, throttle_burst=2))
+    url = read_outputs(ctx)["order_url"]
+    statuses = [post(url, b'{"item": "mop"}')[0] for _ in range(5)]
+    assert statuses[:2] == [200, 200]
+    assert 429 in statuses[2:]
+    assert post(url, b'{"item": "mop"}')[1] == {"message": "Too Many Requests"}
