@@ -9,16 +9,14 @@ import sys
 import time
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
-from pocctl.config import Config
 from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.local.emulator import Emulator
-from pocctl.reporting import RecordingReporter
 from pocctl.stack import build_steps
 
+from .emulated import local_context
 from .inventory import everything, flatten, of_stack
 
 LATENCY = 0.05  # per AWS call, so that `up` takes a few seconds and can be killed part way
@@ -31,13 +29,7 @@ def slow_emulator() -> Iterator[Emulator]:
 
 
 def context(emulator: Emulator, stack: str) -> Context:
-    session = boto3.Session(
-        aws_access_key_id="pocctl-local",
-        aws_secret_access_key="pocctl-local",
-        region_name="us-east-1",
-    )
-    config = Config(stack=stack, endpoint_url=emulator.endpoint_url, email="ops@example.com")
-    return Context(config, RecordingReporter(), session=session)
+    return local_context(emulator, stack, email="ops@example.com")
 
 
 @pytest.mark.parametrize("kill_after", [0.7, 1.5, 3.0])

@@ -12,16 +12,16 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-from pocctl.config import Config
 from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.local.emulator import Emulator
 from pocctl.reporting import Outcome, RecordingReporter
 from pocctl.smoke import SmokeResult, run_test_order
 from pocctl.stack import build_steps, read_outputs
+
+from .emulated import up_local
 
 
 class Log(list[str]):
@@ -43,20 +43,7 @@ def emulator(log: Log) -> Iterator[Emulator]:
         yield running
 
 
-def context(emulator: Emulator, stack: str) -> Context:
-    session = boto3.Session(
-        aws_access_key_id="pocctl-local",
-        aws_secret_access_key="pocctl-local",
-        region_name="us-east-1",
-    )
-    config = Config(stack=stack, endpoint_url=emulator.endpoint_url)
-    return Context(config, RecordingReporter(), session=session)
-
-
-def up(emulator: Emulator, stack: str) -> Context:
-    ctx = context(emulator, stack)
-    assert Engine(ctx, build_steps(ctx.config)).up().ok
-    return ctx
+up = up_local
 
 
 def take_away(ctx: Context, role: str, policy: str, action: str) -> None:

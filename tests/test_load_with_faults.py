@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
-from pocctl.config import Config, Tuning
-from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.config import Tuning
 from pocctl.local.emulator import Emulator
 from pocctl.local.functions import Faults
 from pocctl.local.loadtest import run_load
-from pocctl.reporting import RecordingReporter
-from pocctl.stack import build_steps
+
+from .emulated import up_local
 
 EMAIL = "load@example.com"
 
@@ -28,19 +25,9 @@ def faulty() -> Iterator[Emulator]:
 def test_orders_under_faults_are_stored_or_dead_lettered_and_notified_once(
     faulty: Emulator,
 ) -> None:
-    session = boto3.Session(
-        aws_access_key_id="pocctl-local",
-        aws_secret_access_key="pocctl-local",
-        region_name="us-east-1",
+    ctx = up_local(
+        faulty, "faulty", email=EMAIL, tuning=Tuning(throttle_rate=1000, throttle_burst=1000)
     )
-    config = Config(
-        stack="faulty",
-        endpoint_url=faulty.endpoint_url,
-        email=EMAIL,
-        tuning=Tuning(throttle_rate=1000, throttle_burst=1000),
-    )
-    ctx = Context(config, RecordingReporter(), session=session)
-    assert Engine(ctx, build_steps(config)).up().ok
     # Small timeouts in the test, not in the product: retries come within seconds.
     lam, sqs = ctx.client("lambda"), ctx.client("sqs")
     for function in ("faulty-Lambda-1", "faulty-Lambda-2"):

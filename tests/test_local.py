@@ -10,18 +10,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
-from pocctl.config import Config, Tuning
+from pocctl.config import Tuning
 from pocctl.context import Context
-from pocctl.engine import Engine
 from pocctl.local.emulator import Emulator
-from pocctl.reporting import RecordingReporter
 from pocctl.smoke import run_test_order
-from pocctl.stack import build_steps, read_outputs
+from pocctl.stack import read_outputs
+
+from .emulated import local_context, up_local
 
 
 @pytest.fixture(scope="module")
@@ -30,24 +29,8 @@ def emulator() -> Iterator[Emulator]:
         yield running
 
 
-def context(emulator: Emulator, stack: str, **config: Any) -> Context:
-    session = boto3.Session(
-        aws_access_key_id="pocctl-local",
-        aws_secret_access_key="pocctl-local",
-        region_name="us-east-1",
-    )
-    return Context(
-        Config(stack=stack, endpoint_url=emulator.endpoint_url, **config),
-        RecordingReporter(),
-        session=session,
-    )
-
-
-def up(emulator: Emulator, stack: str, **config: Any) -> Context:
-    ctx = context(emulator, stack, **config)
-    report = Engine(ctx, build_steps(ctx.config)).up()
-    assert report.ok, [(r.title, r.error) for r in report.results if r.error]
-    return ctx
+context = local_context
+up = up_local
 
 
 def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:

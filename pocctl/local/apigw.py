@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-import boto3
 from botocore.exceptions import ClientError
 
 from pocctl.local.vtl import TemplateError, render
@@ -37,8 +36,8 @@ DEFAULT_GATEWAY_RESPONSES = {
     "INTEGRATION_FAILURE": ("500", '{"message": "Internal server error"}'),
 }
 
-Credentials = Callable[[str], dict[str, str]]  # role ARN -> boto3 credential kwargs
-ClientFor = Callable[[str, str], Any]
+ClientFor = Callable[[str, str], Any]  # (service, region) -> client
+RoleClientFor = Callable[[str, str, str], Any]  # (service, region, role ARN) -> client
 
 
 @dataclass
@@ -75,13 +74,12 @@ class TokenBucket:
 
 
 class ApiGateway:
-    def __init__(self, client: ClientFor, credentials: Credentials, regions: set[str]) -> None:
+    def __init__(self, client: ClientFor, client_as: RoleClientFor, regions: set[str]) -> None:
         self.client = client
-        self.credentials = credentials
+        self.client_as = client_as
         self.regions = regions
         self._cache: dict[tuple[str, str], tuple[float, ApiConfig | None]] = {}
         self._buckets: dict[tuple[str, str, float, int], TokenBucket] = {}
-        self._role_clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
     # -- configuration, read through the public API and cached briefly --------------------
@@ -212,7 +210,7 @@ class ApiGateway:
         if not role:
             return 403, sqs_error("AccessDenied", "the integration has no credentials role")
         try:
-            sqs = self._as_role("sqs", target["region"], role)
+            sqs = self.client_as("sqs", target["region"], role)
             # As API Gateway does: the queue by its path, no GetQueueUrl (the role may not have it).
             url = f"{sqs.meta.endpoint_url}/{target['account']}/{target['queue']}"
             sent = sqs.send_message(QueueUrl=url, MessageBody=(form.get("MessageBody") or [""])[0])
@@ -231,22 +229,6 @@ class ApiGateway:
                 }
             }
         )
-
-    def _as_role(self, service: str, region: str, role: str) -> Any:
-        """A client acting as the integration's role (one per role: clients are slow to make)."""
-        key = (region, role)
-        with self._lock:
-            client = self._role_clients.get(key)
-        if client is None:
-            client = boto3.client(
-                service,
-                region_name=region,
-                endpoint_url=self.client(service, region).meta.endpoint_url,
-                **self.credentials(role),
-            )
-            with self._lock:
-                self._role_clients[key] = client
-        return client
 
     def _respond(self, integration: dict[str, Any], status: int, backend_body: str) -> Response:
         responses = integration.get("integrationResponses") or {}

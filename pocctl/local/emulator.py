@@ -26,6 +26,8 @@ HEALTH_PATH = "/_pocctl/health"
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 
 Log = Callable[[str], None]
+# Pollers, workers and API requests share these clients from many threads at once.
+CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=64)
 
 
 class Outbox:
@@ -81,7 +83,7 @@ class Emulator:
                     endpoint_url=self.endpoint_url,
                     aws_access_key_id="pocctl-local",
                     aws_secret_access_key="pocctl-local",
-                    config=BotoConfig(retries={"mode": "standard", "max_attempts": 3}),
+                    config=CLIENT_CONFIG,
                 )
             return self._clients[(service, region)]
 
@@ -114,7 +116,7 @@ class Emulator:
                 service,
                 region_name=region,
                 endpoint_url=self.endpoint_url,
-                config=BotoConfig(retries={"mode": "standard", "max_attempts": 3}),
+                config=CLIENT_CONFIG,
                 **self.role_credentials(role_arn),
             )
             with self._lock:
@@ -123,7 +125,7 @@ class Emulator:
 
     # -- the WSGI application ------------------------------------------------------------
     def app(self, moto_app: Any) -> Callable[..., Iterable[bytes]]:
-        api = ApiGateway(self.client, self.role_credentials, self.regions)
+        api = ApiGateway(self.client, self.client_as, self.regions)
 
         def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             path = environ.get("PATH_INFO", "")
@@ -159,6 +161,7 @@ class Emulator:
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
         patches.apply()
+        reset_moto()  # moto's state is per process: a new emulator starts empty
         patches.MAIL_SINKS.append(self.outbox.add)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
@@ -176,7 +179,7 @@ class Emulator:
             self.endpoint_url, ACCOUNT, self.role_credentials, self.faults, self.log
         )
         self.supervisor = Supervisor(
-            self.invoker, self.endpoint_url, self.regions, self.log, self.client_as
+            self.invoker, self.client, self.client_as, self.regions, self.log
         )
         self.supervisor.start()
 
@@ -192,6 +195,7 @@ class Emulator:
             self._server.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        reset_moto()
 
     def __enter__(self) -> Emulator:
         self.start()
@@ -199,6 +203,12 @@ class Emulator:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def reset_moto() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
 
 
 def reply(

@@ -26,6 +26,7 @@ def _targets() -> dict[str, Any]:
     try:
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.dynamodb.models.table import StreamShard, Table
+        from moto.moto_api._internal.models import moto_api_backend
         from moto.sns.models import Subscription
         from moto.sqs.models import Queue
     except ImportError as exc:
@@ -46,6 +47,7 @@ def _targets() -> dict[str, Any]:
         in Table.__init__.__code__.co_names,
         "StreamShard.add": getattr(StreamShard, "add", None),
         "Subscription.publish": getattr(Subscription, "publish", None),
+        "moto_api_backend.reset": getattr(moto_api_backend, "reset", None),
     }
 
 

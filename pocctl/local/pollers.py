@@ -17,9 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-from botocore.config import Config as BotoConfig
-
 from pocctl.local.filters import UnsupportedFilter, passes
 from pocctl.local.functions import FunctionNotFound, Invocation, Invoker
 
@@ -331,35 +328,20 @@ class Supervisor(threading.Thread):
     def __init__(
         self,
         invoker: Invoker,
-        endpoint_url: str,
+        client: ClientFor,
+        role_client: RoleClientFor,
         regions: set[str],
         log: Log,
-        role_client: RoleClientFor,
     ) -> None:
         super().__init__(daemon=True, name="pocctl-mappings")
         self.invoker = invoker
-        self.endpoint_url = endpoint_url
+        self.client = client
+        self.role_client = role_client
         self.regions = regions
         self.log = log
-        self.role_client = role_client
         self.stopped = threading.Event()
         self.pollers: dict[str, tuple[str, Poller]] = {}
         self.checkpoints: dict[str, str] = {}
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
-
-    def client(self, service: str, region: str) -> Any:
-        with self._lock:
-            if (service, region) not in self._clients:
-                self._clients[(service, region)] = boto3.client(
-                    service,
-                    region_name=region,
-                    endpoint_url=self.endpoint_url,
-                    aws_access_key_id="pocctl-local",
-                    aws_secret_access_key="pocctl-local",
-                    config=BotoConfig(retries={"mode": "standard", "max_attempts": 3}),
-                )
-            return self._clients[(service, region)]
 
     def run(self) -> None:
         while not self.stopped.is_set():

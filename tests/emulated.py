@@ -1,0 +1,34 @@
+"""Contexts on a running `pocctl local` emulator, for the offline tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from pocctl.config import Config
+from pocctl.context import Context
+from pocctl.engine import Engine
+from pocctl.local.emulator import Emulator
+from pocctl.reporting import RecordingReporter
+from pocctl.stack import build_steps
+
+
+def local_context(emulator: Emulator, stack: str, **config: Any) -> Context:
+    session = boto3.Session(
+        aws_access_key_id="pocctl-local",
+        aws_secret_access_key="pocctl-local",
+        region_name="us-east-1",
+    )
+    return Context(
+        Config(stack=stack, endpoint_url=emulator.endpoint_url, **config),
+        RecordingReporter(),
+        session=session,
+    )
+
+
+def up_local(emulator: Emulator, stack: str, **config: Any) -> Context:
+    ctx = local_context(emulator, stack, **config)
+    report = Engine(ctx, build_steps(ctx.config)).up()
+    assert report.ok, [(r.title, r.error) for r in report.results if r.error]
+    return ctx
