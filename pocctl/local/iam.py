@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-CACHE_SECONDS = 1.0
+CACHE_SECONDS = 0.5
 AUTH = re.compile(r"Credential=(?P<key>[^/]+)/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
 
 # Batch operations authorize as their single-item action.
