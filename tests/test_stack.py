@@ -162,3 +162,19 @@ def test_a_local_endpoint_gets_a_local_invoke_url(make_ctx: MakeContext) -> None
     assert invoke_url(local, "abc123") == (
         "http://127.0.0.1:4566/restapis/abc123/prod/_user_request_/order"
     )
+
+
+def test_up_says_when_the_email_subscription_awaits_confirmation(make_ctx: MakeContext) -> None:
+    """moto confirms email subscriptions at once; AWS leaves them pending: answer as AWS does."""
+    from botocore.awsrequest import AWSResponse
+
+    ctx = make_ctx(email="ops@example.com")
+
+    def pending(**_: object) -> tuple[AWSResponse, dict[str, object]]:
+        response = AWSResponse("https://sns.invalid", 200, {}, None)
+        return response, {"Attributes": {"PendingConfirmation": "true"}}
+
+    ctx.client("sns").meta.events.register("before-call.sns.GetSubscriptionAttributes", pending)
+    up(ctx)
+    (note,) = ctx.reporter.notes  # type: ignore[attr-defined]
+    assert note.startswith("ops@example.com is pending confirmation: open the email from AWS")
