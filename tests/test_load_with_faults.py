@@ -31,10 +31,10 @@ def test_orders_under_faults_are_stored_or_dead_lettered_and_notified_once(
     # Small timeouts in the test, not in the product: retries come within seconds.
     lam, sqs = ctx.client("lambda"), ctx.client("sqs")
     for function in ("faulty-Lambda-1", "faulty-Lambda-2"):
-        lam.update_function_configuration(FunctionName=function, Timeout=1)
+        lam.update_function_configuration(FunctionName=function, Timeout=2)
     url = sqs.get_queue_url(QueueName="faulty-Queue")["QueueUrl"]
     # 6x the function timeout, as `up` does.
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "6"})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "12"})
 
     report = run_load(ctx, count=120, concurrency=12, email=EMAIL, timeout=150)
 
