@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
@@ -75,29 +77,77 @@ class RunReport:
 
 
 class Engine:
-    def __init__(self, ctx: Context, steps: Sequence[Step]) -> None:
+    """Runs steps as soon as what they depend on is done (`workers=1` runs them one by one)."""
+
+    def __init__(self, ctx: Context, steps: Sequence[Step], *, workers: int = 8) -> None:
         self.ctx = ctx
         self.steps = ordered(steps)
+        self.workers = max(1, workers)
+        self._lock = threading.Lock()
+
+    def _schedule(
+        self,
+        run: Callable[[Step], bool],
+        waits_for: Callable[[Step], set[str]],
+    ) -> bool:
+        """Run each step once everything it waits for has run; stop starting new steps as soon
+        as `run` returns False. Steps are started in `self.steps` order when several are ready.
+        Returns False if it stopped early; KeyboardInterrupt is re-raised after in-flight steps."""
+        done: set[str] = set()
+        started: set[str] = set()
+        stopping = False
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            running: dict[Future[bool], Step] = {}
+            try:
+                while True:
+                    if not stopping:
+                        for step in self.steps:
+                            if step.key not in started and waits_for(step) <= done:
+                                if len(running) >= self.workers:
+                                    break
+                                started.add(step.key)
+                                running[pool.submit(run, step)] = step
+                    if not running:
+                        return not stopping
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        step = running.pop(future)
+                        done.add(step.key)
+                        if not future.result():
+                            stopping = True
+            except BaseException:
+                for future in running:
+                    future.cancel()
+                raise
 
     def plan_all(self) -> tuple[dict[str, Plan], list[ForeignResourceError]]:
         """Read-only pass over every step; finds name conflicts before anything is created."""
         plans: dict[str, Plan] = {}
         conflicts: list[ForeignResourceError] = []
-        for step in self.steps:
+
+        def plan(step: Step) -> bool:
             try:
                 plans[step.key] = step.plan(self.ctx)
             except ForeignResourceError as exc:
                 conflicts.append(exc)
-        return plans, conflicts
+            return True
+
+        self._schedule(plan, lambda step: set(step.depends_on))
+        return plans, sorted(conflicts, key=lambda c: (c.kind, c.name))
 
     def _finish(self, report: RunReport, result: StepResult) -> None:
-        report.results.append(result)
+        with self._lock:
+            report.results.append(result)
         self.ctx.reporter.step_finished(result)
 
-    def _stop(self, report: RunReport, order: list[Step], index: int, result: StepResult) -> None:
-        """Record the step that stopped the run, and those that will not run after it."""
-        self._finish(report, result)
-        report.results += [StepResult(s.key, s.title, Outcome.NOT_RUN) for s in order[index + 1 :]]
+    def _not_run(self, report: RunReport) -> None:
+        seen = {r.step for r in report.results}
+        report.results += [
+            StepResult(s.key, s.title, Outcome.NOT_RUN) for s in self.steps if s.key not in seen
+        ]
+
+    def _interrupted(self, report: RunReport, step: Step) -> None:
+        self._finish(report, StepResult(step.key, step.title, Outcome.INTERRUPTED))
 
     def up(self, *, dry_run: bool = False) -> RunReport:
         report = RunReport()
@@ -112,13 +162,13 @@ class Engine:
             for step in self.steps:
                 plan = plans[step.key]
                 outcome = WOULD.get(plan.action, Outcome.UNCHANGED)
-                self._finish(
-                    report, StepResult(step.key, step.title, outcome, changes=plan.changes)
-                )
+                result = StepResult(step.key, step.title, outcome, changes=plan.changes)
+                self._finish(report, result)
             return report
 
         changed: set[str] = set()
-        for index, step in enumerate(self.steps):
+
+        def apply(step: Step) -> bool:
             started = self.ctx.clock()
             try:
                 plan = plans[step.key]
@@ -129,39 +179,52 @@ class Engine:
                     step.apply(self.ctx, plan)
                     changed.add(step.key)
             except KeyboardInterrupt:
-                report.interrupted = True
-                stopped = StepResult(step.key, step.title, Outcome.INTERRUPTED, error="interrupted")
-                self._stop(report, self.steps, index, stopped)
-                return report
+                self._interrupted(report, step)
+                raise
             except Exception as exc:  # reported per step; the CLI decides how to show it
-                report.error = exc
+                report.error = report.error or exc
                 seconds = self.ctx.clock() - started
-                failed = StepResult(
+                result = StepResult(
                     step.key, step.title, Outcome.FAILED, seconds, error=describe_error(exc)
                 )
-                self._stop(report, self.steps, index, failed)
-                return report
+                self._finish(report, result)
+                return False
             outcome = APPLIED.get(plan.action, Outcome.UNCHANGED)
             seconds = self.ctx.clock() - started
             self._finish(report, StepResult(step.key, step.title, outcome, seconds, plan.changes))
+            return True
+
+        try:
+            self._schedule(apply, lambda step: set(step.depends_on))
+        except KeyboardInterrupt:  # steps in flight finished; the one interrupted says so
+            report.interrupted = True
+        self._not_run(report)
         return report
 
     def down(self) -> RunReport:
         """Destroy in reverse dependency order; not-found is done; keep going past failures."""
         report = RunReport()
-        order = list(reversed(self.steps))
-        for index, step in enumerate(order):
+        dependents = {
+            s.key: {d.key for d in self.steps if s.key in d.depends_on} for s in self.steps
+        }
+
+        def destroy(step: Step) -> bool:
             started = self.ctx.clock()
             self.ctx.reporter.step_started(step.key, step.title, "delete")
             try:
                 outcome, error = step.destroy(self.ctx), None
             except KeyboardInterrupt:
-                report.interrupted = True
-                stopped = StepResult(step.key, step.title, Outcome.INTERRUPTED, error="interrupted")
-                self._stop(report, order, index, stopped)
-                return report
+                self._interrupted(report, step)
+                raise
             except Exception as exc:  # keep going: down must try every resource
                 outcome, error = Outcome.FAILED, describe_error(exc)
             seconds = self.ctx.clock() - started
             self._finish(report, StepResult(step.key, step.title, outcome, seconds, error=error))
+            return True
+
+        try:
+            self._schedule(destroy, lambda step: dependents[step.key])
+        except KeyboardInterrupt:  # steps in flight finished; the one interrupted says so
+            report.interrupted = True
+        self._not_run(report)
         return report

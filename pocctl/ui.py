@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from typing import Any
 
 from rich.console import Console
@@ -37,17 +38,36 @@ class Terminal:
         self.console = Console(stderr=to_stderr, highlight=False, soft_wrap=True)
         self.quiet = quiet
         self._status: Status | None = None
+        self._in_flight: dict[str, str] = {}
+        # Steps run in parallel: reporter calls come from several threads.
+        self._lock = threading.RLock()
 
     # -- the Reporter interface ----------------------------------------------------------
     def step_started(self, step: str, title: str, doing: str) -> None:
+        with self._lock:
+            self._in_flight[step] = f"{doing} {title}"
+            self._show_in_flight()
+
+    def _show_in_flight(self) -> None:
         if self.quiet or not self.console.is_terminal:
             return
-        self._stop_status()
-        self._status = self.console.status(f"{doing} {escape(title)} ...")
-        self._status.start()
+        if not self._in_flight:
+            self._stop_status()
+            return
+        text = escape("; ".join(self._in_flight.values())) + " ..."
+        if self._status is None:
+            self._status = self.console.status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
 
     def step_finished(self, result: StepResult) -> None:
-        self._stop_status()
+        with self._lock:
+            self._in_flight.pop(result.step, None)
+            self._print_result(result)
+            self._show_in_flight()
+
+    def _print_result(self, result: StepResult) -> None:
         if self.quiet and result.outcome is not Outcome.FAILED:
             return
         mark, style = STYLES[result.outcome]
@@ -63,8 +83,8 @@ class Terminal:
             self.console.print(f"      [red]{escape(result.error)}[/]")
 
     def note(self, message: str) -> None:
-        self._stop_status()
-        self.console.print(f"[cyan]note:[/] {escape(message)}")
+        with self._lock:
+            self.console.print(f"[cyan]note:[/] {escape(message)}")
 
     # -- everything else -----------------------------------------------------------------
     def _stop_status(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from pocctl.context import Context
@@ -146,3 +148,71 @@ def test_a_step_is_planned_again_when_what_it_depends_on_changed(
     Engine(ctx, chain).up()
     assert log.count("plan queue") == 2  # dlq was created, so queue looks again
     assert log.count("plan role") == 1
+
+
+class TimedStep(FakeStep):
+    """Takes a while to apply and to destroy, and records when it ran."""
+
+    def __init__(
+        self,
+        key: str,
+        log: list[str],
+        spans: dict[str, tuple[float, float]],
+        depends_on: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(key, log, depends_on)
+        self.spans = spans
+
+    def _timed(self) -> None:
+        import time
+
+        began = time.monotonic()
+        time.sleep(0.2)
+        self.spans[self.key] = (began, time.monotonic())
+
+    def apply(self, ctx: Context, plan: Plan) -> None:
+        self._timed()
+        super().apply(ctx, plan)
+
+    def destroy(self, ctx: Context) -> Outcome:
+        self._timed()
+        return super().destroy(ctx)
+
+
+def timed_chain(log: list[str], spans: dict[str, tuple[float, float]]) -> list[FakeStep]:
+    return [
+        TimedStep("api", log, spans, ("queue", "role")),
+        TimedStep("queue", log, spans, ("dlq",)),
+        TimedStep("role", log, spans),
+        TimedStep("dlq", log, spans),
+        TimedStep("topic", log, spans),
+    ]
+
+
+def test_independent_steps_run_together_and_dependencies_still_come_first(
+    ctx: Context, log: list[str]
+) -> None:
+    spans: dict[str, tuple[float, float]] = {}
+    assert Engine(ctx, timed_chain(log, spans)).up().ok
+    assert spans["dlq"][1] <= spans["queue"][0]
+    assert spans["queue"][1] <= spans["api"][0] and spans["role"][1] <= spans["api"][0]
+    starts = sorted(spans[k][0] for k in ("dlq", "role", "topic"))
+    assert starts[-1] - starts[0] < 0.15, "role, dlq and topic should start together"
+    assert spans["api"][1] - min(s for s, _ in spans.values()) < 0.75  # 3 levels, not 5 steps
+
+
+def test_down_in_parallel_still_removes_dependents_first(ctx: Context, log: list[str]) -> None:
+    spans: dict[str, tuple[float, float]] = {}
+    steps = timed_chain(log, spans)
+    Engine(ctx, steps).up()
+    spans.clear()
+    assert Engine(ctx, steps).down().ok
+    assert spans["api"][1] <= spans["queue"][0] <= spans["queue"][1] <= spans["dlq"][0]
+    assert spans["api"][1] <= spans["role"][0]
+
+
+def test_serial_runs_one_step_at_a_time(ctx: Context, log: list[str]) -> None:
+    spans: dict[str, tuple[float, float]] = {}
+    assert Engine(ctx, timed_chain(log, spans), workers=1).up().ok
+    ordered_spans = sorted(spans.values())
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(ordered_spans))

@@ -99,8 +99,11 @@ def test_ctrl_c_during_up_says_what_was_made_and_what_to_run(aws: None) -> None:
         result = CliRunner().invoke(cli, ["up"])
     assert result.exit_code == 130
     assert "! interrupted  Lambda function POC-Lambda-1" in result.output
-    assert "Error: Interrupted while working on Lambda function POC-Lambda-1." in result.output
-    assert "Made or changed so far: IAM role POC-Lambda-1-Role" in result.output
+    (stopped,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert stopped.startswith("Error: Interrupted while working on ")
+    assert "Lambda function POC-Lambda-1" in stopped
+    (made,) = [line for line in result.output.splitlines() if line.startswith("Made or changed")]
+    assert "IAM role POC-Lambda-1-Role" in made
     assert "Nothing is lost: run `pocctl up` to finish, or `pocctl down`" in result.output
     assert CliRunner().invoke(cli, ["up"]).exit_code == 0
 
@@ -124,8 +127,10 @@ def test_ctrl_c_during_down_says_what_is_left(aws: None) -> None:
         patch.setattr(Context, "client", interrupting)
         result = CliRunner().invoke(cli, ["down", "--yes"])
     assert result.exit_code == 130
-    assert "Error: Interrupted: removed REST API POC-API" in result.output
-    assert "not yet removed: SQS queue POC-Queue" in result.output
+    (stopped,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    removed, left = stopped.split("; not yet removed: ")
+    assert removed.startswith("Error: Interrupted: removed ") and "REST API POC-API" in removed
+    assert "SQS queue POC-Queue" in left
     assert "Run `pocctl down` again to finish" in result.output
     assert CliRunner().invoke(cli, ["down", "--yes"]).exit_code == 0
     assert flatten(everything(boto3.Session(region_name="us-east-1"))) == []

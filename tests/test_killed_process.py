@@ -19,7 +19,7 @@ from pocctl.stack import build_steps
 from .emulated import local_context
 from .inventory import everything, flatten, of_stack
 
-LATENCY = 0.05  # per AWS call, so that `up` takes a few seconds and can be killed part way
+LATENCY = 0.1  # per AWS call (a region's round trip), so that `up` can be killed part way
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def test_propagation_retry_gives_up_after_about_two_minutes(ctx: Context, sleeps
         NOT_YET_ASSUMABLE,
         1000,
     )
-    report = Engine(ctx, build_steps(ctx.config)).up()
+    report = Engine(ctx, build_steps(ctx.config), workers=1).up()  # one budget at a time
     failed = next(r for r in report.results if r.outcome is Outcome.FAILED)
     assert failed.step == "writer"
     assert isinstance(report.error, StepError)

@@ -24,7 +24,10 @@ def stdin_is_terminal() -> bool:
 @cli.command()
 @aws_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-def down(yes: bool, **kwargs: Any) -> None:
+@click.option(
+    "--serial", is_flag=True, help="One resource at a time (for comparison and debugging)."
+)
+def down(yes: bool, serial: bool, **kwargs: Any) -> None:
     """Delete every resource of the stack, in reverse dependency order.
 
     Only resources tagged pocctl:stack=<stack> are touched. Safe to run again: what is already
@@ -49,15 +52,15 @@ def down(yes: bool, **kwargs: Any) -> None:
             f"(account {ctx.account_id})?",
             abort=True,
         )
-    teardown(term, ctx)
+    teardown(term, ctx, serial=serial)
 
 
-def teardown(term: Terminal, ctx: Context) -> None:
+def teardown(term: Terminal, ctx: Context, *, serial: bool = False) -> None:
     """Run `down` on a context and render it; raises TeardownIncomplete listing what is left."""
     config = ctx.config
     term.heading(f"Removing stack {config.stack} from {config.region}")
     started = ctx.clock()
-    report = Engine(ctx, build_steps(config)).down()
+    report = Engine(ctx, build_steps(config), workers=1 if serial else 8).down()
     if report.interrupted:
         removed = report.titles(Outcome.DELETED)
         still = report.titles(Outcome.INTERRUPTED, Outcome.NOT_RUN)

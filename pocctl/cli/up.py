@@ -19,14 +19,14 @@ from pocctl.ui import Terminal
 DEFAULTS = Tuning()
 
 
-def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False) -> None:
+def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False, serial: bool = False) -> None:
     """Run `up` on a context and render it; raises DeployError when it stops part way."""
     config = ctx.config
     term.heading(
         f"{'Planning' if dry_run else 'Deploying'} stack {config.stack} in {config.region}"
     )
     started = ctx.clock()
-    report = Engine(ctx, build_steps(config)).up(dry_run=dry_run)
+    report = Engine(ctx, build_steps(config), workers=1 if serial else 8).up(dry_run=dry_run)
     if report.conflicts:
         raise DeployError(
             "Nothing was created: these names are taken by resources this stack did not make:\n"
@@ -35,9 +35,9 @@ def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False) -> None:
         )
     if report.interrupted:
         done = report.titles(Outcome.CREATED, Outcome.UPDATED)
-        where = report.titles(Outcome.INTERRUPTED)
+        where = ", ".join(report.titles(Outcome.INTERRUPTED))
         raise Interrupted(
-            f"Interrupted{' while working on ' + where[0] if where else ' before any change'}.",
+            f"Interrupted{' while working on ' + where if where else ' before any change'}.",
             (f"Made or changed so far: {', '.join(done)}.\n" if done else "Nothing was changed.\n")
             + "Nothing is lost: run `pocctl up` to finish, "
             "or `pocctl down` to remove what was made.",
@@ -95,15 +95,20 @@ def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False) -> None:
     help="Requests the API accepts at once above the rate.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--serial", is_flag=True, help="One step at a time (for comparison and debugging).")
 def up(
     email: str | None,
     stage: str,
     rate_limit: float,
     burst_limit: int,
     dry_run: bool,
+    serial: bool,
     **kwargs: Any,
 ) -> None:
     """Create the pipeline, or repair it: run it again and it changes only what drifted.
+
+    Steps run in parallel as soon as what they depend on exists (roles, table, queues and topic
+    together; functions once their role exists; mappings and the API last).
 
     \b
     Examples:
@@ -114,4 +119,4 @@ def up(
     term = Terminal()
     tuning = Tuning(throttle_rate=rate_limit, throttle_burst=burst_limit)
     ctx = make_context(collect(kwargs), term, email=email, stage=stage, tuning=tuning)
-    deploy(term, ctx, dry_run=dry_run)
+    deploy(term, ctx, dry_run=dry_run, serial=serial)
