@@ -185,7 +185,8 @@ def test_a_failed_step_says_what_was_made_and_what_to_run(
         r"CreateFunction failed with AccessDeniedException: no lambda for you",
         result.output,
     )
-    assert "Made or changed before that: IAM role POC-Lambda-" in result.output
+    (made,) = [line for line in result.output.splitlines() if line.startswith("Made or changed")]
+    assert "IAM role POC-Lambda-" in made
     assert "Run `pocctl up` again to finish, or `pocctl down` to remove what was made." in (
         result.output
     )

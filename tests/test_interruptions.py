@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -98,12 +99,14 @@ def test_ctrl_c_during_up_says_what_was_made_and_what_to_run(aws: None) -> None:
         patch.setattr(Context, "client", interrupting)
         result = CliRunner().invoke(cli, ["up"])
     assert result.exit_code == 130
-    assert "! interrupted  Lambda function POC-Lambda-1" in result.output
+    # Functions are created in parallel: whichever reached CreateFunction first is interrupted.
+    assert re.search(r"! interrupted +Lambda function POC-Lambda-[12]", result.output)
     (stopped,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert stopped.startswith("Error: Interrupted while working on ")
-    assert "Lambda function POC-Lambda-1" in stopped
+    assert re.match(
+        r"Error: Interrupted while working on .*Lambda function POC-Lambda-[12]", stopped
+    )
     (made,) = [line for line in result.output.splitlines() if line.startswith("Made or changed")]
-    assert "IAM role POC-Lambda-1-Role" in made
+    assert "IAM role POC-Lambda-" in made
     assert "Nothing is lost: run `pocctl up` to finish, or `pocctl down`" in result.output
     assert CliRunner().invoke(cli, ["up"]).exit_code == 0
 

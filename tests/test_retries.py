@@ -1,4 +1,7 @@
-"""Retries botocore won't do: IAM role propagation, updates in progress, SQS name reuse."""
+"""Retries botocore won't do: IAM role propagation, updates in progress, SQS name reuse.
+
+These count sleeps and name the step that failed, so they run the engine one step at a time.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ def test_create_function_is_retried_while_the_new_role_propagates(
         NOT_YET_ASSUMABLE,
         3,
     )
-    report = Engine(ctx, build_steps(ctx.config)).up()
+    report = Engine(ctx, build_steps(ctx.config), workers=1).up()
     assert report.ok
     assert fault.failed == 3
     assert sleeps[:3] == [1.0, 2.0, 4.0]  # backoff, recorded instead of slept
@@ -41,7 +44,7 @@ def test_mapping_creation_is_retried_while_the_role_propagates(
         NO_RECEIVE,
         2,
     )
-    assert Engine(ctx, build_steps(ctx.config)).up().ok
+    assert Engine(ctx, build_steps(ctx.config), workers=1).up().ok
     assert fault.failed == 2
     assert 1.0 in sleeps and 2.0 in sleeps
 
@@ -66,7 +69,7 @@ def test_a_permanent_error_is_not_retried_and_names_step_operation_and_code(
     ctx: Context, sleeps: Sleeps
 ) -> None:
     FailCalls(ctx.client("lambda"), "CreateFunction", "AccessDeniedException", "not allowed", 1)
-    report = Engine(ctx, build_steps(ctx.config)).up()
+    report = Engine(ctx, build_steps(ctx.config), workers=1).up()
     assert isinstance(report.error, StepError)
     assert str(report.error).startswith(
         "writer: CreateFunction failed with AccessDeniedException: not allowed"
@@ -84,7 +87,7 @@ def test_queue_name_reuse_after_a_delete_is_waited_out(ctx: Context, sleeps: Sle
         "with the same name.",
         4,
     )
-    assert Engine(ctx, build_steps(ctx.config)).up().ok
+    assert Engine(ctx, build_steps(ctx.config), workers=1).up().ok
     assert fault.failed == 4
     assert sum(sleeps) >= 3.5
 
@@ -101,6 +104,6 @@ def test_update_in_progress_is_retried(deployed: Context, sleeps: Sleeps) -> Non
         "An update is in progress for resource",
         times,
     )
-    assert Engine(again, build_steps(again.config)).up().ok
+    assert Engine(again, build_steps(again.config), workers=1).up().ok
     assert fault.failed == times
     assert lam.get_function_configuration(FunctionName="POC-Lambda-1")["Timeout"] == 10
