@@ -63,7 +63,9 @@ def take_away(ctx: Context, role: str, policy: str, action: str) -> None:
         iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(document))
     else:  # IAM refuses an empty policy: the action was its only grant
         iam.delete_role_policy(RoleName=role, PolicyName=policy)
-    time.sleep(0.6)  # the emulator reads a role's policies at most every half second
+    # The emulator re-reads a role's policies every half second, and a long poll authorized
+    # just before the change may still run for a second: wait out both.
+    time.sleep(1.6)
 
 
 def smoke(ctx: Context, timeout: float = 4) -> SmokeResult:
