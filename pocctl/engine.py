@@ -68,10 +68,6 @@ class RunReport:
             and all(r.outcome not in stopped for r in self.results)
         )
 
-    @property
-    def changed(self) -> bool:
-        return any(r.outcome in (Outcome.CREATED, Outcome.UPDATED) for r in self.results)
-
     def titles(self, *outcomes: Outcome) -> list[str]:
         return [r.title for r in self.results if r.outcome in outcomes]
 

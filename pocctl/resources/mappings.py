@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pocctl.aws import (
+    IN_USE_CODES,
     aws_errors,
     delete,
     is_not_found,
@@ -26,7 +27,6 @@ from pocctl.resources.queues import queue_arn
 
 ACTIVE_STATES = {"Creating", "Enabling", "Enabled", "Updating"}
 CREATE_ONLY = ("StartingPosition",)
-IN_USE = frozenset({"ResourceConflictException", "ResourceInUseException"})
 INSERT_ONLY = {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]}
 
 
@@ -119,7 +119,7 @@ class MappingStep(Step):
                 lambda: lam.update_event_source_mapping(
                     UUID=keep["UUID"], FunctionName=self.function_name, Enabled=True, **updatable
                 ),
-                IN_USE,
+                IN_USE_CODES,
                 limit_seconds=60,
             )
 
