@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -26,6 +29,11 @@ PREFLIGHT_CONFIG = BotoConfig(
 class Call:
     service: str
     operation: str
+    # Which engine pass ("plan", "up", "down") and step made the call; None outside steps.
+    phase: str | None = None
+    step: str | None = None
+    # Set for calls made side by side within a step (Context.together): "group/branch".
+    lane: str | None = None
 
     @property
     def mutating(self) -> bool:
@@ -47,6 +55,10 @@ class CallLog:
     @property
     def mutating(self) -> list[Call]:
         return [c for c in self.calls if c.mutating]
+
+
+T = TypeVar("T")
+_groups = itertools.count(1)
 
 
 class Context:
@@ -72,6 +84,36 @@ class Context:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._account_id: str | None = None
+        self._working = threading.local()
+
+    @contextmanager
+    def working_on(self, phase: str, step: str) -> Iterator[None]:
+        """Label the calls this thread makes meanwhile (steps run on several threads)."""
+        previous = getattr(self._working, "label", (None, None, None))
+        self._working.label = (phase, step, None)
+        try:
+            yield
+        finally:
+            self._working.label = previous
+
+    def together(self, *actions: Callable[[], T]) -> list[T]:
+        """Run calls that don't depend on each other at the same time; results in order.
+        Every action runs to the end; then the first exception, if any, is raised."""
+        if len(actions) < 2:
+            return [action() for action in actions]
+        phase, step, _ = getattr(self._working, "label", (None, None, None))
+        group = next(_groups)
+
+        def run(branch: int, action: Callable[[], T]) -> T:
+            self._working.label = (phase, step, f"{group}/{branch}")
+            return action()
+
+        with ThreadPoolExecutor(max_workers=len(actions)) as pool:
+            futures = [pool.submit(run, i, action) for i, action in enumerate(actions)]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]  # type: ignore[misc]
+        return [f.result() for f in futures]
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -87,7 +129,8 @@ class Context:
             return self._clients[service]
 
     def _record_call(self, model: Any, **_: Any) -> None:
-        self.calls.record(Call(model.service_model.service_name, model.name))
+        phase, step, lane = getattr(self._working, "label", (None, None, None))
+        self.calls.record(Call(model.service_model.service_name, model.name, phase, step, lane))
 
     @property
     def account_id(self) -> str:
@@ -98,6 +141,7 @@ class Context:
                 endpoint_url=self.config.endpoint_url,
                 config=PREFLIGHT_CONFIG,
             )
+            sts.meta.events.register("before-call.*.*", self._record_call)
             self._account_id = sts.get_caller_identity()["Account"]
         return self._account_id
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import cache
 
 from botocore.exceptions import ClientError
 
 from pocctl.aws import error_code, error_message
-from pocctl.context import Context
+from pocctl.context import Call, Context
 from pocctl.errors import ForeignResourceError
 from pocctl.reporting import Action, Outcome, StepResult
 from pocctl.resources.base import Plan, Step
 
+# Enough for every step of the stack at once: the work is waiting on AWS, not computing.
+DEFAULT_WORKERS = 16
 APPLIED = {Action.CREATE: Outcome.CREATED, Action.UPDATE: Outcome.UPDATED}
 WOULD = {Action.CREATE: Outcome.WOULD_CREATE, Action.UPDATE: Outcome.WOULD_UPDATE}
 
@@ -27,7 +31,7 @@ def ordered(steps: Sequence[Step]) -> list[Step]:
     """Steps in an order where each comes after what it depends on (stable for equal rank)."""
     by_key = {s.key: s for s in steps}
     for step in steps:
-        missing = [d for d in step.depends_on if d not in by_key]
+        missing = [d for d in (*step.depends_on, *step.plan_after) if d not in by_key]
         if missing:
             raise DependencyError(f"{step.key} depends on unknown step(s) {missing}")
     done: list[Step] = []
@@ -42,6 +46,41 @@ def ordered(steps: Sequence[Step]) -> list[Step]:
             placed.add(step.key)
         remaining = [s for s in remaining if s.key not in placed]
     return done
+
+
+def longest_chain(steps: Sequence[Step], calls: Iterable[Call], phase: str) -> int:
+    """How many calls of one engine pass had to wait for each other. A step's calls run one
+    after another, after the calls of the steps it waits for: its dependencies, or on `down` the
+    steps that depend on it. Wall time over this chain's latency shows what parallelism left."""
+    per_step: Counter[str | None] = Counter()
+    lanes: dict[tuple[str | None, str], Counter[str]] = {}
+    for call in calls:
+        if call.phase != phase:
+            continue
+        if call.lane is None:
+            per_step[call.step] += 1
+        else:  # calls side by side count once per group, as its longest branch
+            group, _, branch = call.lane.partition("/")
+            lanes.setdefault((call.step, group), Counter())[branch] += 1
+    for (step, _), branches in lanes.items():
+        per_step[step] += max(branches.values())
+    waits = {s.key: waits_for(steps, s, phase) for s in steps}
+
+    @cache
+    def chain(key: str) -> int:
+        return per_step[key] + max((chain(k) for k in waits[key]), default=0)
+
+    return max((chain(s.key) for s in steps), default=0)
+
+
+def waits_for(steps: Sequence[Step], step: Step, phase: str) -> set[str]:
+    """The steps that must be done first: planning needs only what a plan reads from another
+    step's plan; `up` needs the dependencies; `down` removes dependents first."""
+    if phase == "plan":
+        return set(step.plan_after)
+    if phase == "down":
+        return {d.key for d in steps if step.key in d.depends_on}
+    return set(step.depends_on)
 
 
 def describe_error(exc: Exception) -> str:
@@ -75,7 +114,9 @@ class RunReport:
 class Engine:
     """Runs steps as soon as what they depend on is done (`workers=1` runs them one by one)."""
 
-    def __init__(self, ctx: Context, steps: Sequence[Step], *, workers: int = 8) -> None:
+    def __init__(
+        self, ctx: Context, steps: Sequence[Step], *, workers: int = DEFAULT_WORKERS
+    ) -> None:
         self.ctx = ctx
         self.steps = ordered(steps)
         self.workers = max(1, workers)
@@ -123,12 +164,13 @@ class Engine:
 
         def plan(step: Step) -> bool:
             try:
-                plans[step.key] = step.plan(self.ctx)
+                with self.ctx.working_on("plan", step.key):
+                    plans[step.key] = step.plan(self.ctx)
             except ForeignResourceError as exc:
                 conflicts.append(exc)
             return True
 
-        self._schedule(plan, lambda step: set(step.depends_on))
+        self._schedule(plan, lambda step: waits_for(self.steps, step, "plan"))
         return plans, sorted(conflicts, key=lambda c: (c.kind, c.name))
 
     def _finish(self, report: RunReport, result: StepResult) -> None:
@@ -167,13 +209,14 @@ class Engine:
         def apply(step: Step) -> bool:
             started = self.ctx.clock()
             try:
-                plan = plans[step.key]
-                if any(d in changed for d in step.depends_on):
-                    plan = step.plan(self.ctx)  # what it depends on changed: look again
-                if plan.action is not Action.NONE:
-                    self.ctx.reporter.step_started(step.key, step.title, plan.action.value)
-                    step.apply(self.ctx, plan)
-                    changed.add(step.key)
+                with self.ctx.working_on("up", step.key):
+                    plan = plans[step.key]
+                    if any(d in changed for d in step.depends_on):
+                        plan = step.plan(self.ctx)  # what it depends on changed: look again
+                    if plan.action is not Action.NONE:
+                        self.ctx.reporter.step_started(step.key, step.title, plan.action.value)
+                        step.apply(self.ctx, plan)
+                        changed.add(step.key)
             except KeyboardInterrupt:
                 self._interrupted(report, step)
                 raise
@@ -191,7 +234,7 @@ class Engine:
             return True
 
         try:
-            self._schedule(apply, lambda step: set(step.depends_on))
+            self._schedule(apply, lambda step: waits_for(self.steps, step, "up"))
         except KeyboardInterrupt:  # steps in flight finished; the one interrupted says so
             report.interrupted = True
         self._not_run(report)
@@ -200,15 +243,14 @@ class Engine:
     def down(self) -> RunReport:
         """Destroy in reverse dependency order; not-found is done; keep going past failures."""
         report = RunReport()
-        dependents = {
-            s.key: {d.key for d in self.steps if s.key in d.depends_on} for s in self.steps
-        }
+        dependents = {s.key: waits_for(self.steps, s, "down") for s in self.steps}
 
         def destroy(step: Step) -> bool:
             started = self.ctx.clock()
             self.ctx.reporter.step_started(step.key, step.title, "delete")
             try:
-                outcome, error = step.destroy(self.ctx), None
+                with self.ctx.working_on("down", step.key):
+                    outcome, error = step.destroy(self.ctx), None
             except KeyboardInterrupt:
                 self._interrupted(report, step)
                 raise

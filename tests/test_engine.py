@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 
-from pocctl.context import Context
-from pocctl.engine import DependencyError, Engine, ordered
+from pocctl.context import Call, Context
+from pocctl.engine import DependencyError, Engine, longest_chain, ordered
 from pocctl.errors import ForeignResourceError, StepError
 from pocctl.reporting import Outcome
 from pocctl.resources.base import Plan, Step
@@ -216,3 +217,65 @@ def test_serial_runs_one_step_at_a_time(ctx: Context, log: list[str]) -> None:
     assert Engine(ctx, timed_chain(log, spans), workers=1).up().ok
     ordered_spans = sorted(spans.values())
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(ordered_spans))
+
+
+class SlowPlanStep(FakeStep):
+    """Takes a while to plan, and records when."""
+
+    def __init__(self, key: str, log: list[str], spans: dict[str, tuple[float, float]]) -> None:
+        super().__init__(key, log)
+        self.spans = spans
+
+    def plan(self, ctx: Context) -> Plan:
+        began = time.monotonic()
+        time.sleep(0.2)
+        self.spans.setdefault(self.key, (began, time.monotonic()))  # the first pass, not re-plans
+        return super().plan(ctx)
+
+
+def test_plans_run_at_once_unless_one_reads_another_plan(ctx: Context, log: list[str]) -> None:
+    spans: dict[str, tuple[float, float]] = {}
+    steps = [SlowPlanStep(k, log, spans) for k in ("dlq", "queue", "api", "mapping")]
+    steps[1].depends_on = ("dlq",)
+    steps[2].depends_on = ("queue",)
+    steps[3].depends_on = steps[3].plan_after = ("dlq",)
+    assert Engine(ctx, steps).up().ok
+    starts = [spans[k][0] for k in ("dlq", "queue", "api")]
+    assert max(starts) - min(starts) < 0.15, "plans of dependent steps need not wait"
+    assert spans["mapping"][0] >= spans["dlq"][1], "a plan reading another's facts waits for it"
+
+
+def test_longest_chain_follows_the_graph_and_counts_side_by_side_calls_once() -> None:
+    steps = [FakeStep("dlq", []), FakeStep("queue", [], ("dlq",)), FakeStep("topic", [])]
+
+    def calls(step: str, n: int, phase: str = "up", lane: str | None = None) -> list[Call]:
+        return [Call("sqs", "Op", phase, step, lane) for _ in range(n)]
+
+    made = calls("dlq", 2) + calls("queue", 1) + calls("topic", 3) + calls("queue", 5, "plan")
+    assert longest_chain(steps, made, "up") == 3  # dlq then queue, or topic alone
+    made += calls("queue", 2, lane="7/0") + calls("queue", 1, lane="7/1")
+    assert longest_chain(steps, made, "up") == 5  # two more in a row on the longer branch
+    assert longest_chain(steps, made, "plan") == 5  # plans don't wait for each other
+    made += calls("queue", 1, "down") + calls("dlq", 2, "down") + calls("topic", 2, "down")
+    assert longest_chain(steps, made, "down") == 3  # down: queue, then dlq
+
+
+def test_together_runs_side_by_side_labels_lanes_and_raises_after_all_ran(ctx: Context) -> None:
+    finished: list[int] = []
+
+    def slow(n: int) -> int:
+        time.sleep(0.2)
+        finished.append(n)
+        return n
+
+    began = time.monotonic()
+    with ctx.working_on("up", "api"):
+        assert ctx.together(lambda: slow(1), lambda: slow(2), lambda: slow(3)) == [1, 2, 3]
+    assert time.monotonic() - began < 0.45
+
+    def boom() -> int:
+        raise StepError("api", "PutMethod", "Boom", "it broke")
+
+    with pytest.raises(StepError, match="Boom"):
+        ctx.together(boom, lambda: slow(4))
+    assert 4 in finished, "the other call still ran to the end"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.engine import Engine, longest_chain
 from pocctl.reporting import Outcome
 from pocctl.resources.api import invoke_url
 from pocctl.stack import build_steps, read_outputs
@@ -97,6 +97,20 @@ def test_second_up_changes_nothing_and_makes_no_mutating_call(deployed: Context)
     assert set(outcomes) == {Outcome.UNCHANGED}
     assert again.calls.calls, "the second run must have looked"
     assert again.calls.mutating == []
+    # Every resource is read at once: find it, look inside; the stream mapping reads the
+    # table's plan first (the stream ARN).
+    steps = build_steps(again.config)
+    assert longest_chain(steps, again.calls.calls, "plan") <= 3
+    assert longest_chain(steps, again.calls.calls, "up") == 0
+
+
+def test_a_cold_up_has_a_short_chain_of_calls(ctx: Context) -> None:
+    up(ctx)
+    steps = build_steps(ctx.config)
+    chain = sum(longest_chain(steps, ctx.calls.calls, phase) for phase in ("plan", "up"))
+    # 66 calls, but on AWS the wall time follows the longest run of calls that wait for each
+    # other; the API's pieces go side by side so this stays near a dozen.
+    assert len(ctx.calls.calls) > 50 and chain <= 15
 
 
 def test_second_up_with_the_same_email_keeps_exactly_one_subscription(

@@ -10,7 +10,7 @@ import click
 from pocctl.cli.main import cli
 from pocctl.cli.options import aws_options, collect, make_context
 from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.engine import DEFAULT_WORKERS, Engine
 from pocctl.errors import Interrupted, TeardownIncomplete
 from pocctl.reporting import Outcome
 from pocctl.stack import build_steps
@@ -60,7 +60,7 @@ def teardown(term: Terminal, ctx: Context, *, serial: bool = False) -> None:
     config = ctx.config
     term.heading(f"Removing stack {config.stack} from {config.region}")
     started = ctx.clock()
-    report = Engine(ctx, build_steps(config), workers=1 if serial else 8).down()
+    report = Engine(ctx, build_steps(config), workers=1 if serial else DEFAULT_WORKERS).down()
     if report.interrupted:
         removed = report.titles(Outcome.DELETED)
         still = report.titles(Outcome.INTERRUPTED, Outcome.NOT_RUN)

@@ -10,7 +10,7 @@ from pocctl.cli.main import cli
 from pocctl.cli.options import aws_options, collect, make_context
 from pocctl.config import DEFAULT_STAGE, Tuning
 from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.engine import DEFAULT_WORKERS, Engine
 from pocctl.errors import DeployError, Interrupted, PocctlError
 from pocctl.reporting import Outcome
 from pocctl.stack import build_steps
@@ -26,7 +26,8 @@ def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False, serial: bool 
         f"{'Planning' if dry_run else 'Deploying'} stack {config.stack} in {config.region}"
     )
     started = ctx.clock()
-    report = Engine(ctx, build_steps(config), workers=1 if serial else 8).up(dry_run=dry_run)
+    engine = Engine(ctx, build_steps(config), workers=1 if serial else DEFAULT_WORKERS)
+    report = engine.up(dry_run=dry_run)
     if report.conflicts:
         raise DeployError(
             "Nothing was created: these names are taken by resources this stack did not make:\n"

@@ -33,6 +33,8 @@ class LoadReport:
     failed_stream: set[str] = field(default_factory=set)
     post_seconds: float = 0.0
     settle_seconds: float = 0.0
+    # From the first POST until every order was stored (or dead-lettered) and announced.
+    done_seconds: float = 0.0
 
     def problems(self) -> list[str]:
         accepted = set(self.accepted)
@@ -66,6 +68,7 @@ class LoadReport:
             "in_failed_stream_batches": len(self.failed_stream),
             "post_seconds": round(self.post_seconds, 2),
             "settle_seconds": round(self.settle_seconds, 2),
+            "done_seconds": round(self.done_seconds, 2),
             "problems": self.problems(),
         }
 
@@ -164,7 +167,7 @@ def failed_stream_ids(ctx: Context) -> set[str]:
 
 def wait(check: Callable[[], bool], deadline: float) -> None:
     while not check() and time.monotonic() < deadline:
-        time.sleep(0.25)
+        time.sleep(0.5)
 
 
 def run_load(
@@ -198,6 +201,7 @@ def run_load(
         )
 
     wait(announced, deadline)
+    report.done_seconds = report.post_seconds + time.monotonic() - started
     time.sleep(1.0)  # let a late duplicate show itself
     report.settle_seconds = time.monotonic() - started
     report.stored = stored_ids(ctx)

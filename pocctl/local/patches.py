@@ -7,6 +7,7 @@ moto is pinned to one version (pyproject's `local` extra). If a newer moto moved
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
@@ -22,13 +23,18 @@ _applied = False
 _lock = threading.Lock()
 
 
+def _property_names(cls: type, name: str) -> tuple[str, ...]:
+    getter = getattr(vars(cls).get(name), "fget", None)
+    return tuple(getter.__code__.co_names) if getter is not None else ()
+
+
 def _targets() -> dict[str, Any]:
     try:
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.dynamodb.models.table import StreamShard, Table
         from moto.moto_api._internal.models import moto_api_backend
         from moto.sns.models import Subscription
-        from moto.sqs.models import Queue
+        from moto.sqs.models import Message, Queue, SQSBackend
     except ImportError as exc:
         raise EmulatorUnavailable(
             f"pocctl local needs moto's server: {exc}. "
@@ -48,6 +54,14 @@ def _targets() -> dict[str, Any]:
         "StreamShard.add": getattr(StreamShard, "add", None),
         "Subscription.publish": getattr(Subscription, "publish", None),
         "moto_api_backend.reset": getattr(moto_api_backend, "reset", None),
+        "SQSBackend.is_message_valid_based_on_retention_period": getattr(
+            SQSBackend, "is_message_valid_based_on_retention_period", None
+        ),
+        # Stored as queue.message_retention_period, like every BASE_ATTRIBUTES entry.
+        "Message.visible (visible_at)": "visible_at" in _property_names(Message, "visible"),
+        "Message.delayed (delayed_until)": "delayed_until" in _property_names(Message, "delayed"),
+        "Queue.message_retention_period": "MessageRetentionPeriod"
+        in getattr(Queue, "BASE_ATTRIBUTES", ()),
     }
 
 
@@ -82,7 +96,7 @@ def apply() -> None:
         from moto.awslambda.models import LambdaBackend
         from moto.dynamodb.models import dynamodb_backends
         from moto.sns.models import Subscription
-        from moto.sqs.models import sqs_backends
+        from moto.sqs.models import Message, SQSBackend, sqs_backends
 
         create_mapping = LambdaBackend.create_event_source_mapping
 
@@ -112,6 +126,23 @@ def apply() -> None:
                 return None
             return publish(self, message, message_id, **kwargs)
 
+        def within_retention(self: Any, queue_name: str, message: Any) -> bool:
+            # moto reads every queue attribute here, counting all messages each time: a receive
+            # cost grew with the backlog (quadratic under load). Same rule, one attribute.
+            retention = int(self.get_queue(queue_name).message_retention_period)
+            return bool(retention + message.sent_timestamp / 1000 > time.time())
+
+        # Queue attributes ask every message these, through several datetime conversions each;
+        # under load that dominated the emulator's CPU. Same comparisons, on time.time().
+        def visible(self: Any) -> bool:
+            return bool(time.time() * 1000 > self.visible_at)
+
+        def delayed(self: Any) -> bool:
+            return bool(time.time() * 1000 < self.delayed_until)
+
         LambdaBackend.create_event_source_mapping = create_without_trigger  # type: ignore[method-assign]
         Subscription.publish = publish_or_mail  # type: ignore[method-assign,assignment]
+        Message.visible = property(visible)  # type: ignore[method-assign,assignment]
+        Message.delayed = property(delayed)  # type: ignore[method-assign,assignment]
+        SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign]
         _applied = True

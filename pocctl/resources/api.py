@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -131,16 +132,32 @@ class ApiStep(Step):
     # -- reading ---------------------------------------------------------------------------
     def _read(self, ctx: Context, api_id: str) -> ApiState:
         ag = ctx.client("apigateway")
-        state = ApiState(api_id)
-        resources = ag.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"]
+
+        def absent_is_none(read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+            try:
+                return read()
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+                return None
+
+        resources, models, validators, bad_body, stage = ctx.together(
+            lambda: ag.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"],
+            lambda: ag.get_models(restApiId=api_id)["items"],
+            lambda: ag.get_request_validators(restApiId=api_id)["items"],
+            lambda: absent_is_none(
+                lambda: ag.get_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY")
+            ),
+            lambda: absent_is_none(
+                lambda: ag.get_stage(restApiId=api_id, stageName=ctx.config.stage)
+            ),
+        )
+        state = ApiState(api_id, stage=stage)
         for resource in resources:
             if resource["path"] == RESOURCE_PATH:
                 state.resource_id = resource["id"]
                 state.method = resource.get("resourceMethods", {}).get("POST")
-        state.model = next(
-            (m for m in ag.get_models(restApiId=api_id)["items"] if m["name"] == MODEL_NAME), None
-        )
-        validators = ag.get_request_validators(restApiId=api_id)["items"]
+        state.model = next((m for m in models if m["name"] == MODEL_NAME), None)
         state.validator_id = next(
             (
                 v["id"]
@@ -149,17 +166,8 @@ class ApiStep(Step):
             ),
             None,
         )
-        try:
-            response = ag.get_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY")
-            state.bad_body_template = (response.get("responseTemplates") or {}).get(JSON)
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise
-        try:
-            state.stage = ag.get_stage(restApiId=api_id, stageName=ctx.config.stage)
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise
+        if bad_body is not None:
+            state.bad_body_template = (bad_body.get("responseTemplates") or {}).get(JSON)
         return state
 
     def _method_differences(self, ctx: Context, state: ApiState) -> list[str]:
@@ -267,43 +275,60 @@ class ApiStep(Step):
                 )
 
     def _write_definition(self, ctx: Context, state: ApiState) -> None:
+        """Model, validator, error response and resource side by side, then the method; each
+        round of calls waits only for the one before (the API's chain of calls is most of `up`)."""
         ag = ctx.client("apigateway")
         api_id = state.api_id
         schema = json.dumps(ORDER_SCHEMA)
-        with aws_errors(self.key, "CreateModel"):
-            if state.model is None:
-                ag.create_model(restApiId=api_id, name=MODEL_NAME, contentType=JSON, schema=schema)
-            elif json.loads(state.model["schema"]) != ORDER_SCHEMA:
-                ag.update_model(
+
+        def model() -> None:
+            with aws_errors(self.key, "CreateModel"):
+                if state.model is None:
+                    ag.create_model(
+                        restApiId=api_id, name=MODEL_NAME, contentType=JSON, schema=schema
+                    )
+                elif json.loads(state.model["schema"]) != ORDER_SCHEMA:
+                    ag.update_model(
+                        restApiId=api_id,
+                        modelName=MODEL_NAME,
+                        patchOperations=[{"op": "replace", "path": "/schema", "value": schema}],
+                    )
+
+        def validator() -> None:
+            if state.validator_id is None:
+                with aws_errors(self.key, "CreateRequestValidator"):
+                    state.validator_id = ag.create_request_validator(
+                        restApiId=api_id,
+                        name=VALIDATOR_NAME,
+                        validateRequestBody=True,
+                        validateRequestParameters=False,
+                    )["id"]
+
+        def bad_body_response() -> None:
+            with aws_errors(self.key, "PutGatewayResponse"):
+                ag.put_gateway_response(
                     restApiId=api_id,
-                    modelName=MODEL_NAME,
-                    patchOperations=[{"op": "replace", "path": "/schema", "value": schema}],
+                    responseType="BAD_REQUEST_BODY",
+                    statusCode="400",
+                    responseTemplates={JSON: BAD_BODY_TEMPLATE},
                 )
-        if state.validator_id is None:
-            with aws_errors(self.key, "CreateRequestValidator"):
-                state.validator_id = ag.create_request_validator(
-                    restApiId=api_id,
-                    name=VALIDATOR_NAME,
-                    validateRequestBody=True,
-                    validateRequestParameters=False,
-                )["id"]
-        with aws_errors(self.key, "PutGatewayResponse"):
-            ag.put_gateway_response(
-                restApiId=api_id,
-                responseType="BAD_REQUEST_BODY",
-                statusCode="400",
-                responseTemplates={JSON: BAD_BODY_TEMPLATE},
-            )
-        if state.resource_id is None:
-            with aws_errors(self.key, "CreateResource"):
-                resources = ag.get_resources(restApiId=api_id)["items"]
-                root = next(r["id"] for r in resources if r["path"] == "/")
-                state.resource_id = ag.create_resource(
-                    restApiId=api_id, parentId=root, pathPart=RESOURCE_PATH.strip("/")
-                )["id"]
-        elif state.method is not None:
-            with aws_errors(self.key, "DeleteMethod"):
-                ag.delete_method(restApiId=api_id, resourceId=state.resource_id, httpMethod="POST")
+
+        def resource() -> None:
+            if state.resource_id is None:
+                with aws_errors(self.key, "CreateResource"):
+                    resources = ag.get_resources(restApiId=api_id)["items"]
+                    root = next(r["id"] for r in resources if r["path"] == "/")
+                    state.resource_id = ag.create_resource(
+                        restApiId=api_id, parentId=root, pathPart=RESOURCE_PATH.strip("/")
+                    )["id"]
+            elif state.method is not None:
+                with aws_errors(self.key, "DeleteMethod"):
+                    ag.delete_method(
+                        restApiId=api_id, resourceId=state.resource_id, httpMethod="POST"
+                    )
+
+        ctx.together(model, validator, bad_body_response, resource)
+        assert state.resource_id is not None and state.validator_id is not None
         self._put_method(ctx, api_id, state.resource_id, state.validator_id)
 
     def _put_method(self, ctx: Context, api_id: str, resource_id: str, validator_id: str) -> None:
@@ -318,18 +343,36 @@ class ApiStep(Step):
             )
         integration = self.desired_integration(ctx)
         backend_method = integration.pop("httpMethod")  # read back as httpMethod, written as this
-        with aws_errors(self.key, "PutIntegration"):
-            ag.put_integration(**where, integrationHttpMethod=backend_method, **integration)
-        for status, (pattern, template) in self.desired_integration_responses().items():
-            with aws_errors(self.key, "PutMethodResponse"):
-                ag.put_method_response(**where, statusCode=status)
-            with aws_errors(self.key, "PutIntegrationResponse"):
-                ag.put_integration_response(
-                    **where,
-                    statusCode=status,
-                    selectionPattern=pattern,
-                    responseTemplates={JSON: template},
-                )
+        responses = self.desired_integration_responses()
+
+        def put_integration() -> None:
+            with aws_errors(self.key, "PutIntegration"):
+                ag.put_integration(**where, integrationHttpMethod=backend_method, **integration)
+
+        def method_response(status: str) -> Callable[[], None]:
+            def put() -> None:
+                with aws_errors(self.key, "PutMethodResponse"):
+                    ag.put_method_response(**where, statusCode=status)
+
+            return put
+
+        def integration_response(status: str) -> Callable[[], None]:
+            pattern, template = responses[status]
+
+            def put() -> None:
+                with aws_errors(self.key, "PutIntegrationResponse"):
+                    ag.put_integration_response(
+                        **where,
+                        statusCode=status,
+                        selectionPattern=pattern,
+                        responseTemplates={JSON: template},
+                    )
+
+            return put
+
+        # An integration response needs both its method response and the integration.
+        ctx.together(put_integration, *(method_response(status) for status in responses))
+        ctx.together(*(integration_response(status) for status in responses))
 
     def destroy(self, ctx: Context) -> Outcome:
         with aws_errors(self.key, "GetRestApis"):

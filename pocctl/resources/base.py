@@ -34,6 +34,9 @@ class Step(ABC):
     key: str
     kind: str
     depends_on: tuple[str, ...] = ()
+    # Steps whose plan must run before this one's, because this plan reads what they found
+    # (ctx.facts). Plans need nothing else from each other, so they all run at once.
+    plan_after: tuple[str, ...] = ()
 
     @property
     @abstractmethod

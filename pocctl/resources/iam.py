@@ -82,15 +82,21 @@ class RoleStep(Step):
 
     def _read(self, ctx: Context, role: dict[str, Any]) -> RoleState:
         iam = ctx.client("iam")
-        try:
-            policy = iam.get_role_policy(RoleName=self.role_name, PolicyName=self.policy_name)
-            document = policy["PolicyDocument"]
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise
-            document = None
-        inline = iam.list_role_policies(RoleName=self.role_name)["PolicyNames"]
-        attached = iam.list_attached_role_policies(RoleName=self.role_name)["AttachedPolicies"]
+
+        def our_policy() -> Any:
+            try:
+                policy = iam.get_role_policy(RoleName=self.role_name, PolicyName=self.policy_name)
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+                return None
+            return policy["PolicyDocument"]
+
+        document, inline, attached = ctx.together(
+            our_policy,
+            lambda: iam.list_role_policies(RoleName=self.role_name)["PolicyNames"],
+            lambda: iam.list_attached_role_policies(RoleName=self.role_name)["AttachedPolicies"],
+        )
         return RoleState(
             trust=role["AssumeRolePolicyDocument"],
             policy=document,

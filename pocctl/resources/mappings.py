@@ -186,6 +186,7 @@ class StreamMappingStep(MappingStep):
         depends_on: tuple[str, ...],
     ):
         super().__init__(key, function_name, depends_on)
+        self.plan_after = ("table",)  # the stream ARN comes from the table's plan
         self.table_name = table_name
         self.failure_queue_name = failure_queue_name
 

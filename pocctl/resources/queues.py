@@ -73,8 +73,13 @@ class QueueStep(Step):
             url = queue_url(ctx, self.queue_name)
             if url is None:
                 return Plan.create()
-            require_ours(ctx, self, self._tags(ctx, url))
-            current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            tags, current = ctx.together(
+                lambda: self._tags(ctx, url),
+                lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+                    "Attributes"
+                ],
+            )
+            require_ours(ctx, self, tags)
         ctx.facts[f"{self.key}_url"] = url
         desired = self.attributes(ctx)
         wrong = {k: v for k, v in desired.items() if not same_attribute(k, current.get(k), v)}
