@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from pocctl.config import Names
 from pocctl.context import Context
 from pocctl.errors import PocctlError
+from pocctl.resources.base import is_ours
 from pocctl.resources.queues import queue_arn, queue_url
 from pocctl.resources.topic import PENDING, subscriptions
 from pocctl.stack import read_outputs
@@ -82,7 +83,7 @@ def http_post(url: str, body: bytes) -> tuple[int, str]:
 def temporary_inbox(ctx: Context, topic_arn: str) -> Iterator[str]:
     """A queue subscribed to the topic for the length of the test; always removed."""
     sqs, sns = ctx.client("sqs"), ctx.client("sns")
-    name = f"{ctx.config.stack}-test-order-{uuid.uuid4().hex[:8]}"
+    name = f"{inbox_prefix(ctx)}{uuid.uuid4().hex[:8]}"
     arn = queue_arn(ctx, name)
     policy = {
         "Version": "2012-10-17",
@@ -118,6 +119,23 @@ def temporary_inbox(ctx: Context, topic_arn: str) -> Iterator[str]:
                 sns.unsubscribe(SubscriptionArn=subscription)
         with suppress(ClientError):
             sqs.delete_queue(QueueUrl=url)
+
+
+def inbox_prefix(ctx: Context) -> str:
+    return f"{ctx.config.stack}-test-order-"
+
+
+def remove_leftover_inboxes(ctx: Context) -> list[str]:
+    """Temporary test-order queues a killed `test-order` could not remove (for `down`)."""
+    sqs = ctx.client("sqs")
+    removed = []
+    urls = sqs.list_queues(QueueNamePrefix=inbox_prefix(ctx)).get("QueueUrls", [])
+    for url in urls:
+        if is_ours(ctx, sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}):
+            with suppress(ClientError):
+                sqs.delete_queue(QueueUrl=url)
+                removed.append(url.rsplit("/", 1)[-1])
+    return removed
 
 
 def wait_for(

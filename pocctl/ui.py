@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
 from pocctl.reporting import Outcome, StepResult
+
+if TYPE_CHECKING:
+    from pocctl.context import Call
 
 STYLES = {
     Outcome.CREATED: ("+", "green"),
@@ -29,14 +36,42 @@ STYLES = {
 
 
 TITLE_WIDTH = 52
+MARKS = {
+    "ok": ("✓", "green"),
+    "drifted": ("~", "yellow"),
+    "missing": ("x", "bold red"),
+    "problem": ("x", "bold red"),
+    "warn": ("!", "yellow"),
+}
+
+
+@dataclass
+class Node:
+    """One line of a tree (`pocctl status`), with detail lines and children under it."""
+
+    label: str
+    mark: str = "ok"
+    details: list[str] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
 
 
 class Terminal:
     """Human output on one console (stdout, or stderr when stdout carries JSON)."""
 
     def __init__(self, *, to_stderr: bool = False, quiet: bool = False) -> None:
-        self.console = Console(stderr=to_stderr, highlight=False, soft_wrap=True)
+        # NO_COLOR (https://no-color.org) or a dumb terminal: plain lines, no escape codes at all.
+        plain = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
+        self.console = Console(
+            stderr=to_stderr,
+            highlight=False,
+            soft_wrap=True,
+            color_system=None if plain else "auto",
+            no_color=True if plain else None,
+        )
+        # The live view redraws lines in place: only on a real terminal that allows styling.
+        self.live = self.console.is_terminal and not plain
         self.quiet = quiet
+        self.notes: list[str] = []  # kept for --json documents
         self._status: Status | None = None
         self._in_flight: dict[str, str] = {}
         # Steps run in parallel: reporter calls come from several threads.
@@ -49,7 +84,7 @@ class Terminal:
             self._show_in_flight()
 
     def _show_in_flight(self) -> None:
-        if self.quiet or not self.console.is_terminal:
+        if self.quiet or not self.live:
             return
         if not self._in_flight:
             self._stop_status()
@@ -82,8 +117,15 @@ class Terminal:
         if result.error:
             self.console.print(f"      [red]{escape(result.error)}[/]")
 
+    def call(self, call: Call) -> None:
+        """One AWS call, for --verbose."""
+        where = f"  [{call.step}]" if call.step else ""
+        with self._lock:
+            self.console.print(f"[dim]  aws {call.service} {call.operation}{escape(where)}[/]")
+
     def note(self, message: str) -> None:
         with self._lock:
+            self.notes.append(message)
             self.console.print(f"[cyan]note:[/] {escape(message)}")
 
     # -- everything else -----------------------------------------------------------------
@@ -117,10 +159,42 @@ class Terminal:
         self.console.print(escape(str(message.get("message") or "")))
         self.console.print("[bold]---[/]")
 
-    def table(self, rows: list[tuple[str, str]]) -> None:
-        width = max((len(k) for k, _ in rows), default=0)
-        for key, value in rows:
-            self.console.print(f"{escape(key):<{width}}  {escape(value)}")
+    def tree(self, title: str, nodes: list[Node]) -> None:
+        """Drawn line by line (not rich's Tree, which crops deep lines to the width)."""
+        lines = [f"[bold]{escape(title)}[/]"]
+
+        def add(node: Node, indent: str, last: bool) -> None:
+            mark, style = MARKS[node.mark]
+            guide = "└── " if last else "├── "
+            lines.append(f"[dim]{indent}{guide}[/][{style}]{mark}[/] {escape(node.label)}")
+            below = indent + ("    " if last else "│   ")
+            for detail in node.details:
+                lines.append(
+                    f"[dim]{below}{'│   ' if node.children else '    '}{escape(detail)}[/]"
+                )
+            for i, child in enumerate(node.children):
+                add(child, below, i == len(node.children) - 1)
+
+        for i, node in enumerate(nodes):
+            add(node, "", i == len(nodes) - 1)
+        with self._lock:
+            for line in lines:
+                self.console.print(line)
+
+    def log_line(self, timestamp_ms: int, source: str, width: int, message: str) -> None:
+        when = datetime.fromtimestamp(timestamp_ms / 1000).strftime("%H:%M:%S.%f")[:-3]
+        style = "cyan" if source.endswith("1") else "magenta"
+        with self._lock:
+            self.console.print(
+                f"[dim]{when}[/] [{style}]{escape(source):<{width}}[/] | {escape(message)}"
+            )
+
+    def table(self, rows: Sequence[tuple[str, ...]]) -> None:
+        """Aligned columns, plain text (scripts can cut them)."""
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+        for row in rows:
+            cells = [f"{cell:<{width}}" for cell, width in zip(row, widths, strict=False)]
+            self.console.print(escape("  ".join(cells).rstrip()))
 
 
 def print_json(document: Any) -> None:

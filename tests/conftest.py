@@ -20,8 +20,9 @@ REGION = "us-east-1"
 
 
 @pytest.fixture(autouse=True)
-def clean_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never see the developer's real AWS settings."""
+def clean_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Tests never see the developer's real AWS settings, nor a pocctl.toml where they run."""
+    monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith(("AWS_", "POCCTL_")):
             monkeypatch.delenv(name)

@@ -33,7 +33,7 @@ def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:
     assert "+ created      DynamoDB table orders" in first.output
     assert "Stack POC is up" in first.output and "16 created, 0 updated" in first.output
     assert "Order endpoint: https://" in first.output and "/prod/order" in first.output
-    assert "throttled to 10 requests/s" in first.output
+    assert "The API is public" in first.output and "up to 10 requests/s (burst 20)" in first.output
 
     second = run(runner, "up", "--email", "ops@example.com")
     assert second.exit_code == 0
@@ -41,7 +41,8 @@ def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:
 
     down = run(runner, "down", "--yes")
     assert down.exit_code == 0, down.output
-    assert "Stack POC is down" in down.output and "nothing of it is left" in down.output
+    assert "Stack POC is down" in down.output
+    assert "Swept us-east-1: nothing tagged pocctl:stack=POC is left" in down.output
     assert flatten(everything(session)) == []
 
 
@@ -132,12 +133,12 @@ def test_stack_comes_from_the_environment_too(
 def test_outputs_json_is_complete(runner: CliRunner, session: Any) -> None:
     run(runner, "up")
     result = run(runner, "outputs", "--json")
-    values = json.loads(result.output)
+    values = json.loads(result.stdout)
     assert values["order_url"].startswith("https://") and values["order_url"].endswith(
         "/prod/order"
     )
     assert set(values) == {
-        "stack", "region", "order_url", "api_id", "table", "queue_url",
+        "ok", "command", "stack", "region", "order_url", "api_id", "table", "queue_url",
         "dead_letter_queue", "topic_arn", "functions",
     }  # fmt: skip
 

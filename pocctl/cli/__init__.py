@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from pocctl.cli import demo, down, local, outputs, test_order, up  # noqa: F401  (each registers its command)
+# Each module registers its command(s) on import.
+from pocctl.cli import (  # noqa: F401
+    config,
+    demo,
+    down,
+    local,
+    logs,
+    outputs,
+    status,
+    test_order,
+    up,
+)
 from pocctl.cli.main import cli, main
 
 __all__ = ["cli", "main"]

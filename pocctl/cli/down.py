@@ -8,12 +8,16 @@ from typing import Any
 import click
 
 from pocctl.cli.main import cli
-from pocctl.cli.options import aws_options, collect, make_context
+from pocctl.cli.options import aws_options, collect, json_document, make_context, terminal
+from pocctl.cli.up import summary
+from pocctl.config import TAG_KEY
 from pocctl.context import Context
 from pocctl.engine import DEFAULT_WORKERS, Engine
-from pocctl.errors import Interrupted, TeardownIncomplete
+from pocctl.errors import Interrupted, PocctlError, TeardownIncomplete
 from pocctl.reporting import Outcome
+from pocctl.smoke import remove_leftover_inboxes
 from pocctl.stack import build_steps
+from pocctl.sweep import sweep
 from pocctl.ui import Terminal
 
 
@@ -27,19 +31,25 @@ def stdin_is_terminal() -> bool:
 @click.option(
     "--serial", is_flag=True, help="One resource at a time (for comparison and debugging)."
 )
-def down(yes: bool, serial: bool, **kwargs: Any) -> None:
-    """Delete every resource of the stack, in reverse dependency order.
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def down(yes: bool, serial: bool, as_json: bool, **kwargs: Any) -> None:
+    """Delete every resource of the stack, then sweep the region to confirm nothing is left.
 
     Only resources tagged pocctl:stack=<stack> are touched. Safe to run again: what is already
-    gone counts as done, and a failure on one resource doesn't stop the others.
+    gone counts as done, and a failure on one resource doesn't stop the others. The sweep asks
+    the tagging API, IAM and API Gateway for anything of the stack still there and lists it
+    with the command that removes it.
 
     \b
     Examples:
       pocctl down
       pocctl down --stack dev --yes
+      pocctl down --yes --json | jq .left
     """
-    term = Terminal()
-    ctx = make_context(collect(kwargs), term)
+    flags = collect(kwargs)
+    document = json_document(command="down") if as_json else None
+    term = terminal(flags, as_json=as_json)
+    ctx = make_context(flags, term)
     config = ctx.config
     if not yes:
         if not stdin_is_terminal():
@@ -51,16 +61,25 @@ def down(yes: bool, serial: bool, **kwargs: Any) -> None:
             f"Delete every resource of stack {config.stack} in {config.region} "
             f"(account {ctx.account_id})?",
             abort=True,
+            err=True,
         )
-    teardown(term, ctx, serial=serial)
+    teardown(term, ctx, serial=serial, document=document)
 
 
-def teardown(term: Terminal, ctx: Context, *, serial: bool = False) -> None:
-    """Run `down` on a context and render it; raises TeardownIncomplete listing what is left."""
+def teardown(
+    term: Terminal,
+    ctx: Context,
+    *,
+    serial: bool = False,
+    document: dict[str, Any] | None = None,
+) -> None:
+    """Run `down` and the sweep on a context and render them; raises when anything is left."""
     config = ctx.config
     term.heading(f"Removing stack {config.stack} from {config.region}")
     started = ctx.clock()
     report = Engine(ctx, build_steps(config), workers=1 if serial else DEFAULT_WORKERS).down()
+    if document is not None:
+        document.update(summary(ctx, report, ctx.clock() - started), notes=term.notes)
     if report.interrupted:
         removed = report.titles(Outcome.DELETED)
         still = report.titles(Outcome.INTERRUPTED, Outcome.NOT_RUN)
@@ -73,8 +92,28 @@ def teardown(term: Terminal, ctx: Context, *, serial: bool = False) -> None:
     left = [f"{r.title}: {r.error}" for r in report.results if r.outcome is Outcome.FAILED]
     if left:
         raise TeardownIncomplete(left)
+    for name in remove_leftover_inboxes(ctx):
+        term.note(f"removed {name}, a test-order queue left by an interrupted test-order")
+    swept = sweep(ctx)
+    if document is not None:
+        document["left"] = [vars(item) for item in swept.left]
+        document["sweep"] = {"tagged_resources_checked": swept.checked}
+        if swept.incomplete:
+            document["sweep"]["incomplete"] = swept.incomplete
+    if swept.left:
+        raise PocctlError(
+            f"The sweep after down found {len(swept.left)} resource(s) tagged "
+            f"{TAG_KEY}={config.stack} still in {config.region}:\n"
+            + "\n".join(f"  - {item.kind} {item.name}" for item in swept.left),
+            "pocctl's steps don't manage them, so `pocctl down` leaves them; to stop paying for "
+            "them, remove each with:\n" + "\n".join(f"  {item.remove}" for item in swept.left),
+        )
     deleted = sum(r.outcome is Outcome.DELETED for r in report.results)
-    term.success(
-        f"Stack {config.stack} is down ({ctx.clock() - started:.1f}s): {deleted} deleted, "
-        "nothing of it is left."
-    )
+    term.success(f"Stack {config.stack} is down ({ctx.clock() - started:.1f}s): {deleted} deleted.")
+    if swept.incomplete:
+        term.warning(f"Not confirmed: {swept.incomplete}.")
+    else:
+        term.info(
+            f"Swept {config.region}: nothing tagged {TAG_KEY}={config.stack} is left "
+            f"(tagging API, IAM roles and API Gateway checked), so nothing of it can bill you."
+        )

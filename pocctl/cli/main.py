@@ -17,7 +17,9 @@ from botocore.exceptions import (
 
 from pocctl import __version__
 from pocctl.aws import HINTS, error_code, error_message
+from pocctl.cli.options import JSON_DOCUMENT
 from pocctl.errors import ConfigError, Interrupted, PocctlError
+from pocctl.ui import print_json
 
 
 class InterruptedExit(click.ClickException):
@@ -25,19 +27,42 @@ class InterruptedExit(click.ClickException):
 
 
 class PocctlGroup(click.Group):
-    """Turns domain and AWS errors into `Error: ...` lines; `--debug` shows the traceback."""
+    """Turns domain and AWS errors into `Error: ...` lines; `--debug` shows the traceback.
+    A command run with --json gets its one JSON document printed here, success or failure."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            result = super().invoke(ctx)
+        except click.exceptions.Exit as exc:
+            finish_json(ctx, None if exc.exit_code == 0 else f"exit {exc.exit_code}")
+            raise
+        except click.ClickException as exc:
+            finish_json(ctx, exc.format_message())
+            raise
+        except click.Abort:
+            finish_json(ctx, "Aborted.")
             raise
         except KeyboardInterrupt:
-            raise as_click_error(Interrupted("Interrupted.")) from None
+            error = as_click_error(Interrupted("Interrupted."))
+            finish_json(ctx, error.format_message())
+            raise error from None
         except Exception as exc:
+            error = as_click_error(exc)
+            finish_json(ctx, error.format_message())
             if ctx.meta.get("pocctl.debug") or os.environ.get("POCCTL_DEBUG"):
                 raise
-            raise as_click_error(exc) from None
+            raise error from None
+        finish_json(ctx, None)
+        return result
+
+
+def finish_json(ctx: click.Context, error: str | None) -> None:
+    document = ctx.meta.pop(JSON_DOCUMENT, None)
+    if document is None:
+        return
+    stated = document.pop("ok", True)  # a command may report failure in the document itself
+    ok = error is None and bool(stated)
+    print_json({"ok": ok, **document, **({"error": error} if error else {})})
 
 
 def as_click_error(exc: Exception) -> click.ClickException:

@@ -1,10 +1,9 @@
-"""Options every command shares, and building the config and context from them."""
+"""Options every command shares, and building the settings, terminal and context from them."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -12,36 +11,37 @@ import boto3
 import click
 from botocore.exceptions import ProfileNotFound
 
-from pocctl.config import DEFAULT_REGION, DEFAULT_STACK, DEFAULT_STAGE, Config, Tuning
 from pocctl.context import Context
 from pocctl.errors import ConfigError, CredentialsError
 from pocctl.reporting import Reporter
+from pocctl.settings import Resolved, resolve
+from pocctl.ui import Terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+JSON_DOCUMENT = "pocctl.json"
 
 
-@dataclass(frozen=True)
-class AwsOptions:
-    stack: str
-    region: str | None
-    profile: str | None
-    endpoint_url: str | None
+@dataclass
+class Flags:
+    """What the user typed: settings given as flags (None when not given), and output choices."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    quiet: bool = False
+    verbose: bool = False
 
 
 def aws_options(command: F) -> F:
-    """--stack, --region, --profile and --endpoint-url, on every command."""
+    """--stack, --region, --profile, --endpoint-url, --quiet and --verbose, on every command."""
     decorators = [
         click.option(
             "--stack",
-            envvar="POCCTL_STACK",
-            default=DEFAULT_STACK,
-            show_default=True,
             help="Name of this copy of the pipeline; resource names derive from it. "
-            "[env: POCCTL_STACK]",
+            "[env: POCCTL_STACK; default: POC]",
         ),
         click.option(
-            "--region", help="AWS region. [env: AWS_REGION, default: profile's, else us-east-1]"
+            "--region",
+            help="AWS region. [env: AWS_REGION; else pocctl.toml, the profile's, us-east-1]",
         ),
         click.option("--profile", help="AWS named profile. [env: AWS_PROFILE]"),
         click.option(
@@ -49,23 +49,50 @@ def aws_options(command: F) -> F:
             help="Send every AWS call here, e.g. http://127.0.0.1:4566 for `pocctl local`. "
             "[env: AWS_ENDPOINT_URL]",
         ),
+        click.option("--quiet", "-q", is_flag=True, help="Print only errors and the result."),
+        click.option("--verbose", "-v", is_flag=True, help="Also print every AWS call made."),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
 
 
-def collect(kwargs: dict[str, Any]) -> AwsOptions:
-    return AwsOptions(
-        stack=kwargs.pop("stack"),
-        region=kwargs.pop("region"),
-        profile=kwargs.pop("profile"),
-        endpoint_url=kwargs.pop("endpoint_url"),
-    )
+def collect(kwargs: dict[str, Any], **more_settings: Any) -> Flags:
+    """Take the shared options out of a command's kwargs; add the command's own setting flags."""
+    settings = {key: kwargs.pop(key) for key in ("stack", "region", "profile", "endpoint_url")}
+    settings.update(more_settings)
+    return Flags(settings, quiet=kwargs.pop("quiet"), verbose=kwargs.pop("verbose"))
 
 
-def make_session(options: AwsOptions) -> boto3.Session:
-    profile = options.profile or os.environ.get("AWS_PROFILE") or None
+def json_document(**fields: Any) -> dict[str, Any]:
+    """The one JSON document this command prints on stdout. The command group prints it when
+    the command ends, with "ok" and, on failure, "error": so a script always gets one."""
+    document: dict[str, Any] = dict(fields)
+    click.get_current_context().meta[JSON_DOCUMENT] = document
+    return document
+
+
+def terminal(flags: Flags, *, as_json: bool = False) -> Terminal:
+    """Human output; on stderr when stdout carries JSON."""
+    return Terminal(to_stderr=as_json, quiet=flags.quiet)
+
+
+def profile_region(profile: str | None) -> str | None:
+    try:
+        region: str | None = boto3.Session(profile_name=profile).region_name
+    except ProfileNotFound:
+        raise ConfigError(
+            f"AWS profile {profile!r} not found. List your profiles with "
+            "`aws configure list-profiles`."
+        ) from None
+    return region
+
+
+def resolve_settings(flags: Flags, *, use_file: bool = True) -> Resolved:
+    return resolve(flags.settings, profile_region=profile_region, use_file=use_file)
+
+
+def make_session(profile: str | None) -> boto3.Session:
     try:
         return boto3.Session(profile_name=profile)
     except ProfileNotFound as exc:
@@ -75,48 +102,11 @@ def make_session(options: AwsOptions) -> boto3.Session:
         ) from exc
 
 
-def resolve_endpoint(options: AwsOptions) -> str | None:
-    endpoint = options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    if endpoint is not None:
-        parsed = urlparse(endpoint)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ConfigError(
-                f"Invalid endpoint URL {endpoint!r}: expected http(s)://host[:port], "
-                "e.g. http://127.0.0.1:4566."
-            )
-    return endpoint
-
-
-def build_config(
-    options: AwsOptions,
-    session: boto3.Session,
-    *,
-    email: str | None = None,
-    stage: str = DEFAULT_STAGE,
-    tuning: Tuning | None = None,
-) -> Config:
-    region = options.region or os.environ.get("AWS_REGION") or session.region_name or DEFAULT_REGION
-    return Config(
-        stack=options.stack,
-        region=region,
-        profile=session.profile_name if options.profile or os.environ.get("AWS_PROFILE") else None,
-        endpoint_url=resolve_endpoint(options),
-        email=email,
-        stage=stage,
-        tuning=tuning or Tuning(),
-    )
-
-
-def make_context(
-    options: AwsOptions,
-    reporter: Reporter,
-    *,
-    email: str | None = None,
-    stage: str = DEFAULT_STAGE,
-    tuning: Tuning | None = None,
-) -> Context:
-    session = make_session(options)
-    config = build_config(options, session, email=email, stage=stage, tuning=tuning)
+def make_context(flags: Flags, term: Terminal, *, reporter: Reporter | None = None) -> Context:
+    """The context a command works with; `term` shows progress unless another reporter is
+    given, and every AWS call with --verbose."""
+    config = resolve_settings(flags).config()
+    session = make_session(config.profile)
     if session.get_credentials() is None:
         host = urlparse(config.endpoint_url or "").hostname
         if host not in LOCAL_HOSTS:
@@ -132,6 +122,8 @@ def make_context(
             aws_secret_access_key="pocctl-local",
             region_name=config.region,
         )
-    context = Context(config, reporter, session=session)
+    context = Context(config, reporter or term, session=session)
+    if flags.verbose:
+        context.calls.listeners.append(term.call)
     _ = context.account_id  # reach AWS once now, so a bad endpoint or key fails fast and clearly
     return context

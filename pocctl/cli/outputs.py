@@ -7,11 +7,9 @@ from typing import Any
 import click
 
 from pocctl.cli.main import cli
-from pocctl.cli.options import aws_options, collect, make_context
+from pocctl.cli.options import aws_options, collect, json_document, make_context, terminal
 from pocctl.errors import PocctlError
-from pocctl.reporting import RecordingReporter
 from pocctl.stack import read_outputs
-from pocctl.ui import Terminal, print_json
 
 
 @cli.command()
@@ -26,17 +24,20 @@ def outputs(as_json: bool, **kwargs: Any) -> None:
       curl -X POST "$(pocctl outputs --json | jq -r .order_url)" \\
            -H 'Content-Type: application/json' -d '{"item": "latex gloves"}'
     """
-    ctx = make_context(collect(kwargs), RecordingReporter())
+    flags = collect(kwargs)
+    document = json_document(command="outputs") if as_json else None
+    term = terminal(flags, as_json=as_json)
+    ctx = make_context(flags, term)
     values = read_outputs(ctx)
     if values["api_id"] is None:
         raise PocctlError(
             f"Stack {ctx.config.stack} is not deployed in {ctx.config.region} (no API found).",
             "Run `pocctl up` first, or check --stack and --region.",
         )
-    if as_json:
-        print_json(values)
+    if document is not None:
+        document.update(values)
         return
-    Terminal().table(
+    term.table(
         [
             (key, ", ".join(value) if isinstance(value, list) else str(value))
             for key, value in values.items()

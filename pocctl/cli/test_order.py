@@ -8,11 +8,11 @@ from typing import Any
 import click
 
 from pocctl.cli.main import cli
-from pocctl.cli.options import aws_options, collect, make_context
+from pocctl.cli.options import aws_options, collect, json_document, make_context, terminal
 from pocctl.context import Context
 from pocctl.errors import PocctlError
 from pocctl.smoke import DEFAULT_ORDER, SmokeResult, run_test_order
-from pocctl.ui import Terminal, print_json
+from pocctl.ui import Terminal
 
 
 def prove(term: Terminal, ctx: Context, order: dict[str, Any], timeout: float) -> SmokeResult:
@@ -56,11 +56,13 @@ def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs
       pocctl test-order
       pocctl test-order --item "mop" --customer 42 --json
     """
-    term = Terminal(to_stderr=as_json)
-    ctx = make_context(collect(kwargs), term)
+    flags = collect(kwargs)
+    document = json_document(command="test-order") if as_json else None
+    term = terminal(flags, as_json=as_json)
+    ctx = make_context(flags, term)
     result = prove(term, ctx, {"item": item, "customerID": customer}, timeout)
-    if as_json:
-        print_json(result.as_json())
+    if document is not None:
+        document.update(result.as_json(), stack=ctx.config.stack, region=ctx.config.region)
     failed = result.failed_hop
     if failed is not None:
         raise PocctlError(

@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import click
 
 from pocctl.cli.main import cli
-from pocctl.cli.options import aws_options, collect, make_context
-from pocctl.config import DEFAULT_STAGE, Tuning
+from pocctl.cli.options import aws_options, collect, json_document, make_context, terminal
 from pocctl.context import Context
-from pocctl.engine import DEFAULT_WORKERS, Engine
+from pocctl.engine import DEFAULT_WORKERS, Engine, RunReport
 from pocctl.errors import DeployError, Interrupted, PocctlError
 from pocctl.reporting import Outcome
 from pocctl.stack import build_steps
 from pocctl.ui import Terminal
 
-DEFAULTS = Tuning()
+
+def summary(ctx: Context, report: RunReport, seconds: float) -> dict[str, Any]:
+    """What a script needs to know about a run of `up` or `down`."""
+    return {
+        "stack": ctx.config.stack,
+        "region": ctx.config.region,
+        "seconds": round(seconds, 2),
+        "counts": {
+            o.value: n for o in Outcome if (n := sum(r.outcome is o for r in report.results))
+        },
+        "steps": [{**asdict(r), "seconds": round(r.seconds, 2)} for r in report.results],
+    }
 
 
-def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False, serial: bool = False) -> None:
+def deploy(
+    term: Terminal,
+    ctx: Context,
+    *,
+    dry_run: bool = False,
+    serial: bool = False,
+    document: dict[str, Any] | None = None,
+) -> None:
     """Run `up` on a context and render it; raises DeployError when it stops part way."""
     config = ctx.config
     term.heading(
@@ -28,6 +46,18 @@ def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False, serial: bool 
     started = ctx.clock()
     engine = Engine(ctx, build_steps(config), workers=1 if serial else DEFAULT_WORKERS)
     report = engine.up(dry_run=dry_run)
+    url = ctx.facts.get("invoke_url")
+    tuning = config.tuning
+    if document is not None:
+        document.update(summary(ctx, report, ctx.clock() - started), dry_run=dry_run)
+        document["conflicts"] = [f"{c.kind} {c.name}" for c in report.conflicts]
+        document["order_url"] = url
+        document["api"] = {
+            "public": True,
+            "rate_limit": tuning.throttle_rate,
+            "burst_limit": tuning.throttle_burst,
+        }
+        document["notes"] = term.notes
     if report.conflicts:
         raise DeployError(
             "Nothing was created: these names are taken by resources this stack did not make:\n"
@@ -56,7 +86,7 @@ def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False, serial: bool 
     counts = {o: sum(r.outcome is o for r in report.results) for o in Outcome}
     if dry_run:
         pending = counts[Outcome.WOULD_CREATE] + counts[Outcome.WOULD_UPDATE]
-        term.info(
+        term.success(
             f"Dry run: {counts[Outcome.WOULD_CREATE]} to create, "
             f"{counts[Outcome.WOULD_UPDATE]} to update, {counts[Outcome.UNCHANGED]} unchanged. "
             + ("Nothing was written." if pending else "Nothing to do.")
@@ -67,57 +97,64 @@ def deploy(term: Terminal, ctx: Context, *, dry_run: bool = False, serial: bool 
         f"{counts[Outcome.CREATED]} created, {counts[Outcome.UPDATED]} updated, "
         f"{counts[Outcome.UNCHANGED]} unchanged."
     )
-    url = ctx.facts.get("invoke_url")
     if url:
         stack_flag = "" if config.stack == "POC" else f" --stack {config.stack}"
         term.info(f"Order endpoint: {url}")
         term.info(
-            f"The API is public, throttled to {config.tuning.throttle_rate:g} requests/s "
-            f"(burst {config.tuning.throttle_burst}). Try it: pocctl test-order{stack_flag}"
+            f"The API is public: anyone with the URL can post orders, up to "
+            f"{tuning.throttle_rate:g} requests/s (burst {tuning.throttle_burst}); change it "
+            f"with --rate-limit or rate_limit in pocctl.toml. Try it: pocctl test-order{stack_flag}"
         )
 
 
 @cli.command()
 @aws_options
-@click.option("--email", help="Send order notifications to this address (SNS email subscription).")
-@click.option("--stage", default=DEFAULT_STAGE, show_default=True, help="API Gateway stage name.")
+@click.option(
+    "--email",
+    help="Send order notifications to this address (SNS asks it to confirm). [env: POCCTL_EMAIL]",
+)
+@click.option("--stage", help="API Gateway stage name. [env: POCCTL_STAGE; default: prod]")
 @click.option(
     "--rate-limit",
     type=click.FloatRange(min=0.1, max=10_000),
-    default=DEFAULTS.throttle_rate,
-    show_default=True,
-    help="Requests per second the public API accepts (stage throttling): your cost ceiling.",
+    help="Requests per second the public API accepts (stage throttling): your cost ceiling. "
+    "[env: POCCTL_RATE_LIMIT; default: 10]",
 )
 @click.option(
     "--burst-limit",
     type=click.IntRange(min=1, max=5_000),
-    default=DEFAULTS.throttle_burst,
-    show_default=True,
-    help="Requests the API accepts at once above the rate.",
+    help="Requests the API accepts at once above the rate. [env: POCCTL_BURST_LIMIT; default: 20]",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--serial", is_flag=True, help="One step at a time (for comparison and debugging).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def up(
     email: str | None,
-    stage: str,
-    rate_limit: float,
-    burst_limit: int,
+    stage: str | None,
+    rate_limit: float | None,
+    burst_limit: int | None,
     dry_run: bool,
     serial: bool,
+    as_json: bool,
     **kwargs: Any,
 ) -> None:
     """Create the pipeline, or repair it: run it again and it changes only what drifted.
 
     Steps run in parallel as soon as what they depend on exists (roles, table, queues and topic
-    together; functions once their role exists; mappings and the API last).
+    together; functions once their role exists; mappings and the API last). Settings not given
+    as flags come from the environment, then pocctl.toml, then defaults (see `pocctl config`).
 
     \b
     Examples:
       pocctl up --email ops@example.com
       pocctl up --stack dev --region eu-west-1
       pocctl up --dry-run
+      pocctl up --json | jq -r .order_url
     """
-    term = Terminal()
-    tuning = Tuning(throttle_rate=rate_limit, throttle_burst=burst_limit)
-    ctx = make_context(collect(kwargs), term, email=email, stage=stage, tuning=tuning)
-    deploy(term, ctx, dry_run=dry_run, serial=serial)
+    flags = collect(
+        kwargs, email=email, stage=stage, rate_limit=rate_limit, burst_limit=burst_limit
+    )
+    document = json_document(command="up") if as_json else None
+    term = terminal(flags, as_json=as_json)
+    ctx = make_context(flags, term)
+    deploy(term, ctx, dry_run=dry_run, serial=serial, document=document)

@@ -1,0 +1,75 @@
+"""`pocctl logs`: what the two functions printed, interleaved by time, optionally followed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from pocctl.cli.main import cli
+from pocctl.cli.options import aws_options, collect, make_context, terminal
+from pocctl.logs import LogLine, functions_for, parse_since, read
+
+FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
+sleep = time.sleep  # replaced in tests
+
+
+@cli.command()
+@aws_options
+@click.option(
+    "--function",
+    "which",
+    type=click.Choice(["1", "2"]),
+    help="Only Lambda-1 (stores orders) or Lambda-2 (notifies). Default: both.",
+)
+@click.option(
+    "--since",
+    default="10m",
+    show_default=True,
+    help="How far back to start: 30s, 10m, 2h, 1d.",
+)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@click.option("--filter", "text", help="Only lines containing TEXT (ignoring case).")
+def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs: Any) -> None:
+    """Print the functions' CloudWatch log lines, both interleaved by time.
+
+    Each line starts with its time and the function that wrote it. Works the same against
+    `pocctl local`, where the functions' output is written to the emulator's CloudWatch Logs.
+
+    \b
+    Examples:
+      pocctl logs
+      pocctl logs --function 1 --since 1h --filter error
+      pocctl logs -f
+    """
+    flags = collect(kwargs)
+    seconds = parse_since(since)  # a bad value is a usage error before anything is read
+    term = terminal(flags)
+    ctx = make_context(flags, term)
+    functions = functions_for(ctx, which)
+    start_ms = int((time.time() - seconds) * 1000)
+    lines = read(ctx, functions, start_ms, text)
+    width = max(len(f) for f in functions)
+    for line in lines:
+        term.log_line(line.timestamp, line.function, width, line.message)
+    if not follow:
+        if not lines:
+            what = f" containing {text!r}" if text else ""
+            term.info(f"No log lines{what} in the last {since} from {', '.join(functions)}.")
+        return
+    term.info(f"Following {', '.join(functions)} (Ctrl-C to stop) ...")
+    seen = {line.event_id for line in lines}
+    newest = max((line.timestamp for line in lines), default=start_ms)
+    try:
+        while True:
+            sleep(FOLLOW_INTERVAL)
+            fresh: list[LogLine] = [
+                line for line in read(ctx, functions, newest, text) if line.event_id not in seen
+            ]
+            for line in fresh:
+                term.log_line(line.timestamp, line.function, width, line.message)
+                seen.add(line.event_id)
+                newest = max(newest, line.timestamp)
+    except KeyboardInterrupt:
+        term.info("Stopped following.")

@@ -1,0 +1,81 @@
+"""`pocctl logs`: both functions' CloudWatch log lines, interleaved by time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from botocore.exceptions import ClientError
+
+from pocctl.aws import error_code, error_message, is_not_found
+from pocctl.config import Names
+from pocctl.context import Context
+from pocctl.errors import ConfigError, PocctlError
+
+SINCE_PATTERN = re.compile(r"^(\d+)\s*([smhd])$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class LogLine:
+    timestamp: int  # milliseconds since the epoch, as CloudWatch Logs gives it
+    function: str
+    message: str
+    event_id: str
+
+
+def parse_since(text: str) -> int:
+    """'30s', '10m', '2h', '1d' as seconds."""
+    found = SINCE_PATTERN.match(text.strip().lower())
+    if not found or int(found[1]) == 0:
+        raise ConfigError(
+            f"Invalid --since {text!r}: use a positive number and a unit, e.g. 30s, 10m, 2h or 1d."
+        )
+    return int(found[1]) * UNIT_SECONDS[found[2]]
+
+
+def functions_for(ctx: Context, which: str | None) -> list[str]:
+    n = ctx.config.names
+    return {"1": [n.writer_function], "2": [n.notifier_function]}.get(
+        which or "", [n.writer_function, n.notifier_function]
+    )
+
+
+def _events(ctx: Context, function: str, start_ms: int) -> Iterable[LogLine]:
+    logs = ctx.client("logs")
+    group = Names.log_group(function)
+    pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=start_ms)
+    try:
+        for page in pages:
+            for event in page["events"]:
+                yield LogLine(
+                    event["timestamp"], function, event["message"].rstrip("\n"), event["eventId"]
+                )
+    except ClientError as exc:
+        if is_not_found(exc):
+            raise PocctlError(
+                f"No log group {group} in {ctx.config.region}: is stack {ctx.config.stack} "
+                "deployed here?",
+                "Run `pocctl up`, or check --stack and --region (see `pocctl status`).",
+            ) from exc
+        raise PocctlError(
+            f"Could not read {group} ({error_code(exc)}): {error_message(exc)}",
+            "Your credentials need logs:FilterLogEvents on the function's log group.",
+        ) from exc
+
+
+def _all(ctx: Context, function: str, start_ms: int) -> list[LogLine]:
+    return list(_events(ctx, function, start_ms))
+
+
+def read(ctx: Context, functions: list[str], start_ms: int, text: str | None) -> list[LogLine]:
+    """Every line since `start_ms` from each function, oldest first; `text` keeps only lines
+    containing it (ignoring case)."""
+    per_function = ctx.together(*(partial(_all, ctx, f, start_ms) for f in functions))
+    lines = [line for found in per_function for line in found]
+    if text:
+        needle = text.lower()
+        lines = [line for line in lines if needle in line.message.lower()]
+    return sorted(lines, key=lambda line: (line.timestamp, line.function, line.event_id))

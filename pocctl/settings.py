@@ -1,0 +1,333 @@
+"""Every setting a user can give, and where its effective value came from.
+
+Precedence: a flag, then the environment, then `pocctl.toml` in the working directory, then the
+default. The region also falls back to the AWS profile's region before pocctl's default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pocctl.config import (
+    DEFAULT_REGION,
+    DEFAULT_STACK,
+    DEFAULT_STAGE,
+    Config,
+    Tuning,
+    validate_email,
+    validate_region,
+    validate_stack,
+    validate_stage,
+)
+from pocctl.errors import ConfigError
+
+CONFIG_FILE = "pocctl.toml"
+RUNTIME_PATTERN = re.compile(r"^python3\.\d{1,2}$")
+TUNING = Tuning()
+
+
+def between(low: float, high: float) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not low <= value <= high:
+            raise ConfigError(f"must be between {low:g} and {high:g}, got {value!r}")
+        return value
+
+    return check
+
+
+def python_runtime(value: str) -> str:
+    if not RUNTIME_PATTERN.match(value):
+        raise ConfigError(f"must be a Python Lambda runtime such as 'python3.13', got {value!r}")
+    return value
+
+
+def endpoint(value: str) -> str:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(
+            f"Invalid endpoint URL {value!r}: expected http(s)://host[:port], "
+            "e.g. http://127.0.0.1:4566."
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: type
+    default: Any
+    env: tuple[str, ...]
+    help: str
+    check: Callable[[Any], Any] | None = None
+    flag: str | None = None  # the command-line flag, where there is one
+
+    @property
+    def kind_name(self) -> str:
+        return {str: "a string", int: "an integer", float: "a number"}[self.kind]
+
+
+SETTINGS = (
+    Setting(
+        "stack",
+        str,
+        DEFAULT_STACK,
+        ("POCCTL_STACK",),
+        "name of this copy of the pipeline; every resource name derives from it",
+        validate_stack,
+        "--stack",
+    ),
+    Setting(
+        "region",
+        str,
+        None,
+        ("AWS_REGION", "AWS_DEFAULT_REGION"),
+        f"AWS region (else the profile's, else {DEFAULT_REGION})",
+        validate_region,
+        "--region",
+    ),
+    Setting("profile", str, None, ("AWS_PROFILE",), "AWS named profile", None, "--profile"),
+    Setting(
+        "endpoint_url",
+        str,
+        None,
+        ("AWS_ENDPOINT_URL",),
+        "send every AWS call here, e.g. http://127.0.0.1:4566 for `pocctl local`",
+        endpoint,
+        "--endpoint-url",
+    ),
+    Setting(
+        "email",
+        str,
+        None,
+        ("POCCTL_EMAIL",),
+        "address subscribed to order notifications (SNS asks it to confirm)",
+        validate_email,
+        "--email",
+    ),
+    Setting(
+        "stage",
+        str,
+        DEFAULT_STAGE,
+        ("POCCTL_STAGE",),
+        "API Gateway stage; part of the order URL",
+        validate_stage,
+        "--stage",
+    ),
+    Setting(
+        "rate_limit",
+        float,
+        TUNING.throttle_rate,
+        ("POCCTL_RATE_LIMIT",),
+        "requests per second the public API accepts: your cost ceiling",
+        between(0.1, 10_000),
+        "--rate-limit",
+    ),
+    Setting(
+        "burst_limit",
+        int,
+        TUNING.throttle_burst,
+        ("POCCTL_BURST_LIMIT",),
+        "requests the API accepts at once above the rate",
+        between(1, 5_000),
+        "--burst-limit",
+    ),
+    Setting(
+        "runtime",
+        str,
+        TUNING.runtime,
+        ("POCCTL_RUNTIME",),
+        "Lambda runtime of both functions",
+        python_runtime,
+    ),
+    Setting(
+        "writer_timeout",
+        int,
+        TUNING.writer_timeout,
+        ("POCCTL_WRITER_TIMEOUT",),
+        "seconds Lambda-1 may run (the queue's visibility timeout is six times this)",
+        between(1, 900),
+    ),
+    Setting(
+        "notifier_timeout",
+        int,
+        TUNING.notifier_timeout,
+        ("POCCTL_NOTIFIER_TIMEOUT",),
+        "seconds Lambda-2 may run",
+        between(1, 900),
+    ),
+    Setting(
+        "memory",
+        int,
+        TUNING.memory_mb,
+        ("POCCTL_MEMORY",),
+        "MB of memory for each function",
+        between(128, 10_240),
+    ),
+)
+BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    values: dict[str, Any]
+    sources: dict[str, str]
+    file: Path | None
+
+    def config(self) -> Config:
+        v = self.values
+        tuning = Tuning(
+            runtime=v["runtime"],
+            writer_timeout=v["writer_timeout"],
+            notifier_timeout=v["notifier_timeout"],
+            memory_mb=v["memory"],
+            throttle_rate=float(v["rate_limit"]),
+            throttle_burst=v["burst_limit"],
+        )
+        return Config(
+            stack=v["stack"],
+            region=v["region"],
+            profile=v["profile"],
+            endpoint_url=v["endpoint_url"],
+            email=v["email"],
+            stage=v["stage"],
+            tuning=tuning,
+        )
+
+
+def _typed(setting: Setting, value: Any, where: str) -> Any:
+    if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, setting.kind) or isinstance(value, bool):
+        raise ConfigError(
+            f"{where}: {setting.key!r} must be {setting.kind_name}, "
+            f"got {type(value).__name__} {value!r}."
+        )
+    return value
+
+
+def _parsed_env(setting: Setting, name: str, raw: str) -> Any:
+    if setting.kind is str:
+        return raw
+    try:
+        return setting.kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"Environment variable {name}={raw!r}: {setting.key!r} must be {setting.kind_name}."
+        ) from None
+
+
+def _checked(setting: Setting, value: Any, where: str) -> Any:
+    if setting.check is None or value is None:
+        return value
+    try:
+        setting.check(value)
+    except ConfigError as exc:
+        sentence = exc.message
+        if sentence.startswith("must"):
+            sentence = f"{setting.key} {sentence}."
+        raise ConfigError(f"{where}: {sentence}") from None
+    return value
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The settings in a pocctl.toml, typed and checked; an unknown key is an error."""
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        setting = BY_KEY.get(key)
+        if setting is None:
+            close = difflib.get_close_matches(key, BY_KEY, n=1)
+            suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{path}: unknown key {key!r}{suggestion}. "
+                f"Known keys: {', '.join(BY_KEY)}. See `pocctl init` for a commented example."
+            )
+        values[key] = _checked(setting, _typed(setting, value, str(path)), str(path))
+    return values
+
+
+def resolve(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    profile_region: Callable[[str | None], str | None] = lambda profile: None,
+    *,
+    use_file: bool = True,
+) -> Resolved:
+    """Each setting's value and its source. `flags` holds only flags the user gave (or None)."""
+    environ = os.environ if environ is None else environ
+    path = (cwd or Path.cwd()) / CONFIG_FILE
+    from_file = read_file(path) if use_file and path.is_file() else {}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        if flags.get(setting.key) is not None:
+            where = f"flag {setting.flag}"
+            values[setting.key] = _checked(setting, flags[setting.key], where)
+            sources[setting.key] = where
+            continue
+        name = next((n for n in setting.env if environ.get(n)), None)
+        if name is not None:
+            where = f"env {name}"
+            value = _parsed_env(setting, name, environ[name])
+            values[setting.key] = _checked(setting, value, f"Environment variable {name}")
+            sources[setting.key] = where
+        elif setting.key in from_file:
+            values[setting.key] = from_file[setting.key]
+            sources[setting.key] = CONFIG_FILE
+        else:
+            values[setting.key] = setting.default
+            sources[setting.key] = "default"
+    if values["region"] is None:
+        found = profile_region(values["profile"])
+        if found:
+            values["region"] = _checked(BY_KEY["region"], found, "AWS config")
+            sources["region"] = f"profile {values['profile'] or 'default'}"
+        else:
+            values["region"] = DEFAULT_REGION
+    return Resolved(values, sources, path if use_file and path.is_file() else None)
+
+
+def template(region: str, stack: str) -> str:
+    """A commented pocctl.toml: the usual keys set, the rest shown at their defaults."""
+    lines = [
+        "# pocctl settings for this directory. Precedence: flags > environment > this file >",
+        "# defaults; `pocctl config` shows the effective values and where each came from.",
+        "",
+    ]
+    active = {"stack": stack, "region": region, "stage": DEFAULT_STAGE}
+    for setting in SETTINGS:
+        if setting.key in ("profile", "endpoint_url"):
+            continue  # machine-specific: better in the environment than in a shared file
+        lines.append(f"# {setting.help} [env: {', '.join(setting.env)}]")
+        if setting.key in active:
+            lines.append(f"{setting.key} = {toml_value(active[setting.key])}")
+        elif setting.default is None:
+            lines.append(f'# {setting.key} = "you@example.com"')
+        else:
+            lines.append(f"# {setting.key} = {toml_value(setting.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
