@@ -46,7 +46,13 @@ def start_emulator(
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Port to listen on, on 127.0.0.1 (0: any free port).",
+)
 @click.option(
     "--latency",
     type=click.FloatRange(0, 5),
@@ -100,10 +106,22 @@ def local(
 
 
 @local.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Port of the running `pocctl local`.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the messages as JSON.")
 def mail(port: int, as_json: bool) -> None:
-    """Show the email SNS sent through the running emulator."""
+    """Show the email SNS sent through the running emulator (nothing leaves this machine).
+
+    \b
+    Examples:
+      pocctl local mail
+      pocctl local mail --port 4599 --json | jq '.[].subject'
+    """
     from pocctl.local.emulator import MAIL_PATH
 
     url = f"http://127.0.0.1:{port}{MAIL_PATH}"

@@ -1,0 +1,127 @@
+"""`pocctl status`: the pipeline's health, exit codes that scripts can trust, drift named."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner, Result
+
+from pocctl.cli import cli
+from pocctl.health import Depth, Health, Resource, judge
+
+from .conftest import MakeContext
+
+
+def run(runner: CliRunner, *args: str) -> Result:
+    return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def session(aws: None) -> Any:
+    return boto3.Session(region_name="us-east-1")
+
+
+def test_status_of_a_stack_that_is_not_deployed(runner: CliRunner, session: Any) -> None:
+    result = run(runner, "status")
+    assert result.exit_code == 1
+    assert "Error: Stack POC is not deployed in us-east-1: none of its resources exist." in (
+        result.output
+    )
+    assert "Run `pocctl up`, or check --stack and --region" in result.output
+
+
+def test_a_healthy_stack_is_drawn_as_the_pipeline_and_exits_0(
+    runner: CliRunner, session: Any
+) -> None:
+    assert run(runner, "up", "--email", "ops@example.com").exit_code == 0
+    result = run(runner, "status")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Stack POC in us-east-1: healthy"
+    order = [
+        "REST API POC-API (public, 10 requests/s, burst 20)",
+        "SQS queue POC-Queue: 0 waiting, 0 in flight",
+        "SQS queue POC-Queue-DLQ (dead letters): 0 waiting, 0 in flight",
+        "event source mapping POC-Queue -> POC-Lambda-1: Enabled",
+        "Lambda function POC-Lambda-1",
+        "DynamoDB table orders",
+        "event source mapping orders stream -> POC-Lambda-2: Enabled",
+        "Lambda function POC-Lambda-2",
+        "SNS topic POC-Topic",
+        "email ops@example.com: confirmed",
+    ]
+    positions = [next(i for i, line in enumerate(lines) if f"✓ {text}" in line) for text in order]
+    assert positions == sorted(positions), "drawn in the order an order travels"
+    # Each hop sits deeper than the one before it, as a tree.
+    depth = [len(lines[i]) - len(lines[i].lstrip(" │├└─")) for i in positions]
+    assert depth[0] < depth[1] < depth[4] < depth[5] < depth[7] < depth[8] < depth[9]
+    assert "Order endpoint: POST https://" in result.output
+    assert result.output.rstrip().endswith("Stack POC is healthy.")
+
+
+def test_drift_a_disabled_mapping_and_dead_letters_are_named_and_exit_1(
+    runner: CliRunner, session: Any
+) -> None:
+    run(runner, "up")
+    lam, sqs = session.client("lambda"), session.client("sqs")
+    lam.update_function_configuration(FunctionName="POC-Lambda-2", Timeout=3)
+    mapping = lam.list_event_source_mappings(FunctionName="POC-Lambda-1")["EventSourceMappings"]
+    lam.update_event_source_mapping(UUID=mapping[0]["UUID"], Enabled=False)
+    dlq = sqs.get_queue_url(QueueName="POC-Queue-DLQ")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody='{"item": "poison"}')
+
+    result = run(runner, "status")
+    assert result.exit_code == 1
+    assert "~ Lambda function POC-Lambda-2 [drifted]" in result.output
+    assert "Timeout: 3 -> 10" in result.output
+    assert "Error: Stack POC is not healthy:" in result.output
+    assert "  - queue-mapping is Disabled: nothing flows through it" in result.output
+    assert "  - 1 order(s) in the dead-letter queue POC-Queue-DLQ" in result.output
+    assert "Run `pocctl up` to repair what is missing or drifted." in result.output
+
+    document = json.loads(run(runner, "status", "--json").stdout)
+    assert document["ok"] is False and document["healthy"] is False
+    assert document["resources"]["notifier"]["state"] == "drifted"
+    assert document["mappings"]["queue-mapping"] == ["Disabled"]
+    assert document["queues"]["POC-Queue-DLQ"] == {"waiting": 1, "in_flight": 0}
+
+    run(runner, "up")
+    sqs.purge_queue(QueueUrl=dlq)
+    assert run(runner, "status").exit_code == 0
+
+
+def test_status_json_is_one_complete_document(
+    runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(runner, "up", "--email", "ops@example.com")
+    monkeypatch.setenv("POCCTL_EMAIL", "ops@example.com")  # then the subscription is checked too
+    result = run(runner, "status", "--json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["ok"] is True and document["healthy"] is True
+    assert document["problems"] == [] and document["warnings"] == []
+    assert len(document["resources"]) == 16
+    assert {r["state"] for r in document["resources"].values()} == {"present"}
+    assert document["subscriptions"] == {"ops@example.com": "confirmed"}
+    assert document["order_url"].endswith("/prod/order")
+    assert document["throttle"] == {"rate_limit": 10.0, "burst_limit": 20}
+    assert set(document["queues"]) == {"POC-Queue", "POC-Queue-DLQ", "POC-Stream-Failures"}
+    assert "Stack POC in us-east-1: healthy" in result.stderr
+
+
+def test_a_pending_subscription_warns_but_is_not_a_failure(make_ctx: MakeContext) -> None:
+    ctx = make_ctx()
+    health = Health("POC", "us-east-1")
+    health.resources = {}
+    health.subscriptions = {"ops@example.com": "pending confirmation"}
+    health.queues = {"POC-Queue-DLQ": Depth(0, 0)}
+    health.resources["table"] = Resource("DynamoDB table", "orders", "present")
+    judge(ctx, health)
+    assert health.healthy
+    assert health.warnings == [
+        "ops@example.com is pending confirmation: click the link in the email from AWS "
+        "Notifications"
+    ]

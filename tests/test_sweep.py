@@ -1,0 +1,91 @@
+"""After `down`, a sweep confirms nothing of the stack is left, or lists what is and how to
+remove it; temporary test-order queues left by a killed test-order are removed by `down`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from pocctl.cli import cli
+
+from .inventory import everything, flatten
+
+TAGS = {"pocctl:stack": "POC"}
+
+
+@pytest.fixture
+def session(aws: None) -> Any:
+    return boto3.Session(region_name="us-east-1")
+
+
+def test_a_clean_down_says_the_sweep_found_nothing(runner: CliRunner, session: Any) -> None:
+    runner.invoke(cli, ["up"])
+    result = runner.invoke(cli, ["down", "--yes"])
+    assert result.exit_code == 0
+    assert (
+        "Swept us-east-1: nothing tagged pocctl:stack=POC is left (tagging API, IAM roles and "
+        "API Gateway checked)"
+    ) in result.output
+    assert flatten(everything(session)) == []
+
+
+def test_leftovers_of_the_stack_are_listed_with_how_to_remove_them(
+    runner: CliRunner, session: Any
+) -> None:
+    runner.invoke(cli, ["up"])
+    # Things tagged as the stack's that its steps don't manage (made by hand, or by an older
+    # version of pocctl), and look-alikes that are not the stack's at all.
+    sqs, iam, logs = session.client("sqs"), session.client("iam"), session.client("logs")
+    sqs.create_queue(QueueName="POC-Extra", tags=TAGS)
+    sqs.create_queue(QueueName="POC-Untagged")
+    logs.create_log_group(logGroupName="/pocctl/POC-old", tags=TAGS)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    iam.create_role(
+        RoleName="POC-Old-Role",
+        AssumeRolePolicyDocument=trust,
+        Tags=[{"Key": "pocctl:stack", "Value": "POC"}],
+    )
+    iam.create_role(RoleName="POC-Someone-Elses", AssumeRolePolicyDocument=trust)
+
+    result = runner.invoke(cli, ["down", "--yes"])
+    assert result.exit_code == 1
+    assert (
+        "Error: The sweep after down found 3 resource(s) tagged pocctl:stack=POC still in "
+        "us-east-1:"
+    ) in result.output
+    assert "  - SQS queue POC-Extra" in result.output
+    assert "  - log group /pocctl/POC-old" in result.output
+    assert "  - IAM role POC-Old-Role" in result.output
+    assert "aws sqs delete-queue --queue-url " in result.output
+    assert "aws logs delete-log-group --log-group-name /pocctl/POC-old --region us-east-1" in (
+        result.output
+    )
+    assert "aws iam delete-role --role-name POC-Old-Role" in result.output
+    assert "POC-Untagged" not in result.output and "POC-Someone-Elses" not in result.output
+
+    document = json.loads(runner.invoke(cli, ["down", "--yes", "--json"]).stdout)
+    assert document["ok"] is False
+    assert sorted(item["name"] for item in document["left"]) == [
+        "/pocctl/POC-old",
+        "POC-Extra",
+        "POC-Old-Role",
+    ]
+
+
+def test_down_removes_test_order_queues_a_killed_test_order_left(
+    runner: CliRunner, session: Any
+) -> None:
+    runner.invoke(cli, ["up"])
+    sqs = session.client("sqs")
+    sqs.create_queue(QueueName="POC-test-order-0badf00d", tags=TAGS)
+    sqs.create_queue(QueueName="POC-test-order-notours")  # untagged: not pocctl's
+    result = runner.invoke(cli, ["down", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "removed POC-test-order-0badf00d, a test-order queue left by an interrupted" in (
+        result.output
+    )
+    assert everything(session)["queues"] == ["POC-test-order-notours"]
