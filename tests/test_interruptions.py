@@ -25,11 +25,16 @@ class Killed(BaseException):
     """Like SIGKILL: not an Exception, so nothing in pocctl catches it or cleans up."""
 
 
+# One session for every run: its loaded service models make each new context's clients cheap
+# (each run still gets its own context and clients, as a new process would).
+SESSION = boto3.Session(region_name="us-east-1")
+
+
 def new_context() -> Context:
     return Context(
         Config(email="ops@example.com"),
         RecordingReporter(),
-        session=boto3.Session(region_name="us-east-1"),
+        session=SESSION,
         sleep=lambda _: None,
     )
 

@@ -45,10 +45,12 @@ def test_up_killed_then_down_is_clean_and_up_completes(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    slow_emulator.latency = LATENCY
     time.sleep(kill_after)
     assert process.poll() is None, "up finished before it could be killed: raise the latency"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    slow_emulator.latency = 0  # the slow link was only needed to kill `up` part way
     session = context(slow_emulator, stack).session
     table = f"{stack}-orders"
 
