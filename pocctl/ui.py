@@ -6,7 +6,8 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,15 @@ class Terminal:
             self.console.print(f"[cyan]note:[/] {escape(message)}")
 
     # -- everything else -----------------------------------------------------------------
+    @contextmanager
+    def busy(self, text: str) -> Iterator[None]:
+        """A spinner while something is read, on a live terminal only."""
+        if self.quiet or not self.live:
+            yield
+            return
+        with self.console.status(escape(text)):
+            yield
+
     def _stop_status(self) -> None:
         if self._status is not None:
             self._status.stop()

@@ -49,7 +49,8 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
     ctx = make_context(flags, term)
     functions = functions_for(ctx, which)
     start_ms = int((time.time() - seconds) * 1000)
-    lines = read(ctx, functions, start_ms, text)
+    with term.busy(f"Reading the last {since} of {', '.join(functions)} ..."):
+        lines = read(ctx, functions, start_ms, text)
     width = max(len(f) for f in functions)
     for line in lines:
         term.log_line(line.timestamp, line.function, width, line.message)

@@ -115,7 +115,8 @@ def status(as_json: bool, **kwargs: Any) -> None:
     document = json_document(command="status") if as_json else None
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term, reporter=RecordingReporter())
-    health = check(ctx)
+    with term.busy(f"Reading stack {ctx.config.stack} in {ctx.config.region} ..."):
+        health = check(ctx)
     if document is not None:
         document.update(health.as_json())
     verdict = "healthy" if health.healthy else f"{len(health.problems)} problem(s)"
