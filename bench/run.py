@@ -2,10 +2,11 @@
 
     python bench/run.py [--latency 0.1] [--orders 1000] [--test-orders 10] [--out BENCHMARKS.md]
 
-Part 1 starts `pocctl local` adding a fixed latency to every AWS call (default 100 ms, standing in
-for a region's round trip) and measures cold `up`, no-op `up` and `down`, serially and in
-parallel: wall time, calls, mutating calls, the longest chain of calls that had to wait for each
-other, and wall time over that chain's latency.
+Part 1 starts `pocctl local` in a process of its own (as AWS is not in yours), adding a fixed
+latency to every AWS call (default 100 ms, standing in for a region's round trip), and measures
+cold `up`, no-op `up` and `down`, serially and in parallel: wall time, calls, mutating calls,
+the longest chain of calls that had to wait for each other, and wall time over that chain's
+latency.
 Part 2 runs the offline pipeline with no added latency: `test-order` several times (latency per
 hop), then many orders at once (orders per second, until all are stored and notified).
 Prints the figures, writes them with the machine to BENCHMARKS.md, and exits 1 if a target missed.
@@ -16,9 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
+import signal
 import statistics
+import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +36,6 @@ import boto3
 from pocctl.config import Config, Tuning
 from pocctl.context import Context
 from pocctl.engine import DEFAULT_WORKERS, Engine, longest_chain
-from pocctl.local.emulator import Emulator
 from pocctl.local.loadtest import run_load
 from pocctl.reporting import RecordingReporter
 from pocctl.smoke import run_test_order
@@ -55,21 +61,47 @@ class Run:
         return self.wall / (self.chain * self.latency)
 
 
-def context(emulator: Emulator, stack: str = "bench", email: str = EMAIL, **tuning: Any) -> Context:
+@contextmanager
+def local(latency: float = 0.0) -> Iterator[str]:
+    """`pocctl local` in a process of its own; yields its endpoint URL."""
+    command = [sys.executable, "-m", "pocctl", "local", "--port", "0", "--latency", str(latency)]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        found = re.search(r"listening on (http://\S+)", banner)
+        if not found:
+            raise SystemExit(f"pocctl local did not start: {banner}{process.stdout.read()}")
+        # Keep reading what it prints (a line per email): a full pipe would stall it.
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        yield found[1]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def context(endpoint: str, stack: str = "bench", email: str = EMAIL, **tuning: Any) -> Context:
     """A fresh context, as a new `pocctl` process would have (no cached clients or account)."""
     session = boto3.Session(
         aws_access_key_id="pocctl-local",
         aws_secret_access_key="pocctl-local",
         region_name="us-east-1",
     )
-    config = Config(
-        stack=stack, endpoint_url=emulator.endpoint_url, email=email, tuning=Tuning(**tuning)
-    )
+    config = Config(stack=stack, endpoint_url=endpoint, email=email, tuning=Tuning(**tuning))
     return Context(config, RecordingReporter(), session=session)
 
 
-def measure(emulator: Emulator, name: str, serial: bool, latency: float) -> Run:
-    ctx = context(emulator)
+def measure(endpoint: str, name: str, serial: bool, latency: float) -> Run:
+    ctx = context(endpoint)
     steps = build_steps(ctx.config)
     engine = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS)
     started = time.monotonic()
@@ -89,17 +121,21 @@ def measure(emulator: Emulator, name: str, serial: bool, latency: float) -> Run:
 
 def provisioning(latency: float) -> list[Run]:
     runs = []
-    with Emulator(port=0, latency=latency) as emulator:
+    with local(latency) as endpoint:
+        # moto builds each service's handlers on first use; don't let the first run pay for it.
+        warm = context(endpoint, "warm-up")
+        Engine(warm, build_steps(warm.config)).up()
+        Engine(context(endpoint, "warm-up"), build_steps(warm.config)).down()
         for serial in (True, False):
             for name in ("cold up", "no-op up", "down"):
-                runs.append(measure(emulator, name, serial, latency))
+                runs.append(measure(endpoint, name, serial, latency))
                 print(f"  {runs[-1].mode:<8} {name:<9} {runs[-1].wall:6.2f}s", file=sys.stderr)
     return runs
 
 
 def offline(test_orders: int, orders: int) -> dict[str, Any]:
-    with Emulator(port=0) as emulator:
-        ctx = context(emulator, throttle_rate=10_000, throttle_burst=5_000)
+    with local() as endpoint:
+        ctx = context(endpoint, throttle_rate=10_000, throttle_burst=5_000)
         if not Engine(ctx, build_steps(ctx.config)).up().ok:
             raise SystemExit("offline up failed")
         hops: dict[str, list[float]] = {}
@@ -111,7 +147,7 @@ def offline(test_orders: int, orders: int) -> dict[str, Any]:
                 hops.setdefault(hop.name, []).append(hop.seconds or 0.0)
         print(f"  {test_orders} test orders done", file=sys.stderr)
         # A stack of its own, so the test orders above don't count as strangers.
-        loaded = context(emulator, "load", LOAD_EMAIL, throttle_rate=10_000, throttle_burst=5_000)
+        loaded = context(endpoint, "load", LOAD_EMAIL, throttle_rate=10_000, throttle_burst=5_000)
         if not Engine(loaded, build_steps(loaded.config)).up().ok:
             raise SystemExit("offline up failed")
         load = run_load(loaded, count=orders, email=LOAD_EMAIL, timeout=600)

@@ -211,8 +211,10 @@ class Engine:
             try:
                 with self.ctx.working_on("up", step.key):
                     plan = plans[step.key]
-                    if any(d in changed for d in step.depends_on):
-                        plan = step.plan(self.ctx)  # what it depends on changed: look again
+                    # What it depends on changed: look again, unless it was missing (only this
+                    # run creates it, and its apply reads what it needs from its dependencies).
+                    if plan.action is not Action.CREATE and changed & set(step.depends_on):
+                        plan = step.plan(self.ctx)
                     if plan.action is not Action.NONE:
                         self.ctx.reporter.step_started(step.key, step.title, plan.action.value)
                         step.apply(self.ctx, plan)

@@ -83,6 +83,7 @@ def find_api(ctx: Context, api_name: str) -> dict[str, Any] | None:
 @dataclass
 class ApiState:
     api_id: str
+    root_id: str | None = None
     resource_id: str | None = None
     method: dict[str, Any] | None = None
     model: dict[str, Any] | None = None
@@ -154,6 +155,8 @@ class ApiStep(Step):
         )
         state = ApiState(api_id, stage=stage)
         for resource in resources:
+            if resource["path"] == "/":
+                state.root_id = resource["id"]
             if resource["path"] == RESOURCE_PATH:
                 state.resource_id = resource["id"]
                 state.method = resource.get("resourceMethods", {}).get("POST")
@@ -239,7 +242,7 @@ class ApiStep(Step):
                     endpointConfiguration={"types": ["REGIONAL"]},
                     tags=ctx.config.tags,
                 )
-            state = ApiState(api["id"], changes=["new"])
+            state = ApiState(api["id"], root_id=api.get("rootResourceId"), changes=["new"])
         api_id = state.api_id
         ctx.facts["api_id"] = api_id
         ctx.facts["invoke_url"] = invoke_url(ctx, api_id)
@@ -316,8 +319,10 @@ class ApiStep(Step):
         def resource() -> None:
             if state.resource_id is None:
                 with aws_errors(self.key, "CreateResource"):
-                    resources = ag.get_resources(restApiId=api_id)["items"]
-                    root = next(r["id"] for r in resources if r["path"] == "/")
+                    root = state.root_id
+                    if root is None:
+                        resources = ag.get_resources(restApiId=api_id)["items"]
+                        root = next(r["id"] for r in resources if r["path"] == "/")
                     state.resource_id = ag.create_resource(
                         restApiId=api_id, parentId=root, pathPart=RESOURCE_PATH.strip("/")
                     )["id"]
