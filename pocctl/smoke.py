@@ -24,9 +24,9 @@ from botocore.exceptions import ClientError
 from pocctl.config import Names
 from pocctl.context import Context
 from pocctl.errors import PocctlError
+from pocctl.health import depth, email_subscriptions, mapping_states
 from pocctl.resources.base import is_ours
-from pocctl.resources.queues import queue_arn, queue_url
-from pocctl.resources.topic import PENDING, subscriptions
+from pocctl.resources.queues import queue_arn
 from pocctl.stack import read_outputs
 
 DEFAULT_ORDER = {"item": "latex gloves", "customerID": "12345"}
@@ -165,7 +165,7 @@ def run_test_order(
             "Run `pocctl up` first, or check --stack and --region.",
         )
     clock = time.monotonic
-    result.email_subscriptions = email_states(ctx, outputs["topic_arn"])
+    result.email_subscriptions = email_states(ctx)
     with temporary_inbox(ctx, outputs["topic_arn"]) as inbox:
         started = clock()
         deadline = started + timeout
@@ -218,16 +218,11 @@ def accepted_id(status: int, body: str) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
-def email_states(ctx: Context, topic_arn: str) -> dict[str, str]:
+def email_states(ctx: Context) -> dict[str, str]:
     try:
-        subs = subscriptions(ctx, topic_arn)
-    except ClientError:
+        return email_subscriptions(ctx)
+    except ClientError:  # not being able to list them must not fail the test itself
         return {}
-    return {
-        s["Endpoint"]: "pending confirmation" if s["SubscriptionArn"] == PENDING else "confirmed"
-        for s in subs
-        if s["Protocol"] == "email"
-    }
 
 
 # -- what to say when a hop fails --------------------------------------------------------------
@@ -235,27 +230,17 @@ def email_states(ctx: Context, topic_arn: str) -> dict[str, str]:
 
 def mapping_state(ctx: Context, function: str) -> str:
     try:
-        found = ctx.client("lambda").list_event_source_mappings(FunctionName=function)
+        states = mapping_states(ctx, function)
     except ClientError as exc:
         return f"{function}: {exc.response['Error']['Code']}"
-    mappings = found["EventSourceMappings"]
-    if not mappings:
+    if not states:
         return f"no event source mapping invokes {function}"
-    states = ", ".join(m.get("State", "?") for m in mappings)
-    return f"mapping to {function} is {states}"
+    return f"mapping to {function} is {', '.join(states)}"
 
 
 def queue_depth(ctx: Context, name: str) -> int | None:
-    url = queue_url(ctx, name)
-    if url is None:
-        return None
-    attributes = ctx.client("sqs").get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
+    found = depth(ctx, name)
+    return None if found is None else found.waiting + found.in_flight
 
 
 def last_error(ctx: Context, function: str) -> str | None:
