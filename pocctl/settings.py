@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from pocctl.config import (
     DEFAULT_REGION,
@@ -49,8 +50,6 @@ def python_runtime(value: str) -> str:
 
 
 def endpoint(value: str) -> str:
-    from urllib.parse import urlparse
-
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(

@@ -8,6 +8,7 @@ import click
 
 from pocctl.cli.main import cli
 from pocctl.cli.options import aws_options, collect, json_document, make_context, terminal
+from pocctl.config import Names
 from pocctl.errors import PocctlError
 from pocctl.health import DRIFTED, FOREIGN, MISSING, Depth, Health, check
 from pocctl.reporting import RecordingReporter
@@ -43,7 +44,7 @@ def mapping(health: Health, key: str, children: list[Node]) -> Node:
     return node
 
 
-def pipeline(health: Health, names: Any) -> list[Node]:
+def pipeline(health: Health, names: Names) -> list[Node]:
     """The stack as the order travels through it; roles and log groups under what uses them."""
     q = health.queues
     email = [
