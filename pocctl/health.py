@@ -105,25 +105,31 @@ def email_subscriptions(ctx: Context) -> dict[str, str]:
     }
 
 
-def _resources(ctx: Context, steps: list[Step], health: Health) -> None:
+def _resources(
+    ctx: Context, steps: list[Step]
+) -> tuple[dict[str, Resource], dict[str, Any] | None]:
+    """Each resource's state from `up`'s read-only plan pass, and the stage's throttle."""
+    resources: dict[str, Resource] = {}
+    throttle = None
     plans, conflicts = Engine(ctx, steps).plan_all()
     foreign = {(c.kind, c.name) for c in conflicts}
     for step in steps:
         if step.key == "subscription" and ctx.config.email is None:
             continue  # no address asked for: the live subscriptions are listed instead
         if (step.kind, step.name) in foreign:
-            health.resources[step.key] = Resource(step.kind, step.name, FOREIGN)
+            resources[step.key] = Resource(step.kind, step.name, FOREIGN)
             continue
         plan = plans[step.key]
         state = {Action.CREATE: MISSING, Action.UPDATE: DRIFTED}.get(plan.action, PRESENT)
         changes = plan.changes if state == DRIFTED else []
-        health.resources[step.key] = Resource(step.kind, step.name, state, changes)
+        resources[step.key] = Resource(step.kind, step.name, state, changes)
         if step.key == "api" and plan.current is not None and plan.current.stage:
             settings = (plan.current.stage.get("methodSettings") or {}).get("*/*", {})
-            health.throttle = {
+            throttle = {
                 "rate_limit": settings.get("throttlingRateLimit"),
                 "burst_limit": settings.get("throttlingBurstLimit"),
             }
+    return resources, throttle
 
 
 def check(ctx: Context) -> Health:
@@ -134,13 +140,15 @@ def check(ctx: Context) -> Health:
     steps = build_steps(config)
     queues = (n.queue, n.dead_letter_queue, n.stream_failure_queue)
     results: list[Any] = ctx.together(
-        lambda: _resources(ctx, steps, health),
+        lambda: _resources(ctx, steps),
         lambda: mapping_states(ctx, n.writer_function),
         lambda: mapping_states(ctx, n.notifier_function),
         lambda: email_subscriptions(ctx),
         *(partial(depth, ctx, name) for name in queues),
     )
-    _, writer_mappings, notifier_mappings, health.subscriptions, *depths = results
+    resources_and_throttle, writer_mappings, notifier_mappings, emails, *depths = results
+    health.resources, health.throttle = resources_and_throttle
+    health.subscriptions = emails
     health.mappings = {"queue-mapping": writer_mappings, "stream-mapping": notifier_mappings}
     health.queues = dict(zip(queues, depths, strict=True))
     health.order_url = ctx.facts.get("invoke_url")

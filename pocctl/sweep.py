@@ -91,10 +91,16 @@ def _confirm(ctx: Context, arn: str) -> Leftover | None:
         ag = ctx.client("apigateway")
         if not _still_there(lambda: ag.get_rest_api(restApiId=api_id)):
             return None
-        return Leftover(
-            "REST API", api_id, f"aws apigateway delete-rest-api --rest-api-id {api_id}{region}"
-        )
+        return api_leftover(ctx, api_id)
     return Leftover(service, arn, f"remove it in the AWS console (search for {arn})")
+
+
+def api_leftover(ctx: Context, api_id: str) -> Leftover:
+    return Leftover(
+        "REST API",
+        api_id,
+        f"aws apigateway delete-rest-api --rest-api-id {api_id} --region {ctx.config.region}",
+    )
 
 
 def _tagged(ctx: Context) -> list[str]:
@@ -140,14 +146,7 @@ def sweep(ctx: Context) -> SweepResult:
         names = {item.name for item in left}
         for api in apis_named(ctx, ctx.config.names.api):
             if is_ours(ctx, api.get("tags") or {}) and api["id"] not in names:
-                left.append(
-                    Leftover(
-                        "REST API",
-                        api["id"],
-                        f"aws apigateway delete-rest-api --rest-api-id {api['id']} "
-                        f"--region {ctx.config.region}",
-                    )
-                )
+                left.append(api_leftover(ctx, api["id"]))
         left += _roles(ctx)
     except ClientError as exc:
         result.incomplete = (
