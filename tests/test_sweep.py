@@ -11,7 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
+from pocctl.context import Context
+from pocctl.sweep import sweep
 
+from .conftest import fresh
+from .faults import FailCalls
 from .inventory import everything, flatten
 
 TAGS = {"pocctl:stack": "POC"}
@@ -89,3 +93,17 @@ def test_down_removes_test_order_queues_a_killed_test_order_left(
         result.output
     )
     assert everything(session)["queues"] == ["POC-test-order-notours"]
+
+
+def test_a_sweep_that_is_not_allowed_says_so_instead_of_claiming_success(
+    deployed: Context,
+) -> None:
+    ctx = fresh(deployed)
+    FailCalls(
+        ctx.client("resourcegroupstaggingapi"), "GetResources", "AccessDeniedException", "no", 1
+    )
+    result = sweep(ctx)
+    assert result.left == []
+    assert result.incomplete is not None
+    assert "could not sweep for leftovers (AccessDeniedException)" in result.incomplete
+    assert "tag:GetResources" in result.incomplete
