@@ -47,6 +47,14 @@ class Response:
 
 
 @dataclass
+class Definition:
+    resources: list[dict[str, Any]]
+    validators: dict[str, dict[str, Any]]
+    models: dict[str, dict[str, Any]]
+    gateway_responses: dict[str, dict[str, Any]]
+
+
+@dataclass
 class ApiConfig:
     region: str
     stage: dict[str, Any]
@@ -80,9 +88,27 @@ class ApiGateway:
         self.regions = regions
         self._cache: dict[tuple[str, str], tuple[float, ApiConfig | None]] = {}
         self._buckets: dict[tuple[str, str, float, int], TokenBucket] = {}
+        self._deployments: dict[tuple[str, str], Definition] = {}
         self._lock = threading.Lock()
 
-    # -- configuration, read through the public API and cached briefly --------------------
+    # -- configuration: the deployment the stage points at ---------------------------------
+    def deployed(self, region: str, api_id: str, deployment_id: str) -> None:
+        """CreateDeployment snapshots the API's definition: the stage serves that snapshot, not
+        later edits, until it points at a newer deployment (API Gateway Developer Guide,
+        "Deploying a REST API": changes take effect only once deployed)."""
+        ag = self.client("apigateway", region)
+        snapshot = Definition(
+            resources=ag.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"],
+            validators={v["id"]: v for v in ag.get_request_validators(restApiId=api_id)["items"]},
+            models={m["name"]: m for m in ag.get_models(restApiId=api_id)["items"]},
+            gateway_responses={
+                g["responseType"]: g for g in ag.get_gateway_responses(restApiId=api_id)["items"]
+            },
+        )
+        with self._lock:
+            self._deployments[(api_id, deployment_id)] = snapshot
+            self._cache.clear()
+
     def config(self, api_id: str, stage: str) -> ApiConfig | None:
         key = (api_id, stage)
         with self._lock:
@@ -101,19 +127,11 @@ class ApiGateway:
                 stage_info = ag.get_stage(restApiId=api_id, stageName=stage)
             except ClientError:
                 continue
-            return ApiConfig(
-                region=region,
-                stage=stage_info,
-                resources=ag.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"],
-                validators={
-                    v["id"]: v for v in ag.get_request_validators(restApiId=api_id)["items"]
-                },
-                models={m["name"]: m for m in ag.get_models(restApiId=api_id)["items"]},
-                gateway_responses={
-                    g["responseType"]: g
-                    for g in ag.get_gateway_responses(restApiId=api_id)["items"]
-                },
-            )
+            with self._lock:
+                snapshot = self._deployments.get((api_id, stage_info.get("deploymentId", "")))
+            if snapshot is None:
+                return None  # a stage whose deployment we never saw answers nothing
+            return ApiConfig(region=region, stage=stage_info, **vars(snapshot))
         return None
 
     # -- one request ---------------------------------------------------------------------

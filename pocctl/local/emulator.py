@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -10,20 +11,29 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 from botocore.config import Config as BotoConfig
 
 from pocctl.local import patches
 from pocctl.local.apigw import USER_REQUEST, ApiGateway
-from pocctl.local.functions import Faults, Invoker
-from pocctl.local.iam import Authorizer
+from pocctl.local.aws import AwsBehaviours
+from pocctl.local.aws.base import World
+from pocctl.local.aws.sns import CONFIRM_PATH, is_pending
+from pocctl.local.aws.timing import Timing
+from pocctl.local.calls import Call, parse
+from pocctl.local.functions import Faults, FunctionNotFound, FunctionVersion, Invoker, read_function
+from pocctl.local.iam import Authorizer, Propagation, read_role
 from pocctl.local.pollers import Supervisor
+from pocctl.local.replies import STATUS_TEXT, Reply
 
 ACCOUNT = "123456789012"
 MAIL_PATH = "/_pocctl/mail"
 HEALTH_PATH = "/_pocctl/health"
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
+# Marks the emulator's own requests (API reads, pollers' bookkeeping): no latency, no limits.
+INTERNAL_HEADER = "x-pocctl-internal"
 
 Log = Callable[[str], None]
 # Pollers, workers and API requests share these clients from many threads at once.
@@ -37,6 +47,11 @@ class Outbox:
         self.messages: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.log = log
+
+    def deliver(self, mail: dict[str, Any], subscription: Any) -> None:
+        """SNS sends nothing to a subscription still pending confirmation."""
+        if not is_pending(subscription):
+            self.add(mail)
 
     def add(self, mail: dict[str, Any]) -> None:
         mail = {**mail, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -54,8 +69,10 @@ class Emulator:
         *,
         latency: float = 0.0,
         faults: Faults | None = None,
+        timing: Timing | None = None,
     ) -> None:
         self.faults = faults or Faults()
+        self.timing = timing or Timing()
         self.host, self.port = host, port
         # Seconds added to every AWS API call, standing in for a region's round trip.
         self.latency = latency
@@ -67,10 +84,19 @@ class Emulator:
         self._roles: dict[str, dict[str, str]] = {}
         self._role_clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
-        self.authorizer = Authorizer(self.client, ACCOUNT)
+        world = World(self.timing, self.client, ACCOUNT)
+        propagation = Propagation(
+            lambda role: read_role(self.client, role),
+            lambda: self.timing.seconds("iam_propagation"),
+            world.clock,
+        )
+        self.authorizer = Authorizer(self.client, ACCOUNT, propagation, self.resource_policy)
+        self.aws = AwsBehaviours(world, self.authorizer, self.outbox.add, lambda: self.endpoint_url)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.invoker: Invoker | None = None
+        self._patched = False
+        self._previous: dict[tuple[str, str], tuple[FunctionVersion, bytes]] = {}
         self.supervisor: Supervisor | None = None
 
     # -- clients and role credentials ----------------------------------------------------
@@ -85,7 +111,34 @@ class Emulator:
                     aws_secret_access_key="pocctl-local",
                     config=CLIENT_CONFIG,
                 )
+                self._clients[(service, region)].meta.events.register(
+                    "before-sign.*.*", mark_internal
+                )
             return self._clients[(service, region)]
+
+    def resource_policy(self, arn: str) -> list[dict[str, Any]]:
+        """The statements of an SQS queue's or SNS topic's own policy (same account)."""
+        parts = arn.split(":")
+        if len(parts) < 6:
+            return []
+        service, region, account, name = parts[2], parts[3], parts[4], parts[5]
+        try:
+            if service == "sqs":
+                sqs = self.client("sqs", region)
+                attributes = sqs.get_queue_attributes(
+                    QueueUrl=f"{self.endpoint_url}/{account}/{name}", AttributeNames=["Policy"]
+                )["Attributes"]
+            elif service == "sns":
+                attributes = self.client("sns", region).get_topic_attributes(TopicArn=arn)[
+                    "Attributes"
+                ]
+            else:
+                return []
+        except Exception:
+            return []
+        policy = json.loads(attributes.get("Policy") or "{}")
+        statements = policy.get("Statement", [])
+        return [statements] if isinstance(statements, dict) else list(statements)
 
     def role_credentials(self, role_arn: str) -> dict[str, str]:
         """Temporary credentials of a role, as Lambda and API Gateway get them from STS."""
@@ -126,6 +179,7 @@ class Emulator:
     # -- the WSGI application ------------------------------------------------------------
     def app(self, moto_app: Any) -> Callable[..., Iterable[bytes]]:
         api = ApiGateway(self.client, self.client_as, self.regions)
+        self.apis = api
 
         def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             path = environ.get("PATH_INFO", "")
@@ -138,31 +192,71 @@ class Emulator:
                 return reply(start_response, 200, payload)
             if path == HEALTH_PATH:
                 return reply(start_response, 200, json.dumps({"ok": True}))
+            if path == CONFIRM_PATH:
+                return self._confirm(environ, start_response)
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
             if USER_REQUEST.match(path):
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                body = environ["wsgi.input"].read(length) if length else b""
                 headers = http_headers(environ)
                 response = api.handle(environ["REQUEST_METHOD"], path, headers, body)
                 return reply(start_response, response.status, response.body)
-            if self.latency:
-                time.sleep(self.latency)
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
-            denied = self.authorizer.check(http_headers(environ), body)
-            if denied is not None:
-                self.log(f"denied: {json_message(denied.body)}")
-                return reply(start_response, denied.status, denied.body, denied.content_type)
-            result: Iterable[bytes] = moto_app(environ, start_response)
-            return result
+            headers = http_headers(environ)
+            call = parse(
+                headers, environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), body
+            )
+            if call is None:
+                result: Iterable[bytes] = moto_app(environ, start_response)
+                return result
+            call.internal = INTERNAL_HEADER in headers
+            if self.latency and not call.internal:
+                time.sleep(self.latency)
+            answer = self._handle(call, environ, moto_app)
+            start_response(answer.status_line, answer.headers)
+            return [answer.body]
 
         return application
+
+    def _handle(self, call: Call, environ: dict[str, Any], moto_app: Any) -> Reply:
+        refused = self.aws.before(call)
+        if refused is not None:
+            if not call.internal:
+                self.log(f"{call.service}:{call.operation} refused: {json_message(refused.body)}")
+            return refused
+        denied = self.authorizer.check(call)
+        if denied is not None:
+            self.log(f"denied: {json_message(denied.body)}")
+            return denied
+        answer = run_moto(moto_app, environ)
+        try:
+            answer = self.aws.after(call, answer)
+            if call.operation == "CreateDeployment" and answer.ok:
+                deployment = answer.json() or {}
+                self.apis.deployed(call.region, str(call.params["restApiId"]), deployment["id"])
+        except Exception as exc:  # a bug of ours must show, not pass as AWS's answer
+            self.log(f"pocctl local could not apply AWS behaviour to {call.operation}: {exc!r}")
+            raise
+        return answer
+
+    def _confirm(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        token = (parse_qs(environ.get("QUERY_STRING", "")).get("Token") or [""])[0]
+        arn = self.aws.sns.confirm(token)
+        if arn is None:
+            return reply(
+                start_response, 400, "Invalid token: this link confirms nothing.", "text/plain"
+            )
+        self.log(f"subscription confirmed: {arn}")
+        page = (
+            f"Subscription confirmed!\nYou have successfully subscribed.\nSubscription ID: {arn}\n"
+        )
+        return reply(start_response, 200, page, "text/plain")
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
         patches.apply()
+        self._patched = True
         reset_moto()  # moto's state is per process: a new emulator starts empty
-        patches.MAIL_SINKS.append(self.outbox.add)
+        patches.MAIL_SINKS.append(self.outbox.deliver)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
@@ -176,16 +270,22 @@ class Emulator:
         )
         self._thread.start()
         self.invoker = Invoker(
-            self.endpoint_url, ACCOUNT, self.role_credentials, self.faults, self.log
+            self.endpoint_url, ACCOUNT, self.role_credentials, self.faults, self.log, self.serving
         )
+        self.aws.lambda_.on_update.append(self._remember_version)
         self.supervisor = Supervisor(
-            self.invoker, self.client, self.client_as, self.regions, self.log
+            self.invoker,
+            self.client,
+            self.client_as,
+            self.regions,
+            self.log,
+            self.aws.lambda_.enabled_wall_time,
         )
         self.supervisor.start()
 
     def stop(self) -> None:
-        if self.outbox.add in patches.MAIL_SINKS:
-            patches.MAIL_SINKS.remove(self.outbox.add)
+        if self.outbox.deliver in patches.MAIL_SINKS:
+            patches.MAIL_SINKS.remove(self.outbox.deliver)
         if self.supervisor is not None:
             self.supervisor.stop()
             self.supervisor.join(timeout=5)
@@ -196,6 +296,19 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
         reset_moto()
+        if self._patched:
+            self._patched = False
+            patches.undo()
+
+    def _remember_version(self, region: str, name: str) -> None:
+        with contextlib.suppress(FunctionNotFound):
+            self._previous[(region, name)] = read_function(ACCOUNT, region, name)
+
+    def serving(self, region: str, name: str) -> tuple[FunctionVersion, bytes] | None:
+        """While an update is InProgress, invocations still run the version before it."""
+        if self.aws.lambda_.function_state(region, name) == ("Active", "InProgress"):
+            return self._previous.get((region, name))
+        return None
 
     def __enter__(self) -> Emulator:
         self.start()
@@ -203,6 +316,29 @@ class Emulator:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def mark_internal(request: Any, **_: Any) -> None:
+    request.headers[INTERNAL_HEADER] = "1"
+
+
+def run_moto(moto_app: Any, environ: dict[str, Any]) -> Reply:
+    """moto's answer, kept whole so that AWS behaviours can amend it."""
+    captured: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured["status"], captured["headers"] = status, headers
+        return chunks.append
+
+    result = moto_app(environ, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return Reply(int(captured["status"].split()[0]), b"".join(chunks), list(captured["headers"]))
 
 
 def reset_moto() -> None:
@@ -231,22 +367,11 @@ def http_headers(environ: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
-def json_message(body: str) -> str:
+def json_message(body: str | bytes) -> str:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
     try:
         return str(json.loads(body).get("message", body))
     except (json.JSONDecodeError, AttributeError):
         found = re.search(r"<Message>(.*)</Message>", body)
         return found.group(1) if found else body
-
-
-STATUS_TEXT = {
-    200: "OK",
-    400: "Bad Request",
-    403: "Forbidden",
-    415: "Unsupported Media Type",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,9 @@ POOL_LIMIT = 8  # warm workers kept per function version
 
 # The credentials a function's code gets for its execution role, as boto3 keyword arguments.
 CredentialsFor = Callable[[str], dict[str, str]]
+# While an update is InProgress, invocations run the previous code and configuration (Lambda
+# Developer Guide, "Lambda function states"): (region, name) -> that version, or None.
+Serving = Callable[[str, str], "tuple[FunctionVersion, bytes] | None"]
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,9 @@ class Invoker:
         credentials: CredentialsFor,
         faults: Faults | None = None,
         log: Callable[[str], None] | None = None,
+        serving: Serving | None = None,
     ) -> None:
+        self.serving: Serving = serving or (lambda region, name: None)
         self.endpoint_url = endpoint_url
         self.log = log if log is not None else (lambda message: None)
         self.faults = faults or Faults()
@@ -255,7 +261,7 @@ class Invoker:
         worker.kill()
 
     def invoke(self, region: str, name: str, event: Any) -> Invocation:
-        version, code = read_function(self.account, region, name)
+        version, code = self.serving(region, name) or read_function(self.account, region, name)
         request_id = str(uuid.uuid4())
         fault = self.faults.draw()
         if fault is not None:
@@ -337,3 +343,4 @@ class Invoker:
         for pool in pools.values():
             for worker in pool.idle:
                 worker.kill()
+        shutil.rmtree(self._code_root, ignore_errors=True)

@@ -19,7 +19,8 @@ class EmulatorUnavailable(Exception):
     pass
 
 
-_applied = False
+_users = 0  # emulators running in this process; the last one out undoes the patches
+_originals: list[tuple[Any, str, Any]] = []
 _lock = threading.Lock()
 
 
@@ -73,6 +74,12 @@ def check() -> None:
         raise EmulatorUnavailable(
             "pocctl local needs moto: install it with `pip install 'pocctl[local]'`."
         ) from exc
+    if installed != PINNED_MOTO:
+        raise EmulatorUnavailable(
+            f"pocctl local runs on moto {PINNED_MOTO}, and moto {installed} is installed: "
+            "the emulator changes a few of moto's internals, which move between versions. "
+            f"Install the pinned version: pip install 'moto[server]=={PINNED_MOTO}'."
+        )
     missing = [name for name, found in _targets().items() if not found]
     if missing:
         raise EmulatorUnavailable(
@@ -81,68 +88,91 @@ def check() -> None:
         )
 
 
-MailSink = Callable[[dict[str, Any]], None]
+MailSink = Callable[[dict[str, Any], Any], None]  # (mail, moto's subscription)
 # Every running emulator's outbox; the patch is process-wide, the outboxes are not.
 MAIL_SINKS: list[MailSink] = []
 
 
+def _replace(owner: Any, name: str, value: Any) -> None:
+    _originals.append((owner, name, vars(owner)[name]))
+    setattr(owner, name, value)
+
+
+def undo() -> None:
+    """The last emulator of the process stopped: give moto its own behaviour back."""
+    global _users
+    with _lock:
+        _users = max(0, _users - 1)
+        if _users:
+            return
+        while _originals:
+            owner, name, original = _originals.pop()
+            setattr(owner, name, original)
+
+
 def apply() -> None:
     """Stop moto's own Lambda triggers (we poll like Lambda does) and catch email deliveries."""
-    global _applied
+    global _users
     with _lock:
-        if _applied:
-            return
-        check()
-        from moto.awslambda.models import LambdaBackend
-        from moto.dynamodb.models import dynamodb_backends
-        from moto.sns.models import Subscription
-        from moto.sqs.models import Message, SQSBackend, sqs_backends
+        if _users == 0:
+            _patch()
+        _users += 1
 
-        create_mapping = LambdaBackend.create_event_source_mapping
 
-        def create_without_trigger(self: Any, spec: dict[str, Any]) -> Any:
-            # moto would invoke synchronously inside SendMessage/PutItem, ignore retries and
-            # keep firing after the mapping is deleted. Unregister; our pollers do the work.
-            esm = create_mapping(self, spec)
-            for queue in sqs_backends[self.account_id][self.region_name].queues.values():
-                queue.lambda_event_source_mappings.pop(esm.function_arn, None)
-            for table in dynamodb_backends[self.account_id][self.region_name].tables.values():
-                table.lambda_event_source_mappings.pop(esm.function_arn, None)
-            return esm
+def _patch() -> None:
+    check()
+    from moto.awslambda.models import LambdaBackend
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.sns.models import Subscription
+    from moto.sqs.models import Message, SQSBackend, sqs_backends
 
-        publish = Subscription.publish
+    create_mapping = LambdaBackend.create_event_source_mapping
 
-        def publish_or_mail(self: Any, message: str, message_id: str, **kwargs: Any) -> Any:
-            if self.protocol in ("email", "email-json"):
-                mail = {
-                    "to": self.endpoint,
-                    "topic": self.topic.arn,
-                    "subject": kwargs.get("subject"),
-                    "message": message,
-                    "message_id": message_id,
-                }
-                for sink in list(MAIL_SINKS):
-                    sink(mail)
-                return None
-            return publish(self, message, message_id, **kwargs)
+    def create_without_trigger(self: Any, spec: dict[str, Any]) -> Any:
+        # moto would invoke synchronously inside SendMessage/PutItem, ignore retries and
+        # keep firing after the mapping is deleted. Unregister; our pollers do the work.
+        esm = create_mapping(self, spec)
+        for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+            queue.lambda_event_source_mappings.pop(esm.function_arn, None)
+        for table in dynamodb_backends[self.account_id][self.region_name].tables.values():
+            table.lambda_event_source_mappings.pop(esm.function_arn, None)
+        return esm
 
-        def within_retention(self: Any, queue_name: str, message: Any) -> bool:
-            # moto reads every queue attribute here, counting all messages each time: a receive
-            # cost grew with the backlog (quadratic under load). Same rule, one attribute.
-            retention = int(self.get_queue(queue_name).message_retention_period)
-            return bool(retention + message.sent_timestamp / 1000 > time.time())
+    publish = Subscription.publish
 
-        # Queue attributes ask every message these, through several datetime conversions each;
-        # under load that dominated the emulator's CPU. Same comparisons, on time.time().
-        def visible(self: Any) -> bool:
-            return bool(time.time() * 1000 > self.visible_at)
+    def publish_or_mail(self: Any, message: str, message_id: str, **kwargs: Any) -> Any:
+        if self.protocol in ("email", "email-json"):
+            if kwargs.get("message_structure") == "json":
+                # The protocol's own key, else "default" (SNS API reference, Publish).
+                message = self._parse_message_structure(message, self.protocol)
+            mail = {
+                "to": self.endpoint,
+                "topic": self.topic.arn,
+                "subject": kwargs.get("subject"),
+                "message": message,
+                "message_id": message_id,
+            }
+            for sink in list(MAIL_SINKS):
+                sink(mail, self)
+            return None
+        return publish(self, message, message_id, **kwargs)
 
-        def delayed(self: Any) -> bool:
-            return bool(time.time() * 1000 < self.delayed_until)
+    def within_retention(self: Any, queue_name: str, message: Any) -> bool:
+        # moto reads every queue attribute here, counting all messages each time: a receive
+        # cost grew with the backlog (quadratic under load). Same rule, one attribute.
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > time.time())
 
-        LambdaBackend.create_event_source_mapping = create_without_trigger  # type: ignore[method-assign]
-        Subscription.publish = publish_or_mail  # type: ignore[method-assign,assignment]
-        Message.visible = property(visible)  # type: ignore[method-assign,assignment]
-        Message.delayed = property(delayed)  # type: ignore[method-assign,assignment]
-        SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign]
-        _applied = True
+    # Queue attributes ask every message these, through several datetime conversions each;
+    # under load that dominated the emulator's CPU. Same comparisons, on time.time().
+    def visible(self: Any) -> bool:
+        return bool(time.time() * 1000 > self.visible_at)
+
+    def delayed(self: Any) -> bool:
+        return bool(time.time() * 1000 < self.delayed_until)
+
+    _replace(LambdaBackend, "create_event_source_mapping", create_without_trigger)
+    _replace(Subscription, "publish", publish_or_mail)
+    _replace(Message, "visible", property(visible))
+    _replace(Message, "delayed", property(delayed))
+    _replace(SQSBackend, "is_message_valid_based_on_retention_period", within_retention)

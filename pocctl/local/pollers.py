@@ -44,6 +44,10 @@ def failed_ids(invocation: Invocation) -> list[str] | None:
         return None
 
 
+# The wall-clock moment a mapping became Enabled (where LATEST starts), or None if unknown.
+EnabledAt = Callable[[str], float | None]
+
+
 class Poller(threading.Thread):
     def __init__(self, mapping: dict[str, Any], invoker: Invoker, client: ClientFor, log: Log):
         super().__init__(daemon=True, name=f"poller-{mapping['UUID'][:8]}")
@@ -160,9 +164,11 @@ class StreamPoller(Poller):
         client: ClientFor,
         log: Log,
         checkpoints: dict[str, str],
+        enabled_at: EnabledAt,
     ) -> None:
         super().__init__(mapping, invoker, client, log)
         self.checkpoints = checkpoints  # shared with the supervisor: survives disable/enable
+        self.enabled_at = enabled_at
 
     def run(self) -> None:
         streams = self.client("dynamodbstreams", self.region)
@@ -174,8 +180,11 @@ class StreamPoller(Poller):
         if started is None:
             return
         shard, iterator = started
+        # LATEST starts where the stream was when the mapping became Enabled: records written
+        # before, while it was still Creating, are never delivered (Lambda Developer Guide,
+        # "Polling and stream starting positions").
         skip_before = (
-            self.mapping["LastModified"]
+            self.enabled_at(key) or self.mapping["LastModified"].timestamp()
             if self.mapping.get("StartingPosition") == "LATEST" and key not in self.checkpoints
             else None
         )
@@ -190,11 +199,7 @@ class StreamPoller(Poller):
             iterator = response.get("NextShardIterator") or iterator
             records = response.get("Records", [])
             if skip_before is not None:
-                records = [
-                    r
-                    for r in records
-                    if r["dynamodb"]["ApproximateCreationDateTime"] >= skip_before
-                ]
+                records = [r for r in records if created_at(r) >= skip_before]
             if not records:
                 self.stopped.wait(idle)
                 idle = min(idle * 1.5, IDLE_SLEEP_MAX)
@@ -304,6 +309,11 @@ class StreamPoller(Poller):
             self.log(f"{self.function}: could not send failed records to {name}: {exc}")
 
 
+def created_at(record: dict[str, Any]) -> float:
+    created = record["dynamodb"]["ApproximateCreationDateTime"]
+    return float(created.timestamp()) if isinstance(created, datetime) else float(created)
+
+
 def as_event_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     """A DynamoDB Streams record as Lambda hands it to a function (JSON-safe)."""
     event = json.loads(json.dumps(record, default=_json_default))
@@ -332,8 +342,10 @@ class Supervisor(threading.Thread):
         role_client: RoleClientFor,
         regions: set[str],
         log: Log,
+        enabled_at: EnabledAt | None = None,
     ) -> None:
         super().__init__(daemon=True, name="pocctl-mappings")
+        self.enabled_at: EnabledAt = enabled_at or (lambda uuid: None)
         self.invoker = invoker
         self.client = client
         self.role_client = role_client
@@ -359,7 +371,8 @@ class Supervisor(threading.Thread):
             lam = self.client("lambda", region)
             for page in lam.get_paginator("list_event_source_mappings").paginate():
                 for mapping in page["EventSourceMappings"]:
-                    if mapping.get("State") in ("Enabled", "Enabling", "Creating", "Updating"):
+                    # Lambda polls only once a mapping is Enabled (not while Creating).
+                    if mapping.get("State") in ("Enabled", "Updating"):
                         wanted[mapping["UUID"]] = mapping
         for uuid_, (stamp, poller) in list(self.pollers.items()):
             mapping = wanted.get(uuid_)
@@ -390,7 +403,9 @@ class Supervisor(threading.Thread):
         if source.startswith("arn:aws:sqs:"):
             return SqsPoller(mapping, self.invoker, as_role, self.log)
         if ":dynamodb:" in source and "/stream/" in source:
-            return StreamPoller(mapping, self.invoker, as_role, self.log, self.checkpoints)
+            return StreamPoller(
+                mapping, self.invoker, as_role, self.log, self.checkpoints, self.enabled_at
+            )
         return None
 
     def stop(self) -> None:

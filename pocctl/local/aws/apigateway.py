@@ -1,0 +1,96 @@
+"""API Gateway's control plane: one change at a time per REST API, and per-account rate limits."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from pocctl.local.aws.base import Rules, World
+from pocctl.local.aws.timing import API_RATE_LIMITS, API_TOTAL_RATE
+from pocctl.local.calls import Call
+from pocctl.local.replies import Reply, error
+
+CONFLICT_MESSAGE = (
+    "Unable to complete operation due to concurrent modification. Please try again later."
+)
+THROTTLED_MESSAGE = "Too Many Requests"
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.updated = burst, now
+        self.lock = threading.Lock()
+
+    def take(self, now: float) -> bool:
+        with self.lock:
+            self.tokens = min(self.burst, self.tokens + max(0.0, now - self.updated) * self.rate)
+            self.updated = max(self.updated, now)
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+
+@dataclass
+class ApiChanges:
+    in_flight: int = 0
+    settled_at: float = float("-inf")
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ApiGatewayRules(Rules):
+    services = ("apigateway",)
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self._apis: dict[str, ApiChanges] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def _bucket(self, name: str, rate: float, burst: float) -> TokenBucket:
+        with self.world.lock:
+            if name not in self._buckets:
+                self._buckets[name] = TokenBucket(rate, burst, self.world.clock())
+            return self._buckets[name]
+
+    def _throttled(self, call: Call) -> bool:
+        scale = self.world.timing.scale
+        now = self.world.clock()
+        rate, burst = API_TOTAL_RATE
+        if not self._bucket("*", rate / scale, burst).take(now):
+            return True
+        if call.operation in API_RATE_LIMITS:
+            count, seconds = API_RATE_LIMITS[call.operation]
+            return not self._bucket(call.operation, count / (seconds * scale), count).take(now)
+        return False
+
+    def _changes(self, call: Call) -> ApiChanges | None:
+        api_id = call.params.get("restApiId")
+        if not api_id or not call.mutating:
+            return None
+        with self.world.lock:
+            return self._apis.setdefault(str(api_id), ApiChanges())
+
+    def before(self, call: Call) -> Reply | None:
+        if call.internal or not self.world.timing.enabled:
+            return None
+        if self._throttled(call):
+            return error(call, 429, "TooManyRequestsException", THROTTLED_MESSAGE)
+        changes = self._changes(call)
+        if changes is None:
+            return None
+        with changes.lock:
+            if changes.in_flight or self.world.clock() < changes.settled_at:
+                return error(call, 409, "ConflictException", CONFLICT_MESSAGE)
+            changes.in_flight += 1
+        return None
+
+    def after(self, call: Call, reply: Reply) -> Reply:
+        if call.internal or not self.world.timing.enabled:
+            return reply
+        changes = self._changes(call)
+        if changes is not None:  # (a refused call never reaches here)
+            with changes.lock:
+                changes.in_flight = max(0, changes.in_flight - 1)
+                changes.settled_at = self.world.after("api_change")
+        return reply

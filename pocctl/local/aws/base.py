@@ -1,0 +1,47 @@
+"""What every service's AWS behaviours share: the clock, the timing, the emulator's own clients."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pocctl.local.aws.timing import Timing
+from pocctl.local.calls import Call
+from pocctl.local.replies import Reply
+
+ClientFor = Callable[[str, str], Any]  # (service, region) -> the emulator's own client
+
+
+@dataclass
+class World:
+    timing: Timing
+    client: ClientFor
+    account: str
+    clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def after(self, rule: str) -> float:
+        """The moment `rule`'s duration from now ends."""
+        return self.clock() + self.timing.seconds(rule)
+
+
+class Rules:
+    """One service's behaviours: refuse a call before moto sees it, or amend moto's answer."""
+
+    services: tuple[str, ...] = ()
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def before(self, call: Call) -> Reply | None:
+        return None
+
+    def after(self, call: Call, reply: Reply) -> Reply:
+        return reply
+
+    def tick(self) -> None:
+        """Carry out what has come due (a deletion that finished, ...)."""

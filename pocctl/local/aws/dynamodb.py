@@ -1,0 +1,159 @@
+"""DynamoDB tables: CREATING, UPDATING and DELETING take time, and the table says so meanwhile."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from pocctl.local.aws.base import Rules
+from pocctl.local.calls import Call
+from pocctl.local.replies import Reply, error, json_reply
+
+DATA_PLANE = frozenset(
+    {
+        "PutItem",
+        "GetItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchWriteItem",
+        "BatchGetItem",
+        "TransactWriteItems",
+        "TransactGetItems",
+    }
+)
+IN_USE = "Attempt to change a resource which is still in use: Table is being {what}: {name}"
+
+
+@dataclass
+class TableTimes:
+    creating_until: float = float("-inf")
+    updating_until: float = float("-inf")
+
+
+@dataclass
+class Ghost:
+    """A deleted table, still answering as DELETING until its deletion finishes."""
+
+    description: dict[str, Any]
+    tags: list[dict[str, str]]
+    until: float
+
+
+class DynamoDbRules(Rules):
+    services = ("dynamodb",)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.tables: dict[tuple[str, str], TableTimes] = {}
+        self.ghosts: dict[tuple[str, str], Ghost] = {}
+        self._deleting: dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, str]]]] = {}
+
+    def status(self, region: str, name: str) -> str | None:
+        """CREATING, UPDATING or DELETING while that lasts; None when moto's answer stands."""
+        now = self.world.clock()
+        ghost = self.ghosts.get((region, name))
+        if ghost is not None and now < ghost.until:
+            return "DELETING"
+        times = self.tables.get((region, name))
+        if times is not None and now < times.creating_until:
+            return "CREATING"
+        if times is not None and now < times.updating_until:
+            return "UPDATING"
+        return None
+
+    def _names(self, call: Call) -> list[str]:
+        p = call.params
+        if "TableName" in p:
+            return [str(p["TableName"]).rsplit("/", 1)[-1]]
+        if "RequestItems" in p:
+            return [str(n).rsplit("/", 1)[-1] for n in p["RequestItems"]]
+        if "TransactItems" in p:
+            return [
+                str(body.get("TableName", "")).rsplit("/", 1)[-1]
+                for item in p["TransactItems"]
+                for body in item.values()
+            ]
+        return []
+
+    def before(self, call: Call) -> Reply | None:
+        if call.service != "dynamodb":
+            return None
+        for name in self._names(call):
+            status = self.status(call.region, name)
+            if call.operation in DATA_PLANE and status in ("CREATING", "DELETING"):
+                return error(call, 400, "ResourceNotFoundException", "Requested resource not found")
+            if status == "DELETING":
+                ghost = self.ghosts[(call.region, name)]
+                if call.operation == "DescribeTable":
+                    return json_reply(
+                        200, {"Table": ghost.description}, "application/x-amz-json-1.0"
+                    )
+                if call.operation in ("CreateTable", "UpdateTable", "DeleteTable"):
+                    what = IN_USE.format(what="deleted", name=name)
+                    return error(call, 400, "ResourceInUseException", what)
+            if status in ("CREATING", "UPDATING") and call.operation in (
+                "UpdateTable",
+                "DeleteTable",
+            ):
+                what = "created" if status == "CREATING" else "updated"
+                return error(
+                    call, 400, "ResourceInUseException", IN_USE.format(what=what, name=name)
+                )
+        if call.operation == "ListTagsOfResource":
+            name = str(call.params.get("ResourceArn", "")).rsplit("/", 1)[-1]
+            if self.status(call.region, name) == "DELETING":
+                tags = self.ghosts[(call.region, name)].tags
+                return json_reply(200, {"Tags": tags}, "application/x-amz-json-1.0")
+        if call.operation == "DeleteTable" and self.world.timing.enabled:
+            self._remember_before_delete(call)
+        return None
+
+    def _remember_before_delete(self, call: Call) -> None:
+        name = self._names(call)[0]
+        ddb = self.world.client("dynamodb", call.region)
+        try:
+            table = ddb.describe_table(TableName=name)["Table"]
+            tags = ddb.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])
+        except Exception:
+            return  # moto answers "not found" itself
+        with self.world.lock:
+            self._deleting[(call.region, name)] = (table, tags)
+
+    def after(self, call: Call, reply: Reply) -> Reply:
+        if call.service != "dynamodb":
+            return reply
+        names = self._names(call)
+        key = (call.region, names[0]) if names else None
+        if key is not None and call.operation == "DeleteTable":
+            remembered = self._deleting.pop(key, None)
+            if reply.ok and remembered is not None:
+                description = copy.deepcopy(remembered[0])
+                description["TableStatus"] = "DELETING"
+                self.ghosts[key] = Ghost(
+                    description, remembered[1], self.world.after("table_deleting")
+                )
+        if not reply.ok or (key is None and call.operation != "ListTables"):
+            return reply
+        if call.operation == "CreateTable" and key is not None:
+            self.ghosts.pop(key, None)
+            self.tables[key] = TableTimes(creating_until=self.world.after("table_creating"))
+        elif call.operation == "UpdateTable" and key is not None:
+            self.tables.setdefault(key, TableTimes()).updating_until = self.world.after(
+                "table_updating"
+            )
+        document = reply.json()
+        if not isinstance(document, dict):
+            return reply
+        if call.operation == "ListTables":
+            ghosts = [n for (r, n) in self.ghosts if r == call.region and self.status(r, n)]
+            document["TableNames"] = sorted({*document.get("TableNames", []), *ghosts})
+            return reply.with_json(document)
+        for field in ("Table", "TableDescription"):
+            if field in document and key is not None:
+                status = self.status(*key)
+                if status is not None:
+                    document[field]["TableStatus"] = status
+        return reply.with_json(document)

@@ -1,0 +1,290 @@
+"""Lambda: function states, the role check at create, and event source mappings' life cycle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pocctl.local.aws.base import Rules, World
+from pocctl.local.calls import Call
+from pocctl.local.iam import RoleSnapshot
+from pocctl.local.policy import Request
+from pocctl.local.replies import Reply, error, json_reply
+
+# Operations that fail while a function is Pending or an update is InProgress (Lambda Developer
+# Guide, "Lambda function states").
+BLOCKED_WHILE_BUSY = frozenset(
+    {
+        "Invoke",
+        "UpdateFunctionCode",
+        "UpdateFunctionConfiguration",
+        "PublishVersion",
+        "PutFunctionConcurrency",
+        "DeleteFunctionConcurrency",
+        "PutProvisionedConcurrencyConfig",
+        "PutFunctionCodeSigningConfig",
+    }
+)
+ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+SQS_NEEDS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
+STREAM_NEEDS = ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
+
+RoleView = Callable[[str], RoleSnapshot]  # role ARN -> the role as Lambda sees it now
+Allows = Callable[[str, Request], bool]  # (role ARN, request) -> allowed as Lambda sees it
+
+
+@dataclass
+class FunctionTimes:
+    arn: str
+    pending_until: float = float("-inf")
+    updating_until: float = float("-inf")
+
+
+@dataclass
+class MappingTimes:
+    function: str  # function name
+    region: str
+    created: float
+    deleting_until: float | None = None
+
+
+def function_name(value: str) -> str:
+    return value.split(":function:")[-1].split(":")[0] if ":" in value else value
+
+
+class LambdaRules(Rules):
+    services = ("lambda",)
+
+    def __init__(self, world: World, role_view: RoleView, allows: Allows) -> None:
+        super().__init__(world)
+        self.role_view = role_view
+        self.allows = allows
+        self.functions: dict[tuple[str, str], FunctionTimes] = {}
+        self.mappings: dict[str, MappingTimes] = {}
+        self.on_update: list[Callable[[str, str], None]] = []  # (region, name): before an update
+
+    # -- what callers may ask ----------------------------------------------------------------
+    def function_state(self, region: str, name: str) -> tuple[str, str]:
+        """(State, LastUpdateStatus) as AWS reports them now."""
+        now = self.world.clock()
+        times = self.functions.get((region, name))
+        if times is None:
+            return "Active", "Successful"
+        if now < times.pending_until:
+            return "Pending", "InProgress"
+        if now < times.updating_until:
+            return "Active", "InProgress"
+        return "Active", "Successful"
+
+    def mapping_state(self, uuid: str, moto_state: str) -> str:
+        times = self.mappings.get(uuid)
+        if times is None:
+            return moto_state
+        if times.deleting_until is not None:
+            return "Deleting"
+        if self.world.clock() < self.enabled_at(uuid, times):
+            return "Creating"
+        return moto_state
+
+    def enabled_at(self, uuid: str, times: MappingTimes | None = None) -> float:
+        """Polling starts once the mapping is created and its function can be invoked."""
+        times = times or self.mappings.get(uuid)
+        if times is None:
+            return float("-inf")
+        ready = times.created + self.world.timing.seconds("mapping_creating")
+        for (_, name), fn in self.functions.items():
+            if name == times.function:
+                ready = max(ready, fn.pending_until)
+        return ready
+
+    def enabled_wall_time(self, uuid: str) -> float | None:
+        """The wall-clock moment the mapping became Enabled (LATEST starts there)."""
+        if uuid not in self.mappings:
+            return None
+        return self.world.wall() - (self.world.clock() - self.enabled_at(uuid))
+
+    # -- before moto -------------------------------------------------------------------------
+    def before(self, call: Call) -> Reply | None:
+        if call.operation in ("CreateFunction", "UpdateFunctionConfiguration"):
+            role = call.params.get("Role")
+            if role and not call.internal and not self._assumable(str(role)):
+                return error(call, 400, "InvalidParameterValueException", ROLE_NOT_ASSUMABLE)
+        if call.operation in BLOCKED_WHILE_BUSY and not call.internal:
+            busy = self._busy(call)
+            if busy is not None:
+                return busy
+        if call.operation == "CreateEventSourceMapping" and not call.internal:
+            return self._check_new_mapping(call)
+        if call.operation == "DeleteEventSourceMapping":
+            return self._start_deleting(call)
+        if call.operation in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
+            name = function_name(str(call.params.get("FunctionName", "")))
+            for listener in self.on_update:
+                listener(call.region, name)
+        return None
+
+    def _assumable(self, role_arn: str) -> bool:
+        return self.role_view(role_arn).trusts("lambda.amazonaws.com")
+
+    def _busy(self, call: Call) -> Reply | None:
+        name = function_name(str(call.params.get("FunctionName", "")))
+        state, update = self.function_state(call.region, name)
+        times = self.functions.get((call.region, name))
+        if state == "Pending":
+            return error(
+                call,
+                409,
+                "ResourceConflictException",
+                "The operation cannot be performed at this time. "
+                "The function is currently in the following state: Pending",
+            )
+        if update == "InProgress" and times is not None:
+            return error(
+                call,
+                409,
+                "ResourceConflictException",
+                "The operation cannot be performed at this time. "
+                f"An update is in progress for resource: {times.arn}",
+            )
+        return None
+
+    def _check_new_mapping(self, call: Call) -> Reply | None:
+        source = str(call.params.get("EventSourceArn", ""))
+        lam = self.world.client("lambda", call.region)
+        try:
+            config = lam.get_function_configuration(FunctionName=call.params["FunctionName"])
+        except Exception:
+            return None  # moto answers "function not found" itself
+        existing = lam.list_event_source_mappings(
+            FunctionName=config["FunctionArn"], EventSourceArn=source
+        )["EventSourceMappings"]
+        kind = "SQS" if source.startswith("arn:aws:sqs:") else "DynamoDB"
+        if existing:
+            return error(
+                call,
+                409,
+                "ResourceConflictException",
+                f'An event source mapping with {kind} arn (" {source} ") and function '
+                f'(" {config["FunctionName"]} ") already exists. Please update or delete the '
+                f"existing mapping with UUID {existing[0]['UUID']}",
+            )
+        role = config["Role"]
+        if kind == "SQS":
+            for operation in SQS_NEEDS:
+                if not self.allows(role, Request(f"sqs:{operation}", (source,))):
+                    return error(
+                        call,
+                        400,
+                        "InvalidParameterValueException",
+                        "The provided execution role does not have permissions to call "
+                        f"{operation} on SQS",
+                    )
+        elif "/stream/" in source:
+            for operation in STREAM_NEEDS:
+                resource = "*" if operation == "ListStreams" else source
+                if not self.allows(role, Request(f"dynamodb:{operation}", (resource,))):
+                    return error(
+                        call,
+                        400,
+                        "InvalidParameterValueException",
+                        f"Cannot access stream {source}. Please ensure the role can perform the "
+                        "GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions "
+                        "on your stream in IAM.",
+                    )
+        return None
+
+    def _start_deleting(self, call: Call) -> Reply | None:
+        uuid = str(call.params.get("UUID", ""))
+        lam = self.world.client("lambda", call.region)
+        try:
+            mapping = lam.get_event_source_mapping(UUID=uuid)
+        except Exception:
+            return None  # moto answers "not found" itself
+        mapping.pop("ResponseMetadata", None)
+        with self.world.lock:
+            times = self.mappings.setdefault(
+                uuid,
+                MappingTimes(function_name(mapping["FunctionArn"]), call.region, float("-inf")),
+            )
+            if times.deleting_until is None:
+                times.deleting_until = self.world.after("mapping_deleting")
+        mapping["State"] = "Deleting"
+        mapping["StateTransitionReason"] = "USER_INITIATED"
+        return json_reply(202, mapping)
+
+    # -- after moto --------------------------------------------------------------------------
+    def after(self, call: Call, reply: Reply) -> Reply:
+        if not reply.ok:
+            return reply
+        document = reply.json()
+        if not isinstance(document, dict):
+            return reply
+        if call.operation == "CreateFunction":
+            key = (call.region, document["FunctionName"])
+            self.functions[key] = FunctionTimes(
+                document["FunctionArn"], pending_until=self.world.after("function_pending")
+            )
+        elif call.operation in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
+            times = self.functions.setdefault(
+                (call.region, document["FunctionName"]), FunctionTimes(document["FunctionArn"])
+            )
+            times.updating_until = self.world.after("function_updating")
+        elif call.operation == "DeleteFunction":
+            name = function_name(str(call.params.get("FunctionName", "")))
+            self.functions.pop((call.region, name), None)
+        elif call.operation == "CreateEventSourceMapping":
+            self.mappings[document["UUID"]] = MappingTimes(
+                function_name(document["FunctionArn"]), call.region, self.world.clock()
+            )
+        self._amend(call.region, document)
+        return reply.with_json(document)
+
+    def _amend(self, region: str, document: dict[str, Any]) -> None:
+        """Write the states AWS would report into a function or mapping document."""
+        for config in _function_configs(document):
+            state, update = self.function_state(region, config.get("FunctionName", ""))
+            config["State"], config["LastUpdateStatus"] = state, update
+            if state == "Pending":
+                config["StateReason"] = "The function is being created."
+                config["StateReasonCode"] = "Creating"
+            else:
+                config.pop("StateReason", None)
+                config.pop("StateReasonCode", None)
+        for mapping in _mappings(document):
+            mapping["State"] = self.mapping_state(mapping["UUID"], mapping.get("State", ""))
+
+    def tick(self) -> None:
+        now = self.world.clock()
+        with self.world.lock:
+            due = [
+                u
+                for u, t in self.mappings.items()
+                if t.deleting_until is not None and t.deleting_until <= now
+            ]
+            finished = [(uuid, self.mappings.pop(uuid).region) for uuid in due]
+        for uuid, region in finished:
+            delete_mapping(self.world.account, region, uuid)
+
+
+def _function_configs(document: dict[str, Any]) -> list[dict[str, Any]]:
+    if "Configuration" in document:
+        return [document["Configuration"]]
+    if "Functions" in document:
+        return list(document["Functions"])
+    return [document] if "FunctionArn" in document and "Runtime" in document else []
+
+
+def _mappings(document: dict[str, Any]) -> list[dict[str, Any]]:
+    if "EventSourceMappings" in document:
+        return list(document["EventSourceMappings"])
+    return [document] if "UUID" in document and "EventSourceArn" in document else []
+
+
+def delete_mapping(account: str, region: str, uuid: str) -> None:
+    """The mapping's deletion has finished: remove it from moto (in-process)."""
+    from moto.awslambda.models import lambda_backends
+
+    backend = lambda_backends[account][region]
+    if backend.get_event_source_mapping(uuid) is not None:
+        backend.delete_event_source_mapping(uuid)

@@ -1,0 +1,120 @@
+"""SNS: an email subscription is PendingConfirmation until its owner follows the link in the mail.
+
+AWS: "the subscription ... is not confirmed until the endpoint owner ... confirms" and a pending
+subscription receives nothing; ListSubscriptions shows its ARN as `PendingConfirmation` (SNS
+Developer Guide, "Email notifications"; SNS API reference, Subscribe). moto confirms at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from pocctl.local.aws.base import Rules, World
+from pocctl.local.calls import Call
+from pocctl.local.replies import Reply, error, escape_xml
+
+CONFIRM_PATH = "/_pocctl/confirm"
+EMAIL_PROTOCOLS = ("email", "email-json")
+PENDING = "PendingConfirmation"
+
+Mail = Callable[[dict[str, Any]], None]
+
+
+def _subscription(account: str, arn: str) -> Any:
+    from moto.sns.models import sns_backends
+
+    region = arn.split(":")[3]
+    return sns_backends[account][region].subscriptions.get(arn)
+
+
+def is_pending(subscription: Any) -> bool:
+    return str(subscription.attributes.get(PENDING)).lower() == "true"
+
+
+class SnsRules(Rules):
+    services = ("sns",)
+
+    def __init__(self, world: World, mail: Mail, base_url: Callable[[], str]) -> None:
+        super().__init__(world)
+        self.mail = mail
+        self.base_url = base_url
+        self.tokens: dict[str, str] = {}  # token -> subscription ARN
+
+    def confirm(self, token: str) -> str | None:
+        """Follow a confirmation link: the subscription's ARN, or None for an unknown token."""
+        arn = self.tokens.get(token)
+        subscription = _subscription(self.world.account, arn) if arn else None
+        if subscription is None:
+            return None
+        subscription.attributes[PENDING] = "false"
+        subscription.attributes["ConfirmationWasAuthenticated"] = "true"
+        return arn
+
+    def before(self, call: Call) -> Reply | None:
+        if call.operation == "ConfirmSubscription":
+            arn = self.confirm(str(call.params.get("Token", "")))
+            if arn is None:
+                return error(call, 400, "InvalidParameter", "Invalid token")
+            body = (
+                "<ConfirmSubscriptionResponse><ConfirmSubscriptionResult><SubscriptionArn>"
+                f"{escape_xml(arn)}</SubscriptionArn></ConfirmSubscriptionResult>"
+                "</ConfirmSubscriptionResponse>"
+            ).encode()
+            return Reply(200, body, [("Content-Type", "text/xml")]).with_body(body)
+        return None
+
+    def after(self, call: Call, reply: Reply) -> Reply:
+        if not reply.ok:
+            return reply
+        if call.operation == "Subscribe" and call.params.get("Protocol") in EMAIL_PROTOCOLS:
+            return self._subscribed(call, reply)
+        if call.operation in ("ListSubscriptions", "ListSubscriptionsByTopic"):
+            text = reply.body.decode()
+            for arn in list(self.tokens.values()):
+                subscription = _subscription(self.world.account, arn)
+                if subscription is not None and is_pending(subscription):
+                    text = text.replace(
+                        f"<SubscriptionArn>{arn}</SubscriptionArn>",
+                        f"<SubscriptionArn>{PENDING}</SubscriptionArn>",
+                    )
+            return reply.with_body(text.encode())
+        return reply
+
+    def _subscribed(self, call: Call, reply: Reply) -> Reply:
+        text = reply.body.decode()
+        start = text.find("<SubscriptionArn>") + len("<SubscriptionArn>")
+        arn = text[start : text.find("</SubscriptionArn>")]
+        subscription = _subscription(self.world.account, arn)
+        if subscription is None:
+            return reply
+        already = arn in self.tokens.values() and not is_pending(subscription)
+        if not already:
+            subscription.attributes[PENDING] = "true"
+            subscription.attributes["ConfirmationWasAuthenticated"] = "false"
+            token = secrets.token_hex(32)
+            self.tokens[token] = arn
+            link = f"{self.base_url()}{CONFIRM_PATH}?Token={quote(token)}"
+            topic = str(call.params.get("TopicArn"))
+            self.mail(
+                {
+                    "to": call.params.get("Endpoint"),
+                    "topic": topic,
+                    "subject": "AWS Notification - Subscription Confirmation",
+                    "message": (
+                        f"You have chosen to subscribe to the topic:\n{topic}\n\n"
+                        "To confirm this subscription, click or visit the link below "
+                        f"(If this was in error no action is necessary):\n{link}"
+                    ),
+                    "confirm_url": link,
+                }
+            )
+        wants_arn = str(call.params.get("ReturnSubscriptionArn", "")).lower() == "true"
+        if not already and not wants_arn:
+            text = text.replace(
+                f"<SubscriptionArn>{arn}</SubscriptionArn>",
+                "<SubscriptionArn>pending confirmation</SubscriptionArn>",
+            )
+        return reply.with_body(text.encode())

@@ -1,0 +1,107 @@
+"""How long AWS takes, and how often it lets you: each figure with where it comes from.
+
+`pocctl local` acts these out by default at their real durations. `scale` shrinks them all (tests
+use 0.02: a 7 s propagation becomes 0.14 s, the same rules in less time); `enabled=False` turns
+the asynchrony and the control-plane limits off. Where AWS publishes no figure, the one used is a
+typical observation, and the source says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    seconds: float
+    source: str
+
+
+RULES: dict[str, Rule] = {
+    "iam_propagation": Rule(
+        7.0,
+        "IAM is eventually consistent (IAM User Guide, 'Changes that I make are not always "
+        "immediately visible'); a new role reaches Lambda in 5-10 s "
+        "(ansible-collections/community.aws#710, aws/aws-cli#7700)",
+    ),
+    "function_pending": Rule(
+        1.5,
+        "Lambda Developer Guide, 'Lambda function states': Pending after create; invocations "
+        "and updates fail meanwhile (no figure published; typical for a function without VPC)",
+    ),
+    "function_updating": Rule(
+        1.5,
+        "Lambda Developer Guide, 'Lambda function states': LastUpdateStatus InProgress after "
+        "an update; a second update fails with ResourceConflictException (no figure published)",
+    ),
+    "mapping_creating": Rule(
+        3.0,
+        "Lambda API reference, EventSourceMappingConfiguration.State: Creating, then Enabled; "
+        "hashicorp/terraform-provider-aws#14748 (no figure published)",
+    ),
+    "mapping_deleting": Rule(
+        3.0,
+        "Lambda API reference, DeleteEventSourceMapping: 'the mapping's state is Deleting' until "
+        "removed (no figure published)",
+    ),
+    "table_creating": Rule(
+        4.0,
+        "DynamoDB API reference, CreateTable: TableStatus CREATING, then ACTIVE; data-plane "
+        "calls meanwhile get ResourceNotFoundException (ExtendDB/extenddb#204)",
+    ),
+    "table_updating": Rule(
+        2.0,
+        "DynamoDB API reference, UpdateTable: TableStatus UPDATING; another change meanwhile "
+        "gets ResourceInUseException",
+    ),
+    "table_deleting": Rule(
+        4.0,
+        "DynamoDB API reference, DeleteTable: TableStatus DELETING until gone; CreateTable "
+        "meanwhile gets ResourceInUseException 'Table is being deleted' "
+        "(hashicorp/terraform-provider-aws#3355)",
+    ),
+    "queue_name_reuse": Rule(
+        60.0,
+        "SQS API reference, DeleteQueue: 'you must wait at least 60 seconds before creating a "
+        "queue with the same name' (QueueDeletedRecently)",
+    ),
+    "api_change": Rule(
+        0.2,
+        "API Gateway applies one change at a time per REST API; overlapping changes get 409 "
+        "ConflictException (hashicorp/terraform-provider-aws#16439, #776)",
+    ),
+}
+
+# API Gateway's fixed control-plane quotas, per account and region: (requests, per seconds).
+# Source: API Gateway Developer Guide, "Amazon API Gateway quotas" (they can't be increased).
+API_RATE_LIMITS: dict[str, tuple[int, float]] = {
+    "CreateDeployment": (1, 5.0),
+    "CreateRestApi": (1, 3.0),
+    "ImportRestApi": (1, 3.0),
+    "PutRestApi": (1, 1.0),
+    "DeleteRestApi": (1, 30.0),
+    "CreateResource": (5, 1.0),
+    "DeleteResource": (5, 1.0),
+    "GetResources": (5, 2.0),
+}
+# "Total operations: 10 requests per second, with a burst of 40" (same page).
+API_TOTAL_RATE = (10.0, 40)
+
+
+@dataclass(frozen=True)
+class Timing:
+    enabled: bool = True
+    scale: float = 1.0
+
+    def seconds(self, rule: str) -> float:
+        return RULES[rule].seconds * self.scale if self.enabled else 0.0
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "AWS timing off: every change takes effect at once"
+        if self.scale == 1.0:
+            return "AWS timing on, at real durations"
+        return f"AWS timing on, durations x{self.scale:g}"
+
+
+OFF = Timing(enabled=False)

@@ -1,0 +1,311 @@
+"""IAM policy evaluation, as AWS documents it, for the calls roles make offline.
+
+What a call needs: its action (the service's IAM prefix and the operation, from botocore's model)
+and the ARNs it touches (from the parameters that name a resource). An action whose IAM reference
+lists no resource type is judged against `"*"`, so a statement scoped to an ARN does not grant it,
+as on AWS. Statements are evaluated with Action/NotAction, Resource/NotResource, Deny before
+Allow, and the common condition operators (String*, Arn*, Bool, Null, Numeric*, with IfExists
+and ForAnyValue/ForAllValues). Sources: the IAM User Guide's "Policy evaluation logic" and
+"IAM JSON policy elements: Condition operators".
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from pocctl.local.calls import Call
+
+IAM_PREFIX = {"dynamodbstreams": "dynamodb", "resourcegroupstaggingapi": "tag"}
+# Operations authorised under another action's name (the IAM Service Authorization Reference).
+ACTION_ALIASES = {
+    "sns:PublishBatch": "sns:Publish",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "lambda:InvokeWithResponseStream": "lambda:InvokeFunction",
+}
+# Actions with no resource-level permission: only `"Resource": "*"` grants them.
+WILDCARD_ONLY = frozenset(
+    {
+        "dynamodb:ListStreams",
+        "dynamodb:ListTables",
+        "sqs:ListQueues",
+        "sns:ListTopics",
+        "sns:ListSubscriptions",
+        "lambda:ListFunctions",
+        "lambda:ListEventSourceMappings",
+        "lambda:CreateEventSourceMapping",
+        "logs:DescribeLogGroups",
+        "iam:ListRoles",
+        "iam:ListPolicies",
+        "tag:GetResources",
+        "sts:GetCallerIdentity",
+    }
+)
+ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})
+
+
+@dataclass(frozen=True)
+class Request:
+    action: str
+    resources: tuple[str, ...]
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resource(self) -> str:
+        return ", ".join(self.resources)
+
+
+def _sqs_arn(region: str, account: str, params: dict[str, Any]) -> str | None:
+    if "QueueUrl" in params:
+        parts = urlparse(str(params["QueueUrl"])).path.strip("/").split("/")
+        owner = parts[0] if len(parts) > 1 and parts[0].isdigit() else account
+        return f"arn:aws:sqs:{region}:{owner}:{parts[-1]}"
+    if "QueueName" in params:
+        return f"arn:aws:sqs:{region}:{account}:{params['QueueName']}"
+    return None
+
+
+def _lambda_arn(region: str, account: str, params: dict[str, Any]) -> str | None:
+    name = params.get("FunctionName")
+    if not name:
+        return None
+    name = str(name)
+    if name.startswith("arn:"):
+        return ":".join(name.split(":")[:7])
+    if ":" in name:  # account:function:name or name:qualifier
+        name = name.split(":function:")[-1].split(":")[0]
+    return f"arn:aws:lambda:{region}:{account}:function:{name}"
+
+
+def _resources(call: Call, account: str) -> list[str]:
+    p, region = call.params, call.region
+    prefix = IAM_PREFIX.get(call.service, call.service)
+    base = f"arn:aws:{prefix}:{region}:{account}"
+    found: list[str | None] = []
+    if prefix == "sqs":
+        found.append(_sqs_arn(region, account, p))
+    elif prefix == "sns":
+        found.append(p.get("TopicArn") or p.get("TargetArn") or p.get("ResourceArn"))
+        if "SubscriptionArn" in p:
+            found.append(str(p["SubscriptionArn"]).rsplit(":", 1)[0])
+    elif prefix == "dynamodb":
+        if "StreamArn" in p:
+            found.append(p["StreamArn"])
+        elif "ShardIterator" in p:
+            found.append(_stream_of_iterator(str(p["ShardIterator"])))
+        elif "TableName" in p:
+            found.append(f"{base}:table/{p['TableName']}")
+        elif "RequestItems" in p:
+            found += [f"{base}:table/{name}" for name in p["RequestItems"]]
+        elif "TransactItems" in p:
+            for item in p["TransactItems"]:
+                for body in item.values():
+                    found.append(f"{base}:table/{body.get('TableName')}")
+        found.append(p.get("ResourceArn"))
+    elif prefix == "lambda":
+        found.append(_lambda_arn(region, account, p))
+        if "UUID" in p:
+            found.append(f"{base}:event-source-mapping:{p['UUID']}")
+    elif prefix == "logs":
+        group = p.get("logGroupName") or p.get("logGroupIdentifier")
+        if group and not str(group).startswith("arn:"):
+            stream = p.get("logStreamName")
+            suffix = f":log-stream:{stream}" if stream else ":*"
+            found.append(f"{base}:log-group:{group}{suffix}")
+        elif group:
+            found.append(str(group))
+    elif prefix == "iam":
+        if "RoleName" in p:
+            found.append(f"arn:aws:iam::{account}:role/{p['RoleName']}")
+        found.append(p.get("PolicyArn"))
+    elif prefix == "sts":
+        found.append(p.get("RoleArn"))
+    elif prefix == "apigateway":
+        found.append(f"arn:aws:apigateway:{region}::{call.path}")
+    return [r for r in found if r]
+
+
+def _stream_of_iterator(iterator: str) -> str | None:
+    # moto's iterators start with the stream ARN; AWS's are opaque, and so is the judgement then.
+    match = re.search(r"arn:aws:dynamodb:[^|\s\"]+/stream/[^|\s\"]+", iterator)
+    return match.group(0) if match else None
+
+
+def request_for(call: Call, account: str, principal_arn: str) -> Request:
+    prefix = IAM_PREFIX.get(call.service, call.service)
+    action = f"{prefix}:{call.operation}"
+    action = ACTION_ALIASES.get(action, action)
+    if prefix == "apigateway":
+        action = f"apigateway:{call.method}"
+    resources = ("*",) if action in WILDCARD_ONLY else tuple(_resources(call, account)) or ("*",)
+    context = {
+        "aws:RequestedRegion": call.region,
+        "aws:PrincipalArn": principal_arn,
+        "aws:PrincipalAccount": account,
+        "aws:SecureTransport": "true",
+    }
+    return Request(action, resources, context)
+
+
+# -- evaluation ----------------------------------------------------------------------------
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _glob(pattern: str, value: str, *, case: bool) -> bool:
+    pattern = pattern.replace("[", "[[]")
+    if case:
+        return fnmatch.fnmatchcase(value, pattern)
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def _any_glob(patterns: Any, value: str, *, case: bool) -> bool:
+    return any(_glob(str(p), value, case=case) for p in as_list(patterns))
+
+
+def _arn_like(pattern: str, value: str) -> bool:
+    # ARN operators compare the six colon-separated parts one by one (wildcards within a part).
+    p_parts, v_parts = pattern.split(":", 5), value.split(":", 5)
+    if len(p_parts) != 6 or len(v_parts) != 6:
+        return False
+    return all(_glob(p, v, case=True) for p, v in zip(p_parts, v_parts, strict=True))
+
+
+def _compare(operator: str, expected: str, actual: str) -> bool:
+    if operator in ("StringEquals", "ArnEquals"):
+        return expected == actual if operator == "StringEquals" else _arn_like(expected, actual)
+    if operator == "StringEqualsIgnoreCase":
+        return expected.lower() == actual.lower()
+    if operator == "StringLike":
+        return _glob(expected, actual, case=True)
+    if operator == "ArnLike":
+        return _arn_like(expected, actual)
+    if operator == "Bool":
+        return expected.lower() == actual.lower()
+    if operator.startswith("Numeric"):
+        try:
+            a, e = float(actual), float(expected)
+        except ValueError:
+            return False
+        return {
+            "NumericEquals": a == e,
+            "NumericLessThan": a < e,
+            "NumericLessThanEquals": a <= e,
+            "NumericGreaterThan": a > e,
+            "NumericGreaterThanEquals": a >= e,
+        }.get(operator, False)
+    raise UnsupportedCondition(operator)
+
+
+NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+    "NumericNotEquals": "NumericEquals",
+}
+
+
+class UnsupportedCondition(Exception):
+    """A condition operator this evaluator does not know: the statement is not applied."""
+
+
+def condition_holds(condition: dict[str, Any], context: dict[str, Any]) -> bool:
+    """Every operator block must hold; within a key, any listed value may match."""
+    for raw_operator, block in condition.items():
+        operator, qualifier = raw_operator, None
+        if ":" in operator:
+            qualifier, operator = operator.split(":", 1)
+        if_exists = operator.endswith("IfExists")
+        operator = operator.removesuffix("IfExists")
+        for key, expected in block.items():
+            actual = _lookup(context, key)
+            if operator == "Null":
+                wanted_null = str(as_list(expected)[0]).lower() == "true"
+                if (actual is None) != wanted_null:
+                    return False
+                continue
+            if actual is None:
+                if if_exists or operator in NEGATED:
+                    continue
+                return False
+            negate = operator in NEGATED
+            base = NEGATED.get(operator, operator)
+            values = [str(v) for v in as_list(actual)]
+            wanted = [str(e) for e in as_list(expected)]
+            if qualifier == "ForAllValues":
+                ok = all(any(_compare(base, e, v) for e in wanted) for v in values)
+            else:
+                ok = any(_compare(base, e, v) for e in wanted for v in values)
+            if ok == negate:
+                return False
+    return True
+
+
+def _lookup(context: dict[str, Any], key: str) -> Any:
+    for name, value in context.items():
+        if name.lower() == key.lower():
+            return value
+    return None
+
+
+def statement_applies(statement: dict[str, Any], request: Request, resource: str) -> bool:
+    if "Action" in statement and not _any_glob(statement["Action"], request.action, case=False):
+        return False
+    if "NotAction" in statement and _any_glob(statement["NotAction"], request.action, case=False):
+        return False
+    if "Resource" in statement and not _any_glob(statement["Resource"], resource, case=True):
+        return False
+    if "NotResource" in statement and _any_glob(statement["NotResource"], resource, case=True):
+        return False
+    if "Condition" in statement:
+        try:
+            return condition_holds(statement["Condition"], request.context)
+        except UnsupportedCondition:
+            # Unknown to us: an Allow grants nothing and a Deny denies, the cautious reading.
+            return statement.get("Effect") == "Deny"
+    return True
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    explicit_deny: bool = False
+    resource: str = ""
+
+
+def evaluate(statements: Iterable[dict[str, Any]], request: Request) -> Decision:
+    """Each resource the call touches must be allowed; an explicit Deny anywhere wins."""
+    statements = list(statements)
+    for resource in request.resources:
+        allowed = False
+        for statement in statements:
+            if not statement_applies(statement, request, resource):
+                continue
+            if statement.get("Effect") == "Deny":
+                return Decision(False, explicit_deny=True, resource=resource)
+            allowed = True
+        if not allowed:
+            return Decision(False, resource=resource)
+    return Decision(True)
+
+
+def principal_matches(principal: Any, principal_arn: str, account: str) -> bool:
+    """Does a resource policy's Principal name this role (by ARN, its account, or `*`)?"""
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    for value in as_list(principal.get("AWS", [])):
+        value = str(value)
+        if value in ("*", account, f"arn:aws:iam::{account}:root", principal_arn):
+            return True
+    return False
