@@ -64,7 +64,9 @@ class Run:
 @contextmanager
 def local(latency: float = 0.0) -> Iterator[str]:
     """`pocctl local` in a process of its own; yields its endpoint URL."""
+    # Round trips only, as before: AWS's own waits (IAM propagation, Pending, CREATING) are off.
     command = [sys.executable, "-m", "pocctl", "local", "--port", "0", "--latency", str(latency)]
+    command += ["--aws-timing", "off"]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,

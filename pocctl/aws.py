@@ -24,11 +24,14 @@ NOT_FOUND_CODES = frozenset(
     }
 )
 
-# Messages AWS returns while a role created seconds ago has not reached Lambda yet.
+# Messages AWS returns while a role or policy changed seconds ago has not reached Lambda yet:
+# CreateFunction's, the SQS mapping's, and the DynamoDB stream mapping's (which names the stream:
+# aws-samples/lambda-refarch-webapp#7, serverless/serverless#1441).
 PROPAGATION_MESSAGES = (
     "cannot be assumed by Lambda",
     "execution role does not have permissions",
     "The provided execution role does not have permissions",
+    "Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream",
 )
 PROPAGATION_LIMIT_SECONDS = 120.0
 
@@ -71,8 +74,11 @@ def aws_errors(step: str, operation: str) -> Iterator[None]:
 
 
 def retry_while_role_propagates(ctx: Context, call: Callable[[], T]) -> T:
-    """Retry a call that fails only because a new IAM role has not propagated yet."""
-    waited, delay = 0.0, 1.0
+    """Retry a call that fails only because a new IAM role has not propagated yet.
+
+    Propagation usually takes seconds, so the intervals stay short (0.25 s growing to 1 s): a
+    retry lands within a second of the role becoming usable instead of seconds after it."""
+    waited, delay = 0.0, 0.25
     while True:
         try:
             return call()
@@ -84,7 +90,7 @@ def retry_while_role_propagates(ctx: Context, call: Callable[[], T]) -> T:
                 raise
         ctx.sleep(delay)
         waited += delay
-        delay = min(delay * 2, 16.0)
+        delay = min(delay * 1.5, 1.0)
 
 
 def retry_on_codes(

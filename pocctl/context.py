@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 
 from pocctl.config import Config
 from pocctl.reporting import Reporter
@@ -59,6 +60,43 @@ class CallLog:
 
 T = TypeVar("T")
 _groups = itertools.count(1)
+
+# API Gateway applies one change at a time per REST API and answers overlapping changes with
+# ConflictException, which botocore does not retry (hashicorp/terraform-provider-aws#776 retries
+# every REST API operation on it); its control plane is also rate-limited per account.
+API_GATEWAY_RETRY_CODES = frozenset({"ConflictException", "TooManyRequestsException"})
+API_GATEWAY_RETRY_SECONDS = 120.0
+
+
+class RetryingClient:
+    """A boto3 client whose operations are retried, with capped backoff, on the given codes."""
+
+    def __init__(
+        self, client: Any, codes: frozenset[str], limit: float, sleep: Callable[[float], None]
+    ) -> None:
+        self._client, self._codes, self._limit, self._sleep = client, codes, limit, sleep
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name.startswith(("get_paginator", "get_waiter", "can_paginate")) or not callable(
+            attribute
+        ):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            waited, delay = 0.0, 0.1
+            while True:
+                try:
+                    return attribute(*args, **kwargs)
+                except ClientError as exc:
+                    code = exc.response.get("Error", {}).get("Code")
+                    if code not in self._codes or waited >= self._limit:
+                        raise
+                self._sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 2.0)
+
+        return call
 
 
 class Context:
@@ -125,6 +163,10 @@ class Context:
                     config=RETRY_CONFIG,
                 )
                 client.meta.events.register("before-call.*.*", self._record_call)
+                if service == "apigateway":
+                    client = RetryingClient(
+                        client, API_GATEWAY_RETRY_CODES, API_GATEWAY_RETRY_SECONDS, self.sleep
+                    )
                 self._clients[service] = client
             return self._clients[service]
 

@@ -16,7 +16,7 @@ from pocctl.engine import Engine
 from pocctl.local.emulator import Emulator
 from pocctl.stack import build_steps
 
-from .emulated import local_context
+from .emulated import TIMING, local_context
 from .inventory import everything, flatten, of_stack
 
 LATENCY = 0.2  # per AWS call (a slow region), so that a parallel `up` can be killed part way
@@ -24,7 +24,7 @@ LATENCY = 0.2  # per AWS call (a slow region), so that a parallel `up` can be ki
 
 @pytest.fixture(scope="module")
 def slow_emulator() -> Iterator[Emulator]:
-    with Emulator(port=0, latency=LATENCY) as running:
+    with Emulator(port=0, latency=LATENCY, timing=TIMING) as running:
         yield running
 
 

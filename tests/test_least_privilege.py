@@ -21,7 +21,7 @@ from pocctl.reporting import Outcome, RecordingReporter
 from pocctl.smoke import SmokeResult, run_test_order
 from pocctl.stack import build_steps, read_outputs
 
-from .emulated import up_local
+from .emulated import TIMING, up_local
 
 
 class Log(list[str]):
@@ -39,7 +39,7 @@ def log() -> Log:
 
 @pytest.fixture(scope="module")
 def emulator(log: Log) -> Iterator[Emulator]:
-    with Emulator(port=0, log=log) as running:
+    with Emulator(port=0, log=log, timing=TIMING) as running:
         yield running
 
 

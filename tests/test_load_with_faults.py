@@ -11,14 +11,16 @@ from pocctl.local.emulator import Emulator
 from pocctl.local.functions import Faults
 from pocctl.local.loadtest import run_load
 
-from .emulated import up_local
+from .emulated import TIMING, up_local
 
 EMAIL = "load@example.com"
 
 
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[Emulator]:
-    with Emulator(port=0, faults=Faults(fail_rate=0.15, timeout_rate=0.05, seed=7)) as running:
+    with Emulator(
+        port=0, timing=TIMING, faults=Faults(fail_rate=0.15, timeout_rate=0.05, seed=7)
+    ) as running:
         yield running
 
 

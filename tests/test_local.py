@@ -20,12 +20,12 @@ from pocctl.local.emulator import Emulator
 from pocctl.smoke import run_test_order
 from pocctl.stack import read_outputs
 
-from .emulated import local_context, up_local
+from .emulated import TIMING, local_context, up_local
 
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0) as running:
+    with Emulator(port=0, timing=TIMING) as running:
         yield running
 
 

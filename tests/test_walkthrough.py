@@ -14,10 +14,12 @@ from click.testing import CliRunner, Result
 from pocctl.cli import cli
 from pocctl.local.emulator import Emulator
 
+from .emulated import TIMING
+
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0) as running:
+    with Emulator(port=0, timing=TIMING) as running:
         yield running
 
 

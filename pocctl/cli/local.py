@@ -22,7 +22,9 @@ def start_emulator(
     latency: float = 0.0,
     fail_rate: float = 0.0,
     timeout_rate: float = 0.0,
+    timing: object = None,
 ) -> object:
+    from pocctl.local.aws.timing import Timing
     from pocctl.local.emulator import Emulator
     from pocctl.local.functions import Faults
     from pocctl.local.patches import EmulatorUnavailable
@@ -32,6 +34,7 @@ def start_emulator(
         log=lambda message: term.info(f"[local] {message}"),
         latency=latency,
         faults=Faults(fail_rate=fail_rate, timeout_rate=timeout_rate),
+        timing=timing if isinstance(timing, Timing) else Timing(),
     )
     try:
         emulator.start()
@@ -72,27 +75,57 @@ def start_emulator(
     default=0.0,
     help="Share of function invocations made to time out before the handler runs.",
 )
+@click.option(
+    "--aws-timing",
+    type=click.Choice(["on", "off"]),
+    default="on",
+    show_default=True,
+    help="Act out AWS's asynchrony and limits (IAM propagation, Pending functions, CREATING "
+    "tables, mappings that take a while, API Gateway conflicts and quotas), or not.",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(0.001, 10),
+    default=1.0,
+    show_default=True,
+    help="Multiply AWS's durations: 1 is real time; 0.1 ten times faster (for tests).",
+)
 @click.pass_context
 def local(
-    ctx: click.Context, port: int, latency: float, fail_rate: float, timeout_rate: float
+    ctx: click.Context,
+    port: int,
+    latency: float,
+    fail_rate: float,
+    timeout_rate: float,
+    aws_timing: str,
+    time_scale: float,
 ) -> None:
     """Run an AWS emulator on 127.0.0.1 where the pipeline really runs (Ctrl-C stops it).
 
     Built on moto's server. Deployed functions run their uploaded code, mappings poll their
-    queue and stream, the API answers at a local URL, and email lands in an outbox.
+    queue and stream, the API answers at a local URL, and email lands in an outbox. It behaves
+    like AWS where AWS is slow or strict: a new role takes seconds to reach Lambda, functions
+    are Pending, tables CREATING, mappings Creating, overlapping API changes conflict, and an
+    email subscription waits for its confirmation link (`pocctl local mail` shows it).
 
     \b
     Examples:
       pocctl local                 then, in another terminal:
       export AWS_ENDPOINT_URL=http://127.0.0.1:4566
       pocctl up && pocctl test-order && pocctl local mail && pocctl down --yes
+      pocctl local --time-scale 0.1     # AWS's delays, ten times shorter
+      pocctl local --aws-timing off     # every change at once, as plain moto
     """
     if ctx.invoked_subcommand is not None:
         return
+    from pocctl.local.aws.timing import Timing
+
     term = Terminal()
-    emulator = start_emulator(term, port, latency, fail_rate, timeout_rate)
+    timing = Timing(enabled=aws_timing == "on", scale=time_scale)
+    emulator = start_emulator(term, port, latency, fail_rate, timeout_rate, timing)
     url = emulator.endpoint_url  # type: ignore[attr-defined]
     term.success(f"pocctl local is listening on {url}")
+    term.info(timing.describe() + ".")
     term.info("In another terminal:")
     term.info(f"  export AWS_ENDPOINT_URL={url}")
     term.info("  pocctl up && pocctl test-order")

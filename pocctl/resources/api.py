@@ -278,8 +278,8 @@ class ApiStep(Step):
                 )
 
     def _write_definition(self, ctx: Context, state: ApiState) -> None:
-        """Model, validator, error response and resource side by side, then the method; each
-        round of calls waits only for the one before (the API's chain of calls is most of `up`)."""
+        """One change at a time: API Gateway refuses overlapping changes to one REST API with
+        ConflictException (hashicorp/terraform-provider-aws#16439)."""
         ag = ctx.client("apigateway")
         api_id = state.api_id
         schema = json.dumps(ORDER_SCHEMA)
@@ -332,7 +332,8 @@ class ApiStep(Step):
                         restApiId=api_id, resourceId=state.resource_id, httpMethod="POST"
                     )
 
-        ctx.together(model, validator, bad_body_response, resource)
+        for write in (model, validator, bad_body_response, resource):
+            write()
         assert state.resource_id is not None and state.validator_id is not None
         self._put_method(ctx, api_id, state.resource_id, state.validator_id)
 
@@ -376,8 +377,11 @@ class ApiStep(Step):
             return put
 
         # An integration response needs both its method response and the integration.
-        ctx.together(put_integration, *(method_response(status) for status in responses))
-        ctx.together(*(integration_response(status) for status in responses))
+        put_integration()
+        for status in responses:
+            method_response(status)()
+        for status in responses:
+            integration_response(status)()
 
     def destroy(self, ctx: Context) -> Outcome:
         with aws_errors(self.key, "GetRestApis"):

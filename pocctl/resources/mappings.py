@@ -57,7 +57,8 @@ class MappingStep(Step):
     def settings(self, ctx: Context) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _mappings(self, ctx: Context) -> list[dict[str, Any]]:
+    def _mappings(self, ctx: Context, *, deleting: bool = False) -> list[dict[str, Any]]:
+        """This function's mappings from our source; those being deleted only if asked."""
         lam = ctx.client("lambda")
         found: list[dict[str, Any]] = []
         try:
@@ -71,7 +72,8 @@ class MappingStep(Step):
         return [
             m
             for m in found
-            if self.is_our_source(ctx, m["EventSourceArn"]) and m.get("State") != "Deleting"
+            if self.is_our_source(ctx, m["EventSourceArn"])
+            and (m.get("State") == "Deleting") == deleting
         ]
 
     def plan(self, ctx: Context) -> Plan:
@@ -101,16 +103,34 @@ class MappingStep(Step):
             self._delete(ctx, mapping["UUID"])
         settings = self.settings(ctx)
         if keep is None:
+            source = self.source_arn(ctx)
+            with aws_errors(self.key, "ListEventSourceMappings"):
+                # AWS refuses a second mapping of the same source and function, even one that
+                # is still being deleted (ResourceConflictException): wait until it is gone.
+                poll(
+                    ctx,
+                    lambda: (
+                        not [
+                            m
+                            for m in self._mappings(ctx, deleting=True)
+                            if m["EventSourceArn"] == source
+                        ]
+                    ),
+                    what="the previous mapping's deletion",
+                    step=self.key,
+                )
             with aws_errors(self.key, "CreateEventSourceMapping"):
-                retry_while_role_propagates(
+                created = retry_while_role_propagates(
                     ctx,
                     lambda: lam.create_event_source_mapping(
                         FunctionName=self.function_name,
-                        EventSourceArn=self.source_arn(ctx),
+                        EventSourceArn=source,
                         Enabled=True,
+                        Tags=ctx.config.tags,
                         **settings,
                     ),
                 )
+            self.wait_enabled(ctx, created["UUID"])
             return
         updatable = {k: v for k, v in settings.items() if k not in CREATE_ONLY}
         with aws_errors(self.key, "UpdateEventSourceMapping"):
@@ -121,6 +141,19 @@ class MappingStep(Step):
                 ),
                 IN_USE_CODES,
                 limit_seconds=60,
+            )
+        self.wait_enabled(ctx, keep["UUID"])
+
+    def wait_enabled(self, ctx: Context, uuid: str) -> None:
+        """A mapping polls only once Enabled: until then the stack is not up (orders would wait,
+        and a stream mapping at LATEST would skip them)."""
+        lam = ctx.client("lambda")
+        with aws_errors(self.key, "GetEventSourceMapping"):
+            poll(
+                ctx,
+                lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled",
+                what=f"mapping {uuid} becoming Enabled",
+                step=self.key,
             )
 
     def _delete(self, ctx: Context, uuid: str) -> None:
@@ -205,8 +238,9 @@ class StreamMappingStep(MappingStep):
         tuning = ctx.config.tuning
         return {
             "BatchSize": tuning.stream_batch_size,
-            # LATEST: a re-created mapping must not replay a day of notifications.
-            "StartingPosition": "LATEST",
+            # TRIM_HORIZON: orders stored while the mapping is still Creating are delivered once
+            # it is Enabled; LATEST would skip them (Lambda Developer Guide, "starting positions").
+            "StartingPosition": "TRIM_HORIZON",
             "MaximumRetryAttempts": tuning.stream_max_retries,
             "BisectBatchOnFunctionError": True,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],

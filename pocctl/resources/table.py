@@ -51,6 +51,9 @@ class TableStep(Step):
             if table is None:
                 return Plan.create()
             require_ours(ctx, self, self._tags(ctx, table["TableArn"]))
+        if table.get("TableStatus") == "DELETING":
+            # Gone in a moment; its stream ARN must never reach a mapping.
+            return Plan.create("being deleted: will wait until it is gone, then create it")
         self._remember(ctx, table)
         if table["KeySchema"] != [{"AttributeName": KEY, "KeyType": "HASH"}]:
             raise StepError(
@@ -63,6 +66,8 @@ class TableStep(Step):
         billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
         stream = table.get("StreamSpecification") or {"StreamEnabled": False}
         changes = []
+        if table.get("TableStatus") in ("CREATING", "UPDATING"):
+            changes.append(f"{table['TableStatus']}: will wait until ACTIVE")
         if billing != "PAY_PER_REQUEST":
             changes.append(f"billing mode {billing} -> PAY_PER_REQUEST")
         if stream != STREAM:
@@ -83,6 +88,14 @@ class TableStep(Step):
         ddb = ctx.client("dynamodb")
         table: dict[str, Any] | None = plan.current
         if table is None:
+            with aws_errors(self.key, "DescribeTable"):
+                # A table of this name still DELETING refuses CreateTable (ResourceInUse).
+                poll(
+                    ctx,
+                    lambda: self._describe(ctx) is None,
+                    what=f"the old table {self.table_name} to finish deleting",
+                    step=self.key,
+                )
             with aws_errors(self.key, "CreateTable"):
                 ddb.create_table(
                     TableName=self.table_name,
@@ -93,6 +106,7 @@ class TableStep(Step):
                     Tags=tag_list(ctx.config.tags),
                 )
         else:
+            table = self._wait_active(ctx)
             if table.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
                 with aws_errors(self.key, "UpdateTable"):
                     ddb.update_table(TableName=self.table_name, BillingMode="PAY_PER_REQUEST")

@@ -34,8 +34,10 @@ class TokenBucket:
 
 @dataclass
 class ApiChanges:
-    in_flight: int = 0
-    settled_at: float = float("-inf")
+    """The change being applied to one REST API: it takes `api_change` seconds, during which
+    any other change to that API is refused."""
+
+    busy_until: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -80,17 +82,18 @@ class ApiGatewayRules(Rules):
         if changes is None:
             return None
         with changes.lock:
-            if changes.in_flight or self.world.clock() < changes.settled_at:
+            if changes.busy_until is not None:
                 return error(call, 409, "ConflictException", CONFLICT_MESSAGE)
-            changes.in_flight += 1
+            changes.busy_until = self.world.after("api_change")
         return None
 
     def after(self, call: Call, reply: Reply) -> Reply:
         if call.internal or not self.world.timing.enabled:
             return reply
         changes = self._changes(call)
-        if changes is not None:  # (a refused call never reaches here)
+        if changes is not None and changes.busy_until is not None:  # (refused calls: never)
+            # The answer comes once the change is applied, as on AWS.
+            self.world.sleep(max(0.0, changes.busy_until - self.world.clock()))
             with changes.lock:
-                changes.in_flight = max(0, changes.in_flight - 1)
-                changes.settled_at = self.world.after("api_change")
+                changes.busy_until = None
         return reply

@@ -22,6 +22,7 @@ class World:
     account: str
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def after(self, rule: str) -> float:

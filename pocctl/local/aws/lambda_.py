@@ -157,7 +157,7 @@ class LambdaRules(Rules):
         except Exception:
             return None  # moto answers "function not found" itself
         existing = lam.list_event_source_mappings(
-            FunctionName=config["FunctionArn"], EventSourceArn=source
+            FunctionName=config["FunctionName"], EventSourceArn=source
         )["EventSourceMappings"]
         kind = "SQS" if source.startswith("arn:aws:sqs:") else "DynamoDB"
         if existing:

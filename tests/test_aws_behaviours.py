@@ -1,0 +1,422 @@
+"""`pocctl local` acts out the AWS behaviours that break provisioners on first contact.
+
+Each rule runs on a clock the test moves forward, so a test says "1.5 s later" without waiting.
+The conflict test runs at real durations: it is about calls that overlap in time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+
+from pocctl.local.aws.timing import RULES, Timing
+from pocctl.local.emulator import ACCOUNT, Emulator
+from pocctl.local.iam import ABSENT, Propagation, RoleSnapshot
+
+NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, rule: str, extra: float = 0.01) -> None:
+        self.now += RULES[rule].seconds + extra
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def emulator(clock: Clock) -> Iterator[Emulator]:
+    with Emulator(port=0, timing=Timing(), clock=clock) as running:
+        yield running
+
+
+def client(emulator: Emulator, service: str) -> Any:
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=emulator.endpoint_url,
+        aws_access_key_id="user",
+        aws_secret_access_key="user",
+        config=NO_RETRIES,
+    )
+
+
+def code_of(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(excinfo.value.response["Error"]["Code"])
+
+
+def zipped(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+def make_role(emulator: Emulator, name: str, policy: dict[str, Any] | None = None) -> str:
+    iam = client(emulator, "iam")
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))[
+        "Role"
+    ]["Arn"]
+    if policy is not None:
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    return arn
+
+
+def make_function(emulator: Emulator, name: str, role: str) -> dict[str, Any]:
+    created: dict[str, Any] = client(emulator, "lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": zipped("def handler(event, context):\n    return {}\n")},
+    )
+    return created
+
+
+# -- IAM ------------------------------------------------------------------------------------
+def test_a_function_made_right_after_its_role_is_refused_until_the_role_propagates(
+    emulator: Emulator, clock: Clock
+) -> None:
+    role = make_role(emulator, "fresh")
+    with pytest.raises(ClientError) as refused:
+        make_function(emulator, "f", role)
+    assert code_of(refused) == "InvalidParameterValueException"
+    assert "cannot be assumed by Lambda" in str(refused.value)
+    clock.advance("iam_propagation")
+    assert make_function(emulator, "f", role)["State"] == "Pending"
+
+
+def test_a_role_that_does_not_trust_lambda_is_never_assumable(
+    emulator: Emulator, clock: Clock
+) -> None:
+    trust = {**LAMBDA_TRUST, "Statement": [{**LAMBDA_TRUST["Statement"][0]}]}
+    trust["Statement"][0]["Principal"] = {"Service": "ec2.amazonaws.com"}
+    arn = client(emulator, "iam").create_role(
+        RoleName="ec2", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    clock.advance("iam_propagation")
+    with pytest.raises(ClientError, match="cannot be assumed by Lambda"):
+        make_function(emulator, "f", arn)
+
+
+def test_a_changed_policy_is_judged_as_it_was_until_it_propagates() -> None:
+    now = [0.0]
+    current = [RoleSnapshot(True, LAMBDA_TRUST, ({"Effect": "Allow", "Action": "*"},))]
+    propagation = Propagation(lambda name: current[0], lambda: 7.0, lambda: now[0])
+    propagation.changed("r")
+    assert propagation.effective("arn:aws:iam::1:role/r") == ABSENT  # created a moment ago
+    now[0] = 7.5
+    assert propagation.effective("arn:aws:iam::1:role/r").statements == current[0].statements
+    current[0] = RoleSnapshot(True, LAMBDA_TRUST, ())
+    propagation.changed("r")
+    assert propagation.effective("arn:aws:iam::1:role/r").statements  # the old policy, still
+    now[0] = 15.0
+    assert propagation.effective("arn:aws:iam::1:role/r").statements == ()
+
+
+# -- Lambda ---------------------------------------------------------------------------------
+@pytest.fixture
+def function(emulator: Emulator, clock: Clock) -> str:
+    role = make_role(emulator, "runner")
+    clock.advance("iam_propagation")
+    make_function(emulator, "f", role)
+    return "f"
+
+
+def test_a_new_function_is_pending_and_refuses_updates_meanwhile(
+    emulator: Emulator, clock: Clock, function: str
+) -> None:
+    lam = client(emulator, "lambda")
+    assert lam.get_function(FunctionName=function)["Configuration"]["State"] == "Pending"
+    with pytest.raises(ClientError, match="following state: Pending") as refused:
+        lam.update_function_configuration(FunctionName=function, Timeout=5)
+    assert code_of(refused) == "ResourceConflictException"
+    clock.advance("function_pending")
+    assert lam.get_function_configuration(FunctionName=function)["State"] == "Active"
+
+
+def test_an_update_is_in_progress_for_a_while_and_refuses_another(
+    emulator: Emulator, clock: Clock, function: str
+) -> None:
+    lam = client(emulator, "lambda")
+    clock.advance("function_pending")
+    updated = lam.update_function_configuration(FunctionName=function, Timeout=5)
+    assert updated["LastUpdateStatus"] == "InProgress"
+    with pytest.raises(ClientError, match="An update is in progress for resource") as refused:
+        lam.update_function_code(FunctionName=function, ZipFile=zipped("x = 1\n"))
+    assert code_of(refused) == "ResourceConflictException"
+    clock.advance("function_updating")
+    config = lam.get_function_configuration(FunctionName=function)
+    assert (config["State"], config["LastUpdateStatus"]) == ("Active", "Successful")
+
+
+def queue_for(emulator: Emulator, name: str) -> str:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return arn
+
+
+READ_QUEUE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+def test_a_mapping_is_creating_then_enabled_and_deleting_then_gone(
+    emulator: Emulator, clock: Clock
+) -> None:
+    role = make_role(emulator, "reader", READ_QUEUE)
+    clock.advance("iam_propagation")
+    make_function(emulator, "f", role)
+    source = queue_for(emulator, "q")
+    lam = client(emulator, "lambda")
+    uuid = lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Creating"
+    clock.advance("mapping_creating")
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
+    assert lam.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting"
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Deleting"
+    with pytest.raises(ClientError, match="already exists") as refused:
+        lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)
+    assert code_of(refused) == "ResourceConflictException"
+    clock.advance("mapping_deleting")
+    assert lam.list_event_source_mappings(FunctionName="f")["EventSourceMappings"] == []
+    assert lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
+
+
+def test_a_second_mapping_of_the_same_source_and_function_is_refused(
+    emulator: Emulator, clock: Clock
+) -> None:
+    role = make_role(emulator, "reader", READ_QUEUE)
+    clock.advance("iam_propagation")
+    make_function(emulator, "f", role)
+    source = queue_for(emulator, "q")
+    lam = client(emulator, "lambda")
+    lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)
+    with pytest.raises(ClientError, match="already exists"):
+        lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)
+
+
+def test_a_mapping_needs_the_role_to_read_its_source_as_lambda_sees_the_role(
+    emulator: Emulator, clock: Clock
+) -> None:
+    role = make_role(emulator, "reader", READ_QUEUE)
+    clock.advance("iam_propagation")
+    make_function(emulator, "f", role)
+    source = queue_for(emulator, "q")
+    lam = client(emulator, "lambda")
+    iam = client(emulator, "iam")
+    iam.delete_role_policy(RoleName="reader", PolicyName="p")
+    # Removed, but not yet propagated: Lambda still sees the permission.
+    assert lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
+    clock.advance("iam_propagation")
+    make_function(emulator, "g", role)
+    with pytest.raises(ClientError, match="permissions to call ReceiveMessage on SQS"):
+        lam.create_event_source_mapping(FunctionName="g", EventSourceArn=source)
+
+
+def test_a_stream_mapping_needs_list_streams_on_every_resource(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ddb = client(emulator, "dynamodb")
+    stream = ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    scoped = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:DescribeStream",
+                    "dynamodb:ListStreams",
+                ],
+                "Resource": stream.rsplit("/", 1)[0] + "/*",
+            }
+        ],
+    }
+    role = make_role(emulator, "streams", scoped)
+    clock.advance("iam_propagation")
+    make_function(emulator, "f", role)
+    with pytest.raises(ClientError, match="Cannot access stream") as refused:
+        client(emulator, "lambda").create_event_source_mapping(
+            FunctionName="f", EventSourceArn=stream, StartingPosition="TRIM_HORIZON"
+        )
+    assert "GetRecords, GetShardIterator, DescribeStream, and ListStreams" in str(refused.value)
+
+
+# -- DynamoDB -------------------------------------------------------------------------------
+def make_table(emulator: Emulator) -> dict[str, Any]:
+    created: dict[str, Any] = client(emulator, "dynamodb").create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "orderID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "orderID", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )["TableDescription"]
+    return created
+
+
+def test_a_new_table_is_creating_and_refuses_items_meanwhile(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ddb = client(emulator, "dynamodb")
+    assert make_table(emulator)["TableStatus"] == "CREATING"
+    assert ddb.describe_table(TableName="orders")["Table"]["TableStatus"] == "CREATING"
+    with pytest.raises(ClientError) as refused:
+        ddb.put_item(TableName="orders", Item={"orderID": {"S": "1"}})
+    assert code_of(refused) == "ResourceNotFoundException"
+    with pytest.raises(ClientError, match="Table is being created"):
+        ddb.delete_table(TableName="orders")
+    clock.advance("table_creating")
+    assert ddb.describe_table(TableName="orders")["Table"]["TableStatus"] == "ACTIVE"
+    ddb.put_item(TableName="orders", Item={"orderID": {"S": "1"}})
+
+
+def test_a_deleted_table_is_deleting_for_a_while_and_its_name_is_taken(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ddb = client(emulator, "dynamodb")
+    make_table(emulator)
+    clock.advance("table_creating")
+    assert ddb.delete_table(TableName="orders")["TableDescription"]["TableStatus"] == "DELETING"
+    assert ddb.describe_table(TableName="orders")["Table"]["TableStatus"] == "DELETING"
+    assert "orders" in ddb.list_tables()["TableNames"]
+    with pytest.raises(ClientError, match="Table is being deleted: orders") as refused:
+        make_table(emulator)
+    assert code_of(refused) == "ResourceInUseException"
+    clock.advance("table_deleting")
+    with pytest.raises(ClientError) as gone:
+        ddb.describe_table(TableName="orders")
+    assert code_of(gone) == "ResourceNotFoundException"
+    assert make_table(emulator)["TableStatus"] == "CREATING"
+
+
+# -- SQS ------------------------------------------------------------------------------------
+def test_a_deleted_queue_name_is_refused_for_sixty_seconds(
+    emulator: Emulator, clock: Clock
+) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.delete_queue(QueueUrl=url)
+    with pytest.raises(ClientError, match="wait 60 seconds") as refused:
+        sqs.create_queue(QueueName="q")
+    assert code_of(refused) == "AWS.SimpleQueueService.QueueDeletedRecently"
+    clock.advance("queue_name_reuse")
+    assert sqs.create_queue(QueueName="q")["QueueUrl"]
+
+
+# -- SNS ------------------------------------------------------------------------------------
+def test_an_email_subscription_waits_for_its_confirmation_link(emulator: Emulator) -> None:
+    sns = client(emulator, "sns")
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    answer = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="a@example.com")
+    assert answer["SubscriptionArn"] == "pending confirmation"
+    listed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["SubscriptionArn"] for s in listed] == ["PendingConfirmation"]
+    sns.publish(TopicArn=topic, Message="before")
+    (confirmation,) = emulator.outbox.messages
+    assert confirmation["subject"] == "AWS Notification - Subscription Confirmation"
+    with urllib.request.urlopen(confirmation["confirm_url"], timeout=5) as page:
+        assert b"Subscription confirmed" in page.read()
+    listed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert listed[0]["SubscriptionArn"].startswith(topic + ":")
+    attributes = sns.get_subscription_attributes(SubscriptionArn=listed[0]["SubscriptionArn"])
+    assert attributes["Attributes"]["PendingConfirmation"] == "false"
+    sns.publish(TopicArn=topic, Message="after")
+    assert [m["message"] for m in emulator.outbox.messages[1:]] == ["after"]
+
+
+# -- API Gateway ----------------------------------------------------------------------------
+def test_create_deployment_has_its_own_rate_limit(emulator: Emulator) -> None:
+    ag = client(emulator, "apigateway")
+    api = ag.create_rest_api(name="a")["id"]
+    root = ag.get_resources(restApiId=api)["items"][0]["id"]
+    ag.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    ag.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    ag.create_deployment(restApiId=api, stageName="one")
+    with pytest.raises(ClientError) as throttled:
+        ag.create_deployment(restApiId=api, stageName="two")
+    assert code_of(throttled) == "TooManyRequestsException"
+
+
+def test_default_local_refuses_concurrent_changes_to_one_rest_api() -> None:
+    with Emulator(port=0) as running:  # the defaults a user gets: real durations
+        ag = client(running, "apigateway")
+        api = ag.create_rest_api(name="a")["id"]
+        barrier = threading.Barrier(4)
+        codes: list[str] = []
+
+        def change(index: int) -> None:
+            barrier.wait()
+            try:
+                ag.create_model(
+                    restApiId=api, name=f"M{index}", contentType="application/json", schema="{}"
+                )
+                codes.append("ok")
+            except ClientError as exc:
+                codes.append(exc.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=change, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert "ConflictException" in codes
+        assert "ok" in codes
+
+
+def test_default_local_timing_is_on_at_real_durations() -> None:
+    emulator = Emulator(port=0)
+    assert emulator.timing == Timing(enabled=True, scale=1.0)
+    assert Timing().seconds("iam_propagation") == RULES["iam_propagation"].seconds > 0
+    assert Timing(enabled=False).seconds("iam_propagation") == 0
+    assert Timing(scale=0.1).seconds("queue_name_reuse") == pytest.approx(6.0)
+
+
+def test_every_rule_names_its_source() -> None:
+    for name, rule in RULES.items():
+        assert rule.seconds > 0, name
+        assert len(rule.source) > 40, name
