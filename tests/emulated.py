@@ -9,6 +9,7 @@ import boto3
 from pocctl.config import Config
 from pocctl.context import Context
 from pocctl.engine import Engine
+from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
 from pocctl.reporting import RecordingReporter
@@ -33,7 +34,10 @@ def local_context(emulator: Emulator, stack: str, **config: Any) -> Context:
 
 
 def up_local(emulator: Emulator, stack: str, **config: Any) -> Context:
+    """The stack up, its email subscription confirmed from the mail, as its owner would."""
     ctx = local_context(emulator, stack, **config)
     report = Engine(ctx, build_steps(ctx.config)).up()
     assert report.ok, [(r.title, r.error) for r in report.results if r.error]
+    if ctx.config.email:
+        follow_confirmation_links(emulator.outbox.messages, ctx.config.email)
     return ctx

@@ -20,7 +20,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from pocctl.local.aws.timing import RULES, Timing
-from pocctl.local.emulator import ACCOUNT, Emulator
+from pocctl.local.emulator import Emulator
 from pocctl.local.iam import ABSENT, Propagation, RoleSnapshot
 
 NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})

@@ -61,7 +61,10 @@ def rows(ctx: Context) -> list[dict[str, Any]]:
 
 
 def mail_to(emulator: Emulator, address: str) -> list[dict[str, Any]]:
-    return [m for m in emulator.outbox.messages if m["to"] == address]
+    """Notifications to `address` (not SNS's confirmation request)."""
+    return [
+        m for m in emulator.outbox.messages if m["to"] == address and not m.get("confirm_url")
+    ]
 
 
 def queue_depth(ctx: Context, name: str) -> int:
@@ -250,7 +253,10 @@ def test_cli_test_order_json_and_local_mail(
     eventually(lambda: mail_to(emulator, "cli@example.com"))
     mail = runner.invoke(cli, ["local", "mail", "--port", str(emulator.port), "--json"])
     subjects = [m["subject"] for m in json.loads(mail.output) if m["to"] == "cli@example.com"]
-    assert subjects == [f"New order {document['order_id']}: mop"]
+    assert subjects == [
+        "AWS Notification - Subscription Confirmation",
+        f"New order {document['order_id']}: mop",
+    ]
 
 
 def test_cli_test_order_names_the_failed_hop(
@@ -353,7 +359,7 @@ def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "pocctl", "local", "--port", str(port)],
+        [sys.executable, "-m", "pocctl", "local", "--port", str(port), "--time-scale", "0.02"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -361,7 +367,7 @@ def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) 
     )
     try:
         assert process.stdout is not None
-        banner = [process.stdout.readline() for _ in range(3)]
+        banner = [process.stdout.readline() for _ in range(4)]
         assert f"pocctl local is listening on http://127.0.0.1:{port}" in banner[0]
         assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in "".join(banner)
         env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "NO_COLOR": "1"}

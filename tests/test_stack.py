@@ -108,9 +108,10 @@ def test_a_cold_up_has_a_short_chain_of_calls(ctx: Context) -> None:
     up(ctx)
     steps = build_steps(ctx.config)
     chain = sum(longest_chain(steps, ctx.calls.calls, phase) for phase in ("plan", "up"))
-    # 66 calls, but on AWS the wall time follows the longest run of calls that wait for each
-    # other; the API's pieces go side by side so this stays near a dozen.
-    assert len(ctx.calls.calls) > 50 and chain <= 12
+    # Over 50 calls, but on AWS the wall time follows the longest run of calls that wait for
+    # each other. The API's pieces go one change at a time (API Gateway refuses overlapping
+    # changes), so its 16 writes are most of this chain.
+    assert len(ctx.calls.calls) > 50 and chain <= 22
 
 
 def test_second_up_with_the_same_email_keeps_exactly_one_subscription(

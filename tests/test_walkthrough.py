@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
+from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.emulator import Emulator
 
 from .emulated import TIMING
@@ -41,6 +42,11 @@ def test_a_new_user_follows_the_readme_offline(
     assert up.exit_code == 0, up.output
     assert "Deploying stack POC in eu-west-1" in up.output
     assert "/beta/_user_request_/order" in up.output
+
+    mail = json.loads(pocctl("local", "mail", "--port", str(emulator.port), "--json").output)
+    (confirmation,) = [m for m in mail if m.get("confirm_url")]
+    assert confirmation["to"] == "you@example.com"
+    follow_confirmation_links(mail)  # the user clicks the link in the mail
 
     order = pocctl("test-order", "--json")
     assert order.exit_code == 0, order.output

@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -151,6 +152,17 @@ class ApiGateway:
             return gateway_response(config, "THROTTLED", {})
         text = body.decode("utf-8", "replace")
         content_type = (headers.get("content-type") or "application/json").split(";")[0].strip()
+        context = {
+            "requestId": str(uuid.uuid4()),
+            "apiId": match["api"],
+            "stage": match["stage"],
+            "httpMethod": method,
+            "resourcePath": resource_path,
+            "path": f"/{match['stage']}{resource_path}",
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent", "")},
+            "requestTimeEpoch": int(time.time() * 1000),
+        }
+        params = {"path": {}, "querystring": {}, "header": dict(headers)}
         invalid = self._validate(config, spec, content_type, text)
         if invalid is not None:
             return gateway_response(config, "BAD_REQUEST_BODY", {"validationErrorString": invalid})
@@ -158,7 +170,7 @@ class ApiGateway:
         templates = integration.get("requestTemplates") or {}
         if content_type in templates:
             try:
-                request_body = render(templates[content_type], text, {})
+                request_body = render(templates[content_type], text, context, params)
             except TemplateError as exc:
                 return Response(500, json.dumps({"message": f"pocctl local: {exc}"}))
         elif integration.get("passthroughBehavior") == "NEVER" or (
@@ -168,7 +180,7 @@ class ApiGateway:
         else:
             request_body = text
         status, backend_body = self._integrate(config, integration, request_body)
-        return self._respond(integration, status, backend_body)
+        return self._respond(integration, status, backend_body, context)
 
     def _admit(self, api_id: str, stage: str, config: ApiConfig) -> bool:
         settings = (config.stage.get("methodSettings") or {}).get("*/*") or {}
@@ -203,8 +215,8 @@ class ApiGateway:
         )
         if not errors:
             return None
-        # Double quotes would break the JSON of the gateway response that embeds this string.
-        return ("[" + ", ".join(describe(e) for e in errors) + "]").replace('"', "'")
+        # As AWS writes it, double quotes included: a template that embeds it must escape it.
+        return "[" + ", ".join(describe(e) for e in errors) + "]"
 
     def _integrate(
         self, config: ApiConfig, integration: dict[str, Any], request_body: str
@@ -248,7 +260,9 @@ class ApiGateway:
             }
         )
 
-    def _respond(self, integration: dict[str, Any], status: int, backend_body: str) -> Response:
+    def _respond(
+        self, integration: dict[str, Any], status: int, backend_body: str, context: dict[str, Any]
+    ) -> Response:
         responses = integration.get("integrationResponses") or {}
         chosen = None
         for candidate in responses.values():
@@ -262,15 +276,17 @@ class ApiGateway:
             return Response(500, '{"message": "Internal server error"}')
         template = (chosen.get("responseTemplates") or {}).get("application/json")
         try:
-            rendered = backend_body if template is None else render(template, backend_body, {})
+            rendered = backend_body if template is None else render(template, backend_body, context)
         except TemplateError as exc:
             return Response(500, json.dumps({"message": f"pocctl local: {exc}"}))
         return Response(int(chosen["statusCode"]), rendered)
 
 
 def describe(error: Any) -> str:
+    """In the words of API Gateway's validator (json-schema-validator's messages)."""
     if error.validator == "required":
-        return f"object has missing required properties ({error.message.split()[0]})"
+        missing = sorted(set(error.validator_value) - set(error.instance or {}))
+        return f"object has missing required properties ({json.dumps(missing)})"
     where = "/" + "/".join(str(p) for p in error.path)
     return f"instance {where}: {error.message}"
 

@@ -1,26 +1,21 @@
-"""The part of API Gateway's mapping-template language (VTL) that pocctl's API uses.
+"""API Gateway mapping templates, rendered by a real Velocity engine (airspeed-ext, LocalStack's).
 
-Supported: $input.body, $input.path('$.a.b'), $input.json('$.a.b'), $util.urlEncode(...),
-$util.escapeJavaScript(...), $context.x.y. Anything else (#set, #if, other references) is refused
-with a clear error rather than rendered wrongly.
+The variables are API Gateway's, as its developer guide documents them ("API Gateway mapping
+template and access logging variable reference"): `$input` (body, path, json, params), `$util`
+(escapeJavaScript, parseJson, urlEncode, urlDecode, base64Encode, base64Decode) and `$context`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, unquote_plus
 
-REFERENCE = re.compile(
-    r"""\$(?:
-        util\.(?P<util>urlEncode|escapeJavaScript)\((?P<arg>[^()]*)\)
-      | input\.(?P<input>path|json)\('(?P<path>[^']*)'\)
-      | (?P<body>input\.body)
-      | context\.(?P<context>[A-Za-z.]+[A-Za-z])
-    )""",
-    re.VERBOSE,
-)
+import airspeed
+
+PATH_PART = re.compile(r"\.([A-Za-z0-9_$-]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 
 
 class TemplateError(Exception):
@@ -28,45 +23,83 @@ class TemplateError(Exception):
 
 
 def json_path(document: Any, path: str) -> Any:
+    """The subset of JSONPath API Gateway templates use: $, .name, ['name'], [index]."""
     if not path.startswith("$"):
         raise TemplateError(f"unsupported JSONPath {path!r}")
-    current = document
-    for part in [p for p in path[1:].split(".") if p]:
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", part):
+    rest, current = path[1:], document
+    while rest:
+        match = PATH_PART.match(rest)
+        if match is None:
             raise TemplateError(f"unsupported JSONPath {path!r}")
-        current = current.get(part) if isinstance(current, dict) else None
+        name, index, quoted, double = match.groups()
+        key = name if name is not None else quoted if quoted is not None else double
+        if index is not None:
+            current = current[int(index)] if isinstance(current, list) and int(index) < len(current) else None
+        else:
+            current = current.get(key) if isinstance(current, dict) else None
+        rest = rest[match.end() :]
     return current
 
 
-def render(template: str, body: str, context: dict[str, Any]) -> str:
-    if re.search(r"(^|\s)#(set|if|foreach|else|end|define|macro)\b", template):
-        raise TemplateError("VTL directives (#set, #if, #foreach, ...) are not supported offline")
+class Input:
+    def __init__(self, body: str, params: dict[str, dict[str, str]] | None = None) -> None:
+        self.body = body
+        self._params = params or {"path": {}, "querystring": {}, "header": {}}
 
-    def parsed_body() -> Any:
+    def _document(self) -> Any:
         try:
-            return json.loads(body) if body else {}
+            return json.loads(self.body) if self.body else {}
         except json.JSONDecodeError:
             return {}
 
-    def value(match: re.Match[str]) -> str:
-        if match["body"]:
-            return body
-        if match["input"]:
-            found = json_path(parsed_body(), match["path"])
-            if match["input"] == "json":
-                return json.dumps(found)
-            return "" if found is None else (found if isinstance(found, str) else json.dumps(found))
-        if match["context"]:
-            found = json_path(context, "$." + match["context"])
-            return "" if found is None else str(found)
-        inner = render(match["arg"], body, context)
-        if match["util"] == "urlEncode":
-            return quote_plus(inner, safe="")
-        return json.dumps(inner)[1:-1]
+    def path(self, expression: str) -> Any:
+        return json_path(self._document(), expression)
 
-    covered = [m.span() for m in REFERENCE.finditer(template)]
-    for dollar in re.finditer(r"\$[A-Za-z{!]", template):
-        if not any(start <= dollar.start() < end for start, end in covered):
-            snippet = template[dollar.start() : dollar.start() + 30]
-            raise TemplateError(f"unsupported template reference at {snippet!r}")
-    return REFERENCE.sub(value, template)
+    def json(self, expression: str) -> str:
+        return json.dumps(json_path(self._document(), expression))
+
+    def params(self, name: str | None = None) -> Any:
+        if name is None:
+            return self._params
+        for where in ("path", "querystring", "header"):
+            if name in self._params.get(where, {}):
+                return self._params[where][name]
+        return ""
+
+
+class Util:
+    def escapeJavaScript(self, value: Any) -> str:  # noqa: N802 (API Gateway's name)
+        # As Java's StringEscapeUtils.escapeJavaScript, which API Gateway uses: it escapes the
+        # single quote too (\'), which is not valid JSON, as on AWS.
+        text = json.dumps(str(value), ensure_ascii=False)[1:-1]
+        return text.replace("'", "\\'").replace("/", "\\/")
+
+    def parseJson(self, value: str) -> Any:  # noqa: N802
+        return json.loads(value)
+
+    def urlEncode(self, value: Any) -> str:  # noqa: N802
+        return quote_plus(str(value), safe="")
+
+    def urlDecode(self, value: Any) -> str:  # noqa: N802
+        return unquote_plus(str(value))
+
+    def base64Encode(self, value: Any) -> str:  # noqa: N802
+        return base64.b64encode(str(value).encode()).decode()
+
+    def base64Decode(self, value: Any) -> str:  # noqa: N802
+        return base64.b64decode(str(value)).decode("utf-8", "replace")
+
+
+def render(
+    template: str,
+    body: str,
+    context: dict[str, Any],
+    params: dict[str, dict[str, str]] | None = None,
+) -> str:
+    try:
+        compiled = airspeed.Template(template)
+        return str(compiled.merge({"input": Input(body, params), "util": Util(), "context": context}))
+    except TemplateError:
+        raise
+    except Exception as exc:  # a template API Gateway would refuse or fail on
+        raise TemplateError(f"the mapping template cannot be rendered: {exc}") from exc

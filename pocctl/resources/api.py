@@ -52,10 +52,14 @@ ERROR_RESPONSES = {
     ),
     "5\\d{2}": ("503", '{"message": "The order queue is unavailable; retry later."}'),
 }
+# The validation message holds double quotes (["item"]): escaped, or the body is not JSON.
+# escapeJavaScript also escapes ' as \', which JSON does not allow: undone (API Gateway docs).
 BAD_BODY_TEMPLATE = (
-    '{"message": "Invalid order: $context.error.validationErrorString", '
-    '"expected": "a JSON object with a non-empty string item, '
-    'e.g. {\\"item\\": \\"latex gloves\\"}"}'
+    '{"message": "Invalid order: '
+    + "$util.escapeJavaScript($context.error.validationErrorString)"
+    + """.replaceAll("\\\\'","'")", """
+    + '"expected": "a JSON object with a non-empty string item, '
+    + 'e.g. {\\"item\\": \\"latex gloves\\"}"}'
 )
 
 

@@ -1,0 +1,204 @@
+"""The emulator's parts on their own: event filters, mapping templates, pollers' failure rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pocctl.local.filters import UnsupportedFilter, passes
+from pocctl.local.functions import Invocation
+from pocctl.local.pollers import SqsPoller, StreamPoller, failed_ids
+from pocctl.local.vtl import TemplateError, json_path, render
+
+INSERT = {"eventName": "INSERT", "dynamodb": {"NewImage": {"item": {"S": "mop"}}}}
+MODIFY = {"eventName": "MODIFY", "dynamodb": {"NewImage": {"item": {"S": "mop"}}}}
+
+
+def criteria(*patterns: dict[str, Any]) -> dict[str, Any]:
+    return {"Filters": [{"Pattern": json.dumps(p)} for p in patterns]}
+
+
+# -- filters (Lambda event filtering) ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("pattern", "record", "passed"),
+    [
+        ({"eventName": ["INSERT"]}, INSERT, True),
+        ({"eventName": ["INSERT"]}, MODIFY, False),
+        ({"eventName": ["INSERT", "MODIFY"]}, MODIFY, True),
+        ({"eventName": [{"prefix": "INS"}]}, INSERT, True),
+        ({"eventName": [{"anything-but": ["REMOVE"]}]}, MODIFY, True),
+        ({"eventName": [{"anything-but": "MODIFY"}]}, MODIFY, False),
+        ({"dynamodb": {"NewImage": {"item": {"S": ["mop"]}}}}, INSERT, True),
+        ({"dynamodb": {"NewImage": {"item": {"S": ["broom"]}}}}, INSERT, False),
+        ({"dynamodb": {"OldImage": [{"exists": False}]}}, INSERT, True),
+        ({"dynamodb": {"NewImage": [{"exists": True}]}}, INSERT, True),
+        ({"userIdentity": [{"exists": True}]}, INSERT, False),
+    ],
+)
+def test_filter_operators(pattern: dict[str, Any], record: dict[str, Any], passed: bool) -> None:
+    assert passes(criteria(pattern), record) is passed
+
+
+def test_no_criteria_pass_everything_and_any_filter_may_match() -> None:
+    assert passes(None, MODIFY)
+    assert passes(criteria({"eventName": ["REMOVE"]}, {"eventName": ["MODIFY"]}), MODIFY)
+
+
+def test_an_unsupported_filter_rule_is_refused_not_guessed() -> None:
+    with pytest.raises(UnsupportedFilter):
+        passes(criteria({"eventName": [{"numeric": [">", 1]}]}), INSERT)
+
+
+# -- mapping templates (API Gateway's VTL) -----------------------------------------------------
+BODY = json.dumps({"item": "mop & bucket", "tags": ["a", "b"], "n": 2})
+
+
+def test_input_and_util_as_api_gateway_documents_them() -> None:
+    assert render("Action=SendMessage&MessageBody=$util.urlEncode($input.body)", BODY, {}) == (
+        "Action=SendMessage&MessageBody=%7B%22item%22%3A+%22mop+%26+bucket%22%2C+%22tags"
+        "%22%3A+%5B%22a%22%2C+%22b%22%5D%2C+%22n%22%3A+2%7D"
+    )
+    assert render("$input.path('$.tags[1]')", BODY, {}) == "b"
+    assert render("$input.json('$.tags')", BODY, {}) == '["a", "b"]'
+    assert render(
+        "$util.escapeJavaScript($input.path('$.item'))", '{"item": "it\'s \\"x\\""}', {}
+    ) == ('it\\\'s \\"x\\"')
+    assert render("$util.base64Encode('hi')", "", {}) == "aGk="
+
+
+def test_velocity_directives_and_context() -> None:
+    template = "#set($n = $input.path('$.n'))#if($n > 1)many#{else}one#end $context.requestId"
+    assert render(template, BODY, {"requestId": "r-1"}) == "many r-1"
+    loop = "#foreach($t in $input.path('$.tags'))[$t]#end"
+    assert render(loop, BODY, {}) == "[a][b]"
+
+
+def test_json_path_subset_and_its_refusals() -> None:
+    document = {"a": {"b": [{"c": 1}]}, "k y": 2}
+    assert json_path(document, "$.a.b[0].c") == 1
+    assert json_path(document, "$['k y']") == 2
+    assert json_path(document, "$.missing.x") is None
+    with pytest.raises(TemplateError):
+        json_path(document, "$..c")
+
+
+# -- pollers' failure rules ---------------------------------------------------------------
+class Invoker:
+    """Answers each invocation with the next scripted result; records the events."""
+
+    def __init__(self, *answers: Invocation) -> None:
+        self.answers = list(answers)
+        self.events: list[dict[str, Any]] = []
+
+    def invoke(self, region: str, name: str, event: dict[str, Any]) -> Invocation:
+        self.events.append(event)
+        return self.answers.pop(0) if self.answers else Invocation(True, result={})
+
+
+class Sqs:
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+        self.sent: list[dict[str, Any]] = []
+        self.meta = type("Meta", (), {"endpoint_url": "http://local"})()
+
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> None:
+        self.deleted += [e["ReceiptHandle"] for e in Entries]
+
+    def send_message(self, QueueUrl: str, MessageBody: str) -> None:
+        self.sent.append(json.loads(MessageBody))
+
+
+def sqs_poller(invoker: Invoker, sqs: Sqs) -> SqsPoller:
+    mapping = {
+        "UUID": "u-1",
+        "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:q",
+        "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+    }
+    return SqsPoller(mapping, invoker, lambda s, r: sqs, lambda m: None)  # type: ignore[arg-type]
+
+
+MESSAGES = [{"MessageId": f"m{i}", "ReceiptHandle": f"h{i}", "Body": "{}"} for i in range(3)]
+
+
+def test_sqs_partial_failure_deletes_only_what_succeeded() -> None:
+    sqs = Sqs()
+    failed = Invocation(True, result={"batchItemFailures": [{"itemIdentifier": "m1"}]})
+    sqs_poller(Invoker(failed), sqs).deliver(sqs, "url", MESSAGES, partial=True)
+    assert sqs.deleted == ["h0", "h2"]
+
+
+def test_sqs_function_error_or_malformed_answer_returns_the_whole_batch() -> None:
+    for answer in (
+        Invocation(False, error_type="Error", error_message="boom"),
+        Invocation(True, result={"batchItemFailures": [{"wrong": "m1"}]}),
+    ):
+        sqs = Sqs()
+        sqs_poller(Invoker(answer), sqs).deliver(sqs, "url", MESSAGES, partial=True)
+        assert sqs.deleted == []
+
+
+def test_failed_ids_reads_batch_item_failures() -> None:
+    assert failed_ids(Invocation(True, result=None)) == []
+    assert failed_ids(Invocation(True, result={"batchItemFailures": [{"itemIdentifier": 7}]})) == [
+        "7"
+    ]
+    assert failed_ids(Invocation(True, result="nonsense")) is None
+
+
+def stream_poller(invoker: Invoker, sqs: Sqs, retries: int, bisect: bool) -> StreamPoller:
+    mapping = {
+        "UUID": "u-2",
+        "EventSourceArn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/s",
+        "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "MaximumRetryAttempts": retries,
+        "BisectBatchOnFunctionError": bisect,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "DestinationConfig": {
+            "OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:failures"}
+        },
+    }
+    poller = StreamPoller(mapping, invoker, lambda s, r: sqs, lambda m: None, {}, lambda u: None)  # type: ignore[arg-type]
+    poller.stopped.wait = lambda seconds=None: False  # type: ignore[method-assign]
+    return poller
+
+
+RECORDS = [{"dynamodb": {"SequenceNumber": str(n)}} for n in (10, 20, 30, 40)]
+FAIL = Invocation(False, error_type="Error", error_message="boom")
+
+
+def test_stream_retries_then_sends_the_batch_to_its_destination() -> None:
+    sqs, invoker = Sqs(), Invoker(FAIL, FAIL, FAIL)
+    stream_poller(invoker, sqs, retries=2, bisect=False).process(RECORDS, "shard-1")
+    assert len(invoker.events) == 3  # the first try and two retries
+    (info,) = sqs.sent
+    assert info["DDBStreamBatchInfo"]["startSequenceNumber"] == "10"
+    assert info["DDBStreamBatchInfo"]["batchSize"] == 4
+    assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
+
+
+def test_stream_bisects_a_failing_batch_and_isolates_the_bad_record() -> None:
+    sqs = Sqs()
+
+    class OneBadRecord(Invoker):
+        def invoke(self, region: str, name: str, event: dict[str, Any]) -> Invocation:
+            self.events.append(event)
+            sequences = [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
+            return FAIL if "30" in sequences else Invocation(True, result={})
+
+    invoker = OneBadRecord()
+    stream_poller(invoker, sqs, retries=0, bisect=True).process(RECORDS, "shard-1")
+    assert [i["DDBStreamBatchInfo"]["startSequenceNumber"] for i in sqs.sent] == ["30"]
+    delivered = [[r["dynamodb"]["SequenceNumber"] for r in e["Records"]] for e in invoker.events]
+    assert ["10", "20"] in delivered and ["40"] in delivered
+
+
+def test_stream_partial_failure_retries_from_the_first_failed_record() -> None:
+    sqs = Sqs()
+    partial = Invocation(True, result={"batchItemFailures": [{"itemIdentifier": "30"}]})
+    invoker = Invoker(partial, Invocation(True, result={}))
+    stream_poller(invoker, sqs, retries=3, bisect=False).process(RECORDS, "shard-1")
+    second = [r["dynamodb"]["SequenceNumber"] for r in invoker.events[1]["Records"]]
+    assert second == ["30", "40"]
+    assert sqs.sent == []
