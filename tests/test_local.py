@@ -62,9 +62,7 @@ def rows(ctx: Context) -> list[dict[str, Any]]:
 
 def mail_to(emulator: Emulator, address: str) -> list[dict[str, Any]]:
     """Notifications to `address` (not SNS's confirmation request)."""
-    return [
-        m for m in emulator.outbox.messages if m["to"] == address and not m.get("confirm_url")
-    ]
+    return [m for m in emulator.outbox.messages if m["to"] == address and not m.get("confirm_url")]
 
 
 def queue_depth(ctx: Context, name: str) -> int:

@@ -34,7 +34,11 @@ def json_path(document: Any, path: str) -> Any:
         name, index, quoted, double = match.groups()
         key = name if name is not None else quoted if quoted is not None else double
         if index is not None:
-            current = current[int(index)] if isinstance(current, list) and int(index) < len(current) else None
+            current = (
+                current[int(index)]
+                if isinstance(current, list) and int(index) < len(current)
+                else None
+            )
         else:
             current = current.get(key) if isinstance(current, dict) else None
         rest = rest[match.end() :]
@@ -68,25 +72,25 @@ class Input:
 
 
 class Util:
-    def escapeJavaScript(self, value: Any) -> str:  # noqa: N802 (API Gateway's name)
+    def escapeJavaScript(self, value: Any) -> str:
         # As Java's StringEscapeUtils.escapeJavaScript, which API Gateway uses: it escapes the
         # single quote too (\'), which is not valid JSON, as on AWS.
         text = json.dumps(str(value), ensure_ascii=False)[1:-1]
         return text.replace("'", "\\'").replace("/", "\\/")
 
-    def parseJson(self, value: str) -> Any:  # noqa: N802
+    def parseJson(self, value: str) -> Any:
         return json.loads(value)
 
-    def urlEncode(self, value: Any) -> str:  # noqa: N802
+    def urlEncode(self, value: Any) -> str:
         return quote_plus(str(value), safe="")
 
-    def urlDecode(self, value: Any) -> str:  # noqa: N802
+    def urlDecode(self, value: Any) -> str:
         return unquote_plus(str(value))
 
-    def base64Encode(self, value: Any) -> str:  # noqa: N802
+    def base64Encode(self, value: Any) -> str:
         return base64.b64encode(str(value).encode()).decode()
 
-    def base64Decode(self, value: Any) -> str:  # noqa: N802
+    def base64Decode(self, value: Any) -> str:
         return base64.b64decode(str(value)).decode("utf-8", "replace")
 
 
@@ -98,7 +102,9 @@ def render(
 ) -> str:
     try:
         compiled = airspeed.Template(template)
-        return str(compiled.merge({"input": Input(body, params), "util": Util(), "context": context}))
+        return str(
+            compiled.merge({"input": Input(body, params), "util": Util(), "context": context})
+        )
     except TemplateError:
         raise
     except Exception as exc:  # a template API Gateway would refuse or fail on
