@@ -1,7 +1,10 @@
 """POC-Lambda-2: publish one readable notification per new order from the table's stream.
 
 Only INSERT records notify (the mapping filters them too; the check here keeps the handler right
-if the filter is ever lost). Notifications go out with PublishBatch, ten per call; records whose
+if the filter is ever lost). Each record is rendered on its own: one that cannot be rendered (not
+an order, like the console's sample event) is logged and skipped, and fails nothing else.
+Notifications go out with PublishBatch within SNS's limits (10 entries, 256 KiB per batch and
+per message; a notification too large is cut, saying where the full order is); records whose
 publish failed are reported in batchItemFailures so the stream retries from the first of them.
 """
 
@@ -18,6 +21,12 @@ from boto3.dynamodb.types import TypeDeserializer
 
 BATCH = 10
 SUBJECT_LIMIT = 100
+# SNS: 256 KiB per message and per PublishBatch request (SNS API reference, PublishBatch).
+SIZE_LIMIT = 256 * 1024
+CUT_NOTE = (
+    "\n\n[Cut to fit SNS's 256 KiB limit. "
+    "The full order is row {order_id} of DynamoDB table {table}.]"
+)
 _sns: Any = None
 _deserializer = TypeDeserializer()
 
@@ -74,41 +83,92 @@ def message(order: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def entry_size(entry: dict[str, Any]) -> int:
+    """What SNS counts: the message, the subject and the attributes' names, types and values."""
+    size = len(entry["Message"].encode()) + len(entry["Subject"].encode())
+    for name, attribute in entry["MessageAttributes"].items():
+        size += len(name) + len(attribute["DataType"]) + len(attribute["StringValue"].encode())
+    return size
+
+
+def entry(order: dict[str, Any], table: str) -> dict[str, Any]:
+    """One PublishBatch entry for an order, cut to SNS's size limit if need be."""
+    rendered = {
+        "Subject": subject(order),
+        "Message": message(order),
+        "MessageAttributes": {
+            "orderID": {"DataType": "String", "StringValue": str(order["orderID"])}
+        },
+    }
+    excess = entry_size(rendered) - SIZE_LIMIT
+    if excess > 0:
+        note = CUT_NOTE.format(order_id=order["orderID"], table=table)
+        body = rendered["Message"].encode()
+        keep = max(0, len(body) - excess - len(note.encode()))
+        rendered["Message"] = body[:keep].decode("utf-8", "ignore") + note
+        log("notification_cut", orderID=order["orderID"], bytes=len(body))
+    return rendered
+
+
+def batches(entries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[str, dict[str, Any]]]]:
+    """Groups of at most ten entries and 256 KiB in all."""
+    groups: list[list[tuple[str, dict[str, Any]]]] = []
+    size = 0
+    for item in entries:
+        item_size = entry_size(item[1])
+        if not groups or len(groups[-1]) == BATCH or size + item_size > SIZE_LIMIT:
+            groups.append([])
+            size = 0
+        groups[-1].append(item)
+        size += item_size
+    return groups
+
+
 def publish(topic_arn: str, batch: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    """Publish one batch; return the sequence numbers of the records that failed."""
-    entries = [
-        {
-            "Id": str(index),
-            "Subject": subject(order),
-            "Message": message(order),
-            "MessageAttributes": {
-                "orderID": {"DataType": "String", "StringValue": str(order["orderID"])}
-            },
-        }
-        for index, (_, order) in enumerate(batch)
-    ]
+    """Publish one batch of (sequence number, entry); return the sequence numbers that failed."""
+    entries = [{"Id": str(index), **rendered} for index, (_, rendered) in enumerate(batch)]
+    ids = [e["MessageAttributes"]["orderID"]["StringValue"] for e in entries]
     try:
         result = sns().publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
     except Exception as exc:
-        log("notify_failed", orderIDs=[o["orderID"] for _, o in batch], error=repr(exc))
+        log("notify_failed", orderIDs=ids, error=repr(exc))
         return [sequence for sequence, _ in batch]
     failed = {int(f["Id"]) for f in result.get("Failed", [])}
-    for index, (_, order) in enumerate(batch):
+    for index, order_id in enumerate(ids):
         if index in failed:
-            log("notify_failed", orderID=order["orderID"])
+            log("notify_failed", orderID=order_id)
         else:
-            log("order_notified", orderID=order["orderID"], item=order.get("item"))
+            log("order_notified", orderID=order_id)
     return [batch[i][0] for i in sorted(failed)]
+
+
+def table_of(record: dict[str, Any]) -> str:
+    arn = str(record.get("eventSourceARN", ""))
+    return arn.split(":table/", 1)[1].split("/", 1)[0] if ":table/" in arn else "(unknown)"
+
+
+def render(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(sequence number, entry), or None when the record is not an order we can render."""
+    try:
+        return record["dynamodb"]["SequenceNumber"], entry(order_from(record), table_of(record))
+    except Exception as exc:  # this record alone: retrying cannot make it renderable
+        log(
+            "order_unrenderable",
+            sequenceNumber=(record.get("dynamodb") or {}).get("SequenceNumber"),
+            keys=(record.get("dynamodb") or {}).get("Keys"),
+            error=repr(exc),
+        )
+        return None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     topic_arn = os.environ["TOPIC_ARN"]
-    new_orders = [
-        (record["dynamodb"]["SequenceNumber"], order_from(record))
+    rendered = [
+        found
         for record in event.get("Records", [])
-        if record.get("eventName") == "INSERT"
+        if record.get("eventName") == "INSERT" and (found := render(record)) is not None
     ]
     failed: list[str] = []
-    for start in range(0, len(new_orders), BATCH):
-        failed += publish(topic_arn, new_orders[start : start + BATCH])
+    for batch in batches(rendered):
+        failed += publish(topic_arn, batch)
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

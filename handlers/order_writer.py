@@ -62,7 +62,17 @@ def store(record: dict[str, Any]) -> None:
     try:
         table().put_item(Item=row, ConditionExpression="attribute_not_exists(orderID)")
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        error = exc.response["Error"]
+        if error["Code"] == "ValidationException" and "size" in error.get("Message", ""):
+            # DynamoDB stores at most 400 KB per item; SQS carries up to 1 MiB. Retrying cannot
+            # help: the message goes to the dead-letter queue after the redrive count.
+            log(
+                "order_too_large",
+                orderID=order_id,
+                bytes=len(record["body"].encode()),
+                limit="DynamoDB items are at most 400 KB",
+            )
+        if error["Code"] != "ConditionalCheckFailedException":
             raise
         log("order_already_stored", orderID=order_id)
         return

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from pocctl.config import (
 from pocctl.errors import ConfigError
 
 CONFIG_FILE = "pocctl.toml"
-RUNTIME_PATTERN = re.compile(r"^python3\.\d{1,2}$")
 TUNING = Tuning()
 
 
@@ -43,9 +41,17 @@ def between(low: float, high: float) -> Callable[[Any], Any]:
     return check
 
 
+# The handlers use Python 3.11 features; these are Lambda's Python runtimes from 3.11 on that AWS
+# has not deprecated (Lambda Developer Guide, "Lambda runtimes").
+SUPPORTED_RUNTIMES = ("python3.11", "python3.12", "python3.13", "python3.14")
+
+
 def python_runtime(value: str) -> str:
-    if not RUNTIME_PATTERN.match(value):
-        raise ConfigError(f"must be a Python Lambda runtime such as 'python3.13', got {value!r}")
+    if value not in SUPPORTED_RUNTIMES:
+        raise ConfigError(
+            f"must be a Lambda runtime the handlers run on ({', '.join(SUPPORTED_RUNTIMES)}), "
+            f"got {value!r}"
+        )
     return value
 
 

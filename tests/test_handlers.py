@@ -230,3 +230,99 @@ def test_handlers_hard_code_no_arns() -> None:
         assert isinstance(module, ModuleType)
         source = Path(module.__file__ or "").read_text(encoding="utf-8")
         assert "arn:aws" not in source
+
+
+# The Lambda console's "dynamodb-update" test event (its sample, not an order).
+CONSOLE_SAMPLE = {
+    "Records": [
+        {
+            "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "Keys": {"Id": {"N": "101"}},
+                "NewImage": {"Message": {"S": "New item!"}, "Id": {"N": "101"}},
+                "ApproximateCreationDateTime": 1428537600,
+                "SequenceNumber": "4421584500000000017450439091",
+                "SizeBytes": 26,
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/"
+            "ExampleTableWithStream/stream/2015-06-27T00:48:05.899",
+        }
+    ]
+}
+
+
+def test_a_record_that_cannot_be_rendered_fails_only_itself(
+    inbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = stream_record("INSERT", {"orderID": "o-1", "item": "mop"}, "200")
+    records = [CONSOLE_SAMPLE["Records"][0], good]
+    assert order_notifier.handler({"Records": records}, None) == {"batchItemFailures": []}
+    (message,) = inbox()
+    assert "o-1" in message
+    events = [line["event"] for line in logged(capsys)]
+    assert events == ["order_unrenderable", "order_notified"]
+
+
+def test_the_console_sample_event_does_not_crash_the_notifier(inbox: Any) -> None:
+    assert order_notifier.handler(CONSOLE_SAMPLE, None) == {"batchItemFailures": []}
+    assert inbox() == []
+
+
+class SizedSns(RecordingSns):
+    def publish_batch(self, TopicArn: str, PublishBatchRequestEntries: list[Any]) -> Any:
+        sizes = [order_notifier.entry_size(e) for e in PublishBatchRequestEntries]
+        assert len(sizes) <= 10 and sum(sizes) <= 256 * 1024
+        assert all(size <= 256 * 1024 for size in sizes)
+        return super().publish_batch(TopicArn, PublishBatchRequestEntries)
+
+
+def test_batches_respect_snss_entry_count_and_size_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TOPIC_ARN", TOPIC)
+    sns = SizedSns()
+    monkeypatch.setattr(order_notifier, "_sns", sns)
+    big = "x" * 60_000  # five of these exceed 256 KiB
+    records = [
+        stream_record("INSERT", {"orderID": f"o-{i}", "item": "x", "note": big}, str(i))
+        for i in range(12)
+    ]
+    assert order_notifier.handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert sum(sns.batches) == 12 and max(sns.batches) <= 4
+
+
+def test_a_notification_too_large_is_cut_and_says_where_the_order_is(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TOPIC_ARN", TOPIC)
+    sent: list[Any] = []
+
+    class Keeping(SizedSns):
+        def publish_batch(self, TopicArn: str, PublishBatchRequestEntries: list[Any]) -> Any:
+            sent.extend(PublishBatchRequestEntries)
+            return super().publish_batch(TopicArn, PublishBatchRequestEntries)
+
+    monkeypatch.setattr(order_notifier, "_sns", Keeping())
+    record = stream_record("INSERT", {"orderID": "o-big", "item": "x", "note": "y" * 390_000}, "1")
+    record["eventSourceARN"] = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/s"
+    assert order_notifier.handler({"Records": [record]}, None) == {"batchItemFailures": []}
+    (entry,) = sent
+    assert order_notifier.entry_size(entry) <= 256 * 1024
+    assert entry["Message"].endswith("The full order is row o-big of DynamoDB table orders.]")
+    assert "notification_cut" in [line["event"] for line in logged(capsys)]
+
+
+def test_an_order_too_large_for_dynamodb_is_logged_and_retried_to_the_dlq(
+    table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = json.dumps({"item": "mop", "note": "z" * 420_000})
+    result = order_writer.handler({"Records": [sqs_record("m-big", body)]}, None)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-big"}]}
+    events = logged(capsys)
+    assert events[0]["event"] == "order_too_large" and events[0]["orderID"] == "m-big"
+    assert events[1]["event"] == "order_failed"

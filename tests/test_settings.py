@@ -54,7 +54,12 @@ def test_the_region_falls_back_to_the_profile_then_us_east_1(tmp_path: Path) -> 
         ('writer_timeout = "ten"\n', "'writer_timeout' must be an integer, got str 'ten'"),
         ("burst_limit = true\n", "'burst_limit' must be an integer, got bool True"),
         ("memory = 64\n", "memory must be between 128 and 10240, got 64"),
-        ('runtime = "nodejs20.x"\n', "runtime must be a Python Lambda runtime"),
+        (
+            'runtime = "nodejs20.x"\n',
+            "runtime must be a Lambda runtime the handlers run on (python3.11, python3.12, "
+            "python3.13, python3.14), got 'nodejs20.x'",
+        ),
+        ('runtime = "python3.9"\n', "got 'python3.9'"),  # the lab's: deprecated, too old
         ('stack = "bad name"\n', "Invalid stack name 'bad name'"),
         ('email = "nobody"\n', "Invalid email address 'nobody'"),
         ("stage = prod\n", "pocctl.toml is not valid TOML"),
