@@ -210,7 +210,11 @@ def test_the_api_without_send_message_refuses_orders_instead_of_accepting_them(
     take_away(ctx, "lp-api-APIGateway-SQS-Role", "api-to-queue", "sqs:SendMessage")
     status, answer = post(read_outputs(ctx)["order_url"], b'{"item": "mop"}')
     assert status == 502
-    assert answer == {"message": "The API is not allowed to queue orders.", "error": "AccessDenied"}
+    assert answer == {
+        "message": "The order could not be queued; the fault is the service's, not the order's: "
+        "retry later.",
+        "error": "AccessDenied",
+    }
 
 
 def post(url: str, body: bytes) -> tuple[int, Any]:

@@ -395,6 +395,23 @@ def test_an_order_too_large_for_sqs_is_refused_with_the_reason(emulator: Emulato
     assert queue_depth(ctx, "huge-Queue") == 0
 
 
+def test_a_missing_queue_is_the_services_fault_not_the_clients(emulator: Emulator) -> None:
+    ctx = up(emulator, "noqueue")
+    sqs = ctx.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="noqueue-Queue")["QueueUrl"])
+    status, answer = post(read_outputs(ctx)["order_url"], b'{"item": "mop"}')
+    assert status == 502
+    assert answer["error"] == "AWS.SimpleQueueService.NonExistentQueue"
+    assert "not the order's" in answer["message"]
+
+
+def test_a_validation_message_with_quotes_keeps_the_400_body_json(emulator: Emulator) -> None:
+    ctx = up(emulator, "quotes")
+    status, answer = post(read_outputs(ctx)["order_url"], b'{"customerID": "c"}')
+    assert status == 400
+    assert answer["message"] == 'Invalid order: [object has missing required properties (["item"])]'
+
+
 def test_the_stage_throttle_answers_429_beyond_its_burst(emulator: Emulator) -> None:
     ctx = up(emulator, "throttled", tuning=Tuning(throttle_rate=0.5, throttle_burst=2))
     url = read_outputs(ctx)["order_url"]

@@ -275,11 +275,15 @@ class ApiGateway:
         if chosen is None:
             return Response(500, '{"message": "Internal server error"}')
         template = (chosen.get("responseTemplates") or {}).get("application/json")
+        # A template may set $context.responseOverride.status (API Gateway Developer Guide,
+        # "Override your API's request and response parameters and status codes").
+        context = {**context, "responseOverride": {"status": None, "header": {}}}
         try:
             rendered = backend_body if template is None else render(template, backend_body, context)
         except TemplateError as exc:
             return Response(500, json.dumps({"message": f"pocctl local: {exc}"}))
-        return Response(int(chosen["statusCode"]), rendered)
+        override = context["responseOverride"].get("status")
+        return Response(int(override or chosen["statusCode"]), rendered)
 
 
 def describe(error: Any) -> str:

@@ -37,21 +37,27 @@ REQUEST_TEMPLATE = "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
 ACCEPTED_TEMPLATE = (
     '{"orderID": "$input.path(\'$.SendMessageResponse.SendMessageResult.MessageId\')"}'
 )
-SQS_ERROR = '"error": "$input.path(\'$.Error.Code\')"'
+# SQS's answer to a refused SendMessage carries its error code. Only a message SQS finds wrong is
+# the client's fault (400); anything else (no such queue, access denied, KMS, throttling) is the
+# service's, and the client must not be told to fix its order (502).
+CLIENT_FAULTS = ("InvalidMessageContents", "InvalidParameterValue")
+QUEUE_ERROR_TEMPLATE = (
+    "#set($code = $input.path('$.Error.Code'))"
+    + "#if("
+    + " || ".join(f'$code == "{code}"' for code in CLIENT_FAULTS)
+    + ")"
+    + '{"message": "The queue refused the order.", "error": "$code", '
+    + """"detail": "$util.escapeJavaScript($input.path('$.Error.Message')).replaceAll("\\\\'","'")"}"""
+    + "#{else}#set($context.responseOverride.status = 502)"
+    + '{"message": "The order could not be queued; the fault is the service\'s, not the '
+    + 'order\'s: retry later.", "error": "$code"}#end'
+)
 # Backend status -> (client status, body). Patterns don't overlap: API Gateway picks any match.
 ERROR_RESPONSES = {
-    "400": (
-        "400",
-        '{"message": "The queue refused the order.", '
-        + SQS_ERROR
-        + ', "detail": "$input.path(\'$.Error.Message\')"}',
-    ),
-    "40[1-9]|4[1-9]\\d": (
-        "502",
-        '{"message": "The API is not allowed to queue orders.", ' + SQS_ERROR + "}",
-    ),
+    "4\\d{2}": ("400", QUEUE_ERROR_TEMPLATE),
     "5\\d{2}": ("503", '{"message": "The order queue is unavailable; retry later."}'),
 }
+METHOD_RESPONSES = ("200", "400", "502", "503")
 # The validation message holds double quotes (["item"]): escaped, or the body is not JSON.
 # escapeJavaScript also escapes ' as \', which JSON does not allow: undone (API Gateway docs).
 BAD_BODY_TEMPLATE = (
@@ -198,7 +204,7 @@ class ApiStep(Step):
         }
         if current != self.desired_integration_responses():
             changes.append("integration responses differ")
-        if set(method.get("methodResponses") or {}) != set(self.desired_integration_responses()):
+        if set(method.get("methodResponses") or {}) != set(METHOD_RESPONSES):
             changes.append("method responses differ")
         return changes
 
@@ -382,7 +388,7 @@ class ApiStep(Step):
 
         # An integration response needs both its method response and the integration.
         put_integration()
-        for status in responses:
+        for status in METHOD_RESPONSES:
             method_response(status)()
         for status in responses:
             integration_response(status)()
