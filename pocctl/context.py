@@ -192,6 +192,15 @@ class Context:
         partition: str = self.session.get_partition_for_region(self.config.region)
         return partition
 
+    @property
+    def dns_suffix(self) -> str:
+        """The partition's domain: amazonaws.com, or amazonaws.com.cn in China."""
+        endpoints = self.session._session.get_data("endpoints")  # botocore's own partitions
+        for partition in endpoints["partitions"]:
+            if partition["partition"] == self.partition:
+                return str(partition["dnsSuffix"])
+        return "amazonaws.com"
+
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.config.region if regional else ""
         return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"

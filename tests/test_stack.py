@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 
+import boto3
+import pytest
+
+from pocctl.config import Config
 from pocctl.context import Context
 from pocctl.engine import Engine, longest_chain
-from pocctl.reporting import Outcome
-from pocctl.resources.api import invoke_url
+from pocctl.policies import as_list
+from pocctl.reporting import Outcome, RecordingReporter
+from pocctl.resources.api import ApiStep, invoke_url
+from pocctl.resources.iam import RoleStep
 from pocctl.stack import build_steps, read_outputs
 
 from .conftest import MakeContext, fresh
@@ -193,3 +199,28 @@ def test_up_says_when_the_email_subscription_awaits_confirmation(make_ctx: MakeC
     up(ctx)
     (note,) = ctx.reporter.notes  # type: ignore[attr-defined]
     assert note.startswith("ops@example.com is pending confirmation: open the email from AWS")
+
+
+@pytest.mark.parametrize(
+    ("region", "partition", "domain"),
+    [
+        ("us-east-1", "aws", "amazonaws.com"),
+        ("cn-north-1", "aws-cn", "amazonaws.com.cn"),
+        ("us-gov-west-1", "aws-us-gov", "amazonaws.com"),
+    ],
+)
+def test_arns_and_urls_follow_the_regions_partition(
+    aws: None, region: str, partition: str, domain: str
+) -> None:
+    ctx = Context(
+        Config(region=region), RecordingReporter(), session=boto3.Session(region_name=region)
+    )
+    api = next(s for s in build_steps(ctx.config) if isinstance(s, ApiStep))
+    integration = api.desired_integration(ctx)
+    assert integration["uri"].startswith(f"arn:{partition}:apigateway:{region}:sqs:path/")
+    assert integration["credentials"].startswith(f"arn:{partition}:iam::")
+    assert invoke_url(ctx, "a1") == f"https://a1.execute-api.{region}.{domain}/prod/order"
+    for role in (s for s in build_steps(ctx.config) if isinstance(s, RoleStep)):
+        for statement in role.desired_policy(ctx)["Statement"]:
+            for resource in as_list(statement["Resource"]):
+                assert resource == "*" or resource.startswith(f"arn:{partition}:")

@@ -26,7 +26,7 @@ USER_REQUEST = re.compile(
     r"^/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)?$"
 )
 SQS_URI = re.compile(
-    r"^arn:aws:apigateway:(?P<region>[^:]+):sqs:path/(?P<account>\d+)/(?P<queue>.+)$"
+    r"^arn:aws[a-z-]*:apigateway:(?P<region>[^:]+):sqs:path/(?P<account>\d+)/(?P<queue>.+)$"
 )
 CACHE_SECONDS = 1.0
 DEFAULT_GATEWAY_RESPONSES = {

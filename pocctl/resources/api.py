@@ -75,7 +75,8 @@ def invoke_url(ctx: Context, api_id: str) -> str:
         # moto's server (and pocctl local) serve deployed APIs under this path.
         base = ctx.config.endpoint_url.rstrip("/")
         return f"{base}/restapis/{api_id}/{stage}/_user_request_{RESOURCE_PATH}"
-    return f"https://{api_id}.execute-api.{ctx.config.region}.amazonaws.com/{stage}{RESOURCE_PATH}"
+    host = f"{api_id}.execute-api.{ctx.config.region}.{ctx.dns_suffix}"
+    return f"https://{host}/{stage}{RESOURCE_PATH}"
 
 
 def apis_named(ctx: Context, api_name: str) -> list[dict[str, Any]]:
@@ -123,7 +124,10 @@ class ApiStep(Step):
         return {
             "type": "AWS",
             "httpMethod": "POST",
-            "uri": f"arn:aws:apigateway:{region}:sqs:path/{ctx.account_id}/{self.queue_name}",
+            "uri": (
+                f"arn:{ctx.partition}:apigateway:{region}:sqs:path/"
+                f"{ctx.account_id}/{self.queue_name}"
+            ),
             "credentials": ctx.arn("iam", f"role/{self.role_name}", regional=False),
             "requestParameters": {
                 "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"
