@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pocctl.config import Config
@@ -93,3 +95,14 @@ def test_the_api_role_may_only_send_to_the_order_queue(ctx: Context) -> None:
     (statement,) = statements(api.desired_policy(ctx))
     assert as_list(statement["Action"]) == ["sqs:SendMessage"]
     assert statement["Resource"] == "arn:aws:sqs:us-east-1:123456789012:POC-Queue"
+
+
+@pytest.mark.parametrize("stack", ["POC", "dev"])
+def test_every_rendered_policy_passes_the_parliament_iam_linter(make_ctx, stack: str) -> None:  # type: ignore[no-untyped-def]
+    from parliament import analyze_policy_string
+
+    ctx: Context = make_ctx(stack)
+    for step in role_steps(ctx.config):
+        # Identity policies only: parliament reads a trust policy (no Resource) as malformed.
+        findings = analyze_policy_string(json.dumps(step.desired_policy(ctx))).findings
+        assert [(f.issue, f.detail) for f in findings] == [], step.role_name
