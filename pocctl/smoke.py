@@ -243,18 +243,34 @@ def queue_depth(ctx: Context, name: str) -> int | None:
     return None if found is None else found.waiting + found.in_flight
 
 
+ERROR_MARKERS = (
+    "errorType",
+    "order_failed",
+    "order_too_large",
+    "notify_failed",
+    "order_unrenderable",
+    "Task timed out",
+    "Traceback",
+)
+
+
 def last_error(ctx: Context, function: str) -> str | None:
-    logs = ctx.client("logs")
+    """The newest error line of the last hour: every page is read (a page holds at most
+    10,000 events or 1 MB, and a busy function fills more), then the newest one wins."""
+    pages = ctx.client("logs").get_paginator("filter_log_events")
+    errors: list[tuple[int, str]] = []
     try:
-        events = logs.filter_log_events(
-            logGroupName=Names.log_group(function),
-            startTime=int((time.time() - 3600) * 1000),
-        )["events"]
+        for page in pages.paginate(
+            logGroupName=Names.log_group(function), startTime=int((time.time() - 3600) * 1000)
+        ):
+            errors += [
+                (e["timestamp"], e["message"])
+                for e in page["events"]
+                if any(m in e["message"] for m in ERROR_MARKERS)
+            ]
     except ClientError:
         return None
-    markers = ("errorType", "order_failed", "notify_failed", "Task timed out", "Traceback")
-    errors = [e["message"] for e in events if any(m in e["message"] for m in markers)]
-    return errors[-1].strip() if errors else None
+    return max(errors)[1].strip() if errors else None
 
 
 def diagnose_storage(ctx: Context) -> str:
