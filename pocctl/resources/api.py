@@ -47,7 +47,8 @@ QUEUE_ERROR_TEMPLATE = (
     + " || ".join(f'$code == "{code}"' for code in CLIENT_FAULTS)
     + ")"
     + '{"message": "The queue refused the order.", "error": "$code", '
-    + """"detail": "$util.escapeJavaScript($input.path('$.Error.Message')).replaceAll("\\\\'","'")"}"""
+    + '"detail": "'
+    + """$util.escapeJavaScript($input.path('$.Error.Message')).replaceAll("\\\\'","'")"}"""
     + "#{else}#set($context.responseOverride.status = 502)"
     + '{"message": "The order could not be queued; the fault is the service\'s, not the '
     + 'order\'s: retry later.", "error": "$code"}#end'
