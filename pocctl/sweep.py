@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import error_code, is_not_found
+from pocctl.aws import error_code, is_not_found, tag_dict
 from pocctl.config import TAG_KEY
 from pocctl.context import Context
 from pocctl.resources.api import apis_named
@@ -26,11 +26,15 @@ class Leftover:
     kind: str
     name: str
     remove: str  # a command that removes it
+    # AWS is still deleting it (a DELETING table, a Deleting mapping, a queue deleted moments ago
+    # that still answers): it stops billing on its own, nothing to do.
+    being_deleted: bool = False
 
 
 @dataclass
 class SweepResult:
     left: list[Leftover] = field(default_factory=list)
+    being_deleted: list[Leftover] = field(default_factory=list)
     checked: int = 0
     # Set when the sweep itself could not run (no permission for the tagging API, ...).
     incomplete: str | None = None
@@ -58,13 +62,7 @@ def _confirm(ctx: Context, arn: str) -> Leftover | None:
         url = sqs.get_queue_url(QueueName=resource)["QueueUrl"]
         return Leftover("SQS queue", resource, f"aws sqs delete-queue --queue-url {url}{region}")
     if service == "dynamodb" and resource.startswith("table/"):
-        name = resource.removeprefix("table/")
-        client = ctx.client("dynamodb")
-        if not _still_there(lambda: client.describe_table(TableName=name)):
-            return None
-        return Leftover(
-            "DynamoDB table", name, f"aws dynamodb delete-table --table-name {name}{region}"
-        )
+        return _table(ctx, resource.removeprefix("table/"))
     if service == "lambda" and resource.startswith("function:"):
         name = resource.removeprefix("function:")
         lam = ctx.client("lambda")
@@ -93,6 +91,56 @@ def _confirm(ctx: Context, arn: str) -> Leftover | None:
             return None
         return api_leftover(ctx, api_id)
     return Leftover(service, arn, f"remove it in the AWS console (search for {arn})")
+
+
+def _table(ctx: Context, name: str) -> Leftover | None:
+    try:
+        table = ctx.client("dynamodb").describe_table(TableName=name)["Table"]
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    tags = ctx.client("dynamodb").list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
+    if not is_ours(ctx, tag_dict(tags)):
+        return None  # a look-alike, not the stack's
+    remove = f"aws dynamodb delete-table --table-name {name} --region {ctx.config.region}"
+    return Leftover("DynamoDB table", name, remove, table.get("TableStatus") == "DELETING")
+
+
+def _mappings(ctx: Context) -> list[Leftover]:
+    """The stack's functions' mappings: tagged, but the tagging API may not list them."""
+    n = ctx.config.names
+    found = []
+    for function in (n.writer_function, n.notifier_function):
+        lam = ctx.client("lambda")
+        pages = lam.get_paginator("list_event_source_mappings")
+        try:
+            mappings = [
+                m
+                for page in pages.paginate(FunctionName=function)
+                for m in page["EventSourceMappings"]
+            ]
+        except ClientError as exc:
+            if is_not_found(exc):
+                continue
+            raise
+        for mapping in mappings:
+            arn = mapping.get("EventSourceMappingArn")
+            if not arn or not is_ours(ctx, lam.list_tags(Resource=arn).get("Tags") or {}):
+                continue
+            remove = (
+                f"aws lambda delete-event-source-mapping --uuid {mapping['UUID']} "
+                f"--region {ctx.config.region}"
+            )
+            found.append(
+                Leftover(
+                    "event source mapping",
+                    f"{mapping['UUID']} ({function})",
+                    remove,
+                    mapping.get("State") == "Deleting",
+                )
+            )
+    return found
 
 
 def api_leftover(ctx: Context, api_id: str) -> Leftover:
@@ -137,22 +185,33 @@ def _roles(ctx: Context) -> list[Leftover]:
     return found
 
 
-def sweep(ctx: Context) -> SweepResult:
+def sweep(ctx: Context, deleted: frozenset[str] = frozenset()) -> SweepResult:
+    """What of the stack is still there. `deleted` names ("SQS queue POC-Queue") what this run
+    just deleted: such a queue may still answer for up to 60 s (SQS API reference,
+    DeleteQueue), and is being deleted, not left."""
     result = SweepResult()
     try:
         hits = _tagged(ctx)
         result.checked = len(hits)
-        left = [leftover for arn in hits if (leftover := _confirm(ctx, arn)) is not None]
-        names = {item.name for item in left}
+        found = [leftover for arn in hits if (leftover := _confirm(ctx, arn)) is not None]
+        names = {item.name for item in found}
         for api in apis_named(ctx, ctx.config.names.api):
             if is_ours(ctx, api.get("tags") or {}) and api["id"] not in names:
-                left.append(api_leftover(ctx, api["id"]))
-        left += _roles(ctx)
+                found.append(api_leftover(ctx, api["id"]))
+        table = _table(ctx, ctx.config.names.table) if ctx.config.names.table not in names else None
+        found += [table] if table is not None else []
+        found += _mappings(ctx)
+        found += _roles(ctx)
     except ClientError as exc:
         result.incomplete = (
             f"could not sweep for leftovers ({error_code(exc)}): check the console, or grant "
-            "tag:GetResources, iam:ListRoles and iam:ListRoleTags"
+            "tag:GetResources, iam:ListRoles, iam:ListRoleTags, dynamodb:DescribeTable and "
+            "lambda:ListEventSourceMappings"
         )
         return result
-    result.left = left
+    for item in found:
+        if item.being_deleted or f"{item.kind} {item.name}" in deleted:
+            result.being_deleted.append(item)
+        else:
+            result.left.append(item)
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import boto3
@@ -20,6 +21,20 @@ from pocctl.stack import build_steps
 TIMING = Timing(scale=0.02)
 
 
+class FreezableClock:
+    """Real time until frozen: a test can keep AWS's transitions (DELETING, Deleting) where
+    they are while it looks at them."""
+
+    def __init__(self) -> None:
+        self.frozen_at: float | None = None
+
+    def __call__(self) -> float:
+        return self.frozen_at if self.frozen_at is not None else time.monotonic()
+
+    def freeze(self) -> None:
+        self.frozen_at = time.monotonic()
+
+
 def local_context(emulator: Emulator, stack: str, **config: Any) -> Context:
     session = boto3.Session(
         aws_access_key_id="pocctl-local",
@@ -36,8 +51,9 @@ def local_context(emulator: Emulator, stack: str, **config: Any) -> Context:
 def up_local(emulator: Emulator, stack: str, **config: Any) -> Context:
     """The stack up, its email subscription confirmed from the mail, as its owner would."""
     ctx = local_context(emulator, stack, **config)
+    earlier = len(emulator.outbox.messages)
     report = Engine(ctx, build_steps(ctx.config)).up()
     assert report.ok, [(r.title, r.error) for r in report.results if r.error]
     if ctx.config.email:
-        follow_confirmation_links(emulator.outbox.messages, ctx.config.email)
+        follow_confirmation_links(emulator.outbox.messages[earlier:], ctx.config.email)
     return ctx

@@ -94,9 +94,10 @@ def teardown(
         raise TeardownIncomplete(left)
     for name in remove_leftover_inboxes(ctx):
         term.note(f"removed {name}, a test-order queue left by an interrupted test-order")
-    swept = sweep(ctx)
+    swept = sweep(ctx, frozenset(r.title for r in report.results if r.outcome is Outcome.DELETED))
     if document is not None:
         document["left"] = [vars(item) for item in swept.left]
+        document["being_deleted"] = [vars(item) for item in swept.being_deleted]
         document["sweep"] = {"tagged_resources_checked": swept.checked}
         if swept.incomplete:
             document["sweep"]["incomplete"] = swept.incomplete
@@ -107,6 +108,11 @@ def teardown(
             + "\n".join(f"  - {item.kind} {item.name}" for item in swept.left),
             "pocctl's steps don't manage them, so `pocctl down` leaves them; to stop paying for "
             "them, remove each with:\n" + "\n".join(f"  {item.remove}" for item in swept.left),
+        )
+    if swept.being_deleted:
+        term.info(
+            "Still being deleted by AWS (it finishes on its own and bills nothing meanwhile): "
+            + ", ".join(f"{item.kind} {item.name}" for item in swept.being_deleted)
         )
     deleted = sum(r.outcome is Outcome.DELETED for r in report.results)
     term.success(f"Stack {config.stack} is down ({ctx.clock() - started:.1f}s): {deleted} deleted.")
