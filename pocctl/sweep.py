@@ -60,6 +60,8 @@ def _confirm(ctx: Context, arn: str) -> Leftover | None:
         if not _still_there(lambda: sqs.get_queue_url(QueueName=resource)):
             return None
         url = sqs.get_queue_url(QueueName=resource)["QueueUrl"]
+        if not _still_there(lambda: sqs.list_queue_tags(QueueUrl=url)):
+            return None  # deleted moments ago: only its URL still answers
         return Leftover("SQS queue", resource, f"aws sqs delete-queue --queue-url {url}{region}")
     if service == "dynamodb" and resource.startswith("table/"):
         return _table(ctx, resource.removeprefix("table/"))

@@ -420,3 +420,18 @@ def test_every_rule_names_its_source() -> None:
     for name, rule in RULES.items():
         assert rule.seconds > 0, name
         assert len(rule.source) > 40, name
+
+
+def test_a_deleted_queue_still_answers_get_queue_url_while_its_deletion_lasts(
+    emulator: Emulator, clock: Clock
+) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.delete_queue(QueueUrl=url)
+    assert sqs.get_queue_url(QueueName="q")["QueueUrl"].endswith("/q")
+    with pytest.raises(ClientError) as gone:
+        sqs.list_queue_tags(QueueUrl=url)
+    assert code_of(gone) == "AWS.SimpleQueueService.NonExistentQueue"
+    clock.advance("queue_name_reuse")
+    with pytest.raises(ClientError):
+        sqs.get_queue_url(QueueName="q")

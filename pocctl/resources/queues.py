@@ -73,12 +73,18 @@ class QueueStep(Step):
             url = queue_url(ctx, self.queue_name)
             if url is None:
                 return Plan.create()
-            tags, current = ctx.together(
-                lambda: self._tags(ctx, url),
-                lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
-                    "Attributes"
-                ],
-            )
+            try:
+                tags, current = ctx.together(
+                    lambda: self._tags(ctx, url),
+                    lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+                        "Attributes"
+                    ],
+                )
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+                # Deleted moments ago: its URL still answers for up to 60 s, nothing else does.
+                return Plan.create("deleted moments ago: will create it once SQS allows the name")
             require_ours(ctx, self, tags)
         ctx.facts[f"{self.key}_url"] = url
         desired = self.attributes(ctx)
@@ -110,7 +116,13 @@ class QueueStep(Step):
             url = queue_url(ctx, self.queue_name)
             if url is None:
                 return Outcome.ABSENT
-            if not is_ours(ctx, self._tags(ctx, url)):
+            try:
+                tags = self._tags(ctx, url)
+            except ClientError as exc:
+                if is_not_found(exc):
+                    return Outcome.ABSENT  # deleted moments ago; its URL still answers
+                raise
+            if not is_ours(ctx, tags):
                 ctx.reporter.note(not_ours_note(ctx, self))
                 return Outcome.SKIPPED
         delete(ctx, self.key, "DeleteQueue", lambda: ctx.client("sqs").delete_queue(QueueUrl=url))

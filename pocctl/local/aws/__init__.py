@@ -53,7 +53,7 @@ class AwsBehaviours:
         self.apigateway = ApiGatewayRules(world)
         self.lambda_ = LambdaRules(world, authorizer.propagation.effective, authorizer.allows)
         self.dynamodb = DynamoDbRules(world)
-        self.sqs = SqsRules(world)
+        self.sqs = SqsRules(world, base_url)
         self.sns = SnsRules(world, mail, base_url)
         self.iam = IamRules(world, authorizer.propagation)
         self._by_service: dict[str, Rules] = {}
