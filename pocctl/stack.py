@@ -8,6 +8,7 @@ from typing import Any
 from pocctl.aws import aws_errors
 from pocctl.config import Config, Names
 from pocctl.context import Context
+from pocctl.policies import render
 from pocctl.resources.api import ApiStep, find_api, invoke_url
 from pocctl.resources.base import Step
 from pocctl.resources.functions import FunctionStep
@@ -124,3 +125,17 @@ def read_outputs(ctx: Context) -> dict[str, Any]:
         "topic_arn": topic_arn(ctx, n.topic),
         "functions": [n.writer_function, n.notifier_function],
     }
+
+
+def deployer_policy(ctx: Context) -> dict[str, Any]:
+    """The least-privilege policy pocctl itself needs for this stack (policies/deployer.json)."""
+    return render(
+        "deployer",
+        {
+            "partition": ctx.partition,
+            "region": ctx.config.region,
+            "account": ctx.account_id,
+            "stack": ctx.config.stack,
+            "table": ctx.config.names.table,
+        },
+    )

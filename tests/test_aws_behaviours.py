@@ -131,12 +131,12 @@ def test_a_changed_policy_is_judged_as_it_was_until_it_propagates() -> None:
     now = [0.0]
     current = [RoleSnapshot(True, LAMBDA_TRUST, ({"Effect": "Allow", "Action": "*"},))]
     propagation = Propagation(lambda name: current[0], lambda: 7.0, lambda: now[0])
-    propagation.changed("r")
+    propagation.changed("arn:aws:iam::1:role/r")
     assert propagation.effective("arn:aws:iam::1:role/r") == ABSENT  # created a moment ago
     now[0] = 7.5
     assert propagation.effective("arn:aws:iam::1:role/r").statements == current[0].statements
     current[0] = RoleSnapshot(True, LAMBDA_TRUST, ())
-    propagation.changed("r")
+    propagation.changed("arn:aws:iam::1:role/r")
     assert propagation.effective("arn:aws:iam::1:role/r").statements  # the old policy, still
     now[0] = 15.0
     assert propagation.effective("arn:aws:iam::1:role/r").statements == ()

@@ -24,7 +24,7 @@ from pocctl.local.aws.sns import CONFIRM_PATH, is_pending
 from pocctl.local.aws.timing import Timing
 from pocctl.local.calls import Call, parse
 from pocctl.local.functions import Faults, FunctionNotFound, FunctionVersion, Invoker, read_function
-from pocctl.local.iam import Authorizer, Propagation, read_role
+from pocctl.local.iam import Authorizer, Propagation, read_principal
 from pocctl.local.pollers import Supervisor
 from pocctl.local.replies import STATUS_TEXT, Reply
 
@@ -88,7 +88,7 @@ class Emulator:
         # The clock AWS's durations are measured on (tests hand in one they can move forward).
         world = World(self.timing, self.client, ACCOUNT, clock=clock)
         propagation = Propagation(
-            lambda role: read_role(self.client, role),
+            lambda arn: read_principal(self.client, arn),
             lambda: self.timing.seconds("iam_propagation"),
             world.clock,
         )

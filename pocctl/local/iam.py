@@ -1,10 +1,13 @@
-"""Least privilege offline: calls made with a role's credentials are judged as IAM would judge them.
+"""Least privilege offline: calls made with a role's or a user's keys are judged as IAM would.
 
 Every call signed with a role's credentials (function code, the pollers acting for a function,
-API Gateway's integration) is judged against the role's policies *as Lambda sees them*: IAM is
-eventually consistent, so a new role, or a changed policy, reaches other services only after a
-delay (`Propagation`). Where the identity policies do not allow a call, a same-account resource
-policy (an SQS queue's or SNS topic's `Policy`) may. A denial reads like AWS's.
+API Gateway's integration) or with an IAM user's access key (a deployer, say, created in the
+emulator with a policy such as `policies/deployer.json`) is judged against that principal's
+policies *as other services see them*: IAM is eventually consistent, so a new role or user, or a
+changed policy, takes effect only after a delay (`Propagation`). Where the identity policies do
+not allow a call, a same-account resource policy (an SQS queue's or SNS topic's `Policy`) may.
+Calls made with any other key (the emulator's own, pocctl's by default) are not judged. A
+denial reads like AWS's.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pocctl.local.policy import (
     as_list,
     evaluate,
     principal_matches,
-    request_for,
+    requests_for,
     statement_applies,
 )
 from pocctl.local.replies import Reply, error
@@ -65,6 +68,40 @@ def documents_statements(documents: list[Any]) -> tuple[dict[str, Any], ...]:
     return tuple(found)
 
 
+def read_principal(client: ClientFor, arn: str) -> RoleSnapshot:
+    """A role or user as IAM holds it now (read through the IAM API)."""
+    name = arn.rsplit("/", 1)[-1]
+    return read_user(client, name) if ":user/" in arn else read_role(client, name)
+
+
+def read_user(client: ClientFor, user_name: str) -> RoleSnapshot:
+    iam = client("iam", "us-east-1")
+    try:
+        iam.get_user(UserName=user_name)
+    except iam.exceptions.NoSuchEntityException:
+        return ABSENT
+    documents: list[Any] = [
+        iam.get_user_policy(UserName=user_name, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_user_policies(UserName=user_name)["PolicyNames"]
+    ]
+    attached = iam.list_attached_user_policies(UserName=user_name)["AttachedPolicies"]
+    for group in iam.list_groups_for_user(UserName=user_name)["Groups"]:
+        name = group["GroupName"]
+        documents += [
+            iam.get_group_policy(GroupName=name, PolicyName=policy)["PolicyDocument"]
+            for policy in iam.list_group_policies(GroupName=name)["PolicyNames"]
+        ]
+        attached += iam.list_attached_group_policies(GroupName=name)["AttachedPolicies"]
+    documents += [_managed(iam, a["PolicyArn"]) for a in attached]
+    return RoleSnapshot(True, {}, documents_statements(documents))
+
+
+def _managed(iam: Any, arn: str) -> Any:
+    policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+    return version["PolicyVersion"]["Document"]
+
+
 def read_role(client: ClientFor, role_name: str) -> RoleSnapshot:
     """The role as IAM holds it now (read through the IAM API)."""
     iam = client("iam", "us-east-1")
@@ -77,11 +114,7 @@ def read_role(client: ClientFor, role_name: str) -> RoleSnapshot:
         for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
     ]
     for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
-        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-        version = iam.get_policy_version(
-            PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
-        )
-        documents.append(version["PolicyVersion"]["Document"])
+        documents.append(_managed(iam, attached["PolicyArn"]))
     trust = role["AssumeRolePolicyDocument"]
     if isinstance(trust, str):
         trust = json.loads(trust)
@@ -89,7 +122,8 @@ def read_role(client: ClientFor, role_name: str) -> RoleSnapshot:
 
 
 class Propagation:
-    """Each role's history of changes; what other services see is the state `delay` ago.
+    """Each principal's history of changes (by ARN); what other services see is the state
+    `delay` ago.
 
     AWS: "IAM ... achieves high availability by replicating data across multiple servers ...
     changes ... can take some time to propagate" (IAM User Guide, troubleshooting). A new role
@@ -105,26 +139,25 @@ class Propagation:
         self._history: dict[str, list[tuple[float, RoleSnapshot]]] = {}
         self._lock = threading.Lock()
 
-    def changed(self, role_name: str) -> None:
-        """Record the role as it is right after a change (called once IAM has answered)."""
-        snapshot = self.read(role_name)
+    def changed(self, arn: str) -> None:
+        """Record the principal as it is right after a change (once IAM has answered)."""
+        snapshot = self.read(arn)
         with self._lock:
-            history = self._history.setdefault(role_name, [(float("-inf"), ABSENT)])
+            history = self._history.setdefault(arn, [(float("-inf"), ABSENT)])
             history.append((self.clock(), snapshot))
 
     def all_changed(self) -> None:
-        """A managed policy changed: every role we know may have it attached."""
+        """A managed or group policy changed: every principal we know may be affected."""
         with self._lock:
-            names = list(self._history)
-        for name in names:
-            self.changed(name)
+            arns = list(self._history)
+        for arn in arns:
+            self.changed(arn)
 
-    def effective(self, role_arn: str) -> RoleSnapshot:
-        name = role_arn.rsplit("/", 1)[-1]
+    def effective(self, arn: str) -> RoleSnapshot:
         with self._lock:
-            history = list(self._history.get(name, []))
+            history = list(self._history.get(arn, []))
         if not history:
-            return self.read(name)  # made before we watched: no change in flight
+            return self.read(arn)  # made before we watched: no change in flight
         seen_before = self.clock() - self.delay()
         current = history[0][1]
         for moment, snapshot in history:
@@ -188,17 +221,24 @@ class Authorizer:
         role_arn = self.role_of(call.access_key)
         if role_arn is None:
             return None  # not a role: pocctl itself, or a user of the emulator
-        request = request_for(call, self.account, role_arn)
-        if request.action in ALWAYS_ALLOWED or self.allows(role_arn, request):
-            return None
-        role_name = role_arn.rsplit("/", 1)[1]
-        who = f"arn:aws:sts::{self.account}:assumed-role/{role_name}/pocctl-local"
-        message = (
+        for request in requests_for(call, self.account, role_arn):
+            if request.action in ALWAYS_ALLOWED or self.allows(role_arn, request):
+                continue
+            return denial(call, self._message(role_arn, request))
+        return None
+
+    def _message(self, principal: str, request: Request) -> str:
+        name = principal.rsplit("/", 1)[1]
+        who = (
+            principal
+            if ":user/" in principal
+            else f"arn:aws:sts::{self.account}:assumed-role/{name}/pocctl-local"
+        )
+        return (
             f"User: {who} is not authorized to perform: {request.action} on resource: "
             f"{request.resource} because no identity-based policy allows the "
             f"{request.action} action"
         )
-        return denial(call, message)
 
 
 def _only(request: Request, resource: str) -> Request:

@@ -15,6 +15,7 @@ import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
@@ -30,24 +31,29 @@ ACTION_ALIASES = {
     "lambda:Invoke": "lambda:InvokeFunction",
     "lambda:InvokeWithResponseStream": "lambda:InvokeFunction",
 }
-# Actions with no resource-level permission: only `"Resource": "*"` grants them.
-WILDCARD_ONLY = frozenset(
-    {
-        "dynamodb:ListStreams",
-        "dynamodb:ListTables",
-        "sqs:ListQueues",
-        "sns:ListTopics",
-        "sns:ListSubscriptions",
-        "lambda:ListFunctions",
-        "lambda:ListEventSourceMappings",
-        "lambda:CreateEventSourceMapping",
-        "logs:DescribeLogGroups",
-        "iam:ListRoles",
-        "iam:ListPolicies",
-        "tag:GetResources",
-        "sts:GetCallerIdentity",
+
+
+@cache
+def _resource_types() -> dict[str, tuple[str, ...]]:
+    """Each action's resource types, from the IAM Service Authorization Reference as parliament
+    ships it (its iam_definition.json): an action listing none has no resource-level
+    permission, and only `"Resource": "*"` grants it."""
+    import parliament
+
+    return {
+        f"{service['prefix']}:{privilege['privilege']}".lower(): tuple(
+            r["resource_type"] for r in privilege["resource_types"]
+        )
+        for service in parliament.iam_definition
+        for privilege in service["privileges"]
     }
-)
+
+
+def wildcard_only(action: str) -> bool:
+    types = _resource_types().get(action.lower())
+    return types is not None and all(t == "" for t in types)
+
+
 ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})
 
 
@@ -92,7 +98,8 @@ def _resources(call: Call, account: str) -> list[str]:
     if prefix == "sqs":
         found.append(_sqs_arn(region, account, p))
     elif prefix == "sns":
-        found.append(p.get("TopicArn") or p.get("TargetArn") or p.get("ResourceArn"))
+        named = f"{base}:{p['Name']}" if call.operation == "CreateTopic" and "Name" in p else None
+        found.append(p.get("TopicArn") or p.get("TargetArn") or p.get("ResourceArn") or named)
         if "SubscriptionArn" in p:
             found.append(str(p["SubscriptionArn"]).rsplit(":", 1)[0])
     elif prefix == "dynamodb":
@@ -129,6 +136,12 @@ def _resources(call: Call, account: str) -> list[str]:
         found.append(p.get("RoleArn"))
     elif prefix == "apigateway":
         found.append(f"arn:aws:apigateway:{region}::{call.path}")
+    found = [r for r in found if r]
+    if not found:  # tagging and the like name their resource by ARN, whatever the service
+        for key in ("ResourceArn", "resourceArn", "ResourceARN", "Resource", "resourceArns"):
+            if key in p:
+                found += [str(r) for r in as_list(p[key])]
+                break
     return [r for r in found if r]
 
 
@@ -144,7 +157,7 @@ def request_for(call: Call, account: str, principal_arn: str) -> Request:
     action = ACTION_ALIASES.get(action, action)
     if prefix == "apigateway":
         action = f"apigateway:{call.method}"
-    resources = ("*",) if action in WILDCARD_ONLY else tuple(_resources(call, account)) or ("*",)
+    resources = ("*",) if wildcard_only(action) else tuple(_resources(call, account)) or ("*",)
     context = {
         "aws:RequestedRegion": call.region,
         "aws:PrincipalArn": principal_arn,
@@ -152,6 +165,25 @@ def request_for(call: Call, account: str, principal_arn: str) -> Request:
         "aws:SecureTransport": "true",
     }
     return Request(action, resources, context)
+
+
+# Calls that hand a role to a service need iam:PassRole on it (IAM User Guide, "Granting a user
+# permissions to pass a role to an AWS service"): (operation, parameter, service it goes to).
+PASSES_ROLE = {
+    "CreateFunction": ("Role", "lambda.amazonaws.com"),
+    "UpdateFunctionConfiguration": ("Role", "lambda.amazonaws.com"),
+    "PutIntegration": ("credentials", "apigateway.amazonaws.com"),
+}
+
+
+def requests_for(call: Call, account: str, principal_arn: str) -> list[Request]:
+    """What the call needs: its own action, and iam:PassRole where it hands over a role."""
+    found = [request_for(call, account, principal_arn)]
+    passed = PASSES_ROLE.get(call.operation)
+    if passed is not None and call.params.get(passed[0]):
+        context = {**found[0].context, "iam:PassedToService": passed[1]}
+        found.append(Request("iam:PassRole", (str(call.params[passed[0]]),), context))
+    return found
 
 
 # -- evaluation ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ with its source.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,27 +18,52 @@ from pocctl.local.aws.lambda_ import LambdaRules
 from pocctl.local.aws.sns import SnsRules
 from pocctl.local.aws.sqs import SqsRules
 from pocctl.local.calls import Call
-from pocctl.local.iam import Authorizer, Propagation
+from pocctl.local.iam import Authorizer
 from pocctl.local.replies import Reply
 
-ROLE_CHANGES_ALL = frozenset({"CreatePolicyVersion", "SetDefaultPolicyVersion", "DeletePolicy"})
+CHANGES_ALL = frozenset(
+    {
+        "CreatePolicyVersion",
+        "SetDefaultPolicyVersion",
+        "DeletePolicy",
+        "PutGroupPolicy",
+        "DeleteGroupPolicy",
+        "AttachGroupPolicy",
+        "DetachGroupPolicy",
+    }
+)
+ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
 
 
 class IamRules(Rules):
-    """Every change to a role is recorded, so other services can see it only after a delay."""
+    """Every change to a role or user is recorded, so other services see it only after a
+    delay; a user's new access key is judged as that user."""
 
     services = ("iam",)
 
-    def __init__(self, world: World, propagation: Propagation) -> None:
+    def __init__(self, world: World, authorizer: Authorizer) -> None:
         super().__init__(world)
-        self.propagation = propagation
+        self.authorizer = authorizer
+        self.propagation = authorizer.propagation
 
     def after(self, call: Call, reply: Reply) -> Reply:
-        if reply.ok and call.mutating:
-            if "RoleName" in call.params:
-                self.propagation.changed(str(call.params["RoleName"]))
-            elif call.operation in ROLE_CHANGES_ALL:
-                self.propagation.all_changed()
+        if not reply.ok or not call.mutating:
+            return reply
+        account = self.world.account
+        if "RoleName" in call.params:
+            self.propagation.changed(f"arn:aws:iam::{account}:role/{call.params['RoleName']}")
+        elif "UserName" in call.params:
+            user = f"arn:aws:iam::{account}:user/{call.params['UserName']}"
+            self.propagation.changed(user)
+            key = (
+                ACCESS_KEY.search(reply.body.decode())
+                if call.operation == "CreateAccessKey"
+                else None
+            )
+            if key is not None:
+                self.authorizer.register(key.group(1), user)
+        elif call.operation in CHANGES_ALL:
+            self.propagation.all_changed()
         return reply
 
 
@@ -55,7 +81,7 @@ class AwsBehaviours:
         self.dynamodb = DynamoDbRules(world)
         self.sqs = SqsRules(world, base_url)
         self.sns = SnsRules(world, mail, base_url)
-        self.iam = IamRules(world, authorizer.propagation)
+        self.iam = IamRules(world, authorizer)
         self._by_service: dict[str, Rules] = {}
         for rules in (self.apigateway, self.lambda_, self.dynamodb, self.sqs, self.sns, self.iam):
             for service in rules.services:

@@ -1,0 +1,107 @@
+"""The whole journey under exactly `policies/deployer.json`, enforced by `pocctl local`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from click.testing import CliRunner, Result
+
+from pocctl.cli import cli
+from pocctl.local.aws.sns import follow_confirmation_links
+from pocctl.local.emulator import Emulator
+from pocctl.stack import deployer_policy
+
+from .emulated import TIMING, local_context
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(port=0, timing=TIMING, log=print) as running:
+        yield running
+
+
+def deployer(emulator: Emulator, stack: str) -> dict[str, str]:
+    """An IAM user with only the deployer policy, as the README creates one; its keys."""
+    admin = local_context(emulator, stack)
+    iam = admin.client("iam")
+    iam.create_user(UserName=f"{stack}-deployer")
+    iam.put_user_policy(
+        UserName=f"{stack}-deployer",
+        PolicyName="pocctl-deployer",
+        PolicyDocument=json.dumps(deployer_policy(admin)),
+    )
+    key = iam.create_access_key(UserName=f"{stack}-deployer")["AccessKey"]
+    return {
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }
+
+
+def wait_until_iam_knows(emulator: Emulator, keys: dict[str, str]) -> None:
+    sqs = boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url=emulator.endpoint_url,
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            sqs.list_queues()
+            return
+        except ClientError as exc:
+            assert "not authorized" in str(exc) and time.monotonic() < deadline, exc
+        time.sleep(0.02)
+
+
+def test_the_whole_journey_passes_under_exactly_the_deployer_policy(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = deployer(emulator, "ci")
+    wait_until_iam_knows(emulator, keys)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+
+    def pocctl(*args: str) -> Result:
+        result = runner.invoke(cli, [*args, "--stack", "ci"])
+        assert result.exit_code == 0, result.output
+        return result
+
+    pocctl("up", "--email", "ci@example.com")
+    follow_confirmation_links(emulator.outbox.messages, "ci@example.com")
+    pocctl("test-order")
+    pocctl("status")
+    pocctl("logs")
+    pocctl("outputs", "--json")
+    down = pocctl("down", "--yes")
+    assert "nothing tagged pocctl:stack=ci is left" in down.output
+
+
+def test_the_deployer_policy_reaches_no_other_stack(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = deployer(emulator, "ci")
+    wait_until_iam_knows(emulator, keys)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["up", "--stack", "other"])
+    assert result.exit_code == 1
+    assert "is not authorized to perform" in result.output
+
+
+def test_the_rendered_deployer_policy_passes_parliament(emulator: Emulator) -> None:
+    from parliament import analyze_policy_string
+
+    policy: dict[str, Any] = deployer_policy(local_context(emulator, "ci"))
+    findings = analyze_policy_string(json.dumps(policy)).findings
+    assert [(f.issue, f.detail) for f in findings] == []
