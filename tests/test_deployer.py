@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from pocctl.cli import cli
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.emulator import Emulator
+from pocctl.policies import as_list
 from pocctl.stack import deployer_policy
 
 from .emulated import TIMING, local_context
@@ -105,3 +106,15 @@ def test_the_rendered_deployer_policy_passes_parliament(emulator: Emulator) -> N
     policy: dict[str, Any] = deployer_policy(local_context(emulator, "ci"))
     findings = analyze_policy_string(json.dumps(policy)).findings
     assert [(f.issue, f.detail) for f in findings] == []
+
+
+def test_deployer_policy_prints_the_policy_for_this_stack(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    result = CliRunner().invoke(cli, ["deployer-policy", "--stack", "ci"])
+    assert result.exit_code == 0, result.output
+    policy = json.loads(result.stdout)
+    resources = [r for s in policy["Statement"] for r in as_list(s["Resource"])]
+    assert "arn:aws:iam::123456789012:role/ci-*" in resources
+    assert "arn:aws:sqs:us-east-1:123456789012:ci-*" in resources

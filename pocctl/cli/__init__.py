@@ -6,6 +6,7 @@ from __future__ import annotations
 from pocctl.cli import (  # noqa: F401
     config,
     demo,
+    deployer_policy,
     down,
     local,
     logs,
