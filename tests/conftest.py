@@ -16,6 +16,9 @@ from pocctl.reporting import RecordingReporter
 from pocctl.stack import build_steps
 
 ACCOUNT = "123456789012"
+# The environment as the test run found it, before any test hides the developer's AWS settings:
+# only the real-account tests (`-m aws`) read it.
+REAL_ENVIRONMENT = dict(os.environ)
 REGION = "us-east-1"
 
 

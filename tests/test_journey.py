@@ -1,0 +1,92 @@
+"""The end-to-end journey a user makes, offline against `pocctl local` and, when asked, on a real
+AWS account: `POCCTL_AWS_TESTS=1 pytest -m aws` with credentials in the environment. The same
+test runs both ways; on AWS it uses a stack of its own and always tears it down."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from click.testing import CliRunner, Result
+
+from pocctl.cli import cli
+from pocctl.local.emulator import Emulator
+
+from .conftest import REAL_ENVIRONMENT
+from .emulated import TIMING
+
+
+@dataclass
+class Target:
+    name: str
+    stack: str
+    emulator: Emulator | None = None
+
+
+def aws_skip_reason() -> str | None:
+    if REAL_ENVIRONMENT.get("POCCTL_AWS_TESTS") != "1":
+        return "real-account tests run only with POCCTL_AWS_TESTS=1 (they cost cents)"
+    aws = {k: v for k, v in REAL_ENVIRONMENT.items() if k.startswith("AWS_")}
+    if (
+        boto3.Session(
+            aws_access_key_id=aws.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=aws.get("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=aws.get("AWS_SESSION_TOKEN"),
+            profile_name=aws.get("AWS_PROFILE"),
+        ).get_credentials()
+        is None
+    ):
+        return "no AWS credentials in the environment (AWS_PROFILE or AWS_ACCESS_KEY_ID)"
+    return None
+
+
+@pytest.fixture(params=["local", pytest.param("aws", marks=pytest.mark.aws)])
+def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
+    stack = f"j{uuid.uuid4().hex[:8]}"
+    if request.param == "local":
+        with Emulator(port=0, timing=TIMING) as emulator:
+            monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+            yield Target("local", stack, emulator)
+        return
+    reason = aws_skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in REAL_ENVIRONMENT.items():
+        if name.startswith("AWS_") and name != "AWS_ENDPOINT_URL":
+            monkeypatch.setenv(name, value)
+    yield Target("aws", stack)
+
+
+def test_the_journey_up_test_order_status_logs_outputs_down(target: Target) -> None:
+    runner = CliRunner()
+
+    def pocctl(*args: str) -> Result:
+        return runner.invoke(cli, [*args, "--stack", target.stack], catch_exceptions=False)
+
+    try:
+        up = pocctl("up")
+        assert up.exit_code == 0, up.output
+        order = pocctl("test-order", "--json", "--timeout", "120")
+        assert order.exit_code == 0, order.output
+        order_id = json.loads(order.stdout)["order_id"]
+        status = pocctl("status")
+        assert status.exit_code == 0, status.output
+        assert f"Stack {target.stack} in" in status.output and "healthy" in status.output
+        logs = pocctl("logs")
+        assert logs.exit_code == 0
+        assert any(order_id in line and "order_stored" in line for line in logs.output.splitlines())
+        outputs = json.loads(pocctl("outputs", "--json").stdout)
+        assert outputs["stack"] == target.stack and outputs["order_url"].endswith("/order")
+        if target.name == "aws":
+            assert ".execute-api." in outputs["order_url"]
+    finally:
+        down = pocctl("down", "--yes")
+    assert down.exit_code == 0, down.output
+    assert f"nothing tagged pocctl:stack={target.stack} is left" in down.output
