@@ -9,8 +9,8 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-import boto3
 import pytest
 from click.testing import CliRunner, Result
 
@@ -31,16 +31,16 @@ class Target:
 def aws_skip_reason() -> str | None:
     if REAL_ENVIRONMENT.get("POCCTL_AWS_TESTS") != "1":
         return "real-account tests run only with POCCTL_AWS_TESTS=1 (they cost cents)"
-    aws = {k: v for k, v in REAL_ENVIRONMENT.items() if k.startswith("AWS_")}
-    if (
-        boto3.Session(
-            aws_access_key_id=aws.get("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=aws.get("AWS_SECRET_ACCESS_KEY"),
-            aws_session_token=aws.get("AWS_SESSION_TOKEN"),
-            profile_name=aws.get("AWS_PROFILE"),
-        ).get_credentials()
-        is None
-    ):
+    env = REAL_ENVIRONMENT
+    home = Path(env.get("HOME", "~")).expanduser()
+    sources = (
+        env.get("AWS_ACCESS_KEY_ID"),
+        env.get("AWS_PROFILE"),
+        env.get("AWS_WEB_IDENTITY_TOKEN_FILE"),
+        env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+        Path(env.get("AWS_SHARED_CREDENTIALS_FILE", home / ".aws" / "credentials")).is_file(),
+    )
+    if not any(sources):
         return "no AWS credentials in the environment (AWS_PROFILE or AWS_ACCESS_KEY_ID)"
     return None
 
