@@ -41,6 +41,8 @@ def test_up_returns_once_both_mappings_poll_and_the_stream_loses_nothing(
     assert [m["State"] for m in mappings] == ["Enabled", "Enabled"]
     stream = next(m for m in mappings if "/stream/" in m["EventSourceArn"])
     assert stream["StartingPosition"] == "TRIM_HORIZON"
+    waits = [s for s in ctx.reporter.started if s[1] == "waiting until Enabled:"]  # type: ignore[attr-defined]
+    assert sorted(step for step, _ in waits) == ["queue-mapping", "stream-mapping"]
 
 
 def test_down_then_up_at_once_works_and_carries_an_order(emulator: Emulator) -> None:

@@ -5,7 +5,12 @@ These count sleeps and name the step that failed, so they run the engine one ste
 
 from __future__ import annotations
 
-from pocctl.context import Context
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from pocctl.context import API_GATEWAY_RETRY_CODES, Context, RetryingClient
 from pocctl.engine import Engine
 from pocctl.errors import StepError
 from pocctl.reporting import Outcome
@@ -108,3 +113,35 @@ def test_update_in_progress_is_retried(deployed: Context, sleeps: Sleeps) -> Non
     assert Engine(again, build_steps(again.config), workers=1).up().ok
     assert fault.failed == times
     assert lam.get_function_configuration(FunctionName="POC-Lambda-1")["Timeout"] == 10
+
+
+class Conflicting:
+    """An API Gateway client that answers the first calls with ConflictException."""
+
+    def __init__(self, conflicts: int) -> None:
+        self.conflicts = conflicts
+        self.calls = 0
+
+    def put_method(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls <= self.conflicts:
+            raise ClientError(
+                {"Error": {"Code": "ConflictException", "Message": "concurrent modification"}},
+                "PutMethod",
+            )
+        return {"ok": True}
+
+
+def test_every_api_gateway_call_is_retried_on_conflict_with_capped_backoff() -> None:
+    slept: list[float] = []
+    client = RetryingClient(Conflicting(6), API_GATEWAY_RETRY_CODES, 120.0, slept.append)
+    assert client.put_method(restApiId="a") == {"ok": True}
+    assert slept == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
+
+
+def test_api_gateway_retries_give_up_after_their_limit() -> None:
+    slept: list[float] = []
+    client = RetryingClient(Conflicting(1000), API_GATEWAY_RETRY_CODES, 5.0, slept.append)
+    with pytest.raises(ClientError):
+        client.put_method(restApiId="a")
+    assert sum(slept[:-1]) < 5.0 <= sum(slept)

@@ -107,18 +107,18 @@ class MappingStep(Step):
             with aws_errors(self.key, "ListEventSourceMappings"):
                 # AWS refuses a second mapping of the same source and function, even one that
                 # is still being deleted (ResourceConflictException): wait until it is gone.
-                poll(
-                    ctx,
-                    lambda: (
-                        not [
-                            m
-                            for m in self._mappings(ctx, deleting=True)
-                            if m["EventSourceArn"] == source
-                        ]
-                    ),
-                    what="the previous mapping's deletion",
-                    step=self.key,
-                )
+                def old_ones() -> list[dict[str, Any]]:
+                    deleting = self._mappings(ctx, deleting=True)
+                    return [m for m in deleting if m["EventSourceArn"] == source]
+
+                if old_ones():
+                    ctx.reporter.step_started(self.key, self.title, "waiting out the old")
+                    poll(
+                        ctx,
+                        lambda: not old_ones(),
+                        what="the previous mapping's deletion",
+                        step=self.key,
+                    )
             with aws_errors(self.key, "CreateEventSourceMapping"):
                 created = retry_while_role_propagates(
                     ctx,
@@ -148,6 +148,7 @@ class MappingStep(Step):
         """A mapping polls only once Enabled: until then the stack is not up (orders would wait,
         and a stream mapping at LATEST would skip them)."""
         lam = ctx.client("lambda")
+        ctx.reporter.step_started(self.key, self.title, "waiting until Enabled:")
         with aws_errors(self.key, "GetEventSourceMapping"):
             poll(
                 ctx,

@@ -90,12 +90,14 @@ class TableStep(Step):
         if table is None:
             with aws_errors(self.key, "DescribeTable"):
                 # A table of this name still DELETING refuses CreateTable (ResourceInUse).
-                poll(
-                    ctx,
-                    lambda: self._describe(ctx) is None,
-                    what=f"the old table {self.table_name} to finish deleting",
-                    step=self.key,
-                )
+                if self._describe(ctx) is not None:
+                    ctx.reporter.step_started(self.key, self.title, "waiting until deleted:")
+                    poll(
+                        ctx,
+                        lambda: self._describe(ctx) is None,
+                        what=f"the old table {self.table_name} to finish deleting",
+                        step=self.key,
+                    )
             with aws_errors(self.key, "CreateTable"):
                 ddb.create_table(
                     TableName=self.table_name,
