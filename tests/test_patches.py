@@ -26,3 +26,33 @@ def test_the_pin_in_pyproject_matches_the_checked_version() -> None:
 
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert f'local = ["moto[server]=={patches.PINNED_MOTO}"' in pyproject
+
+
+def test_another_moto_version_is_refused_at_start_saying_which_to_install() -> None:
+    with pytest.raises(patches.EmulatorUnavailable) as caught:
+        patches.check(installed="5.3.0")
+    message = str(caught.value)
+    assert "pocctl local runs on moto 5.2.5, and moto 5.3.0 is installed" in message
+    assert "pip install 'moto[server]==5.2.5'" in message
+
+
+def test_an_in_process_emulator_gives_moto_back_and_leaves_no_temporary_files() -> None:
+    from moto.awslambda.models import LambdaBackend
+    from moto.sns.models import Subscription
+
+    from pocctl.local.emulator import Emulator
+
+    original = (LambdaBackend.create_event_source_mapping, Subscription.publish)
+    with Emulator(port=0) as emulator:
+        assert LambdaBackend.create_event_source_mapping is not original[0]
+        assert emulator.invoker is not None
+        code_root = emulator.invoker.code_root
+        assert code_root.is_dir()
+    assert (LambdaBackend.create_event_source_mapping, Subscription.publish) == original
+    assert not code_root.exists()
+
+
+def test_the_pin_in_pyproject_matches_the_installed_moto() -> None:
+    from importlib.metadata import version
+
+    assert version("moto") == patches.PINNED_MOTO

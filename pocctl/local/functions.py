@@ -204,14 +204,14 @@ class Invoker:
         self.credentials = credentials
         self._pools: dict[FunctionVersion, Pool] = {}
         self._lock = threading.Lock()
-        self._code_root = Path(tempfile.mkdtemp(prefix="pocctl-local-code-"))
+        self.code_root = Path(tempfile.mkdtemp(prefix="pocctl-local-code-"))
         self._logs: dict[str, Any] = {}
         self.invocations = 0
 
     def _code_dir(self, version: FunctionVersion, code: bytes) -> Path:
-        target = self._code_root / version.code_sha
+        target = self.code_root / version.code_sha
         if not target.exists():
-            staging = Path(tempfile.mkdtemp(dir=self._code_root))
+            staging = Path(tempfile.mkdtemp(dir=self.code_root))
             zipfile.ZipFile(io.BytesIO(code)).extractall(staging)
             os.replace(staging, target)
         return target
@@ -343,4 +343,4 @@ class Invoker:
         for pool in pools.values():
             for worker in pool.idle:
                 worker.kill()
-        shutil.rmtree(self._code_root, ignore_errors=True)
+        shutil.rmtree(self.code_root, ignore_errors=True)

@@ -66,10 +66,10 @@ def _targets() -> dict[str, Any]:
     }
 
 
-def check() -> None:
+def check(installed: str | None = None) -> None:
     """Fail clearly if moto is not the version whose internals we patch."""
     try:
-        installed = version("moto")
+        installed = installed or version("moto")
     except Exception as exc:
         raise EmulatorUnavailable(
             "pocctl local needs moto: install it with `pip install 'pocctl[local]'`."
