@@ -199,13 +199,19 @@ READ_QUEUE = {
 }
 
 
-def test_a_mapping_is_creating_then_enabled_and_deleting_then_gone(
-    emulator: Emulator, clock: Clock
-) -> None:
+@pytest.fixture
+def reader(emulator: Emulator, clock: Clock) -> tuple[str, str]:
+    """Function "f", whose role may read queues, and a queue: (role ARN, queue ARN)."""
     role = make_role(emulator, "reader", READ_QUEUE)
     clock.advance("iam_propagation")
     make_function(emulator, "f", role)
-    source = queue_for(emulator, "q")
+    return role, queue_for(emulator, "q")
+
+
+def test_a_mapping_is_creating_then_enabled_and_deleting_then_gone(
+    emulator: Emulator, clock: Clock, reader: tuple[str, str]
+) -> None:
+    _, source = reader
     lam = client(emulator, "lambda")
     uuid = lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
     assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Creating"
@@ -222,12 +228,9 @@ def test_a_mapping_is_creating_then_enabled_and_deleting_then_gone(
 
 
 def test_a_second_mapping_of_the_same_source_and_function_is_refused(
-    emulator: Emulator, clock: Clock
+    emulator: Emulator, reader: tuple[str, str]
 ) -> None:
-    role = make_role(emulator, "reader", READ_QUEUE)
-    clock.advance("iam_propagation")
-    make_function(emulator, "f", role)
-    source = queue_for(emulator, "q")
+    _, source = reader
     lam = client(emulator, "lambda")
     lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)
     with pytest.raises(ClientError, match="already exists"):
@@ -235,12 +238,9 @@ def test_a_second_mapping_of_the_same_source_and_function_is_refused(
 
 
 def test_a_mapping_needs_the_role_to_read_its_source_as_lambda_sees_the_role(
-    emulator: Emulator, clock: Clock
+    emulator: Emulator, clock: Clock, reader: tuple[str, str]
 ) -> None:
-    role = make_role(emulator, "reader", READ_QUEUE)
-    clock.advance("iam_propagation")
-    make_function(emulator, "f", role)
-    source = queue_for(emulator, "q")
+    role, source = reader
     lam = client(emulator, "lambda")
     iam = client(emulator, "iam")
     iam.delete_role_policy(RoleName="reader", PolicyName="p")

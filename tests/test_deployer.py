@@ -62,14 +62,19 @@ def wait_until_iam_knows(emulator: Emulator, keys: dict[str, str]) -> None:
         time.sleep(0.02)
 
 
-def test_the_whole_journey_passes_under_exactly_the_deployer_policy(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def as_deployer(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI runs with the keys of stack ci's deployer user, once IAM knows it."""
     keys = deployer(emulator, "ci")
     wait_until_iam_knows(emulator, keys)
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
     for name, value in keys.items():
         monkeypatch.setenv(name, value)
+
+
+def test_the_whole_journey_passes_under_exactly_the_deployer_policy(
+    emulator: Emulator, as_deployer: None
+) -> None:
     runner = CliRunner()
 
     def pocctl(*args: str) -> Result:
@@ -87,14 +92,7 @@ def test_the_whole_journey_passes_under_exactly_the_deployer_policy(
     assert "nothing tagged pocctl:stack=ci is left" in down.output
 
 
-def test_the_deployer_policy_reaches_no_other_stack(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    keys = deployer(emulator, "ci")
-    wait_until_iam_knows(emulator, keys)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
-    for name, value in keys.items():
-        monkeypatch.setenv(name, value)
+def test_the_deployer_policy_reaches_no_other_stack(as_deployer: None) -> None:
     result = CliRunner().invoke(cli, ["up", "--stack", "other"])
     assert result.exit_code == 1
     assert "is not authorized to perform" in result.output
