@@ -435,3 +435,82 @@ def test_a_deleted_queue_still_answers_get_queue_url_while_its_deletion_lasts(
     clock.advance("queue_name_reuse")
     with pytest.raises(ClientError):
         sqs.get_queue_url(QueueName="q")
+
+
+STREAM_READER = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:DescribeStream",
+                "dynamodb:ListStreams",
+                "logs:*",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+PRINT_KEYS = (
+    "import json\n"
+    "def handler(event, context):\n"
+    "    print(json.dumps(sorted(r['dynamodb']['Keys']['k']['S'] for r in event['Records'])))\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("position", "early_delivered"), [("LATEST", False), ("TRIM_HORIZON", True)]
+)
+def test_latest_skips_what_was_written_while_the_mapping_was_creating(
+    emulator: Emulator, clock: Clock, position: str, early_delivered: bool
+) -> None:
+    ddb, lam = client(emulator, "dynamodb"), client(emulator, "lambda")
+    role = make_role(emulator, "streams", STREAM_READER)
+    stream = ddb.create_table(
+        TableName="tbl",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    clock.advance("iam_propagation")  # longer than the table's CREATING
+    lam.create_function(
+        FunctionName="printer",
+        Runtime="python3.13",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": zipped(PRINT_KEYS)},
+    )
+    clock.advance("function_pending")
+    uuid = lam.create_event_source_mapping(
+        FunctionName="printer", EventSourceArn=stream, StartingPosition=position
+    )["UUID"]
+    ddb.put_item(TableName="tbl", Item={"k": {"S": "early"}})  # while the mapping is Creating
+    clock.advance("mapping_creating")
+    assert emulator.supervisor is not None
+    wait(lambda: uuid in emulator.supervisor.pollers)
+    ddb.put_item(TableName="tbl", Item={"k": {"S": "late"}})
+    logs = client(emulator, "logs")
+
+    def printed() -> list[str]:
+        events = logs.filter_log_events(logGroupName="/aws/lambda/printer")["events"]
+        return [e["message"] for e in events if e["message"].startswith("[")]
+
+    wait(lambda: any("late" in line for line in printed()))
+    assert any("early" in line for line in printed()) is early_delivered
+
+
+def wait(check: Any, seconds: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if check():
+                return
+        except ClientError:
+            pass  # the log group is made by the first invocation
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

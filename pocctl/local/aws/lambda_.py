@@ -62,6 +62,7 @@ class LambdaRules(Rules):
         self.allows = allows
         self.functions: dict[tuple[str, str], FunctionTimes] = {}
         self.mappings: dict[str, MappingTimes] = {}
+        self._enabled_wall: dict[str, float] = {}
         self.on_update: list[Callable[[str, str], None]] = []  # (region, name): before an update
 
     # -- what callers may ask ----------------------------------------------------------------
@@ -85,6 +86,7 @@ class LambdaRules(Rules):
             return "Deleting"
         if self.world.clock() < self.enabled_at(uuid, times):
             return "Creating"
+        self.enabled_wall_time(uuid)  # the moment it became Enabled, as first seen
         return moto_state
 
     def enabled_at(self, uuid: str, times: MappingTimes | None = None) -> float:
@@ -99,10 +101,18 @@ class LambdaRules(Rules):
         return ready
 
     def enabled_wall_time(self, uuid: str) -> float | None:
-        """The wall-clock moment the mapping became Enabled (LATEST starts there)."""
-        if uuid not in self.mappings:
-            return None
-        return self.world.wall() - (self.world.clock() - self.enabled_at(uuid))
+        """The wall-clock moment the mapping became Enabled (LATEST starts there), kept once
+        known so that it stays put however the clocks move afterwards."""
+        with self.world.lock:
+            if uuid in self._enabled_wall:
+                return self._enabled_wall[uuid]
+            if uuid not in self.mappings:
+                return None
+            enabled_at = self.enabled_at(uuid)
+            moment = self.world.wall() - (self.world.clock() - enabled_at)
+            if self.world.clock() >= enabled_at:
+                self._enabled_wall[uuid] = moment
+            return moment
 
     # -- before moto -------------------------------------------------------------------------
     def before(self, call: Call) -> Reply | None:
