@@ -41,6 +41,10 @@ def test_up_returns_once_both_mappings_poll_and_the_stream_loses_nothing(
     assert [m["State"] for m in mappings] == ["Enabled", "Enabled"]
     stream = next(m for m in mappings if "/stream/" in m["EventSourceArn"])
     assert stream["StartingPosition"] == "TRIM_HORIZON"
+    for mapping in mappings:  # tagged at creation, so the sweep can find them
+        assert lam.list_tags(Resource=mapping["EventSourceMappingArn"])["Tags"] == {
+            "pocctl:stack": "first"
+        }
     waits = [s for s in ctx.reporter.started if s[1] == "waiting until Enabled:"]  # type: ignore[attr-defined]
     assert sorted(step for step, _ in waits) == ["queue-mapping", "stream-mapping"]
 

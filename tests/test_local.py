@@ -419,3 +419,27 @@ def test_the_stage_throttle_answers_429_beyond_its_burst(emulator: Emulator) -> 
     assert statuses[:2] == [200, 200]
     assert 429 in statuses[2:]
     assert post(url, b'{"item": "mop"}')[1] == {"message": "Too Many Requests"}
+
+
+def test_the_stage_serves_its_deployment_not_later_edits(emulator: Emulator) -> None:
+    ctx = up(emulator, "staged")
+    url = read_outputs(ctx)["order_url"]
+    ag = ctx.client("apigateway")
+    api_id = read_outputs(ctx)["api_id"]
+    ag.put_gateway_response(
+        restApiId=api_id,
+        responseType="BAD_REQUEST_BODY",
+        statusCode="400",
+        responseTemplates={"application/json": '{"message": "edited"}'},
+    )
+    status, answer = post(url, b"{}")  # changed, not deployed: not what the URL serves
+    assert status == 400 and answer["message"].startswith("Invalid order")
+    ag.create_deployment(restApiId=api_id, stageName="prod")
+    assert eventually(lambda: post(url, b"{}") == (400, {"message": "edited"}))
+
+
+def test_an_api_never_deployed_answers_nothing(emulator: Emulator) -> None:
+    ctx = up(emulator, "undeployed")
+    api_id = ctx.client("apigateway").create_rest_api(name="by-hand")["id"]
+    status, answer = post(f"{emulator.endpoint_url}/restapis/{api_id}/prod/_user_request_/", b"{}")
+    assert (status, answer) == (403, {"message": "Missing Authentication Token"})
