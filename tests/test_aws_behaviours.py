@@ -252,28 +252,36 @@ def test_a_mapping_needs_the_role_to_read_its_source_as_lambda_sees_the_role(
         lam.create_event_source_mapping(FunctionName="g", EventSourceArn=source)
 
 
-def test_a_stream_mapping_needs_list_streams_on_every_resource(
-    emulator: Emulator, clock: Clock
-) -> None:
-    ddb = client(emulator, "dynamodb")
-    stream = ddb.create_table(
-        TableName="t",
+def stream_table(emulator: Emulator, name: str) -> str:
+    """A table with a stream of new images; its stream's ARN."""
+    arn: str = client(emulator, "dynamodb").create_table(
+        TableName=name,
         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )["TableDescription"]["LatestStreamArn"]
+    return arn
+
+
+STREAM_ACTIONS = [
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:DescribeStream",
+    "dynamodb:ListStreams",
+]
+
+
+def test_a_stream_mapping_needs_list_streams_on_every_resource(
+    emulator: Emulator, clock: Clock
+) -> None:
+    stream = stream_table(emulator, "tbl")
     scoped = {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
-                "Action": [
-                    "dynamodb:GetRecords",
-                    "dynamodb:GetShardIterator",
-                    "dynamodb:DescribeStream",
-                    "dynamodb:ListStreams",
-                ],
+                "Action": STREAM_ACTIONS,
                 "Resource": stream.rsplit("/", 1)[0] + "/*",
             }
         ],
@@ -442,13 +450,7 @@ STREAM_READER = {
     "Statement": [
         {
             "Effect": "Allow",
-            "Action": [
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-                "dynamodb:DescribeStream",
-                "dynamodb:ListStreams",
-                "logs:*",
-            ],
+            "Action": [*STREAM_ACTIONS, "logs:*"],
             "Resource": "*",
         }
     ],
@@ -468,13 +470,7 @@ def test_latest_skips_what_was_written_while_the_mapping_was_creating(
 ) -> None:
     ddb, lam = client(emulator, "dynamodb"), client(emulator, "lambda")
     role = make_role(emulator, "streams", STREAM_READER)
-    stream = ddb.create_table(
-        TableName="tbl",
-        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )["TableDescription"]["LatestStreamArn"]
+    stream = stream_table(emulator, "tbl")
     clock.advance("iam_propagation")  # longer than the table's CREATING
     lam.create_function(
         FunctionName="printer",
