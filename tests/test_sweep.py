@@ -31,8 +31,8 @@ def test_a_clean_down_says_the_sweep_found_nothing(runner: CliRunner, session: A
     result = runner.invoke(cli, ["down", "--yes"])
     assert result.exit_code == 0
     assert (
-        "Swept us-east-1: nothing tagged pocctl:stack=POC is left (tagging API, IAM roles and "
-        "API Gateway checked)"
+        "Swept us-east-1: nothing tagged pocctl:stack=POC is left (tagging API, IAM roles, "
+        "API Gateway, the table and the mappings checked)"
     ) in result.output
     assert flatten(everything(session)) == []
 

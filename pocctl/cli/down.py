@@ -121,5 +121,6 @@ def teardown(
     else:
         term.info(
             f"Swept {config.region}: nothing tagged {TAG_KEY}={config.stack} is left "
-            f"(tagging API, IAM roles and API Gateway checked), so nothing of it can bill you."
+            "(tagging API, IAM roles, API Gateway, the table and the mappings checked), "
+            "so nothing of it can bill you."
         )
