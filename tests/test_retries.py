@@ -55,6 +55,28 @@ def test_mapping_creation_is_retried_while_the_role_propagates(
     assert sleeps[:2] == [0.25, 0.375]
 
 
+# The stream mapping's own wording while the role propagates (aws-samples/lambda-refarch-webapp#7).
+NO_STREAM = (
+    "Cannot access stream arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/x. "
+    "Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and "
+    "ListStreams Actions on your stream in IAM."
+)
+
+
+def test_the_stream_mapping_is_retried_on_its_own_propagation_message(
+    ctx: Context, sleeps: Sleeps
+) -> None:
+    fault = FailCalls(
+        ctx.client("lambda"),
+        "CreateEventSourceMapping",
+        "InvalidParameterValueException",
+        NO_STREAM,
+        3,
+    )
+    assert Engine(ctx, build_steps(ctx.config), workers=1).up().ok
+    assert fault.failed == 3
+
+
 def test_propagation_retry_gives_up_after_about_two_minutes(ctx: Context, sleeps: Sleeps) -> None:
     FailCalls(
         ctx.client("lambda"),
