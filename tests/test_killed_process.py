@@ -19,6 +19,8 @@ from pocctl.stack import build_steps
 from .emulated import TIMING, local_context
 from .inventory import everything, flatten, of_stack
 
+pytestmark = pytest.mark.slow  # real pocctl processes killed mid-up
+
 LATENCY = 0.2  # per AWS call (a slow region), so that a parallel `up` can be killed part way
 
 

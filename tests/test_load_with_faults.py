@@ -13,6 +13,8 @@ from pocctl.local.loadtest import run_load
 
 from .emulated import TIMING, up_local
 
+pytestmark = pytest.mark.slow  # load: 120 orders under injected faults
+
 EMAIL = "load@example.com"
 
 
