@@ -510,3 +510,32 @@ def wait(check: Any, seconds: float = 20.0) -> None:
             pass  # the log group is made by the first invocation
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_an_updated_table_is_updating_and_refuses_another_change_meanwhile(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ddb = client(emulator, "dynamodb")
+    make_table(emulator)
+    clock.advance("table_creating")
+    stream = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    updated = ddb.update_table(TableName="orders", StreamSpecification=stream)
+    assert updated["TableDescription"]["TableStatus"] == "UPDATING"
+    with pytest.raises(ClientError, match="Table is being updated: orders") as refused:
+        ddb.update_table(TableName="orders", StreamSpecification={"StreamEnabled": False})
+    assert code_of(refused) == "ResourceInUseException"
+    clock.advance("table_updating")
+    assert ddb.describe_table(TableName="orders")["Table"]["TableStatus"] == "ACTIVE"
+
+
+def test_api_gateway_allows_ten_requests_a_second_with_a_burst_of_forty(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ag = client(emulator, "apigateway")
+    for _ in range(40):  # the burst, all at one instant of the test's clock
+        ag.get_rest_apis()
+    with pytest.raises(ClientError) as throttled:
+        ag.get_rest_apis()
+    assert code_of(throttled) == "TooManyRequestsException"
+    clock.now += 0.1  # one more token
+    ag.get_rest_apis()
