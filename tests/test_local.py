@@ -16,9 +16,10 @@ from click.testing import CliRunner
 from pocctl.cli import cli
 from pocctl.config import Tuning
 from pocctl.context import Context
+from pocctl.engine import Engine
 from pocctl.local.emulator import Emulator
 from pocctl.smoke import run_test_order
-from pocctl.stack import read_outputs
+from pocctl.stack import build_steps, read_outputs
 
 from .emulated import TIMING, local_context, up_local
 
@@ -443,3 +444,20 @@ def test_an_api_never_deployed_answers_nothing(emulator: Emulator) -> None:
     api_id = ctx.client("apigateway").create_rest_api(name="by-hand")["id"]
     status, answer = post(f"{emulator.endpoint_url}/restapis/{api_id}/prod/_user_request_/", b"{}")
     assert (status, answer) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_a_hand_edited_model_is_put_back_and_redeployed_by_up(emulator: Emulator) -> None:
+    ctx = up(emulator, "remodel")
+    api_id = read_outputs(ctx)["api_id"]
+    url = read_outputs(ctx)["order_url"]
+    loose = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object"}
+    ag = ctx.client("apigateway")
+    ag.update_model(  # moto lacks UpdateModel; pocctl local has it, as AWS does
+        restApiId=api_id,
+        modelName="Order",
+        patchOperations=[{"op": "replace", "path": "/schema", "value": json.dumps(loose)}],
+    )
+    ag.create_deployment(restApiId=api_id, stageName="prod")
+    assert eventually(lambda: post(url, b'{"colour": "red"}')[0] == 200)  # no item: accepted
+    assert Engine(ctx, build_steps(ctx.config)).up().ok  # repairs the model and redeploys
+    assert eventually(lambda: post(url, b'{"colour": "red"}')[0] == 400)

@@ -31,6 +31,7 @@ def _property_names(cls: type, name: str) -> tuple[str, ...]:
 
 def _targets() -> dict[str, Any]:
     try:
+        from moto.apigateway.responses import APIGatewayResponse
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.dynamodb.models.table import StreamShard, Table
         from moto.moto_api._internal.models import moto_api_backend
@@ -55,6 +56,9 @@ def _targets() -> dict[str, Any]:
         "StreamShard.add": getattr(StreamShard, "add", None),
         "Subscription.publish": getattr(Subscription, "publish", None),
         "moto_api_backend.reset": getattr(moto_api_backend, "reset", None),
+        "APIGatewayResponse (self.path, self.backend.get_model)": hasattr(
+            APIGatewayResponse, "get_model"
+        ),
         "SQSBackend.is_message_valid_based_on_retention_period": getattr(
             SQSBackend, "is_message_valid_based_on_retention_period", None
         ),
@@ -93,8 +97,11 @@ MailSink = Callable[[dict[str, Any], Any], None]  # (mail, moto's subscription)
 MAIL_SINKS: list[MailSink] = []
 
 
+_ABSENT = object()  # what moto lacked: undone by removing it again
+
+
 def _replace(owner: Any, name: str, value: Any) -> None:
-    _originals.append((owner, name, vars(owner)[name]))
+    _originals.append((owner, name, vars(owner).get(name, _ABSENT)))
     setattr(owner, name, value)
 
 
@@ -107,7 +114,10 @@ def undo() -> None:
             return
         while _originals:
             owner, name, original = _originals.pop()
-            setattr(owner, name, original)
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
 
 def apply() -> None:
@@ -121,6 +131,7 @@ def apply() -> None:
 
 def _patch() -> None:
     check()
+    from moto.apigateway.responses import APIGatewayResponse
     from moto.awslambda.models import LambdaBackend
     from moto.dynamodb.models import dynamodb_backends
     from moto.sns.models import Subscription
@@ -176,3 +187,21 @@ def _patch() -> None:
     _replace(Message, "visible", property(visible))
     _replace(Message, "delayed", property(delayed))
     _replace(SQSBackend, "is_message_valid_based_on_retention_period", within_retention)
+    _replace(APIGatewayResponse, "update_model", update_model)
+
+
+MODEL_FIELDS = {"/schema": "schema", "/description": "description"}
+
+
+def update_model(self: Any) -> str:
+    """API Gateway's UpdateModel, which moto lacks: replace the schema or the description
+    (API Gateway API reference, UpdateModel; the only patchable paths)."""
+    import json
+
+    parts = self.path.split("/")
+    model = self.backend.get_model(parts[2], parts[4])
+    for operation in self._get_param("patchOperations") or []:
+        field = MODEL_FIELDS.get(operation.get("path"))
+        if operation.get("op") == "replace" and field is not None:
+            setattr(model, field, operation.get("value"))
+    return json.dumps(model.to_json())
