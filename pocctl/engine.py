@@ -75,10 +75,13 @@ def longest_chain(steps: Sequence[Step], calls: Iterable[Call], phase: str) -> i
 
 def waits_for(steps: Sequence[Step], step: Step, phase: str) -> set[str]:
     """The steps that must be done first: planning needs only what a plan reads from another
-    step's plan; `up` needs the dependencies; `down` removes dependents first."""
+    step's plan; `up` needs the dependencies; `down` removes dependents first, or what the step
+    names in `teardown_after`."""
     if phase == "plan":
         return set(step.plan_after)
     if phase == "down":
+        if step.teardown_after is not None:
+            return set(step.teardown_after)
         return {d.key for d in steps if step.key in d.depends_on}
     return set(step.depends_on)
 

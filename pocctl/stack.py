@@ -23,7 +23,28 @@ WRITER_HANDLER = "order_writer.handler"
 NOTIFIER_HANDLER = "order_notifier.handler"
 
 
+# On the way down AWS enforces little order. A function goes once its mapping's deletion has
+# started, so that no mapping outlives its function retrying; a log group once its function is
+# gone, or a last invocation would have Lambda make it again, untagged; the topic once its
+# subscription is removed, so that `down` reports it. A role's policies go before the role
+# within its own step. Everything else is deleted at once.
+TEARDOWN_AFTER: dict[str, tuple[str, ...]] = {
+    "topic": ("subscription",),
+    "writer": ("queue-mapping",),
+    "notifier": ("stream-mapping",),
+    "writer-logs": ("writer",),
+    "notifier-logs": ("notifier",),
+}
+
+
 def build_steps(config: Config) -> list[Step]:
+    steps = _steps(config)
+    for step in steps:
+        step.teardown_after = TEARDOWN_AFTER.get(step.key, ())
+    return steps
+
+
+def _steps(config: Config) -> list[Step]:
     n = config.names
     tuning = config.tuning
 

@@ -187,23 +187,36 @@ def _roles(ctx: Context) -> list[Leftover]:
     return found
 
 
+def _confirmed_tagged(ctx: Context) -> tuple[int, list[Leftover]]:
+    """How many resources the tagging API lists for the stack, and those still there."""
+    hits = _tagged(ctx)
+    return len(hits), [leftover for arn in hits if (leftover := _confirm(ctx, arn)) is not None]
+
+
 def sweep(ctx: Context, deleted: frozenset[str] = frozenset()) -> SweepResult:
     """What of the stack is still there. `deleted` names ("SQS queue POC-Queue") what this run
     just deleted: such a queue may still answer for up to 60 s (SQS API reference,
     DeleteQueue), and is being deleted, not left."""
     result = SweepResult()
     try:
-        hits = _tagged(ctx)
-        result.checked = len(hits)
-        found = [leftover for arn in hits if (leftover := _confirm(ctx, arn)) is not None]
+        # Independent looks, side by side: the sweep is part of every `down`.
+        looks: list[Any] = ctx.together(
+            lambda: _confirmed_tagged(ctx),
+            lambda: [
+                a
+                for a in apis_named(ctx, ctx.config.names.api)
+                if is_ours(ctx, a.get("tags") or {})
+            ],
+            lambda: _table(ctx, ctx.config.names.table),
+            lambda: _mappings(ctx),
+            lambda: _roles(ctx),
+        )
+        (hits, found), apis, table, mappings, roles = looks
+        result.checked = hits
         names = {item.name for item in found}
-        for api in apis_named(ctx, ctx.config.names.api):
-            if is_ours(ctx, api.get("tags") or {}) and api["id"] not in names:
-                found.append(api_leftover(ctx, api["id"]))
-        table = _table(ctx, ctx.config.names.table) if ctx.config.names.table not in names else None
-        found += [table] if table is not None else []
-        found += _mappings(ctx)
-        found += _roles(ctx)
+        found += [api_leftover(ctx, a["id"]) for a in apis if a["id"] not in names]
+        found += [table] if table is not None and table.name not in names else []
+        found += mappings + roles
     except ClientError as exc:
         result.incomplete = (
             f"could not sweep for leftovers ({error_code(exc)}): check the console, or grant "

@@ -224,3 +224,20 @@ def test_arns_and_urls_follow_the_regions_partition(
         for statement in role.desired_policy(ctx)["Statement"]:
             for resource in as_list(statement["Resource"]):
                 assert resource == "*" or resource.startswith(f"arn:{partition}:")
+
+
+def test_down_keeps_only_the_order_aws_needs(ctx: Context) -> None:
+    up(ctx)
+    down = fresh(ctx)
+    steps = build_steps(down.config)
+    assert Engine(down, steps).down().ok
+    calls = [c for c in down.calls.calls if c.phase == "down"]
+    # Roles, queues, table, API and topic go at once: the chain is a mapping, then its
+    # function, then the function's log group (12 calls when everything waited for its
+    # dependents).
+    assert longest_chain(steps, calls, "down") <= 9
+    order = [(c.step, c.operation) for c in calls if c.mutating]
+    for mapping, function in (("queue-mapping", "writer"), ("stream-mapping", "notifier")):
+        assert order.index((mapping, "DeleteEventSourceMapping")) < order.index(
+            (function, "DeleteFunction")
+        )

@@ -37,6 +37,9 @@ class Step(ABC):
     # Steps whose plan must run before this one's, because this plan reads what they found
     # (ctx.facts). Plans need nothing else from each other, so they all run at once.
     plan_after: tuple[str, ...] = ()
+    # Steps whose destroy must run before this one's on `down`. None: every step that depends on
+    # this one (the safe default). A stack can say less where AWS enforces less.
+    teardown_after: tuple[str, ...] | None = None
 
     @property
     @abstractmethod

@@ -141,11 +141,16 @@ class EmailSubscriptionStep(Step):
                 return Outcome.ABSENT
             if not is_ours(ctx, tags):
                 return Outcome.SKIPPED
-            confirmed = [
-                s["SubscriptionArn"]
-                for s in subscriptions(ctx, arn)
-                if s["SubscriptionArn"] != PENDING
-            ]
+            try:
+                confirmed = [
+                    s["SubscriptionArn"]
+                    for s in subscriptions(ctx, arn)
+                    if s["SubscriptionArn"] != PENDING
+                ]
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+                return Outcome.ABSENT  # the topic went meanwhile, and its subscriptions with it
         for sub_arn in confirmed:
             delete(
                 ctx,
