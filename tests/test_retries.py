@@ -40,21 +40,6 @@ def test_create_function_is_retried_while_the_new_role_propagates(
     assert sleeps[:3] == [0.25, 0.375, 0.5625]  # recorded instead of slept
 
 
-def test_mapping_creation_is_retried_while_the_role_propagates(
-    ctx: Context, sleeps: Sleeps
-) -> None:
-    fault = FailCalls(
-        ctx.client("lambda"),
-        "CreateEventSourceMapping",
-        "InvalidParameterValueException",
-        NO_RECEIVE,
-        2,
-    )
-    assert Engine(ctx, build_steps(ctx.config), workers=1).up().ok
-    assert fault.failed == 2
-    assert sleeps[:2] == [0.25, 0.375]
-
-
 # The stream mapping's own wording while the role propagates (aws-samples/lambda-refarch-webapp#7).
 NO_STREAM = (
     "Cannot access stream arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/x. "
@@ -63,18 +48,20 @@ NO_STREAM = (
 )
 
 
-def test_the_stream_mapping_is_retried_on_its_own_propagation_message(
-    ctx: Context, sleeps: Sleeps
+@pytest.mark.parametrize("message", [NO_RECEIVE, NO_STREAM], ids=["sqs", "stream"])
+def test_mapping_creation_is_retried_while_the_role_propagates(
+    ctx: Context, sleeps: Sleeps, message: str
 ) -> None:
     fault = FailCalls(
         ctx.client("lambda"),
         "CreateEventSourceMapping",
         "InvalidParameterValueException",
-        NO_STREAM,
-        3,
+        message,
+        2,
     )
     assert Engine(ctx, build_steps(ctx.config), workers=1).up().ok
-    assert fault.failed == 3
+    assert fault.failed == 2
+    assert sleeps[:2] == [0.25, 0.375]
 
 
 def test_propagation_retry_gives_up_after_about_two_minutes(ctx: Context, sleeps: Sleeps) -> None:

@@ -92,7 +92,7 @@ class Emulator:
             lambda: self.timing.seconds("iam_propagation"),
             world.clock,
         )
-        self.authorizer = Authorizer(self.client, ACCOUNT, propagation, self.resource_policy)
+        self.authorizer = Authorizer(ACCOUNT, propagation, self.resource_policy)
         self.aws = AwsBehaviours(world, self.authorizer, self.outbox.add, lambda: self.endpoint_url)
         self._server: Any = None
         self._thread: threading.Thread | None = None

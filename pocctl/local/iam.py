@@ -169,16 +169,14 @@ class Propagation:
 class Authorizer:
     def __init__(
         self,
-        client: ClientFor,
         account: str,
         propagation: Propagation,
         resource_policy: Callable[[str], list[dict[str, Any]]] | None = None,
     ) -> None:
-        self.client = client
         self.account = account
         self.propagation = propagation
         self.resource_policy = resource_policy or (lambda arn: [])
-        self.principals: dict[str, str] = {}  # access key id -> role ARN
+        self.principals: dict[str, str] = {}  # access key id -> role or user ARN
         self._lock = threading.Lock()
 
     def register(self, access_key: str, role_arn: str) -> None:
