@@ -539,3 +539,23 @@ def test_api_gateway_allows_ten_requests_a_second_with_a_burst_of_forty(
     assert code_of(throttled) == "TooManyRequestsException"
     clock.now += 0.1  # one more token
     ag.get_rest_apis()
+
+
+def test_a_denied_change_to_an_api_does_not_hold_the_api(emulator: Emulator) -> None:
+    iam = client(emulator, "iam")
+    iam.create_user(UserName="nobody")
+    key = iam.create_access_key(UserName="nobody")["AccessKey"]
+    stranger = boto3.client(
+        "apigateway",
+        region_name="us-east-1",
+        endpoint_url=emulator.endpoint_url,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        config=NO_RETRIES,
+    )
+    ag = client(emulator, "apigateway")
+    api = ag.create_rest_api(name="a")["id"]
+    model = {"restApiId": api, "contentType": "application/json", "schema": "{}"}
+    with pytest.raises(ClientError, match="is not authorized to perform"):
+        stranger.create_model(name="Denied", **model)
+    assert ag.create_model(name="Allowed", **model)["name"] == "Allowed"  # no 409

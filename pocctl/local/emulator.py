@@ -220,16 +220,21 @@ class Emulator:
         return application
 
     def _handle(self, call: Call, environ: dict[str, Any], moto_app: Any) -> Reply:
+        # IAM first, as on AWS: a denied call changes nothing and holds nothing.
+        denied = self.authorizer.check(call)
+        if denied is not None:
+            self.log(f"denied: {json_message(denied.body)}")
+            return denied
         refused = self.aws.before(call)
         if refused is not None:
             if not call.internal and not refused.ok:
                 self.log(f"{call.service}:{call.operation} refused: {json_message(refused.body)}")
             return refused
-        denied = self.authorizer.check(call)
-        if denied is not None:
-            self.log(f"denied: {json_message(denied.body)}")
-            return denied
-        answer = run_moto(moto_app, environ)
+        try:
+            answer = run_moto(moto_app, environ)
+        except Exception:
+            self.aws.after(call, Reply(500))  # let go of what `before` holds (an API change)
+            raise
         try:
             answer = self.aws.after(call, answer)
             if call.operation == "CreateDeployment" and answer.ok:
