@@ -34,6 +34,7 @@ PROPAGATION_MESSAGES = (
     "Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream",
 )
 PROPAGATION_LIMIT_SECONDS = 120.0
+PROPAGATION_RETRY_CAP = 0.5
 
 HINTS = {
     "AccessDenied": "Your credentials lack this permission: check the IAM policy of the user "
@@ -63,6 +64,16 @@ def is_not_found(exc: ClientError) -> bool:
     return error_code(exc) in NOT_FOUND_CODES
 
 
+def none_if_absent(read: Callable[[], T]) -> T | None:
+    """What `read` returns, or None if AWS says the resource doesn't exist."""
+    try:
+        return read()
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
 @contextmanager
 def aws_errors(step: str, operation: str) -> Iterator[None]:
     """Turn a ClientError into a StepError naming the step, the operation and the AWS code."""
@@ -76,9 +87,12 @@ def aws_errors(step: str, operation: str) -> Iterator[None]:
 def retry_while_role_propagates(ctx: Context, call: Callable[[], T]) -> T:
     """Retry a call that fails only because a new IAM role has not propagated yet.
 
-    Propagation usually takes seconds, so the intervals stay short (0.25 s growing to 1 s): a
-    retry lands within a second of the role becoming usable instead of seconds after it."""
+    Propagation takes seconds, so the intervals stay short (0.25 s growing to 0.5 s): a retry
+    lands within half a second of the role becoming usable. Two functions retrying so make at
+    most 4 calls a second, well within Lambda's 15 control-plane requests a second (Lambda
+    Developer Guide, "Lambda quotas")."""
     waited, delay = 0.0, 0.25
+    waiting = ctx.waiting()
     while True:
         try:
             return call()
@@ -88,9 +102,9 @@ def retry_while_role_propagates(ctx: Context, call: Callable[[], T]) -> T:
             )
             if not propagating or waited >= PROPAGATION_LIMIT_SECONDS:
                 raise
-        ctx.sleep(delay)
+        waiting.pause(delay)
         waited += delay
-        delay = min(delay * 1.5, 1.0)
+        delay = min(delay * 1.5, PROPAGATION_RETRY_CAP)
 
 
 def retry_on_codes(
@@ -98,13 +112,14 @@ def retry_on_codes(
 ) -> T:
     """Retry a call on error codes botocore does not retry (conflicts, SQS name reuse)."""
     waited, delay = 0.0, 0.5
+    waiting = ctx.waiting()
     while True:
         try:
             return call()
         except ClientError as exc:
             if error_code(exc) not in codes or waited >= limit_seconds:
                 raise
-        ctx.sleep(delay)
+        waiting.pause(delay)
         waited += delay
         delay = min(delay * 2, 8.0)
 
@@ -124,13 +139,18 @@ DELETE_RETRY_SECONDS = 90.0
 
 
 def delete(ctx: Context, step: str, operation: str, call: Callable[[], object]) -> None:
-    """Delete, retrying while in use; a resource that is already gone counts as deleted."""
+    """Delete, retrying while in use; a resource that is already gone counts as deleted.
+    On `down`, it first waits for the steps this one is deleted after (Context.wait_turn)."""
+    ctx.wait_turn()
     with aws_errors(step, operation):
         try:
             retry_on_codes(ctx, call, IN_USE_CODES, DELETE_RETRY_SECONDS)
         except ClientError as exc:
             if not is_not_found(exc):
                 raise
+
+
+POLL_CAP = 0.5
 
 
 def poll(
@@ -141,14 +161,16 @@ def poll(
     step: str,
     timeout: float = 300.0,
 ) -> None:
-    """Poll with short, growing intervals (AWS waiters start at 5-20 s, far too slow here)."""
+    """Poll with short, growing intervals, capped at half a second: what pocctl waits for takes
+    seconds (AWS's own waiters poll every 5-20 s, and would overshoot by as much)."""
     waited, delay = 0.0, 0.1
+    waiting = ctx.waiting()
     while not check():
         if waited >= timeout:
             raise StepError(step, "wait", "Timeout", f"{what} did not happen within {timeout:.0f}s")
-        ctx.sleep(delay)
+        waiting.pause(delay)
         waited += delay
-        delay = min(delay * 1.5, 5.0)
+        delay = min(delay * 1.5, POLL_CAP)
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

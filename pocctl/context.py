@@ -41,12 +41,33 @@ class Call:
         return not self.operation.startswith(READ_PREFIXES)
 
 
+@dataclass(frozen=True)
+class Span:
+    """A stretch of time a step spent: an AWS call ("call"), or a pause in a retry or poll loop
+    ("pause"). `loop` numbers a loop's pauses: its last one began after AWS's last "not yet"."""
+
+    kind: str
+    name: str
+    phase: str | None
+    step: str | None
+    lane: str | None
+    started: float
+    ended: float
+    loop: int | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+
 @dataclass
 class CallLog:
-    """Every AWS call made through the context, for `-v`, tests and benchmarks."""
+    """Every AWS call made through the context, for `-v`, tests and benchmarks, and the time
+    each call and each pause took (`spans`), for the benchmark's critical path."""
 
     calls: list[Call] = field(default_factory=list)
     listeners: list[Callable[[Call], None]] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
 
     def record(self, call: Call) -> None:
         self.calls.append(call)
@@ -60,6 +81,7 @@ class CallLog:
 
 T = TypeVar("T")
 _groups = itertools.count(1)
+_loops = itertools.count(1)
 
 # API Gateway applies one change at a time per REST API and answers overlapping changes with
 # ConflictException, which botocore does not retry (hashicorp/terraform-provider-aws#776 retries
@@ -72,9 +94,9 @@ class RetryingClient:
     """A boto3 client whose operations are retried, with capped backoff, on the given codes."""
 
     def __init__(
-        self, client: Any, codes: frozenset[str], limit: float, sleep: Callable[[float], None]
+        self, client: Any, codes: frozenset[str], limit: float, waiting: Callable[[], Waiting]
     ) -> None:
-        self._client, self._codes, self._limit, self._sleep = client, codes, limit, sleep
+        self._client, self._codes, self._limit, self._waiting = client, codes, limit, waiting
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
@@ -85,6 +107,7 @@ class RetryingClient:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             waited, delay = 0.0, 0.1
+            waiting = self._waiting()
             while True:
                 try:
                     return attribute(*args, **kwargs)
@@ -92,11 +115,24 @@ class RetryingClient:
                     code = exc.response.get("Error", {}).get("Code")
                     if code not in self._codes or waited >= self._limit:
                         raise
-                self._sleep(delay)
+                waiting.pause(delay)
                 waited += delay
                 delay = min(delay * 2, 2.0)
 
         return call
+
+
+class Waiting:
+    """One retry or poll loop: its pauses sleep, and are recorded as spans of one loop."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._loop = next(_loops)
+
+    def pause(self, seconds: float) -> None:
+        started = self._ctx.clock()
+        self._ctx.sleep(seconds)
+        self._ctx._span("pause", "", started, self._ctx.clock(), self._loop)
 
 
 class Context:
@@ -123,6 +159,8 @@ class Context:
         self._lock = threading.Lock()
         self._account_id: str | None = None
         self._working = threading.local()
+        # On `down`, per step: blocks until the steps it is deleted after are done (Engine.down).
+        self.turns: dict[str, Callable[[], None]] = {}
 
     @contextmanager
     def working_on(self, phase: str, step: str) -> Iterator[None]:
@@ -162,17 +200,50 @@ class Context:
                     endpoint_url=self.config.endpoint_url,
                     config=RETRY_CONFIG,
                 )
-                client.meta.events.register("before-call.*.*", self._record_call)
+                self._watch(client)
                 if service == "apigateway":
                     client = RetryingClient(
-                        client, API_GATEWAY_RETRY_CODES, API_GATEWAY_RETRY_SECONDS, self.sleep
+                        client, API_GATEWAY_RETRY_CODES, API_GATEWAY_RETRY_SECONDS, self.waiting
                     )
                 self._clients[service] = client
             return self._clients[service]
 
-    def _record_call(self, model: Any, **_: Any) -> None:
+    def wait_turn(self) -> None:
+        """Before a step's first deletion on `down`: wait for the steps it must follow. What it
+        reads before (is the resource there, is it ours) runs meanwhile."""
+        phase, step, _ = getattr(self._working, "label", (None, None, None))
+        turn = self.turns.get(step) if phase == "down" and step else None
+        if turn is not None:
+            turn()
+            now = self.clock()
+            self._span("turn", "", now, now)
+
+    def waiting(self) -> Waiting:
+        """Start a retry or poll loop; pause between its attempts with `.pause(seconds)`."""
+        return Waiting(self)
+
+    def _watch(self, client: Any) -> None:
+        client.meta.events.register("before-call.*.*", self._record_call)
+        client.meta.events.register("after-call.*.*", self._call_done)
+        client.meta.events.register("after-call-error.*.*", self._call_done)
+
+    def _record_call(self, model: Any, context: dict[str, Any], **_: Any) -> None:
         phase, step, lane = getattr(self._working, "label", (None, None, None))
-        self.calls.record(Call(model.service_model.service_name, model.name, phase, step, lane))
+        call = Call(model.service_model.service_name, model.name, phase, step, lane)
+        context["pocctl_call"] = (f"{call.service} {call.operation}", self.clock())
+        self.calls.record(call)
+
+    def _call_done(self, context: dict[str, Any], **_: Any) -> None:
+        """After the response, or after the exception (no connection): the call's span."""
+        if "pocctl_call" in context:
+            name, started = context["pocctl_call"]
+            self._span("call", name, started, self.clock())
+
+    def _span(
+        self, kind: str, name: str, started: float, ended: float, loop: int | None = None
+    ) -> None:
+        phase, step, lane = getattr(self._working, "label", (None, None, None))
+        self.calls.spans.append(Span(kind, name, phase, step, lane, started, ended, loop))
 
     @property
     def account_id(self) -> str:
@@ -183,7 +254,7 @@ class Context:
                 endpoint_url=self.config.endpoint_url,
                 config=PREFLIGHT_CONFIG,
             )
-            sts.meta.events.register("before-call.*.*", self._record_call)
+            self._watch(sts)
             self._account_id = sts.get_caller_identity()["Account"]
         return self._account_id
 

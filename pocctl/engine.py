@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
+from graphlib import TopologicalSorter
 
 from botocore.exceptions import ClientError
 
@@ -129,10 +130,14 @@ class Engine:
         self,
         run: Callable[[Step], bool],
         waits_for: Callable[[Step], set[str]],
+        order: Sequence[Step] | None = None,
+        on_interrupt: Callable[[], None] = lambda: None,
     ) -> bool:
         """Run each step once everything it waits for has run; stop starting new steps as soon
-        as `run` returns False. Steps are started in `self.steps` order when several are ready.
-        Returns False if it stopped early; KeyboardInterrupt is re-raised after in-flight steps."""
+        as `run` returns False. Steps are started in `order` (default `self.steps`) when several
+        are ready. Returns False if it stopped early; KeyboardInterrupt is re-raised after
+        in-flight steps."""
+        order = self.steps if order is None else order
         done: set[str] = set()
         started: set[str] = set()
         stopping = False
@@ -141,7 +146,7 @@ class Engine:
             try:
                 while True:
                     if not stopping:
-                        for step in self.steps:
+                        for step in order:
                             if step.key not in started and waits_for(step) <= done:
                                 if len(running) >= self.workers:
                                     break
@@ -158,6 +163,7 @@ class Engine:
             except BaseException:
                 for future in running:
                     future.cancel()
+                on_interrupt()  # before the pool waits for the steps in flight
                 raise
 
     def plan_all(self) -> tuple[dict[str, Plan], list[ForeignResourceError]]:
@@ -246,9 +252,16 @@ class Engine:
         return report
 
     def down(self) -> RunReport:
-        """Destroy in reverse dependency order; not-found is done; keep going past failures."""
+        """Destroy everything at once, except that a step's deletions wait for the steps it is
+        deleted after (`waits_for`); what it reads first runs meanwhile. Not-found is done; keep
+        going past failures."""
         report = RunReport()
-        dependents = {s.key: waits_for(self.steps, s, "down") for s in self.steps}
+        after = {s.key: waits_for(self.steps, s, "down") for s in self.steps}
+        turns = Turns(after)
+        # Those deleted first start first: with fewer workers than steps, a step waiting for its
+        # turn never holds a worker that a step it waits for still needs.
+        by_key = {s.key: s for s in self.steps}
+        order = [by_key[key] for key in TopologicalSorter(after).static_order()]
 
         def destroy(step: Step) -> bool:
             started = self.ctx.clock()
@@ -257,17 +270,54 @@ class Engine:
                 with self.ctx.working_on("down", step.key):
                     outcome, error = step.destroy(self.ctx), None
             except KeyboardInterrupt:
+                turns.cancel()  # those waiting for this step must not delete now
                 self._interrupted(report, step)
                 raise
             except Exception as exc:  # keep going: down must try every resource
                 outcome, error = Outcome.FAILED, describe_error(exc)
+            turns.done(step.key)
             seconds = self.ctx.clock() - started
             self._finish(report, StepResult(step.key, step.title, outcome, seconds, error=error))
             return True
 
+        self.ctx.turns = {key: partial(turns.wait, key) for key in after}
         try:
-            self._schedule(destroy, lambda step: dependents[step.key])
+            self._schedule(destroy, lambda step: set(), order, turns.cancel)
         except KeyboardInterrupt:  # steps in flight finished; the one interrupted says so
             report.interrupted = True
+        finally:
+            self.ctx.turns = {}
         self._not_run(report)
         return report
+
+
+class Turns:
+    """When each step of `down` may start deleting: once the steps it follows are done."""
+
+    def __init__(self, after: dict[str, set[str]]) -> None:
+        self._after = {key: set(keys) for key, keys in after.items()}
+        self._ready = {key: threading.Event() for key in after}
+        self._cancelled = False
+        self._lock = threading.Lock()
+        for key, keys in self._after.items():
+            if not keys:
+                self._ready[key].set()
+
+    def done(self, finished: str) -> None:
+        with self._lock:
+            for key, keys in self._after.items():
+                if finished in keys:
+                    keys.discard(finished)
+                    if not keys:
+                        self._ready[key].set()
+
+    def wait(self, key: str) -> None:
+        self._ready[key].wait()
+        if self._cancelled:
+            raise KeyboardInterrupt
+
+    def cancel(self) -> None:
+        """Ctrl-C: steps still waiting give up instead of deleting out of order."""
+        self._cancelled = True
+        for ready in self._ready.values():
+            ready.set()

@@ -104,7 +104,7 @@ def _steps(config: Config) -> list[Step]:
             WRITER_HANDLER,
             tuning.writer_timeout,
             lambda ctx: {"TABLE_NAME": n.table},
-            depends_on=("writer-role", "writer-logs", "table"),
+            depends_on=("writer-role", "writer-logs"),
             description="pocctl: stores each order from the queue in the table",
         ),
         FunctionStep(
@@ -117,7 +117,9 @@ def _steps(config: Config) -> list[Step]:
             depends_on=("notifier-role", "notifier-logs", "topic"),
             description="pocctl: publishes a notification for each new order",
         ),
-        QueueMappingStep("queue-mapping", n.writer_function, n.queue, ("writer", "queue")),
+        # The table comes before the queue's mapping, not before the writer: nothing invokes the
+        # writer until its mapping polls, and creating a function doesn't need its table.
+        QueueMappingStep("queue-mapping", n.writer_function, n.queue, ("writer", "queue", "table")),
         StreamMappingStep(
             "stream-mapping",
             n.notifier_function,

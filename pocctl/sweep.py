@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import error_code, is_not_found, tag_dict
+from pocctl.aws import error_code, is_not_found, none_if_absent, tag_dict
 from pocctl.config import TAG_KEY
 from pocctl.context import Context
 from pocctl.resources.api import apis_named
@@ -102,8 +103,12 @@ def _table(ctx: Context, name: str) -> Leftover | None:
         if is_not_found(exc):
             return None
         raise
-    tags = ctx.client("dynamodb").list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
-    if not is_ours(ctx, tag_dict(tags)):
+    tags = none_if_absent(
+        lambda: ctx.client("dynamodb").list_tags_of_resource(ResourceArn=table["TableArn"])
+    )
+    if tags is None:
+        return None  # gone meanwhile
+    if not is_ours(ctx, tag_dict(tags["Tags"])):
         return None  # a look-alike, not the stack's
     remove = f"aws dynamodb delete-table --table-name {name} --region {ctx.config.region}"
     return Leftover("DynamoDB table", name, remove, table.get("TableStatus") == "DELETING")
@@ -112,36 +117,42 @@ def _table(ctx: Context, name: str) -> Leftover | None:
 def _mappings(ctx: Context) -> list[Leftover]:
     """The stack's functions' mappings: tagged, but the tagging API may not list them."""
     n = ctx.config.names
+    found = ctx.together(
+        lambda: _mappings_of(ctx, n.writer_function), lambda: _mappings_of(ctx, n.notifier_function)
+    )
+    return [leftover for of_function in found for leftover in of_function]
+
+
+def _mappings_of(ctx: Context, function: str) -> list[Leftover]:
+    lam = ctx.client("lambda")
+    pages = lam.get_paginator("list_event_source_mappings")
+    try:
+        mappings = [
+            m for page in pages.paginate(FunctionName=function) for m in page["EventSourceMappings"]
+        ]
+    except ClientError as exc:
+        if is_not_found(exc):
+            return []
+        raise
     found = []
-    for function in (n.writer_function, n.notifier_function):
-        lam = ctx.client("lambda")
-        pages = lam.get_paginator("list_event_source_mappings")
-        try:
-            mappings = [
-                m
-                for page in pages.paginate(FunctionName=function)
-                for m in page["EventSourceMappings"]
-            ]
-        except ClientError as exc:
-            if is_not_found(exc):
-                continue
-            raise
-        for mapping in mappings:
-            arn = mapping.get("EventSourceMappingArn")
-            if not arn or not is_ours(ctx, lam.list_tags(Resource=arn).get("Tags") or {}):
-                continue
-            remove = (
-                f"aws lambda delete-event-source-mapping --uuid {mapping['UUID']} "
-                f"--region {ctx.config.region}"
+    for mapping in mappings:
+        arn = mapping.get("EventSourceMappingArn")
+        # Gone between the two calls means deleted: nothing left.
+        found_tags = arn and none_if_absent(partial(lam.list_tags, Resource=arn))
+        if not found_tags or not is_ours(ctx, found_tags.get("Tags") or {}):
+            continue
+        remove = (
+            f"aws lambda delete-event-source-mapping --uuid {mapping['UUID']} "
+            f"--region {ctx.config.region}"
+        )
+        found.append(
+            Leftover(
+                "event source mapping",
+                f"{mapping['UUID']} ({function})",
+                remove,
+                mapping.get("State") == "Deleting",
             )
-            found.append(
-                Leftover(
-                    "event source mapping",
-                    f"{mapping['UUID']} ({function})",
-                    remove,
-                    mapping.get("State") == "Deleting",
-                )
-            )
+        )
     return found
 
 

@@ -227,6 +227,22 @@ def test_a_mapping_is_creating_then_enabled_and_deleting_then_gone(
     assert lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
 
 
+def test_a_mapping_of_a_pending_function_is_accepted_and_polls_once_both_are_ready(
+    emulator: Emulator, clock: Clock, reader: tuple[str, str]
+) -> None:
+    # While Pending a function can't be invoked or modified (Lambda Developer Guide, "Lambda
+    # function states", "Troubleshoot invocation issues"); a mapping modifies neither.
+    _, source = reader
+    lam = client(emulator, "lambda")
+    assert lam.get_function_configuration(FunctionName="f")["State"] == "Pending"
+    uuid = lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
+    clock.advance("function_pending")
+    assert lam.get_function_configuration(FunctionName="f")["State"] == "Active"
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Creating"
+    clock.advance("mapping_creating")
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
+
+
 def test_a_second_mapping_of_the_same_source_and_function_is_refused(
     emulator: Emulator, reader: tuple[str, str]
 ) -> None:
@@ -422,6 +438,17 @@ def test_default_local_timing_is_on_at_real_durations() -> None:
     assert Timing().seconds("iam_propagation") == RULES["iam_propagation"].seconds > 0
     assert Timing(enabled=False).seconds("iam_propagation") == 0
     assert Timing(scale=0.1).seconds("queue_name_reuse") == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize(
+    ("timing", "every"),
+    [(Timing(), 0.25), (Timing(scale=0.02), 0.25), (Timing(enabled=False), 0.1)],
+)
+def test_an_idle_stream_is_polled_four_times_a_second_as_aws_does(
+    timing: Timing, every: float
+) -> None:
+    with Emulator(port=0, timing=timing) as running:
+        assert running.supervisor.stream_poll_every == pytest.approx(every)
 
 
 def test_every_rule_names_its_source() -> None:

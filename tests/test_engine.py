@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pocctl.context import Call, Context
-from pocctl.engine import DependencyError, Engine, longest_chain, ordered
+from pocctl.context import Context
+from pocctl.engine import DependencyError, Engine, ordered
 from pocctl.errors import ForeignResourceError, StepError
 from pocctl.reporting import Outcome
 from pocctl.resources.base import Plan, Step
@@ -44,6 +44,7 @@ class FakeStep(Step):
 
     def destroy(self, ctx: Context) -> Outcome:
         self.log.append(f"destroy {self.key}")
+        ctx.wait_turn()  # as every deletion does (pocctl.aws.delete)
         if self.fail_destroy:
             raise StepError(self.key, "Delete", "Boom", "it broke")
         if not self.exists:
@@ -163,20 +164,21 @@ class TimedStep(FakeStep):
     ) -> None:
         super().__init__(key, log, depends_on)
         self.spans = spans
+        self.looks: dict[str, tuple[float, float]] = {}
 
-    def _timed(self) -> None:
-        import time
-
+    def _timed(self, spans: dict[str, tuple[float, float]]) -> None:
         began = time.monotonic()
         time.sleep(0.2)
-        self.spans[self.key] = (began, time.monotonic())
+        spans[self.key] = (began, time.monotonic())
 
     def apply(self, ctx: Context, plan: Plan) -> None:
-        self._timed()
+        self._timed(self.spans)
         super().apply(ctx, plan)
 
     def destroy(self, ctx: Context) -> Outcome:
-        self._timed()
+        self._timed(self.looks)  # is it there, is it ours
+        ctx.wait_turn()
+        self._timed(self.spans)
         return super().destroy(ctx)
 
 
@@ -202,14 +204,41 @@ def test_independent_steps_run_together_and_dependencies_still_come_first(
     assert spans["api"][1] - min(s for s, _ in spans.values()) < 0.75  # 3 levels, not 5 steps
 
 
-def test_down_in_parallel_still_removes_dependents_first(ctx: Context, log: list[str]) -> None:
+@pytest.mark.parametrize("workers", [16, 1])
+def test_down_deletes_dependents_first_and_looks_at_everything_at_once(
+    ctx: Context, log: list[str], workers: int
+) -> None:
     spans: dict[str, tuple[float, float]] = {}
     steps = timed_chain(log, spans)
     Engine(ctx, steps).up()
     spans.clear()
-    assert Engine(ctx, steps).down().ok
+    looks: dict[str, tuple[float, float]] = {}
+    for step in steps:
+        step.looks = looks
+    assert Engine(ctx, steps, workers=workers).down().ok
     assert spans["api"][1] <= spans["queue"][0] <= spans["queue"][1] <= spans["dlq"][0]
     assert spans["api"][1] <= spans["role"][0]
+    if workers > 1:  # the looks don't wait for anything: all five start together
+        starts = [began for began, _ in looks.values()]
+        assert len(starts) == 5 and max(starts) - min(starts) < 0.15
+
+
+def test_interrupting_down_leaves_the_steps_waiting_for_their_turn_undeleted(
+    ctx: Context, log: list[str]
+) -> None:
+    steps = [FakeStep("api", log, ("queue",)), FakeStep("queue", log)]
+    for step in steps:
+        step.exists = True
+
+    class Interrupted(FakeStep):
+        def destroy(self, ctx: Context) -> Outcome:
+            raise KeyboardInterrupt
+
+    api = Interrupted("api", log, ("queue",))
+    api.exists = True
+    report = Engine(ctx, [api, steps[1]]).down()
+    assert report.interrupted and not report.ok
+    assert steps[1].exists  # nothing of the queue was deleted before the API it waited for
 
 
 def test_serial_runs_one_step_at_a_time(ctx: Context, log: list[str]) -> None:
@@ -243,21 +272,6 @@ def test_plans_run_at_once_unless_one_reads_another_plan(ctx: Context, log: list
     starts = [spans[k][0] for k in ("dlq", "queue", "api")]
     assert max(starts) - min(starts) < 0.15, "plans of dependent steps need not wait"
     assert spans["mapping"][0] >= spans["dlq"][1], "a plan reading another's facts waits for it"
-
-
-def test_longest_chain_follows_the_graph_and_counts_side_by_side_calls_once() -> None:
-    steps = [FakeStep("dlq", []), FakeStep("queue", [], ("dlq",)), FakeStep("topic", [])]
-
-    def calls(step: str, n: int, phase: str = "up", lane: str | None = None) -> list[Call]:
-        return [Call("sqs", "Op", phase, step, lane) for _ in range(n)]
-
-    made = calls("dlq", 2) + calls("queue", 1) + calls("topic", 3) + calls("queue", 5, "plan")
-    assert longest_chain(steps, made, "up") == 3  # dlq then queue, or topic alone
-    made += calls("queue", 2, lane="7/0") + calls("queue", 1, lane="7/1")
-    assert longest_chain(steps, made, "up") == 5  # two more in a row on the longer branch
-    assert longest_chain(steps, made, "plan") == 5  # plans don't wait for each other
-    made += calls("queue", 1, "down") + calls("dlq", 2, "down") + calls("topic", 2, "down")
-    assert longest_chain(steps, made, "down") == 3  # down: queue, then dlq
 
 
 def test_together_runs_side_by_side_labels_lanes_and_raises_after_all_ran(ctx: Context) -> None:

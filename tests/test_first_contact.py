@@ -47,6 +47,13 @@ def test_up_returns_once_both_mappings_poll_and_the_stream_loses_nothing(
         }
     waits = [s for s in ctx.reporter.started if s[1] == "waiting until Enabled:"]  # type: ignore[attr-defined]
     assert sorted(step for step, _ in waits) == ["queue-mapping", "stream-mapping"]
+    # Only what the next call needs: a new function's mapping is made while it may be Pending,
+    # so nothing waited for the functions to be Active.
+    looked = {(c.step, c.operation) for c in ctx.calls.calls}
+    assert not looked & {
+        ("writer", "GetFunctionConfiguration"),
+        ("notifier", "GetFunctionConfiguration"),
+    }
 
 
 def test_down_then_up_at_once_works_and_carries_an_order(emulator: Emulator) -> None:

@@ -91,7 +91,10 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
 def test_the_stack_works_with_exactly_its_own_permissions(emulator: Emulator, log: Log) -> None:
     ctx = up(emulator, "lp-all")
     assert smoke(ctx, timeout=20).ok
-    assert not log.mentions("lp-all-"), [line for line in log if "lp-all" in line]
+    # Nothing the functions, pollers or API did was denied. (`up`'s own calls refused while a
+    # new role propagates, and retried, are not the roles' doing.)
+    denied = [line for line in log if "lp-all-" in line and " refused: " not in line]
+    assert denied == []
 
 
 WRITER_POLICY = ("Lambda-1-Role", "order-writer")

@@ -31,13 +31,13 @@ def test_create_function_is_retried_while_the_new_role_propagates(
         "CreateFunction",
         "InvalidParameterValueException",
         NOT_YET_ASSUMABLE,
-        3,
+        4,
     )
     report = Engine(ctx, build_steps(ctx.config), workers=1).up()
     assert report.ok
-    assert fault.failed == 3
-    # Short intervals, capped at 1 s: a retry lands soon after the role becomes usable.
-    assert sleeps[:3] == [0.25, 0.375, 0.5625]  # recorded instead of slept
+    assert fault.failed == 4
+    # Short intervals, capped at 0.5 s: a retry lands soon after the role becomes usable.
+    assert sleeps[:4] == [0.25, 0.375, 0.5, 0.5]  # recorded instead of slept
 
 
 # The stream mapping's own wording while the role propagates (aws-samples/lambda-refarch-webapp#7).
@@ -141,16 +141,18 @@ class Conflicting:
         return {"ok": True}
 
 
-def test_every_api_gateway_call_is_retried_on_conflict_with_capped_backoff() -> None:
-    slept: list[float] = []
-    client = RetryingClient(Conflicting(6), API_GATEWAY_RETRY_CODES, 120.0, slept.append)
+def test_every_api_gateway_call_is_retried_on_conflict_with_capped_backoff(
+    ctx: Context, sleeps: Sleeps
+) -> None:
+    client = RetryingClient(Conflicting(6), API_GATEWAY_RETRY_CODES, 120.0, ctx.waiting)
     assert client.put_method(restApiId="a") == {"ok": True}
-    assert slept == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
+    assert sleeps == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
+    pauses = [s for s in ctx.calls.spans if s.kind == "pause"]
+    assert len(pauses) == 6 and len({s.loop for s in pauses}) == 1  # one loop, for the benchmark
 
 
-def test_api_gateway_retries_give_up_after_their_limit() -> None:
-    slept: list[float] = []
-    client = RetryingClient(Conflicting(1000), API_GATEWAY_RETRY_CODES, 5.0, slept.append)
+def test_api_gateway_retries_give_up_after_their_limit(ctx: Context, sleeps: Sleeps) -> None:
+    client = RetryingClient(Conflicting(1000), API_GATEWAY_RETRY_CODES, 5.0, ctx.waiting)
     with pytest.raises(ClientError):
         client.put_method(restApiId="a")
-    assert sum(slept[:-1]) < 5.0 <= sum(slept)
+    assert sum(sleeps[:-1]) < 5.0 <= sum(sleeps)

@@ -21,7 +21,7 @@ from pocctl.local.apigw import USER_REQUEST, ApiGateway
 from pocctl.local.aws import AwsBehaviours
 from pocctl.local.aws.base import World
 from pocctl.local.aws.sns import CONFIRM_PATH, is_pending
-from pocctl.local.aws.timing import Timing
+from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.calls import Call, parse
 from pocctl.local.functions import Faults, FunctionNotFound, FunctionVersion, Invoker, read_function
 from pocctl.local.iam import Authorizer, Propagation, read_principal
@@ -34,6 +34,7 @@ HEALTH_PATH = "/_pocctl/health"
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 # Marks the emulator's own requests (API reads, pollers' bookkeeping): no latency, no limits.
 INTERNAL_HEADER = "x-pocctl-internal"
+TIMING_OFF_STREAM_POLL = 0.1  # an idle stream's polls with AWS's timing off (AWS: 0.25 s)
 
 Log = Callable[[str], None]
 # Pollers, workers and API requests share these clients from many threads at once.
@@ -287,6 +288,9 @@ class Emulator:
             self.regions,
             self.log,
             self.aws.lambda_.enabled_wall_time,
+            # AWS polls an idle stream 4 times a second, whatever the time scale (a poller's
+            # polls cost the emulator CPU); with AWS's timing off, 10 times.
+            RULES["stream_poll"].seconds if self.timing.enabled else TIMING_OFF_STREAM_POLL,
         )
         self.supervisor.start()
 

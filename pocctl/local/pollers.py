@@ -165,10 +165,12 @@ class StreamPoller(Poller):
         log: Log,
         checkpoints: dict[str, str],
         enabled_at: EnabledAt,
+        poll_every: float = IDLE_SLEEP_MAX,
     ) -> None:
         super().__init__(mapping, invoker, client, log)
         self.checkpoints = checkpoints  # shared with the supervisor: survives disable/enable
         self.enabled_at = enabled_at
+        self.poll_every = poll_every  # an idle stream's polls, at most this far apart
 
     def run(self) -> None:
         streams = self.client("dynamodbstreams", self.region)
@@ -188,7 +190,7 @@ class StreamPoller(Poller):
             if self.mapping.get("StartingPosition") == "LATEST" and key not in self.checkpoints
             else None
         )
-        idle = IDLE_SLEEP
+        idle = min(IDLE_SLEEP, self.poll_every)
         while not self.stopped.is_set():
             try:
                 response = streams.get_records(ShardIterator=iterator, Limit=batch)
@@ -202,9 +204,9 @@ class StreamPoller(Poller):
                 records = [r for r in records if created_at(r) >= skip_before]
             if not records:
                 self.stopped.wait(idle)
-                idle = min(idle * 1.5, IDLE_SLEEP_MAX)
+                idle = min(idle * 1.5, self.poll_every)
                 continue
-            idle = IDLE_SLEEP
+            idle = min(IDLE_SLEEP, self.poll_every)
             wanted = []
             for record in records:
                 try:
@@ -343,9 +345,11 @@ class Supervisor(threading.Thread):
         regions: set[str],
         log: Log,
         enabled_at: EnabledAt | None = None,
+        stream_poll_every: float = IDLE_SLEEP_MAX,
     ) -> None:
         super().__init__(daemon=True, name="pocctl-mappings")
         self.enabled_at: EnabledAt = enabled_at or (lambda uuid: None)
+        self.stream_poll_every = stream_poll_every
         self.invoker = invoker
         self.client = client
         self.role_client = role_client
@@ -404,7 +408,13 @@ class Supervisor(threading.Thread):
             return SqsPoller(mapping, self.invoker, as_role, self.log)
         if ":dynamodb:" in source and "/stream/" in source:
             return StreamPoller(
-                mapping, self.invoker, as_role, self.log, self.checkpoints, self.enabled_at
+                mapping,
+                self.invoker,
+                as_role,
+                self.log,
+                self.checkpoints,
+                self.enabled_at,
+                self.stream_poll_every,
             )
         return None
 

@@ -140,7 +140,9 @@ class FunctionStep(Step):
                     ),
                 )
             ctx.facts[f"{self.key}_arn"] = created["FunctionArn"]
-            self.wait_ready(ctx)
+            # No wait for Active: while Pending a function can't be invoked or modified (Lambda
+            # Developer Guide, "Lambda function states" and "Troubleshoot invocation"), but its
+            # mapping can be created, and polls only once the function is Active.
             return
         self.wait_ready(ctx)
         if current.get("CodeSha256") != code_sha256(self.code):

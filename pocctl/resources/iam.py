@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, delete, is_not_found, tag_dict, tag_list
+from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent, tag_dict, tag_list
 from pocctl.context import Context
 from pocctl.policies import as_list, render, statements
 from pocctl.reporting import Outcome
@@ -150,34 +150,49 @@ class RoleStep(Step):
             self._remove_policies(ctx, state.extra_inline, state.attached)
 
     def _remove_policies(self, ctx: Context, inline: list[str], attached: list[str]) -> None:
+        """Side by side: IAM removes a role's policies in any order, only all before the role."""
         iam = ctx.client("iam")
-        for name in inline:
-            delete(
+        removals = [
+            partial(
+                delete,
                 ctx,
                 self.key,
                 "DeleteRolePolicy",
                 partial(iam.delete_role_policy, RoleName=self.role_name, PolicyName=name),
             )
-        for arn in attached:
-            delete(
+            for name in inline
+        ] + [
+            partial(
+                delete,
                 ctx,
                 self.key,
                 "DetachRolePolicy",
                 partial(iam.detach_role_policy, RoleName=self.role_name, PolicyArn=arn),
             )
+            for arn in attached
+        ]
+        ctx.together(*removals)
 
     def destroy(self, ctx: Context) -> Outcome:
-        with aws_errors(self.key, "GetRole"):
-            role = self._get_role(ctx)
+        iam = ctx.client("iam")
+        with aws_errors(self.key, "GetRole"):  # all three at once: one round trip, not three
+            found: list[Any] = ctx.together(
+                lambda: self._get_role(ctx),
+                lambda: none_if_absent(lambda: iam.list_role_policies(RoleName=self.role_name)),
+                lambda: none_if_absent(
+                    lambda: iam.list_attached_role_policies(RoleName=self.role_name)
+                ),
+            )
+        role, inline, attached = found
         if role is None:
             return Outcome.ABSENT
         if not is_ours(ctx, tag_dict(role.get("Tags"))):
             ctx.reporter.note(not_ours_note(ctx, self))
             return Outcome.SKIPPED
-        iam = ctx.client("iam")
-        with aws_errors(self.key, "ListRolePolicies"):
-            inline = iam.list_role_policies(RoleName=self.role_name)["PolicyNames"]
-            attached = iam.list_attached_role_policies(RoleName=self.role_name)["AttachedPolicies"]
-        self._remove_policies(ctx, inline, [p["PolicyArn"] for p in attached])
+        self._remove_policies(
+            ctx,
+            (inline or {}).get("PolicyNames", []),
+            [p["PolicyArn"] for p in (attached or {}).get("AttachedPolicies", [])],
+        )
         delete(ctx, self.key, "DeleteRole", lambda: iam.delete_role(RoleName=self.role_name))
         return Outcome.DELETED

@@ -16,6 +16,7 @@ from pocctl.aws import (
     aws_errors,
     delete,
     is_not_found,
+    none_if_absent,
     poll,
     retry_on_codes,
     retry_while_role_propagates,
@@ -168,21 +169,23 @@ class MappingStep(Step):
 
     def destroy(self, ctx: Context) -> Outcome:
         lam = ctx.client("lambda")
+
         with aws_errors(self.key, "GetFunction"):
-            try:
-                tags = lam.get_function(FunctionName=self.function_name).get("Tags") or {}
-            except ClientError as exc:
-                if is_not_found(exc):
-                    return Outcome.ABSENT
-                raise
-            if not is_ours(ctx, tags):
-                ctx.reporter.note(not_ours_note(ctx, self))
-                return Outcome.SKIPPED
-            ours = self._mappings(ctx)
+            found: list[Any] = ctx.together(
+                lambda: none_if_absent(lambda: lam.get_function(FunctionName=self.function_name)),
+                lambda: self._mappings(ctx),
+            )
+        function, ours = found
+        tags = None if function is None else function.get("Tags") or {}
+        if tags is None and not ours:
+            return Outcome.ABSENT
+        if tags is not None and not is_ours(ctx, tags):
+            ctx.reporter.note(not_ours_note(ctx, self))
+            return Outcome.SKIPPED
+        # Started, not finished: AWS lets the function go while its mapping is Deleting, and
+        # the sweep reports a Deleting mapping as being deleted.
         for mapping in ours:
             self._delete(ctx, mapping["UUID"])
-        with aws_errors(self.key, "ListEventSourceMappings"):
-            poll(ctx, lambda: not self._mappings(ctx), what="mappings deleted", step=self.key)
         return Outcome.DELETED if ours else Outcome.ABSENT
 
 

@@ -136,6 +136,7 @@ class TableStep(Step):
                 ctx.reporter.note(not_ours_note(ctx, self))
                 return Outcome.SKIPPED
         if table.get("DeletionProtectionEnabled"):
+            ctx.wait_turn()
             with aws_errors(self.key, "UpdateTable"):
                 ddb.update_table(TableName=self.table_name, DeletionProtectionEnabled=False)
         delete(ctx, self.key, "DeleteTable", lambda: ddb.delete_table(TableName=self.table_name))

@@ -65,6 +65,11 @@ RULES: dict[str, Rule] = {
         "SQS API reference, DeleteQueue: 'you must wait at least 60 seconds before creating a "
         "queue with the same name' (QueueDeletedRecently)",
     ),
+    "stream_poll": Rule(
+        0.25,
+        "Lambda Developer Guide, 'Using Lambda with DynamoDB': 'Lambda polls shards in your "
+        "DynamoDB stream for records at a base rate of 4 times per second' (an idle stream)",
+    ),
     "api_change": Rule(
         0.2,
         "API Gateway applies one change at a time per REST API; overlapping changes get 409 "
