@@ -7,12 +7,14 @@ import json
 import boto3
 import pytest
 
+from bench.critical import one_per_call, phase_chain
 from pocctl.config import Config
 from pocctl.context import Context
-from pocctl.engine import Engine, longest_chain
+from pocctl.engine import Engine
 from pocctl.policies import as_list
 from pocctl.reporting import Outcome, RecordingReporter
 from pocctl.resources.api import ApiStep, invoke_url
+from pocctl.resources.base import Step
 from pocctl.resources.iam import RoleStep
 from pocctl.stack import build_steps, read_outputs
 
@@ -97,6 +99,11 @@ def test_mappings_are_configured_for_partial_failures_and_bounded_retries(
     assert json.loads(pattern["Pattern"]) == {"eventName": ["INSERT"]}
 
 
+def calls_in_a_row(steps: list[Step], ctx: Context, phase: str) -> int:
+    """How many calls of one phase had to follow each other (the critical path in calls)."""
+    return round(phase_chain(steps, ctx.calls.spans, phase, one_per_call).seconds)
+
+
 def test_second_up_changes_nothing_and_makes_no_mutating_call(deployed: Context) -> None:
     again = fresh(deployed, email=None)
     outcomes = up(again)
@@ -106,14 +113,14 @@ def test_second_up_changes_nothing_and_makes_no_mutating_call(deployed: Context)
     # Every resource is read at once: find it, look inside; the stream mapping reads the
     # table's plan first (the stream ARN).
     steps = build_steps(again.config)
-    assert longest_chain(steps, again.calls.calls, "plan") <= 3
-    assert longest_chain(steps, again.calls.calls, "up") == 0
+    assert calls_in_a_row(steps, again, "plan") <= 3
+    assert calls_in_a_row(steps, again, "up") == 0
 
 
 def test_a_cold_up_has_a_short_chain_of_calls(ctx: Context) -> None:
     up(ctx)
     steps = build_steps(ctx.config)
-    chain = sum(longest_chain(steps, ctx.calls.calls, phase) for phase in ("plan", "up"))
+    chain = sum(calls_in_a_row(steps, ctx, phase) for phase in ("plan", "up"))
     # Over 50 calls, but on AWS the wall time follows the longest run of calls that wait for
     # each other. The API's pieces go one change at a time (API Gateway refuses overlapping
     # changes), so its 16 writes are most of this chain.
@@ -232,10 +239,10 @@ def test_down_keeps_only_the_order_aws_needs(ctx: Context) -> None:
     steps = build_steps(down.config)
     assert Engine(down, steps).down().ok
     calls = [c for c in down.calls.calls if c.phase == "down"]
-    # Roles, queues, table, API and topic go at once: the chain is a mapping, then its
-    # function, then the function's log group (12 calls when everything waited for its
-    # dependents).
-    assert longest_chain(steps, calls, "down") <= 9
+    # Everything is looked at at once, and roles, queues, table, API and topic go at once: the
+    # chain is a look, then a mapping's deletion, its function's, its log group's (12 calls
+    # when everything waited for its dependents, 9 when looks waited too).
+    assert calls_in_a_row(steps, down, "down") <= 5
     order = [(c.step, c.operation) for c in calls if c.mutating]
     for mapping, function in (("queue-mapping", "writer"), ("stream-mapping", "notifier")):
         assert order.index((mapping, "DeleteEventSourceMapping")) < order.index(
