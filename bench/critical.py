@@ -22,7 +22,7 @@ from functools import cache
 
 from pocctl.context import Span
 from pocctl.engine import waits_for
-from pocctl.resources.base import Step
+from pocctl.resources.base import AnyStep
 
 Weight = Callable[[Span], float]
 
@@ -92,7 +92,9 @@ def step_weights(spans: Iterable[Span], phase: str | None, weight: Weight) -> di
     return own
 
 
-def phase_chain(steps: Sequence[Step], spans: Iterable[Span], phase: str, weight: Weight) -> Chain:
+def phase_chain(
+    steps: Sequence[AnyStep], spans: Iterable[Span], phase: str, weight: Weight
+) -> Chain:
     own = step_weights(spans, phase, weight)
     waits = {s.key: waits_for(steps, s, phase) for s in steps}
 
@@ -111,7 +113,7 @@ def phase_chain(steps: Sequence[Step], spans: Iterable[Span], phase: str, weight
 
 
 def critical_path(
-    steps: Sequence[Step],
+    steps: Sequence[AnyStep],
     spans: Sequence[Span],
     phases: Sequence[str],
     weight: Weight | None = None,

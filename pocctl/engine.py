@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import cache, partial
-from graphlib import TopologicalSorter
+from functools import partial
+from graphlib import CycleError, TopologicalSorter
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from pocctl.aws import error_code, error_message
-from pocctl.context import Call, Context
+from pocctl.context import Context
 from pocctl.errors import ForeignResourceError
 from pocctl.reporting import Action, Outcome, StepResult
-from pocctl.resources.base import Plan, Step
+from pocctl.resources.base import AnyStep, Plan
 
 # Enough for every step of the stack at once: the work is waiting on AWS, not computing.
 DEFAULT_WORKERS = 16
@@ -28,53 +28,27 @@ class DependencyError(Exception):
     """The step graph itself is wrong (a programming error, not a user one)."""
 
 
-def ordered(steps: Sequence[Step]) -> list[Step]:
+def ordered(steps: Sequence[AnyStep]) -> list[AnyStep]:
     """Steps in an order where each comes after what it depends on (stable for equal rank)."""
     by_key = {s.key: s for s in steps}
     for step in steps:
         missing = [d for d in (*step.depends_on, *step.plan_after) if d not in by_key]
         if missing:
             raise DependencyError(f"{step.key} depends on unknown step(s) {missing}")
-    done: list[Step] = []
-    placed: set[str] = set()
-    remaining = list(steps)
-    while remaining:
-        ready = [s for s in remaining if all(d in placed for d in s.depends_on)]
-        if not ready:
-            raise DependencyError(f"dependency cycle among {[s.key for s in remaining]}")
-        for step in ready:
-            done.append(step)
-            placed.add(step.key)
-        remaining = [s for s in remaining if s.key not in placed]
+    sorter = TopologicalSorter({s.key: s.depends_on for s in steps})
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        raise DependencyError(f"dependency cycle among {exc.args[1]}") from exc
+    done: list[AnyStep] = []
+    while sorter.is_active():
+        ready = sorter.get_ready()
+        done += [s for s in steps if s.key in ready]  # declared order within a rank
+        sorter.done(*ready)
     return done
 
 
-def longest_chain(steps: Sequence[Step], calls: Iterable[Call], phase: str) -> int:
-    """How many calls of one engine pass had to wait for each other. A step's calls run one
-    after another, after the calls of the steps it waits for: its dependencies, or on `down` the
-    steps that depend on it. Wall time over this chain's latency shows what parallelism left."""
-    per_step: Counter[str | None] = Counter()
-    lanes: dict[tuple[str | None, str], Counter[str]] = {}
-    for call in calls:
-        if call.phase != phase:
-            continue
-        if call.lane is None:
-            per_step[call.step] += 1
-        else:  # calls side by side count once per group, as its longest branch
-            group, _, branch = call.lane.partition("/")
-            lanes.setdefault((call.step, group), Counter())[branch] += 1
-    for (step, _), branches in lanes.items():
-        per_step[step] += max(branches.values())
-    waits = {s.key: waits_for(steps, s, phase) for s in steps}
-
-    @cache
-    def chain(key: str) -> int:
-        return per_step[key] + max((chain(k) for k in waits[key]), default=0)
-
-    return max((chain(s.key) for s in steps), default=0)
-
-
-def waits_for(steps: Sequence[Step], step: Step, phase: str) -> set[str]:
+def waits_for(steps: Sequence[AnyStep], step: AnyStep, phase: str) -> set[str]:
     """The steps that must be done first: planning needs only what a plan reads from another
     step's plan; `up` needs the dependencies; `down` removes dependents first, or what the step
     names in `teardown_after`."""
@@ -119,7 +93,7 @@ class Engine:
     """Runs steps as soon as what they depend on is done (`workers=1` runs them one by one)."""
 
     def __init__(
-        self, ctx: Context, steps: Sequence[Step], *, workers: int = DEFAULT_WORKERS
+        self, ctx: Context, steps: Sequence[AnyStep], *, workers: int = DEFAULT_WORKERS
     ) -> None:
         self.ctx = ctx
         self.steps = ordered(steps)
@@ -128,9 +102,9 @@ class Engine:
 
     def _schedule(
         self,
-        run: Callable[[Step], bool],
-        waits_for: Callable[[Step], set[str]],
-        order: Sequence[Step] | None = None,
+        run: Callable[[AnyStep], bool],
+        waits_for: Callable[[AnyStep], set[str]],
+        order: Sequence[AnyStep] | None = None,
         on_interrupt: Callable[[], None] = lambda: None,
     ) -> bool:
         """Run each step once everything it waits for has run; stop starting new steps as soon
@@ -142,7 +116,7 @@ class Engine:
         started: set[str] = set()
         stopping = False
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            running: dict[Future[bool], Step] = {}
+            running: dict[Future[bool], AnyStep] = {}
             try:
                 while True:
                     if not stopping:
@@ -166,12 +140,12 @@ class Engine:
                 on_interrupt()  # before the pool waits for the steps in flight
                 raise
 
-    def plan_all(self) -> tuple[dict[str, Plan], list[ForeignResourceError]]:
+    def plan_all(self) -> tuple[dict[str, Plan[Any]], list[ForeignResourceError]]:
         """Read-only pass over every step; finds name conflicts before anything is created."""
-        plans: dict[str, Plan] = {}
+        plans: dict[str, Plan[Any]] = {}
         conflicts: list[ForeignResourceError] = []
 
-        def plan(step: Step) -> bool:
+        def plan(step: AnyStep) -> bool:
             try:
                 with self.ctx.working_on("plan", step.key):
                     plans[step.key] = step.plan(self.ctx)
@@ -193,7 +167,7 @@ class Engine:
             StepResult(s.key, s.title, Outcome.NOT_RUN) for s in self.steps if s.key not in seen
         ]
 
-    def _interrupted(self, report: RunReport, step: Step) -> None:
+    def _interrupted(self, report: RunReport, step: AnyStep) -> None:
         self._finish(report, StepResult(step.key, step.title, Outcome.INTERRUPTED))
 
     def up(self, *, dry_run: bool = False) -> RunReport:
@@ -209,13 +183,13 @@ class Engine:
             for step in self.steps:
                 plan = plans[step.key]
                 outcome = WOULD.get(plan.action, Outcome.UNCHANGED)
-                result = StepResult(step.key, step.title, outcome, changes=plan.changes)
+                result = StepResult(step.key, step.title, outcome, changes=plan.described())
                 self._finish(report, result)
             return report
 
         changed: set[str] = set()
 
-        def apply(step: Step) -> bool:
+        def apply(step: AnyStep) -> bool:
             started = self.ctx.clock()
             try:
                 with self.ctx.working_on("up", step.key):
@@ -241,7 +215,9 @@ class Engine:
                 return False
             outcome = APPLIED.get(plan.action, Outcome.UNCHANGED)
             seconds = self.ctx.clock() - started
-            self._finish(report, StepResult(step.key, step.title, outcome, seconds, plan.changes))
+            self._finish(
+                report, StepResult(step.key, step.title, outcome, seconds, plan.described())
+            )
             return True
 
         try:
@@ -263,7 +239,7 @@ class Engine:
         by_key = {s.key: s for s in self.steps}
         order = [by_key[key] for key in TopologicalSorter(after).static_order()]
 
-        def destroy(step: Step) -> bool:
+        def destroy(step: AnyStep) -> bool:
             started = self.ctx.clock()
             self.ctx.reporter.step_started(step.key, step.title, "delete")
             try:

@@ -17,7 +17,7 @@ from pocctl.aws import is_not_found
 from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.reporting import Action
-from pocctl.resources.base import Step
+from pocctl.resources.base import AnyStep
 from pocctl.resources.queues import queue_url
 from pocctl.resources.topic import PENDING, subscriptions, topic_arn
 from pocctl.stack import build_steps
@@ -106,7 +106,7 @@ def email_subscriptions(ctx: Context) -> dict[str, str]:
 
 
 def _resources(
-    ctx: Context, steps: list[Step]
+    ctx: Context, steps: list[AnyStep]
 ) -> tuple[dict[str, Resource], dict[str, Any] | None]:
     """Each resource's state from `up`'s read-only plan pass, and the stage's throttle."""
     resources: dict[str, Resource] = {}
@@ -121,7 +121,7 @@ def _resources(
             continue
         plan = plans[step.key]
         state = {Action.CREATE: MISSING, Action.UPDATE: DRIFTED}.get(plan.action, PRESENT)
-        changes = plan.changes if state == DRIFTED else []
+        changes = plan.described() if state == DRIFTED else []
         resources[step.key] = Resource(step.kind, step.name, state, changes)
         if step.key == "api" and plan.current is not None and plan.current.stage:
             settings = (plan.current.stage.get("methodSettings") or {}).get("*/*", {})

@@ -10,7 +10,7 @@ from pocctl.config import Config, Names
 from pocctl.context import Context
 from pocctl.policies import render
 from pocctl.resources.api import ApiStep, find_api, invoke_url
-from pocctl.resources.base import Step
+from pocctl.resources.base import AnyStep
 from pocctl.resources.functions import FunctionStep
 from pocctl.resources.iam import RoleStep
 from pocctl.resources.logs import LogGroupStep, log_group_arn
@@ -37,14 +37,14 @@ TEARDOWN_AFTER: dict[str, tuple[str, ...]] = {
 }
 
 
-def build_steps(config: Config) -> list[Step]:
+def build_steps(config: Config) -> list[AnyStep]:
     steps = _steps(config)
     for step in steps:
         step.teardown_after = TEARDOWN_AFTER.get(step.key, ())
     return steps
 
 
-def _steps(config: Config) -> list[Step]:
+def _steps(config: Config) -> list[AnyStep]:
     n = config.names
     tuning = config.tuning
 
@@ -84,50 +84,75 @@ def _steps(config: Config) -> list[Step]:
         }
 
     return [
-        RoleStep("writer-role", n.writer_role, "trust-lambda", "order-writer", writer_policy),
         RoleStep(
-            "notifier-role", n.notifier_role, "trust-lambda", "order-notifier", notifier_policy
+            key="writer-role",
+            role_name=n.writer_role,
+            trust_template="trust-lambda",
+            policy_template="order-writer",
+            variables=writer_policy,
         ),
-        RoleStep("api-role", n.api_role, "trust-apigateway", "api-to-queue", api_policy),
-        TableStep(n.table),
-        QueueStep("dlq", n.dead_letter_queue, dlq_attributes),
-        QueueStep("queue", n.queue, queue_attributes, depends_on=("dlq",)),
-        QueueStep("failure-queue", n.stream_failure_queue, dlq_attributes),
-        TopicStep(n.topic),
-        EmailSubscriptionStep(n.topic, config.email),
-        LogGroupStep("writer-logs", Names.log_group(n.writer_function)),
-        LogGroupStep("notifier-logs", Names.log_group(n.notifier_function)),
+        RoleStep(
+            key="notifier-role",
+            role_name=n.notifier_role,
+            trust_template="trust-lambda",
+            policy_template="order-notifier",
+            variables=notifier_policy,
+        ),
+        RoleStep(
+            key="api-role",
+            role_name=n.api_role,
+            trust_template="trust-apigateway",
+            policy_template="api-to-queue",
+            variables=api_policy,
+        ),
+        TableStep(table_name=n.table),
+        QueueStep(key="dlq", queue_name=n.dead_letter_queue, attributes=dlq_attributes),
+        QueueStep(
+            key="queue", queue_name=n.queue, attributes=queue_attributes, depends_on=("dlq",)
+        ),
+        QueueStep(
+            key="failure-queue", queue_name=n.stream_failure_queue, attributes=dlq_attributes
+        ),
+        TopicStep(topic_name=n.topic),
+        EmailSubscriptionStep(topic_name=n.topic, email=config.email),
+        LogGroupStep(key="writer-logs", group_name=Names.log_group(n.writer_function)),
+        LogGroupStep(key="notifier-logs", group_name=Names.log_group(n.notifier_function)),
         FunctionStep(
-            "writer",
-            n.writer_function,
-            n.writer_role,
-            WRITER_HANDLER,
-            tuning.writer_timeout,
-            lambda ctx: {"TABLE_NAME": n.table},
+            key="writer",
+            function_name=n.writer_function,
+            role_name=n.writer_role,
+            handler=WRITER_HANDLER,
+            timeout=tuning.writer_timeout,
+            environment=lambda ctx: {"TABLE_NAME": n.table},
             depends_on=("writer-role", "writer-logs"),
             description="pocctl: stores each order from the queue in the table",
         ),
         FunctionStep(
-            "notifier",
-            n.notifier_function,
-            n.notifier_role,
-            NOTIFIER_HANDLER,
-            tuning.notifier_timeout,
-            lambda ctx: {"TOPIC_ARN": topic_arn(ctx, n.topic)},
+            key="notifier",
+            function_name=n.notifier_function,
+            role_name=n.notifier_role,
+            handler=NOTIFIER_HANDLER,
+            timeout=tuning.notifier_timeout,
+            environment=lambda ctx: {"TOPIC_ARN": topic_arn(ctx, n.topic)},
             depends_on=("notifier-role", "notifier-logs", "topic"),
             description="pocctl: publishes a notification for each new order",
         ),
-        # The table comes before the queue's mapping, not before the writer: nothing invokes the
-        # writer until its mapping polls, and creating a function doesn't need its table.
-        QueueMappingStep("queue-mapping", n.writer_function, n.queue, ("writer", "queue", "table")),
-        StreamMappingStep(
-            "stream-mapping",
-            n.notifier_function,
-            n.table,
-            n.stream_failure_queue,
-            ("notifier", "table", "failure-queue"),
+        QueueMappingStep(
+            key="queue-mapping",
+            function_name=n.writer_function,
+            queue_name=n.queue,
+            # The table comes before the queue's mapping, not before the writer: nothing invokes
+            # the writer until its mapping polls, and creating a function doesn't need its table.
+            depends_on=("writer", "queue", "table"),
         ),
-        ApiStep(n.api, n.queue, n.api_role),
+        StreamMappingStep(
+            key="stream-mapping",
+            function_name=n.notifier_function,
+            table_name=n.table,
+            failure_queue_name=n.stream_failure_queue,
+            depends_on=("notifier", "table", "failure-queue"),
+        ),
+        ApiStep(api_name=n.api, queue_name=n.queue, role_name=n.api_role),
     ]
 
 

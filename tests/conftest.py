@@ -12,8 +12,12 @@ from moto import mock_aws
 from pocctl.config import Config
 from pocctl.context import Context
 from pocctl.engine import Engine
+from pocctl.local.patches import import_backends
 from pocctl.reporting import RecordingReporter
 from pocctl.stack import build_steps
+
+# Steps run side by side, in threads: moto's models must be imported before (see import_backends).
+import_backends()
 
 ACCOUNT = "123456789012"
 # The environment as the test run found it, before any test hides the developer's AWS settings:

@@ -96,6 +96,29 @@ MailSink = Callable[[dict[str, Any], Any], None]  # (mail, moto's subscription)
 # Every running emulator's outbox; the patch is process-wide, the outboxes are not.
 MAIL_SINKS: list[MailSink] = []
 
+# What the stack and its tools call. moto imports a service's models on its first request; two
+# threads importing moto's modules at once can deadlock Python's import locks (_DeadlockError),
+# and pocctl makes its first calls side by side. So they are imported once, up front.
+SERVED = (
+    "sts",
+    "iam",
+    "lambda",
+    "dynamodb",
+    "dynamodbstreams",
+    "sqs",
+    "sns",
+    "logs",
+    "apigateway",
+    "resourcegroupstaggingapi",
+)
+
+
+def import_backends() -> None:
+    from moto.backends import get_backend
+
+    for service in SERVED:
+        get_backend(service)  # type: ignore[call-overload]
+
 
 _ABSENT = object()  # what moto lacked: undone by removing it again
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -14,7 +14,7 @@ from pocctl.aws import aws_errors, delete, is_not_found
 from pocctl.context import Context
 from pocctl.errors import ForeignResourceError
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Plan, Step, is_ours, not_ours_note
+from pocctl.resources.base import Change, Missing, Plan, Step, diff, is_ours, not_ours_note
 
 RESOURCE_PATH = "/order"
 MODEL_NAME = "Order"
@@ -102,18 +102,26 @@ class ApiState:
     validator_id: str | None = None
     bad_body_template: str | None = None
     stage: dict[str, Any] | None = None
-    changes: list[str] = field(default_factory=list)
 
 
-class ApiStep(Step):
-    key = "api"
-    kind = "REST API"
-    depends_on = ("queue", "api-role")
+@dataclass(frozen=True)
+class DefinitionDiffers(Change):
+    """A piece of the API's definition: changing it needs a new deployment."""
 
-    def __init__(self, api_name: str, queue_name: str, role_name: str) -> None:
-        self.api_name = api_name
-        self.queue_name = queue_name
-        self.role_name = role_name
+    what: str
+
+    def __str__(self) -> str:
+        return self.what
+
+
+@dataclass(eq=False, kw_only=True)
+class ApiStep(Step[ApiState]):
+    kind: ClassVar[str] = "REST API"
+    api_name: str
+    queue_name: str
+    role_name: str
+    key: str = "api"
+    depends_on: tuple[str, ...] = ("queue", "api-role")
 
     @property
     def name(self) -> str:
@@ -213,16 +221,16 @@ class ApiStep(Step):
             changes.append("method responses differ")
         return changes
 
-    def _stage_differences(self, ctx: Context, state: ApiState) -> list[str]:
+    def _stage_differences(self, ctx: Context, state: ApiState) -> list[Change]:
         if state.stage is None:
-            return [f"stage {ctx.config.stage} missing"]
+            return [Missing(f"stage {ctx.config.stage} missing")]
         settings = (state.stage.get("methodSettings") or {}).get("*/*", {})
         tuning = ctx.config.tuning
         now = (settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit"))
         want = (float(tuning.throttle_rate), tuning.throttle_burst)
-        return [] if now == want else [f"throttling (rate, burst) {now} -> {want}"]
+        return diff("throttling (rate, burst)", now, want)
 
-    def plan(self, ctx: Context) -> Plan:
+    def plan(self, ctx: Context) -> Plan[ApiState]:
         with aws_errors(self.key, "GetRestApis"):
             named = apis_named(ctx, self.api_name)
             api = next((a for a in named if is_ours(ctx, a.get("tags") or {})), None)
@@ -233,22 +241,23 @@ class ApiStep(Step):
             state = self._read(ctx, api["id"])
         ctx.facts["api_id"] = api["id"]
         ctx.facts["invoke_url"] = invoke_url(ctx, api["id"])
-        changes = []
+        definition = []
         if state.model is None or json.loads(state.model["schema"]) != ORDER_SCHEMA:
-            changes.append(f"model {MODEL_NAME} missing or different")
+            definition.append(f"model {MODEL_NAME} missing or different")
         if state.validator_id is None:
-            changes.append(f"request validator {VALIDATOR_NAME} missing")
+            definition.append(f"request validator {VALIDATOR_NAME} missing")
         if state.bad_body_template != BAD_BODY_TEMPLATE:
-            changes.append("bad-request response missing or different")
-        changes += self._method_differences(ctx, state)
-        state.changes = list(changes)
-        changes += self._stage_differences(ctx, state)
-        return Plan.from_changes(changes, state)
+            definition.append("bad-request response missing or different")
+        definition += self._method_differences(ctx, state)
+        changes: list[Change] = [DefinitionDiffers(what) for what in definition]
+        return Plan.from_changes(changes + self._stage_differences(ctx, state), state)
 
     # -- writing ---------------------------------------------------------------------------
-    def apply(self, ctx: Context, plan: Plan) -> None:
+    def apply(self, ctx: Context, plan: Plan[ApiState]) -> None:
         ag = ctx.client("apigateway")
-        state: ApiState | None = plan.current
+        state = plan.current
+        # A new API, or a changed definition: write it, then deploy it.
+        definition_changed = state is None or plan.has(DefinitionDiffers)
         if state is None:
             with aws_errors(self.key, "CreateRestApi"):
                 api = ag.create_rest_api(
@@ -257,11 +266,10 @@ class ApiStep(Step):
                     endpointConfiguration={"types": ["REGIONAL"]},
                     tags=ctx.config.tags,
                 )
-            state = ApiState(api["id"], root_id=api.get("rootResourceId"), changes=["new"])
+            state = ApiState(api["id"], root_id=api.get("rootResourceId"))
         api_id = state.api_id
         ctx.facts["api_id"] = api_id
         ctx.facts["invoke_url"] = invoke_url(ctx, api_id)
-        definition_changed = bool(state.changes)
         if definition_changed:
             self._write_definition(ctx, state)
         if definition_changed or state.stage is None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -19,40 +20,50 @@ from pocctl.context import Context
 from pocctl.errors import StepError
 from pocctl.packaging import build_zip, code_sha256
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Plan, Step, diff, is_ours, not_ours_note, require_ours
+from pocctl.resources.base import (
+    Change,
+    Differs,
+    Plan,
+    Step,
+    diff,
+    is_ours,
+    not_ours_note,
+    require_ours,
+)
 
 UPDATE_IN_PROGRESS = frozenset({"ResourceConflictException"})
 
 Environment = Callable[[Context], dict[str, str]]
 
 
+@dataclass(frozen=True)
+class CodeChanged(Change):
+    deployed: str  # CodeSha256 of what runs now
+    built: str
+
+    def __str__(self) -> str:
+        return "code changed: will upload the new zip"
+
+
+Configuration = dict[str, Any]  # GetFunction's "Configuration"
+
+
 def function_arn(ctx: Context, function_name: str) -> str:
     return ctx.arn("lambda", f"function:{function_name}")
 
 
-class FunctionStep(Step):
-    kind = "Lambda function"
-
-    def __init__(
-        self,
-        key: str,
-        function_name: str,
-        role_name: str,
-        handler: str,
-        timeout: int,
-        environment: Environment,
-        depends_on: tuple[str, ...],
-        description: str,
-    ) -> None:
-        self.key = key
-        self.function_name = function_name
-        self.role_name = role_name
-        self.handler = handler
-        self.timeout = timeout
-        self.environment = environment
-        self.depends_on = depends_on
-        self.description = description
-        self._zip: bytes | None = None
+@dataclass(eq=False, kw_only=True)
+class FunctionStep(Step[Configuration]):
+    kind: ClassVar[str] = "Lambda function"
+    key: str
+    function_name: str
+    role_name: str
+    handler: str
+    timeout: int
+    environment: Environment
+    depends_on: tuple[str, ...]
+    description: str
+    _zip: bytes | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -86,7 +97,7 @@ class FunctionStep(Step):
                 return None
             raise
 
-    def plan(self, ctx: Context) -> Plan:
+    def plan(self, ctx: Context) -> Plan[Configuration]:
         with aws_errors(self.key, "GetFunction"):
             found = self._get(ctx)
         if found is None:
@@ -94,14 +105,15 @@ class FunctionStep(Step):
         require_ours(ctx, self, found.get("Tags") or {})
         current = found["Configuration"]
         ctx.facts[f"{self.key}_arn"] = current["FunctionArn"]
-        changes = []
-        for field, wanted in self.desired_config(ctx).items():
-            now = current.get(field)
-            if field == "Environment":
+        changes: list[Change] = []
+        for setting, wanted in self.desired_config(ctx).items():
+            now = current.get(setting)
+            if setting == "Environment":
                 now = {"Variables": (now or {}).get("Variables", {})}
-            changes += diff(field, now, wanted)
-        if current.get("CodeSha256") != code_sha256(self.code):
-            changes.append("code changed: will upload the new zip")
+            changes += diff(setting, now, wanted)
+        built = code_sha256(self.code)
+        if current.get("CodeSha256") != built:
+            changes.append(CodeChanged(str(current.get("CodeSha256")), built))
         return Plan.from_changes(changes, current)
 
     def wait_ready(self, ctx: Context) -> None:
@@ -124,11 +136,10 @@ class FunctionStep(Step):
         with aws_errors(self.key, "GetFunctionConfiguration"):
             poll(ctx, ready, what=f"function {self.function_name} becoming ready", step=self.key)
 
-    def apply(self, ctx: Context, plan: Plan) -> None:
+    def apply(self, ctx: Context, plan: Plan[Configuration]) -> None:
         lam = ctx.client("lambda")
         desired = self.desired_config(ctx)
-        current: dict[str, Any] | None = plan.current
-        if current is None:
+        if plan.current is None:
             with aws_errors(self.key, "CreateFunction"):
                 created = retry_while_role_propagates(
                     ctx,
@@ -145,7 +156,7 @@ class FunctionStep(Step):
             # mapping can be created, and polls only once the function is Active.
             return
         self.wait_ready(ctx)
-        if current.get("CodeSha256") != code_sha256(self.code):
+        if plan.has(CodeChanged):
             with aws_errors(self.key, "UpdateFunctionCode"):
                 retry_on_codes(
                     ctx,
@@ -156,7 +167,7 @@ class FunctionStep(Step):
                     limit_seconds=60,
                 )
             self.wait_ready(ctx)
-        if any(not c.startswith("code changed") for c in plan.changes):
+        if plan.has(Differs):
             with aws_errors(self.key, "UpdateFunctionConfiguration"):
                 retry_on_codes(
                     ctx,

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -14,7 +14,7 @@ from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent, tag_dic
 from pocctl.context import Context
 from pocctl.policies import as_list, render, statements
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
+from pocctl.resources.base import Change, Plan, Step, is_ours, not_ours_note, require_ours
 
 # Policy documents can only be rendered once the account id is known, so steps hold a function.
 PolicyVariables = Callable[[Context], dict[str, str]]
@@ -40,22 +40,41 @@ class RoleState:
     attached: list[str]
 
 
-class RoleStep(Step):
-    kind = "IAM role"
+@dataclass(frozen=True)
+class TrustDiffers(Change):
+    def __str__(self) -> str:
+        return "trust policy differs: will be replaced"
 
-    def __init__(
-        self,
-        key: str,
-        role_name: str,
-        trust_template: str,
-        policy_template: str,
-        variables: PolicyVariables,
-    ) -> None:
-        self.key = key
-        self.role_name = role_name
-        self.trust_template = trust_template
-        self.policy_template = policy_template
-        self.variables = variables
+
+@dataclass(frozen=True)
+class PolicyDiffers(Change):
+    name: str
+    missing: bool
+
+    def __str__(self) -> str:
+        state = "missing" if self.missing else "differs: will be replaced"
+        return f"inline policy {self.name} {state}"
+
+
+@dataclass(frozen=True)
+class ExtraPolicy(Change):
+    name: str  # an inline policy's name, or a managed policy's ARN
+    managed: bool
+
+    def __str__(self) -> str:
+        if self.managed:
+            return f"extra managed policy {self.name}: will be detached"
+        return f"extra inline policy {self.name}: will be removed"
+
+
+@dataclass(eq=False, kw_only=True)
+class RoleStep(Step[RoleState]):
+    kind: ClassVar[str] = "IAM role"
+    key: str
+    role_name: str
+    trust_template: str
+    policy_template: str
+    variables: PolicyVariables
 
     @property
     def name(self) -> str:
@@ -104,30 +123,26 @@ class RoleStep(Step):
             attached=[p["PolicyArn"] for p in attached],
         )
 
-    def plan(self, ctx: Context) -> Plan:
+    def plan(self, ctx: Context) -> Plan[RoleState]:
         with aws_errors(self.key, "GetRole"):
             role = self._get_role(ctx)
             if role is None:
                 return Plan.create()
             require_ours(ctx, self, tag_dict(role.get("Tags")))
             state = self._read(ctx, role)
-        changes = []
-        trust = render(self.trust_template, {})
-        if canonical(state.trust) != canonical(trust):
-            changes.append("trust policy differs: will be replaced")
-        if state.policy is None:
-            changes.append(f"inline policy {self.policy_name} missing")
-        elif canonical(state.policy) != canonical(self.desired_policy(ctx)):
-            changes.append(f"inline policy {self.policy_name} differs: will be replaced")
-        changes += [f"extra inline policy {n}: will be removed" for n in state.extra_inline]
-        changes += [f"extra managed policy {a}: will be detached" for a in state.attached]
+        changes: list[Change] = []
+        if canonical(state.trust) != canonical(render(self.trust_template, {})):
+            changes.append(TrustDiffers())
+        if state.policy is None or canonical(state.policy) != canonical(self.desired_policy(ctx)):
+            changes.append(PolicyDiffers(self.policy_name, missing=state.policy is None))
+        changes += [ExtraPolicy(name, managed=False) for name in state.extra_inline]
+        changes += [ExtraPolicy(arn, managed=True) for arn in state.attached]
         return Plan.from_changes(changes, state)
 
-    def apply(self, ctx: Context, plan: Plan) -> None:
+    def apply(self, ctx: Context, plan: Plan[RoleState]) -> None:
         iam = ctx.client("iam")
         trust = json.dumps(render(self.trust_template, {}))
-        state: RoleState | None = plan.current
-        if state is None:
+        if plan.current is None:
             with aws_errors(self.key, "CreateRole"):
                 iam.create_role(
                     RoleName=self.role_name,
@@ -135,19 +150,22 @@ class RoleStep(Step):
                     Description=f"pocctl stack {ctx.config.stack}: {self.policy_template}",
                     Tags=tag_list(ctx.config.tags),
                 )
-        elif canonical(state.trust) != canonical(json.loads(trust)):
+        elif plan.has(TrustDiffers):
             with aws_errors(self.key, "UpdateAssumeRolePolicy"):
                 iam.update_assume_role_policy(RoleName=self.role_name, PolicyDocument=trust)
-        desired = self.desired_policy(ctx)
-        if state is None or state.policy is None or canonical(state.policy) != canonical(desired):
+        if plan.current is None or plan.has(PolicyDiffers):
             with aws_errors(self.key, "PutRolePolicy"):
                 iam.put_role_policy(
                     RoleName=self.role_name,
                     PolicyName=self.policy_name,
-                    PolicyDocument=json.dumps(desired),
+                    PolicyDocument=json.dumps(self.desired_policy(ctx)),
                 )
-        if state is not None:
-            self._remove_policies(ctx, state.extra_inline, state.attached)
+        extra = plan.of(ExtraPolicy)
+        self._remove_policies(
+            ctx,
+            [p.name for p in extra if not p.managed],
+            [p.name for p in extra if p.managed],
+        )
 
     def _remove_policies(self, ctx: Context, inline: list[str], attached: list[str]) -> None:
         """Side by side: IAM removes a role's policies in any order, only all before the role."""

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from pocctl.aws import aws_errors, delete
 from pocctl.context import Context
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
+from pocctl.resources.base import Plan, Step, diff, is_ours, not_ours_note, require_ours
 
 
 def log_group_arn(ctx: Context, group_name: str) -> str:
     return ctx.arn("logs", f"log-group:{group_name}")
 
 
-class LogGroupStep(Step):
-    kind = "log group"
-
-    def __init__(self, key: str, group_name: str) -> None:
-        self.key = key
-        self.group_name = group_name
+@dataclass(eq=False, kw_only=True)
+class LogGroupStep(Step[dict[str, Any]]):
+    kind: ClassVar[str] = "log group"
+    key: str
+    group_name: str
 
     @property
     def name(self) -> str:
@@ -37,7 +37,7 @@ class LogGroupStep(Step):
         tags: dict[str, str] = ctx.client("logs").list_tags_for_resource(resourceArn=arn)["tags"]
         return tags
 
-    def plan(self, ctx: Context) -> Plan:
+    def plan(self, ctx: Context) -> Plan[dict[str, Any]]:
         with aws_errors(self.key, "DescribeLogGroups"):
             group = self._find(ctx)
             if group is None:
@@ -45,10 +45,9 @@ class LogGroupStep(Step):
             require_ours(ctx, self, self._tags(ctx))
         retention = ctx.config.tuning.log_retention_days
         current = group.get("retentionInDays")
-        changes = [] if current == retention else [f"retention {current} -> {retention} days"]
-        return Plan.from_changes(changes, group)
+        return Plan.from_changes(diff("retention in days", current, retention), group)
 
-    def apply(self, ctx: Context, plan: Plan) -> None:
+    def apply(self, ctx: Context, plan: Plan[dict[str, Any]]) -> None:
         logs = ctx.client("logs")
         if plan.current is None:
             with aws_errors(self.key, "CreateLogGroup"):

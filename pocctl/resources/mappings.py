@@ -7,7 +7,8 @@ a new ARN, so `plan` lists every mapping of the function and removes the extra o
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -23,12 +24,44 @@ from pocctl.aws import (
 )
 from pocctl.context import Context
 from pocctl.reporting import Action, Outcome
-from pocctl.resources.base import Plan, Step, is_ours, not_ours_note
+from pocctl.resources.base import Change, Differs, Missing, Plan, Step, is_ours, not_ours_note
 from pocctl.resources.queues import queue_arn
 
 ACTIVE_STATES = {"Creating", "Enabling", "Enabled", "Updating"}
 CREATE_ONLY = ("StartingPosition",)
 INSERT_ONLY = {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]}
+
+
+Mapping = dict[str, Any]  # as ListEventSourceMappings returns it
+
+
+@dataclass(frozen=True)
+class ExtraMapping(Change):
+    uuid: str
+
+    def __str__(self) -> str:
+        return f"remove extra or stale mapping {self.uuid}"
+
+
+@dataclass(frozen=True)
+class NotEnabled(Change):
+    state: str | None
+
+    def __str__(self) -> str:
+        return f"state {self.state} -> Enabled"
+
+
+@dataclass(frozen=True)
+class Mappings:
+    """The one mapping to keep (None: create it) and those to remove."""
+
+    keep: Mapping | None
+    extra: list[Mapping]
+
+
+def recreates(change: Change) -> bool:
+    """A setting AWS won't update in place: the mapping is made anew."""
+    return isinstance(change, Differs) and change.setting in CREATE_ONLY
 
 
 def patterns(criteria: dict[str, Any]) -> list[Any]:
@@ -41,13 +74,12 @@ def same_setting(name: str, current: Any, desired: Any) -> bool:
     return bool(current == desired)
 
 
-class MappingStep(Step):
-    kind = "event source mapping"
-
-    def __init__(self, key: str, function_name: str, depends_on: tuple[str, ...]) -> None:
-        self.key = key
-        self.function_name = function_name
-        self.depends_on = depends_on
+@dataclass(eq=False, kw_only=True)
+class MappingStep(Step[Mappings]):
+    kind: ClassVar[str] = "event source mapping"
+    key: str
+    function_name: str
+    depends_on: tuple[str, ...]
 
     def source_arn(self, ctx: Context) -> str | None:
         raise NotImplementedError
@@ -77,29 +109,30 @@ class MappingStep(Step):
             and (m.get("State") == "Deleting") == deleting
         ]
 
-    def plan(self, ctx: Context) -> Plan:
+    def plan(self, ctx: Context) -> Plan[Mappings]:
         with aws_errors(self.key, "ListEventSourceMappings"):
             ours = self._mappings(ctx)
         source = self.source_arn(ctx)
         matching = [m for m in ours if m["EventSourceArn"] == source]
         keep = matching[0] if matching else None
         extra = [m for m in ours if m is not keep]
-        changes = [f"remove extra or stale mapping {m['UUID']}" for m in extra]
+        changes: list[Change] = [ExtraMapping(m["UUID"]) for m in extra]
         if keep is None:
-            return Plan(Action.CREATE, ["does not exist", *changes], (None, extra))
+            return Plan(Action.CREATE, (Missing(), *changes), Mappings(None, extra))
         settings = self.settings(ctx)
         for name, wanted in settings.items():
             if not same_setting(name, keep.get(name), wanted):
-                changes.append(f"{name}: {keep.get(name)!r} -> {wanted!r}")
+                changes.append(Differs(name, keep.get(name), wanted))
         if keep.get("State") not in ACTIVE_STATES:
-            changes.append(f"state {keep.get('State')} -> Enabled")
-        if any(c.startswith(CREATE_ONLY) for c in changes):
-            return Plan(Action.CREATE, changes, (None, ours))
-        return Plan.from_changes(changes, (keep, extra))
+            changes.append(NotEnabled(keep.get("State")))
+        if any(recreates(c) for c in changes):
+            return Plan(Action.CREATE, tuple(changes), Mappings(None, ours))
+        return Plan.from_changes(changes, Mappings(keep, extra))
 
-    def apply(self, ctx: Context, plan: Plan) -> None:
+    def apply(self, ctx: Context, plan: Plan[Mappings]) -> None:
         lam = ctx.client("lambda")
-        keep, extra = plan.current if plan.current else (None, [])
+        found = plan.current or Mappings(None, [])
+        keep, extra = found.keep, found.extra
         for mapping in extra:
             self._delete(ctx, mapping["UUID"])
         settings = self.settings(ctx)
@@ -189,10 +222,9 @@ class MappingStep(Step):
         return Outcome.DELETED if ours else Outcome.ABSENT
 
 
+@dataclass(eq=False, kw_only=True)
 class QueueMappingStep(MappingStep):
-    def __init__(self, key: str, function_name: str, queue_name: str, depends_on: tuple[str, ...]):
-        super().__init__(key, function_name, depends_on)
-        self.queue_name = queue_name
+    queue_name: str
 
     @property
     def name(self) -> str:
@@ -213,19 +245,11 @@ class QueueMappingStep(MappingStep):
         }
 
 
+@dataclass(eq=False, kw_only=True)
 class StreamMappingStep(MappingStep):
-    def __init__(
-        self,
-        key: str,
-        function_name: str,
-        table_name: str,
-        failure_queue_name: str,
-        depends_on: tuple[str, ...],
-    ):
-        super().__init__(key, function_name, depends_on)
-        self.plan_after = ("table",)  # the stream ARN comes from the table's plan
-        self.table_name = table_name
-        self.failure_queue_name = failure_queue_name
+    table_name: str
+    failure_queue_name: str
+    plan_after: tuple[str, ...] = ("table",)  # the stream ARN comes from its plan
 
     @property
     def name(self) -> str:

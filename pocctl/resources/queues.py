@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from pocctl.aws import aws_errors, delete, is_not_found, retry_on_codes
 from pocctl.context import Context
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
+from pocctl.resources.base import (
+    Differs,
+    Missing,
+    Plan,
+    Step,
+    is_ours,
+    not_ours_note,
+    require_ours,
+)
 
 FOURTEEN_DAYS = str(14 * 24 * 3600)
 # After a delete, SQS refuses the same name for 60 s; botocore does not retry this.
@@ -48,16 +57,20 @@ def queue_arn(ctx: Context, queue_name: str) -> str:
     return ctx.arn("sqs", queue_name)
 
 
-class QueueStep(Step):
-    kind = "SQS queue"
+@dataclass(frozen=True)
+class QueueState:
+    url: str
+    wrong: dict[str, str]  # the attributes to set, with their wanted values
 
-    def __init__(
-        self, key: str, queue_name: str, attributes: Attributes, depends_on: tuple[str, ...] = ()
-    ) -> None:
-        self.key = key
-        self.queue_name = queue_name
-        self.attributes = attributes
-        self.depends_on = depends_on
+
+@dataclass(eq=False, kw_only=True)
+class QueueStep(Step[QueueState]):
+    kind: ClassVar[str] = "SQS queue"
+
+    key: str
+    queue_name: str
+    attributes: Attributes
+    depends_on: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -67,7 +80,7 @@ class QueueStep(Step):
         tags: dict[str, str] = ctx.client("sqs").list_queue_tags(QueueUrl=url).get("Tags", {})
         return tags
 
-    def plan(self, ctx: Context) -> Plan:
+    def plan(self, ctx: Context) -> Plan[QueueState]:
         sqs = ctx.client("sqs")
         with aws_errors(self.key, "GetQueueUrl"):
             url = queue_url(ctx, self.queue_name)
@@ -84,15 +97,17 @@ class QueueStep(Step):
                 if not is_not_found(exc):
                     raise
                 # Deleted moments ago: its URL still answers for up to 60 s, nothing else does.
-                return Plan.create("deleted moments ago: will create it once SQS allows the name")
+                return Plan.create(
+                    Missing("deleted moments ago: will create it once SQS allows the name")
+                )
             require_ours(ctx, self, tags)
         ctx.facts[f"{self.key}_url"] = url
         desired = self.attributes(ctx)
         wrong = {k: v for k, v in desired.items() if not same_attribute(k, current.get(k), v)}
-        changes = [f"{k}: {current.get(k)!r} -> {v!r}" for k, v in wrong.items()]
-        return Plan.from_changes(changes, (url, wrong))
+        changes = [Differs(k, current.get(k), v) for k, v in wrong.items()]
+        return Plan.from_changes(changes, QueueState(url, wrong))
 
-    def apply(self, ctx: Context, plan: Plan) -> None:
+    def apply(self, ctx: Context, plan: Plan[QueueState]) -> None:
         sqs = ctx.client("sqs")
         if plan.current is None:
             desired = self.attributes(ctx)
@@ -107,9 +122,8 @@ class QueueStep(Step):
                 )
             ctx.facts[f"{self.key}_url"] = created["QueueUrl"]
             return
-        url, wrong = plan.current
         with aws_errors(self.key, "SetQueueAttributes"):
-            sqs.set_queue_attributes(QueueUrl=url, Attributes=wrong)
+            sqs.set_queue_attributes(QueueUrl=plan.current.url, Attributes=plan.current.wrong)
 
     def destroy(self, ctx: Context) -> Outcome:
         with aws_errors(self.key, "GetQueueUrl"):

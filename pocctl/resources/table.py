@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -10,18 +11,28 @@ from pocctl.aws import aws_errors, delete, is_not_found, poll, tag_dict, tag_lis
 from pocctl.context import Context
 from pocctl.errors import StepError
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
+from pocctl.resources.base import (
+    Busy,
+    Change,
+    Missing,
+    Plan,
+    Step,
+    diff,
+    is_ours,
+    not_ours_note,
+    require_ours,
+)
 
 KEY = "orderID"
+Table = dict[str, Any]  # DescribeTable's "Table"
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
 
 
-class TableStep(Step):
-    key = "table"
-    kind = "DynamoDB table"
-
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
+@dataclass(eq=False, kw_only=True)
+class TableStep(Step[Table]):
+    kind: ClassVar[str] = "DynamoDB table"
+    table_name: str
+    key: str = "table"
 
     @property
     def name(self) -> str:
@@ -45,7 +56,7 @@ class TableStep(Step):
         ctx.facts["table_arn"] = table["TableArn"]
         ctx.facts["stream_arn"] = table.get("LatestStreamArn")
 
-    def plan(self, ctx: Context) -> Plan:
+    def plan(self, ctx: Context) -> Plan[Table]:
         with aws_errors(self.key, "DescribeTable"):
             table = self._describe(ctx)
             if table is None:
@@ -53,7 +64,7 @@ class TableStep(Step):
             require_ours(ctx, self, self._tags(ctx, table["TableArn"]))
         if table.get("TableStatus") == "DELETING":
             # Gone in a moment; its stream ARN must never reach a mapping.
-            return Plan.create("being deleted: will wait until it is gone, then create it")
+            return Plan.create(Missing("being deleted: will wait until it is gone, then create it"))
         self._remember(ctx, table)
         if table["KeySchema"] != [{"AttributeName": KEY, "KeyType": "HASH"}]:
             raise StepError(
@@ -65,13 +76,11 @@ class TableStep(Step):
             )
         billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
         stream = table.get("StreamSpecification") or {"StreamEnabled": False}
-        changes = []
+        changes: list[Change] = []
         if table.get("TableStatus") in ("CREATING", "UPDATING"):
-            changes.append(f"{table['TableStatus']}: will wait until ACTIVE")
-        if billing != "PAY_PER_REQUEST":
-            changes.append(f"billing mode {billing} -> PAY_PER_REQUEST")
-        if stream != STREAM:
-            changes.append(f"stream {stream} -> {STREAM}")
+            changes.append(Busy(table["TableStatus"]))
+        changes += diff("billing mode", billing, "PAY_PER_REQUEST")
+        changes += diff("stream", stream, STREAM)
         return Plan.from_changes(changes, table)
 
     def _wait_active(self, ctx: Context) -> dict[str, Any]:
@@ -84,7 +93,7 @@ class TableStep(Step):
         poll(ctx, active, what=f"table {self.table_name} becoming ACTIVE", step=self.key)
         return found
 
-    def apply(self, ctx: Context, plan: Plan) -> None:
+    def apply(self, ctx: Context, plan: Plan[Table]) -> None:
         ddb = ctx.client("dynamodb")
         table: dict[str, Any] | None = plan.current
         if table is None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from pocctl.aws import aws_errors, delete, is_not_found, tag_dict, tag_list
 from pocctl.context import Context
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Plan, Step, is_ours, not_ours_note, require_ours
+from pocctl.resources.base import Missing, Plan, Step, is_ours, not_ours_note, require_ours
 
 PENDING = "PendingConfirmation"
 
@@ -39,18 +40,17 @@ def subscriptions(ctx: Context, arn: str) -> list[dict[str, Any]]:
     return found
 
 
-class TopicStep(Step):
-    key = "topic"
-    kind = "SNS topic"
-
-    def __init__(self, topic_name: str) -> None:
-        self.topic_name = topic_name
+@dataclass(eq=False, kw_only=True)
+class TopicStep(Step[None]):
+    kind: ClassVar[str] = "SNS topic"
+    topic_name: str
+    key: str = "topic"
 
     @property
     def name(self) -> str:
         return self.topic_name
 
-    def plan(self, ctx: Context) -> Plan:
+    def plan(self, ctx: Context) -> Plan[None]:
         with aws_errors(self.key, "GetTopicAttributes"):
             tags = topic_tags(ctx, topic_arn(ctx, self.topic_name))
         if tags is None:
@@ -58,7 +58,7 @@ class TopicStep(Step):
         require_ours(ctx, self, tags)
         return Plan.from_changes([])
 
-    def apply(self, ctx: Context, plan: Plan) -> None:
+    def apply(self, ctx: Context, plan: Plan[None]) -> None:
         with aws_errors(self.key, "CreateTopic"):
             ctx.client("sns").create_topic(Name=self.topic_name, Tags=tag_list(ctx.config.tags))
 
@@ -75,16 +75,15 @@ class TopicStep(Step):
         return Outcome.DELETED
 
 
-class EmailSubscriptionStep(Step):
+@dataclass(eq=False, kw_only=True)
+class EmailSubscriptionStep(Step[None]):
     """Exactly one subscription for the requested address, however often `up` runs."""
 
-    key = "subscription"
-    kind = "email subscription"
-    depends_on = ("topic",)
-
-    def __init__(self, topic_name: str, email: str | None) -> None:
-        self.topic_name = topic_name
-        self.email = email
+    kind: ClassVar[str] = "email subscription"
+    topic_name: str
+    email: str | None
+    key: str = "subscription"
+    depends_on: tuple[str, ...] = ("topic",)
 
     @property
     def name(self) -> str:
@@ -97,7 +96,7 @@ class EmailSubscriptionStep(Step):
                 return sub
         return None
 
-    def plan(self, ctx: Context) -> Plan:
+    def plan(self, ctx: Context) -> Plan[None]:
         if self.email is None:
             return Plan.from_changes([])
         with aws_errors(self.key, "ListSubscriptionsByTopic"):
@@ -108,7 +107,7 @@ class EmailSubscriptionStep(Step):
                     raise
                 sub = None  # the topic itself is still to be made
         if sub is None:
-            return Plan.create("not subscribed")
+            return Plan.create(Missing("not subscribed"))
         if sub["SubscriptionArn"] == PENDING:
             ctx.reporter.note(self._pending_note())
         return Plan.from_changes([])
@@ -119,7 +118,7 @@ class EmailSubscriptionStep(Step):
             "and click 'Confirm subscription' to receive order notifications."
         )
 
-    def apply(self, ctx: Context, plan: Plan) -> None:
+    def apply(self, ctx: Context, plan: Plan[None]) -> None:
         sns = ctx.client("sns")
         with aws_errors(self.key, "Subscribe"):
             arn = sns.subscribe(
