@@ -139,7 +139,7 @@ def remove_leftover_inboxes(ctx: Context) -> list[str]:
 
 
 def wait_for(
-    check: Callable[[], bool], deadline: float, clock: Callable[[], float], pause: float = 0.02
+    ctx: Context, check: Callable[[], bool], deadline: float, pause: float = 0.02
 ) -> bool:
     """Check until true or past the deadline. The pauses start short and grow to a quarter of a
     second: a hop's time is measured to within its last pause, so that is kept small where the
@@ -147,9 +147,9 @@ def wait_for(
     while True:
         if check():
             return True
-        if clock() >= deadline:
+        if ctx.clock() >= deadline:
             return False
-        time.sleep(pause)
+        ctx.sleep(pause)
         pause = min(pause * 1.5, 0.25)
 
 
@@ -168,7 +168,7 @@ def run_test_order(
             f"Stack {ctx.config.stack} is not deployed in {ctx.config.region} (no API found).",
             "Run `pocctl up` first, or check --stack and --region.",
         )
-    clock = time.monotonic
+    clock = ctx.clock
     result.email_subscriptions = email_states(ctx)
     with temporary_inbox(ctx, outputs["topic_arn"]) as inbox:
         started = clock()
@@ -184,11 +184,11 @@ def run_test_order(
         table = ctx.client("dynamodb")
         key = {"orderID": {"S": order_id}}
         stored = wait_for(
+            ctx,
             lambda: (
                 "Item" in table.get_item(TableName=outputs["table"], Key=key, ConsistentRead=True)
             ),
             deadline,
-            clock,
         )
         if not stored:
             result.hops.append(Hop("stored", False, None, diagnose_storage(ctx)))
@@ -205,7 +205,7 @@ def run_test_order(
             ).get("Messages", [])
             return any(order_id in m["Body"] for m in messages)
 
-        if wait_for(notified, deadline, clock, pause=0.0):
+        if wait_for(ctx, notified, deadline, pause=0.0):
             result.hops.append(Hop("notified", True, clock() - started, "published to the topic"))
         else:
             result.hops.append(Hop("notified", False, None, diagnose_notification(ctx)))

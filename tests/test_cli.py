@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
-from pocctl.context import Context
+from pocctl.cli.options import Runtime
 
-from .faults import FailCalls
+from .faults import FailCalls, runtime_with
 from .inventory import everything, flatten
 
 
@@ -60,13 +60,11 @@ def test_down_without_a_terminal_or_yes_refuses_and_deletes_nothing(
     assert everything(session) == before
 
 
-def test_down_asks_and_a_no_keeps_everything(
-    runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_down_asks_and_a_no_keeps_everything(runner: CliRunner, session: Any) -> None:
     run(runner, "up")
     before = everything(session)
-    monkeypatch.setattr("pocctl.cli.down.stdin_is_terminal", lambda: True)
-    result = runner.invoke(cli, ["down"], input="n\n")
+    at_a_terminal = Runtime(stdin_is_terminal=lambda: True)
+    result = runner.invoke(cli, ["down"], input="n\n", obj=at_a_terminal)
     assert "Delete every resource of stack POC in us-east-1 (account 123456789012)?" in (
         result.output
     )
@@ -163,21 +161,11 @@ def test_a_look_alike_makes_up_refuse_with_its_name(runner: CliRunner, session: 
     assert everything(session)["tables"] == []
 
 
-def test_a_failed_step_says_what_was_made_and_what_to_run(
-    runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    original = Context.client
-
-    def failing_client(self: Context, service: str) -> Any:
-        client = original(self, service)
-        if service == "lambda" and not getattr(client, "_fault", None):
-            client._fault = FailCalls(
-                client, "CreateFunction", "AccessDeniedException", "no lambda for you", 1
-            )
-        return client
-
-    monkeypatch.setattr(Context, "client", failing_client)
-    result = runner.invoke(cli, ["up"])
+def test_a_failed_step_says_what_was_made_and_what_to_run(runner: CliRunner, session: Any) -> None:
+    refusing = runtime_with(
+        lambda s: FailCalls(s, "CreateFunction", "AccessDeniedException", "no lambda for you", 1)
+    )
+    result = runner.invoke(cli, ["up"], obj=refusing)
     assert result.exit_code == 1
     # The two functions are created in parallel: either may take the one injected failure.
     assert re.search(r"x failed +Lambda function POC-Lambda-[12]", result.output)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import boto3
 import pytest
@@ -17,7 +16,7 @@ from pocctl.engine import Engine
 from pocctl.reporting import RecordingReporter
 from pocctl.stack import build_steps
 
-from .faults import FailCalls
+from .faults import FailCalls, raising, runtime_with
 from .inventory import everything, flatten
 
 
@@ -87,22 +86,12 @@ def test_killed_before_any_call_then_up_finishes_and_down_cleans(n: int) -> None
 
 
 def test_ctrl_c_during_up_says_what_was_made_and_what_to_run(aws: None) -> None:
-    original = Context.client
-
-    def interrupting(self: Context, service: str) -> Any:
-        client = original(self, service)
-        if service == "lambda" and not hasattr(client, "_interrupt"):
-
-            def interrupt(**_: Any) -> None:
-                raise KeyboardInterrupt
-
-            client._interrupt = interrupt
-            client.meta.events.register("before-call.lambda.CreateFunction", interrupt)
-        return client
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Context, "client", interrupting)
-        result = CliRunner().invoke(cli, ["up"])
+    ctrl_c = runtime_with(
+        lambda s: s.events.register(
+            "before-call.lambda.CreateFunction", raising(KeyboardInterrupt())
+        )
+    )
+    result = CliRunner().invoke(cli, ["up"], obj=ctrl_c)
     assert result.exit_code == 130
     # Functions are created in parallel: whichever reached CreateFunction first is interrupted.
     assert re.search(r"! interrupted +Lambda function POC-Lambda-[12]", result.output)
@@ -118,22 +107,10 @@ def test_ctrl_c_during_up_says_what_was_made_and_what_to_run(aws: None) -> None:
 
 def test_ctrl_c_during_down_says_what_is_left(aws: None) -> None:
     assert CliRunner().invoke(cli, ["up"]).exit_code == 0
-    original = Context.client
-
-    def interrupting(self: Context, service: str) -> Any:
-        client = original(self, service)
-        if service == "sqs" and not hasattr(client, "_interrupt"):
-
-            def interrupt(**_: Any) -> None:
-                raise KeyboardInterrupt
-
-            client._interrupt = interrupt
-            client.meta.events.register("before-call.sqs.DeleteQueue", interrupt)
-        return client
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Context, "client", interrupting)
-        result = CliRunner().invoke(cli, ["down", "--yes"])
+    ctrl_c = runtime_with(
+        lambda s: s.events.register("before-call.sqs.DeleteQueue", raising(KeyboardInterrupt()))
+    )
+    result = CliRunner().invoke(cli, ["down", "--yes"], obj=ctrl_c)
     assert result.exit_code == 130
     (stopped,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
     removed, left = stopped.split("; not yet removed: ")
@@ -176,36 +153,31 @@ def test_unreachable_endpoint_fails_fast_with_a_message(runner: CliRunner) -> No
     assert "is `pocctl local` running?" in result.output
 
 
-def test_expired_credentials_say_how_to_refresh(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = boto3.Session.client
-
-    def expiring(self: boto3.Session, service: str, **kwargs: Any) -> Any:
-        client = original(self, service, **kwargs)
-        if service == "sts":
-            FailCalls(
-                client,
-                "GetCallerIdentity",
-                "ExpiredToken",
-                "The security token included in the request is expired",
-                5,
-            )
-        return client
-
-    monkeypatch.setattr(boto3.Session, "client", expiring)
-    result = CliRunner().invoke(cli, ["up"])
+def test_expired_credentials_say_how_to_refresh(aws: None) -> None:
+    expired = runtime_with(
+        lambda s: FailCalls(
+            s,
+            "GetCallerIdentity",
+            "ExpiredToken",
+            "The security token included in the request is expired",
+            5,
+        )
+    )
+    result = CliRunner().invoke(cli, ["up"], obj=expired)
     assert result.exit_code == 1
     assert "Error: AWS refused the request (ExpiredToken)" in result.output
     assert "credentials have expired" in result.output
     assert "Traceback" not in result.output
 
 
-def test_debug_shows_the_traceback(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*_: Any, **__: Any) -> None:
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr("pocctl.cli.outputs.read_outputs", broken)
-    plain = CliRunner().invoke(cli, ["outputs"])
+def test_debug_shows_the_traceback(aws: None) -> None:
+    buggy = runtime_with(
+        lambda s: s.events.register(
+            "before-call.apigateway.GetRestApis", raising(RuntimeError("a bug"))
+        )
+    )
+    plain = CliRunner().invoke(cli, ["outputs"], obj=buggy)
     assert plain.exit_code == 1
     assert "Unexpected error: RuntimeError('a bug'). Run again with --debug" in plain.output
-    debug = CliRunner().invoke(cli, ["--debug", "outputs"])
+    debug = CliRunner().invoke(cli, ["--debug", "outputs"], obj=buggy)
     assert isinstance(debug.exception, RuntimeError)

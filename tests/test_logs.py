@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
+from pocctl.cli.options import Runtime
 
 
 @pytest.fixture
@@ -76,9 +77,7 @@ def test_nothing_to_show_says_so(runner: CliRunner, deployed_logs: Any) -> None:
     )
 
 
-def test_follow_prints_new_lines_until_ctrl_c(
-    runner: CliRunner, deployed_logs: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_follow_prints_new_lines_until_ctrl_c(runner: CliRunner, deployed_logs: Any) -> None:
     put(deployed_logs, "POC-Lambda-1", 5, "before")
     polls: list[float] = []
 
@@ -89,8 +88,7 @@ def test_follow_prints_new_lines_until_ctrl_c(
         elif len(polls) == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr("pocctl.cli.logs.sleep", sleep)
-    result = runner.invoke(cli, ["logs", "--follow"])
+    result = runner.invoke(cli, ["logs", "--follow"], obj=Runtime(sleep=sleep))
     assert result.exit_code == 0, result.output
     assert message_lines(result.output) == [
         ("POC-Lambda-1", "before"),

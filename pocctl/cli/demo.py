@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import boto3
 import click
 
 from pocctl.cli.down import teardown
 from pocctl.cli.local import start_emulator
 from pocctl.cli.main import cli
+from pocctl.cli.options import runtime
 from pocctl.cli.test_order import prove
 from pocctl.cli.up import deploy
 from pocctl.config import Config
@@ -36,7 +36,7 @@ def demo(keep: bool) -> None:
     endpoint = emulator.endpoint_url  # type: ignore[attr-defined]
     term.info(f"Started an AWS emulator at {endpoint} (nothing here touches a real account).")
     config = Config(email=DEMO_EMAIL, endpoint_url=endpoint)
-    session = boto3.Session(
+    session = runtime().session(
         aws_access_key_id="pocctl-local",
         aws_secret_access_key="pocctl-local",
         region_name=config.region,

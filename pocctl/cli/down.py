@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from pocctl.cli.main import cli
-from pocctl.cli.options import aws_options, collect, json_document, make_context, terminal
+from pocctl.cli.options import (
+    aws_options,
+    collect,
+    json_document,
+    make_context,
+    runtime,
+    terminal,
+)
 from pocctl.cli.up import summary
 from pocctl.config import TAG_KEY
 from pocctl.context import Context
@@ -19,10 +25,6 @@ from pocctl.smoke import remove_leftover_inboxes
 from pocctl.stack import build_steps
 from pocctl.sweep import sweep
 from pocctl.ui import Terminal
-
-
-def stdin_is_terminal() -> bool:
-    return sys.stdin.isatty()
 
 
 @cli.command()
@@ -52,7 +54,7 @@ def down(yes: bool, serial: bool, as_json: bool, **kwargs: Any) -> None:
     ctx = make_context(flags, term)
     config = ctx.config
     if not yes:
-        if not stdin_is_terminal():
+        if not runtime().stdin_is_terminal():
             raise click.ClickException(
                 f"Refusing to delete stack {config.stack} without confirmation: there is no "
                 "terminal to ask on. Re-run with --yes to confirm."

@@ -12,7 +12,6 @@ from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.logs import LogLine, functions_for, parse_since, read
 
 FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
-sleep = time.sleep  # replaced in tests
 
 
 @cli.command()
@@ -64,7 +63,7 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
     newest = max((line.timestamp for line in lines), default=start_ms)
     try:
         while True:
-            sleep(FOLLOW_INTERVAL)
+            ctx.sleep(FOLLOW_INTERVAL)
             fresh: list[LogLine] = [
                 line for line in read(ctx, functions, newest, text) if line.event_id not in seen
             ]

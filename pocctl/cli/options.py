@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -29,6 +31,29 @@ class Flags:
     settings: dict[str, Any] = field(default_factory=dict)
     quiet: bool = False
     verbose: bool = False
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What commands take from the world outside: AWS sessions (made from boto3.Session's
+    keyword arguments), time, and whether a person is at the keyboard. Tests pass their own:
+    `CliRunner().invoke(cli, args, obj=Runtime(...))`."""
+
+    session: Callable[..., boto3.Session] = boto3.Session
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    stdin_is_terminal: Callable[[], bool] = _stdin_is_terminal
+
+
+def runtime() -> Runtime:
+    """The runtime the command line was started with (the real one unless a test gave one)."""
+    current = click.get_current_context(silent=True)
+    given = current.find_root().obj if current is not None else None
+    return given if isinstance(given, Runtime) else Runtime()
 
 
 def aws_options(command: F) -> F:
@@ -78,13 +103,7 @@ def terminal(flags: Flags, *, as_json: bool = False) -> Terminal:
 
 
 def profile_region(profile: str | None) -> str | None:
-    try:
-        region: str | None = boto3.Session(profile_name=profile).region_name
-    except ProfileNotFound:
-        raise ConfigError(
-            f"AWS profile {profile!r} not found. List your profiles with "
-            "`aws configure list-profiles`."
-        ) from None
+    region: str | None = make_session(profile).region_name
     return region
 
 
@@ -94,7 +113,7 @@ def resolve_settings(flags: Flags, *, use_file: bool = True) -> Resolved:
 
 def make_session(profile: str | None) -> boto3.Session:
     try:
-        return boto3.Session(profile_name=profile)
+        return runtime().session(profile_name=profile)
     except ProfileNotFound as exc:
         raise ConfigError(
             f"AWS profile {profile!r} not found. List your profiles with "
@@ -117,12 +136,15 @@ def make_context(flags: Flags, term: Terminal, *, reporter: Reporter | None = No
                 "and set AWS_ENDPOINT_URL as it says.",
             )
         # A local emulator accepts any credentials; don't make users invent some.
-        session = boto3.Session(
+        session = runtime().session(
             aws_access_key_id="pocctl-local",
             aws_secret_access_key="pocctl-local",
             region_name=config.region,
         )
-    context = Context(config, reporter or term, session=session)
+    world = runtime()
+    context = Context(
+        config, reporter or term, session=session, sleep=world.sleep, clock=world.clock
+    )
     if flags.verbose:
         context.calls.listeners.append(term.call)
     _ = context.account_id  # reach AWS once now, so a bad endpoint or key fails fast and clearly
