@@ -138,9 +138,7 @@ def remove_leftover_inboxes(ctx: Context) -> list[str]:
     return removed
 
 
-def wait_for(
-    ctx: Context, check: Callable[[], bool], deadline: float, pause: float = 0.02
-) -> bool:
+def wait_for(ctx: Context, check: Callable[[], bool], deadline: float, pause: float = 0.02) -> bool:
     """Check until true or past the deadline. The pauses start short and grow to a quarter of a
     second: a hop's time is measured to within its last pause, so that is kept small where the
     pipeline is fast."""

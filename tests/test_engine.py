@@ -119,7 +119,7 @@ def test_a_failed_step_stops_up_and_reports_what_did_not_run(
 def test_down_runs_in_reverse_and_keeps_going_past_a_failure(
     ctx: Context, chain: list[FakeStep], log: list[str]
 ) -> None:
-    Engine(ctx, chain).up()
+    assert Engine(ctx, chain).up().ok
     log.clear()
     queue = next(s for s in chain if s.key == "queue")
     queue.fail_destroy = True
@@ -147,7 +147,7 @@ def test_a_step_is_planned_again_when_what_it_depends_on_changed(
 ) -> None:
     for step in chain:
         step.exists = step.key != "dlq"
-    Engine(ctx, chain).up()
+    assert Engine(ctx, chain).up().ok
     assert log.count("plan queue") == 2  # dlq was created, so queue looks again
     assert log.count("plan role") == 1
 
@@ -210,7 +210,7 @@ def test_down_deletes_dependents_first_and_looks_at_everything_at_once(
 ) -> None:
     spans: dict[str, tuple[float, float]] = {}
     steps = timed_chain(log, spans)
-    Engine(ctx, steps).up()
+    assert Engine(ctx, steps).up().ok
     spans.clear()
     looks: dict[str, tuple[float, float]] = {}
     for step in steps:

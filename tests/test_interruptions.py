@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import boto3
 import pytest
@@ -50,23 +51,38 @@ def kill_before_mutating_call(ctx: Context, n: int) -> None:
     ctx.calls.listeners.append(listener)
 
 
-def mutating_calls_of_a_fresh_up() -> int:
+def mutating_calls_of_a_fresh_up() -> list[str]:
     with mock_aws():
         ctx = new_context()
-        assert Engine(ctx, build_steps(ctx.config)).up().ok
-        return len(ctx.calls.mutating)
+        assert Engine(ctx, build_steps(ctx.config), workers=1).up().ok
+        return [f"{c.step} {c.operation}" for c in ctx.calls.mutating]
 
 
+# The killed run goes one step at a time, so "before the n-th call" is the same call every run.
 FRESH_UP_CALLS = mutating_calls_of_a_fresh_up()
 
 
-@pytest.mark.parametrize("n", range(1, FRESH_UP_CALLS + 1))
+def kill_points() -> list[Any]:
+    """Every mutating call of a fresh `up`. The default run kills at step boundaries (a step's
+    first write) and once inside each step that writes more than once (a half-made resource);
+    `-m slow` kills before every other write too."""
+    points = []
+    seen: dict[str, int] = {}
+    for n, call in enumerate(FRESH_UP_CALLS, start=1):
+        step = call.split()[0]
+        seen[step] = seen.get(step, 0) + 1
+        marks = [] if seen[step] <= 2 else [pytest.mark.slow]
+        points.append(pytest.param(n, id=f"{n}-{call.replace(' ', '-')}", marks=marks))
+    return points
+
+
+@pytest.mark.parametrize("n", kill_points())
 def test_killed_before_any_call_then_up_finishes_and_down_cleans(n: int) -> None:
     with mock_aws():
         ctx = new_context()
         kill_before_mutating_call(ctx, n)
-        with pytest.raises(Killed):
-            Engine(ctx, build_steps(ctx.config)).up()
+        with pytest.raises(Killed, match=FRESH_UP_CALLS[n - 1].split()[1]):
+            Engine(ctx, build_steps(ctx.config), workers=1).up()
         finish = new_context()
         assert Engine(finish, build_steps(finish.config)).up().ok
         again = new_context()
@@ -79,7 +95,7 @@ def test_killed_before_any_call_then_up_finishes_and_down_cleans(n: int) -> None
         ctx = new_context()
         kill_before_mutating_call(ctx, n)
         with pytest.raises(Killed):
-            Engine(ctx, build_steps(ctx.config)).up()
+            Engine(ctx, build_steps(ctx.config), workers=1).up()
         cleaner = new_context()
         assert Engine(cleaner, build_steps(cleaner.config)).down().ok
         assert flatten(everything(cleaner.session)) == [], f"killed before call {n}"

@@ -197,7 +197,7 @@ def test_disabled_stream_mapping_fails_test_order_at_notified_until_up_repairs_i
         "EventSourceMappings"
     ]
     lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
-    time.sleep(1.0)  # the emulator notices within half a second
+    emulator.reconciled()  # its poller has stopped
 
     failed = run_test_order(context(emulator, "drift"), timeout=4)
     assert not failed.ok
@@ -213,10 +213,16 @@ def test_a_deleted_mapping_stops_delivering(emulator: Emulator) -> None:
     lam = ctx.client("lambda")
     (mapping,) = lam.list_event_source_mappings(FunctionName="gone-Lambda-1")["EventSourceMappings"]
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
-    time.sleep(2.0)  # reconcile interval plus one long poll
+    assert eventually(  # Deleting, then gone
+        lambda: (
+            not lam.list_event_source_mappings(FunctionName="gone-Lambda-1")["EventSourceMappings"]
+        )
+    )
+    emulator.reconciled()  # its poller has stopped, its last long poll ended
+    assert emulator.supervisor is not None
+    assert mapping["UUID"] not in emulator.supervisor.pollers
     status, _ = post(read_outputs(ctx)["order_url"], b'{"item": "nobody reads this"}')
     assert status == 200
-    time.sleep(2.0)
     assert rows(ctx) == []
     assert queue_depth(ctx, "gone-Queue") == 1
 

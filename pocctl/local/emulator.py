@@ -295,6 +295,23 @@ class Emulator:
         )
         self.supervisor.start()
 
+    # -- waits for tests: synchronise on the emulator's events, not on sleeps ----------------
+    def reconciled(self) -> None:
+        """The mappings' pollers match the mappings as they are now (started or stopped)."""
+        assert self.supervisor is not None, "the emulator is not running"
+        if not self.supervisor.reconcile_now():
+            raise TimeoutError("the mapping supervisor did not reconcile within 10 s")
+
+    def settled(self) -> None:
+        """What changed in IAM has propagated, the pollers match the mappings, and every poller
+        has finished a poll that began after that: whatever it reads is judged as things are."""
+        assert self.supervisor is not None, "the emulator is not running"
+        time.sleep(self.timing.seconds("iam_propagation"))  # AWS's clock, not a guess
+        now = time.monotonic()
+        self.reconciled()
+        if not self.supervisor.wait_reads_from(now):
+            raise TimeoutError("a mapping's poller was still reading after 10 s")
+
     def stop(self) -> None:
         if self.outbox.deliver in patches.MAIL_SINKS:
             patches.MAIL_SINKS.remove(self.outbox.deliver)

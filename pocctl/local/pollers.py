@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,12 +58,34 @@ class Poller(threading.Thread):
         self.client = client
         self.log = log
         self.stopped = threading.Event()
+        self._reads = threading.Condition()
+        self._reading_since: float | None = None  # when the read under way began
         arn = mapping["EventSourceArn"].split(":")
         self.region, self.account, self.source_name = arn[3], arn[4], arn[5]
         self.function = mapping["FunctionArn"].rsplit(":", 1)[1]
 
     def stop(self) -> None:
         self.stopped.set()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Around each read of the source (a long poll, a permission check, a stream read)."""
+        with self._reads:
+            self._reading_since = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._reads:
+                self._reading_since = None
+                self._reads.notify_all()
+
+    def wait_reads_from(self, moment: float, timeout: float) -> bool:
+        """Wait until no read that began before `moment` is under way (for tests: what the
+        poller reads from now on is judged as things are at `moment`)."""
+        with self._reads:
+            return self._reads.wait_for(
+                lambda: self._reading_since is None or self._reading_since >= moment, timeout
+            )
 
     def invoke(self, event: dict[str, Any]) -> Invocation:
         try:
@@ -79,7 +103,8 @@ class SqsPoller(Poller):
         url = f"{sqs.meta.endpoint_url}/{self.account}/{self.source_name}"
         while not self.stopped.is_set():
             try:
-                sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+                with self.reading():
+                    sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
                 break
             except Exception as exc:
                 self.log(f"{self.function} cannot poll {self.source_name}: {exc}")
@@ -94,7 +119,8 @@ class SqsPoller(Poller):
                 # timeout in our hands, or they come back and count towards the DLQ.
                 if not slots.acquire(timeout=0.5):
                     continue
-                messages = self.receive(sqs, url, batch)
+                with self.reading():
+                    messages = self.receive(sqs, url, batch)
                 if not messages or self.stopped.is_set():
                     # (If stopped while waiting, they reappear after the visibility timeout.)
                     slots.release()
@@ -178,7 +204,8 @@ class StreamPoller(Poller):
         key = self.mapping["UUID"]
         batch = int(self.mapping.get("BatchSize") or 100)
         table = arn.split(":table/", 1)[1].split("/", 1)[0]
-        started = self.open_shard(streams, arn, table, key)
+        with self.reading():
+            started = self.open_shard(streams, arn, table, key)
         if started is None:
             return
         shard, iterator = started
@@ -193,7 +220,8 @@ class StreamPoller(Poller):
         idle = min(IDLE_SLEEP, self.poll_every)
         while not self.stopped.is_set():
             try:
-                response = streams.get_records(ShardIterator=iterator, Limit=batch)
+                with self.reading():
+                    response = streams.get_records(ShardIterator=iterator, Limit=batch)
             except Exception as exc:
                 self.log(f"{self.function} cannot read the stream of {table}: {exc}")
                 self.stopped.wait(PERMISSION_RETRY)
@@ -224,21 +252,22 @@ class StreamPoller(Poller):
         """The shard and an iterator at the checkpoint, retried while the role may not read."""
         while not self.stopped.is_set():
             try:
-                streams.list_streams(TableName=table)  # Lambda needs ListStreams too
-                shard: dict[str, Any] = streams.describe_stream(StreamArn=arn)["StreamDescription"][
-                    "Shards"
-                ][0]
-                position: dict[str, str] = (
-                    {
-                        "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
-                        "SequenceNumber": self.checkpoints[key],
-                    }
-                    if key in self.checkpoints
-                    else {"ShardIteratorType": "TRIM_HORIZON"}
-                )
-                iterator: str = streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=shard["ShardId"], **position
-                )["ShardIterator"]
+                with self.reading():
+                    streams.list_streams(TableName=table)  # Lambda needs ListStreams too
+                    shard: dict[str, Any] = streams.describe_stream(StreamArn=arn)[
+                        "StreamDescription"
+                    ]["Shards"][0]
+                    position: dict[str, str] = (
+                        {
+                            "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                            "SequenceNumber": self.checkpoints[key],
+                        }
+                        if key in self.checkpoints
+                        else {"ShardIteratorType": "TRIM_HORIZON"}
+                    )
+                    iterator: str = streams.get_shard_iterator(
+                        StreamArn=arn, ShardId=shard["ShardId"], **position
+                    )["ShardIterator"]
                 return shard, iterator
             except Exception as exc:
                 self.log(f"{self.function} cannot read the stream of {table}: {exc}")
@@ -358,6 +387,10 @@ class Supervisor(threading.Thread):
         self.stopped = threading.Event()
         self.pollers: dict[str, tuple[str, Poller]] = {}
         self.checkpoints: dict[str, str] = {}
+        self._wake = threading.Event()
+        self._rounds = threading.Condition()
+        self.rounds = 0  # reconciliations done
+        self.retired: list[Poller] = []  # stopped, perhaps still finishing a long poll
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -365,9 +398,32 @@ class Supervisor(threading.Thread):
                 self.reconcile()
             except Exception as exc:
                 self.log(f"mapping supervisor: {exc}")
-            self.stopped.wait(RECONCILE_EVERY)
+            with self._rounds:
+                self.rounds += 1
+                self._rounds.notify_all()
+            self._wake.wait(RECONCILE_EVERY)
+            self._wake.clear()
         for _, poller in self.pollers.values():
             poller.stop()
+
+    def reconcile_now(self, timeout: float = 10.0) -> bool:
+        """Reconcile at once and wait for it (for tests: the pollers match the mappings now)."""
+        with self._rounds:
+            target = self.rounds + 2  # the round under way may have read the mappings before
+            self._wake.set()
+            if not self._rounds.wait_for(
+                lambda: self.rounds >= target or self.stopped.is_set(), timeout
+            ):
+                return False
+        retired, self.retired = self.retired, []
+        for poller in retired:  # a stopped poller's last long poll reads nothing more
+            poller.join(timeout)
+        return not any(poller.is_alive() for poller in retired)
+
+    def wait_reads_from(self, moment: float, timeout: float = 10.0) -> bool:
+        """No poller is in the middle of a read that began before `moment`."""
+        pollers = [poller for _, poller in list(self.pollers.values())]
+        return all(poller.wait_reads_from(moment, timeout) for poller in pollers)
 
     def reconcile(self) -> None:
         wanted: dict[str, dict[str, Any]] = {}
@@ -383,6 +439,7 @@ class Supervisor(threading.Thread):
             if mapping is None or fingerprint(mapping) != stamp or not poller.is_alive():
                 poller.stop()
                 del self.pollers[uuid_]
+                self.retired.append(poller)
         for uuid_, mapping in wanted.items():
             if uuid_ not in self.pollers:
                 new = self.make_poller(mapping)
@@ -420,6 +477,7 @@ class Supervisor(threading.Thread):
 
     def stop(self) -> None:
         self.stopped.set()
+        self._wake.set()
 
 
 def fingerprint(mapping: dict[str, Any]) -> str:
