@@ -122,6 +122,16 @@ class RetryingClient:
         return call
 
 
+@dataclass
+class Outputs:
+    """What steps found or made that others need: the table's stream (the stream mapping's
+    source) and the REST API (the order URL the commands print)."""
+
+    stream_arn: str | None = None
+    api_id: str | None = None
+    order_url: str | None = None
+
+
 class Waiting:
     """One retry or poll loop: its pauses sleep, and are recorded as spans of one loop."""
 
@@ -153,8 +163,8 @@ class Context:
             profile_name=config.profile, region_name=config.region
         )
         self.calls = CallLog()
-        # Values later steps need from earlier ones (stream ARN, API id, ...), filled by plan/apply.
-        self.facts: dict[str, Any] = {}
+        # What steps found or made that later steps and commands need, filled by plan/apply.
+        self.outputs = Outputs()
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._account_id: str | None = None

@@ -151,7 +151,7 @@ def check(ctx: Context) -> Health:
     health.subscriptions = emails
     health.mappings = {"queue-mapping": writer_mappings, "stream-mapping": notifier_mappings}
     health.queues = dict(zip(queues, depths, strict=True))
-    health.order_url = ctx.facts.get("invoke_url")
+    health.order_url = ctx.outputs.order_url
     judge(ctx, health)
     return health
 

@@ -138,7 +138,7 @@ def test_disabled_stream_is_enabled_and_the_mapping_follows_the_new_stream(
 
 def test_api_integration_changed_by_hand_is_put_back_and_redeployed(deployed: Context) -> None:
     ag = deployed.session.client("apigateway")
-    api_id = deployed.facts["api_id"]
+    api_id = deployed.outputs.api_id
     resource = next(r for r in ag.get_resources(restApiId=api_id)["items"] if r["path"] == "/order")
     ag.put_integration(
         restApiId=api_id,

@@ -271,7 +271,7 @@ def test_plans_run_at_once_unless_one_reads_another_plan(ctx: Context, log: list
     assert Engine(ctx, steps).up().ok
     starts = [spans[k][0] for k in ("dlq", "queue", "api")]
     assert max(starts) - min(starts) < 0.15, "plans of dependent steps need not wait"
-    assert spans["mapping"][0] >= spans["dlq"][1], "a plan reading another's facts waits for it"
+    assert spans["mapping"][0] >= spans["dlq"][1], "a plan reading another's outputs waits for it"
 
 
 def test_together_runs_side_by_side_labels_lanes_and_raises_after_all_ran(ctx: Context) -> None:

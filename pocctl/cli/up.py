@@ -46,7 +46,7 @@ def deploy(
     started = ctx.clock()
     engine = Engine(ctx, build_steps(config), workers=1 if serial else DEFAULT_WORKERS)
     report = engine.up(dry_run=dry_run)
-    url = ctx.facts.get("invoke_url")
+    url = ctx.outputs.order_url
     tuning = config.tuning
     if document is not None:
         document.update(summary(ctx, report, ctx.clock() - started), dry_run=dry_run)

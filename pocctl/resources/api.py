@@ -239,8 +239,7 @@ class ApiStep(Step[ApiState]):
             if api is None:
                 return Plan.create()
             state = self._read(ctx, api["id"])
-        ctx.facts["api_id"] = api["id"]
-        ctx.facts["invoke_url"] = invoke_url(ctx, api["id"])
+        ctx.outputs.api_id, ctx.outputs.order_url = api["id"], invoke_url(ctx, api["id"])
         definition = []
         if state.model is None or json.loads(state.model["schema"]) != ORDER_SCHEMA:
             definition.append(f"model {MODEL_NAME} missing or different")
@@ -268,8 +267,7 @@ class ApiStep(Step[ApiState]):
                 )
             state = ApiState(api["id"], root_id=api.get("rootResourceId"))
         api_id = state.api_id
-        ctx.facts["api_id"] = api_id
-        ctx.facts["invoke_url"] = invoke_url(ctx, api_id)
+        ctx.outputs.api_id, ctx.outputs.order_url = api_id, invoke_url(ctx, api_id)
         if definition_changed:
             self._write_definition(ctx, state)
         if definition_changed or state.stage is None:

@@ -93,7 +93,7 @@ class Step(ABC, Generic[S]):
     kind: ClassVar[str]  # what it is, for people: "IAM role", "SQS queue"
     depends_on: tuple[str, ...] = ()
     # Steps whose plan must run before this one's, because this plan reads what they found
-    # (ctx.facts). Plans need nothing else from each other, so they all run at once.
+    # (ctx.outputs). Plans need nothing else from each other, so they all run at once.
     plan_after: tuple[str, ...] = ()
     # Steps whose destroy must run before this one's on `down`. None: every step that depends on
     # this one (the safe default). A stack can say less where AWS enforces less.

@@ -104,7 +104,6 @@ class FunctionStep(Step[Configuration]):
             return Plan.create()
         require_ours(ctx, self, found.get("Tags") or {})
         current = found["Configuration"]
-        ctx.facts[f"{self.key}_arn"] = current["FunctionArn"]
         changes: list[Change] = []
         for setting, wanted in self.desired_config(ctx).items():
             now = current.get(setting)
@@ -141,7 +140,7 @@ class FunctionStep(Step[Configuration]):
         desired = self.desired_config(ctx)
         if plan.current is None:
             with aws_errors(self.key, "CreateFunction"):
-                created = retry_while_role_propagates(
+                retry_while_role_propagates(
                     ctx,
                     lambda: lam.create_function(
                         FunctionName=self.function_name,
@@ -150,7 +149,6 @@ class FunctionStep(Step[Configuration]):
                         **desired,
                     ),
                 )
-            ctx.facts[f"{self.key}_arn"] = created["FunctionArn"]
             # No wait for Active: while Pending a function can't be invoked or modified (Lambda
             # Developer Guide, "Lambda function states" and "Troubleshoot invocation"), but its
             # mapping can be created, and polls only once the function is Active.

@@ -256,8 +256,7 @@ class StreamMappingStep(MappingStep):
         return f"{self.table_name} stream -> {self.function_name}"
 
     def source_arn(self, ctx: Context) -> str | None:
-        arn: str | None = ctx.facts.get("stream_arn")
-        return arn
+        return ctx.outputs.stream_arn
 
     def is_our_source(self, ctx: Context, arn: str) -> bool:
         return arn.startswith(ctx.arn("dynamodb", f"table/{self.table_name}/stream/"))

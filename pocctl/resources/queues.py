@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -101,7 +101,6 @@ class QueueStep(Step[QueueState]):
                     Missing("deleted moments ago: will create it once SQS allows the name")
                 )
             require_ours(ctx, self, tags)
-        ctx.facts[f"{self.key}_url"] = url
         desired = self.attributes(ctx)
         wrong = {k: v for k, v in desired.items() if not same_attribute(k, current.get(k), v)}
         changes = [Differs(k, current.get(k), v) for k, v in wrong.items()]
@@ -112,7 +111,7 @@ class QueueStep(Step[QueueState]):
         if plan.current is None:
             desired = self.attributes(ctx)
             with aws_errors(self.key, "CreateQueue"):
-                created: dict[str, Any] = retry_on_codes(
+                retry_on_codes(
                     ctx,
                     lambda: sqs.create_queue(
                         QueueName=self.queue_name, Attributes=desired, tags=ctx.config.tags
@@ -120,7 +119,6 @@ class QueueStep(Step[QueueState]):
                     NAME_REUSE_CODES,
                     limit_seconds=75,
                 )
-            ctx.facts[f"{self.key}_url"] = created["QueueUrl"]
             return
         with aws_errors(self.key, "SetQueueAttributes"):
             sqs.set_queue_attributes(QueueUrl=plan.current.url, Attributes=plan.current.wrong)

@@ -53,8 +53,7 @@ class TableStep(Step[Table]):
         return tag_dict(ctx.client("dynamodb").list_tags_of_resource(ResourceArn=arn)["Tags"])
 
     def _remember(self, ctx: Context, table: dict[str, Any]) -> None:
-        ctx.facts["table_arn"] = table["TableArn"]
-        ctx.facts["stream_arn"] = table.get("LatestStreamArn")
+        ctx.outputs.stream_arn = table.get("LatestStreamArn")
 
     def plan(self, ctx: Context) -> Plan[Table]:
         with aws_errors(self.key, "DescribeTable"):
