@@ -116,7 +116,7 @@ def measure(endpoint: str, name: str, stack: str, serial: bool) -> Run:
     steps = build_steps(ctx.config)
     engine = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS)
     started = time.monotonic()
-    _ = ctx.account_id  # the CLI's preflight, part of every command
+    ctx.preflight()  # as the CLI does first, in every command
     report = engine.down() if name == "down" else engine.up()
     if name == "down":
         swept = sweep(ctx, frozenset(r.title for r in report.results))

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -78,6 +78,9 @@ class CallLog:
     def mutating(self) -> list[Call]:
         return [c for c in self.calls if c.mutating]
 
+
+# Every service the stack's steps call.
+STACK_SERVICES = ("iam", "dynamodb", "sqs", "sns", "logs", "lambda", "apigateway")
 
 T = TypeVar("T")
 _groups = itertools.count(1)
@@ -255,17 +258,43 @@ class Context:
         phase, step, lane = getattr(self._working, "label", (None, None, None))
         self.calls.spans.append(Span(kind, name, phase, step, lane, started, ended, loop))
 
+    def preflight(self, services: tuple[str, ...] = STACK_SERVICES) -> str:
+        """Reach AWS once (so a bad endpoint or key fails fast and clearly) and return the
+        account. While that call waits on the network, make the clients the command will use
+        (CPU work), so the first steps don't queue to make them."""
+
+        def make_clients() -> None:
+            with suppress(Exception):  # a client that can't be made fails again where it's used
+                for service in services:
+                    self.client(service)
+
+        sts = self._sts()
+        maker = threading.Thread(target=make_clients, name="pocctl-clients", daemon=True)
+        maker.start()
+        try:
+            return self._caller_account(sts)
+        finally:
+            maker.join()
+
+    def _sts(self) -> Any:
+        sts = self.session.client(
+            "sts",
+            region_name=self.config.region,
+            endpoint_url=self.config.endpoint_url,
+            config=PREFLIGHT_CONFIG,
+        )
+        self._watch(sts)
+        return sts
+
+    def _caller_account(self, sts: Any) -> str:
+        if self._account_id is None:
+            self._account_id = str(sts.get_caller_identity()["Account"])
+        return self._account_id
+
     @property
     def account_id(self) -> str:
         if self._account_id is None:
-            sts = self.session.client(
-                "sts",
-                region_name=self.config.region,
-                endpoint_url=self.config.endpoint_url,
-                config=PREFLIGHT_CONFIG,
-            )
-            self._watch(sts)
-            self._account_id = sts.get_caller_identity()["Account"]
+            return self._caller_account(self._sts())
         return self._account_id
 
     @property

@@ -293,3 +293,10 @@ def test_together_runs_side_by_side_labels_lanes_and_raises_after_all_ran(ctx: C
     with pytest.raises(StepError, match="Boom"):
         ctx.together(boom, lambda: slow(4))
     assert 4 in finished, "the other call still ran to the end"
+
+
+def test_the_preflight_makes_the_stacks_clients_while_it_waits_for_aws(ctx: Context) -> None:
+    assert ctx.preflight() == "123456789012"
+    made = {call.service for call in ctx.calls.calls}
+    assert made == {"sts"}  # only the one call
+    assert set(ctx._clients) >= {"iam", "dynamodb", "sqs", "sns", "logs", "lambda", "apigateway"}

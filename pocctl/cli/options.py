@@ -147,5 +147,5 @@ def make_context(flags: Flags, term: Terminal, *, reporter: Reporter | None = No
     )
     if flags.verbose:
         context.calls.listeners.append(term.call)
-    _ = context.account_id  # reach AWS once now, so a bad endpoint or key fails fast and clearly
+    context.preflight()
     return context
