@@ -107,3 +107,16 @@ def test_a_sweep_that_is_not_allowed_says_so_instead_of_claiming_success(
     assert result.incomplete is not None
     assert "could not sweep for leftovers (AccessDeniedException)" in result.incomplete
     assert "tag:GetResources" in result.incomplete
+
+
+def test_what_goes_between_two_of_the_sweeps_calls_counts_as_gone(deployed: Context) -> None:
+    # A mapping listed, then gone when its tags are read; a table described, then gone when
+    # its tags are read: AWS finished deleting them meanwhile. Nothing is left, nothing failed.
+    ctx = fresh(deployed)
+    gone = "ResourceNotFoundException"
+    FailCalls(ctx.client("lambda"), "ListTags", gone, "Mapping not found", 2)
+    FailCalls(ctx.client("dynamodb"), "ListTagsOfResource", gone, "Table not found", 2)
+    result = sweep(ctx)
+    assert result.incomplete is None
+    kinds = {item.kind for item in result.left}
+    assert "event source mapping" not in kinds and "DynamoDB table" not in kinds
