@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -20,6 +19,7 @@ from pocctl.config import TAG_KEY
 from pocctl.context import Context
 from pocctl.resources.api import apis_named
 from pocctl.resources.base import is_ours
+from pocctl.resources.mappings import tagged_ours
 
 
 @dataclass(frozen=True)
@@ -136,10 +136,7 @@ def _mappings_of(ctx: Context, function: str) -> list[Leftover]:
         raise
     found = []
     for mapping in mappings:
-        arn = mapping.get("EventSourceMappingArn")
-        # Gone between the two calls means deleted: nothing left.
-        found_tags = arn and none_if_absent(partial(lam.list_tags, Resource=arn))
-        if not found_tags or not is_ours(ctx, found_tags.get("Tags") or {}):
+        if not tagged_ours(ctx, mapping):  # gone between the two calls: nothing left
             continue
         remove = (
             f"aws lambda delete-event-source-mapping --uuid {mapping['UUID']} "

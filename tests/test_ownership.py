@@ -11,6 +11,7 @@ from pocctl.engine import Engine
 from pocctl.reporting import Outcome
 from pocctl.stack import build_steps
 
+from .conftest import fresh
 from .inventory import everything
 
 
@@ -78,3 +79,27 @@ def test_a_resource_of_another_stack_is_not_ours_either(make_ctx, other_stack: s
     )
     report = Engine(ctx, build_steps(ctx.config)).up()
     assert [c.name for c in report.conflicts] == ["POC-Queue"]
+
+
+def test_down_deletes_a_gone_functions_mapping_only_if_it_carries_the_stacks_tag(
+    ctx: Context,
+) -> None:
+    assert Engine(ctx, build_steps(ctx.config)).up().ok
+    lam = ctx.client("lambda")
+    mapping_of = {
+        name: lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"][0]
+        for name in ("POC-Lambda-1", "POC-Lambda-2")
+    }
+    # Someone else's now: the stack's tag taken off one mapping; both functions deleted by hand.
+    lam.untag_resource(
+        Resource=mapping_of["POC-Lambda-2"]["EventSourceMappingArn"], TagKeys=["pocctl:stack"]
+    )
+    for name in mapping_of:
+        lam.delete_function(FunctionName=name)
+    report = Engine(fresh(ctx), build_steps(ctx.config)).down()
+    assert report.ok
+    outcomes = {r.step: r.outcome for r in report.results}
+    assert outcomes["queue-mapping"] is Outcome.DELETED
+    assert outcomes["stream-mapping"] is Outcome.ABSENT
+    left = [m["UUID"] for m in lam.list_event_source_mappings()["EventSourceMappings"]]
+    assert left == [mapping_of["POC-Lambda-2"]["UUID"]]

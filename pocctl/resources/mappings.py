@@ -59,6 +59,17 @@ class Mappings:
     extra: list[Mapping]
 
 
+def tagged_ours(ctx: Context, mapping: Mapping) -> bool:
+    """The mapping carries this stack's tag (pocctl tags mappings when it creates them); one
+    gone meanwhile is not."""
+    arn = mapping.get("EventSourceMappingArn")
+    if not arn:
+        return False
+    lam = ctx.client("lambda")
+    found = none_if_absent(lambda: lam.list_tags(Resource=arn))
+    return found is not None and is_ours(ctx, found.get("Tags") or {})
+
+
 def recreates(change: Change) -> bool:
     """A setting AWS won't update in place: the mapping is made anew."""
     return isinstance(change, Differs) and change.setting in CREATE_ONLY
@@ -209,10 +220,12 @@ class MappingStep(Step[Mappings]):
                 lambda: self._mappings(ctx),
             )
         function, ours = found
-        tags = None if function is None else function.get("Tags") or {}
-        if tags is None and not ours:
-            return Outcome.ABSENT
-        if tags is not None and not is_ours(ctx, tags):
+        if function is None:  # gone already: only mappings tagged as the stack's are its own
+            with aws_errors(self.key, "ListTags"):
+                ours = [m for m in ours if tagged_ours(ctx, m)]
+            if not ours:
+                return Outcome.ABSENT
+        elif not is_ours(ctx, function.get("Tags") or {}):
             ctx.reporter.note(not_ours_note(ctx, self))
             return Outcome.SKIPPED
         # Started, not finished: AWS lets the function go while its mapping is Deleting, and
