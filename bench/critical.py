@@ -61,6 +61,12 @@ class Own:
     after: float = 0.0
     waited: bool = False  # it waited for a turn: its "after" follows the steps it waits for
 
+    def add(self, seconds: float, late: bool) -> None:
+        if late:
+            self.after += seconds
+        else:
+            self.before += seconds
+
 
 def step_weights(spans: Iterable[Span], phase: str | None, weight: Weight) -> dict[str | None, Own]:
     """Each step's own weight in one phase; side-by-side calls count as their longest branch."""
@@ -74,21 +80,13 @@ def step_weights(spans: Iterable[Span], phase: str | None, weight: Weight) -> di
     for span in spans:
         late = span.step not in turns or span.started >= turns[span.step]
         if span.lane is None:
-            totals = own.setdefault(span.step, Own(waited=span.step in turns))
-            if late:
-                totals.after += weight(span)
-            else:
-                totals.before += weight(span)
+            own.setdefault(span.step, Own(waited=span.step in turns)).add(weight(span), late)
         else:
             group, _, branch = span.lane.partition("/")
             lane = branches.setdefault((span.step, group, late), {})
             lane[branch] = lane.get(branch, 0.0) + weight(span)
     for (step, _, late), lanes in branches.items():
-        totals = own.setdefault(step, Own(waited=step in turns))
-        if late:
-            totals.after += max(lanes.values())
-        else:
-            totals.before += max(lanes.values())
+        own.setdefault(step, Own(waited=step in turns)).add(max(lanes.values()), late)
     return own
 
 

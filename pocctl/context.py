@@ -293,9 +293,7 @@ class Context:
 
     @property
     def account_id(self) -> str:
-        if self._account_id is None:
-            return self._caller_account(self._sts())
-        return self._account_id
+        return self._account_id or self._caller_account(self._sts())
 
     @property
     def partition(self) -> str:

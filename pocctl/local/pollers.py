@@ -204,8 +204,7 @@ class StreamPoller(Poller):
         key = self.mapping["UUID"]
         batch = int(self.mapping.get("BatchSize") or 100)
         table = arn.split(":table/", 1)[1].split("/", 1)[0]
-        with self.reading():
-            started = self.open_shard(streams, arn, table, key)
+        started = self.open_shard(streams, arn, table, key)
         if started is None:
             return
         shard, iterator = started
