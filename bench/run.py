@@ -119,7 +119,7 @@ def measure(endpoint: str, name: str, stack: str, serial: bool) -> Run:
     ctx.preflight()  # as the CLI does first, in every command
     report = engine.down() if name == "down" else engine.up()
     if name == "down":
-        swept = sweep(ctx, frozenset(r.title for r in report.results))
+        swept = sweep(ctx, steps, frozenset(r.title for r in report.results))
         if swept.left or swept.incomplete:
             raise SystemExit(f"down left {swept.left} {swept.incomplete or ''}")
     wall = time.monotonic() - started

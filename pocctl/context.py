@@ -134,6 +134,12 @@ class Outputs:
     api_id: str | None = None
     order_url: str | None = None
 
+    def take(self, found: Outputs) -> None:
+        """Keep what a step returned (the fields it set)."""
+        for name in vars(found):
+            if getattr(found, name) is not None:
+                setattr(self, name, getattr(found, name))
+
 
 class Waiting:
     """One retry or poll loop: its pauses sleep, and are recorded as spans of one loop."""

@@ -148,13 +148,23 @@ class Engine:
         def plan(step: AnyStep) -> bool:
             try:
                 with self.ctx.working_on("plan", step.key):
-                    plans[step.key] = step.plan(self.ctx)
+                    plans[step.key] = self._plan(step)
             except ForeignResourceError as exc:
                 conflicts.append(exc)
             return True
 
         self._schedule(plan, lambda step: waits_for(self.steps, step, "plan"))
         return plans, sorted(conflicts, key=lambda c: (c.kind, c.name))
+
+    def _plan(self, step: AnyStep) -> Plan[Any]:
+        plan = step.plan(self.ctx)
+        self._pass_on(step, plan.current)
+        return plan
+
+    def _pass_on(self, step: AnyStep, state: Any) -> None:
+        """Hand what a step found or made to the steps and commands after it."""
+        if state is not None:
+            self.ctx.outputs.take(step.outputs(self.ctx, state))
 
     def _finish(self, report: RunReport, result: StepResult) -> None:
         with self._lock:
@@ -197,10 +207,10 @@ class Engine:
                     # What it depends on changed: look again, unless it was missing (only this
                     # run creates it, and its apply reads what it needs from its dependencies).
                     if plan.action is not Action.CREATE and changed & set(step.depends_on):
-                        plan = step.plan(self.ctx)
+                        plan = self._plan(step)
                     if plan.action is not Action.NONE:
                         self.ctx.reporter.step_started(step.key, step.title, plan.action.value)
-                        step.apply(self.ctx, plan)
+                        self._pass_on(step, step.apply(self.ctx, plan))
                         changed.add(step.key)
             except KeyboardInterrupt:
                 self._interrupted(report, step)

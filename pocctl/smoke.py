@@ -24,9 +24,10 @@ from botocore.exceptions import ClientError
 from pocctl.config import Names
 from pocctl.context import Context
 from pocctl.errors import PocctlError
-from pocctl.health import depth, email_subscriptions, mapping_states
 from pocctl.resources.base import is_ours
-from pocctl.resources.queues import queue_arn
+from pocctl.resources.mappings import function_mappings
+from pocctl.resources.queues import depth, queue_arn
+from pocctl.resources.topic import email_subscriptions
 from pocctl.stack import read_outputs
 
 DEFAULT_ORDER = {"item": "latex gloves", "customerID": "12345"}
@@ -222,7 +223,7 @@ def accepted_id(status: int, body: str) -> str | None:
 
 def email_states(ctx: Context) -> dict[str, str]:
     try:
-        return email_subscriptions(ctx)
+        return email_subscriptions(ctx, ctx.config.names.topic)
     except ClientError:  # not being able to list them must not fail the test itself
         return {}
 
@@ -232,7 +233,7 @@ def email_states(ctx: Context) -> dict[str, str]:
 
 def mapping_state(ctx: Context, function: str) -> str:
     try:
-        states = mapping_states(ctx, function)
+        states = [m.get("State", "?") for m in function_mappings(ctx, function)]
     except ClientError as exc:
         return f"{function}: {exc.response['Error']['Code']}"
     if not states:
@@ -242,7 +243,7 @@ def mapping_state(ctx: Context, function: str) -> str:
 
 def queue_depth(ctx: Context, name: str) -> int | None:
     found = depth(ctx, name)
-    return None if found is None else found.waiting + found.in_flight
+    return None if found is None else found.total
 
 
 ERROR_MARKERS = (

@@ -23,6 +23,28 @@ WRITER_HANDLER = "order_writer.handler"
 NOTIFIER_HANDLER = "order_notifier.handler"
 
 
+# How `status` draws the stack, as an order travels through it: each step under the one it
+# comes after (roles and log groups under what uses them). A step not named here is drawn at
+# the top.
+DRAWN_UNDER: dict[str, str] = {
+    "api-role": "api",
+    "queue": "api",
+    "dlq": "queue",
+    "queue-mapping": "queue",
+    "writer": "queue-mapping",
+    "writer-role": "writer",
+    "writer-logs": "writer",
+    "table": "writer",
+    "stream-mapping": "table",
+    "failure-queue": "stream-mapping",
+    "notifier": "stream-mapping",
+    "notifier-role": "notifier",
+    "notifier-logs": "notifier",
+    "topic": "notifier",
+    "subscription": "topic",
+}
+
+
 # On the way down AWS enforces little order. A function goes once its mapping's deletion has
 # started, so that no mapping outlives its function retrying; a log group once its function is
 # gone, or a last invocation would have Lambda make it again, untagged; the topic once its
@@ -106,12 +128,27 @@ def _steps(config: Config) -> list[AnyStep]:
             variables=api_policy,
         ),
         TableStep(table_name=n.table),
-        QueueStep(key="dlq", queue_name=n.dead_letter_queue, attributes=dlq_attributes),
+        QueueStep(
+            key="dlq",
+            queue_name=n.dead_letter_queue,
+            attributes=dlq_attributes,
+            purpose="dead letters",
+            problem_if_not_empty=(
+                "{count} order(s) in the dead-letter queue {name}: Lambda-1 failed on them "
+                f"{tuning.queue_max_receive_count} times (see `pocctl logs --function 1`)"
+            ),
+        ),
         QueueStep(
             key="queue", queue_name=n.queue, attributes=queue_attributes, depends_on=("dlq",)
         ),
         QueueStep(
-            key="failure-queue", queue_name=n.stream_failure_queue, attributes=dlq_attributes
+            key="failure-queue",
+            queue_name=n.stream_failure_queue,
+            attributes=dlq_attributes,
+            purpose="failed notification batches",
+            problem_if_not_empty=(
+                "{count} failed notification batch(es) in {name} (see `pocctl logs --function 2`)"
+            ),
         ),
         TopicStep(topic_name=n.topic),
         EmailSubscriptionStep(topic_name=n.topic, email=config.email),

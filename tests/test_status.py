@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
-from pocctl.health import Depth, Health, Resource, judge
-
-from .conftest import MakeContext
+from pocctl.cli.status import node
+from pocctl.health import Health, Resource
+from pocctl.resources.base import Live
 
 
 def run(runner: CliRunner, *args: str) -> Result:
@@ -78,15 +78,18 @@ def test_drift_a_disabled_mapping_and_dead_letters_are_named_and_exit_1(
     assert "~ Lambda function POC-Lambda-2 [drifted]" in result.output
     assert "Timeout: 3 -> 10" in result.output
     assert "Error: Stack POC is not healthy:" in result.output
-    assert "  - queue-mapping is Disabled: nothing flows through it" in result.output
+    assert (
+        "  - event source mapping POC-Queue -> POC-Lambda-1 is Disabled: nothing flows through it"
+    ) in result.output
     assert "  - 1 order(s) in the dead-letter queue POC-Queue-DLQ" in result.output
     assert "Run `pocctl up` to repair what is missing or drifted." in result.output
 
     document = json.loads(run(runner, "status", "--json").stdout)
     assert document["ok"] is False and document["healthy"] is False
     assert document["resources"]["notifier"]["state"] == "drifted"
-    assert document["mappings"]["queue-mapping"] == ["Disabled"]
-    assert document["queues"]["POC-Queue-DLQ"] == {"waiting": 1, "in_flight": 0}
+    assert document["resources"]["queue-mapping"]["states"] == ["Disabled"]
+    assert document["resources"]["dlq"]["waiting"] == 1
+    assert document["resources"]["dlq"]["in_flight"] == 0
 
     run(runner, "up")
     sqs.purge_queue(QueueUrl=dlq)
@@ -105,23 +108,27 @@ def test_status_json_is_one_complete_document(
     assert document["problems"] == [] and document["warnings"] == []
     assert len(document["resources"]) == 16
     assert {r["state"] for r in document["resources"].values()} == {"present"}
-    assert document["subscriptions"] == {"ops@example.com": "confirmed"}
+    resources = document["resources"]
+    assert resources["subscription"]["subscriptions"] == {"ops@example.com": "confirmed"}
     assert document["order_url"].endswith("/prod/order")
-    assert document["throttle"] == {"rate_limit": 10.0, "burst_limit": 20}
-    assert set(document["queues"]) == {"POC-Queue", "POC-Queue-DLQ", "POC-Stream-Failures"}
+    assert resources["api"]["throttle"] == {"rate_limit": 10.0, "burst_limit": 20}
+    for queue in ("queue", "dlq", "failure-queue"):
+        assert resources[queue]["waiting"] == 0 and resources[queue]["in_flight"] == 0
     assert "Stack POC in us-east-1: healthy" in result.stderr
 
 
-def test_a_pending_subscription_warns_but_is_not_a_failure(make_ctx: MakeContext) -> None:
-    ctx = make_ctx()
+def test_a_pending_subscription_warns_but_is_not_a_failure() -> None:
     health = Health("POC", "us-east-1")
-    health.resources = {}
-    health.subscriptions = {"ops@example.com": "pending confirmation"}
-    health.queues = {"POC-Queue-DLQ": Depth(0, 0)}
+    warning = "ops@example.com is pending confirmation: click the link in the email"
+    live = Live(detail=": pending confirmation", warnings=[warning])
+    health.resources["subscription"] = Resource(
+        "email subscription", "ops@example.com", "present", live=live
+    )
     health.resources["table"] = Resource("DynamoDB table", "orders", "present")
-    judge(ctx, health)
-    assert health.healthy
-    assert health.warnings == [
-        "ops@example.com is pending confirmation: click the link in the email from AWS "
-        "Notifications"
-    ]
+    assert health.healthy and health.problems == []
+    assert health.warnings == [warning]
+    drawn = node(health.resources["subscription"])
+    assert (drawn.label, drawn.mark) == (
+        "email subscription ops@example.com: pending confirmation",
+        "warn",
+    )

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.context import Context
+from pocctl.stack import build_steps
 from pocctl.sweep import sweep
 
 from .conftest import fresh
@@ -102,7 +103,7 @@ def test_a_sweep_that_is_not_allowed_says_so_instead_of_claiming_success(
     FailCalls(
         ctx.client("resourcegroupstaggingapi"), "GetResources", "AccessDeniedException", "no", 1
     )
-    result = sweep(ctx)
+    result = sweep(ctx, build_steps(ctx.config))
     assert result.left == []
     assert result.incomplete is not None
     assert "could not sweep for leftovers (AccessDeniedException)" in result.incomplete
@@ -116,7 +117,7 @@ def test_what_goes_between_two_of_the_sweeps_calls_counts_as_gone(deployed: Cont
     gone = "ResourceNotFoundException"
     FailCalls(ctx.client("lambda"), "ListTags", gone, "Mapping not found", 2)
     FailCalls(ctx.client("dynamodb"), "ListTagsOfResource", gone, "Table not found", 2)
-    result = sweep(ctx)
+    result = sweep(ctx, build_steps(ctx.config))
     assert result.incomplete is None
     kinds = {item.kind for item in result.left}
     assert "event source mapping" not in kinds and "DynamoDB table" not in kinds

@@ -8,15 +8,22 @@ from typing import Any
 import click
 
 from pocctl.cli.main import cli
-from pocctl.cli.options import aws_options, collect, json_document, resolve_settings, terminal
+from pocctl.cli.options import (
+    Finished,
+    aws_options,
+    collect,
+    json_flag,
+    resolve_settings,
+    terminal,
+)
 from pocctl.errors import PocctlError
 from pocctl.settings import CONFIG_FILE, template
 
 
 @cli.command("config")
 @aws_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-def show_config(as_json: bool, **kwargs: Any) -> None:
+@json_flag()
+def show_config(as_json: bool, **kwargs: Any) -> Finished:
     """Show every setting's effective value and where it came from.
 
     Precedence: flags, then environment variables, then pocctl.toml in this directory, then
@@ -28,15 +35,16 @@ def show_config(as_json: bool, **kwargs: Any) -> None:
       AWS_REGION=eu-west-1 pocctl config --json | jq .settings.region
     """
     flags = collect(kwargs)
-    document = json_document(command="config") if as_json else None
     resolved = resolve_settings(flags)
-    if document is not None:
-        document["file"] = str(resolved.file) if resolved.file else None
-        document["settings"] = {
+    document = {
+        "file": str(resolved.file) if resolved.file else None,
+        "settings": {
             key: {"value": value, "source": resolved.sources[key]}
             for key, value in resolved.values.items()
-        }
-        return
+        },
+    }
+    if as_json:
+        return Finished(document)
     term = terminal(flags)
     where = resolved.file or Path.cwd() / CONFIG_FILE
     term.info(f"{CONFIG_FILE}: {where}" + ("" if resolved.file else " (not present)"))
@@ -47,6 +55,7 @@ def show_config(as_json: bool, **kwargs: Any) -> None:
             for key, value in resolved.values.items()
         ]
     )
+    return Finished(document)
 
 
 @cli.command()

@@ -7,7 +7,7 @@ import click
 from pocctl.cli.down import teardown
 from pocctl.cli.local import start_emulator
 from pocctl.cli.main import cli
-from pocctl.cli.options import runtime
+from pocctl.cli.options import raise_failure, runtime
 from pocctl.cli.test_order import prove
 from pocctl.cli.up import deploy
 from pocctl.config import Config
@@ -43,7 +43,7 @@ def demo(keep: bool) -> None:
     )
     ctx = Context(config, term, session=session)
     try:
-        deploy(term, ctx)
+        raise_failure(deploy(term, ctx))
         for address in follow_confirmation_links(emulator.outbox.messages):  # type: ignore[attr-defined]
             term.info(f"Confirmed the subscription of {address} (its mail's link, followed).")
         result = prove(term, ctx, dict(DEFAULT_ORDER), timeout=60)
@@ -54,7 +54,7 @@ def demo(keep: bool) -> None:
             term.info(f"Kept running: export AWS_ENDPOINT_URL={endpoint}; Ctrl-C to stop.")
             click.pause(info="")
             return
-        teardown(term, Context(config, term, session=session))
+        raise_failure(teardown(term, Context(config, term, session=session)))
         failed = result.failed_hop
         if failed is not None:
             raise PocctlError(f"The demo order did not get past '{failed.name}': {failed.detail}")

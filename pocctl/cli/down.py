@@ -8,9 +8,10 @@ import click
 
 from pocctl.cli.main import cli
 from pocctl.cli.options import (
+    Finished,
     aws_options,
     collect,
-    json_document,
+    json_flag,
     make_context,
     runtime,
     terminal,
@@ -33,8 +34,8 @@ from pocctl.ui import Terminal
 @click.option(
     "--serial", is_flag=True, help="One resource at a time (for comparison and debugging)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-def down(yes: bool, serial: bool, as_json: bool, **kwargs: Any) -> None:
+@json_flag()
+def down(yes: bool, serial: bool, as_json: bool, **kwargs: Any) -> Finished:
     """Delete every resource of the stack, then sweep the region to confirm nothing is left.
 
     Only resources tagged pocctl:stack=<stack> are touched. Safe to run again: what is already
@@ -49,7 +50,6 @@ def down(yes: bool, serial: bool, as_json: bool, **kwargs: Any) -> None:
       pocctl down --yes --json | jq .left
     """
     flags = collect(kwargs)
-    document = json_document(command="down") if as_json else None
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term)
     config = ctx.config
@@ -65,59 +65,60 @@ def down(yes: bool, serial: bool, as_json: bool, **kwargs: Any) -> None:
             abort=True,
             err=True,
         )
-    teardown(term, ctx, serial=serial, document=document)
+    return teardown(term, ctx, serial=serial)
 
 
-def teardown(
-    term: Terminal,
-    ctx: Context,
-    *,
-    serial: bool = False,
-    document: dict[str, Any] | None = None,
-) -> None:
-    """Run `down` and the sweep on a context and render them; raises when anything is left."""
+def teardown(term: Terminal, ctx: Context, *, serial: bool = False) -> Finished:
+    """Run `down` and the sweep on a context and render them. Its failure names what is left."""
     config = ctx.config
     term.heading(f"Removing stack {config.stack} from {config.region}")
     started = ctx.clock()
-    report = Engine(ctx, build_steps(config), workers=1 if serial else DEFAULT_WORKERS).down()
-    if document is not None:
-        document.update(summary(ctx, report, ctx.clock() - started), notes=term.notes)
+    steps = build_steps(config)
+    report = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS).down()
+    document = {**summary(ctx, report, ctx.clock() - started), "notes": term.notes}
     if report.interrupted:
         removed = report.titles(Outcome.DELETED)
         still = report.titles(Outcome.INTERRUPTED, Outcome.NOT_RUN)
-        raise Interrupted(
-            "Interrupted: "
-            + (f"removed {', '.join(removed)}; " if removed else "nothing was removed; ")
-            + f"not yet removed: {', '.join(still)}.",
-            "Run `pocctl down` again to finish: it only removes what is left.",
+        return Finished(
+            document,
+            Interrupted(
+                "Interrupted: "
+                + (f"removed {', '.join(removed)}; " if removed else "nothing was removed; ")
+                + f"not yet removed: {', '.join(still)}.",
+                "Run `pocctl down` again to finish: it only removes what is left.",
+            ),
         )
     left = [f"{r.title}: {r.error}" for r in report.results if r.outcome is Outcome.FAILED]
     if left:
-        raise TeardownIncomplete(left)
+        return Finished(document, TeardownIncomplete(left))
     for name in remove_leftover_inboxes(ctx):
         term.note(f"removed {name}, a test-order queue left by an interrupted test-order")
-    swept = sweep(ctx, frozenset(r.title for r in report.results if r.outcome is Outcome.DELETED))
-    if document is not None:
-        document["left"] = [vars(item) for item in swept.left]
-        document["being_deleted"] = [vars(item) for item in swept.being_deleted]
-        document["sweep"] = {"tagged_resources_checked": swept.checked}
-        if swept.incomplete:
-            document["sweep"]["incomplete"] = swept.incomplete
+    deleted = frozenset(r.title for r in report.results if r.outcome is Outcome.DELETED)
+    swept = sweep(ctx, steps, deleted)
+    document["left"] = [vars(item) for item in swept.left]
+    document["being_deleted"] = [vars(item) for item in swept.being_deleted]
+    document["sweep"] = {"tagged_resources_checked": swept.checked}
+    if swept.incomplete:
+        document["sweep"]["incomplete"] = swept.incomplete
     if swept.left:
-        raise PocctlError(
-            f"The sweep after down found {len(swept.left)} resource(s) tagged "
-            f"{TAG_KEY}={config.stack} still in {config.region}:\n"
-            + "\n".join(f"  - {item.kind} {item.name}" for item in swept.left),
-            "pocctl's steps don't manage them, so `pocctl down` leaves them; to stop paying for "
-            "them, remove each with:\n" + "\n".join(f"  {item.remove}" for item in swept.left),
+        return Finished(
+            document,
+            PocctlError(
+                f"The sweep after down found {len(swept.left)} resource(s) tagged "
+                f"{TAG_KEY}={config.stack} still in {config.region}:\n"
+                + "\n".join(f"  - {item.kind} {item.name}" for item in swept.left),
+                "pocctl's steps don't manage them, so `pocctl down` leaves them; to stop paying "
+                "for them, remove each with:\n"
+                + "\n".join(f"  {item.remove}" for item in swept.left),
+            ),
         )
     if swept.being_deleted:
         term.info(
             "Still being deleted by AWS (it finishes on its own and bills nothing meanwhile): "
             + ", ".join(f"{item.kind} {item.name}" for item in swept.being_deleted)
         )
-    deleted = sum(r.outcome is Outcome.DELETED for r in report.results)
-    term.success(f"Stack {config.stack} is down ({ctx.clock() - started:.1f}s): {deleted} deleted.")
+    count = sum(r.outcome is Outcome.DELETED for r in report.results)
+    term.success(f"Stack {config.stack} is down ({ctx.clock() - started:.1f}s): {count} deleted.")
     if swept.incomplete:
         term.warning(f"Not confirmed: {swept.incomplete}.")
     else:
@@ -126,3 +127,4 @@ def teardown(
             "(tagging API, IAM roles, API Gateway, the table and the mappings checked), "
             "so nothing of it can bill you."
         )
+    return Finished(document)

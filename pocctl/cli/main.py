@@ -17,7 +17,7 @@ from botocore.exceptions import (
 
 from pocctl import __version__
 from pocctl.aws import HINTS, error_code, error_message
-from pocctl.cli.options import JSON_DOCUMENT
+from pocctl.cli.options import WANTS_JSON, Finished
 from pocctl.errors import ConfigError, Interrupted, PocctlError
 from pocctl.ui import print_json
 
@@ -31,38 +31,42 @@ class PocctlGroup(click.Group):
     A command run with --json gets its one JSON document printed here, success or failure."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        document: dict[str, Any] = {}
         try:
             result = super().invoke(ctx)
+            if isinstance(result, Finished):
+                document = result.document
+                if result.failure is not None:
+                    raise result.failure
         except click.exceptions.Exit as exc:
-            finish_json(ctx, None if exc.exit_code == 0 else f"exit {exc.exit_code}")
+            finish_json(ctx, document, None if exc.exit_code == 0 else f"exit {exc.exit_code}")
             raise
         except click.ClickException as exc:
-            finish_json(ctx, exc.format_message())
+            finish_json(ctx, document, exc.format_message())
             raise
         except click.Abort:
-            finish_json(ctx, "Aborted.")
+            finish_json(ctx, document, "Aborted.")
             raise
         except KeyboardInterrupt:
             error = as_click_error(Interrupted("Interrupted."))
-            finish_json(ctx, error.format_message())
+            finish_json(ctx, document, error.format_message())
             raise error from None
         except Exception as exc:
             error = as_click_error(exc)
-            finish_json(ctx, error.format_message())
+            finish_json(ctx, document, error.format_message())
             if ctx.meta.get("pocctl.debug") or os.environ.get("POCCTL_DEBUG"):
                 raise
             raise error from None
-        finish_json(ctx, None)
+        finish_json(ctx, document, None)
         return result
 
 
-def finish_json(ctx: click.Context, error: str | None) -> None:
-    document = ctx.meta.pop(JSON_DOCUMENT, None)
-    if document is None:
+def finish_json(ctx: click.Context, document: dict[str, Any], error: str | None) -> None:
+    """Print the command's one JSON document, if it was asked for with --json."""
+    if not ctx.meta.pop(WANTS_JSON, False):
         return
-    stated = document.pop("ok", True)  # a command may report failure in the document itself
-    ok = error is None and bool(stated)
-    print_json({"ok": ok, **document, **({"error": error} if error else {})})
+    command = {"command": ctx.invoked_subcommand}
+    print_json({"ok": error is None, **command, **document, **({"error": error} if error else {})})
 
 
 def as_click_error(exc: Exception) -> click.ClickException:

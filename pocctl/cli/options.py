@@ -21,7 +21,7 @@ from pocctl.ui import Terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
-JSON_DOCUMENT = "pocctl.json"
+WANTS_JSON = "pocctl.json"
 
 
 @dataclass
@@ -89,12 +89,34 @@ def collect(kwargs: dict[str, Any], **more_settings: Any) -> Flags:
     return Flags(settings, quiet=kwargs.pop("quiet"), verbose=kwargs.pop("verbose"))
 
 
-def json_document(**fields: Any) -> dict[str, Any]:
-    """The one JSON document this command prints on stdout. The command group prints it when
-    the command ends, with "ok" and, on failure, "error": so a script always gets one."""
-    document: dict[str, Any] = dict(fields)
-    click.get_current_context().meta[JSON_DOCUMENT] = document
-    return document
+@dataclass
+class Finished:
+    """What a command returns: what it did, as `--json` prints it, and the error it ends with,
+    if any. The command group prints the document with "ok" (and "error"), then raises the
+    failure: a script always gets one document, whatever happened."""
+
+    document: dict[str, Any]
+    failure: Exception | None = None
+
+
+def raise_failure(finished: Finished) -> None:
+    """For a command made of others (`demo`): stop where one of them failed."""
+    if finished.failure is not None:
+        raise finished.failure
+
+
+def json_flag(help: str = "Print one JSON document on stdout, for scripts.") -> Callable[[F], F]:
+    """The `--json` flag: the command group then prints the command's document."""
+
+    def wanted(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        if value:
+            ctx.meta[WANTS_JSON] = True
+        return value
+
+    option: Callable[[F], F] = click.option(
+        "--json", "as_json", is_flag=True, callback=wanted, help=help
+    )
+    return option
 
 
 def terminal(flags: Flags, *, as_json: bool = False) -> Terminal:

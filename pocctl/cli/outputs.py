@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
-
 from pocctl.cli.main import cli
-from pocctl.cli.options import aws_options, collect, json_document, make_context, terminal
+from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
 from pocctl.errors import PocctlError
 from pocctl.stack import read_outputs
 
 
 @cli.command()
 @aws_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document, for scripts.")
-def outputs(as_json: bool, **kwargs: Any) -> None:
+@json_flag()
+def outputs(as_json: bool, **kwargs: Any) -> Finished:
     """Print the stack's order endpoint URL and resource names.
 
     \b
@@ -25,7 +23,6 @@ def outputs(as_json: bool, **kwargs: Any) -> None:
            -H 'Content-Type: application/json' -d '{"item": "latex gloves"}'
     """
     flags = collect(kwargs)
-    document = json_document(command="outputs") if as_json else None
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term)
     values = read_outputs(ctx)
@@ -34,12 +31,11 @@ def outputs(as_json: bool, **kwargs: Any) -> None:
             f"Stack {ctx.config.stack} is not deployed in {ctx.config.region} (no API found).",
             "Run `pocctl up` first, or check --stack and --region.",
         )
-    if document is not None:
-        document.update(values)
-        return
-    term.table(
-        [
-            (key, ", ".join(value) if isinstance(value, list) else str(value))
-            for key, value in values.items()
-        ]
-    )
+    if not as_json:
+        term.table(
+            [
+                (key, ", ".join(value) if isinstance(value, list) else str(value))
+                for key, value in values.items()
+            ]
+        )
+    return Finished(values)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from pocctl.cli.main import cli
-from pocctl.cli.options import aws_options, collect, json_document, make_context, terminal
+from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
 from pocctl.context import Context
 from pocctl.errors import PocctlError
 from pocctl.smoke import DEFAULT_ORDER, SmokeResult, run_test_order
@@ -44,8 +44,8 @@ def prove(term: Terminal, ctx: Context, order: dict[str, Any], timeout: float) -
     show_default=True,
     help="Seconds to wait for the order to be stored and notified.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs: Any) -> None:
+@json_flag("Print the result as one JSON document on stdout.")
+def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs: Any) -> Finished:
     """Post an order and prove it is accepted, stored and notified.
 
     The notification is caught on a temporary SQS queue subscribed to the topic, removed
@@ -57,18 +57,20 @@ def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs
       pocctl test-order --item "mop" --customer 42 --json
     """
     flags = collect(kwargs)
-    document = json_document(command="test-order") if as_json else None
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term)
     result = prove(term, ctx, {"item": item, "customerID": customer}, timeout)
-    if document is not None:
-        document.update(result.as_json(), stack=ctx.config.stack, region=ctx.config.region)
+    document = {**result.as_json(), "stack": ctx.config.stack, "region": ctx.config.region}
     failed = result.failed_hop
     if failed is not None:
-        raise PocctlError(
-            f"The order did not get past '{failed.name}': {failed.detail}",
-            "See `pocctl outputs`, the function logs, and run `pocctl up` to repair drift.",
+        return Finished(
+            document,
+            PocctlError(
+                f"The order did not get past '{failed.name}': {failed.detail}",
+                "See `pocctl outputs`, the function logs, and run `pocctl up` to repair drift.",
+            ),
         )
     term.success(
         "Every hop passed: API -> queue -> Lambda-1 -> table -> stream -> Lambda-2 -> SNS."
     )
+    return Finished(document)

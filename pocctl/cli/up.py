@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from pocctl.cli.main import cli
-from pocctl.cli.options import aws_options, collect, json_document, make_context, terminal
+from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
 from pocctl.context import Context
 from pocctl.engine import DEFAULT_WORKERS, Engine, RunReport
 from pocctl.errors import DeployError, Interrupted, PocctlError
@@ -36,9 +36,9 @@ def deploy(
     *,
     dry_run: bool = False,
     serial: bool = False,
-    document: dict[str, Any] | None = None,
-) -> None:
-    """Run `up` on a context and render it; raises DeployError when it stops part way."""
+) -> Finished:
+    """Run `up` on a context and render it. Its failure, when it stops part way, is a
+    DeployError (or Interrupted)."""
     config = ctx.config
     term.heading(
         f"{'Planning' if dry_run else 'Deploying'} stack {config.stack} in {config.region}"
@@ -48,18 +48,28 @@ def deploy(
     report = engine.up(dry_run=dry_run)
     url = ctx.outputs.order_url
     tuning = config.tuning
-    if document is not None:
-        document.update(summary(ctx, report, ctx.clock() - started), dry_run=dry_run)
-        document["conflicts"] = [f"{c.kind} {c.name}" for c in report.conflicts]
-        document["order_url"] = url
-        document["api"] = {
+    document = {
+        **summary(ctx, report, ctx.clock() - started),
+        "dry_run": dry_run,
+        "conflicts": [f"{c.kind} {c.name}" for c in report.conflicts],
+        "order_url": url,
+        "api": {
             "public": True,
             "rate_limit": tuning.throttle_rate,
             "burst_limit": tuning.throttle_burst,
-        }
-        document["notes"] = term.notes
+        },
+        "notes": term.notes,
+    }
+    failure = deploy_failure(report)
+    if failure is None:
+        render_deployed(term, ctx, report, ctx.clock() - started, dry_run=dry_run)
+    return Finished(document, failure)
+
+
+def deploy_failure(report: RunReport) -> PocctlError | None:
+    """Why `up` stopped part way, with what was done and what to run next; None if it didn't."""
     if report.conflicts:
-        raise DeployError(
+        return DeployError(
             "Nothing was created: these names are taken by resources this stack did not make:\n"
             + "\n".join(f"  - {c.kind} {c.name}" for c in report.conflicts),
             "Remove or rename them, or deploy another copy with --stack NAME.",
@@ -67,7 +77,7 @@ def deploy(
     if report.interrupted:
         done = report.titles(Outcome.CREATED, Outcome.UPDATED)
         where = ", ".join(report.titles(Outcome.INTERRUPTED))
-        raise Interrupted(
+        return Interrupted(
             f"Interrupted{' while working on ' + where if where else ' before any change'}.",
             (f"Made or changed so far: {', '.join(done)}.\n" if done else "Nothing was changed.\n")
             + "Nothing is lost: run `pocctl up` to finish, "
@@ -77,12 +87,21 @@ def deploy(
         failed = next(r for r in report.results if r.outcome is Outcome.FAILED)
         hint = report.error.hint if isinstance(report.error, PocctlError) else None
         done = report.titles(Outcome.CREATED, Outcome.UPDATED)
-        raise DeployError(
+        error = DeployError(
             f"up stopped at {failed.title}: {failed.error}",
             (f"Made or changed before that: {', '.join(done)}.\n" if done else "")
             + (hint + "\n" if hint else "")
             + "Run `pocctl up` again to finish, or `pocctl down` to remove what was made.",
-        ) from report.error
+        )
+        error.__cause__ = report.error  # --debug shows where it came from
+        return error
+    return None
+
+
+def render_deployed(
+    term: Terminal, ctx: Context, report: RunReport, seconds: float, *, dry_run: bool
+) -> None:
+    config, tuning, url = ctx.config, ctx.config.tuning, ctx.outputs.order_url
     counts = {o: sum(r.outcome is o for r in report.results) for o in Outcome}
     if dry_run:
         pending = counts[Outcome.WOULD_CREATE] + counts[Outcome.WOULD_UPDATE]
@@ -93,7 +112,7 @@ def deploy(
         )
         return
     term.success(
-        f"Stack {config.stack} is up ({ctx.clock() - started:.1f}s): "
+        f"Stack {config.stack} is up ({seconds:.1f}s): "
         f"{counts[Outcome.CREATED]} created, {counts[Outcome.UPDATED]} updated, "
         f"{counts[Outcome.UNCHANGED]} unchanged."
     )
@@ -127,7 +146,7 @@ def deploy(
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--serial", is_flag=True, help="One step at a time (for comparison and debugging).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@json_flag()
 def up(
     email: str | None,
     stage: str | None,
@@ -137,7 +156,7 @@ def up(
     serial: bool,
     as_json: bool,
     **kwargs: Any,
-) -> None:
+) -> Finished:
     """Create the pipeline, or repair it: run it again and it changes only what drifted.
 
     Steps run in parallel as soon as what they depend on exists (roles, table, queues and topic
@@ -154,7 +173,6 @@ def up(
     flags = collect(
         kwargs, email=email, stage=stage, rate_limit=rate_limit, burst_limit=burst_limit
     )
-    document = json_document(command="up") if as_json else None
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term)
-    deploy(term, ctx, dry_run=dry_run, serial=serial, document=document)
+    return deploy(term, ctx, dry_run=dry_run, serial=serial)

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, delete, is_not_found
-from pocctl.context import Context
+from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent
+from pocctl.context import Context, Outputs
 from pocctl.errors import ForeignResourceError
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Change, Missing, Plan, Step, diff, is_ours, not_ours_note
+from pocctl.resources.base import (
+    Change,
+    Leftover,
+    Live,
+    Missing,
+    Plan,
+    Step,
+    arn_parts,
+    diff,
+    is_ours,
+    not_ours_note,
+    removal,
+)
 
 RESOURCE_PATH = "/order"
 MODEL_NAME = "Order"
@@ -90,6 +102,11 @@ def apis_named(ctx: Context, api_name: str) -> list[dict[str, Any]]:
 def find_api(ctx: Context, api_name: str) -> dict[str, Any] | None:
     """This stack's API: found by name, confirmed by tag."""
     return next((a for a in apis_named(ctx, api_name) if is_ours(ctx, a.get("tags") or {})), None)
+
+
+def api_leftover(ctx: Context, api_id: str) -> Leftover:
+    command = f"aws apigateway delete-rest-api --rest-api-id {api_id}"
+    return Leftover(ApiStep.kind, api_id, removal(ctx, command))
 
 
 @dataclass
@@ -239,7 +256,6 @@ class ApiStep(Step[ApiState]):
             if api is None:
                 return Plan.create()
             state = self._read(ctx, api["id"])
-        ctx.outputs.api_id, ctx.outputs.order_url = api["id"], invoke_url(ctx, api["id"])
         definition = []
         if state.model is None or json.loads(state.model["schema"]) != ORDER_SCHEMA:
             definition.append(f"model {MODEL_NAME} missing or different")
@@ -252,7 +268,10 @@ class ApiStep(Step[ApiState]):
         return Plan.from_changes(changes + self._stage_differences(ctx, state), state)
 
     # -- writing ---------------------------------------------------------------------------
-    def apply(self, ctx: Context, plan: Plan[ApiState]) -> None:
+    def outputs(self, ctx: Context, state: ApiState) -> Outputs:
+        return Outputs(api_id=state.api_id, order_url=invoke_url(ctx, state.api_id))
+
+    def apply(self, ctx: Context, plan: Plan[ApiState]) -> ApiState:
         ag = ctx.client("apigateway")
         state = plan.current
         # A new API, or a changed definition: write it, then deploy it.
@@ -267,7 +286,6 @@ class ApiStep(Step[ApiState]):
                 )
             state = ApiState(api["id"], root_id=api.get("rootResourceId"))
         api_id = state.api_id
-        ctx.outputs.api_id, ctx.outputs.order_url = api_id, invoke_url(ctx, api_id)
         if definition_changed:
             self._write_definition(ctx, state)
         if definition_changed or state.stage is None:
@@ -297,6 +315,7 @@ class ApiStep(Step[ApiState]):
                         },
                     ],
                 )
+        return state
 
     def _write_definition(self, ctx: Context, state: ApiState) -> None:
         """One change at a time: API Gateway refuses overlapping changes to one REST API with
@@ -403,6 +422,47 @@ class ApiStep(Step[ApiState]):
             method_response(status)()
         for status in responses:
             integration_response(status)()
+
+    def live(self, ctx: Context) -> Live:
+        """The stage's throttle: the ceiling on what a leaked URL can cost."""
+        api = find_api(ctx, self.api_name)
+        if api is None:
+            return Live()
+        ag = ctx.client("apigateway")
+        stage = none_if_absent(
+            lambda: ag.get_stage(restApiId=api["id"], stageName=ctx.config.stage)
+        )
+        settings = ((stage or {}).get("methodSettings") or {}).get("*/*", {})
+        rate, burst = settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit")
+        if rate is None:
+            return Live()
+        return Live(
+            detail=f" (public, {rate:g} requests/s, burst {burst})",
+            facts={"throttle": {"rate_limit": rate, "burst_limit": burst}},
+        )
+
+    @classmethod
+    def leftovers(cls, ctx: Context, steps: Sequence[Any]) -> list[Leftover]:
+        """By name and tag: some emulators' tagging APIs don't list REST APIs."""
+        return [
+            api_leftover(ctx, api["id"])
+            for step in steps
+            for api in apis_named(ctx, step.api_name)
+            if is_ours(ctx, api.get("tags") or {})
+        ]
+
+    @classmethod
+    def recognises(cls, arn: str) -> bool:
+        service, resource = arn_parts(arn)
+        return service == "apigateway" and resource.startswith("/restapis/")
+
+    @classmethod
+    def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
+        api_id = arn_parts(arn)[1].split("/")[2]
+        ag = ctx.client("apigateway")
+        if none_if_absent(lambda: ag.get_rest_api(restApiId=api_id)) is None:
+            return None
+        return api_leftover(ctx, api_id)
 
     def destroy(self, ctx: Context) -> Outcome:
         with aws_errors(self.key, "GetRestApis"):

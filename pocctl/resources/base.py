@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pocctl.config import TAG_KEY
-from pocctl.context import Context
+from pocctl.context import Context, Outputs
 from pocctl.errors import ForeignResourceError
 from pocctl.reporting import Action, Outcome
 
@@ -85,6 +85,30 @@ class Plan(Generic[S]):
 C = TypeVar("C", bound=Change)
 
 
+@dataclass(frozen=True)
+class Leftover:
+    """Something of the stack still there after `down`, and the command that removes it."""
+
+    kind: str
+    name: str
+    remove: str
+    # AWS is still deleting it (a DELETING table, a Deleting mapping, a queue deleted moments ago
+    # that still answers): it stops billing on its own, nothing to do.
+    being_deleted: bool = False
+
+
+@dataclass
+class Live:
+    """How a resource is doing beyond its settings, for `status`: queue depths, mapping states,
+    subscriptions. Read by the resource's own step."""
+
+    detail: str = ""  # shown after its title: ": 3 waiting, 0 in flight"
+    lines: list[tuple[str, bool]] = field(default_factory=list)  # drawn under it: (text, ok)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)  # for `status --json`
+
+
 class Step(ABC, Generic[S]):
     """A resource of the stack. `plan` only reads; `apply` and `destroy` are the only writers.
     `S` is what `plan` reads and hands to `apply` in `Plan.current`."""
@@ -111,10 +135,46 @@ class Step(ABC, Generic[S]):
     def plan(self, ctx: Context) -> Plan[S]: ...
 
     @abstractmethod
-    def apply(self, ctx: Context, plan: Plan[S]) -> None: ...
+    def apply(self, ctx: Context, plan: Plan[S]) -> S | None:
+        """Make the resource as planned. Returns its new state when other steps need outputs
+        from it (see `outputs`), else None."""
 
     @abstractmethod
     def destroy(self, ctx: Context) -> Outcome: ...
+
+    def outputs(self, ctx: Context, state: S) -> Outputs:
+        """What other steps and the commands need from the resource's state (read by `plan`, or
+        returned by `apply`). The engine passes it on in `ctx.outputs`."""
+        return Outputs()
+
+    @property
+    def wanted(self) -> bool:
+        """False when the stack asks nothing of it this run (no email address given): `status`
+        still shows what it finds, but doesn't count it as part of a deployed stack."""
+        return True
+
+    def live(self, ctx: Context) -> Live:
+        """How the resource is doing, for `status` (read side by side with the plans). Nothing
+        to say when it is missing: the plan says that."""
+        return Live()
+
+    @classmethod
+    def leftovers(cls, ctx: Context, steps: Sequence[Any]) -> list[Leftover]:
+        """What of this kind (`steps`: the stack's steps of it) the sweep after `down` must look
+        for directly, because the tagging API doesn't list it (IAM roles) or not reliably
+        (mappings, a DELETING table, REST APIs in some emulators)."""
+        return []
+
+    @classmethod
+    def recognises(cls, arn: str) -> bool:
+        """Whether a tagged ARN the tagging API lists is a resource of this kind."""
+        return False
+
+    @classmethod
+    def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
+        """The resource at a tagged ARN this kind recognises, if it is still there: the tagging
+        API can list a resource for a while after it is gone."""
+        return None
 
 
 AnyStep = Step[Any]  # a step of any kind, as the engine and the stack hold them
@@ -134,6 +194,17 @@ def not_ours_note(ctx: Context, step: AnyStep) -> str:
         f"left {step.title} alone: it exists but lacks the tag "
         f"{TAG_KEY}={ctx.config.stack}, so this stack did not create it"
     )
+
+
+def arn_parts(arn: str) -> tuple[str, str]:
+    """An ARN's service and resource: ("sqs", "POC-Queue"), ("lambda", "function:POC-Lambda-1")."""
+    parts = arn.split(":", 5)
+    return parts[2], parts[5] if len(parts) > 5 else ""
+
+
+def removal(ctx: Context, command: str) -> str:
+    """An AWS CLI command that removes a leftover, in the stack's region."""
+    return f"{command} --region {ctx.config.region}"
 
 
 def diff(setting: str, current: Any, desired: Any) -> list[Change]:

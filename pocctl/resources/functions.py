@@ -12,6 +12,7 @@ from pocctl.aws import (
     aws_errors,
     delete,
     is_not_found,
+    none_if_absent,
     poll,
     retry_on_codes,
     retry_while_role_propagates,
@@ -23,11 +24,14 @@ from pocctl.reporting import Outcome
 from pocctl.resources.base import (
     Change,
     Differs,
+    Leftover,
     Plan,
     Step,
+    arn_parts,
     diff,
     is_ours,
     not_ours_note,
+    removal,
     require_ours,
 )
 
@@ -96,6 +100,19 @@ class FunctionStep(Step[Configuration]):
             if is_not_found(exc):
                 return None
             raise
+
+    @classmethod
+    def recognises(cls, arn: str) -> bool:
+        service, resource = arn_parts(arn)
+        return service == "lambda" and resource.startswith("function:")
+
+    @classmethod
+    def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
+        name = arn_parts(arn)[1].removeprefix("function:")
+        if none_if_absent(lambda: ctx.client("lambda").get_function(FunctionName=name)) is None:
+            return None
+        command = f"aws lambda delete-function --function-name {name}"
+        return Leftover(cls.kind, name, removal(ctx, command))
 
     def plan(self, ctx: Context) -> Plan[Configuration]:
         with aws_errors(self.key, "GetFunction"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
@@ -14,7 +14,15 @@ from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent, tag_dic
 from pocctl.context import Context
 from pocctl.policies import as_list, render, statements
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Change, Plan, Step, is_ours, not_ours_note, require_ours
+from pocctl.resources.base import (
+    Change,
+    Leftover,
+    Plan,
+    Step,
+    is_ours,
+    not_ours_note,
+    require_ours,
+)
 
 # Policy documents can only be rendered once the account id is known, so steps hold a function.
 PolicyVariables = Callable[[Context], dict[str, str]]
@@ -190,6 +198,27 @@ class RoleStep(Step[RoleState]):
             for arn in attached
         ]
         ctx.together(*removals)
+
+    @classmethod
+    def leftovers(cls, ctx: Context, steps: Sequence[Any]) -> list[Leftover]:
+        """Roles named like the stack's that carry its tag: IAM is outside the tagging API, and
+        ListRoles doesn't return tags."""
+        iam = ctx.client("iam")
+        prefix = f"{ctx.config.stack}-"
+        found = []
+        for page in iam.get_paginator("list_roles").paginate():
+            for role in page["Roles"]:
+                name = role["RoleName"]
+                if not name.startswith(prefix):
+                    continue
+                tags = none_if_absent(lambda: iam.list_role_tags(RoleName=name))  # noqa: B023
+                if tags is not None and is_ours(ctx, tag_dict(tags["Tags"])):
+                    remove = (
+                        "pocctl down again, or remove its policies, then "
+                        f"aws iam delete-role --role-name {name}"
+                    )
+                    found.append(Leftover(cls.kind, name, remove))
+        return found
 
     def destroy(self, ctx: Context) -> Outcome:
         iam = ctx.client("iam")

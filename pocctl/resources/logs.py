@@ -8,11 +8,26 @@ from typing import Any, ClassVar
 from pocctl.aws import aws_errors, delete
 from pocctl.context import Context
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Plan, Step, diff, is_ours, not_ours_note, require_ours
+from pocctl.resources.base import (
+    Leftover,
+    Plan,
+    Step,
+    arn_parts,
+    diff,
+    is_ours,
+    not_ours_note,
+    removal,
+    require_ours,
+)
 
 
 def log_group_arn(ctx: Context, group_name: str) -> str:
     return ctx.arn("logs", f"log-group:{group_name}")
+
+
+def find_log_group(ctx: Context, name: str) -> dict[str, Any] | None:
+    groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    return next((dict(g) for g in groups if g["logGroupName"] == name), None)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -26,11 +41,20 @@ class LogGroupStep(Step[dict[str, Any]]):
         return self.group_name
 
     def _find(self, ctx: Context) -> dict[str, Any] | None:
-        groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=self.group_name)
-        for group in groups["logGroups"]:
-            if group["logGroupName"] == self.group_name:
-                return dict(group)
-        return None
+        return find_log_group(ctx, self.group_name)
+
+    @classmethod
+    def recognises(cls, arn: str) -> bool:
+        service, resource = arn_parts(arn)
+        return service == "logs" and resource.startswith("log-group:")
+
+    @classmethod
+    def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
+        name = arn_parts(arn)[1].removeprefix("log-group:").removesuffix(":*")
+        if find_log_group(ctx, name) is None:
+            return None
+        command = f"aws logs delete-log-group --log-group-name {name}"
+        return Leftover(cls.kind, name, removal(ctx, command))
 
     def _tags(self, ctx: Context) -> dict[str, str]:
         arn = log_group_arn(ctx, self.group_name)

@@ -7,7 +7,9 @@ a new ARN, so `plan` lists every mapping of the function and removes the extra o
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -24,7 +26,19 @@ from pocctl.aws import (
 )
 from pocctl.context import Context
 from pocctl.reporting import Action, Outcome
-from pocctl.resources.base import Change, Differs, Missing, Plan, Step, is_ours, not_ours_note
+from pocctl.resources.base import (
+    Change,
+    Differs,
+    Leftover,
+    Live,
+    Missing,
+    Plan,
+    Step,
+    arn_parts,
+    is_ours,
+    not_ours_note,
+    removal,
+)
 from pocctl.resources.queues import queue_arn
 
 ACTIVE_STATES = {"Creating", "Enabling", "Enabled", "Updating"}
@@ -70,6 +84,35 @@ def tagged_ours(ctx: Context, mapping: Mapping) -> bool:
     return found is not None and is_ours(ctx, found.get("Tags") or {})
 
 
+def function_mappings(ctx: Context, function_name: str) -> list[Mapping]:
+    """Every mapping of the function, whatever its source; none when there is no function."""
+    lam = ctx.client("lambda")
+    found: list[Mapping] = []
+    try:
+        for page in lam.get_paginator("list_event_source_mappings").paginate(
+            FunctionName=function_name
+        ):
+            found.extend(page["EventSourceMappings"])
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+    return found
+
+
+def mapping_leftover(ctx: Context, mapping: Mapping) -> Leftover:
+    uuid, function = mapping["UUID"], mapping.get("FunctionArn", "").rsplit(":", 1)[-1]
+    return Leftover(
+        MappingStep.kind,
+        f"{uuid} ({function})",
+        removal(ctx, f"aws lambda delete-event-source-mapping --uuid {uuid}"),
+        mapping.get("State") == "Deleting",
+    )
+
+
+# Which states let orders through (or soon will).
+WORKING = ("Enabled", "Creating", "Enabling", "Updating")
+
+
 def recreates(change: Change) -> bool:
     """A setting AWS won't update in place: the mapping is made anew."""
     return isinstance(change, Differs) and change.setting in CREATE_ONLY
@@ -103,22 +146,43 @@ class MappingStep(Step[Mappings]):
 
     def _mappings(self, ctx: Context, *, deleting: bool = False) -> list[dict[str, Any]]:
         """This function's mappings from our source; those being deleted only if asked."""
-        lam = ctx.client("lambda")
-        found: list[dict[str, Any]] = []
-        try:
-            for page in lam.get_paginator("list_event_source_mappings").paginate(
-                FunctionName=self.function_name
-            ):
-                found.extend(page["EventSourceMappings"])
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise
         return [
             m
-            for m in found
+            for m in function_mappings(ctx, self.function_name)
             if self.is_our_source(ctx, m["EventSourceArn"])
             and (m.get("State") == "Deleting") == deleting
         ]
+
+    def live(self, ctx: Context) -> Live:
+        states = [m.get("State", "?") for m in function_mappings(ctx, self.function_name)]
+        live = Live(detail=f": {', '.join(states)}" if states else "", facts={"states": states})
+        stopped = [s for s in states if s not in WORKING]
+        if stopped:
+            live.problems.append(f"{self.title} is {', '.join(stopped)}: nothing flows through it")
+        return live
+
+    @classmethod
+    def leftovers(cls, ctx: Context, steps: Sequence[Any]) -> list[Leftover]:
+        """The functions' mappings: tagged, but the tagging API may not list them."""
+        found = ctx.together(*(partial(function_mappings, ctx, s.function_name) for s in steps))
+        return [
+            mapping_leftover(ctx, m)
+            for of_function in found
+            for m in of_function
+            if tagged_ours(ctx, m)  # not: gone between the two calls, or not the stack's
+        ]
+
+    @classmethod
+    def recognises(cls, arn: str) -> bool:
+        service, resource = arn_parts(arn)
+        return service == "lambda" and resource.startswith("event-source-mapping:")
+
+    @classmethod
+    def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
+        uuid = arn_parts(arn)[1].removeprefix("event-source-mapping:")
+        lam = ctx.client("lambda")
+        mapping = none_if_absent(lambda: lam.get_event_source_mapping(UUID=uuid))
+        return None if mapping is None else mapping_leftover(ctx, mapping)
 
     def plan(self, ctx: Context) -> Plan[Mappings]:
         with aws_errors(self.key, "ListEventSourceMappings"):

@@ -9,16 +9,20 @@ from typing import ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, delete, is_not_found, retry_on_codes
+from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent, retry_on_codes
 from pocctl.context import Context
 from pocctl.reporting import Outcome
 from pocctl.resources.base import (
     Differs,
+    Leftover,
+    Live,
     Missing,
     Plan,
     Step,
+    arn_parts,
     is_ours,
     not_ours_note,
+    removal,
     require_ours,
 )
 
@@ -58,6 +62,31 @@ def queue_arn(ctx: Context, queue_name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Depth:
+    waiting: int
+    in_flight: int
+
+    @property
+    def total(self) -> int:
+        return self.waiting + self.in_flight
+
+
+def depth(ctx: Context, name: str) -> Depth | None:
+    """How many messages the queue holds; None when there is no such queue."""
+    url = queue_url(ctx, name)
+    if url is None:
+        return None
+    attributes = ctx.client("sqs").get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return Depth(
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )
+
+
+@dataclass(frozen=True)
 class QueueState:
     url: str
     wrong: dict[str, str]  # the attributes to set, with their wanted values
@@ -71,6 +100,10 @@ class QueueStep(Step[QueueState]):
     queue_name: str
     attributes: Attributes
     depends_on: tuple[str, ...] = ()
+    purpose: str = ""  # what it holds, when its name doesn't say: "dead letters"
+    # For a queue that should stay empty, the problem `status` reports when it isn't, with
+    # {count} and {name} filled in.
+    problem_if_not_empty: str | None = None
 
     @property
     def name(self) -> str:
@@ -79,6 +112,21 @@ class QueueStep(Step[QueueState]):
     def _tags(self, ctx: Context, url: str) -> dict[str, str]:
         tags: dict[str, str] = ctx.client("sqs").list_queue_tags(QueueUrl=url).get("Tags", {})
         return tags
+
+    def live(self, ctx: Context) -> Live:
+        found = none_if_absent(lambda: depth(ctx, self.queue_name))
+        if found is None:
+            return Live()
+        purpose = f" ({self.purpose})" if self.purpose else ""
+        live = Live(
+            detail=f"{purpose}: {found.waiting} waiting, {found.in_flight} in flight",
+            facts={"waiting": found.waiting, "in_flight": found.in_flight},
+        )
+        if found.total and self.problem_if_not_empty:
+            live.problems.append(
+                self.problem_if_not_empty.format(count=found.total, name=self.queue_name)
+            )
+        return live
 
     def plan(self, ctx: Context) -> Plan[QueueState]:
         sqs = ctx.client("sqs")
@@ -122,6 +170,20 @@ class QueueStep(Step[QueueState]):
             return
         with aws_errors(self.key, "SetQueueAttributes"):
             sqs.set_queue_attributes(QueueUrl=plan.current.url, Attributes=plan.current.wrong)
+
+    @classmethod
+    def recognises(cls, arn: str) -> bool:
+        return arn_parts(arn)[0] == "sqs"
+
+    @classmethod
+    def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
+        name = arn_parts(arn)[1]
+        url = queue_url(ctx, name)
+        if url is None:
+            return None
+        if none_if_absent(lambda: ctx.client("sqs").list_queue_tags(QueueUrl=url)) is None:
+            return None  # deleted moments ago: only its URL still answers
+        return Leftover(cls.kind, name, removal(ctx, f"aws sqs delete-queue --queue-url {url}"))
 
     def destroy(self, ctx: Context) -> Outcome:
         with aws_errors(self.key, "GetQueueUrl"):

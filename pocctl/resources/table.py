@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, delete, is_not_found, poll, tag_dict, tag_list
-from pocctl.context import Context
+from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent, poll, tag_dict, tag_list
+from pocctl.context import Context, Outputs
 from pocctl.errors import StepError
 from pocctl.reporting import Outcome
 from pocctl.resources.base import (
     Busy,
     Change,
+    Leftover,
     Missing,
     Plan,
     Step,
+    arn_parts,
     diff,
     is_ours,
     not_ours_note,
+    removal,
     require_ours,
 )
 
 KEY = "orderID"
 Table = dict[str, Any]  # DescribeTable's "Table"
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+
+
+def table_leftover(ctx: Context, name: str) -> Leftover | None:
+    """The stack's table of that name, if it is still there (and whether it is DELETING)."""
+    ddb = ctx.client("dynamodb")
+    table = none_if_absent(lambda: ddb.describe_table(TableName=name))
+    if table is None:
+        return None
+    arn = table["Table"]["TableArn"]
+    tags = none_if_absent(lambda: ddb.list_tags_of_resource(ResourceArn=arn))
+    if tags is None or not is_ours(ctx, tag_dict(tags["Tags"])):
+        return None  # gone meanwhile, or a look-alike that is not the stack's
+    deleting = table["Table"].get("TableStatus") == "DELETING"
+    command = f"aws dynamodb delete-table --table-name {name}"
+    return Leftover(TableStep.kind, name, removal(ctx, command), deleting)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -52,8 +71,8 @@ class TableStep(Step[Table]):
     def _tags(self, ctx: Context, arn: str) -> dict[str, str]:
         return tag_dict(ctx.client("dynamodb").list_tags_of_resource(ResourceArn=arn)["Tags"])
 
-    def _remember(self, ctx: Context, table: dict[str, Any]) -> None:
-        ctx.outputs.stream_arn = table.get("LatestStreamArn")
+    def outputs(self, ctx: Context, state: Table) -> Outputs:
+        return Outputs(stream_arn=state.get("LatestStreamArn"))
 
     def plan(self, ctx: Context) -> Plan[Table]:
         with aws_errors(self.key, "DescribeTable"):
@@ -64,7 +83,6 @@ class TableStep(Step[Table]):
         if table.get("TableStatus") == "DELETING":
             # Gone in a moment; its stream ARN must never reach a mapping.
             return Plan.create(Missing("being deleted: will wait until it is gone, then create it"))
-        self._remember(ctx, table)
         if table["KeySchema"] != [{"AttributeName": KEY, "KeyType": "HASH"}]:
             raise StepError(
                 self.key,
@@ -92,7 +110,7 @@ class TableStep(Step[Table]):
         poll(ctx, active, what=f"table {self.table_name} becoming ACTIVE", step=self.key)
         return found
 
-    def apply(self, ctx: Context, plan: Plan[Table]) -> None:
+    def apply(self, ctx: Context, plan: Plan[Table]) -> Table:
         ddb = ctx.client("dynamodb")
         table: dict[str, Any] | None = plan.current
         if table is None:
@@ -132,7 +150,22 @@ class TableStep(Step[Table]):
                         )
                         self._wait_active(ctx)
                     ddb.update_table(TableName=self.table_name, StreamSpecification=STREAM)
-        self._remember(ctx, self._wait_active(ctx))
+        return self._wait_active(ctx)
+
+    @classmethod
+    def leftovers(cls, ctx: Context, steps: Sequence[Any]) -> list[Leftover]:
+        """Looked up by name too: a DELETING table must be told apart from one left behind."""
+        found = [table_leftover(ctx, step.table_name) for step in steps]
+        return [leftover for leftover in found if leftover is not None]
+
+    @classmethod
+    def recognises(cls, arn: str) -> bool:
+        service, resource = arn_parts(arn)
+        return service == "dynamodb" and resource.startswith("table/") and "/" not in resource[6:]
+
+    @classmethod
+    def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
+        return table_leftover(ctx, arn_parts(arn)[1].removeprefix("table/"))
 
     def destroy(self, ctx: Context) -> Outcome:
         ddb = ctx.client("dynamodb")

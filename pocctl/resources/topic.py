@@ -11,7 +11,18 @@ from botocore.exceptions import ClientError
 from pocctl.aws import aws_errors, delete, is_not_found, tag_dict, tag_list
 from pocctl.context import Context
 from pocctl.reporting import Outcome
-from pocctl.resources.base import Missing, Plan, Step, is_ours, not_ours_note, require_ours
+from pocctl.resources.base import (
+    Leftover,
+    Live,
+    Missing,
+    Plan,
+    Step,
+    arn_parts,
+    is_ours,
+    not_ours_note,
+    removal,
+    require_ours,
+)
 
 PENDING = "PendingConfirmation"
 
@@ -30,6 +41,21 @@ def topic_tags(ctx: Context, arn: str) -> dict[str, str] | None:
             return None
         raise
     return tag_dict(sns.list_tags_for_resource(ResourceArn=arn)["Tags"])
+
+
+def email_subscriptions(ctx: Context, topic_name: str) -> dict[str, str]:
+    """Each email address subscribed to the topic: "confirmed" or "pending confirmation"."""
+    try:
+        found = subscriptions(ctx, topic_arn(ctx, topic_name))
+    except ClientError as exc:
+        if is_not_found(exc):
+            return {}
+        raise
+    return {
+        s["Endpoint"]: "pending confirmation" if s["SubscriptionArn"] == PENDING else "confirmed"
+        for s in found
+        if s["Protocol"] == "email"
+    }
 
 
 def subscriptions(ctx: Context, arn: str) -> list[dict[str, Any]]:
@@ -61,6 +87,18 @@ class TopicStep(Step[None]):
     def apply(self, ctx: Context, plan: Plan[None]) -> None:
         with aws_errors(self.key, "CreateTopic"):
             ctx.client("sns").create_topic(Name=self.topic_name, Tags=tag_list(ctx.config.tags))
+
+    @classmethod
+    def recognises(cls, arn: str) -> bool:
+        service, resource = arn_parts(arn)
+        return service == "sns" and ":" not in resource  # a topic, not a subscription
+
+    @classmethod
+    def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
+        if topic_tags(ctx, arn) is None:
+            return None
+        command = f"aws sns delete-topic --topic-arn {arn}"
+        return Leftover(cls.kind, arn_parts(arn)[1], removal(ctx, command))
 
     def destroy(self, ctx: Context) -> Outcome:
         arn = topic_arn(ctx, self.topic_name)
@@ -111,6 +149,27 @@ class EmailSubscriptionStep(Step[None]):
         if sub["SubscriptionArn"] == PENDING:
             ctx.reporter.note(self._pending_note())
         return Plan.from_changes([])
+
+    @property
+    def wanted(self) -> bool:
+        return self.email is not None
+
+    def live(self, ctx: Context) -> Live:
+        """Every email subscription of the topic, the requested one's state as its detail."""
+        emails = email_subscriptions(ctx, self.topic_name)
+        live = Live(facts={"subscriptions": emails})
+        for address, state in emails.items():
+            if self.email is not None and address.lower() == self.email.lower():
+                live.detail = f": {state}"
+            else:
+                live.lines.append((f"email {address}: {state}", state == "confirmed"))
+            if state != "confirmed":
+                live.warnings.append(
+                    f"{address} is {state}: click the link in the email from AWS Notifications"
+                )
+        if not emails:
+            live.warnings.append("no email subscription: add one with `pocctl up --email ADDRESS`")
+        return live
 
     def _pending_note(self) -> str:
         return (
