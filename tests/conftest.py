@@ -4,13 +4,12 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
 from pocctl.config import Config
-from pocctl.context import Context
+from pocctl.context import Context, new_session
 from pocctl.engine import Engine
 from pocctl.local.patches import import_backends
 from pocctl.reporting import RecordingReporter
@@ -69,7 +68,7 @@ def make_ctx(aws: None, sleeps: Sleeps) -> MakeContext:
         return Context(
             Config(stack=stack, region=REGION, **config),
             RecordingReporter(),
-            session=boto3.Session(region_name=REGION),
+            session=new_session(region_name=REGION),
             sleep=sleeps,
         )
 

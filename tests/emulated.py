@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import boto3
-
 from pocctl.config import Config
-from pocctl.context import Context
+from pocctl.context import Context, new_session
 from pocctl.engine import Engine
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.aws.timing import Timing
@@ -36,7 +34,7 @@ class FreezableClock:
 
 
 def local_context(emulator: Emulator, stack: str, **config: Any) -> Context:
-    session = boto3.Session(
+    session = new_session(
         aws_access_key_id="pocctl-local",
         aws_secret_access_key="pocctl-local",
         region_name="us-east-1",

@@ -9,6 +9,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from pocctl.cli.options import Runtime
+from pocctl.context import new_session
 
 
 class FailCalls:
@@ -45,7 +46,7 @@ def runtime_with(*prepare: Callable[[boto3.Session], object], **more: Any) -> Ru
     events reach every client made from it)."""
 
     def session(**kwargs: Any) -> boto3.Session:
-        made = boto3.Session(**kwargs)
+        made = new_session(**kwargs)
         for step in prepare:
             step(made)
         return made

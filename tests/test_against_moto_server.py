@@ -7,12 +7,12 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 from moto.server import ThreadedMotoServer
 
 from pocctl.cli import cli
+from pocctl.context import new_session
 
 from .inventory import everything, flatten, of_stack
 
@@ -41,7 +41,7 @@ def pocctl(*args: str) -> str:
 
 
 def test_up_twice_second_stack_and_down(endpoint: str) -> None:
-    session: Any = boto3.Session(region_name="us-east-1")
+    session: Any = new_session(region_name="us-east-1")
 
     first = pocctl("up", "--email", "ops@example.com")
     assert "16 created" in first

@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.context import new_session
 
 from .faults import FailCalls, runtime_with
 from .inventory import everything, flatten
@@ -22,9 +23,8 @@ def run(runner: CliRunner, *args: str, **kwargs: Any) -> Result:
 
 @pytest.fixture
 def session(aws: None) -> Any:
-    import boto3
 
-    return boto3.Session(region_name="us-east-1")
+    return new_session(region_name="us-east-1")
 
 
 def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
 from pocctl.cli import cli
 from pocctl.config import Config
-from pocctl.context import Call, Context
+from pocctl.context import Call, Context, new_session
 from pocctl.engine import Engine
 from pocctl.reporting import RecordingReporter
 from pocctl.stack import build_steps
@@ -27,7 +26,7 @@ class Killed(BaseException):
 
 # One session for every run: its loaded service models make each new context's clients cheap
 # (each run still gets its own context and clients, as a new process would).
-SESSION = boto3.Session(region_name="us-east-1")
+SESSION = new_session(region_name="us-east-1")
 
 
 def new_context() -> Context:
@@ -135,7 +134,7 @@ def test_ctrl_c_during_down_says_what_is_left(aws: None) -> None:
     assert "SQS queue POC-Queue" in left
     assert "Run `pocctl down` again to finish" in result.output
     assert CliRunner().invoke(cli, ["down", "--yes"]).exit_code == 0
-    assert flatten(everything(boto3.Session(region_name="us-east-1"))) == []
+    assert flatten(everything(new_session(region_name="us-east-1"))) == []
 
 
 def test_down_waits_for_a_role_still_in_use(deployed: Context) -> None:

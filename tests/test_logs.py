@@ -5,18 +5,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.context import new_session
 
 
 @pytest.fixture
 def deployed_logs(runner: CliRunner, aws: None) -> Any:
     assert runner.invoke(cli, ["up"]).exit_code == 0
-    return boto3.Session(region_name="us-east-1").client("logs")
+    return new_session(region_name="us-east-1").client("logs")
 
 
 def put(logs: Any, function: str, seconds_ago: float, message: str) -> None:

@@ -6,20 +6,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import click
 import pytest
 from click.testing import CliRunner
 
 from pocctl import __version__
 from pocctl.cli import cli
+from pocctl.context import new_session
 
 ESCAPE = "\x1b["
 
 
 @pytest.fixture
 def session(aws: None) -> Any:
-    return boto3.Session(region_name="us-east-1")
+    return new_session(region_name="us-east-1")
 
 
 def test_up_and_down_json_are_one_document_on_stdout_and_text_on_stderr(

@@ -6,11 +6,11 @@ import json
 import tomllib
 from pathlib import Path
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
+from pocctl.context import new_session
 from pocctl.errors import ConfigError
 from pocctl.settings import SETTINGS, resolve
 
@@ -73,7 +73,7 @@ def test_a_bad_file_is_a_usage_error_naming_the_key_and_nothing_is_made(
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
-    assert flatten(everything(boto3.Session(region_name="us-east-1"))) == []
+    assert flatten(everything(new_session(region_name="us-east-1"))) == []
 
 
 def test_a_bad_environment_value_names_the_variable(
@@ -140,7 +140,7 @@ def test_up_builds_what_the_file_says(runner: CliRunner, aws: None, tmp_path: Pa
     write(tmp_path, 'stack = "filed"\nstage = "beta"\nrate_limit = 5\nwriter_timeout = 20\n')
     result = runner.invoke(cli, ["up"])
     assert result.exit_code == 0, result.output
-    session = boto3.Session(region_name="us-east-1")
+    session = new_session(region_name="us-east-1")
     function = session.client("lambda").get_function(FunctionName="filed-Lambda-1")
     assert function["Configuration"]["Timeout"] == 20
     sqs = session.client("sqs")

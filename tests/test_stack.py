@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from bench.critical import one_per_call, phase_chain
 from pocctl.config import Config
-from pocctl.context import Context
+from pocctl.context import Context, new_session
 from pocctl.engine import Engine
 from pocctl.policies import as_list
 from pocctl.reporting import Outcome, RecordingReporter
@@ -220,7 +219,7 @@ def test_arns_and_urls_follow_the_regions_partition(
     aws: None, region: str, partition: str, domain: str
 ) -> None:
     ctx = Context(
-        Config(region=region), RecordingReporter(), session=boto3.Session(region_name=region)
+        Config(region=region), RecordingReporter(), session=new_session(region_name=region)
     )
     api = next(s for s in build_steps(ctx.config) if isinstance(s, ApiStep))
     integration = api.desired_integration(ctx)

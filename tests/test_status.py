@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.cli.status import node
+from pocctl.context import new_session
 from pocctl.health import Health, Resource
 from pocctl.resources.base import Live
 
@@ -21,7 +21,7 @@ def run(runner: CliRunner, *args: str) -> Result:
 
 @pytest.fixture
 def session(aws: None) -> Any:
-    return boto3.Session(region_name="us-east-1")
+    return new_session(region_name="us-east-1")
 
 
 def test_status_of_a_stack_that_is_not_deployed(runner: CliRunner, session: Any) -> None:

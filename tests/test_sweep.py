@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
-from pocctl.context import Context
+from pocctl.context import Context, new_session
 from pocctl.stack import build_steps
 from pocctl.sweep import sweep
 
@@ -24,7 +23,7 @@ TAGS = {"pocctl:stack": "POC"}
 
 @pytest.fixture
 def session(aws: None) -> Any:
-    return boto3.Session(region_name="us-east-1")
+    return new_session(region_name="us-east-1")
 
 
 def test_a_clean_down_says_the_sweep_found_nothing(runner: CliRunner, session: Any) -> None:

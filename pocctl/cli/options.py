@@ -13,7 +13,7 @@ import boto3
 import click
 from botocore.exceptions import ProfileNotFound
 
-from pocctl.context import Context
+from pocctl.context import Context, new_session
 from pocctl.errors import ConfigError, CredentialsError
 from pocctl.reporting import Reporter
 from pocctl.settings import Resolved, resolve
@@ -43,7 +43,7 @@ class Runtime:
     keyword arguments), time, and whether a person is at the keyboard. Tests pass their own:
     `CliRunner().invoke(cli, args, obj=Runtime(...))`."""
 
-    session: Callable[..., boto3.Session] = boto3.Session
+    session: Callable[..., boto3.Session] = new_session
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     stdin_is_terminal: Callable[[], bool] = _stdin_is_terminal

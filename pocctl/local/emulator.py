@@ -312,6 +312,15 @@ class Emulator:
         if not self.supervisor.wait_reads_from(now):
             raise TimeoutError("a mapping's poller was still reading after 10 s")
 
+    def quiet(self, *functions: str) -> None:
+        """Every poller that feeds these functions has read its source empty since this call,
+        with nothing being delivered: what was there has reached the function, and nothing
+        more is on its way (for tests that check something did not happen twice)."""
+        assert self.supervisor is not None, "the emulator is not running"
+        self.reconciled()
+        if not self.supervisor.wait_quiet(set(functions), time.monotonic()):
+            raise TimeoutError(f"the pollers of {', '.join(functions)} were not quiet in 10 s")
+
     def stop(self) -> None:
         if self.outbox.deliver in patches.MAIL_SINKS:
             patches.MAIL_SINKS.remove(self.outbox.deliver)

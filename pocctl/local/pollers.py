@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,15 @@ def failed_ids(invocation: Invocation) -> list[str] | None:
         return None
 
 
+@dataclass
+class Read:
+    """One read under way or done: when it began, and how many records or messages it found
+    (None for a read that is not of the source's contents, such as a permission check)."""
+
+    started: float
+    found: int | None = None
+
+
 # The wall-clock moment a mapping became Enabled (where LATEST starts), or None if unknown.
 EnabledAt = Callable[[str], float | None]
 
@@ -60,6 +70,8 @@ class Poller(threading.Thread):
         self.stopped = threading.Event()
         self._reads = threading.Condition()
         self._reading_since: float | None = None  # when the read under way began
+        self._last_read: Read | None = None  # the last read of the source's contents done
+        self._in_flight = 0  # deliveries to the function under way
         arn = mapping["EventSourceArn"].split(":")
         self.region, self.account, self.source_name = arn[3], arn[4], arn[5]
         self.function = mapping["FunctionArn"].rsplit(":", 1)[1]
@@ -68,16 +80,47 @@ class Poller(threading.Thread):
         self.stopped.set()
 
     @contextmanager
-    def reading(self) -> Iterator[None]:
-        """Around each read of the source (a long poll, a permission check, a stream read)."""
+    def reading(self) -> Iterator[Read]:
+        """Around each read of the source (a long poll, a permission check, a stream read).
+        A read of the source's contents sets `found` on what it yields."""
+        read = Read(time.monotonic())
         with self._reads:
-            self._reading_since = time.monotonic()
+            self._reading_since = read.started
         try:
-            yield
+            yield read
         finally:
             with self._reads:
                 self._reading_since = None
+                if read.found is not None:
+                    self._last_read = read
                 self._reads.notify_all()
+
+    def _deliveries(self, change: int) -> None:
+        with self._reads:
+            self._in_flight += change
+            self._reads.notify_all()
+
+    @contextmanager
+    def delivering(self) -> Iterator[None]:
+        """Around handing what was read to the function (its retries included)."""
+        self._deliveries(+1)
+        try:
+            yield
+        finally:
+            self._deliveries(-1)
+
+    def wait_quiet_since(self, moment: float, timeout: float) -> bool:
+        """Wait until the poller has read its source empty in a read that began after `moment`,
+        with no delivery under way (for tests: everything there at `moment` was delivered)."""
+
+        def quiet() -> bool:
+            last = self._last_read
+            return bool(
+                self._in_flight == 0 and last and last.started >= moment and last.found == 0
+            )
+
+        with self._reads:
+            return self._reads.wait_for(quiet, timeout)
 
     def wait_reads_from(self, moment: float, timeout: float) -> bool:
         """Wait until no read that began before `moment` is under way (for tests: what the
@@ -119,14 +162,20 @@ class SqsPoller(Poller):
                 # timeout in our hands, or they come back and count towards the DLQ.
                 if not slots.acquire(timeout=0.5):
                     continue
-                with self.reading():
+                with self.reading() as read:
                     messages = self.receive(sqs, url, batch)
+                    read.found = len(messages)
                 if not messages or self.stopped.is_set():
                     # (If stopped while waiting, they reappear after the visibility timeout.)
                     slots.release()
                     continue
+                self._deliveries(+1)  # before the next read: it counts as under way from now
                 future = pool.submit(self.deliver, sqs, url, messages, partial)
-                future.add_done_callback(lambda _: slots.release())
+                future.add_done_callback(lambda _: self._delivered(slots))
+
+    def _delivered(self, slots: threading.Semaphore) -> None:
+        self._deliveries(-1)
+        slots.release()
 
     def receive(self, sqs: Any, url: str, batch: int) -> list[dict[str, Any]]:
         try:
@@ -219,8 +268,9 @@ class StreamPoller(Poller):
         idle = min(IDLE_SLEEP, self.poll_every)
         while not self.stopped.is_set():
             try:
-                with self.reading():
+                with self.reading() as read:
                     response = streams.get_records(ShardIterator=iterator, Limit=batch)
+                    read.found = len(response.get("Records", []))
             except Exception as exc:
                 self.log(f"{self.function} cannot read the stream of {table}: {exc}")
                 self.stopped.wait(PERMISSION_RETRY)
@@ -242,7 +292,8 @@ class StreamPoller(Poller):
                 except UnsupportedFilter as exc:
                     self.log(f"{self.function}: {exc}; delivering nothing")
             if wanted:
-                self.process(wanted, shard["ShardId"])
+                with self.delivering():
+                    self.process(wanted, shard["ShardId"])
             self.checkpoints[key] = records[-1]["dynamodb"]["SequenceNumber"]
 
     def open_shard(
@@ -423,6 +474,12 @@ class Supervisor(threading.Thread):
         """No poller is in the middle of a read that began before `moment`."""
         pollers = [poller for _, poller in list(self.pollers.values())]
         return all(poller.wait_reads_from(moment, timeout) for poller in pollers)
+
+    def wait_quiet(self, functions: set[str], moment: float, timeout: float = 10.0) -> bool:
+        """The pollers of these functions have each read their source empty since `moment`,
+        with nothing being delivered."""
+        pollers = [p for _, p in list(self.pollers.values()) if p.function in functions]
+        return all(poller.wait_quiet_since(moment, timeout) for poller in pollers)
 
     def reconcile(self) -> None:
         wanted: dict[str, dict[str, Any]] = {}
