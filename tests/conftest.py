@@ -25,6 +25,13 @@ REAL_ENVIRONMENT = dict(os.environ)
 REGION = "us-east-1"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """One worker more than cores: much of the suite waits (AWS's clock, acted out at 1/50; a
+    hop that must not arrive), and a spare worker fills that time. On 2 cores, 3 workers take
+    the default suite from about 3 minutes to about 2.5."""
+    return (os.cpu_count() or 1) + 1
+
+
 @pytest.fixture(autouse=True)
 def clean_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """Tests never see the developer's real AWS settings, nor a pocctl.toml where they run."""

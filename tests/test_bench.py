@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # the benchmark's smoke run
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # the benchmark's smoke run
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -62,15 +62,14 @@ FRESH_UP_CALLS = mutating_calls_of_a_fresh_up()
 
 
 def kill_points() -> list[Any]:
-    """Every mutating call of a fresh `up`. The default run kills at step boundaries (a step's
-    first write) and once inside each step that writes more than once (a half-made resource);
-    `-m slow` kills before every other write too."""
+    """Every mutating call of a fresh `up`. The default run kills at step boundaries (before a
+    step's first write); `-m slow` kills before every other write too (half-made resources)."""
     points = []
     seen: dict[str, int] = {}
     for n, call in enumerate(FRESH_UP_CALLS, start=1):
         step = call.split()[0]
         seen[step] = seen.get(step, 0) + 1
-        marks = [] if seen[step] <= 2 else [pytest.mark.slow]
+        marks = [] if seen[step] == 1 else [pytest.mark.slow]
         points.append(pytest.param(n, id=f"{n}-{call.replace(' ', '-')}", marks=marks))
     return points
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pocctl.cli import cli
 from pocctl.local.emulator import Emulator
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 @pytest.fixture

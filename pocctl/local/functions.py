@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -9,6 +10,7 @@ import os
 import random
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,11 +21,13 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import boto3
 
+from pocctl.local import forks
 from pocctl.local import worker as worker_module
+from pocctl.local.forks import ForkServer
 
 POOL_LIMIT = 8  # warm workers kept per function version
 
@@ -91,9 +95,31 @@ def read_function(account: str, region: str, name: str) -> tuple[FunctionVersion
 
 
 class Worker:
-    def __init__(self, version: FunctionVersion, code_dir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        version: FunctionVersion,
+        code_dir: Path,
+        env: dict[str, str],
+        forks: ForkServer | None = None,
+    ) -> None:
         self.version = version
         self.id = uuid.uuid4().hex[:12]
+        self.process: subprocess.Popen[str] | None = None
+        self.requests: IO[str]
+        self.answers: IO[str]
+        if forks is not None:
+            self.pid, channel = forks.start(
+                {
+                    "code_dir": str(code_dir),
+                    "handler_spec": version.handler,
+                    "timeout": version.timeout,
+                    "env": env,
+                }
+            )
+            self.requests = channel.makefile("w", encoding="utf-8", buffering=1)
+            self.answers = channel.makefile("r", encoding="utf-8")
+            channel.close()  # the two files keep it open
+            return
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -109,20 +135,24 @@ class Worker:
             text=True,
             bufsize=1,
         )
+        self.pid = self.process.pid
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.requests, self.answers = self.process.stdin, self.process.stdout
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if self.process is not None:
+            return self.process.poll() is None
+        return forks.alive(self.pid)
 
     def invoke(self, event: Any, request_id: str, timeout: float) -> Invocation:
-        assert self.process.stdin is not None and self.process.stdout is not None
         started = time.monotonic()
         try:
-            self.process.stdin.write(json.dumps({"event": event, "id": request_id}) + "\n")
-            self.process.stdin.flush()
+            self.requests.write(json.dumps({"event": event, "id": request_id}) + "\n")
+            self.requests.flush()
         except (BrokenPipeError, OSError):
             return Invocation(False, error_type="Runtime.ExitError", error_message="worker died")
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        ready, _, _ = select.select([self.answers], [], [], timeout)
         elapsed = (time.monotonic() - started) * 1000
         if not ready:
             self.kill()
@@ -132,7 +162,7 @@ class Worker:
                 error_message=f"Task timed out after {timeout:.2f} seconds",
                 duration_ms=elapsed,
             )
-        line = self.process.stdout.readline()
+        line = self.answers.readline()
         if not line:
             self.kill()
             return Invocation(
@@ -152,9 +182,16 @@ class Worker:
         )
 
     def kill(self) -> None:
-        if self.alive:
-            self.process.kill()
-        self.process.wait()
+        if self.process is not None:
+            if self.alive:
+                self.process.kill()
+            self.process.wait()
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        for end in (self.requests, self.answers):
+            with contextlib.suppress(OSError):
+                end.close()
 
 
 @dataclass
@@ -207,6 +244,7 @@ class Invoker:
         self.code_root = Path(tempfile.mkdtemp(prefix="pocctl-local-code-"))
         self._logs: dict[str, Any] = {}
         self.invocations = 0
+        self._forks: ForkServer | None = None  # started with the first worker (POSIX only)
 
     def _code_dir(self, version: FunctionVersion, code: bytes) -> Path:
         target = self.code_root / version.code_sha
@@ -250,7 +288,16 @@ class Invoker:
                 worker = pool.idle.pop()
                 if worker.alive:
                     return worker
-        return Worker(version, self._code_dir(version, code), self._environment(version))
+        code_dir, env = self._code_dir(version, code), self._environment(version)
+        return Worker(version, code_dir, env, self._fork_server())
+
+    def _fork_server(self) -> ForkServer | None:
+        if not hasattr(os, "fork"):
+            return None  # Windows: each worker is a Python process of its own
+        with self._lock:
+            if self._forks is None or self._forks.process.poll() is not None:
+                self._forks = ForkServer()
+            return self._forks
 
     def _release(self, worker: Worker) -> None:
         with self._lock:
@@ -343,4 +390,8 @@ class Invoker:
         for pool in pools.values():
             for worker in pool.idle:
                 worker.kill()
+        with self._lock:
+            server, self._forks = self._forks, None
+        if server is not None:
+            server.close()  # workers still busy exit once their answer has nowhere to go
         shutil.rmtree(self.code_root, ignore_errors=True)

@@ -33,6 +33,35 @@ def main() -> None:
     code_dir, handler_spec, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     sys.stdout = sys.stderr  # stray prints during import go to the log, not the protocol
+    serve(code_dir, handler_spec, timeout, sys.stdin, protocol)
+
+
+def forked(
+    code_dir: str, handler_spec: str, timeout: float, env: dict[str, str], channel: int
+) -> None:
+    """The worker as the fork server's child (`forks.py`): `channel` is its end of a socket
+    pair, used as the same line protocol. Stray output goes nowhere, as with a worker process
+    of its own (whose stderr is /dev/null)."""
+    os.environ.clear()
+    os.environ.update(env)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    import boto3
+    import botocore.session
+
+    from pocctl.local import warm  # imported once, in the fork server
+
+    core = botocore.session.Session()
+    core.register_component("data_loader", warm.LOADER)
+    boto3.setup_default_session(botocore_session=core)
+    incoming = os.fdopen(os.dup(channel), "r", encoding="utf-8")
+    protocol = os.fdopen(channel, "w", encoding="utf-8")
+    serve(code_dir, handler_spec, timeout, incoming, protocol)
+
+
+def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, protocol: Any) -> None:
+    """Import the handler once, then answer one JSON line per request line."""
     sys.path.insert(0, code_dir)
     os.chdir(code_dir)
     module_name, _, function_name = handler_spec.rpartition(".")
@@ -43,7 +72,7 @@ def main() -> None:
         init_error = None
     except Exception as exc:
         handler, init_error = None, exc
-    for line in sys.stdin:
+    for line in incoming:
         request = json.loads(line)
         logs = io.StringIO()
         logs.write(init_logs.getvalue())

@@ -1,0 +1,87 @@
+"""Where `pocctl local`'s function workers come from: forked from one server process that has
+boto3 and AWS's service models loaded (`warm.py`), so that a cold start costs a fork, not half
+a second of imports and parsing. (A Lambda runtime has boto3 installed; nothing here emulates
+its cold start.)
+
+The server is a plain Python process, single-threaded, so forking it is safe (forking the
+emulator itself, full of threads, is not). It receives one request at a time: the worker's
+arguments and environment, with the worker's end of a socket pair; it forks, and answers the
+child's process id. It ignores SIGCHLD, so its children are reaped as they exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from typing import Any
+
+MAX_MESSAGE = 1 << 20
+
+
+class ForkServer:
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from pocctl.local.forks import main; main()"],
+            pass_fds=(theirs.fileno(),),
+            env={**os.environ, "POCCTL_FORK_SERVER_FD": str(theirs.fileno())},
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self.control = ours
+        self._answers = ours.makefile("r")
+        self._lock = threading.Lock()
+
+    def start(self, request: dict[str, Any]) -> tuple[int, socket.socket]:
+        """A new worker: its process id, and our end of its socket (a line protocol)."""
+        ours, theirs = socket.socketpair()
+        with self._lock:
+            socket.send_fds(self.control, [json.dumps(request).encode() + b"\n"], [theirs.fileno()])
+            answer = self._answers.readline()
+        theirs.close()
+        if not answer:
+            ours.close()
+            raise OSError("the worker fork server has stopped")
+        return int(json.loads(answer)["pid"]), ours
+
+    def close(self) -> None:
+        self._answers.close()
+        self.control.close()
+        self.process.kill()
+        self.process.wait()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(os.environ.pop("POCCTL_FORK_SERVER_FD")))
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    from pocctl.local import warm, worker  # noqa: F401  (what every worker inherits)
+
+    while True:
+        received, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 1)
+        if not received:
+            return  # the emulator has gone
+        while not received.endswith(b"\n"):
+            received += control.recv(MAX_MESSAGE)
+        request = json.loads(received)
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            try:
+                worker.forked(**request, channel=fds[0])
+            finally:
+                os._exit(0)
+        os.close(fds[0])
+        control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
