@@ -35,6 +35,7 @@ def _targets() -> dict[str, Any]:
         from moto.apigateway.responses import APIGatewayResponse
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.dynamodb.models.table import StreamShard, Table
+        from moto.iam.models import IAMBackend
         from moto.moto_api._internal.models import moto_api_backend
         from moto.sns.models import Subscription
         from moto.sqs.models import Message, Queue, SQSBackend
@@ -69,6 +70,7 @@ def _targets() -> dict[str, Any]:
         "Queue.message_retention_period": "MessageRetentionPeriod"
         in getattr(Queue, "BASE_ATTRIBUTES", ()),
         "backends.list_of_moto_modules": getattr(moto_backends, "list_of_moto_modules", None),
+        "IAMBackend.get_roles (self.roles)": "roles" in IAMBackend.get_roles.__code__.co_names,
     }
 
 
@@ -160,6 +162,7 @@ def _patch() -> None:
     from moto.apigateway.responses import APIGatewayResponse
     from moto.awslambda.models import LambdaBackend
     from moto.dynamodb.models import dynamodb_backends
+    from moto.iam.models import IAMBackend
     from moto.sns.models import Subscription
     from moto.sqs.models import Message, SQSBackend, sqs_backends
 
@@ -212,6 +215,13 @@ def _patch() -> None:
     # emulator's CPU per call. The directory doesn't change while it runs.
     modules = tuple(moto_backends.list_of_moto_modules())
     _replace(moto_backends, "list_of_moto_modules", lambda: modules)
+    # moto's server is not thread-safe: GetRole looped over the live dict of roles while another
+    # request created one ("dictionary changed size during iteration", a 500 AWS never sends).
+    # A copy is made in one step under the GIL.
+    def roles_snapshot(self: Any) -> list[Any]:
+        return list(self.roles.values())
+
+    _replace(IAMBackend, "get_roles", roles_snapshot)
     _replace(LambdaBackend, "create_event_source_mapping", create_without_trigger)
     _replace(Subscription, "publish", publish_or_mail)
     _replace(Message, "visible", property(visible))
