@@ -87,6 +87,7 @@ def test_the_whole_journey_passes_under_exactly_the_deployer_policy(
     pocctl("test-order")
     pocctl("status")
     pocctl("logs")
+    pocctl("invoke", "1")
     pocctl("outputs", "--json")
     down = pocctl("down", "--yes")
     assert "nothing tagged pocctl:stack=ci is left" in down.output

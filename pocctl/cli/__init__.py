@@ -8,6 +8,7 @@ from pocctl.cli import (  # noqa: F401
     demo,
     deployer_policy,
     down,
+    invoke,
     local,
     logs,
     outputs,

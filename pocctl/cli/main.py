@@ -122,6 +122,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Typical use:
       pocctl up --email you@example.com   build it (run again: changes nothing)
       pocctl outputs                      the order URL and resource names
+      pocctl invoke 1                     run Lambda-1 once with a sample event
       pocctl down                         remove everything `up` made
 
     AWS settings follow the usual rules: --profile/AWS_PROFILE, --region/AWS_REGION,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -26,7 +27,7 @@ from pocctl.local.calls import Call, parse
 from pocctl.local.functions import Faults, FunctionNotFound, FunctionVersion, Invoker, read_function
 from pocctl.local.iam import Authorizer, Propagation, read_principal
 from pocctl.local.pollers import Supervisor
-from pocctl.local.replies import STATUS_TEXT, Reply
+from pocctl.local.replies import STATUS_TEXT, Reply, error, json_reply
 
 ACCOUNT = "123456789012"
 MAIL_PATH = "/_pocctl/mail"
@@ -231,6 +232,8 @@ class Emulator:
             if not call.internal and not refused.ok:
                 self.log(f"{call.service}:{call.operation} refused: {json_message(refused.body)}")
             return refused
+        if call.service == "lambda" and call.operation == "Invoke":
+            return self._invoke(call, environ)
         try:
             answer = run_moto(moto_app, environ)
         except Exception:
@@ -245,6 +248,50 @@ class Emulator:
             self.log(f"pocctl local could not apply AWS behaviour to {call.operation}: {exc!r}")
             raise
         return answer
+
+    def _invoke(self, call: Call, environ: dict[str, Any]) -> Reply:
+        """Invoke runs the function in its worker, as the pollers do (moto would need Docker).
+        As the Lambda API reference (Invoke) has it: a function error is still 200, with
+        X-Amz-Function-Error: Unhandled and the error as the payload; LogType Tail returns the
+        last 4 KB of the invocation's log, base64-encoded, in X-Amz-Log-Result."""
+        assert self.invoker is not None
+        name = str(call.params.get("FunctionName", "")).split(":function:")[-1].split(":")[0]
+        body = environ["wsgi.input"].getvalue()
+        try:
+            event = json.loads(body or b"{}")
+        except ValueError as exc:
+            return error(call, 400, "InvalidRequestContentException", f"Could not parse: {exc}")
+        kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        if kind == "DryRun":
+            return Reply(204)
+        if not self._function_exists(call.region, name):
+            arn = f"arn:aws:lambda:{call.region}:{ACCOUNT}:function:{name}"
+            return error(call, 404, "ResourceNotFoundException", f"Function not found: {arn}")
+        if kind == "Event":
+            threading.Thread(
+                target=self.invoker.invoke, args=(call.region, name, event), daemon=True
+            ).start()
+            return Reply(202)
+        result = self.invoker.invoke(call.region, name, event)
+        if result.ok:
+            answer = json_reply(200, result.result)
+        else:
+            answer = json_reply(
+                200, {"errorType": result.error_type, "errorMessage": result.error_message}
+            )
+            answer.headers.append(("X-Amz-Function-Error", "Unhandled"))
+        answer.headers.append(("X-Amz-Executed-Version", "$LATEST"))
+        if environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail":
+            log = ("\n".join(result.log_lines) + "\n").encode()[-4096:]
+            answer.headers.append(("X-Amz-Log-Result", base64.b64encode(log).decode()))
+        return answer
+
+    def _function_exists(self, region: str, name: str) -> bool:
+        try:
+            read_function(ACCOUNT, region, name)
+        except FunctionNotFound:
+            return False
+        return True
 
     def _confirm(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         token = (parse_qs(environ.get("QUERY_STRING", "")).get("Token") or [""])[0]

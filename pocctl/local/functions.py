@@ -62,6 +62,7 @@ class Invocation:
     error_message: str | None = None
     logs: str = ""
     duration_ms: float = 0.0
+    log_lines: list[str] = field(default_factory=list)  # as written to the log group
 
 
 class FunctionNotFound(Exception):
@@ -338,7 +339,8 @@ class Invoker:
     def _write_logs(
         self, version: FunctionVersion, worker_id: str, request_id: str, result: Invocation
     ) -> None:
-        lines = [f"START RequestId: {request_id} Version: $LATEST"]
+        lines = result.log_lines
+        lines.append(f"START RequestId: {request_id} Version: $LATEST")
         lines += [line for line in result.logs.splitlines() if line.strip()]
         if not result.ok:
             lines.append(

@@ -215,6 +215,7 @@ def _patch() -> None:
     # emulator's CPU per call. The directory doesn't change while it runs.
     modules = tuple(moto_backends.list_of_moto_modules())
     _replace(moto_backends, "list_of_moto_modules", lambda: modules)
+
     # moto's server is not thread-safe: GetRole looped over the live dict of roles while another
     # request created one ("dictionary changed size during iteration", a 500 AWS never sends).
     # A copy is made in one step under the GIL.

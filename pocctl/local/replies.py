@@ -17,6 +17,7 @@ from pocctl.local.calls import Call, service_model
 STATUS_TEXT = {
     200: "OK",
     202: "Accepted",
+    204: "No Content",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",

@@ -1,0 +1,79 @@
+"""`pocctl invoke`: run one function once with an event, and show what it answered and logged."""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+import click
+
+from pocctl.cli.main import cli
+from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
+from pocctl.errors import PocctlError
+from pocctl.invoke import WRITER, function_name, invoke, sample_event
+
+
+@cli.command("invoke")
+@click.argument("function", type=click.Choice(["1", "2"]))
+@click.option(
+    "--event",
+    "event_file",
+    type=click.File("r"),
+    help="A JSON event file, or - to read it from stdin. Default: a sample like the real one.",
+)
+@aws_options
+@json_flag()
+def invoke_command(
+    function: str, event_file: IO[str] | None, as_json: bool, **kwargs: Any
+) -> Finished:
+    """Run function 1 (the writer) or 2 (the notifier) once, as the console's Test button does:
+    print what it returned and the tail of its log.
+
+    Without --event, function 1 gets an SQS batch holding a sample order (it is stored in the
+    table) and function 2 a DynamoDB INSERT of a sample row (its notification is published).
+    Exit status 1 if the function raised an error or reported batch item failures.
+
+    \b
+    Examples:
+      pocctl invoke 1
+      pocctl invoke 2 --event row-event.json
+      echo '{"Records": []}' | pocctl invoke 1 --event - --json
+    """
+    which = int(function)
+    event = None
+    if event_file is not None:
+        try:
+            event = json.load(event_file)
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--event") from exc
+    flags = collect(kwargs)
+    term = terminal(flags, as_json=as_json)
+    ctx = make_context(flags, term)
+    if event is None:
+        event = sample_event(ctx, which)
+        what = "a sample SQS batch" if which == WRITER else "a sample DynamoDB INSERT"
+    else:
+        what = f"the event in {getattr(event_file, 'name', 'stdin')}"
+    name = function_name(ctx, which)
+    with term.busy(f"Invoking {name} with {what} ..."):
+        done = invoke(ctx, name, event)
+    term.info(f"{name} returned:")
+    term.info(json.dumps(done.response, indent=2, ensure_ascii=False, default=str))
+    if done.log_tail:
+        term.info("Log tail:")
+        for line in done.log_tail.rstrip("\n").splitlines():
+            term.info(f"  {line}")
+    document = done.as_json()
+    if done.function_error is not None:
+        return Finished(document, PocctlError(f"{name} failed: {done.response}"))
+    if done.failed_items:
+        return Finished(
+            document,
+            PocctlError(
+                f"{name} reported {len(done.failed_items)} failed record(s): "
+                + ", ".join(done.failed_items),
+                f"See why in the log tail above, or `pocctl logs --function {which}`.",
+            ),
+        )
+    term.success(f"{name} succeeded.")
+    return Finished(document)

@@ -1,0 +1,130 @@
+"""Run one of the stack's functions once with an event, as the console's Test button does
+(and `aws lambda invoke --log-type Tail`): its answer, and the tail of its log."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from pocctl.aws import error_code, error_message
+from pocctl.context import Context
+from pocctl.errors import PocctlError
+from pocctl.resources.queues import queue_arn
+from pocctl.smoke import DEFAULT_ORDER
+
+WRITER, NOTIFIER = 1, 2
+
+
+def function_name(ctx: Context, which: int) -> str:
+    n = ctx.config.names
+    return n.writer_function if which == WRITER else n.notifier_function
+
+
+def sample_event(ctx: Context, which: int) -> dict[str, Any]:
+    """An event shaped like the real source's: for the writer, an SQS batch holding a sample
+    order (Lambda Developer Guide, "Using Lambda with Amazon SQS", example event); for the
+    notifier, a DynamoDB Streams INSERT of a sample row ("Using Lambda with DynamoDB")."""
+    order_id = str(uuid.uuid4())
+    if which == WRITER:
+        body = json.dumps(DEFAULT_ORDER)
+        record = {
+            "messageId": order_id,
+            "receiptHandle": "pocctl-invoke-sample",
+            "body": body,
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": str(int(time.time() * 1000)),
+                "SenderId": "pocctl",
+                "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
+            },
+            "messageAttributes": {},
+            "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn(ctx, ctx.config.names.queue),
+            "awsRegion": ctx.config.region,
+        }
+        return {"Records": [record]}
+    received = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    row = {**DEFAULT_ORDER, "orderID": order_id, "receivedAt": received}
+    image = {key: TypeSerializer().serialize(value) for key, value in row.items()}
+    table = ctx.arn("dynamodb", f"table/{ctx.config.names.table}")
+    record = {
+        "eventID": uuid.uuid4().hex,
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": ctx.config.region,
+        "dynamodb": {
+            "ApproximateCreationDateTime": int(time.time()),
+            "Keys": {"orderID": {"S": order_id}},
+            "NewImage": image,
+            "SequenceNumber": str(int(time.time() * 1_000_000)),
+            "SizeBytes": len(json.dumps(image)),
+            "StreamViewType": "NEW_IMAGE",
+        },
+        "eventSourceARN": f"{table}/stream/pocctl-invoke-sample",
+    }
+    return {"Records": [record]}
+
+
+@dataclass
+class Invoked:
+    function: str
+    function_error: str | None  # "Unhandled" when the function raised
+    response: Any
+    log_tail: str
+
+    @property
+    def failed_items(self) -> list[str]:
+        """Records the function reported as failed (ReportBatchItemFailures)."""
+        if not isinstance(self.response, dict):
+            return []
+        failures = self.response.get("batchItemFailures") or []
+        return [str(f.get("itemIdentifier")) for f in failures if isinstance(f, dict)]
+
+    @property
+    def ok(self) -> bool:
+        return self.function_error is None and not self.failed_items
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "function": self.function,
+            "function_error": self.function_error,
+            "response": self.response,
+            "batch_item_failures": self.failed_items,
+            "log_tail": self.log_tail,
+        }
+
+
+def invoke(ctx: Context, function: str, event: Any) -> Invoked:
+    """Invoke once, synchronously, with the last 4 KB of its log (LogType Tail)."""
+    lam = ctx.client("lambda")
+    try:
+        answer = lam.invoke(
+            FunctionName=function, Payload=json.dumps(event).encode(), LogType="Tail"
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            raise PocctlError(
+                f"Function {function} does not exist in {ctx.config.region}.",
+                "Is the stack deployed? Run `pocctl up` (or check --stack and --region).",
+            ) from exc
+        raise PocctlError(
+            f"Could not invoke {function} ({error_code(exc)}): {error_message(exc)}"
+        ) from exc
+    payload = answer["Payload"].read()
+    try:
+        response = json.loads(payload) if payload else None
+    except ValueError:
+        response = payload.decode("utf-8", "replace")
+    tail = base64.b64decode(answer.get("LogResult") or "").decode("utf-8", "replace")
+    return Invoked(function, answer.get("FunctionError"), response, tail)
