@@ -46,6 +46,7 @@ def tags(ctx: Context, name: str) -> dict[str, str]:
 @dataclass(eq=False, kw_only=True)
 class ParameterStep(Step[Parameter]):
     kind: ClassVar[str] = "SSM parameter"
+    arns: ClassVar[tuple[str, str] | None] = ("ssm", "parameter/")
     parameter_name: str
     value: str
     key: str = "archive-switch"
@@ -87,11 +88,6 @@ class ParameterStep(Step[Parameter]):
     def live(self, ctx: Context) -> Live:
         found = find(ctx, self.parameter_name)
         return Live() if found is None else Live(detail=f": version {found['Version']}")
-
-    @classmethod
-    def recognises(cls, arn: str) -> bool:
-        service, resource = arn_parts(arn)
-        return service == "ssm" and resource.startswith("parameter/")
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:

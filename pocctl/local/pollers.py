@@ -117,6 +117,16 @@ class Poller(threading.Thread):
     def stop(self) -> None:
         self.stopped.set()
 
+    def run(self) -> None:
+        try:
+            self.poll()
+        except Exception as exc:  # the supervisor starts a new poller if the mapping remains
+            if not self.stopped.is_set():
+                self.log(f"{self.function}: the poller of {self.source_name} stopped: {exc}")
+
+    def poll(self) -> None:
+        raise NotImplementedError
+
     @contextmanager
     def reading(self) -> Iterator[Read]:
         """Around each read of the source (a long poll, a permission check, a stream read).
@@ -178,7 +188,7 @@ class Poller(threading.Thread):
 
 
 class SqsPoller(Poller):
-    def run(self) -> None:
+    def poll(self) -> None:
         sqs = self.client("sqs", self.region)
         # As Lambda does: the queue by its ARN (no GetQueueUrl), and a permission check first.
         url = f"{sqs.meta.endpoint_url}/{self.account}/{self.source_name}"
@@ -288,7 +298,7 @@ class StreamPoller(Poller):
         self.enabled_at = enabled_at
         self.poll_every = poll_every  # an idle stream's polls, at most this far apart
 
-    def run(self) -> None:
+    def poll(self) -> None:
         streams = self.client("dynamodbstreams", self.region)
         arn = self.mapping["EventSourceArn"]
         key = self.mapping["UUID"]

@@ -134,6 +134,7 @@ class DefinitionDiffers(Change):
 @dataclass(eq=False, kw_only=True)
 class ApiStep(Step[ApiState]):
     kind: ClassVar[str] = "REST API"
+    arns: ClassVar[tuple[str, str] | None] = ("apigateway", "/restapis/")
     api_name: str
     queue_name: str
     role_name: str
@@ -450,11 +451,6 @@ class ApiStep(Step[ApiState]):
             for api in apis_named(ctx, step.api_name)
             if is_ours(ctx, api.get("tags") or {})
         ]
-
-    @classmethod
-    def recognises(cls, arn: str) -> bool:
-        service, resource = arn_parts(arn)
-        return service == "apigateway" and resource.startswith("/restapis/")
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:

@@ -165,10 +165,17 @@ class Step(ABC, Generic[S]):
         (mappings, a DELETING table, REST APIs in some emulators)."""
         return []
 
+    # The service and resource prefix of this kind's ARNs, as the tagging API lists them:
+    # ("lambda", "function:"). None: the tagging API doesn't list this kind.
+    arns: ClassVar[tuple[str, str] | None] = None
+
     @classmethod
     def recognises(cls, arn: str) -> bool:
         """Whether a tagged ARN the tagging API lists is a resource of this kind."""
-        return False
+        if cls.arns is None:
+            return False
+        service, resource = arn_parts(arn)
+        return service == cls.arns[0] and resource.startswith(cls.arns[1])
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:

@@ -59,6 +59,7 @@ def function_arn(ctx: Context, function_name: str) -> str:
 @dataclass(eq=False, kw_only=True)
 class FunctionStep(Step[Configuration]):
     kind: ClassVar[str] = "Lambda function"
+    arns: ClassVar[tuple[str, str] | None] = ("lambda", "function:")
     key: str
     function_name: str
     role_name: str
@@ -100,11 +101,6 @@ class FunctionStep(Step[Configuration]):
             if is_not_found(exc):
                 return None
             raise
-
-    @classmethod
-    def recognises(cls, arn: str) -> bool:
-        service, resource = arn_parts(arn)
-        return service == "lambda" and resource.startswith("function:")
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:

@@ -33,6 +33,7 @@ def find_log_group(ctx: Context, name: str) -> dict[str, Any] | None:
 @dataclass(eq=False, kw_only=True)
 class LogGroupStep(Step[dict[str, Any]]):
     kind: ClassVar[str] = "log group"
+    arns: ClassVar[tuple[str, str] | None] = ("logs", "log-group:")
     key: str
     group_name: str
 
@@ -42,11 +43,6 @@ class LogGroupStep(Step[dict[str, Any]]):
 
     def _find(self, ctx: Context) -> dict[str, Any] | None:
         return find_log_group(ctx, self.group_name)
-
-    @classmethod
-    def recognises(cls, arn: str) -> bool:
-        service, resource = arn_parts(arn)
-        return service == "logs" and resource.startswith("log-group:")
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:

@@ -131,6 +131,7 @@ def same_setting(name: str, current: Any, desired: Any) -> bool:
 @dataclass(eq=False, kw_only=True)
 class MappingStep(Step[Mappings]):
     kind: ClassVar[str] = "event source mapping"
+    arns: ClassVar[tuple[str, str] | None] = ("lambda", "event-source-mapping:")
     key: str
     function_name: str
     depends_on: tuple[str, ...]
@@ -171,11 +172,6 @@ class MappingStep(Step[Mappings]):
             for m in of_function
             if tagged_ours(ctx, m)  # not: gone between the two calls, or not the stack's
         ]
-
-    @classmethod
-    def recognises(cls, arn: str) -> bool:
-        service, resource = arn_parts(arn)
-        return service == "lambda" and resource.startswith("event-source-mapping:")
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:

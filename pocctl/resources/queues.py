@@ -95,6 +95,7 @@ class QueueState:
 @dataclass(eq=False, kw_only=True)
 class QueueStep(Step[QueueState]):
     kind: ClassVar[str] = "SQS queue"
+    arns: ClassVar[tuple[str, str] | None] = ("sqs", "")
 
     key: str
     queue_name: str
@@ -170,10 +171,6 @@ class QueueStep(Step[QueueState]):
             return
         with aws_errors(self.key, "SetQueueAttributes"):
             sqs.set_queue_attributes(QueueUrl=plan.current.url, Attributes=plan.current.wrong)
-
-    @classmethod
-    def recognises(cls, arn: str) -> bool:
-        return arn_parts(arn)[0] == "sqs"
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:

@@ -50,6 +50,7 @@ def table_leftover(ctx: Context, name: str) -> Leftover | None:
 @dataclass(eq=False, kw_only=True)
 class TableStep(Step[Table]):
     kind: ClassVar[str] = "DynamoDB table"
+    arns: ClassVar[tuple[str, str] | None] = ("dynamodb", "table/")
     table_name: str
     key: str = "table"
 
@@ -157,11 +158,6 @@ class TableStep(Step[Table]):
         """Looked up by name too: a DELETING table must be told apart from one left behind."""
         found = [table_leftover(ctx, step.table_name) for step in steps]
         return [leftover for leftover in found if leftover is not None]
-
-    @classmethod
-    def recognises(cls, arn: str) -> bool:
-        service, resource = arn_parts(arn)
-        return service == "dynamodb" and resource.startswith("table/") and "/" not in resource[6:]
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:

@@ -69,6 +69,7 @@ def subscriptions(ctx: Context, arn: str) -> list[dict[str, Any]]:
 @dataclass(eq=False, kw_only=True)
 class TopicStep(Step[None]):
     kind: ClassVar[str] = "SNS topic"
+    arns: ClassVar[tuple[str, str] | None] = ("sns", "")
     topic_name: str
     key: str = "topic"
 
@@ -87,11 +88,6 @@ class TopicStep(Step[None]):
     def apply(self, ctx: Context, plan: Plan[None]) -> None:
         with aws_errors(self.key, "CreateTopic"):
             ctx.client("sns").create_topic(Name=self.topic_name, Tags=tag_list(ctx.config.tags))
-
-    @classmethod
-    def recognises(cls, arn: str) -> bool:
-        service, resource = arn_parts(arn)
-        return service == "sns" and ":" not in resource  # a topic, not a subscription
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
