@@ -7,7 +7,7 @@ it is doing (`Step.live`: mapping states, queue depths, email subscriptions).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -77,7 +77,9 @@ class Health:
                 **resource.live.facts,
             }
         return {
-            **{k: v for k, v in asdict(self).items() if k != "resources"},
+            "stack": self.stack,
+            "region": self.region,
+            "order_url": self.order_url,
             "resources": resources,
             "healthy": self.healthy,
             "deployed": self.deployed,

@@ -112,3 +112,13 @@ def test_invoking_a_stack_that_is_not_deployed_says_what_to_do(emulator: Emulato
     assert result.exit_code == 1
     assert "Error: Function absent-Lambda-2 does not exist in us-east-1." in result.output
     assert "Run `pocctl up`" in result.output
+
+
+def test_an_event_over_lambdas_6_mb_request_quota_is_refused(
+    emulator: Emulator, stack: Context, tmp_path: Path
+) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps({"Records": [], "padding": "x" * (6 * 1024 * 1024)}))
+    result = pocctl(emulator, "invoke", "1", "--event", str(path))
+    assert result.exit_code == 1
+    assert "Could not invoke inv-Lambda-1 (RequestTooLargeException)" in result.output

@@ -44,7 +44,7 @@ def show_config(as_json: bool, **kwargs: Any) -> Finished:
         },
     }
     if as_json:
-        return Finished(document)
+        return Finished(document)  # the command group prints it
     term = terminal(flags)
     where = resolved.file or Path.cwd() / CONFIG_FILE
     term.info(f"{CONFIG_FILE}: {where}" + ("" if resolved.file else " (not present)"))

@@ -262,6 +262,17 @@ class Emulator:
         except ValueError as exc:
             return error(call, 400, "InvalidRequestContentException", f"Could not parse: {exc}")
         kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        # Lambda quotas: an invocation's request payload is at most 6 MB when synchronous,
+        # 1 MB when asynchronous (Lambda Developer Guide, "Lambda quotas").
+        limit = 1024 * 1024 if kind == "Event" else 6 * 1024 * 1024
+        if len(body) > limit:
+            return error(
+                call,
+                413,
+                "RequestTooLargeException",
+                f"{len(body)} byte payload is too large for the {kind} invocation type "
+                f"(limit {limit} bytes)",
+            )
         if kind == "DryRun":
             return Reply(204)
         if not self._function_exists(call.region, name):

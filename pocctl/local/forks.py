@@ -74,7 +74,10 @@ def main() -> None:
         if not received:
             return  # the emulator has gone
         while not received.endswith(b"\n"):
-            received += control.recv(MAX_MESSAGE)
+            more = control.recv(MAX_MESSAGE)
+            if not more:
+                return  # the emulator went mid-request
+            received += more
         request = json.loads(received)
         pid = os.fork()
         if pid == 0:

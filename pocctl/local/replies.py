@@ -22,6 +22,7 @@ STATUS_TEXT = {
     403: "Forbidden",
     404: "Not Found",
     409: "Conflict",
+    413: "Payload Too Large",
     415: "Unsupported Media Type",
     429: "Too Many Requests",
     500: "Internal Server Error",
