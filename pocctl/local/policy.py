@@ -75,6 +75,8 @@ def _sqs_arn(region: str, account: str, params: dict[str, Any]) -> str | None:
         return f"arn:aws:sqs:{region}:{owner}:{parts[-1]}"
     if "QueueName" in params:
         return f"arn:aws:sqs:{region}:{account}:{params['QueueName']}"
+    if "SourceArn" in params:  # the message move tasks act on the dead-letter queue
+        return str(params["SourceArn"])
     return None
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from urllib.parse import urlparse
 
 from pocctl.local.aws.base import Rules, World
+from pocctl.local.aws.message_moves import OPERATIONS as MOVE_OPERATIONS
+from pocctl.local.aws.message_moves import MessageMoves
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply, error, json_reply
 
@@ -26,12 +28,15 @@ class SqsRules(Rules):
         super().__init__(world)
         self.base_url = base_url
         self.deleted: dict[tuple[str, str], float] = {}  # (region, name) -> reusable from
+        self.moves = MessageMoves(world, base_url)
 
     def _deleted_recently(self, call: Call, name: str) -> bool:
         reusable = self.deleted.get((call.region, name))
         return reusable is not None and self.world.clock() < reusable
 
     def before(self, call: Call) -> Reply | None:
+        if call.operation in MOVE_OPERATIONS:  # moto has no dead-letter queue redrive
+            return self.moves.handle(call)
         name = str(call.params.get("QueueName"))
         if call.operation == "CreateQueue" and self._deleted_recently(call, name):
             return error(call, 400, "QueueDeletedRecently", DELETED_RECENTLY)

@@ -65,6 +65,11 @@ RULES: dict[str, Rule] = {
         "SQS API reference, DeleteQueue: 'you must wait at least 60 seconds before creating a "
         "queue with the same name' (QueueDeletedRecently)",
     ),
+    "message_move_start": Rule(
+        1.0,
+        "SQS API reference, StartMessageMoveTask: 'Starts an asynchronous task'; its progress is "
+        "read with ListMessageMoveTasks (no figure published for when the first message moves)",
+    ),
     "stream_poll": Rule(
         0.25,
         "Lambda Developer Guide, 'Using Lambda with DynamoDB': 'Lambda polls shards in your "
