@@ -141,6 +141,7 @@ class Config:
     email: str | None = None
     stage: str = DEFAULT_STAGE
     tuning: Tuning = field(default_factory=Tuning)
+    handlers: str | None = None  # the user's handlers directory; None: pocctl's own
 
     def __post_init__(self) -> None:
         validate_stack(self.stack)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -79,3 +80,33 @@ def read(ctx: Context, functions: list[str], start_ms: int, text: str | None) ->
         needle = text.lower()
         lines = [line for line in lines if needle in line.message.lower()]
     return sorted(lines, key=lambda line: (line.timestamp, line.function, line.event_id))
+
+
+ERROR_MARKERS = (
+    "errorType",
+    "order_failed",
+    "order_too_large",
+    "notify_failed",
+    "order_unrenderable",
+    "Task timed out",
+    "Traceback",
+)
+
+
+def last_error(ctx: Context, function: str) -> str | None:
+    """The newest error line of the last hour: every page is read (a page holds at most
+    10,000 events or 1 MB, and a busy function fills more), then the newest one wins."""
+    pages = ctx.client("logs").get_paginator("filter_log_events")
+    errors: list[tuple[int, str]] = []
+    try:
+        for page in pages.paginate(
+            logGroupName=Names.log_group(function), startTime=int((time.time() - 3600) * 1000)
+        ):
+            errors += [
+                (e["timestamp"], e["message"])
+                for e in page["events"]
+                if any(m in e["message"] for m in ERROR_MARKERS)
+            ]
+    except ClientError:
+        return None
+    return max(errors)[1].strip() if errors else None

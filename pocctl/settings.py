@@ -146,6 +146,16 @@ SETTINGS = (
         "--burst-limit",
     ),
     Setting(
+        "handlers",
+        str,
+        None,
+        ("POCCTL_HANDLERS",),
+        "directory of your own Lambda code (`pocctl init --handlers` makes it); "
+        "unset: pocctl's built-in handlers",
+        None,
+        "--handlers",
+    ),
+    Setting(
         "runtime",
         str,
         TUNING.runtime,
@@ -205,6 +215,7 @@ class Resolved:
             email=v["email"],
             stage=v["stage"],
             tuning=tuning,
+            handlers=v["handlers"],
         )
 
 
@@ -308,7 +319,7 @@ def resolve(
     return Resolved(values, sources, path if use_file and path.is_file() else None)
 
 
-def template(region: str, stack: str) -> str:
+def template(region: str, stack: str, handlers: str | None = None) -> str:
     """A commented pocctl.toml: the usual keys set, the rest shown at their defaults."""
     lines = [
         "# pocctl settings for this directory. Precedence: flags > environment > this file >",
@@ -316,12 +327,16 @@ def template(region: str, stack: str) -> str:
         "",
     ]
     active = {"stack": stack, "region": region, "stage": DEFAULT_STAGE}
+    if handlers is not None:
+        active["handlers"] = handlers
     for setting in SETTINGS:
         if setting.key in ("profile", "endpoint_url"):
             continue  # machine-specific: better in the environment than in a shared file
         lines.append(f"# {setting.help} [env: {', '.join(setting.env)}]")
         if setting.key in active:
             lines.append(f"{setting.key} = {toml_value(active[setting.key])}")
+        elif setting.key == "handlers":
+            lines.append('# handlers = "handlers"')
         elif setting.default is None:
             lines.append(f'# {setting.key} = "you@example.com"')
         else:

@@ -10,7 +10,6 @@ last error.
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -21,9 +20,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.config import Names
 from pocctl.context import Context
 from pocctl.errors import PocctlError
+from pocctl.logs import last_error
 from pocctl.resources.base import is_ours
 from pocctl.resources.mappings import function_mappings
 from pocctl.resources.queues import depth, queue_arn
@@ -48,6 +47,7 @@ class SmokeResult:
     order_id: str | None = None
     hops: list[Hop] = field(default_factory=list)
     email_subscriptions: dict[str, str] = field(default_factory=dict)
+    subject: str | None = None  # of the notification, as email subscribers get it
 
     @property
     def ok(self) -> bool:
@@ -110,7 +110,7 @@ def temporary_inbox(ctx: Context, topic_arn: str) -> Iterator[str]:
             TopicArn=topic_arn,
             Protocol="sqs",
             Endpoint=arn,
-            Attributes={"RawMessageDelivery": "true"},
+            # Not raw: SNS's envelope carries the Subject, which test-order shows.
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
         yield url
@@ -198,17 +198,35 @@ def run_test_order(
 
         sqs = ctx.client("sqs")
 
+        subjects: list[str] = []
+
         def notified() -> bool:
             messages = sqs.receive_message(
                 QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=1
             ).get("Messages", [])
-            return any(order_id in m["Body"] for m in messages)
+            for message in messages:
+                envelope = notification(message["Body"])
+                if order_id in str(envelope.get("Message", "")):
+                    subjects.append(str(envelope.get("Subject") or "(no subject)"))
+            return bool(subjects)
 
         if wait_for(ctx, notified, deadline, pause=0.0):
-            result.hops.append(Hop("notified", True, clock() - started, "published to the topic"))
+            result.subject = subjects[0]
+            result.hops.append(
+                Hop("notified", True, clock() - started, f"published: {subjects[0]!r}")
+            )
         else:
             result.hops.append(Hop("notified", False, None, diagnose_notification(ctx)))
     return result
+
+
+def notification(body: str) -> dict[str, Any]:
+    """SNS's envelope around a message delivered to a queue (not raw)."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return {"Message": body}
+    return envelope if isinstance(envelope, dict) else {"Message": body}
 
 
 def accepted_id(status: int, body: str) -> str | None:
@@ -244,36 +262,6 @@ def mapping_state(ctx: Context, function: str) -> str:
 def queue_depth(ctx: Context, name: str) -> int | None:
     found = depth(ctx, name)
     return None if found is None else found.total
-
-
-ERROR_MARKERS = (
-    "errorType",
-    "order_failed",
-    "order_too_large",
-    "notify_failed",
-    "order_unrenderable",
-    "Task timed out",
-    "Traceback",
-)
-
-
-def last_error(ctx: Context, function: str) -> str | None:
-    """The newest error line of the last hour: every page is read (a page holds at most
-    10,000 events or 1 MB, and a busy function fills more), then the newest one wins."""
-    pages = ctx.client("logs").get_paginator("filter_log_events")
-    errors: list[tuple[int, str]] = []
-    try:
-        for page in pages.paginate(
-            logGroupName=Names.log_group(function), startTime=int((time.time() - 3600) * 1000)
-        ):
-            errors += [
-                (e["timestamp"], e["message"])
-                for e in page["events"]
-                if any(m in e["message"] for m in ERROR_MARKERS)
-            ]
-    except ClientError:
-        return None
-    return max(errors)[1].strip() if errors else None
 
 
 def diagnose_storage(ctx: Context) -> str:

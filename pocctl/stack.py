@@ -8,6 +8,8 @@ from typing import Any
 from pocctl.aws import aws_errors
 from pocctl.config import Config, Names
 from pocctl.context import Context
+from pocctl.logs import last_error
+from pocctl.packaging import CodeSource
 from pocctl.policies import render
 from pocctl.resources.api import ApiStep, find_api, invoke_url
 from pocctl.resources.base import AnyStep
@@ -105,6 +107,17 @@ def _steps(config: Config) -> list[AnyStep]:
             "RedrivePolicy": json.dumps(redrive),
         }
 
+    def writer_environment(ctx: Context) -> dict[str, str]:
+        return {"TABLE_NAME": n.table}
+
+    def notifier_environment(ctx: Context) -> dict[str, str]:
+        return {"TOPIC_ARN": topic_arn(ctx, n.topic)}
+
+    source = CodeSource(
+        config.handlers,
+        {n.writer_function: WRITER_HANDLER, n.notifier_function: NOTIFIER_HANDLER},
+        {n.writer_function: writer_environment, n.notifier_function: notifier_environment},
+    )
     return [
         RoleStep(
             key="writer-role",
@@ -135,8 +148,10 @@ def _steps(config: Config) -> list[AnyStep]:
             purpose="dead letters",
             problem_if_not_empty=(
                 "{count} order(s) in the dead-letter queue {name}: Lambda-1 failed on them "
-                f"{tuning.queue_max_receive_count} times (see `pocctl logs --function 1`)"
+                f"{tuning.queue_max_receive_count} times; once it is fixed, `pocctl redrive` "
+                "sends them back"
             ),
+            explain=lambda ctx: last_error(ctx, n.writer_function),
         ),
         QueueStep(
             key="queue", queue_name=n.queue, attributes=queue_attributes, depends_on=("dlq",)
@@ -160,7 +175,8 @@ def _steps(config: Config) -> list[AnyStep]:
             role_name=n.writer_role,
             handler=WRITER_HANDLER,
             timeout=tuning.writer_timeout,
-            environment=lambda ctx: {"TABLE_NAME": n.table},
+            environment=writer_environment,
+            source=source,
             depends_on=("writer-role", "writer-logs"),
             description="pocctl: stores each order from the queue in the table",
         ),
@@ -170,7 +186,8 @@ def _steps(config: Config) -> list[AnyStep]:
             role_name=n.notifier_role,
             handler=NOTIFIER_HANDLER,
             timeout=tuning.notifier_timeout,
-            environment=lambda ctx: {"TOPIC_ARN": topic_arn(ctx, n.topic)},
+            environment=notifier_environment,
+            source=source,
             depends_on=("notifier-role", "notifier-logs", "topic"),
             description="pocctl: publishes a notification for each new order",
         ),
@@ -191,6 +208,11 @@ def _steps(config: Config) -> list[AnyStep]:
         ),
         ApiStep(api_name=n.api, queue_name=n.queue, role_name=n.api_role),
     ]
+
+
+def code_source(steps: list[AnyStep]) -> CodeSource:
+    """Where the stack's functions get their code (every function shares it)."""
+    return next(step.source for step in steps if isinstance(step, FunctionStep))
 
 
 def read_outputs(ctx: Context) -> dict[str, Any]:

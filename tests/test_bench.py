@@ -34,6 +34,7 @@ def test_bench_run_measures_every_figure_and_writes_them_down(tmp_path: Path) ->
         assert f"| {hop} |" in text
     assert "all 10 stored and 10 notified" in text
     targets = text.split("## Targets")[1]
-    assert targets.count("| yes |") + targets.count("| **no** |") == 5
+    assert "`up --watch`, 5 saves of the notifier" in text
+    assert targets.count("| yes |") + targets.count("| **no** |") == 6
     assert (finished.returncode == 0) == ("**no**" not in targets)
     assert text in finished.stdout

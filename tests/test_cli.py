@@ -187,3 +187,11 @@ def test_version_and_help(runner: CliRunner) -> None:
     help_text = run(runner, "up", "--help").output
     assert "pocctl up --email ops@example.com" in help_text
     assert "--dry-run" in help_text and "--stack" in help_text
+
+
+def test_every_command_teaches_with_an_example(runner: CliRunner) -> None:
+    for name, command in cli.commands.items():
+        help_text = run(runner, name, "--help").output
+        assert "Examples:" in help_text or "Example:" in help_text, name
+        if any(p.name == "as_json" for p in command.params):
+            assert "--json" in help_text, name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -46,7 +47,7 @@ def test_a_healthy_stack_is_drawn_as_the_pipeline_and_exits_0(
         "SQS queue POC-Queue: 0 waiting, 0 in flight",
         "SQS queue POC-Queue-DLQ (dead letters): 0 waiting, 0 in flight",
         "event source mapping POC-Queue -> POC-Lambda-1: Enabled",
-        "Lambda function POC-Lambda-1",
+        "Lambda function POC-Lambda-1: code from built-in handlers @ ",
         "DynamoDB table orders",
         "event source mapping orders stream -> POC-Lambda-2: Enabled",
         "Lambda function POC-Lambda-2",
@@ -75,7 +76,10 @@ def test_drift_a_disabled_mapping_and_dead_letters_are_named_and_exit_1(
 
     result = run(runner, "status")
     assert result.exit_code == 1
-    assert "~ Lambda function POC-Lambda-2 [drifted]" in result.output
+    assert re.search(
+        r"~ Lambda function POC-Lambda-2: code from built-in handlers @ \w+ \[drifted\]",
+        result.output,
+    )
     assert "Timeout: 3 -> 10" in result.output
     assert "Error: Stack POC is not healthy:" in result.output
     assert (

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import click
 
+from pocctl.bundle import bundled_dir
 from pocctl.cli.main import cli
 from pocctl.cli.options import (
     Finished,
@@ -16,8 +19,11 @@ from pocctl.cli.options import (
     resolve_settings,
     terminal,
 )
+from pocctl.dependencies import REQUIREMENTS
 from pocctl.errors import PocctlError
-from pocctl.settings import CONFIG_FILE, template
+from pocctl.packaging import source_files
+from pocctl.settings import CONFIG_FILE, read_file, template, toml_value
+from pocctl.ui import Terminal
 
 
 @cli.command("config")
@@ -60,27 +66,92 @@ def show_config(as_json: bool, **kwargs: Any) -> Finished:
 
 @cli.command()
 @aws_options
+@click.option(
+    "--handlers",
+    "handlers_dir",
+    is_flag=False,
+    flag_value="handlers",
+    metavar="[DIR]",
+    help="Also copy pocctl's Lambda code into DIR (default: ./handlers) and deploy from there.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing pocctl.toml.")
-def init(force: bool, **kwargs: Any) -> None:
-    """Write a commented pocctl.toml in this directory.
+def init(handlers_dir: str | None, force: bool, **kwargs: Any) -> None:
+    """Write a commented pocctl.toml in this directory; with --handlers, also your own copy of
+    the Lambda code.
 
-    It sets the stack, region and stage (from your flags, environment or AWS profile) and lists
-    every other setting at its default, commented out, with what it does.
+    pocctl.toml sets the stack, region and stage (from your flags, environment or AWS profile)
+    and lists every other setting at its default, commented out, with what it does.
+
+    With --handlers, pocctl copies its two handlers (order_writer.py for Lambda-1,
+    order_notifier.py for Lambda-2) into ./handlers and sets `handlers = "handlers"`: from then
+    on `pocctl up` deploys that directory, with what its requirements.txt lists. An existing
+    pocctl.toml is kept and gets the `handlers` line; existing files are never overwritten.
 
     \b
     Examples:
       pocctl init
-      pocctl init --region eu-west-1 --force
+      pocctl init --handlers
+      pocctl init --handlers src/functions --region eu-west-1
     """
     flags = collect(kwargs)
     path = Path.cwd() / CONFIG_FILE
-    if path.exists() and not force:
+    term = terminal(flags)
+    if handlers_dir is not None:
+        copy_handlers(term, Path(handlers_dir))
+        if path.exists() and not force:
+            point_at_handlers(path, handlers_dir)
+            term.success(f"Set handlers = {toml_value(handlers_dir)} in {path}.")
+            term.info(f"Change the code in {handlers_dir}/, then run `pocctl up`.")
+            return
+    elif path.exists() and not force:
         raise PocctlError(
             f"{path} already exists; nothing was written.",
             "Edit it, or run `pocctl init --force` to replace it.",
         )
     resolved = resolve_settings(flags, use_file=False)
-    path.write_text(template(resolved.values["region"], resolved.values["stack"]))
-    term = terminal(flags)
+    path.write_text(
+        template(resolved.values["region"], resolved.values["stack"], handlers=handlers_dir)
+    )
     term.success(f"Wrote {path}.")
+    if handlers_dir is not None:
+        term.info(f"Change the code in {handlers_dir}/, then run `pocctl up`.")
     term.info("See the effective settings with `pocctl config`.")
+
+
+def copy_handlers(term: Terminal, target: Path) -> None:
+    """pocctl's handlers into `target`, leaving any file already there as it is."""
+    if target.exists() and not target.is_dir():
+        raise PocctlError(f"{target} exists and is not a directory; nothing was written.")
+    source = bundled_dir("handlers")
+    present = [p.name for p in source_files(source) if (target / p.name).exists()]
+    if present:
+        raise PocctlError(
+            f"{target}/ already has {', '.join(present)}; nothing was copied.",
+            f"Your code stays as it is. To deploy it, set handlers = {toml_value(str(target))} "
+            "in pocctl.toml; to start again, move it away first.",
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    for file in source_files(source):
+        shutil.copyfile(file, target / file.relative_to(source))
+    (target / REQUIREMENTS).write_text(REQUIREMENTS_TEMPLATE)
+    term.success(f"Copied pocctl's handlers into {target}/.")
+
+
+REQUIREMENTS_TEMPLATE = """\
+# Packages your handlers import, one per line (pip's format). `pocctl up` installs them into
+# the functions' zip as binary wheels for Lambda's Linux. boto3 is already in Lambda's runtime.
+"""
+
+
+def point_at_handlers(path: Path, handlers_dir: str) -> None:
+    """Set `handlers` in an existing pocctl.toml, keeping everything else as written."""
+    read_file(path)  # a broken file is reported, not edited
+    lines = path.read_text().splitlines()
+    line = f"handlers = {toml_value(handlers_dir)}"
+    for index, text in enumerate(lines):
+        if re.match(r"\s*#?\s*handlers\s*=", text):
+            lines[index] = line
+            break
+    else:
+        lines += ["", "# directory of your own Lambda code", line]
+    path.write_text("\n".join(lines) + "\n")

@@ -82,6 +82,17 @@ def aws_options(command: F) -> F:
     return command
 
 
+def handlers_option(command: F) -> F:
+    """--handlers DIR: deploy the code in DIR instead of pocctl's built-in handlers."""
+    option: Callable[[F], F] = click.option(
+        "--handlers",
+        metavar="DIR",
+        help="Deploy your own Lambda code from DIR (make it with `pocctl init --handlers`). "
+        "[env: POCCTL_HANDLERS; default: pocctl's built-in handlers]",
+    )
+    return option(command)
+
+
 def collect(kwargs: dict[str, Any], **more_settings: Any) -> Flags:
     """Take the shared options out of a command's kwargs; add the command's own setting flags."""
     settings = {key: kwargs.pop(key) for key in ("stack", "region", "profile", "endpoint_url")}

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from pocctl.cli.main import cli
-from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
+from pocctl.cli.options import (
+    Finished,
+    aws_options,
+    collect,
+    handlers_option,
+    json_flag,
+    make_context,
+    terminal,
+)
 from pocctl.errors import PocctlError
 from pocctl.health import DRIFTED, FOREIGN, MISSING, PRESENT, Health, Resource, check
 from pocctl.reporting import RecordingReporter
@@ -39,8 +47,9 @@ def pipeline(health: Health) -> list[Node]:
 
 @cli.command()
 @aws_options
+@handlers_option
 @json_flag()
-def status(as_json: bool, **kwargs: Any) -> Finished:
+def status(as_json: bool, handlers: str | None, **kwargs: Any) -> Finished:
     """Show every resource of the stack and how the pipeline is doing. Changes nothing.
 
     Each resource is present, missing, drifted (with what differs) or taken by a look-alike;
@@ -52,7 +61,7 @@ def status(as_json: bool, **kwargs: Any) -> Finished:
       pocctl status
       pocctl status --stack dev --json | jq .problems
     """
-    flags = collect(kwargs)
+    flags = collect(kwargs, handlers=handlers)
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term, reporter=RecordingReporter())
     with term.busy(f"Reading stack {ctx.config.stack} in {ctx.config.region} ..."):

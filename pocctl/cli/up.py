@@ -8,13 +8,24 @@ from typing import Any
 import click
 
 from pocctl.cli.main import cli
-from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
+from pocctl.cli.options import (
+    Finished,
+    aws_options,
+    collect,
+    handlers_option,
+    json_flag,
+    make_context,
+    terminal,
+)
 from pocctl.context import Context
 from pocctl.engine import DEFAULT_WORKERS, Engine, RunReport
 from pocctl.errors import DeployError, Interrupted, PocctlError
+from pocctl.packaging import CodeSource, Package
 from pocctl.reporting import Outcome
-from pocctl.stack import build_steps
+from pocctl.resources.functions import FunctionStep
+from pocctl.stack import build_steps, code_source
 from pocctl.ui import Terminal
+from pocctl.watch import Update, watch
 
 
 def summary(ctx: Context, report: RunReport, seconds: float) -> dict[str, Any]:
@@ -44,7 +55,9 @@ def deploy(
         f"{'Planning' if dry_run else 'Deploying'} stack {config.stack} in {config.region}"
     )
     started = ctx.clock()
-    engine = Engine(ctx, build_steps(config), workers=1 if serial else DEFAULT_WORKERS)
+    steps = build_steps(config)
+    package = packaged(term, ctx, code_source(steps))
+    engine = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS)
     report = engine.up(dry_run=dry_run)
     url = ctx.outputs.order_url
     tuning = config.tuning
@@ -58,12 +71,25 @@ def deploy(
             "rate_limit": tuning.throttle_rate,
             "burst_limit": tuning.throttle_burst,
         },
+        "code": package.as_json(),
         "notes": term.notes,
     }
     failure = deploy_failure(report)
     if failure is None:
         render_deployed(term, ctx, report, ctx.clock() - started, dry_run=dry_run)
     return Finished(document, failure)
+
+
+def packaged(term: Terminal, ctx: Context, source: CodeSource) -> Package:
+    """The functions' code, built and checked before anything is uploaded."""
+    started = ctx.clock()
+    where = "the built-in handlers" if source.directory is None else f"{source.directory}/"
+    with term.busy(f"Packaging {where} ..."):
+        package = source.package(ctx)
+    term.info(f"Code: {package.describe()} ({ctx.clock() - started:.1f}s)")
+    for note in package.notes:
+        term.note(note)
+    return package
 
 
 def deploy_failure(report: RunReport) -> PocctlError | None:
@@ -144,16 +170,25 @@ def render_deployed(
     type=click.IntRange(min=1, max=5_000),
     help="Requests the API accepts at once above the rate. [env: POCCTL_BURST_LIMIT; default: 20]",
 )
+@handlers_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--serial", is_flag=True, help="One step at a time (for comparison and debugging).")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="After up, keep watching your handlers directory and upload each saved change to the "
+    "functions it changes. Ctrl-C stops.",
+)
 @json_flag()
 def up(
     email: str | None,
     stage: str | None,
     rate_limit: float | None,
     burst_limit: int | None,
+    handlers: str | None,
     dry_run: bool,
     serial: bool,
+    watch: bool,
     as_json: bool,
     **kwargs: Any,
 ) -> Finished:
@@ -169,10 +204,48 @@ def up(
       pocctl up --stack dev --region eu-west-1
       pocctl up --dry-run
       pocctl up --json | jq -r .order_url
+      pocctl up --watch          (with handlers = "handlers" in pocctl.toml)
     """
     flags = collect(
-        kwargs, email=email, stage=stage, rate_limit=rate_limit, burst_limit=burst_limit
+        kwargs,
+        email=email,
+        stage=stage,
+        rate_limit=rate_limit,
+        burst_limit=burst_limit,
+        handlers=handlers,
     )
+    if watch and dry_run:
+        raise click.UsageError("--watch uploads changes; it can't be used with --dry-run.")
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term)
-    return deploy(term, ctx, dry_run=dry_run, serial=serial)
+    finished = deploy(term, ctx, dry_run=dry_run, serial=serial)
+    if not watch or finished.failure is not None:
+        return finished
+    updates = watch_handlers(term, ctx)
+    return Finished({**finished.document, "watch": [u.as_json() for u in updates]})
+
+
+def watch_handlers(term: Terminal, ctx: Context) -> list[Update]:
+    """`up --watch`, after up: until Ctrl-C. Each save is one line (or its error)."""
+    functions = [s for s in build_steps(ctx.config) if isinstance(s, FunctionStep)]
+    updates: list[Update] = []
+
+    def report(update: Update) -> None:
+        updates.append(update)
+        files = ", ".join(update.changed)
+        if update.error:
+            term.warning(f"{files}: {update.error}")
+        elif update.updated:
+            term.success(
+                f"{files}: updated {', '.join(update.updated)} "
+                f"({update.seconds:.2f}s from save to updated)"
+            )
+        else:
+            term.info(f"{files}: no function's code changed; nothing uploaded")
+
+    term.info(f"Watching {functions[0].source.directory}/ for changes (Ctrl-C to stop) ...")
+    try:
+        watch(ctx, functions, report)
+    except KeyboardInterrupt:
+        term.info(f"Stopped watching ({len(updates)} change(s) seen).")
+    return updates

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -18,13 +18,14 @@ from pocctl.aws import (
     retry_while_role_propagates,
 )
 from pocctl.context import Context
-from pocctl.errors import StepError
-from pocctl.packaging import build_zip, code_sha256
+from pocctl.errors import PocctlError, StepError
+from pocctl.packaging import BUILT_IN, CodeSource, Package, built_in_sha, code_sha256
 from pocctl.reporting import Outcome
 from pocctl.resources.base import (
     Change,
     Differs,
     Leftover,
+    Live,
     Plan,
     Step,
     arn_parts,
@@ -68,17 +69,15 @@ class FunctionStep(Step[Configuration]):
     environment: Environment
     depends_on: tuple[str, ...]
     description: str
-    _zip: bytes | None = field(default=None, init=False, repr=False)
+    source: CodeSource
 
     @property
     def name(self) -> str:
         return self.function_name
 
-    @property
-    def code(self) -> bytes:
-        if self._zip is None:
-            self._zip = build_zip()
-        return self._zip
+    def code(self, ctx: Context) -> bytes:
+        """This function's zip (the package is built once for every function of the stack)."""
+        return self.source.package(ctx).archive(self.handler)
 
     def desired_config(self, ctx: Context) -> dict[str, Any]:
         return {
@@ -123,10 +122,41 @@ class FunctionStep(Step[Configuration]):
             if setting == "Environment":
                 now = {"Variables": (now or {}).get("Variables", {})}
             changes += diff(setting, now, wanted)
-        built = code_sha256(self.code)
-        if current.get("CodeSha256") != built:
+        try:
+            built: str | None = code_sha256(self.code(ctx))
+        except PocctlError:  # the handlers can't be packaged now: `live` says why, `up` stops
+            built = None
+        if built is not None and current.get("CodeSha256") != built:
             changes.append(CodeChanged(str(current.get("CodeSha256")), built))
         return Plan.from_changes(changes, current)
+
+    def live(self, ctx: Context) -> Live:
+        """Which code runs: the handlers directory's, pocctl's built-in, or neither."""
+        found = none_if_absent(
+            lambda: ctx.client("lambda").get_function_configuration(FunctionName=self.function_name)
+        )
+        if found is None:
+            return Live()
+        deployed = str(found.get("CodeSha256"))
+        try:
+            package: Package | None = self.source.package(ctx)
+        except PocctlError as exc:
+            package, problem = None, exc.message
+        facts: dict[str, Any] = {"code_sha256": deployed, "code": None}
+        live = Live(facts=facts)
+        if package is not None and code_sha256(package.archive(self.handler)) == deployed:
+            facts["code"] = {"source": package.source, "digest": package.digest}
+            live.detail = f": code from {package.label} @ {package.digest}"
+            return live
+        if self.source.directory is not None and built_in_sha(self.handler) == deployed:
+            facts["code"] = {"source": BUILT_IN}
+            live.detail = ": code: pocctl's built-in handlers"
+        else:
+            live.detail = f": code CodeSha256 {deployed[:12]}"
+        wanted = package.label if package is not None else f"{self.source.directory}/"
+        if package is None:
+            live.warnings.append(f"{self.function_name}: {wanted} can't be packaged: {problem}")
+        return live
 
     def wait_ready(self, ctx: Context) -> None:
         lam = ctx.client("lambda")
@@ -157,7 +187,7 @@ class FunctionStep(Step[Configuration]):
                     ctx,
                     lambda: lam.create_function(
                         FunctionName=self.function_name,
-                        Code={"ZipFile": self.code},
+                        Code={"ZipFile": self.code(ctx)},
                         Tags=ctx.config.tags,
                         **desired,
                     ),
@@ -166,17 +196,9 @@ class FunctionStep(Step[Configuration]):
             # Developer Guide, "Lambda function states" and "Troubleshoot invocation"), but its
             # mapping can be created, and polls only once the function is Active.
             return
-        self.wait_ready(ctx)
         if plan.has(CodeChanged):
-            with aws_errors(self.key, "UpdateFunctionCode"):
-                retry_on_codes(
-                    ctx,
-                    lambda: lam.update_function_code(
-                        FunctionName=self.function_name, ZipFile=self.code
-                    ),
-                    UPDATE_IN_PROGRESS,
-                    limit_seconds=60,
-                )
+            self.update_code(ctx, self.code(ctx))
+        else:
             self.wait_ready(ctx)
         if plan.has(Differs):
             with aws_errors(self.key, "UpdateFunctionConfiguration"):
@@ -192,6 +214,20 @@ class FunctionStep(Step[Configuration]):
                     limit_seconds=60,
                 )
             self.wait_ready(ctx)
+
+    def update_code(self, ctx: Context, archive: bytes) -> None:
+        """Upload new code once the function can take it, and wait until it runs it."""
+        self.wait_ready(ctx)
+        with aws_errors(self.key, "UpdateFunctionCode"):
+            retry_on_codes(
+                ctx,
+                lambda: ctx.client("lambda").update_function_code(
+                    FunctionName=self.function_name, ZipFile=archive
+                ),
+                UPDATE_IN_PROGRESS,
+                limit_seconds=60,
+            )
+        self.wait_ready(ctx)
 
     def destroy(self, ctx: Context) -> Outcome:
         with aws_errors(self.key, "GetFunction"):

@@ -105,6 +105,8 @@ class QueueStep(Step[QueueState]):
     # For a queue that should stay empty, the problem `status` reports when it isn't, with
     # {count} and {name} filled in.
     problem_if_not_empty: str | None = None
+    # Why messages are here, when it isn't empty (the consumer's last logged error).
+    explain: Callable[[Context], str | None] | None = None
 
     @property
     def name(self) -> str:
@@ -124,9 +126,13 @@ class QueueStep(Step[QueueState]):
             facts={"waiting": found.waiting, "in_flight": found.in_flight},
         )
         if found.total and self.problem_if_not_empty:
-            live.problems.append(
-                self.problem_if_not_empty.format(count=found.total, name=self.queue_name)
-            )
+            problem = self.problem_if_not_empty.format(count=found.total, name=self.queue_name)
+            reason = self.explain(ctx) if self.explain is not None else None
+            if reason:
+                live.lines.append((f"last error: {reason}", False))
+                live.facts["last_error"] = reason
+                problem += f"; last error: {reason}"
+            live.problems.append(problem)
         return live
 
     def plan(self, ctx: Context) -> Plan[QueueState]:

@@ -1,0 +1,80 @@
+"""`pocctl ls`: the pocctl stacks that exist, so that none is forgotten (and billed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from pocctl.cli.main import cli
+from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
+from pocctl.listing import enabled_regions, find_stacks
+from pocctl.reporting import RecordingReporter
+from pocctl.ui import Terminal
+
+
+@cli.command("ls")
+@aws_options
+@click.option("--all-regions", is_flag=True, help="Look in every region enabled for the account.")
+@json_flag()
+def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
+    """List every pocctl stack in the region (or every enabled region): what is still running?
+
+    A stack is found by its resources' pocctl:stack tag and its IAM roles' names. For each:
+    its resources, when it was created, its order URL and a one-word health (healthy, failing,
+    partial: some resources missing, roles-only: only its global IAM roles are left). `pocctl
+    status --stack NAME --region REGION` tells more; `pocctl down` removes one.
+
+    \b
+    Examples:
+      pocctl ls
+      pocctl ls --all-regions
+      pocctl ls --json | jq -r '.stacks[] | "\\(.region) \\(.stack)"'
+    """
+    flags = collect(kwargs)
+    term = terminal(flags, as_json=as_json)
+    ctx = make_context(flags, term, reporter=RecordingReporter())
+    regions = enabled_regions(ctx) if all_regions else [ctx.config.region]
+    where = f"{len(regions)} regions" if all_regions else ctx.config.region
+    with term.busy(f"Looking for pocctl stacks in {where} ..."):
+        stacks, elsewhere = find_stacks(ctx, regions, every_region=all_regions)
+    document = {
+        "regions": regions,
+        "stacks": [s.as_json() for s in stacks],
+        "roles_without_resources_here": elsewhere,
+    }
+    if not stacks:
+        term.success(f"No pocctl stacks in {where}: nothing of pocctl's is running there.")
+        roles_elsewhere(term, where, elsewhere)
+        return Finished(document)
+    term.table(
+        [("STACK", "REGION", "HEALTH", "CREATED", "RESOURCES", "ORDER URL")]
+        + [
+            (
+                s.stack,
+                s.region,
+                s.health,
+                (s.created or "-")[:19].replace("T", " "),
+                str(len(s.resources)),
+                s.order_url or "-",
+            )
+            for s in stacks
+        ]
+    )
+    for found in stacks:
+        for problem in found.problems:
+            term.warning(f"{found.stack} ({found.region}): {problem}")
+    roles_elsewhere(term, where, elsewhere)
+    term.info(
+        f"{len(stacks)} stack(s). More about one: `pocctl status --stack NAME`; "
+        "remove one: `pocctl down --stack NAME`."
+    )
+    return Finished(document)
+
+
+def roles_elsewhere(term: Terminal, where: str, names: list[str]) -> None:
+    if names:
+        term.note(
+            f"IAM roles (global) of {len(names)} stack(s) with nothing in {where}: "
+            f"{', '.join(names)}. In another region? `pocctl ls --all-regions` tells."
+        )

@@ -1,0 +1,133 @@
+"""`pocctl redrive`: the orders in the dead-letter queue back to the order queue, with SQS's own
+dead-letter queue redrive (StartMessageMoveTask), then how many of them were stored.
+
+Redriven messages are new messages with new IDs (SQS Developer Guide, "Learn how to configure a
+dead-letter queue redrive"), and Lambda-1 keys each row by its message ID: an order is stored
+once as long as it never was before it was dead-lettered, which is what the DLQ holds when the
+writer failed on it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from pocctl.aws import aws_errors
+from pocctl.context import Context
+from pocctl.errors import PocctlError
+from pocctl.logs import last_error
+from pocctl.resources.queues import Depth, depth, queue_arn
+
+STEP = "redrive"
+
+
+@dataclass(frozen=True)
+class RedrivePlan:
+    dead_letter_queue: str
+    queue: str
+    waiting: int  # orders in the DLQ that a move would take now
+    in_flight: int  # received by someone (a look with the console) and not yet back
+    last_error: str | None  # what Lambda-1 last logged as an error
+
+
+@dataclass
+class RedriveResult:
+    plan: RedrivePlan
+    moved: int = 0
+    status: str = ""
+    failure: str | None = None
+    stored: int = 0
+    still_queued: int = 0
+    back_in_dead_letter_queue: int = 0
+    waited: float = 0.0
+
+    @property
+    def all_stored(self) -> bool:
+        return self.stored >= self.moved
+
+    def as_json(self) -> dict[str, object]:
+        return {**asdict(self), "plan": asdict(self.plan), "all_stored": self.all_stored}
+
+
+def plan_redrive(ctx: Context) -> RedrivePlan:
+    n = ctx.config.names
+    with aws_errors(STEP, "GetQueueAttributes"):
+        found, target = ctx.together(
+            lambda: depth(ctx, n.dead_letter_queue), lambda: depth(ctx, n.queue)
+        )
+    if found is None or target is None:
+        raise PocctlError(
+            f"Stack {ctx.config.stack} has no {n.dead_letter_queue if found is None else n.queue} "
+            f"in {ctx.config.region}.",
+            "Run `pocctl up` first, or check --stack and --region.",
+        )
+    error = last_error(ctx, n.writer_function) if found.total else None
+    return RedrivePlan(n.dead_letter_queue, n.queue, found.waiting, found.in_flight, error)
+
+
+def running_task(ctx: Context, source_arn: str) -> dict[str, object] | None:
+    with aws_errors(STEP, "ListMessageMoveTasks"):
+        tasks = ctx.client("sqs").list_message_move_tasks(SourceArn=source_arn, MaxResults=1)
+    latest = (tasks.get("Results") or [None])[0]
+    return latest if latest and latest.get("Status") == "RUNNING" else None
+
+
+def count_rows(ctx: Context) -> int:
+    """Rows in the table (a Scan that counts: fine for a lab's table)."""
+    pages = ctx.client("dynamodb").get_paginator("scan")
+    with aws_errors(STEP, "Scan"):
+        return sum(
+            int(page["Count"])
+            for page in pages.paginate(TableName=ctx.config.names.table, Select="COUNT")
+        )
+
+
+def redrive(ctx: Context, plan: RedrivePlan, *, wait: float) -> RedriveResult:
+    """Move what the DLQ holds, wait for the move, then up to `wait` seconds for the orders
+    to be stored (or to fail again)."""
+    n = ctx.config.names
+    source, destination = queue_arn(ctx, n.dead_letter_queue), queue_arn(ctx, n.queue)
+    result = RedriveResult(plan)
+    running = running_task(ctx, source)
+    if running is not None:
+        raise PocctlError(
+            f"A redrive of {n.dead_letter_queue} is already running "
+            f"({running.get('ApproximateNumberOfMessagesMoved', 0)} of "
+            f"{running.get('ApproximateNumberOfMessagesToMove', '?')} moved).",
+            "SQS runs one at a time per queue: wait for it, then run `pocctl redrive` again.",
+        )
+    rows_before = count_rows(ctx)
+    started = ctx.clock()
+    sqs = ctx.client("sqs")
+    with aws_errors(STEP, "StartMessageMoveTask"):
+        sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)
+    waiting = ctx.waiting()
+    delay = 0.1
+    while True:  # the move is asynchronous: its progress is read from ListMessageMoveTasks
+        with aws_errors(STEP, "ListMessageMoveTasks"):
+            task = sqs.list_message_move_tasks(SourceArn=source, MaxResults=1)["Results"][0]
+        result.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+        result.status = str(task["Status"])
+        result.failure = task.get("FailureReason")
+        if result.status != "RUNNING":
+            break
+        waiting.pause(delay)
+        delay = min(delay * 1.5, 1.0)
+    if result.status == "FAILED":
+        raise PocctlError(
+            f"SQS's move of {n.dead_letter_queue} failed after {result.moved} message(s): "
+            f"{result.failure}.",
+            "Run `pocctl status` to see where the orders are.",
+        )
+    deadline = ctx.clock() + wait
+    delay = 0.1
+    while True:
+        result.stored = count_rows(ctx) - rows_before
+        queued: Depth | None = depth(ctx, n.queue)
+        back: Depth | None = depth(ctx, n.dead_letter_queue)
+        result.still_queued = queued.total if queued else 0
+        result.back_in_dead_letter_queue = back.total if back else 0
+        if result.all_stored or ctx.clock() >= deadline:
+            break
+        waiting.pause(delay)
+        delay = min(delay * 1.5, 1.0)
+    result.waited = ctx.clock() - started
+    return result

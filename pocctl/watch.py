@@ -1,0 +1,127 @@
+"""`pocctl up --watch`: after `up`, upload a function's code again each time its handlers change.
+
+The handlers directory is polled (a few files, a stat each: no watcher library or OS service
+needed, the same on every platform). A change is taken once the files stop changing; the
+package is rebuilt and checked as `up` does it, and only the functions whose zip differs from
+what runs are updated, side by side."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from pocctl.context import Context
+from pocctl.errors import PocctlError
+from pocctl.packaging import Package, code_sha256, source_files
+from pocctl.resources.functions import FunctionStep
+
+POLL = 0.1  # seconds between looks at the directory
+SETTLE = 0.05  # a change is taken when the files have not changed for this long
+
+
+@dataclass
+class Update:
+    """What one save led to."""
+
+    changed: list[str]  # files, relative to the handlers directory
+    updated: list[str] = field(default_factory=list)  # functions whose code was uploaded
+    seconds: float = 0.0  # from the save (newest file's modification time) to "updated"
+    error: str | None = None  # why nothing was uploaded
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "changed": self.changed,
+            "updated": self.updated,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
+        }
+
+
+Snapshot = dict[str, tuple[int, int]]  # file -> (mtime_ns, size)
+
+
+def snapshot(root: Path) -> Snapshot:
+    found: Snapshot = {}
+    for path in source_files(root):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # removed while we looked
+            continue
+        found[path.relative_to(root).as_posix()] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
+def deployed_shas(ctx: Context, functions: list[FunctionStep]) -> dict[str, str]:
+    lam = ctx.client("lambda")
+    return {
+        f.function_name: lam.get_function_configuration(FunctionName=f.function_name)["CodeSha256"]
+        for f in functions
+    }
+
+
+def watch(
+    ctx: Context,
+    functions: list[FunctionStep],
+    on_update: Callable[[Update], None],
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    wall: Callable[[], float] = time.time,
+) -> None:
+    """Until `stop()`, or Ctrl-C: on each change, update the functions whose code changed."""
+    source = functions[0].source
+    if source.directory is None:
+        raise PocctlError(
+            "--watch watches your own handlers, and this stack deploys pocctl's built-in ones.",
+            "Copy them with `pocctl init --handlers`, then run `pocctl up --watch`.",
+        )
+    root = Path(source.directory).resolve()
+    running = deployed_shas(ctx, functions)
+    seen = snapshot(root)
+    while not stop():
+        ctx.sleep(POLL)
+        now = snapshot(root)
+        if now == seen:
+            continue
+        while True:  # an editor may write a file in several steps: wait until it is done
+            ctx.sleep(SETTLE)
+            settled = snapshot(root)
+            if settled == now:
+                break
+            now = settled
+        changed = sorted(k for k in now.keys() | seen.keys() if now.get(k) != seen.get(k))
+        saved = max((now[k][0] for k in changed if k in now), default=time.time_ns()) / 1e9
+        seen = now
+        on_update(_update(ctx, functions, running, changed, saved, wall))
+
+
+def _update(
+    ctx: Context,
+    functions: list[FunctionStep],
+    running: dict[str, str],
+    changed: list[str],
+    saved: float,
+    wall: Callable[[], float],
+) -> Update:
+    update = Update(changed)
+    try:
+        package: Package = functions[0].source.rebuilt(ctx)
+    except PocctlError as exc:
+        update.error = str(exc)
+        update.seconds = wall() - saved
+        return update
+    stale = [
+        f for f in functions if code_sha256(package.archive(f.handler)) != running[f.function_name]
+    ]
+    try:
+        ctx.together(*(partial(f.update_code, ctx, package.archive(f.handler)) for f in stale))
+    except PocctlError as exc:
+        update.error = str(exc)
+    else:
+        for f in stale:
+            running[f.function_name] = code_sha256(package.archive(f.handler))
+            update.updated.append(f.function_name)
+    update.seconds = wall() - saved
+    return update

@@ -1,0 +1,251 @@
+"""Your own handlers: `init --handlers`, packaging the directory with its requirements.txt, the
+checks before anything is uploaded, and which code `status` says runs."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from pocctl.bundle import bundled_dir
+from pocctl.cli import cli
+from pocctl.context import new_session
+from pocctl.errors import PocctlError
+from pocctl.packaging import (
+    UNZIPPED_LIMIT,
+    ZIPPED_LIMIT,
+    Package,
+    build_package,
+    check_size,
+    code_sha256,
+)
+
+from .wheels import make_wheel, offline_requirements
+
+HANDLERS = {"POC-Lambda-1": "order_writer.handler", "POC-Lambda-2": "order_notifier.handler"}
+ENVIRONMENTS = {"POC-Lambda-1": {"TABLE_NAME": "orders"}, "POC-Lambda-2": {"TOPIC_ARN": "x"}}
+
+
+def own_handlers(tmp_path: Path) -> Path:
+    result = CliRunner().invoke(cli, ["init", "--handlers"])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "handlers"
+
+
+def package(directory: Path) -> Package:
+    return build_package(
+        str(directory),
+        HANDLERS,
+        runtime="python3.13",
+        region="us-east-1",
+        environments=ENVIRONMENTS,
+    )
+
+
+def names_in(archive: bytes) -> set[str]:
+    return set(zipfile.ZipFile(io.BytesIO(archive)).namelist())
+
+
+@pytest.fixture
+def session(aws: None) -> Any:
+    return new_session(region_name="us-east-1")
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("POCCTL_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_init_handlers_copies_the_code_and_points_pocctl_toml_at_it(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    built_in = bundled_dir("handlers")
+    for name in ("order_writer.py", "order_notifier.py"):
+        assert (handlers / name).read_bytes() == (built_in / name).read_bytes()
+    assert (handlers / "requirements.txt").is_file()
+    result = CliRunner().invoke(cli, ["config", "--json"])
+    setting = json.loads(result.stdout)["settings"]["handlers"]
+    assert setting == {"value": "handlers", "source": "pocctl.toml"}
+
+
+def test_init_handlers_never_overwrites_code(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    (handlers / "order_writer.py").write_text("# mine\n")
+    result = CliRunner().invoke(cli, ["init", "--handlers"])
+    assert result.exit_code == 1
+    assert "handlers/ already has order_notifier.py, order_writer.py" in result.output
+    assert (handlers / "order_writer.py").read_text() == "# mine\n"
+
+
+def test_init_handlers_keeps_an_existing_pocctl_toml_and_adds_the_line(tmp_path: Path) -> None:
+    (tmp_path / "pocctl.toml").write_text('stack = "team-a"\nemail = "me@example.com"\n')
+    result = CliRunner().invoke(cli, ["init", "--handlers", "src/fns"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "src/fns/order_writer.py").is_file()
+    settings = json.loads(CliRunner().invoke(cli, ["config", "--json"]).stdout)["settings"]
+    assert settings["stack"]["value"] == "team-a"
+    assert settings["email"]["value"] == "me@example.com"
+    assert settings["handlers"]["value"] == "src/fns"
+
+
+def test_the_directory_wins_over_the_built_in_code_by_flag_env_or_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POCCTL_HANDLERS", "elsewhere")
+    settings = json.loads(CliRunner().invoke(cli, ["config", "--json"]).stdout)["settings"]
+    assert settings["handlers"] == {"value": "elsewhere", "source": "env POCCTL_HANDLERS"}
+
+
+def test_each_function_gets_its_own_zip_so_one_handler_changes_one_function(
+    tmp_path: Path,
+) -> None:
+    handlers = own_handlers(tmp_path)
+    first = package(handlers)
+    writer, notifier = (
+        first.archive("order_writer.handler"),
+        first.archive("order_notifier.handler"),
+    )
+    assert "order_notifier.py" not in names_in(writer)
+    assert "order_writer.py" not in names_in(notifier)
+    assert package(handlers).archives == first.archives  # deterministic
+
+    notifier_file = handlers / "order_notifier.py"
+    notifier_file.write_text(notifier_file.read_text().replace("New order", "Order"))
+    second = package(handlers)
+    assert second.archive("order_writer.handler") == writer
+    assert second.archive("order_notifier.handler") != notifier
+
+    (handlers / "shared.py").write_text("TAX = 0.2\n")
+    third = package(handlers)
+    assert third.archive("order_writer.handler") != writer
+    assert "shared.py" in names_in(third.archive("order_notifier.handler"))
+
+
+def test_a_missing_handler_file_is_named(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    (handlers / "order_writer.py").unlink()
+    with pytest.raises(PocctlError, match=r"handlers/order_writer\.py is missing: POC-Lambda-1"):
+        package(handlers)
+
+
+def test_a_syntax_error_is_named_with_its_line(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    (handlers / "helpers.py").write_text("ok = 1\ndef broken(:\n")
+    with pytest.raises(PocctlError, match=r"handlers/helpers\.py, line 2: invalid syntax"):
+        package(handlers)
+
+
+def test_a_handler_that_fails_to_import_is_named(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    writer = handlers / "order_writer.py"
+    # requests is installed beside pocctl, but not in Lambda's runtime: the check must not see it.
+    writer.write_text(writer.read_text() + "\nimport requests\n")
+    with pytest.raises(PocctlError) as failure:
+        package(handlers)
+    message = str(failure.value)
+    assert "handlers/order_writer.py, line" in message
+    assert "No module named 'requests'" in message
+    assert "requirements.txt" in message
+
+
+def test_a_missing_handler_function_is_named(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    notifier = handlers / "order_notifier.py"
+    notifier.write_text(notifier.read_text().replace("def handler(", "def handle("))
+    with pytest.raises(PocctlError, match="order_notifier has no function 'handler'"):
+        package(handlers)
+
+
+def test_requirements_are_installed_into_each_zip_and_cached(tmp_path: Path, cache: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))
+    writer = handlers / "order_writer.py"
+    writer.write_text(
+        writer.read_text().replace("import boto3\n", "import boto3\nimport orderstamp\n")
+    )
+    built = package(handlers)
+    assert built.dependencies == ("orderstamp==1.0",)
+    for archive in built.archives.values():
+        assert "orderstamp.py" in names_in(archive)
+    assert "1 dependency" in built.describe()
+    # The second build takes the cache: the wheel is gone, and nothing needs it.
+    for wheel in wheels.iterdir():
+        wheel.unlink()
+    assert package(handlers).archives == built.archives
+    assert len(list((cache / "dependencies").iterdir())) == 1
+
+
+def test_a_dependency_without_a_wheel_for_lambda_is_named(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    (tmp_path / "wheels").mkdir()
+    (handlers / "requirements.txt").write_text(
+        offline_requirements(tmp_path / "wheels", "no-such-package-for-pocctl")
+    )
+    with pytest.raises(PocctlError) as failure:
+        package(handlers)
+    assert "no wheel of no-such-package-for-pocctl for Lambda's platform" in str(failure.value)
+    assert "python3.13 on Linux x86_64" in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("archive_bytes", "unzipped", "message"),
+    [
+        (ZIPPED_LIMIT + 1, 1, "over Lambda's 50 MB limit for a .zip uploaded directly"),
+        (1, UNZIPPED_LIMIT + 1, "MB unzipped: over Lambda's 250 MB limit"),
+    ],
+)
+def test_lambdas_size_limits_are_checked_before_upload(
+    archive_bytes: int, unzipped: int, message: str
+) -> None:
+    big = Package("handlers", Path("handlers"), {"h": b"\0" * archive_bytes}, "d", (), (), unzipped)
+    with pytest.raises(PocctlError, match=message):
+        check_size(big)
+
+
+def test_up_reports_the_code_and_stops_before_uploading_broken_code(
+    tmp_path: Path, runner: CliRunner, session: Any
+) -> None:
+    handlers = own_handlers(tmp_path)
+    result = runner.invoke(cli, ["up", "--json"])
+    assert result.exit_code == 0, result.output
+    code = json.loads(result.stdout)["code"]
+    assert code["source"] == "handlers" and code["dependencies"] == []
+    assert "Code: handlers/ @ " + code["digest"] in result.stderr
+    lam = session.client("lambda")
+    deployed = lam.get_function_configuration(FunctionName="POC-Lambda-1")["CodeSha256"]
+    assert deployed == code["code_sha256"]["order_writer.handler"]
+
+    (handlers / "order_writer.py").write_text("def handler(event, context):\n    return (\n")
+    result = runner.invoke(cli, ["up"])
+    assert result.exit_code == 1
+    assert "handlers/order_writer.py, line 2" in result.output
+    assert "Nothing was uploaded" in result.output
+    assert lam.get_function_configuration(FunctionName="POC-Lambda-1")["CodeSha256"] == deployed
+
+
+def test_status_says_which_code_runs(tmp_path: Path, runner: CliRunner, session: Any) -> None:
+    assert runner.invoke(cli, ["up"]).exit_code == 0
+    status = json.loads(runner.invoke(cli, ["status", "--json"]).stdout)
+    assert status["resources"]["writer"]["code"]["source"] == "built-in"
+
+    handlers = own_handlers(tmp_path)
+    writer = handlers / "order_writer.py"
+    writer.write_text(writer.read_text() + "\n# mine now\n")
+    result = runner.invoke(cli, ["status"])
+    assert "Lambda function POC-Lambda-1: code: pocctl's built-in handlers" in result.output
+    assert "code changed" in result.output  # handlers/ is what `up` would deploy now
+
+    assert runner.invoke(cli, ["up"]).exit_code == 0
+    result = runner.invoke(cli, ["status", "--json"])
+    writer = json.loads(result.stdout)["resources"]["writer"]
+    assert writer["code"]["source"] == "handlers"
+    digest = writer["code"]["digest"]
+    assert f"Lambda function POC-Lambda-1: code from handlers/ @ {digest}" in result.stderr
+    assert code_sha256(package(handlers).archive("order_writer.handler")) == writer["code_sha256"]
