@@ -88,6 +88,12 @@ def test_the_whole_journey_passes_under_exactly_the_deployer_policy(
     pocctl("status")
     pocctl("logs")
     pocctl("invoke", "1")
+    sqs = local_context(emulator, "ci").client("sqs")
+    dlq = sqs.get_queue_url(QueueName="ci-Queue-DLQ")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody='{"item": "dead letter"}')
+    assert "1 order(s) stored" in pocctl("redrive").output
+    listed = pocctl("ls", "--json")
+    assert [s["health"] for s in json.loads(listed.stdout)["stacks"]] == ["healthy"]
     pocctl("outputs", "--json")
     down = pocctl("down", "--yes")
     assert "nothing tagged pocctl:stack=ci is left" in down.output

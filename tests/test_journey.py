@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 from click.testing import CliRunner, Result
 
@@ -84,6 +85,16 @@ def test_the_journey_up_test_order_status_logs_outputs_down(target: Target) -> N
         assert any(order_id in line and "order_stored" in line for line in logs.output.splitlines())
         outputs = json.loads(pocctl("outputs", "--json").stdout)
         assert outputs["stack"] == target.stack and outputs["order_url"].endswith("/order")
+        invoked = pocctl("invoke", "1")
+        assert invoked.exit_code == 0, invoked.output
+        sqs = boto3.client("sqs", region_name=outputs["region"])
+        dlq = sqs.get_queue_url(QueueName=f"{target.stack}-Queue-DLQ")["QueueUrl"]
+        sqs.send_message(QueueUrl=dlq, MessageBody='{"item": "dead letter"}')
+        redriven = pocctl("redrive", "--json", "--wait", "120")
+        assert redriven.exit_code == 0, redriven.output
+        assert json.loads(redriven.stdout)["stored"] == 1
+        listed = json.loads(pocctl("ls", "--json").stdout)["stacks"]
+        assert [s["health"] for s in listed if s["stack"] == target.stack] == ["healthy"]
         if target.name == "aws":
             assert ".execute-api." in outputs["order_url"]
     finally:
