@@ -42,13 +42,21 @@ def test_an_in_process_emulator_gives_moto_back_and_leaves_no_temporary_files() 
 
     from pocctl.local.emulator import Emulator
 
-    original = (LambdaBackend.create_event_source_mapping, Subscription.publish)
+    original = (
+        LambdaBackend.create_event_source_mapping,
+        Subscription.publish,
+        Subscription.private_key,
+    )
     with Emulator(port=0) as emulator:
         assert LambdaBackend.create_event_source_mapping is not original[0]
         assert emulator.invoker is not None
         code_root = emulator.invoker.code_root
         assert code_root.is_dir()
-    assert (LambdaBackend.create_event_source_mapping, Subscription.publish) == original
+    assert (
+        LambdaBackend.create_event_source_mapping,
+        Subscription.publish,
+        Subscription.private_key,
+    ) == original
     assert not code_root.exists()
 
 

@@ -6,6 +6,7 @@ moto is pinned to one version (pyproject's `local` extra). If a newer moto moved
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,7 @@ def _targets() -> dict[str, Any]:
         in Table.__init__.__code__.co_names,
         "StreamShard.add": getattr(StreamShard, "add", None),
         "Subscription.publish": getattr(Subscription, "publish", None),
+        "Subscription.private_key": getattr(Subscription, "private_key", None),
         "moto_api_backend.reset": getattr(moto_api_backend, "reset", None),
         "APIGatewayResponse (self.path, self.backend.get_model)": hasattr(
             APIGatewayResponse, "get_model"
@@ -221,6 +223,12 @@ def _patch() -> None:
     # A copy is made in one step under the GIL.
     def roles_snapshot(self: Any) -> list[Any]:
         return list(self.roles.values())
+
+    # moto makes a new 2048-bit RSA key to sign every notification it delivers to a queue or
+    # an HTTP endpoint (tens of milliseconds of CPU each). SNS signs with one certificate, the
+    # one its SigningCertURL names; one key per emulator is that.
+    signing_key = functools.cache(Subscription.private_key)
+    _replace(Subscription, "private_key", lambda self: signing_key(None))
 
     _replace(IAMBackend, "get_roles", roles_snapshot)
     _replace(LambdaBackend, "create_event_source_mapping", create_without_trigger)
