@@ -53,7 +53,9 @@ def status(as_json: bool, handlers: str | None, **kwargs: Any) -> Finished:
     """Show every resource of the stack and how the pipeline is doing. Changes nothing.
 
     Each resource is present, missing, drifted (with what differs) or taken by a look-alike;
-    also both mappings' states, the queues' depths, the email subscription and the order URL.
+    also both mappings' states, the queues' depths (orders in the dead-letter queue with the
+    writer's last error), which code each function runs (built-in or your --handlers directory,
+    with its hash), the email subscription and the order URL.
     Exit status 0 when healthy; 1, naming each problem, otherwise.
 
     \b
