@@ -249,3 +249,30 @@ def test_status_says_which_code_runs(tmp_path: Path, runner: CliRunner, session:
     digest = writer["code"]["digest"]
     assert f"Lambda function POC-Lambda-1: code from handlers/ @ {digest}" in result.stderr
     assert code_sha256(package(handlers).archive("order_writer.handler")) == writer["code_sha256"]
+
+
+def test_offline_a_compiled_dependency_built_for_another_python_is_explained(
+    tmp_path: Path,
+) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "fastorder", extra={"_fastorder.so": b"\x7fELF not really"})
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "fastorder"))
+    built = build_package(
+        str(handlers),
+        HANDLERS,
+        runtime="python3.13",
+        region="us-east-1",
+        environments=ENVIRONMENTS,
+        local_python="python3.11",
+    )
+    assert built.binary == ("fastorder",)
+    (note,) = built.notes
+    assert "Offline, your functions run on this machine's Python (python3.11)" in note
+    assert "fastorder has compiled code built for python3.13 on Linux" in note
+    assert 'set runtime = "python3.11" in pocctl.toml' in note
+
+
+def test_a_handlers_directory_that_does_not_exist_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(PocctlError, match="Handlers directory nowhere does not exist"):
+        build_package("nowhere", HANDLERS, runtime="python3.13", region="us-east-1")

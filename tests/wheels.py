@@ -13,11 +13,17 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def make_wheel(directory: Path, name: str = "orderstamp", version: str = "1.0") -> Path:
-    """A wheel of module `name` with `stamp(text)` -> "stamped:<text>"."""
+def make_wheel(
+    directory: Path,
+    name: str = "orderstamp",
+    version: str = "1.0",
+    extra: dict[str, bytes] | None = None,
+) -> Path:
+    """A wheel of module `name` with `stamp(text)` -> "stamped:<text>" (and `extra` files)."""
     directory.mkdir(parents=True, exist_ok=True)
     info = f"{name}-{version}.dist-info"
     files = {
+        **(extra or {}),
         f"{name}.py": b'def stamp(text):\n    return f"stamped:{text}"\n',
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
         f"{info}/WHEEL": (
