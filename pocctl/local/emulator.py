@@ -102,6 +102,8 @@ class Emulator:
         self._patched = False
         self._previous: dict[tuple[str, str], tuple[FunctionVersion, bytes]] = {}
         self.supervisor: Supervisor | None = None
+        self._outside = 0  # requests from outside the emulator being answered now
+        self._outside_done = threading.Condition()
 
     # -- clients and role credentials ----------------------------------------------------
     def client(self, service: str, region: str) -> Any:
@@ -186,6 +188,18 @@ class Emulator:
         self.apis = api
 
         def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            if "HTTP_X_POCCTL_INTERNAL" in environ:
+                return answer(environ, start_response)
+            with self._outside_done:
+                self._outside += 1
+            try:
+                return answer(environ, start_response)
+            finally:
+                with self._outside_done:
+                    self._outside -= 1
+                    self._outside_done.notify_all()
+
+        def answer(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             path = environ.get("PATH_INFO", "")
             auth = REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
             if auth:
@@ -378,6 +392,13 @@ class Emulator:
         self.reconciled()
         if not self.supervisor.wait_quiet(set(functions), time.monotonic()):
             raise TimeoutError(f"the pollers of {', '.join(functions)} were not quiet in 10 s")
+
+    def answered(self, timeout: float = 10.0) -> None:
+        """Every request from outside the emulator has been answered: what a killed client
+        had already sent is done (AWS, too, carries out a request whose caller went away)."""
+        with self._outside_done:
+            if not self._outside_done.wait_for(lambda: self._outside == 0, timeout):
+                raise TimeoutError(f"requests still being answered after {timeout:.0f} s")
 
     def stop(self) -> None:
         if self.outbox.deliver in patches.MAIL_SINKS:

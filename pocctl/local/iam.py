@@ -105,20 +105,27 @@ def _managed(iam: Any, arn: str) -> Any:
 def read_role(client: ClientFor, role_name: str) -> RoleSnapshot:
     """The role as IAM holds it now (read through the IAM API)."""
     iam = client("iam", "us-east-1")
-    try:
-        role = iam.get_role(RoleName=role_name)["Role"]
-    except iam.exceptions.NoSuchEntityException:
-        return ABSENT
-    documents = [
-        iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
-        for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
-    ]
-    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
-        documents.append(_managed(iam, attached["PolicyArn"]))
-    trust = role["AssumeRolePolicyDocument"]
-    if isinstance(trust, str):
-        trust = json.loads(trust)
-    return RoleSnapshot(True, trust, documents_statements(documents))
+    # Several reads: a change racing them (`down` deletes a role's policies, then the role) can
+    # make one of them NoSuchEntity. Read again: the role is gone, or the next read is whole.
+    for _ in range(5):
+        try:
+            role = iam.get_role(RoleName=role_name)["Role"]
+        except iam.exceptions.NoSuchEntityException:
+            return ABSENT
+        try:
+            documents = [
+                iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+                for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+            ]
+            attached = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+            documents += [_managed(iam, a["PolicyArn"]) for a in attached]
+        except iam.exceptions.NoSuchEntityException:
+            continue
+        trust = role["AssumeRolePolicyDocument"]
+        if isinstance(trust, str):
+            trust = json.loads(trust)
+        return RoleSnapshot(True, trust, documents_statements(documents))
+    return ABSENT
 
 
 class Propagation:
