@@ -1,7 +1,7 @@
 """How fast pocctl is on AWS's clock, how fast `down` is against a naive script, and offline.
 
     python bench/run.py [--latency 0.05] [--down-latency 0.1] [--time-scale 1] [--repeats 3]
-                        [--orders 1000] [--test-orders 10] [--out BENCHMARKS.md]
+                        [--orders 1000] [--test-orders 10] [--saves 5] [--out BENCHMARKS.md]
 
 Each part starts `pocctl local` in a process of its own (as AWS is not in yours).
 1. On AWS's clock: AWS's waits acted out at real durations (IAM propagation, Pending functions,
@@ -56,7 +56,6 @@ from pocctl.watch import Update, watch
 
 EMAIL = "bench@example.com"
 LOAD_EMAIL = "load@example.com"
-WATCH_SAVES = 5
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -198,7 +197,7 @@ def down_against_naive(latency: float, repeats: int) -> Teardowns:
     return Teardowns(pocctl, naive)
 
 
-def offline(test_orders: int, orders: int) -> dict[str, Any]:
+def offline(test_orders: int, orders: int, saves: int = 5) -> dict[str, Any]:
     with local() as endpoint:
         ctx = context(endpoint, throttle_rate=10_000, throttle_burst=5_000)
         if not Engine(ctx, build_steps(ctx.config)).up().ok:
@@ -216,7 +215,7 @@ def offline(test_orders: int, orders: int) -> dict[str, Any]:
         if not Engine(loaded, build_steps(loaded.config)).up().ok:
             raise SystemExit("offline up failed")
         load = run_load(loaded, count=orders, email=LOAD_EMAIL, timeout=600)
-        saves = watched_saves(endpoint, WATCH_SAVES)
+        watched = watched_saves(endpoint, saves)
     summary = load.summary()
     return {
         "hops": {name: statistics.median(values) for name, values in hops.items()},
@@ -225,7 +224,7 @@ def offline(test_orders: int, orders: int) -> dict[str, Any]:
         "orders": orders,
         "load": summary,
         "orders_per_second": len(load.stored) / load.done_seconds if load.done_seconds else 0.0,
-        "watch": saves,
+        "watch": watched,
     }
 
 
@@ -418,6 +417,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="down vs naive repetitions")
     parser.add_argument("--orders", type=int, default=1000, help="orders in the load run")
     parser.add_argument("--test-orders", type=int, default=10, help="test-order repetitions")
+    parser.add_argument("--saves", type=int, default=5, help="saves of a handler, up --watch")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
     if min(args.latency, args.down_latency, args.time_scale) <= 0 or args.repeats < 1:
@@ -428,7 +428,7 @@ def main() -> int:
     print(f"down against a naive teardown, {args.down_latency * 1000:.0f} ms:", file=sys.stderr)
     downs = down_against_naive(args.down_latency, args.repeats)
     print("Offline pipeline:", file=sys.stderr)
-    off = offline(args.test_orders, args.orders)
+    off = offline(args.test_orders, args.orders, args.saves)
     text = report(runs, downs, off, args, command)
     args.out.write_text(text)
     print(text)
