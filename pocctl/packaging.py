@@ -205,17 +205,22 @@ class CodeSource:
     handlers: Mapping[str, str]  # function name -> handler spec
     environments: Mapping[str, Callable[[Context], dict[str, str]]]
     _package: Package | None = field(default=None, init=False, repr=False)
+    _checked: bool = field(default=False, init=False, repr=False)
 
-    def package(self, ctx: Context) -> Package:
-        if self._package is None:
+    def package(self, ctx: Context, *, check: bool = True) -> Package:
+        """The zips; `check=False` for what only compares code (status, plans): the user's
+        code is then not imported. A checked package is kept for both."""
+        if self._package is None or (check and not self._checked):
             self._package = build_package(
                 self.directory,
                 self.handlers,
                 runtime=ctx.config.tuning.runtime,
                 region=ctx.config.region,
                 environments={name: env(ctx) for name, env in self.environments.items()},
+                check=check,
                 local_python=local_python(ctx),
             )
+            self._checked = check
         return self._package
 
     def rebuilt(self, ctx: Context) -> Package:

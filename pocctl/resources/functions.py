@@ -76,8 +76,9 @@ class FunctionStep(Step[Configuration]):
         return self.function_name
 
     def code(self, ctx: Context) -> bytes:
-        """This function's zip (the package is built once for every function of the stack)."""
-        return self.source.package(ctx).archive(self.handler)
+        """This function's zip (the package is built once for every function of the stack;
+        `up` has it built and checked before any step runs)."""
+        return self.source.package(ctx, check=False).archive(self.handler)
 
     def desired_config(self, ctx: Context) -> dict[str, Any]:
         return {
@@ -139,7 +140,7 @@ class FunctionStep(Step[Configuration]):
             return Live()
         deployed = str(found.get("CodeSha256"))
         try:
-            package: Package | None = self.source.package(ctx)
+            package: Package | None = self.source.package(ctx, check=False)
         except PocctlError as exc:
             package, problem = None, exc.message
         facts: dict[str, Any] = {"code_sha256": deployed, "code": None}
