@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import queue
 import re
 import shutil
 import signal
@@ -52,7 +51,7 @@ from pocctl.resources.functions import FunctionStep
 from pocctl.smoke import run_test_order
 from pocctl.stack import build_steps
 from pocctl.sweep import sweep
-from pocctl.watch import Update, watch
+from pocctl.watch import watching
 
 EMAIL = "bench@example.com"
 LOAD_EMAIL = "load@example.com"
@@ -241,15 +240,8 @@ def watched_saves(endpoint: str, count: int) -> list[float]:
         if not Engine(ctx, build_steps(ctx.config)).up().ok:
             raise SystemExit("offline up for the watch failed")
         functions = [s for s in build_steps(ctx.config) if isinstance(s, FunctionStep)]
-        updates: queue.Queue[Update] = queue.Queue()
-        stop = threading.Event()
-        watcher = threading.Thread(
-            target=watch, args=(ctx, functions, updates.put), kwargs={"stop": stop.is_set}
-        )
-        watcher.start()
         seconds = []
-        try:
-            time.sleep(0.5)  # the watcher's first look
+        with watching(ctx, functions) as updates:
             notifier = handlers / "order_notifier.py"
             for n in range(count):
                 notifier.write_text(notifier.read_text() + f"\n# save {n}\n")
@@ -258,9 +250,6 @@ def watched_saves(endpoint: str, count: int) -> list[float]:
                     raise SystemExit(f"watch did not update the notifier: {update}")
                 seconds.append(update.seconds)
                 time.sleep(0.2)  # a person saves again later, not within the same poll
-        finally:
-            stop.set()
-            watcher.join(timeout=10)
     print(f"  {count} watched saves done", file=sys.stderr)
     return seconds
 

@@ -7,8 +7,11 @@ what runs are updated, side by side."""
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -125,3 +128,27 @@ def _update(
             update.updated.append(f.function_name)
     update.seconds = wall() - saved
     return update
+
+
+@contextmanager
+def watching(ctx: Context, functions: list[FunctionStep]) -> Iterator[queue.Queue[Update]]:
+    """`watch` on a thread of its own for the length of the block (for scripts, the benchmark
+    and tests): each save's Update arrives on the queue. The watcher has taken its first look
+    at the directory when the block starts."""
+    updates: queue.Queue[Update] = queue.Queue()
+    stop, looked = threading.Event(), threading.Event()
+
+    def stopping() -> bool:
+        looked.set()  # asked before each look, the first one after the snapshot
+        return stop.is_set()
+
+    thread = threading.Thread(
+        target=watch, args=(ctx, functions, updates.put), kwargs={"stop": stopping}, daemon=True
+    )
+    thread.start()
+    looked.wait(timeout=30)
+    try:
+        yield updates
+    finally:
+        stop.set()
+        thread.join(timeout=10)

@@ -5,8 +5,6 @@ orders in the dead-letter queue, fix it with `up --watch` running, redrive, find
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from pocctl.cli import cli
 from pocctl.local.emulator import Emulator
 from pocctl.resources.functions import FunctionStep
 from pocctl.stack import build_steps
-from pocctl.watch import Update, watch
+from pocctl.watch import watching
 
 from .emulated import TIMING, local_context
 from .wheels import make_wheel, offline_requirements
@@ -117,19 +115,9 @@ def test_a_new_users_daily_loop(
 
     # Fix it with `up --watch` running: the save reaches Lambda-1 alone.
     functions = [s for s in build_steps(ctx.config) if isinstance(s, FunctionStep)]
-    updates: queue.Queue[Update] = queue.Queue()
-    stop = threading.Event()
-    watcher = threading.Thread(
-        target=watch, args=(ctx, functions, updates.put), kwargs={"stop": stop.is_set}
-    )
-    watcher.start()
-    try:
-        ctx.sleep(0.3)  # the watcher's first look
+    with watching(ctx, functions) as updates:
         writer.write_text(fixed)
         update = updates.get(timeout=60)
-    finally:
-        stop.set()
-        watcher.join(timeout=10)
     assert update.updated == ["loop-Lambda-1"] and update.error is None
 
     redriven = pocctl("redrive", "--json")

@@ -52,6 +52,7 @@ def test_up_killed_then_down_is_clean_and_up_completes(
     assert process.poll() is None, "up finished before it could be killed: raise the latency"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    slow_emulator.answered()  # what it had sent before it died is carried out first
     slow_emulator.latency = 0  # the slow link was only needed to kill `up` part way
     session = context(slow_emulator, stack).session
     table = f"{stack}-orders"

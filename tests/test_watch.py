@@ -3,9 +3,7 @@ that doesn't compile without uploading it, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
-import queue
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from pocctl.errors import PocctlError
 from pocctl.local.emulator import Emulator
 from pocctl.resources.functions import FunctionStep
 from pocctl.stack import build_steps
-from pocctl.watch import Update, watch
+from pocctl.watch import watch, watching
 
 from .emulated import TIMING, local_context, up_local
 
@@ -48,37 +46,28 @@ def test_watch_updates_only_the_function_whose_code_changed(own: tuple[Context, 
     ctx, handlers = own
     n = ctx.config.names
     functions = [s for s in build_steps(ctx.config) if isinstance(s, FunctionStep)]
-    updates: queue.Queue[Update] = queue.Queue()
-    stop = threading.Event()
-    watcher = threading.Thread(
-        target=watch, args=(ctx, functions, updates.put), kwargs={"stop": stop.is_set}
-    )
     writer_file = handlers / "order_writer.py"
     writer_source = writer_file.read_text()
     writer_before = code_of(ctx, n.writer_function)
     notifier_before = code_of(ctx, n.notifier_function)
-    watcher.start()
     try:
-        ctx.sleep(0.3)  # the watcher's first look comes before the first save
-        notifier = handlers / "order_notifier.py"
-        notifier.write_text(notifier.read_text().replace("New order", "Order in"))
-        first = updates.get(timeout=60)
-        assert first.changed == ["order_notifier.py"] and first.error is None
-        assert first.updated == [n.notifier_function]
-        assert first.seconds > 0
-        assert code_of(ctx, n.writer_function) == writer_before
-        assert code_of(ctx, n.notifier_function) != notifier_before
+        with watching(ctx, functions) as updates:
+            notifier = handlers / "order_notifier.py"
+            notifier.write_text(notifier.read_text().replace("New order", "Order in"))
+            first = updates.get(timeout=60)
+            assert first.changed == ["order_notifier.py"] and first.error is None
+            assert first.updated == [n.notifier_function]
+            assert first.seconds > 0
+            assert code_of(ctx, n.writer_function) == writer_before
+            assert code_of(ctx, n.notifier_function) != notifier_before
 
-        writer_file.write_text("def handler(event, context):\n    return (\n")
-        second = updates.get(timeout=60)
-        assert second.updated == [] and second.error is not None
-        assert "handlers/order_writer.py, line 2" in second.error
-        assert code_of(ctx, n.writer_function) == writer_before  # nothing was uploaded
+            writer_file.write_text("def handler(event, context):\n    return (\n")
+            second = updates.get(timeout=60)
+            assert second.updated == [] and second.error is not None
+            assert "handlers/order_writer.py, line 2" in second.error
+            assert code_of(ctx, n.writer_function) == writer_before  # nothing was uploaded
     finally:
-        stop.set()
-        watcher.join(timeout=10)
         writer_file.write_text(writer_source)
-    assert not watcher.is_alive()
 
 
 def test_watch_needs_your_own_handlers(emulator: Emulator) -> None:

@@ -8,8 +8,10 @@ import io
 import json
 import logging
 import re
+import select
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -104,6 +106,7 @@ class Emulator:
         self.supervisor: Supervisor | None = None
         self._outside = 0  # requests from outside the emulator being answered now
         self._outside_done = threading.Condition()
+        self._connections: set[Any] = set()  # sockets accepted and still being served
 
     # -- clients and role credentials ----------------------------------------------------
     def client(self, service: str, region: str) -> Any:
@@ -344,6 +347,7 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
         moto_app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(self.host, self.port, self.app(moto_app), threaded=True)
+        self._track_connections(self._server)
         self.port = self._server.server_port
         self.endpoint_url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(
@@ -393,12 +397,45 @@ class Emulator:
         if not self.supervisor.wait_quiet(set(functions), time.monotonic()):
             raise TimeoutError(f"the pollers of {', '.join(functions)} were not quiet in 10 s")
 
+    def _track_connections(self, server: Any) -> None:
+        """Know each open connection (accepted in order, in the server's own loop)."""
+        accept, serve = server.process_request, server.process_request_thread
+
+        def accepted(request: Any, client_address: Any) -> None:
+            with self._outside_done:
+                self._connections.add(request)
+            accept(request, client_address)
+
+        def served(request: Any, client_address: Any) -> None:
+            try:
+                serve(request, client_address)
+            finally:
+                with self._outside_done:
+                    self._connections.discard(request)
+                    self._outside_done.notify_all()
+
+        server.process_request, server.process_request_thread = accepted, served
+
     def answered(self, timeout: float = 10.0) -> None:
-        """Every request from outside the emulator has been answered: what a killed client
-        had already sent is done (AWS, too, carries out a request whose caller went away)."""
-        with self._outside_done:
-            if not self._outside_done.wait_for(lambda: self._outside == 0, timeout):
+        """Everything a client sent has been answered, a killed one's too (AWS also carries
+        out a request whose caller went away): no request is being handled and no connection
+        holds unread bytes or an unread close. A request of our own goes first: connections
+        are accepted in order, so any made before it are known by the time it is answered."""
+        urllib.request.urlopen(self.endpoint_url + HEALTH_PATH, timeout=timeout).read()
+        deadline = time.monotonic() + timeout
+
+        def settled() -> bool:
+            with self._outside_done:
+                if self._outside:
+                    return False
+                connections = [c for c in self._connections if c.fileno() >= 0]
+            return not connections or not select.select(connections, [], [], 0)[0]
+
+        while not settled():
+            if time.monotonic() > deadline:
                 raise TimeoutError(f"requests still being answered after {timeout:.0f} s")
+            with self._outside_done:
+                self._outside_done.wait(0.01)
 
     def stop(self) -> None:
         if self.outbox.deliver in patches.MAIL_SINKS:
