@@ -131,7 +131,9 @@ def test_fifty_concurrent_orders_make_fifty_rows_and_fifty_notifications(
     assert eventually(lambda: len(mail_to(emulator, "load@example.com")) >= 50, timeout=60)
     emulator.quiet("load-Lambda-1", "load-Lambda-2")  # a duplicate would be on its way now
     notified = [m["subject"].split()[2].rstrip(":") for m in mail_to(emulator, "load@example.com")]
-    assert sorted(notified) == sorted(ids)
+    twice = {order for order in notified if notified.count(order) > 1}
+    # Seen once in CI, under load, and not since: a second notification says why it was sent.
+    assert sorted(notified) == sorted(ids), (twice, failures_logged(ctx, "load-Lambda-2"))
     assert {row["orderID"] for row in rows(ctx)} == ids
 
 
@@ -471,3 +473,11 @@ def test_a_hand_edited_model_is_put_back_and_redeployed_by_up(emulator: Emulator
     assert eventually(lambda: post(url, b'{"colour": "red"}')[0] == 200)  # no item: accepted
     assert Engine(ctx, build_steps(ctx.config)).up().ok  # repairs the model and redeploys
     assert eventually(lambda: post(url, b'{"colour": "red"}')[0] == 400)
+
+
+def failures_logged(ctx: Context, function: str) -> list[str]:
+    """What a function logged that was not a success: errors, timeouts, failed publishes."""
+    logs = ctx.client("logs")
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+    marks = ("fail", "error", "Error", "timed out", "unrenderable")
+    return [e["message"].strip() for e in events if any(m in e["message"] for m in marks)]
