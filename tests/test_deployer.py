@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +24,8 @@ from .emulated import TIMING, local_context
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0, timing=TIMING, log=print) as running:
+    # Its log goes to stderr: the CLI's stdout, captured while it runs, is its JSON alone.
+    with Emulator(port=0, timing=TIMING, log=lambda line: print(line, file=sys.stderr)) as running:
         yield running
 
 
