@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,7 @@ def test_up_killed_then_down_is_clean_and_up_completes(
 
     down = context(slow_emulator, stack)
     assert Engine(down, build_steps(down.config)).down().ok
+    gone(session, table)  # DELETING, as `down` said: AWS finishes it on its own
     assert flatten(of_stack(everything(session), stack, table)) == []
 
     complete = context(slow_emulator, stack)
@@ -68,3 +70,12 @@ def test_up_killed_then_down_is_clean_and_up_completes(
     again = context(slow_emulator, stack)
     assert Engine(again, build_steps(again.config)).up().ok
     assert again.calls.mutating == []
+
+
+def gone(session: Any, table: str, timeout: float = 10.0) -> None:
+    """Until DynamoDB has finished deleting the table (ListTables shows it while DELETING)."""
+    ddb = session.client("dynamodb")
+    deadline = time.monotonic() + timeout
+    while table in ddb.list_tables()["TableNames"]:
+        assert time.monotonic() < deadline, f"{table} still DELETING after {timeout:.0f} s"
+        time.sleep(0.02)

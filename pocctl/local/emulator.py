@@ -104,9 +104,10 @@ class Emulator:
         self._patched = False
         self._previous: dict[tuple[str, str], tuple[FunctionVersion, bytes]] = {}
         self.supervisor: Supervisor | None = None
-        self._outside = 0  # requests from outside the emulator being answered now
-        self._outside_done = threading.Condition()
+        self._outside_done = threading.Condition()  # a request or connection ended
         self._connections: set[Any] = set()  # sockets accepted and still being served
+        self._reading = 0  # requests whose request line was read, not yet answered
+        self._started = 0  # requests begun, ever
 
     # -- clients and role credentials ----------------------------------------------------
     def client(self, service: str, region: str) -> Any:
@@ -191,18 +192,6 @@ class Emulator:
         self.apis = api
 
         def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-            if "HTTP_X_POCCTL_INTERNAL" in environ:
-                return answer(environ, start_response)
-            with self._outside_done:
-                self._outside += 1
-            try:
-                return answer(environ, start_response)
-            finally:
-                with self._outside_done:
-                    self._outside -= 1
-                    self._outside_done.notify_all()
-
-        def answer(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             path = environ.get("PATH_INFO", "")
             auth = REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
             if auth:
@@ -398,8 +387,10 @@ class Emulator:
             raise TimeoutError(f"the pollers of {', '.join(functions)} were not quiet in 10 s")
 
     def _track_connections(self, server: Any) -> None:
-        """Know each open connection (accepted in order, in the server's own loop)."""
+        """Know each open connection (accepted in order, in the server's own loop), and each
+        request from the moment its request line is read (before its headers are parsed)."""
         accept, serve = server.process_request, server.process_request_thread
+        emulator = self
 
         def accepted(request: Any, client_address: Any) -> None:
             with self._outside_done:
@@ -414,24 +405,50 @@ class Emulator:
                     self._connections.discard(request)
                     self._outside_done.notify_all()
 
+        class Counted(server.RequestHandlerClass):  # type: ignore[misc]
+            def parse_request(self) -> bool:
+                with emulator._outside_done:
+                    emulator._reading += 1
+                    emulator._started += 1
+                self._pocctl_counted = True
+                return bool(super().parse_request())
+
+            def handle_one_request(self) -> None:
+                try:
+                    super().handle_one_request()
+                finally:
+                    if getattr(self, "_pocctl_counted", False):
+                        self._pocctl_counted = False
+                        with emulator._outside_done:
+                            emulator._reading -= 1
+                            emulator._outside_done.notify_all()
+
+        server.RequestHandlerClass = Counted
         server.process_request, server.process_request_thread = accepted, served
 
     def answered(self, timeout: float = 10.0) -> None:
         """Everything a client sent has been answered, a killed one's too (AWS also carries
-        out a request whose caller went away): no request is being handled and no connection
-        holds unread bytes or an unread close. A request of our own goes first: connections
-        are accepted in order, so any made before it are known by the time it is answered."""
+        out a request whose caller went away): no request is being read or handled, no open
+        connection holds unread bytes or an unread close, and none began meanwhile. A request
+        of our own goes first: connections are accepted in order, so any made before it are
+        known by the time it is answered."""
         urllib.request.urlopen(self.endpoint_url + HEALTH_PATH, timeout=timeout).read()
         deadline = time.monotonic() + timeout
 
-        def settled() -> bool:
+        def idle() -> bool:
             with self._outside_done:
-                if self._outside:
+                if self._reading:
                     return False
                 connections = [c for c in self._connections if c.fileno() >= 0]
             return not connections or not select.select(connections, [], [], 0)[0]
 
-        while not settled():
+        while True:
+            started = self._started
+            if idle():
+                with self._outside_done:  # a thread woken by bytes it already read shows here
+                    self._outside_done.wait(0.05)
+                if idle() and self._started == started:
+                    return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"requests still being answered after {timeout:.0f} s")
             with self._outside_done:
