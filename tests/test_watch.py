@@ -75,6 +75,13 @@ def test_watch_needs_your_own_handlers(emulator: Emulator) -> None:
     functions = [s for s in build_steps(ctx.config) if isinstance(s, FunctionStep)]
     with pytest.raises(PocctlError, match="--watch watches your own handlers"):
         watch(ctx, functions, lambda update: None)
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    result = CliRunner().invoke(cli, ["up", "--watch", "--stack", "builtin"], env=env)
+    assert result.exit_code == 1
+    assert "--watch watches your own handlers" in result.output
+    assert "nothing was changed" in result.output and "pocctl init --handlers" in result.output
+    functions_now = ctx.client("lambda").list_functions()["Functions"]
+    assert not [f for f in functions_now if f["FunctionName"].startswith("builtin-")]
 
 
 def test_ctrl_c_stops_up_watch_cleanly(emulator: Emulator, own: tuple[Context, Path]) -> None:

@@ -218,6 +218,12 @@ def up(
         raise click.UsageError("--watch uploads changes; it can't be used with --dry-run.")
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term)
+    if watch and ctx.config.handlers is None:
+        raise PocctlError(
+            "--watch watches your own handlers, and this stack deploys pocctl's built-in ones; "
+            "nothing was changed.",
+            "Copy them with `pocctl init --handlers`, then run `pocctl up --watch`.",
+        )
     finished = deploy(term, ctx, dry_run=dry_run, serial=serial)
     if not watch or finished.failure is not None:
         return finished
