@@ -54,13 +54,14 @@ def _add(archive: zipfile.ZipFile, root: Path, paths: list[Path]) -> None:
         archive.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def build_zip(root: Path | None = None, *, leave_out: frozenset[Path] = frozenset()) -> bytes:
-    """The files of `root` (and of the installed dependencies, at the zip's top level)."""
+def build_zip(root: Path | None = None) -> bytes:
+    """Every file of `root` (default: the built-in handlers) in one zip."""
     root = root or bundled_dir("handlers")
-    return zip_of([(root, [p for p in source_files(root) if p not in leave_out])])
+    return zip_of([(root, source_files(root))])
 
 
 def zip_of(trees: list[tuple[Path, list[Path]]]) -> bytes:
+    """The files of each tree, relative to its root, at the zip's top level."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for root, paths in trees:

@@ -146,6 +146,8 @@ class MessageMoves:
                 "The resource that you specified for the DestinationArn parameter doesn't exist.",
             )
         with self.lock:
+            # The rule is the API reference's; it names no error for it, so the code and
+            # wording are those other emulators answer (LocalStack's, among the public ones).
             if any(t.source_arn == source and t.status == "RUNNING" for t in self.tasks):
                 return error(
                     call,
