@@ -11,12 +11,12 @@ from moto import mock_aws
 from pocctl.config import Config
 from pocctl.context import Context, new_session
 from pocctl.engine import Engine
-from pocctl.local.patches import import_backends
+from pocctl.local.patches import prepare_for_threads
 from pocctl.reporting import RecordingReporter
 from pocctl.stack import build_steps
 
-# Steps run side by side, in threads: moto's models must be imported before (see import_backends).
-import_backends()
+# Steps run side by side, in threads, on in-process moto too (see prepare_for_threads).
+prepare_for_threads()
 
 ACCOUNT = "123456789012"
 # The environment as the test run found it, before any test hides the developer's AWS settings:

@@ -67,3 +67,44 @@ def test_the_pin_in_pyproject_matches_the_installed_moto() -> None:
     from importlib.metadata import version
 
     assert version("moto") == patches.PINNED_MOTO
+
+
+def test_roles_can_be_read_while_others_are_created() -> None:
+    """Steps run side by side: a writer's CreateFunction looks its role up while the notifier's
+    role is created. moto's lookup looped over the live dict of roles and failed with
+    "dictionary changed size during iteration" (seen in CI); conftest prepares moto as
+    `pocctl local` does."""
+    import json
+    import threading
+
+    from moto import mock_aws
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    errors: list[BaseException] = []
+    created = threading.Event()
+    with mock_aws():
+        iam = iam_backends["123456789012"]["global"]
+
+        def create() -> None:
+            for n in range(2000):
+                iam.create_role(f"role-{n}", trust, "/", None, "", [], None)
+            created.set()
+
+        def look_up() -> None:
+            while not created.is_set():
+                try:
+                    iam.get_role("not-there")  # a whole pass over the roles each time
+                except NotFoundException:
+                    pass
+                except Exception as exc:  # what the race raised is the finding
+                    errors.append(exc)
+                    created.set()
+
+        threads = [threading.Thread(target=create), threading.Thread(target=look_up)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []

@@ -327,7 +327,7 @@ class Emulator:
     def start(self) -> None:
         patches.apply()
         self._patched = True
-        patches.import_backends()
+        patches.prepare_for_threads()
         reset_moto()  # moto's state is per process: a new emulator starts empty
         patches.MAIL_SINKS.append(self.outbox.deliver)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app

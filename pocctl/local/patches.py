@@ -36,7 +36,6 @@ def _targets() -> dict[str, Any]:
         from moto.apigateway.responses import APIGatewayResponse
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.dynamodb.models.table import StreamShard, Table
-        from moto.iam.models import IAMBackend
         from moto.moto_api._internal.models import moto_api_backend
         from moto.sns.models import Subscription
         from moto.sqs.models import Message, Queue, SQSBackend
@@ -72,7 +71,11 @@ def _targets() -> dict[str, Any]:
         "Queue.message_retention_period": "MessageRetentionPeriod"
         in getattr(Queue, "BASE_ATTRIBUTES", ()),
         "backends.list_of_moto_modules": getattr(moto_backends, "list_of_moto_modules", None),
-        "IAMBackend.get_roles (self.roles)": "roles" in IAMBackend.get_roles.__code__.co_names,
+        **{
+            f"{cls.__name__}.{attribute}": _sets(cls, attribute)
+            for cls, attributes in _shared_classes().items()
+            for attribute in attributes
+        },
     }
 
 
@@ -104,7 +107,8 @@ MAIL_SINKS: list[MailSink] = []
 
 # What the stack and its tools call. moto imports a service's models on its first request; two
 # threads importing moto's modules at once can deadlock Python's import locks (_DeadlockError),
-# and pocctl makes its first calls side by side. So they are imported once, up front.
+# and pocctl makes its first calls side by side. So they are imported once, up front
+# (prepare_for_threads).
 SERVED = (
     "sts",
     "iam",
@@ -119,11 +123,76 @@ SERVED = (
 )
 
 
-def import_backends() -> None:
+# What pocctl's calls add to while other calls, side by side, loop over: (module, class, the
+# attribute its __init__ sets). moto is not thread-safe, and looping over a live dict that another
+# thread adds to fails with "dictionary changed size during iteration": CreateFunction looks its
+# role up in the roles while the other role is created (seen in CI), a mapping is created while
+# the other mapping's step lists them, Publish loops over the subscriptions while test-order
+# subscribes its inbox. In the emulator that is a 500, in-process an error; AWS has neither.
+SHARED_CONTAINERS = (
+    ("moto.iam.models", "IAMBackend", "roles"),
+    ("moto.sqs.models", "SQSBackend", "queues"),
+    ("moto.dynamodb.models", "DynamoDBBackend", "tables"),
+    ("moto.sns.models", "SNSBackend", "topics"),
+    ("moto.sns.models", "SNSBackend", "subscriptions"),
+    ("moto.logs.models", "LogsBackend", "groups"),
+    ("moto.awslambda.models", "LambdaStorage", "_functions"),
+    ("moto.awslambda.models", "LambdaBackend", "_event_source_mappings"),
+)
+
+
+class LoopsOverACopy(dict):  # type: ignore[type-arg]
+    """A dict whose loops run over a copy, taken in one step under the GIL."""
+
+    def __iter__(self) -> Any:
+        return iter(list(super().keys()))
+
+    def keys(self) -> Any:
+        return list(super().keys())
+
+    def values(self) -> Any:
+        return list(super().values())
+
+    def items(self) -> Any:
+        return list(super().items())
+
+
+def _shared_classes() -> dict[Any, tuple[str, ...]]:
+    import importlib
+
+    found: dict[Any, tuple[str, ...]] = {}
+    for module, name, attribute in SHARED_CONTAINERS:
+        cls = getattr(importlib.import_module(module), name)
+        found[cls] = (*found.get(cls, ()), attribute)
+    return found
+
+
+def _sets(cls: Any, attribute: str) -> bool:
+    init = getattr(cls.__init__, "__wrapped__", cls.__init__)
+    return attribute in init.__code__.co_names
+
+
+def prepare_for_threads() -> None:
+    """Make moto safe for what pocctl does from several threads at once (its steps run side by
+    side, and so do the emulator's requests). Not undone: it changes no behaviour."""
     from moto.backends import get_backend
 
     for service in SERVED:
         get_backend(service)  # type: ignore[call-overload]
+    with _lock:
+        for cls, attributes in _shared_classes().items():
+            if not hasattr(cls.__init__, "__wrapped__"):
+                cls.__init__ = _copying(cls.__init__, attributes)
+
+
+def _copying(init: Callable[..., None], attributes: tuple[str, ...]) -> Callable[..., None]:
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        for attribute in attributes:
+            setattr(self, attribute, LoopsOverACopy(getattr(self, attribute)))
+
+    return __init__
 
 
 _ABSENT = object()  # what moto lacked: undone by removing it again
@@ -164,7 +233,6 @@ def _patch() -> None:
     from moto.apigateway.responses import APIGatewayResponse
     from moto.awslambda.models import LambdaBackend
     from moto.dynamodb.models import dynamodb_backends
-    from moto.iam.models import IAMBackend
     from moto.sns.models import Subscription
     from moto.sqs.models import Message, SQSBackend, sqs_backends
 
@@ -218,19 +286,12 @@ def _patch() -> None:
     modules = tuple(moto_backends.list_of_moto_modules())
     _replace(moto_backends, "list_of_moto_modules", lambda: modules)
 
-    # moto's server is not thread-safe: GetRole looped over the live dict of roles while another
-    # request created one ("dictionary changed size during iteration", a 500 AWS never sends).
-    # A copy is made in one step under the GIL.
-    def roles_snapshot(self: Any) -> list[Any]:
-        return list(self.roles.values())
-
     # moto makes a new 2048-bit RSA key to sign every notification it delivers to a queue or
     # an HTTP endpoint (tens of milliseconds of CPU each). SNS signs with one certificate, the
     # one its SigningCertURL names; one key per emulator is that.
     signing_key = functools.cache(Subscription.private_key)
     _replace(Subscription, "private_key", lambda self: signing_key(None))
 
-    _replace(IAMBackend, "get_roles", roles_snapshot)
     _replace(LambdaBackend, "create_event_source_mapping", create_without_trigger)
     _replace(Subscription, "publish", publish_or_mail)
     _replace(Message, "visible", property(visible))
