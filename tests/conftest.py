@@ -11,9 +11,12 @@ from moto import mock_aws
 from pocctl.config import Config
 from pocctl.context import Context, new_session
 from pocctl.engine import Engine
+from pocctl.local.emulator import Emulator
 from pocctl.local.patches import prepare_for_threads
 from pocctl.reporting import RecordingReporter
 from pocctl.stack import build_steps
+
+from .emulated import TIMING
 
 # Steps run side by side, in threads, on in-process moto too (see prepare_for_threads).
 prepare_for_threads()
@@ -46,6 +49,14 @@ def clean_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/pocctl-tests")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    """One `pocctl local` for a module's tests, acting out AWS's timing (emulated.TIMING). A module
+    that needs another kind (its own clock, log or timing) defines its own `emulator`."""
+    with Emulator(port=0, timing=TIMING) as running:
+        yield running
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +18,11 @@ from pocctl.resources.functions import FunctionStep
 from pocctl.stack import build_steps
 from pocctl.watch import watching
 
-from .emulated import TIMING, local_context
+from .emulated import local_context
 from .wheels import make_wheel, offline_requirements
 
 pytestmark = pytest.mark.slow
 BREAK = '    order_id = record["messageId"]\n'
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0, timing=TIMING) as running:
-        yield running
 
 
 def test_a_new_users_daily_loop(

@@ -4,7 +4,6 @@ of its log, as `aws lambda invoke --log-type Tail` shows them; exit 1 when it fa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,9 @@ from pocctl.cli import cli
 from pocctl.context import Context
 from pocctl.local.emulator import Emulator
 
-from .emulated import TIMING, up_local
+from .emulated import up_local
 
 EMAIL = "invoke@example.com"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0, timing=TIMING) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,14 @@ import json
 import time
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import boto3
-import pytest
 from botocore.exceptions import ClientError
 
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.emulator import ACCOUNT, Emulator
-
-from .emulated import TIMING
 
 T = TypeVar("T")
 REGION = "us-east-1"
@@ -74,12 +71,6 @@ ROLES = {
     "Lambda-DynamoDBStreams-SNS": ("lambda", ["Lambda-SNS-Publish", "Lambda-DynamoDBStreams-Read"]),
     "APIGateway-SQS": ("apigateway", []),
 }
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0, timing=TIMING) as running:
-        yield running
 
 
 def until(action: Callable[[], T], *, seconds: float = 30.0) -> T:

@@ -6,7 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,14 +21,7 @@ from pocctl.local.emulator import Emulator
 from pocctl.smoke import run_test_order
 from pocctl.stack import build_steps, read_outputs
 
-from .emulated import TIMING, local_context, up_local
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0, timing=TIMING) as running:
-        yield running
-
+from .emulated import local_context, up_local
 
 context = local_context
 up = up_local

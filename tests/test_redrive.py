@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,15 +19,9 @@ from pocctl.context import Context
 from pocctl.listing import find_stacks
 from pocctl.local.emulator import Emulator
 
-from .emulated import TIMING, local_context, up_local
+from .emulated import local_context, up_local
 
 BROKEN = '\n\ndef store(record):\n    raise RuntimeError("writer broken on purpose")\n'
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0, timing=TIMING) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ outputs --json, tear down with the sweep's confirmation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,6 @@ from click.testing import CliRunner, Result
 from pocctl.cli import cli
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.emulator import Emulator
-
-from .emulated import TIMING
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0, timing=TIMING) as running:
-        yield running
 
 
 def test_a_new_user_follows_the_readme_offline(

@@ -4,7 +4,6 @@ that doesn't compile without uploading it, and stops cleanly on Ctrl-C."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,7 @@ from pocctl.resources.functions import FunctionStep
 from pocctl.stack import build_steps
 from pocctl.watch import watch, watching
 
-from .emulated import TIMING, local_context, up_local
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0, timing=TIMING) as running:
-        yield running
+from .emulated import local_context, up_local
 
 
 @pytest.fixture(scope="module")
