@@ -177,12 +177,12 @@ def prepare_for_threads() -> None:
     side, and so do the emulator's requests). Not undone: it changes no behaviour."""
     from moto.backends import get_backend
 
+    with _lock:  # before any backend exists, so that each one is made with copying dicts
+        for cls, attributes in _shared_classes().items():
+            if not getattr(cls.__init__, "pocctl_copies", False):
+                cls.__init__ = _copying(cls.__init__, attributes)
     for service in SERVED:
         get_backend(service)  # type: ignore[call-overload]
-    with _lock:
-        for cls, attributes in _shared_classes().items():
-            if not hasattr(cls.__init__, "__wrapped__"):
-                cls.__init__ = _copying(cls.__init__, attributes)
 
 
 def _copying(init: Callable[..., None], attributes: tuple[str, ...]) -> Callable[..., None]:
@@ -192,6 +192,7 @@ def _copying(init: Callable[..., None], attributes: tuple[str, ...]) -> Callable
         for attribute in attributes:
             setattr(self, attribute, LoopsOverACopy(getattr(self, attribute)))
 
+    __init__.pocctl_copies = True  # type: ignore[attr-defined]
     return __init__
 
 
