@@ -351,16 +351,15 @@ def test_changing_an_order_sends_no_second_notification(emulator: Emulator) -> N
 
 def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) -> None:
     import os
+    import re
     import signal
-    import socket
     import subprocess
     import sys
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    # Port 0: the emulator takes a free port and says which (a port found free beforehand may
+    # be taken by another test before the emulator binds it).
     process = subprocess.Popen(
-        [sys.executable, "-m", "pocctl", "local", "--port", str(port), "--time-scale", "0.02"],
+        [sys.executable, "-m", "pocctl", "local", "--port", "0", "--time-scale", "0.02"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -369,7 +368,10 @@ def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) 
     try:
         assert process.stdout is not None
         banner = [process.stdout.readline() for _ in range(4)]
-        assert f"pocctl local is listening on http://127.0.0.1:{port}" in banner[0]
+        listening = re.search(r"pocctl local is listening on http://127\.0\.0\.1:(\d+)", banner[0])
+        assert listening, banner
+        port = int(listening[1])
+        assert port != 0
         assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in "".join(banner)
         env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "NO_COLOR": "1"}
         # What another terminal does (test-order against the emulator runs in-process above).
@@ -388,6 +390,35 @@ def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) 
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_answered_survives_a_connection_closed_while_it_looks(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI once failed with `OSError: [Errno 9] Bad file descriptor` in answered(): a connection's
+    thread closed it between answered()'s look at its descriptor and `select`. Act that out: the
+    first select is given a descriptor closed after it was read, as that thread would leave it."""
+    import select
+    import socket
+    from types import SimpleNamespace
+
+    from pocctl.local import emulator as module
+
+    looks: list[list[Any]] = []
+
+    def racing(readable: list[Any], *rest: Any) -> Any:
+        looks.append(readable)
+        if len(looks) > 1:
+            return select.select(readable, *rest)
+        closed = socket.socket()
+        descriptor = closed.fileno()
+        closed.close()
+        return select.select([*readable, descriptor], *rest)
+
+    with socket.create_connection(("127.0.0.1", emulator.port)):  # open, sending nothing
+        monkeypatch.setattr(module, "select", SimpleNamespace(select=racing))
+        emulator.answered()
+    assert len(looks) > 1, "answered() never looked at a connection again"
 
 
 def test_an_order_too_large_for_sqs_is_refused_with_the_reason(emulator: Emulator) -> None:

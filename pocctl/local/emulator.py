@@ -440,7 +440,12 @@ class Emulator:
                 if self._reading:
                     return False
                 connections = [c for c in self._connections if c.fileno() >= 0]
-            return not connections or not select.select(connections, [], [], 0)[0]
+            try:
+                return not connections or not select.select(connections, [], [], 0)[0]
+            except (OSError, ValueError):
+                # The thread serving one closed it after the check above (EBADF, or a fileno
+                # of -1): it has ended, so look again.
+                return False
 
         while True:
             started = self._started
