@@ -393,6 +393,46 @@ def test_an_email_subscription_waits_for_its_confirmation_link(emulator: Emulato
     assert [m["message"] for m in emulator.outbox.messages[1:]] == ["after"]
 
 
+@pytest.mark.parametrize("resends", [True, False], ids=["sns-resends", "sns-does-not-resend"])
+def test_subscribing_a_pending_address_again_acts_out_either_answer(
+    emulator: Emulator, resends: bool
+) -> None:
+    """AWS doesn't document whether SNS mails a new link then: the emulator can say either."""
+    emulator.aws.sns.resubscribe_resends = resends
+    sns = client(emulator, "sns")
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    first = sns.subscribe(
+        TopicArn=topic, Protocol="email", Endpoint="a@example.com", ReturnSubscriptionArn=True
+    )["SubscriptionArn"]
+    again = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="a@example.com")
+    assert again["SubscriptionArn"] == "pending confirmation"
+    listed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["SubscriptionArn"] for s in listed] == ["PendingConfirmation"]
+    mails = emulator.outbox.messages
+    assert len(mails) == (2 if resends else 1)
+    with urllib.request.urlopen(mails[0]["confirm_url"], timeout=5):
+        pass  # the first link still works (tokens are valid for two days)
+    attributes = sns.get_subscription_attributes(SubscriptionArn=first)["Attributes"]
+    assert attributes["PendingConfirmation"] == "false"
+
+
+def test_sns_deletes_a_subscription_left_pending_for_48_hours(
+    emulator: Emulator, clock: Clock
+) -> None:
+    sns = client(emulator, "sns")
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="late@example.com")
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="quick@example.com")
+    quick = next(m for m in emulator.outbox.messages if m["to"] == "quick@example.com")
+    with urllib.request.urlopen(quick["confirm_url"], timeout=5):
+        pass
+    clock.advance("unconfirmed_subscription", extra=-1.0)
+    assert len(sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 2
+    clock.now += 2.0
+    listed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["Endpoint"] for s in listed] == ["quick@example.com"]
+
+
 # -- API Gateway ----------------------------------------------------------------------------
 def test_create_deployment_has_its_own_rate_limit(emulator: Emulator) -> None:
     ag = client(emulator, "apigateway")

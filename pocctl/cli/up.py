@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import click
@@ -23,6 +23,7 @@ from pocctl.errors import DeployError, Interrupted, PocctlError
 from pocctl.packaging import CodeSource, Package
 from pocctl.reporting import Outcome
 from pocctl.resources.functions import FunctionStep
+from pocctl.resources.topic import EmailSubscriptionStep
 from pocctl.stack import build_steps, code_source
 from pocctl.ui import Terminal
 from pocctl.watch import Update, watch
@@ -47,6 +48,7 @@ def deploy(
     *,
     dry_run: bool = False,
     serial: bool = False,
+    resend_confirmation: bool = False,
 ) -> Finished:
     """Run `up` on a context and render it. Its failure, when it stops part way, is a
     DeployError (or Interrupted)."""
@@ -56,6 +58,11 @@ def deploy(
     )
     started = ctx.clock()
     steps = build_steps(config)
+    if resend_confirmation:
+        steps = [
+            replace(step, resend=True) if isinstance(step, EmailSubscriptionStep) else step
+            for step in steps
+        ]
     package = packaged(term, ctx, code_source(steps))
     engine = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS)
     report = engine.up(dry_run=dry_run)
@@ -170,6 +177,12 @@ def render_deployed(
     type=click.IntRange(min=1, max=5_000),
     help="Requests the API accepts at once above the rate. [env: POCCTL_BURST_LIMIT; default: 20]",
 )
+@click.option(
+    "--resend-confirmation",
+    is_flag=True,
+    help="While the email subscription is pending, ask SNS for a new confirmation mail (SNS "
+    "deletes a subscription left unconfirmed for 48 hours).",
+)
 @handlers_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--serial", is_flag=True, help="One step at a time (for comparison and debugging).")
@@ -185,6 +198,7 @@ def up(
     stage: str | None,
     rate_limit: float | None,
     burst_limit: int | None,
+    resend_confirmation: bool,
     handlers: str | None,
     dry_run: bool,
     serial: bool,
@@ -203,6 +217,7 @@ def up(
       pocctl up --email ops@example.com
       pocctl up --stack dev --region eu-west-1
       pocctl up --dry-run
+      pocctl up --resend-confirmation   (the confirmation mail got lost)
       pocctl up --json | jq -r .order_url
       pocctl up --watch          (with handlers = "handlers" in pocctl.toml)
     """
@@ -224,7 +239,9 @@ def up(
             "nothing was changed.",
             "Copy them with `pocctl init --handlers`, then run `pocctl up --watch`.",
         )
-    finished = deploy(term, ctx, dry_run=dry_run, serial=serial)
+    finished = deploy(
+        term, ctx, dry_run=dry_run, serial=serial, resend_confirmation=resend_confirmation
+    )
     if not watch or finished.failure is not None:
         return finished
     updates = watch_handlers(term, ctx)

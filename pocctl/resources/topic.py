@@ -12,6 +12,7 @@ from pocctl.aws import aws_errors, delete, is_not_found, tag_dict, tag_list
 from pocctl.context import Context
 from pocctl.reporting import Outcome
 from pocctl.resources.base import (
+    Change,
     Leftover,
     Live,
     Missing,
@@ -25,6 +26,19 @@ from pocctl.resources.base import (
 )
 
 PENDING = "PendingConfirmation"
+RESEND = "pocctl up --resend-confirmation"
+# SNS deletes a subscription left unconfirmed for 48 hours (AWS What's New, 2023-05-10).
+EXPIRY = "SNS deletes a subscription left unconfirmed for 48 hours"
+
+
+@dataclass(frozen=True)
+class ConfirmationResent(Change):
+    """The subscription is still pending and `up --resend-confirmation` was asked: Subscribe
+    again. Whether SNS then sends a new mail is not documented; a new subscription always gets
+    one, and SNS deletes a pending one after 48 hours, so the next `up` makes a new one."""
+
+    def __str__(self) -> str:
+        return "pending confirmation: ask SNS for a new confirmation mail"
 
 
 def topic_arn(ctx: Context, topic_name: str) -> str:
@@ -116,6 +130,7 @@ class EmailSubscriptionStep(Step[None]):
     kind: ClassVar[str] = "email subscription"
     topic_name: str
     email: str | None
+    resend: bool = False  # `up --resend-confirmation`: a new mail while it is pending
     key: str = "subscription"
     depends_on: tuple[str, ...] = ("topic",)
 
@@ -142,7 +157,12 @@ class EmailSubscriptionStep(Step[None]):
                 sub = None  # the topic itself is still to be made
         if sub is None:
             return Plan.create(Missing("not subscribed"))
-        if sub["SubscriptionArn"] == PENDING:
+        if sub["SubscriptionArn"] != PENDING:
+            if self.resend:
+                ctx.reporter.note(f"{self.email} has confirmed its subscription: no mail sent.")
+        elif self.resend:
+            return Plan.from_changes([ConfirmationResent()])
+        else:
             ctx.reporter.note(self._pending_note())
         return Plan.from_changes([])
 
@@ -161,7 +181,8 @@ class EmailSubscriptionStep(Step[None]):
                 live.lines.append((f"email {address}: {state}", state == "confirmed"))
             if state != "confirmed":
                 live.warnings.append(
-                    f"{address} is {state}: click the link in the email from AWS Notifications"
+                    f"{address} is {state}: click the link in the email from AWS Notifications "
+                    f"(no mail? `{RESEND} --email {address}` asks for a new one; {EXPIRY})"
                 )
         if not emails:
             live.warnings.append("no email subscription: add one with `pocctl up --email ADDRESS`")
@@ -170,12 +191,16 @@ class EmailSubscriptionStep(Step[None]):
     def _pending_note(self) -> str:
         return (
             f"{self.email} is pending confirmation: open the email from AWS Notifications "
-            "and click 'Confirm subscription' to receive order notifications."
+            "and click 'Confirm subscription' to receive order notifications. "
+            f"No mail? `{RESEND}` asks SNS for a new one; {EXPIRY} (`pocctl up` then "
+            "subscribes the address again)."
         )
 
     def apply(self, ctx: Context, plan: Plan[None]) -> None:
         sns = ctx.client("sns")
         with aws_errors(self.key, "Subscribe"):
+            # Again while pending (--resend-confirmation): whether SNS then mails a new link,
+            # AWS doesn't document; `pocctl local` acts out either answer.
             arn = sns.subscribe(
                 TopicArn=topic_arn(ctx, self.topic_name),
                 Protocol="email",
@@ -183,7 +208,15 @@ class EmailSubscriptionStep(Step[None]):
                 ReturnSubscriptionArn=True,
             )["SubscriptionArn"]
             attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-        if attributes.get(PENDING) == "true":
+        if attributes.get(PENDING) != "true":
+            return
+        if plan.has(ConfirmationResent):
+            ctx.reporter.note(
+                f"Asked SNS for a new confirmation mail to {self.email} (subscribed it again). "
+                "If none arrives, check the spam folder; "
+                f"{EXPIRY}, and `pocctl up` then subscribes the address again, with a new mail."
+            )
+        else:
             ctx.reporter.note(self._pending_note())
 
     def destroy(self, ctx: Context) -> Outcome:

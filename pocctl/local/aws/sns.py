@@ -3,6 +3,16 @@
 AWS: "the subscription ... is not confirmed until the endpoint owner ... confirms" and a pending
 subscription receives nothing; ListSubscriptions shows its ARN as `PendingConfirmation` (SNS
 Developer Guide, "Email notifications"; SNS API reference, Subscribe). moto confirms at once.
+"Confirmation tokens are valid for two days" (SNS API reference, Subscribe), and SNS deletes a
+subscription still pending 48 hours after it was made ("Amazon SNS now supports automatic
+deletion of unconfirmed subscriptions", AWS What's New, 2023-05-10): `unconfirmed_subscription`
+in timing.py.
+
+Subscribe of an address whose subscription is still pending: AWS's documentation does not say
+whether SNS sends a new confirmation mail or only answers with the existing subscription.
+`resubscribe_resends` acts out either: True (the default), a new mail with a new link (the
+earlier link keeps working until its two days are up); False, the existing subscription and no
+mail (what LocalStack's SNS does, localstack/localstack services/sns/provider.py `subscribe`).
 """
 
 from __future__ import annotations
@@ -30,6 +40,12 @@ def _subscription(account: str, arn: str) -> Any:
     return sns_backends[account][region].subscriptions.get(arn)
 
 
+def _unsubscribe(account: str, arn: str) -> None:
+    from moto.sns.models import sns_backends
+
+    sns_backends[account][arn.split(":")[3]].unsubscribe(arn)
+
+
 def is_pending(subscription: Any) -> bool:
     return str(subscription.attributes.get(PENDING)).lower() == "true"
 
@@ -42,6 +58,8 @@ class SnsRules(Rules):
         self.mail = mail
         self.base_url = base_url
         self.tokens: dict[str, str] = {}  # token -> subscription ARN
+        self.pending_since: dict[str, float] = {}  # subscription ARN -> when it was made
+        self.resubscribe_resends = True  # see the module's docstring: AWS leaves it open
 
     def confirm(self, token: str) -> str | None:
         """Follow a confirmation link: the subscription's ARN, or None for an unknown token."""
@@ -53,7 +71,23 @@ class SnsRules(Rules):
         subscription.attributes["ConfirmationWasAuthenticated"] = "true"
         return arn
 
+    def expire(self) -> None:
+        """Delete the subscriptions pending for longer than SNS keeps them."""
+        if not self.world.timing.enabled:
+            return  # every change at once: nothing expires
+        cutoff = self.world.clock() - self.world.timing.seconds("unconfirmed_subscription")
+        with self.world.lock:
+            for arn, since in list(self.pending_since.items()):
+                subscription = _subscription(self.world.account, arn)
+                if subscription is None or not is_pending(subscription):
+                    del self.pending_since[arn]
+                elif since <= cutoff:
+                    del self.pending_since[arn]
+                    _unsubscribe(self.world.account, arn)
+                    self.tokens = {t: a for t, a in self.tokens.items() if a != arn}
+
     def before(self, call: Call) -> Reply | None:
+        self.expire()
         if call.operation == "ConfirmSubscription":
             arn = self.confirm(str(call.params.get("Token", "")))
             if arn is None:
@@ -90,8 +124,11 @@ class SnsRules(Rules):
         subscription = _subscription(self.world.account, arn)
         if subscription is None:
             return reply
-        already = arn in self.tokens.values() and not is_pending(subscription)
-        if not already:
+        known = arn in self.tokens.values()
+        already = known and not is_pending(subscription)
+        if not known:
+            self.pending_since[arn] = self.world.clock()
+        if not already and (not known or self.resubscribe_resends):
             subscription.attributes[PENDING] = "true"
             subscription.attributes["ConfirmationWasAuthenticated"] = "false"
             token = secrets.token_hex(32)

@@ -75,6 +75,12 @@ RULES: dict[str, Rule] = {
         "Lambda Developer Guide, 'Using Lambda with DynamoDB': 'Lambda polls shards in your "
         "DynamoDB stream for records at a base rate of 4 times per second' (an idle stream)",
     ),
+    "unconfirmed_subscription": Rule(
+        48 * 3600.0,
+        "SNS deletes a subscription still pending confirmation after 48 hours (AWS What's New, "
+        "2023-05-10, 'automatic deletion of unconfirmed subscriptions'); confirmation tokens "
+        "are valid for two days (SNS API reference, Subscribe)",
+    ),
     "api_change": Rule(
         0.2,
         "API Gateway applies one change at a time per REST API; overlapping changes get 409 "
