@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
-
-from bench.run import local
 
 pytestmark = [pytest.mark.slow, pytest.mark.long]
 
@@ -68,9 +68,26 @@ def oldest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    """`pocctl local` from this test's Python, in a process of its own."""
-    with local(aws_timing=True, scale=0.05) as url:
-        yield url
+    """`pocctl local` from this test's Python, in a process of its own (bench/run.py's `local`
+    does the same, but bench/ is a directory of scripts, not a package to import from)."""
+    command = [sys.executable, "-m", "pocctl", "local", "--port", "0", "--time-scale", "0.05"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline().decode()
+        found = re.search(r"listening on (http://\S+)", banner)
+        assert found, banner + process.stdout.read().decode()
+        # Keep reading what it prints (a line per email): a full pipe would stall it.
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        yield found[1]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_the_journey_runs_on_the_oldest_dependencies(oldest: Path, endpoint: str) -> None:
