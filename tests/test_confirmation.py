@@ -111,3 +111,14 @@ def json_subscriptions(result: Result) -> dict[str, str]:
 
 def test_the_rule_has_its_source() -> None:
     assert "48 hours" in RULES["unconfirmed_subscription"].source
+
+
+def test_resend_without_an_address_is_a_usage_error(emulator: Emulator) -> None:
+    result = CliRunner().invoke(
+        cli, ["up", "--resend-confirmation", "--endpoint-url", emulator.endpoint_url]
+    )
+    assert result.exit_code == 2
+    assert "--resend-confirmation mails the stack's email address, and none is set" in (
+        result.output
+    )
+    assert "Traceback" not in result.output

@@ -233,6 +233,11 @@ def up(
         raise click.UsageError("--watch uploads changes; it can't be used with --dry-run.")
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term)
+    if resend_confirmation and ctx.config.email is None:
+        raise click.UsageError(
+            "--resend-confirmation mails the stack's email address, and none is set: "
+            "pass --email (or set POCCTL_EMAIL, or email in pocctl.toml)."
+        )
     if watch and ctx.config.handlers is None:
         raise PocctlError(
             "--watch watches your own handlers, and this stack deploys pocctl's built-in ones; "
