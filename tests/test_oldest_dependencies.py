@@ -125,7 +125,9 @@ def test_the_journey_runs_on_the_oldest_dependencies(oldest: Path, endpoint: str
     assert document("up", "--email", "oldest@example.com")["counts"] == {"created": 16}
     assert document("test-order")["ok"] is True
     assert document("status")["healthy"] is True
+    assert document("invoke", "1")["ok"] is True
     assert document("redrive", "--dry-run")["ok"] is True
+    assert document("ls")["ok"] is True
     assert "order_stored" in pocctl("logs")
     assert document("outputs")["ok"] is True
     assert document("down", "--yes")["left"] == []
