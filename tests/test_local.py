@@ -423,6 +423,17 @@ def test_answered_survives_a_connection_closed_while_it_looks(
     assert len(looks) > 1, "answered() never looked at a connection again"
 
 
+def test_a_closed_fork_server_starts_no_worker() -> None:
+    """The emulator stopping closes its fork server while a late invocation may be starting a
+    worker: that one must not write to a closed socket, whose number may be another's by now."""
+    from pocctl.local.forks import ForkServer
+
+    server = ForkServer()
+    server.close()
+    with pytest.raises(OSError, match="the worker fork server has stopped"):
+        server.start({"code_dir": "/nonexistent", "handler_spec": "a.b", "timeout": 1, "env": {}})
+
+
 def test_an_order_too_large_for_sqs_is_refused_with_the_reason(emulator: Emulator) -> None:
     ctx = up(emulator, "huge")
     body = json.dumps({"item": "x" * 1_100_000}).encode()

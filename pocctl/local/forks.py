@@ -35,14 +35,18 @@ class ForkServer:
         theirs.close()
         self.control = ours
         self._answers = ours.makefile("r")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one request at a time; close() waits for it
+        self._closed = False
 
     def start(self, request: dict[str, Any]) -> tuple[int, socket.socket]:
         """A new worker: its process id, and our end of its socket (a line protocol)."""
         ours, theirs = socket.socketpair()
         with self._lock:
-            socket.send_fds(self.control, [json.dumps(request).encode() + b"\n"], [theirs.fileno()])
-            answer = self._answers.readline()
+            answer = ""
+            if not self._closed:  # else its socket is closed, and its number may be another's
+                message = json.dumps(request).encode() + b"\n"
+                socket.send_fds(self.control, [message], [theirs.fileno()])
+                answer = self._answers.readline()
         theirs.close()
         if not answer:
             ours.close()
@@ -50,8 +54,10 @@ class ForkServer:
         return int(json.loads(answer)["pid"]), ours
 
     def close(self) -> None:
-        self._answers.close()
-        self.control.close()
+        with self._lock:
+            self._closed = True
+            self._answers.close()
+            self.control.close()
         self.process.kill()
         self.process.wait()
 
