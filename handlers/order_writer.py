@@ -1,9 +1,12 @@
 """POC-Lambda-1: store each order from the queue in DynamoDB, exactly once.
 
-The order id is the SQS message id: the API returned it to the client, and a redelivered message
-carries the same id, so the conditional put turns a redelivery into a no-op instead of a second row.
-Records that can't be stored are reported in batchItemFailures: only those are retried and, after
-the queue's redrive count, moved to the dead-letter queue.
+The order id is the one the API gave the client, carried as the message attribute orderID (not
+the SQS message id: a redriven message gets a new one, SQS Developer Guide, dead-letter queue
+redrive). A redelivered or redriven message carries the same order id, so the conditional put
+turns it into a no-op instead of a second row, and the row keeps its first receivedAt. A message
+without the attribute (queued by an API deployed before it carried one) is keyed by its message
+id, as it was then. Records that can't be stored are reported in batchItemFailures: only those
+are retried and, after the queue's redrive count, moved to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -49,14 +52,26 @@ def parse_order(body: str) -> dict[str, Any]:
     return order
 
 
+def attribute(record: dict[str, Any], name: str) -> str | None:
+    value = ((record.get("messageAttributes") or {}).get(name) or {}).get("stringValue")
+    return value if isinstance(value, str) and value else None
+
+
+def order_id_of(record: dict[str, Any]) -> str:
+    return attribute(record, "orderID") or str(record.get("messageId"))
+
+
 def received_at(record: dict[str, Any]) -> str:
+    """When the API took the order; a message without that attribute: when it was queued."""
+    received_ms = attribute(record, "receivedAt")
     sent_ms = record.get("attributes", {}).get("SentTimestamp")
-    moment = datetime.fromtimestamp(int(sent_ms) / 1000, UTC) if sent_ms else datetime.now(UTC)
+    stamp = received_ms if received_ms and received_ms.isdigit() else sent_ms
+    moment = datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp else datetime.now(UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def store(record: dict[str, Any]) -> None:
-    order_id = record["messageId"]
+    order_id = order_id_of(record)
     order = parse_order(record["body"])
     row = {**order, "orderID": order_id, "receivedAt": received_at(record)}
     try:
@@ -85,6 +100,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             store(record)
         except Exception as exc:  # any record we can't store is retried, never dropped
-            log("order_failed", orderID=record.get("messageId"), error=repr(exc))
+            log("order_failed", orderID=order_id_of(record), error=repr(exc))
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}

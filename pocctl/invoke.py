@@ -29,6 +29,15 @@ def function_name(ctx: Context, which: int) -> str:
     return n.writer_function if which == WRITER else n.notifier_function
 
 
+def sample_attribute(data_type: str, value: str) -> dict[str, Any]:
+    return {
+        "stringValue": value,
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": data_type,
+    }
+
+
 def sample_event(ctx: Context, which: int) -> dict[str, Any]:
     """An event shaped like the real source's: for the writer, an SQS batch holding a sample
     order (Lambda Developer Guide, "Using Lambda with Amazon SQS", example event); for the
@@ -36,17 +45,22 @@ def sample_event(ctx: Context, which: int) -> dict[str, Any]:
     order_id = str(uuid.uuid4())
     if which == WRITER:
         body = json.dumps(DEFAULT_ORDER)
+        now_ms = str(int(time.time() * 1000))
         record = {
-            "messageId": order_id,
+            "messageId": str(uuid.uuid4()),
             "receiptHandle": "pocctl-invoke-sample",
             "body": body,
             "attributes": {
                 "ApproximateReceiveCount": "1",
-                "SentTimestamp": str(int(time.time() * 1000)),
+                "SentTimestamp": now_ms,
                 "SenderId": "pocctl",
-                "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
+                "ApproximateFirstReceiveTimestamp": now_ms,
             },
-            "messageAttributes": {},
+            # What the API sends along (resources/api.py), in Lambda's shape.
+            "messageAttributes": {
+                "orderID": sample_attribute("String", order_id),
+                "receivedAt": sample_attribute("Number", now_ms),
+            },
             "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
             "eventSource": "aws:sqs",
             "eventSourceARN": queue_arn(ctx, ctx.config.names.queue),

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
+from pocctl.local.apigw import message_attributes, request_ids
 from pocctl.local.filters import UnsupportedFilter, passes
 from pocctl.local.functions import Invocation
-from pocctl.local.pollers import SqsPoller, StreamPoller, failed_ids
+from pocctl.local.pollers import SqsPoller, StreamPoller, event_attributes, failed_ids
 from pocctl.local.vtl import TemplateError, json_path, render
+from pocctl.resources.api import ACCEPTED_TEMPLATE, REQUEST_TEMPLATE
 
 INSERT = {"eventName": "INSERT", "dynamodb": {"NewImage": {"item": {"S": "mop"}}}}
 MODIFY = {"eventName": "MODIFY", "dynamodb": {"NewImage": {"item": {"S": "mop"}}}}
@@ -73,6 +78,40 @@ def test_velocity_directives_and_context() -> None:
     assert render(template, BODY, {"requestId": "r-1"}) == "many r-1"
     loop = "#foreach($t in $input.path('$.tags'))[$t]#end"
     assert render(loop, BODY, {}) == "[a][b]"
+
+
+def test_request_ids_as_api_gateway_makes_them() -> None:
+    ids = request_ids({})
+    uuid.UUID(ids["requestId"])
+    assert re.fullmatch(r"[A-Za-z0-9+/]{15}=", ids["extendedRequestId"])
+    assert request_ids({})["extendedRequestId"] != ids["extendedRequestId"]
+    chosen = request_ids({"x-amzn-requestid": "mine"})  # a client may set requestId, only it
+    assert chosen["requestId"] == "mine" and chosen["extendedRequestId"] != "mine"
+
+
+def test_the_order_id_rides_to_the_writer_as_a_message_attribute() -> None:
+    """pocctl's template, as the emulator's API Gateway sends it to SQS and Lambda hands it on:
+    the id the client gets, + / = included, and when the API took the order."""
+    context = {"extendedRequestId": "a+b/c=", "requestTimeEpoch": 1_700_000_000_000}
+    form = parse_qs(render(REQUEST_TEMPLATE, '{"item": "mop"}', context))
+    assert form["MessageBody"] == ['{"item": "mop"}']
+    attributes = message_attributes(form)
+    assert attributes == {
+        "orderID": {"DataType": "String", "StringValue": "a+b/c="},
+        "receivedAt": {"DataType": "Number", "StringValue": "1700000000000"},
+    }
+    assert isinstance(attributes, dict)
+    assert event_attributes(attributes)["orderID"] == {
+        "stringValue": "a+b/c=",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
+    assert json.loads(render(ACCEPTED_TEMPLATE, "{}", context)) == {"orderID": "a+b/c="}
+    incomplete = parse_qs("MessageAttribute.1.Name=orderID&MessageAttribute.1.Value.DataType=S")
+    assert message_attributes(incomplete) == (
+        "The message attribute 'orderID' must contain a type and a value."
+    )
 
 
 def test_json_path_subset_and_its_refusals() -> None:

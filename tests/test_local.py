@@ -140,6 +140,28 @@ def test_special_characters_arrive_exactly_as_sent(emulator: Emulator) -> None:
     assert row["orderID"] == answer["orderID"]
 
 
+def test_each_order_gets_an_id_of_its_own_that_no_client_can_choose(emulator: Emulator) -> None:
+    """A client's x-amzn-RequestId header sets $context.requestId (API Gateway Developer Guide,
+    "Set up CloudWatch logging for REST APIs"): were that the order id, a reused header would
+    make the writer drop the second order as already stored."""
+    ctx = up(emulator, "ids")
+    answers = []
+    for item in ("first", "second"):
+        request = urllib.request.Request(
+            read_outputs(ctx)["order_url"],
+            data=json.dumps({"item": item}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "X-Amzn-RequestId": "client-chosen"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answers.append(json.loads(response.read())["orderID"])
+    assert len(set(answers)) == 2 and "client-chosen" not in answers
+    stored = eventually(lambda: len(rows(ctx)) == 2 and rows(ctx))
+    assert {row["orderID"]: row["item"] for row in stored} == dict(
+        zip(answers, ["first", "second"], strict=True)
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [

@@ -45,10 +45,22 @@ ORDER_SCHEMA = {
 }
 
 # $util.urlEncode: without it an order containing & + % = corrupts or splits the SQS message.
-REQUEST_TEMPLATE = "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
-ACCEPTED_TEMPLATE = (
-    '{"orderID": "$input.path(\'$.SendMessageResponse.SendMessageResult.MessageId\')"}'
+# The order's own id and time ride along as message attributes (SQS API reference, SendMessage,
+# query form), and the client gets that id: not the message id, which a redrive replaces (SQS
+# Developer Guide). It is $context.extendedRequestId, which API Gateway generates and no caller
+# can set; $context.requestId is taken from a client's x-amzn-RequestId header (API Gateway
+# Developer Guide, "Set up CloudWatch logging for REST APIs"), and a reused id would make the
+# writer's conditional put drop the order as already stored.
+REQUEST_TEMPLATE = (
+    "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
+    "&MessageAttribute.1.Name=orderID"
+    "&MessageAttribute.1.Value.DataType=String"
+    "&MessageAttribute.1.Value.StringValue=$util.urlEncode($context.extendedRequestId)"
+    "&MessageAttribute.2.Name=receivedAt"
+    "&MessageAttribute.2.Value.DataType=Number"
+    "&MessageAttribute.2.Value.StringValue=$context.requestTimeEpoch"
 )
+ACCEPTED_TEMPLATE = '{"orderID": "$context.extendedRequestId"}'
 # SQS's answer to a refused SendMessage carries its error code. Only a message SQS finds wrong is
 # the client's fault (400); anything else (no such queue, access denied, KMS, throttling) is the
 # service's, and the client must not be told to fix its order (502).
