@@ -1,12 +1,14 @@
 """POC-Lambda-1: store each order from the queue in DynamoDB, exactly once.
 
-The order id is the one the API gave the client, carried as the message attribute orderID (not
-the SQS message id: a redriven message gets a new one, SQS Developer Guide, dead-letter queue
-redrive). A redelivered or redriven message carries the same order id, so the conditional put
-turns it into a no-op instead of a second row, and the row keeps its first receivedAt. A message
-without the attribute (queued by an API deployed before it carried one) is keyed by its message
-id, as it was then. Records that can't be stored are reported in batchItemFailures: only those
-are retried and, after the queue's redrive count, moved to the dead-letter queue.
+The API queues each order in an envelope, {"orderID": ..., "receivedAt": ..., "order": {...}}:
+the id it gave the client and the time it took the order. Not the SQS message id: a redriven
+message gets a new one (SQS Developer Guide, dead-letter queue redrive), while the body is what
+every redrive moves. A redelivered or redriven order carries the same id, so the conditional put
+turns it into a no-op instead of a second row, and the row keeps its first receivedAt. A body
+that is the order itself (queued by an API deployed before the envelope, or by hand) is keyed
+by its message id and received when it was queued, as it was then. Records that can't be stored
+are reported in batchItemFailures: only those are retried and, after the queue's redrive count,
+moved to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -39,11 +41,18 @@ def log(event: str, **fields: Any) -> None:
     print(json.dumps({"event": event, **fields}, default=str, ensure_ascii=False))
 
 
-def parse_order(body: str) -> dict[str, Any]:
+ENVELOPE = {"orderID", "receivedAt", "order"}  # never an order: an order has an item
+
+
+def envelope(body: str) -> dict[str, Any] | None:
     try:
-        order = json.loads(body, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise BadOrder(f"body is not JSON: {exc.msg}") from exc
+        document = json.loads(body, parse_float=Decimal)
+    except json.JSONDecodeError:
+        return None
+    return document if isinstance(document, dict) and set(document) == ENVELOPE else None
+
+
+def checked(order: Any) -> dict[str, Any]:
     if not isinstance(order, dict):
         raise BadOrder("body is not a JSON object")
     item = order.get("item")
@@ -52,28 +61,32 @@ def parse_order(body: str) -> dict[str, Any]:
     return order
 
 
-def attribute(record: dict[str, Any], name: str) -> str | None:
-    value = ((record.get("messageAttributes") or {}).get(name) or {}).get("stringValue")
-    return value if isinstance(value, str) and value else None
-
-
-def order_id_of(record: dict[str, Any]) -> str:
-    return attribute(record, "orderID") or str(record.get("messageId"))
-
-
-def received_at(record: dict[str, Any]) -> str:
-    """When the API took the order; a message without that attribute: when it was queued."""
-    received_ms = attribute(record, "receivedAt")
-    sent_ms = record.get("attributes", {}).get("SentTimestamp")
-    stamp = received_ms if received_ms and received_ms.isdigit() else sent_ms
-    moment = datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp else datetime.now(UTC)
+def iso(epoch_ms: Any) -> str:
+    moment = datetime.fromtimestamp(int(epoch_ms) / 1000, UTC) if epoch_ms else datetime.now(UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def order_id_of(record: dict[str, Any]) -> str:
+    found = envelope(record.get("body") or "")
+    return str(found["orderID"]) if found else str(record.get("messageId"))
+
+
+def unpack(record: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(order id, receivedAt, order)."""
+    found = envelope(record["body"])
+    if found is not None:
+        return str(found["orderID"]), iso(found["receivedAt"]), checked(found["order"])
+    try:
+        order = json.loads(record["body"], parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise BadOrder(f"body is not JSON: {exc.msg}") from exc
+    sent_ms = record.get("attributes", {}).get("SentTimestamp")
+    return str(record["messageId"]), iso(sent_ms), checked(order)
+
+
 def store(record: dict[str, Any]) -> None:
-    order_id = order_id_of(record)
-    order = parse_order(record["body"])
-    row = {**order, "orderID": order_id, "receivedAt": received_at(record)}
+    order_id, received, order = unpack(record)
+    row = {**order, "orderID": order_id, "receivedAt": received}
     try:
         table().put_item(Item=row, ConditionExpression="attribute_not_exists(orderID)")
     except ClientError as exc:

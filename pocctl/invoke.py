@@ -29,23 +29,15 @@ def function_name(ctx: Context, which: int) -> str:
     return n.writer_function if which == WRITER else n.notifier_function
 
 
-def sample_attribute(data_type: str, value: str) -> dict[str, Any]:
-    return {
-        "stringValue": value,
-        "stringListValues": [],
-        "binaryListValues": [],
-        "dataType": data_type,
-    }
-
-
 def sample_event(ctx: Context, which: int) -> dict[str, Any]:
     """An event shaped like the real source's: for the writer, an SQS batch holding a sample
     order (Lambda Developer Guide, "Using Lambda with Amazon SQS", example event); for the
     notifier, a DynamoDB Streams INSERT of a sample row ("Using Lambda with DynamoDB")."""
     order_id = str(uuid.uuid4())
     if which == WRITER:
-        body = json.dumps(DEFAULT_ORDER)
         now_ms = str(int(time.time() * 1000))
+        # As the API queues an order (resources/api.py): its id and time, then the order.
+        body = json.dumps({"orderID": order_id, "receivedAt": int(now_ms), "order": DEFAULT_ORDER})
         record = {
             "messageId": str(uuid.uuid4()),
             "receiptHandle": "pocctl-invoke-sample",
@@ -56,11 +48,7 @@ def sample_event(ctx: Context, which: int) -> dict[str, Any]:
                 "SenderId": "pocctl",
                 "ApproximateFirstReceiveTimestamp": now_ms,
             },
-            # What the API sends along (resources/api.py), in Lambda's shape.
-            "messageAttributes": {
-                "orderID": sample_attribute("String", order_id),
-                "receivedAt": sample_attribute("Number", now_ms),
-            },
+            "messageAttributes": {},
             "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
             "eventSource": "aws:sqs",
             "eventSourceARN": queue_arn(ctx, ctx.config.names.queue),

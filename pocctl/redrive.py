@@ -3,11 +3,12 @@ dead-letter queue redrive (StartMessageMoveTask), then how many of them were sto
 
 Redriven messages are new messages with new IDs (SQS Developer Guide, "Learn how to configure a
 dead-letter queue redrive"), so Lambda-1 keys each row by the order id the API gave the client,
-carried as the message attribute orderID: an order already stored (its batch failed after its
-row was written) is not stored again. Such orders count as stored from the start."""
+which the message body carries: an order already stored (its batch failed after its row was
+written) is not stored again. Such orders count as stored from the start."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -67,26 +68,33 @@ def plan_redrive(ctx: Context) -> RedrivePlan:
 
 
 def waiting_orders(ctx: Context, count: int) -> set[str]:
-    """The order ids the dead-letter queue's messages carry, looked at without taking them:
-    received with a visibility timeout of 0, they stay visible to SQS's move. (Messages queued
-    before the API carried an id have none: the writer keys them by their new message id.)"""
+    """The order ids in the dead-letter queue's messages, looked at without taking them:
+    received with a visibility timeout of 0, they stay visible to SQS's move. (A message queued
+    before the API sent an envelope has none: the writer keys it by its new message id.)"""
     sqs = ctx.client("sqs")
     url = queue_url(ctx, ctx.config.names.dead_letter_queue)
     seen: dict[str, str | None] = {}  # message id -> order id
     for _ in range(3 + count // 5):  # receives sample the queue: a few more than count/10
         with aws_errors(STEP, "ReceiveMessage"):
             messages: list[dict[str, Any]] = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=0,
-                MessageAttributeNames=["orderID"],
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0
             ).get("Messages", [])
         for message in messages:
-            value = (message.get("MessageAttributes") or {}).get("orderID") or {}
-            seen[message["MessageId"]] = value.get("StringValue")
+            seen[message["MessageId"]] = order_id_in(message["Body"])
         if len(seen) >= count:
             break
     return {order_id for order_id in seen.values() if order_id}
+
+
+def order_id_in(body: str) -> str | None:
+    """The id in the API's envelope (handlers/order_writer.py reads the same)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or set(document) != {"orderID", "receivedAt", "order"}:
+        return None
+    return str(document["orderID"])
 
 
 def stored_orders(ctx: Context, order_ids: set[str]) -> set[str]:

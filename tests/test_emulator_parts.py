@@ -89,28 +89,39 @@ def test_request_ids_as_api_gateway_makes_them() -> None:
     assert chosen["requestId"] == "mine" and chosen["extendedRequestId"] != "mine"
 
 
-def test_the_order_id_rides_to_the_writer_as_a_message_attribute() -> None:
-    """pocctl's template, as the emulator's API Gateway sends it to SQS and Lambda hands it on:
-    the id the client gets, + / = included, and when the API took the order."""
+def test_the_order_id_rides_in_the_message_body() -> None:
+    """pocctl's templates as the emulator renders them: the envelope the writer reads (the id
+    the client gets, + / = included, and when the API took the order), and the answer."""
     context = {"extendedRequestId": "a+b/c=", "requestTimeEpoch": 1_700_000_000_000}
-    form = parse_qs(render(REQUEST_TEMPLATE, '{"item": "mop"}', context))
-    assert form["MessageBody"] == ['{"item": "mop"}']
-    attributes = message_attributes(form)
-    assert attributes == {
-        "orderID": {"DataType": "String", "StringValue": "a+b/c="},
-        "receivedAt": {"DataType": "Number", "StringValue": "1700000000000"},
-    }
-    assert isinstance(attributes, dict)
-    assert event_attributes(attributes)["orderID"] == {
-        "stringValue": "a+b/c=",
-        "stringListValues": [],
-        "binaryListValues": [],
-        "dataType": "String",
+    order = '{"item": "mop & 100% = +"}'
+    form = parse_qs(render(REQUEST_TEMPLATE, order, context))
+    assert json.loads(form["MessageBody"][0]) == {
+        "orderID": "a+b/c=",
+        "receivedAt": 1_700_000_000_000,
+        "order": {"item": "mop & 100% = +"},
     }
     assert json.loads(render(ACCEPTED_TEMPLATE, "{}", context)) == {"orderID": "a+b/c="}
-    incomplete = parse_qs("MessageAttribute.1.Name=orderID&MessageAttribute.1.Value.DataType=S")
+
+
+def test_send_message_attributes_in_query_form_reach_the_function_in_lambdas_shape() -> None:
+    form = parse_qs(
+        "Action=SendMessage&MessageBody=x&MessageAttribute.1.Name=kind"
+        "&MessageAttribute.1.Value.DataType=String&MessageAttribute.1.Value.StringValue=a%2Bb"
+    )
+    attributes = message_attributes(form)
+    assert attributes == {"kind": {"DataType": "String", "StringValue": "a+b"}}
+    assert isinstance(attributes, dict)
+    assert event_attributes(attributes) == {
+        "kind": {
+            "stringValue": "a+b",
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": "String",
+        }
+    }
+    incomplete = parse_qs("MessageAttribute.1.Name=kind&MessageAttribute.1.Value.DataType=S")
     assert message_attributes(incomplete) == (
-        "The message attribute 'orderID' must contain a type and a value."
+        "The message attribute 'kind' must contain a type and a value."
     )
 
 

@@ -41,21 +41,18 @@ def sqs_record(
     sent_ms: int = 1_700_000_000_000,
     *,
     order_id: str | None = None,
-    received_ms: int | None = None,
+    received_ms: int = 1_700_000_000_000,
 ) -> dict[str, Any]:
-    """A record as Lambda delivers it; with order_id, as the API queues an order (the order's
-    id and receipt time as message attributes, in Lambda's shape)."""
-    attributes = {}
+    """A record as Lambda delivers it; with order_id, as the API queues an order: in an
+    envelope with the order's id and the time the API took it."""
     if order_id is not None:
-        attributes["orderID"] = {"stringValue": order_id, "dataType": "String"}
-    if received_ms is not None:
-        attributes["receivedAt"] = {"stringValue": str(received_ms), "dataType": "Number"}
+        envelope = {"orderID": order_id, "receivedAt": received_ms, "order": json.loads(body)}
+        body = json.dumps(envelope)
     return {
         "messageId": message_id,
         "receiptHandle": f"rh-{message_id}",
         "body": body,
         "attributes": {"SentTimestamp": str(sent_ms), "ApproximateReceiveCount": "1"},
-        "messageAttributes": attributes,
         "eventSource": "aws:sqs",
     }
 
@@ -64,7 +61,7 @@ def logged(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
 
 
-def test_a_message_without_an_order_id_is_stored_under_its_message_id(table: Any, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_without_an_envelope_is_stored_under_its_message_id(table: Any, capsys) -> None:  # type: ignore[no-untyped-def]
     order = {"item": "latex gloves", "customerID": "12345", "quantity": 2.5}
     result = order_writer.handler({"Records": [sqs_record("m-1", json.dumps(order))]}, None)
     assert result == {"batchItemFailures": []}
@@ -76,16 +73,14 @@ def test_a_message_without_an_order_id_is_stored_under_its_message_id(table: Any
 
 
 def test_writer_stores_the_order_under_the_id_the_client_got(table: Any, capsys) -> None:  # type: ignore[no-untyped-def]
+    # A client may put its own orderID and receivedAt in the order: the API's win.
+    order = '{"item": "mop", "orderID": "mine", "receivedAt": "then"}'
     record = sqs_record(
-        "m-1",
-        '{"item": "mop"}',
-        1_700_000_005_000,
-        order_id="KXWg9H7+IAMFQ6w=",
-        received_ms=1_700_000_000_000,
+        "m-1", order, 1_700_000_005_000, order_id="KXWg9H7+IAMFQ6w=", received_ms=1_700_000_000_000
     )
     assert order_writer.handler({"Records": [record]}, None) == {"batchItemFailures": []}
     (row,) = table.scan()["Items"]
-    assert row["orderID"] == "KXWg9H7+IAMFQ6w="
+    assert row["orderID"] == "KXWg9H7+IAMFQ6w=" and row["item"] == "mop"
     assert row["receivedAt"] == "2023-11-14T22:13:20.000Z"  # when the API took it
     assert logged(capsys)[-1]["orderID"] == "KXWg9H7+IAMFQ6w="
 
@@ -102,6 +97,13 @@ def test_a_redriven_order_already_stored_is_not_stored_again(table: Any, capsys)
     (row,) = table.scan()["Items"]
     assert row["orderID"] == "o-1" and row["receivedAt"] == "2023-11-14T22:13:20.000Z"
     assert logged(capsys)[-1] == {"event": "order_already_stored", "orderID": "o-1"}
+
+
+def test_an_envelope_whose_order_is_not_one_is_a_failure(table: Any) -> None:
+    record = sqs_record("m-1", '["mop"]', order_id="o-1")
+    assert order_writer.handler({"Records": [record]}, None) == {
+        "batchItemFailures": [{"itemIdentifier": "m-1"}]
+    }
 
 
 def test_a_redriven_order_never_stored_keeps_its_id_and_receipt_time(table: Any) -> None:

@@ -126,10 +126,10 @@ def stored_row(ctx: Context, order_id: str, timeout: float = 20.0) -> dict[str, 
 def test_a_redriven_order_keeps_the_id_the_client_got_and_is_stored_once(
     emulator: Emulator, stack: Context
 ) -> None:
-    """Two orders the writer failed on five times, as SQS holds them then in the dead-letter
-    queue (the API's message: its body and attributes): one whose row was written before its
-    batch failed, one never stored. After the redrive each is one row, under the id its client
-    got, received when the client posted it."""
+    """Two orders the writer failed on five times, as SQS then holds them in the dead-letter
+    queue (the API's message: its envelope around the order): one whose row was written before
+    its batch failed, one never stored. After the redrive each is one row, under the id its
+    client got, received when the client posted it."""
     stored_id = post_order(stack, {"item": "stored, then its batch failed"})
     first = stored_row(stack, stored_id)
     assert first is not None
@@ -142,14 +142,8 @@ def test_a_redriven_order_keeps_the_id_the_client_got_and_is_stored_once(
     ):
         if not received.isdigit():
             received = str(int(datetime.fromisoformat(received).timestamp() * 1000))
-        sqs.send_message(
-            QueueUrl=dlq,
-            MessageBody=json.dumps({"item": item}),
-            MessageAttributes={
-                "orderID": {"DataType": "String", "StringValue": order_id},
-                "receivedAt": {"DataType": "Number", "StringValue": received},
-            },
-        )
+        envelope = {"orderID": order_id, "receivedAt": int(received), "order": {"item": item}}
+        sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(envelope))
     before = len(rows(stack))
 
     dry, result = dry_run_then_redrive(emulator, "red")
