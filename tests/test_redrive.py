@@ -156,6 +156,62 @@ def test_a_redriven_order_keeps_the_id_the_client_got_and_is_stored_once(
     assert again is not None and again["receivedAt"]["S"] == "2023-11-14T22:13:20.000Z"
 
 
+STORES_THEN_FAILS = """
+
+_store_each = handler
+
+
+def handler(event, context):
+    _store_each(event, context)
+    raise RuntimeError("failed after storing")
+"""
+
+
+@pytest.mark.slow  # two deployments and five real receives: about half a minute
+def test_an_order_whose_batch_failed_after_it_was_stored_is_stored_once_after_a_redrive(
+    emulator: Emulator, tmp_path: Any
+) -> None:
+    """Acted out end to end: the writer stores each order, then fails its batch; after five
+    receives SQS dead-letters the message. Fixed and redriven, the order is still one row, under
+    the id its client got, with the receivedAt it had."""
+    handlers = tmp_path / "handlers"
+    shutil.copytree(bundled_dir("handlers"), handlers)
+    writer = handlers / "order_writer.py"
+    writer.write_text(writer.read_text() + STORES_THEN_FAILS)
+    ctx = up_local(emulator, "half", handlers=str(handlers))
+    sqs = ctx.client("sqs")
+    queue = sqs.get_queue_url(QueueName="half-Queue")["QueueUrl"]
+    # Small timeouts in the test, not in the product: redeliveries every second.
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
+    order_id = post_order(ctx, {"item": "stored, then its batch failed"})
+    first = stored_row(ctx, order_id)
+    assert first is not None
+    dlq = sqs.get_queue_url(QueueName="half-Queue-DLQ")["QueueUrl"]
+    deadline = time.monotonic() + 60
+    while queue_total(ctx, dlq) < 1:  # SQS's own clock: wait for the event, with a deadline
+        assert time.monotonic() < deadline, "the order was not dead-lettered in a minute"
+        time.sleep(0.2)
+
+    up_local(emulator, "half")  # the built-in writer again
+    dry, result = dry_run_then_redrive(emulator, "half")
+    assert "1 of the 1 order(s) are already stored" in dry
+    document = json.loads(result.stdout)
+    assert document["moved"] == 1 and document["stored"] == 1 and document["all_stored"]
+    deadline = time.monotonic() + 20
+    while queue_total(ctx, queue):  # the redriven message, handled by the fixed writer
+        assert time.monotonic() < deadline, "the redriven order was not handled"
+        time.sleep(0.2)
+    assert rows(ctx) == [first]
+
+
+def queue_total(ctx: Context, url: str) -> int:
+    found = ctx.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    attributes = found["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
 def test_status_counts_the_dead_letters_with_the_writers_last_error(
     emulator: Emulator, broken: Context
 ) -> None:
