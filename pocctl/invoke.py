@@ -35,16 +35,18 @@ def sample_event(ctx: Context, which: int) -> dict[str, Any]:
     notifier, a DynamoDB Streams INSERT of a sample row ("Using Lambda with DynamoDB")."""
     order_id = str(uuid.uuid4())
     if which == WRITER:
-        body = json.dumps(DEFAULT_ORDER)
+        now_ms = str(int(time.time() * 1000))
+        # As the API queues an order (resources/api.py): its id and time, then the order.
+        body = json.dumps({"orderID": order_id, "receivedAt": int(now_ms), "order": DEFAULT_ORDER})
         record = {
-            "messageId": order_id,
+            "messageId": str(uuid.uuid4()),
             "receiptHandle": "pocctl-invoke-sample",
             "body": body,
             "attributes": {
                 "ApproximateReceiveCount": "1",
-                "SentTimestamp": str(int(time.time() * 1000)),
+                "SentTimestamp": now_ms,
                 "SenderId": "pocctl",
-                "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
+                "ApproximateFirstReceiveTimestamp": now_ms,
             },
             "messageAttributes": {},
             "md5OfBody": hashlib.md5(body.encode()).hexdigest(),

@@ -2,19 +2,21 @@
 dead-letter queue redrive (StartMessageMoveTask), then how many of them were stored.
 
 Redriven messages are new messages with new IDs (SQS Developer Guide, "Learn how to configure a
-dead-letter queue redrive"), and Lambda-1 keys each row by its message ID: an order is stored
-once as long as it never was before it was dead-lettered, which is what the DLQ holds when the
-writer failed on it."""
+dead-letter queue redrive"), so Lambda-1 keys each row by the order id the API gave the client,
+which the message body carries: an order already stored (its batch failed after its row was
+written) is not stored again. Such orders count as stored from the start."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from pocctl.aws import aws_errors
 from pocctl.context import Context
 from pocctl.errors import PocctlError
 from pocctl.logs import last_error
-from pocctl.resources.queues import Depth, depth, queue_arn
+from pocctl.resources.queues import Depth, depth, queue_arn, queue_url
 
 STEP = "redrive"
 
@@ -26,6 +28,7 @@ class RedrivePlan:
     waiting: int  # orders in the DLQ that a move would take now
     in_flight: int  # received by someone (a look with the console) and not yet back
     last_error: str | None  # what Lambda-1 last logged as an error
+    already_stored: int = 0  # of those waiting: orders whose row was written before they failed
 
 
 @dataclass
@@ -60,7 +63,54 @@ def plan_redrive(ctx: Context) -> RedrivePlan:
             "Run `pocctl up` first, or check --stack and --region.",
         )
     error = last_error(ctx, n.writer_function) if found.total else None
-    return RedrivePlan(n.dead_letter_queue, n.queue, found.waiting, found.in_flight, error)
+    stored = len(stored_orders(ctx, waiting_orders(ctx, found.waiting))) if found.waiting else 0
+    return RedrivePlan(n.dead_letter_queue, n.queue, found.waiting, found.in_flight, error, stored)
+
+
+def waiting_orders(ctx: Context, count: int) -> set[str]:
+    """The order ids in the dead-letter queue's messages, looked at without taking them:
+    received with a visibility timeout of 0, they stay visible to SQS's move. (A message queued
+    before the API sent an envelope has none: the writer keys it by its new message id.)"""
+    sqs = ctx.client("sqs")
+    url = queue_url(ctx, ctx.config.names.dead_letter_queue)
+    seen: dict[str, str | None] = {}  # message id -> order id
+    for _ in range(3 + count // 5):  # receives sample the queue: a few more than count/10
+        with aws_errors(STEP, "ReceiveMessage"):
+            messages: list[dict[str, Any]] = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0
+            ).get("Messages", [])
+        for message in messages:
+            seen[message["MessageId"]] = order_id_in(message["Body"])
+        if len(seen) >= count:
+            break
+    return {order_id for order_id in seen.values() if order_id}
+
+
+def order_id_in(body: str) -> str | None:
+    """The id in the API's envelope (handlers/order_writer.py reads the same)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or set(document) != {"orderID", "receivedAt", "order"}:
+        return None
+    return str(document["orderID"])
+
+
+def stored_orders(ctx: Context, order_ids: set[str]) -> set[str]:
+    table = ctx.client("dynamodb")
+    with aws_errors(STEP, "GetItem"):
+        return {
+            order_id
+            for order_id in order_ids
+            if "Item"
+            in table.get_item(
+                TableName=ctx.config.names.table,
+                Key={"orderID": {"S": order_id}},
+                ProjectionExpression="orderID",
+                ConsistentRead=True,
+            )
+        }
 
 
 def running_task(ctx: Context, source_arn: str) -> dict[str, object] | None:
@@ -120,7 +170,7 @@ def redrive(ctx: Context, plan: RedrivePlan, *, wait: float) -> RedriveResult:
     deadline = ctx.clock() + wait
     delay = 0.1
     while True:
-        result.stored = count_rows(ctx) - rows_before
+        result.stored = count_rows(ctx) - rows_before + plan.already_stored
         queued: Depth | None = depth(ctx, n.queue)
         back: Depth | None = depth(ctx, n.dead_letter_queue)
         result.still_queued = queued.total if queued else 0

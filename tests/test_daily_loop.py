@@ -22,7 +22,7 @@ from .emulated import local_context
 from .wheels import make_wheel, offline_requirements
 
 pytestmark = pytest.mark.slow
-BREAK = '    order_id = record["messageId"]\n'
+BREAK = "    order_id, received, order = unpack(record)\n"
 
 
 def test_a_new_users_daily_loop(

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
+from pocctl.local.apigw import message_attributes, request_ids
 from pocctl.local.filters import UnsupportedFilter, passes
 from pocctl.local.functions import Invocation
-from pocctl.local.pollers import SqsPoller, StreamPoller, failed_ids
+from pocctl.local.pollers import SqsPoller, StreamPoller, event_attributes, failed_ids
 from pocctl.local.vtl import TemplateError, json_path, render
+from pocctl.resources.api import ACCEPTED_TEMPLATE, REQUEST_TEMPLATE
 
 INSERT = {"eventName": "INSERT", "dynamodb": {"NewImage": {"item": {"S": "mop"}}}}
 MODIFY = {"eventName": "MODIFY", "dynamodb": {"NewImage": {"item": {"S": "mop"}}}}
@@ -73,6 +78,51 @@ def test_velocity_directives_and_context() -> None:
     assert render(template, BODY, {"requestId": "r-1"}) == "many r-1"
     loop = "#foreach($t in $input.path('$.tags'))[$t]#end"
     assert render(loop, BODY, {}) == "[a][b]"
+
+
+def test_request_ids_as_api_gateway_makes_them() -> None:
+    ids = request_ids({})
+    uuid.UUID(ids["requestId"])
+    assert re.fullmatch(r"[A-Za-z0-9+/]{15}=", ids["extendedRequestId"])
+    assert request_ids({})["extendedRequestId"] != ids["extendedRequestId"]
+    chosen = request_ids({"x-amzn-requestid": "mine"})  # a client may set requestId, only it
+    assert chosen["requestId"] == "mine" and chosen["extendedRequestId"] != "mine"
+
+
+def test_the_order_id_rides_in_the_message_body() -> None:
+    """pocctl's templates as the emulator renders them: the envelope the writer reads (the id
+    the client gets, + / = included, and when the API took the order), and the answer."""
+    context = {"extendedRequestId": "a+b/c=", "requestTimeEpoch": 1_700_000_000_000}
+    order = '{"item": "mop & 100% = +"}'
+    form = parse_qs(render(REQUEST_TEMPLATE, order, context))
+    assert json.loads(form["MessageBody"][0]) == {
+        "orderID": "a+b/c=",
+        "receivedAt": 1_700_000_000_000,
+        "order": {"item": "mop & 100% = +"},
+    }
+    assert json.loads(render(ACCEPTED_TEMPLATE, "{}", context)) == {"orderID": "a+b/c="}
+
+
+def test_send_message_attributes_in_query_form_reach_the_function_in_lambdas_shape() -> None:
+    form = parse_qs(
+        "Action=SendMessage&MessageBody=x&MessageAttribute.1.Name=kind"
+        "&MessageAttribute.1.Value.DataType=String&MessageAttribute.1.Value.StringValue=a%2Bb"
+    )
+    attributes = message_attributes(form)
+    assert attributes == {"kind": {"DataType": "String", "StringValue": "a+b"}}
+    assert isinstance(attributes, dict)
+    assert event_attributes(attributes) == {
+        "kind": {
+            "stringValue": "a+b",
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": "String",
+        }
+    }
+    incomplete = parse_qs("MessageAttribute.1.Name=kind&MessageAttribute.1.Value.DataType=S")
+    assert message_attributes(incomplete) == (
+        "The message attribute 'kind' must contain a type and a value."
+    )
 
 
 def test_json_path_subset_and_its_refusals() -> None:

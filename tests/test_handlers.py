@@ -35,7 +35,19 @@ def table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     )
 
 
-def sqs_record(message_id: str, body: str, sent_ms: int = 1_700_000_000_000) -> dict[str, Any]:
+def sqs_record(
+    message_id: str,
+    body: str,
+    sent_ms: int = 1_700_000_000_000,
+    *,
+    order_id: str | None = None,
+    received_ms: int = 1_700_000_000_000,
+) -> dict[str, Any]:
+    """A record as Lambda delivers it; with order_id, as the API queues an order: in an
+    envelope with the order's id and the time the API took it."""
+    if order_id is not None:
+        envelope = {"orderID": order_id, "receivedAt": received_ms, "order": json.loads(body)}
+        body = json.dumps(envelope)
     return {
         "messageId": message_id,
         "receiptHandle": f"rh-{message_id}",
@@ -49,7 +61,7 @@ def logged(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
 
 
-def test_writer_stores_the_order_under_its_message_id(table: Any, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_without_an_envelope_is_stored_under_its_message_id(table: Any, capsys) -> None:  # type: ignore[no-untyped-def]
     order = {"item": "latex gloves", "customerID": "12345", "quantity": 2.5}
     result = order_writer.handler({"Records": [sqs_record("m-1", json.dumps(order))]}, None)
     assert result == {"batchItemFailures": []}
@@ -58,6 +70,49 @@ def test_writer_stores_the_order_under_its_message_id(table: Any, capsys) -> Non
     assert str(row["quantity"]) == "2.5"
     assert row["receivedAt"] == "2023-11-14T22:13:20.000Z"
     assert logged(capsys) == [{"event": "order_stored", "orderID": "m-1", "item": "latex gloves"}]
+
+
+def test_writer_stores_the_order_under_the_id_the_client_got(table: Any, capsys) -> None:  # type: ignore[no-untyped-def]
+    # A client may put its own orderID and receivedAt in the order: the API's win.
+    order = '{"item": "mop", "orderID": "mine", "receivedAt": "then"}'
+    record = sqs_record(
+        "m-1", order, 1_700_000_005_000, order_id="KXWg9H7+IAMFQ6w=", received_ms=1_700_000_000_000
+    )
+    assert order_writer.handler({"Records": [record]}, None) == {"batchItemFailures": []}
+    (row,) = table.scan()["Items"]
+    assert row["orderID"] == "KXWg9H7+IAMFQ6w=" and row["item"] == "mop"
+    assert row["receivedAt"] == "2023-11-14T22:13:20.000Z"  # when the API took it
+    assert logged(capsys)[-1]["orderID"] == "KXWg9H7+IAMFQ6w="
+
+
+def test_a_redriven_order_already_stored_is_not_stored_again(table: Any, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Its batch failed after its row was written; SQS dead-lettered it, and the redrive made it
+    a new message with a new message id and SentTimestamp (SQS Developer Guide)."""
+    first = sqs_record("m-1", '{"item": "mop"}', order_id="o-1", received_ms=1_700_000_000_000)
+    order_writer.handler({"Records": [first]}, None)
+    redriven = sqs_record(
+        "m-2", '{"item": "mop"}', 1_800_000_000_000, order_id="o-1", received_ms=1_700_000_000_000
+    )
+    assert order_writer.handler({"Records": [redriven]}, None) == {"batchItemFailures": []}
+    (row,) = table.scan()["Items"]
+    assert row["orderID"] == "o-1" and row["receivedAt"] == "2023-11-14T22:13:20.000Z"
+    assert logged(capsys)[-1] == {"event": "order_already_stored", "orderID": "o-1"}
+
+
+def test_an_envelope_whose_order_is_not_one_is_a_failure(table: Any) -> None:
+    record = sqs_record("m-1", '["mop"]', order_id="o-1")
+    assert order_writer.handler({"Records": [record]}, None) == {
+        "batchItemFailures": [{"itemIdentifier": "m-1"}]
+    }
+
+
+def test_a_redriven_order_never_stored_keeps_its_id_and_receipt_time(table: Any) -> None:
+    redriven = sqs_record(
+        "m-new", '{"item": "mop"}', 1_800_000_000_000, order_id="o-2", received_ms=1_700_000_000_000
+    )
+    order_writer.handler({"Records": [redriven]}, None)
+    (row,) = table.scan()["Items"]
+    assert row["orderID"] == "o-2" and row["receivedAt"] == "2023-11-14T22:13:20.000Z"
 
 
 def test_a_redelivered_message_does_not_create_a_second_row_or_overwrite(

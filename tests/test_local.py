@@ -140,6 +140,62 @@ def test_special_characters_arrive_exactly_as_sent(emulator: Emulator) -> None:
     assert row["orderID"] == answer["orderID"]
 
 
+def test_each_order_gets_an_id_of_its_own_that_no_client_can_choose(emulator: Emulator) -> None:
+    """A client's x-amzn-RequestId header sets $context.requestId (API Gateway Developer Guide,
+    "Set up CloudWatch logging for REST APIs"): were that the order id, a reused header would
+    make the writer drop the second order as already stored."""
+    ctx = up(emulator, "ids")
+    answers = []
+    for item in ("first", "second"):
+        request = urllib.request.Request(
+            read_outputs(ctx)["order_url"],
+            data=json.dumps({"item": item}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "X-Amzn-RequestId": "client-chosen"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answers.append(json.loads(response.read())["orderID"])
+    assert len(set(answers)) == 2 and "client-chosen" not in answers
+    stored = eventually(lambda: len(rows(ctx)) == 2 and rows(ctx))
+    assert {row["orderID"]: row["item"] for row in stored} == dict(
+        zip(answers, ["first", "second"], strict=True)
+    )
+
+
+def test_a_stack_from_before_the_envelope_keeps_working_after_up(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its API queued the bare order and answered the message id; the next `up` redeploys it.
+    Rows stored before keep their keys, and a bare order still queued is stored as before."""
+    from pocctl.resources import api
+
+    with monkeypatch.context() as before:
+        before.setattr(
+            api, "REQUEST_TEMPLATE", "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
+        )
+        before.setattr(
+            api,
+            "ACCEPTED_TEMPLATE",
+            '{"orderID": "$input.path(\'$.SendMessageResponse.SendMessageResult.MessageId\')"}',
+        )
+        ctx = up(emulator, "upgrade")
+        url = read_outputs(ctx)["order_url"]
+        status, old = post(url, b'{"item": "before"}')
+        assert status == 200 and eventually(lambda: len(rows(ctx)) == 1)
+    report = Engine(ctx, build_steps(ctx.config)).up()
+    changed = {r.step: r.changes for r in report.results if r.changes}
+    assert changed == {
+        "api": ["integration requestTemplates differs", "integration responses differ"]
+    }
+    status, new = post(url, b'{"item": "after"}')
+    assert status == 200 and new["orderID"] != old["orderID"]
+    stored = eventually(lambda: len(rows(ctx)) == 2 and rows(ctx))
+    assert {row["orderID"]: row["item"] for row in stored} == {
+        old["orderID"]: "before",
+        new["orderID"]: "after",
+    }
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+import urllib.request
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from pocctl.cli import cli
 from pocctl.context import Context
 from pocctl.listing import find_stacks
 from pocctl.local.emulator import Emulator
+from pocctl.stack import read_outputs
 
 from .emulated import local_context, up_local
 
@@ -50,6 +54,15 @@ def dead_letter(ctx: Context, *bodies: str) -> list[str]:
     return [sqs.send_message(QueueUrl=url, MessageBody=b)["MessageId"] for b in bodies]
 
 
+def dry_run_then_redrive(emulator: Emulator, stack: str) -> tuple[str, Result]:
+    """The dry run's output, then the redrive's result (--json); both exit 0."""
+    dry = pocctl(emulator, stack, "redrive", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    result = pocctl(emulator, stack, "redrive", "--json")
+    assert result.exit_code == 0, result.output
+    return dry.output, result
+
+
 def rows(ctx: Context) -> list[dict[str, Any]]:
     table = f"{ctx.config.stack}-orders"
     return list(ctx.client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"])
@@ -61,12 +74,8 @@ def test_redrive_moves_the_dead_letters_back_and_each_is_stored_once(
     before = len(rows(stack))
     ids = dead_letter(stack, *(json.dumps({"item": f"redriven {i}"}) for i in range(3)))
 
-    dry = pocctl(emulator, "red", "redrive", "--dry-run")
-    assert dry.exit_code == 0, dry.output
-    assert "Dry run: would move 3 order(s) from red-Queue-DLQ to red-Queue." in dry.output
-
-    result = pocctl(emulator, "red", "redrive", "--json")
-    assert result.exit_code == 0, result.output
+    dry, result = dry_run_then_redrive(emulator, "red")
+    assert "Dry run: would move 3 order(s) from red-Queue-DLQ to red-Queue." in dry
     document = json.loads(result.stdout)
     assert document["moved"] == 3 and document["stored"] == 3 and document["all_stored"]
     assert "Moved 3 order(s) from red-Queue-DLQ to red-Queue." in result.stderr
@@ -80,6 +89,127 @@ def test_redrive_moves_the_dead_letters_back_and_each_is_stored_once(
     again = pocctl(emulator, "red", "redrive")
     assert again.exit_code == 0
     assert "Nothing to redrive: red-Queue-DLQ holds no orders." in again.output
+
+
+def post_order(ctx: Context, order: dict[str, Any]) -> str:
+    request = urllib.request.Request(
+        read_outputs(ctx)["order_url"],
+        data=json.dumps(order).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        order_id: str = json.loads(response.read())["orderID"]
+    return order_id
+
+
+def row(ctx: Context, order_id: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = (
+        ctx.client("dynamodb")
+        .get_item(
+            TableName=f"{ctx.config.stack}-orders",
+            Key={"orderID": {"S": order_id}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    return found
+
+
+def stored_row(ctx: Context, order_id: str, timeout: float = 20.0) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    while (found := row(ctx, order_id)) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def test_a_redriven_order_keeps_the_id_the_client_got_and_is_stored_once(
+    emulator: Emulator, stack: Context
+) -> None:
+    """Two orders the writer failed on five times, as SQS then holds them in the dead-letter
+    queue (the API's message: its envelope around the order): one whose row was written before
+    its batch failed, one never stored. After the redrive each is one row, under the id its
+    client got, received when the client posted it."""
+    stored_id = post_order(stack, {"item": "stored, then its batch failed"})
+    first = stored_row(stack, stored_id)
+    assert first is not None
+    sqs = stack.client("sqs")
+    dlq = sqs.get_queue_url(QueueName="red-Queue-DLQ")["QueueUrl"]
+    posted_ms = 1_700_000_000_000
+    for order_id, received, item in (
+        (stored_id, first["receivedAt"]["S"], "stored, then its batch failed"),
+        ("never+stored/id=", str(posted_ms), "never stored"),
+    ):
+        if not received.isdigit():
+            received = str(int(datetime.fromisoformat(received).timestamp() * 1000))
+        envelope = {"orderID": order_id, "receivedAt": int(received), "order": {"item": item}}
+        sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(envelope))
+    before = len(rows(stack))
+
+    dry, result = dry_run_then_redrive(emulator, "red")
+    assert "1 of the 2 order(s) are already stored" in dry
+    document = json.loads(result.stdout)
+    assert document["moved"] == 2 and document["stored"] == 2 and document["all_stored"]
+    assert len(rows(stack)) == before + 1
+    assert row(stack, stored_id) == first  # receivedAt and all: not written again
+    again = row(stack, "never+stored/id=")
+    assert again is not None and again["receivedAt"]["S"] == "2023-11-14T22:13:20.000Z"
+
+
+STORES_THEN_FAILS = """
+
+_store_each = handler
+
+
+def handler(event, context):
+    _store_each(event, context)
+    raise RuntimeError("failed after storing")
+"""
+
+
+@pytest.mark.slow  # two deployments and five real receives: about half a minute
+def test_an_order_whose_batch_failed_after_it_was_stored_is_stored_once_after_a_redrive(
+    emulator: Emulator, tmp_path: Any
+) -> None:
+    """Acted out end to end: the writer stores each order, then fails its batch; after five
+    receives SQS dead-letters the message. Fixed and redriven, the order is still one row, under
+    the id its client got, with the receivedAt it had."""
+    handlers = tmp_path / "handlers"
+    shutil.copytree(bundled_dir("handlers"), handlers)
+    writer = handlers / "order_writer.py"
+    writer.write_text(writer.read_text() + STORES_THEN_FAILS)
+    ctx = up_local(emulator, "half", handlers=str(handlers))
+    sqs = ctx.client("sqs")
+    queue = sqs.get_queue_url(QueueName="half-Queue")["QueueUrl"]
+    # Small timeouts in the test, not in the product: redeliveries every second.
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
+    order_id = post_order(ctx, {"item": "stored, then its batch failed"})
+    first = stored_row(ctx, order_id)
+    assert first is not None
+    dlq = sqs.get_queue_url(QueueName="half-Queue-DLQ")["QueueUrl"]
+    deadline = time.monotonic() + 60
+    while queue_total(ctx, dlq) < 1:  # SQS's own clock: wait for the event, with a deadline
+        assert time.monotonic() < deadline, "the order was not dead-lettered in a minute"
+        time.sleep(0.2)
+
+    up_local(emulator, "half")  # the built-in writer again
+    dry, result = dry_run_then_redrive(emulator, "half")
+    assert "1 of the 1 order(s) are already stored" in dry
+    document = json.loads(result.stdout)
+    assert document["moved"] == 1 and document["stored"] == 1 and document["all_stored"]
+    deadline = time.monotonic() + 20
+    while queue_total(ctx, queue):  # the redriven message, handled by the fixed writer
+        assert time.monotonic() < deadline, "the redriven order was not handled"
+        time.sleep(0.2)
+    assert rows(ctx) == [first]
+
+
+def queue_total(ctx: Context, url: str) -> int:
+    found = ctx.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    attributes = found["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
 
 
 def test_status_counts_the_dead_letters_with_the_writers_last_error(

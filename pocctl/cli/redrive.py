@@ -50,6 +50,11 @@ def redrive_command(dry_run: bool, wait: float, as_json: bool, **kwargs: Any) ->
             f"{plan.in_flight} message(s) in {plan.dead_letter_queue} are in flight (received "
             "and not yet back); SQS moves only the visible ones."
         )
+    if plan.already_stored:
+        term.info(
+            f"{plan.already_stored} of the {plan.waiting} order(s) are already stored (they failed "
+            "after their row was written): Lambda-1 will not store them twice."
+        )
     if not plan.waiting:
         term.success(f"Nothing to redrive: {plan.dead_letter_queue} holds no orders.")
         return Finished({**document, "moved": 0, "stored": 0})

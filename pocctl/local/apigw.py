@@ -8,7 +8,9 @@ proxy, HTTP integrations, authorizers) answers 501 with a message naming it.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import threading
 import time
@@ -153,7 +155,7 @@ class ApiGateway:
         text = body.decode("utf-8", "replace")
         content_type = (headers.get("content-type") or "application/json").split(";")[0].strip()
         context = {
-            "requestId": str(uuid.uuid4()),
+            **request_ids(headers),
             "apiId": match["api"],
             "stage": match["stage"],
             "httpMethod": method,
@@ -243,7 +245,14 @@ class ApiGateway:
             sqs = self.client_as("sqs", target["region"], role)
             # As API Gateway does: the queue by its path, no GetQueueUrl (the role may not have it).
             url = f"{sqs.meta.endpoint_url}/{target['account']}/{target['queue']}"
-            sent = sqs.send_message(QueueUrl=url, MessageBody=(form.get("MessageBody") or [""])[0])
+            attributes = message_attributes(form)
+            if isinstance(attributes, str):
+                return 400, sqs_error("InvalidParameterValue", attributes)
+            sent = sqs.send_message(
+                QueueUrl=url,
+                MessageBody=(form.get("MessageBody") or [""])[0],
+                **({"MessageAttributes": attributes} if attributes else {}),
+            )
         except ClientError as exc:
             error = exc.response.get("Error", {})
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
@@ -284,6 +293,43 @@ class ApiGateway:
             return Response(500, json.dumps({"message": f"pocctl local: {exc}"}))
         override = context["responseOverride"].get("status")
         return Response(int(override or chosen["statusCode"]), rendered)
+
+
+def request_ids(headers: dict[str, str]) -> dict[str, str]:
+    """$context.requestId and $context.extendedRequestId. API Gateway Developer Guide, "Set up
+    CloudWatch logging for REST APIs": requestId is "the value in the x-amzn-RequestId header.
+    Clients can override the value in the x-amzn-RequestId header"; extendedRequestId "is a
+    unique ID that API Gateway generates ... An API caller can't provide or override" it. Its
+    form is AWS's ("XxxXXXxx=", re:Post "collect API Gateway extended request IDs"): base64,
+    so it may hold + / =."""
+    return {
+        "requestId": headers.get("x-amzn-requestid") or str(uuid.uuid4()),
+        "extendedRequestId": base64.b64encode(os.urandom(11)).decode(),
+    }
+
+
+ATTRIBUTE_NAME = re.compile(r"^MessageAttribute\.(\d+)\.Name$")
+
+
+def message_attributes(form: dict[str, list[str]]) -> dict[str, dict[str, Any]] | str:
+    """SendMessage's message attributes in its query form (SQS API reference, SendMessage):
+    MessageAttribute.N.Name, .N.Value.DataType, .N.Value.StringValue or .N.Value.BinaryValue.
+    A string when one is incomplete: SQS refuses the message (InvalidParameterValue)."""
+    found: dict[str, dict[str, Any]] = {}
+    for key, values in form.items():
+        number = ATTRIBUTE_NAME.match(key)
+        if number is None:
+            continue
+        name, prefix = values[0], f"MessageAttribute.{number[1]}.Value."
+        value: dict[str, Any] = {"DataType": (form.get(prefix + "DataType") or [""])[0]}
+        if prefix + "StringValue" in form:
+            value["StringValue"] = form[prefix + "StringValue"][0]
+        if prefix + "BinaryValue" in form:
+            value["BinaryValue"] = base64.b64decode(form[prefix + "BinaryValue"][0])
+        if not value["DataType"] or len(value) < 2:
+            return f"The message attribute '{name}' must contain a type and a value."
+        found[name] = value
+    return found
 
 
 def describe(error: Any) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 from pocctl.context import Context
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.emulator import MAIL_PATH
+from pocctl.redrive import order_id_in
 from pocctl.smoke import http_post
 from pocctl.stack import read_outputs
 
@@ -211,7 +212,9 @@ def run_load(
     time.sleep(1.0)  # let a late duplicate show itself
     report.settle_seconds = time.monotonic() - started
     report.stored = stored_ids(ctx)
-    report.dead = {m["MessageId"] for m in drain(ctx, names.dead_letter_queue)}
+    report.dead = {
+        order_id_in(m["Body"]) or m["MessageId"] for m in drain(ctx, names.dead_letter_queue)
+    }
     report.notified = mailed_ids(endpoint, email)
     report.failed_stream = failed_stream_ids(ctx)
     return report

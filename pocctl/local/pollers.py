@@ -9,6 +9,7 @@ destination.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -253,7 +254,7 @@ class SqsPoller(Poller):
                 "receiptHandle": m["ReceiptHandle"],
                 "body": m["Body"],
                 "attributes": m.get("Attributes", {}),
-                "messageAttributes": m.get("MessageAttributes", {}),
+                "messageAttributes": event_attributes(m.get("MessageAttributes") or {}),
                 "md5OfBody": m.get("MD5OfBody"),
                 "eventSource": "aws:sqs",
                 "eventSourceARN": arn,
@@ -280,6 +281,24 @@ class SqsPoller(Poller):
             )
         except Exception as exc:  # they come back after the visibility timeout, as on AWS
             self.log(f"{self.function}: cannot delete processed messages: {exc}")
+
+
+def event_attributes(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Message attributes as Lambda hands them to a function: camel-case keys, binary values in
+    base64, empty lists (Lambda Developer Guide, "Using Lambda with Amazon SQS", example event)."""
+    shaped: dict[str, dict[str, Any]] = {}
+    for name, value in attributes.items():
+        one: dict[str, Any] = {
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value.get("DataType"),
+        }
+        if "StringValue" in value:
+            one["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            one["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
+        shaped[name] = one
+    return shaped
 
 
 class StreamPoller(Poller):

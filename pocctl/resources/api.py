@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
@@ -45,10 +46,25 @@ ORDER_SCHEMA = {
 }
 
 # $util.urlEncode: without it an order containing & + % = corrupts or splits the SQS message.
-REQUEST_TEMPLATE = "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
-ACCEPTED_TEMPLATE = (
-    '{"orderID": "$input.path(\'$.SendMessageResponse.SendMessageResult.MessageId\')"}'
+# The body is an envelope: the order's own id and the time the API took it, then the order as
+# sent (the model made it a JSON object). The client gets that id: not the message id, which a
+# redrive replaces (SQS Developer Guide); and in the body, not in message attributes, because
+# no AWS document says a redrive keeps those, and redrive tools that copy only the body exist.
+# The id is $context.extendedRequestId, which API Gateway generates and no caller can set;
+# $context.requestId is taken from a client's x-amzn-RequestId header (API Gateway Developer
+# Guide, "Set up CloudWatch logging for REST APIs"), and a reused id would make the writer's
+# conditional put drop the order as already stored.
+REQUEST_TEMPLATE = (
+    "Action=SendMessage&MessageBody="
+    + quote('{"orderID": "', safe="")
+    + "$util.urlEncode($context.extendedRequestId)"
+    + quote('", "receivedAt": ', safe="")
+    + "$context.requestTimeEpoch"
+    + quote(', "order": ', safe="")
+    + "$util.urlEncode($input.body)"
+    + quote("}", safe="")
 )
+ACCEPTED_TEMPLATE = '{"orderID": "$context.extendedRequestId"}'
 # SQS's answer to a refused SendMessage carries its error code. Only a message SQS finds wrong is
 # the client's fault (400); anything else (no such queue, access denied, KMS, throttling) is the
 # service's, and the client must not be told to fix its order (502).
