@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from pocctl import dependencies
 from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
 from pocctl.context import new_session
@@ -25,7 +27,7 @@ from pocctl.packaging import (
     code_sha256,
 )
 
-from .wheels import make_wheel, offline_requirements
+from .wheels import make_sdist, make_wheel, offline_requirements
 
 HANDLERS = {"POC-Lambda-1": "order_writer.handler", "POC-Lambda-2": "order_notifier.handler"}
 ENVIRONMENTS = {"POC-Lambda-1": {"TABLE_NAME": "orders"}, "POC-Lambda-2": {"TOPIC_ARN": "x"}}
@@ -37,11 +39,11 @@ def own_handlers(tmp_path: Path) -> Path:
     return tmp_path / "handlers"
 
 
-def package(directory: Path) -> Package:
+def package(directory: Path, runtime: str = "python3.13") -> Package:
     return build_package(
         str(directory),
         HANDLERS,
-        runtime="python3.13",
+        runtime=runtime,
         region="us-east-1",
         environments=ENVIRONMENTS,
     )
@@ -175,11 +177,12 @@ def test_requirements_are_installed_into_each_zip_and_cached(tmp_path: Path, cac
     for archive in built.archives.values():
         assert "orderstamp.py" in names_in(archive)
     assert "1 dependency" in built.describe()
-    # The second build takes the cache: the wheel is gone, and nothing needs it.
-    for wheel in wheels.iterdir():
-        wheel.unlink()
+    (installed,) = (cache / "dependencies").iterdir()
+    made = installed.stat().st_mtime_ns
+    # The second build resolves the same wheel, and takes it from the cache.
     assert package(handlers).archives == built.archives
-    assert len(list((cache / "dependencies").iterdir())) == 1
+    assert list((cache / "dependencies").iterdir()) == [installed]
+    assert installed.stat().st_mtime_ns == made
 
 
 def test_a_dependency_without_a_wheel_for_lambda_is_named(tmp_path: Path) -> None:
@@ -276,3 +279,125 @@ def test_offline_a_compiled_dependency_built_for_another_python_is_explained(
 def test_a_handlers_directory_that_does_not_exist_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(PocctlError, match="Handlers directory nowhere does not exist"):
         build_package("nowhere", HANDLERS, runtime="python3.13", region="us-east-1")
+
+
+@pytest.mark.parametrize(
+    ("runtime", "expected"),
+    [
+        ("python3.13", ("orderstamp==1.0", "stampcompat==1.0", "toplevelnew==1.0")),
+        ("python3.11", ("oldbackport==1.0", "orderstamp==1.0")),
+    ],
+)
+def test_dependencies_are_chosen_by_the_runtimes_markers_not_this_pythons(
+    tmp_path: Path, runtime: str, expected: tuple[str, ...]
+) -> None:
+    # pip evaluates markers for the Python running it, whatever --python-version says
+    # (pypa/pip#11664): each runtime gets what its own Python on Linux needs.
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    requires = (
+        'stampcompat; python_version >= "3.12"',
+        'oldbackport; python_version < "3.12"',
+        'winonly; sys_platform == "win32"',
+    )
+    make_wheel(wheels, requires=requires)
+    for name in ("stampcompat", "oldbackport", "winonly", "toplevelnew"):
+        make_wheel(wheels, name)
+    (handlers / "requirements.txt").write_text(
+        offline_requirements(wheels, "orderstamp", 'toplevelnew; python_version >= "3.13"')
+    )
+    built = package(handlers, runtime)
+    assert built.dependencies == expected
+    modules = {f"{d.split('==')[0]}.py" for d in expected}
+    others = {"stampcompat.py", "oldbackport.py", "winonly.py", "toplevelnew.py"} - modules
+    for archive in built.archives.values():
+        assert modules <= names_in(archive) and not others & names_in(archive)
+
+
+def test_executable_files_of_a_wheel_stay_executable_in_the_zip(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, executables={"orderstamp_bin/stamp-tool": b"#!/bin/sh\necho ok\n"})
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))
+    archive = zipfile.ZipFile(io.BytesIO(package(handlers).archive("order_writer.handler")))
+    assert archive.getinfo("orderstamp_bin/stamp-tool").external_attr >> 16 == 0o755
+    assert archive.getinfo("orderstamp.py").external_attr >> 16 == 0o644
+    assert archive.getinfo("order_writer.py").external_attr >> 16 == 0o644
+
+
+def test_a_pure_python_package_published_only_as_source_is_built(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_sdist(wheels, "pureorder")
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "pureorder"))
+    built = package(handlers)
+    assert built.dependencies == ("pureorder==1.0",)
+    writer = zipfile.ZipFile(io.BytesIO(built.archive("order_writer.handler")))
+    assert b"built:" in writer.read("pureorder.py")
+
+
+def test_a_compiled_package_published_only_as_source_is_refused_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_sdist(wheels, "fastsource", compiled=True)
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "fastsource"))
+    with pytest.raises(PocctlError) as failure:
+        package(handlers)
+    message = str(failure.value)
+    assert "fastsource is published only as source, with compiled code" in message
+    assert "Nothing was uploaded" in message
+    assert "--find-links" in message
+
+
+def test_a_new_release_of_a_dependency_is_noticed_though_requirements_did_not_change(
+    tmp_path: Path,
+) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))
+    assert package(handlers).dependencies == ("orderstamp==1.0",)
+    make_wheel(wheels, version="1.1", stamp="stamped-v2")
+    built = package(handlers)
+    assert built.dependencies == ("orderstamp==1.1",)
+    writer = zipfile.ZipFile(io.BytesIO(built.archive("order_writer.handler")))
+    assert b"stamped-v2" in writer.read("orderstamp.py")
+
+
+def test_two_ups_installing_the_same_dependencies_at_once_share_the_cache(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))
+    # Both have missed the cache before either installs: the race, made certain.
+    both_missed = threading.Barrier(2, timeout=60)
+    pip = dependencies._pip
+
+    def installing_together(*args: Any) -> Any:
+        if "--no-deps" in args[2]:
+            both_missed.wait()
+        return pip(*args)
+
+    monkeypatch.setattr(dependencies, "_pip", installing_together)
+    results: list[Package | BaseException] = []
+
+    def up() -> None:
+        try:
+            results.append(package(handlers))
+        except BaseException as exc:  # reported below, in the test's thread
+            results.append(exc)
+
+    threads = [threading.Thread(target=up) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    first, second = results
+    assert isinstance(first, Package) and isinstance(second, Package), results
+    assert first.archives == second.archives and first.dependencies == ("orderstamp==1.0",)
+    assert not [p for p in (cache / "dependencies").iterdir() if p.name.startswith(".")]
+    assert len(list((cache / "dependencies").iterdir())) == 1
