@@ -151,7 +151,7 @@ def build_package(
     installed = None
     requirements = root / dependencies.REQUIREMENTS
     if source is not None:
-        check_sources(root, parsed, sources)
+        notes += check_sources(root, parsed, sources, runtime)
         if requirements.is_file() and dependencies.lists_packages(requirements):
             installed = dependencies.install(requirements, runtime, resolutions)
             if installed.binary and local_python and local_python != runtime:
@@ -165,7 +165,7 @@ def build_package(
         # Compiled dependencies built for Lambda's Linux import only on a matching Python.
         if check and not (installed and installed.binary and not runs_here(runtime)):
             extra = [installed.directory] if installed else []
-            check_imports(root, parsed, environments or {}, extra, region)
+            notes += check_imports(root, parsed, environments or {}, extra, region, runtime)
     deps = source_files(installed.directory) if installed else []
     own = {h.file_in(root) for h in parsed.values()} - {None}
     archives: dict[str, bytes] = {}

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import subprocess
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -13,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from pocctl import dependencies
+from pocctl import dependencies, handler_check
 from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
 from pocctl.context import new_session
@@ -221,6 +224,8 @@ def test_up_reports_the_code_and_stops_before_uploading_broken_code(
     code = json.loads(result.stdout)["code"]
     assert code["source"] == "handlers" and code["dependencies"] == []
     assert "Code: handlers/ @ " + code["digest"] in result.stderr
+    if sys.version_info[:2] != (3, 13):  # the default runtime is python3.13
+        assert "the functions run python3.13: it is only a guide" in result.stderr
     lam = session.client("lambda")
     deployed = lam.get_function_configuration(FunctionName="POC-Lambda-1")["CodeSha256"]
     assert deployed == code["code_sha256"]["order_writer.handler"]
@@ -401,3 +406,68 @@ def test_two_ups_installing_the_same_dependencies_at_once_share_the_cache(
     assert first.archives == second.archives and first.dependencies == ("orderstamp==1.0",)
     assert not [p for p in (cache / "dependencies").iterdir() if p.name.startswith(".")]
     assert len(list((cache / "dependencies").iterdir())) == 1
+
+
+EXCEPT_WITHOUT_PARENTHESES = "try:\n    pass\nexcept ValueError, TypeError:\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "runtime", "refused"),
+    [
+        ("type Order = dict[str, str]\n", "python3.11", "line 1"),  # PEP 695 came in 3.12
+        ("type Order = dict[str, str]\n", "python3.13", None),
+        (EXCEPT_WITHOUT_PARENTHESES, "python3.13", "line 3"),  # PEP 758 came in 3.14
+        (EXCEPT_WITHOUT_PARENTHESES, "python3.14", None),
+    ],
+)
+def test_syntax_is_checked_in_the_runtimes_grammar_not_this_pythons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, runtime: str, refused: str | None
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-other-python"))  # only this machine's Python
+    handler_check.runtime_python.cache_clear()
+    handlers = own_handlers(tmp_path)
+    (handlers / "shared.py").write_text(source)
+    writer = handlers / "order_writer.py"
+    writer.write_text(writer.read_text().replace("import boto3\n", "import boto3\nimport shared\n"))
+    if refused:
+        with pytest.raises(PocctlError, match=rf"handlers/shared\.py, {refused}: .*Nothing was"):
+            package(handlers, runtime)
+        return
+    built = package(handlers, runtime)
+    assert "shared.py" in names_in(built.archive("order_writer.handler"))
+    if sys.version_info[:2] < handler_check.version_of(runtime):
+        notes = "\n".join(built.notes)
+        assert "handlers/shared.py, line" in notes and f"{runtime} may" in notes
+        assert f"the functions run {runtime}: it is only a guide" in notes
+        assert "(importing POC-Lambda-1's handler on Python" in notes  # not refused either
+
+
+def test_the_runtimes_own_python_settles_what_this_older_one_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    candidates = [
+        shutil.which("python3.13"),
+        *Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"),
+    ]
+    found = next(
+        (
+            c
+            for c in map(str, filter(None, candidates))
+            if subprocess.run([c, "-V"], capture_output=True).returncode == 0
+        ),
+        None,
+    )
+    if sys.version_info[:2] >= (3, 13) or found is None:
+        pytest.skip("needs a Python older than 3.13 running pocctl and python3.13 beside it")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3.13").symlink_to(found)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    handler_check.runtime_python.cache_clear()
+    handlers = own_handlers(tmp_path)
+    (handlers / "shared.py").write_text("type Order = dict[str, str]\n")
+    built = package(handlers, "python3.13")
+    assert not [n for n in built.notes if "not checked" in n]
+    (handlers / "shared.py").write_text("ok = 1\ntype Order = dict[str, str] extra\n")
+    with pytest.raises(PocctlError, match=r"handlers/shared\.py, line 2: invalid syntax"):
+        package(handlers, "python3.13")
