@@ -471,3 +471,18 @@ def test_the_runtimes_own_python_settles_what_this_older_one_cannot(
     (handlers / "shared.py").write_text("ok = 1\ntype Order = dict[str, str] extra\n")
     with pytest.raises(PocctlError, match=r"handlers/shared\.py, line 2: invalid syntax"):
         package(handlers, "python3.13")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="typing.override is there from 3.12")
+def test_a_standard_library_name_newer_than_this_python_is_not_refused(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    writer = handlers / "order_writer.py"
+    writer.write_text(
+        writer.read_text().replace("import boto3\n", "import boto3\nfrom typing import override\n")
+    )
+    built = package(handlers, "python3.13")
+    notes = "\n".join(built.notes)
+    assert "cannot import name 'override' from 'typing'" in notes
+    assert "python3.13 may not fail so: not refused" in notes
+    with pytest.raises(PocctlError, match="cannot import name 'override'"):
+        package(handlers, "python3.11")  # the runtime's own standard library lacks it too
