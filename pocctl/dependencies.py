@@ -160,6 +160,11 @@ def read_requirements(path: Path, environment: Mapping[str, str]) -> tuple[list[
             flag, value = _option(line)
             relative = path.parent / value if value and not _is_url(value) else None
             if flag in {"-r", "--requirement"} and relative is not None:
+                if not relative.is_file():
+                    raise DependencyError(
+                        f"{path}: `{line}` names {relative}, which does not exist.",
+                        "A path in requirements.txt is relative to the file that names it.",
+                    )
                 nested = read_requirements(relative, environment)
                 options += nested[0]
                 wanted += nested[1]
@@ -182,7 +187,10 @@ def read_requirements(path: Path, environment: Mapping[str, str]) -> tuple[list[
 
 
 def _option(line: str) -> tuple[str, str]:
-    tokens = shlex.split(line)
+    try:
+        tokens = shlex.split(line)
+    except ValueError:  # an unbalanced quote: pip will say what is wrong with the line
+        tokens = line.split()
     first = tokens[0]
     if first.startswith("--") and "=" in first:
         flag, _, value = first.partition("=")
@@ -219,7 +227,7 @@ def resolve(requirements: Path, runtime: str, scratch: Path) -> Resolved:
     explicitly, and what it added because one is true here is dropped."""
     environment = marker_environment(runtime)
     options, wanted = read_requirements(requirements, environment)
-    built = scratch / "built"
+    built, tried = scratch / "built", set()
     for _ in range(ROUNDS):
         file = _requirements_file(scratch, [*options, *wanted])
         done = _pip(
@@ -238,7 +246,12 @@ def resolve(requirements: Path, runtime: str, scratch: Path) -> Resolved:
         )
         if done.returncode != 0:
             missing = NO_MATCH.search(done.stderr)
-            if missing and _build_pure(requirements, options, missing.group(1), built):
+            if (
+                missing
+                and missing.group(1) not in tried
+                and _build_pure(requirements, options, missing.group(1), built)
+            ):
+                tried.add(missing.group(1))
                 if f"--find-links {built}" not in options:
                     options.append(f"--find-links {built}")
                 continue

@@ -309,8 +309,9 @@ def test_dependencies_are_chosen_by_the_runtimes_markers_not_this_pythons(
     for name in ("stampcompat", "oldbackport", "winonly", "toplevelnew"):
         make_wheel(wheels, name)
     (handlers / "requirements.txt").write_text(
-        offline_requirements(wheels, "orderstamp", 'toplevelnew; python_version >= "3.13"')
+        offline_requirements(wheels, "orderstamp", "-r more-requirements.txt")
     )
+    (handlers / "more-requirements.txt").write_text('toplevelnew; python_version >= "3.13"\n')
     built = package(handlers, runtime)
     assert built.dependencies == expected
     modules = {f"{d.split('==')[0]}.py" for d in expected}
@@ -486,3 +487,10 @@ def test_a_standard_library_name_newer_than_this_python_is_not_refused(tmp_path:
     assert "python3.13 may not fail so: not refused" in notes
     with pytest.raises(PocctlError, match="cannot import name 'override'"):
         package(handlers, "python3.11")  # the runtime's own standard library lacks it too
+
+
+def test_a_requirements_file_naming_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    (handlers / "requirements.txt").write_text("-r base.txt\norderstamp\n")
+    with pytest.raises(PocctlError, match=r"`-r base.txt` names .*base.txt, which does not exist"):
+        package(handlers)
