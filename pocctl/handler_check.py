@@ -10,6 +10,7 @@ import ast
 import atexit
 import functools
 import importlib.util
+import io
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +137,14 @@ def syntax_error(source: bytes, filename: str, runtime: str) -> SyntaxError | st
             compile(tree, filename, "exec", dont_inherit=True)
         except SyntaxError as exc:
             return exc
+        newer = _pep701_line(source) if version < (3, 12) else None
+        if newer is not None:
+            text = source.decode("utf-8", "replace").splitlines()[newer - 1]
+            return SyntaxError(
+                "f-strings written so are only supported in Python 3.12 and greater (PEP 701: "
+                "the string's own quote, a backslash, a comment or a line break inside {})",
+                (filename, newer, None, text),
+            )
         return None
     try:
         compile(source, filename, "exec", dont_inherit=True)
@@ -151,6 +161,37 @@ def syntax_error(source: bytes, filename: str, runtime: str) -> SyntaxError | st
                 "with it when it is on PATH), or run pocctl on it."
             )
         return _compiled_by(python, source, filename)
+    return None
+
+
+def _pep701_line(source: bytes) -> int | None:
+    """The first line with an f-string that only Python 3.12's grammar accepts (PEP 701),
+    which feature_version does not refuse: the f-string's own quote, a backslash or a comment
+    inside a replacement field, or a line break in one of a single-quoted f-string. Only
+    3.12's tokenizer (FSTRING_START) reads f-strings so; an older one has refused them."""
+    start = getattr(tokenize, "FSTRING_START", None)
+    end = getattr(tokenize, "FSTRING_END", None)
+    if start is None:
+        return None
+    quotes: list[str] = []  # the quote of each f-string open around the token
+    try:
+        for token in tokenize.tokenize(io.BytesIO(source).readline):
+            inside = quotes[-1] if quotes else None
+            if inside is not None:
+                nested = token.type in {start, tokenize.STRING}
+                if (
+                    (nested and inside in token.string)
+                    or (token.type == tokenize.STRING and "\\" in token.string)
+                    or token.type == tokenize.COMMENT
+                    or (token.type == tokenize.NL and len(inside) == 1)
+                ):
+                    return token.start[0]
+            if token.type == start:
+                quotes.append(token.string.lstrip("rRbBuUfFtT"))
+            elif token.type == end and quotes:
+                quotes.pop()
+    except (tokenize.TokenError, SyntaxError):
+        return None
     return None
 
 

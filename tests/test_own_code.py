@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -443,14 +444,13 @@ def test_syntax_is_checked_in_the_runtimes_grammar_not_this_pythons(
         assert "(importing POC-Lambda-1's handler on Python" in notes  # not refused either
 
 
-def test_the_runtimes_own_python_settles_what_this_older_one_cannot(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def python_of(version: str) -> str | None:
+    """A working python<version> on this machine: on PATH, or one pyenv installed."""
     candidates = [
-        shutil.which("python3.13"),
-        *Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"),
+        shutil.which(f"python{version}"),
+        *Path.home().glob(f".pyenv/versions/{version}*/bin/python{version}"),
     ]
-    found = next(
+    return next(
         (
             c
             for c in map(str, filter(None, candidates))
@@ -458,6 +458,12 @@ def test_the_runtimes_own_python_settles_what_this_older_one_cannot(
         ),
         None,
     )
+
+
+def test_the_runtimes_own_python_settles_what_this_older_one_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = python_of("3.13")
     if sys.version_info[:2] >= (3, 13) or found is None:
         pytest.skip("needs a Python older than 3.13 running pocctl and python3.13 beside it")
     bin_dir = tmp_path / "bin"
@@ -494,3 +500,51 @@ def test_a_requirements_file_naming_a_missing_file_is_an_error(tmp_path: Path) -
     (handlers / "requirements.txt").write_text("-r base.txt\norderstamp\n")
     with pytest.raises(PocctlError, match=r"`-r base.txt` names .*base.txt, which does not exist"):
         package(handlers)
+
+
+# Run by a Python newer than the runtime: refuse what the runtime's grammar lacks.
+CHECK = """
+import sys
+from pathlib import Path
+from pocctl.handler_check import HandlerError, check_sources
+path = Path(sys.argv[1])
+try:
+    print(check_sources(path.parent, {}, [path], sys.argv[2]))
+except HandlerError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "refused"),
+    [
+        ("type Order = dict[str, str]\n", "line 1: Type statement is only supported in"),
+        ('item = "mop"\ntext = f"{ {"item": item}["item"]}"\n', "line 2: f-strings written so"),
+        ("text = f\"{'\\n'.join(['a', 'b'])}\"\n", "line 1: f-strings written so"),
+    ],
+)
+def test_syntax_newer_than_the_runtime_is_refused_by_a_newer_python(
+    tmp_path: Path, source: str, refused: str
+) -> None:
+    newer = sys.executable if sys.version_info >= (3, 12) else python_of("3.13")
+    if newer is None:
+        pytest.skip("needs Python 3.12 or later, running pocctl or beside it")
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    (handlers / "shared.py").write_text(source)
+
+    def checked(runtime: str) -> str:
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+        done = subprocess.run(
+            [newer, "-c", CHECK, str(handlers / "shared.py"), runtime],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    message = checked("python3.11")
+    assert f"handlers/shared.py, {refused}" in message and "Nothing was uploaded" in message
+    assert "The functions run python3.11" in message
+    assert checked("python3.13") == "[]"
