@@ -451,7 +451,7 @@ def _failure(requirements: Path, runtime: str, stderr: str) -> DependencyError:
     if missing:
         return DependencyError(
             f"{requirements}: no wheel of {missing.group(1)} for Lambda's platform ({platform}), "
-            "and no source distribution to build one from. Nothing was uploaded.",
+            "and none could be built here from a source distribution. Nothing was uploaded.",
             "Lambda can't build packages from source, so pocctl installs wheels for its "
             "platform (and builds pure-Python ones from source). Pin a version that publishes "
             "a manylinux wheel for this Python, or vendor a pure-Python copy into the handlers "
