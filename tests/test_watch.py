@@ -154,7 +154,7 @@ def test_up_watch_keeps_watching_through_a_dropped_connection_and_expired_creden
     def save(subject: str, fault: BaseException | tuple[str, str] | None) -> Callable[[], None]:
         def step() -> None:
             upload.fault = fault
-            notifier.write_text(original.replace("New order", subject))
+            notifier.write_text(f"{original}\n# subject: {subject}\n")
 
         return step
 
