@@ -1,21 +1,43 @@
-"""A handlers directory's requirements.txt, installed for the function's platform, not ours.
+"""A handlers directory's requirements.txt, installed for the function's runtime, not ours.
 
 As Chalice's packager and the Lambda Developer Guide ("Working with .zip file archives for
 Python Lambda functions") do it: `pip install --target` with `--platform`, `--implementation cp`,
 `--python-version` and `--only-binary=:all:`, so that what lands in the zip is what Lambda's
-Linux can import, whatever this machine is. The result is cached by the requirements' hash."""
+Linux can import, whatever this machine is.
+
+Those flags choose wheels for the runtime, but pip still evaluates environment markers
+(`python_version < "3.13"`, `sys_platform == "win32"`) against the Python running it
+(pypa/pip#11664, #10050, #6117): run on 3.11 for python3.13, it leaves out a dependency marked
+`python_version >= "3.12"`, and the function fails on Lambda with Runtime.ImportModuleError.
+So pip only resolves (`--dry-run --report`, whose JSON format is stable since pip 23.0); the
+markers are evaluated here, for the runtime's Python on Linux, with `packaging`; what pip left
+out is asked for again until nothing is missing, and exactly the distributions the runtime
+needs are installed with `--no-deps`, each pinned to the file (and hash) pip resolved.
+
+The result is cached by what was resolved (names, versions and file hashes), not by the
+requirements file: a new release of an unpinned dependency is noticed. A package published
+only as a source distribution is built here when it is pure Python (its wheel then runs
+anywhere), and refused, saying what to do, when it has compiled code."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from pocctl.errors import PocctlError
 
@@ -26,6 +48,11 @@ GLIBC = {"python3.11": 26, "python3.12": 34, "python3.13": 34, "python3.14": 34}
 ARCHITECTURE = "x86_64"  # the functions' default architecture; pocctl does not change it
 NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
 BINARY_SUFFIXES = {".so", ".pyd"}
+PIP_TIMEOUT = 900
+ROUNDS = 10  # resolutions before giving up on a requirement set that keeps growing
+# Options of a requirements file whose value is a path relative to that file (pip's own rule).
+PATH_OPTIONS = {"-r", "--requirement", "-c", "--constraint", "-f", "--find-links"}
+OPTION = re.compile(r"\s+(?=--?[A-Za-z])")  # where a requirement line's own options start
 
 
 class DependencyError(PocctlError):
@@ -41,6 +68,18 @@ class Installed:
     @property
     def bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file())
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What the runtime needs: each distribution pinned to the file pip chose."""
+
+    pins: tuple[str, ...]  # requirement lines for pip: "name==version --hash=sha256:..."
+    options: tuple[str, ...]  # the requirements file's own options (index, find-links)
+    key: str  # names the cache directory
+
+
+Resolutions = MutableMapping[tuple[bytes, str], Resolved]  # (requirements.txt, runtime) -> what
 
 
 def cache_root() -> Path:
@@ -59,26 +98,276 @@ def platforms(runtime: str) -> list[str]:
     return [*tags, f"manylinux2014_{ARCHITECTURE}"]
 
 
+def marker_environment(runtime: str) -> dict[str, str]:
+    """The values of PEP 508's environment markers on Lambda's runtime: CPython on Linux.
+    Lambda does not publish the patch release it runs, so the full version is the first one of
+    the series (a marker on a patch release is rare)."""
+    version = runtime.removeprefix("python")
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": f"{version}.0",
+        "os_name": "posix",
+        "platform_machine": ARCHITECTURE,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": f"{version}.0",
+        "python_version": version,
+        "sys_platform": "linux",
+    }
+
+
+def applies(marker: Marker | None, environment: Mapping[str, str], extras: set[str]) -> bool:
+    if marker is None:
+        return True
+    return any(marker.evaluate({**environment, "extra": e}) for e in extras or {""})
+
+
 def lists_packages(requirements: Path) -> bool:
     """Whether the file names any package (the template pocctl writes holds only comments)."""
     lines = (line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines())
     return any(line and not line.startswith("-") for line in lines)
 
 
-def install(requirements: Path, runtime: str) -> Installed:
-    """requirements.txt installed for the runtime, from the cache when it was done before."""
-    digest = hashlib.sha256(
-        requirements.read_bytes() + f"\0{runtime}\0{ARCHITECTURE}".encode()
-    ).hexdigest()[:24]
-    target = cache_root() / "dependencies" / digest
-    if not target.is_dir():
-        _pip_install(requirements, runtime, target)
+def _logical_lines(path: Path) -> Iterator[str]:
+    """pip's requirements file lines: comments removed, backslash continuations joined."""
+    pending = ""
+    for raw in path.read_text().splitlines():
+        line = re.sub(r"(^|\s+)#.*$", "", raw)
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        line, pending = (pending + line).strip(), ""
+        if line:
+            yield line
+    if pending.strip():
+        yield pending.strip()
+
+
+def _is_url(value: str) -> bool:
+    return re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value) is not None
+
+
+def read_requirements(path: Path, environment: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """The file's options (paths made absolute) and its requirements for the runtime: a line
+    whose marker is false there is left out, and the marker of the others is dropped (pip
+    would evaluate it for this machine). Nested `-r` files are read the same way."""
+    options: list[str] = []
+    wanted: list[str] = []
+    for line in _logical_lines(path):
+        if line.startswith("-"):
+            flag, value = _option(line)
+            relative = path.parent / value if value and not _is_url(value) else None
+            if flag in {"-r", "--requirement"} and relative is not None:
+                if not relative.is_file():
+                    raise DependencyError(
+                        f"{path}: `{line}` names {relative}, which does not exist.",
+                        "A path in requirements.txt is relative to the file that names it.",
+                    )
+                nested = read_requirements(relative, environment)
+                options += nested[0]
+                wanted += nested[1]
+            elif flag in PATH_OPTIONS and relative is not None and relative.exists():
+                options.append(f"{flag} {relative.resolve()}")
+            else:
+                options.append(line)
+            continue
+        requirement, *own = OPTION.split(line, maxsplit=1)
+        try:
+            parsed = Requirement(requirement)
+        except InvalidRequirement:  # a path or URL: pip reads it as it is
+            wanted.append(line)
+            continue
+        if not applies(parsed.marker, environment, set()):
+            continue
+        parsed.marker = None
+        wanted.append(" ".join([str(parsed), *own]))
+    return options, wanted
+
+
+def _option(line: str) -> tuple[str, str]:
+    try:
+        tokens = shlex.split(line)
+    except ValueError:  # an unbalanced quote: pip will say what is wrong with the line
+        tokens = line.split()
+    first = tokens[0]
+    if first.startswith("--") and "=" in first:
+        flag, _, value = first.partition("=")
+        return flag, value
+    if not first.startswith("--") and len(first) > 2:  # -rfile
+        return first[:2], first[2:]
+    return first, tokens[1] if len(tokens) > 1 else ""
+
+
+def install(
+    requirements: Path,
+    runtime: str,
+    resolutions: Resolutions | None = None,
+) -> Installed:
+    """requirements.txt installed for the runtime, from the cache when the same distributions
+    were installed before. `resolutions` keeps what was resolved for a file's bytes (for
+    `up --watch`, which then resolves again only when requirements.txt changes)."""
+    remembered = (requirements.read_bytes(), runtime)
+    resolved = resolutions.get(remembered) if resolutions is not None else None
+    with tempfile.TemporaryDirectory(prefix="pocctl-pip-") as scratch:
+        if resolved is None or not (cache_root() / "dependencies" / resolved.key).is_dir():
+            resolved = resolve(requirements, runtime, Path(scratch))
+            if resolutions is not None:
+                resolutions[remembered] = resolved
+        target = cache_root() / "dependencies" / resolved.key
+        if not target.is_dir():
+            _install_pinned(requirements, runtime, resolved, target, Path(scratch))
     return _read_installed(target)
 
 
-def _pip_install(requirements: Path, runtime: str, target: Path) -> None:
+def resolve(requirements: Path, runtime: str, scratch: Path) -> Resolved:
+    """The distributions the runtime needs, as pip resolves them, with the markers evaluated
+    for the runtime: what pip left out because a marker is false on this machine is asked for
+    explicitly, and what it added because one is true here is dropped."""
+    environment = marker_environment(runtime)
+    options, wanted = read_requirements(requirements, environment)
+    built, tried = scratch / "built", set()
+    for _ in range(ROUNDS):
+        file = _requirements_file(scratch, [*options, *wanted])
+        done = _pip(
+            requirements,
+            runtime,
+            [
+                "--dry-run",
+                "--ignore-installed",
+                "--report",
+                "-",
+                "--target",
+                str(scratch / "target"),
+                "--requirement",
+                str(file),
+            ],
+        )
+        if done.returncode != 0:
+            missing = NO_MATCH.search(done.stderr)
+            if (
+                missing
+                and missing.group(1) not in tried
+                and _build_pure(requirements, options, missing.group(1), built)
+            ):
+                tried.add(missing.group(1))
+                if f"--find-links {built}" not in options:
+                    options.append(f"--find-links {built}")
+                continue
+            raise _failure(requirements, runtime, done.stderr)
+        report = json.loads(done.stdout)
+        needed, absent = _closure(report, environment, _extras(wanted))
+        if absent:
+            wanted += [a for a in absent if a not in wanted]
+            continue
+        return _pinned(needed, options, runtime)
+    raise DependencyError(
+        f"{requirements}: pip's resolution for {runtime} kept changing over {ROUNDS} rounds.",
+        "Pin the versions in requirements.txt.",
+    )
+
+
+def _extras(wanted: list[str]) -> dict[str, set[str]]:
+    """The extras each requirement asks for (pip's report has them only from pip 23.1)."""
+    found: dict[str, set[str]] = {}
+    for line in wanted:
+        try:
+            parsed = Requirement(OPTION.split(line, maxsplit=1)[0])
+        except InvalidRequirement:
+            continue
+        found.setdefault(canonicalize_name(parsed.name), set()).update(parsed.extras)
+    return found
+
+
+def _closure(
+    report: dict[str, Any], environment: Mapping[str, str], extras: dict[str, set[str]]
+) -> tuple[list[Any], list[str]]:
+    """From the distributions the requirements asked for, every one they need on the runtime,
+    and the requirements pip did not resolve at all."""
+    items: dict[str, Any] = {canonicalize_name(i["metadata"]["name"]): i for i in report["install"]}
+    todo = [
+        (name, set(i.get("requested_extras") or ()) | extras.get(name, set()))
+        for name, i in items.items()
+        if i.get("requested")
+    ]
+    seen: dict[str, set[str]] = {}
+    absent: list[str] = []
+    while todo:
+        name, wanted = todo.pop()
+        if name in seen and wanted <= seen[name]:
+            continue
+        seen[name] = seen.get(name, set()) | wanted
+        for line in items[name]["metadata"].get("requires_dist") or ():
+            requirement = Requirement(line)
+            if not applies(requirement.marker, environment, seen[name]):
+                continue
+            needed = canonicalize_name(requirement.name)
+            if needed not in items:
+                requirement.marker = None
+                absent.append(str(requirement))
+                continue
+            todo.append((needed, set(requirement.extras)))
+    return [items[name] for name in sorted(seen)], absent
+
+
+def _pinned(items: list[Any], options: list[str], runtime: str) -> Resolved:
+    pins, identity = [], []
+    for item in items:
+        name, version = item["metadata"]["name"], item["metadata"]["version"]
+        info = item.get("download_info") or {}
+        digest = (info.get("archive_info") or {}).get("hashes", {}).get("sha256")
+        pin = f"{name} @ {info['url']}" if item.get("is_direct") else f"{name}=={version}"
+        pins.append(pin)
+        identity.append(f"{canonicalize_name(name)}=={version} {digest or info.get('url')}")
+    hashes = [
+        (item.get("download_info") or {}).get("archive_info", {}).get("hashes", {}).get("sha256")
+        for item in items
+    ]
+    if all(hashes):  # pip then installs exactly the files it resolved, or fails
+        pins = [f"{pin} --hash=sha256:{digest}" for pin, digest in zip(pins, hashes, strict=True)]
+    key = hashlib.sha256(
+        "\n".join([*sorted(identity), runtime, ARCHITECTURE]).encode()
+    ).hexdigest()[:24]
+    return Resolved(tuple(pins), tuple(options), key)
+
+
+def _install_pinned(
+    requirements: Path, runtime: str, resolved: Resolved, target: Path, scratch: Path
+) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".installing-"))
+    try:
+        if resolved.pins:
+            file = _requirements_file(scratch, [*resolved.options, *resolved.pins])
+            done = _pip(
+                requirements,
+                runtime,
+                ["--no-deps", "--no-compile", "--target", str(staging), "--requirement", str(file)],
+            )
+            if done.returncode != 0:
+                raise _failure(requirements, runtime, done.stderr)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            # Another `up` installed the same distributions meanwhile: theirs is as good.
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _requirements_file(scratch: Path, lines: list[str]) -> Path:
+    scratch.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=scratch, prefix="requirements-", suffix=".txt")
+    with os.fdopen(handle, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    return Path(name)
+
+
+def _pip(
+    requirements: Path, runtime: str, arguments: list[str]
+) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable,
         "-m",
@@ -86,29 +375,74 @@ def _pip_install(requirements: Path, runtime: str, target: Path) -> None:
         "install",
         "--quiet",
         "--disable-pip-version-check",
-        "--no-compile",
-        "--target",
-        str(staging),
         "--implementation",
         "cp",
         "--python-version",
         runtime.removeprefix("python"),
         "--only-binary=:all:",
         *[arg for tag in platforms(runtime) for arg in ("--platform", tag)],
-        "--requirement",
-        str(requirements),
+        *arguments,
     ]
+    return _run(command, requirements)
+
+
+def _run(command: list[str], requirements: Path) -> subprocess.CompletedProcess[str]:
     try:
-        done = subprocess.run(
-            command, cwd=requirements.parent, capture_output=True, text=True, timeout=900
+        # The requirements' own directory: pip reads relative paths in it from there.
+        return subprocess.run(
+            command,
+            cwd=requirements.parent,
+            capture_output=True,
+            text=True,
+            timeout=PIP_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
-        shutil.rmtree(staging, ignore_errors=True)
         raise DependencyError(f"pip took over 15 minutes installing {requirements}.") from None
-    if done.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise _failure(requirements, runtime, done.stderr)
-    os.replace(staging, target)
+
+
+def _build_pure(requirements: Path, options: list[str], wanted: str, into: Path) -> bool:
+    """Build a package that has no wheel for Lambda from its source distribution, here; keep
+    the wheel only if it is pure Python (tagged none-any), which runs on any platform.
+    A compiled one would be built for this machine, not Lambda's, and is refused."""
+    name = re.split(r"[\[<>=!~;@ ]", wanted, maxsplit=1)[0]
+    with tempfile.TemporaryDirectory(prefix="pocctl-sdist-") as building:
+        file = _requirements_file(Path(building), [*options, wanted])
+        done = _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--no-binary",
+                name,
+                "--wheel-dir",
+                building,
+                "--requirement",
+                str(file),
+            ],
+            requirements,
+        )
+        if done.returncode != 0:
+            return False
+        wheels = list(Path(building).glob("*.whl"))
+        compiled = [w.name for w in wheels if not w.name.endswith("-none-any.whl")]
+        if compiled:
+            raise DependencyError(
+                f"{requirements}: {name} is published only as source, with compiled code "
+                f"({compiled[0]} built here is for this machine, not Lambda's Linux). "
+                "Nothing was uploaded.",
+                "Build its wheel on Lambda's platform (e.g. `sam build --use-container`, or "
+                "pip wheel in an Amazon Linux container) and list that wheel's directory with "
+                "--find-links in requirements.txt, or pin a version that publishes a "
+                "manylinux wheel.",
+            )
+        into.mkdir(parents=True, exist_ok=True)
+        for wheel in wheels:
+            shutil.copy2(wheel, into / wheel.name)
+        return bool(wheels)
 
 
 def _failure(requirements: Path, runtime: str, stderr: str) -> DependencyError:
@@ -116,16 +450,23 @@ def _failure(requirements: Path, runtime: str, stderr: str) -> DependencyError:
     missing = NO_MATCH.search(stderr)
     if missing:
         return DependencyError(
-            f"{requirements}: no wheel of {missing.group(1)} for Lambda's platform ({platform}). "
-            "Nothing was uploaded.",
-            "Lambda can't build packages from source, so pocctl installs binary wheels only. "
-            "Pin a version that publishes a manylinux wheel for this Python, or vendor a "
-            "pure-Python copy into the handlers directory.",
+            f"{requirements}: no wheel of {missing.group(1)} for Lambda's platform ({platform}), "
+            "and none could be built here from a source distribution. Nothing was uploaded.",
+            "Lambda can't build packages from source, so pocctl installs wheels for its "
+            "platform (and builds pure-Python ones from source). Pin a version that publishes "
+            "a manylinux wheel for this Python, or vendor a pure-Python copy into the handlers "
+            "directory.",
         )
     if "No module named pip" in stderr:
         return DependencyError(
             f"pocctl's Python ({sys.executable}) has no pip to install {requirements}.",
             f"Install it with `{sys.executable} -m ensurepip`.",
+        )
+    if "no such option" in stderr:
+        return DependencyError(
+            f"pocctl's pip is too old to resolve {requirements} for {platform}: "
+            + stderr.strip().splitlines()[-1],
+            f"Upgrade it: `{sys.executable} -m pip install -U pip` (pip 23.0 or later).",
         )
     last = [line for line in stderr.strip().splitlines() if line.strip()][-3:]
     return DependencyError(

@@ -6,15 +6,19 @@ and named, instead of surfacing as Runtime.ImportModuleError on the first order.
 
 from __future__ import annotations
 
+import ast
 import atexit
 import functools
 import importlib.util
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +65,35 @@ def shown(path: Path, root: Path) -> str:
         return str(path)
 
 
-def check_sources(root: Path, handlers: Mapping[str, Handler], sources: list[Path]) -> None:
-    """Every handler's file is there and every Python file compiles (no process started)."""
+# Grammar added after Python 3.11 (What's New in Python 3.12, 3.13 and 3.14). A line this
+# machine's older Python can't parse may still be valid for a newer runtime only if it uses one
+# of these; any other syntax error is one on every version since.
+ADDED_SYNTAX = (
+    ((3, 12), re.compile(r"^\s*type\s+[A-Za-z_]\w*\s*[=\[]")),  # PEP 695: type statements
+    ((3, 12), re.compile(r"^\s*(async\s+def|def|class)\s+\w+\s*\[")),  # PEP 695: type params
+    ((3, 12), re.compile(r"""(?i)(^|[^\w'"])(rf|fr|f)['"]""")),  # PEP 701: f-strings
+    ((3, 13), re.compile(r"^\s*(type|async\s+def|def|class)\s+\w+\s*\[")),  # PEP 696
+    ((3, 14), re.compile(r"^\s*except\s*\*?\s*[^\s:(][^:]*,")),  # PEP 758: except A, B:
+    ((3, 14), re.compile(r"""(?i)(^|[^\w'"])(rt|tr|t)['"]""")),  # PEP 750: t-strings
+)
+HERE = sys.version_info[:2]
+
+
+def version_of(runtime: str) -> tuple[int, int]:
+    major, minor = runtime.removeprefix("python").split(".")
+    return int(major), int(minor)
+
+
+def here() -> str:
+    return f"Python {HERE[0]}.{HERE[1]}"
+
+
+def check_sources(
+    root: Path, handlers: Mapping[str, Handler], sources: list[Path], runtime: str
+) -> list[str]:
+    """Every handler's file is there and every Python file compiles in the runtime's grammar
+    (no process started unless this Python is older than the runtime and can't tell).
+    Returns notes on what could not be checked here."""
     for function, handler in handlers.items():
         if handler.file_in(root) is None:
             raise HandlerError(
@@ -71,16 +102,141 @@ def check_sources(root: Path, handlers: Mapping[str, Handler], sources: list[Pat
                 "Copy pocctl's own with `pocctl init --handlers`, or point --handlers "
                 "(handlers in pocctl.toml) at the directory that has it.",
             )
+    notes = []
     for path in sources:
         if path.suffix != ".py":
             continue
+        error = syntax_error(path.read_bytes(), str(path), runtime)
+        if error is None:
+            continue
+        if isinstance(error, str):
+            notes.append(f"{shown(path, root)}, {error}")
+            continue
+        newer = "only supported in Python" in error.msg
+        raise HandlerError(
+            f"{shown(path, root)}, line {error.lineno}: {error.msg}. Nothing was uploaded.",
+            (
+                f"The functions run {runtime}: write it for that version, or set a newer "
+                "runtime in pocctl.toml."
+                if newer
+                else (error.text or "").rstrip() or None
+            ),
+        )
+    return notes
+
+
+def syntax_error(source: bytes, filename: str, runtime: str) -> SyntaxError | str | None:
+    """The error the runtime's Python would find in the file, or None; or, where this Python is
+    older than the runtime and can't tell, a note saying so."""
+    version = version_of(runtime)
+    if version <= HERE:
+        # The parser of a newer Python refuses what the runtime's grammar lacks when told its
+        # version (ast.parse's feature_version; "best-effort", the docs say).
         try:
-            compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+            tree = ast.parse(source, filename, feature_version=version)
+            compile(tree, filename, "exec", dont_inherit=True)
         except SyntaxError as exc:
-            raise HandlerError(
-                f"{shown(path, root)}, line {exc.lineno}: {exc.msg}. Nothing was uploaded.",
-                (exc.text or "").rstrip() or None,
-            ) from None
+            return exc
+        newer = _pep701_line(source) if version < (3, 12) else None
+        if newer is not None:
+            text = source.decode("utf-8", "replace").splitlines()[newer - 1]
+            return SyntaxError(
+                "f-strings written so are only supported in Python 3.12 and greater (PEP 701: "
+                "the string's own quote, a backslash, a comment or a line break inside {})",
+                (filename, newer, None, text),
+            )
+        return None
+    try:
+        compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        lines = source.decode("utf-8", "replace").splitlines()
+        line = lines[exc.lineno - 1] if exc.lineno and exc.lineno <= len(lines) else ""
+        if not any(HERE < added <= version and r.search(line) for added, r in ADDED_SYNTAX):
+            return exc
+        python = runtime_python(runtime)
+        if python is None:
+            return (
+                f"line {exc.lineno}: not checked. This machine's {here()} can't parse it "
+                f"({exc.msg}), though {runtime} may: install {runtime} here (pocctl checks "
+                "with it when it is on PATH), or run pocctl on it."
+            )
+        return _compiled_by(python, source, filename)
+    return None
+
+
+def _pep701_line(source: bytes) -> int | None:
+    """The first line with an f-string that only Python 3.12's grammar accepts (PEP 701),
+    which feature_version does not refuse: the f-string's own quote, a backslash or a comment
+    inside a replacement field, or a line break in one of a single-quoted f-string. Only
+    3.12's tokenizer (FSTRING_START) reads f-strings so; an older one has refused them."""
+    start = getattr(tokenize, "FSTRING_START", None)
+    end = getattr(tokenize, "FSTRING_END", None)
+    if start is None:
+        return None
+    quotes: list[str] = []  # the quote of each f-string open around the token
+    try:
+        for token in tokenize.tokenize(io.BytesIO(source).readline):
+            inside = quotes[-1] if quotes else None
+            if inside is not None:
+                nested = token.type in {start, tokenize.STRING}
+                if (
+                    (nested and inside in token.string)
+                    or (token.type == tokenize.STRING and "\\" in token.string)
+                    or token.type == tokenize.COMMENT
+                    or (token.type == tokenize.NL and len(inside) == 1)
+                ):
+                    return token.start[0]
+            if token.type == start:
+                quotes.append(token.string.lstrip("rRbBuUfFtT"))
+            elif token.type == end and quotes:
+                quotes.pop()
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return None
+
+
+@functools.cache
+def runtime_python(runtime: str) -> str | None:
+    """The runtime's Python on this machine's PATH, if it is there and runs."""
+    found = shutil.which(runtime)
+    if found is None:
+        return None
+    try:
+        done = subprocess.run(
+            [found, "-c", "import sys; print(sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=IMPORT_TIMEOUT,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    major, minor = version_of(runtime)
+    return found if done.stdout.strip() == f"({major}, {minor})" else None
+
+
+# Runs in the runtime's Python: compile the file given on stdin, report its error as JSON.
+COMPILE = r"""
+import json, sys
+try:
+    compile(sys.stdin.buffer.read(), sys.argv[1], "exec", dont_inherit=True)
+    print("null")
+except SyntaxError as exc:
+    print(json.dumps([exc.msg, exc.lineno, exc.text]))
+"""
+
+
+def _compiled_by(python: str, source: bytes, filename: str) -> SyntaxError | None:
+    done = subprocess.run(
+        [python, "-I", "-S", "-c", COMPILE, filename],
+        input=source,
+        capture_output=True,
+        timeout=IMPORT_TIMEOUT,
+    )
+    found = json.loads(done.stdout.decode().strip() or "null")
+    if found is None:
+        return None
+    msg, lineno, text = found
+    return SyntaxError(msg, (filename, lineno, None, text))
 
 
 # Runs in the child: import each handler's module, check the function, report as JSON.
@@ -101,6 +257,8 @@ for name, module, function in json.loads(sys.argv[1]):
             "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
             "file": last.filename if last else getattr(exc, "filename", None),
             "line": last.lineno if last else getattr(exc, "lineno", None),
+            "kind": type(exc).__name__,
+            "module": getattr(exc, "name", None),
         }
 print(json.dumps(report))
 """
@@ -128,8 +286,11 @@ def check_imports(
     environments: Mapping[str, Mapping[str, str]],
     extra_paths: list[Path],
     region: str,
-) -> None:
-    """Import each handler in a child Python with its function's environment variables."""
+    runtime: str,
+) -> list[str]:
+    """Import each handler in a child Python with its function's environment variables.
+    This Python may not be the runtime's: then an error that another version might not have
+    (a syntax error, a name missing from the standard library) is a note, not a refusal."""
     children = {}
     for function, handler in handlers.items():
         env = {
@@ -169,17 +330,39 @@ def check_imports(
         if child.returncode != 0 or not out.strip():
             raise HandlerError(f"Could not check the handlers in {root}: {err.strip()}")
         problems.update(json.loads(out.strip().splitlines()[-1]))
-    if not problems:
-        return
-    function, problem = next(iter(problems.items()))
-    file = problem.get("file")
-    where = shown(Path(str(file)), root) if file else f"{root.name}/"
-    line = f", line {problem['line']}" if problem.get("line") else ""
-    raise HandlerError(
-        f"{where}{line}: {problem['error']} (importing {function}'s handler). "
-        "Nothing was uploaded.",
-        "A module your code imports must be in the handlers directory or listed in its "
-        "requirements.txt (boto3 is part of Lambda's runtime)."
-        if "ModuleNotFoundError" in str(problem["error"])
-        else None,
+    differs = version_of(runtime) != HERE
+    notes = (
+        [
+            f"The import check ran on this machine's {here()}; the functions run {runtime}: "
+            "it is only a guide."
+        ]
+        if differs
+        else []
     )
+    for function, problem in problems.items():
+        file = problem.get("file")
+        where = shown(Path(str(file)), root) if file else f"{root.name}/"
+        line = f", line {problem['line']}" if problem.get("line") else ""
+        if differs and _may_differ(problem):
+            notes.append(
+                f"{where}{line}: {problem['error']} (importing {function}'s handler on "
+                f"{here()}); {runtime} may not fail so: not refused."
+            )
+            continue
+        raise HandlerError(
+            f"{where}{line}: {problem['error']} (importing {function}'s handler). "
+            "Nothing was uploaded.",
+            "A module your code imports must be in the handlers directory or listed in its "
+            "requirements.txt (boto3 is part of Lambda's runtime)."
+            if "ModuleNotFoundError" in str(problem["error"])
+            else None,
+        )
+    return notes
+
+
+def _may_differ(problem: Mapping[str, object]) -> bool:
+    """Whether an import error may come from this Python's version rather than the code."""
+    if problem.get("kind") == "SyntaxError":
+        return True
+    module = str(problem.get("module") or "").split(".")[0]
+    return problem.get("kind") == "ImportError" and module in sys.stdlib_module_names

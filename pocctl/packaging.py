@@ -46,10 +46,18 @@ def source_files(root: Path) -> list[Path]:
     )
 
 
-def _add(archive: zipfile.ZipFile, root: Path, paths: list[Path]) -> None:
+def _mode(path: Path, executables: bool) -> int:
+    """644, or 755 for a file that is executable here (a wheel's scripts and binaries keep the
+    bit pip gave them): what Lambda needs (AWS Knowledge Center, "lambda-deployment-package-
+    errors": 644 for files, 755 for executables and directories). Only these two, so that the
+    same files give the same zip wherever the umask differs."""
+    return 0o755 if executables and path.stat().st_mode & 0o111 else 0o644
+
+
+def _add(archive: zipfile.ZipFile, root: Path, paths: list[Path], executables: bool) -> None:
     for path in paths:
         info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=FIXED_TIME)
-        info.external_attr = 0o644 << 16
+        info.external_attr = _mode(path, executables) << 16
         info.compress_type = zipfile.ZIP_DEFLATED
         archive.writestr(info, path.read_bytes(), compresslevel=9)
 
@@ -60,12 +68,14 @@ def build_zip(root: Path | None = None) -> bytes:
     return zip_of([(root, source_files(root))])
 
 
-def zip_of(trees: list[tuple[Path, list[Path]]]) -> bytes:
-    """The files of each tree, relative to its root, at the zip's top level."""
+def zip_of(trees: list[tuple[Path, list[Path]]], *, executables: bool = False) -> bytes:
+    """The files of each tree, relative to its root, at the zip's top level. `executables`:
+    keep the executable bit of files that have it (pocctl's own handlers have none: their zip
+    is the same on every machine, whatever mode the install gave them)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for root, paths in trees:
-            _add(archive, root, paths)
+            _add(archive, root, paths, executables)
     return buffer.getvalue()
 
 
@@ -123,6 +133,7 @@ def build_package(
     environments: Mapping[str, Mapping[str, str]] | None = None,
     check: bool = True,
     local_python: str | None = None,
+    resolutions: dependencies.Resolutions | None = None,
 ) -> Package:
     """Each function's zip. `handlers` maps a function's name to its handler spec
     (`order_writer.handler`). For the user's directory, check it first: every handler exists,
@@ -140,9 +151,9 @@ def build_package(
     installed = None
     requirements = root / dependencies.REQUIREMENTS
     if source is not None:
-        check_sources(root, parsed, sources)
+        notes += check_sources(root, parsed, sources, runtime)
         if requirements.is_file() and dependencies.lists_packages(requirements):
-            installed = dependencies.install(requirements, runtime)
+            installed = dependencies.install(requirements, runtime, resolutions)
             if installed.binary and local_python and local_python != runtime:
                 notes.append(
                     f"Offline, your functions run on this machine's Python ({local_python}), "
@@ -154,7 +165,7 @@ def build_package(
         # Compiled dependencies built for Lambda's Linux import only on a matching Python.
         if check and not (installed and installed.binary and not runs_here(runtime)):
             extra = [installed.directory] if installed else []
-            check_imports(root, parsed, environments or {}, extra, region)
+            notes += check_imports(root, parsed, environments or {}, extra, region, runtime)
     deps = source_files(installed.directory) if installed else []
     own = {h.file_in(root) for h in parsed.values()} - {None}
     archives: dict[str, bytes] = {}
@@ -163,7 +174,7 @@ def build_package(
         trees = [(root, [p for p in sources if p not in others])]
         if installed:
             trees.append((installed.directory, deps))
-        archives[handlers[name]] = zip_of(trees)
+        archives[handlers[name]] = zip_of(trees, executables=source is not None)
     unzipped = sum(p.stat().st_size for p in sources) + (installed.bytes if installed else 0)
     digest = hashlib.sha256(b"".join(sorted(archives.values()))).hexdigest()[:12]
     package = Package(
@@ -207,6 +218,7 @@ class CodeSource:
     environments: Mapping[str, Callable[[Context], dict[str, str]]]
     _package: Package | None = field(default=None, init=False, repr=False)
     _checked: bool = field(default=False, init=False, repr=False)
+    _resolutions: dependencies.Resolutions = field(default_factory=dict, init=False, repr=False)
 
     def package(self, ctx: Context, *, check: bool = True) -> Package:
         """The zips; `check=False` for what only compares code (status, plans): the user's
@@ -220,6 +232,7 @@ class CodeSource:
                 environments={name: env(ctx) for name, env in self.environments.items()},
                 check=check,
                 local_python=local_python(ctx),
+                resolutions=self._resolutions,
             )
             self._checked = check
         return self._package

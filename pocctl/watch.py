@@ -3,7 +3,8 @@
 The handlers directory is polled (a few files, a stat each: no watcher library or OS service
 needed, the same on every platform). A change is taken once the files stop changing; the
 package is rebuilt and checked as `up` does it, and only the functions whose zip differs from
-what runs are updated, side by side."""
+what runs are updated, side by side. A failed update (a dropped connection, expired
+credentials) is reported and tried again on the next save, after reading again what runs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pocctl.context import Context
 from pocctl.errors import PocctlError
@@ -33,6 +36,7 @@ class Update:
     updated: list[str] = field(default_factory=list)  # functions whose code was uploaded
     seconds: float = 0.0  # from the save (newest file's modification time) to "updated"
     error: str | None = None  # why nothing was uploaded
+    failure: Exception | None = field(default=None, repr=False)  # the error, for the CLI to word
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -112,16 +116,22 @@ def _update(
     try:
         package: Package = functions[0].source.rebuilt(ctx)
     except PocctlError as exc:
-        update.error = str(exc)
+        update.error, update.failure = str(exc), exc
         update.seconds = wall() - saved
         return update
-    stale = [
-        f for f in functions if code_sha256(package.archive(f.handler)) != running[f.function_name]
-    ]
     try:
+        if not running:  # the last upload failed: what runs now is not known
+            running.update(deployed_shas(ctx, functions))
+        stale = [
+            f
+            for f in functions
+            if code_sha256(package.archive(f.handler)) != running[f.function_name]
+        ]
         ctx.together(*(partial(f.update_code, ctx, package.archive(f.handler)) for f in stale))
-    except PocctlError as exc:
-        update.error = str(exc)
+    except (PocctlError, BotoCoreError, ClientError) as exc:
+        # Not the end of watching: the next save tries again.
+        update.error, update.failure = str(exc), exc
+        running.clear()
     else:
         for f in stale:
             running[f.function_name] = code_sha256(package.archive(f.handler))

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from pocctl import dependencies, handler_check
 from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
 from pocctl.context import new_session
@@ -25,7 +31,7 @@ from pocctl.packaging import (
     code_sha256,
 )
 
-from .wheels import make_wheel, offline_requirements
+from .wheels import make_sdist, make_wheel, offline_requirements
 
 HANDLERS = {"POC-Lambda-1": "order_writer.handler", "POC-Lambda-2": "order_notifier.handler"}
 ENVIRONMENTS = {"POC-Lambda-1": {"TABLE_NAME": "orders"}, "POC-Lambda-2": {"TOPIC_ARN": "x"}}
@@ -37,11 +43,11 @@ def own_handlers(tmp_path: Path) -> Path:
     return tmp_path / "handlers"
 
 
-def package(directory: Path) -> Package:
+def package(directory: Path, runtime: str = "python3.13") -> Package:
     return build_package(
         str(directory),
         HANDLERS,
-        runtime="python3.13",
+        runtime=runtime,
         region="us-east-1",
         environments=ENVIRONMENTS,
     )
@@ -175,11 +181,12 @@ def test_requirements_are_installed_into_each_zip_and_cached(tmp_path: Path, cac
     for archive in built.archives.values():
         assert "orderstamp.py" in names_in(archive)
     assert "1 dependency" in built.describe()
-    # The second build takes the cache: the wheel is gone, and nothing needs it.
-    for wheel in wheels.iterdir():
-        wheel.unlink()
+    (installed,) = (cache / "dependencies").iterdir()
+    made = installed.stat().st_mtime_ns
+    # The second build resolves the same wheel, and takes it from the cache.
     assert package(handlers).archives == built.archives
-    assert len(list((cache / "dependencies").iterdir())) == 1
+    assert list((cache / "dependencies").iterdir()) == [installed]
+    assert installed.stat().st_mtime_ns == made
 
 
 def test_a_dependency_without_a_wheel_for_lambda_is_named(tmp_path: Path) -> None:
@@ -218,6 +225,8 @@ def test_up_reports_the_code_and_stops_before_uploading_broken_code(
     code = json.loads(result.stdout)["code"]
     assert code["source"] == "handlers" and code["dependencies"] == []
     assert "Code: handlers/ @ " + code["digest"] in result.stderr
+    if sys.version_info[:2] != (3, 13):  # the default runtime is python3.13
+        assert "the functions run python3.13: it is only a guide" in result.stderr
     lam = session.client("lambda")
     deployed = lam.get_function_configuration(FunctionName="POC-Lambda-1")["CodeSha256"]
     assert deployed == code["code_sha256"]["order_writer.handler"]
@@ -276,3 +285,266 @@ def test_offline_a_compiled_dependency_built_for_another_python_is_explained(
 def test_a_handlers_directory_that_does_not_exist_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(PocctlError, match="Handlers directory nowhere does not exist"):
         build_package("nowhere", HANDLERS, runtime="python3.13", region="us-east-1")
+
+
+@pytest.mark.parametrize(
+    ("runtime", "expected"),
+    [
+        ("python3.13", ("orderstamp==1.0", "stampcompat==1.0", "toplevelnew==1.0")),
+        ("python3.11", ("oldbackport==1.0", "orderstamp==1.0")),
+    ],
+)
+def test_dependencies_are_chosen_by_the_runtimes_markers_not_this_pythons(
+    tmp_path: Path, runtime: str, expected: tuple[str, ...]
+) -> None:
+    # pip evaluates markers for the Python running it, whatever --python-version says
+    # (pypa/pip#11664): each runtime gets what its own Python on Linux needs.
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    requires = (
+        'stampcompat; python_version >= "3.12"',
+        'oldbackport; python_version < "3.12"',
+        'winonly; sys_platform == "win32"',
+    )
+    make_wheel(wheels, requires=requires)
+    for name in ("stampcompat", "oldbackport", "winonly", "toplevelnew"):
+        make_wheel(wheels, name)
+    (handlers / "requirements.txt").write_text(
+        offline_requirements(wheels, "orderstamp", "-r more-requirements.txt")
+    )
+    (handlers / "more-requirements.txt").write_text('toplevelnew; python_version >= "3.13"\n')
+    built = package(handlers, runtime)
+    assert built.dependencies == expected
+    modules = {f"{d.split('==')[0]}.py" for d in expected}
+    others = {"stampcompat.py", "oldbackport.py", "winonly.py", "toplevelnew.py"} - modules
+    for archive in built.archives.values():
+        assert modules <= names_in(archive) and not others & names_in(archive)
+
+
+def test_executable_files_of_a_wheel_stay_executable_in_the_zip(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, executables={"orderstamp_bin/stamp-tool": b"#!/bin/sh\necho ok\n"})
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))
+    archive = zipfile.ZipFile(io.BytesIO(package(handlers).archive("order_writer.handler")))
+    assert archive.getinfo("orderstamp_bin/stamp-tool").external_attr >> 16 == 0o755
+    assert archive.getinfo("orderstamp.py").external_attr >> 16 == 0o644
+    assert archive.getinfo("order_writer.py").external_attr >> 16 == 0o644
+
+
+def test_a_pure_python_package_published_only_as_source_is_built(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_sdist(wheels, "pureorder")
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "pureorder"))
+    built = package(handlers)
+    assert built.dependencies == ("pureorder==1.0",)
+    writer = zipfile.ZipFile(io.BytesIO(built.archive("order_writer.handler")))
+    assert b"built:" in writer.read("pureorder.py")
+
+
+def test_a_compiled_package_published_only_as_source_is_refused_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_sdist(wheels, "fastsource", compiled=True)
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "fastsource"))
+    with pytest.raises(PocctlError) as failure:
+        package(handlers)
+    message = str(failure.value)
+    assert "fastsource is published only as source, with compiled code" in message
+    assert "Nothing was uploaded" in message
+    assert "--find-links" in message
+
+
+def test_a_new_release_of_a_dependency_is_noticed_though_requirements_did_not_change(
+    tmp_path: Path,
+) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))
+    assert package(handlers).dependencies == ("orderstamp==1.0",)
+    make_wheel(wheels, version="1.1", stamp="stamped-v2")
+    built = package(handlers)
+    assert built.dependencies == ("orderstamp==1.1",)
+    writer = zipfile.ZipFile(io.BytesIO(built.archive("order_writer.handler")))
+    assert b"stamped-v2" in writer.read("orderstamp.py")
+
+
+def test_two_ups_installing_the_same_dependencies_at_once_share_the_cache(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))
+    # Both have missed the cache before either installs: the race, made certain.
+    both_missed = threading.Barrier(2, timeout=60)
+    pip = dependencies._pip
+
+    def installing_together(*args: Any) -> Any:
+        if "--no-deps" in args[2]:
+            both_missed.wait()
+        return pip(*args)
+
+    monkeypatch.setattr(dependencies, "_pip", installing_together)
+    results: list[Package | BaseException] = []
+
+    def up() -> None:
+        try:
+            results.append(package(handlers))
+        except BaseException as exc:  # reported below, in the test's thread
+            results.append(exc)
+
+    threads = [threading.Thread(target=up) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    first, second = results
+    assert isinstance(first, Package) and isinstance(second, Package), results
+    assert first.archives == second.archives and first.dependencies == ("orderstamp==1.0",)
+    assert not [p for p in (cache / "dependencies").iterdir() if p.name.startswith(".")]
+    assert len(list((cache / "dependencies").iterdir())) == 1
+
+
+EXCEPT_WITHOUT_PARENTHESES = "try:\n    pass\nexcept ValueError, TypeError:\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "runtime", "refused"),
+    [
+        ("type Order = dict[str, str]\n", "python3.11", "line 1"),  # PEP 695 came in 3.12
+        ("type Order = dict[str, str]\n", "python3.13", None),
+        (EXCEPT_WITHOUT_PARENTHESES, "python3.13", "line 3"),  # PEP 758 came in 3.14
+        (EXCEPT_WITHOUT_PARENTHESES, "python3.14", None),
+    ],
+)
+def test_syntax_is_checked_in_the_runtimes_grammar_not_this_pythons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, runtime: str, refused: str | None
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-other-python"))  # only this machine's Python
+    handler_check.runtime_python.cache_clear()
+    handlers = own_handlers(tmp_path)
+    (handlers / "shared.py").write_text(source)
+    writer = handlers / "order_writer.py"
+    writer.write_text(writer.read_text().replace("import boto3\n", "import boto3\nimport shared\n"))
+    if refused:
+        with pytest.raises(PocctlError, match=rf"handlers/shared\.py, {refused}: .*Nothing was"):
+            package(handlers, runtime)
+        return
+    built = package(handlers, runtime)
+    assert "shared.py" in names_in(built.archive("order_writer.handler"))
+    if sys.version_info[:2] < handler_check.version_of(runtime):
+        notes = "\n".join(built.notes)
+        assert "handlers/shared.py, line" in notes and f"{runtime} may" in notes
+        assert f"the functions run {runtime}: it is only a guide" in notes
+        assert "(importing POC-Lambda-1's handler on Python" in notes  # not refused either
+
+
+def python_of(version: str) -> str | None:
+    """A working python<version> on this machine: on PATH, or one pyenv installed."""
+    candidates = [
+        shutil.which(f"python{version}"),
+        *Path.home().glob(f".pyenv/versions/{version}*/bin/python{version}"),
+    ]
+    return next(
+        (
+            c
+            for c in map(str, filter(None, candidates))
+            if subprocess.run([c, "-V"], capture_output=True).returncode == 0
+        ),
+        None,
+    )
+
+
+def test_the_runtimes_own_python_settles_what_this_older_one_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = python_of("3.13")
+    if sys.version_info[:2] >= (3, 13) or found is None:
+        pytest.skip("needs a Python older than 3.13 running pocctl and python3.13 beside it")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3.13").symlink_to(found)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    handler_check.runtime_python.cache_clear()
+    handlers = own_handlers(tmp_path)
+    (handlers / "shared.py").write_text("type Order = dict[str, str]\n")
+    built = package(handlers, "python3.13")
+    assert not [n for n in built.notes if "not checked" in n]
+    (handlers / "shared.py").write_text("ok = 1\ntype Order = dict[str, str] extra\n")
+    with pytest.raises(PocctlError, match=r"handlers/shared\.py, line 2: invalid syntax"):
+        package(handlers, "python3.13")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="typing.override is there from 3.12")
+def test_a_standard_library_name_newer_than_this_python_is_not_refused(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    writer = handlers / "order_writer.py"
+    writer.write_text(
+        writer.read_text().replace("import boto3\n", "import boto3\nfrom typing import override\n")
+    )
+    built = package(handlers, "python3.13")
+    notes = "\n".join(built.notes)
+    assert "cannot import name 'override' from 'typing'" in notes
+    assert "python3.13 may not fail so: not refused" in notes
+    with pytest.raises(PocctlError, match="cannot import name 'override'"):
+        package(handlers, "python3.11")  # the runtime's own standard library lacks it too
+
+
+def test_a_requirements_file_naming_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    (handlers / "requirements.txt").write_text("-r base.txt\norderstamp\n")
+    with pytest.raises(PocctlError, match=r"`-r base.txt` names .*base.txt, which does not exist"):
+        package(handlers)
+
+
+# Run by a Python newer than the runtime: refuse what the runtime's grammar lacks.
+CHECK = """
+import sys
+from pathlib import Path
+from pocctl.handler_check import HandlerError, check_sources
+path = Path(sys.argv[1])
+try:
+    print(check_sources(path.parent, {}, [path], sys.argv[2]))
+except HandlerError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "refused"),
+    [
+        ("type Order = dict[str, str]\n", "line 1: Type statement is only supported in"),
+        ('item = "mop"\ntext = f"{ {"item": item}["item"]}"\n', "line 2: f-strings written so"),
+        ("text = f\"{'\\n'.join(['a', 'b'])}\"\n", "line 1: f-strings written so"),
+    ],
+)
+def test_syntax_newer_than_the_runtime_is_refused_by_a_newer_python(
+    tmp_path: Path, source: str, refused: str
+) -> None:
+    newer = sys.executable if sys.version_info >= (3, 12) else python_of("3.13")
+    if newer is None:
+        pytest.skip("needs Python 3.12 or later, running pocctl or beside it")
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    (handlers / "shared.py").write_text(source)
+
+    def checked(runtime: str) -> str:
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+        done = subprocess.run(
+            [newer, "-c", CHECK, str(handlers / "shared.py"), runtime],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    message = checked("python3.11")
+    assert f"handlers/shared.py, {refused}" in message and "Nothing was uploaded" in message
+    assert "The functions run python3.11" in message
+    assert checked("python3.13") == "[]"

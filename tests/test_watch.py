@@ -1,12 +1,19 @@
 """`pocctl up --watch` uploads each saved change to the functions it changes, reports a save
-that doesn't compile without uploading it, and stops cleanly on Ctrl-C."""
+that doesn't compile without uploading it, keeps watching through a dropped connection or
+expired credentials, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
 import shutil
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import EndpointConnectionError, UnauthorizedSSOTokenError
 from click.testing import CliRunner
 
 from pocctl.bundle import bundled_dir
@@ -15,11 +22,13 @@ from pocctl.cli.options import Runtime
 from pocctl.context import Context
 from pocctl.errors import PocctlError
 from pocctl.local.emulator import Emulator
+from pocctl.packaging import code_sha256
 from pocctl.resources.functions import FunctionStep
 from pocctl.stack import build_steps
-from pocctl.watch import watch, watching
+from pocctl.watch import POLL, watch, watching
 
 from .emulated import local_context, up_local
+from .faults import runtime_with
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +102,97 @@ def test_ctrl_c_stops_up_watch_cleanly(emulator: Emulator, own: tuple[Context, P
     assert result.exit_code == 0, result.output
     assert f"Watching {handlers}/ for changes (Ctrl-C to stop)" in result.output
     assert "Stopped watching (0 change(s) seen)." in result.output
+
+
+class NextUpload:
+    """What the next UpdateFunctionCode meets: an exception raised as botocore raises it, or an
+    AWS error code answered as AWS would; then calls go through again."""
+
+    def __init__(self) -> None:
+        self.fault: BaseException | tuple[str, str] | None = None
+
+    def __call__(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        fault, self.fault = self.fault, None
+        if isinstance(fault, BaseException):
+            raise fault
+        if fault is None:
+            return None
+        code, message = fault
+        return AWSResponse("https://fault.invalid", 400, {}, None), {
+            "Error": {"Code": code, "Message": message}
+        }
+
+
+def between_looks(steps: list[Callable[[], None]]) -> Callable[[float], None]:
+    """A sleep that runs the next step each time the watcher waits before looking at the
+    directory again (so each step starts once the previous save was handled), then presses
+    Ctrl-C; every other pause (up's, an update's) is real."""
+
+    def sleep(seconds: float) -> None:
+        callers, frame = set(), sys._getframe(1)
+        while frame is not None:
+            callers.add(frame.f_code.co_name)
+            frame = frame.f_back
+        if seconds != POLL or "watch" not in callers or "_update" in callers:
+            time.sleep(seconds)
+        elif steps:
+            steps.pop(0)()
+        else:
+            raise KeyboardInterrupt
+
+    return sleep
+
+
+def test_up_watch_keeps_watching_through_a_dropped_connection_and_expired_credentials(
+    emulator: Emulator, own: tuple[Context, Path]
+) -> None:
+    ctx, handlers = own
+    notifier = handlers / "order_notifier.py"
+    original = notifier.read_text()
+    upload = NextUpload()
+
+    def save(subject: str, fault: BaseException | tuple[str, str] | None) -> Callable[[], None]:
+        def step() -> None:
+            upload.fault = fault
+            notifier.write_text(f"{original}\n# subject: {subject}\n")
+
+        return step
+
+    endpoint = f"{emulator.endpoint_url}/2015-03-31/functions"
+    steps = [
+        save("Order", EndpointConnectionError(endpoint_url=endpoint)),
+        save(
+            "Order in",
+            ("ExpiredTokenException", "The security token included in the request is expired"),
+        ),
+        save("An order", UnauthorizedSSOTokenError()),
+        save("Your order", None),
+    ]
+    arguments = ["up", "--watch", "--stack", ctx.config.stack, "--handlers", str(handlers)]
+    try:
+        result = CliRunner().invoke(
+            cli,
+            arguments,
+            env={"AWS_ENDPOINT_URL": emulator.endpoint_url},
+            obj=runtime_with(
+                lambda session: session.events.register(
+                    "before-call.lambda.UpdateFunctionCode", upload
+                ),
+                sleep=between_looks(steps),
+            ),
+        )
+        functions = [s for s in build_steps(ctx.config) if isinstance(s, FunctionStep)]
+        saved = functions[0].source.package(ctx).archive("order_notifier.handler")
+    finally:
+        notifier.write_text(original)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    failed = [i for i, line in enumerate(lines) if line.startswith("order_notifier.py: ")]
+    assert len(failed) == 4, result.output
+    assert f"Could not reach the AWS endpoint {endpoint}" in lines[failed[0]]
+    assert "ExpiredTokenException" in lines[failed[1]] and "expired" in lines[failed[1]]
+    assert "SSO session" in "\n".join(lines[failed[2] : failed[3]])
+    assert result.output.count("Watching on: the next save tries again.") == 3
+    assert f"updated {ctx.config.names.notifier_function}" in lines[failed[3]]
+    assert "Stopped watching (4 change(s) seen)." in result.output
+    assert code_of(ctx, ctx.config.names.notifier_function) == code_sha256(saved)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from pocctl.cli.main import cli
+from pocctl.cli.main import as_click_error, cli
 from pocctl.cli.options import (
     Finished,
     aws_options,
@@ -261,8 +261,9 @@ def watch_handlers(term: Terminal, ctx: Context) -> list[Update]:
     def report(update: Update) -> None:
         updates.append(update)
         files = ", ".join(update.changed)
-        if update.error:
-            term.warning(f"{files}: {update.error}")
+        if update.failure is not None:
+            message = as_click_error(update.failure).format_message()
+            term.warning(f"{files}: {message}\nWatching on: the next save tries again.")
         elif update.updated:
             term.success(
                 f"{files}: updated {', '.join(update.updated)} "
