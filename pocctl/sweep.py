@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from pocctl.aws import error_code
 from pocctl.config import TAG_KEY
 from pocctl.context import Context
-from pocctl.resources.base import AnyStep, Leftover, arn_parts
+from pocctl.resources.base import AnyStep, Leftover, arn_parts, read_whole
 
 Kinds = dict[type[AnyStep], list[AnyStep]]
 
@@ -49,7 +49,7 @@ def _at(ctx: Context, kinds: Kinds, arn: str) -> Leftover | None:
     it is, since it can't be confirmed."""
     kind = next((k for k in kinds if k.recognises(arn)), None)
     if kind is not None:
-        return kind.leftover_at(ctx, arn)
+        return read_whole(ctx, lambda: kind.leftover_at(ctx, arn))
     service = arn_parts(arn)[0]
     return Leftover(service, arn, f"remove it in the AWS console (search for {arn})")
 
@@ -73,7 +73,10 @@ def sweep(
     try:
         looks: list[Any] = ctx.together(
             lambda: _confirmed_tagged(ctx, kinds),
-            *(partial(kind.leftovers, ctx, of_kind) for kind, of_kind in kinds.items()),
+            *(
+                partial(read_whole, ctx, partial(kind.leftovers, ctx, of_kind))
+                for kind, of_kind in kinds.items()
+            ),
         )
     except ClientError as exc:
         result.incomplete = (
