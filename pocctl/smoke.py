@@ -20,12 +20,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pocctl.aws import is_not_found
 from pocctl.context import Context
 from pocctl.errors import PocctlError
 from pocctl.logs import last_error
 from pocctl.resources.base import is_ours
 from pocctl.resources.mappings import function_mappings
-from pocctl.resources.queues import depth, queue_arn
+from pocctl.resources.queues import depth, queue_arn, queue_url
 from pocctl.resources.topic import email_subscriptions
 from pocctl.stack import read_outputs
 
@@ -127,15 +128,36 @@ def inbox_prefix(ctx: Context) -> str:
 
 
 def remove_leftover_inboxes(ctx: Context) -> list[str]:
-    """Temporary test-order queues a killed `test-order` could not remove (for `down`)."""
+    """Temporary test-order queues a killed `test-order` could not remove (for `down`). A queue
+    deleted in the last 60 s may still be listed and answer (SQS API reference, DeleteQueue):
+    deleting it again is harmless, and `down` counts it as being deleted."""
+    sqs = ctx.client("sqs")
+    urls = sqs.list_queues(QueueNamePrefix=inbox_prefix(ctx)).get("QueueUrls", [])
+    ours = []
+    for url in urls:
+        try:
+            tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+        except ClientError as exc:
+            if is_not_found(exc):
+                continue
+            raise
+        if is_ours(ctx, tags):
+            ours.append(url.rsplit("/", 1)[-1])
+    return remove_inboxes(ctx, ours)
+
+
+def remove_inboxes(ctx: Context, names: list[str]) -> list[str]:
+    """Delete the named test-order queues of the stack; the names of those deleted."""
     sqs = ctx.client("sqs")
     removed = []
-    urls = sqs.list_queues(QueueNamePrefix=inbox_prefix(ctx)).get("QueueUrls", [])
-    for url in urls:
-        if is_ours(ctx, sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}):
+    for name in names:
+        if not name.startswith(inbox_prefix(ctx)):
+            continue
+        url = queue_url(ctx, name)
+        if url is not None:
             with suppress(ClientError):
                 sqs.delete_queue(QueueUrl=url)
-                removed.append(url.rsplit("/", 1)[-1])
+                removed.append(name)
     return removed
 
 

@@ -457,16 +457,50 @@ def test_every_rule_names_its_source() -> None:
         assert len(rule.source) > 40, name
 
 
-def test_a_deleted_queue_still_answers_get_queue_url_while_its_deletion_lasts(
+def test_a_deleted_queue_still_answers_everything_while_its_deletion_lasts(
     emulator: Emulator, clock: Clock
 ) -> None:
+    # The default answer to "might succeed" (SQS API reference, DeleteQueue): every request.
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="q", tags={"k": "v"})["QueueUrl"]
+    sqs.delete_queue(QueueUrl=url)
+    assert sqs.get_queue_url(QueueName="q")["QueueUrl"] == url
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"k": "v"}
+    assert (
+        "QueueArn" in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    )
+    assert sqs.list_queues(QueueNamePrefix="q")["QueueUrls"] == [url]
+    sqs.delete_queue(QueueUrl=url)  # again: still accepted, and the 60 s don't start again
+    with pytest.raises(ClientError) as refused:
+        sqs.create_queue(QueueName="q")
+    assert code_of(refused) == "AWS.SimpleQueueService.QueueDeletedRecently"
+    clock.advance("queue_name_reuse")
+    with pytest.raises(ClientError) as gone:
+        sqs.get_queue_url(QueueName="q")
+    assert code_of(gone) == "AWS.SimpleQueueService.NonExistentQueue"
+    assert sqs.list_queues(QueueNamePrefix="q").get("QueueUrls", []) == []
+    assert sqs.create_queue(QueueName="q")["QueueUrl"] == url
+
+
+@pytest.mark.parametrize(("answers", "url_answers"), [("url", True), ("none", False)])
+def test_a_deleted_queue_can_be_told_to_answer_less(
+    emulator: Emulator, clock: Clock, answers: str, url_answers: bool
+) -> None:
+    emulator.aws.sqs.deleted_queue_answers = answers
     sqs = client(emulator, "sqs")
     url = sqs.create_queue(QueueName="q")["QueueUrl"]
     sqs.delete_queue(QueueUrl=url)
-    assert sqs.get_queue_url(QueueName="q")["QueueUrl"].endswith("/q")
+    if url_answers:
+        assert sqs.get_queue_url(QueueName="q")["QueueUrl"].endswith("/q")
+    else:
+        with pytest.raises(ClientError):
+            sqs.get_queue_url(QueueName="q")
     with pytest.raises(ClientError) as gone:
         sqs.list_queue_tags(QueueUrl=url)
     assert code_of(gone) == "AWS.SimpleQueueService.NonExistentQueue"
+    with pytest.raises(ClientError) as refused:
+        sqs.create_queue(QueueName="q")
+    assert code_of(refused) == "AWS.SimpleQueueService.QueueDeletedRecently"
     clock.advance("queue_name_reuse")
     with pytest.raises(ClientError):
         sqs.get_queue_url(QueueName="q")

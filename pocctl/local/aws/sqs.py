@@ -1,8 +1,12 @@
 """SQS: a deleted queue's name cannot be used again for 60 seconds, and meanwhile the queue may
 still answer: "When you delete a queue, the deletion process takes up to 60 seconds. Requests
-you send involving that queue during the 60 seconds might succeed." (SQS API reference,
-DeleteQueue). Here GetQueueUrl keeps answering for those 60 seconds (the harsh end of "might");
-anything else about the queue says it does not exist."""
+you send involving that queue during the 60 seconds might succeed. For example, a SendMessage
+request might succeed, but after 60 seconds the queue and the message you sent no longer exist."
+(SQS API reference, DeleteQueue). "Might" leaves the answer open, so `deleted_queue_answers` picks
+one: "all" (the default, the harsh end: every request about the queue succeeds as before the
+delete, reads answer what the queue was; moto deletes it when the 60 s are over), "url" (only
+GetQueueUrl still answers) or "none" (gone at once). Only CreateQueue is certain: it refuses the
+name for those 60 seconds (QueueDeletedRecently)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ DELETED_RECENTLY = (
     "You must wait 60 seconds after deleting a queue before you can create another with the "
     "same name."
 )
+ANSWERS = ("all", "url", "none")
 
 
 class SqsRules(Rules):
@@ -28,26 +33,72 @@ class SqsRules(Rules):
         super().__init__(world)
         self.base_url = base_url
         self.deleted: dict[tuple[str, str], float] = {}  # (region, name) -> reusable from
+        # Deleted queues moto still holds, answering as before, until their 60 s are over.
+        self.deleting: dict[tuple[str, str], float] = {}
+        self.deleted_queue_answers = "all"
         self.moves = MessageMoves(world, base_url)
 
     def _deleted_recently(self, call: Call, name: str) -> bool:
         reusable = self.deleted.get((call.region, name))
         return reusable is not None and self.world.clock() < reusable
 
+    def tick(self) -> None:
+        """Queues whose 60 s are over are gone (moto deletes them now)."""
+        from moto.sqs.models import sqs_backends
+
+        now = self.world.clock()
+        with self.world.lock:
+            due = [key for key, until in self.deleting.items() if now >= until]
+            for key in due:
+                del self.deleting[key]
+        for region, name in due:
+            sqs_backends[self.world.account][region].queues.pop(name, None)
+
     def before(self, call: Call) -> Reply | None:
+        self.tick()
         if call.operation in MOVE_OPERATIONS:  # moto has no dead-letter queue redrive
             return self.moves.handle(call)
         name = str(call.params.get("QueueName"))
         if call.operation == "CreateQueue" and self._deleted_recently(call, name):
             return error(call, 400, "QueueDeletedRecently", DELETED_RECENTLY)
-        if call.operation == "GetQueueUrl" and self._deleted_recently(call, name):
+        if (
+            call.operation == "GetQueueUrl"
+            and self.deleted_queue_answers == "url"
+            and self._deleted_recently(call, name)
+        ):
             owner = call.params.get("QueueOwnerAWSAccountId") or self.world.account
             url = f"{self.base_url()}/{owner}/{name}"
             return json_reply(200, {"QueueUrl": url}, "application/x-amz-json-1.0")
+        if call.operation == "DeleteQueue" and self.deleted_queue_answers == "all":
+            return self._delete_later(call)
         return None
+
+    def _delete_later(self, call: Call) -> Reply | None:
+        """DeleteQueue that leaves the queue in moto, answering, until its 60 s are over."""
+        from moto.sqs.models import sqs_backends
+
+        name = queue_name(call)
+        key = (call.region, name)
+        with self.world.lock:
+            if key not in self.deleting:
+                if name not in sqs_backends[self.world.account][call.region].queues:
+                    return None  # moto says it does not exist
+                until = self.world.after("queue_name_reuse")
+                self.deleting[key] = until
+                self.deleted[key] = until
+        if call.protocol == "json":
+            return json_reply(200, {}, "application/x-amz-json-1.0")
+        body = (
+            b"<DeleteQueueResponse><ResponseMetadata><RequestId>pocctl-local</RequestId>"
+            b"</ResponseMetadata></DeleteQueueResponse>"
+        )
+        return Reply(200, body, [("Content-Type", "text/xml")]).with_body(body)
 
     def after(self, call: Call, reply: Reply) -> Reply:
         if call.operation == "DeleteQueue" and reply.ok:
-            name = urlparse(str(call.params.get("QueueUrl", ""))).path.rstrip("/").split("/")[-1]
-            self.deleted[(call.region, name)] = self.world.after("queue_name_reuse")
+            self.deleted[(call.region, queue_name(call))] = self.world.after("queue_name_reuse")
         return reply
+
+
+def queue_name(call: Call) -> str:
+    return urlparse(str(call.params.get("QueueUrl", ""))).path.rstrip("/").split("/")[-1]
