@@ -46,6 +46,10 @@ class Clock:
     def advance(self, rule: str, extra: float = 0.01) -> None:
         self.now += RULES[rule].seconds + extra
 
+    def sleep(self, seconds: float) -> None:
+        """A pause of the code under test: AWS's time moves on by as much."""
+        self.now += seconds
+
 
 @pytest.fixture
 def clock() -> Clock:

@@ -20,28 +20,14 @@ from pocctl.config import Config
 from pocctl.context import Context, new_session
 from pocctl.engine import Engine
 from pocctl.local.aws.sqs import ANSWERS
-from pocctl.local.aws.timing import RULES, Timing
+from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
 from pocctl.reporting import Outcome, RecordingReporter
 from pocctl.resources.queues import QueueStep
 from pocctl.smoke import temporary_inbox
 from pocctl.stack import build_steps
 
-
-class Clock:
-    """AWS's time, moved by the test and by every pause pocctl makes."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def after_deletions(self) -> None:
-        self.now += RULES["queue_name_reuse"].seconds + 0.01
+from .test_aws_behaviours import Clock
 
 
 @pytest.fixture
@@ -87,7 +73,9 @@ def test_up_right_after_down_creates_the_queues_again(
         "SQS queue dq-Queue": Outcome.CREATED,
         "SQS queue dq-Stream-Failures": Outcome.CREATED,
     }
-    clock.after_deletions()  # whatever was deleted is gone by now; what `up` made is there
+    clock.advance(
+        "queue_name_reuse"
+    )  # whatever was deleted is gone by now; what `up` made is there
     sqs = ctx.client("sqs")
     for name in ("dq-Queue-DLQ", "dq-Queue", "dq-Stream-Failures"):
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]

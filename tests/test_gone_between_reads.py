@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.context import new_session
@@ -82,20 +82,30 @@ def session(aws: None) -> boto3.Session:
     return new_session(region_name=REGION)
 
 
+QUICK = runtime_with(sleep=lambda seconds: None)
+
+
+def run_while_it_goes(
+    runner: CliRunner, session: boto3.Session, case: str, *args: str
+) -> tuple[GoneMeanwhile, Result]:
+    """The stack up; then the command, during which the case's resource goes between reads."""
+    assert runner.invoke(cli, ["up"], obj=QUICK).exit_code == 0
+    service, operation, delete, _, name = CASES[case]
+    meanwhile = GoneMeanwhile(service, operation, name, lambda: delete(session))
+    result = runner.invoke(cli, list(args), obj=runtime_with(meanwhile, sleep=lambda s: None))
+    assert meanwhile.done
+    return meanwhile, result
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_up_recreates_what_went_between_two_reads_of_its_plan(
     runner: CliRunner, session: boto3.Session, case: str
 ) -> None:
-    quick = runtime_with(sleep=lambda seconds: None)
-    assert runner.invoke(cli, ["up"], obj=quick).exit_code == 0
-    service, operation, delete, kind, name = CASES[case]
-    meanwhile = GoneMeanwhile(service, operation, name, lambda: delete(session))
-
-    result = runner.invoke(cli, ["up"], obj=runtime_with(meanwhile, sleep=lambda seconds: None))
-    assert meanwhile.done
+    _, result = run_while_it_goes(runner, session, case, "up")
+    *_, kind, name = CASES[case]
     assert result.exit_code == 0, result.output
     assert name in everything(session)[kind]
-    again = runner.invoke(cli, ["status", "--json"], obj=quick)
+    again = runner.invoke(cli, ["status", "--json"], obj=QUICK)
     assert json.loads(again.stdout)["problems"] == []
 
 
@@ -103,15 +113,8 @@ def test_up_recreates_what_went_between_two_reads_of_its_plan(
 def test_status_says_missing_for_what_went_between_two_reads(
     runner: CliRunner, session: boto3.Session, case: str
 ) -> None:
-    quick = runtime_with(sleep=lambda seconds: None)
-    assert runner.invoke(cli, ["up"], obj=quick).exit_code == 0
-    service, operation, delete, _, name = CASES[case]
-    meanwhile = GoneMeanwhile(service, operation, name, lambda: delete(session))
-
-    result = runner.invoke(
-        cli, ["status", "--json"], obj=runtime_with(meanwhile, sleep=lambda seconds: None)
-    )
-    assert meanwhile.done
+    _, result = run_while_it_goes(runner, session, case, "status", "--json")
+    name = CASES[case][-1]
     assert result.exit_code == 1, result.output
     document = json.loads(result.stdout)
     assert any(name in p and "is missing" in p for p in document["problems"]), document
