@@ -131,3 +131,23 @@ def test_down_right_after_test_order_counts_its_inbox_as_being_deleted(
     assert document["left"] == []
     if answers != "none" and answers != "url":
         assert [item["name"] for item in document["being_deleted"]] == [name]
+
+
+@pytest.mark.parametrize("answers", ANSWERS)
+def test_ls_does_not_list_a_stack_just_taken_down(
+    emulator: Emulator, clock: Clock, answers: str
+) -> None:
+    emulator.aws.sqs.deleted_queue_answers = answers
+    ctx = context(emulator, clock)
+    runtime = Runtime(sleep=clock.sleep, clock=clock)
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+
+    def listed() -> list[str]:
+        result = CliRunner().invoke(cli, ["ls", "--json"], obj=runtime, env=env)
+        assert result.exit_code == 0, result.output
+        return [found["stack"] for found in json.loads(result.stdout)["stacks"]]
+
+    assert Engine(ctx, queue_steps(ctx)).up().ok
+    assert listed() == ["dq"]
+    assert Engine(ctx, queue_steps(ctx)).down().ok
+    assert listed() == []

@@ -138,9 +138,9 @@ def test_ls_lists_each_stack_with_its_health_url_and_age(
 
     # In every region (two here; `ls --all-regions` below asks for each enabled one):
     # a stack with nothing left but its global roles is listed as roles-only.
-    found, elsewhere = find_stacks(stack, ["us-east-1", "eu-west-1"], every_region=True)
-    assert elsewhere == []
-    stacks = {s.stack: s.as_json() for s in found}
+    listing = find_stacks(stack, ["us-east-1", "eu-west-1"], every_region=True)
+    assert listing.elsewhere == [] and listing.unreadable == {}
+    stacks = {s.stack: s.as_json() for s in listing.stacks}
     assert stacks["red"]["health"] == "healthy" and stacks["red"]["region"] == "us-east-1"
     assert stacks["red"]["order_url"].endswith("/prod/_user_request_/order")
     assert stacks["red"]["created"] is not None

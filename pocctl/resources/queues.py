@@ -225,7 +225,8 @@ class QueueStep(Step[QueueState]):
             return None
         if none_if_absent(lambda: ctx.client("sqs").list_queue_tags(QueueUrl=url)) is None:
             return None  # deleted moments ago: only its URL still answers
-        return Leftover(cls.kind, name, removal(ctx, f"aws sqs delete-queue --queue-url {url}"))
+        command = removal(ctx, f"aws sqs delete-queue --queue-url {url}")
+        return Leftover(cls.kind, name, command, being_deleted(ctx, name, {}))
 
     def destroy(self, ctx: Context) -> Outcome:
         with aws_errors(self.key, "GetQueueUrl"):
