@@ -114,6 +114,7 @@ def temporary_inbox(ctx: Context, topic_arn: str) -> Iterator[str]:
             # Not raw: SNS's envelope carries the Subject, which test-order shows.
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
+        until_usable(ctx, url)
         yield url
     finally:
         if subscription:
@@ -121,6 +122,44 @@ def temporary_inbox(ctx: Context, topic_arn: str) -> Iterator[str]:
                 sns.unsubscribe(SubscriptionArn=subscription)
         with suppress(ClientError):
             sqs.delete_queue(QueueUrl=url)
+
+
+PROBE = "pocctl test-order: is this inbox usable yet?"
+INBOX_USABLE_WITHIN = 30.0
+
+
+def until_usable(ctx: Context, url: str) -> None:
+    """Return once the new inbox takes and gives back a message of ours, so that the order is
+    posted only when its notification can land. SQS: "After you create a queue, you must wait at
+    least one second after the queue is created to be able to use the queue" (API reference,
+    CreateQueue). What a queue too new answers is not published: a refused send is tried again,
+    and a probe accepted but lost is sent again."""
+    sqs = ctx.client("sqs")
+    deadline = ctx.clock() + INBOX_USABLE_WITHIN
+    waiting, pause = ctx.waiting(), 0.05
+    while True:
+        try:
+            sqs.send_message(QueueUrl=url, MessageBody=PROBE)
+            received = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            received = []
+        probes = [m for m in received if m["Body"] == PROBE]
+        for message in probes:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        if probes:
+            return
+        if ctx.clock() >= deadline:
+            raise PocctlError(
+                "test-order's temporary queue could not be used within "
+                f"{INBOX_USABLE_WITHIN:.0f}s.",
+                "Run `pocctl test-order` again.",
+            )
+        waiting.pause(pause)
+        pause = min(pause * 1.5, 0.25)
 
 
 def inbox_prefix(ctx: Context) -> str:

@@ -486,6 +486,30 @@ def test_a_deleted_queue_still_answers_everything_while_its_deletion_lasts(
     assert sqs.create_queue(QueueName="q")["QueueUrl"] == url
 
 
+def test_a_new_queue_can_be_used_after_a_second_and_gets_nothing_from_sns_before(
+    emulator: Emulator, clock: Clock
+) -> None:
+    sqs, sns = client(emulator, "sqs"), client(emulator, "sns")
+    url = sqs.create_queue(QueueName="fresh")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True)
+    with pytest.raises(ClientError) as refused:
+        sqs.send_message(QueueUrl=url, MessageBody="too soon")
+    assert code_of(refused) == "AWS.SimpleQueueService.NonExistentQueue"
+    sns.publish(TopicArn=topic, Message="lost")
+    clock.advance("queue_new")
+    sns.publish(TopicArn=topic, Message="delivered")
+    sqs.send_message(QueueUrl=url, MessageBody="in time")
+    bodies = [
+        m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    ]
+    assert "in time" in bodies
+    assert [b for b in bodies if "lost" in b] == [] and any("delivered" in b for b in bodies)
+
+
 @pytest.mark.parametrize(("answers", "url_answers"), [("url", True), ("none", False)])
 def test_a_deleted_queue_can_be_told_to_answer_less(
     emulator: Emulator, clock: Clock, answers: str, url_answers: bool

@@ -24,6 +24,20 @@ DELETED_RECENTLY = (
     "same name."
 )
 ANSWERS = ("all", "url", "none")
+# What uses a queue (timing.py, queue_new: refused until the queue is a second old).
+DATA_PLANE = frozenset(
+    {
+        "SendMessage",
+        "SendMessageBatch",
+        "ReceiveMessage",
+        "DeleteMessage",
+        "DeleteMessageBatch",
+        "ChangeMessageVisibility",
+        "ChangeMessageVisibilityBatch",
+        "PurgeQueue",
+    }
+)
+NOT_YET = "The specified queue does not exist."
 
 
 class SqsRules(Rules):
@@ -36,6 +50,8 @@ class SqsRules(Rules):
         # Deleted queues moto still holds, answering as before, until their 60 s are over.
         self.deleting: dict[tuple[str, str], float] = {}
         self.deleted_queue_answers = "all"
+        self.created: dict[tuple[str, str], float] = {}  # (region, name) -> when
+        self._creating: set[int] = set()  # CreateQueue calls making a queue that wasn't there
         self.moves = MessageMoves(world, base_url)
 
     def _deleted_recently(self, call: Call, name: str) -> bool:
@@ -54,13 +70,35 @@ class SqsRules(Rules):
         for region, name in due:
             sqs_backends[self.world.account][region].queues.pop(name, None)
 
+    def usable(self, region: str, name: str) -> bool:
+        """Whether the queue is old enough to be used (timing.py, queue_new)."""
+        created = self.created.get((region, name))
+        return created is None or self.world.clock() >= created + self.world.timing.seconds(
+            "queue_new"
+        )
+
+    def usable_arn(self, arn: str) -> bool:
+        parts = arn.split(":")
+        return len(parts) < 6 or self.usable(parts[3], parts[5])
+
     def before(self, call: Call) -> Reply | None:
+        from moto.sqs.models import sqs_backends
+
         self.tick()
         if call.operation in MOVE_OPERATIONS:  # moto has no dead-letter queue redrive
             return self.moves.handle(call)
         name = str(call.params.get("QueueName"))
         if call.operation == "CreateQueue" and self._deleted_recently(call, name):
             return error(call, 400, "QueueDeletedRecently", DELETED_RECENTLY)
+        queues = sqs_backends[self.world.account][call.region].queues
+        if call.operation == "CreateQueue" and name not in queues:
+            self._creating.add(id(call))
+        if (
+            call.operation in DATA_PLANE
+            and not call.internal
+            and not self.usable(call.region, queue_name(call))
+        ):
+            return error(call, 400, "QueueDoesNotExist", NOT_YET)
         if (
             call.operation == "GetQueueUrl"
             and self.deleted_queue_answers == "url"
@@ -95,6 +133,10 @@ class SqsRules(Rules):
         return Reply(200, body, [("Content-Type", "text/xml")]).with_body(body)
 
     def after(self, call: Call, reply: Reply) -> Reply:
+        if call.operation == "CreateQueue" and id(call) in self._creating:
+            self._creating.discard(id(call))
+            if reply.ok:
+                self.created[(call.region, str(call.params.get("QueueName")))] = self.world.clock()
         if call.operation == "DeleteQueue" and reply.ok:
             self.deleted[(call.region, queue_name(call))] = self.world.after("queue_name_reuse")
         return reply

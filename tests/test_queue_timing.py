@@ -1,4 +1,9 @@
-"""Queues deleted in the last 60 seconds. SQS: "Requests you send involving that queue during the
+"""SQS's clock as pocctl meets it: a new queue, and queues deleted in the last 60 seconds.
+
+A new queue can be used after a second (SQS API reference, CreateQueue), and what SNS sends it
+before is lost: test-order posts only once its temporary inbox can receive.
+
+Queues deleted in the last 60 seconds. SQS: "Requests you send involving that queue during the
 60 seconds might succeed" (API reference, DeleteQueue), and only CreateQueue is certain (it
 refuses the name meanwhile). `pocctl local` answers as each reading of "might" allows
 (`deleted_queue_answers`: every request succeeds, only GetQueueUrl does, none does), on a clock
@@ -151,3 +156,17 @@ def test_ls_does_not_list_a_stack_just_taken_down(
     assert listed() == ["dq"]
     assert Engine(ctx, queue_steps(ctx)).down().ok
     assert listed() == []
+
+
+def test_the_inbox_receives_a_notification_published_as_soon_as_it_is_handed_over(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ctx = context(emulator, clock)
+    sns, sqs = ctx.client("sns"), ctx.client("sqs")
+    topic = sns.create_topic(Name="dq-Topic")["TopicArn"]
+    with temporary_inbox(ctx, topic) as inbox:
+        # The order's notification, as soon as test-order could post it.
+        sns.publish(TopicArn=topic, Message="order 1 stored")
+        received = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)
+        bodies = [m["Body"] for m in received.get("Messages", [])]
+    assert len(bodies) == 1 and "order 1 stored" in bodies[0], bodies  # and no probe left
