@@ -510,6 +510,18 @@ def test_a_new_queue_can_be_used_after_a_second_and_gets_nothing_from_sns_before
     assert [b for b in bodies if "lost" in b] == [] and any("delivered" in b for b in bodies)
 
 
+def test_creating_an_existing_queue_with_other_tags_is_refused_not_a_retagging(
+    emulator: Emulator,
+) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="tagged", tags={"a": "1"})["QueueUrl"]
+    assert sqs.create_queue(QueueName="tagged", tags={"a": "1"})["QueueUrl"] == url
+    with pytest.raises(ClientError) as refused:
+        sqs.create_queue(QueueName="tagged", tags={"a": "2"})
+    assert code_of(refused) == "QueueAlreadyExists"
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"a": "1"}
+
+
 @pytest.mark.parametrize(("answers", "url_answers"), [("url", True), ("none", False)])
 def test_a_deleted_queue_can_be_told_to_answer_less(
     emulator: Emulator, clock: Clock, answers: str, url_answers: bool

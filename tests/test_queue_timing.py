@@ -99,6 +99,17 @@ def test_a_second_up_confirms_each_queue_without_changing_anything(
     assert [c.operation for c in ctx.calls.calls if c.confirms] == ["CreateQueue"] * 3
 
 
+def test_confirming_a_queue_keeps_tags_added_by_hand(emulator: Emulator, clock: Clock) -> None:
+    ctx = context(emulator, clock)
+    assert Engine(ctx, queue_steps(ctx)).up().ok
+    sqs = ctx.client("sqs")
+    url = sqs.get_queue_url(QueueName="dq-Queue")["QueueUrl"]
+    sqs.tag_queue(QueueUrl=url, Tags={"team": "orders"})
+    again = Engine(context(emulator, clock), queue_steps(ctx)).up()
+    assert {r.outcome for r in again.results} == {Outcome.UNCHANGED}
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"pocctl:stack": "dq", "team": "orders"}
+
+
 class ListsNothing:
     """ListQueues answers as if the deleted queue were gone, while the tagging API, GetQueueUrl
     and ListQueueTags still answer for it: each request "might succeed" on its own."""

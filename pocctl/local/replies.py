@@ -104,6 +104,7 @@ def error(call: Call, status: int, code: str, message: str) -> Reply:
 QUERY_CODES = {
     "QueueDeletedRecently": "AWS.SimpleQueueService.QueueDeletedRecently",
     "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueNameExists": "QueueAlreadyExists",
 }
 
 

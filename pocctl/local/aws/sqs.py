@@ -38,6 +38,9 @@ DATA_PLANE = frozenset(
     }
 )
 NOT_YET = "The specified queue does not exist."
+# CreateQueue of an existing queue with other tags is refused, not a re-tagging (moto replaces
+# the tags): Bogdanp/dramatiq_sqs#13, awslabs/amazon-sqs-java-temporary-queues-client#70.
+OTHER_TAGS = "A queue already exists with the same name and different tags."
 
 
 class SqsRules(Rules):
@@ -93,6 +96,14 @@ class SqsRules(Rules):
         queues = sqs_backends[self.world.account][call.region].queues
         if call.operation == "CreateQueue" and name not in queues:
             self._creating.add(id(call))
+        tags = call.params.get("tags")
+        if (
+            call.operation == "CreateQueue"
+            and name in queues
+            and tags is not None
+            and dict(tags) != dict(queues[name].tags or {})
+        ):
+            return error(call, 400, "QueueNameExists", OTHER_TAGS)
         if (
             call.operation in DATA_PLANE
             and not call.internal
