@@ -4,7 +4,9 @@ A stack is found by what carries its `pocctl:stack` tag (the Resource Groups Tag
 region) and by its roles' names (IAM is global and its roles are not in the tagging API). The
 tagging API lists a resource for a while after it is gone, so each one is confirmed as the sweep
 after `down` confirms it. A region that can't be read (a service control policy can deny a region
-that DescribeRegions still lists as enabled) is reported, and the others are listed."""
+that DescribeRegions still lists as enabled: AWS Organizations User Guide, the SCP example "Deny
+access to AWS based on the requested AWS Region"; "explicit deny in a service control policy" per
+region in turbot/steampipe-mod-aws-compliance#934) is reported, and the others are listed."""
 
 from __future__ import annotations
 
