@@ -19,6 +19,7 @@ NOT_FOUND_CODES = frozenset(
         "ResourceNotFoundException",
         "NotFoundException",
         "NotFound",
+        "ResourceNotFound",  # SNS ListTagsForResource (botocore: ResourceNotFoundException)
         "AWS.SimpleQueueService.NonExistentQueue",
         "QueueDoesNotExist",
     }

@@ -36,10 +36,12 @@ class Call:
     step: str | None = None
     # Set for calls made side by side within a step (Context.together): "group/branch".
     lane: str | None = None
+    # A write call made as a read that can't be stale, which changes nothing (Context.confirming).
+    confirms: bool = False
 
     @property
     def mutating(self) -> bool:
-        return not self.operation.startswith(READ_PREFIXES)
+        return not self.operation.startswith(READ_PREFIXES) and not self.confirms
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,16 @@ class Context:
         finally:
             self._working.label = previous
 
+    @contextmanager
+    def confirming(self) -> Iterator[None]:
+        """Calls made meanwhile are reads through a write API, made only where they change
+        nothing (SQS's CreateQueue of a queue that exists): not counted as mutating."""
+        self._working.confirming = True
+        try:
+            yield
+        finally:
+            self._working.confirming = False
+
     def together(self, *actions: Callable[[], T]) -> list[T]:
         """Run calls that don't depend on each other at the same time; results in order.
         Every action runs to the end; then the first exception, if any, is raised."""
@@ -271,7 +283,8 @@ class Context:
 
     def _record_call(self, model: Any, context: dict[str, Any], **_: Any) -> None:
         phase, step, lane = getattr(self._working, "label", (None, None, None))
-        call = Call(model.service_model.service_name, model.name, phase, step, lane)
+        confirms = getattr(self._working, "confirming", False)
+        call = Call(model.service_model.service_name, model.name, phase, step, lane, confirms)
         context["pocctl_call"] = (f"{call.service} {call.operation}", self.clock())
         self.calls.record(call)
 

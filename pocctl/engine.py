@@ -16,7 +16,7 @@ from pocctl.aws import error_code, error_message
 from pocctl.context import Context
 from pocctl.errors import ForeignResourceError
 from pocctl.reporting import Action, Outcome, StepResult
-from pocctl.resources.base import AnyStep, Plan
+from pocctl.resources.base import AnyStep, Plan, read_whole
 
 # Enough for every step of the stack at once: the work is waiting on AWS, not computing.
 DEFAULT_WORKERS = 16
@@ -157,7 +157,8 @@ class Engine:
         return plans, sorted(conflicts, key=lambda c: (c.kind, c.name))
 
     def _plan(self, step: AnyStep) -> Plan[Any]:
-        plan = step.plan(self.ctx)
+        # A resource found, then gone at the plan's next call, is planned as gone.
+        plan = read_whole(self.ctx, lambda: step.plan(self.ctx))
         self._pass_on(step, plan.current)
         return plan
 

@@ -14,7 +14,7 @@ from typing import Any
 from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.reporting import Action
-from pocctl.resources.base import AnyStep, Live, Plan
+from pocctl.resources.base import AnyStep, Live, Plan, read_whole
 
 PRESENT, MISSING, DRIFTED, FOREIGN = "present", "missing", "drifted", "not ours"
 
@@ -97,7 +97,8 @@ def state_of(plan: Plan[Any] | None) -> str:
 def check(ctx: Context, steps: list[AnyStep]) -> Health:
     """Read everything about the stack at once and judge it. Writes nothing."""
     read: list[Any] = ctx.together(
-        lambda: Engine(ctx, steps).plan_all(), *(partial(step.live, ctx) for step in steps)
+        lambda: Engine(ctx, steps).plan_all(),
+        *(partial(read_whole, ctx, partial(step.live, ctx)) for step in steps),
     )
     (plans, _conflicts), *lives = read
     health = Health(ctx.config.stack, ctx.config.region, order_url=ctx.outputs.order_url)

@@ -1,7 +1,12 @@
 """`pocctl ls`: every pocctl stack in a region, or in every enabled region.
 
 A stack is found by what carries its `pocctl:stack` tag (the Resource Groups Tagging API, per
-region) and by its roles' names (IAM is global and its roles are not in the tagging API)."""
+region) and by its roles' names (IAM is global and its roles are not in the tagging API). The
+tagging API lists a resource for a while after it is gone, so each one is confirmed as the sweep
+after `down` confirms it. A region that can't be read (a service control policy can deny a region
+that DescribeRegions still lists as enabled: AWS Organizations User Guide, the SCP example "Deny
+access to AWS based on the requested AWS Region"; "explicit deny in a service control policy" per
+region in turbot/steampipe-mod-aws-compliance#934) is reported, and the others are listed."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from pocctl.context import Context
 from pocctl.health import MISSING, check
 from pocctl.resources.base import arn_parts
 from pocctl.stack import build_steps
+from pocctl.sweep import Kinds, kinds_of, still_there
 
 ROLE_SUFFIXES = ("-Lambda-1-Role", "-Lambda-2-Role", "-APIGateway-SQS-Role")
 GLOBAL = "global"  # where a stack found only by its IAM roles is listed
@@ -35,6 +41,15 @@ class FoundStack:
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class Listing:
+    stacks: list[FoundStack]
+    # Stacks with IAM roles but nothing in the regions looked at (when not every region).
+    elsewhere: list[str]
+    # Regions whose resources could not be listed, with the AWS error code.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def enabled_regions(ctx: Context) -> list[str]:
@@ -77,16 +92,39 @@ def _described(arn: str, kinds: list[Any]) -> str:
     return f"{kind.kind if kind else service} {name}"
 
 
+def there(ctx: Context, stack: str, region: str) -> Context:
+    """A context on another stack and region, sharing this one's session."""
+    config = replace(ctx.config, stack=stack, region=region, email=None)
+    return Context(config, ctx.reporter, session=ctx.session, sleep=ctx.sleep, clock=ctx.clock)
+
+
+def confirmed(ctx: Context, kinds: Kinds, arns: list[str]) -> list[str]:
+    """The ARNs whose resources are still there and not being deleted; one that can't be
+    confirmed (no permission to read it) is kept."""
+    kept = []
+    for arn in arns:
+        try:
+            found = still_there(ctx, kinds, arn)
+        except (ClientError, BotoCoreError):
+            kept.append(arn)
+            continue
+        if found is not None and not found.being_deleted:
+            kept.append(arn)
+    return kept
+
+
+def _reason(exc: Exception) -> str:
+    return error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+
+
 def judge(ctx: Context, found: FoundStack) -> None:
     """A one-word health, the order URL and the problems, from `status`'s own check. Drift is
     left to `status`: ls can't know which code or settings each stack was deployed with."""
-    config = replace(ctx.config, stack=found.stack, region=found.region, email=None)
-    there = Context(config, ctx.reporter, session=ctx.session, sleep=ctx.sleep, clock=ctx.clock)
+    here = there(ctx, found.stack, found.region)
     try:
-        health = check(there, build_steps(config))
+        health = check(here, build_steps(here.config))
     except (ClientError, BotoCoreError) as exc:
-        code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-        found.problems = [f"could not read it ({code})"]
+        found.problems = [f"could not read it ({_reason(exc)})"]
         return
     found.order_url = health.order_url
     missing = [r for r in health.resources.values() if r.wanted and r.state == MISSING]
@@ -95,21 +133,41 @@ def judge(ctx: Context, found: FoundStack) -> None:
     found.health = "partial" if missing else "failing" if failing else "healthy"
 
 
-def find_stacks(
-    ctx: Context, regions: list[str], *, every_region: bool = False
-) -> tuple[list[FoundStack], list[str]]:
+def _tagged_or_error(ctx: Context, region: str) -> dict[str, list[str]] | Exception:
+    try:
+        return tagged_stacks(ctx, region)
+    except (ClientError, BotoCoreError) as exc:
+        error: Exception = exc
+        return error
+
+
+def find_stacks(ctx: Context, regions: list[str], *, every_region: bool = False) -> Listing:
     """The stacks in `regions`, and the names of stacks that have IAM roles but no resources
-    there. Looking in every region, those are what is left of a stack: listed as roles-only."""
-    kinds = list({type(step) for step in build_steps(ctx.config)})
+    there. Looking in every region, those are what is left of a stack: listed as roles-only.
+    A region that can't be read is set aside in `unreadable`, unless none can be read."""
+    kinds = kinds_of(build_steps(ctx.config))
     with ThreadPoolExecutor(max_workers=8) as pool:
         roles_future = pool.submit(stack_roles, ctx)
-        tagged = dict(zip(regions, pool.map(lambda r: tagged_stacks(ctx, r), regions), strict=True))
+        answers = dict(
+            zip(regions, pool.map(lambda r: _tagged_or_error(ctx, r), regions), strict=True)
+        )
         roles = roles_future.result()
-    stacks: list[FoundStack] = []
-    for region, by_stack in tagged.items():
-        for name, arns in by_stack.items():
-            found = FoundStack(name, region, sorted(_described(a, kinds) for a in arns))
-            stacks.append(found)
+    errors = {region: a for region, a in answers.items() if isinstance(a, Exception)}
+    if errors and len(errors) == len(regions):
+        raise next(iter(errors.values()))
+    tagged = [
+        (region, name, arns)
+        for region, by_stack in answers.items()
+        if not isinstance(by_stack, Exception)
+        for name, arns in by_stack.items()
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        still = list(pool.map(lambda t: confirmed(there(ctx, t[1], t[0]), kinds, t[2]), tagged))
+    stacks = [
+        FoundStack(name, region, sorted(_described(a, list(kinds)) for a in arns))
+        for (region, name, _), arns in zip(tagged, still, strict=True)
+        if arns
+    ]
     regional = {s.stack for s in stacks}
     elsewhere = sorted(name for name in roles if name not in regional)
     if every_region:
@@ -128,4 +186,5 @@ def find_stacks(
                 "only its IAM roles are left: remove them with `pocctl down --stack "
                 f"{found.stack}` (roles are global; any region will do)"
             ]
-    return sorted(stacks, key=lambda s: (s.region, s.stack)), elsewhere
+    unreadable = {region: _reason(exc) for region, exc in sorted(errors.items())}
+    return Listing(sorted(stacks, key=lambda s: (s.region, s.stack)), elsewhere, unreadable)

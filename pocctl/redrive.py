@@ -19,6 +19,7 @@ from pocctl.logs import last_error
 from pocctl.resources.queues import Depth, depth, queue_arn, queue_url
 
 STEP = "redrive"
+LISTED_WITHIN = 60.0  # seconds for a started move task to appear in ListMessageMoveTasks
 
 
 @dataclass(frozen=True)
@@ -113,11 +114,27 @@ def stored_orders(ctx: Context, order_ids: set[str]) -> set[str]:
         }
 
 
-def running_task(ctx: Context, source_arn: str) -> dict[str, object] | None:
+def latest_task(ctx: Context, source_arn: str) -> dict[str, Any] | None:
+    """The source's most recent move task, if any."""
     with aws_errors(STEP, "ListMessageMoveTasks"):
         tasks = ctx.client("sqs").list_message_move_tasks(SourceArn=source_arn, MaxResults=1)
-    latest = (tasks.get("Results") or [None])[0]
-    return latest if latest and latest.get("Status") == "RUNNING" else None
+    latest: dict[str, Any] | None = (tasks.get("Results") or [None])[0]
+    return latest
+
+
+def our_task(
+    tasks: list[dict[str, Any]], handle: str, previous: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Among the source's tasks (newest first), the one this run started: the one with its handle
+    while it runs (ListMessageMoveTasks gives the handle of RUNNING tasks only: SQS API reference,
+    ListMessageMoveTasksResultEntry), else one started after the task that was the latest before
+    it. None while the list doesn't show it yet: the previous task is never taken for it."""
+    for task in tasks:
+        if task.get("TaskHandle") == handle:
+            return task
+    before = int(previous.get("StartedTimestamp", 0)) if previous else None
+    newer = [t for t in tasks if before is None or int(t.get("StartedTimestamp", 0)) > before]
+    return newer[0] if newer else None
 
 
 def count_rows(ctx: Context) -> int:
@@ -136,24 +153,37 @@ def redrive(ctx: Context, plan: RedrivePlan, *, wait: float) -> RedriveResult:
     n = ctx.config.names
     source, destination = queue_arn(ctx, n.dead_letter_queue), queue_arn(ctx, n.queue)
     result = RedriveResult(plan)
-    running = running_task(ctx, source)
-    if running is not None:
+    previous = latest_task(ctx, source)
+    if previous is not None and previous.get("Status") == "RUNNING":
         raise PocctlError(
             f"A redrive of {n.dead_letter_queue} is already running "
-            f"({running.get('ApproximateNumberOfMessagesMoved', 0)} of "
-            f"{running.get('ApproximateNumberOfMessagesToMove', '?')} moved).",
+            f"({previous.get('ApproximateNumberOfMessagesMoved', 0)} of "
+            f"{previous.get('ApproximateNumberOfMessagesToMove', '?')} moved).",
             "SQS runs one at a time per queue: wait for it, then run `pocctl redrive` again.",
         )
     rows_before = count_rows(ctx)
     started = ctx.clock()
     sqs = ctx.client("sqs")
     with aws_errors(STEP, "StartMessageMoveTask"):
-        sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)
+        handle = sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)[
+            "TaskHandle"
+        ]
     waiting = ctx.waiting()
     delay = 0.1
     while True:  # the move is asynchronous: its progress is read from ListMessageMoveTasks
         with aws_errors(STEP, "ListMessageMoveTasks"):
-            task = sqs.list_message_move_tasks(SourceArn=source, MaxResults=1)["Results"][0]
+            tasks = sqs.list_message_move_tasks(SourceArn=source, MaxResults=10)["Results"]
+        task = our_task(tasks, handle, previous)
+        if task is None:  # not listed yet
+            if ctx.clock() - started > LISTED_WITHIN:
+                raise PocctlError(
+                    f"SQS started moving {n.dead_letter_queue}, but its task was not listed "
+                    f"within {LISTED_WITHIN:.0f}s.",
+                    "Run `pocctl status` to see where the orders are.",
+                )
+            waiting.pause(delay)
+            delay = min(delay * 1.5, 1.0)
+            continue
         result.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
         result.status = str(task["Status"])
         result.failure = task.get("FailureReason")

@@ -20,12 +20,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pocctl.aws import is_not_found
 from pocctl.context import Context
 from pocctl.errors import PocctlError
 from pocctl.logs import last_error
 from pocctl.resources.base import is_ours
 from pocctl.resources.mappings import function_mappings
-from pocctl.resources.queues import depth, queue_arn
+from pocctl.resources.queues import depth, queue_arn, queue_url
 from pocctl.resources.topic import email_subscriptions
 from pocctl.stack import read_outputs
 
@@ -113,6 +114,7 @@ def temporary_inbox(ctx: Context, topic_arn: str) -> Iterator[str]:
             # Not raw: SNS's envelope carries the Subject, which test-order shows.
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
+        until_usable(ctx, url)
         yield url
     finally:
         if subscription:
@@ -122,20 +124,79 @@ def temporary_inbox(ctx: Context, topic_arn: str) -> Iterator[str]:
             sqs.delete_queue(QueueUrl=url)
 
 
+PROBE = "pocctl test-order: is this inbox usable yet?"
+INBOX_USABLE_WITHIN = 30.0
+
+
+def until_usable(ctx: Context, url: str) -> None:
+    """Return once the new inbox takes and gives back a message of ours, so that the order is
+    posted only when its notification can land. SQS: "After you create a queue, you must wait at
+    least one second after the queue is created to be able to use the queue" (API reference,
+    CreateQueue). What a queue too new answers is not published: a refused send is tried again,
+    and a probe accepted but lost is sent again."""
+    sqs = ctx.client("sqs")
+    deadline = ctx.clock() + INBOX_USABLE_WITHIN
+    waiting, pause = ctx.waiting(), 0.05
+    while True:
+        try:
+            sqs.send_message(QueueUrl=url, MessageBody=PROBE)
+            received = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            received = []
+        probes = [m for m in received if m["Body"] == PROBE]
+        for message in probes:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        if probes:
+            return
+        if ctx.clock() >= deadline:
+            raise PocctlError(
+                "test-order's temporary queue could not be used within "
+                f"{INBOX_USABLE_WITHIN:.0f}s.",
+                "Run `pocctl test-order` again.",
+            )
+        waiting.pause(pause)
+        pause = min(pause * 1.5, 0.25)
+
+
 def inbox_prefix(ctx: Context) -> str:
     return f"{ctx.config.stack}-test-order-"
 
 
 def remove_leftover_inboxes(ctx: Context) -> list[str]:
-    """Temporary test-order queues a killed `test-order` could not remove (for `down`)."""
+    """Temporary test-order queues a killed `test-order` could not remove (for `down`). A queue
+    deleted in the last 60 s may still be listed and answer (SQS API reference, DeleteQueue):
+    deleting it again is harmless, and `down` counts it as being deleted."""
+    sqs = ctx.client("sqs")
+    urls = sqs.list_queues(QueueNamePrefix=inbox_prefix(ctx)).get("QueueUrls", [])
+    ours = []
+    for url in urls:
+        try:
+            tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+        except ClientError as exc:
+            if is_not_found(exc):
+                continue
+            raise
+        if is_ours(ctx, tags):
+            ours.append(url.rsplit("/", 1)[-1])
+    return remove_inboxes(ctx, ours)
+
+
+def remove_inboxes(ctx: Context, names: list[str]) -> list[str]:
+    """Delete the named test-order queues of the stack; the names of those deleted."""
     sqs = ctx.client("sqs")
     removed = []
-    urls = sqs.list_queues(QueueNamePrefix=inbox_prefix(ctx)).get("QueueUrls", [])
-    for url in urls:
-        if is_ours(ctx, sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}):
+    for name in names:
+        if not name.startswith(inbox_prefix(ctx)):
+            continue
+        url = queue_url(ctx, name)
+        if url is not None:
             with suppress(ClientError):
                 sqs.delete_queue(QueueUrl=url)
-                removed.append(url.rsplit("/", 1)[-1])
+                removed.append(name)
     return removed
 
 

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from pocctl.aws import error_code
 from pocctl.config import TAG_KEY
 from pocctl.context import Context
-from pocctl.resources.base import AnyStep, Leftover, arn_parts
+from pocctl.resources.base import AnyStep, Leftover, arn_parts, read_whole
 
 Kinds = dict[type[AnyStep], list[AnyStep]]
 
@@ -33,6 +33,13 @@ class SweepResult:
     incomplete: str | None = None
 
 
+def kinds_of(steps: Sequence[AnyStep]) -> Kinds:
+    kinds: Kinds = {}
+    for step in steps:
+        kinds.setdefault(type(step), []).append(step)
+    return kinds
+
+
 def _tagged(ctx: Context) -> list[str]:
     tagging = ctx.client("resourcegroupstaggingapi")
     arns: list[str] = []
@@ -44,12 +51,12 @@ def _tagged(ctx: Context) -> list[str]:
     return arns
 
 
-def _at(ctx: Context, kinds: Kinds, arn: str) -> Leftover | None:
+def still_there(ctx: Context, kinds: Kinds, arn: str) -> Leftover | None:
     """The tagged resource if it is still there; one of no kind the stack knows is reported as
     it is, since it can't be confirmed."""
     kind = next((k for k in kinds if k.recognises(arn)), None)
     if kind is not None:
-        return kind.leftover_at(ctx, arn)
+        return read_whole(ctx, lambda: kind.leftover_at(ctx, arn))
     service = arn_parts(arn)[0]
     return Leftover(service, arn, f"remove it in the AWS console (search for {arn})")
 
@@ -57,7 +64,9 @@ def _at(ctx: Context, kinds: Kinds, arn: str) -> Leftover | None:
 def _confirmed_tagged(ctx: Context, kinds: Kinds) -> tuple[int, list[Leftover]]:
     """How many resources the tagging API lists for the stack, and those still there."""
     hits = _tagged(ctx)
-    return len(hits), [leftover for arn in hits if (leftover := _at(ctx, kinds, arn)) is not None]
+    return len(hits), [
+        leftover for arn in hits if (leftover := still_there(ctx, kinds, arn)) is not None
+    ]
 
 
 def sweep(
@@ -66,14 +75,15 @@ def sweep(
     """What of the stack is still there. `deleted` names ("SQS queue POC-Queue") what this run
     just deleted: such a queue may still answer for up to 60 s (SQS API reference,
     DeleteQueue), and is being deleted, not left."""
-    kinds: Kinds = {}
-    for step in steps:
-        kinds.setdefault(type(step), []).append(step)
+    kinds = kinds_of(steps)
     result = SweepResult()
     try:
         looks: list[Any] = ctx.together(
             lambda: _confirmed_tagged(ctx, kinds),
-            *(partial(kind.leftovers, ctx, of_kind) for kind, of_kind in kinds.items()),
+            *(
+                partial(read_whole, ctx, partial(kind.leftovers, ctx, of_kind))
+                for kind, of_kind in kinds.items()
+            ),
         )
     except ClientError as exc:
         result.incomplete = (

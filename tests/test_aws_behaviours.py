@@ -46,6 +46,10 @@ class Clock:
     def advance(self, rule: str, extra: float = 0.01) -> None:
         self.now += RULES[rule].seconds + extra
 
+    def sleep(self, seconds: float) -> None:
+        """A pause of the code under test: AWS's time moves on by as much."""
+        self.now += seconds
+
 
 @pytest.fixture
 def clock() -> Clock:
@@ -497,16 +501,86 @@ def test_every_rule_names_its_source() -> None:
         assert len(rule.source) > 40, name
 
 
-def test_a_deleted_queue_still_answers_get_queue_url_while_its_deletion_lasts(
+def test_a_deleted_queue_still_answers_everything_while_its_deletion_lasts(
     emulator: Emulator, clock: Clock
 ) -> None:
+    # The default answer to "might succeed" (SQS API reference, DeleteQueue): every request.
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="q", tags={"k": "v"})["QueueUrl"]
+    sqs.delete_queue(QueueUrl=url)
+    assert sqs.get_queue_url(QueueName="q")["QueueUrl"] == url
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"k": "v"}
+    assert (
+        "QueueArn" in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    )
+    assert sqs.list_queues(QueueNamePrefix="q")["QueueUrls"] == [url]
+    sqs.delete_queue(QueueUrl=url)  # again: still accepted, and the 60 s don't start again
+    with pytest.raises(ClientError) as refused:
+        sqs.create_queue(QueueName="q")
+    assert code_of(refused) == "AWS.SimpleQueueService.QueueDeletedRecently"
+    clock.advance("queue_name_reuse")
+    with pytest.raises(ClientError) as gone:
+        sqs.get_queue_url(QueueName="q")
+    assert code_of(gone) == "AWS.SimpleQueueService.NonExistentQueue"
+    assert sqs.list_queues(QueueNamePrefix="q").get("QueueUrls", []) == []
+    assert sqs.create_queue(QueueName="q")["QueueUrl"] == url
+
+
+def test_a_new_queue_can_be_used_after_a_second_and_gets_nothing_from_sns_before(
+    emulator: Emulator, clock: Clock
+) -> None:
+    sqs, sns = client(emulator, "sqs"), client(emulator, "sns")
+    url = sqs.create_queue(QueueName="fresh")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True)
+    with pytest.raises(ClientError) as refused:
+        sqs.send_message(QueueUrl=url, MessageBody="too soon")
+    assert code_of(refused) == "AWS.SimpleQueueService.NonExistentQueue"
+    sns.publish(TopicArn=topic, Message="lost")
+    clock.advance("queue_new")
+    sns.publish(TopicArn=topic, Message="delivered")
+    sqs.send_message(QueueUrl=url, MessageBody="in time")
+    bodies = [
+        m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    ]
+    assert "in time" in bodies
+    assert [b for b in bodies if "lost" in b] == [] and any("delivered" in b for b in bodies)
+
+
+def test_creating_an_existing_queue_with_other_tags_is_refused_not_a_retagging(
+    emulator: Emulator,
+) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="tagged", tags={"a": "1"})["QueueUrl"]
+    assert sqs.create_queue(QueueName="tagged", tags={"a": "1"})["QueueUrl"] == url
+    with pytest.raises(ClientError) as refused:
+        sqs.create_queue(QueueName="tagged", tags={"a": "2"})
+    assert code_of(refused) == "QueueAlreadyExists"
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"a": "1"}
+
+
+@pytest.mark.parametrize(("answers", "url_answers"), [("url", True), ("none", False)])
+def test_a_deleted_queue_can_be_told_to_answer_less(
+    emulator: Emulator, clock: Clock, answers: str, url_answers: bool
+) -> None:
+    emulator.aws.sqs.deleted_queue_answers = answers
     sqs = client(emulator, "sqs")
     url = sqs.create_queue(QueueName="q")["QueueUrl"]
     sqs.delete_queue(QueueUrl=url)
-    assert sqs.get_queue_url(QueueName="q")["QueueUrl"].endswith("/q")
+    if url_answers:
+        assert sqs.get_queue_url(QueueName="q")["QueueUrl"].endswith("/q")
+    else:
+        with pytest.raises(ClientError):
+            sqs.get_queue_url(QueueName="q")
     with pytest.raises(ClientError) as gone:
         sqs.list_queue_tags(QueueUrl=url)
     assert code_of(gone) == "AWS.SimpleQueueService.NonExistentQueue"
+    with pytest.raises(ClientError) as refused:
+        sqs.create_queue(QueueName="q")
+    assert code_of(refused) == "AWS.SimpleQueueService.QueueDeletedRecently"
     clock.advance("queue_name_reuse")
     with pytest.raises(ClientError):
         sqs.get_queue_url(QueueName="q")

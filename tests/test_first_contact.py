@@ -76,5 +76,6 @@ def test_down_reports_what_aws_is_still_deleting_and_exits_0(
     document = json.loads(result.stdout)
     assert document["left"] == []
     being_deleted = {item["kind"] for item in document["being_deleted"]}
-    assert being_deleted == {"DynamoDB table", "event source mapping"}
+    # The queues too: deleted ones still answer for 60 s (SQS API reference, DeleteQueue).
+    assert being_deleted == {"DynamoDB table", "event source mapping", "SQS queue"}
     assert "Still being deleted by AWS" in result.stderr

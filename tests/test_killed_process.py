@@ -60,7 +60,7 @@ def test_up_killed_then_down_is_clean_and_up_completes(
 
     down = context(slow_emulator, stack)
     assert Engine(down, build_steps(down.config)).down().ok
-    gone(session, table)  # DELETING, as `down` said: AWS finishes it on its own
+    gone(session, stack, table)  # DELETING, as `down` said: AWS finishes it on its own
     assert flatten(of_stack(everything(session), stack, table)) == []
 
     complete = context(slow_emulator, stack)
@@ -72,10 +72,13 @@ def test_up_killed_then_down_is_clean_and_up_completes(
     assert again.calls.mutating == []
 
 
-def gone(session: Any, table: str, timeout: float = 10.0) -> None:
-    """Until DynamoDB has finished deleting the table (ListTables shows it while DELETING)."""
-    ddb = session.client("dynamodb")
+def gone(session: Any, stack: str, table: str, timeout: float = 10.0) -> None:
+    """Until DynamoDB has finished deleting the table (ListTables shows it while DELETING) and
+    SQS the queues (a deleted queue may be listed for 60 s: SQS API reference, DeleteQueue)."""
+    ddb, sqs = session.client("dynamodb"), session.client("sqs")
     deadline = time.monotonic() + timeout
-    while table in ddb.list_tables()["TableNames"]:
-        assert time.monotonic() < deadline, f"{table} still DELETING after {timeout:.0f} s"
+    while table in ddb.list_tables()["TableNames"] or sqs.list_queues(
+        QueueNamePrefix=f"{stack}-"
+    ).get("QueueUrls"):
+        assert time.monotonic() < deadline, f"{stack} still being deleted after {timeout:.0f} s"
         time.sleep(0.02)

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
+from pocctl.smoke import until_usable
 
 from .emulated import local_context
 
@@ -33,6 +34,7 @@ def test_the_emulated_redrive_acts_as_sqs_documents_it(real_clock: Emulator) -> 
     source = sqs.create_queue(QueueName="mv-src", Attributes={"RedrivePolicy": redrive})["QueueUrl"]
     source_arn = dlq_arn.replace("mv-dlq", "mv-src")
 
+    until_usable(ctx, dlq)  # a new queue can be used after a second (SQS API reference)
     with pytest.raises(ClientError) as refused:
         sqs.start_message_move_task(SourceArn=source_arn)
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"

@@ -24,6 +24,7 @@ from pocctl.local.emulator import Emulator
 from pocctl.stack import read_outputs
 
 from .emulated import local_context, up_local
+from .faults import runtime_with
 
 BROKEN = '\n\ndef store(record):\n    raise RuntimeError("writer broken on purpose")\n'
 
@@ -212,6 +213,52 @@ def queue_total(ctx: Context, url: str) -> int:
     )
 
 
+class NewTaskListedLate:
+    """ListMessageMoveTasks goes on answering as before StartMessageMoveTask for two more calls
+    (the list lagging behind the start), so the latest task it shows is the previous one."""
+
+    def __init__(self) -> None:
+        self.before: list[dict[str, Any]] = []
+        self.started = False
+        self.lagging = 2
+
+    def __call__(self, session: Any) -> None:
+        session.events.register("after-call.sqs.ListMessageMoveTasks", self._listed)
+        session.events.register("after-call.sqs.StartMessageMoveTask", self._started)
+
+    def _started(self, **_: Any) -> None:
+        self.started = True
+
+    def _listed(self, parsed: dict[str, Any], **_: Any) -> None:
+        if not self.started:
+            self.before = parsed.get("Results", [])
+        elif self.lagging:
+            self.lagging -= 1
+            parsed["Results"] = self.before
+
+
+def test_redrive_follows_its_own_task_not_the_previous_one(
+    emulator: Emulator, stack: Context
+) -> None:
+    dead_letter(stack, *(json.dumps({"item": f"earlier {i}"}) for i in range(2)))
+    assert pocctl(emulator, "red", "redrive").exit_code == 0  # a COMPLETED task of 2 moves
+    dead_letter(stack, *(json.dumps({"item": f"later {i}"}) for i in range(3)))
+
+    lagging = NewTaskListedLate()
+    result = CliRunner().invoke(
+        cli,
+        ["redrive", "--json", "--stack", "red"],
+        obj=runtime_with(lagging),
+        env={"AWS_ENDPOINT_URL": emulator.endpoint_url},
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["moved"] == 3 and document["stored"] == 3, document
+    assert lagging.lagging == 0  # the lag was met
+    later = [r["item"]["S"] for r in rows(stack) if r["item"]["S"].startswith("later")]
+    assert sorted(later) == ["later 0", "later 1", "later 2"]
+
+
 def test_status_counts_the_dead_letters_with_the_writers_last_error(
     emulator: Emulator, broken: Context
 ) -> None:
@@ -268,9 +315,9 @@ def test_ls_lists_each_stack_with_its_health_url_and_age(
 
     # In every region (two here; `ls --all-regions` below asks for each enabled one):
     # a stack with nothing left but its global roles is listed as roles-only.
-    found, elsewhere = find_stacks(stack, ["us-east-1", "eu-west-1"], every_region=True)
-    assert elsewhere == []
-    stacks = {s.stack: s.as_json() for s in found}
+    listing = find_stacks(stack, ["us-east-1", "eu-west-1"], every_region=True)
+    assert listing.elsewhere == [] and listing.unreadable == {}
+    stacks = {s.stack: s.as_json() for s in listing.stacks}
     assert stacks["red"]["health"] == "healthy" and stacks["red"]["region"] == "us-east-1"
     assert stacks["red"]["order_url"].endswith("/prod/_user_request_/order")
     assert stacks["red"]["created"] is not None

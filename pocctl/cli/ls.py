@@ -37,12 +37,22 @@ def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
     regions = enabled_regions(ctx) if all_regions else [ctx.config.region]
     where = f"{len(regions)} regions" if all_regions else ctx.config.region
     with term.busy(f"Looking for pocctl stacks in {where} ..."):
-        stacks, elsewhere = find_stacks(ctx, regions, every_region=all_regions)
+        listing = find_stacks(ctx, regions, every_region=all_regions)
+    stacks, elsewhere = listing.stacks, listing.elsewhere
     document = {
         "regions": regions,
         "stacks": [s.as_json() for s in stacks],
         "roles_without_resources_here": elsewhere,
+        "unreadable_regions": listing.unreadable,
     }
+    if listing.unreadable:
+        read = len(regions) - len(listing.unreadable)
+        where = f"{read} of {len(regions)} regions"
+        for region, code in listing.unreadable.items():
+            term.warning(
+                f"{region}: could not be read ({code}), so its stacks, if any, are not listed: "
+                "a service control policy or your permissions deny it there"
+            )
     if not stacks:
         term.success(f"No pocctl stacks in {where}: nothing of pocctl's is running there.")
         roles_elsewhere(term, where, elsewhere)

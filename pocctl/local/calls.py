@@ -170,6 +170,7 @@ def parse(headers: dict[str, str], method: str, path: str, query: str, body: byt
             if model.metadata.get("targetPrefix") != prefix:
                 continue
             operation = op
+            protocol = "json"  # a service that also speaks RPC v2 CBOR, spoken to in JSON
             try:
                 params = json.loads(body or b"{}")
             except json.JSONDecodeError:

@@ -330,6 +330,7 @@ class Emulator:
         patches.prepare_for_threads()
         reset_moto()  # moto's state is per process: a new emulator starts empty
         patches.MAIL_SINKS.append(self.outbox.deliver)
+        patches.SQS_DELIVERY_GATES.append(self.aws.sqs.usable_arn)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
@@ -462,6 +463,8 @@ class Emulator:
     def stop(self) -> None:
         if self.outbox.deliver in patches.MAIL_SINKS:
             patches.MAIL_SINKS.remove(self.outbox.deliver)
+        if self.aws.sqs.usable_arn in patches.SQS_DELIVERY_GATES:
+            patches.SQS_DELIVERY_GATES.remove(self.aws.sqs.usable_arn)
         if self.supervisor is not None:
             self.supervisor.stop()
             self.supervisor.join(timeout=5)

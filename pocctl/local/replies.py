@@ -84,6 +84,10 @@ def error(call: Call, status: int, code: str, message: str) -> Reply:
             query_code = QUERY_CODES.get(code, code)
             reply.headers.append(("x-amzn-query-error", f"{query_code};Sender"))
         return reply
+    if call.protocol == "smithy-rpc-v2-cbor":  # the Resource Groups Tagging API, ...
+        body = cbor_map({"__type": code, "message": message})
+        headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
+        return Reply(status, body, headers).with_body(body)
     if call.protocol.startswith("rest-json") or call.protocol.startswith("smithy"):
         reply = json_reply(status, {"Type": "User", "message": message})
         reply.headers.append(("x-amzn-ErrorType", code))
@@ -100,7 +104,27 @@ def error(call: Call, status: int, code: str, message: str) -> Reply:
 QUERY_CODES = {
     "QueueDeletedRecently": "AWS.SimpleQueueService.QueueDeletedRecently",
     "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueNameExists": "QueueAlreadyExists",
 }
+
+
+def cbor_map(fields: dict[str, str]) -> bytes:
+    """A CBOR map of text strings (RFC 8949: major type 5 of major type 3 items), the shape
+    of an RPC v2 CBOR error body; botocore reads `__type` and `message` from it."""
+
+    def head(major: int, length: int) -> bytes:
+        if length < 24:
+            return bytes([major << 5 | length])
+        for extra, size in ((24, 1), (25, 2), (26, 4)):
+            if length < 1 << (8 * size):
+                return bytes([major << 5 | extra]) + length.to_bytes(size, "big")
+        raise ValueError("too long")
+
+    def text(value: str) -> bytes:
+        encoded = value.encode()
+        return head(3, len(encoded)) + encoded
+
+    return head(5, len(fields)) + b"".join(text(k) + text(v) for k, v in fields.items())
 
 
 def escape_xml(text: str) -> str:

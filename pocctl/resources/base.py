@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from botocore.exceptions import ClientError
+
+from pocctl.aws import NOT_FOUND_CODES, is_not_found
 from pocctl.config import TAG_KEY
 from pocctl.context import Context, Outputs
-from pocctl.errors import ForeignResourceError
+from pocctl.errors import ForeignResourceError, StepError
 from pocctl.reporting import Action, Outcome
 
 
@@ -217,3 +220,33 @@ def removal(ctx: Context, command: str) -> str:
 def diff(setting: str, current: Any, desired: Any) -> list[Change]:
     """A Differs when current differs from desired, else nothing."""
     return [] if current == desired else [Differs(setting, current, desired)]
+
+
+R = TypeVar("R")
+# How often a read that found its resource gone part way is made again (see `read_whole`).
+READS = 4
+
+
+def says_gone(exc: BaseException) -> bool:
+    """Whether an error is AWS saying "no such resource", raw or wrapped by `aws_errors`."""
+    if isinstance(exc, ClientError):
+        return is_not_found(exc)
+    return isinstance(exc, StepError) and exc.code in NOT_FOUND_CODES
+
+
+def read_whole(ctx: Context, read: Callable[[], R]) -> R:
+    """What `read` finds about a resource, read again if the resource went away between two of
+    its calls (a table described, then "not found" when its tags are read: its deletion finished
+    meanwhile). Read again, it is seen as gone, or as it now is. Each step treats "not found" on
+    its first call as missing; this is the one place that handles it on a later call, for every
+    step's plan, `live`, and the sweep. An error that stays after a few reads is a real one."""
+    waiting, delay = ctx.waiting(), 0.1
+    for attempt in range(1, READS + 1):
+        try:
+            return read()
+        except (ClientError, StepError) as exc:
+            if attempt == READS or not says_gone(exc):
+                raise
+        waiting.pause(delay)
+        delay *= 2
+    raise AssertionError("unreachable")

@@ -9,7 +9,14 @@ from typing import ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent, retry_on_codes
+from pocctl.aws import (
+    aws_errors,
+    delete,
+    error_code,
+    is_not_found,
+    none_if_absent,
+    retry_on_codes,
+)
 from pocctl.context import Context
 from pocctl.reporting import Outcome
 from pocctl.resources.base import (
@@ -31,6 +38,10 @@ FOURTEEN_DAYS = str(14 * 24 * 3600)
 NAME_REUSE_CODES = frozenset(
     {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"}
 )
+# CreateQueue of an existing queue with other attributes or tags (the query code, and the JSON
+# protocol's name for it).
+NAME_EXISTS_CODES = frozenset({"QueueAlreadyExists", "QueueNameExists"})
+DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
 
 Attributes = Callable[[Context], dict[str, str]]
 
@@ -84,6 +95,30 @@ def depth(ctx: Context, name: str) -> Depth | None:
         int(attributes["ApproximateNumberOfMessages"]),
         int(attributes["ApproximateNumberOfMessagesNotVisible"]),
     )
+
+
+def being_deleted(ctx: Context, name: str, attributes: dict[str, str]) -> bool:
+    """Whether a queue that every read says exists is one deleted in the last 60 seconds.
+
+    Such a queue may still answer: "Requests you send involving that queue during the 60
+    seconds might succeed" (SQS API reference, DeleteQueue). Only CreateQueue can't be stale:
+    it refuses the name of a queue deleted in the last 60 s (QueueDeletedRecently), and for a
+    queue that exists it returns its URL, or QueueNameExists when attributes or tags differ,
+    changing nothing (SQS API reference, CreateQueue). It is asked only after the reads found
+    the queue, with the stack's own attributes and tags."""
+    try:
+        with ctx.confirming():
+            ctx.client("sqs").create_queue(
+                QueueName=name, Attributes=attributes, tags=ctx.config.tags
+            )
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in NAME_REUSE_CODES:
+            return True
+        if code in NAME_EXISTS_CODES or code in DENIED_CODES:  # denied: trust the reads
+            return False
+        raise
+    return False
 
 
 @dataclass(frozen=True)
@@ -157,6 +192,10 @@ class QueueStep(Step[QueueState]):
                 )
             require_ours(ctx, self, tags)
         desired = self.attributes(ctx)
+        if being_deleted(ctx, self.queue_name, desired):
+            return Plan.create(
+                Missing("being deleted: will create it once SQS allows the name again")
+            )
         wrong = {k: v for k, v in desired.items() if not same_attribute(k, current.get(k), v)}
         changes = [Differs(k, current.get(k), v) for k, v in wrong.items()]
         return Plan.from_changes(changes, QueueState(url, wrong))
@@ -186,7 +225,8 @@ class QueueStep(Step[QueueState]):
             return None
         if none_if_absent(lambda: ctx.client("sqs").list_queue_tags(QueueUrl=url)) is None:
             return None  # deleted moments ago: only its URL still answers
-        return Leftover(cls.kind, name, removal(ctx, f"aws sqs delete-queue --queue-url {url}"))
+        command = removal(ctx, f"aws sqs delete-queue --queue-url {url}")
+        return Leftover(cls.kind, name, command, being_deleted(ctx, name, {}))
 
     def destroy(self, ctx: Context) -> Outcome:
         with aws_errors(self.key, "GetQueueUrl"):

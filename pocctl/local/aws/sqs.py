@@ -1,8 +1,12 @@
 """SQS: a deleted queue's name cannot be used again for 60 seconds, and meanwhile the queue may
 still answer: "When you delete a queue, the deletion process takes up to 60 seconds. Requests
-you send involving that queue during the 60 seconds might succeed." (SQS API reference,
-DeleteQueue). Here GetQueueUrl keeps answering for those 60 seconds (the harsh end of "might");
-anything else about the queue says it does not exist."""
+you send involving that queue during the 60 seconds might succeed. For example, a SendMessage
+request might succeed, but after 60 seconds the queue and the message you sent no longer exist."
+(SQS API reference, DeleteQueue). "Might" leaves the answer open, so `deleted_queue_answers` picks
+one: "all" (the default, the harsh end: every request about the queue succeeds as before the
+delete, reads answer what the queue was; moto deletes it when the 60 s are over), "url" (only
+GetQueueUrl still answers) or "none" (gone at once). Only CreateQueue is certain: it refuses the
+name for those 60 seconds (QueueDeletedRecently)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,24 @@ DELETED_RECENTLY = (
     "You must wait 60 seconds after deleting a queue before you can create another with the "
     "same name."
 )
+ANSWERS = ("all", "url", "none")
+# What uses a queue (timing.py, queue_new: refused until the queue is a second old).
+DATA_PLANE = frozenset(
+    {
+        "SendMessage",
+        "SendMessageBatch",
+        "ReceiveMessage",
+        "DeleteMessage",
+        "DeleteMessageBatch",
+        "ChangeMessageVisibility",
+        "ChangeMessageVisibilityBatch",
+        "PurgeQueue",
+    }
+)
+NOT_YET = "The specified queue does not exist."
+# CreateQueue of an existing queue with other tags is refused, not a re-tagging (moto replaces
+# the tags): Bogdanp/dramatiq_sqs#13, awslabs/amazon-sqs-java-temporary-queues-client#70.
+OTHER_TAGS = "A queue already exists with the same name and different tags."
 
 
 class SqsRules(Rules):
@@ -28,26 +50,108 @@ class SqsRules(Rules):
         super().__init__(world)
         self.base_url = base_url
         self.deleted: dict[tuple[str, str], float] = {}  # (region, name) -> reusable from
+        # Deleted queues moto still holds, answering as before, until their 60 s are over.
+        self.deleting: dict[tuple[str, str], float] = {}
+        self.deleted_queue_answers = "all"
+        self.created: dict[tuple[str, str], float] = {}  # (region, name) -> when
+        self._creating: set[int] = set()  # CreateQueue calls making a queue that wasn't there
         self.moves = MessageMoves(world, base_url)
 
     def _deleted_recently(self, call: Call, name: str) -> bool:
         reusable = self.deleted.get((call.region, name))
         return reusable is not None and self.world.clock() < reusable
 
+    def tick(self) -> None:
+        """Queues whose 60 s are over are gone (moto deletes them now)."""
+        from moto.sqs.models import sqs_backends
+
+        now = self.world.clock()
+        with self.world.lock:
+            due = [key for key, until in self.deleting.items() if now >= until]
+            for key in due:
+                del self.deleting[key]
+        for region, name in due:
+            sqs_backends[self.world.account][region].queues.pop(name, None)
+
+    def usable(self, region: str, name: str) -> bool:
+        """Whether the queue is old enough to be used (timing.py, queue_new)."""
+        created = self.created.get((region, name))
+        return created is None or self.world.clock() >= created + self.world.timing.seconds(
+            "queue_new"
+        )
+
+    def usable_arn(self, arn: str) -> bool:
+        parts = arn.split(":")
+        return len(parts) < 6 or self.usable(parts[3], parts[5])
+
     def before(self, call: Call) -> Reply | None:
+        from moto.sqs.models import sqs_backends
+
+        self.tick()
         if call.operation in MOVE_OPERATIONS:  # moto has no dead-letter queue redrive
             return self.moves.handle(call)
         name = str(call.params.get("QueueName"))
         if call.operation == "CreateQueue" and self._deleted_recently(call, name):
             return error(call, 400, "QueueDeletedRecently", DELETED_RECENTLY)
-        if call.operation == "GetQueueUrl" and self._deleted_recently(call, name):
+        queues = sqs_backends[self.world.account][call.region].queues
+        if call.operation == "CreateQueue" and name not in queues:
+            self._creating.add(id(call))
+        tags = call.params.get("tags")
+        if (
+            call.operation == "CreateQueue"
+            and name in queues
+            and tags is not None
+            and dict(tags) != dict(queues[name].tags or {})
+        ):
+            return error(call, 400, "QueueNameExists", OTHER_TAGS)
+        if (
+            call.operation in DATA_PLANE
+            and not call.internal
+            and not self.usable(call.region, queue_name(call))
+        ):
+            return error(call, 400, "QueueDoesNotExist", NOT_YET)
+        if (
+            call.operation == "GetQueueUrl"
+            and self.deleted_queue_answers == "url"
+            and self._deleted_recently(call, name)
+        ):
             owner = call.params.get("QueueOwnerAWSAccountId") or self.world.account
             url = f"{self.base_url()}/{owner}/{name}"
             return json_reply(200, {"QueueUrl": url}, "application/x-amz-json-1.0")
+        if call.operation == "DeleteQueue" and self.deleted_queue_answers == "all":
+            return self._delete_later(call)
         return None
 
+    def _delete_later(self, call: Call) -> Reply | None:
+        """DeleteQueue that leaves the queue in moto, answering, until its 60 s are over."""
+        from moto.sqs.models import sqs_backends
+
+        name = queue_name(call)
+        key = (call.region, name)
+        with self.world.lock:
+            if key not in self.deleting:
+                if name not in sqs_backends[self.world.account][call.region].queues:
+                    return None  # moto says it does not exist
+                until = self.world.after("queue_name_reuse")
+                self.deleting[key] = until
+                self.deleted[key] = until
+        if call.protocol == "json":
+            return json_reply(200, {}, "application/x-amz-json-1.0")
+        body = (
+            b"<DeleteQueueResponse><ResponseMetadata><RequestId>pocctl-local</RequestId>"
+            b"</ResponseMetadata></DeleteQueueResponse>"
+        )
+        return Reply(200, body, [("Content-Type", "text/xml")]).with_body(body)
+
     def after(self, call: Call, reply: Reply) -> Reply:
+        if call.operation == "CreateQueue" and id(call) in self._creating:
+            self._creating.discard(id(call))
+            if reply.ok:
+                self.created[(call.region, str(call.params.get("QueueName")))] = self.world.clock()
         if call.operation == "DeleteQueue" and reply.ok:
-            name = urlparse(str(call.params.get("QueueUrl", ""))).path.rstrip("/").split("/")[-1]
-            self.deleted[(call.region, name)] = self.world.after("queue_name_reuse")
+            self.deleted[(call.region, queue_name(call))] = self.world.after("queue_name_reuse")
         return reply
+
+
+def queue_name(call: Call) -> str:
+    return urlparse(str(call.params.get("QueueUrl", ""))).path.rstrip("/").split("/")[-1]

@@ -65,6 +65,14 @@ RULES: dict[str, Rule] = {
         "SQS API reference, DeleteQueue: 'you must wait at least 60 seconds before creating a "
         "queue with the same name' (QueueDeletedRecently)",
     ),
+    "queue_new": Rule(
+        1.0,
+        "SQS API reference, CreateQueue: 'After you create a queue, you must wait at least one "
+        "second after the queue is created to be able to use the queue'; right after a queue is "
+        "subscribed to a topic 'messages are not able to be delivered to the queue' for a moment "
+        "(AWS SDK for .NET reference, SubscribeQueue). Which error a too-new queue answers is "
+        "not published: here NonExistentQueue, and SNS's deliveries to it are lost",
+    ),
     "message_move_start": Rule(
         1.0,
         "SQS API reference, StartMessageMoveTask: 'Starts an asynchronous task'; its progress is "

@@ -1,0 +1,87 @@
+"""`pocctl ls` in an organisation: a region that a service control policy denies is still listed
+by DescribeRegions ("An SCP can deny a region that DescribeRegions still lists as enabled");
+`ls --all-regions` says that region could not be read and lists the others. Here the denial is
+the caller's own policy (a Deny on `aws:RequestedRegion`, as the SCP that AWS's documentation
+gives for denying regions is written), which the emulator judges as IAM does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from click.testing import CliRunner
+
+from pocctl.cli import cli
+from pocctl.engine import Engine
+from pocctl.local.emulator import Emulator
+from pocctl.resources.queues import QueueStep
+from pocctl.stack import build_steps
+
+from .emulated import local_context
+from .faults import runtime_with
+from .test_deployer import wait_until_iam_knows
+
+DENY_EU_WEST_1 = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+        },
+    ],
+}
+
+
+def user_denied_eu_west_1(emulator: Emulator) -> dict[str, str]:
+    iam = local_context(emulator, "admin").client("iam")
+    iam.create_user(UserName="in-an-org")
+    iam.put_user_policy(
+        UserName="in-an-org", PolicyName="scp-like", PolicyDocument=json.dumps(DENY_EU_WEST_1)
+    )
+    key = iam.create_access_key(UserName="in-an-org")["AccessKey"]
+    keys = {
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }
+    wait_until_iam_knows(emulator, keys)
+    return keys
+
+
+def two_regions_enabled(session: Any) -> None:
+    """DescribeRegions lists both regions as enabled (moto would list every region it knows,
+    which takes seconds to look through)."""
+
+    def answer(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        regions = [{"RegionName": name} for name in ("us-east-1", "eu-west-1")]
+        return AWSResponse("https://ec2.invalid", 200, {}, None), {"Regions": regions}
+
+    session.events.register("before-call.ec2.DescribeRegions", answer)
+
+
+def test_ls_all_regions_reports_a_denied_region_and_lists_the_others(
+    emulator: Emulator,
+) -> None:
+    ctx = local_context(emulator, "orgstack")
+    queues = [step for step in build_steps(ctx.config) if isinstance(step, QueueStep)]
+    assert Engine(ctx, queues).up().ok
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url, **user_denied_eu_west_1(emulator)}
+
+    result = CliRunner().invoke(
+        cli, ["ls", "--all-regions", "--json"], obj=runtime_with(two_regions_enabled), env=env
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["regions"] == ["eu-west-1", "us-east-1"]
+    assert document["unreadable_regions"] == {"eu-west-1": "AccessDeniedException"}
+    assert [(s["stack"], s["region"]) for s in document["stacks"] if s["stack"] == "orgstack"] == [
+        ("orgstack", "us-east-1")
+    ]
+    assert "eu-west-1: could not be read (AccessDeniedException)" in result.stderr
+
+    alone = CliRunner().invoke(cli, ["ls", "--region", "eu-west-1"], env=env)
+    assert alone.exit_code == 1
+    assert "AccessDenied" in alone.output and "Traceback" not in alone.output

@@ -1,0 +1,183 @@
+"""SQS's clock as pocctl meets it: a new queue, and queues deleted in the last 60 seconds.
+
+A new queue can be used after a second (SQS API reference, CreateQueue), and what SNS sends it
+before is lost: test-order posts only once its temporary inbox can receive.
+
+Queues deleted in the last 60 seconds. SQS: "Requests you send involving that queue during the
+60 seconds might succeed" (API reference, DeleteQueue), and only CreateQueue is certain (it
+refuses the name meanwhile). `pocctl local` answers as each reading of "might" allows
+(`deleted_queue_answers`: every request succeeds, only GetQueueUrl does, none does), on a clock
+the test moves: `up` right after `down` creates the queues again, and `down` right after
+`test-order` does not take its deleted inbox for a leftover, whichever the answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from pocctl.cli import cli
+from pocctl.cli.options import Runtime
+from pocctl.config import Config
+from pocctl.context import Context, new_session
+from pocctl.engine import Engine
+from pocctl.local.aws.sqs import ANSWERS
+from pocctl.local.aws.timing import Timing
+from pocctl.local.emulator import Emulator
+from pocctl.reporting import Outcome, RecordingReporter
+from pocctl.resources.queues import QueueStep
+from pocctl.smoke import temporary_inbox
+from pocctl.stack import build_steps
+
+from .test_aws_behaviours import Clock
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def emulator(clock: Clock) -> Iterator[Emulator]:
+    with Emulator(port=0, timing=Timing(), clock=clock) as running:
+        yield running
+
+
+def context(emulator: Emulator, clock: Clock) -> Context:
+    session = new_session(
+        aws_access_key_id="pocctl-local",
+        aws_secret_access_key="pocctl-local",
+        region_name="us-east-1",
+    )
+    config = Config(stack="dq", endpoint_url=emulator.endpoint_url)
+    return Context(config, RecordingReporter(), session=session, sleep=clock.sleep, clock=clock)
+
+
+def queue_steps(ctx: Context) -> list[Any]:
+    return [step for step in build_steps(ctx.config) if isinstance(step, QueueStep)]
+
+
+@pytest.mark.parametrize("answers", ANSWERS)
+def test_up_right_after_down_creates_the_queues_again(
+    emulator: Emulator, clock: Clock, answers: str
+) -> None:
+    emulator.aws.sqs.deleted_queue_answers = answers
+    first = context(emulator, clock)
+    assert Engine(first, queue_steps(first)).up().ok
+    down = Engine(first, queue_steps(first)).down()
+    assert {r.outcome for r in down.results} == {Outcome.DELETED}
+
+    ctx = context(emulator, clock)
+    again = Engine(ctx, queue_steps(ctx)).up()
+    assert again.ok, again.results
+    assert {r.title: r.outcome for r in again.results} == {
+        "SQS queue dq-Queue-DLQ": Outcome.CREATED,
+        "SQS queue dq-Queue": Outcome.CREATED,
+        "SQS queue dq-Stream-Failures": Outcome.CREATED,
+    }
+    clock.advance(
+        "queue_name_reuse"
+    )  # whatever was deleted is gone by now; what `up` made is there
+    sqs = ctx.client("sqs")
+    for name in ("dq-Queue-DLQ", "dq-Queue", "dq-Stream-Failures"):
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"pocctl:stack": "dq"}
+
+
+def test_a_second_up_confirms_each_queue_without_changing_anything(
+    emulator: Emulator, clock: Clock
+) -> None:
+    first = context(emulator, clock)
+    assert Engine(first, queue_steps(first)).up().ok
+    ctx = context(emulator, clock)
+    again = Engine(ctx, queue_steps(ctx)).up()
+    assert {r.outcome for r in again.results} == {Outcome.UNCHANGED}
+    assert ctx.calls.mutating == []
+    assert [c.operation for c in ctx.calls.calls if c.confirms] == ["CreateQueue"] * 3
+
+
+def test_confirming_a_queue_keeps_tags_added_by_hand(emulator: Emulator, clock: Clock) -> None:
+    ctx = context(emulator, clock)
+    assert Engine(ctx, queue_steps(ctx)).up().ok
+    sqs = ctx.client("sqs")
+    url = sqs.get_queue_url(QueueName="dq-Queue")["QueueUrl"]
+    sqs.tag_queue(QueueUrl=url, Tags={"team": "orders"})
+    again = Engine(context(emulator, clock), queue_steps(ctx)).up()
+    assert {r.outcome for r in again.results} == {Outcome.UNCHANGED}
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"pocctl:stack": "dq", "team": "orders"}
+
+
+class ListsNothing:
+    """ListQueues answers as if the deleted queue were gone, while the tagging API, GetQueueUrl
+    and ListQueueTags still answer for it: each request "might succeed" on its own."""
+
+    def __init__(self, session: Any) -> None:
+        session.events.register("after-call.sqs.ListQueues", self._emptied)
+
+    def _emptied(self, parsed: dict[str, Any], **_: Any) -> None:
+        parsed["QueueUrls"] = []
+
+
+@pytest.mark.parametrize("answers", [*ANSWERS, "all, but ListQueues misses it"])
+def test_down_right_after_test_order_counts_its_inbox_as_being_deleted(
+    emulator: Emulator, clock: Clock, answers: str
+) -> None:
+    emulator.aws.sqs.deleted_queue_answers = answers.split(",")[0]
+    ctx = context(emulator, clock)
+    topic = ctx.client("sns").create_topic(Name="dq-Topic", Tags=[])["TopicArn"]
+    with temporary_inbox(ctx, topic) as inbox:
+        name = inbox.rsplit("/", 1)[-1]
+
+    def session(**kwargs: Any) -> Any:
+        made = new_session(**kwargs)
+        if "misses" in answers:
+            ListsNothing(made)
+        return made
+
+    runtime = Runtime(session=session, sleep=clock.sleep, clock=clock)
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    result = CliRunner().invoke(
+        cli, ["down", "--stack", "dq", "--yes", "--json"], obj=runtime, env=env
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["left"] == []
+    if answers != "none" and answers != "url":
+        assert [item["name"] for item in document["being_deleted"]] == [name]
+
+
+@pytest.mark.parametrize("answers", ANSWERS)
+def test_ls_does_not_list_a_stack_just_taken_down(
+    emulator: Emulator, clock: Clock, answers: str
+) -> None:
+    emulator.aws.sqs.deleted_queue_answers = answers
+    ctx = context(emulator, clock)
+    runtime = Runtime(sleep=clock.sleep, clock=clock)
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+
+    def listed() -> list[str]:
+        result = CliRunner().invoke(cli, ["ls", "--json"], obj=runtime, env=env)
+        assert result.exit_code == 0, result.output
+        return [found["stack"] for found in json.loads(result.stdout)["stacks"]]
+
+    assert Engine(ctx, queue_steps(ctx)).up().ok
+    assert listed() == ["dq"]
+    assert Engine(ctx, queue_steps(ctx)).down().ok
+    assert listed() == []
+
+
+def test_the_inbox_receives_a_notification_published_as_soon_as_it_is_handed_over(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ctx = context(emulator, clock)
+    sns, sqs = ctx.client("sns"), ctx.client("sqs")
+    topic = sns.create_topic(Name="dq-Topic")["TopicArn"]
+    with temporary_inbox(ctx, topic) as inbox:
+        # The order's notification, as soon as test-order could post it.
+        sns.publish(TopicArn=topic, Message="order 1 stored")
+        received = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)
+        bodies = [m["Body"] for m in received.get("Messages", [])]
+    assert len(bodies) == 1 and "order 1 stored" in bodies[0], bodies  # and no probe left
