@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar
 
@@ -26,6 +26,15 @@ from pocctl.resources.base import (
 
 # Policy documents can only be rendered once the account id is known, so steps hold a function.
 PolicyVariables = Callable[[Context], dict[str, str]]
+
+# How long after a change to a role IAM may still show other services the role as it was. AWS
+# publishes no bound ("changes ... can take some time to propagate": IAM User Guide,
+# troubleshooting, eventual consistency); a new role reaches Lambda "between 5 and 10 seconds"
+# (ansible-collections/community.aws#710, aws/aws-cli#7700). Until then a running function may
+# still be refused what its repaired policy grants, and API Gateway may not yet assume a new
+# role ("API Gateway doesn't have permissions to assume the IAM role configured on the
+# integration": a 500, terraform-aws-modules/terraform-aws-apigateway-v2#87).
+IAM_PROPAGATION_SECONDS = 10.0
 
 
 def canonical(document: dict[str, Any]) -> str:
@@ -83,6 +92,8 @@ class RoleStep(Step[RoleState]):
     trust_template: str
     policy_template: str
     variables: PolicyVariables
+    # When this run last changed the role or its permissions (ctx.clock), for `settle`.
+    changed_at: float | None = field(default=None, init=False)
 
     @property
     def name(self) -> str:
@@ -174,6 +185,22 @@ class RoleStep(Step[RoleState]):
             [p.name for p in extra if not p.managed],
             [p.name for p in extra if p.managed],
         )
+        self.changed_at = ctx.clock()
+
+    def settle(self, ctx: Context) -> None:
+        """Not ready before IAM can have applied what this run changed: nothing tells when it
+        has, so wait out the usual propagation, counted from the change."""
+        if self.changed_at is None:
+            return
+        remaining = self.changed_at + IAM_PROPAGATION_SECONDS - ctx.clock()
+        if remaining <= 0:
+            return
+        ctx.reporter.note(
+            f"waiting {remaining:.1f}s for IAM to apply the changed permissions of role "
+            f"{self.role_name} (IAM is eventually consistent: until then AWS may still use the "
+            "role as it was)"
+        )
+        ctx.waiting().pause(remaining)
 
     def _remove_policies(self, ctx: Context, inline: list[str], attached: list[str]) -> None:
         """Side by side: IAM removes a role's policies in any order, only all before the role."""
