@@ -5,7 +5,8 @@ API Gateway's integration) or with an IAM user's access key (a deployer, say, cr
 emulator with a policy such as `policies/deployer.json`) is judged against that principal's
 policies *as other services see them*: IAM is eventually consistent, so a new role or user, or a
 changed policy, takes effect only after a delay (`Propagation`). Where the identity policies do
-not allow a call, a same-account resource policy (an SQS queue's or SNS topic's `Policy`) may.
+not allow a call, a same-account resource policy (an SQS queue's or SNS topic's `Policy`) may;
+a permissions boundary, where the principal has one, must allow it too.
 Calls made with any other key (the emulator's own, pocctl's by default) are not judged. A
 denial reads like AWS's.
 """
