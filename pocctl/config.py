@@ -127,6 +127,11 @@ class Names:
     def api(self) -> str:
         return self._prefixed("API")
 
+    @property
+    def roles_boundary(self) -> str:
+        """The managed policy every role of the stack has as its permissions boundary."""
+        return self._prefixed("Roles-Boundary")
+
     @staticmethod
     def log_group(function_name: str) -> str:
         return f"/aws/lambda/{function_name}"

@@ -233,6 +233,10 @@ class Engine:
 
         try:
             self._schedule(apply, lambda step: waits_for(self.steps, step, "up"))
+            if report.ok:  # the stack is not ready before its changes can be in effect
+                for step in self.steps:
+                    with self.ctx.working_on("up", step.key):
+                        step.settle(self.ctx)
         except KeyboardInterrupt:  # steps in flight finished; the one interrupted says so
             report.interrupted = True
         self._not_run(report)

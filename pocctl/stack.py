@@ -10,11 +10,11 @@ from pocctl.config import Config, Names
 from pocctl.context import Context
 from pocctl.logs import last_error
 from pocctl.packaging import CodeSource
-from pocctl.policies import render
+from pocctl.policies import render, statements
 from pocctl.resources.api import ApiStep, find_api, invoke_url
 from pocctl.resources.base import AnyStep
 from pocctl.resources.functions import FunctionStep
-from pocctl.resources.iam import RoleStep
+from pocctl.resources.iam import BoundaryStep, RoleStep, policy_arn
 from pocctl.resources.logs import LogGroupStep, log_group_arn
 from pocctl.resources.mappings import QueueMappingStep, StreamMappingStep
 from pocctl.resources.queues import FOURTEEN_DAYS, QueueStep, queue_arn, queue_url
@@ -30,6 +30,7 @@ NOTIFIER_HANDLER = "order_notifier.handler"
 # the top.
 DRAWN_UNDER: dict[str, str] = {
     "api-role": "api",
+    "boundary": "api-role",
     "queue": "api",
     "dlq": "queue",
     "queue-mapping": "queue",
@@ -51,9 +52,11 @@ DRAWN_UNDER: dict[str, str] = {
 # started, so that no mapping outlives its function retrying; a log group once its function is
 # gone, or a last invocation would have Lambda make it again, untagged; the topic once its
 # subscription is removed, so that `down` reports it. A role's policies go before the role
-# within its own step. Everything else is deleted at once.
+# within its own step, the roles' permissions boundary after every role. Everything else is
+# deleted at once.
 TEARDOWN_AFTER: dict[str, tuple[str, ...]] = {
     "topic": ("subscription",),
+    "boundary": ("writer-role", "notifier-role", "api-role"),
     "writer": ("queue-mapping",),
     "notifier": ("stream-mapping",),
     "writer-logs": ("writer",),
@@ -119,12 +122,14 @@ def _steps(config: Config) -> list[AnyStep]:
         {n.writer_function: writer_environment, n.notifier_function: notifier_environment},
     )
     return [
+        BoundaryStep(policy_name=n.roles_boundary, document=lambda ctx: boundary_policy(ctx)),
         RoleStep(
             key="writer-role",
             role_name=n.writer_role,
             trust_template="trust-lambda",
             policy_template="order-writer",
             variables=writer_policy,
+            boundary_name=n.roles_boundary,
         ),
         RoleStep(
             key="notifier-role",
@@ -132,6 +137,7 @@ def _steps(config: Config) -> list[AnyStep]:
             trust_template="trust-lambda",
             policy_template="order-notifier",
             variables=notifier_policy,
+            boundary_name=n.roles_boundary,
         ),
         RoleStep(
             key="api-role",
@@ -139,6 +145,7 @@ def _steps(config: Config) -> list[AnyStep]:
             trust_template="trust-apigateway",
             policy_template="api-to-queue",
             variables=api_policy,
+            boundary_name=n.roles_boundary,
         ),
         TableStep(table_name=n.table),
         QueueStep(
@@ -244,5 +251,20 @@ def deployer_policy(ctx: Context) -> dict[str, Any]:
             "account": ctx.account_id,
             "stack": ctx.config.stack,
             "table": ctx.config.names.table,
+            "boundary_arn": policy_arn(ctx, ctx.config.names.roles_boundary),
         },
     )
+
+
+def boundary_policy(ctx: Context) -> dict[str, Any]:
+    """The permissions boundary of every role of the stack: exactly what the roles' own policies
+    grant, together, so that no role can be given more."""
+    merged = []
+    for step in _steps(ctx.config):
+        if isinstance(step, RoleStep):
+            for statement in statements(step.desired_policy(ctx)):
+                sid = statement.get("Sid", "")
+                merged.append({**statement, "Sid": f"{step.policy_template.title()}{sid}"})
+    for statement in merged:
+        statement["Sid"] = "".join(c for c in statement["Sid"] if c.isalnum())
+    return {"Version": "2012-10-17", "Statement": merged}

@@ -14,6 +14,7 @@ from pocctl.engine import Engine
 from pocctl.local.emulator import Emulator
 from pocctl.local.patches import prepare_for_threads
 from pocctl.reporting import RecordingReporter
+from pocctl.resources import iam
 from pocctl.stack import build_steps
 
 from .emulated import TIMING
@@ -49,6 +50,13 @@ def clean_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/pocctl-tests")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture(autouse=True)
+def iam_propagation_at_test_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite runs AWS's clock fifty times faster (emulated.TIMING): so does the time `up`
+    gives IAM to apply a role's changes."""
+    monkeypatch.setattr(iam, "IAM_PROPAGATION_SECONDS", iam.IAM_PROPAGATION_SECONDS * TIMING.scale)
 
 
 @pytest.fixture(scope="module")

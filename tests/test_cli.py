@@ -31,13 +31,13 @@ def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:
     first = run(runner, "up", "--email", "ops@example.com")
     assert first.exit_code == 0, first.output
     assert "+ created      DynamoDB table orders" in first.output
-    assert "Stack POC is up" in first.output and "16 created, 0 updated" in first.output
+    assert "Stack POC is up" in first.output and "17 created, 0 updated" in first.output
     assert "Order endpoint: https://" in first.output and "/prod/order" in first.output
     assert "The API is public" in first.output and "up to 10 requests/s (burst 20)" in first.output
 
     second = run(runner, "up", "--email", "ops@example.com")
     assert second.exit_code == 0
-    assert "0 created, 0 updated, 16 unchanged" in second.output
+    assert "0 created, 0 updated, 17 unchanged" in second.output
 
     down = run(runner, "down", "--yes")
     assert down.exit_code == 0, down.output
@@ -105,7 +105,7 @@ def test_dry_run_lists_the_changes_and_writes_nothing(runner: CliRunner, session
     result = run(runner, "up", "--dry-run")
     assert result.exit_code == 0
     assert "+ would create DynamoDB table orders" in result.output
-    assert "Dry run: 15 to create, 0 to update" in result.output
+    assert "Dry run: 16 to create, 0 to update" in result.output
     assert "Nothing was written." in result.output
     assert flatten(everything(session)) == []
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from parliament import analyze_policy_string
 
 from pocctl.config import Config
 from pocctl.context import Context
-from pocctl.local.policy import wildcard_only
+from pocctl.local.policy import Request, evaluate, wildcard_only
 from pocctl.policies import as_list, render, statements
 from pocctl.resources.iam import RoleStep
-from pocctl.stack import build_steps
+from pocctl.stack import boundary_policy, build_steps
 
 ARN_PREFIXES = ("arn:aws:sqs:", "arn:aws:dynamodb:", "arn:aws:sns:", "arn:aws:logs:")
 
@@ -99,10 +100,36 @@ def test_the_api_role_may_only_send_to_the_order_queue(ctx: Context) -> None:
 
 @pytest.mark.parametrize("stack", ["POC", "dev"])
 def test_every_rendered_policy_passes_the_parliament_iam_linter(make_ctx, stack: str) -> None:  # type: ignore[no-untyped-def]
-    from parliament import analyze_policy_string
-
     ctx: Context = make_ctx(stack)
     for step in role_steps(ctx.config):
         # Identity policies only: parliament reads a trust policy (no Resource) as malformed.
         findings = analyze_policy_string(json.dumps(step.desired_policy(ctx))).findings
         assert [(f.issue, f.detail) for f in findings] == [], step.role_name
+
+
+def test_the_roles_boundary_allows_what_every_role_is_granted_and_nothing_else(
+    ctx: Context,
+) -> None:
+    boundary = statements(boundary_policy(ctx))
+    granted = set()
+    for step in role_steps(ctx.config):
+        for statement in statements(step.desired_policy(ctx)):
+            for action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
+                    granted.add((action, resource))
+                    assert evaluate(boundary, Request(action, (resource,))).allowed
+    bounded = {
+        (action, resource)
+        for statement in boundary
+        for action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    }
+    assert bounded == granted
+    findings = analyze_policy_string(json.dumps(boundary_policy(ctx))).findings
+    assert [(f.issue, f.detail) for f in findings] == []
+
+
+def test_every_role_carries_the_stacks_boundary(ctx: Context) -> None:
+    assert {step.boundary_arn(ctx) for step in role_steps(ctx.config)} == {
+        "arn:aws:iam::123456789012:policy/POC-Roles-Boundary"
+    }

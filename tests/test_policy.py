@@ -214,3 +214,15 @@ def test_resource_policy_principals() -> None:
     assert principal_matches("*", ROLE, ACCOUNT)
     assert not principal_matches({"AWS": "arn:aws:iam::999999999999:root"}, ROLE, ACCOUNT)
     assert not principal_matches({"Service": "sns.amazonaws.com"}, ROLE, ACCOUNT)
+
+
+def test_the_condition_keys_of_pocctls_deployer_policy_come_from_the_call() -> None:
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/POC-Roles-Boundary"
+    create = call("iam", "CreateRole", RoleName="POC-Lambda-1-Role", PermissionsBoundary=boundary)
+    assert request_for(create, ACCOUNT, ROLE).context["iam:PermissionsBoundary"] == boundary
+    without = call("iam", "CreateRole", RoleName="POC-Lambda-1-Role")
+    assert "iam:PermissionsBoundary" not in request_for(without, ACCOUNT, ROLE).context
+    mapping = call("lambda", "CreateEventSourceMapping", FunctionName="POC-Lambda-1")
+    assert request_for(mapping, ACCOUNT, ROLE).context["lambda:FunctionArn"] == (
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:POC-Lambda-1"
+    )

@@ -142,7 +142,7 @@ def test_dry_run_on_an_empty_account_lists_every_step_and_writes_nothing(ctx: Co
     report = Engine(ctx, build_steps(ctx.config)).up(dry_run=True)
     assert report.ok
     assert {r.outcome for r in report.results} == {Outcome.WOULD_CREATE, Outcome.UNCHANGED}
-    assert sum(r.outcome is Outcome.WOULD_CREATE for r in report.results) == 15
+    assert sum(r.outcome is Outcome.WOULD_CREATE for r in report.results) == 16
     assert ctx.calls.mutating == []
     assert flatten(everything(ctx.session)) == []
 

@@ -110,7 +110,7 @@ def test_status_json_is_one_complete_document(
     document = json.loads(result.stdout)
     assert document["ok"] is True and document["healthy"] is True
     assert document["problems"] == [] and document["warnings"] == []
-    assert len(document["resources"]) == 16
+    assert len(document["resources"]) == 17
     assert {r["state"] for r in document["resources"].values()} == {"present"}
     resources = document["resources"]
     assert resources["subscription"]["subscriptions"] == {"ops@example.com": "confirmed"}

@@ -37,10 +37,14 @@ DEFAULT_GATEWAY_RESPONSES = {
     "MISSING_AUTHENTICATION_TOKEN": ("403", '{"message": "Missing Authentication Token"}'),
     "THROTTLED": ("429", '{"message": "Too Many Requests"}'),
     "INTEGRATION_FAILURE": ("500", '{"message": "Internal server error"}'),
+    # "Execution failed due to configuration error", such as a role API Gateway cannot assume
+    # (API Gateway Developer Guide, "Gateway response types": API_CONFIGURATION_ERROR, 500).
+    "API_CONFIGURATION_ERROR": ("500", '{"message": "Internal server error"}'),
 }
 
 ClientFor = Callable[[str, str], Any]  # (service, region) -> client
 RoleClientFor = Callable[[str, str, str], Any]  # (service, region, role ARN) -> client
+Assumable = Callable[[str, str], bool]  # (role ARN, service) -> may the service assume it now
 
 
 @dataclass
@@ -85,9 +89,16 @@ class TokenBucket:
 
 
 class ApiGateway:
-    def __init__(self, client: ClientFor, client_as: RoleClientFor, regions: set[str]) -> None:
+    def __init__(
+        self,
+        client: ClientFor,
+        client_as: RoleClientFor,
+        regions: set[str],
+        assumable: Assumable = lambda role, service: True,
+    ) -> None:
         self.client = client
         self.client_as = client_as
+        self.assumable = assumable
         self.regions = regions
         self._cache: dict[tuple[str, str], tuple[float, ApiConfig | None]] = {}
         self._buckets: dict[tuple[str, str, float, int], TokenBucket] = {}
@@ -181,6 +192,13 @@ class ApiGateway:
             return gateway_response(config, "UNSUPPORTED_MEDIA_TYPE", {})
         else:
             request_body = text
+        role = integration.get("credentials")
+        if role and not self.assumable(role, "apigateway.amazonaws.com"):
+            # A role IAM has not yet shown API Gateway (new, or not trusting it): it fails before
+            # the integration runs, so no integration response maps it
+            # (terraform-aws-modules/terraform-aws-apigateway-v2#87: "API Gateway doesn't have
+            # permissions to assume the IAM role configured on the integration", a 500).
+            return gateway_response(config, "API_CONFIGURATION_ERROR", {})
         status, backend_body = self._integrate(config, integration, request_body)
         return self._respond(integration, status, backend_body, context)
 

@@ -188,7 +188,12 @@ class Emulator:
 
     # -- the WSGI application ------------------------------------------------------------
     def app(self, moto_app: Any) -> Callable[..., Iterable[bytes]]:
-        api = ApiGateway(self.client, self.client_as, self.regions)
+        api = ApiGateway(
+            self.client,
+            self.client_as,
+            self.regions,
+            lambda role, service: self.authorizer.propagation.effective(role).trusts(service),
+        )
         self.apis = api
 
         def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

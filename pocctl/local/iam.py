@@ -5,7 +5,8 @@ API Gateway's integration) or with an IAM user's access key (a deployer, say, cr
 emulator with a policy such as `policies/deployer.json`) is judged against that principal's
 policies *as other services see them*: IAM is eventually consistent, so a new role or user, or a
 changed policy, takes effect only after a delay (`Propagation`). Where the identity policies do
-not allow a call, a same-account resource policy (an SQS queue's or SNS topic's `Policy`) may.
+not allow a call, a same-account resource policy (an SQS queue's or SNS topic's `Policy`) may;
+a permissions boundary, where the principal has one, must allow it too.
 Calls made with any other key (the emulator's own, pocctl's by default) are not judged. A
 denial reads like AWS's.
 """
@@ -21,6 +22,7 @@ from typing import Any
 from pocctl.local.calls import Call
 from pocctl.local.policy import (
     ALWAYS_ALLOWED,
+    BOUNDARY_OF_THE_ROLE,
     Request,
     as_list,
     evaluate,
@@ -41,6 +43,9 @@ class RoleSnapshot:
     exists: bool
     trust: dict[str, Any] = field(default_factory=dict)
     statements: tuple[dict[str, Any], ...] = ()
+    # Its permissions boundary (None: it has none), and that policy's statements.
+    boundary_arn: str | None = None
+    boundary: tuple[dict[str, Any], ...] = ()
 
     def trusts(self, service: str) -> bool:
         for statement in as_list(self.trust.get("Statement", [])):
@@ -77,7 +82,7 @@ def read_principal(client: ClientFor, arn: str) -> RoleSnapshot:
 def read_user(client: ClientFor, user_name: str) -> RoleSnapshot:
     iam = client("iam", "us-east-1")
     try:
-        iam.get_user(UserName=user_name)
+        user = iam.get_user(UserName=user_name)["User"]
     except iam.exceptions.NoSuchEntityException:
         return ABSENT
     documents: list[Any] = [
@@ -93,7 +98,17 @@ def read_user(client: ClientFor, user_name: str) -> RoleSnapshot:
         ]
         attached += iam.list_attached_group_policies(GroupName=name)["AttachedPolicies"]
     documents += [_managed(iam, a["PolicyArn"]) for a in attached]
-    return RoleSnapshot(True, {}, documents_statements(documents))
+    return RoleSnapshot(True, {}, documents_statements(documents), *_boundary(iam, user))
+
+
+def _boundary(iam: Any, entity: dict[str, Any]) -> tuple[str | None, tuple[dict[str, Any], ...]]:
+    arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+    if arn is None:
+        return None, ()
+    try:
+        return arn, documents_statements([_managed(iam, arn)])
+    except iam.exceptions.NoSuchEntityException:
+        return arn, ()  # a boundary that is gone allows nothing
 
 
 def _managed(iam: Any, arn: str) -> Any:
@@ -124,7 +139,7 @@ def read_role(client: ClientFor, role_name: str) -> RoleSnapshot:
         trust = role["AssumeRolePolicyDocument"]
         if isinstance(trust, str):
             trust = json.loads(trust)
-        return RoleSnapshot(True, trust, documents_statements(documents))
+        return RoleSnapshot(True, trust, documents_statements(documents), *_boundary(iam, role))
     return ABSENT
 
 
@@ -184,6 +199,8 @@ class Authorizer:
         self.propagation = propagation
         self.resource_policy = resource_policy or (lambda arn: [])
         self.principals: dict[str, str] = {}  # access key id -> role or user ARN
+        # Each principal's actions that were judged and allowed (what its policy is used for).
+        self.used: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     def register(self, access_key: str, role_arn: str) -> None:
@@ -195,16 +212,32 @@ class Authorizer:
             return self.principals.get(access_key)
 
     def allows(self, role_arn: str, request: Request) -> bool:
-        """As Lambda sees it now: identity policies, then same-account resource policies."""
+        return self.refusal(role_arn, request) is None
+
+    def refusal(self, role_arn: str, request: Request) -> str | None:
+        """Why the principal may not, as Lambda sees it now (None: it may): its identity
+        policies or a same-account resource policy must allow, and its permissions boundary
+        too ("an entity can only perform actions that are allowed by both its identity-based
+        policies and its permissions boundaries": IAM User Guide, "Permissions boundaries for
+        IAM entities"; the reason is worded as in "Troubleshooting access denied error
+        messages")."""
         snapshot = self.propagation.effective(role_arn)
         if not snapshot.exists:
-            return False
+            return f"because no identity-based policy allows the {request.action} action"
+        if snapshot.boundary_arn is not None:
+            bounded = evaluate(snapshot.boundary, request)
+            if bounded.explicit_deny:
+                return "with an explicit deny in a permissions boundary"
+            if not bounded.allowed:
+                return f"because no permissions boundary allows the {request.action} action"
         decision = evaluate(snapshot.statements, request)
         if decision.allowed:
-            return True
+            return None
         if decision.explicit_deny:
-            return False
-        return all(self._resource_allows(role_arn, request, r) for r in request.resources)
+            return "with an explicit deny in an identity-based policy"
+        if all(self._resource_allows(role_arn, request, r) for r in request.resources):
+            return None
+        return f"because no identity-based policy allows the {request.action} action"
 
     def _resource_allows(self, role_arn: str, request: Request, resource: str) -> bool:
         identity = evaluate(
@@ -227,12 +260,22 @@ class Authorizer:
         if role_arn is None:
             return None  # not a role: pocctl itself, or a user of the emulator
         for request in requests_for(call, self.account, role_arn):
-            if request.action in ALWAYS_ALLOWED or self.allows(role_arn, request):
+            if request.action in ALWAYS_ALLOWED:
                 continue
-            return denial(call, self._message(role_arn, request))
+            if request.action in BOUNDARY_OF_THE_ROLE and "RoleName" in call.params:
+                # IAM judges its own API on the role as it is, not as other services see it.
+                target = f"arn:aws:iam::{self.account}:role/{call.params['RoleName']}"
+                boundary = self.propagation.read(target).boundary_arn
+                if boundary is not None:
+                    request.context["iam:PermissionsBoundary"] = boundary
+            reason = self.refusal(role_arn, request)
+            if reason is not None:
+                return denial(call, self._message(role_arn, request, reason))
+            with self._lock:
+                self.used.setdefault(role_arn, set()).add(request.action)
         return None
 
-    def _message(self, principal: str, request: Request) -> str:
+    def _message(self, principal: str, request: Request, reason: str) -> str:
         name = principal.rsplit("/", 1)[1]
         who = (
             principal
@@ -241,8 +284,7 @@ class Authorizer:
         )
         return (
             f"User: {who} is not authorized to perform: {request.action} on resource: "
-            f"{request.resource} because no identity-based policy allows the "
-            f"{request.action} action"
+            f"{request.resource} {reason}"
         )
 
 

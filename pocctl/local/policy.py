@@ -119,9 +119,12 @@ def _resources(call: Call, account: str) -> list[str]:
                     found.append(f"{base}:table/{body.get('TableName')}")
         found.append(p.get("ResourceArn"))
     elif prefix == "lambda":
-        found.append(_lambda_arn(region, account, p))
+        # A mapping's calls are on the mapping: its function is the lambda:FunctionArn
+        # condition key (IAM Service Authorization Reference).
         if "UUID" in p:
             found.append(f"{base}:event-source-mapping:{p['UUID']}")
+        else:
+            found.append(_lambda_arn(region, account, p))
     elif prefix == "logs":
         group = p.get("logGroupName") or p.get("logGroupIdentifier")
         if group and not str(group).startswith("arn:"):
@@ -131,9 +134,14 @@ def _resources(call: Call, account: str) -> list[str]:
         elif group:
             found.append(str(group))
     elif prefix == "iam":
+        # A role's calls are on the role alone: the managed policy it attaches or detaches is
+        # the iam:PolicyARN condition key (IAM Service Authorization Reference).
         if "RoleName" in p:
             found.append(f"arn:aws:iam::{account}:role/{p['RoleName']}")
-        found.append(p.get("PolicyArn"))
+        elif call.operation == "CreatePolicy" and "PolicyName" in p:
+            found.append(f"arn:aws:iam::{account}:policy/{p['PolicyName']}")
+        else:
+            found.append(p.get("PolicyArn"))
     elif prefix == "sts":
         found.append(p.get("RoleArn"))
     elif prefix == "apigateway":
@@ -166,7 +174,32 @@ def request_for(call: Call, account: str, principal_arn: str) -> Request:
         "aws:PrincipalAccount": account,
         "aws:SecureTransport": "true",
     }
+    # Service condition keys pocctl's policies use (IAM Service Authorization Reference): the
+    # boundary a request sets, and the function a new mapping is for.
+    if action in BOUNDARY_FROM_REQUEST and call.params.get("PermissionsBoundary"):
+        context["iam:PermissionsBoundary"] = str(call.params["PermissionsBoundary"])
+    if action in ("iam:AttachRolePolicy", "iam:DetachRolePolicy") and call.params.get("PolicyArn"):
+        context["iam:PolicyARN"] = str(call.params["PolicyArn"])
+    if action.startswith("lambda:") and action.endswith("EventSourceMapping"):
+        function = _lambda_arn(call.region, account, call.params)
+        if function:
+            context["lambda:FunctionArn"] = function
     return Request(action, resources, context)
+
+
+# iam:PermissionsBoundary is the boundary the request sets for these, and the role's present
+# boundary for the others that support the key ("Filters access if the specified policy is set
+# as the permissions boundary on the IAM entity": IAM Service Authorization Reference).
+BOUNDARY_FROM_REQUEST = frozenset({"iam:CreateRole", "iam:PutRolePermissionsBoundary"})
+BOUNDARY_OF_THE_ROLE = frozenset(
+    {
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:DeleteRolePermissionsBoundary",
+    }
+)
 
 
 # Calls that hand a role to a service need iam:PassRole on it (IAM User Guide, "Granting a user
@@ -178,9 +211,24 @@ PASSES_ROLE = {
 }
 
 
+# Tags given to a create call need the tagging action too: "To be able to tag a queue on
+# creation, you must have the sqs:CreateQueue and sqs:TagQueue permissions" (SQS API reference,
+# CreateQueue), and likewise sns:TagResource for CreateTopic (SNS API reference, CreateTopic).
+TAGS_ON_CREATE = {
+    "CreateQueue": ("tags", "sqs:TagQueue"),
+    "CreateTopic": ("Tags", "sns:TagResource"),
+}
+
+
 def requests_for(call: Call, account: str, principal_arn: str) -> list[Request]:
-    """What the call needs: its own action, and iam:PassRole where it hands over a role."""
+    """What the call needs: its own action, the tagging action where it tags what it creates,
+    and iam:PassRole where it hands over a role."""
     found = [request_for(call, account, principal_arn)]
+    tags = TAGS_ON_CREATE.get(call.operation)
+    if tags is not None and any(  # query calls flatten lists: Tags.member.1.Key
+        key == tags[0] or key.startswith(f"{tags[0]}.") for key in call.params
+    ):
+        found.append(Request(tags[1], found[0].resources, found[0].context))
     passed = PASSES_ROLE.get(call.operation)
     if passed is not None and call.params.get(passed[0]):
         context = {**found[0].context, "iam:PassedToService": passed[1]}

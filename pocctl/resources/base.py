@@ -145,6 +145,10 @@ class Step(ABC, Generic[S]):
     @abstractmethod
     def destroy(self, ctx: Context) -> Outcome: ...
 
+    def settle(self, ctx: Context) -> None:
+        """Once every step of `up` has applied: wait until what this step changed can be in
+        effect where it is used (a role's permissions, as the services acting for it see them)."""
+
     def outputs(self, ctx: Context, state: S) -> Outputs:
         """What other steps and the commands need from the resource's state (read by `plan`, or
         returned by `apply`). The engine passes it on in `ctx.outputs`."""

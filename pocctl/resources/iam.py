@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar
 
@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent, tag_dict, tag_list
 from pocctl.context import Context
+from pocctl.errors import StepError
 from pocctl.policies import as_list, render, statements
 from pocctl.reporting import Outcome
 from pocctl.resources.base import (
@@ -27,6 +28,15 @@ from pocctl.resources.base import (
 # Policy documents can only be rendered once the account id is known, so steps hold a function.
 PolicyVariables = Callable[[Context], dict[str, str]]
 
+# How long after a change to a role IAM may still show other services the role as it was. AWS
+# publishes no bound ("changes ... can take some time to propagate": IAM User Guide,
+# troubleshooting, eventual consistency); a new role reaches Lambda "between 5 and 10 seconds"
+# (ansible-collections/community.aws#710, aws/aws-cli#7700). Until then a running function may
+# still be refused what its repaired policy grants, and API Gateway may not yet assume a new
+# role ("API Gateway doesn't have permissions to assume the IAM role configured on the
+# integration": a 500, terraform-aws-modules/terraform-aws-apigateway-v2#87).
+IAM_PROPAGATION_SECONDS = 10.0
+
 
 def canonical(document: dict[str, Any]) -> str:
     """A form of a policy document that ignores key order and str-vs-list spelling."""
@@ -40,12 +50,34 @@ def canonical(document: dict[str, Any]) -> str:
     return json.dumps({**document, "Statement": normalised}, sort_keys=True)
 
 
+def settle(ctx: Context, changed_at: float | None, changed: str | None) -> None:
+    """Not ready before IAM can have applied what this run made or changed: nothing tells when
+    it has, so wait out the usual propagation, counted from the change. What was changed (not
+    just made: a fresh stack's roles are seconds old by the end of `up`) is said."""
+    if changed_at is None:
+        return
+    remaining = changed_at + IAM_PROPAGATION_SECONDS - ctx.clock()
+    if remaining <= 0:
+        return
+    if changed is not None:
+        ctx.reporter.note(
+            f"waiting {remaining:.1f}s for IAM to apply the changed permissions of {changed} (IAM "
+            "is eventually consistent: until then AWS may still use the roles as they were)"
+        )
+    ctx.waiting().pause(remaining)
+
+
+def policy_arn(ctx: Context, name: str) -> str:
+    return ctx.arn("iam", f"policy/{name}", regional=False)
+
+
 @dataclass
 class RoleState:
     trust: dict[str, Any]
     policy: dict[str, Any] | None
     extra_inline: list[str]
     attached: list[str]
+    boundary: str | None = None  # its permissions boundary's ARN
 
 
 @dataclass(frozen=True)
@@ -62,6 +94,14 @@ class PolicyDiffers(Change):
     def __str__(self) -> str:
         state = "missing" if self.missing else "differs: will be replaced"
         return f"inline policy {self.name} {state}"
+
+
+@dataclass(frozen=True)
+class BoundaryDiffers(Change):
+    now: str | None
+
+    def __str__(self) -> str:
+        return f"permissions boundary {self.now or 'missing'}: will be set to the stack's"
 
 
 @dataclass(frozen=True)
@@ -83,6 +123,11 @@ class RoleStep(Step[RoleState]):
     trust_template: str
     policy_template: str
     variables: PolicyVariables
+    boundary_name: str  # the managed policy that bounds what the role's own policies grant
+    depends_on: tuple[str, ...] = ("boundary",)
+    # When this run last made or changed the role or its permissions (ctx.clock), for `settle`.
+    changed_at: float | None = field(default=None, init=False)
+    made: bool = field(default=False, init=False)
 
     @property
     def name(self) -> str:
@@ -97,6 +142,9 @@ class RoleStep(Step[RoleState]):
 
     def desired_policy(self, ctx: Context) -> dict[str, Any]:
         return render(self.policy_template, self.variables(ctx))
+
+    def boundary_arn(self, ctx: Context) -> str:
+        return policy_arn(ctx, self.boundary_name)
 
     def _get_role(self, ctx: Context) -> dict[str, Any] | None:
         try:
@@ -129,6 +177,7 @@ class RoleStep(Step[RoleState]):
             policy=document,
             extra_inline=[n for n in inline if n != self.policy_name],
             attached=[p["PolicyArn"] for p in attached],
+            boundary=(role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
         )
 
     def plan(self, ctx: Context) -> Plan[RoleState]:
@@ -143,6 +192,8 @@ class RoleStep(Step[RoleState]):
             changes.append(TrustDiffers())
         if state.policy is None or canonical(state.policy) != canonical(self.desired_policy(ctx)):
             changes.append(PolicyDiffers(self.policy_name, missing=state.policy is None))
+        if state.boundary != self.boundary_arn(ctx):
+            changes.append(BoundaryDiffers(state.boundary))
         changes += [ExtraPolicy(name, managed=False) for name in state.extra_inline]
         changes += [ExtraPolicy(arn, managed=True) for arn in state.attached]
         return Plan.from_changes(changes, state)
@@ -156,11 +207,17 @@ class RoleStep(Step[RoleState]):
                     RoleName=self.role_name,
                     AssumeRolePolicyDocument=trust,
                     Description=f"pocctl stack {ctx.config.stack}: {self.policy_template}",
+                    PermissionsBoundary=self.boundary_arn(ctx),
                     Tags=tag_list(ctx.config.tags),
                 )
         elif plan.has(TrustDiffers):
             with aws_errors(self.key, "UpdateAssumeRolePolicy"):
                 iam.update_assume_role_policy(RoleName=self.role_name, PolicyDocument=trust)
+        if plan.has(BoundaryDiffers):
+            with aws_errors(self.key, "PutRolePermissionsBoundary"):
+                iam.put_role_permissions_boundary(
+                    RoleName=self.role_name, PermissionsBoundary=self.boundary_arn(ctx)
+                )
         if plan.current is None or plan.has(PolicyDiffers):
             with aws_errors(self.key, "PutRolePolicy"):
                 iam.put_role_policy(
@@ -174,6 +231,10 @@ class RoleStep(Step[RoleState]):
             [p.name for p in extra if not p.managed],
             [p.name for p in extra if p.managed],
         )
+        self.changed_at, self.made = ctx.clock(), plan.current is None
+
+    def settle(self, ctx: Context) -> None:
+        settle(ctx, self.changed_at, None if self.made else f"role {self.role_name}")
 
     def _remove_policies(self, ctx: Context, inline: list[str], attached: list[str]) -> None:
         """Side by side: IAM removes a role's policies in any order, only all before the role."""
@@ -243,3 +304,136 @@ class RoleStep(Step[RoleState]):
         )
         delete(ctx, self.key, "DeleteRole", lambda: iam.delete_role(RoleName=self.role_name))
         return Outcome.DELETED
+
+
+@dataclass
+class BoundaryState:
+    document: dict[str, Any]
+    ours: bool  # made by `up` (tagged): `down` removes it; else by an administrator
+    versions: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BoundaryDocumentDiffers(Change):
+    def __str__(self) -> str:
+        return "document differs: a new default version will replace it"
+
+
+# Who holds the deployer policy may not make or change the boundary: an administrator does.
+ADMINISTRATOR_MAKES_IT = (
+    "The stack's roles need this permissions boundary, and these credentials may not make or "
+    "change it (as pocctl's deployer policy intends): an administrator creates it, with the "
+    "commands `pocctl deployer-policy --help` shows."
+)
+
+
+@dataclass(eq=False, kw_only=True)
+class BoundaryStep(Step[BoundaryState]):
+    """The managed policy every role of the stack has as its permissions boundary: whatever a
+    role's own policies say, it may do no more than this (IAM User Guide, "Permissions
+    boundaries for IAM entities"). An administrator makes it for a deployer that may not; `up`
+    run with enough rights makes it itself, and then `down` removes it too."""
+
+    kind: ClassVar[str] = "IAM permissions boundary"
+    key: str = "boundary"
+    policy_name: str
+    document: Callable[[Context], dict[str, Any]]
+    changed_at: float | None = field(default=None, init=False)
+    made: bool = field(default=False, init=False)
+
+    @property
+    def name(self) -> str:
+        return self.policy_name
+
+    def _read(self, ctx: Context) -> BoundaryState | None:
+        iam = ctx.client("iam")
+        arn = policy_arn(ctx, self.policy_name)
+        policy = none_if_absent(lambda: iam.get_policy(PolicyArn=arn)["Policy"])
+        if policy is None:
+            return None
+        version, tags, versions = ctx.together(
+            lambda: iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"]),
+            lambda: iam.list_policy_tags(PolicyArn=arn)["Tags"],
+            lambda: iam.list_policy_versions(PolicyArn=arn)["Versions"],
+        )
+        document = version["PolicyVersion"]["Document"]
+        if isinstance(document, str):
+            document = json.loads(document)
+        return BoundaryState(document, is_ours(ctx, tag_dict(tags)), versions)
+
+    def plan(self, ctx: Context) -> Plan[BoundaryState]:
+        with aws_errors(self.key, "GetPolicy"):
+            state = self._read(ctx)
+        if state is None:
+            return Plan.create()
+        differs = canonical(state.document) != canonical(self.document(ctx))
+        return Plan.from_changes([BoundaryDocumentDiffers()] if differs else [], state)
+
+    def apply(self, ctx: Context, plan: Plan[BoundaryState]) -> None:
+        iam = ctx.client("iam")
+        arn = policy_arn(ctx, self.policy_name)
+        document = json.dumps(self.document(ctx))
+        try:
+            if plan.current is None:
+                with aws_errors(self.key, "CreatePolicy"):
+                    iam.create_policy(
+                        PolicyName=self.policy_name,
+                        PolicyDocument=document,
+                        Description=f"pocctl stack {ctx.config.stack}: the most its roles may do",
+                        Tags=tag_list(ctx.config.tags),
+                    )
+            else:
+                # A policy keeps at most five versions: make room by the oldest non-default.
+                spare = [v for v in plan.current.versions if not v["IsDefaultVersion"]]
+                if len(plan.current.versions) >= 5 and spare:
+                    oldest = min(spare, key=lambda v: v["CreateDate"])
+                    with aws_errors(self.key, "DeletePolicyVersion"):
+                        iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+                with aws_errors(self.key, "CreatePolicyVersion"):
+                    iam.create_policy_version(
+                        PolicyArn=arn, PolicyDocument=document, SetAsDefault=True
+                    )
+        except StepError as exc:
+            if exc.code in ("AccessDenied", "AccessDeniedException"):
+                exc.hint = ADMINISTRATOR_MAKES_IT
+            raise
+        self.changed_at, self.made = ctx.clock(), plan.current is None
+
+    def settle(self, ctx: Context) -> None:
+        boundary = f"the roles' permissions boundary {self.policy_name}"
+        settle(ctx, self.changed_at, None if self.made else boundary)
+
+    def destroy(self, ctx: Context) -> Outcome:
+        iam = ctx.client("iam")
+        arn = policy_arn(ctx, self.policy_name)
+        with aws_errors(self.key, "GetPolicy"):
+            state = self._read(ctx)
+        if state is None:
+            return Outcome.ABSENT
+        if not state.ours:  # an administrator's: the next `up` needs it again
+            ctx.reporter.note(not_ours_note(ctx, self))
+            return Outcome.SKIPPED
+        for version in state.versions:  # DeletePolicy needs them gone first
+            if not version["IsDefaultVersion"]:
+                delete(
+                    ctx,
+                    self.key,
+                    "DeletePolicyVersion",
+                    partial(
+                        iam.delete_policy_version, PolicyArn=arn, VersionId=version["VersionId"]
+                    ),
+                )
+        delete(ctx, self.key, "DeletePolicy", lambda: iam.delete_policy(PolicyArn=arn))
+        return Outcome.DELETED
+
+    @classmethod
+    def leftovers(cls, ctx: Context, steps: Sequence[Any]) -> list[Leftover]:
+        """IAM policies are outside the tagging API: look each one up by name."""
+        found = []
+        for step in steps:
+            state = none_if_absent(lambda: step._read(ctx))  # noqa: B023
+            if state is not None and state.ours:
+                arn = policy_arn(ctx, step.policy_name)
+                remove = f"aws iam delete-policy --policy-arn {arn} (after its roles are gone)"
+                found.append(Leftover(cls.kind, step.policy_name, remove))
+        return found
