@@ -236,19 +236,25 @@ class Context:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                client = self.session.client(
-                    service,
-                    region_name=self.config.region,
-                    endpoint_url=self.config.endpoint_url,
-                    config=RETRY_CONFIG,
-                )
-                self._watch(client)
+                client = self.client_with(service, RETRY_CONFIG)
                 if service == "apigateway":
                     client = RetryingClient(
                         client, API_GATEWAY_RETRY_CODES, API_GATEWAY_RETRY_SECONDS, self.waiting
                     )
                 self._clients[service] = client
             return self._clients[service]
+
+    def client_with(self, service: str, config: BotoConfig) -> Any:
+        """A client of its own with this botocore config (timeouts, retries), not shared with
+        other calls; its calls are recorded like every other."""
+        client = self.session.client(
+            service,
+            region_name=self.config.region,
+            endpoint_url=self.config.endpoint_url,
+            config=config,
+        )
+        self._watch(client)
+        return client
 
     def wait_turn(self) -> None:
         """Before a step's first deletion on `down`: wait for the steps it must follow. What it
