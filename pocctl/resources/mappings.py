@@ -66,6 +66,15 @@ class NotEnabled(Change):
 
 
 @dataclass(frozen=True)
+class Untagged(Change):
+    """A mapping made before pocctl tagged mappings: without the tag, `down` and its sweep
+    would not know it once its function is gone."""
+
+    def __str__(self) -> str:
+        return "tag it as the stack's"
+
+
+@dataclass(frozen=True)
 class Mappings:
     """The one mapping to keep (None: create it) and those to remove."""
 
@@ -180,10 +189,16 @@ class MappingStep(Step[Mappings]):
         mapping = none_if_absent(lambda: lam.get_event_source_mapping(UUID=uuid))
         return None if mapping is None else mapping_leftover(ctx, mapping)
 
+    def planned_source(self, ctx: Context) -> str | None:
+        """The source's ARN as `plan` finds it (read beside the mappings)."""
+        return self.source_arn(ctx)
+
     def plan(self, ctx: Context) -> Plan[Mappings]:
         with aws_errors(self.key, "ListEventSourceMappings"):
-            ours = self._mappings(ctx)
-        source = self.source_arn(ctx)
+            found: list[Any] = ctx.together(
+                lambda: self._mappings(ctx), lambda: self.planned_source(ctx)
+            )
+        ours, source = found
         matching = [m for m in ours if m["EventSourceArn"] == source]
         keep = matching[0] if matching else None
         extra = [m for m in ours if m is not keep]
@@ -198,6 +213,9 @@ class MappingStep(Step[Mappings]):
             changes.append(NotEnabled(keep.get("State")))
         if any(recreates(c) for c in changes):
             return Plan(Action.CREATE, tuple(changes), Mappings(None, ours))
+        with aws_errors(self.key, "ListTags"):
+            if not tagged_ours(ctx, keep):
+                changes.append(Untagged())
         return Plan.from_changes(changes, Mappings(keep, extra))
 
     def apply(self, ctx: Context, plan: Plan[Mappings]) -> None:
@@ -236,6 +254,11 @@ class MappingStep(Step[Mappings]):
                     ),
                 )
             self.wait_enabled(ctx, created["UUID"])
+            return
+        if plan.has(Untagged):
+            with aws_errors(self.key, "TagResource"):
+                lam.tag_resource(Resource=keep["EventSourceMappingArn"], Tags=ctx.config.tags)
+        if not (plan.has(Differs) or plan.has(NotEnabled)):
             return
         updatable = {k: v for k, v in settings.items() if k not in CREATE_ONLY}
         with aws_errors(self.key, "UpdateEventSourceMapping"):
@@ -322,7 +345,6 @@ class QueueMappingStep(MappingStep):
 class StreamMappingStep(MappingStep):
     table_name: str
     failure_queue_name: str
-    plan_after: tuple[str, ...] = ("table",)  # the stream ARN comes from its plan
 
     @property
     def name(self) -> str:
@@ -330,6 +352,18 @@ class StreamMappingStep(MappingStep):
 
     def source_arn(self, ctx: Context) -> str | None:
         return ctx.outputs.stream_arn
+
+    def planned_source(self, ctx: Context) -> str | None:
+        """The table's stream, read here rather than after the table's plan: the mappings and
+        their tags are read meanwhile. A table being deleted has no stream to keep."""
+        ddb = ctx.client("dynamodb")
+        with aws_errors(self.key, "DescribeTable"):
+            found = none_if_absent(lambda: ddb.describe_table(TableName=self.table_name))
+        table = (found or {}).get("Table") or {}
+        if table.get("TableStatus") == "DELETING":
+            return None
+        stream: str | None = table.get("LatestStreamArn")
+        return stream
 
     def is_our_source(self, ctx: Context, arn: str) -> bool:
         return arn.startswith(ctx.arn("dynamodb", f"table/{self.table_name}/stream/"))
