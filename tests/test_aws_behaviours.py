@@ -205,6 +205,7 @@ def reader(emulator: Emulator, clock: Clock) -> tuple[str, str]:
     role = make_role(emulator, "reader", READ_QUEUE)
     clock.advance("iam_propagation")
     make_function(emulator, "f", role)
+    clock.advance("function_pending")
     return role, queue_for(emulator, "q")
 
 
@@ -227,17 +228,35 @@ def test_a_mapping_is_creating_then_enabled_and_deleting_then_gone(
     assert lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
 
 
-def test_a_mapping_of_a_pending_function_is_accepted_and_polls_once_both_are_ready(
+def test_a_mapping_of_a_pending_function_is_refused_until_it_is_active(
     emulator: Emulator, clock: Clock, reader: tuple[str, str]
 ) -> None:
-    # While Pending a function can't be invoked or modified (Lambda Developer Guide, "Lambda
-    # function states", "Troubleshoot invocation issues"); a mapping modifies neither.
-    _, source = reader
+    # "Any invocations or other API actions that operate on the function will fail" while it is
+    # Pending (Lambda Developer Guide, "Lambda function states"); "a pending state ... prevents
+    # attaching event sources" (spinnaker-plugins/aws-lambda-deployment-plugin-spinnaker#82).
+    role, source = reader
+    make_function(emulator, "g", role)
     lam = client(emulator, "lambda")
-    assert lam.get_function_configuration(FunctionName="f")["State"] == "Pending"
-    uuid = lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
+    with pytest.raises(ClientError, match="following state: Pending") as refused:
+        lam.create_event_source_mapping(FunctionName="g", EventSourceArn=source)
+    assert code_of(refused) == "ResourceConflictException"
     clock.advance("function_pending")
-    assert lam.get_function_configuration(FunctionName="f")["State"] == "Active"
+    uuid = lam.create_event_source_mapping(FunctionName="g", EventSourceArn=source)["UUID"]
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Creating"
+
+
+def test_the_other_answer_a_mapping_of_a_pending_function_polls_once_both_are_ready(
+    emulator: Emulator, clock: Clock, reader: tuple[str, str]
+) -> None:
+    # The docs don't name CreateEventSourceMapping: the emulator can act out AWS accepting it.
+    emulator.aws.lambda_.refuse_mappings_while_pending = False
+    role, source = reader
+    make_function(emulator, "g", role)
+    lam = client(emulator, "lambda")
+    assert lam.get_function_configuration(FunctionName="g")["State"] == "Pending"
+    uuid = lam.create_event_source_mapping(FunctionName="g", EventSourceArn=source)["UUID"]
+    clock.advance("function_pending")
+    assert lam.get_function_configuration(FunctionName="g")["State"] == "Active"
     assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Creating"
     clock.advance("mapping_creating")
     assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
@@ -264,6 +283,7 @@ def test_a_mapping_needs_the_role_to_read_its_source_as_lambda_sees_the_role(
     assert lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
     clock.advance("iam_propagation")
     make_function(emulator, "g", role)
+    clock.advance("function_pending")
     with pytest.raises(ClientError, match="permissions to call ReceiveMessage on SQS"):
         lam.create_event_source_mapping(FunctionName="g", EventSourceArn=source)
 
@@ -305,6 +325,7 @@ def test_a_stream_mapping_needs_list_streams_on_every_resource(
     role = make_role(emulator, "streams", scoped)
     clock.advance("iam_propagation")
     make_function(emulator, "f", role)
+    clock.advance("function_pending")
     with pytest.raises(ClientError, match="Cannot access stream") as refused:
         client(emulator, "lambda").create_event_source_mapping(
             FunctionName="f", EventSourceArn=stream, StartingPosition="TRIM_HORIZON"

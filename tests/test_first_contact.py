@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.engine import Engine
+from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
 from pocctl.smoke import run_test_order
 from pocctl.stack import build_steps
@@ -78,3 +80,30 @@ def test_down_reports_what_aws_is_still_deleting_and_exits_0(
     being_deleted = {item["kind"] for item in document["being_deleted"]}
     assert being_deleted == {"DynamoDB table", "event source mapping"}
     assert "Still being deleted by AWS" in result.stderr
+
+
+@pytest.mark.parametrize("refused", [True, False], ids=["refused-while-pending", "accepted"])
+def test_a_repair_that_makes_a_function_again_attaches_its_mapping_under_either_answer(
+    refused: bool,
+) -> None:
+    # The docs leave open whether a Pending function takes a mapping. A repair run (the table
+    # already there) creates the mapping right after the function: Pending lasts 0.3 s here,
+    # so nothing hides the race.
+    with Emulator(port=0, timing=Timing(scale=0.2)) as emulator:
+        emulator.aws.lambda_.refuse_mappings_while_pending = refused
+        ctx = up_local(emulator, "pend")
+        lam = ctx.client("lambda")
+        for mapping in lam.list_event_source_mappings(FunctionName="pend-Lambda-1")[
+            "EventSourceMappings"
+        ]:
+            lam.delete_event_source_mapping(UUID=mapping["UUID"])
+        lam.delete_function(FunctionName="pend-Lambda-1")
+        deadline = time.monotonic() + 30
+        while lam.list_event_source_mappings(FunctionName="pend-Lambda-1")["EventSourceMappings"]:
+            assert time.monotonic() < deadline, "the mapping's deletion did not finish"
+            time.sleep(0.05)
+        again = up_local(emulator, "pend")
+        (mapping,) = again.client("lambda").list_event_source_mappings(
+            FunctionName="pend-Lambda-1"
+        )["EventSourceMappings"]
+        assert mapping["State"] == "Enabled"

@@ -194,8 +194,8 @@ class FunctionStep(Step[Configuration]):
                     ),
                 )
             # No wait for Active: while Pending a function can't be invoked or modified (Lambda
-            # Developer Guide, "Lambda function states" and "Troubleshoot invocation"), but its
-            # mapping can be created, and polls only once the function is Active.
+            # Developer Guide, "Lambda function states" and "Troubleshoot invocation"); its
+            # mapping step asks until AWS takes the mapping, which polls once it is Active.
             return
         if plan.has(CodeChanged):
             self.update_code(ctx, self.code(ctx))

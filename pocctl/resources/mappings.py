@@ -19,6 +19,7 @@ from pocctl.aws import (
     aws_errors,
     delete,
     is_not_found,
+    is_pending,
     none_if_absent,
     poll,
     retry_on_codes,
@@ -243,6 +244,9 @@ class MappingStep(Step[Mappings]):
                         step=self.key,
                     )
             with aws_errors(self.key, "CreateEventSourceMapping"):
+                # Made as soon as the function exists: if AWS refuses a mapping of a function
+                # that is still Pending (public reports say so, the docs don't say), it is
+                # asked again until the function is Active; if it accepts, nothing waits.
                 created = retry_while_role_propagates(
                     ctx,
                     lambda: lam.create_event_source_mapping(
@@ -252,6 +256,7 @@ class MappingStep(Step[Mappings]):
                         Tags=ctx.config.tags,
                         **settings,
                     ),
+                    or_while=is_pending,
                 )
             self.wait_enabled(ctx, created["UUID"])
             return

@@ -26,6 +26,10 @@ BLOCKED_WHILE_BUSY = frozenset(
         "PutFunctionCodeSigningConfig",
     }
 )
+PENDING_MESSAGE = (
+    "The operation cannot be performed at this time. "
+    "The function is currently in the following state: Pending"
+)
 ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
 SQS_NEEDS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
 STREAM_NEEDS = ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
@@ -63,6 +67,13 @@ class LambdaRules(Rules):
         self.functions: dict[tuple[str, str], FunctionTimes] = {}
         self.mappings: dict[str, MappingTimes] = {}
         self._enabled_wall: dict[str, float] = {}
+        # While a function is Pending, "any invocations or other API actions that operate on
+        # the function will fail" (Lambda Developer Guide, "Lambda function states"), and a
+        # deployment tool had to wait because "a pending state ... prevents attaching event
+        # sources" (spinnaker-plugins/aws-lambda-deployment-plugin-spinnaker#82). The docs
+        # don't name CreateEventSourceMapping: refused here, and tests switch this off to
+        # act out the other answer (accepted; the mapping polls once the function is Active).
+        self.refuse_mappings_while_pending = True
         self.on_update: list[Callable[[str, str], None]] = []  # (region, name): before an update
 
     # -- what callers may ask ----------------------------------------------------------------
@@ -142,13 +153,7 @@ class LambdaRules(Rules):
         state, update = self.function_state(call.region, name)
         times = self.functions.get((call.region, name))
         if state == "Pending":
-            return error(
-                call,
-                409,
-                "ResourceConflictException",
-                "The operation cannot be performed at this time. "
-                "The function is currently in the following state: Pending",
-            )
+            return error(call, 409, "ResourceConflictException", PENDING_MESSAGE)
         if update == "InProgress" and times is not None:
             return error(
                 call,
@@ -160,6 +165,10 @@ class LambdaRules(Rules):
         return None
 
     def _check_new_mapping(self, call: Call) -> Reply | None:
+        if self.refuse_mappings_while_pending:
+            name = function_name(str(call.params.get("FunctionName", "")))
+            if self.function_state(call.region, name)[0] == "Pending":
+                return error(call, 409, "ResourceConflictException", PENDING_MESSAGE)
         source = str(call.params.get("EventSourceArn", ""))
         lam = self.world.client("lambda", call.region)
         try:
