@@ -180,10 +180,12 @@ def poll(
     what: str,
     step: str,
     timeout: float = 300.0,
+    first: float = 0.1,
 ) -> None:
-    """Poll with short, growing intervals, capped at half a second: what pocctl waits for takes
-    seconds (AWS's own waiters poll every 5-20 s, and would overshoot by as much)."""
-    waited, delay = 0.0, 0.1
+    """Poll with short, growing intervals (from `first`), capped at half a second: what pocctl
+    waits for takes seconds (AWS's own waiters poll every 5-20 s, and would overshoot by as
+    much)."""
+    waited, delay = 0.0, first
     waiting = ctx.waiting()
     while not check():
         if waited >= timeout:

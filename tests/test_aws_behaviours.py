@@ -607,3 +607,23 @@ def test_a_denied_change_to_an_api_does_not_hold_the_api(emulator: Emulator) -> 
     with pytest.raises(ClientError, match="is not authorized to perform"):
         stranger.create_model(name="Denied", **model)
     assert ag.create_model(name="Allowed", **model)["name"] == "Allowed"  # no 409
+
+
+def test_lambdas_control_plane_takes_15_requests_a_second_but_get_function_100(
+    emulator: Emulator, clock: Clock
+) -> None:
+    # Lambda Developer Guide, "Lambda quotas": GetFunction 100 per second, the remainder of the
+    # control plane 15 per second across all APIs, neither can be increased.
+    lam = client(emulator, "lambda")
+    for _ in range(15):  # all at one instant of the test's clock
+        lam.list_event_source_mappings()
+    with pytest.raises(ClientError, match="Rate exceeded") as throttled:
+        lam.list_functions()
+    assert code_of(throttled) == "TooManyRequestsException"
+    assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    for _ in range(20):  # its own quota
+        with pytest.raises(ClientError, match="Function not found"):
+            lam.get_function(FunctionName="absent")
+    clock.now += 1.0
+    lam.list_functions()
+    assert set(emulator.aws.lambda_.throttled) == {"ListFunctions"}  # (and botocore's retry)

@@ -279,7 +279,10 @@ class MappingStep(Step[Mappings]):
 
     def wait_enabled(self, ctx: Context, uuid: str) -> None:
         """A mapping polls only once Enabled: until then the stack is not up (orders would wait,
-        and a stream mapping at LATEST would skip them)."""
+        and a stream mapping at LATEST would skip them). GetEventSourceMapping counts against
+        Lambda's 15 control-plane requests a second (Lambda quotas), and no call outside them
+        says a mapping's state: both mappings polled so make at most 8 a second, leaving room
+        for the rest of the command (whose Lambda calls are paced: pocctl.pacing)."""
         lam = ctx.client("lambda")
         ctx.reporter.step_started(self.key, self.title, "waiting until Enabled:")
         with aws_errors(self.key, "GetEventSourceMapping"):
@@ -288,6 +291,7 @@ class MappingStep(Step[Mappings]):
                 lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled",
                 what=f"mapping {uuid} becoming Enabled",
                 step=self.key,
+                first=0.25,
             )
 
     def _delete(self, ctx: Context, uuid: str) -> None:

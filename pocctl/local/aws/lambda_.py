@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pocctl.local.aws.base import Rules, World
+from pocctl.local.aws.timing import (
+    LAMBDA_CONTROL_PLANE_RATE,
+    LAMBDA_INVOCATIONS,
+    LAMBDA_RATE_LIMITS,
+)
 from pocctl.local.calls import Call
 from pocctl.local.iam import RoleSnapshot
 from pocctl.local.policy import Request
@@ -53,6 +60,26 @@ class MappingTimes:
     deleting_until: float | None = None
 
 
+@dataclass
+class Window:
+    """At most `count` requests in any window of the quota's seconds (AWS states these quotas
+    per second and publishes no burst: a second's worth, then none until the oldest is a second
+    old)."""
+
+    count: int
+    accepted: deque[float] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, now: float, seconds: float) -> bool:
+        with self.lock:
+            while self.accepted and self.accepted[0] <= now - seconds:
+                self.accepted.popleft()
+            if len(self.accepted) >= self.count:
+                return False
+            self.accepted.append(now)
+            return True
+
+
 def function_name(value: str) -> str:
     return value.split(":function:")[-1].split(":")[0] if ":" in value else value
 
@@ -75,6 +102,8 @@ class LambdaRules(Rules):
         # act out the other answer (accepted; the mapping polls once the function is Active).
         self.refuse_mappings_while_pending = True
         self.on_update: list[Callable[[str, str], None]] = []  # (region, name): before an update
+        self._windows: dict[tuple[str, str], Window] = {}
+        self.throttled: list[str] = []  # the operations refused for the quota, in order
 
     # -- what callers may ask ----------------------------------------------------------------
     def function_state(self, region: str, name: str) -> tuple[str, str]:
@@ -125,8 +154,22 @@ class LambdaRules(Rules):
                 self._enabled_wall[uuid] = moment
             return moment
 
+    def _throttled(self, call: Call) -> bool:
+        if call.internal or not self.world.timing.enabled or call.operation in LAMBDA_INVOCATIONS:
+            return False
+        bucket = call.operation if call.operation in LAMBDA_RATE_LIMITS else "*"
+        count, seconds = LAMBDA_RATE_LIMITS.get(call.operation, LAMBDA_CONTROL_PLANE_RATE)
+        with self.world.lock:
+            window = self._windows.setdefault((call.region, bucket), Window(count))
+        if window.take(self.world.clock(), seconds * self.world.timing.scale):
+            return False
+        self.throttled.append(call.operation)
+        return True
+
     # -- before moto -------------------------------------------------------------------------
     def before(self, call: Call) -> Reply | None:
+        if self._throttled(call):
+            return error(call, 429, "TooManyRequestsException", "Rate exceeded")
         if call.operation in ("CreateFunction", "UpdateFunctionConfiguration"):
             role = call.params.get("Role")
             if role and not call.internal and not self._assumable(str(role)):
