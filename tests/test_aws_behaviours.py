@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
 from pocctl.local.iam import ABSENT, Propagation, RoleSnapshot
+from pocctl.local.pollers import StreamPoller
 
 NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
 LAMBDA_TRUST = {
@@ -535,6 +536,8 @@ def test_latest_skips_what_was_written_while_the_mapping_was_creating(
     clock.advance("mapping_creating")
     assert emulator.supervisor is not None
     wait(lambda: uuid in emulator.supervisor.pollers)
+    poller = emulator.supervisor.pollers[uuid][1]
+    assert isinstance(poller, StreamPoller) and poller.opened.wait(20)  # polling from LATEST
     ddb.put_item(TableName="tbl", Item={"k": {"S": "late"}})
     logs = client(emulator, "logs")
 

@@ -48,7 +48,17 @@ def test_no_criteria_pass_everything_and_any_filter_may_match() -> None:
 
 def test_an_unsupported_filter_rule_is_refused_not_guessed() -> None:
     with pytest.raises(UnsupportedFilter):
-        passes(criteria({"eventName": [{"numeric": [">", 1]}]}), INSERT)
+        passes(criteria({"eventName": [{"equals-ignore-case": "insert"}]}), INSERT)
+
+
+@pytest.mark.parametrize(
+    ("created", "passed"),
+    [(1700000000, True), (1700000001.5, True), (1699999999, False), ("1700000000.0", False)],
+)
+def test_numeric_matching_takes_numbers_only(created: Any, passed: bool) -> None:
+    record = {"dynamodb": {"ApproximateCreationDateTime": created}}
+    rule = {"dynamodb": {"ApproximateCreationDateTime": [{"numeric": [">=", 1700000000]}]}}
+    assert passes(criteria(rule), record) is passed
 
 
 # -- mapping templates (API Gateway's VTL) -----------------------------------------------------

@@ -93,7 +93,6 @@ class LambdaRules(Rules):
         self.allows = allows
         self.functions: dict[tuple[str, str], FunctionTimes] = {}
         self.mappings: dict[str, MappingTimes] = {}
-        self._enabled_wall: dict[str, float] = {}
         # While a function is Pending, "any invocations or other API actions that operate on
         # the function will fail" (Lambda Developer Guide, "Lambda function states"), and a
         # deployment tool had to wait because "a pending state ... prevents attaching event
@@ -126,7 +125,6 @@ class LambdaRules(Rules):
             return "Deleting"
         if self.world.clock() < self.enabled_at(uuid, times):
             return "Creating"
-        self.enabled_wall_time(uuid)  # the moment it became Enabled, as first seen
         return moto_state
 
     def enabled_at(self, uuid: str, times: MappingTimes | None = None) -> float:
@@ -139,20 +137,6 @@ class LambdaRules(Rules):
             if name == times.function:
                 ready = max(ready, fn.pending_until)
         return ready
-
-    def enabled_wall_time(self, uuid: str) -> float | None:
-        """The wall-clock moment the mapping became Enabled (LATEST starts there), kept once
-        known so that it stays put however the clocks move afterwards."""
-        with self.world.lock:
-            if uuid in self._enabled_wall:
-                return self._enabled_wall[uuid]
-            if uuid not in self.mappings:
-                return None
-            enabled_at = self.enabled_at(uuid)
-            moment = self.world.wall() - (self.world.clock() - enabled_at)
-            if self.world.clock() >= enabled_at:
-                self._enabled_wall[uuid] = moment
-            return moment
 
     def _throttled(self, call: Call) -> bool:
         if call.internal or not self.world.timing.enabled or call.operation in LAMBDA_INVOCATIONS:
