@@ -7,8 +7,10 @@ a new ARN, so `plan` lists every mapping of the function and removes the extra o
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, ClassVar
 
@@ -81,6 +83,9 @@ class Mappings:
 
     keep: Mapping | None
     extra: list[Mapping]
+    # The source's ARN when `plan` read it: a stream that is not the same at `apply` (none yet,
+    # or enabled anew) was made in this run.
+    planned_source: str | None = None
 
 
 def tagged_ours(ctx: Context, mapping: Mapping) -> bool:
@@ -128,8 +133,48 @@ def recreates(change: Change) -> bool:
     return isinstance(change, Differs) and change.setting in CREATE_ONLY
 
 
+CREATED = "ApproximateCreationDateTime"
+
+
+def at_or_after(digits: str) -> list[str]:
+    """Prefixes that match exactly the numbers written with as many digits that are at least
+    this one (and whatever fraction follows): "17" matches every 10-digit epoch second from
+    1700000000 on."""
+    found = [digits]
+    for i, digit in enumerate(digits):
+        found += [digits[:i] + str(n) for n in range(int(digit) + 1, 10)]
+    return found
+
+
+def inserts_since(floor: int) -> dict[str, Any]:
+    """INSERT records the stream made at `floor` (epoch seconds, AWS's clock) or later.
+    Lambda's DynamoDB filtering guide shows ApproximateCreationDateTime as a string
+    ("1678831218.0"), its DynamoDB event as a number: one filter for each (filters are ORed,
+    and `numeric` matches numbers only, `prefix` strings only)."""
+    as_number = [{"numeric": [">=", floor]}]
+    as_string = [{"prefix": prefix} for prefix in at_or_after(str(floor))]
+    return {
+        "Filters": [
+            {"Pattern": json.dumps({"eventName": ["INSERT"], "dynamodb": {CREATED: rule}})}
+            for rule in (as_number, as_string)
+        ]
+    }
+
+
+def without_floor(pattern: dict[str, Any]) -> dict[str, Any]:
+    rest = {k: v for k, v in pattern.items() if k != "dynamodb"}
+    dynamodb = {k: v for k, v in (pattern.get("dynamodb") or {}).items() if k != CREATED}
+    return {**rest, "dynamodb": dynamodb} if dynamodb else rest
+
+
 def patterns(criteria: dict[str, Any]) -> list[Any]:
-    return [json.loads(f["Pattern"]) for f in criteria.get("Filters", [])]
+    """The filters' patterns, a re-created stream mapping's floor left out (it is set once, when
+    the mapping is made: see StreamMappingStep.replay_floor)."""
+    found: list[Any] = []
+    for pattern in (without_floor(json.loads(f["Pattern"])) for f in criteria.get("Filters", [])):
+        if pattern not in found:
+            found.append(pattern)
+    return found
 
 
 def same_setting(name: str, current: Any, desired: Any) -> bool:
@@ -194,6 +239,11 @@ class MappingStep(Step[Mappings]):
         """The source's ARN as `plan` finds it (read beside the mappings)."""
         return self.source_arn(ctx)
 
+    def replay_floor(self, ctx: Context, planned: str | None, source: str | None) -> int | None:
+        """For a mapping about to be made: the moment from which its records are delivered
+        (None: from the start of the source)."""
+        return None
+
     def plan(self, ctx: Context) -> Plan[Mappings]:
         with aws_errors(self.key, "ListEventSourceMappings"):
             found: list[Any] = ctx.together(
@@ -205,7 +255,7 @@ class MappingStep(Step[Mappings]):
         extra = [m for m in ours if m is not keep]
         changes: list[Change] = [ExtraMapping(m["UUID"]) for m in extra]
         if keep is None:
-            return Plan(Action.CREATE, (Missing(), *changes), Mappings(None, extra))
+            return Plan(Action.CREATE, (Missing(), *changes), Mappings(None, extra, source))
         settings = self.settings(ctx)
         for name, wanted in settings.items():
             if not same_setting(name, keep.get(name), wanted):
@@ -213,21 +263,25 @@ class MappingStep(Step[Mappings]):
         if keep.get("State") not in ACTIVE_STATES:
             changes.append(NotEnabled(keep.get("State")))
         if any(recreates(c) for c in changes):
-            return Plan(Action.CREATE, tuple(changes), Mappings(None, ours))
+            return Plan(Action.CREATE, tuple(changes), Mappings(None, ours, source))
         with aws_errors(self.key, "ListTags"):
             if not tagged_ours(ctx, keep):
                 changes.append(Untagged())
-        return Plan.from_changes(changes, Mappings(keep, extra))
+        return Plan.from_changes(changes, Mappings(keep, extra, source))
 
     def apply(self, ctx: Context, plan: Plan[Mappings]) -> None:
         lam = ctx.client("lambda")
         found = plan.current or Mappings(None, [])
         keep, extra = found.keep, found.extra
+        source = self.source_arn(ctx)
+        # Taken before the old mapping goes, so that nothing after it is skipped.
+        floor = None if keep is not None else self.replay_floor(ctx, found.planned_source, source)
         for mapping in extra:
             self._delete(ctx, mapping["UUID"])
         settings = self.settings(ctx)
+        if floor is not None:
+            settings["FilterCriteria"] = inserts_since(floor)
         if keep is None:
-            source = self.source_arn(ctx)
             with aws_errors(self.key, "ListEventSourceMappings"):
                 # AWS refuses a second mapping of the same source and function, even one that
                 # is still being deleted (ResourceConflictException): wait until it is gone.
@@ -377,12 +431,32 @@ class StreamMappingStep(MappingStep):
     def is_our_source(self, ctx: Context, arn: str) -> bool:
         return arn.startswith(ctx.arn("dynamodb", f"table/{self.table_name}/stream/"))
 
+    def replay_floor(self, ctx: Context, planned: str | None, source: str | None) -> int | None:
+        """A stream made in this run is read from its start. On a stream that was there before
+        (the mapping deleted by hand, or made anew for a changed setting), TRIM_HORIZON alone
+        would notify every order of the last 24 hours again, and LATEST would skip the orders
+        stored while the new mapping is Creating (Lambda Developer Guide, "Polling and stream
+        starting positions"); AT_TIMESTAMP is for Kinesis, DocumentDB and Kafka only (Lambda
+        API reference, StartingPosition). So: TRIM_HORIZON, filtered to the records made from
+        now on, by AWS's clock (the Date of DynamoDB's answer: this machine's clock may be off).
+        Within the second of the floor an order may be notified twice, never skipped."""
+        if planned is None or planned != source:
+            return None
+        ddb = ctx.client("dynamodb")
+        with aws_errors(self.key, "DescribeTable"):
+            answer = ddb.describe_table(TableName=self.table_name)
+        date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        if not date:  # (AWS always sends it) this machine's clock, a minute early to be safe
+            return int(time.time()) - 60
+        return int(parsedate_to_datetime(date).timestamp())
+
     def settings(self, ctx: Context) -> dict[str, Any]:
         tuning = ctx.config.tuning
         return {
             "BatchSize": tuning.stream_batch_size,
             # TRIM_HORIZON: orders stored while the mapping is still Creating are delivered once
             # it is Enabled; LATEST would skip them (Lambda Developer Guide, "starting positions").
+            # On a stream older than this run, a filter keeps the replay out (replay_floor).
             "StartingPosition": "TRIM_HORIZON",
             "MaximumRetryAttempts": tuning.stream_max_retries,
             "BisectBatchOnFunctionError": True,
