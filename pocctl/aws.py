@@ -85,8 +85,30 @@ def aws_errors(step: str, operation: str) -> Iterator[None]:
         raise StepError(step, operation, code, error_message(exc), HINTS.get(code)) from exc
 
 
-def retry_while_role_propagates(ctx: Context, call: Callable[[], T]) -> T:
-    """Retry a call that fails only because a new IAM role has not propagated yet.
+def is_propagating(exc: ClientError) -> bool:
+    """Refused only because a role changed seconds ago has not reached Lambda yet."""
+    return error_code(exc) == "InvalidParameterValueException" and any(
+        text in error_message(exc) for text in PROPAGATION_MESSAGES
+    )
+
+
+def is_pending(exc: ClientError) -> bool:
+    """Refused only because the function is still Pending (Lambda Developer Guide, "Lambda
+    function states": "Any invocations or other API actions that operate on the function will
+    fail")."""
+    return error_code(exc) == "ResourceConflictException" and (
+        "following state: Pending" in error_message(exc)
+    )
+
+
+def retry_while_role_propagates(
+    ctx: Context,
+    call: Callable[[], T],
+    *,
+    or_while: Callable[[ClientError], bool] = lambda exc: False,
+) -> T:
+    """Retry a call that fails only because a new IAM role has not propagated yet (or, as
+    `or_while` says, for another passing reason: a function still Pending).
 
     Propagation takes seconds, so the intervals stay short (0.25 s growing to 0.5 s): a retry
     lands within half a second of the role becoming usable. Two functions retrying so make at
@@ -98,10 +120,8 @@ def retry_while_role_propagates(ctx: Context, call: Callable[[], T]) -> T:
         try:
             return call()
         except ClientError as exc:
-            propagating = error_code(exc) == "InvalidParameterValueException" and any(
-                text in error_message(exc) for text in PROPAGATION_MESSAGES
-            )
-            if not propagating or waited >= PROPAGATION_LIMIT_SECONDS:
+            passing = is_propagating(exc) or or_while(exc)
+            if not passing or waited >= PROPAGATION_LIMIT_SECONDS:
                 raise
         waiting.pause(delay)
         waited += delay
@@ -161,10 +181,12 @@ def poll(
     what: str,
     step: str,
     timeout: float = 300.0,
+    first: float = 0.1,
 ) -> None:
-    """Poll with short, growing intervals, capped at half a second: what pocctl waits for takes
-    seconds (AWS's own waiters poll every 5-20 s, and would overshoot by as much)."""
-    waited, delay = 0.0, 0.1
+    """Poll with short, growing intervals (from `first`), capped at half a second: what pocctl
+    waits for takes seconds (AWS's own waiters poll every 5-20 s, and would overshoot by as
+    much)."""
+    waited, delay = 0.0, first
     waiting = ctx.waiting()
     while not check():
         if waited >= timeout:

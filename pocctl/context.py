@@ -17,6 +17,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from pocctl.config import Config
+from pocctl.pacing import LAMBDA_OUTSIDE_QUOTA, LAMBDA_REQUESTS_PER_SECOND, Pacer
 from pocctl.reporting import Reporter
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head")
@@ -205,6 +206,13 @@ class Context:
         self._working = threading.local()
         # On `down`, per step: blocks until the steps it is deleted after are done (Engine.down).
         self.turns: dict[str, Callable[[], None]] = {}
+        self._lambda_pacer = Pacer(
+            LAMBDA_REQUESTS_PER_SECOND,
+            1.0,
+            self.clock,
+            lambda seconds: self.waiting().pause(seconds),
+            LAMBDA_OUTSIDE_QUOTA,
+        )
 
     @contextmanager
     def working_on(self, phase: str, step: str) -> Iterator[None]:
@@ -248,19 +256,29 @@ class Context:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                client = self.session.client(
-                    service,
-                    region_name=self.config.region,
-                    endpoint_url=self.config.endpoint_url,
-                    config=RETRY_CONFIG,
-                )
-                self._watch(client)
+                client = self.client_with(service, RETRY_CONFIG)
+                if service == "lambda":
+                    client.meta.events.register(
+                        "before-send.lambda", self._lambda_pacer.before_send
+                    )
                 if service == "apigateway":
                     client = RetryingClient(
                         client, API_GATEWAY_RETRY_CODES, API_GATEWAY_RETRY_SECONDS, self.waiting
                     )
                 self._clients[service] = client
             return self._clients[service]
+
+    def client_with(self, service: str, config: BotoConfig) -> Any:
+        """A client of its own with this botocore config (timeouts, retries), not shared with
+        other calls; its calls are recorded like every other."""
+        client = self.session.client(
+            service,
+            region_name=self.config.region,
+            endpoint_url=self.config.endpoint_url,
+            config=config,
+        )
+        self._watch(client)
+        return client
 
     def wait_turn(self) -> None:
         """Before a step's first deletion on `down`: wait for the steps it must follow. What it

@@ -13,15 +13,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
+from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from pocctl.aws import error_code, error_message
+from pocctl.aws import error_code, error_message, retry_on_codes
 from pocctl.context import Context
 from pocctl.errors import PocctlError
 from pocctl.resources.queues import queue_arn
 from pocctl.smoke import DEFAULT_ORDER
 
 WRITER, NOTIFIER = 1, 2
+
+# botocore reads an answer for 60 s by default, and its retries send a timed-out Invoke again:
+# a function that runs longer would run up to ten times (boto/boto3#1104). So the invocation
+# gets a client of its own that waits longer than the function may run (its timeout, plus its
+# start and the network) and never sends it twice.
+INVOKE_MARGIN_SECONDS = 60
+# Answers that mean the function did not run, so asking again runs it at most once: throttled
+# (429), or Pending / an update InProgress (409, Lambda Developer Guide, "Lambda function states").
+NOT_RUN_CODES = frozenset({"TooManyRequestsException", "ResourceConflictException"})
 
 
 def function_name(ctx: Context, which: int) -> str:
@@ -107,12 +117,30 @@ class Invoked:
         }
 
 
+def invoke_once_client(ctx: Context, timeout_seconds: int) -> Any:
+    return ctx.client_with(
+        "lambda",
+        BotoConfig(
+            read_timeout=timeout_seconds + INVOKE_MARGIN_SECONDS,
+            retries={"mode": "standard", "total_max_attempts": 1},
+        ),
+    )
+
+
 def invoke(ctx: Context, function: str, event: Any) -> Invoked:
     """Invoke once, synchronously, with the last 4 KB of its log (LogType Tail)."""
     lam = ctx.client("lambda")
     try:
-        answer = lam.invoke(
-            FunctionName=function, Payload=json.dumps(event).encode(), LogType="Tail"
+        # GetFunction: its own quota, outside Lambda's 15 control-plane requests a second.
+        timeout = int(lam.get_function(FunctionName=function)["Configuration"]["Timeout"])
+        once = invoke_once_client(ctx, timeout)
+        answer = retry_on_codes(
+            ctx,
+            lambda: once.invoke(
+                FunctionName=function, Payload=json.dumps(event).encode(), LogType="Tail"
+            ),
+            NOT_RUN_CODES,
+            limit_seconds=60,
         )
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":

@@ -64,7 +64,10 @@ def snapshot(root: Path) -> Snapshot:
 def deployed_shas(ctx: Context, functions: list[FunctionStep]) -> dict[str, str]:
     lam = ctx.client("lambda")
     return {
-        f.function_name: lam.get_function_configuration(FunctionName=f.function_name)["CodeSha256"]
+        # GetFunction: outside Lambda's 15 control-plane requests a second (Lambda quotas).
+        f.function_name: lam.get_function(FunctionName=f.function_name)["Configuration"][
+            "CodeSha256"
+        ]
         for f in functions
     }
 

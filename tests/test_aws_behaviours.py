@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
 from pocctl.local.iam import ABSENT, Propagation, RoleSnapshot
+from pocctl.local.pollers import StreamPoller
 
 NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
 LAMBDA_TRUST = {
@@ -209,6 +210,7 @@ def reader(emulator: Emulator, clock: Clock) -> tuple[str, str]:
     role = make_role(emulator, "reader", READ_QUEUE)
     clock.advance("iam_propagation")
     make_function(emulator, "f", role)
+    clock.advance("function_pending")
     return role, queue_for(emulator, "q")
 
 
@@ -231,17 +233,35 @@ def test_a_mapping_is_creating_then_enabled_and_deleting_then_gone(
     assert lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
 
 
-def test_a_mapping_of_a_pending_function_is_accepted_and_polls_once_both_are_ready(
+def test_a_mapping_of_a_pending_function_is_refused_until_it_is_active(
     emulator: Emulator, clock: Clock, reader: tuple[str, str]
 ) -> None:
-    # While Pending a function can't be invoked or modified (Lambda Developer Guide, "Lambda
-    # function states", "Troubleshoot invocation issues"); a mapping modifies neither.
-    _, source = reader
+    # "Any invocations or other API actions that operate on the function will fail" while it is
+    # Pending (Lambda Developer Guide, "Lambda function states"); "a pending state ... prevents
+    # attaching event sources" (spinnaker-plugins/aws-lambda-deployment-plugin-spinnaker#82).
+    role, source = reader
+    make_function(emulator, "g", role)
     lam = client(emulator, "lambda")
-    assert lam.get_function_configuration(FunctionName="f")["State"] == "Pending"
-    uuid = lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
+    with pytest.raises(ClientError, match="following state: Pending") as refused:
+        lam.create_event_source_mapping(FunctionName="g", EventSourceArn=source)
+    assert code_of(refused) == "ResourceConflictException"
     clock.advance("function_pending")
-    assert lam.get_function_configuration(FunctionName="f")["State"] == "Active"
+    uuid = lam.create_event_source_mapping(FunctionName="g", EventSourceArn=source)["UUID"]
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Creating"
+
+
+def test_the_other_answer_a_mapping_of_a_pending_function_polls_once_both_are_ready(
+    emulator: Emulator, clock: Clock, reader: tuple[str, str]
+) -> None:
+    # The docs don't name CreateEventSourceMapping: the emulator can act out AWS accepting it.
+    emulator.aws.lambda_.refuse_mappings_while_pending = False
+    role, source = reader
+    make_function(emulator, "g", role)
+    lam = client(emulator, "lambda")
+    assert lam.get_function_configuration(FunctionName="g")["State"] == "Pending"
+    uuid = lam.create_event_source_mapping(FunctionName="g", EventSourceArn=source)["UUID"]
+    clock.advance("function_pending")
+    assert lam.get_function_configuration(FunctionName="g")["State"] == "Active"
     assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Creating"
     clock.advance("mapping_creating")
     assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
@@ -268,6 +288,7 @@ def test_a_mapping_needs_the_role_to_read_its_source_as_lambda_sees_the_role(
     assert lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source)["UUID"]
     clock.advance("iam_propagation")
     make_function(emulator, "g", role)
+    clock.advance("function_pending")
     with pytest.raises(ClientError, match="permissions to call ReceiveMessage on SQS"):
         lam.create_event_source_mapping(FunctionName="g", EventSourceArn=source)
 
@@ -309,6 +330,7 @@ def test_a_stream_mapping_needs_list_streams_on_every_resource(
     role = make_role(emulator, "streams", scoped)
     clock.advance("iam_propagation")
     make_function(emulator, "f", role)
+    clock.advance("function_pending")
     with pytest.raises(ClientError, match="Cannot access stream") as refused:
         client(emulator, "lambda").create_event_source_mapping(
             FunctionName="f", EventSourceArn=stream, StartingPosition="TRIM_HORIZON"
@@ -628,6 +650,8 @@ def test_latest_skips_what_was_written_while_the_mapping_was_creating(
     clock.advance("mapping_creating")
     assert emulator.supervisor is not None
     wait(lambda: uuid in emulator.supervisor.pollers)
+    poller = emulator.supervisor.pollers[uuid][1]
+    assert isinstance(poller, StreamPoller) and poller.opened.wait(20)  # polling from LATEST
     ddb.put_item(TableName="tbl", Item={"k": {"S": "late"}})
     logs = client(emulator, "logs")
 
@@ -700,3 +724,23 @@ def test_a_denied_change_to_an_api_does_not_hold_the_api(emulator: Emulator) -> 
     with pytest.raises(ClientError, match="is not authorized to perform"):
         stranger.create_model(name="Denied", **model)
     assert ag.create_model(name="Allowed", **model)["name"] == "Allowed"  # no 409
+
+
+def test_lambdas_control_plane_takes_15_requests_a_second_but_get_function_100(
+    emulator: Emulator, clock: Clock
+) -> None:
+    # Lambda Developer Guide, "Lambda quotas": GetFunction 100 per second, the remainder of the
+    # control plane 15 per second across all APIs, neither can be increased.
+    lam = client(emulator, "lambda")
+    for _ in range(15):  # all at one instant of the test's clock
+        lam.list_event_source_mappings()
+    with pytest.raises(ClientError, match="Rate exceeded") as throttled:
+        lam.list_functions()
+    assert code_of(throttled) == "TooManyRequestsException"
+    assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    for _ in range(20):  # its own quota
+        with pytest.raises(ClientError, match="Function not found"):
+            lam.get_function(FunctionName="absent")
+    clock.now += 1.0
+    lam.list_functions()
+    assert set(emulator.aws.lambda_.throttled) == {"ListFunctions"}  # (and botocore's retry)

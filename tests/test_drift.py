@@ -10,6 +10,7 @@ from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.reporting import Outcome
 from pocctl.stack import build_steps
+from pocctl.sweep import sweep
 
 from .conftest import ACCOUNT, REGION, fresh
 
@@ -155,3 +156,20 @@ def test_api_integration_changed_by_hand_is_put_back_and_redeployed(deployed: Co
     template = method["methodIntegration"]["requestTemplates"]["application/json"]
     assert "$util.urlEncode($input.body)" in template
     assert len(ag.get_deployments(restApiId=api_id)["items"]) == deployments + 1
+
+
+def test_a_mapping_made_before_tagging_gets_the_stacks_tag_so_the_sweep_finds_it(
+    deployed: Context,
+) -> None:
+    lam = deployed.session.client("lambda")
+    for function in ("POC-Lambda-1", "POC-Lambda-2"):  # as an older pocctl made them: no tags
+        (mapping,) = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+        lam.untag_resource(Resource=mapping["EventSourceMappingArn"], TagKeys=["pocctl:stack"])
+    assert repair(deployed) == {
+        "queue-mapping": Outcome.UPDATED,
+        "stream-mapping": Outcome.UPDATED,
+    }
+    after = fresh(deployed)
+    found = sweep(after, build_steps(after.config))
+    mappings = [item.name for item in found.left if item.kind == "event source mapping"]
+    assert sorted(name.split(" ")[1] for name in mappings) == ["(POC-Lambda-1)", "(POC-Lambda-2)"]

@@ -53,7 +53,17 @@ def test_no_criteria_pass_everything_and_any_filter_may_match() -> None:
 
 def test_an_unsupported_filter_rule_is_refused_not_guessed() -> None:
     with pytest.raises(UnsupportedFilter):
-        passes(criteria({"eventName": [{"numeric": [">", 1]}]}), INSERT)
+        passes(criteria({"eventName": [{"equals-ignore-case": "insert"}]}), INSERT)
+
+
+@pytest.mark.parametrize(
+    ("created", "passed"),
+    [(1700000000, True), (1700000001.5, True), (1699999999, False), ("1700000000.0", False)],
+)
+def test_numeric_matching_takes_numbers_only(created: Any, passed: bool) -> None:
+    record = {"dynamodb": {"ApproximateCreationDateTime": created}}
+    rule = {"dynamodb": {"ApproximateCreationDateTime": [{"numeric": [">=", 1700000000]}]}}
+    assert passes(criteria(rule), record) is passed
 
 
 # -- mapping templates (API Gateway's VTL) -----------------------------------------------------
@@ -252,3 +262,25 @@ def test_stream_partial_failure_retries_from_the_first_failed_record() -> None:
     second = [r["dynamodb"]["SequenceNumber"] for r in invoker.events[1]["Records"]]
     assert second == ["30", "40"]
     assert sqs.sent == []
+
+
+def test_a_creation_time_floor_filter_matches_from_its_second_on_either_way_it_is_written() -> None:
+    from pocctl.resources.mappings import inserts_since
+
+    floor = inserts_since(1764650000)
+    # A pattern holds at most 4096 characters (AWS::Lambda::EventSourceMapping Filter, Pattern).
+    assert all(len(f["Pattern"]) <= 4096 for f in floor["Filters"])
+
+    def record(created: Any) -> dict[str, Any]:
+        return {"eventName": "INSERT", "dynamodb": {"ApproximateCreationDateTime": created}}
+
+    for created, passed in [
+        (1764650000, True),
+        (1764650001, True),
+        (1799999999, True),
+        (1764649999, False),
+        (1700000000, False),
+    ]:
+        assert passes(floor, record(created)) is passed
+        assert passes(floor, record(f"{created}.0")) is passed
+    assert not passes(floor, {**record(1764650001), "eventName": "MODIFY"})

@@ -3,11 +3,14 @@ of its log, as `aws lambda invoke --log-type Tail` shows them; exit 1 when it fa
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.config import Config as BotoConfig
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
@@ -27,6 +30,13 @@ def stack(emulator: Emulator) -> Context:
 def pocctl(emulator: Emulator, *args: str, stdin: str | None = None) -> Result:
     env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
     return CliRunner().invoke(cli, [*args, "--stack", "inv"], input=stdin, env=env)
+
+
+def zipped(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
 
 
 def rows(ctx: Context) -> list[dict[str, Any]]:
@@ -115,3 +125,40 @@ def test_an_event_over_lambdas_6_mb_request_quota_is_refused(
     result = pocctl(emulator, "invoke", "1", "--event", str(path))
     assert result.exit_code == 1
     assert "Could not invoke inv-Lambda-1 (RequestTooLargeException)" in result.output
+
+
+SLOW_HANDLER = (  # stores a row for each time it runs (its role may write to inv-orders)
+    "import time, boto3\n"
+    "def handler(event, context):\n"
+    "    time.sleep(1.5)\n"
+    "    row = {'orderID': {'S': 'slow-' + context.aws_request_id}}\n"
+    "    boto3.client('dynamodb').put_item(TableName='inv-orders', Item=row)\n"
+    "    return {'batchItemFailures': []}\n"
+)
+
+
+def test_a_function_slower_than_botocores_read_timeout_runs_once(
+    emulator: Emulator, stack: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # botocore's default read timeout (60 s), scaled down to 1 s: with standard retries, an
+    # Invoke that outlasts it is sent again and the function runs again (boto/boto3#1104).
+    monkeypatch.setattr(
+        "pocctl.context.RETRY_CONFIG",
+        BotoConfig(read_timeout=1, retries={"mode": "standard", "max_attempts": 10}),
+    )
+    lam = stack.client("lambda")
+    lam.create_function(
+        FunctionName="slowinv-Lambda-1",
+        Runtime="python3.13",
+        Role=stack.arn("iam", f"role/{stack.config.names.writer_role}", regional=False),
+        Handler="app.handler",
+        Code={"ZipFile": zipped(SLOW_HANDLER)},
+        Timeout=5,
+    )
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    args = ["invoke", "1", "--stack", "slowinv", "--event", "-"]
+    result = CliRunner().invoke(cli, args, input="{}", env=env)
+    assert result.exit_code == 0, result.output
+    assert "slowinv-Lambda-1 succeeded." in result.output
+    runs = [r for r in rows(stack) if r["orderID"]["S"].startswith("slow-")]
+    assert len(runs) == 1

@@ -359,7 +359,6 @@ class Emulator:
             self.client_as,
             self.regions,
             self.log,
-            self.aws.lambda_.enabled_wall_time,
             # AWS polls an idle stream 4 times a second, whatever the time scale (a poller's
             # polls cost the emulator CPU); with AWS's timing off, 10 times.
             RULES["stream_poll"].seconds if self.timing.enabled else TIMING_OFF_STREAM_POLL,

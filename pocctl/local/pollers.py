@@ -87,8 +87,11 @@ class Peek:
         return bool(found.messages)
 
 
-# The wall-clock moment a mapping became Enabled (where LATEST starts), or None if unknown.
-EnabledAt = Callable[[str], float | None]
+# How Lambda's filters see a stream record's ApproximateCreationDateTime: its guide's filtering
+# page shows a string ("1678831218.0", "Using event filtering with a DynamoDB event source"),
+# while the event a function gets carries a number ("Using Lambda with DynamoDB"). The docs
+# leave it open: "string" by default, "number" to act out the other answer.
+CREATION_TIME_AS = ("string", "number")
 
 
 class Poller(threading.Thread):
@@ -309,13 +312,14 @@ class StreamPoller(Poller):
         client: ClientFor,
         log: Log,
         checkpoints: dict[str, str],
-        enabled_at: EnabledAt,
         poll_every: float = IDLE_SLEEP_MAX,
+        creation_time_as: str = "string",
     ) -> None:
         super().__init__(mapping, invoker, client, log)
         self.checkpoints = checkpoints  # shared with the supervisor: survives disable/enable
-        self.enabled_at = enabled_at
         self.poll_every = poll_every  # an idle stream's polls, at most this far apart
+        self.creation_time_as = creation_time_as
+        self.opened = threading.Event()  # (for tests) reading from its starting position
 
     def poll(self) -> None:
         streams = self.client("dynamodbstreams", self.region)
@@ -327,14 +331,7 @@ class StreamPoller(Poller):
         if started is None:
             return
         shard, iterator = started
-        # LATEST starts where the stream was when the mapping became Enabled: records written
-        # before, while it was still Creating, are never delivered (Lambda Developer Guide,
-        # "Polling and stream starting positions").
-        skip_before = (
-            self.enabled_at(key) or self.mapping["LastModified"].timestamp()
-            if self.mapping.get("StartingPosition") == "LATEST" and key not in self.checkpoints
-            else None
-        )
+        self.opened.set()
         idle = min(IDLE_SLEEP, self.poll_every)
         read_empty_at: int | None = None  # the stream's length when a read last found nothing
         while not self.stopped.is_set():
@@ -353,8 +350,6 @@ class StreamPoller(Poller):
             iterator = response.get("NextShardIterator") or iterator
             records = response.get("Records", [])
             read_empty_at = length if not records else None
-            if skip_before is not None:
-                records = [r for r in records if created_at(r) >= skip_before]
             if not records:
                 self.stopped.wait(idle)
                 idle = min(idle * 1.5, self.poll_every)
@@ -362,15 +357,42 @@ class StreamPoller(Poller):
             idle = min(IDLE_SLEEP, self.poll_every)
             wanted = []
             for record in records:
+                event = as_event_record(record, arn)
                 try:
-                    if passes(self.mapping.get("FilterCriteria"), as_event_record(record, arn)):
-                        wanted.append(as_event_record(record, arn))
+                    if passes(self.mapping.get("FilterCriteria"), self.as_filtered(event)):
+                        wanted.append(event)
                 except UnsupportedFilter as exc:
                     self.log(f"{self.function}: {exc}; delivering nothing")
             if wanted:
                 with self.delivering():
                     self.process(wanted, shard["ShardId"])
             self.checkpoints[key] = records[-1]["dynamodb"]["SequenceNumber"]
+
+    def as_filtered(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The record as the mapping's filters see it (CREATION_TIME_AS)."""
+        created = event["dynamodb"].get("ApproximateCreationDateTime")
+        if self.creation_time_as == "number" or not isinstance(created, (int, float)):
+            return event
+        return {
+            **event,
+            "dynamodb": {**event["dynamodb"], "ApproximateCreationDateTime": f"{int(created)}.0"},
+        }
+
+    def start_position(self, key: str) -> dict[str, str]:
+        """Where reading starts: after the checkpoint if there is one; else the mapping's
+        starting position. LATEST is "just after the most recent record" when the poller opens
+        the shard (Lambda API reference, CreateEventSourceMapping, StartingPosition): records
+        written before it begins polling, while the mapping is Creating, are never delivered
+        ("the event source mapping could miss events": Lambda Developer Guide, "Polling and
+        stream starting positions")."""
+        if key in self.checkpoints:
+            return {
+                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                "SequenceNumber": self.checkpoints[key],
+            }
+        if self.mapping.get("StartingPosition") == "LATEST":
+            return {"ShardIteratorType": "LATEST"}
+        return {"ShardIteratorType": "TRIM_HORIZON"}
 
     def open_shard(
         self, streams: Any, arn: str, table: str, key: str
@@ -383,16 +405,8 @@ class StreamPoller(Poller):
                     shard: dict[str, Any] = streams.describe_stream(StreamArn=arn)[
                         "StreamDescription"
                     ]["Shards"][0]
-                    position: dict[str, str] = (
-                        {
-                            "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
-                            "SequenceNumber": self.checkpoints[key],
-                        }
-                        if key in self.checkpoints
-                        else {"ShardIteratorType": "TRIM_HORIZON"}
-                    )
                     iterator: str = streams.get_shard_iterator(
-                        StreamArn=arn, ShardId=shard["ShardId"], **position
+                        StreamArn=arn, ShardId=shard["ShardId"], **self.start_position(key)
                     )["ShardIterator"]
                 return shard, iterator
             except Exception as exc:
@@ -466,11 +480,6 @@ class StreamPoller(Poller):
             self.log(f"{self.function}: could not send failed records to {name}: {exc}")
 
 
-def created_at(record: dict[str, Any]) -> float:
-    created = record["dynamodb"]["ApproximateCreationDateTime"]
-    return float(created.timestamp()) if isinstance(created, datetime) else float(created)
-
-
 def as_event_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     """A DynamoDB Streams record as Lambda hands it to a function (JSON-safe)."""
     event = json.loads(json.dumps(record, default=_json_default))
@@ -499,12 +508,11 @@ class Supervisor(threading.Thread):
         role_client: RoleClientFor,
         regions: set[str],
         log: Log,
-        enabled_at: EnabledAt | None = None,
         stream_poll_every: float = IDLE_SLEEP_MAX,
     ) -> None:
         super().__init__(daemon=True, name="pocctl-mappings")
-        self.enabled_at: EnabledAt = enabled_at or (lambda uuid: None)
         self.stream_poll_every = stream_poll_every
+        self.creation_time_as = "string"  # how new pollers' filters see it (CREATION_TIME_AS)
         self.invoker = invoker
         self.client = client
         self.role_client = role_client
@@ -602,8 +610,8 @@ class Supervisor(threading.Thread):
                 as_role,
                 self.log,
                 self.checkpoints,
-                self.enabled_at,
                 self.stream_poll_every,
+                self.creation_time_as,
             )
         return None
 

@@ -133,11 +133,12 @@ class FunctionStep(Step[Configuration]):
 
     def live(self, ctx: Context) -> Live:
         """Which code runs: the handlers directory's, pocctl's built-in, or neither."""
-        found = none_if_absent(
-            lambda: ctx.client("lambda").get_function_configuration(FunctionName=self.function_name)
+        function = none_if_absent(
+            lambda: ctx.client("lambda").get_function(FunctionName=self.function_name)
         )
-        if found is None:
+        if function is None:
             return Live()
+        found = function["Configuration"]
         deployed = str(found.get("CodeSha256"))
         try:
             package: Package | None = self.source.package(ctx, check=False)
@@ -160,14 +161,18 @@ class FunctionStep(Step[Configuration]):
         return live
 
     def wait_ready(self, ctx: Context) -> None:
+        """Polled with GetFunction: the same State and LastUpdateStatus as
+        GetFunctionConfiguration, outside Lambda's 15 control-plane requests a second (it has
+        100 of its own: Lambda Developer Guide, "Lambda quotas"; "Lambda function states"
+        checks a function's state with GetFunction)."""
         lam = ctx.client("lambda")
 
         def ready() -> bool:
-            config = lam.get_function_configuration(FunctionName=self.function_name)
+            config = lam.get_function(FunctionName=self.function_name)["Configuration"]
             if config.get("State") == "Failed" or config.get("LastUpdateStatus") == "Failed":
                 raise StepError(
                     self.key,
-                    "GetFunctionConfiguration",
+                    "GetFunction",
                     config.get("StateReasonCode", "Failed"),
                     config.get("StateReason") or config.get("LastUpdateStatusReason") or "failed",
                 )
@@ -176,7 +181,7 @@ class FunctionStep(Step[Configuration]):
                 and config.get("LastUpdateStatus", "Successful") != "InProgress"
             )
 
-        with aws_errors(self.key, "GetFunctionConfiguration"):
+        with aws_errors(self.key, "GetFunction"):
             poll(ctx, ready, what=f"function {self.function_name} becoming ready", step=self.key)
 
     def apply(self, ctx: Context, plan: Plan[Configuration]) -> None:
@@ -194,8 +199,8 @@ class FunctionStep(Step[Configuration]):
                     ),
                 )
             # No wait for Active: while Pending a function can't be invoked or modified (Lambda
-            # Developer Guide, "Lambda function states" and "Troubleshoot invocation"), but its
-            # mapping can be created, and polls only once the function is Active.
+            # Developer Guide, "Lambda function states" and "Troubleshoot invocation"); its
+            # mapping step asks until AWS takes the mapping, which polls once it is Active.
             return
         if plan.has(CodeChanged):
             self.update_code(ctx, self.code(ctx))

@@ -7,8 +7,10 @@ a new ARN, so `plan` lists every mapping of the function and removes the extra o
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, ClassVar
 
@@ -19,6 +21,7 @@ from pocctl.aws import (
     aws_errors,
     delete,
     is_not_found,
+    is_pending,
     none_if_absent,
     poll,
     retry_on_codes,
@@ -66,11 +69,23 @@ class NotEnabled(Change):
 
 
 @dataclass(frozen=True)
+class Untagged(Change):
+    """A mapping made before pocctl tagged mappings: without the tag, `down` and its sweep
+    would not know it once its function is gone."""
+
+    def __str__(self) -> str:
+        return "tag it as the stack's"
+
+
+@dataclass(frozen=True)
 class Mappings:
     """The one mapping to keep (None: create it) and those to remove."""
 
     keep: Mapping | None
     extra: list[Mapping]
+    # The source's ARN when `plan` read it: a stream that is not the same at `apply` (none yet,
+    # or enabled anew) was made in this run.
+    planned_source: str | None = None
 
 
 def tagged_ours(ctx: Context, mapping: Mapping) -> bool:
@@ -118,8 +133,48 @@ def recreates(change: Change) -> bool:
     return isinstance(change, Differs) and change.setting in CREATE_ONLY
 
 
+CREATED = "ApproximateCreationDateTime"
+
+
+def at_or_after(digits: str) -> list[str]:
+    """Prefixes that match exactly the numbers written with as many digits that are at least
+    this one (and whatever fraction follows): "17" matches every 10-digit epoch second from
+    1700000000 on."""
+    found = [digits]
+    for i, digit in enumerate(digits):
+        found += [digits[:i] + str(n) for n in range(int(digit) + 1, 10)]
+    return found
+
+
+def inserts_since(floor: int) -> dict[str, Any]:
+    """INSERT records the stream made at `floor` (epoch seconds, AWS's clock) or later.
+    Lambda's DynamoDB filtering guide shows ApproximateCreationDateTime as a string
+    ("1678831218.0"), its DynamoDB event as a number: one filter for each (filters are ORed,
+    and `numeric` matches numbers only, `prefix` strings only)."""
+    as_number = [{"numeric": [">=", floor]}]
+    as_string = [{"prefix": prefix} for prefix in at_or_after(str(floor))]
+    return {
+        "Filters": [
+            {"Pattern": json.dumps({"eventName": ["INSERT"], "dynamodb": {CREATED: rule}})}
+            for rule in (as_number, as_string)
+        ]
+    }
+
+
+def without_floor(pattern: dict[str, Any]) -> dict[str, Any]:
+    rest = {k: v for k, v in pattern.items() if k != "dynamodb"}
+    dynamodb = {k: v for k, v in (pattern.get("dynamodb") or {}).items() if k != CREATED}
+    return {**rest, "dynamodb": dynamodb} if dynamodb else rest
+
+
 def patterns(criteria: dict[str, Any]) -> list[Any]:
-    return [json.loads(f["Pattern"]) for f in criteria.get("Filters", [])]
+    """The filters' patterns, a re-created stream mapping's floor left out (it is set once, when
+    the mapping is made: see StreamMappingStep.replay_floor)."""
+    found: list[Any] = []
+    for pattern in (without_floor(json.loads(f["Pattern"])) for f in criteria.get("Filters", [])):
+        if pattern not in found:
+            found.append(pattern)
+    return found
 
 
 def same_setting(name: str, current: Any, desired: Any) -> bool:
@@ -180,16 +235,27 @@ class MappingStep(Step[Mappings]):
         mapping = none_if_absent(lambda: lam.get_event_source_mapping(UUID=uuid))
         return None if mapping is None else mapping_leftover(ctx, mapping)
 
+    def planned_source(self, ctx: Context) -> str | None:
+        """The source's ARN as `plan` finds it (read beside the mappings)."""
+        return self.source_arn(ctx)
+
+    def replay_floor(self, ctx: Context, planned: str | None, source: str | None) -> int | None:
+        """For a mapping about to be made: the moment from which its records are delivered
+        (None: from the start of the source)."""
+        return None
+
     def plan(self, ctx: Context) -> Plan[Mappings]:
         with aws_errors(self.key, "ListEventSourceMappings"):
-            ours = self._mappings(ctx)
-        source = self.source_arn(ctx)
+            found: list[Any] = ctx.together(
+                lambda: self._mappings(ctx), lambda: self.planned_source(ctx)
+            )
+        ours, source = found
         matching = [m for m in ours if m["EventSourceArn"] == source]
         keep = matching[0] if matching else None
         extra = [m for m in ours if m is not keep]
         changes: list[Change] = [ExtraMapping(m["UUID"]) for m in extra]
         if keep is None:
-            return Plan(Action.CREATE, (Missing(), *changes), Mappings(None, extra))
+            return Plan(Action.CREATE, (Missing(), *changes), Mappings(None, extra, source))
         settings = self.settings(ctx)
         for name, wanted in settings.items():
             if not same_setting(name, keep.get(name), wanted):
@@ -197,18 +263,25 @@ class MappingStep(Step[Mappings]):
         if keep.get("State") not in ACTIVE_STATES:
             changes.append(NotEnabled(keep.get("State")))
         if any(recreates(c) for c in changes):
-            return Plan(Action.CREATE, tuple(changes), Mappings(None, ours))
-        return Plan.from_changes(changes, Mappings(keep, extra))
+            return Plan(Action.CREATE, tuple(changes), Mappings(None, ours, source))
+        with aws_errors(self.key, "ListTags"):
+            if not tagged_ours(ctx, keep):
+                changes.append(Untagged())
+        return Plan.from_changes(changes, Mappings(keep, extra, source))
 
     def apply(self, ctx: Context, plan: Plan[Mappings]) -> None:
         lam = ctx.client("lambda")
         found = plan.current or Mappings(None, [])
         keep, extra = found.keep, found.extra
+        source = self.source_arn(ctx)
+        # Taken before the old mapping goes, so that nothing after it is skipped.
+        floor = None if keep is not None else self.replay_floor(ctx, found.planned_source, source)
         for mapping in extra:
             self._delete(ctx, mapping["UUID"])
         settings = self.settings(ctx)
+        if floor is not None:
+            settings["FilterCriteria"] = inserts_since(floor)
         if keep is None:
-            source = self.source_arn(ctx)
             with aws_errors(self.key, "ListEventSourceMappings"):
                 # AWS refuses a second mapping of the same source and function, even one that
                 # is still being deleted (ResourceConflictException): wait until it is gone.
@@ -225,6 +298,9 @@ class MappingStep(Step[Mappings]):
                         step=self.key,
                     )
             with aws_errors(self.key, "CreateEventSourceMapping"):
+                # Made as soon as the function exists: if AWS refuses a mapping of a function
+                # that is still Pending (public reports say so, the docs don't say), it is
+                # asked again until the function is Active; if it accepts, nothing waits.
                 created = retry_while_role_propagates(
                     ctx,
                     lambda: lam.create_event_source_mapping(
@@ -234,8 +310,14 @@ class MappingStep(Step[Mappings]):
                         Tags=ctx.config.tags,
                         **settings,
                     ),
+                    or_while=is_pending,
                 )
             self.wait_enabled(ctx, created["UUID"])
+            return
+        if plan.has(Untagged):
+            with aws_errors(self.key, "TagResource"):
+                lam.tag_resource(Resource=keep["EventSourceMappingArn"], Tags=ctx.config.tags)
+        if not (plan.has(Differs) or plan.has(NotEnabled)):
             return
         updatable = {k: v for k, v in settings.items() if k not in CREATE_ONLY}
         with aws_errors(self.key, "UpdateEventSourceMapping"):
@@ -251,7 +333,10 @@ class MappingStep(Step[Mappings]):
 
     def wait_enabled(self, ctx: Context, uuid: str) -> None:
         """A mapping polls only once Enabled: until then the stack is not up (orders would wait,
-        and a stream mapping at LATEST would skip them)."""
+        and a stream mapping at LATEST would skip them). GetEventSourceMapping counts against
+        Lambda's 15 control-plane requests a second (Lambda quotas), and no call outside them
+        says a mapping's state: both mappings polled so make at most 8 a second, leaving room
+        for the rest of the command (whose Lambda calls are paced: pocctl.pacing)."""
         lam = ctx.client("lambda")
         ctx.reporter.step_started(self.key, self.title, "waiting until Enabled:")
         with aws_errors(self.key, "GetEventSourceMapping"):
@@ -260,6 +345,7 @@ class MappingStep(Step[Mappings]):
                 lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled",
                 what=f"mapping {uuid} becoming Enabled",
                 step=self.key,
+                first=0.25,
             )
 
     def _delete(self, ctx: Context, uuid: str) -> None:
@@ -322,7 +408,6 @@ class QueueMappingStep(MappingStep):
 class StreamMappingStep(MappingStep):
     table_name: str
     failure_queue_name: str
-    plan_after: tuple[str, ...] = ("table",)  # the stream ARN comes from its plan
 
     @property
     def name(self) -> str:
@@ -331,8 +416,39 @@ class StreamMappingStep(MappingStep):
     def source_arn(self, ctx: Context) -> str | None:
         return ctx.outputs.stream_arn
 
+    def planned_source(self, ctx: Context) -> str | None:
+        """The table's stream, read here rather than after the table's plan: the mappings and
+        their tags are read meanwhile. A table being deleted has no stream to keep."""
+        ddb = ctx.client("dynamodb")
+        with aws_errors(self.key, "DescribeTable"):
+            found = none_if_absent(lambda: ddb.describe_table(TableName=self.table_name))
+        table = (found or {}).get("Table") or {}
+        if table.get("TableStatus") == "DELETING":
+            return None
+        stream: str | None = table.get("LatestStreamArn")
+        return stream
+
     def is_our_source(self, ctx: Context, arn: str) -> bool:
         return arn.startswith(ctx.arn("dynamodb", f"table/{self.table_name}/stream/"))
+
+    def replay_floor(self, ctx: Context, planned: str | None, source: str | None) -> int | None:
+        """A stream made in this run is read from its start. On a stream that was there before
+        (the mapping deleted by hand, or made anew for a changed setting), TRIM_HORIZON alone
+        would notify every order of the last 24 hours again, and LATEST would skip the orders
+        stored while the new mapping is Creating (Lambda Developer Guide, "Polling and stream
+        starting positions"); AT_TIMESTAMP is for Kinesis, DocumentDB and Kafka only (Lambda
+        API reference, StartingPosition). So: TRIM_HORIZON, filtered to the records made from
+        now on, by AWS's clock (the Date of DynamoDB's answer: this machine's clock may be off).
+        Within the second of the floor an order may be notified twice, never skipped."""
+        if planned is None or planned != source:
+            return None
+        ddb = ctx.client("dynamodb")
+        with aws_errors(self.key, "DescribeTable"):
+            answer = ddb.describe_table(TableName=self.table_name)
+        date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        if not date:  # (AWS always sends it) this machine's clock, a minute early to be safe
+            return int(time.time()) - 60
+        return int(parsedate_to_datetime(date).timestamp())
 
     def settings(self, ctx: Context) -> dict[str, Any]:
         tuning = ctx.config.tuning
@@ -340,6 +456,7 @@ class StreamMappingStep(MappingStep):
             "BatchSize": tuning.stream_batch_size,
             # TRIM_HORIZON: orders stored while the mapping is still Creating are delivered once
             # it is Enabled; LATEST would skip them (Lambda Developer Guide, "starting positions").
+            # On a stream older than this run, a filter keeps the replay out (replay_floor).
             "StartingPosition": "TRIM_HORIZON",
             "MaximumRetryAttempts": tuning.stream_max_retries,
             "BisectBatchOnFunctionError": True,

@@ -111,6 +111,18 @@ API_RATE_LIMITS: dict[str, tuple[int, float]] = {
 # "Total operations: 10 requests per second, with a burst of 40" (same page).
 API_TOTAL_RATE = (10.0, 40)
 
+# Lambda's control plane, per account and Region: (requests, per seconds), each "Cannot be
+# increased" (Lambda Developer Guide, "Lambda quotas", API requests): GetFunction 100 per
+# second, GetPolicy 15, and "Remainder of the control plane API requests (excludes invocation,
+# GetFunction, and GetPolicy requests): 15 requests per second across all APIs". Invocations
+# have quotas of their own (concurrency), not acted out here.
+LAMBDA_RATE_LIMITS: dict[str, tuple[int, float]] = {
+    "GetFunction": (100, 1.0),
+    "GetPolicy": (15, 1.0),
+}
+LAMBDA_CONTROL_PLANE_RATE = (15, 1.0)
+LAMBDA_INVOCATIONS = frozenset({"Invoke", "InvokeAsync", "InvokeWithResponseStream"})
+
 
 @dataclass(frozen=True)
 class Timing:
