@@ -284,7 +284,7 @@ def _closure(
     report: dict[str, Any], environment: Mapping[str, str], extras: dict[str, set[str]]
 ) -> tuple[list[Any], list[str]]:
     """From the distributions the requirements asked for, every one they need on the runtime,
-    and the requirements pip did not resolve at all."""
+    and the requirements pip did not resolve, or resolved outside the runtime's range."""
     items: dict[str, Any] = {canonicalize_name(i["metadata"]["name"]): i for i in report["install"]}
     todo = [
         (name, set(i.get("requested_extras") or ()) | extras.get(name, set()))
@@ -303,7 +303,10 @@ def _closure(
             if not applies(requirement.marker, environment, seen[name]):
                 continue
             needed = canonicalize_name(requirement.name)
-            if needed not in items:
+            version = items[needed]["metadata"]["version"] if needed in items else None
+            # pip may have it through another package, but at a version only this machine's
+            # markers allow: ask for it with the runtime's range, and pip resolves again.
+            if version is None or not requirement.specifier.contains(version, prereleases=True):
                 requirement.marker = None
                 absent.append(str(requirement))
                 continue

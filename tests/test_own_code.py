@@ -321,6 +321,24 @@ def test_dependencies_are_chosen_by_the_runtimes_markers_not_this_pythons(
         assert modules <= names_in(archive) and not others & names_in(archive)
 
 
+def test_a_range_only_the_runtime_needs_holds_for_a_dependency_pip_chose_for_another(
+    tmp_path: Path,
+) -> None:
+    # On this Python pip ignores appdep's marked range, and other's bare `capped` gets 2.0.
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "appdep", requires=('capped<2; python_version >= "3.12"',))
+    make_wheel(wheels, "capped", "1.0")
+    make_wheel(wheels, "capped", "2.0", stamp="capped-v2")
+    make_wheel(wheels, "other", requires=("capped",))
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "appdep", "other"))
+    built = package(handlers, "python3.13")
+    assert built.dependencies == ("appdep==1.0", "capped==1.0", "other==1.0")
+    writer = zipfile.ZipFile(io.BytesIO(built.archive("order_writer.handler")))
+    assert b"stamped:" in writer.read("capped.py")
+    assert package(handlers, "python3.11").dependencies[1] == "capped==2.0"  # no range there
+
+
 def test_executable_files_of_a_wheel_stay_executable_in_the_zip(tmp_path: Path) -> None:
     handlers = own_handlers(tmp_path)
     wheels = tmp_path / "wheels"
