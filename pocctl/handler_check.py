@@ -160,7 +160,7 @@ def syntax_error(source: bytes, filename: str, runtime: str) -> SyntaxError | st
                 f"({exc.msg}), though {runtime} may: install {runtime} here (pocctl checks "
                 "with it when it is on PATH), or run pocctl on it."
             )
-        return _compiled_by(python, source, filename)
+        return _compiled_by(python, source, filename, runtime, exc)
     return None
 
 
@@ -225,14 +225,31 @@ except SyntaxError as exc:
 """
 
 
-def _compiled_by(python: str, source: bytes, filename: str) -> SyntaxError | None:
-    done = subprocess.run(
-        [python, "-I", "-S", "-c", COMPILE, filename],
-        input=source,
-        capture_output=True,
-        timeout=IMPORT_TIMEOUT,
-    )
-    found = json.loads(done.stdout.decode().strip() or "null")
+def _compiled_by(
+    python: str, source: bytes, filename: str, runtime: str, here_error: SyntaxError
+) -> SyntaxError | str | None:
+    """The runtime's own Python's verdict; a note if it could not give one (it crashed, hung
+    or answered nonsense: that says nothing of the code)."""
+    failed = ""
+    try:
+        done = subprocess.run(
+            [python, "-I", "-S", "-c", COMPILE, filename],
+            input=source,
+            capture_output=True,
+            timeout=IMPORT_TIMEOUT,
+        )
+        last = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        if done.returncode != 0:
+            failed = last[0] if last else f"exit code {done.returncode}"
+        else:
+            found = json.loads(done.stdout.decode().strip())
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        failed = str(exc) or type(exc).__name__
+    if failed:
+        return (
+            f"line {here_error.lineno}: not checked. This machine's {here()} can't parse it "
+            f"({here_error.msg}), and {runtime} here ({python}) failed to check it: {failed}."
+        )
     if found is None:
         return None
     msg, lineno, text = found
@@ -343,7 +360,7 @@ def check_imports(
         file = problem.get("file")
         where = shown(Path(str(file)), root) if file else f"{root.name}/"
         line = f", line {problem['line']}" if problem.get("line") else ""
-        if differs and _may_differ(problem):
+        if differs and _may_differ(problem, [root, *extra_paths]):
             notes.append(
                 f"{where}{line}: {problem['error']} (importing {function}'s handler on "
                 f"{here()}); {runtime} may not fail so: not refused."
@@ -360,9 +377,38 @@ def check_imports(
     return notes
 
 
-def _may_differ(problem: Mapping[str, object]) -> bool:
-    """Whether an import error may come from this Python's version rather than the code."""
+# Standard library modules that Lambda's runtimes (python3.11 to 3.14) have and some other of
+# them lack ("New modules" and "Removed" in What's New in Python 3.12, 3.13 and 3.14): 3.13
+# added dbm.sqlite3 and removed PEP 594's 19 modules, 3.12 removed asynchat, asyncore,
+# distutils, imp and smtpd, 3.14 added annotationlib, compression, concurrent.interpreters and
+# string.templatelib.
+STDLIB_CHANGED = frozenset(
+    {
+        "annotationlib",
+        "compression",
+        "concurrent.interpreters",
+        "dbm.sqlite3",
+        "string.templatelib",
+        *("asynchat", "asyncore", "distutils", "imp", "smtpd"),
+        *("aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "mailcap", "msilib"),
+        *("nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau", "telnetlib"),
+        *("uu", "xdrlib", "lib2to3"),
+    }
+)
+
+
+def _may_differ(problem: Mapping[str, object], paths: list[Path]) -> bool:
+    """Whether an import error may come from this Python's version rather than the code: a
+    syntax error, or a standard library module (or a name in one) this version lacks and the
+    runtime's may have. A module that is nowhere, not even in a standard library, is missing."""
     if problem.get("kind") == "SyntaxError":
         return True
-    module = str(problem.get("module") or "").split(".")[0]
-    return problem.get("kind") == "ImportError" and module in sys.stdlib_module_names
+    module = str(problem.get("module") or "")
+    top = module.split(".")[0]
+    if problem.get("kind") == "ImportError":
+        return top in sys.stdlib_module_names
+    if problem.get("kind") != "ModuleNotFoundError":
+        return False
+    ours = any((p / top).is_dir() or (p / f"{top}.py").is_file() for p in paths)
+    stdlib = module in STDLIB_CHANGED or top in STDLIB_CHANGED or top in sys.stdlib_module_names
+    return stdlib and not ours

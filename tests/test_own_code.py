@@ -498,6 +498,32 @@ def test_the_runtimes_own_python_settles_what_this_older_one_cannot(
         package(handlers, "python3.13")
 
 
+def test_a_runtime_python_that_crashes_is_no_verdict_on_the_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if sys.version_info[:2] >= (3, 12):
+        pytest.skip("needs a Python older than 3.12 (which can't parse a type statement)")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # Answers its version, then dies as a broken install would when asked to compile.
+    fake = bin_dir / "python3.13"
+    fake.write_text(
+        '#!/bin/sh\ncase "$1" in -I) echo "Segmentation fault" >&2; exit 139;; esac\n'
+        'echo "(3, 13)"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    handler_check.runtime_python.cache_clear()
+    try:
+        handlers = own_handlers(tmp_path)
+        (handlers / "shared.py").write_text("type Order = dict[str, str] extra\n")
+        notes = "\n".join(package(handlers, "python3.13").notes)
+    finally:
+        handler_check.runtime_python.cache_clear()
+    assert "handlers/shared.py, line 1: not checked" in notes
+    assert "failed to check it: Segmentation fault" in notes
+
+
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="typing.override is there from 3.12")
 def test_a_standard_library_name_newer_than_this_python_is_not_refused(tmp_path: Path) -> None:
     handlers = own_handlers(tmp_path)
@@ -511,6 +537,28 @@ def test_a_standard_library_name_newer_than_this_python_is_not_refused(tmp_path:
     assert "python3.13 may not fail so: not refused" in notes
     with pytest.raises(PocctlError, match="cannot import name 'override'"):
         package(handlers, "python3.11")  # the runtime's own standard library lacks it too
+
+
+@pytest.mark.parametrize(
+    ("line", "runtime"),
+    [("import annotationlib", "python3.14"), ("import dbm.sqlite3", "python3.13")],
+)
+def test_a_standard_library_module_newer_than_this_python_is_a_note_not_a_refusal(
+    tmp_path: Path, line: str, runtime: str
+) -> None:
+    if sys.version_info[:2] >= handler_check.version_of(runtime):
+        pytest.skip(f"this Python has {line.split()[1]}")
+    handlers = own_handlers(tmp_path)
+    writer = handlers / "order_writer.py"
+    original = writer.read_text()
+    writer.write_text(original.replace("import boto3\n", f"import boto3\n{line}\n"))
+    notes = "\n".join(package(handlers, runtime).notes)
+    assert "ModuleNotFoundError: No module named" in notes
+    assert f"{runtime} may not fail so: not refused" in notes
+    # A module in no standard library is still missing, whichever Python checks.
+    writer.write_text(original.replace("import boto3\n", "import boto3\nimport ordersdk\n"))
+    with pytest.raises(PocctlError, match=r"No module named 'ordersdk'.*Nothing was uploaded"):
+        package(handlers, runtime)
 
 
 def test_a_requirements_file_naming_a_missing_file_is_an_error(tmp_path: Path) -> None:
