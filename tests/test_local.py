@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -505,6 +508,33 @@ def test_a_closed_fork_server_starts_no_worker() -> None:
     server.close()
     with pytest.raises(OSError, match="the worker fork server has stopped"):
         server.start({"code_dir": "/nonexistent", "handler_spec": "a.b", "timeout": 1, "env": {}})
+
+
+def test_stopping_while_a_worker_waits_on_a_hung_fork_server_does_not_hang() -> None:
+    from pocctl.local.forks import ForkServer
+
+    server = ForkServer()
+    os.kill(server.process.pid, signal.SIGSTOP)  # hangs: never answers
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            server.start({"code_dir": "/none", "handler_spec": "a.b", "timeout": 1, "env": {}})
+        except BaseException as exc:
+            failed.append(exc)
+
+    starting = threading.Thread(target=start, daemon=True)
+    starting.start()
+    deadline = time.monotonic() + 30
+    while not server._lock.locked():  # start() is waiting for the answer, holding the lock
+        assert time.monotonic() < deadline, "start() never sent its request"
+        time.sleep(0.01)
+    closing = threading.Thread(target=server.close, daemon=True)
+    closing.start()
+    closing.join(timeout=30)
+    assert not closing.is_alive(), "close() waited for a fork server that hangs"
+    starting.join(timeout=30)
+    assert [str(e) for e in failed] == ["the worker fork server has stopped"]
 
 
 def test_an_order_too_large_for_sqs_is_refused_with_the_reason(emulator: Emulator) -> None:

@@ -35,7 +35,7 @@ class ForkServer:
         theirs.close()
         self.control = ours
         self._answers = ours.makefile("r")
-        self._lock = threading.Lock()  # one request at a time; close() waits for it
+        self._lock = threading.Lock()  # one request at a time
         self._closed = False
 
     def start(self, request: dict[str, Any]) -> tuple[int, socket.socket]:
@@ -45,8 +45,11 @@ class ForkServer:
             answer = ""
             if not self._closed:  # else its socket is closed, and its number may be another's
                 message = json.dumps(request).encode() + b"\n"
-                socket.send_fds(self.control, [message], [theirs.fileno()])
-                answer = self._answers.readline()
+                try:
+                    socket.send_fds(self.control, [message], [theirs.fileno()])
+                    answer = self._answers.readline()
+                except OSError:  # killed by close() meanwhile
+                    answer = ""
         theirs.close()
         if not answer:
             ours.close()
@@ -54,12 +57,14 @@ class ForkServer:
         return int(json.loads(answer)["pid"]), ours
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._answers.close()
-            self.control.close()
+        # Killed before taking the lock: a start() waiting inside it for a server that hangs
+        # then reads the end of the socket, instead of holding close() (and the emulator) up.
+        self._closed = True
         self.process.kill()
         self.process.wait()
+        with self._lock:
+            self._answers.close()
+            self.control.close()
 
 
 def alive(pid: int) -> bool:
