@@ -15,9 +15,12 @@ out is asked for again until nothing is missing, and exactly the distributions t
 needs are installed with `--no-deps`, each pinned to the file (and hash) pip resolved.
 
 The result is cached by what was resolved (names, versions and file hashes), not by the
-requirements file: a new release of an unpinned dependency is noticed. A package published
-only as a source distribution is built here when it is pure Python (its wheel then runs
-anywhere), and refused, saying what to do, when it has compiled code."""
+requirements file: a new release of an unpinned dependency is noticed by `up`. What was last
+resolved for the same requirements and runtime is kept too: `status` and plans use it and never
+reach the index, and `up` falls back on it, with a note, when the index can't be reached.
+
+A package published only as a source distribution is built here when it is pure Python (its
+wheel then runs anywhere), and refused, saying what to do, when it has compiled code."""
 
 from __future__ import annotations
 
@@ -59,11 +62,25 @@ class DependencyError(PocctlError):
     """requirements.txt can't be installed for Lambda's platform."""
 
 
+class IndexUnreachable(DependencyError):
+    """pip could not reach the package index (or a --find-links URL) to resolve."""
+
+
+# What pip (urllib3, requests) says, retrying, when a connection fails; pip's own final error
+# is then only "No matching distribution found".
+UNREACHABLE = re.compile(
+    r"NewConnectionError|Failed to establish a new connection|Temporary failure in name "
+    r"resolution|Name or service not known|Network is unreachable|Connection refused|"
+    r"ConnectTimeoutError|ProxyError|connection broken by|Could not fetch URL"
+)
+
+
 @dataclass(frozen=True)
 class Installed:
     directory: Path
     distributions: tuple[str, ...]  # "name==version", as installed
     binary: tuple[str, ...]  # of those, the ones with compiled extensions
+    notes: tuple[str, ...] = ()
 
     @property
     def bytes(self) -> int:
@@ -204,21 +221,98 @@ def install(
     requirements: Path,
     runtime: str,
     resolutions: Resolutions | None = None,
+    *,
+    online: bool = True,
 ) -> Installed:
     """requirements.txt installed for the runtime, from the cache when the same distributions
-    were installed before. `resolutions` keeps what was resolved for a file's bytes (for
-    `up --watch`, which then resolves again only when requirements.txt changes)."""
-    remembered = (requirements.read_bytes(), runtime)
+    were installed before. `resolutions` keeps what was resolved for the files' bytes (for
+    `up --watch`, which then resolves again only when requirements.txt changes).
+    `online=False` (status, plans) never runs pip: it takes what was last resolved and
+    installed for the same requirements and runtime, or says there is none yet."""
+    contents = _contents(requirements)
+    remembered = (contents, runtime)
     resolved = resolutions.get(remembered) if resolutions is not None else None
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="pocctl-pip-") as scratch:
-        if resolved is None or not (cache_root() / "dependencies" / resolved.key).is_dir():
-            resolved = resolve(requirements, runtime, Path(scratch))
+        if resolved is None or not _target(resolved).is_dir():
+            last = _last_resolution(contents, runtime)
+            if not online:
+                if last is None or not _target(last).is_dir():
+                    raise DependencyError(
+                        f"{requirements} has not been installed for {runtime} on this machine "
+                        "yet: `pocctl up` resolves and installs it (status and plans don't "
+                        "reach the package index)."
+                    )
+                resolved = last
+            else:
+                try:
+                    resolved = resolve(requirements, runtime, Path(scratch))
+                    _remember(contents, runtime, resolved)
+                except IndexUnreachable as exc:
+                    if last is None:
+                        raise
+                    resolved = last
+                    notes.append(
+                        exc.message.removesuffix(" Nothing was uploaded.")
+                        + ": the code keeps what was last resolved for the same requirements. "
+                        "A newer release, if any, comes with the next `pocctl up` that "
+                        "reaches it."
+                    )
             if resolutions is not None:
                 resolutions[remembered] = resolved
-        target = cache_root() / "dependencies" / resolved.key
+        target = _target(resolved)
         if not target.is_dir():
             _install_pinned(requirements, runtime, resolved, target, Path(scratch))
-    return _read_installed(target)
+    installed = _read_installed(target)
+    return Installed(installed.directory, installed.distributions, installed.binary, tuple(notes))
+
+
+def _target(resolved: Resolved) -> Path:
+    return cache_root() / "dependencies" / resolved.key
+
+
+def _contents(requirements: Path) -> bytes:
+    """The bytes of requirements.txt and of the files it names with -r or -c, which decide
+    the resolution as much as it does."""
+    parts, todo, seen = [], [requirements], set()
+    while todo:
+        path = todo.pop(0)
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        parts.append(path.read_bytes())
+        for line in _logical_lines(path):
+            flag, value = _option(line) if line.startswith("-") else ("", "")
+            if flag in {"-r", "--requirement", "-c", "--constraint"} and not _is_url(value):
+                todo.append(path.parent / value)
+    return b"\0".join(parts)
+
+
+def _resolution_file(contents: bytes, runtime: str) -> Path:
+    key = hashlib.sha256(contents + f"\0{runtime}\0{ARCHITECTURE}".encode()).hexdigest()[:24]
+    return cache_root() / "resolutions" / f"{key}.json"
+
+
+def _last_resolution(contents: bytes, runtime: str) -> Resolved | None:
+    try:
+        found = json.loads(_resolution_file(contents, runtime).read_text())
+        return Resolved(tuple(found["pins"]), tuple(found["options"]), str(found["key"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember(contents: bytes, runtime: str, resolved: Resolved) -> None:
+    """Kept for status, plans and an `up` without the index; written whole (two ups at once
+    each replace it with a complete file)."""
+    file = _resolution_file(contents, runtime)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=file.parent, prefix=".writing-", suffix=".json")
+    with os.fdopen(handle, "w") as out:
+        json.dump(
+            {"pins": list(resolved.pins), "options": list(resolved.options), "key": resolved.key},
+            out,
+        )
+    os.replace(name, file)
 
 
 def resolve(requirements: Path, runtime: str, scratch: Path) -> Resolved:
@@ -245,6 +339,14 @@ def resolve(requirements: Path, runtime: str, scratch: Path) -> Resolved:
             ],
         )
         if done.returncode != 0:
+            unreachable = UNREACHABLE.search(done.stderr)
+            if unreachable:
+                raise IndexUnreachable(
+                    f"pip could not reach the package index to resolve {requirements} for "
+                    f"{runtime} ({unreachable.group(0)}). Nothing was uploaded.",
+                    "Check the network, and the index and --find-links URLs in the file "
+                    "(a proxy is set with HTTPS_PROXY).",
+                )
             missing = NO_MATCH.search(done.stderr)
             if (
                 missing
@@ -259,12 +361,32 @@ def resolve(requirements: Path, runtime: str, scratch: Path) -> Resolved:
         report = json.loads(done.stdout)
         needed, absent = _closure(report, environment, _extras(wanted))
         if absent:
+            if any("--hash" in line for line in wanted) or "--require-hashes" in options:
+                raise _unhashed(requirements, runtime, absent)
             wanted += [a for a in absent if a not in wanted]
             continue
         return _pinned(needed, options, runtime)
     raise DependencyError(
         f"{requirements}: pip's resolution for {runtime} kept changing over {ROUNDS} rounds.",
         "Pin the versions in requirements.txt.",
+    )
+
+
+def _unhashed(requirements: Path, runtime: str, absent: dict[str, str]) -> DependencyError:
+    """A lock file with hashes, compiled on another Python: what the runtime needs more can't
+    be added (pip installs only hashed, pinned lines then)."""
+    version = runtime.removeprefix("python")
+    glibc = GLIBC[runtime]
+    # uv's --python-platform targets (uv_configuration::TargetTriple): manylinux_2_28 and later,
+    # or manylinux2014 (glibc 2.17) below that.
+    target = f"{ARCHITECTURE}-manylinux" + (f"_2_{glibc}" if glibc >= 28 else "2014")
+    return DependencyError(
+        f"{requirements} locks its dependencies with hashes, but not all that {runtime} "
+        "needs: " + "; ".join(absent.values()) + ". It was compiled for another Python. "
+        "Nothing was uploaded.",
+        f"Compile it for {runtime} on Linux, e.g. `uv pip compile --python-version {version} "
+        f"--python-platform {target} --generate-hashes requirements.in -o requirements.txt`, "
+        f"or `pip-compile --generate-hashes` run by Python {version} on Linux.",
     )
 
 
@@ -282,7 +404,7 @@ def _extras(wanted: list[str]) -> dict[str, set[str]]:
 
 def _closure(
     report: dict[str, Any], environment: Mapping[str, str], extras: dict[str, set[str]]
-) -> tuple[list[Any], list[str]]:
+) -> tuple[list[Any], dict[str, str]]:
     """From the distributions the requirements asked for, every one they need on the runtime,
     and the requirements pip did not resolve, or resolved outside the runtime's range."""
     items: dict[str, Any] = {canonicalize_name(i["metadata"]["name"]): i for i in report["install"]}
@@ -292,7 +414,7 @@ def _closure(
         if i.get("requested")
     ]
     seen: dict[str, set[str]] = {}
-    absent: list[str] = []
+    absent: dict[str, str] = {}  # requirement for pip -> who needs it, and why
     while todo:
         name, wanted = todo.pop()
         if name in seen and wanted <= seen[name]:
@@ -307,8 +429,9 @@ def _closure(
             # pip may have it through another package, but at a version only this machine's
             # markers allow: ask for it with the runtime's range, and pip resolves again.
             if version is None or not requirement.specifier.contains(version, prereleases=True):
+                why = f"{items[name]['metadata']['name']} requires `{line}`"
                 requirement.marker = None
-                absent.append(str(requirement))
+                absent[str(requirement)] = why + (f" (resolved: {version})" if version else "")
                 continue
             todo.append((needed, set(requirement.extras)))
     return [items[name] for name in sorted(seen)], absent

@@ -134,10 +134,12 @@ def build_package(
     check: bool = True,
     local_python: str | None = None,
     resolutions: dependencies.Resolutions | None = None,
+    online: bool = True,
 ) -> Package:
     """Each function's zip. `handlers` maps a function's name to its handler spec
     (`order_writer.handler`). For the user's directory, check it first: every handler exists,
-    compiles and imports (with its dependencies), and the zips fit Lambda's limits."""
+    compiles and imports (with its dependencies), and the zips fit Lambda's limits.
+    `online=False`: the dependencies last resolved for the same requirements (no pip)."""
     root = bundled_dir("handlers") if source is None else Path(source).resolve()
     if source is not None and not root.is_dir():
         raise PocctlError(
@@ -153,7 +155,8 @@ def build_package(
     if source is not None:
         notes += check_sources(root, parsed, sources, runtime)
         if requirements.is_file() and dependencies.lists_packages(requirements):
-            installed = dependencies.install(requirements, runtime, resolutions)
+            installed = dependencies.install(requirements, runtime, resolutions, online=online)
+            notes += installed.notes
             if installed.binary and local_python and local_python != runtime:
                 notes.append(
                     f"Offline, your functions run on this machine's Python ({local_python}), "
@@ -222,7 +225,8 @@ class CodeSource:
 
     def package(self, ctx: Context, *, check: bool = True) -> Package:
         """The zips; `check=False` for what only compares code (status, plans): the user's
-        code is then not imported. A checked package is kept for both."""
+        code is then not imported, and its dependencies are the ones last resolved (the
+        package index is not asked). A checked package is kept for both."""
         if self._package is None or (check and not self._checked):
             self._package = build_package(
                 self.directory,
@@ -233,6 +237,7 @@ class CodeSource:
                 check=check,
                 local_python=local_python(ctx),
                 resolutions=self._resolutions,
+                online=check,
             )
             self._checked = check
         return self._package

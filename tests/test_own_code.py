@@ -3,6 +3,9 @@ checks before anything is uploaded, and which code `status` says runs."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import http.server
 import io
 import json
 import os
@@ -339,6 +342,27 @@ def test_a_range_only_the_runtime_needs_holds_for_a_dependency_pip_chose_for_ano
     assert package(handlers, "python3.11").dependencies[1] == "capped==2.0"  # no range there
 
 
+def test_a_hashed_lock_compiled_for_another_python_names_what_the_runtime_lacks(
+    tmp_path: Path,
+) -> None:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    locked = make_wheel(wheels, requires=('stampcompat; python_version >= "3.12"',))
+    make_wheel(wheels, "stampcompat")
+    digest = hashlib.sha256(locked.read_bytes()).hexdigest()
+    # As pip-compile --generate-hashes writes it on 3.11: stampcompat is not needed there.
+    (handlers / "requirements.txt").write_text(
+        offline_requirements(wheels, f"orderstamp==1.0 --hash=sha256:{digest}")
+    )
+    assert package(handlers, "python3.11").dependencies == ("orderstamp==1.0",)
+    with pytest.raises(PocctlError) as failure:
+        package(handlers, "python3.13")
+    message = str(failure.value)
+    assert 'orderstamp requires `stampcompat; python_version >= "3.12"`' in message
+    assert "Nothing was uploaded" in message and "line 4" not in message
+    assert "uv pip compile --python-version 3.13" in message
+
+
 def test_executable_files_of_a_wheel_stay_executable_in_the_zip(tmp_path: Path) -> None:
     handlers = own_handlers(tmp_path)
     wheels = tmp_path / "wheels"
@@ -389,6 +413,74 @@ def test_a_new_release_of_a_dependency_is_noticed_though_requirements_did_not_ch
     assert built.dependencies == ("orderstamp==1.1",)
     writer = zipfile.ZipFile(io.BytesIO(built.archive("order_writer.handler")))
     assert b"stamped-v2" in writer.read("orderstamp.py")
+
+
+class WheelIndex:
+    """A --find-links URL serving a directory of wheels over HTTP, that can go away."""
+
+    def __init__(self, wheels: Path) -> None:
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(wheels))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def test_status_and_plans_never_run_pip_and_up_without_the_index_keeps_the_last_resolution(
+    tmp_path: Path, runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_RETRIES", "1")  # one retry: pip says why, without 5 back-offs
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    index = WheelIndex(wheels)
+    try:
+        (handlers / "requirements.txt").write_text(
+            f"--no-index\n--find-links {index.url}\norderstamp\n"
+        )
+        deployed = runner.invoke(cli, ["up"])
+        assert deployed.exit_code == 0, deployed.output
+    finally:
+        index.stop()
+    pip = dependencies._run
+
+    def no_pip(*args: Any) -> Any:
+        raise AssertionError(f"pip ran: {args[0]}")
+
+    monkeypatch.setattr(dependencies, "_run", no_pip)
+    status = runner.invoke(cli, ["status"])
+    assert status.exit_code == 0, status.output
+    assert "Lambda function POC-Lambda-1: code from handlers/ @" in status.output
+    assert "can't be packaged" not in status.output and "code changed" not in status.output
+
+    monkeypatch.setattr(dependencies, "_run", pip)
+    again = runner.invoke(cli, ["up"])
+    assert again.exit_code == 0, again.output
+    assert "pip could not reach the package index" in again.output
+    assert "keeps what was last resolved for the same requirements" in again.output
+    assert json.loads(runner.invoke(cli, ["up", "--json"]).stdout)["code"]["dependencies"] == [
+        "orderstamp==1.0"
+    ]
+
+
+def test_status_says_what_to_do_when_requirements_were_never_installed_here(
+    tmp_path: Path, runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(cli, ["up"]).exit_code == 0
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))
+    monkeypatch.setattr(dependencies, "_run", None)  # calling pip would fail the test
+    status = runner.invoke(cli, ["status"])
+    assert status.exit_code == 0, status.output
+    assert "has not been installed for python3.13 on this machine yet" in status.output
+    assert "yet: `pocctl up` resolves and installs it" in status.output
 
 
 def test_two_ups_installing_the_same_dependencies_at_once_share_the_cache(
