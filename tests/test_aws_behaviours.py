@@ -419,6 +419,17 @@ def test_an_email_subscription_waits_for_its_confirmation_link(emulator: Emulato
     assert [m["message"] for m in emulator.outbox.messages[1:]] == ["after"]
 
 
+def test_by_default_subscribing_a_pending_address_again_mails_no_new_link(
+    emulator: Emulator,
+) -> None:
+    """Undocumented either way: the emulator takes the less kind answer unless told."""
+    sns = client(emulator, "sns")
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    for _ in range(2):
+        sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="a@example.com")
+    assert len(emulator.outbox.messages) == 1
+
+
 @pytest.mark.parametrize("resends", [True, False], ids=["sns-resends", "sns-does-not-resend"])
 def test_subscribing_a_pending_address_again_acts_out_either_answer(
     emulator: Emulator, resends: bool

@@ -47,9 +47,10 @@ def emulator(clock: Ahead) -> Iterator[Emulator]:
 
 @pytest.fixture(params=[True, False], ids=["sns-resends", "sns-does-not-resend"])
 def resends(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[bool]:
+    default = emulator.aws.sns.resubscribe_resends
     emulator.aws.sns.resubscribe_resends = request.param
     yield request.param
-    emulator.aws.sns.resubscribe_resends = True
+    emulator.aws.sns.resubscribe_resends = default
 
 
 def confirmations(emulator: Emulator, address: str) -> list[dict[str, Any]]:
@@ -73,7 +74,7 @@ def test_a_pending_subscription_gets_a_new_mail_on_request_and_a_new_one_after_4
     assert len(confirmations(emulator, address)) == 1
 
     again = pocctl("up", "--email", address, "--json")  # an ordinary `up` mails nothing
-    assert json.loads(again.stdout)["counts"] == {"unchanged": 16}
+    assert set(json.loads(again.stdout)["counts"]) == {"unchanged"}
     assert "pocctl up --resend-confirmation" in again.stderr
     dry = pocctl("up", "--email", address, "--resend-confirmation", "--dry-run")
     assert "ask SNS for a new confirmation mail" in dry.output, dry.output

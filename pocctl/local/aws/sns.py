@@ -9,10 +9,14 @@ deletion of unconfirmed subscriptions", AWS What's New, 2023-05-10): `unconfirme
 in timing.py.
 
 Subscribe of an address whose subscription is still pending: AWS's documentation does not say
-whether SNS sends a new confirmation mail or only answers with the existing subscription.
-`resubscribe_resends` acts out either: True (the default), a new mail with a new link (the
-earlier link keeps working until its two days are up); False, the existing subscription and no
-mail (what LocalStack's SNS does, localstack/localstack services/sns/provider.py `subscribe`).
+whether SNS sends a new confirmation mail or only answers with the existing subscription (the
+Subscribe API reference says only that it "prepares to subscribe an endpoint by sending the
+endpoint a confirmation message"; the SNS Developer Guide's "Email notifications" and public
+issues and questions say nothing of a second Subscribe while pending). `resubscribe_resends`
+acts out either: False (the default: the less kind answer, no new mail), the existing
+subscription and no mail (what LocalStack's SNS does, localstack/localstack
+services/sns/provider.py `subscribe`); True, a new mail with a new link (the earlier link keeps
+working until its two days are up). pocctl must be right under both.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ class SnsRules(Rules):
         self.base_url = base_url
         self.tokens: dict[str, str] = {}  # token -> subscription ARN
         self.pending_since: dict[str, float] = {}  # subscription ARN -> when it was made
-        self.resubscribe_resends = True  # see the module's docstring: AWS leaves it open
+        self.resubscribe_resends = False  # see the module's docstring: AWS leaves it open
 
     def confirm(self, token: str) -> str | None:
         """Follow a confirmation link: the subscription's ARN, or None for an unknown token."""
