@@ -26,7 +26,7 @@ from pocctl.config import Config
 from pocctl.context import Context, new_session
 from pocctl.engine import Engine
 from pocctl.health import MISSING, PRESENT, check
-from pocctl.local.aws.sqs import ANSWERS
+from pocctl.local.aws.sqs import ANSWERS, NAME_REUSE_CHECKED
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
 from pocctl.reporting import Outcome, RecordingReporter
@@ -213,7 +213,7 @@ def refuses_a_name_only_create_queue(session: Any) -> None:
     queue's attributes"): a name-only request for an existing queue is QueueNameExists."""
 
     def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if params.get("Attributes"):
+        if json.loads(params["body"] or b"{}").get("Attributes"):
             return None
         error = {"Code": "QueueNameExists", "Message": "A queue already exists with this name."}
         return AWSResponse("https://sqs.invalid", 400, {}, None), {"Error": error}
@@ -240,7 +240,7 @@ class WindowEndsAtCreateQueue:
 
     def __init__(self, session: Any, clock: Clock, name: str) -> None:
         self.clock, self.name, self.done = clock, name, False
-        session.events.register("before-call.sqs.CreateQueue", self._ends)
+        session.events.register("before-parameter-build.sqs.CreateQueue", self._ends)
 
     def _ends(self, params: dict[str, Any], **_: Any) -> None:
         if params["QueueName"] == self.name and not self.done:
@@ -275,3 +275,29 @@ def test_a_second_down_within_the_minute_finds_the_queues_gone(
     again = context(emulator, clock)
     second = Engine(again, queue_steps(again)).down()
     assert {r.outcome for r in second.results} == {Outcome.ABSENT}
+
+
+@pytest.mark.parametrize("checked", NAME_REUSE_CHECKED)
+def test_up_right_after_down_recreates_a_queue_changed_by_hand_whichever_check_comes_first(
+    emulator: Emulator, clock: Clock, checked: str
+) -> None:
+    """The queue being deleted has other attributes than the stack's (set by hand): SQS may
+    compare them before refusing the name (QueueNameExists), or not (QueueDeletedRecently)."""
+    emulator.aws.sqs.name_reuse_checked = checked
+    first = context(emulator, clock)
+    assert Engine(first, queue_steps(first)).up().ok
+    sqs = first.client("sqs")
+    # (Not the order queue: made after its DLQ, whose wait the test's clock counts.)
+    url = sqs.get_queue_url(QueueName="dq-Stream-Failures")["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"MessageRetentionPeriod": "3600"})
+    assert {r.outcome for r in Engine(first, queue_steps(first)).down().results} == {
+        Outcome.DELETED
+    }
+
+    ctx = context(emulator, clock)
+    again = Engine(ctx, queue_steps(ctx)).up()
+    assert again.ok, again.results
+    assert {r.outcome for r in again.results} == {Outcome.CREATED}
+    clock.advance("queue_name_reuse")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    assert attributes["Attributes"]["MessageRetentionPeriod"] != "3600"

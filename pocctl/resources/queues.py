@@ -39,6 +39,9 @@ FOURTEEN_DAYS = str(14 * 24 * 3600)
 NAME_REUSE_CODES = frozenset(
     {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"}
 )
+# CreateQueue of an existing queue with other attributes or tags (the query code, and the JSON
+# protocol's name for it).
+NAME_EXISTS_CODES = frozenset({"QueueAlreadyExists", "QueueNameExists"})
 
 Attributes = Callable[[Context], dict[str, str]]
 
@@ -220,15 +223,23 @@ class QueueStep(Step[QueueState]):
         sqs = ctx.client("sqs")
         if plan.current is None:
             desired = self.attributes(ctx)
-            with aws_errors(self.key, "CreateQueue"):
-                retry_on_codes(
-                    ctx,
-                    lambda: sqs.create_queue(
+
+            def create() -> None:
+                try:
+                    sqs.create_queue(
                         QueueName=self.queue_name, Attributes=desired, tags=ctx.config.tags
-                    ),
-                    NAME_REUSE_CODES,
-                    limit_seconds=75,
-                )
+                    )
+                except ClientError as exc:
+                    # Whether SQS compares attributes with a queue deleted in the last 60 s
+                    # before refusing its name is not documented: then QueueNameExists may be
+                    # that queue, which its name alone tells.
+                    if error_code(exc) in NAME_EXISTS_CODES and being_deleted(ctx, self.queue_name):
+                        error = {"Code": "QueueDeletedRecently", "Message": str(exc)}
+                        raise ClientError({"Error": error}, "CreateQueue") from exc
+                    raise
+
+            with aws_errors(self.key, "CreateQueue"):
+                retry_on_codes(ctx, create, NAME_REUSE_CODES, limit_seconds=75)
             return
         with aws_errors(self.key, "SetQueueAttributes"):
             sqs.set_queue_attributes(QueueUrl=plan.current.url, Attributes=plan.current.wrong)
