@@ -301,3 +301,15 @@ def test_up_right_after_down_recreates_a_queue_changed_by_hand_whichever_check_c
     clock.advance("queue_name_reuse")
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
     assert attributes["Attributes"]["MessageRetentionPeriod"] != "3600"
+
+
+def test_a_confirmation_within_another_leaves_the_outer_one_a_confirmation(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ctx = context(emulator, clock)
+    sqs = ctx.client("sqs")
+    with ctx.confirming():
+        with ctx.confirming():
+            sqs.create_queue(QueueName="dq-Queue")
+        sqs.create_queue(QueueName="dq-Queue")
+    assert [c.operation for c in ctx.calls.calls if c.confirms] == ["CreateQueue"] * 2
