@@ -228,11 +228,12 @@ class Context:
     def confirming(self) -> Iterator[None]:
         """Calls made meanwhile are reads through a write API, made only where they change
         nothing (SQS's CreateQueue of a queue that exists): not counted as mutating."""
+        previous = getattr(self._working, "confirming", False)
         self._working.confirming = True
         try:
             yield
         finally:
-            self._working.confirming = False
+            self._working.confirming = previous
 
     def together(self, *actions: Callable[[], T]) -> list[T]:
         """Run calls that don't depend on each other at the same time; results in order.

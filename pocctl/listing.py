@@ -171,7 +171,9 @@ def find_stacks(ctx: Context, regions: list[str], *, every_region: bool = False)
     regional = {s.stack for s in stacks}
     elsewhere = sorted(name for name in roles if name not in regional)
     if every_region:
-        stacks += [FoundStack(name, GLOBAL, health="roles-only") for name in elsewhere]
+        # With a region unread, roles alone may belong to a stack living there: not roles-only.
+        alone = "unknown" if errors else "roles-only"
+        stacks += [FoundStack(name, GLOBAL, health=alone) for name in elsewhere]
         elsewhere = []
     for found in stacks:
         made = roles.get(found.stack, [])
@@ -182,9 +184,21 @@ def find_stacks(ctx: Context, regions: list[str], *, every_region: bool = False)
         list(pool.map(lambda s: judge(ctx, s), [s for s in stacks if s.region != GLOBAL]))
     for found in stacks:
         if found.region == GLOBAL:
-            found.problems = [
-                "only its IAM roles are left: remove them with `pocctl down --stack "
-                f"{found.stack}` (roles are global; any region will do)"
-            ]
+            found.problems = [roles_alone(found.stack, sorted(errors))]
     unreadable = {region: _reason(exc) for region, exc in sorted(errors.items())}
     return Listing(sorted(stacks, key=lambda s: (s.region, s.stack)), elsewhere, unreadable)
+
+
+def roles_alone(stack: str, unread: list[str]) -> str:
+    """What to say of a stack found only by its roles. `down` would delete its roles, which a
+    stack in a region that could not be read still needs: then it is only named."""
+    if unread:
+        return (
+            f"only its IAM roles were found, but it may live in {', '.join(unread)}, which "
+            "could not be read: look there with permission to read it (`pocctl ls --region "
+            f"{unread[0]}`) before removing anything"
+        )
+    return (
+        f"only its IAM roles are left: remove them with `pocctl down --stack {stack}` "
+        "(roles are global; any region will do)"
+    )

@@ -20,6 +20,8 @@ from pocctl.aws import error_code
 from pocctl.config import TAG_KEY
 from pocctl.context import Context
 from pocctl.resources.base import AnyStep, Leftover, arn_parts, read_whole
+from pocctl.resources.queues import QueueStep
+from pocctl.smoke import remove_inboxes, remove_leftover_inboxes
 
 Kinds = dict[type[AnyStep], list[AnyStep]]
 
@@ -31,6 +33,8 @@ class SweepResult:
     checked: int = 0
     # Set when the sweep itself could not run (no permission for the tagging API, ...).
     incomplete: str | None = None
+    # Temporary test-order queues an interrupted test-order left, which `down` removed.
+    inboxes_removed: list[str] = field(default_factory=list)
 
 
 def kinds_of(steps: Sequence[AnyStep]) -> Kinds:
@@ -101,3 +105,18 @@ def sweep(
         else:
             result.left.append(item)
     return result
+
+
+def sweep_after_down(
+    ctx: Context, steps: Sequence[AnyStep], deleted: frozenset[str] = frozenset()
+) -> SweepResult:
+    """The sweep after `down`, which also removes test-order's temporary queues: those it lists
+    (a killed test-order could not remove them), then those only the tagging API lists. Each
+    one deleted, like each step `down` deleted, is being deleted, not left."""
+    inboxes = remove_leftover_inboxes(ctx)
+    swept = sweep(ctx, steps, deleted | {f"{QueueStep.kind} {name}" for name in inboxes})
+    late = remove_inboxes(ctx, [i.name for i in swept.left if i.kind == QueueStep.kind])
+    swept.being_deleted += [i for i in swept.left if i.kind == QueueStep.kind and i.name in late]
+    swept.left = [i for i in swept.left if not (i.kind == QueueStep.kind and i.name in late)]
+    swept.inboxes_removed = inboxes
+    return swept

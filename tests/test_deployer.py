@@ -24,7 +24,7 @@ from pocctl.local.policy import Request, statement_applies
 from pocctl.policies import as_list
 from pocctl.stack import boundary_policy, build_steps, deployer_policy
 
-from .emulated import TIMING, local_context
+from .emulated import TIMING, local_context, up_local
 
 
 @pytest.fixture
@@ -133,7 +133,6 @@ def test_the_whole_journey_passes_under_exactly_the_deployer_policy(
 # above uses (so a grant no command needs fails it).
 NOT_EXERCISED_BY_THE_JOURNEY = {
     "iam:ListRoleTags": "down's sweep, when a role of the stack is still there",
-    "lambda:ListTags": "down's sweep, when a mapping of the stack is still there",
     # Tags given at creation: the SQS and SNS API references require the tagging permission then
     # (pocctl local checks those two); the others' references leave it open, so it is granted.
     "iam:TagRole": "CreateRole with Tags",
@@ -306,3 +305,28 @@ def test_stack_pocs_deployer_policy_covers_nothing_of_stack_poc_dev(emulator: Em
                     (action, resource) for s in poc if statement_applies(s, request, resource)
                 ]
     assert covered == []
+
+
+def test_an_order_sent_as_the_repaired_mapping_takes_its_settings_is_stored(
+    emulator: Emulator,
+) -> None:
+    """The journey's repair changes the queue mapping's BatchSize, and test-order posts at once.
+    The emulator applies a mapping's new settings by starting a new poller; the one it retires
+    may be in its last long poll, and must not keep what that poll takes until the visibility
+    timeout (minutes) is over: Lambda has no such moment."""
+    ctx = up_local(emulator, "rm")
+    lam, sqs, ddb = ctx.client("lambda"), ctx.client("sqs"), ctx.client("dynamodb")
+    url = sqs.get_queue_url(QueueName="rm-Queue")["QueueUrl"]
+    (mapping,) = lam.list_event_source_mappings(FunctionName="rm-Lambda-1")["EventSourceMappings"]
+    supervisor = emulator.supervisor
+    assert supervisor is not None
+    for sent, batch in enumerate((5, 10, 5, 10), start=1):
+        supervisor.reconcile_now()
+        _, retired = supervisor.pollers[mapping["UUID"]]
+        lam.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=batch)
+        assert retired.stopped.wait(10)  # a new poller has the new settings; this one waits on
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"item": f"order {sent}"}))
+        deadline = time.monotonic() + 10  # the queue's visibility timeout is far longer
+        while ddb.scan(TableName="rm-orders", Select="COUNT")["Count"] < sent:
+            assert time.monotonic() < deadline, f"order {sent} not stored"
+            time.sleep(0.02)

@@ -20,7 +20,7 @@ from pocctl.stack import build_steps
 
 from .emulated import local_context
 from .faults import runtime_with
-from .test_deployer import wait_until_iam_knows
+from .test_deployer import TRUST_LAMBDA, wait_until_iam_knows
 
 DENY_EU_WEST_1 = {
     "Version": "2012-10-17",
@@ -36,13 +36,13 @@ DENY_EU_WEST_1 = {
 }
 
 
-def user_denied_eu_west_1(emulator: Emulator) -> dict[str, str]:
+def user_denied_eu_west_1(emulator: Emulator, user: str = "in-an-org") -> dict[str, str]:
     iam = local_context(emulator, "admin").client("iam")
-    iam.create_user(UserName="in-an-org")
+    iam.create_user(UserName=user)
     iam.put_user_policy(
-        UserName="in-an-org", PolicyName="scp-like", PolicyDocument=json.dumps(DENY_EU_WEST_1)
+        UserName=user, PolicyName="scp-like", PolicyDocument=json.dumps(DENY_EU_WEST_1)
     )
-    key = iam.create_access_key(UserName="in-an-org")["AccessKey"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
     keys = {
         "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
         "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
@@ -85,3 +85,25 @@ def test_ls_all_regions_reports_a_denied_region_and_lists_the_others(
     alone = CliRunner().invoke(cli, ["ls", "--region", "eu-west-1"], env=env)
     assert alone.exit_code == 1
     assert "AccessDenied" in alone.output and "Traceback" not in alone.output
+
+
+def test_a_stack_in_the_denied_region_is_not_called_roles_only(emulator: Emulator) -> None:
+    """Its roles (global) are all ls can see of a stack living in the unreadable region:
+    advising `down` would delete the roles a live stack runs with."""
+    admin = local_context(emulator, "euonly", region="eu-west-1")
+    queues = [step for step in build_steps(admin.config) if isinstance(step, QueueStep)]
+    assert Engine(admin, queues).up().ok
+    admin.client("iam").create_role(
+        RoleName="euonly-Lambda-1-Role", AssumeRolePolicyDocument=TRUST_LAMBDA
+    )
+    keys = user_denied_eu_west_1(emulator, "in-an-org-2")
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url, **keys}
+
+    result = CliRunner().invoke(
+        cli, ["ls", "--all-regions", "--json"], obj=runtime_with(two_regions_enabled), env=env
+    )
+    assert result.exit_code == 0, result.output
+    (found,) = [s for s in json.loads(result.stdout)["stacks"] if s["stack"] == "euonly"]
+    assert found["health"] == "unknown"
+    assert "it may live in eu-west-1, which could not be read" in found["problems"][0]
+    assert "pocctl down --stack euonly" not in result.output

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
 from pocctl.cli import cli
@@ -24,7 +25,8 @@ from pocctl.cli.options import Runtime
 from pocctl.config import Config
 from pocctl.context import Context, new_session
 from pocctl.engine import Engine
-from pocctl.local.aws.sqs import ANSWERS
+from pocctl.health import MISSING, PRESENT, check
+from pocctl.local.aws.sqs import ANSWERS, NAME_REUSE_CHECKED
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
 from pocctl.reporting import Outcome, RecordingReporter
@@ -181,3 +183,133 @@ def test_the_inbox_receives_a_notification_published_as_soon_as_it_is_handed_ove
         received = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)
         bodies = [m["Body"] for m in received.get("Messages", [])]
     assert len(bodies) == 1 and "order 1 stored" in bodies[0], bodies  # and no probe left
+
+
+def test_up_repairs_a_stack_whose_dead_letter_queue_was_deleted_by_hand(
+    emulator: Emulator, clock: Clock
+) -> None:
+    """Confirming the order queue asks CreateQueue with its name alone: with the stack's
+    attributes, its RedrivePolicy names a DLQ that is gone, and SQS refuses that."""
+    ctx = context(emulator, clock)
+    assert Engine(ctx, queue_steps(ctx)).up().ok
+    sqs = ctx.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="dq-Queue-DLQ")["QueueUrl"])
+    clock.advance("queue_name_reuse")
+
+    again = context(emulator, clock)
+    health = check(again, queue_steps(again))
+    assert {r.name: r.state for r in health.resources.values()} == {
+        "dq-Queue-DLQ": MISSING,
+        "dq-Queue": PRESENT,
+        "dq-Stream-Failures": PRESENT,
+    }
+    report = Engine(again, queue_steps(again)).up()
+    assert report.ok, report.results
+    assert {r.title: r.outcome for r in report.results}["SQS queue dq-Queue-DLQ"] is Outcome.CREATED
+
+
+def refuses_a_name_only_create_queue(session: Any) -> None:
+    """The other reading of CreateQueue's documentation ("the exact names and values of all the
+    queue's attributes"): a name-only request for an existing queue is QueueNameExists."""
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if json.loads(params["body"] or b"{}").get("Attributes"):
+            return None
+        error = {"Code": "QueueNameExists", "Message": "A queue already exists with this name."}
+        return AWSResponse("https://sqs.invalid", 400, {}, None), {"Error": error}
+
+    session.events.register("before-call.sqs.CreateQueue", answer)
+
+
+@pytest.mark.parametrize("name_only", ["returns the URL", "is QueueNameExists"])
+def test_a_second_up_changes_nothing_whichever_answer_a_name_only_create_queue_gets(
+    emulator: Emulator, clock: Clock, name_only: str
+) -> None:
+    first = context(emulator, clock)
+    assert Engine(first, queue_steps(first)).up().ok
+    ctx = context(emulator, clock)
+    if name_only == "is QueueNameExists":
+        refuses_a_name_only_create_queue(ctx.session)
+    again = Engine(ctx, queue_steps(ctx)).up()
+    assert {r.outcome for r in again.results} == {Outcome.UNCHANGED}
+    assert ctx.calls.mutating == []
+
+
+class WindowEndsAtCreateQueue:
+    """The queue's 60 s end just after the reads found it, before CreateQueue confirms it."""
+
+    def __init__(self, session: Any, clock: Clock, name: str) -> None:
+        self.clock, self.name, self.done = clock, name, False
+        session.events.register("before-parameter-build.sqs.CreateQueue", self._ends)
+
+    def _ends(self, params: dict[str, Any], **_: Any) -> None:
+        if params["QueueName"] == self.name and not self.done:
+            self.done = True
+            self.clock.advance("queue_name_reuse")
+
+
+def test_status_as_a_deleted_queue_s_60_seconds_end_creates_nothing(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ctx = context(emulator, clock)
+    assert Engine(ctx, queue_steps(ctx)).up().ok
+    sqs = ctx.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="dq-Queue")["QueueUrl"])
+
+    looking = context(emulator, clock)
+    WindowEndsAtCreateQueue(looking.session, clock, "dq-Queue")
+    health = check(looking, queue_steps(looking))
+    assert health.resources["queue"].state == MISSING
+    clock.advance("queue_name_reuse")  # whatever was being deleted is gone now
+    assert sqs.list_queues(QueueNamePrefix="dq-Queue").get("QueueUrls", []) == [
+        sqs.get_queue_url(QueueName="dq-Queue-DLQ")["QueueUrl"]
+    ]
+
+
+def test_a_second_down_within_the_minute_finds_the_queues_gone(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ctx = context(emulator, clock)
+    assert Engine(ctx, queue_steps(ctx)).up().ok
+    assert {r.outcome for r in Engine(ctx, queue_steps(ctx)).down().results} == {Outcome.DELETED}
+    again = context(emulator, clock)
+    second = Engine(again, queue_steps(again)).down()
+    assert {r.outcome for r in second.results} == {Outcome.ABSENT}
+
+
+@pytest.mark.parametrize("checked", NAME_REUSE_CHECKED)
+def test_up_right_after_down_recreates_a_queue_changed_by_hand_whichever_check_comes_first(
+    emulator: Emulator, clock: Clock, checked: str
+) -> None:
+    """The queue being deleted has other attributes than the stack's (set by hand): SQS may
+    compare them before refusing the name (QueueNameExists), or not (QueueDeletedRecently)."""
+    emulator.aws.sqs.name_reuse_checked = checked
+    first = context(emulator, clock)
+    assert Engine(first, queue_steps(first)).up().ok
+    sqs = first.client("sqs")
+    # (Not the order queue: made after its DLQ, whose wait the test's clock counts.)
+    url = sqs.get_queue_url(QueueName="dq-Stream-Failures")["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"MessageRetentionPeriod": "3600"})
+    assert {r.outcome for r in Engine(first, queue_steps(first)).down().results} == {
+        Outcome.DELETED
+    }
+
+    ctx = context(emulator, clock)
+    again = Engine(ctx, queue_steps(ctx)).up()
+    assert again.ok, again.results
+    assert {r.outcome for r in again.results} == {Outcome.CREATED}
+    clock.advance("queue_name_reuse")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    assert attributes["Attributes"]["MessageRetentionPeriod"] != "3600"
+
+
+def test_a_confirmation_within_another_leaves_the_outer_one_a_confirmation(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ctx = context(emulator, clock)
+    sqs = ctx.client("sqs")
+    with ctx.confirming():
+        with ctx.confirming():
+            sqs.create_queue(QueueName="dq-Queue")
+        sqs.create_queue(QueueName="dq-Queue")
+    assert [c.operation for c in ctx.calls.calls if c.confirms] == ["CreateQueue"] * 2

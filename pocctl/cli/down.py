@@ -22,10 +22,8 @@ from pocctl.context import Context
 from pocctl.engine import DEFAULT_WORKERS, Engine
 from pocctl.errors import Interrupted, PocctlError, TeardownIncomplete
 from pocctl.reporting import Outcome
-from pocctl.resources.queues import QueueStep
-from pocctl.smoke import remove_inboxes, remove_leftover_inboxes
 from pocctl.stack import build_steps
-from pocctl.sweep import sweep
+from pocctl.sweep import sweep_after_down
 from pocctl.ui import Terminal
 
 
@@ -92,19 +90,13 @@ def teardown(term: Terminal, ctx: Context, *, serial: bool = False) -> Finished:
     left = [f"{r.title}: {r.error}" for r in report.results if r.outcome is Outcome.FAILED]
     if left:
         return Finished(document, TeardownIncomplete(left))
-    inboxes = remove_leftover_inboxes(ctx)
-    for name in inboxes:
+    deleted = frozenset(r.title for r in report.results if r.outcome is Outcome.DELETED)
+    swept = sweep_after_down(ctx, steps, deleted)
+    for name in swept.inboxes_removed:
         term.note(
             f"removed {name}, a test-order queue left by an interrupted test-order "
             "(or deleted by one moments ago, and still answering)"
         )
-    deleted = {r.title for r in report.results if r.outcome is Outcome.DELETED}
-    deleted |= {f"{QueueStep.kind} {name}" for name in inboxes}
-    swept = sweep(ctx, steps, frozenset(deleted))
-    # A test-order queue the tagging API lists that ListQueues did not: deleted too.
-    late = remove_inboxes(ctx, [i.name for i in swept.left if i.kind == QueueStep.kind])
-    swept.being_deleted += [i for i in swept.left if i.kind == QueueStep.kind and i.name in late]
-    swept.left = [i for i in swept.left if not (i.kind == QueueStep.kind and i.name in late)]
     document["left"] = [vars(item) for item in swept.left]
     document["being_deleted"] = [vars(item) for item in swept.being_deleted]
     document["sweep"] = {"tagged_resources_checked": swept.checked}

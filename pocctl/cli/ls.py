@@ -22,7 +22,8 @@ def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
 
     A stack is found by its resources' pocctl:stack tag and its IAM roles' names. For each:
     its resources, when it was created, its order URL and a one-word health (healthy, failing,
-    partial: some resources missing, roles-only: only its global IAM roles are left). `pocctl
+    partial: some resources missing, roles-only: only its global IAM roles are left, unknown:
+    only its roles were found and some region could not be read). `pocctl
     status --stack NAME --region REGION` tells more; `pocctl down` removes one.
 
     \b

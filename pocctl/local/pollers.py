@@ -218,10 +218,15 @@ class SqsPoller(Poller):
                     waiting = self.peek.messages_waiting(
                         self.account, self.region, self.source_name, LONG_POLL_SECONDS
                     )
-                    messages = [] if waiting is False else self.receive(sqs, url, batch)
+                    # Retired while waiting (its mapping changed, and a poller with the new
+                    # settings has started): it takes nothing more.
+                    stopped = waiting is False or self.stopped.is_set()
+                    messages = [] if stopped else self.receive(sqs, url, batch)
                     read.found = len(messages)
-                if not messages or self.stopped.is_set():
-                    # (If stopped while waiting, they reappear after the visibility timeout.)
+                if messages and self.stopped.is_set():
+                    self.hand_back(messages)
+                    messages = []
+                if not messages:
                     slots.release()
                     continue
                 self._deliveries(+1)  # before the next read: it counts as under way from now
@@ -248,6 +253,21 @@ class SqsPoller(Poller):
             self.log(f"{self.function}: cannot receive from {self.source_name}: {exc}")
             self.stopped.wait(1.0)
         return []
+
+    def hand_back(self, messages: list[dict[str, Any]]) -> None:
+        """Make messages received just as this poller was retired visible again at once.
+        Retiring a poller is the emulator's way to apply a mapping's new settings; Lambda has no
+        such moment, so what was read then must not wait out the visibility timeout (which
+        would also count a receive towards the dead-letter queue for nothing). In-process: the
+        function's role need not allow ChangeMessageVisibility (Lambda doesn't ask for it)."""
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends[self.account][self.region]
+        for message in messages:
+            try:
+                backend.change_message_visibility(self.source_name, message["ReceiptHandle"], 0)
+            except Exception as exc:  # gone meanwhile: nothing to hand back to
+                self.log(f"{self.function}: could not hand back to {self.source_name}: {exc}")
 
     def deliver(self, sqs: Any, url: str, messages: list[dict[str, Any]], partial: bool) -> None:
         arn = self.mapping["EventSourceArn"]

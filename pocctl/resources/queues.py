@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -41,7 +42,6 @@ NAME_REUSE_CODES = frozenset(
 # CreateQueue of an existing queue with other attributes or tags (the query code, and the JSON
 # protocol's name for it).
 NAME_EXISTS_CODES = frozenset({"QueueAlreadyExists", "QueueNameExists"})
-DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
 
 Attributes = Callable[[Context], dict[str, str]]
 
@@ -97,28 +97,47 @@ def depth(ctx: Context, name: str) -> Depth | None:
     )
 
 
-def being_deleted(ctx: Context, name: str, attributes: dict[str, str]) -> bool:
+def being_deleted(ctx: Context, name: str) -> bool:
     """Whether a queue that every read says exists is one deleted in the last 60 seconds.
 
     Such a queue may still answer: "Requests you send involving that queue during the 60
-    seconds might succeed" (SQS API reference, DeleteQueue). Only CreateQueue can't be stale:
-    it refuses the name of a queue deleted in the last 60 s (QueueDeletedRecently), and for a
-    queue that exists it returns its URL, or QueueNameExists when attributes or tags differ,
-    changing nothing (SQS API reference, CreateQueue). It is asked only after the reads found
-    the queue, with the stack's own attributes and tags."""
+    seconds might succeed" (SQS API reference, DeleteQueue). Only CreateQueue can't be stale: it
+    refuses the name of a queue deleted in the last 60 s (QueueDeletedRecently). It is sent with
+    the name alone: QueueNameExists comes "only if the request includes attributes whose values
+    differ from those of the existing queue" (SQS API reference, CreateQueue, Errors), so a
+    queue that exists answers its URL, changing nothing (localstack/localstack#6117: checked
+    against AWS), whatever its attributes, tags or dead-letter queue (with the stack's
+    attributes, a DLQ deleted by hand made it fail: serverless/serverless#5215, and a
+    RedrivePolicy spaced otherwise than AWS's made it QueueNameExists: JustSaying#208). The
+    description's "exact names and values of all the queue's attributes" could be read as
+    refusing a name-only request too: QueueNameExists also means the queue exists. Any other
+    error (denied, throttled): the reads are trusted."""
+    sqs = ctx.client("sqs")
     try:
         with ctx.confirming():
-            ctx.client("sqs").create_queue(
-                QueueName=name, Attributes=attributes, tags=ctx.config.tags
-            )
+            url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
     except ClientError as exc:
-        code = error_code(exc)
-        if code in NAME_REUSE_CODES:
-            return True
-        if code in NAME_EXISTS_CODES or code in DENIED_CODES:  # denied: trust the reads
-            return False
-        raise
-    return False
+        return error_code(exc) in NAME_REUSE_CODES
+    return _taken_back(ctx, url)
+
+
+def _taken_back(ctx: Context, url: str) -> bool:
+    """Whether CreateQueue just made the queue: its 60 s ended between the reads and the
+    CreateQueue, which made a new queue without the stack's tag. A read must change nothing
+    (`status`, `up --dry-run`, `ls`, the sweep), so it is deleted again (and counted, like the
+    CreateQueue, as part of the confirmation): the queue is being deleted, as the reads began."""
+    sqs = ctx.client("sqs")
+    try:
+        tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+    except ClientError as exc:
+        if not is_not_found(exc):
+            return False  # trust the reads
+        tags = {}
+    if is_ours(ctx, tags):
+        return False
+    with ctx.confirming(), suppress(ClientError):
+        sqs.delete_queue(QueueUrl=url)
+    return True
 
 
 @dataclass(frozen=True)
@@ -191,11 +210,11 @@ class QueueStep(Step[QueueState]):
                     Missing("deleted moments ago: will create it once SQS allows the name")
                 )
             require_ours(ctx, self, tags)
-        desired = self.attributes(ctx)
-        if being_deleted(ctx, self.queue_name, desired):
+        if being_deleted(ctx, self.queue_name):
             return Plan.create(
                 Missing("being deleted: will create it once SQS allows the name again")
             )
+        desired = self.attributes(ctx)
         wrong = {k: v for k, v in desired.items() if not same_attribute(k, current.get(k), v)}
         changes = [Differs(k, current.get(k), v) for k, v in wrong.items()]
         return Plan.from_changes(changes, QueueState(url, wrong))
@@ -204,15 +223,23 @@ class QueueStep(Step[QueueState]):
         sqs = ctx.client("sqs")
         if plan.current is None:
             desired = self.attributes(ctx)
-            with aws_errors(self.key, "CreateQueue"):
-                retry_on_codes(
-                    ctx,
-                    lambda: sqs.create_queue(
+
+            def create() -> None:
+                try:
+                    sqs.create_queue(
                         QueueName=self.queue_name, Attributes=desired, tags=ctx.config.tags
-                    ),
-                    NAME_REUSE_CODES,
-                    limit_seconds=75,
-                )
+                    )
+                except ClientError as exc:
+                    # Whether SQS compares attributes with a queue deleted in the last 60 s
+                    # before refusing its name is not documented: then QueueNameExists may be
+                    # that queue, which its name alone tells.
+                    if error_code(exc) in NAME_EXISTS_CODES and being_deleted(ctx, self.queue_name):
+                        error = {"Code": "QueueDeletedRecently", "Message": str(exc)}
+                        raise ClientError({"Error": error}, "CreateQueue") from exc
+                    raise
+
+            with aws_errors(self.key, "CreateQueue"):
+                retry_on_codes(ctx, create, NAME_REUSE_CODES, limit_seconds=75)
             return
         with aws_errors(self.key, "SetQueueAttributes"):
             sqs.set_queue_attributes(QueueUrl=plan.current.url, Attributes=plan.current.wrong)
@@ -226,7 +253,7 @@ class QueueStep(Step[QueueState]):
         if none_if_absent(lambda: ctx.client("sqs").list_queue_tags(QueueUrl=url)) is None:
             return None  # deleted moments ago: only its URL still answers
         command = removal(ctx, f"aws sqs delete-queue --queue-url {url}")
-        return Leftover(cls.kind, name, command, being_deleted(ctx, name, {}))
+        return Leftover(cls.kind, name, command, being_deleted(ctx, name))
 
     def destroy(self, ctx: Context) -> Outcome:
         with aws_errors(self.key, "GetQueueUrl"):
@@ -242,5 +269,7 @@ class QueueStep(Step[QueueState]):
             if not is_ours(ctx, tags):
                 ctx.reporter.note(not_ours_note(ctx, self))
                 return Outcome.SKIPPED
+        if being_deleted(ctx, self.queue_name):
+            return Outcome.ABSENT  # a `down` moments ago deleted it; it still answers
         delete(ctx, self.key, "DeleteQueue", lambda: ctx.client("sqs").delete_queue(QueueUrl=url))
         return Outcome.DELETED

@@ -6,7 +6,10 @@ request might succeed, but after 60 seconds the queue and the message you sent n
 one: "all" (the default, the harsh end: every request about the queue succeeds as before the
 delete, reads answer what the queue was; moto deletes it when the 60 s are over), "url" (only
 GetQueueUrl still answers) or "none" (gone at once). Only CreateQueue is certain: it refuses the
-name for those 60 seconds (QueueDeletedRecently)."""
+name for those 60 seconds (QueueDeletedRecently). Whether SQS refuses the name before comparing
+a request's attributes and tags with the queue being deleted (QueueNameExists when they differ),
+or after, no source says: `name_reuse_checked` acts out either ("first", the default, or
+"after_attributes")."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ DELETED_RECENTLY = (
     "same name."
 )
 ANSWERS = ("all", "url", "none")
+NAME_REUSE_CHECKED = ("first", "after_attributes")
 # What uses a queue (timing.py, queue_new: refused until the queue is a second old).
 DATA_PLANE = frozenset(
     {
@@ -53,6 +57,7 @@ class SqsRules(Rules):
         # Deleted queues moto still holds, answering as before, until their 60 s are over.
         self.deleting: dict[tuple[str, str], float] = {}
         self.deleted_queue_answers = "all"
+        self.name_reuse_checked = "first"
         self.created: dict[tuple[str, str], float] = {}  # (region, name) -> when
         self._creating: set[int] = set()  # CreateQueue calls making a queue that wasn't there
         self.moves = MessageMoves(world, base_url)
@@ -91,9 +96,13 @@ class SqsRules(Rules):
         if call.operation in MOVE_OPERATIONS:  # moto has no dead-letter queue redrive
             return self.moves.handle(call)
         name = str(call.params.get("QueueName"))
-        if call.operation == "CreateQueue" and self._deleted_recently(call, name):
-            return error(call, 400, "QueueDeletedRecently", DELETED_RECENTLY)
         queues = sqs_backends[self.world.account][call.region].queues
+        if (
+            call.operation == "CreateQueue"
+            and self._deleted_recently(call, name)
+            and not self._compared_first(call, name in queues)
+        ):
+            return error(call, 400, "QueueDeletedRecently", DELETED_RECENTLY)
         if call.operation == "CreateQueue" and name not in queues:
             self._creating.add(id(call))
         tags = call.params.get("tags")
@@ -122,6 +131,12 @@ class SqsRules(Rules):
             return self._delete_later(call)
         return None
 
+    def _compared_first(self, call: Call, held: bool) -> bool:
+        """The request's attributes and tags are compared with the queue being deleted (still
+        held) before its name is refused: moto compares, `after` refuses the name."""
+        asks = bool(call.params.get("Attributes") or call.params.get("tags"))
+        return self.name_reuse_checked == "after_attributes" and held and asks
+
     def _delete_later(self, call: Call) -> Reply | None:
         """DeleteQueue that leaves the queue in moto, answering, until its 60 s are over."""
         from moto.sqs.models import sqs_backends
@@ -144,6 +159,9 @@ class SqsRules(Rules):
         return Reply(200, body, [("Content-Type", "text/xml")]).with_body(body)
 
     def after(self, call: Call, reply: Reply) -> Reply:
+        name = str(call.params.get("QueueName"))
+        if call.operation == "CreateQueue" and reply.ok and self._deleted_recently(call, name):
+            return error(call, 400, "QueueDeletedRecently", DELETED_RECENTLY)
         if call.operation == "CreateQueue" and id(call) in self._creating:
             self._creating.discard(id(call))
             if reply.ok:
