@@ -23,6 +23,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from pocctl.local.aws.base import World
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply, error, json_reply
@@ -102,9 +104,12 @@ class MessageMoves:
         sqs = self.world.client("sqs", region)
         arns = []
         for url in sqs.list_queues().get("QueueUrls", []):
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["QueueArn", "RedrivePolicy"]
-            )["Attributes"]
+            try:
+                attributes = sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["QueueArn", "RedrivePolicy"]
+                )["Attributes"]
+            except ClientError:  # deleted since it was listed (a test-order inbox, say)
+                continue
             policy = json.loads(attributes.get("RedrivePolicy") or "{}")
             if policy.get("deadLetterTargetArn") == dlq_arn:
                 arns.append(attributes["QueueArn"])
