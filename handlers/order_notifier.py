@@ -6,6 +6,11 @@ an order, like the console's sample event) is logged and skipped, and fails noth
 Notifications go out with PublishBatch within SNS's limits (10 entries, 256 KiB per batch and
 per message; a notification too large is cut, saying where the full order is); records whose
 publish failed are reported in batchItemFailures so the stream retries from the first of them.
+
+Each order is notified once, however often its record is read (a stream mapping made again reads
+the stream from its start): an order whose row carries `notifiedAt` is skipped, and a row is
+marked once its notification is published. A crash between the two may notify it twice, never
+lose it. The mark is a MODIFY record, which the INSERT-only filter keeps from this function.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import unicodedata
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +33,10 @@ CUT_NOTE = (
     "\n\n[Cut to fit SNS's 256 KiB limit. "
     "The full order is row {order_id} of DynamoDB table {table}.]"
 )
+NOTIFIED = "notifiedAt"
+UNKNOWN = "(unknown)"
 _sns: Any = None
+_dynamodb: Any = None
 _deserializer = TypeDeserializer()
 
 
@@ -36,6 +45,13 @@ def sns() -> Any:
     if _sns is None:
         _sns = boto3.client("sns")
     return _sns
+
+
+def dynamodb() -> Any:
+    global _dynamodb
+    if _dynamodb is None:
+        _dynamodb = boto3.client("dynamodb")
+    return _dynamodb
 
 
 def log(event: str, **fields: Any) -> None:
@@ -144,7 +160,7 @@ def publish(topic_arn: str, batch: list[tuple[str, dict[str, Any]]]) -> list[str
 
 def table_of(record: dict[str, Any]) -> str:
     arn = str(record.get("eventSourceARN", ""))
-    return arn.split(":table/", 1)[1].split("/", 1)[0] if ":table/" in arn else "(unknown)"
+    return arn.split(":table/", 1)[1].split("/", 1)[0] if ":table/" in arn else UNKNOWN
 
 
 def render(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -161,14 +177,62 @@ def render(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         return None
 
 
+def already_notified(table: str, keys: dict[str, Any]) -> bool:
+    """The order's row says it was notified (read consistently: a mark made by the previous
+    delivery of this batch counts). A row gone is not notified."""
+    found = dynamodb().get_item(
+        TableName=table, Key=keys, ConsistentRead=True, ProjectionExpression=NOTIFIED
+    )
+    return NOTIFIED in (found.get("Item") or {})
+
+
+def mark_notified(table: str, keys: dict[str, Any]) -> None:
+    """Only a row that still exists: an order deleted meanwhile is not written back."""
+    try:
+        dynamodb().update_item(
+            TableName=table,
+            Key=keys,
+            UpdateExpression="SET #notified = :now",
+            ConditionExpression="attribute_exists(orderID)",
+            ExpressionAttributeNames={"#notified": NOTIFIED},
+            ExpressionAttributeValues={
+                ":now": {"S": datetime.now(UTC).isoformat(timespec="milliseconds")}
+            },
+        )
+    except Exception as exc:  # published already: retrying the record would publish it again
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        if code != "ConditionalCheckFailedException":  # (the row is gone: nothing to mark)
+            log("mark_failed", keys=keys, error=repr(exc))
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     topic_arn = os.environ["TOPIC_ARN"]
-    rendered = [
-        found
-        for record in event.get("Records", [])
-        if record.get("eventName") == "INSERT" and (found := render(record)) is not None
-    ]
+    inserts = [r for r in event.get("Records", []) if r.get("eventName") == "INSERT"]
     failed: list[str] = []
+    rendered: list[tuple[str, dict[str, Any]]] = []
+    keys: dict[str, tuple[str, dict[str, Any]]] = {}
+    for record in inserts:
+        found = render(record)
+        if found is None:
+            continue
+        # A record not read from a stream (invoked by hand) names no table: nothing to check.
+        table = table_of(record)
+        key = (record["dynamodb"].get("Keys") or {}) if table != UNKNOWN else {}
+        try:
+            if key and already_notified(table, key):
+                log("order_already_notified", orderID=found[1]["MessageAttributes"]["orderID"])
+                continue
+        except Exception as exc:  # at least once: notified, perhaps again, rather than late
+            # (or never: the stream gives up after its retries; a boundary an administrator
+            # has not yet updated for this check refuses it every time)
+            log("notified_check_failed", keys=key, error=repr(exc))
+        rendered.append(found)
+        keys[found[0]] = (table, key)
     for batch in batches(rendered):
-        failed += publish(topic_arn, batch)
+        failures = publish(topic_arn, batch)
+        failed += failures
+        for sequence, _ in batch:
+            table, key = keys[sequence]
+            if sequence not in failures and key:
+                mark_notified(table, key)
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

@@ -92,15 +92,6 @@ def is_propagating(exc: ClientError) -> bool:
     )
 
 
-def is_pending(exc: ClientError) -> bool:
-    """Refused only because the function is still Pending (Lambda Developer Guide, "Lambda
-    function states": "Any invocations or other API actions that operate on the function will
-    fail")."""
-    return error_code(exc) == "ResourceConflictException" and (
-        "following state: Pending" in error_message(exc)
-    )
-
-
 def retry_while_role_propagates(
     ctx: Context,
     call: Callable[[], T],

@@ -118,10 +118,15 @@ class Invoked:
 
 
 def invoke_once_client(ctx: Context, timeout_seconds: int) -> Any:
+    """A long synchronous Invoke needs the client's "timeout or keep-alive settings" (Lambda
+    API reference, Invoke): a read timeout past the function's, and TCP keep-alive so that a
+    NAT or firewall does not drop the connection while it is silent (AWS re:Post, "How to avoid
+    network timeout issues when invoking long running Lambda functions")."""
     return ctx.client_with(
         "lambda",
         BotoConfig(
             read_timeout=timeout_seconds + INVOKE_MARGIN_SECONDS,
+            tcp_keepalive=True,
             retries={"mode": "standard", "total_max_attempts": 1},
         ),
     )

@@ -9,6 +9,7 @@ from moto.dynamodb.models import dynamodb_backends
 from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.reporting import Outcome
+from pocctl.resources.mappings import inserts_since
 from pocctl.stack import build_steps
 from pocctl.sweep import sweep
 
@@ -173,3 +174,18 @@ def test_a_mapping_made_before_tagging_gets_the_stacks_tag_so_the_sweep_finds_it
     found = sweep(after, build_steps(after.config))
     mappings = [item.name for item in found.left if item.kind == "event source mapping"]
     assert sorted(name.split(" ")[1] for name in mappings) == ["(POC-Lambda-1)", "(POC-Lambda-2)"]
+
+
+def test_a_setting_repaired_on_a_remade_stream_mapping_keeps_its_creation_time_floor(
+    deployed: Context,
+) -> None:
+    # A mapping made again reads from a floor (StreamMappingStep.replay_floor): repairing another
+    # setting must not drop it, or the mapping would replay what it skipped.
+    lam = deployed.session.client("lambda")
+    (mapping,) = lam.list_event_source_mappings(FunctionName="POC-Lambda-2")["EventSourceMappings"]
+    floored = inserts_since(1764650000)
+    lam.update_event_source_mapping(UUID=mapping["UUID"], FilterCriteria=floored, BatchSize=7)
+    assert repair(deployed) == {"stream-mapping": Outcome.UPDATED}
+    repaired = lam.get_event_source_mapping(UUID=mapping["UUID"])
+    assert repaired["BatchSize"] == deployed.config.tuning.stream_batch_size
+    assert repaired["FilterCriteria"] == floored

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeSerializer
@@ -88,15 +89,21 @@ def test_down_reports_what_aws_is_still_deleting_and_exits_0(
     assert "Still being deleted by AWS" in result.stderr
 
 
-@pytest.mark.parametrize("refused", [True, False], ids=["refused-while-pending", "accepted"])
+@pytest.mark.parametrize(
+    ("refused", "wording"),
+    [(True, None), (True, "Function is not ready."), (False, None)],
+    ids=["refused-while-pending", "refused-in-other-words", "accepted"],
+)
 def test_a_repair_that_makes_a_function_again_attaches_its_mapping_under_either_answer(
-    refused: bool,
+    refused: bool, wording: str | None
 ) -> None:
-    # The docs leave open whether a Pending function takes a mapping. A repair run (the table
-    # already there) creates the mapping right after the function: Pending lasts 0.3 s here,
-    # so nothing hides the race.
+    # The docs leave open whether a Pending function takes a mapping, and in which words it is
+    # refused. A repair run (the table already there) creates the mapping right after the
+    # function: Pending lasts 0.3 s here, so nothing hides the race.
     with Emulator(port=0, timing=Timing(scale=0.2)) as emulator:
         emulator.aws.lambda_.refuse_mappings_while_pending = refused
+        if wording is not None:
+            emulator.aws.lambda_.pending_mapping_message = wording
         ctx = up_local(emulator, "pend")
         lam = ctx.client("lambda")
         for mapping in lam.list_event_source_mappings(FunctionName="pend-Lambda-1")[
@@ -167,53 +174,108 @@ def wait_for(check: Callable[[], bool], what: str, seconds: float = 20.0) -> Non
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("creation_time_as", ["string", "number"])
-def test_a_stream_mapping_made_again_neither_replays_old_orders_nor_skips_new_ones(
-    emulator: Emulator, creation_time_as: str
-) -> None:
-    # How filters see a record's creation time is open in the docs: both answers.
-    assert emulator.supervisor is not None
-    emulator.supervisor.creation_time_as = creation_time_as
-    ctx = up_local(emulator, "replay", email="replay@example.com")
+def notified(emulator: Emulator, order_id: str) -> int:
+    prefix = f"New order {order_id}:"
+    return sum(1 for m in emulator.outbox.messages if m["subject"].startswith(prefix))
 
-    def notified(order_id: str) -> int:
-        prefix = f"New order {order_id}:"
-        return sum(1 for m in emulator.outbox.messages if m["subject"].startswith(prefix))
 
-    stored_at = store_order(ctx, "old-order")
-    wait_for(lambda: notified("old-order") == 1, "the old order's notification")
+def stream_mappings(ctx: Context, function: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = ctx.client("lambda").list_event_source_mappings(
+        FunctionName=function
+    )["EventSourceMappings"]
+    return found
+
+
+def delete_by_hand(ctx: Context, function: str) -> None:
     lam = ctx.client("lambda")
-    for mapping in lam.list_event_source_mappings(FunctionName="replay-Lambda-2")[
-        "EventSourceMappings"
-    ]:
-        lam.delete_event_source_mapping(UUID=mapping["UUID"])  # by hand
-    wait_for(
-        lambda: (
-            not lam.list_event_source_mappings(FunctionName="replay-Lambda-2")[
-                "EventSourceMappings"
-            ]
-        ),
-        "the mapping's deletion",
-    )
-    # AWS's clock counts in seconds: the repair starts in a later one than the old order's.
+    for mapping in stream_mappings(ctx, function):
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    wait_for(lambda: not stream_mappings(ctx, function), "the mapping's deletion")
+
+
+def up_again_storing(ctx: Context, order_id: str) -> RecordingReporter:
+    """`up` once more; an order is stored while its new stream mapping is Creating."""
+    reporter = StoresWhileCreating(lambda: store_order(ctx, order_id))
+    again = Context(ctx.config, reporter, session=ctx.session)
+    report = Engine(again, build_steps(again.config)).up()
+    assert report.ok, [(r.title, r.error) for r in report.results if r.error]
+    return reporter
+
+
+def test_a_stream_mapping_deleted_by_hand_is_made_again_and_notifies_each_order_once(
+    emulator: Emulator,
+) -> None:
+    ctx = up_local(emulator, "replay", email="replay@example.com")
+    store_order(ctx, "old-order")
+    wait_for(lambda: notified(emulator, "old-order") == 1, "the old order's notification")
+    delete_by_hand(ctx, "replay-Lambda-2")
+    stored_at = store_order(ctx, "gap-order")  # no mapping reads the stream meanwhile
+    # The gap lasts: AWS's clock (in seconds) is past the gap order's when `up` repairs.
     ddb = ctx.client("dynamodb")
     wait_for(
         lambda: (
             ddb.describe_table(TableName="replay-orders")["ResponseMetadata"]["HTTPHeaders"]["date"]
             != stored_at
         ),
-        "AWS's clock to pass the old order's second",
+        "AWS's clock to pass the gap order's second",
     )
-    again = Context(
-        ctx.config,
-        StoresWhileCreating(lambda: store_order(ctx, "new-order")),
-        session=ctx.session,
+    reporter = up_again_storing(ctx, "new-order")
+    assert any("reads it from its start" in n for n in reporter.notes)
+    wait_for(lambda: notified(emulator, "new-order") == 1, "the new order's notification")
+    # The stream is read in order: the old and the gap orders came before the new one.
+    assert notified(emulator, "gap-order") == 1
+    assert notified(emulator, "old-order") == 1
+    third = Context(ctx.config, RecordingReporter(), session=ctx.session)
+    assert Engine(third, build_steps(third.config)).up().ok
+    assert third.calls.mutating == []
+
+
+@pytest.mark.parametrize("creation_time_as", ["string", "number"])
+def test_a_stream_mapping_replaced_for_a_setting_rereads_a_margin_and_notifies_each_order_once(
+    emulator: Emulator, creation_time_as: str
+) -> None:
+    # How filters see a record's creation time is open in the docs: both answers.
+    assert emulator.supervisor is not None
+    emulator.supervisor.creation_time_as = creation_time_as
+    ctx = up_local(emulator, "remade", email="remade@example.com")
+    delete_by_hand(ctx, "remade-Lambda-2")
+    lam = ctx.client("lambda")
+    stream = ctx.client("dynamodb").describe_table(TableName="remade-orders")["Table"][
+        "LatestStreamArn"
+    ]
+    # A mapping at LATEST (as an older pocctl made them): StartingPosition can't be updated.
+    by_hand = lam.create_event_source_mapping(
+        FunctionName="remade-Lambda-2", EventSourceArn=stream, StartingPosition="LATEST"
     )
-    report = Engine(again, build_steps(again.config)).up()
-    assert report.ok, [(r.title, r.error) for r in report.results if r.error]
-    wait_for(lambda: notified("new-order") == 1, "the new order's notification")
-    assert notified("old-order") == 1
-    # The filter that keeps the replay out is the mapping's own: the next up changes nothing.
+    wait_for(
+        lambda: lam.get_event_source_mapping(UUID=by_hand["UUID"])["State"] == "Enabled",
+        "the hand-made mapping",
+    )
+    # LATEST starts where the stream is when the poller opens it: orders until then are
+    # skipped. Orders until one is notified; each waits for its notification a while.
+    old_orders: list[str] = []
+    while not any(notified(emulator, order) for order in old_orders):
+        assert len(old_orders) < 20, "the hand-made mapping delivers nothing"
+        old_orders.append(f"old-order-{len(old_orders)}")
+        store_order(ctx, old_orders[-1])
+        try:
+            wait_for(lambda: notified(emulator, old_orders[-1]) == 1, "a notification", 1.0)
+        except AssertionError:
+            continue
+    store_order(ctx, "late-order")  # the old mapping may not deliver it before it goes
+    reporter = up_again_storing(ctx, "new-order")
+    assert any("reads the records of the last 5 minutes again" in n for n in reporter.notes)
+    (made,) = stream_mappings(ctx, "remade-Lambda-2")
+    assert made["StartingPosition"] == "TRIM_HORIZON"
+    assert "ApproximateCreationDateTime" in json.dumps(made["FilterCriteria"])
+    wait_for(lambda: notified(emulator, "new-order") == 1, "the new order's notification")
+    wait_for(lambda: notified(emulator, "late-order") >= 1, "the late order's notification")
+    # Stored minutes ago at most: read again, each notified once (those LATEST skipped too).
+    for order in old_orders:
+        wait_for(lambda: notified(emulator, order) >= 1, f"{order}'s notification")  # noqa: B023
+    assert [notified(emulator, order) for order in [*old_orders, "late-order"]] == [1] * (
+        len(old_orders) + 1
+    )
     third = Context(ctx.config, RecordingReporter(), session=ctx.session)
     assert Engine(third, build_steps(third.config)).up().ok
     assert third.calls.mutating == []

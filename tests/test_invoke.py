@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.context import Context
+from pocctl.invoke import invoke_once_client
 from pocctl.local.emulator import Emulator
 
 from .emulated import up_local
@@ -162,3 +163,10 @@ def test_a_function_slower_than_botocores_read_timeout_runs_once(
     assert "slowinv-Lambda-1 succeeded." in result.output
     runs = [r for r in rows(stack) if r["orderID"]["S"].startswith("slow-")]
     assert len(runs) == 1
+
+
+def test_the_invocation_client_keeps_a_long_silent_connection_alive(ctx: Context) -> None:
+    # Lambda API reference, Invoke: long synchronous calls need "timeout or keep-alive settings".
+    config = invoke_once_client(ctx, 900).meta.config
+    assert config.tcp_keepalive is True
+    assert config.read_timeout > 900

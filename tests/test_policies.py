@@ -62,7 +62,7 @@ def test_the_writer_may_only_read_its_queue_write_its_table_and_its_logs(ctx: Co
     }
 
 
-def test_the_notifier_may_read_the_stream_publish_to_its_topic_and_dead_letter(
+def test_the_notifier_may_read_the_stream_mark_orders_publish_to_its_topic_and_dead_letter(
     ctx: Context,
 ) -> None:
     notifier = next(s for s in role_steps(ctx.config) if s.key == "notifier-role")
@@ -72,6 +72,7 @@ def test_the_notifier_may_read_the_stream_publish_to_its_topic_and_dead_letter(
     assert resources == {
         "*",  # dynamodb:ListStreams has no resource-level permission
         "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/*",
+        "arn:aws:dynamodb:us-east-1:123456789012:table/orders",  # GetItem, UpdateItem: notifiedAt
         "arn:aws:sns:us-east-1:123456789012:POC-Topic",
         "arn:aws:sqs:us-east-1:123456789012:POC-Stream-Failures",
         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/POC-Lambda-2:*",

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from pocctl.local.calls import Call, parse
+from pocctl.local.iam import Authorizer, Propagation, RoleSnapshot
 from pocctl.local.policy import Request, evaluate, principal_matches, request_for
 
 ACCOUNT = "123456789012"
@@ -226,3 +227,28 @@ def test_the_condition_keys_of_pocctls_deployer_policy_come_from_the_call() -> N
     assert request_for(mapping, ACCOUNT, ROLE).context["lambda:FunctionArn"] == (
         f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:POC-Lambda-1"
     )
+
+
+def test_a_call_on_a_mapping_by_uuid_is_judged_on_the_mappings_function() -> None:
+    # Lambda Developer Guide, "Fine-tuning the Resources and Conditions sections of policies":
+    # "You can also use the lambda:FunctionArn condition to restrict actions by associated
+    # function". Stack POC's deployer may delete its own functions' mappings, not POC-dev's.
+    policy = allow(
+        "lambda:DeleteEventSourceMapping",
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:event-source-mapping:*",
+        Condition={
+            "ArnEquals": {
+                "lambda:FunctionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:POC-Lambda-1"
+            }
+        },
+    )
+    snapshot = RoleSnapshot(exists=True, statements=(policy,))
+    authorizer = Authorizer(ACCOUNT, Propagation(lambda arn: snapshot, lambda: 0.0, lambda: 0.0))
+    authorizer.register("AKID", ROLE)
+    functions = {"own": "POC-Lambda-1", "other": "POC-dev-Lambda-1"}
+    authorizer.mapping_function = lambda region, uuid: (
+        f"arn:aws:lambda:{region}:{ACCOUNT}:function:{functions[uuid]}"
+    )
+    assert authorizer.check(call("lambda", "DeleteEventSourceMapping", UUID="own")) is None
+    refused = authorizer.check(call("lambda", "DeleteEventSourceMapping", UUID="other"))
+    assert refused is not None and refused.status == 403

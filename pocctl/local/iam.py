@@ -188,6 +188,15 @@ class Propagation:
         return current
 
 
+MAPPING_BY_UUID = frozenset(
+    {
+        "lambda:GetEventSourceMapping",
+        "lambda:UpdateEventSourceMapping",
+        "lambda:DeleteEventSourceMapping",
+    }
+)
+
+
 class Authorizer:
     def __init__(
         self,
@@ -201,6 +210,9 @@ class Authorizer:
         self.principals: dict[str, str] = {}  # access key id -> role or user ARN
         # Each principal's actions that were judged and allowed (what its policy is used for).
         self.used: dict[str, set[str]] = {}
+        # (region, UUID) -> the function of that mapping (None if there is none): set by the
+        # Lambda rules, which can read moto's mappings.
+        self.mapping_function: Callable[[str, str], str | None] = lambda region, uuid: None
         self._lock = threading.Lock()
 
     def register(self, access_key: str, role_arn: str) -> None:
@@ -268,6 +280,14 @@ class Authorizer:
                 boundary = self.propagation.read(target).boundary_arn
                 if boundary is not None:
                     request.context["iam:PermissionsBoundary"] = boundary
+            if request.action in MAPPING_BY_UUID and call.params.get("UUID"):
+                # "Event source mappings are always associated with a function. You can also
+                # use the lambda:FunctionArn condition to restrict actions by associated
+                # function" (Lambda Developer Guide, "Fine-tuning the Resources and Conditions
+                # sections of policies"): the mapping's function, whatever the request names.
+                function = self.mapping_function(call.region, str(call.params["UUID"]))
+                if function is not None:
+                    request.context["lambda:FunctionArn"] = function
             reason = self.refusal(role_arn, request)
             if reason is not None:
                 return denial(call, self._message(role_arn, request, reason))

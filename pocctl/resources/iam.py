@@ -340,6 +340,8 @@ class BoundaryStep(Step[BoundaryState]):
     document: Callable[[Context], dict[str, Any]]
     changed_at: float | None = field(default=None, init=False)
     made: bool = field(default=False, init=False)
+    # `down` was refused its deletion: left, as said, to an administrator (not a leftover).
+    left_to_administrator: bool = field(default=False, init=False)
 
     @property
     def name(self) -> str:
@@ -413,17 +415,33 @@ class BoundaryStep(Step[BoundaryState]):
         if not state.ours:  # an administrator's: the next `up` needs it again
             ctx.reporter.note(not_ours_note(ctx, self))
             return Outcome.SKIPPED
-        for version in state.versions:  # DeletePolicy needs them gone first
-            if not version["IsDefaultVersion"]:
-                delete(
-                    ctx,
-                    self.key,
-                    "DeletePolicyVersion",
-                    partial(
-                        iam.delete_policy_version, PolicyArn=arn, VersionId=version["VersionId"]
-                    ),
-                )
-        delete(ctx, self.key, "DeletePolicy", lambda: iam.delete_policy(PolicyArn=arn))
+        try:
+            for version in state.versions:  # DeletePolicy needs them gone first
+                if not version["IsDefaultVersion"]:
+                    delete(
+                        ctx,
+                        self.key,
+                        "DeletePolicyVersion",
+                        partial(
+                            iam.delete_policy_version,
+                            PolicyArn=arn,
+                            VersionId=version["VersionId"],
+                        ),
+                    )
+            delete(ctx, self.key, "DeletePolicy", lambda: iam.delete_policy(PolicyArn=arn))
+        except StepError as exc:
+            # An administrator's `up` made it (tagged as the stack's); a deployer may never
+            # change it (deployer policy, NeverChangeTheRolesBoundary). It costs nothing.
+            if exc.code not in ("AccessDenied", "AccessDeniedException"):
+                raise
+            ctx.reporter.note(
+                f"{self.title} is left: this identity may not delete it (an administrator made "
+                "it, and the next `up` needs it again). An administrator removes it with "
+                f"`pocctl down` or `aws iam delete-policy --policy-arn {arn}` "
+                "(after its roles are gone)."
+            )
+            self.left_to_administrator = True
+            return Outcome.SKIPPED
         return Outcome.DELETED
 
     @classmethod
@@ -432,7 +450,7 @@ class BoundaryStep(Step[BoundaryState]):
         found = []
         for step in steps:
             state = none_if_absent(lambda: step._read(ctx))  # noqa: B023
-            if state is not None and state.ours:
+            if state is not None and state.ours and not step.left_to_administrator:
                 arn = policy_arn(ctx, step.policy_name)
                 remove = f"aws iam delete-policy --policy-arn {arn} (after its roles are gone)"
                 found.append(Leftover(cls.kind, step.policy_name, remove))

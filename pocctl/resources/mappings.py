@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from functools import partial
@@ -20,8 +20,8 @@ from pocctl.aws import (
     IN_USE_CODES,
     aws_errors,
     delete,
+    error_code,
     is_not_found,
-    is_pending,
     none_if_absent,
     poll,
     retry_on_codes,
@@ -134,6 +134,8 @@ def recreates(change: Change) -> bool:
 
 
 CREATED = "ApproximateCreationDateTime"
+# How far back a mapping that replaces a working one reads (StreamMappingStep.replay_floor).
+REREAD_MARGIN = 5 * 60
 
 
 def at_or_after(digits: str) -> list[str]:
@@ -239,7 +241,7 @@ class MappingStep(Step[Mappings]):
         """The source's ARN as `plan` finds it (read beside the mappings)."""
         return self.source_arn(ctx)
 
-    def replay_floor(self, ctx: Context, planned: str | None, source: str | None) -> int | None:
+    def replay_floor(self, ctx: Context, found: Mappings, source: str | None) -> int | None:
         """For a mapping about to be made: the moment from which its records are delivered
         (None: from the start of the source)."""
         return None
@@ -275,7 +277,7 @@ class MappingStep(Step[Mappings]):
         keep, extra = found.keep, found.extra
         source = self.source_arn(ctx)
         # Taken before the old mapping goes, so that nothing after it is skipped.
-        floor = None if keep is not None else self.replay_floor(ctx, found.planned_source, source)
+        floor = None if keep is not None else self.replay_floor(ctx, found, source)
         for mapping in extra:
             self._delete(ctx, mapping["UUID"])
         settings = self.settings(ctx)
@@ -310,7 +312,7 @@ class MappingStep(Step[Mappings]):
                         Tags=ctx.config.tags,
                         **settings,
                     ),
-                    or_while=is_pending,
+                    or_while=self.while_pending(ctx),
                 )
             self.wait_enabled(ctx, created["UUID"])
             return
@@ -320,6 +322,11 @@ class MappingStep(Step[Mappings]):
         if not (plan.has(Differs) or plan.has(NotEnabled)):
             return
         updatable = {k: v for k, v in settings.items() if k not in CREATE_ONLY}
+        if not any(isinstance(c, Differs) and c.setting == "FilterCriteria" for c in plan.changes):
+            # Only a floor differs (or nothing): the mapping's own filter stays, floor and all,
+            # or a mapping made again would replay what it skips while it works through its
+            # backlog.
+            updatable.pop("FilterCriteria", None)
         with aws_errors(self.key, "UpdateEventSourceMapping"):
             retry_on_codes(
                 ctx,
@@ -330,6 +337,29 @@ class MappingStep(Step[Mappings]):
                 limit_seconds=60,
             )
         self.wait_enabled(ctx, keep["UUID"])
+
+    def while_pending(self, ctx: Context) -> Callable[[ClientError], bool]:
+        """Which refusals of CreateEventSourceMapping to retry: a conflict while the function is
+        still Pending (Lambda Developer Guide, "Lambda function states": "Any invocations or
+        other API actions that operate on the function will fail"). AWS does not document how
+        it words that refusal, so the function's state decides: GetFunction has its own quota
+        (100 a second, Lambda quotas), not the control plane's 15. A function found Active was
+        perhaps Pending when it refused: asked once more. Another conflict (a mapping of that
+        source already there) then fails."""
+        lam = ctx.client("lambda")
+        conflicts_while_active = 0
+
+        def pending(exc: ClientError) -> bool:
+            nonlocal conflicts_while_active
+            if error_code(exc) != "ResourceConflictException":
+                return False
+            found = none_if_absent(lambda: lam.get_function(FunctionName=self.function_name))
+            if found is not None and found["Configuration"].get("State") == "Pending":
+                return True
+            conflicts_while_active += 1
+            return conflicts_while_active == 1
+
+        return pending
 
     def wait_enabled(self, ctx: Context, uuid: str) -> None:
         """A mapping polls only once Enabled: until then the stack is not up (orders would wait,
@@ -431,24 +461,48 @@ class StreamMappingStep(MappingStep):
     def is_our_source(self, ctx: Context, arn: str) -> bool:
         return arn.startswith(ctx.arn("dynamodb", f"table/{self.table_name}/stream/"))
 
-    def replay_floor(self, ctx: Context, planned: str | None, source: str | None) -> int | None:
-        """A stream made in this run is read from its start. On a stream that was there before
-        (the mapping deleted by hand, or made anew for a changed setting), TRIM_HORIZON alone
-        would notify every order of the last 24 hours again, and LATEST would skip the orders
-        stored while the new mapping is Creating (Lambda Developer Guide, "Polling and stream
-        starting positions"); AT_TIMESTAMP is for Kinesis, DocumentDB and Kafka only (Lambda
-        API reference, StartingPosition). So: TRIM_HORIZON, filtered to the records made from
-        now on, by AWS's clock (the Date of DynamoDB's answer: this machine's clock may be off).
-        Within the second of the floor an order may be notified twice, never skipped."""
+    def replay_floor(self, ctx: Context, found: Mappings, source: str | None) -> int | None:
+        """Where a stream mapping made now starts reading. TRIM_HORIZON: LATEST would skip the
+        orders stored while the mapping is Creating (Lambda Developer Guide, "Polling and stream
+        starting positions"); AT_TIMESTAMP is for Kinesis, DocumentDB and Kafka only (Lambda API
+        reference, StartingPosition). The notifier skips orders it notified already (their row
+        carries notifiedAt), so reading from the start replays nothing a user sees:
+        - a stream made or enabled anew, or one no working mapping read when `plan` looked (the
+          mapping deleted or disabled by hand): from its start, so that the orders stored
+          meanwhile are notified;
+        - replacing a working mapping of the same stream (made anew for a setting AWS won't
+          update): from REREAD_MARGIN before now, by AWS's clock (the Date of DynamoDB's
+          answer: this machine's clock may be off), a filter on the records' creation time. The
+          old mapping may lag a little behind; what it did deliver is skipped by the notifier,
+          and the margin spares the notifier a day's reads. A mapping lagging further than the
+          margin loses the rest (Lambda's IteratorAge metric says by how much)."""
+        planned = found.planned_source
         if planned is None or planned != source:
+            return None
+        replaced = [
+            m
+            for m in found.extra
+            if m["EventSourceArn"] == source and m.get("State") in ACTIVE_STATES
+        ]
+        if not replaced:
+            ctx.reporter.note(
+                f"{self.title}: no working mapping read the stream: the new one reads it from "
+                "its start (the last 24 hours); orders notified before are skipped, those "
+                "stored meanwhile are notified."
+            )
             return None
         ddb = ctx.client("dynamodb")
         with aws_errors(self.key, "DescribeTable"):
             answer = ddb.describe_table(TableName=self.table_name)
         date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-        if not date:  # (AWS always sends it) this machine's clock, a minute early to be safe
-            return int(time.time()) - 60
-        return int(parsedate_to_datetime(date).timestamp())
+        # (AWS always sends a Date) else this machine's clock, a minute early to be safe
+        now = int(parsedate_to_datetime(date).timestamp()) if date else int(time.time()) - 60
+        ctx.reporter.note(
+            f"{self.title}: replaces the mapping that read the stream: the new one reads the "
+            f"records of the last {REREAD_MARGIN // 60} minutes again, in case the old one had "
+            "not delivered them yet; orders notified before are skipped."
+        )
+        return now - REREAD_MARGIN
 
     def settings(self, ctx: Context) -> dict[str, Any]:
         tuning = ctx.config.tuning
@@ -456,7 +510,7 @@ class StreamMappingStep(MappingStep):
             "BatchSize": tuning.stream_batch_size,
             # TRIM_HORIZON: orders stored while the mapping is still Creating are delivered once
             # it is Enabled; LATEST would skip them (Lambda Developer Guide, "starting positions").
-            # On a stream older than this run, a filter keeps the replay out (replay_floor).
+            # Orders read again are not notified again (replay_floor).
             "StartingPosition": "TRIM_HORIZON",
             "MaximumRetryAttempts": tuning.stream_max_retries,
             "BisectBatchOnFunctionError": True,

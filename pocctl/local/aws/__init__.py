@@ -78,6 +78,7 @@ class AwsBehaviours:
         self.world = world
         self.apigateway = ApiGatewayRules(world)
         self.lambda_ = LambdaRules(world, authorizer.propagation.effective, authorizer.allows)
+        authorizer.mapping_function = self.lambda_.mapping_function
         self.dynamodb = DynamoDbRules(world)
         self.sqs = SqsRules(world, base_url)
         self.sns = SnsRules(world, mail, base_url)

@@ -100,11 +100,22 @@ class LambdaRules(Rules):
         # don't name CreateEventSourceMapping: refused here, and tests switch this off to
         # act out the other answer (accepted; the mapping polls once the function is Active).
         self.refuse_mappings_while_pending = True
+        # Its wording is not documented either: tests put another here.
+        self.pending_mapping_message = PENDING_MESSAGE
         self.on_update: list[Callable[[str, str], None]] = []  # (region, name): before an update
         self._windows: dict[tuple[str, str], Window] = {}
         self.throttled: list[str] = []  # the operations refused for the quota, in order
 
     # -- what callers may ask ----------------------------------------------------------------
+    def mapping_function(self, region: str, uuid: str) -> str | None:
+        """The ARN of the function a mapping is for (None: no such mapping)."""
+        try:
+            found = self.world.client("lambda", region).get_event_source_mapping(UUID=uuid)
+        except Exception:
+            return None
+        arn = found.get("FunctionArn")
+        return str(arn) if arn else None
+
     def function_state(self, region: str, name: str) -> tuple[str, str]:
         """(State, LastUpdateStatus) as AWS reports them now."""
         now = self.world.clock()
@@ -195,7 +206,8 @@ class LambdaRules(Rules):
         if self.refuse_mappings_while_pending:
             name = function_name(str(call.params.get("FunctionName", "")))
             if self.function_state(call.region, name)[0] == "Pending":
-                return error(call, 409, "ResourceConflictException", PENDING_MESSAGE)
+                message = self.pending_mapping_message
+                return error(call, 409, "ResourceConflictException", message)
         source = str(call.params.get("EventSourceArn", ""))
         lam = self.world.client("lambda", call.region)
         try:

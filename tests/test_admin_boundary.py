@@ -1,0 +1,54 @@
+"""A stack an administrator brought up, taken down by the deployer (issue 20, item 19)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from pocctl.cli import cli
+from pocctl.local.emulator import Emulator
+from pocctl.stack import deployer_policy
+
+from .emulated import TIMING, up_local
+from .test_deployer import wait_until_iam_knows
+
+
+def test_the_deployers_down_leaves_the_boundary_an_administrators_up_made_and_exits_0(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with Emulator(port=0, timing=TIMING) as emulator:
+        admin = up_local(emulator, "adm")  # makes the boundary, tagged as the stack's
+        iam = admin.client("iam")
+        iam.create_user(UserName="adm-deployer")
+        iam.put_user_policy(
+            UserName="adm-deployer",
+            PolicyName="deployer",
+            PolicyDocument=json.dumps(deployer_policy(admin)),
+        )
+        key = iam.create_access_key(UserName="adm-deployer")["AccessKey"]
+        keys = {
+            "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        }
+        wait_until_iam_knows(emulator, keys)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+        for name, value in keys.items():
+            monkeypatch.setenv(name, value)
+        result = CliRunner().invoke(cli, ["down", "--yes", "--stack", "adm", "--json"])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)
+        assert document["left"] == []
+        boundary = "IAM permissions boundary adm-Roles-Boundary"
+        assert any(note.startswith(f"{boundary} is left") for note in document["notes"])
+        arn = f"arn:aws:iam::{admin.account_id}:policy/adm-Roles-Boundary"
+        assert iam.get_policy(PolicyArn=arn)["Policy"]["PolicyName"] == "adm-Roles-Boundary"
+        # The roles are gone: the administrator's own `down` removes the boundary.
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "pocctl-local")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "pocctl-local")
+        again = CliRunner().invoke(cli, ["down", "--yes", "--stack", "adm"])
+        assert again.exit_code == 0, again.output
+        assert not iam.list_policies(Scope="Local")["Policies"]
