@@ -177,6 +177,11 @@ def render(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         return None
 
 
+def refused(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("AccessDenied", "AccessDeniedException")
+
+
 def already_notified(table: str, keys: dict[str, Any]) -> bool:
     """The order's row says it was notified (read consistently: a mark made by the previous
     delivery of this batch counts). A row gone is not notified."""
@@ -220,12 +225,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         key = (record["dynamodb"].get("Keys") or {}) if table != UNKNOWN else {}
         try:
             if key and already_notified(table, key):
-                log("order_already_notified", orderID=found[1]["MessageAttributes"]["orderID"])
+                order_id = found[1]["MessageAttributes"]["orderID"]["StringValue"]
+                log("order_already_notified", orderID=order_id)
                 continue
-        except Exception as exc:  # at least once: notified, perhaps again, rather than late
-            # (or never: the stream gives up after its retries; a boundary an administrator
-            # has not yet updated for this check refuses it every time)
-            log("notified_check_failed", keys=key, error=repr(exc))
+        except Exception as exc:
+            if not refused(exc):
+                # Throttled, or a passing fault: the stream delivers the record again (with the
+                # mapping's retries), rather than notify again an order a replay already did.
+                log("notified_check_failed", keys=key, error=repr(exc), retried=True)
+                failed.append(found[0])
+                continue
+            # Refused (a boundary an administrator has not yet updated for this check refuses
+            # it every time): at least once, notified, perhaps again, rather than never.
+            log("notified_check_failed", keys=key, error=repr(exc), retried=False)
         rendered.append(found)
         keys[found[0]] = (table, key)
     for batch in batches(rendered):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -117,12 +118,31 @@ class Invoked:
         }
 
 
+# TCP keep-alive probes after a minute of silence, then every 15 s: the system's default idle
+# time (7200 s on Linux and macOS) is longer than any Lambda call (900 s at most), so keep-alive
+# with it sends nothing, while a NAT gateway drops a connection idle for 350 s (VPC User Guide,
+# "NAT gateways": "a connection that is idle for 350 seconds or more times out").
+KEEPALIVE_IDLE_SECONDS = 60
+KEEPALIVE_INTERVAL_SECONDS = 15
+
+
+def keepalive_socket_options() -> list[tuple[int, int, int]]:
+    idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+    interval = getattr(socket, "TCP_KEEPINTVL", None)
+    options = []
+    if idle is not None:
+        options.append((socket.IPPROTO_TCP, idle, KEEPALIVE_IDLE_SECONDS))
+    if interval is not None:
+        options.append((socket.IPPROTO_TCP, interval, KEEPALIVE_INTERVAL_SECONDS))
+    return options
+
+
 def invoke_once_client(ctx: Context, timeout_seconds: int) -> Any:
     """A long synchronous Invoke needs the client's "timeout or keep-alive settings" (Lambda
     API reference, Invoke): a read timeout past the function's, and TCP keep-alive so that a
     NAT or firewall does not drop the connection while it is silent (AWS re:Post, "How to avoid
     network timeout issues when invoking long running Lambda functions")."""
-    return ctx.client_with(
+    client = ctx.client_with(
         "lambda",
         BotoConfig(
             read_timeout=timeout_seconds + INVOKE_MARGIN_SECONDS,
@@ -130,6 +150,12 @@ def invoke_once_client(ctx: Context, timeout_seconds: int) -> Any:
             retries={"mode": "standard", "total_max_attempts": 1},
         ),
     )
+    # botocore sets SO_KEEPALIVE only; its connections take their socket options from this list
+    # when they are made (lazily), so the idle time and interval are added to it here.
+    options = getattr(getattr(client._endpoint, "http_session", None), "_socket_options", None)
+    if isinstance(options, list):
+        options.extend(o for o in keepalive_socket_options() if o not in options)
+    return client
 
 
 def invoke(ctx: Context, function: str, event: Any) -> Invoked:

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
 
 from pocctl.bundle import bundled_dir
 
@@ -252,15 +253,36 @@ def test_an_order_deleted_before_its_notification_is_notified_and_not_written_ba
     assert "Item" not in table.get_item(Key={"orderID": "gone"})
 
 
-def test_when_the_table_cannot_be_read_the_order_is_notified_all_the_same(
-    inbox: Any, capsys: pytest.CaptureFixture[str]
+def check_fails_with(code: str) -> Any:
+    def check(table: str, keys: dict[str, Any]) -> bool:
+        raise ClientError({"Error": {"Code": code, "Message": code}}, "GetItem")
+
+    return check
+
+
+def test_when_the_check_is_refused_the_order_is_notified_all_the_same(
+    inbox: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # At least once: a check that fails (no table here; a boundary not yet updated for the
-    # check, in AWS) must not hold notifications back until the stream gives up on them.
+    # At least once: a check refused every time (a boundary an administrator has not yet updated
+    # for it) must not hold notifications back until the stream gives up on them.
+    monkeypatch.setattr(order_notifier, "already_notified", check_fails_with("AccessDenied"))
     records = [read_from_stream(stream_record("INSERT", {"orderID": "o-1", "item": "x"}, "5"))]
     assert order_notifier.handler({"Records": records}, None) == {"batchItemFailures": []}
     assert len(inbox()) == 1
     assert "notified_check_failed" in [line["event"] for line in logged(capsys)]
+
+
+def test_when_the_check_fails_in_passing_the_record_is_read_again_not_notified_blind(
+    inbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Throttled while a re-made mapping replays the day: notifying blind would notify again the
+    # orders that were notified already; the stream delivers the record again instead.
+    records = [read_from_stream(stream_record("INSERT", {"orderID": "o-1", "item": "x"}, "5"))]
+    for code in ("ProvisionedThroughputExceededException", "ThrottlingException"):
+        monkeypatch.setattr(order_notifier, "already_notified", check_fails_with(code))
+        failed = order_notifier.handler({"Records": records}, None)
+        assert failed == {"batchItemFailures": [{"itemIdentifier": "5"}]}
+    assert inbox() == []
 
 
 def test_only_new_orders_are_notified(inbox: Any) -> None:
