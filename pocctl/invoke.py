@@ -121,7 +121,8 @@ class Invoked:
 # TCP keep-alive probes after a minute of silence, then every 15 s: the system's default idle
 # time (7200 s on Linux and macOS) is longer than any Lambda call (900 s at most), so keep-alive
 # with it sends nothing, while a NAT gateway drops a connection idle for 350 s (VPC User Guide,
-# "NAT gateways": "a connection that is idle for 350 seconds or more times out").
+# "NAT gateway basics": "If a connection that's using a NAT gateway is idle for 350 seconds or
+# more, the connection times out").
 KEEPALIVE_IDLE_SECONDS = 60
 KEEPALIVE_INTERVAL_SECONDS = 15
 
