@@ -152,7 +152,8 @@ def test_a_redriven_order_keeps_the_id_the_client_got_and_is_stored_once(
     document = json.loads(result.stdout)
     assert document["moved"] == 2 and document["stored"] == 2 and document["all_stored"]
     assert len(rows(stack)) == before + 1
-    assert row(stack, stored_id) == first  # receivedAt and all: not written again
+    stored = row(stack, stored_id)
+    assert stored is not None and as_stored(stored) == as_stored(first)  # not written again
     again = row(stack, "never+stored/id=")
     assert again is not None and again["receivedAt"]["S"] == "2023-11-14T22:13:20.000Z"
 
@@ -202,7 +203,12 @@ def test_an_order_whose_batch_failed_after_it_was_stored_is_stored_once_after_a_
     while queue_total(ctx, queue):  # the redriven message, handled by the fixed writer
         assert time.monotonic() < deadline, "the redriven order was not handled"
         time.sleep(0.2)
-    assert rows(ctx) == [first]
+    assert [as_stored(r) for r in rows(ctx)] == [as_stored(first)]
+
+
+def as_stored(found: dict[str, Any]) -> dict[str, Any]:
+    """The row as the writer stored it: the notifier marks it `notifiedAt` when it has told."""
+    return {k: v for k, v in found.items() if k != "notifiedAt"}
 
 
 def queue_total(ctx: Context, url: str) -> int:
