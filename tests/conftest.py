@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -63,8 +64,15 @@ def iam_propagation_at_test_scale(monkeypatch: pytest.MonkeyPatch) -> None:
 def emulator() -> Iterator[Emulator]:
     """One `pocctl local` for a module's tests, acting out AWS's timing (emulated.TIMING). A module
     that needs another kind (its own clock, log or timing) defines its own `emulator`."""
-    with Emulator(port=0, timing=TIMING) as running:
+    with Emulator(port=0, timing=TIMING, log=bugs_to_stderr) as running:
         yield running
+
+
+def bugs_to_stderr(line: str) -> None:
+    """The emulator's own failures, with their traceback, shown under the failing test (on the
+    process's stderr: a CliRunner in progress must not take them into a command's output)."""
+    if "failed in pocctl local" in line:
+        print(line, file=sys.__stderr__)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
+from traceback import format_exc
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -226,7 +227,11 @@ class Emulator:
             call.internal = INTERNAL_HEADER in headers
             if self.latency and not call.internal:
                 time.sleep(self.latency)
-            answer = self._handle(call, environ, moto_app)
+            try:
+                answer = self._handle(call, environ, moto_app)
+            except Exception:  # a bug of ours: in the log with where it happened, then a 500
+                self.log(f"{call.service}:{call.operation} failed in pocctl local:\n{format_exc()}")
+                raise
             start_response(answer.status_line, answer.headers)
             return [answer.body]
 

@@ -144,7 +144,7 @@ class LambdaRules(Rules):
         if times is None:
             return float("-inf")
         ready = times.created + self.world.timing.seconds("mapping_creating")
-        for (_, name), fn in self.functions.items():
+        for (_, name), fn in list(self.functions.items()):  # CreateFunction may add meanwhile
             if name == times.function:
                 ready = max(ready, fn.pending_until)
         return ready
