@@ -104,7 +104,7 @@ def depth(ctx: Context, name: str) -> Depth | None:
     )
 
 
-def being_deleted(ctx: Context, name: str) -> bool:
+def being_deleted(ctx: Context, name: str, *, take_back: bool = True) -> bool:
     """Whether a queue that every read says exists is one deleted in the last 60 seconds.
 
     Such a queue may still answer: "Requests you send involving that queue during the 60
@@ -118,7 +118,8 @@ def being_deleted(ctx: Context, name: str) -> bool:
     RedrivePolicy spaced otherwise than AWS's made it QueueNameExists: JustSaying#208). The
     description's "exact names and values of all the queue's attributes" could be read as
     refusing a name-only request too: QueueNameExists also means the queue exists. Any other
-    error (denied, throttled): the reads are trusted."""
+    error (denied, throttled): the reads are trusted. `take_back=False`: a queue the
+    CreateQueue made is left as it is (and the name counts as taken)."""
     sqs = ctx.client("sqs")
     before = time.time()
     try:
@@ -126,6 +127,8 @@ def being_deleted(ctx: Context, name: str) -> bool:
             made = sqs.create_queue(QueueName=name)
     except ClientError as exc:
         return error_code(exc) in NAME_REUSE_CODES
+    if not take_back:
+        return False
     return _taken_back(ctx, made["QueueUrl"], _made_after(made, before, time.time()))
 
 
@@ -149,13 +152,14 @@ def _taken_back(ctx: Context, url: str, made_after: float) -> bool:
     someone removed, one made by hand) is trusted as the reads found it and left alone."""
     sqs = ctx.client("sqs")
     try:
-        tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+        if sqs.list_queue_tags(QueueUrl=url).get("Tags"):
+            return False  # the stack's queue (the usual answer, in one read), or someone's
         created = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["CreatedTimestamp"])[
             "Attributes"
         ].get("CreatedTimestamp")
     except ClientError:
         return False  # trust the reads
-    if tags or created is None or float(created) < made_after:
+    if created is None or float(created) < made_after:
         return False
     # A delete is a change, whatever the reason: counted as mutating.
     with suppress(ClientError):
@@ -276,9 +280,13 @@ class QueueStep(Step[QueueState]):
         tags = none_if_absent(lambda: self._tags(ctx, url))
         if tags is None:
             return True  # deleted moments ago: only its URL still answers
-        if not is_ours(ctx, tags):
-            raise ForeignResourceError(self.kind, self.name, ctx.config.stack)
-        return being_deleted(ctx, self.queue_name)
+        if is_ours(ctx, tags):
+            return being_deleted(ctx, self.queue_name)
+        # Untagged and being deleted: a queue a confirmation made and took back. Anything else
+        # is someone's, never deleted from here.
+        if not tags and being_deleted(ctx, self.queue_name, take_back=False):
+            return True
+        raise ForeignResourceError(self.kind, self.name, ctx.config.stack)
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
