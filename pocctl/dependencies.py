@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,12 +68,24 @@ class IndexUnreachable(DependencyError):
 
 
 # What pip (urllib3, requests) says, retrying, when a connection fails; pip's own final error
-# is then only "No matching distribution found".
+# is then only "No matching distribution found" (or the connection failure itself). A retry
+# that then succeeded is followed by another final error, which is the real one.
 UNREACHABLE = re.compile(
     r"NewConnectionError|Failed to establish a new connection|Temporary failure in name "
     r"resolution|Name or service not known|Network is unreachable|Connection refused|"
-    r"ConnectTimeoutError|ProxyError|connection broken by|Could not fetch URL"
+    r"ConnectTimeoutError|ProxyError|connection broken by"
 )
+
+
+def unreachable(stderr: str) -> str | None:
+    """The connection failure pip's output names, when its final error is one that failure
+    explains: "No matching distribution found" or the failure itself."""
+    errors = [line for line in stderr.splitlines() if line.startswith("ERROR:")]
+    final = errors[-1] if errors else ""
+    if not (NO_MATCH.search(final) or UNREACHABLE.search(final)):
+        return None
+    found = UNREACHABLE.search(stderr)
+    return found.group(0) if found else None
 
 
 @dataclass(frozen=True)
@@ -248,6 +261,10 @@ def install(
                 try:
                     resolved = resolve(requirements, runtime, Path(scratch))
                     _remember(contents, runtime, resolved)
+                    # Only a fresh resolution is kept for the session: a fallback is tried
+                    # again (and said again) at the next build.
+                    if resolutions is not None:
+                        resolutions[remembered] = resolved
                 except IndexUnreachable as exc:
                     if last is None:
                         raise
@@ -258,8 +275,6 @@ def install(
                         "A newer release, if any, comes with the next `pocctl up` that "
                         "reaches it."
                     )
-            if resolutions is not None:
-                resolutions[remembered] = resolved
         target = _target(resolved)
         if not target.is_dir():
             _install_pinned(requirements, runtime, resolved, target, Path(scratch))
@@ -307,12 +322,21 @@ def _remember(contents: bytes, runtime: str, resolved: Resolved) -> None:
     file = _resolution_file(contents, runtime)
     file.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=file.parent, prefix=".writing-", suffix=".json")
-    with os.fdopen(handle, "w") as out:
-        json.dump(
-            {"pins": list(resolved.pins), "options": list(resolved.options), "key": resolved.key},
-            out,
-        )
-    os.replace(name, file)
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(
+                {
+                    "pins": list(resolved.pins),
+                    "options": list(resolved.options),
+                    "key": resolved.key,
+                },
+                out,
+            )
+        os.replace(name, file)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(name)
+        raise
 
 
 def resolve(requirements: Path, runtime: str, scratch: Path) -> Resolved:
@@ -339,11 +363,11 @@ def resolve(requirements: Path, runtime: str, scratch: Path) -> Resolved:
             ],
         )
         if done.returncode != 0:
-            unreachable = UNREACHABLE.search(done.stderr)
-            if unreachable:
+            failure = unreachable(done.stderr)
+            if failure:
                 raise IndexUnreachable(
                     f"pip could not reach the package index to resolve {requirements} for "
-                    f"{runtime} ({unreachable.group(0)}). Nothing was uploaded.",
+                    f"{runtime} ({failure}). Nothing was uploaded.",
                     "Check the network, and the index and --find-links URLs in the file "
                     "(a proxy is set with HTTPS_PROXY).",
                 )

@@ -343,8 +343,9 @@ def test_an_order_sent_as_the_repaired_mapping_takes_its_settings_is_stored(
 ) -> None:
     """The journey's repair changes the queue mapping's BatchSize, and test-order posts at once.
     The emulator applies a mapping's new settings by starting a new poller; the one it retires
-    may be in its last long poll, and must not keep what that poll takes until the visibility
-    timeout (minutes) is over: Lambda has no such moment."""
+    may be in its last long poll, and delivers what that poll takes with the settings it read
+    it with (as Lambda does with a batch it read), instead of keeping it until the visibility
+    timeout (minutes) is over."""
     ctx = up_local(emulator, "rm")
     lam, sqs, ddb = ctx.client("lambda"), ctx.client("sqs"), ctx.client("dynamodb")
     url = sqs.get_queue_url(QueueName="rm-Queue")["QueueUrl"]

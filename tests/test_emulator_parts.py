@@ -8,12 +8,14 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from pocctl.local.apigw import message_attributes, request_ids
 from pocctl.local.filters import UnsupportedFilter, passes
 from pocctl.local.functions import Invocation
-from pocctl.local.pollers import SqsPoller, StreamPoller, event_attributes, failed_ids
+from pocctl.local.pollers import Peek, SqsPoller, StreamPoller, event_attributes, failed_ids
 from pocctl.local.vtl import TemplateError, json_path, render
 from pocctl.resources.api import ACCEPTED_TEMPLATE, REQUEST_TEMPLATE
 
@@ -284,3 +286,66 @@ def test_a_creation_time_floor_filter_matches_from_its_second_on_either_way_it_i
         assert passes(floor, record(created)) is passed
         assert passes(floor, record(f"{created}.0")) is passed
     assert not passes(floor, {**record(1764650001), "eventName": "MODIFY"})
+
+
+class StoppedDuringTheLongPoll:
+    """SQS (moto's) as a poller sees it when its mapping is deleted or disabled (`replaced`
+    False), or changed (True), during its long poll: the poll returns a batch to a poller
+    already retired."""
+
+    def __init__(self, sqs: Any, replaced: bool) -> None:
+        self.sqs, self.replaced = sqs, replaced
+        self.meta = sqs.meta
+        self.poller: SqsPoller | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqs, name)
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        assert self.poller is not None
+        self.poller.stop(replaced=self.replaced)
+        return dict(self.sqs.receive_message(**{**kwargs, "WaitTimeSeconds": 0}))
+
+
+class SomethingWaits(Peek):
+    def messages_waiting(self, account: str, region: str, queue: str, wait: int) -> bool | None:
+        return None
+
+
+@pytest.mark.parametrize("replaced", [True, False])
+def test_a_batch_read_as_the_poller_is_retired_is_delivered_only_if_the_mapping_remains(
+    replaced: bool,
+) -> None:
+    """Changed settings: the batch already read goes to the function with the old ones, as
+    Lambda does with a batch. Deleted or disabled: what Lambda does is undocumented, so the
+    messages stay invisible until their visibility timeout (nothing hands them back early)."""
+    with mock_aws():
+        real = boto3.client("sqs", region_name="us-east-1")
+        url = real.create_queue(QueueName="q")["QueueUrl"]
+        for n in range(3):
+            real.send_message(QueueUrl=url, MessageBody=json.dumps({"n": n}))
+        sqs, invoker = StoppedDuringTheLongPoll(real, replaced), Invoker()
+        poller = SqsPoller(
+            {
+                "UUID": "u-1",
+                "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:q",
+                "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            },
+            invoker,  # type: ignore[arg-type]
+            lambda s, r: sqs,
+            lambda m: None,
+            SomethingWaits(),
+        )
+        sqs.poller = poller
+        poller.poll()  # returns once stopped, its deliveries done
+        attributes = real.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    counts = (
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )
+    if replaced:
+        assert [len(e["Records"]) for e in invoker.events] == [3]
+        assert counts == (0, 0)  # delivered and deleted
+    else:
+        assert invoker.events == []
+        assert counts == (0, 3)  # invisible until their visibility timeout

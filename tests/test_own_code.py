@@ -706,3 +706,83 @@ def test_syntax_newer_than_the_runtime_is_refused_by_a_newer_python(
     assert f"handlers/shared.py, {refused}" in message and "Nothing was uploaded" in message
     assert "The functions run python3.11" in message
     assert checked("python3.13") == "[]"
+
+
+def failing_pip(stderr: str) -> Any:
+    """pip's resolution fails with this output; installing (from the cache) is not asked."""
+
+    def run(command: list[str], requirements: Path) -> subprocess.CompletedProcess[str]:
+        assert "--dry-run" in command, command
+        return subprocess.CompletedProcess(command, 1, "", stderr)
+
+    return run
+
+
+RETRIED = (
+    "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) "
+    "after connection broken by 'ProtocolError('Connection aborted.', "
+    "RemoteDisconnected('Remote end closed connection without response'))': /simple/orderstamp/\n"
+)
+
+
+def resolved_once(tmp_path: Path) -> Path:
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))
+    assert package(handlers).dependencies == ("orderstamp==1.0",)
+    return handlers
+
+
+def test_a_resolution_failure_after_a_retried_connection_is_reported_not_taken_for_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handlers = resolved_once(tmp_path)
+    conflict = (
+        "ERROR: Cannot install orderstamp==1.0 because these package versions have conflicting "
+        "dependencies.\nERROR: ResolutionImpossible: for help visit "
+        "https://pip.pypa.io/en/latest/topics/dependency-resolution/\n"
+    )
+    monkeypatch.setattr(dependencies, "_run", failing_pip(RETRIED + conflict))
+    with pytest.raises(dependencies.DependencyError) as raised:
+        package(handlers)
+    assert not isinstance(raised.value, dependencies.IndexUnreachable)
+    assert "could not reach the package index" not in raised.value.message
+
+
+def test_up_without_the_index_says_so_at_every_build_of_a_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`up --watch` builds again in the same session: the fallback on the last resolution is
+    not kept for it as if it were a fresh resolution."""
+    handlers = resolved_once(tmp_path)
+    monkeypatch.setattr(
+        dependencies,
+        "_run",
+        failing_pip(RETRIED + "ERROR: No matching distribution found for orderstamp\n"),
+    )
+    resolutions: dependencies.Resolutions = {}
+    for _ in range(2):
+        built = build_package(
+            str(handlers),
+            HANDLERS,
+            runtime="python3.13",
+            region="us-east-1",
+            environments=ENVIRONMENTS,
+            resolutions=resolutions,
+        )
+        assert built.dependencies == ("orderstamp==1.0",)
+        assert any("pip could not reach the package index" in note for note in built.notes)
+
+
+def test_a_resolution_that_fails_to_be_written_leaves_no_temporary_file(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(*_: Any, **__: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dependencies.json, "dump", full_disk)
+    resolved = dependencies.Resolved(("orderstamp==1.0",), (), "k")
+    with pytest.raises(OSError):
+        dependencies._remember(b"orderstamp\n", "python3.13", resolved)
+    assert list((cache / "resolutions").iterdir()) == []

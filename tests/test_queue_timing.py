@@ -25,6 +25,7 @@ from pocctl.cli.options import Runtime
 from pocctl.config import Config
 from pocctl.context import Context, new_session
 from pocctl.engine import Engine
+from pocctl.errors import ForeignResourceError
 from pocctl.health import MISSING, PRESENT, check
 from pocctl.local.aws.sqs import ANSWERS, NAME_REUSE_CHECKED
 from pocctl.local.aws.timing import Timing
@@ -260,6 +261,8 @@ def test_status_as_a_deleted_queue_s_60_seconds_end_creates_nothing(
     WindowEndsAtCreateQueue(looking.session, clock, "dq-Queue")
     health = check(looking, queue_steps(looking))
     assert health.resources["queue"].state == MISSING
+    # Taking back what the confirmation made is a change, and is counted as one.
+    assert [c.operation for c in looking.calls.mutating] == ["DeleteQueue"]
     clock.advance("queue_name_reuse")  # whatever was being deleted is gone now
     assert sqs.list_queues(QueueNamePrefix="dq-Queue").get("QueueUrls", []) == [
         sqs.get_queue_url(QueueName="dq-Queue-DLQ")["QueueUrl"]
@@ -313,3 +316,86 @@ def test_a_confirmation_within_another_leaves_the_outer_one_a_confirmation(
             sqs.create_queue(QueueName="dq-Queue")
         sqs.create_queue(QueueName="dq-Queue")
     assert [c.operation for c in ctx.calls.calls if c.confirms] == ["CreateQueue"] * 2
+
+
+def test_the_sweep_leaves_alone_a_live_queue_whose_tag_was_removed(
+    emulator: Emulator, clock: Clock
+) -> None:
+    """The tagging API may still list a queue whose pocctl tag someone removed (to keep it):
+    the sweep after `down` and `ls` read it and leave it be."""
+    ctx = context(emulator, clock)
+    assert Engine(ctx, queue_steps(ctx)).up().ok
+    sqs = ctx.client("sqs")
+    url = sqs.get_queue_url(QueueName="dq-Stream-Failures")["QueueUrl"]
+    sqs.untag_queue(QueueUrl=url, TagKeys=["pocctl:stack"])
+
+    looking = context(emulator, clock)
+    assert QueueStep.leftover_at(looking, looking.arn("sqs", "dq-Stream-Failures")) is None
+    assert looking.calls.mutating == []
+    clock.advance("queue_name_reuse")
+    assert sqs.get_queue_url(QueueName="dq-Stream-Failures")["QueueUrl"] == url
+
+
+class TagRemovedAtCreateQueue:
+    """Someone removes the stack's tag from the queue after the reads found it, before
+    CreateQueue confirms it."""
+
+    def __init__(self, session: Any, sqs: Any, url: str, name: str) -> None:
+        self.sqs, self.url, self.name = sqs, url, name
+        session.events.register("before-parameter-build.sqs.CreateQueue", self._untag)
+
+    def _untag(self, params: dict[str, Any], **_: Any) -> None:
+        if params["QueueName"] == self.name:
+            self.sqs.untag_queue(QueueUrl=self.url, TagKeys=["pocctl:stack"])
+
+
+def an_hour_old(session: Any) -> None:
+    """AWS says the queue was created an hour ago (the emulator's queues are all new)."""
+
+    def older(parsed: dict[str, Any], **_: Any) -> None:
+        if "CreatedTimestamp" in parsed.get("Attributes", {}):
+            created = float(parsed["Attributes"]["CreatedTimestamp"]) - 3600
+            parsed["Attributes"]["CreatedTimestamp"] = str(created)
+
+    session.events.register("after-call.sqs.GetQueueAttributes", older)
+
+
+@pytest.mark.parametrize("left", ["a tag added by hand", "no tag, an hour old"])
+def test_status_never_deletes_a_queue_whose_tag_is_removed_as_it_confirms_it(
+    emulator: Emulator, clock: Clock, left: str
+) -> None:
+    ctx = context(emulator, clock)
+    assert Engine(ctx, queue_steps(ctx)).up().ok
+    sqs = ctx.client("sqs")
+    url = sqs.get_queue_url(QueueName="dq-Queue")["QueueUrl"]
+    if left == "a tag added by hand":
+        sqs.tag_queue(QueueUrl=url, Tags={"team": "orders"})
+
+    looking = context(emulator, clock)
+    TagRemovedAtCreateQueue(looking.session, sqs, url, "dq-Queue")
+    if left == "no tag, an hour old":
+        an_hour_old(looking.session)
+    check(looking, queue_steps(looking))
+    assert looking.calls.mutating == []
+    clock.advance("queue_name_reuse")
+    assert sqs.get_queue_url(QueueName="dq-Queue")["QueueUrl"] == url
+
+
+def test_up_refuses_a_queue_made_by_hand_between_its_plan_and_its_apply(
+    emulator: Emulator, clock: Clock
+) -> None:
+    ctx = context(emulator, clock)
+    step = next(s for s in queue_steps(ctx) if s.queue_name == "dq-Stream-Failures")
+    plan = step.plan(ctx)
+    assert plan.current is None
+    sqs = ctx.client("sqs")
+    url = sqs.create_queue(
+        QueueName="dq-Stream-Failures", Attributes={"MessageRetentionPeriod": "3600"}
+    )["QueueUrl"]
+    with pytest.raises(ForeignResourceError):
+        step.apply(ctx, plan)
+    assert "DeleteQueue" not in [c.operation for c in ctx.calls.calls]
+    clock.advance("queue_name_reuse")
+    assert sqs.get_queue_url(QueueName="dq-Stream-Failures")["QueueUrl"] == url
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["MessageRetentionPeriod"])
+    assert attributes["Attributes"] == {"MessageRetentionPeriod": "3600"}

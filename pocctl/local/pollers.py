@@ -110,6 +110,7 @@ class Poller(threading.Thread):
         self.client = client
         self.log = log
         self.stopped = threading.Event()
+        self.replaced = False
         self._reads = threading.Condition()
         self._reading_since: float | None = None  # when the read under way began
         self._last_read: Read | None = None  # the last read of the source's contents done
@@ -118,7 +119,10 @@ class Poller(threading.Thread):
         self.region, self.account, self.source_name = arn[3], arn[4], arn[5]
         self.function = mapping["FunctionArn"].rsplit(":", 1)[1]
 
-    def stop(self) -> None:
+    def stop(self, *, replaced: bool = False) -> None:
+        """`replaced`: a poller with the mapping's new settings takes over (not deleted nor
+        disabled)."""
+        self.replaced = replaced
         self.stopped.set()
 
     def run(self) -> None:
@@ -223,9 +227,15 @@ class SqsPoller(Poller):
                     stopped = waiting is False or self.stopped.is_set()
                     messages = [] if stopped else self.receive(sqs, url, batch)
                     read.found = len(messages)
-                if messages and self.stopped.is_set():
-                    self.hand_back(messages)
+                if messages and self.stopped.is_set() and not self.replaced:
+                    # The mapping was deleted or disabled with this batch read: what Lambda
+                    # does with it is undocumented (Lambda API reference,
+                    # DeleteEventSourceMapping: only "might not be completely deleted for
+                    # several seconds"), so the messages stay invisible until their visibility
+                    # timeout, as any batch read and not deleted (the less kind answer).
                     messages = []
+                # Retired because its mapping's settings changed: the batch it has read is
+                # delivered with the settings it was read with, as Lambda does with a batch.
                 if not messages:
                     slots.release()
                     continue
@@ -253,21 +263,6 @@ class SqsPoller(Poller):
             self.log(f"{self.function}: cannot receive from {self.source_name}: {exc}")
             self.stopped.wait(1.0)
         return []
-
-    def hand_back(self, messages: list[dict[str, Any]]) -> None:
-        """Make messages received just as this poller was retired visible again at once.
-        Retiring a poller is the emulator's way to apply a mapping's new settings; Lambda has no
-        such moment, so what was read then must not wait out the visibility timeout (which
-        would also count a receive towards the dead-letter queue for nothing). In-process: the
-        function's role need not allow ChangeMessageVisibility (Lambda doesn't ask for it)."""
-        from moto.sqs.models import sqs_backends
-
-        backend = sqs_backends[self.account][self.region]
-        for message in messages:
-            try:
-                backend.change_message_visibility(self.source_name, message["ReceiptHandle"], 0)
-            except Exception as exc:  # gone meanwhile: nothing to hand back to
-                self.log(f"{self.function}: could not hand back to {self.source_name}: {exc}")
 
     def deliver(self, sqs: Any, url: str, messages: list[dict[str, Any]], partial: bool) -> None:
         arn = self.mapping["EventSourceArn"]
@@ -597,7 +592,7 @@ class Supervisor(threading.Thread):
         for uuid_, (stamp, poller) in list(self.pollers.items()):
             mapping = wanted.get(uuid_)
             if mapping is None or fingerprint(mapping) != stamp or not poller.is_alive():
-                poller.stop()
+                poller.stop(replaced=mapping is not None)
                 del self.pollers[uuid_]
                 self.retired.append(poller)
         for uuid_, mapping in wanted.items():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import ClassVar
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -19,6 +21,7 @@ from pocctl.aws import (
     retry_on_codes,
 )
 from pocctl.context import Context
+from pocctl.errors import ForeignResourceError
 from pocctl.reporting import Outcome
 from pocctl.resources.base import (
     Differs,
@@ -42,6 +45,10 @@ NAME_REUSE_CODES = frozenset(
 # CreateQueue of an existing queue with other attributes or tags (the query code, and the JSON
 # protocol's name for it).
 NAME_EXISTS_CODES = frozenset({"QueueAlreadyExists", "QueueNameExists"})
+
+# CreatedTimestamp is "the time when the queue was created in seconds (epoch time)" (SQS API
+# reference, GetQueueAttributes): whole seconds, and the clocks compared may differ a little.
+CLOCK_SKEW_SECONDS = 5.0
 
 Attributes = Callable[[Context], dict[str, str]]
 
@@ -97,7 +104,7 @@ def depth(ctx: Context, name: str) -> Depth | None:
     )
 
 
-def being_deleted(ctx: Context, name: str) -> bool:
+def being_deleted(ctx: Context, name: str, *, take_back: bool = True) -> bool:
     """Whether a queue that every read says exists is one deleted in the last 60 seconds.
 
     Such a queue may still answer: "Requests you send involving that queue during the 60
@@ -111,31 +118,51 @@ def being_deleted(ctx: Context, name: str) -> bool:
     RedrivePolicy spaced otherwise than AWS's made it QueueNameExists: JustSaying#208). The
     description's "exact names and values of all the queue's attributes" could be read as
     refusing a name-only request too: QueueNameExists also means the queue exists. Any other
-    error (denied, throttled): the reads are trusted."""
+    error (denied, throttled): the reads are trusted. `take_back=False`: a queue the
+    CreateQueue made is left as it is (and the name counts as taken)."""
     sqs = ctx.client("sqs")
+    before = time.time()
     try:
         with ctx.confirming():
-            url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+            made = sqs.create_queue(QueueName=name)
     except ClientError as exc:
         return error_code(exc) in NAME_REUSE_CODES
-    return _taken_back(ctx, url)
+    if not take_back:
+        return False
+    return _taken_back(ctx, made["QueueUrl"], _made_after(made, before, time.time()))
 
 
-def _taken_back(ctx: Context, url: str) -> bool:
+def _made_after(response: dict[str, Any], before: float, after: float) -> float:
+    """The moment (AWS's clock when its Date header tells it) just before a request was sent,
+    less some skew: a queue created at or after it may be the request's."""
+    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    sent = before
+    if date:
+        with suppress(TypeError, ValueError):
+            sent = parsedate_to_datetime(date).timestamp() - (after - before)
+    return sent - CLOCK_SKEW_SECONDS
+
+
+def _taken_back(ctx: Context, url: str, made_after: float) -> bool:
     """Whether CreateQueue just made the queue: its 60 s ended between the reads and the
-    CreateQueue, which made a new queue without the stack's tag. A read must change nothing
-    (`status`, `up --dry-run`, `ls`, the sweep), so it is deleted again (and counted, like the
-    CreateQueue, as part of the confirmation): the queue is being deleted, as the reads began."""
+    CreateQueue, which made a new queue. A read must change nothing (`status`, `up --dry-run`,
+    `ls`, the sweep), so it is deleted again, and the queue is being deleted, as the reads
+    began. Only a queue the confirmation provably made is deleted: one with no tags at all,
+    created at or after the moment the CreateQueue was sent; anything else (a queue whose tag
+    someone removed, one made by hand) is trusted as the reads found it and left alone."""
     sqs = ctx.client("sqs")
     try:
-        tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
-    except ClientError as exc:
-        if not is_not_found(exc):
-            return False  # trust the reads
-        tags = {}
-    if is_ours(ctx, tags):
+        if sqs.list_queue_tags(QueueUrl=url).get("Tags"):
+            return False  # the stack's queue (the usual answer, in one read), or someone's
+        created = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["CreatedTimestamp"])[
+            "Attributes"
+        ].get("CreatedTimestamp")
+    except ClientError:
+        return False  # trust the reads
+    if created is None or float(created) < made_after:
         return False
-    with ctx.confirming(), suppress(ClientError):
+    # A delete is a change, whatever the reason: counted as mutating.
+    with suppress(ClientError):
         sqs.delete_queue(QueueUrl=url)
     return True
 
@@ -232,8 +259,8 @@ class QueueStep(Step[QueueState]):
                 except ClientError as exc:
                     # Whether SQS compares attributes with a queue deleted in the last 60 s
                     # before refusing its name is not documented: then QueueNameExists may be
-                    # that queue, which its name alone tells.
-                    if error_code(exc) in NAME_EXISTS_CODES and being_deleted(ctx, self.queue_name):
+                    # that queue. A queue made meanwhile by someone else is left alone.
+                    if error_code(exc) in NAME_EXISTS_CODES and self._ours_being_deleted(ctx):
                         error = {"Code": "QueueDeletedRecently", "Message": str(exc)}
                         raise ClientError({"Error": error}, "CreateQueue") from exc
                     raise
@@ -244,14 +271,34 @@ class QueueStep(Step[QueueState]):
         with aws_errors(self.key, "SetQueueAttributes"):
             sqs.set_queue_attributes(QueueUrl=plan.current.url, Attributes=plan.current.wrong)
 
+    def _ours_being_deleted(self, ctx: Context) -> bool:
+        """After QueueNameExists: whether the queue of that name is the stack's, being deleted.
+        One without the stack's tag is foreign (never deleted nor replaced)."""
+        url = queue_url(ctx, self.queue_name)
+        if url is None:
+            return True  # gone since: the name is being freed
+        tags = none_if_absent(lambda: self._tags(ctx, url))
+        if tags is None:
+            return True  # deleted moments ago: only its URL still answers
+        if is_ours(ctx, tags):
+            return being_deleted(ctx, self.queue_name)
+        # Untagged and being deleted: a queue a confirmation made and took back. Anything else
+        # is someone's, never deleted from here.
+        if not tags and being_deleted(ctx, self.queue_name, take_back=False):
+            return True
+        raise ForeignResourceError(self.kind, self.name, ctx.config.stack)
+
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
         name = arn_parts(arn)[1]
         url = queue_url(ctx, name)
         if url is None:
             return None
-        if none_if_absent(lambda: ctx.client("sqs").list_queue_tags(QueueUrl=url)) is None:
+        found = none_if_absent(lambda: ctx.client("sqs").list_queue_tags(QueueUrl=url))
+        if found is None:
             return None  # deleted moments ago: only its URL still answers
+        if not is_ours(ctx, found.get("Tags") or {}):
+            return None  # someone took it over (removed the tag): not the stack's to remove
         command = removal(ctx, f"aws sqs delete-queue --queue-url {url}")
         return Leftover(cls.kind, name, command, being_deleted(ctx, name))
 

@@ -212,8 +212,9 @@ class EmailSubscriptionStep(Step[None]):
             return
         if plan.has(ConfirmationResent):
             ctx.reporter.note(
-                f"Asked SNS for a new confirmation mail to {self.email} (subscribed it again). "
-                "If none arrives, check the spam folder; "
+                f"Subscribed {self.email} again, asking SNS for a new confirmation mail: SNS "
+                "may or may not send one while the earlier one is pending (AWS doesn't say). "
+                "If none arrives, use the earlier mail's link (check the spam folder); "
                 f"{EXPIRY}, and `pocctl up` then subscribes the address again, with a new mail."
             )
         else:
