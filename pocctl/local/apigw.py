@@ -154,6 +154,10 @@ class ApiGateway:
         assert match is not None
         config = self.config(match["api"], match["stage"])
         if config is None:
+            # A stage that isn't there (deleted, or never made) is a path the API doesn't have:
+            # 403 "Missing Authentication Token" (AWS re:Post knowledge center,
+            # "api-gateway-authentication-token-errors": "a method or resource that does not
+            # exist"). A deleted stage's config is cached here up to CACHE_SECONDS.
             return gateway_response(None, "MISSING_AUTHENTICATION_TOKEN", {})
         resource_path = match["path"] or "/"
         resource = next((r for r in config.resources if r["path"] == resource_path), None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -33,6 +33,8 @@ RESOURCE_PATH = "/order"
 MODEL_NAME = "Order"
 VALIDATOR_NAME = "order-body"
 JSON = "application/json"
+# On the stages `up` makes, with the stage's name: see `made_by_pocctl`.
+STAGE_TAG = "pocctl:stage"
 
 ORDER_SCHEMA = {
     "$schema": "http://json-schema.org/draft-04/schema#",
@@ -98,8 +100,8 @@ BAD_BODY_TEMPLATE = (
 )
 
 
-def invoke_url(ctx: Context, api_id: str) -> str:
-    stage = ctx.config.stage
+def invoke_url(ctx: Context, api_id: str, stage: str | None = None) -> str:
+    stage = stage or ctx.config.stage
     if ctx.config.endpoint_url:
         # moto's server (and pocctl local) serve deployed APIs under this path.
         base = ctx.config.endpoint_url.rstrip("/")
@@ -120,6 +122,25 @@ def find_api(ctx: Context, api_name: str) -> dict[str, Any] | None:
     return next((a for a in apis_named(ctx, api_name) if is_ours(ctx, a.get("tags") or {})), None)
 
 
+def stage_arn(ctx: Context, api_id: str, stage: str) -> str:
+    return f"arn:{ctx.partition}:apigateway:{ctx.config.region}::/restapis/{api_id}/stages/{stage}"
+
+
+def made_by_pocctl(ctx: Context, stage: dict[str, Any]) -> bool:
+    """A stage `up` made for this stack: tagged with the stack and with its own name. A REST
+    API's tags are inherited by its stages for access control (API Gateway Developer Guide, "Tag
+    inheritance in the Amazon API Gateway V1 API"); whether GetStages then lists them is not
+    said, so the stack's tag alone could be the API's: the stage's own name, which no API
+    carries, tells a stage `up` tagged from one made by hand."""
+    tags = stage.get("tags") or {}
+    return is_ours(ctx, tags) and tags.get(STAGE_TAG) == stage["stageName"]
+
+
+def delete_stage_command(ctx: Context, api_id: str, stage: str) -> str:
+    command = f"aws apigateway delete-stage --rest-api-id {api_id} --stage-name {stage}"
+    return removal(ctx, command)
+
+
 def api_leftover(ctx: Context, api_id: str) -> Leftover:
     command = f"aws apigateway delete-rest-api --rest-api-id {api_id}"
     return Leftover(ApiStep.kind, api_id, removal(ctx, command))
@@ -135,6 +156,7 @@ class ApiState:
     validator_id: str | None = None
     bad_body_template: str | None = None
     stage: dict[str, Any] | None = None
+    other_stages: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -145,6 +167,33 @@ class DefinitionDiffers(Change):
 
     def __str__(self) -> str:
         return self.what
+
+
+@dataclass(frozen=True)
+class StageUntagged(Change):
+    """The stack's stage lacks the tags that mark it as made by `up` (made by a pocctl older than
+    them, or `up` stopped between CreateDeployment and TagResource)."""
+
+    stage: str
+
+    def __str__(self) -> str:
+        return f"stage {self.stage}: not tagged as this stack's"
+
+
+@dataclass(frozen=True)
+class OldStage(Change):
+    """A stage `up` made for this stack under another stage name: a second public door to the
+    API, with the throttle it was given then. Removed once the stack's stage serves."""
+
+    stage: str
+    url: str
+    current: str
+
+    def __str__(self) -> str:
+        return (
+            f"stage {self.stage} still answers at {self.url}: a second public door; "
+            f"`pocctl up --stage {self.current}` removes it once stage {self.current} serves"
+        )
 
 
 @dataclass(eq=False, kw_only=True)
@@ -199,18 +248,21 @@ class ApiStep(Step[ApiState]):
                     raise
                 return None
 
-        resources, models, validators, bad_body, stage = ctx.together(
+        resources, models, validators, bad_body, stages = ctx.together(
             lambda: ag.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"],
             lambda: ag.get_models(restApiId=api_id)["items"],
             lambda: ag.get_request_validators(restApiId=api_id)["items"],
             lambda: absent_is_none(
                 lambda: ag.get_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY")
             ),
-            lambda: absent_is_none(
-                lambda: ag.get_stage(restApiId=api_id, stageName=ctx.config.stage)
-            ),
+            lambda: ag.get_stages(restApiId=api_id)["item"],
         )
-        state = ApiState(api_id, stage=stage)
+        state = ApiState(api_id)
+        for stage in stages:
+            if stage["stageName"] == ctx.config.stage:
+                state.stage = stage
+            else:
+                state.other_stages.append(stage)
         for resource in resources:
             if resource["path"] == "/":
                 state.root_id = resource["id"]
@@ -255,14 +307,40 @@ class ApiStep(Step[ApiState]):
             changes.append("method responses differ")
         return changes
 
-    def _stage_differences(self, ctx: Context, state: ApiState) -> list[Change]:
+    def _stage_differences(
+        self, ctx: Context, state: ApiState, *, tags: bool = True
+    ) -> list[Change]:
         if state.stage is None:
             return [Missing(f"stage {ctx.config.stage} missing")]
         settings = (state.stage.get("methodSettings") or {}).get("*/*", {})
         tuning = ctx.config.tuning
         now = (settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit"))
         want = (float(tuning.throttle_rate), tuning.throttle_burst)
-        return diff("throttling (rate, burst)", now, want)
+        ours = not tags or made_by_pocctl(ctx, state.stage)
+        untagged = [] if ours else [StageUntagged(ctx.config.stage)]
+        return diff("throttling (rate, burst)", now, want) + untagged
+
+    def _old_stages(self, ctx: Context, state: ApiState) -> list[Change]:
+        """The stack's stages under another name: each a second open door to remove."""
+        return [
+            OldStage(
+                s["stageName"], invoke_url(ctx, state.api_id, s["stageName"]), ctx.config.stage
+            )
+            for s in state.other_stages
+            if made_by_pocctl(ctx, s)
+        ]
+
+    def foreign_stages(self, ctx: Context, api_id: str, stages: list[dict[str, Any]]) -> list[str]:
+        """Stages of the API that `up` did not make (someone's own, in the console): left as they
+        are, and named, since each is one more door to the pipeline."""
+        return [
+            f"stage {s['stageName']} of {self.title} was not made by pocctl, so it is left as it "
+            f"is; it still takes orders at {invoke_url(ctx, api_id, s['stageName'])} with its "
+            "own throttle. If it should not, remove it: "
+            f"`{delete_stage_command(ctx, api_id, s['stageName'])}`"
+            for s in stages
+            if s["stageName"] != ctx.config.stage and not made_by_pocctl(ctx, s)
+        ]
 
     def plan(self, ctx: Context) -> Plan[ApiState]:
         with aws_errors(self.key, "GetRestApis"):
@@ -282,7 +360,10 @@ class ApiStep(Step[ApiState]):
             definition.append("bad-request response missing or different")
         definition += self._method_differences(ctx, state)
         changes: list[Change] = [DefinitionDiffers(what) for what in definition]
-        return Plan.from_changes(changes + self._stage_differences(ctx, state), state)
+        changes += self._stage_differences(ctx, state) + self._old_stages(ctx, state)
+        for note in self.foreign_stages(ctx, state.api_id, state.other_stages):
+            ctx.reporter.note(note)
+        return Plan.from_changes(changes, state)
 
     # -- writing ---------------------------------------------------------------------------
     def outputs(self, ctx: Context, state: ApiState) -> Outputs:
@@ -305,7 +386,8 @@ class ApiStep(Step[ApiState]):
         api_id = state.api_id
         if definition_changed:
             self._write_definition(ctx, state)
-        if definition_changed or state.stage is None:
+        deployed = definition_changed or state.stage is None
+        if deployed:
             with aws_errors(self.key, "CreateDeployment"):
                 ag.create_deployment(
                     restApiId=api_id,
@@ -313,7 +395,7 @@ class ApiStep(Step[ApiState]):
                     description="pocctl up",
                 )
             state.stage = None  # a new stage starts without our throttling
-        if state.stage is None or self._stage_differences(ctx, state):
+        if state.stage is None or self._stage_differences(ctx, state, tags=False):
             tuning = ctx.config.tuning
             with aws_errors(self.key, "UpdateStage"):
                 ag.update_stage(
@@ -332,6 +414,25 @@ class ApiStep(Step[ApiState]):
                         },
                     ],
                 )
+        # After any deployment too: moto makes the stage anew (dropping its tags and throttle),
+        # AWS updates it; tagging again is right either way.
+        if deployed or plan.has(StageUntagged):
+            with aws_errors(self.key, "TagResource"):
+                ag.tag_resource(
+                    resourceArn=stage_arn(ctx, api_id, ctx.config.stage),
+                    tags={**ctx.config.tags, STAGE_TAG: ctx.config.stage},
+                )
+        # Only now that the stack's stage serves, with its throttle: the old door closes.
+        for old in plan.of(OldStage):
+            delete(
+                ctx,
+                self.key,
+                "DeleteStage",
+                partial(ag.delete_stage, restApiId=api_id, stageName=old.stage),
+            )
+            ctx.reporter.note(
+                f"removed stage {old.stage}: the API now answers only at {invoke_url(ctx, api_id)}"
+            )
         return state
 
     def _write_definition(self, ctx: Context, state: ApiState) -> None:
@@ -445,18 +546,15 @@ class ApiStep(Step[ApiState]):
         api = find_api(ctx, self.api_name)
         if api is None:
             return Live()
-        ag = ctx.client("apigateway")
-        stage = none_if_absent(
-            lambda: ag.get_stage(restApiId=api["id"], stageName=ctx.config.stage)
-        )
-        settings = ((stage or {}).get("methodSettings") or {}).get("*/*", {})
+        stages = ctx.client("apigateway").get_stages(restApiId=api["id"])["item"]
+        stage: dict[str, Any] = next((s for s in stages if s["stageName"] == ctx.config.stage), {})
+        live = Live(warnings=self.foreign_stages(ctx, api["id"], stages))
+        settings = (stage.get("methodSettings") or {}).get("*/*", {})
         rate, burst = settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit")
-        if rate is None:
-            return Live()
-        return Live(
-            detail=f" (public, {rate:g} requests/s, burst {burst})",
-            facts={"throttle": {"rate_limit": rate, "burst_limit": burst}},
-        )
+        if rate is not None:
+            live.detail = f" (public, {rate:g} requests/s, burst {burst})"
+            live.facts["throttle"] = {"rate_limit": rate, "burst_limit": burst}
+        return live
 
     @classmethod
     def leftovers(cls, ctx: Context, steps: Sequence[Any]) -> list[Leftover]:

@@ -1,0 +1,109 @@
+"""Issue 21, item 2: changing the stage must not leave the old one public. Offline, from the
+user's side: what `up` and `status` say, and what the API answers at each stage's URL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner, Result
+
+from pocctl.cli import cli
+from pocctl.local.emulator import Emulator
+
+from .faults import FailCalls, runtime_with
+from .test_local import eventually, post
+
+ORDER = b'{"item": "mop"}'
+MISSING_STAGE = (403, {"message": "Missing Authentication Token"})
+
+Pocctl = Callable[..., Result]
+
+
+@pytest.fixture
+def pocctl(emulator: Emulator, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> Pocctl:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+
+    def run(*args: str, stage: str = "prod", obj: Any = None, **settings: str) -> Result:
+        """Settings as the environment gives them, to every command alike."""
+        env = {"POCCTL_STAGE": stage, **{f"POCCTL_{k.upper()}": v for k, v in settings.items()}}
+        return runner.invoke(cli, list(args), env=env, obj=obj, catch_exceptions=False)
+
+    return run
+
+
+def order_url(pocctl: Pocctl, stack: str, stage: str) -> str:
+    url: str = json.loads(pocctl("outputs", "--stack", stack, "--json", stage=stage).stdout)[
+        "order_url"
+    ]
+    return url
+
+
+def test_a_new_stage_replaces_the_old_one_and_says_so(pocctl: Pocctl) -> None:
+    assert pocctl("up", "--stack", "stg").exit_code == 0
+    prod = order_url(pocctl, "stg", "prod")
+    beta = prod.replace("/prod/", "/beta/")
+    beta_settings = {"stage": "beta", "rate_limit": "1", "burst_limit": "2"}
+
+    dry = pocctl("up", "--stack", "stg", "--dry-run", **beta_settings)
+    assert dry.exit_code == 0, dry.output
+    assert f"stage prod still answers at {prod}: a second public door" in dry.output
+    assert post(prod, ORDER)[0] == 200  # a dry run closes nothing
+
+    up = pocctl("up", "--stack", "stg", **beta_settings)
+    assert up.exit_code == 0, up.output
+    assert f"removed stage prod: the API now answers only at {beta}" in up.output
+    # API Gateway answers a stage that is not there as a path it doesn't know.
+    assert eventually(lambda: post(prod, ORDER) == MISSING_STAGE)
+    statuses = [post(beta, ORDER)[0] for _ in range(5)]
+    assert statuses[:2] == [200, 200] and 429 in statuses[2:]  # the new throttle
+
+    status = pocctl("status", "--stack", "stg", **beta_settings)
+    assert status.exit_code == 0, status.output
+    assert "(public, 1 requests/s, burst 2)" in status.output
+    again = pocctl("up", "--stack", "stg", **beta_settings)
+    assert "removed stage" not in again.output and "0 updated" in again.output
+
+
+def test_an_old_stage_left_open_is_a_problem_status_names(pocctl: Pocctl) -> None:
+    assert pocctl("up", "--stack", "stg2").exit_code == 0
+    prod = order_url(pocctl, "stg2", "prod")
+    fault = runtime_with(lambda s: FailCalls(s, "DeleteStage", "BadRequestException", "no", 1))
+    failed = pocctl("up", "--stack", "stg2", stage="beta", obj=fault)
+    assert failed.exit_code == 1, failed.output
+
+    status = pocctl("status", "--stack", "stg2", stage="beta")
+    assert status.exit_code == 1
+    assert "1 problem(s)" in status.output
+    assert (
+        f"stage prod still answers at {prod}: a second public door; `pocctl up --stage beta` "
+        "removes it" in " ".join(status.output.split())
+    )
+    assert pocctl("up", "--stack", "stg2", stage="beta").exit_code == 0
+    assert eventually(lambda: post(prod, ORDER) == MISSING_STAGE)
+    assert pocctl("status", "--stack", "stg2", stage="beta").exit_code == 0
+
+
+def test_a_stage_made_by_hand_is_left_and_named(pocctl: Pocctl, emulator: Emulator) -> None:
+    assert pocctl("up", "--stack", "stg3").exit_code == 0
+    outputs = json.loads(pocctl("outputs", "--stack", "stg3", "--json").stdout)
+    api_id = outputs["api_id"]
+    ag = boto3.client("apigateway", endpoint_url=emulator.endpoint_url, region_name="us-east-1")
+    deployment = ag.get_stage(restApiId=api_id, stageName="prod")["deploymentId"]
+    ag.create_stage(restApiId=api_id, stageName="mine", deploymentId=deployment)
+    mine = outputs["order_url"].replace("/prod/", "/mine/")
+    remove = f"aws apigateway delete-stage --rest-api-id {api_id} --stage-name mine"
+
+    up = pocctl("up", "--stack", "stg3", stage="beta")
+    assert up.exit_code == 0, up.output
+    text = " ".join(up.output.split())
+    assert "removed stage prod" in text
+    assert "stage mine of REST API stg3-API was not made by pocctl" in text and remove in text
+    assert post(mine, ORDER)[0] == 200
+
+    status = pocctl("status", "--stack", "stg3", stage="beta")
+    assert status.exit_code == 0
+    assert remove in " ".join(status.output.split())
