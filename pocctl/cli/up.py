@@ -49,6 +49,7 @@ def deploy(
     dry_run: bool = False,
     serial: bool = False,
     resend_confirmation: bool = False,
+    email_given: bool = False,
 ) -> Finished:
     """Run `up` on a context and render it. Its failure, when it stops part way, is a
     DeployError (or Interrupted)."""
@@ -58,9 +59,11 @@ def deploy(
     )
     started = ctx.clock()
     steps = build_steps(config)
-    if resend_confirmation:
+    if resend_confirmation or email_given:
         steps = [
-            replace(step, resend=True) if isinstance(step, EmailSubscriptionStep) else step
+            replace(step, resend=resend_confirmation, replace=email_given)
+            if isinstance(step, EmailSubscriptionStep)
+            else step
             for step in steps
         ]
     package = packaged(term, ctx, code_source(steps))
@@ -245,7 +248,12 @@ def up(
             "Copy them with `pocctl init --handlers`, then run `pocctl up --watch`.",
         )
     finished = deploy(
-        term, ctx, dry_run=dry_run, serial=serial, resend_confirmation=resend_confirmation
+        term,
+        ctx,
+        dry_run=dry_run,
+        serial=serial,
+        resend_confirmation=resend_confirmation,
+        email_given=email is not None,
     )
     if not watch or finished.failure is not None:
         return finished

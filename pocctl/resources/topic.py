@@ -41,6 +41,19 @@ class ConfirmationResent(Change):
         return "pending confirmation: ask SNS for a new confirmation mail"
 
 
+@dataclass(frozen=True)
+class Replaced(Change):
+    """A confirmed email subscription to another address than the one asked for: unsubscribed,
+    so that the topic keeps exactly one (the README's promise)."""
+
+    address: str
+    arn: str
+    by: str
+
+    def __str__(self) -> str:
+        return f"unsubscribe {self.address}: {self.by} replaces it"
+
+
 def topic_arn(ctx: Context, topic_name: str) -> str:
     return ctx.arn("sns", topic_name)
 
@@ -131,6 +144,11 @@ class EmailSubscriptionStep(Step[None]):
     topic_name: str
     email: str | None
     resend: bool = False  # `up --resend-confirmation`: a new mail while it is pending
+    # Whether `up` unsubscribes the topic's other email addresses although this one is already
+    # subscribed: only when the user names the address (`up --email`). When the address is
+    # new, the old ones are always replaced; an address that merely comes from the stack itself
+    # never unsubscribes anything.
+    replace: bool = False
     key: str = "subscription"
     depends_on: tuple[str, ...] = ("topic",)
 
@@ -138,33 +156,54 @@ class EmailSubscriptionStep(Step[None]):
     def name(self) -> str:
         return self.email or f"of {self.topic_name} (none requested; add one with --email)"
 
-    def _find(self, ctx: Context) -> dict[str, Any] | None:
-        assert self.email is not None
-        for sub in subscriptions(ctx, topic_arn(ctx, self.topic_name)):
-            if sub["Protocol"] == "email" and sub["Endpoint"].lower() == self.email.lower():
-                return sub
-        return None
+    def _emails(self, ctx: Context) -> list[dict[str, Any]]:
+        """The topic's email subscriptions (none while the topic is still to be made)."""
+        with aws_errors(self.key, "ListSubscriptionsByTopic"):
+            try:
+                found = subscriptions(ctx, topic_arn(ctx, self.topic_name))
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+                return []
+        return [s for s in found if s["Protocol"] == "email"]
+
+    def _is_mine(self, sub: dict[str, Any]) -> bool:
+        return self.email is not None and sub["Endpoint"].lower() == self.email.lower()
 
     def plan(self, ctx: Context) -> Plan[None]:
         if self.email is None:
             return Plan.from_changes([])
-        with aws_errors(self.key, "ListSubscriptionsByTopic"):
-            try:
-                sub = self._find(ctx)
-            except ClientError as exc:
-                if not is_not_found(exc):
-                    raise
-                sub = None  # the topic itself is still to be made
+        emails = self._emails(ctx)
+        sub = next((s for s in emails if self._is_mine(s)), None)
+        changes: list[Change] = []
         if sub is None:
-            return Plan.create(Missing("not subscribed"))
-        if sub["SubscriptionArn"] != PENDING:
+            changes.append(Missing("not subscribed"))
+        elif sub["SubscriptionArn"] != PENDING:
             if self.resend:
                 ctx.reporter.note(f"{self.email} has confirmed its subscription: no mail sent.")
         elif self.resend:
-            return Plan.from_changes([ConfirmationResent()])
+            changes.append(ConfirmationResent())
         else:
             ctx.reporter.note(self._pending_note())
-        return Plan.from_changes([])
+        if sub is None or self.replace:
+            for old in emails:
+                if self._is_mine(old):
+                    continue
+                if old["SubscriptionArn"] == PENDING:
+                    ctx.reporter.note(self._pending_old_note(old["Endpoint"]))
+                else:
+                    changes.append(Replaced(old["Endpoint"], old["SubscriptionArn"], self.email))
+        if sub is None and not emails:
+            return Plan.create(changes[0])
+        return Plan.from_changes(changes)
+
+    def _pending_old_note(self, address: str) -> str:
+        return (
+            f"{address} stays subscribed for now, pending confirmation: SNS does not let a "
+            "pending subscription be removed. It receives nothing unless its owner clicks the "
+            f"link in its confirmation mail (then `pocctl up --email {self.email}` removes it); "
+            f"{EXPIRY}."
+        )
 
     @property
     def wanted(self) -> bool:
@@ -175,11 +214,21 @@ class EmailSubscriptionStep(Step[None]):
         emails = email_subscriptions(ctx, self.topic_name)
         live = Live(facts={"subscriptions": emails})
         for address, state in emails.items():
-            if self.email is not None and address.lower() == self.email.lower():
+            mine = self.email is not None and address.lower() == self.email.lower()
+            replaced = self.email is not None and not mine
+            if mine:
                 live.detail = f": {state}"
             else:
-                live.lines.append((f"email {address}: {state}", state == "confirmed"))
-            if state != "confirmed":
+                label = f"email {address}: {state}" + (f", not {self.email}" if replaced else "")
+                live.lines.append((label, state == "confirmed" and not replaced))
+            if replaced and state == "confirmed":
+                live.warnings.append(
+                    f"{address} also receives order notifications: "
+                    f"`pocctl up --email {self.email}` unsubscribes it"
+                )
+            elif replaced:
+                live.warnings.append(self._pending_old_note(address))
+            elif state != "confirmed":
                 live.warnings.append(
                     f"{address} is {state}: click the link in the email from AWS Notifications "
                     f"(no mail? `{RESEND} --email {address}` asks for a new one; {EXPIRY})"
@@ -197,6 +246,22 @@ class EmailSubscriptionStep(Step[None]):
         )
 
     def apply(self, ctx: Context, plan: Plan[None]) -> None:
+        if plan.has(Missing) or plan.has(ConfirmationResent):
+            self._subscribe(ctx, plan)
+        # Once the new address is subscribed: the topic never has no subscription at all.
+        for old in plan.of(Replaced):
+            delete(
+                ctx,
+                self.key,
+                "Unsubscribe",
+                partial(ctx.client("sns").unsubscribe, SubscriptionArn=old.arn),
+            )
+            ctx.reporter.note(
+                f"unsubscribed {old.address}: {self.email} replaces it as the stack's one email "
+                f"subscription, so {old.address} gets no more order notifications"
+            )
+
+    def _subscribe(self, ctx: Context, plan: Plan[None]) -> None:
         sns = ctx.client("sns")
         with aws_errors(self.key, "Subscribe"):
             # Again while pending (--resend-confirmation): whether SNS then mails a new link,

@@ -92,6 +92,22 @@ class SnsRules(Rules):
 
     def before(self, call: Call) -> Reply | None:
         self.expire()
+        if call.operation == "Unsubscribe":
+            # A pending subscription can't be removed, only left to expire: "The SNS service
+            # does not allow you to delete pending confirmation subscriptions" (aws/aws-sdk-net#350,
+            # a maintainer); "SNS rejects Unsubscribe for pending subscriptions
+            # (InvalidParameterException ...)" (go-to-k/cdkd#1305). moto removes it.
+            target = str(call.params.get("SubscriptionArn", ""))
+            known = target.count(":") >= 5
+            subscription = _subscription(self.world.account, target) if known else None
+            if subscription is not None and is_pending(subscription):
+                return error(
+                    call,
+                    400,
+                    "InvalidParameter",
+                    "Invalid parameter: Cannot unsubscribe a subscription that is pending "
+                    "confirmation",
+                )
         if call.operation == "ConfirmSubscription":
             arn = self.confirm(str(call.params.get("Token", "")))
             if arn is None:
