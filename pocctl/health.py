@@ -17,6 +17,11 @@ from pocctl.reporting import Action
 from pocctl.resources.base import AnyStep, Live, Plan, read_whole
 
 PRESENT, MISSING, DRIFTED, FOREIGN = "present", "missing", "drifted", "not ours"
+REPAIR = "Run `pocctl up` to repair what is missing or drifted."
+LOOK_ALIKE = (
+    "A resource without the pocctl tag holds one of the stack's names: remove it, or deploy "
+    "another copy with --stack NAME."
+)
 
 
 @dataclass
@@ -37,8 +42,16 @@ class Resource:
             return [f"{self.title} is missing"]
         if self.state == FOREIGN:  # what it is doing is someone else's business
             return [f"{self.title} exists but is not this stack's (no pocctl tag)"]
-        drift = [f"{self.title} has drifted ({'; '.join(self.changes)})"] * (self.state == DRIFTED)
+        drifted = self.state == DRIFTED and bool(self.changes)
+        drift = [f"{self.title} has drifted ({'; '.join(self.changes)})"] * drifted
         return drift + self.live.problems
+
+    def hints(self) -> list[str]:
+        """What to do about each of its problems, in their order."""
+        if self.state == FOREIGN:
+            return [LOOK_ALIKE]
+        repair = [REPAIR] * (self.state in (MISSING, DRIFTED))
+        return repair + self.live.hints * bool(self.live.problems)
 
 
 @dataclass
@@ -59,7 +72,19 @@ class Health:
         return [problem for r in self.resources.values() for problem in r.problems()]
 
     @property
+    def hints(self) -> list[str]:
+        """What to do, once each: each hint fits a problem found (orders in the dead-letter
+        queue need a fixed writer and a redrive, not `pocctl up`)."""
+        if not self.deployed:
+            return ["Run `pocctl up`, or check --stack and --region (see `pocctl config`)."]
+        found = [hint for r in self.resources.values() if r.problems() for hint in r.hints()]
+        return list(dict.fromkeys(found))
+
+    @property
     def warnings(self) -> list[str]:
+        """Nothing to warn about in a stack that is not there: it is not deployed, that's all."""
+        if not self.deployed:
+            return []
         return [warning for r in self.resources.values() for warning in r.live.warnings]
 
     @property
@@ -84,6 +109,7 @@ class Health:
             "healthy": self.healthy,
             "deployed": self.deployed,
             "problems": self.problems,
+            "hints": self.hints if self.problems else [],
             "warnings": self.warnings,
         }
 
@@ -105,7 +131,13 @@ def check(ctx: Context, steps: list[AnyStep]) -> Health:
     for step, live in zip(steps, lives, strict=True):
         plan = plans.get(step.key)  # none: a look-alike holds its name
         state = state_of(plan)
-        changes = plan.described() if plan is not None and state == DRIFTED else []
+        if not step.wanted and any(
+            health.resources[d].state == MISSING for d in step.depends_on if d in health.resources
+        ):
+            state = MISSING  # nothing asked of it, and what it would be part of is not there
+        changes = []
+        if plan is not None and state == DRIFTED:
+            changes = [str(c) for c in plan.changes if not c.shown_live]
         health.resources[step.key] = Resource(
             step.kind, step.name, state, changes, live, step.wanted
         )

@@ -12,11 +12,11 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pocctl.aws import aws_errors
+from pocctl.aws import aws_errors, none_if_absent
 from pocctl.context import Context
 from pocctl.errors import PocctlError
 from pocctl.logs import last_error
-from pocctl.resources.queues import Depth, depth, queue_arn, queue_url
+from pocctl.resources.queues import Depth, being_deleted, depth, queue_arn, queue_url
 
 STEP = "redrive"
 LISTED_WITHIN = 60.0  # seconds for a started move task to appear in ListMessageMoveTasks
@@ -54,13 +54,31 @@ class RedriveResult:
 def plan_redrive(ctx: Context) -> RedrivePlan:
     n = ctx.config.names
     with aws_errors(STEP, "GetQueueAttributes"):
+        # A queue deleted moments ago may answer GetQueueUrl and then not exist (SQS API
+        # reference, DeleteQueue: requests "might succeed" for 60 s): missing all the same.
         found, target = ctx.together(
-            lambda: depth(ctx, n.dead_letter_queue), lambda: depth(ctx, n.queue)
+            lambda: none_if_absent(lambda: depth(ctx, n.dead_letter_queue)),
+            lambda: none_if_absent(lambda: depth(ctx, n.queue)),
         )
-    if found is None or target is None:
+    missing = n.dead_letter_queue if found is None else n.queue if target is None else None
+    deleted = False
+    if found is not None and missing is None:
+        # Both answer, but may be gone in seconds: only CreateQueue tells (see being_deleted).
+        with aws_errors(STEP, "CreateQueue"):
+            dlq_gone, queue_gone = ctx.together(
+                lambda: being_deleted(ctx, n.dead_letter_queue),
+                lambda: being_deleted(ctx, n.queue),
+            )
+        missing = n.dead_letter_queue if dlq_gone else n.queue if queue_gone else None
+        deleted = missing is not None
+    if found is None or missing is not None:
+        what = (
+            ": it was deleted moments ago, with the orders it held; nothing to redrive"
+            if deleted
+            else ""
+        )
         raise PocctlError(
-            f"Stack {ctx.config.stack} has no {n.dead_letter_queue if found is None else n.queue} "
-            f"in {ctx.config.region}.",
+            f"Stack {ctx.config.stack} has no {missing} in {ctx.config.region}{what}.",
             "Run `pocctl up` first, or check --stack and --region.",
         )
     error = last_error(ctx, n.writer_function) if found.total else None

@@ -25,7 +25,7 @@ from pocctl.context import Context
 from pocctl.errors import PocctlError
 from pocctl.logs import last_error
 from pocctl.resources.base import is_ours
-from pocctl.resources.mappings import function_mappings
+from pocctl.resources.mappings import WORKING, function_mappings
 from pocctl.resources.queues import depth, queue_arn, queue_url
 from pocctl.resources.topic import email_subscriptions
 from pocctl.stack import read_outputs
@@ -349,3 +349,55 @@ def diagnose_notification(ctx: Context) -> str:
     if error:
         found.append(f"last error in {n.notifier_function}'s log: {error}")
     return "no notification in time; " + "; ".join(found)
+
+
+WRITER_BUG = (
+    "Lambda-1 fails on orders: `pocctl logs --function 1` shows why, `pocctl invoke 1` runs it "
+    "once with a sample order. Deploy the fix with `pocctl up`, then `pocctl redrive` sends the "
+    "dead-lettered orders back."
+)
+NOTIFIER_BUG = (
+    "Lambda-2 fails on stored orders: `pocctl logs --function 2` shows why, `pocctl invoke 2` "
+    "runs it once with a sample row; deploy the fix with `pocctl up`."
+)
+REPAIR = "`pocctl status` names what is missing or drifted; `pocctl up` repairs it."
+
+
+def failure_hint(ctx: Context, result: SmokeResult) -> str:
+    """What to do about the hop that failed: what the API rejected, a bug in a function's code,
+    or a stack to repair. Only `pocctl up`'s kind of problem gets `pocctl up`."""
+    hop = result.failed_hop
+    if hop is None:
+        return ""
+    n = ctx.config.names
+    if hop.name == "accepted":
+        status = hop.detail.split(":", 1)[0].removeprefix("HTTP ")
+        if status == "400":
+            return (
+                "The API rejected this order (HTTP 400): its answer above says what. Nothing "
+                "needs repairing; try another order (--item, --customer)."
+            )
+        if status == "429":
+            return (
+                "The stage throttle refused it: more requests than --rate-limit allows came in "
+                "at once. Try again in a moment, or raise --rate-limit with `pocctl up`."
+            )
+        return REPAIR  # no such stage or route (403), a role or queue the API can't use (5xx)
+    function, bug = (
+        (n.writer_function, WRITER_BUG)
+        if hop.name == "stored"
+        else (n.notifier_function, NOTIFIER_BUG)
+    )
+    try:
+        stopped = not any(m.get("State") in WORKING for m in function_mappings(ctx, function))
+        failing = last_error(ctx, function) is not None
+    except ClientError:
+        return REPAIR
+    if stopped:
+        return REPAIR
+    if failing:
+        return bug
+    return (
+        f"Nothing failed yet: {function} may still be working on it. See `pocctl logs "
+        f"--function {1 if hop.name == 'stored' else 2}`, or try again with a longer --timeout."
+    )

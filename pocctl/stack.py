@@ -158,6 +158,11 @@ def _steps(config: Config) -> list[AnyStep]:
                 f"{tuning.queue_max_receive_count} times; once it is fixed, `pocctl redrive` "
                 "sends them back"
             ),
+            hint_if_not_empty=(
+                "Fix the writer: `pocctl logs --function 1 -f` shows why it fails (`pocctl "
+                "invoke 1` runs it once); deploy the fix with `pocctl up`, then `pocctl redrive` "
+                "sends the dead-lettered orders back."
+            ),
             explain=lambda ctx: last_error(ctx, n.writer_function),
         ),
         QueueStep(
@@ -170,6 +175,10 @@ def _steps(config: Config) -> list[AnyStep]:
             purpose="failed notification batches",
             problem_if_not_empty=(
                 "{count} failed notification batch(es) in {name} (see `pocctl logs --function 2`)"
+            ),
+            hint_if_not_empty=(
+                "Fix the notifier: `pocctl logs --function 2` shows why it fails (`pocctl "
+                "invoke 2` runs it once); deploy the fix with `pocctl up`."
             ),
         ),
         TopicStep(topic_name=n.topic),

@@ -93,7 +93,7 @@ def status(as_json: bool, handlers: str | None, **kwargs: Any) -> Finished:
             PocctlError(
                 f"Stack {health.stack} is not healthy:\n"
                 + "\n".join(f"  - {problem}" for problem in health.problems),
-                "Run `pocctl up` to repair what is missing or drifted.",
+                "\n".join(health.hints),
             ),
         )
     term.success(f"Stack {health.stack} is healthy.")

@@ -11,7 +11,7 @@ from pocctl.cli.main import cli
 from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
 from pocctl.context import Context
 from pocctl.errors import PocctlError
-from pocctl.smoke import DEFAULT_ORDER, SmokeResult, run_test_order
+from pocctl.smoke import DEFAULT_ORDER, SmokeResult, failure_hint, run_test_order
 from pocctl.ui import Terminal
 
 
@@ -67,7 +67,7 @@ def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs
             document,
             PocctlError(
                 f"The order did not get past '{failed.name}': {failed.detail}",
-                "See `pocctl outputs`, the function logs, and run `pocctl up` to repair drift.",
+                failure_hint(ctx, result),
             ),
         )
     term.success(

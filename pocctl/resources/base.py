@@ -21,6 +21,10 @@ class Change:
     """One difference between what is and what should be. `apply` decides on a change's type and
     fields, never on its wording: `str()` is for display only."""
 
+    # `status` shows this change through the resource's `live` problems (a mapping that is
+    # Disabled): not a second time as drift.
+    shown_live: ClassVar[bool] = False
+
     def __str__(self) -> str:
         raise NotImplementedError
 
@@ -108,6 +112,7 @@ class Live:
     detail: str = ""  # shown after its title: ": 3 waiting, 0 in flight"
     lines: list[tuple[str, bool]] = field(default_factory=list)  # drawn under it: (text, ok)
     problems: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # what to do about the problems
     warnings: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)  # for `status --json`
 

@@ -64,6 +64,8 @@ class ExtraMapping(Change):
 class NotEnabled(Change):
     state: str | None
 
+    shown_live: ClassVar[bool] = True  # "is Disabled: nothing flows through it"
+
     def __str__(self) -> str:
         return f"state {self.state} -> Enabled"
 
@@ -217,6 +219,7 @@ class MappingStep(Step[Mappings]):
         stopped = [s for s in states if s not in WORKING]
         if stopped:
             live.problems.append(f"{self.title} is {', '.join(stopped)}: nothing flows through it")
+            live.hints.append(f"`pocctl up` enables the {self.title} again.")
         return live
 
     @classmethod

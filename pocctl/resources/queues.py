@@ -186,6 +186,7 @@ class QueueStep(Step[QueueState]):
     # For a queue that should stay empty, the problem `status` reports when it isn't, with
     # {count} and {name} filled in.
     problem_if_not_empty: str | None = None
+    hint_if_not_empty: str = ""  # and what to do about it
     # Why messages are here, when it isn't empty (the consumer's last logged error).
     explain: Callable[[Context], str | None] | None = None
 
@@ -214,6 +215,7 @@ class QueueStep(Step[QueueState]):
                 live.facts["last_error"] = reason
                 problem += f"; last error: {reason}"
             live.problems.append(problem)
+            live.hints += [self.hint_if_not_empty] * bool(self.hint_if_not_empty)
         return live
 
     def plan(self, ctx: Context) -> Plan[QueueState]:
