@@ -87,9 +87,28 @@ def test_an_old_stage_left_open_is_a_problem_status_names(pocctl: Pocctl) -> Non
     assert pocctl("status", "--stack", "stg2", stage="beta").exit_code == 0
 
 
-def test_a_stage_made_by_hand_is_left_and_named(pocctl: Pocctl, emulator: Emulator) -> None:
-    assert pocctl("up", "--stack", "stg3").exit_code == 0
-    outputs = json.loads(pocctl("outputs", "--stack", "stg3", "--json").stdout)
+def inheriting(stack: str) -> Callable[[boto3.Session], None]:
+    """Stages listed with their REST API's tags: "child resources inherit the tags that are set
+    on parent resources" (API Gateway Developer Guide, "Tag inheritance in the Amazon API
+    Gateway V1 API"), for access control; whether GetStages shows them is not said."""
+
+    def prepare(session: boto3.Session) -> None:
+        def add(parsed: dict[str, Any], **_: Any) -> None:
+            for stage in parsed.get("item", []):
+                stage["tags"] = {"pocctl:stack": stack, **(stage.get("tags") or {})}
+
+        session.events.register("after-call.apigateway.GetStages", add)
+
+    return prepare
+
+
+@pytest.mark.parametrize("inherited", [False, True], ids=["own-tags", "inherited-tags"])
+def test_a_stage_made_by_hand_is_left_and_named(
+    pocctl: Pocctl, emulator: Emulator, inherited: bool
+) -> None:
+    stack = f"stg3-{int(inherited)}"
+    assert pocctl("up", "--stack", stack).exit_code == 0
+    outputs = json.loads(pocctl("outputs", "--stack", stack, "--json").stdout)
     api_id = outputs["api_id"]
     ag = boto3.client("apigateway", endpoint_url=emulator.endpoint_url, region_name="us-east-1")
     deployment = ag.get_stage(restApiId=api_id, stageName="prod")["deploymentId"]
@@ -97,13 +116,14 @@ def test_a_stage_made_by_hand_is_left_and_named(pocctl: Pocctl, emulator: Emulat
     mine = outputs["order_url"].replace("/prod/", "/mine/")
     remove = f"aws apigateway delete-stage --rest-api-id {api_id} --stage-name mine"
 
-    up = pocctl("up", "--stack", "stg3", stage="beta")
+    runtime = runtime_with(inheriting(stack)) if inherited else None
+    up = pocctl("up", "--stack", stack, stage="beta", obj=runtime)
     assert up.exit_code == 0, up.output
     text = " ".join(up.output.split())
     assert "removed stage prod" in text
-    assert "stage mine of REST API stg3-API was not made by pocctl" in text and remove in text
+    assert f"stage mine of REST API {stack}-API was not made by pocctl" in text and remove in text
     assert post(mine, ORDER)[0] == 200
 
-    status = pocctl("status", "--stack", "stg3", stage="beta")
+    status = pocctl("status", "--stack", stack, stage="beta", obj=runtime)
     assert status.exit_code == 0
     assert remove in " ".join(status.output.split())
