@@ -122,11 +122,8 @@ class RetryingClient:
                     code = exc.response.get("Error", {}).get("Code")
                     if code not in self._codes or waited >= self._limit:
                         raise
-                    busy = (
-                        "it applies one change at a time"
-                        if code == "ConflictException"
-                        else ("it is throttling requests")
-                    )
+                    conflict = code == "ConflictException"
+                    busy = "it applies one change at a time" if conflict else "it is throttling"
                     waiting.because(Why(f"API Gateway to take {name}", f"{busy} ({code})"))
                 waiting.pause(delay)
                 waited += delay

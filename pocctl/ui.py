@@ -81,6 +81,7 @@ class Terminal:
         # each wait was last said.
         self._waits: dict[str | None, str] = {}
         self._said: dict[int, float] = {}
+        self._showing_own_wait = False
         # Steps run in parallel: reporter calls come from several threads.
         self._lock = threading.RLock()
 
@@ -94,7 +95,8 @@ class Terminal:
         if self.quiet or not self.live:
             return
         shown = [self._waits.get(step, doing) for step, doing in self._in_flight.items()]
-        shown += [text for step, text in self._waits.items() if step not in self._in_flight]
+        if None in self._waits:
+            shown.append(self._waits[None])
         if not shown:
             self._stop_status()
             return
@@ -139,12 +141,14 @@ class Terminal:
             self.console.print(f"[cyan]note:[/] {escape(message)}")
 
     def waiting(self, wait: Wait) -> None:
-        """On a terminal, the live line says it; otherwise a plain line, at most one a loop
-        every PLAIN_WAIT_EVERY seconds."""
+        """On a terminal, the live line says it (for a step in flight, or within
+        `showing_waits`: the line is taken down after); otherwise a plain line, at most one a
+        loop every PLAIN_WAIT_EVERY seconds."""
         if self.quiet:
             return
         with self._lock:
-            if self.live:
+            in_flight = wait.step in self._in_flight
+            if self.live and (in_flight or (wait.step is None and self._showing_own_wait)):
                 self._waits[wait.step] = wait.text
                 self._show_in_flight()
                 return
@@ -159,6 +163,17 @@ class Terminal:
         with self._lock:
             if self._waits.pop(None, None) is not None:
                 self._show_in_flight()
+
+    @contextmanager
+    def showing_waits(self) -> Iterator[None]:
+        """Meanwhile, on a terminal, the command's own waits (test-order's, between hops) are
+        a live line, taken down at the end."""
+        self._showing_own_wait = True
+        try:
+            yield
+        finally:
+            self._showing_own_wait = False
+            self.waited()
 
     # -- everything else -----------------------------------------------------------------
     @contextmanager

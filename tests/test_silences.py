@@ -4,6 +4,7 @@ cannot pass, and keeps what passed on Ctrl-C."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -12,12 +13,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from rich.console import Console
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.context import Context
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
+from pocctl.reporting import Outcome, StepResult, Wait, Why
+from pocctl.ui import Terminal
 
 from .emulated import up_local
 from .faults import raising, runtime_with
@@ -173,3 +177,34 @@ def test_test_order_stops_once_the_order_is_dead_lettered(emulator: Emulator) ->
         "Error: The order did not get past 'stored': stopped early: 1 new message(s) in the "
         "dead-letter queue dead-Queue-DLQ since the order was posted"
     ) in result.output
+
+
+# -- on a terminal ------------------------------------------------------------------------------
+
+
+def at_a_terminal() -> tuple[Terminal, io.StringIO]:
+    term = Terminal()
+    screen = io.StringIO()
+    term.console = Console(file=screen, force_terminal=True, width=200, color_system=None)
+    term.live = True
+    return term, screen
+
+
+def test_on_a_terminal_a_step_s_wait_is_in_the_live_line_until_the_step_ends() -> None:
+    term, screen = at_a_terminal()
+    why = Why("POC-Queue's name", "SQS keeps a deleted queue's name for 60 s", 60.0)
+    term.step_started("queue", "SQS queue POC-Queue", "create")
+    term.waiting(Wait("queue", 1, why, 20.0))
+    term.waiting(Wait("queue", 1, why, 21.0))  # the line is redrawn, not a line per poll
+    term.step_finished(StepResult("queue", "SQS queue POC-Queue", Outcome.CREATED, 41.0))
+    shown = screen.getvalue()
+    assert "waiting for POC-Queue's name (about 39 s left)" in shown
+    assert "created      SQS queue POC-Queue" in shown
+    assert term._status is None  # the live line is down
+
+
+def test_on_a_terminal_a_wait_nothing_will_take_down_is_a_plain_line() -> None:
+    term, screen = at_a_terminal()
+    term.waiting(Wait(None, 7, Why("AWS to accept DeleteQueue", "it is busy"), 1.5))
+    assert term._status is None
+    assert "waiting for AWS to accept DeleteQueue (2 s so far): it is busy" in screen.getvalue()

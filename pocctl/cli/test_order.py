@@ -22,10 +22,8 @@ def prove(term: Terminal, ctx: Context, order: dict[str, Any], timeout: float) -
     def show(hop: Hop) -> None:
         term.hop(hop.name, hop.ok, hop.seconds, hop.detail)
 
-    try:
+    with term.showing_waits():
         result = run_test_order(ctx, order, timeout=timeout, on_hop=show)
-    finally:
-        term.waited()
     for email, state in result.email_subscriptions.items():
         term.info(f"email subscription {email}: {state}")
     if not result.email_subscriptions:
