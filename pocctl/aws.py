@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from pocctl.context import Context
 from pocctl.errors import StepError
+from pocctl.reporting import Why
 
 T = TypeVar("T")
 
@@ -36,6 +37,8 @@ PROPAGATION_MESSAGES = (
 )
 PROPAGATION_LIMIT_SECONDS = 120.0
 PROPAGATION_RETRY_CAP = 0.5
+# A new role reaches Lambda in 5-10 s (ansible-collections/community.aws#710, aws/aws-cli#7700).
+PROPAGATION_TYPICAL_SECONDS = 10.0
 
 HINTS = {
     "AccessDenied": "Your credentials lack this permission: check the IAM policy of the user "
@@ -97,6 +100,8 @@ def retry_while_role_propagates(
     call: Callable[[], T],
     *,
     or_while: Callable[[ClientError], bool] = lambda exc: False,
+    what: str = "the role",
+    or_why: Why | None = None,
 ) -> T:
     """Retry a call that fails only because a new IAM role has not propagated yet (or, as
     `or_while` says, for another passing reason: a function still Pending).
@@ -104,15 +109,26 @@ def retry_while_role_propagates(
     Propagation takes seconds, so the intervals stay short (0.25 s growing to 0.5 s): a retry
     lands within half a second of the role becoming usable. Two functions retrying so make at
     most 4 calls a second, well within Lambda's 15 control-plane requests a second (Lambda
-    Developer Guide, "Lambda quotas")."""
+    Developer Guide, "Lambda quotas"). `what` waits for the role; `or_why` says what `or_while`
+    waits for."""
     waited, delay = 0.0, 0.25
-    waiting = ctx.waiting()
+    propagating = Why(
+        what,
+        "IAM takes a few seconds to hand a new or changed role to Lambda",
+        PROPAGATION_TYPICAL_SECONDS,
+    )
+    waiting = ctx.waiting(propagating)
     while True:
         try:
             return call()
         except ClientError as exc:
-            passing = is_propagating(exc) or or_while(exc)
-            if not passing or waited >= PROPAGATION_LIMIT_SECONDS:
+            if is_propagating(exc):
+                waiting.because(propagating)
+            elif or_while(exc):
+                waiting.because(or_why or Why(what, f"AWS answered {error_code(exc)}"))
+            else:
+                raise
+            if waited >= PROPAGATION_LIMIT_SECONDS:
                 raise
         waiting.pause(delay)
         waited += delay
@@ -120,17 +136,25 @@ def retry_while_role_propagates(
 
 
 def retry_on_codes(
-    ctx: Context, call: Callable[[], T], codes: frozenset[str], limit_seconds: float
+    ctx: Context,
+    call: Callable[[], T],
+    codes: frozenset[str],
+    limit_seconds: float,
+    why: Why | None = None,
 ) -> T:
-    """Retry a call on error codes botocore does not retry (conflicts, SQS name reuse)."""
+    """Retry a call on error codes botocore does not retry (conflicts, SQS name reuse). `why`
+    says what is waited for; without it, the last refusal's code is said."""
     waited, delay = 0.0, 0.5
-    waiting = ctx.waiting()
+    waiting = ctx.waiting(why)
     while True:
         try:
             return call()
         except ClientError as exc:
             if error_code(exc) not in codes or waited >= limit_seconds:
                 raise
+            if why is None:
+                refused = Why("AWS to accept the request", f"it answered {error_code(exc)}")
+                waiting.because(refused)
         waiting.pause(delay)
         waited += delay
         delay = min(delay * 2, 8.0)
@@ -150,13 +174,21 @@ IN_USE_CODES = frozenset(
 DELETE_RETRY_SECONDS = 90.0
 
 
+def in_use(operation: str) -> Why:
+    return Why(
+        f"AWS to accept {operation}",
+        "the resource is still in use, or AWS is busy",
+        limit=DELETE_RETRY_SECONDS,
+    )
+
+
 def delete(ctx: Context, step: str, operation: str, call: Callable[[], object]) -> None:
     """Delete, retrying while in use; a resource that is already gone counts as deleted.
     On `down`, it first waits for the steps this one is deleted after (Context.wait_turn)."""
     ctx.wait_turn()
     with aws_errors(step, operation):
         try:
-            retry_on_codes(ctx, call, IN_USE_CODES, DELETE_RETRY_SECONDS)
+            retry_on_codes(ctx, call, IN_USE_CODES, DELETE_RETRY_SECONDS, in_use(operation))
         except ClientError as exc:
             if not is_not_found(exc):
                 raise
@@ -173,15 +205,19 @@ def poll(
     step: str,
     timeout: float = 300.0,
     first: float = 0.1,
+    why: str = "",
+    about: float | None = None,
 ) -> None:
     """Poll with short, growing intervals (from `first`), capped at half a second: what pocctl
     waits for takes seconds (AWS's own waiters poll every 5-20 s, and would overshoot by as
-    much)."""
+    much). Once it has waited a second, users are told `what`, `why` and `about` how long AWS
+    usually takes."""
     waited, delay = 0.0, first
-    waiting = ctx.waiting()
+    waiting = ctx.waiting(Why(what, why, about))
     while not check():
         if waited >= timeout:
-            raise StepError(step, "wait", "Timeout", f"{what} did not happen within {timeout:.0f}s")
+            gave_up = f"gave up waiting for {what} after {timeout:.0f}s"
+            raise StepError(step, "wait", "Timeout", gave_up)
         waiting.pause(delay)
         waited += delay
         delay = min(delay * 1.5, POLL_CAP)

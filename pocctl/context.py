@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from pocctl.config import Config
 from pocctl.pacing import LAMBDA_OUTSIDE_QUOTA, LAMBDA_REQUESTS_PER_SECOND, Pacer
-from pocctl.reporting import Reporter
+from pocctl.reporting import Reporter, Wait, Why
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head")
 RETRY_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 10})
@@ -101,7 +101,7 @@ class RetryingClient:
     """A boto3 client whose operations are retried, with capped backoff, on the given codes."""
 
     def __init__(
-        self, client: Any, codes: frozenset[str], limit: float, waiting: Callable[[], Waiting]
+        self, client: Any, codes: frozenset[str], limit: float, waiting: Callable[[Why], Waiting]
     ) -> None:
         self._client, self._codes, self._limit, self._waiting = client, codes, limit, waiting
 
@@ -114,7 +114,7 @@ class RetryingClient:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             waited, delay = 0.0, 0.1
-            waiting = self._waiting()
+            waiting = self._waiting(Why(f"API Gateway to take {name}"))
             while True:
                 try:
                     return attribute(*args, **kwargs)
@@ -122,6 +122,9 @@ class RetryingClient:
                     code = exc.response.get("Error", {}).get("Code")
                     if code not in self._codes or waited >= self._limit:
                         raise
+                    conflict = code == "ConflictException"
+                    busy = "it applies one change at a time" if conflict else "it is throttling"
+                    waiting.because(Why(f"API Gateway to take {name}", f"{busy} ({code})"))
                 waiting.pause(delay)
                 waited += delay
                 delay = min(delay * 2, 2.0)
@@ -167,17 +170,39 @@ class Outputs:
                 setattr(self, name, getattr(found, name))
 
 
-class Waiting:
-    """One retry or poll loop: its pauses sleep, and are recorded as spans of one loop."""
+# A pause is said once a wait has lasted about this long (shorter ones would only flicker).
+REPORT_AFTER = 1.0
 
-    def __init__(self, ctx: Context) -> None:
+
+class Waiting:
+    """One retry or poll loop: its pauses sleep, and are recorded as spans of one loop. Once
+    the loop has waited about a second, each pause is reported (`Reporter.waiting`) with what it
+    waits for and why (`because`); the reporter decides how often to show it."""
+
+    def __init__(self, ctx: Context, why: Why | None = None, began: float | None = None) -> None:
         self._ctx = ctx
         self._loop = next(_loops)
+        self._why = why
+        self._began = ctx.clock() if began is None else began
 
-    def pause(self, seconds: float) -> None:
+    def because(self, why: Why) -> Waiting:
+        """What the loop waits for from now on (a loop may wait for another reason later)."""
+        self._why = why
+        return self
+
+    def pause(self, seconds: float, *, said: bool = False) -> None:
+        """Sleep; `said`: the caller has told users about this pause already (a note)."""
         started = self._ctx.clock()
+        waited = started - self._began
+        if waited + seconds >= REPORT_AFTER and not said:
+            self._report(waited)
         self._ctx.sleep(seconds)
         self._ctx._span("pause", "", started, self._ctx.clock(), self._loop)
+
+    def _report(self, waited: float) -> None:
+        _, step, _ = getattr(self._ctx._working, "label", (None, None, None))
+        why = self._why or Why(f"{step or 'AWS'}", "AWS has not finished yet")
+        self._ctx.reporter.waiting(Wait(step, self._loop, why, waited))
 
 
 class Context:
@@ -291,9 +316,11 @@ class Context:
             now = self.clock()
             self._span("turn", "", now, now)
 
-    def waiting(self) -> Waiting:
-        """Start a retry or poll loop; pause between its attempts with `.pause(seconds)`."""
-        return Waiting(self)
+    def waiting(self, why: Why | None = None, *, began: float | None = None) -> Waiting:
+        """Start a retry or poll loop; pause between its attempts with `.pause(seconds)`. `why`
+        is what users are told once it has waited about a second; `began`, when the wait
+        started, if before now."""
+        return Waiting(self, why, began)
 
     def _watch(self, client: Any) -> None:
         client.meta.events.register("before-call.*.*", self._record_call)

@@ -37,12 +37,47 @@ class StepResult:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Why:
+    """What a pause waits for and why: "waiting for POC-Queue's name (about 40 s left): SQS
+    keeps a deleted queue's name for 60 s". `about`: how long AWS usually takes in all, when
+    known; `limit`: how long pocctl waits at most (said as "n s of limit")."""
+
+    subject: str
+    reason: str = ""
+    about: float | None = None
+    limit: float | None = None
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A wait that has lasted about a second or more, as loops report it while they pause."""
+
+    step: str | None
+    loop: int
+    why: Why
+    waited: float
+
+    @property
+    def text(self) -> str:
+        why, waited = self.why, self.waited
+        if why.limit is not None:
+            progress = f"{waited:.0f} s of {why.limit:.0f} s"
+        elif why.about is not None and why.about - waited >= 1:
+            progress = f"about {why.about - waited:.0f} s left"
+        else:
+            progress = f"{waited:.0f} s so far"
+        return f"waiting for {why.subject} ({progress})" + (f": {why.reason}" if why.reason else "")
+
+
 class Reporter(Protocol):
     def step_started(self, step: str, title: str, doing: str) -> None: ...
 
     def step_finished(self, result: StepResult) -> None: ...
 
     def note(self, message: str) -> None: ...
+
+    def waiting(self, wait: Wait) -> None: ...
 
 
 class RecordingReporter:
@@ -52,6 +87,7 @@ class RecordingReporter:
         self.started: list[tuple[str, str]] = []
         self.results: list[StepResult] = []
         self.notes: list[str] = []
+        self.waits: list[Wait] = []
 
     def step_started(self, step: str, title: str, doing: str) -> None:
         self.started.append((step, doing))
@@ -61,3 +97,6 @@ class RecordingReporter:
 
     def note(self, message: str) -> None:
         self.notes.append(message)
+
+    def waiting(self, wait: Wait) -> None:
+        self.waits.append(wait)

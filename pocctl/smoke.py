@@ -21,9 +21,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pocctl.aws import is_not_found
-from pocctl.context import Context
+from pocctl.context import Context, Waiting
 from pocctl.errors import PocctlError
 from pocctl.logs import last_error
+from pocctl.reporting import Why
 from pocctl.resources.base import is_ours
 from pocctl.resources.mappings import WORKING, function_mappings
 from pocctl.resources.queues import depth, queue_arn, queue_url
@@ -49,6 +50,7 @@ class SmokeResult:
     hops: list[Hop] = field(default_factory=list)
     email_subscriptions: dict[str, str] = field(default_factory=dict)
     subject: str | None = None  # of the notification, as email subscribers get it
+    interrupted: str | None = None  # the hop being waited for when Ctrl-C came
 
     @property
     def ok(self) -> bool:
@@ -136,7 +138,12 @@ def until_usable(ctx: Context, url: str) -> None:
     and a probe accepted but lost is sent again."""
     sqs = ctx.client("sqs")
     deadline = ctx.clock() + INBOX_USABLE_WITHIN
-    waiting, pause = ctx.waiting(), 0.05
+    usable = Why(
+        "test-order's temporary queue to take messages",
+        "a new SQS queue can be used about a second after it is created",
+        1.0,
+    )
+    waiting, pause = ctx.waiting(usable), 0.05
     while True:
         try:
             sqs.send_message(QueueUrl=url, MessageBody=PROBE)
@@ -200,16 +207,50 @@ def remove_inboxes(ctx: Context, names: list[str]) -> list[str]:
     return removed
 
 
-def wait_for(ctx: Context, check: Callable[[], bool], deadline: float, pause: float = 0.02) -> bool:
-    """Check until true or past the deadline. The pauses start short and grow to a quarter of a
-    second: a hop's time is measured to within its last pause, so that is kept small where the
-    pipeline is fast."""
+# A hop that has not passed within this long is asked whether it still can, then this often:
+# a healthy pipeline passes each hop well within a second, and the look costs AWS calls.
+BLOCKED_FIRST = 1.0
+BLOCKED_EVERY = 2.0
+HOPS = ("accepted", "stored", "notified")
+
+
+class TestOrderInterrupted(KeyboardInterrupt):
+    """Ctrl-C during test-order, with what it had seen: the hops that passed, and which one it
+    was waiting for (`result.interrupted`). Its temporary inbox is removed by then."""
+
+    def __init__(self, result: SmokeResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+def wait_for(
+    ctx: Context,
+    check: Callable[[], bool],
+    deadline: float,
+    pause: float = 0.02,
+    *,
+    waiting: Waiting | None = None,
+    blocked: Callable[[], str | None] = lambda: None,
+) -> bool | str:
+    """Check until true (True), past the deadline (False), or until `blocked` says why the
+    check can no longer come true (that reason), which is asked after BLOCKED_FIRST seconds,
+    then every BLOCKED_EVERY. The pauses start short and grow to a quarter of a second: a hop's
+    time is measured to within its last pause, so that is kept small where the pipeline is
+    fast."""
+    waiting = waiting or ctx.waiting()
+    look_at = ctx.clock() + BLOCKED_FIRST
     while True:
         if check():
             return True
-        if ctx.clock() >= deadline:
+        now = ctx.clock()
+        if now >= deadline:
             return False
-        ctx.sleep(pause)
+        if now >= look_at:
+            reason = blocked()
+            if reason is not None:
+                return reason
+            look_at = now + BLOCKED_EVERY
+        waiting.pause(pause)
         pause = min(pause * 1.5, 0.25)
 
 
@@ -219,9 +260,34 @@ def run_test_order(
     *,
     timeout: float = 60.0,
     post: Post = http_post,
+    on_hop: Callable[[Hop], None] = lambda hop: None,
 ) -> SmokeResult:
-    order = dict(order or DEFAULT_ORDER)
-    result = SmokeResult(order)
+    """One order through every hop; `on_hop` is told each hop as it passes (or fails). A hop
+    that can no longer pass (its mapping disabled, the order dead-lettered) fails at once.
+    Ctrl-C raises TestOrderInterrupted with the hops so far."""
+    result = SmokeResult(dict(order or DEFAULT_ORDER))
+    try:
+        return _run(ctx, result, timeout, post, on_hop)
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, TestOrderInterrupted):
+            raise
+        passed = {hop.name for hop in result.hops}
+        result.interrupted = next((name for name in HOPS if name not in passed), None)
+        raise TestOrderInterrupted(result) from None
+
+
+def _run(
+    ctx: Context,
+    result: SmokeResult,
+    timeout: float,
+    post: Post,
+    on_hop: Callable[[Hop], None],
+) -> SmokeResult:
+    def passed(hop: Hop) -> None:
+        result.hops.append(hop)
+        on_hop(hop)
+
+    order = result.order
     outputs = read_outputs(ctx)
     if outputs["order_url"] is None:
         raise PocctlError(
@@ -229,17 +295,20 @@ def run_test_order(
             "Run `pocctl up` first, or check --stack and --region.",
         )
     clock = ctx.clock
+    n = ctx.config.names
     result.email_subscriptions = email_states(ctx)
     with temporary_inbox(ctx, outputs["topic_arn"]) as inbox:
+        dead_before = count(ctx, n.dead_letter_queue)
+        failed_before = count(ctx, n.stream_failure_queue)
         started = clock()
         deadline = started + timeout
         status, body = post(outputs["order_url"], json.dumps(order).encode("utf-8"))
         order_id = accepted_id(status, body)
         if order_id is None:
-            result.hops.append(Hop("accepted", False, clock() - started, f"HTTP {status}: {body}"))
+            passed(Hop("accepted", False, clock() - started, f"HTTP {status}: {body}"))
             return result
         result.order_id = order_id
-        result.hops.append(Hop("accepted", True, clock() - started, f"order {order_id}"))
+        passed(Hop("accepted", True, clock() - started, f"order {order_id}"))
 
         table = ctx.client("dynamodb")
         key = {"orderID": {"S": order_id}}
@@ -249,13 +318,28 @@ def run_test_order(
                 "Item" in table.get_item(TableName=outputs["table"], Key=key, ConsistentRead=True)
             ),
             deadline,
+            waiting=ctx.waiting(
+                Why(
+                    "the order to be stored",
+                    f"{n.writer_function} takes it from {n.queue} into {outputs['table']}",
+                    limit=timeout,
+                ),
+                began=started,
+            ),
+            blocked=lambda: hop_blocked(
+                ctx,
+                n.writer_function,
+                f"the order stays in {n.queue}",
+                n.dead_letter_queue,
+                dead_before,
+                "new message(s) in the dead-letter queue",
+            ),
         )
-        if not stored:
-            result.hops.append(Hop("stored", False, None, diagnose_storage(ctx)))
+        if stored is not True:
+            detail = diagnose_storage(ctx) if stored is False else stored
+            passed(Hop("stored", False, None, detail))
             return result
-        result.hops.append(
-            Hop("stored", True, clock() - started, f"row {order_id} in {outputs['table']}")
-        )
+        passed(Hop("stored", True, clock() - started, f"row {order_id} in {outputs['table']}"))
 
         sqs = ctx.client("sqs")
 
@@ -271,14 +355,85 @@ def run_test_order(
                     subjects.append(str(envelope.get("Subject") or "(no subject)"))
             return bool(subjects)
 
-        if wait_for(ctx, notified, deadline, pause=0.0):
+        delivered = wait_for(
+            ctx,
+            notified,
+            deadline,
+            pause=0.0,
+            waiting=ctx.waiting(
+                Why(
+                    "the order's notification",
+                    f"the table's stream runs {n.notifier_function}, which publishes to {n.topic}",
+                    limit=timeout,
+                ),
+                began=started,
+            ),
+            blocked=lambda: hop_blocked(
+                ctx,
+                n.notifier_function,
+                "the stored order is not notified",
+                n.stream_failure_queue,
+                failed_before,
+                f"new failed batch(es) of {n.notifier_function} in",
+            ),
+        )
+        if delivered is True:
             result.subject = subjects[0]
-            result.hops.append(
-                Hop("notified", True, clock() - started, f"published: {subjects[0]!r}")
-            )
+            passed(Hop("notified", True, clock() - started, f"published: {subjects[0]!r}"))
         else:
-            result.hops.append(Hop("notified", False, None, diagnose_notification(ctx)))
+            detail = diagnose_notification(ctx) if delivered is False else delivered
+            passed(Hop("notified", False, None, detail))
     return result
+
+
+# -- whether a hop can still pass --------------------------------------------------------------
+
+# Mapping states in which Lambda does not read the source (Lambda API reference,
+# EventSourceMappingConfiguration.State: Creating, Enabling, Enabled, Disabling, Disabled,
+# Updating, Deleting).
+NOT_POLLING = frozenset({"Disabling", "Disabled", "Deleting"})
+
+
+def mapping_stopped(ctx: Context, function: str) -> str | None:
+    """Why no mapping will run `function`, or None if one may (or it can't be told)."""
+    try:
+        mappings = function_mappings(ctx, function)
+    except ClientError:
+        return None
+    if mappings and not all(m.get("State") in NOT_POLLING for m in mappings):
+        return None
+    return mapping_state(ctx, function)
+
+
+def count(ctx: Context, queue: str) -> int | None:
+    """The queue's messages (SQS's counts are approximate); None if it can't be read."""
+    try:
+        return queue_depth(ctx, queue) or 0
+    except ClientError:
+        return None
+
+
+def grew(ctx: Context, queue: str, before: int | None) -> int:
+    """How many messages the queue gained since it held `before`."""
+    now = count(ctx, queue)
+    return 0 if now is None or before is None else max(now - before, 0)
+
+
+def hop_blocked(
+    ctx: Context, function: str, stuck: str, failures: str, before: int | None, landed: str
+) -> str | None:
+    """Why a hop cannot pass: no mapping runs `function` (then `stuck` says where the order
+    stays), or `failures` (where `function`'s failures land) gained `landed` since the order was
+    posted (then with the function's last error); None while it may still pass."""
+    stopped = mapping_stopped(ctx, function)
+    if stopped is not None:
+        return f"stopped early: {stopped}, so {stuck}"
+    grown = grew(ctx, failures, before)
+    if not grown:
+        return None
+    found = f"stopped early: {grown} {landed} {failures} since the order was posted"
+    error = last_error(ctx, function)
+    return found + (f"; last error in {function}'s log: {error}" if error else "")
 
 
 def notification(body: str) -> dict[str, Any]:

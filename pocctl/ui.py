@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from pocctl.reporting import Outcome, StepResult
+from pocctl.reporting import Outcome, StepResult, Wait
 
 if TYPE_CHECKING:
     from pocctl.context import Call
@@ -37,6 +37,8 @@ STYLES = {
 
 
 TITLE_WIDTH = 52
+# Off a terminal, a wait is said once it has lasted about a second, then at most this often.
+PLAIN_WAIT_EVERY = 10.0
 MARKS = {
     "ok": ("✓", "green"),
     "drifted": ("~", "yellow"),
@@ -75,6 +77,11 @@ class Terminal:
         self.notes: list[str] = []  # kept for --json documents
         self._status: Status | None = None
         self._in_flight: dict[str, str] = {}
+        # What each step (None: the command itself) is waiting for, and, off a terminal, when
+        # each wait was last said.
+        self._waits: dict[str | None, str] = {}
+        self._said: dict[int, float] = {}
+        self._showing_own_wait = False
         # Steps run in parallel: reporter calls come from several threads.
         self._lock = threading.RLock()
 
@@ -87,10 +94,13 @@ class Terminal:
     def _show_in_flight(self) -> None:
         if self.quiet or not self.live:
             return
-        if not self._in_flight:
+        shown = [self._waits.get(step, doing) for step, doing in self._in_flight.items()]
+        if None in self._waits:
+            shown.append(self._waits[None])
+        if not shown:
             self._stop_status()
             return
-        text = escape("; ".join(self._in_flight.values())) + " ..."
+        text = escape("; ".join(shown)) + " ..."
         if self._status is None:
             self._status = self.console.status(text)
             self._status.start()
@@ -100,6 +110,7 @@ class Terminal:
     def step_finished(self, result: StepResult) -> None:
         with self._lock:
             self._in_flight.pop(result.step, None)
+            self._waits.pop(result.step, None)
             self._print_result(result)
             self._show_in_flight()
 
@@ -128,6 +139,41 @@ class Terminal:
         with self._lock:
             self.notes.append(message)
             self.console.print(f"[cyan]note:[/] {escape(message)}")
+
+    def waiting(self, wait: Wait) -> None:
+        """On a terminal, the live line says it (for a step in flight, or within
+        `showing_waits`: the line is taken down after); otherwise a plain line, at most one a
+        loop every PLAIN_WAIT_EVERY seconds."""
+        if self.quiet:
+            return
+        with self._lock:
+            in_flight = wait.step in self._in_flight
+            if self.live and (in_flight or (wait.step is None and self._showing_own_wait)):
+                self._waits[wait.step] = wait.text
+                self._show_in_flight()
+                return
+            last = self._said.get(wait.loop)
+            if last is not None and wait.waited - last < PLAIN_WAIT_EVERY:
+                return
+            self._said[wait.loop] = wait.waited
+            self.console.print(f"[dim]...[/] {escape(wait.text)}")
+
+    def waited(self) -> None:
+        """The command's own wait (not a step's) is over."""
+        with self._lock:
+            if self._waits.pop(None, None) is not None:
+                self._show_in_flight()
+
+    @contextmanager
+    def showing_waits(self) -> Iterator[None]:
+        """Meanwhile, on a terminal, the command's own waits (test-order's, between hops) are
+        a live line, taken down at the end."""
+        self._showing_own_wait = True
+        try:
+            yield
+        finally:
+            self._showing_own_wait = False
+            self.waited()
 
     # -- everything else -----------------------------------------------------------------
     @contextmanager
@@ -159,6 +205,7 @@ class Terminal:
         self.console.print(f"[bold yellow]{escape(text)}[/]")
 
     def hop(self, name: str, ok: bool, seconds: float | None, detail: str) -> None:
+        self.waited()
         mark = "[green]✓[/]" if ok else "[bold red]x[/]"
         timing = f"{seconds:6.2f}s" if seconds is not None else "      -"
         self.console.print(f"{mark} {name:<9} [dim]{timing}[/]  {escape(detail)}")

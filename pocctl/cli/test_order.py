@@ -10,25 +10,51 @@ import click
 from pocctl.cli.main import cli
 from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
 from pocctl.context import Context
-from pocctl.errors import PocctlError
-from pocctl.smoke import DEFAULT_ORDER, SmokeResult, failure_hint, run_test_order
+from pocctl.errors import Interrupted, PocctlError
+from pocctl.smoke import (
+    DEFAULT_ORDER,
+    Hop,
+    SmokeResult,
+    TestOrderInterrupted,
+    failure_hint,
+    run_test_order,
+)
 from pocctl.ui import Terminal
 
 
 def prove(term: Terminal, ctx: Context, order: dict[str, Any], timeout: float) -> SmokeResult:
+    """Each hop is shown as it passes; on Ctrl-C, TestOrderInterrupted (the inbox removed)."""
     term.heading(f"Testing stack {ctx.config.stack} with one order: {json.dumps(order)}")
-    try:
-        result = run_test_order(ctx, order, timeout=timeout)
-    except KeyboardInterrupt:
-        term.warning("Interrupted: the temporary test queue and subscription were removed.")
-        raise
-    for hop in result.hops:
+
+    def show(hop: Hop) -> None:
         term.hop(hop.name, hop.ok, hop.seconds, hop.detail)
+
+    with term.showing_waits():
+        result = run_test_order(ctx, order, timeout=timeout, on_hop=show)
     for email, state in result.email_subscriptions.items():
         term.info(f"email subscription {email}: {state}")
     if not result.email_subscriptions:
         term.info("no email subscription (add one with `pocctl up --email you@example.com`)")
     return result
+
+
+def interrupted(ctx: Context, result: SmokeResult) -> Finished:
+    passed = [hop.name for hop in result.hops if hop.ok]
+    document = {
+        **result.as_json(),
+        "ok": False,
+        "stack": ctx.config.stack,
+        "region": ctx.config.region,
+    }
+    return Finished(
+        document,
+        Interrupted(
+            "Interrupted"
+            + (f" while waiting for '{result.interrupted}'" if result.interrupted else "")
+            + (f" (passed: {', '.join(passed)})" if passed else "")
+            + "; the temporary test queue and subscription were removed.",
+        ),
+    )
 
 
 @cli.command("test-order")
@@ -59,7 +85,10 @@ def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs
     flags = collect(kwargs)
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term)
-    result = prove(term, ctx, {"item": item, "customerID": customer}, timeout)
+    try:
+        result = prove(term, ctx, {"item": item, "customerID": customer}, timeout)
+    except TestOrderInterrupted as stopped:
+        return interrupted(ctx, stopped.result)
     document = {**result.as_json(), "stack": ctx.config.stack, "region": ctx.config.region}
     failed = result.failed_hop
     if failed is not None:

@@ -182,7 +182,14 @@ class FunctionStep(Step[Configuration]):
             )
 
         with aws_errors(self.key, "GetFunction"):
-            poll(ctx, ready, what=f"function {self.function_name} becoming ready", step=self.key)
+            poll(
+                ctx,
+                ready,
+                what=f"function {self.function_name} to become ready",
+                step=self.key,
+                why="Lambda readies a new or updated function (Pending, or update InProgress) "
+                "before it takes another change; usually seconds",
+            )
 
     def apply(self, ctx: Context, plan: Plan[Configuration]) -> None:
         lam = ctx.client("lambda")
@@ -197,6 +204,7 @@ class FunctionStep(Step[Configuration]):
                         Tags=ctx.config.tags,
                         **desired,
                     ),
+                    what=f"{self.function_name}'s role",
                 )
             # No wait for Active: while Pending a function can't be invoked or modified (Lambda
             # Developer Guide, "Lambda function states" and "Troubleshoot invocation"); its

@@ -14,7 +14,7 @@ from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent, tag_dic
 from pocctl.context import Context
 from pocctl.errors import StepError
 from pocctl.policies import as_list, render, statements
-from pocctl.reporting import Outcome
+from pocctl.reporting import Outcome, Why
 from pocctl.resources.base import (
     Change,
     Leftover,
@@ -50,10 +50,11 @@ def canonical(document: dict[str, Any]) -> str:
     return json.dumps({**document, "Statement": normalised}, sort_keys=True)
 
 
-def settle(ctx: Context, changed_at: float | None, changed: str | None) -> None:
+def settle(ctx: Context, changed_at: float | None, changed: str | None, what: str = "") -> None:
     """Not ready before IAM can have applied what this run made or changed: nothing tells when
     it has, so wait out the usual propagation, counted from the change. What was changed (not
-    just made: a fresh stack's roles are seconds old by the end of `up`) is said."""
+    just made: a fresh stack's roles are seconds old by the end of `up`) is said as a note;
+    what was made (`what`), as a wait once it has lasted a second."""
     if changed_at is None:
         return
     remaining = changed_at + IAM_PROPAGATION_SECONDS - ctx.clock()
@@ -64,7 +65,12 @@ def settle(ctx: Context, changed_at: float | None, changed: str | None) -> None:
             f"waiting {remaining:.1f}s for IAM to apply the changed permissions of {changed} (IAM "
             "is eventually consistent: until then AWS may still use the roles as they were)"
         )
-    ctx.waiting().pause(remaining)
+    made = Why(
+        f"IAM to apply {what or 'the new roles'}",
+        "IAM is eventually consistent: a new role reaches Lambda in 5-10 s",
+        remaining,
+    )
+    ctx.waiting(made).pause(remaining, said=changed is not None)
 
 
 def policy_arn(ctx: Context, name: str) -> str:
@@ -234,7 +240,8 @@ class RoleStep(Step[RoleState]):
         self.changed_at, self.made = ctx.clock(), plan.current is None
 
     def settle(self, ctx: Context) -> None:
-        settle(ctx, self.changed_at, None if self.made else f"role {self.role_name}")
+        role = f"role {self.role_name}"
+        settle(ctx, self.changed_at, None if self.made else role, role)
 
     def _remove_policies(self, ctx: Context, inline: list[str], attached: list[str]) -> None:
         """Side by side: IAM removes a role's policies in any order, only all before the role."""
@@ -403,7 +410,7 @@ class BoundaryStep(Step[BoundaryState]):
 
     def settle(self, ctx: Context) -> None:
         boundary = f"the roles' permissions boundary {self.policy_name}"
-        settle(ctx, self.changed_at, None if self.made else boundary)
+        settle(ctx, self.changed_at, None if self.made else boundary, boundary)
 
     def destroy(self, ctx: Context) -> Outcome:
         iam = ctx.client("iam")

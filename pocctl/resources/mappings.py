@@ -28,7 +28,7 @@ from pocctl.aws import (
     retry_while_role_propagates,
 )
 from pocctl.context import Context
-from pocctl.reporting import Action, Outcome
+from pocctl.reporting import Action, Outcome, Why
 from pocctl.resources.base import (
     Change,
     Differs,
@@ -301,6 +301,7 @@ class MappingStep(Step[Mappings]):
                         lambda: not old_ones(),
                         what="the previous mapping's deletion",
                         step=self.key,
+                        why="the old mapping is still Deleting",
                     )
             with aws_errors(self.key, "CreateEventSourceMapping"):
                 # Made as soon as the function exists: if AWS refuses a mapping of a function
@@ -316,6 +317,11 @@ class MappingStep(Step[Mappings]):
                         **settings,
                     ),
                     or_while=self.while_pending(ctx),
+                    what=f"{self.function_name}'s role",
+                    or_why=Why(
+                        f"{self.function_name} to leave Pending",
+                        "Lambda refuses a mapping of a function it is still creating",
+                    ),
                 )
             self.wait_enabled(ctx, created["UUID"])
             return
@@ -376,8 +382,9 @@ class MappingStep(Step[Mappings]):
             poll(
                 ctx,
                 lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled",
-                what=f"mapping {uuid} becoming Enabled",
+                what=f"the mapping to {self.function_name} ({uuid}) to become Enabled",
                 step=self.key,
+                why="Lambda starts a new or changed mapping (Creating/Enabling) before it polls",
                 first=0.25,
             )
 

@@ -22,7 +22,7 @@ from pocctl.aws import (
 )
 from pocctl.context import Context
 from pocctl.errors import ForeignResourceError
-from pocctl.reporting import Outcome
+from pocctl.reporting import Outcome, Why
 from pocctl.resources.base import (
     Differs,
     Leftover,
@@ -45,6 +45,19 @@ NAME_REUSE_CODES = frozenset(
 # CreateQueue of an existing queue with other attributes or tags (the query code, and the JSON
 # protocol's name for it).
 NAME_EXISTS_CODES = frozenset({"QueueAlreadyExists", "QueueNameExists"})
+NAME_REUSE_SECONDS = 60.0
+
+
+def name_reuse(name: str) -> Why:
+    """The wait `up` says while SQS refuses the name of a queue deleted moments ago: "you must
+    wait at least 60 seconds before creating a queue with the same name" (SQS API reference,
+    DeleteQueue). When it was deleted is not known here, so the time left is at most that."""
+    return Why(
+        f"{name}'s name",
+        f"SQS keeps a deleted queue's name for {NAME_REUSE_SECONDS:.0f} s (QueueDeletedRecently)",
+        NAME_REUSE_SECONDS,
+    )
+
 
 # CreatedTimestamp is "the time when the queue was created in seconds (epoch time)" (SQS API
 # reference, GetQueueAttributes): whole seconds, and the clocks compared may differ a little.
@@ -268,7 +281,7 @@ class QueueStep(Step[QueueState]):
                     raise
 
             with aws_errors(self.key, "CreateQueue"):
-                retry_on_codes(ctx, create, NAME_REUSE_CODES, limit_seconds=75)
+                retry_on_codes(ctx, create, NAME_REUSE_CODES, 75, name_reuse(self.queue_name))
             return
         with aws_errors(self.key, "SetQueueAttributes"):
             sqs.set_queue_attributes(QueueUrl=plan.current.url, Attributes=plan.current.wrong)

@@ -108,7 +108,13 @@ class TableStep(Step[Table]):
             found.update(self._describe(ctx) or {})
             return found.get("TableStatus") == "ACTIVE"
 
-        poll(ctx, active, what=f"table {self.table_name} becoming ACTIVE", step=self.key)
+        poll(
+            ctx,
+            active,
+            what=f"table {self.table_name} to become ACTIVE",
+            step=self.key,
+            why="DynamoDB creates a table (CREATING) before it can be used, usually in seconds",
+        )
         return found
 
     def apply(self, ctx: Context, plan: Plan[Table]) -> Table:
@@ -124,6 +130,7 @@ class TableStep(Step[Table]):
                         lambda: self._describe(ctx) is None,
                         what=f"the old table {self.table_name} to finish deleting",
                         step=self.key,
+                        why="DynamoDB refuses the name while a table of that name is DELETING",
                     )
             with aws_errors(self.key, "CreateTable"):
                 ddb.create_table(

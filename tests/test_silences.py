@@ -1,0 +1,210 @@
+"""Long silences (issue 21, item 4): every wait over about a second says what it waits for, why,
+and roughly how long AWS takes; `test-order` shows each hop as it passes, stops early when a hop
+cannot pass, and keeps what passed on Ctrl-C."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from rich.console import Console
+
+from pocctl.cli import cli
+from pocctl.cli.options import Runtime
+from pocctl.context import Context
+from pocctl.local.aws.timing import Timing
+from pocctl.local.emulator import Emulator
+from pocctl.reporting import Outcome, StepResult, Wait, Why
+from pocctl.ui import Terminal
+
+from .emulated import up_local
+from .faults import raising, runtime_with
+from .test_aws_behaviours import Clock
+from .test_local import inboxes_left
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def aws_clock_emulator(clock: Clock) -> Iterator[Emulator]:
+    """AWS's clock at full length, moved by pocctl's own pauses: SQS's 60 s take no time."""
+    with Emulator(port=0, timing=Timing(), clock=clock) as running:
+        yield running
+
+
+@pytest.mark.slow
+def test_up_right_after_down_says_it_waits_for_the_queue_names_and_why(
+    aws_clock_emulator: Emulator, clock: Clock
+) -> None:
+    runtime = Runtime(sleep=clock.sleep, clock=clock)
+    env = {"AWS_ENDPOINT_URL": aws_clock_emulator.endpoint_url, "NO_COLOR": "1"}
+    runner = CliRunner()
+    for args in (["up"], ["down", "--yes"]):
+        done = runner.invoke(cli, [*args, "--stack", "sil"], obj=runtime, env=env)
+        assert done.exit_code == 0, done.output
+
+    again = runner.invoke(cli, ["up", "--stack", "sil"], obj=runtime, env=env)
+
+    assert again.exit_code == 0, again.output
+    lines = again.output.splitlines()
+    said = [i for i, line in enumerate(lines) if "waiting for sil-Queue-DLQ's name" in line]
+    created = lines.index(next(line for line in lines if "SQS queue sil-Queue-DLQ" in line))
+    assert said and said[0] < created, again.output
+    assert re.fullmatch(
+        r"\.\.\. waiting for sil-Queue-DLQ's name \(about \d+ s left\): SQS keeps a deleted "
+        r"queue's name for 60 s \(QueueDeletedRecently\)",
+        lines[said[0]],
+    ), lines[said[0]]
+    # Off a terminal, not a line per poll: one about every 10 s of the minute.
+    assert 2 <= len(said) <= 7, again.output
+    lefts = [int(left) for i in said for left in re.findall(r"about (\d+) s left", lines[i])]
+    assert lefts == sorted(lefts, reverse=True)  # past the minute: "n s so far"
+
+
+def test_a_second_up_says_no_wait(aws_clock_emulator: Emulator, clock: Clock) -> None:
+    runtime = Runtime(sleep=clock.sleep, clock=clock)
+    env = {"AWS_ENDPOINT_URL": aws_clock_emulator.endpoint_url, "NO_COLOR": "1"}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["up", "--stack", "calm"], obj=runtime, env=env).exit_code == 0
+    clock.advance("iam_propagation")
+    again = runner.invoke(cli, ["up", "--stack", "calm"], obj=runtime, env=env)
+    assert again.exit_code == 0, again.output
+    assert "waiting for" not in again.output
+
+
+# -- test-order ---------------------------------------------------------------------------------
+
+
+def disable_mapping(ctx: Context, emulator: Emulator, function: str) -> None:
+    lam = ctx.client("lambda")
+    (mapping,) = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    emulator.reconciled()  # its poller has stopped
+
+
+def order_test(emulator: Emulator, stack: str, *more: str, runtime: Any = None) -> Result:
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url, "NO_COLOR": "1"}
+    args = ["test-order", "--stack", stack, *more]
+    return CliRunner().invoke(cli, args, obj=runtime or Runtime(), env=env)
+
+
+def hop_lines(output: str) -> list[str]:
+    return [line.split()[1] for line in output.splitlines() if line[:2] in ("✓ ", "x ")]
+
+
+@pytest.mark.parametrize(
+    ("function", "passed", "stuck"),
+    [("Lambda-2", ["accepted", "stored"], "notified"), ("Lambda-1", ["accepted"], "stored")],
+)
+def test_test_order_stops_as_soon_as_a_mapping_it_needs_is_disabled(
+    emulator: Emulator, function: str, passed: list[str], stuck: str
+) -> None:
+    stack = f"stop{function[-1]}"
+    ctx = up_local(emulator, stack)
+    disable_mapping(ctx, emulator, f"{stack}-{function}")
+
+    started = time.monotonic()
+    result = order_test(emulator, stack, "--timeout", "60")
+    took = time.monotonic() - started  # the clock test-order itself reads (Runtime's)
+
+    assert result.exit_code == 1, result.output
+    assert took < 20, result.output  # not the 60 s timeout: it knew the hop could not pass
+    assert hop_lines(result.output) == [*passed, stuck]
+    assert (
+        f"Error: The order did not get past '{stuck}': stopped early: mapping to "
+        f"{stack}-{function} is Disabled"
+    ) in result.output
+
+
+def test_test_order_shows_each_hop_as_it_passes_and_keeps_them_on_ctrl_c(
+    emulator: Emulator,
+) -> None:
+    ctx = up_local(emulator, "ctrlc2")
+
+    def interrupt_the_wait_for_the_row(session: Any) -> None:
+        session.events.register("before-call.dynamodb.GetItem", raising(KeyboardInterrupt()))
+
+    runtime = runtime_with(interrupt_the_wait_for_the_row)
+    result = order_test(emulator, "ctrlc2", runtime=runtime)
+
+    assert result.exit_code == 130, result.output
+    assert hop_lines(result.output) == ["accepted"]
+    assert (
+        "Error: Interrupted while waiting for 'stored' (passed: accepted); the temporary test "
+        "queue and subscription were removed."
+    ) in result.output
+    assert inboxes_left(ctx) == []
+    topic = ctx.arn("sns", "ctrlc2-Topic")
+    assert ctx.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+
+    as_json = order_test(emulator, "ctrlc2", "--json", runtime=runtime)
+    assert as_json.exit_code == 130
+    document = json.loads(as_json.stdout)
+    assert document["ok"] is False and document["interrupted"] == "stored"
+    assert [(hop["name"], hop["ok"]) for hop in document["hops"]] == [("accepted", True)]
+    assert document["error"].startswith("Interrupted while waiting for 'stored'")
+
+
+@pytest.mark.slow
+def test_test_order_stops_once_the_order_is_dead_lettered(emulator: Emulator) -> None:
+    ctx = up_local(emulator, "dead")
+    sqs, lam = ctx.client("sqs"), ctx.client("lambda")
+    url = sqs.get_queue_url(QueueName="dead-Queue")["QueueUrl"]
+    # Small timeouts in the test, not in the product: redeliveries every second.
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "1"})
+    lam.update_function_configuration(
+        FunctionName="dead-Lambda-1", Environment={"Variables": {"TABLE_NAME": "no-such-table"}}
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName="dead-Lambda-1")
+
+    started = time.monotonic()
+    result = order_test(emulator, "dead", "--timeout", "120")
+    took = time.monotonic() - started
+
+    assert result.exit_code == 1, result.output
+    assert took < 60, result.output
+    assert hop_lines(result.output) == ["accepted", "stored"]
+    assert (
+        "Error: The order did not get past 'stored': stopped early: 1 new message(s) in the "
+        "dead-letter queue dead-Queue-DLQ since the order was posted"
+    ) in result.output
+
+
+# -- on a terminal ------------------------------------------------------------------------------
+
+
+def at_a_terminal() -> tuple[Terminal, io.StringIO]:
+    term = Terminal()
+    screen = io.StringIO()
+    term.console = Console(file=screen, force_terminal=True, width=200, color_system=None)
+    term.live = True
+    return term, screen
+
+
+def test_on_a_terminal_a_step_s_wait_is_in_the_live_line_until_the_step_ends() -> None:
+    term, screen = at_a_terminal()
+    why = Why("POC-Queue's name", "SQS keeps a deleted queue's name for 60 s", 60.0)
+    term.step_started("queue", "SQS queue POC-Queue", "create")
+    term.waiting(Wait("queue", 1, why, 20.0))
+    term.waiting(Wait("queue", 1, why, 21.0))  # the line is redrawn, not a line per poll
+    term.step_finished(StepResult("queue", "SQS queue POC-Queue", Outcome.CREATED, 41.0))
+    shown = screen.getvalue()
+    assert "waiting for POC-Queue's name (about 39 s left)" in shown
+    assert "created      SQS queue POC-Queue" in shown
+    assert term._status is None  # the live line is down
+
+
+def test_on_a_terminal_a_wait_nothing_will_take_down_is_a_plain_line() -> None:
+    term, screen = at_a_terminal()
+    term.waiting(Wait(None, 7, Why("AWS to accept DeleteQueue", "it is busy"), 1.5))
+    assert term._status is None
+    assert "waiting for AWS to accept DeleteQueue (2 s so far): it is busy" in screen.getvalue()
