@@ -159,15 +159,20 @@ def test_a_file_given_as_handlers_is_called_a_file(
 # -- item 5: `local mail` reads the emulator the other commands use ---------------------------
 
 
-def mail_from(emulator: Emulator, address: str) -> None:
-    """An email subscription: the emulator mails its confirmation."""
-    sns = boto3.client(
-        "sns",
+def client(service: str, endpoint: str) -> Any:
+    """A client of `pocctl local` at `endpoint`, as a user's script would make."""
+    return boto3.client(
+        service,
         region_name="us-east-1",
-        endpoint_url=emulator.endpoint_url,
+        endpoint_url=endpoint,
         aws_access_key_id="pocctl-local",
         aws_secret_access_key="pocctl-local",
     )
+
+
+def mail_from(emulator: Emulator, address: str) -> None:
+    """An email subscription: the emulator mails its confirmation."""
+    sns = client("sns", emulator.endpoint_url)
     topic = sns.create_topic(Name="mailtest-Topic")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=address)
 
@@ -271,6 +276,39 @@ def test_a_stage_with_a_hyphen_is_deployed_and_serves_orders(
     assert order.exit_code == 0, order.output
 
 
+def test_the_emulator_refuses_a_stage_name_api_gateway_refuses(emulator: Emulator) -> None:
+    ag = client("apigateway", emulator.endpoint_url)
+    api = ag.create_rest_api(name="stagename-API")["id"]
+    root = ag.get_resources(restApiId=api)["items"][0]["id"]
+    ag.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    ag.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    with pytest.raises(ag.exceptions.BadRequestException, match="only allows a-zA-Z0-9_"):
+        ag.create_deployment(restApiId=api, stageName="my.stage")
+    ag.create_deployment(restApiId=api, stageName="my-stage")
+
+
+def test_up_says_so_if_api_gateway_refuses_a_hyphen_after_all(
+    runner: CliRunner, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The API reference allows hyphens; AWS's own error message names none (see the emulator's
+    # STAGE_NAME): under that answer, up stops at the API with AWS's reason, and another stage
+    # name then completes the stack.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    monkeypatch.setattr(emulator.aws.apigateway, "hyphenated_stages", False)
+    refused = runner.invoke(cli, ["up", "--stack", "nohyphen", "--stage", "my-stage"])
+    assert refused.exit_code == 1, refused.output
+    assert "BadRequestException" in refused.output
+    assert "Stage name only allows a-zA-Z0-9_" in refused.output
+    assert "API Gateway refused the stage name 'my-stage': choose one of letters, digits" in (
+        refused.output
+    )
+    assert "Traceback" not in refused.output
+    monkeypatch.setenv("POCCTL_STAGE", "my_stage")
+    again = runner.invoke(cli, ["up", "--stack", "nohyphen"])
+    assert again.exit_code == 0, again.output
+    assert runner.invoke(cli, ["test-order", "--stack", "nohyphen"]).exit_code == 0
+
+
 @pytest.mark.parametrize("stage", ["v1_beta-2", "-", "s" * 128])
 def test_every_stage_api_gateway_allows_is_accepted(runner: CliRunner, stage: str) -> None:
     # API Gateway API reference, CreateStage: alphanumerics, hyphens, underscores, 1-128.
@@ -293,20 +331,14 @@ HANDLER = "def handler(event, context):\n    return {'ran': True}\n"
 
 def run_a_function(endpoint: str) -> None:
     """As a user's stack would: a function made and invoked (its worker is forked)."""
-    options: dict[str, Any] = {
-        "region_name": "us-east-1",
-        "endpoint_url": endpoint,
-        "aws_access_key_id": "pocctl-local",
-        "aws_secret_access_key": "pocctl-local",
-    }
     trust = render("trust-lambda", {})  # the functions' own trust policy
-    role = boto3.client("iam", **options).create_role(
+    role = client("iam", endpoint).create_role(
         RoleName="sig-role", AssumeRolePolicyDocument=json.dumps(trust)
     )["Role"]["Arn"]
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("app.py", HANDLER)
-    lam = boto3.client("lambda", **options)
+    lam = client("lambda", endpoint)
     lam.create_function(
         FunctionName="sig-fn",
         Runtime="python3.13",
