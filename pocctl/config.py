@@ -14,7 +14,9 @@ TAG_KEY = "pocctl:stack"
 
 STACK_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,29}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-STAGE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# API Gateway API reference, CreateStage (stageName): "Stage names can only contain alphanumeric
+# characters, hyphens, and underscores. Maximum length is 128 characters."
+STAGE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # Deliberately simple: one @, a dot in the domain, no spaces. SNS does the real check.
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -47,7 +49,10 @@ def validate_email(email: str) -> str:
 
 def validate_stage(stage: str) -> str:
     if not STAGE_PATTERN.match(stage):
-        raise ConfigError(f"Invalid stage name {stage!r}: use letters, digits and underscores.")
+        raise ConfigError(
+            f"Invalid stage name {stage!r}: use 1-128 letters, digits, hyphens and underscores "
+            "(API Gateway's rule), for example 'prod' or 'my-stage'."
+        )
     return stage
 
 

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from pocctl import dependencies
 from pocctl.bundle import bundled_dir
 from pocctl.context import Context
-from pocctl.errors import PocctlError
+from pocctl.errors import ConfigError, PocctlError
 from pocctl.handler_check import Handler, check_imports, check_sources
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -142,10 +142,17 @@ def build_package(
     `online=False`: the dependencies last resolved for the same requirements (no pip)."""
     root = bundled_dir("handlers") if source is None else Path(source).resolve()
     if source is not None and not root.is_dir():
-        raise PocctlError(
-            f"Handlers directory {source} does not exist.",
-            "Create it with `pocctl init --handlers`, or fix handlers in pocctl.toml "
-            "(--handlers, POCCTL_HANDLERS).",
+        where = "(from --handlers, POCCTL_HANDLERS or handlers in pocctl.toml)"
+        if root.exists():
+            raise ConfigError(
+                f"Handlers directory {source} is a file, not a directory {where}.",
+                "Give the directory that holds your handler modules"
+                + (f": {Path(source).parent}" if Path(source).suffix == ".py" else "")
+                + " (`pocctl init --handlers` makes one).",
+            )
+        raise ConfigError(
+            f"Handlers directory {source} does not exist {where}.",
+            "Create it with `pocctl init --handlers`, or fix the setting.",
         )
     parsed = {name: Handler.parse(spec) for name, spec in handlers.items()}
     sources = source_files(root)

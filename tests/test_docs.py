@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
+
+from pocctl.cli import cli
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,3 +29,37 @@ def test_quick_start_has_exactly_two_commands_demo_then_tests() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert quick_start()[1] in ci
+
+
+SHARED = {"--stack", "--region", "--profile", "--endpoint-url", "--quiet", "--verbose", "--help"}
+
+
+def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((prefix + name, command))
+        if isinstance(command, click.Group):
+            found += commands(command, f"{prefix}{name} ")
+    return found
+
+
+def test_the_command_table_names_every_flag_of_every_command() -> None:
+    """A flag that works but is not in its command's row is one a reader never finds (`demo
+    --keep` was). The options every AWS command shares are described once, above the table."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {
+        found[1]: line
+        for line in readme.splitlines()
+        if (found := re.match(r"\| `pocctl ((?:local )?[a-z-]+)[ `]", line))
+    }
+    missing = [
+        f"pocctl {name} {flag}"
+        for name, command in commands(cli)
+        for param in command.params
+        if isinstance(param, click.Option)
+        for flag in param.opts
+        if flag.startswith("--")
+        and (flag not in SHARED or name == "local mail")
+        and flag not in rows.get(name, "")
+    ]
+    assert missing == []

@@ -329,7 +329,9 @@ def test_cli_test_order_json_and_local_mail(
     ]
     eventually(lambda: mail_to(emulator, "cli@example.com"))
     mail = runner.invoke(cli, ["local", "mail", "--port", str(emulator.port), "--json"])
-    subjects = [m["subject"] for m in json.loads(mail.output) if m["to"] == "cli@example.com"]
+    outbox = json.loads(mail.stdout)
+    assert outbox["ok"] is True and outbox["endpoint"] == emulator.endpoint_url
+    subjects = [m["subject"] for m in outbox["messages"] if m["to"] == "cli@example.com"]
     assert subjects == [
         "AWS Notification - Subscription Confirmation",
         f"New order {document['order_id']}: mop",
@@ -360,7 +362,9 @@ def test_cli_test_order_names_the_failed_hop(
 def test_local_mail_without_an_emulator_says_how_to_start_one() -> None:
     result = CliRunner().invoke(cli, ["local", "mail", "--port", "1"])
     assert result.exit_code == 1
-    assert "No pocctl local emulator answers on port 1." in result.output
+    assert "No pocctl local emulator answers at http://127.0.0.1:1 (from flag --port)" in (
+        result.output
+    )
     assert "pocctl local" in result.output
 
 
@@ -464,7 +468,7 @@ def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) 
         assert done.returncode == 0, done.stdout + done.stderr
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=15)
-        assert process.returncode == 0
+        assert process.returncode == 130  # interrupted, as the README says of every command
         assert "Stopping pocctl local." in output
         assert "Traceback" not in output
     finally:

@@ -34,7 +34,7 @@ def test_a_new_user_follows_the_readme_offline(
     assert "Deploying stack POC in eu-west-1" in up.output
     assert "/beta/_user_request_/order" in up.output
 
-    mail = json.loads(pocctl("local", "mail", "--port", str(emulator.port), "--json").output)
+    mail = json.loads(pocctl("local", "mail", "--json").stdout)["messages"]
     (confirmation,) = [m for m in mail if m.get("confirm_url")]
     assert confirmation["to"] == "you@example.com"
     follow_confirmation_links(mail)  # the user clicks the link in the mail

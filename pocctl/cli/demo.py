@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from pocctl.cli.down import teardown
-from pocctl.cli.local import start_emulator
+from pocctl.cli.local import running, start_emulator, wait_for_stop
 from pocctl.cli.main import cli
 from pocctl.cli.options import raise_failure, runtime
 from pocctl.cli.test_order import prove
@@ -42,7 +42,7 @@ def demo(keep: bool) -> None:
         region_name=config.region,
     )
     ctx = Context(config, term, session=session)
-    try:
+    with running(emulator) as received:
         raise_failure(deploy(term, ctx))
         for address in follow_confirmation_links(emulator.outbox.messages):  # type: ignore[attr-defined]
             term.info(f"Confirmed the subscription of {address} (its mail's link, followed).")
@@ -51,8 +51,11 @@ def demo(keep: bool) -> None:
             if not message.get("confirm_url"):
                 term.mail(message)
         if keep:
-            term.info(f"Kept running: export AWS_ENDPOINT_URL={endpoint}; Ctrl-C to stop.")
-            click.pause(info="")
+            term.info(
+                f"Kept running: export AWS_ENDPOINT_URL={endpoint} in another terminal to use "
+                "it; Ctrl-C here stops it."
+            )
+            wait_for_stop(term, received)
             return
         raise_failure(teardown(term, Context(config, term, session=session)))
         failed = result.failed_hop
@@ -62,5 +65,3 @@ def demo(keep: bool) -> None:
             "Demo complete: an order went API -> SQS -> Lambda-1 -> DynamoDB -> Streams "
             "-> Lambda-2 -> SNS -> email, and the stack is gone again."
         )
-    finally:
-        emulator.stop()  # type: ignore[attr-defined]

@@ -58,13 +58,26 @@ def down(yes: bool, serial: bool, as_json: bool, **kwargs: Any) -> Finished:
                 f"Refusing to delete stack {config.stack} without confirmation: there is no "
                 "terminal to ask on. Re-run with --yes to confirm."
             )
-        click.confirm(
+        confirmed(
             f"Delete every resource of stack {config.stack} in {config.region} "
-            f"(account {ctx.account_id})?",
-            abort=True,
-            err=True,
+            f"(account {ctx.account_id})?"
         )
     return teardown(term, ctx, serial=serial)
+
+
+def confirmed(question: str) -> None:
+    """Ask on the terminal; anything but yes deletes nothing (exit 1), and Ctrl-C at the prompt
+    is an interruption (exit 130), which click.confirm would make one "Aborted!" (exit 1)."""
+    click.echo(f"{question} [y/N]: ", nl=False, err=True)
+    try:
+        answer = input()
+    except EOFError:
+        answer = ""
+    except KeyboardInterrupt:
+        click.echo(err=True)
+        raise Interrupted("Interrupted at the prompt: nothing was deleted.") from None
+    if answer.strip().lower() not in ("y", "yes"):
+        raise PocctlError("Not confirmed: nothing was deleted.")
 
 
 def teardown(term: Terminal, ctx: Context, *, serial: bool = False) -> Finished:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 
-from pocctl.cli.main import cli
-from pocctl.errors import PocctlError
-from pocctl.ui import Terminal, print_json
+from pocctl.cli.main import cli, stopped_by_user
+from pocctl.cli.options import Finished, json_flag
+from pocctl.errors import ConfigError, PocctlError
+from pocctl.settings import resolve
+from pocctl.ui import Terminal
 
 DEFAULT_PORT = 4566
 
@@ -42,10 +49,78 @@ def start_emulator(
         raise PocctlError(str(exc)) from exc
     except OSError as exc:
         raise PocctlError(
-            f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}.",
-            "Is another emulator running there? Pick another port with --port.",
+            f"Cannot listen on 127.0.0.1:{port}: {os.strerror(exc.errno) if exc.errno else exc}.",
+            "Is another `pocctl local` running there? Stop it, or pick another port: "
+            f"--port {port + 1 if 0 < port < 65535 else 4567}, or --port 0 for any free one "
+            "(then export the AWS_ENDPOINT_URL it prints).",
         ) from exc
     return emulator
+
+
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[list[str]]:
+    """SIGTERM and SIGHUP (a process manager, a closed terminal, a CI job ending) stop the
+    command as Ctrl-C does, so that it cleans up the same way; yields the names of the signals
+    received (none: it was Ctrl-C, or nothing)."""
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # only the main thread may handle signals (an embedding, a test)
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextmanager
+def signals_ignored() -> Iterator[None]:
+    """While cleaning up: a second Ctrl-C or SIGTERM must not leave the cleaning half done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    numbers = (signal.SIGINT, *STOP_SIGNALS)
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextmanager
+def running(emulator: Any) -> Iterator[list[str]]:
+    """The emulator, stopped at the end however the command ends (its worker processes and
+    temporary code directory go with it), with SIGTERM and SIGHUP stopping it as Ctrl-C does.
+    Yields the names of those signals received."""
+    with stopped_by_signals() as received:
+        try:
+            yield received
+        finally:
+            with signals_ignored():
+                emulator.stop()
+
+
+def wait_for_stop(term: Terminal, received: list[str]) -> None:
+    """Inside `running`: serve until Ctrl-C (then exit 130, as any interrupted command), or
+    SIGTERM or SIGHUP (then return, to exit 0: a requested stop, as process managers expect)."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        term.info(f"Stopping pocctl local{f' ({received[0]})' if received else ''}.")
+        if not received:
+            raise stopped_by_user() from None
 
 
 @cli.group(invoke_without_command=True)
@@ -123,54 +198,91 @@ def local(
     term = Terminal()
     timing = Timing(enabled=aws_timing == "on", scale=time_scale)
     emulator = start_emulator(term, port, latency, fail_rate, timeout_rate, timing)
-    url = emulator.endpoint_url  # type: ignore[attr-defined]
-    term.success(f"pocctl local is listening on {url}")
-    term.info(timing.describe() + ".")
-    term.info("In another terminal:")
-    term.info(f"  export AWS_ENDPOINT_URL={url}")
-    term.info("  pocctl up && pocctl test-order")
-    term.info("Stop with Ctrl-C (everything it holds is in memory and goes with it).")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        term.info("Stopping pocctl local.")
-    finally:
-        emulator.stop()  # type: ignore[attr-defined]
+    with running(emulator) as received:
+        url = emulator.endpoint_url  # type: ignore[attr-defined]
+        term.success(f"pocctl local is listening on {url}")
+        term.info(timing.describe() + ".")
+        term.info("In another terminal:")
+        term.info(f"  export AWS_ENDPOINT_URL={url}")
+        term.info("  pocctl up && pocctl test-order")
+        term.info("Stop with Ctrl-C (everything it holds is in memory and goes with it).")
+        wait_for_stop(term, received)
 
 
 @local.command()
 @click.option(
+    "--endpoint-url",
+    help="URL of the running `pocctl local`. [env: AWS_ENDPOINT_URL; else pocctl.toml's "
+    "endpoint_url, else http://127.0.0.1:4566]",
+)
+@click.option(
     "--port",
     type=click.IntRange(1, 65535),
-    default=DEFAULT_PORT,
-    show_default=True,
-    help="Port of the running `pocctl local`.",
+    help=f"Port of the running `pocctl local` on 127.0.0.1 (short for --endpoint-url "
+    f"http://127.0.0.1:PORT). [default: {DEFAULT_PORT}]",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the messages as JSON.")
-def mail(port: int, as_json: bool) -> None:
+@json_flag('Print {"ok": true, "endpoint": ..., "messages": [...]} on stdout, for scripts.')
+def mail(endpoint_url: str | None, port: int | None, as_json: bool) -> Finished:
     """Show the email SNS sent through the running emulator (nothing leaves this machine).
+
+    It reads the emulator the other commands use: --endpoint-url, else AWS_ENDPOINT_URL, else
+    pocctl.toml's endpoint_url, else http://127.0.0.1:4566.
 
     \b
     Examples:
       pocctl local mail
-      pocctl local mail --port 4599 --json | jq '.[].subject'
+      pocctl local mail --port 4599 --json | jq '.messages[].subject'
     """
-    from pocctl.local.emulator import MAIL_PATH
-
-    url = f"http://127.0.0.1:{port}{MAIL_PATH}"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            messages = json.loads(response.read())
-    except (urllib.error.URLError, OSError) as exc:
-        raise PocctlError(
-            f"No pocctl local emulator answers on port {port}.",
-            "Start one with `pocctl local` (or pass --port).",
-        ) from exc
+    if endpoint_url is not None and port is not None:
+        raise click.UsageError("Give --endpoint-url or --port, not both.")
+    if port is not None:
+        endpoint_url = f"http://127.0.0.1:{port}"
+    resolved = resolve({"endpoint_url": endpoint_url}, use_file=True)
+    url = resolved.values["endpoint_url"] or f"http://127.0.0.1:{DEFAULT_PORT}"
+    source = "flag --port" if port is not None else resolved.sources["endpoint_url"]
+    where = url if source == "default" else f"{url} (from {source})"
+    messages = read_outbox(url, where)
+    document = {"endpoint": url, "messages": messages}
     if as_json:
-        print_json(messages)
-        return
+        return Finished(document)
     term = Terminal()
+    term.info(f"Mail sent through pocctl local at {where}:")
     if not messages:
         term.info("No email yet. Subscribe with `pocctl up --email you@example.com`.")
     for message in messages:
         term.mail(message)
+    return Finished(document)
+
+
+def read_outbox(url: str, where: str) -> list[dict[str, Any]]:
+    """The emulator's outbox; an error that says whether nothing answers at the URL, or
+    something that is not `pocctl local` (LocalStack, moto's server, AWS itself)."""
+    from pocctl.local.emulator import MAIL_PATH
+
+    not_ours = PocctlError(
+        f"{where} answers, but it is not pocctl local: it has no outbox at {MAIL_PATH}.",
+        "`pocctl local mail` shows the mail of pocctl's own emulator only; point it at one "
+        "with --endpoint-url (or AWS_ENDPOINT_URL), or start one with `pocctl local`.",
+    )
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + MAIL_PATH, timeout=5) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        raise not_ours from exc
+    except ValueError as exc:  # not a URL urllib can open
+        raise ConfigError(f"Invalid endpoint URL {url!r}: {exc}.") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        why = getattr(reason, "strerror", None) or str(reason)
+        raise PocctlError(
+            f"No pocctl local emulator answers at {where}: {why}.",
+            "Start one with `pocctl local`, or point at the running one with --endpoint-url "
+            "(or AWS_ENDPOINT_URL, as printed by `pocctl local`).",
+        ) from exc
+    try:
+        messages = json.loads(body)
+    except ValueError:
+        raise not_ours from None
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise not_ours
+    return messages

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from pocctl.cli.main import cli
+from pocctl.cli.main import cli, stopped_by_user
 from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.logs import LogLine, functions_for, parse_since, read
 
@@ -73,3 +73,4 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
                 newest = max(newest, line.timestamp)
     except KeyboardInterrupt:
         term.info("Stopped following.")
+        raise stopped_by_user() from None

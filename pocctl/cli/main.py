@@ -17,9 +17,11 @@ from botocore.exceptions import (
 
 from pocctl import __version__
 from pocctl.aws import HINTS, error_code, error_message
-from pocctl.cli.options import WANTS_JSON, Finished
+from pocctl.cli.options import COMMAND, WANTS_JSON, Finished
 from pocctl.errors import ConfigError, Interrupted, PocctlError
 from pocctl.ui import print_json
+
+ARGV = "pocctl.argv"
 
 
 class InterruptedExit(click.ClickException):
@@ -28,7 +30,25 @@ class InterruptedExit(click.ClickException):
 
 class PocctlGroup(click.Group):
     """Turns domain and AWS errors into `Error: ...` lines; `--debug` shows the traceback.
-    A command run with --json gets its one JSON document printed here, success or failure."""
+    A command run with --json gets its one JSON document printed here, success or failure,
+    a usage error included (which click finds before --json's own callback has run)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        argv = list(args)  # click's parser consumes the list
+        try:
+            ctx = super().make_context(info_name, argv.copy(), parent, **extra)
+        except click.UsageError as exc:  # `pocctl --json up`, `pocctl --bogus --json`
+            if asks_for_json(argv):
+                print_json({"ok": False, "command": None, "error": exc.format_message()})
+            raise
+        ctx.meta[ARGV] = argv
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         document: dict[str, Any] = {}
@@ -39,9 +59,11 @@ class PocctlGroup(click.Group):
                 if result.failure is not None:
                     raise result.failure
         except click.exceptions.Exit as exc:
-            finish_json(ctx, document, None if exc.exit_code == 0 else f"exit {exc.exit_code}")
+            finish_json(ctx, document, exit_error(exc.exit_code))
             raise
         except click.ClickException as exc:
+            if isinstance(exc, click.UsageError) and asks_for_json(ctx.meta.get(ARGV, [])):
+                ctx.meta[WANTS_JSON] = True
             finish_json(ctx, document, exc.format_message())
             raise
         except click.Abort:
@@ -61,11 +83,28 @@ class PocctlGroup(click.Group):
         return result
 
 
+def stopped_by_user() -> click.exceptions.Exit:
+    """How a command that runs until Ctrl-C (`logs -f`, `up --watch`, `pocctl local`) ends on
+    it, once it has said it stopped: exit 130, as any interrupted command, with no `Error:`."""
+    return click.exceptions.Exit(Interrupted.exit_code)
+
+
+def exit_error(code: int) -> str | None:
+    if code == 0:
+        return None
+    return "Interrupted." if code == Interrupted.exit_code else f"exit {code}"
+
+
+def asks_for_json(argv: list[str]) -> bool:
+    """--json anywhere on the command line (before a `--`)."""
+    return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
+
+
 def finish_json(ctx: click.Context, document: dict[str, Any], error: str | None) -> None:
     """Print the command's one JSON document, if it was asked for with --json."""
     if not ctx.meta.pop(WANTS_JSON, False):
         return
-    command = {"command": ctx.invoked_subcommand}
+    command = {"command": ctx.meta.get(COMMAND) or ctx.invoked_subcommand}
     print_json({"ok": error is None, **command, **document, **({"error": error} if error else {})})
 
 

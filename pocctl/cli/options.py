@@ -22,6 +22,7 @@ from pocctl.ui import Terminal
 F = TypeVar("F", bound=Callable[..., Any])
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 WANTS_JSON = "pocctl.json"
+COMMAND = "pocctl.command"  # the command's name in its JSON document: "up", "local mail"
 
 
 @dataclass
@@ -122,6 +123,7 @@ def json_flag(help: str = "Print one JSON document on stdout, for scripts.") -> 
     def wanted(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
         if value:
             ctx.meta[WANTS_JSON] = True
+            ctx.meta[COMMAND] = " ".join(ctx.command_path.split()[1:])
         return value
 
     option: Callable[[F], F] = click.option(

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from pocctl.cli.main import as_click_error, cli
+from pocctl.cli.main import as_click_error, cli, stopped_by_user
 from pocctl.cli.options import (
     Finished,
     aws_options,
@@ -257,8 +257,9 @@ def up(
     )
     if not watch or finished.failure is not None:
         return finished
-    updates = watch_handlers(term, ctx)
-    return Finished({**finished.document, "watch": [u.as_json() for u in updates]})
+    updates = watch_handlers(term, ctx)  # until Ctrl-C: exit 130, as any interrupted command
+    document = {**finished.document, "watch": [u.as_json() for u in updates]}
+    return Finished(document, stopped_by_user())
 
 
 def watch_handlers(term: Terminal, ctx: Context) -> list[Update]:

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import select
+import socket
 import threading
 import time
 import urllib.request
@@ -38,6 +39,7 @@ HEALTH_PATH = "/_pocctl/health"
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 # Marks the emulator's own requests (API reads, pollers' bookkeeping): no latency, no limits.
 INTERNAL_HEADER = "x-pocctl-internal"
+LISTEN_BACKLOG = 128  # werkzeug's own
 TIMING_OFF_STREAM_POLL = 0.1  # an idle stream's polls with AWS's timing off (AWS: 0.25 s)
 
 Log = Callable[[str], None]
@@ -335,6 +337,12 @@ class Emulator:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
+        # Bound here, not by werkzeug, which answers a port in use by printing its own message
+        # and calling sys.exit(1); this raises OSError, for the CLI to explain.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.create_server(
+            (self.host, self.port), family=family, backlog=LISTEN_BACKLOG
+        )
         patches.apply()
         self._patched = True
         patches.prepare_for_threads()
@@ -346,9 +354,12 @@ class Emulator:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
         moto_app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(self.host, self.port, self.app(moto_app), threaded=True)
+        with listener:  # werkzeug serves a duplicate of it
+            self._server = make_server(
+                self.host, self.port, self.app(moto_app), threaded=True, fd=listener.fileno()
+            )
         self._track_connections(self._server)
-        self.port = self._server.server_port
+        self.port = self._server.port
         self.endpoint_url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="pocctl-local-http"

@@ -31,6 +31,10 @@ class ForkServer:
             pass_fds=(theirs.fileno(),),
             env={**os.environ, "POCCTL_FORK_SERVER_FD": str(theirs.fileno())},
             stdin=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl-C (or a closed terminal) reaches the
+            # emulator alone, which stops the server and its workers itself; the server would
+            # otherwise die of it with a traceback of its own.
+            process_group=0,
         )
         theirs.close()
         self.control = ours

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent
 from pocctl.context import Context, Outputs
-from pocctl.errors import ForeignResourceError
+from pocctl.errors import ForeignResourceError, StepError
 from pocctl.reporting import Outcome
 from pocctl.resources.base import (
     Change,
@@ -388,12 +388,24 @@ class ApiStep(Step[ApiState]):
             self._write_definition(ctx, state)
         deployed = definition_changed or state.stage is None
         if deployed:
-            with aws_errors(self.key, "CreateDeployment"):
-                ag.create_deployment(
-                    restApiId=api_id,
-                    stageName=ctx.config.stage,
-                    description="pocctl up",
-                )
+            try:
+                with aws_errors(self.key, "CreateDeployment"):
+                    ag.create_deployment(
+                        restApiId=api_id,
+                        stageName=ctx.config.stage,
+                        description="pocctl up",
+                    )
+            except StepError as exc:
+                # The API reference allows hyphens in a stage name; AWS's own refusal names
+                # none (see pocctl/local/aws/apigateway.py, STAGE_NAME). Another `up` with the
+                # same name would fail the same way: say what to change.
+                if exc.code == "BadRequestException" and "Stage name" in exc.detail:
+                    exc.hint = (
+                        f"API Gateway refused the stage name {ctx.config.stage!r}: choose one of "
+                        "letters, digits and underscores (--stage, POCCTL_STAGE or stage in "
+                        "pocctl.toml)."
+                    )
+                raise
             state.stage = None  # a new stage starts without our throttling
         if state.stage is None or self._stage_differences(ctx, state, tags=False):
             tuning = ctx.config.tuning
