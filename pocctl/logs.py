@@ -127,15 +127,15 @@ ERROR_MARKERS = (
 )
 
 
-def last_error(ctx: Context, function: str) -> str | None:
-    """The newest error line of the last hour: every page is read (a page holds at most
-    10,000 events or 1 MB, and a busy function fills more), then the newest one wins."""
+def last_error(ctx: Context, function: str, since_ms: int | None = None) -> str | None:
+    """The newest error line of the last hour (or since `since_ms`, if later): every page is
+    read (a page holds at most 10,000 events or 1 MB, and a busy function fills more), then the
+    newest one wins."""
     pages = ctx.client("logs").get_paginator("filter_log_events")
     errors: list[tuple[int, str]] = []
+    start_ms = max(int((time.time() - 3600) * 1000), since_ms or 0)
     try:
-        for page in pages.paginate(
-            logGroupName=Names.log_group(function), startTime=int((time.time() - 3600) * 1000)
-        ):
+        for page in pages.paginate(logGroupName=Names.log_group(function), startTime=start_ms):
             errors += [
                 (e["timestamp"], e["message"])
                 for e in page["events"]
