@@ -18,6 +18,7 @@ from pocctl.cli import cli
 from pocctl.context import Context
 from pocctl.invoke import invoke_once_client
 from pocctl.local.emulator import Emulator
+from pocctl.local.functions import INIT_LIMIT_SECONDS
 
 from .emulated import up_local
 
@@ -268,6 +269,40 @@ def test_a_record_the_notifier_could_not_render_is_a_failure_and_exit_1(
         }
     ]
     assert "rendinv-Lambda-2: 1 of 1 record(s) not processed: 81 (order o-81)" in document["error"]
+
+
+def importing(marker: Path, seconds: float) -> str:
+    """A handler module that notes each import (each Init phase), then works `seconds`."""
+    return (
+        f"import time\nopen({str(marker)!r}, 'a').write('init\\n')\ntime.sleep({seconds})\n"
+        "def handler(event, context):\n    return {'batchItemFailures': []}\n"
+    )
+
+
+def test_an_init_past_lambdas_limit_is_retried_within_the_invocations_timeout(
+    emulator: Emulator, stack: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 21, item 11: a handler that hangs at import; Lambda's init phase gives up at 10 s,
+    # then retries the init in the first invocation, within the function's timeout.
+    assert INIT_LIMIT_SECONDS == 10
+    assert emulator.invoker is not None
+    monkeypatch.setattr(emulator.invoker, "init_limit", 0.5, raising=False)  # 10 s, shortened
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    hangs, slow = tmp_path / "hangs", tmp_path / "slow"
+    made_with(stack, "hanginv-Lambda-1", importing(hangs, 600), timeout=1)
+    made_with(stack, "slowinitinv-Lambda-1", importing(slow, 1), timeout=5)
+
+    args = ["invoke", "1", "--event", "-", "--stack"]
+    result = CliRunner().invoke(cli, [*args, "hanginv"], input='{"Records": []}', env=env)
+    assert result.exit_code == 1, result.output
+    assert "Task timed out after 1.00 seconds" in result.output
+    assert "INIT_REPORT Init Duration: " in result.output and "Status: timeout" in result.output
+    assert hangs.read_text() == "init\ninit\n"  # the init, then its retry in the invocation
+
+    # An init of 1 s: over the limit, so retried; within the 5 s timeout, so it then runs.
+    done = CliRunner().invoke(cli, [*args, "slowinitinv"], input='{"Records": []}', env=env)
+    assert done.exit_code == 0, done.output
+    assert "Status: timeout" in done.output and slow.read_text() == "init\ninit\n"
 
 
 # Last: the moto `ctx` fixture resets the backends this module's emulated stack lives in.
