@@ -88,7 +88,7 @@ def _described(arn: str, kinds: list[Any]) -> str:
     service, resource = arn_parts(arn)
     kind = next((k for k in kinds if k.recognises(arn)), None)
     name = resource.split(":", 1)[-1] if ":" in resource else resource
-    if service == "apigateway":
+    if service in ("apigateway", "dynamodb"):  # "/restapis/ID", "table/NAME"
         name = resource.rsplit("/", 1)[-1]
     return f"{kind.kind if kind else service} {name}"
 

@@ -13,10 +13,13 @@ from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
 from pocctl.cli import cli
+from pocctl.config import Config
 from pocctl.engine import Engine
+from pocctl.listing import _described
 from pocctl.local.emulator import Emulator
 from pocctl.resources.queues import QueueStep
 from pocctl.stack import build_steps
+from pocctl.sweep import kinds_of
 
 from .emulated import local_context, up_local
 from .faults import runtime_with
@@ -140,3 +143,10 @@ def test_ls_counts_and_names_every_resource_status_shows(emulator: Emulator) -> 
     for region in ("us-east-1", "eu-west-1"):  # -v: each region's calls, with the region
         assert f"aws resourcegroupstaggingapi GetResources  [{region}]" in table.output
     assert "aws lambda GetFunction" in table.output  # the health check's, per stack
+
+
+def test_a_tagged_table_is_named_by_its_name_not_its_arns_resource() -> None:
+    # What ls lists for a stack whose health it could not read: the tagging API's ARNs.
+    kinds = list(kinds_of(build_steps(Config(stack="t", region="us-east-1"))))
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t-orders"
+    assert _described(arn, kinds) == "DynamoDB table t-orders"
