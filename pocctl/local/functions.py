@@ -359,7 +359,14 @@ class Invoker:
         finally:
             self._release(worker)
         if init_report is not None:
+            # As Lambda logs it (AWS What's New, 2023-11, INIT_REPORT lines for init errors and
+            # timeouts; awslabs/llrt#694 shows both): the init's, and the retry's if it timed out.
             result.log_lines.append(init_report)
+            if not worker.init_done:
+                result.logs += (
+                    f"INIT_REPORT Init Duration: {result.duration_ms:.2f} ms\t"
+                    "Phase: invoke\tStatus: timeout\n"
+                )
         self.invocations += 1
         self._write_logs(version, worker.id, request_id, result)
         return result
