@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,11 @@ from pathlib import Path
 
 from pocctl.errors import PocctlError
 
-IMPORT_TIMEOUT = 60
+IMPORT_TIMEOUT = 60  # for the runtime's own Python to start or compile a file
+# Importing a handler is its function's Init phase, which Lambda limits to 10 seconds, then
+# retries in the first invocation, counted against the function's timeout (Lambda Developer
+# Guide, "Understanding the Lambda execution environment lifecycle", Init phase).
+INIT_LIMIT_SECONDS = 10.0
 # What Lambda's Python runtimes include besides the standard library: the AWS SDK and what it
 # needs (Lambda Developer Guide, "Building Lambda functions with Python": the runtime includes
 # the SDK for Python (Boto3)). A handler importing anything else needs requirements.txt.
@@ -334,15 +339,20 @@ def check_imports(
             text=True,
         )
     problems: dict[str, dict[str, object]] = {}
+    deadline = time.monotonic() + INIT_LIMIT_SECONDS  # the children import side by side
     for function, child in children.items():
         try:
-            out, err = child.communicate(timeout=IMPORT_TIMEOUT)
+            out, err = child.communicate(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             for other in children.values():
                 other.kill()
+                other.communicate()
             raise HandlerError(
-                f"Importing {function}'s handler from {root} took over {IMPORT_TIMEOUT} s: "
-                "does it do work at import time?"
+                f"Importing {function}'s handler from {root} took over {INIT_LIMIT_SECONDS:g} s, "
+                "the limit of Lambda's init phase: Lambda would retry it in every cold "
+                "invocation, within the function's timeout. Does it hang, or do slow work, at "
+                "import time (a network call, a large file)? Move that into the handler. "
+                "Nothing was uploaded."
             ) from None
         if child.returncode != 0 or not out.strip():
             raise HandlerError(f"Could not check the handlers in {root}: {err.strip()}")

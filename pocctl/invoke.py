@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
@@ -190,3 +190,191 @@ def invoke(ctx: Context, function: str, event: Any) -> Invoked:
         response = payload.decode("utf-8", "replace")
     tail = base64.b64decode(answer.get("LogResult") or "").decode("utf-8", "replace")
     return Invoked(function, answer.get("FunctionError"), response, tail)
+
+
+# The shapes Lambda's event source mappings send (Lambda Developer Guide, "Using Lambda with
+# Amazon SQS" and "Using Lambda with DynamoDB", example events; Powertools' parser schemas,
+# SqsRecordSchema and DynamoDBStreamSchema, make the same fields required): only what the
+# handlers read is checked, so an event copied from a real invocation always passes.
+STREAM_EVENT_NAMES = ("INSERT", "MODIFY", "REMOVE")
+
+
+def _attribute_values_problem(where: str, image: Any) -> str | None:
+    if not isinstance(image, dict):
+        return f"{where} is not an object of DynamoDB attribute values"
+    for name, value in image.items():
+        try:
+            TypeDeserializer().deserialize(value)
+        except (TypeError, ValueError, ArithmeticError, AttributeError, IndexError):
+            example = json.dumps({"S": value if isinstance(value, str) else "mop"})
+            return (
+                f"{where}.{name} is {json.dumps(value, default=str)[:60]}, not a DynamoDB "
+                f"attribute value (such as {example})"
+            )
+    if "orderID" not in image:
+        return f'{where} has no "orderID" (the orders table\'s key), such as {{"S": "o-1"}}'
+    return None
+
+
+def _record_problem(which: int, where: str, record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return f"{where} is not an object"
+    if which == WRITER:
+        for field in ("messageId", "body"):
+            if not isinstance(record.get(field), str):
+                return f'{where} has no string "{field}" (an SQS record carries it)'
+        return None
+    name = record.get("eventName")
+    if name not in STREAM_EVENT_NAMES:
+        return (
+            f"{where}.eventName is {json.dumps(name)}, not one of {', '.join(STREAM_EVENT_NAMES)}"
+        )
+    stream = record.get("dynamodb")
+    if not isinstance(stream, dict):
+        return f'{where} has no "dynamodb" object (a DynamoDB Streams record carries it)'
+    if not isinstance(stream.get("SequenceNumber"), str):
+        return f'{where}.dynamodb has no string "SequenceNumber" (each stream record carries one)'
+    if "Keys" not in stream:
+        return f'{where}.dynamodb has no "Keys" (each stream record carries its item\'s key)'
+    problem = _attribute_values_problem(f"{where}.dynamodb.Keys", stream["Keys"])
+    if problem is None and name == "INSERT":
+        if "NewImage" not in stream:
+            return f'{where}.dynamodb has no "NewImage" (the new row an INSERT notifies)'
+        problem = _attribute_values_problem(f"{where}.dynamodb.NewImage", stream["NewImage"])
+    return problem
+
+
+def event_problem(which: int, event: Any) -> str | None:
+    """What keeps a user's event from being one the function's real source could send."""
+    source = "an SQS batch" if which == WRITER else "a DynamoDB Streams batch"
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+        return f'the event is not {source}: it needs a "Records" list'
+    for index, record in enumerate(event["Records"]):
+        problem = _record_problem(which, f"Records[{index}]", record)
+        if problem:
+            return problem
+    return None
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What became of one record of the event, from the function's answer and log."""
+
+    record: str  # its id in the event: the SQS messageId, or the stream's SequenceNumber
+    order_id: str | None
+    outcome: str  # stored, notified, skipped, failed, or unknown (its log says nothing)
+    why: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "order_id": self.order_id,
+            "outcome": self.outcome,
+            "why": self.why,
+        }
+
+    def __str__(self) -> str:
+        order = f" (order {self.order_id})" if self.order_id else ""
+        return f"{self.record}{order}: {self.outcome}" + (f", {self.why}" if self.why else "")
+
+
+def logged_events(tail: str) -> list[dict[str, Any]]:
+    """The handlers' structured log lines ({"event": ...}) in a log tail."""
+    found = []
+    for line in tail.splitlines():
+        start = line.find("{")
+        if start < 0:
+            continue
+        try:
+            document = json.loads(line[start:])
+        except ValueError:
+            continue
+        if isinstance(document, dict) and isinstance(document.get("event"), str):
+            found.append(document)
+    return found
+
+
+def _writer_order_id(record: dict[str, Any]) -> str:
+    """As the writer keys a row: the envelope's orderID, else the message id."""
+    try:
+        body = json.loads(record["body"])
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and set(body) == {"orderID", "receivedAt", "order"}:
+        return str(body["orderID"])
+    return str(record["messageId"])
+
+
+def _notifier_order_id(record: dict[str, Any]) -> str | None:
+    image = record["dynamodb"].get("NewImage") or record["dynamodb"].get("Keys") or {}
+    try:
+        return str(TypeDeserializer().deserialize(image["orderID"]))
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError, IndexError):
+        return None
+
+
+def _about(events: list[dict[str, Any]], order_id: str | None, *names: str) -> dict[str, Any]:
+    for found in events:
+        ids = found.get("orderIDs") or [found.get("orderID")]
+        if found["event"] in names and order_id is not None and order_id in map(str, ids):
+            return found
+    return {}
+
+
+NOT_LOGGED = "its log tail says nothing of it (see `pocctl logs --function {which}`)"
+
+
+def outcomes(which: int, event: Any, done: Invoked) -> list[RecordOutcome]:
+    """Each record's fate: from the function's error or batchItemFailures, then its log.
+    Call only with an event `event_problem` accepts."""
+    events = logged_events(done.log_tail)
+    failed = set(done.failed_items)
+    raised = ""
+    if done.function_error is not None:
+        answer = done.response if isinstance(done.response, dict) else {}
+        raised = f"the function raised {answer.get('errorType', done.function_error)}"
+        raised += f": {answer['errorMessage']}" if answer.get("errorMessage") else ""
+    found: list[RecordOutcome] = []
+    for record in event["Records"]:
+        order: str | None
+        if which == WRITER:
+            key, order = record["messageId"], _writer_order_id(record)
+        else:
+            key, order = record["dynamodb"]["SequenceNumber"], _notifier_order_id(record)
+        if raised:
+            found.append(RecordOutcome(key, order, "failed", raised))
+        elif which != WRITER and record["eventName"] != "INSERT":
+            why = f"a {record['eventName']} record: only INSERT records (new orders) notify"
+            found.append(RecordOutcome(key, order, "skipped", why))
+        elif key in failed:
+            logged = _about(events, order, "order_failed", "notify_failed", "notified_check_failed")
+            why = str(logged.get("error") or "reported in batchItemFailures")
+            found.append(RecordOutcome(key, order, "failed", why + ": its source retries it"))
+        elif which == WRITER:
+            if _about(events, order, "order_stored"):
+                found.append(RecordOutcome(key, order, "stored"))
+            elif _about(events, order, "order_already_stored"):
+                found.append(RecordOutcome(key, order, "skipped", "already stored, not twice"))
+            else:
+                found.append(RecordOutcome(key, order, "unknown", NOT_LOGGED.format(which=1)))
+        else:
+            unrenderable = [
+                e
+                for e in events
+                if e["event"] == "order_unrenderable" and e.get("sequenceNumber") == key
+            ]
+            if unrenderable:
+                why = f"not notified: it could not be rendered ({unrenderable[0].get('error')})"
+                found.append(RecordOutcome(key, order, "failed", why))
+            elif _about(events, order, "order_notified"):
+                found.append(RecordOutcome(key, order, "notified"))
+            elif _about(events, order, "order_already_notified"):
+                why = "already notified (its row carries notifiedAt)"
+                found.append(RecordOutcome(key, order, "skipped", why))
+            else:
+                found.append(RecordOutcome(key, order, "unknown", NOT_LOGGED.format(which=2)))
+    return found

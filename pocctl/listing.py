@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pocctl.aws import error_code
 from pocctl.config import TAG_KEY
 from pocctl.context import Context
-from pocctl.health import MISSING, check
+from pocctl.health import DRIFTED, MISSING, PRESENT, check
 from pocctl.resources.base import arn_parts
 from pocctl.stack import build_steps
 from pocctl.sweep import Kinds, kinds_of, still_there
@@ -60,14 +60,15 @@ def enabled_regions(ctx: Context) -> list[str]:
 
 def tagged_stacks(ctx: Context, region: str) -> dict[str, list[str]]:
     """Per stack name, the ARNs tagged with it in `region`."""
-    tagging = ctx.session.client(
-        "resourcegroupstaggingapi", region_name=region, endpoint_url=ctx.config.endpoint_url
-    )
+    here = there(ctx, ctx.config.stack, region)
+    tagging = here.client("resourcegroupstaggingapi")  # its calls are shown with -v
     found: dict[str, list[str]] = {}
-    for page in tagging.get_paginator("get_resources").paginate(TagFilters=[{"Key": TAG_KEY}]):
-        for mapping in page["ResourceTagMappingList"]:
-            tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
-            found.setdefault(tags[TAG_KEY], []).append(mapping["ResourceARN"])
+    pages = tagging.get_paginator("get_resources").paginate(TagFilters=[{"Key": TAG_KEY}])
+    with here.working_on("ls", region):
+        for page in pages:
+            for mapping in page["ResourceTagMappingList"]:
+                tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
+                found.setdefault(tags[TAG_KEY], []).append(mapping["ResourceARN"])
     return found
 
 
@@ -87,15 +88,18 @@ def _described(arn: str, kinds: list[Any]) -> str:
     service, resource = arn_parts(arn)
     kind = next((k for k in kinds if k.recognises(arn)), None)
     name = resource.split(":", 1)[-1] if ":" in resource else resource
-    if service == "apigateway":
+    if service in ("apigateway", "dynamodb"):  # "/restapis/ID", "table/NAME"
         name = resource.rsplit("/", 1)[-1]
     return f"{kind.kind if kind else service} {name}"
 
 
 def there(ctx: Context, stack: str, region: str) -> Context:
-    """A context on another stack and region, sharing this one's session."""
+    """A context on another stack and region, sharing this one's session and its record of
+    calls (so -v shows every region's)."""
     config = replace(ctx.config, stack=stack, region=region, email=None)
-    return Context(config, ctx.reporter, session=ctx.session, sleep=ctx.sleep, clock=ctx.clock)
+    here = Context(config, ctx.reporter, session=ctx.session, sleep=ctx.sleep, clock=ctx.clock)
+    here.calls = ctx.calls
+    return here
 
 
 def confirmed(ctx: Context, kinds: Kinds, arns: list[str]) -> list[str]:
@@ -127,6 +131,9 @@ def judge(ctx: Context, found: FoundStack) -> None:
         found.problems = [f"could not read it ({_reason(exc)})"]
         return
     found.order_url = health.order_url
+    # Every resource `status` shows that is there (the tagging API lists neither the REST API's
+    # stage nor always the mappings, and names by ARN: "table/orders"), by its kind and name.
+    found.resources = [r.title for r in health.resources.values() if r.state in (PRESENT, DRIFTED)]
     missing = [r for r in health.resources.values() if r.wanted and r.state == MISSING]
     failing = [problem for r in health.resources.values() for problem in r.live.problems]
     found.problems = [f"{r.title} is missing" for r in missing] + failing

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import partial
 
 from botocore.exceptions import ClientError
@@ -15,8 +16,10 @@ from pocctl.config import Names
 from pocctl.context import Context
 from pocctl.errors import ConfigError, PocctlError
 
-SINCE_PATTERN = re.compile(r"^(\d+)\s*([smhd])$")
-UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# As `aws logs tail --since` takes it (AWS CLI reference, logs tail): a number and one unit,
+# or an ISO 8601 timestamp.
+SINCE_PATTERN = re.compile(r"^(\d+)\s*([smhdw])$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 @dataclass(frozen=True)
@@ -25,16 +28,39 @@ class LogLine:
     function: str
     message: str
     event_id: str
+    ingestion_time: int = 0
 
 
-def parse_since(text: str) -> int:
-    """'30s', '10m', '2h', '1d' as seconds."""
+def parse_since(text: str, now: float | None = None) -> int:
+    """The start, in milliseconds since the epoch, of '30s', '10m', '2h', '1d', '1w' before
+    `now`, or of an ISO 8601 date or time (local time unless it names its zone)."""
+    now = time.time() if now is None else now
     found = SINCE_PATTERN.match(text.strip().lower())
-    if not found or int(found[1]) == 0:
+    if found and int(found[1]) > 0:
+        return int((now - int(found[1]) * UNIT_SECONDS[found[2]]) * 1000)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None:
         raise ConfigError(
-            f"Invalid --since {text!r}: use a positive number and a unit, e.g. 30s, 10m, 2h or 1d."
+            f"Invalid --since {text!r}: use a positive number and a unit, e.g. 30s, 10m, 2h, 1d "
+            "or 1w, or a date and time such as 2026-01-31T09:30 (local) or 2026-01-31T08:30Z."
         )
-    return int(found[1]) * UNIT_SECONDS[found[2]]
+    start = moment.timestamp()  # a naive time is local time
+    if start > now:
+        local_now = datetime.fromtimestamp(now).astimezone()
+        raise ConfigError(
+            f"Invalid --since {text!r}: it is in the future "
+            f"(now is {local_now.isoformat(sep=' ', timespec='seconds')})."
+        )
+    return int(start * 1000)
+
+
+def dated(timestamps: Iterable[int], today: date) -> bool:
+    """Whether times alone would mislead: a line not from today, or lines of several days."""
+    days = {datetime.fromtimestamp(ms / 1000).date() for ms in timestamps}
+    return bool(days - {today})
 
 
 def functions_for(ctx: Context, which: str | None) -> list[str]:
@@ -52,7 +78,11 @@ def _events(ctx: Context, function: str, start_ms: int) -> Iterable[LogLine]:
         for page in pages:
             for event in page["events"]:
                 yield LogLine(
-                    event["timestamp"], function, event["message"].rstrip("\n"), event["eventId"]
+                    event["timestamp"],
+                    function,
+                    event["message"].rstrip("\n"),
+                    event["eventId"],
+                    event.get("ingestionTime", 0),
                 )
     except ClientError as exc:
         if is_not_found(exc):
@@ -73,13 +103,17 @@ def _all(ctx: Context, function: str, start_ms: int) -> list[LogLine]:
 
 def read(ctx: Context, functions: list[str], start_ms: int, text: str | None) -> list[LogLine]:
     """Every line since `start_ms` from each function, oldest first; `text` keeps only lines
-    containing it (ignoring case)."""
+    containing it (ignoring case). Lines of equal time keep CloudWatch's order: by when they
+    were ingested, then in the order they were put (FilterLogEvents "sorted by event timestamp,
+    the timestamp when the event was ingested by CloudWatch Logs, and the ID of the
+    PutLogEvents request": CloudWatch Logs API reference), as a sort that is stable keeps the
+    order each group was read in. Event ids are opaque: moto's count up, so '10' < '9'."""
     per_function = ctx.together(*(partial(_all, ctx, f, start_ms) for f in functions))
     lines = [line for found in per_function for line in found]
     if text:
         needle = text.lower()
         lines = [line for line in lines if needle in line.message.lower()]
-    return sorted(lines, key=lambda line: (line.timestamp, line.function, line.event_id))
+    return sorted(lines, key=lambda line: (line.timestamp, line.ingestion_time))
 
 
 ERROR_MARKERS = (
@@ -93,15 +127,15 @@ ERROR_MARKERS = (
 )
 
 
-def last_error(ctx: Context, function: str) -> str | None:
-    """The newest error line of the last hour: every page is read (a page holds at most
-    10,000 events or 1 MB, and a busy function fills more), then the newest one wins."""
+def last_error(ctx: Context, function: str, since_ms: int | None = None) -> str | None:
+    """The newest error line of the last hour (or since `since_ms`, if later): every page is
+    read (a page holds at most 10,000 events or 1 MB, and a busy function fills more), then the
+    newest one wins."""
     pages = ctx.client("logs").get_paginator("filter_log_events")
     errors: list[tuple[int, str]] = []
+    start_ms = max(int((time.time() - 3600) * 1000), since_ms or 0)
     try:
-        for page in pages.paginate(
-            logGroupName=Names.log_group(function), startTime=int((time.time() - 3600) * 1000)
-        ):
+        for page in pages.paginate(logGroupName=Names.log_group(function), startTime=start_ms):
             errors += [
                 (e["timestamp"], e["message"])
                 for e in page["events"]

@@ -9,7 +9,9 @@ written) is not stored again. Such orders count as stored from the start."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from pocctl.aws import aws_errors, none_if_absent
@@ -28,8 +30,11 @@ class RedrivePlan:
     queue: str
     waiting: int  # orders in the DLQ that a move would take now
     in_flight: int  # received by someone (a look with the console) and not yet back
-    last_error: str | None  # what Lambda-1 last logged as an error
+    # What Lambda-1 last logged as an error since it was last updated (the fix): an error from
+    # before would say it still fails when it may not.
+    last_error: str | None
     already_stored: int = 0  # of those waiting: orders whose row was written before they failed
+    writer_updated: str | None = None  # when Lambda-1 was last updated (its LastModified)
 
 
 @dataclass
@@ -42,6 +47,7 @@ class RedriveResult:
     still_queued: int = 0
     back_in_dead_letter_queue: int = 0
     waited: float = 0.0
+    error_since_start: str | None = None  # what Lambda-1 logged as an error during the redrive
 
     @property
     def all_stored(self) -> bool:
@@ -81,9 +87,29 @@ def plan_redrive(ctx: Context) -> RedrivePlan:
             f"Stack {ctx.config.stack} has no {missing} in {ctx.config.region}{what}.",
             "Run `pocctl up` first, or check --stack and --region.",
         )
-    error = last_error(ctx, n.writer_function) if found.total else None
+    updated = writer_updated(ctx) if found.total else None
+    since_ms = int(updated.timestamp() * 1000) if updated else None
+    error = last_error(ctx, n.writer_function, since_ms) if found.total else None
     stored = len(stored_orders(ctx, waiting_orders(ctx, found.waiting))) if found.waiting else 0
-    return RedrivePlan(n.dead_letter_queue, n.queue, found.waiting, found.in_flight, error, stored)
+    when = updated.isoformat(sep=" ", timespec="seconds") if updated else None
+    return RedrivePlan(
+        n.dead_letter_queue, n.queue, found.waiting, found.in_flight, error, stored, when
+    )
+
+
+def writer_updated(ctx: Context) -> datetime | None:
+    """When Lambda-1's code or settings last changed (Lambda API reference, FunctionConfiguration,
+    LastModified: "the date and time that the function was last updated")."""
+    with aws_errors(STEP, "GetFunction"):
+        found = none_if_absent(
+            lambda: ctx.client("lambda").get_function(FunctionName=ctx.config.names.writer_function)
+        )
+    if found is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(found["Configuration"]["LastModified"]))
+    except (KeyError, ValueError):
+        return None
 
 
 def waiting_orders(ctx: Context, count: int) -> set[str]:
@@ -181,6 +207,7 @@ def redrive(ctx: Context, plan: RedrivePlan, *, wait: float) -> RedriveResult:
         )
     rows_before = count_rows(ctx)
     started = ctx.clock()
+    started_ms = int(time.time() * 1000)
     sqs = ctx.client("sqs")
     with aws_errors(STEP, "StartMessageMoveTask"):
         handle = sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)[
@@ -228,4 +255,6 @@ def redrive(ctx: Context, plan: RedrivePlan, *, wait: float) -> RedriveResult:
         waiting.pause(delay)
         delay = min(delay * 1.5, 1.0)
     result.waited = ctx.clock() - started
+    if not result.all_stored:
+        result.error_since_start = last_error(ctx, n.writer_function, started_ms)
     return result

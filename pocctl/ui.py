@@ -238,8 +238,11 @@ class Terminal:
             for line in lines:
                 self.console.print(line)
 
-    def log_line(self, timestamp_ms: int, source: str, width: int, message: str) -> None:
-        when = datetime.fromtimestamp(timestamp_ms / 1000).strftime("%H:%M:%S.%f")[:-3]
+    def log_line(
+        self, timestamp_ms: int, source: str, width: int, message: str, *, with_date: bool = False
+    ) -> None:
+        shown = "%Y-%m-%d %H:%M:%S.%f" if with_date else "%H:%M:%S.%f"
+        when = datetime.fromtimestamp(timestamp_ms / 1000).strftime(shown)[:-3]
         style = "cyan" if source.endswith("1") else "magenta"
         with self._lock:
             self.console.print(

@@ -18,6 +18,7 @@ from pocctl.cli import cli
 from pocctl.context import Context
 from pocctl.invoke import invoke_once_client
 from pocctl.local.emulator import Emulator
+from pocctl.local.functions import INIT_LIMIT_SECONDS
 
 from .emulated import up_local
 
@@ -41,6 +42,21 @@ def zipped(source: str) -> bytes:
     return buffer.getvalue()
 
 
+def made_with(
+    stack: Context, name: str, source: str, *, timeout: int = 3, env: dict[str, str] | None = None
+) -> None:
+    """A function of its own, with the writer's role, running `source` as app.py."""
+    stack.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=stack.arn("iam", f"role/{stack.config.names.writer_role}", regional=False),
+        Handler="app.handler",
+        Code={"ZipFile": zipped(source)},
+        Timeout=timeout,
+        Environment={"Variables": env or {}},
+    )
+
+
 def rows(ctx: Context) -> list[dict[str, Any]]:
     return list(ctx.client("dynamodb").scan(TableName="inv-orders")["Items"])
 
@@ -55,7 +71,8 @@ def test_function_1_stores_a_sample_order_and_shows_its_log(
     assert '"batchItemFailures": []' in result.output
     assert "START RequestId: " in result.output and "REPORT RequestId: " in result.output
     assert '"event": "order_stored"' in result.output
-    assert "inv-Lambda-1 succeeded." in result.output
+    assert "inv-Lambda-1 succeeded: 1 stored." in result.output
+    assert "(order " in result.output and "): stored" in result.output
     assert len(rows(stack)) == before + 1
 
 
@@ -87,19 +104,28 @@ def test_a_record_it_cannot_store_is_a_batch_failure_and_exit_1(
     assert result.exit_code == 1
     document = json.loads(result.stdout)
     assert document["ok"] is False and document["batch_item_failures"] == ["m1"]
-    assert "inv-Lambda-1 reported 1 failed record(s): m1" in document["error"]
+    assert (
+        "inv-Lambda-1: 1 of 1 record(s) not processed: m1 (order m1): failed" in document["error"]
+    )
     assert "body is not JSON" in document["log_tail"]
+    (record,) = document["records"]
+    assert record["outcome"] == "failed" and "body is not JSON" in record["why"]
 
 
 def test_a_function_that_raises_is_an_error_with_its_message(
-    emulator: Emulator, stack: Context, tmp_path: Path
+    emulator: Emulator, stack: Context
 ) -> None:
-    path = tmp_path / "broken.json"
-    path.write_text(json.dumps({"Records": ["not a record"]}))
-    result = pocctl(emulator, "invoke", "1", "--event", str(path))
+    made_with(
+        stack, "raiseinv-Lambda-1", "def handler(event, context):\n    raise ValueError('boom')\n"
+    )
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    event = {"Records": [{"messageId": "m1", "body": "{}"}]}
+    args = ["invoke", "1", "--stack", "raiseinv", "--event", "-"]
+    result = CliRunner().invoke(cli, args, input=json.dumps(event), env=env)
     assert result.exit_code == 1
-    assert "Error: inv-Lambda-1 failed: {'errorType': 'AttributeError'" in result.output
-    assert "Log tail:" in result.output and "AttributeError" in result.output
+    assert "Error: raiseinv-Lambda-1 failed: {'errorType': 'ValueError'" in result.output
+    assert "Log tail:" in result.output and "ValueError" in result.output
+    assert "m1 (order m1): failed, the function raised ValueError: boom" in result.output
 
 
 def test_an_event_that_is_not_json_is_bad_input(emulator: Emulator, tmp_path: Path) -> None:
@@ -148,24 +174,144 @@ def test_a_function_slower_than_botocores_read_timeout_runs_once(
         "pocctl.context.RETRY_CONFIG",
         BotoConfig(read_timeout=1, retries={"mode": "standard", "max_attempts": 10}),
     )
-    lam = stack.client("lambda")
-    lam.create_function(
-        FunctionName="slowinv-Lambda-1",
-        Runtime="python3.13",
-        Role=stack.arn("iam", f"role/{stack.config.names.writer_role}", regional=False),
-        Handler="app.handler",
-        Code={"ZipFile": zipped(SLOW_HANDLER)},
-        Timeout=5,
-    )
+    made_with(stack, "slowinv-Lambda-1", SLOW_HANDLER, timeout=5)
     env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
     args = ["invoke", "1", "--stack", "slowinv", "--event", "-"]
-    result = CliRunner().invoke(cli, args, input="{}", env=env)
+    result = CliRunner().invoke(cli, args, input='{"Records": []}', env=env)
     assert result.exit_code == 0, result.output
-    assert "slowinv-Lambda-1 succeeded." in result.output
+    assert "slowinv-Lambda-1 succeeded: the event holds no records" in result.output
     runs = [r for r in rows(stack) if r["orderID"]["S"].startswith("slow-")]
     assert len(runs) == 1
 
 
+def stream_record(sequence: str | None, name: str = "INSERT", **image: Any) -> dict[str, Any]:
+    """A DynamoDB Streams record of inv-orders, as the Lambda Developer Guide shows one."""
+    new_image = {"orderID": {"S": f"o-{sequence}"}, "item": {"S": "mop"}, **image}
+    stream: dict[str, Any] = {"Keys": {"orderID": new_image["orderID"]}, "NewImage": new_image}
+    if sequence is not None:
+        stream["SequenceNumber"] = sequence
+    return {"eventName": name, "eventSource": "aws:dynamodb", "dynamodb": stream}
+
+
+def test_a_stream_record_without_its_sequence_number_is_refused_before_invoking(
+    emulator: Emulator, stack: Context
+) -> None:
+    # Issue 21, item 7: the notifier logged order_unrenderable (KeyError 'SequenceNumber') and
+    # invoke said "POC-Lambda-2 succeeded." with exit 0.
+    event = {"Records": [stream_record(None)]}
+    result = pocctl(emulator, "invoke", "2", "--event", "-", "--json", stdin=json.dumps(event))
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["ok"] is False
+    assert 'Records[0].dynamodb has no string "SequenceNumber"' in result.output
+    assert "succeeded" not in result.output and "returned" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("which", "event", "named"),
+    [
+        ("1", {"records": []}, 'it needs a "Records" list'),
+        ("1", {"Records": [{"body": "{}"}]}, 'Records[0] has no string "messageId"'),
+        ("2", {"Records": [{"dynamodb": {}}]}, "Records[0].eventName is null"),
+        (
+            "2",
+            {"Records": [stream_record("1", item="mop")]},
+            'Records[0].dynamodb.NewImage.item is "mop", not a DynamoDB attribute value '
+            '(such as {"S": "mop"})',
+        ),
+        (
+            "2",
+            {"Records": [{**stream_record("1"), "dynamodb": {"SequenceNumber": "1", "Keys": {}}}]},
+            'Records[0].dynamodb.Keys has no "orderID"',
+        ),
+    ],
+)
+def test_an_event_not_shaped_like_the_source_names_what_is_missing(
+    emulator: Emulator, which: str, event: dict[str, Any], named: str
+) -> None:
+    result = pocctl(emulator, "invoke", which, "--event", "-", stdin=json.dumps(event))
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --event" in result.output and named in result.output
+    assert "Traceback" not in result.output
+
+
+def test_each_record_says_what_became_of_it(emulator: Emulator, stack: Context) -> None:
+    event = {"Records": [stream_record("71"), stream_record("72", name="MODIFY")]}
+    result = pocctl(emulator, "invoke", "2", "--event", "-", stdin=json.dumps(event))
+    assert result.exit_code == 0, result.output
+    assert "71 (order o-71): notified" in result.output
+    assert "72 (order o-72): skipped, a MODIFY record: only INSERT records" in result.output
+    assert "inv-Lambda-2 succeeded: 1 notified, 1 skipped." in result.output
+    assert any(m["subject"] == "New order o-71: mop" for m in emulator.outbox.messages)
+
+
+def test_a_record_the_notifier_could_not_render_is_a_failure_and_exit_1(
+    emulator: Emulator, stack: Context
+) -> None:
+    # A user's notifier whose subject() breaks on an order: the built-in handler logs the record
+    # as unrenderable and goes on (retrying cannot fix it), so its answer reports no failure.
+    source = (Path(__file__).parents[1] / "handlers" / "order_notifier.py").read_text()
+    broken = source.replace('    text = f"New order', '    order["nope"]\n    text = f"New order')
+    topic = stack.client("sns").create_topic(Name="inv-Topic")["TopicArn"]
+    made_with(stack, "rendinv-Lambda-2", broken, env={"TOPIC_ARN": topic})
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    args = ["invoke", "2", "--stack", "rendinv", "--event", "-", "--json"]
+    event = {"Records": [stream_record("81")]}
+    result = CliRunner().invoke(cli, args, input=json.dumps(event), env=env)
+    assert result.exit_code == 1, result.output
+    assert "succeeded" not in result.output
+    document = json.loads(result.stdout)
+    assert document["records"] == [
+        {
+            "record": "81",
+            "order_id": "o-81",
+            "outcome": "failed",
+            "why": "not notified: it could not be rendered (KeyError('nope'))",
+        }
+    ]
+    assert "rendinv-Lambda-2: 1 of 1 record(s) not processed: 81 (order o-81)" in document["error"]
+
+
+def importing(marker: Path, seconds: float) -> str:
+    """A handler module that notes each import (each Init phase), then works `seconds`."""
+    return (
+        f"import time\nopen({str(marker)!r}, 'a').write('init\\n')\ntime.sleep({seconds})\n"
+        "def handler(event, context):\n    return {'batchItemFailures': []}\n"
+    )
+
+
+def test_an_init_past_lambdas_limit_is_retried_within_the_invocations_timeout(
+    emulator: Emulator, stack: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 21, item 11: a handler that hangs at import; Lambda's init phase gives up at 10 s,
+    # then retries the init in the first invocation, within the function's timeout.
+    assert INIT_LIMIT_SECONDS == 10
+    assert emulator.invoker is not None
+    monkeypatch.setattr(emulator.invoker, "init_limit", 0.5)  # 10 s, shortened for the test
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    hangs, slow = tmp_path / "hangs", tmp_path / "slow"
+    made_with(stack, "hanginv-Lambda-1", importing(hangs, 600), timeout=1)
+    made_with(stack, "slowinitinv-Lambda-1", importing(slow, 1), timeout=15)
+
+    args = ["invoke", "1", "--event", "-", "--stack"]
+    result = CliRunner().invoke(cli, [*args, "hanginv"], input='{"Records": []}', env=env)
+    assert result.exit_code == 1, result.output
+    assert "Task timed out after 1.00 seconds" in result.output
+    reports = [line.split() for line in result.output.splitlines() if "INIT_REPORT" in line]
+    assert [r[-4:] for r in reports] == [
+        ["Phase:", "init", "Status:", "timeout"],
+        ["Phase:", "invoke", "Status:", "timeout"],  # the retry in the invocation timed out too
+    ]
+    assert hangs.read_text() == "init\ninit\n"  # the init, then its retry in the invocation
+
+    # An init of 1 s: over the limit, so retried; within the 15 s timeout, so it then runs.
+    done = CliRunner().invoke(cli, [*args, "slowinitinv"], input='{"Records": []}', env=env)
+    assert done.exit_code == 0, done.output
+    reports = [line.split()[-4:] for line in done.output.splitlines() if "INIT_REPORT" in line]
+    assert reports == [["Phase:", "init", "Status:", "timeout"]]
+    assert slow.read_text() == "init\ninit\n"
+
+
+# Last: the moto `ctx` fixture resets the backends this module's emulated stack lives in.
 def test_the_invocation_client_keeps_a_long_silent_connection_alive(ctx: Context) -> None:
     # Lambda API reference, Invoke: long synchronous calls need "timeout or keep-alive settings".
     client = invoke_once_client(ctx, 900)

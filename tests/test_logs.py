@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +13,9 @@ from click.testing import CliRunner
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.context import new_session
+from pocctl.local.emulator import Emulator
+
+from .emulated import local_context
 
 
 @pytest.fixture
@@ -109,3 +114,84 @@ def test_logs_of_a_stack_that_is_not_deployed(runner: CliRunner, aws: None) -> N
     assert result.exit_code == 1
     assert "No log group /aws/lambda/ghost-Lambda-1 in us-east-1" in result.output
     assert "Traceback" not in result.output
+
+
+def put_batch(logs: Any, function: str, when_ms: int, messages: list[str], stream: str) -> None:
+    group = f"/aws/lambda/{function}"
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    events = [{"timestamp": when_ms, "message": message} for message in messages]
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+def test_lines_of_one_time_keep_each_invocations_order(
+    runner: CliRunner, deployed_logs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 21, item 11: offline, END and REPORT came before START. moto numbers events from one
+    # counter, as strings: from just below a power of ten, '100' sorts before '98'.
+    monkeypatch.setattr("moto.logs.models.LogEvent._event_id", 98)
+    now_ms = int(time.time() * 1000) - 2000
+    for n in range(2):
+        lines = [f"START {n}", f"order_stored {n}", f"END {n}", f"REPORT {n}"]
+        put_batch(deployed_logs, "POC-Lambda-1", now_ms + n, lines, "2026/12/02/[$LATEST]w1")
+    put_batch(deployed_logs, "POC-Lambda-1", now_ms, ["late line of 0"], "2026/12/02/[$LATEST]w2")
+    result = runner.invoke(cli, ["logs", "--function", "1"])
+    assert result.exit_code == 0, result.output
+    assert [message for _, message in message_lines(result.output)] == [
+        "START 0",
+        "order_stored 0",
+        "END 0",
+        "REPORT 0",
+        "late line of 0",  # same time, ingested later
+        "START 1",
+        "order_stored 1",
+        "END 1",
+        "REPORT 1",
+    ]
+
+
+def test_lines_not_from_today_carry_their_date(runner: CliRunner, deployed_logs: Any) -> None:
+    put(deployed_logs, "POC-Lambda-1", 2 * 86400, "two days ago")
+    put(deployed_logs, "POC-Lambda-1", 5, "just now")
+    two_days_ago = datetime.fromtimestamp(time.time() - 2 * 86400).strftime("%Y-%m-%d")
+    result = runner.invoke(cli, ["logs", "--since", "3d", "--function", "1"])
+    assert result.exit_code == 0, result.output
+    shown = [line for line in result.output.splitlines() if " | " in line]
+    assert shown[0].startswith(f"{two_days_ago} ") and shown[0].endswith("| two days ago")
+    today = datetime.now().strftime("%Y-%m-%d")
+    assert shown[1].startswith(f"{today} ") and shown[1].endswith("| just now")
+    recent = runner.invoke(cli, ["logs", "--since", "1m", "--function", "1"])
+    assert [line[2] for line in recent.output.splitlines()] == [":"]  # today's: time only
+
+
+def test_since_takes_a_date_and_time(runner: CliRunner, deployed_logs: Any) -> None:
+    put(deployed_logs, "POC-Lambda-1", 3 * 3600, "three hours ago")
+    put(deployed_logs, "POC-Lambda-1", 1 * 3600, "an hour ago")
+    two_hours_ago = datetime.fromtimestamp(time.time() - 2 * 3600)
+    local = two_hours_ago.strftime("%Y-%m-%dT%H:%M:%S")
+    in_utc = two_hours_ago.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for since in (local, in_utc):
+        result = runner.invoke(cli, ["logs", "--since", since, "--function", "1"])
+        assert result.exit_code == 0, result.output
+        assert [m for _, m in message_lines(result.output)] == ["an hour ago"], since
+    empty = runner.invoke(cli, ["logs", "--since", in_utc, "--filter", "nothing"])
+    assert f"No log lines containing 'nothing' since {in_utc} from" in empty.output
+
+
+@pytest.mark.parametrize("since", ["2026-13-01", "yesterday", "2999-01-01T00:00"])
+def test_a_bad_or_future_date_is_a_usage_error(runner: CliRunner, since: str) -> None:
+    result = runner.invoke(cli, ["logs", "--since", since])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid --since {since!r}" in result.output and "Traceback" not in result.output
+
+
+def test_pocctl_local_returns_a_groups_events_in_cloudwatchs_order(emulator: Emulator) -> None:
+    # CloudWatch Logs API reference, FilterLogEvents: sorted by timestamp, ingestion time and
+    # PutLogEvents request, always interleaved across streams; moto goes stream by stream.
+    logs = local_context(emulator, "order").client("logs")
+    logs.create_log_group(logGroupName="/aws/lambda/order-interleaved")
+    now_ms = int(time.time() * 1000)
+    for stream, offset, message in [("a", 1, "later"), ("b", 0, "first put"), ("a", 0, "then")]:
+        put_batch(logs, "order-interleaved", now_ms + offset, [message], stream)
+    found = logs.filter_log_events(logGroupName="/aws/lambda/order-interleaved")["events"]
+    assert [e["message"] for e in found] == ["first put", "then", "later"]

@@ -13,12 +13,15 @@ from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
 from pocctl.cli import cli
+from pocctl.config import Config
 from pocctl.engine import Engine
+from pocctl.listing import _described
 from pocctl.local.emulator import Emulator
 from pocctl.resources.queues import QueueStep
 from pocctl.stack import build_steps
+from pocctl.sweep import kinds_of
 
-from .emulated import local_context
+from .emulated import local_context, up_local
 from .faults import runtime_with
 from .test_deployer import TRUST_LAMBDA, wait_until_iam_knows
 
@@ -107,3 +110,43 @@ def test_a_stack_in_the_denied_region_is_not_called_roles_only(emulator: Emulato
     assert found["health"] == "unknown"
     assert "it may live in eu-west-1, which could not be read" in found["problems"][0]
     assert "pocctl down --stack euonly" not in result.output
+
+
+def test_ls_counts_and_names_every_resource_status_shows(emulator: Emulator) -> None:
+    # Issue 21, item 11: "RESOURCES 12" for a 16-resource stack, without the REST API and the
+    # mappings, and the table named "table/orders".
+    up_local(emulator, "lsall", email="ls@example.com")
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    status = CliRunner().invoke(cli, ["status", "--stack", "lsall", "--json"], env=env)
+    there = [
+        f"{r['kind']} {r['name']}"
+        for r in json.loads(status.stdout)["resources"].values()
+        if r["state"] == "present"
+    ]
+    result = CliRunner().invoke(
+        cli, ["ls", "--all-regions", "--json"], obj=runtime_with(two_regions_enabled), env=env
+    )
+    assert result.exit_code == 0, result.output
+    (found,) = [s for s in json.loads(result.stdout)["stacks"] if s["stack"] == "lsall"]
+    assert sorted(found["resources"]) == sorted(there)
+    assert "REST API lsall-API" in found["resources"]
+    assert "DynamoDB table lsall-orders" in found["resources"]
+    assert sum(r.startswith("event source mapping") for r in found["resources"]) == 2
+    assert not any("table/" in r for r in found["resources"])
+
+    table = CliRunner().invoke(
+        cli, ["ls", "--all-regions", "-v"], obj=runtime_with(two_regions_enabled), env=env
+    )
+    (row,) = [line for line in table.stdout.splitlines() if line.startswith("lsall ")]
+    assert f" {len(there)} " in row
+    assert "stack(s) in all 2 enabled regions." in table.output
+    for region in ("us-east-1", "eu-west-1"):  # -v: each region's calls, with the region
+        assert f"aws resourcegroupstaggingapi GetResources  [{region}]" in table.output
+    assert "aws lambda GetFunction" in table.output  # the health check's, per stack
+
+
+def test_a_tagged_table_is_named_by_its_name_not_its_arns_resource() -> None:
+    # What ls lists for a stack whose health it could not read: the tagging API's ARNs.
+    kinds = list(kinds_of(build_steps(Config(stack="t", region="us-east-1"))))
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t-orders"
+    assert _described(arn, kinds) == "DynamoDB table t-orders"

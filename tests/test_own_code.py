@@ -786,3 +786,19 @@ def test_a_resolution_that_fails_to_be_written_leaves_no_temporary_file(
     with pytest.raises(OSError):
         dependencies._remember(b"orderstamp\n", "python3.13", resolved)
     assert list((cache / "resolutions").iterdir()) == []
+
+
+def test_a_handler_that_hangs_at_import_is_stopped_at_lambdas_init_limit(
+    tmp_path: Path, runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 21, item 11: reported after 60 s, where Lambda's init phase gives up at 10 s.
+    assert handler_check.INIT_LIMIT_SECONDS == 10
+    monkeypatch.setattr(handler_check, "INIT_LIMIT_SECONDS", 1.0)  # shortened for the test
+    handlers = own_handlers(tmp_path)
+    writer = handlers / "order_writer.py"
+    writer.write_text(writer.read_text() + "\nimport time\ntime.sleep(600)\n")
+    result = runner.invoke(cli, ["up"])
+    assert result.exit_code == 1
+    assert "Importing POC-Lambda-1's handler from" in result.output
+    assert "took over 1 s, the limit of Lambda's init phase" in result.output
+    assert "Nothing was uploaded" in result.output and "Traceback" not in result.output

@@ -11,6 +11,7 @@ import shutil
 import time
 import urllib.request
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -292,9 +293,33 @@ def test_redrive_while_the_writer_still_fails_says_so_and_exits_1(
     document = json.loads(result.stdout)
     assert document["moved"] >= 1 and document["stored"] == 0
     assert "writer broken on purpose" in document["plan"]["last_error"]
-    assert "Last error Lambda-1 logged: " in result.stderr
+    assert "Lambda-1 failed since its last update (" in result.stderr
     assert f"0 of {document['moved']} redriven order(s) stored" in document["error"]
     assert "Is Lambda-1 still failing?" in document["error"]
+
+
+def test_redrive_after_the_fix_does_not_repeat_the_error_from_before_it(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # Issue 21, item 11: redrive repeated the writer's last error from before the fix.
+    handlers = tmp_path / "handlers"
+    shutil.copytree(bundled_dir("handlers"), handlers)
+    writer = handlers / "order_writer.py"
+    writer.write_text(writer.read_text() + BROKEN)
+    ctx = up_local(emulator, "fixd", handlers=str(handlers))
+    assert pocctl(emulator, "fixd", "invoke", "1").exit_code == 1  # logs the writer's failure
+    dead_letter(ctx, json.dumps({"item": "fixed since"}))
+    assert "writer broken on purpose" in pocctl(emulator, "fixd", "status").output
+
+    writer.write_text(writer.read_text().replace(BROKEN, ""))  # the fix
+    fixed = pocctl(emulator, "fixd", "up", "--handlers", str(handlers))
+    assert fixed.exit_code == 0, fixed.output
+    result = pocctl(emulator, "fixd", "redrive", "--json")
+    assert result.exit_code == 0, result.output
+    assert "writer broken on purpose" not in result.output
+    document = json.loads(result.stdout)
+    assert document["plan"]["last_error"] is None and document["stored"] == 1
+    assert document["plan"]["writer_updated"] is not None
 
 
 def test_redrive_of_a_stack_that_is_not_deployed_says_what_to_do(emulator: Emulator) -> None:

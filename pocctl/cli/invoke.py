@@ -10,7 +10,16 @@ import click
 from pocctl.cli.main import cli
 from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
 from pocctl.errors import PocctlError
-from pocctl.invoke import WRITER, function_name, invoke, sample_event
+from pocctl.invoke import (
+    WRITER,
+    Invoked,
+    RecordOutcome,
+    event_problem,
+    function_name,
+    invoke,
+    outcomes,
+    sample_event,
+)
 
 
 @cli.command("invoke")
@@ -31,7 +40,10 @@ def invoke_command(
 
     Without --event, function 1 gets an SQS batch holding a sample order (it is stored in the
     table) and function 2 a DynamoDB INSERT of a sample row (its notification is published).
-    Exit status 1 if the function raised an error or reported batch item failures.
+    It then says what became of each record (stored, notified, skipped or failed, and why),
+    from the function's answer and log. Exit status 1 if the function raised an error or a
+    record was not processed; 2 if the event is not shaped like the function's real source's
+    (an SQS batch for 1, a DynamoDB Streams batch for 2), naming what is missing.
 
     \b
     Examples:
@@ -46,6 +58,12 @@ def invoke_command(
             event = json.load(event_file)
         except ValueError as exc:
             raise click.BadParameter(f"not JSON: {exc}", param_hint="--event") from exc
+        problem = event_problem(which, event)
+        if problem is not None:
+            raise click.BadParameter(
+                f'{problem}. See README.md, "Try a function alone", for the shape.',
+                param_hint="--event",
+            )
     flags = collect(kwargs)
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term)
@@ -63,17 +81,44 @@ def invoke_command(
         term.info("Log tail:")
         for line in done.log_tail.rstrip("\n").splitlines():
             term.info(f"  {line}")
-    document = done.as_json()
-    if done.function_error is not None:
-        return Finished(document, PocctlError(f"{name} failed: {done.response}"))
-    if done.failed_items:
-        return Finished(
-            document,
-            PocctlError(
-                f"{name} reported {len(done.failed_items)} failed record(s): "
-                + ", ".join(done.failed_items),
-                f"See why in the log tail above, or `pocctl logs --function {which}`.",
-            ),
-        )
-    term.success(f"{name} succeeded.")
+    records = outcomes(which, event, done)
+    if records:
+        term.info("Records:")
+        for record in records:
+            term.info(f"  {record}")
+    document = {**done.as_json(), "records": [r.as_json() for r in records]}
+    failure = _failure(name, which, done, records)
+    if failure is not None:
+        return Finished(document, failure)
+    term.success(f"{name} succeeded: {_tally(records)}.")
     return Finished(document)
+
+
+def _tally(records: list[RecordOutcome]) -> str:
+    if not records:
+        return "the event holds no records, so there was nothing to do"
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.outcome] = counts.get(record.outcome, 0) + 1
+    return ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+
+
+def _failure(
+    name: str, which: int, done: Invoked, records: list[RecordOutcome]
+) -> PocctlError | None:
+    hint = f"See why in the log tail above, or `pocctl logs --function {which}`."
+    if done.function_error is not None:
+        return PocctlError(f"{name} failed: {done.response}", hint)
+    failed = [r for r in records if r.failed]
+    if failed:
+        listed = "; ".join(str(r) for r in failed)
+        return PocctlError(
+            f"{name}: {len(failed)} of {len(records)} record(s) not processed: {listed}", hint
+        )
+    if done.failed_items:  # identifiers that name no record of the event
+        return PocctlError(
+            f"{name} reported {len(done.failed_items)} failed record(s): "
+            + ", ".join(done.failed_items),
+            hint,
+        )
+    return None

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
+from datetime import datetime
 from typing import Any
 
 import click
 
 from pocctl.cli.main import cli, stopped_by_user
 from pocctl.cli.options import aws_options, collect, make_context, terminal
-from pocctl.logs import LogLine, functions_for, parse_since, read
+from pocctl.logs import SINCE_PATTERN, LogLine, dated, functions_for, parse_since, read
 
 FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
 
@@ -26,37 +26,42 @@ FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
     "--since",
     default="10m",
     show_default=True,
-    help="How far back to start: 30s, 10m, 2h, 1d.",
+    help="How far back to start: 30s, 10m, 2h, 1d, 1w, or a date and time (2026-01-31T09:30).",
 )
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @click.option("--filter", "text", help="Only lines containing TEXT (ignoring case).")
 def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs: Any) -> None:
     """Print the functions' CloudWatch log lines, both interleaved by time.
 
-    Each line starts with its time and the function that wrote it. Works the same against
+    Each line starts with its time (and its date, when a line is not from today) and the
+    function that wrote it. Works the same against
     `pocctl local`, where the functions' output is written to the emulator's CloudWatch Logs.
 
     \b
     Examples:
       pocctl logs
       pocctl logs --function 1 --since 1h --filter error
+      pocctl logs --since 2026-01-31T09:30
       pocctl logs -f
     """
     flags = collect(kwargs)
-    seconds = parse_since(since)  # a bad value is a usage error before anything is read
+    start_ms = parse_since(since)  # a bad value is a usage error before anything is read
+    relative = SINCE_PATTERN.match(since.strip().lower())
+    span = f"in the last {since}" if relative else f"since {since}"
     term = terminal(flags)
     ctx = make_context(flags, term)
     functions = functions_for(ctx, which)
-    start_ms = int((time.time() - seconds) * 1000)
-    with term.busy(f"Reading the last {since} of {', '.join(functions)} ..."):
+    with term.busy(f"Reading lines {span} of {', '.join(functions)} ..."):
         lines = read(ctx, functions, start_ms, text)
     width = max(len(f) for f in functions)
+    today = datetime.now().date()
+    with_date = dated((line.timestamp for line in lines), today)
     for line in lines:
-        term.log_line(line.timestamp, line.function, width, line.message)
+        term.log_line(line.timestamp, line.function, width, line.message, with_date=with_date)
     if not follow:
         if not lines:
             what = f" containing {text!r}" if text else ""
-            term.info(f"No log lines{what} in the last {since} from {', '.join(functions)}.")
+            term.info(f"No log lines{what} {span} from {', '.join(functions)}.")
         return
     term.info(f"Following {', '.join(functions)} (Ctrl-C to stop) ...")
     seen = {line.event_id for line in lines}
@@ -67,8 +72,11 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
             fresh: list[LogLine] = [
                 line for line in read(ctx, functions, newest, text) if line.event_id not in seen
             ]
+            with_date = with_date or dated((line.timestamp for line in fresh), today)
             for line in fresh:
-                term.log_line(line.timestamp, line.function, width, line.message)
+                term.log_line(
+                    line.timestamp, line.function, width, line.message, with_date=with_date
+                )
                 seen.add(line.event_id)
                 newest = max(newest, line.timestamp)
     except KeyboardInterrupt:

@@ -36,7 +36,7 @@ def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term, reporter=RecordingReporter())
     regions = enabled_regions(ctx) if all_regions else [ctx.config.region]
-    where = f"{len(regions)} regions" if all_regions else ctx.config.region
+    where = f"all {len(regions)} enabled regions" if all_regions else ctx.config.region
     with term.busy(f"Looking for pocctl stacks in {where} ..."):
         listing = find_stacks(ctx, regions, every_region=all_regions)
     stacks, elsewhere = listing.stacks, listing.elsewhere
@@ -48,7 +48,7 @@ def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
     }
     if listing.unreadable:
         read = len(regions) - len(listing.unreadable)
-        where = f"{read} of {len(regions)} regions"
+        where = f"{read} of {len(regions)} enabled regions"
         for region, code in listing.unreadable.items():
             term.warning(
                 f"{region}: could not be read ({code}), so its stacks, if any, are not listed: "
@@ -77,7 +77,7 @@ def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
             term.warning(f"{found.stack} ({found.region}): {problem}")
     roles_elsewhere(term, where, elsewhere)
     term.info(
-        f"{len(stacks)} stack(s). More about one: `pocctl status --stack NAME`; "
+        f"{len(stacks)} stack(s) in {where}. More about one: `pocctl status --stack NAME`; "
         "remove one: `pocctl down --stack NAME`."
     )
     return Finished(document)

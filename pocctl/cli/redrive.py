@@ -44,7 +44,9 @@ def redrive_command(dry_run: bool, wait: float, as_json: bool, **kwargs: Any) ->
     plan = plan_redrive(ctx)
     document: dict[str, Any] = {"dry_run": dry_run, "plan": vars(plan).copy()}
     if plan.last_error:
-        term.info(f"Last error Lambda-1 logged: {plan.last_error}")
+        term.warning(
+            f"Lambda-1 failed since its last update ({plan.writer_updated}): {plan.last_error}"
+        )
     if plan.in_flight:
         term.note(
             f"{plan.in_flight} message(s) in {plan.dead_letter_queue} are in flight (received "
@@ -82,9 +84,14 @@ def report(term: Any, result: RedriveResult) -> PocctlError | None:
         where.append(f"{result.still_queued} still in {plan.queue} (being retried)")
     if result.back_in_dead_letter_queue:
         where.append(f"{result.back_in_dead_letter_queue} back in {plan.dead_letter_queue}")
+    since = (
+        f"Lambda-1's last error since the redrive started: {result.error_since_start}\n"
+        if result.error_since_start
+        else "Lambda-1 logged no error since the redrive started. "
+    )
     return PocctlError(
         f"{result.stored} of {result.moved} redriven order(s) stored after "
         f"{result.waited:.0f}s; {missing} not" + (f": {', '.join(where)}." if where else "."),
-        "Is Lambda-1 still failing? See `pocctl logs --function 1` and `pocctl status`; "
+        since + "Is Lambda-1 still failing? See `pocctl logs --function 1` and `pocctl status`; "
         "orders that fail again return to the dead-letter queue for the next redrive.",
     )

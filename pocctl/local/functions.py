@@ -30,6 +30,9 @@ from pocctl.local import worker as worker_module
 from pocctl.local.forks import ForkServer
 
 POOL_LIMIT = 8  # warm workers kept per function version
+# A new container's Init phase (importing the handler) gets 10 s; like function timeouts, a
+# limit of the runtime's, so not scaled by --time-scale (source: Invoker.invoke).
+INIT_LIMIT_SECONDS = 10.0
 
 # The credentials a function's code gets for its execution role, as boto3 keyword arguments.
 CredentialsFor = Callable[[str], dict[str, str]]
@@ -105,6 +108,7 @@ class Worker:
     ) -> None:
         self.version = version
         self.id = uuid.uuid4().hex[:12]
+        self.init_done = False  # the worker said its handler is imported (or failed to be)
         self.process: subprocess.Popen[str] | None = None
         self.requests: IO[str]
         self.answers: IO[str]
@@ -146,7 +150,17 @@ class Worker:
             return self.process.poll() is None
         return forks.alive(self.pid)
 
+    def initialised(self, limit: float) -> bool:
+        """Whether its Init phase (importing the handler) ended within `limit` seconds."""
+        if self.init_done:
+            return True
+        ready, _, _ = select.select([self.answers], [], [], limit)
+        self.init_done = bool(ready) and bool(self.answers.readline())
+        return self.init_done
+
     def invoke(self, event: Any, request_id: str, timeout: float) -> Invocation:
+        """One invocation within `timeout` seconds; for a worker whose Init phase has not
+        ended, the rest of its init counts against them too."""
         started = time.monotonic()
         try:
             self.requests.write(json.dumps({"event": event, "id": request_id}) + "\n")
@@ -154,6 +168,10 @@ class Worker:
         except (BrokenPipeError, OSError):
             return Invocation(False, error_type="Runtime.ExitError", error_message="worker died")
         ready, _, _ = select.select([self.answers], [], [], timeout)
+        if ready and not self.init_done:
+            self.init_done = bool(self.answers.readline())
+            left = max(0.0, timeout - (time.monotonic() - started))
+            ready, _, _ = select.select([self.answers], [], [], left)
         elapsed = (time.monotonic() - started) * 1000
         if not ready:
             self.kill()
@@ -246,6 +264,7 @@ class Invoker:
         self._logs: dict[str, Any] = {}
         self.invocations = 0
         self._forks: ForkServer | None = None  # started with the first worker (POSIX only)
+        self.init_limit = INIT_LIMIT_SECONDS
 
     def _code_dir(self, version: FunctionVersion, code: bytes) -> Path:
         target = self.code_root / version.code_sha
@@ -317,10 +336,37 @@ class Invoker:
             self._write_logs(version, "injected", request_id, result)
             return result
         worker = self._acquire(version, code)
+        init_report = None
+        init_started = time.monotonic()
+        if not worker.initialised(self.init_limit):
+            # Lambda Developer Guide, "Understanding the Lambda execution environment lifecycle":
+            # "The Init phase is limited to 10 seconds. If all three tasks do not complete within
+            # 10 seconds, Lambda retries the Init phase at the time of the first function
+            # invocation with the configured function timeout."
+            worker.kill()
+            init_report = (
+                f"INIT_REPORT Init Duration: {(time.monotonic() - init_started) * 1000:.2f} ms\t"
+                "Phase: init\tStatus: timeout"
+            )
+            worker = Worker(
+                version,
+                self._code_dir(version, code),
+                self._environment(version),
+                self._fork_server(),
+            )
         try:
             result = worker.invoke(event, request_id, version.timeout)
         finally:
             self._release(worker)
+        if init_report is not None:
+            # As Lambda logs it (AWS What's New, 2023-11, INIT_REPORT lines for init errors and
+            # timeouts; awslabs/llrt#694 shows both): the init's, and the retry's if it timed out.
+            result.log_lines.append(init_report)
+            if not worker.init_done:
+                result.logs += (
+                    f"INIT_REPORT Init Duration: {result.duration_ms:.2f} ms\t"
+                    "Phase: invoke\tStatus: timeout\n"
+                )
         self.invocations += 1
         self._write_logs(version, worker.id, request_id, result)
         return result

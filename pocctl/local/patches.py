@@ -36,6 +36,7 @@ def _targets() -> dict[str, Any]:
         from moto.apigateway.responses import APIGatewayResponse
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.dynamodb.models.table import StreamShard, Table
+        from moto.logs.models import LogGroup
         from moto.moto_api._internal.models import moto_api_backend
         from moto.sns.models import Subscription
         from moto.sqs.models import Message, Queue, SQSBackend
@@ -71,6 +72,8 @@ def _targets() -> dict[str, Any]:
         "Queue.message_retention_period": "MessageRetentionPeriod"
         in getattr(Queue, "BASE_ATTRIBUTES", ()),
         "backends.list_of_moto_modules": getattr(moto_backends, "list_of_moto_modules", None),
+        "LogGroup.filter_log_events (interleaved)": "interleaved"
+        in LogGroup.filter_log_events.__code__.co_varnames,
         **{
             f"{cls.__name__}.{attribute}": _sets(cls, attribute)
             for cls, attributes in _shared_classes().items()
@@ -237,6 +240,7 @@ def _patch() -> None:
     from moto.apigateway.responses import APIGatewayResponse
     from moto.awslambda.models import LambdaBackend
     from moto.dynamodb.models import dynamodb_backends
+    from moto.logs.models import LogGroup
     from moto.sns.models import Subscription
     from moto.sqs.models import Message, SQSBackend, sqs_backends
 
@@ -304,6 +308,53 @@ def _patch() -> None:
     _replace(Message, "delayed", property(delayed))
     _replace(SQSBackend, "is_message_valid_based_on_retention_period", within_retention)
     _replace(APIGatewayResponse, "update_model", update_model)
+
+    # FilterLogEvents "sorted by event timestamp, the timestamp when the event was ingested by
+    # CloudWatch Logs, and the ID of the PutLogEvents request", and always interleaved across
+    # streams ("interleaved" is deprecated and ignored): CloudWatch Logs API reference,
+    # FilterLogEvents. moto sorts by timestamp alone, and only when asked to interleave.
+    _replace(LogGroup, "filter_log_events", filter_log_events)
+
+
+def filter_log_events(
+    self: Any,
+    log_group_name: str,
+    log_stream_names: list[str],
+    start_time: int,
+    end_time: int,
+    limit: int | None,
+    next_token: str | None,
+    filter_pattern: str,
+    interleaved: bool,
+) -> tuple[list[dict[str, Any]], str | None, list[dict[str, Any]]]:
+    """moto's LogGroup.filter_log_events, with AWS's order (moto's event ids count up in the
+    order events were put, as PutLogEvents requests' do) before its pages are cut."""
+    streams = [s for n, s in self.streams.items() if not log_stream_names or n in log_stream_names]
+    events = [
+        event
+        for stream in streams
+        for event in stream.filter_log_events(start_time, end_time, filter_pattern)
+    ]
+    events.sort(key=lambda e: (e["timestamp"], e["ingestionTime"], int(e["eventId"])))
+    first = 0
+    if next_token:
+        group, stream_name, event_id = [*next_token.split("@"), "", ""][:3]
+        after = [
+            n
+            for n, e in enumerate(events)
+            if group == log_group_name
+            and e["logStreamName"] == stream_name
+            and e["eventId"] == event_id
+        ]
+        if not after:
+            return [], None, []  # AWS returns an empty list for an invalid token (as moto)
+        first = after[0] + 1
+    page = events[first : first + (limit or 10000)]
+    token = None
+    if page and first + len(page) < len(events):
+        token = f"{log_group_name}@{page[-1]['logStreamName']}@{page[-1]['eventId']}"
+    searched = [{"logStreamName": s.log_stream_name, "searchedCompletely": True} for s in streams]
+    return page, token, searched
 
 
 MODEL_FIELDS = {"/schema": "schema", "/description": "description"}

@@ -1,7 +1,8 @@
 """A warm Lambda container: imports the handler once, then serves invocations one per line.
 
-Runs in its own process with the function's environment. Reads {"event": ...} lines on stdin and
-answers one JSON line each on the original stdout; what the handler prints is captured and sent
+Runs in its own process with the function's environment. Says {"init": "done"} once the handler
+is imported (or failed to), then reads {"event": ...} lines on stdin and answers one JSON line
+each on the original stdout; what the handler prints is captured and sent
 back with the answer, for the function's log group.
 """
 
@@ -72,6 +73,8 @@ def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, proto
         init_error = None
     except Exception as exc:
         handler, init_error = None, exc
+    protocol.write(json.dumps({"init": "done"}) + "\n")  # the Init phase is over
+    protocol.flush()
     for line in incoming:
         request = json.loads(line)
         logs = io.StringIO()

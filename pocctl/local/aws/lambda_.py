@@ -6,6 +6,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pocctl.local.aws.base import Rules, World
@@ -50,6 +51,9 @@ class FunctionTimes:
     arn: str
     pending_until: float = float("-inf")
     updating_until: float = float("-inf")
+    # Lambda API reference, FunctionConfiguration: LastModified is "the date and time that the
+    # function was last updated" (YYYY-MM-DDThh:mm:ss.sTZD); moto keeps its creation time.
+    last_modified: str | None = None
 
 
 @dataclass
@@ -288,6 +292,8 @@ class LambdaRules(Rules):
                 (call.region, document["FunctionName"]), FunctionTimes(document["FunctionArn"])
             )
             times.updating_until = self.world.after("function_updating")
+            now = datetime.now(UTC)
+            times.last_modified = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now:%f}"[:3] + "+0000"
         elif call.operation == "DeleteFunction":
             name = function_name(str(call.params.get("FunctionName", "")))
             self.functions.pop((call.region, name), None)
@@ -303,6 +309,9 @@ class LambdaRules(Rules):
         for config in _function_configs(document):
             state, update = self.function_state(region, config.get("FunctionName", ""))
             config["State"], config["LastUpdateStatus"] = state, update
+            times = self.functions.get((region, config.get("FunctionName", "")))
+            if times is not None and times.last_modified is not None:
+                config["LastModified"] = times.last_modified
             if state == "Pending":
                 config["StateReason"] = "The function is being created."
                 config["StateReasonCode"] = "Creating"
