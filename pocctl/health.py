@@ -91,6 +91,8 @@ class Health:
 def state_of(plan: Plan[Any] | None) -> str:
     if plan is None:
         return FOREIGN
+    if plan.action is Action.UPDATE and not any(change.drift for change in plan.changes):
+        return PRESENT  # only its record of the deploy to write (`RecordDiffers`)
     return {Action.CREATE: MISSING, Action.UPDATE: DRIFTED}.get(plan.action, PRESENT)
 
 
@@ -105,7 +107,11 @@ def check(ctx: Context, steps: list[AnyStep]) -> Health:
     for step, live in zip(steps, lives, strict=True):
         plan = plans.get(step.key)  # none: a look-alike holds its name
         state = state_of(plan)
-        changes = plan.described() if plan is not None and state == DRIFTED else []
+        changes = (
+            [str(c) for c in plan.changes if c.drift]
+            if plan is not None and state == DRIFTED
+            else []
+        )
         health.resources[step.key] = Resource(
             step.kind, step.name, state, changes, live, step.wanted
         )

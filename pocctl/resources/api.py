@@ -28,6 +28,7 @@ from pocctl.resources.base import (
     not_ours_note,
     removal,
 )
+from pocctl.resources.recorded import RecordDiffers, api_tags, record_differs
 
 RESOURCE_PATH = "/order"
 MODEL_NAME = "Order"
@@ -282,7 +283,10 @@ class ApiStep(Step[ApiState]):
             definition.append("bad-request response missing or different")
         definition += self._method_differences(ctx, state)
         changes: list[Change] = [DefinitionDiffers(what) for what in definition]
-        return Plan.from_changes(changes + self._stage_differences(ctx, state), state)
+        changes += self._stage_differences(ctx, state)
+        if state.stage is not None:
+            changes += record_differs(state.stage.get("tags") or {}, api_tags(ctx.config))
+        return Plan.from_changes(changes, state)
 
     # -- writing ---------------------------------------------------------------------------
     def outputs(self, ctx: Context, state: ApiState) -> Outputs:
@@ -313,6 +317,7 @@ class ApiStep(Step[ApiState]):
                     description="pocctl up",
                 )
             state.stage = None  # a new stage starts without our throttling
+        new_stage = state.stage is None
         if state.stage is None or self._stage_differences(ctx, state):
             tuning = ctx.config.tuning
             with aws_errors(self.key, "UpdateStage"):
@@ -331,6 +336,15 @@ class ApiStep(Step[ApiState]):
                             "value": str(tuning.throttle_burst),
                         },
                     ],
+                )
+        if new_stage or plan.has(RecordDiffers):
+            stage_arn = (
+                f"arn:{ctx.partition}:apigateway:{ctx.config.region}::/restapis/{api_id}"
+                f"/stages/{ctx.config.stage}"
+            )
+            with aws_errors(self.key, "TagResource"):
+                ag.tag_resource(
+                    resourceArn=stage_arn, tags={**ctx.config.tags, **api_tags(ctx.config)}
                 )
         return state
 

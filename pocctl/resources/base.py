@@ -21,6 +21,8 @@ class Change:
     """One difference between what is and what should be. `apply` decides on a change's type and
     fields, never on its wording: `str()` is for display only."""
 
+    drift: ClassVar[bool] = True  # whether `status` counts it as drift
+
     def __str__(self) -> str:
         raise NotImplementedError
 
