@@ -14,6 +14,8 @@ from click.testing import CliRunner, Result
 
 from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
+from pocctl.config import Config, environment_size
+from pocctl.errors import ConfigError
 from pocctl.local.emulator import Emulator
 
 
@@ -43,8 +45,9 @@ def counts(result: Result) -> dict[str, int]:
 def test_every_command_sees_the_stack_as_deployed(pocctl: Any, tmp_path: Path) -> None:
     mine = handlers_copy(tmp_path / "mine")
     up = pocctl(
-        "up", "--stack", "dev", "--stage", "test", "--handlers", str(mine), "--rate-limit", "2"
-    )
+        "up", "--stack", "dev", "--stage", "test", "--handlers", str(mine), "--rate-limit", "2",
+        "--env", "LOG_LEVEL=DEBUG",
+    )  # fmt: skip
     assert up.exit_code == 0, up.output
     assert "Try it: pocctl test-order --stack dev" in up.output
 
@@ -70,6 +73,11 @@ def test_every_command_sees_the_stack_as_deployed(pocctl: Any, tmp_path: Path) -
     assert again.exit_code == 0, again.output
     assert counts(again) == {"unchanged": counts(again)["unchanged"]}  # no write
     assert json.loads(again.stdout)["code"]["source"] == str(mine)
+    shown = pocctl("config", "--stack", "dev")
+    assert any(
+        line.split() == ["stage", "prod", "default", "*"] for line in shown.output.splitlines()
+    )
+    assert "commands that reach AWS use the value the stack was last deployed with" in shown.output
 
 
 def test_a_setting_in_pocctl_toml_that_a_flag_changed_is_updated(
@@ -155,6 +163,18 @@ def test_environment_variables_are_applied_checked_and_repaired(
     assert pocctl("status").exit_code == 0
 
 
+def test_the_4_kb_limit_holds_however_lambda_counts_it() -> None:
+    """Lambda doesn't say what its 4 KB counts: keys and values, or the JSON of the map. pocctl
+    refuses what is over in the larger count, so AWS never refuses what pocctl sends."""
+    many = {f"K{i:03}": "v" * 30 for i in range(110)}  # 3,740 bytes of keys and values
+    assert sum(len(k) + len(v) for k, v in many.items()) < 4096 - 200  # with pocctl's own
+    with pytest.raises(ConfigError, match="over Lambda's limit of 4,096"):
+        Config(environment=many)  # its JSON is over 4 KB
+    fewer = dict(list(many.items())[:90])
+    assert environment_size(fewer) < 4096 - 200
+    assert Config(environment=fewer).environment == fewer
+
+
 def emulator_client(emulator: Emulator, service: str) -> Any:
     from pocctl.context import new_session
 
@@ -184,3 +204,29 @@ def test_bad_environment_variables_are_refused(runner: CliRunner, value: str, me
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_stack_from_an_older_pocctl_is_checked_as_before_and_recorded_by_up(
+    pocctl: Any, emulator: Emulator
+) -> None:
+    assert pocctl("up", "--stack", "old", "--stage", "beta").exit_code == 0
+    lam, ag = emulator_client(emulator, "lambda"), emulator_client(emulator, "apigateway")
+    recorded = ["pocctl:code", "pocctl:runtime", "pocctl:memory", "pocctl:timeout"]
+    for function in ("old-Lambda-1", "old-Lambda-2"):  # as an older pocctl left them
+        arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+        lam.untag_resource(Resource=arn, TagKeys=[*recorded, "pocctl:environment"])
+    (api,) = [a for a in ag.get_rest_apis()["items"] if a["name"] == "old-API"]
+    stage = f"arn:aws:apigateway:us-east-1::/restapis/{api['id']}/stages/beta"
+    ag.untag_resource(
+        resourceArn=stage, tagKeys=["pocctl:stage", "pocctl:rate-limit", "pocctl:burst-limit"]
+    )
+
+    status = pocctl("status", "--stack", "old")  # its one stage is read back
+    assert status.exit_code == 0, status.output
+    assert "/beta/" in status.output and "drifted" not in status.output
+
+    up = pocctl("up", "--stack", "old", "--json")  # records what it finds, changes nothing else
+    assert up.exit_code == 0, up.output
+    assert counts(up)["updated"] == 3
+    assert lam.list_tags(Resource=arn)["Tags"]["pocctl:code"] == "built-in"
+    assert counts(pocctl("up", "--stack", "old", "--json")).get("updated") is None
