@@ -67,7 +67,7 @@ def read_record(ctx: Context) -> Record:
         record.code_unrecorded = True
         values["handlers"] = UNRECORDED_DIRECTORY
     elif code is not None:
-        values["handlers"] = None if code == recorded.BUILT_IN else code
+        values["handlers"] = None if code == recorded.BUILT_IN else recorded.handlers_path(code)
     if (runtime := parsed(tags, recorded.RUNTIME, str)) is not None:
         values["runtime"] = runtime
     if (memory := parsed(tags, recorded.MEMORY, int)) is not None:

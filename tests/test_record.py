@@ -230,3 +230,23 @@ def test_a_stack_from_an_older_pocctl_is_checked_as_before_and_recorded_by_up(
     assert counts(up)["updated"] == 3
     assert lam.list_tags(Resource=arn)["Tags"]["pocctl:code"] == "built-in"
     assert counts(pocctl("up", "--stack", "old", "--json")).get("updated") is None
+
+
+def test_a_handlers_path_a_tag_cant_hold_is_recorded_honestly(pocctl: Any, tmp_path: Path) -> None:
+    odd = handlers_copy(tmp_path / "my handlers (v2), ünïcode")  # tags refuse ( ) and ,
+    assert pocctl("up", "--stack", "odd", "--handlers", str(odd)).exit_code == 0
+    status = pocctl("status", "--stack", "odd")
+    assert status.exit_code == 0, status.output
+    assert f"code from {odd}/ @" in status.output
+
+    deep = tmp_path.joinpath(*["a-long-directory-name"] * 12)  # over a tag's 256 characters
+    handlers_copy(deep)
+    assert pocctl("up", "--stack", "odd", "--handlers", str(deep)).exit_code == 0
+    status = pocctl("status", "--stack", "odd")
+    assert status.exit_code == 0, status.output
+    assert "could not be recorded)/ (not on this machine: not compared)" in status.output
+    assert "Run `pocctl up`" not in status.output
+    up = pocctl("up", "--stack", "odd")
+    assert up.exit_code == 1
+    assert "whose path was too long to record (a tag holds 256 characters)" in up.output
+    assert pocctl("up", "--stack", "odd", "--handlers", str(deep)).exit_code == 0

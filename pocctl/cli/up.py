@@ -275,7 +275,7 @@ def refuse_to_replace_code(stack: Stack) -> None:
     if stack.given.sources["handlers"] != "default":
         return
     if record.code_unrecorded:
-        where = "a directory whose path was too long (or had characters tags refuse) to record"
+        where = "a directory whose path was too long to record (a tag holds 256 characters)"
     elif config.handlers is not None and not Path(config.handlers).is_dir():
         where = f"{config.handlers}/, which is not on this machine"
     else:

@@ -35,7 +35,9 @@ UNRECORDED = "unrecorded"
 # CloudFormation's AWS::Lambda::Function Tag; API Gateway Developer Guide, "Tag restrictions
 # and usage conventions"; the same rule as the Tag type of AWS's tagging APIs, whose pattern is
 # ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$). Each resource takes 50 tags; the record uses five at most.
-TAG_VALUE = re.compile(r"^[\w\s.:/=+\-@]{0,256}$")
+TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
+TAG_CHARACTER = re.compile(r"[\w .:/=\-@]")  # + escapes the others
+ESCAPED = re.compile(r"\+([0-9A-F]{6})")
 
 
 def fits(value: str) -> bool:
@@ -43,11 +45,17 @@ def fits(value: str) -> bool:
 
 
 def code_source(config: Config) -> str:
-    """Where the code came from: built-in, or the handlers directory's absolute path."""
+    """Where the code came from: built-in, or the handlers directory's absolute path, each
+    character a tag refuses written as + and its code point (a path with a comma or brackets)."""
     if config.handlers is None:
         return BUILT_IN
     path = str(Path(config.handlers).resolve())
-    return path if fits(path) else UNRECORDED
+    escaped = "".join(c if TAG_CHARACTER.match(c) else f"+{ord(c):06X}" for c in path)
+    return escaped if fits(escaped) else UNRECORDED
+
+
+def handlers_path(recorded: str) -> str:
+    return ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), recorded)
 
 
 def function_tags(config: Config, timeout: int) -> dict[str, str]:
