@@ -250,3 +250,14 @@ def test_a_handlers_path_a_tag_cant_hold_is_recorded_honestly(pocctl: Any, tmp_p
     assert up.exit_code == 1
     assert "whose path was too long to record (a tag holds 256 characters)" in up.output
     assert pocctl("up", "--stack", "odd", "--handlers", str(deep)).exit_code == 0
+
+
+def test_pocctl_local_refuses_a_tag_value_lambda_refuses(emulator: Emulator) -> None:
+    from botocore.exceptions import ClientError
+
+    lam = emulator_client(emulator, "lambda")
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:nobody"
+    with pytest.raises(ClientError, match="InvalidParameterValueException"):
+        lam.tag_resource(Resource=arn, Tags={"pocctl:code": "/my handlers (v2)"})
+    with pytest.raises(ClientError, match="InvalidParameterValueException"):
+        lam.tag_resource(Resource=arn, Tags={"pocctl:code": "/" + "a" * 256})
