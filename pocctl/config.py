@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pocctl.errors import ConfigError
@@ -54,6 +56,76 @@ def validate_stage(stage: str) -> str:
             "(API Gateway's rule), for example 'prod' or 'my-stage'."
         )
     return stage
+
+
+# Lambda Developer Guide, "Working with Lambda environment variables": a key starts with a letter,
+# has at least two characters, only letters, digits and underscores; all of them together at
+# most 4 KB ("Lambda quotas"). The keys Lambda sets itself can't be set ("Defined runtime
+# environment variables"; the same list in boltops-tools/jets's reserved_variables).
+ENV_KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]+$")
+LAMBDA_RESERVED_ENV = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "TZ",
+    }
+)
+# The variables pocctl gives its own handlers.
+OWN_ENV = frozenset({"TABLE_NAME", "TOPIC_ARN"})
+ENV_LIMIT_BYTES = 4 * 1024
+
+
+def validate_environment(environment: Mapping[str, str]) -> Mapping[str, str]:
+    for key, value in environment.items():
+        if key in OWN_ENV:
+            raise ConfigError(
+                f"Environment variable {key} is set by pocctl itself (the handlers need it); "
+                "choose another name."
+            )
+        if key in LAMBDA_RESERVED_ENV or key.startswith("AWS_LAMBDA_"):
+            raise ConfigError(
+                f"Environment variable {key} is reserved by Lambda (it sets it in every "
+                "function); choose another name."
+            )
+        if not ENV_KEY_PATTERN.match(key):
+            raise ConfigError(
+                f"Invalid environment variable name {key!r}: Lambda wants a letter first, then "
+                "at least one more letter, digit or underscore."
+            )
+        if not isinstance(value, str):
+            raise ConfigError(f"Environment variable {key} must be a string, got {value!r}.")
+    return environment
+
+
+# Names that usually hold a secret: their values are not printed (status and config output end
+# up in CI logs and shared terminals).
+SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")
+
+
+def secret_looking(name: str) -> bool:
+    return any(word in name.upper() for word in SECRET_WORDS)
+
+
+def environment_size(variables: Mapping[str, str]) -> int:
+    """Lambda doesn't say how it counts its 4 KB; the JSON the API carries is the most any
+    reading could count, so a set under it in this measure is under it in every measure."""
+    return len(json.dumps(dict(variables), separators=(",", ":")).encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -152,6 +224,8 @@ class Config:
     stage: str = DEFAULT_STAGE
     tuning: Tuning = field(default_factory=Tuning)
     handlers: str | None = None  # the user's handlers directory; None: pocctl's own
+    # The user's variables for both functions, beside pocctl's own.
+    environment: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_stack(self.stack)
@@ -159,6 +233,20 @@ class Config:
         validate_stage(self.stage)
         if self.email is not None:
             validate_email(self.email)
+        validate_environment(self.environment)
+        # pocctl's own variables at their longest (the longest partition, a 12-digit account).
+        n = self.names
+        own = {
+            "TABLE_NAME": n.table,
+            "TOPIC_ARN": f"arn:aws-iso-b:sns:{self.region}:000000000000:{n.topic}",
+        }
+        size = environment_size({**self.environment, **own})
+        if size > ENV_LIMIT_BYTES:
+            raise ConfigError(
+                f"The functions' environment variables take {size:,} bytes with pocctl's own, "
+                f"over Lambda's limit of {ENV_LIMIT_BYTES:,} (4 KB); keep large values elsewhere "
+                "(SSM Parameter Store, Secrets Manager)."
+            )
 
     @property
     def names(self) -> Names:

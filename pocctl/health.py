@@ -117,6 +117,8 @@ class Health:
 def state_of(plan: Plan[Any] | None) -> str:
     if plan is None:
         return FOREIGN
+    if plan.action is Action.UPDATE and not any(change.drift for change in plan.changes):
+        return PRESENT  # only its record of the deploy to write (`RecordDiffers`)
     return {Action.CREATE: MISSING, Action.UPDATE: DRIFTED}.get(plan.action, PRESENT)
 
 
@@ -137,7 +139,7 @@ def check(ctx: Context, steps: list[AnyStep]) -> Health:
             state = MISSING  # nothing asked of it, and what it would be part of is not there
         changes = []
         if plan is not None and state == DRIFTED:
-            changes = [str(c) for c in plan.changes if not c.shown_live]
+            changes = [str(c) for c in plan.changes if c.drift and not c.shown_live]
         health.resources[step.key] = Resource(
             step.kind, step.name, state, changes, live, step.wanted
         )

@@ -21,6 +21,7 @@ from pocctl.aws import error_code
 from pocctl.config import TAG_KEY
 from pocctl.context import Context
 from pocctl.health import DRIFTED, MISSING, PRESENT, check
+from pocctl.record import read_record
 from pocctl.resources.base import arn_parts
 from pocctl.stack import build_steps
 from pocctl.sweep import Kinds, kinds_of, still_there
@@ -126,6 +127,8 @@ def judge(ctx: Context, found: FoundStack) -> None:
     left to `status`: ls can't know which code or settings each stack was deployed with."""
     here = there(ctx, found.stack, found.region)
     try:
+        recorded = read_record(here).values
+        here.config = replace(here.config, stage=recorded.get("stage", here.config.stage))
         health = check(here, build_steps(here.config))
     except (ClientError, BotoCoreError) as exc:
         found.problems = [f"could not read it ({_reason(exc)})"]

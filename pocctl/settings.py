@@ -1,7 +1,9 @@
 """Every setting a user can give, and where its effective value came from.
 
 Precedence: a flag, then the environment, then `pocctl.toml` in the working directory, then the
-default. The region also falls back to the AWS profile's region before pocctl's default.
+deployed stack's record (what the last `up` applied, read back from its resources: see
+`record.py`), then the default. The region also falls back to the AWS profile's region before
+pocctl's default.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pocctl.config import (
     DEFAULT_STAGE,
     Config,
     Tuning,
+    secret_looking,
     validate_email,
+    validate_environment,
     validate_region,
     validate_stack,
     validate_stage,
@@ -77,7 +81,7 @@ class Setting:
 
     @property
     def kind_name(self) -> str:
-        return {str: "a string", int: "an integer", float: "a number"}[self.kind]
+        return {str: "a string", int: "an integer", float: "a number", dict: "a table"}[self.kind]
 
 
 SETTINGS = (
@@ -187,6 +191,15 @@ SETTINGS = (
         "MB of memory for each function",
         between(128, 10_240),
     ),
+    Setting(
+        "environment",
+        dict,
+        {},
+        (),  # a table of variables has no one environment variable of its own
+        "environment variables for both functions, beside pocctl's own (`up --env KEY=VALUE`)",
+        validate_environment,
+        "--env",
+    ),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -216,6 +229,7 @@ class Resolved:
             stage=v["stage"],
             tuning=tuning,
             handlers=v["handlers"],
+            environment=dict(v["environment"]),
         )
 
 
@@ -227,6 +241,13 @@ def _typed(setting: Setting, value: Any, where: str) -> Any:
             f"{where}: {setting.key!r} must be {setting.kind_name}, "
             f"got {type(value).__name__} {value!r}."
         )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(item, str):
+                raise ConfigError(
+                    f"{where}: [{setting.key}] {key} must be a string, "
+                    f"got {type(item).__name__} {item!r} (quote it)."
+                )
     return value
 
 
@@ -319,29 +340,119 @@ def resolve(
     return Resolved(values, sources, path if use_file and path.is_file() else None)
 
 
+DEPLOYED = "deployed stack"
+# The settings `up` records on the stack's resources (record.py), which later commands read back.
+RECORDED = (
+    "stage",
+    "rate_limit",
+    "burst_limit",
+    "handlers",
+    "runtime",
+    "memory",
+    "writer_timeout",
+    "notifier_timeout",
+    "environment",
+)
+
+
+def same_setting(key: str, one: Any, other: Any) -> bool:
+    if key == "handlers" and one is not None and other is not None:
+        return bool(Path(one).resolve() == Path(other).resolve())
+    if key == "rate_limit" and one is not None and other is not None:
+        return float(one) == float(other)
+    return bool(one == other)
+
+
+def with_record(
+    resolved: Resolved, recorded: Mapping[str, Any], *, over: str = "default"
+) -> Resolved:
+    """The settings with the deployed stack's record in the place of each one at its default
+    (`over="default"`: what commands use), or of every one (`over="all"`: the stack as it was
+    deployed, which `status` checks the resources against)."""
+    values, sources = dict(resolved.values), dict(resolved.sources)
+    for key, value in recorded.items():
+        try:  # a record edited by hand into something `up` never writes is no record
+            _checked(BY_KEY[key], value, "the stack's record")
+        except ConfigError:
+            continue
+        if sources[key] != "default" and same_setting(key, values[key], value):
+            continue  # as given (a relative handlers path stays as the user wrote it)
+        if over == "all" or sources[key] == "default":
+            values[key], sources[key] = value, DEPLOYED
+    return Resolved(values, sources, resolved.file)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A setting given explicitly that differs from what the stack was deployed with."""
+
+    key: str
+    deployed: Any
+    wanted: Any
+    source: str
+
+    def __str__(self) -> str:
+        return (
+            f"`up` would change {self.key} {shown(self.key, self.deployed)} -> "
+            f"{shown(self.key, self.wanted)}, from {self.source}"
+        )
+
+
+def pending(resolved: Resolved, recorded: Mapping[str, Any]) -> list[Pending]:
+    return [
+        Pending(key, value, resolved.values[key], resolved.sources[key])
+        for key, value in recorded.items()
+        if resolved.sources[key] not in ("default", DEPLOYED)
+        and not same_setting(key, value, resolved.values[key])
+    ]
+
+
+def shown(key: str, value: Any) -> str:
+    """A setting's value for people: built-in for no handlers, secret-looking variables hidden."""
+    if key == "handlers":
+        return "built-in" if value is None else str(value)
+    if key == "environment":
+        return (
+            "{"
+            + ", ".join(
+                f"{k}={'***' if secret_looking(k) else v}" for k, v in sorted(value.items())
+            )
+            + "}"
+        )
+    return str(value)
+
+
 def template(region: str, stack: str, handlers: str | None = None) -> str:
     """A commented pocctl.toml: the usual keys set, the rest shown at their defaults."""
     lines = [
         "# pocctl settings for this directory. Precedence: flags > environment > this file >",
-        "# defaults; `pocctl config` shows the effective values and where each came from.",
+        "# what the stack was last deployed with > defaults; `pocctl config` shows the effective",
+        "# values and where each came from. `up` updates a key set here when a flag changes it.",
         "",
     ]
-    active = {"stack": stack, "region": region, "stage": DEFAULT_STAGE}
+    # Only these are set: a setting pinned here at its default would beat what the stack was
+    # deployed with (see `with_record`).
+    active: dict[str, Any] = {"stack": stack, "region": region}
     if handlers is not None:
         active["handlers"] = handlers
     for setting in SETTINGS:
         if setting.key in ("profile", "endpoint_url"):
             continue  # machine-specific: better in the environment than in a shared file
-        lines.append(f"# {setting.help} [env: {', '.join(setting.env)}]")
+        if setting.env:
+            lines.append(f"# {setting.help} [env: {', '.join(setting.env)}]")
         if setting.key in active:
             lines.append(f"{setting.key} = {toml_value(active[setting.key])}")
         elif setting.key == "handlers":
             lines.append('# handlers = "handlers"')
+        elif setting.key == "environment":
+            continue  # a table: after every key (TOML puts tables last)
         elif setting.default is None:
             lines.append(f'# {setting.key} = "you@example.com"')
         else:
             lines.append(f"# {setting.key} = {toml_value(setting.default)}")
         lines.append("")
+    environment = BY_KEY["environment"]
+    lines += [f"# {environment.help}", "# [environment]", '# LOG_LEVEL = "INFO"', ""]
     return "\n".join(lines)
 
 
@@ -350,4 +461,6 @@ def toml_value(value: Any) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
     return str(value)

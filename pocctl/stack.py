@@ -111,10 +111,10 @@ def _steps(config: Config) -> list[AnyStep]:
         }
 
     def writer_environment(ctx: Context) -> dict[str, str]:
-        return {"TABLE_NAME": n.table}
+        return {**config.environment, "TABLE_NAME": n.table}
 
     def notifier_environment(ctx: Context) -> dict[str, str]:
-        return {"TOPIC_ARN": topic_arn(ctx, n.topic)}
+        return {**config.environment, "TOPIC_ARN": topic_arn(ctx, n.topic)}
 
     source = CodeSource(
         config.handlers,

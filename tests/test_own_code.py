@@ -251,8 +251,11 @@ def test_status_says_which_code_runs(tmp_path: Path, runner: CliRunner, session:
     writer = handlers / "order_writer.py"
     writer.write_text(writer.read_text() + "\n# mine now\n")
     result = runner.invoke(cli, ["status"])
-    assert "Lambda function POC-Lambda-1: code: pocctl's built-in handlers" in result.output
-    assert "code changed" in result.output  # handlers/ is what `up` would deploy now
+    # Checked against the deploy (built-in); handlers/ is what `up` would deploy now.
+    assert "Lambda function POC-Lambda-1: code from built-in handlers @" in result.output
+    assert "pending: `up` would change handlers built-in -> handlers, from pocctl.toml" in (
+        result.output
+    )
 
     assert runner.invoke(cli, ["up"]).exit_code == 0
     result = runner.invoke(cli, ["status", "--json"])
@@ -473,6 +476,7 @@ def test_status_says_what_to_do_when_requirements_were_never_installed_here(
 ) -> None:
     assert runner.invoke(cli, ["up"]).exit_code == 0
     handlers = own_handlers(tmp_path)
+    assert runner.invoke(cli, ["up"]).exit_code == 0  # the stack now runs handlers/
     wheels = tmp_path / "wheels"
     make_wheel(wheels)
     (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))

@@ -102,7 +102,8 @@ def test_config_shows_each_value_and_where_it_came_from(
     assert settings["region"] == {"value": "eu-west-3", "source": "env AWS_REGION"}
     assert settings["stage"] == {"value": "beta", "source": "pocctl.toml"}
     assert settings["rate_limit"] == {"value": 5.0, "source": "pocctl.toml"}
-    assert settings["memory"] == {"value": 128, "source": "default"}
+    # At its default here; commands that reach AWS take the deployed stack's value instead.
+    assert settings["memory"] == {"value": 128, "source": "default", "deployed_value_wins": True}
     assert set(settings) == {s.key for s in SETTINGS}
     assert document["file"] == str(tmp_path / "pocctl.toml")
 
@@ -120,9 +121,13 @@ def test_init_writes_a_commented_file_that_config_reads_back(
     result = runner.invoke(cli, ["init", "--region", "eu-west-1"])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "pocctl.toml").read_text()
-    assert tomllib.loads(text) == {"stack": "POC", "region": "eu-west-1", "stage": "prod"}
+    # Only these: a default pinned in the file would beat what the stack was deployed with.
+    assert tomllib.loads(text) == {"stack": "POC", "region": "eu-west-1"}
+    assert '# stage = "prod"' in text
     for setting in SETTINGS:
-        if setting.key not in ("profile", "endpoint_url"):
+        if setting.key == "environment":
+            assert "# [environment]" in text and setting.help in text
+        elif setting.key not in ("profile", "endpoint_url"):
             assert f"{setting.key} = " in text and setting.help in text
     shown = json.loads(runner.invoke(cli, ["config", "--json"]).stdout)["settings"]
     assert shown["region"] == {"value": "eu-west-1", "source": "pocctl.toml"}

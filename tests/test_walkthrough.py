@@ -27,7 +27,7 @@ def test_a_new_user_follows_the_readme_offline(
     assert pocctl("init").exit_code == 0
     config = tmp_path / "pocctl.toml"
     text = config.read_text().replace('region = "us-east-1"', 'region = "eu-west-1"')
-    config.write_text(text.replace('stage = "prod"', 'stage = "beta"'))
+    config.write_text(text.replace('# stage = "prod"', 'stage = "beta"'))
 
     up = pocctl("up", "--email", "you@example.com")
     assert up.exit_code == 0, up.output

@@ -22,7 +22,14 @@ from pocctl.cli.options import (
 from pocctl.dependencies import REQUIREMENTS
 from pocctl.errors import PocctlError
 from pocctl.packaging import source_files
-from pocctl.settings import CONFIG_FILE, read_file, template, toml_value
+from pocctl.settings import (
+    CONFIG_FILE,
+    RECORDED,
+    read_file,
+    shown,
+    template,
+    toml_value,
+)
 from pocctl.ui import Terminal
 
 
@@ -33,7 +40,9 @@ def show_config(as_json: bool, **kwargs: Any) -> Finished:
     """Show every setting's effective value and where it came from.
 
     Precedence: flags, then environment variables, then pocctl.toml in this directory, then
-    defaults (the region falls back to your AWS profile's before us-east-1). Needs no AWS access.
+    what the stack was last deployed with, then defaults (the region falls back to your AWS
+    profile's before us-east-1). Needs no AWS access, so a setting at its default is shown at
+    its default: commands that reach AWS use the deployed stack's value in its place.
 
     \b
     Examples:
@@ -42,10 +51,17 @@ def show_config(as_json: bool, **kwargs: Any) -> Finished:
     """
     flags = collect(kwargs)
     resolved = resolve_settings(flags)
+    as_deployed = [
+        key for key in RECORDED if resolved.sources[key] == "default"
+    ]  # what commands that reach AWS take from the stack's record instead
     document = {
         "file": str(resolved.file) if resolved.file else None,
         "settings": {
-            key: {"value": value, "source": resolved.sources[key]}
+            key: {
+                "value": value,
+                "source": resolved.sources[key],
+                **({"deployed_value_wins": True} if key in as_deployed else {}),
+            }
             for key, value in resolved.values.items()
         },
     }
@@ -57,10 +73,19 @@ def show_config(as_json: bool, **kwargs: Any) -> Finished:
     term.table(
         [("setting", "value", "from")]
         + [
-            (key, "-" if value is None else str(value), resolved.sources[key])
+            (
+                key,
+                "-" if value is None else shown(key, value) if key == "environment" else str(value),
+                resolved.sources[key] + (" *" if key in as_deployed else ""),
+            )
             for key, value in resolved.values.items()
         ]
     )
+    if as_deployed:
+        term.info(
+            "* at its default here; commands that reach AWS use the value the stack was last "
+            "deployed with, when it was deployed by this version of pocctl."
+        )
     return Finished(document)
 
 

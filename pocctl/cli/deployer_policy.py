@@ -62,7 +62,7 @@ def deployer_policy_command(boundary: bool, **kwargs: Any) -> None:
     """
     flags = collect(kwargs)
     term = terminal(flags, as_json=True)
-    ctx = make_context(flags, term)
+    ctx = make_context(flags, term, deployed=False)
     print_json(boundary_policy(ctx) if boundary else deployer_policy(ctx))
     term.info("An administrator creates the boundary and the deployer with:")
     for command in administrator_commands(ctx):

@@ -50,7 +50,7 @@ def down(yes: bool, serial: bool, as_json: bool, **kwargs: Any) -> Finished:
     """
     flags = collect(kwargs)
     term = terminal(flags, as_json=as_json)
-    ctx = make_context(flags, term)
+    ctx = make_context(flags, term, deployed=False)
     config = ctx.config
     if not yes:
         if not runtime().stdin_is_terminal():

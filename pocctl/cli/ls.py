@@ -34,7 +34,7 @@ def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
     """
     flags = collect(kwargs)
     term = terminal(flags, as_json=as_json)
-    ctx = make_context(flags, term, reporter=RecordingReporter())
+    ctx = make_context(flags, term, reporter=RecordingReporter(), deployed=False)
     regions = enabled_regions(ctx) if all_regions else [ctx.config.region]
     where = f"all {len(regions)} enabled regions" if all_regions else ctx.config.region
     with term.busy(f"Looking for pocctl stacks in {where} ..."):

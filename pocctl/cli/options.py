@@ -15,8 +15,9 @@ from botocore.exceptions import ProfileNotFound
 
 from pocctl.context import Context, new_session
 from pocctl.errors import ConfigError, CredentialsError
+from pocctl.record import Record, read_record
 from pocctl.reporting import Reporter
-from pocctl.settings import Resolved, resolve
+from pocctl.settings import Resolved, resolve, with_record
 from pocctl.ui import Terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,6 +95,33 @@ def handlers_option(command: F) -> F:
     return option(command)
 
 
+def _environment(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> dict[str, str] | None:
+    if not value:
+        return None
+    variables: dict[str, str] = {}
+    for pair in value:
+        key, equals, item = pair.partition("=")
+        if not equals:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE.", param=param)
+        variables[key] = item
+    return variables
+
+
+def env_option(command: F) -> F:
+    """--env KEY=VALUE (repeatable): the functions' environment variables."""
+    option: Callable[[F], F] = click.option(
+        "--env",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_environment,
+        help="An environment variable for both functions (repeat for more); the set replaces "
+        "the one in pocctl.toml or deployed. [default: as deployed; pocctl.toml [environment]]",
+    )
+    return option(command)
+
+
 def collect(kwargs: dict[str, Any], **more_settings: Any) -> Flags:
     """Take the shared options out of a command's kwargs; add the command's own setting flags."""
     settings = {key: kwargs.pop(key) for key in ("stack", "region", "profile", "endpoint_url")}
@@ -156,10 +184,47 @@ def make_session(profile: str | None) -> boto3.Session:
         ) from exc
 
 
-def make_context(flags: Flags, term: Terminal, *, reporter: Reporter | None = None) -> Context:
+@dataclass(frozen=True)
+class Stack:
+    """A command's context on the stack, with the settings as given (`given`: without the
+    stack's record) and the deployed stack's record, read back from its resources."""
+
+    ctx: Context
+    given: Resolved
+    record: Record
+
+
+def make_context(
+    flags: Flags,
+    term: Terminal,
+    *,
+    reporter: Reporter | None = None,
+    deployed: bool = True,
+) -> Context:
     """The context a command works with; `term` shows progress unless another reporter is
-    given, and every AWS call with --verbose."""
-    config = resolve_settings(flags).config()
+    given, and every AWS call with --verbose. With `deployed`, each setting left at its default
+    takes the value the stack was deployed with (its record)."""
+    return open_stack(flags, term, reporter=reporter, deployed=deployed).ctx
+
+
+def open_stack(
+    flags: Flags,
+    term: Terminal,
+    *,
+    reporter: Reporter | None = None,
+    deployed: bool = True,
+) -> Stack:
+    given = resolve_settings(flags)
+    context = _context(given, flags, term, reporter)
+    record = read_record(context) if deployed else Record()
+    context.config = with_record(given, record.values).config()
+    return Stack(context, given, record)
+
+
+def _context(
+    resolved: Resolved, flags: Flags, term: Terminal, reporter: Reporter | None
+) -> Context:
+    config = resolved.config()
     session = make_session(config.profile)
     if session.get_credentials() is None:
         host = urlparse(config.endpoint_url or "").hostname

@@ -9,14 +9,16 @@ from pocctl.cli.options import (
     Finished,
     aws_options,
     collect,
+    env_option,
     handlers_option,
     json_flag,
-    make_context,
+    open_stack,
     terminal,
 )
 from pocctl.errors import PocctlError
-from pocctl.health import DRIFTED, FOREIGN, MISSING, PRESENT, Health, Resource, check
+from pocctl.health import DRIFTED, FOREIGN, MISSING, PRESENT, REPAIR, Health, Resource, check
 from pocctl.reporting import RecordingReporter
+from pocctl.settings import pending, with_record
 from pocctl.stack import DRAWN_UNDER, build_steps
 from pocctl.ui import Node
 
@@ -48,8 +50,11 @@ def pipeline(health: Health) -> list[Node]:
 @cli.command()
 @aws_options
 @handlers_option
+@env_option
 @json_flag()
-def status(as_json: bool, handlers: str | None, **kwargs: Any) -> Finished:
+def status(
+    as_json: bool, handlers: str | None, env: dict[str, str] | None, **kwargs: Any
+) -> Finished:
     """Show every resource of the stack and how the pipeline is doing. Changes nothing.
 
     Each resource is present, missing, drifted (with what differs) or taken by a look-alike;
@@ -58,14 +63,22 @@ def status(as_json: bool, handlers: str | None, **kwargs: Any) -> Finished:
     with its hash), the email subscription and the order URL.
     Exit status 0 when healthy; 1, naming each problem, otherwise.
 
+    The stack is checked against what its last `up` applied (recorded on its resources), so a
+    hand edit is drift and a deploy with other flags is not. A setting given here, in the
+    environment or in pocctl.toml that differs from the deploy is listed as a change `up`
+    would make.
+
     \b
     Examples:
       pocctl status
       pocctl status --stack dev --json | jq .problems
     """
-    flags = collect(kwargs, handlers=handlers)
+    flags = collect(kwargs, handlers=handlers, environment=env)
     term = terminal(flags, as_json=as_json)
-    ctx = make_context(flags, term, reporter=RecordingReporter())
+    stack = open_stack(flags, term, reporter=RecordingReporter())
+    ctx, recorded = stack.ctx, stack.record.values
+    ctx.config = with_record(stack.given, recorded, over="all").config()
+    changes = [str(change) for change in pending(stack.given, recorded)]
     with term.busy(f"Reading stack {ctx.config.stack} in {ctx.config.region} ..."):
         health = check(ctx, build_steps(ctx.config))
     verdict = "healthy" if health.healthy else f"{len(health.problems)} problem(s)"
@@ -76,11 +89,21 @@ def status(as_json: bool, handlers: str | None, **kwargs: Any) -> Finished:
         )
         if health.order_url:
             term.info(f"Order endpoint: POST {health.order_url}")
+    for change in changes:
+        term.info(f"pending: {change}")
+    lost = stack.record.lost_keys
+    if lost:
+        term.warning(
+            f"warning: environment variable(s) {', '.join(lost)} were deployed but neither "
+            "function has them now, and values are not recorded: set them again with --env "
+            "or [environment] in pocctl.toml"
+        )
     for warning in health.warnings:
         term.warning(f"warning: {warning}")
+    document = {**health.as_json(), "pending": changes}
     if not health.deployed:
         return Finished(
-            health.as_json(),
+            document,
             PocctlError(
                 f"Stack {health.stack} is not deployed in {health.region}: none of its resources "
                 "exist.",
@@ -89,12 +112,16 @@ def status(as_json: bool, handlers: str | None, **kwargs: Any) -> Finished:
         )
     if not health.healthy:
         return Finished(
-            health.as_json(),
+            document,
             PocctlError(
                 f"Stack {health.stack} is not healthy:\n"
                 + "\n".join(f"  - {problem}" for problem in health.problems),
-                "\n".join(health.hints),
+                "\n".join(
+                    health.hints
+                    + ["(`pocctl up` also makes the pending changes above.)"]
+                    * bool(changes and REPAIR in health.hints)
+                ),
             ),
         )
     term.success(f"Stack {health.stack} is healthy.")
-    return Finished(health.as_json())
+    return Finished(document)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import click
@@ -10,13 +11,16 @@ import click
 from pocctl.cli.main import as_click_error, cli, stopped_by_user
 from pocctl.cli.options import (
     Finished,
+    Stack,
     aws_options,
     collect,
+    env_option,
     handlers_option,
     json_flag,
-    make_context,
+    open_stack,
     terminal,
 )
+from pocctl.cli.remember import remember
 from pocctl.context import Context
 from pocctl.engine import DEFAULT_WORKERS, Engine, RunReport
 from pocctl.errors import DeployError, Interrupted, PocctlError
@@ -187,6 +191,7 @@ def render_deployed(
     "deletes a subscription left unconfirmed for 48 hours).",
 )
 @handlers_option
+@env_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--serial", is_flag=True, help="One step at a time (for comparison and debugging).")
 @click.option(
@@ -203,6 +208,7 @@ def up(
     burst_limit: int | None,
     resend_confirmation: bool,
     handlers: str | None,
+    env: dict[str, str] | None,
     dry_run: bool,
     serial: bool,
     watch: bool,
@@ -213,7 +219,9 @@ def up(
 
     Steps run in parallel as soon as what they depend on exists (roles, table, queues and topic
     together; functions once their role exists; mappings and the API last). Settings not given
-    as flags come from the environment, then pocctl.toml, then defaults (see `pocctl config`).
+    as flags come from the environment, then pocctl.toml, then what the stack was last deployed
+    with, then defaults (see `pocctl config`). A flag that changes a key set in pocctl.toml
+    updates that key there.
 
     \b
     Examples:
@@ -222,6 +230,7 @@ def up(
       pocctl up --dry-run
       pocctl up --resend-confirmation   (the confirmation mail got lost)
       pocctl up --json | jq -r .order_url
+      pocctl up --env LOG_LEVEL=DEBUG --env FEATURE_X=on
       pocctl up --watch          (with handlers = "handlers" in pocctl.toml)
     """
     flags = collect(
@@ -231,11 +240,14 @@ def up(
         rate_limit=rate_limit,
         burst_limit=burst_limit,
         handlers=handlers,
+        environment=env,
     )
     if watch and dry_run:
         raise click.UsageError("--watch uploads changes; it can't be used with --dry-run.")
     term = terminal(flags, as_json=as_json)
-    ctx = make_context(flags, term)
+    stack = open_stack(flags, term)
+    ctx = stack.ctx
+    refuse_to_replace_code(stack)
     if resend_confirmation and ctx.config.email is None:
         raise click.UsageError(
             "--resend-confirmation mails the stack's email address, and none is set: "
@@ -255,11 +267,34 @@ def up(
         resend_confirmation=resend_confirmation,
         email_given=email is not None,
     )
+    if not dry_run and finished.failure is None:
+        for line in remember(stack.given):
+            term.info(line)
     if not watch or finished.failure is not None:
         return finished
     updates = watch_handlers(term, ctx)  # until Ctrl-C: exit 130, as any interrupted command
     document = {**finished.document, "watch": [u.as_json() for u in updates]}
     return Finished(document, stopped_by_user())
+
+
+def refuse_to_replace_code(stack: Stack) -> None:
+    """`up` never replaces code deployed from a directory this machine doesn't have with other
+    code the user didn't ask for."""
+    config, record = stack.ctx.config, stack.record
+    if stack.given.sources["handlers"] != "default":
+        return
+    if record.code_unrecorded:
+        where = "a directory whose path was too long to record (a tag holds 256 characters)"
+    elif config.handlers is not None and not Path(config.handlers).is_dir():
+        where = f"{config.handlers}/, which is not on this machine"
+    else:
+        return
+    raise PocctlError(
+        f"Stack {config.stack}'s code was deployed from {where}; `up` would replace it, so "
+        "nothing was changed.",
+        "Run `pocctl up` where that directory is, or say which code to deploy: --handlers DIR "
+        "(or handlers in pocctl.toml).",
+    )
 
 
 def watch_handlers(term: Terminal, ctx: Context) -> list[Update]:

@@ -28,6 +28,7 @@ from pocctl.resources.base import (
     not_ours_note,
     removal,
 )
+from pocctl.resources.recorded import RecordDiffers, api_tags, record_differs
 
 RESOURCE_PATH = "/order"
 MODEL_NAME = "Order"
@@ -363,6 +364,8 @@ class ApiStep(Step[ApiState]):
         changes += self._stage_differences(ctx, state) + self._old_stages(ctx, state)
         for note in self.foreign_stages(ctx, state.api_id, state.other_stages):
             ctx.reporter.note(note)
+        if state.stage is not None:
+            changes += record_differs(state.stage.get("tags") or {}, api_tags(ctx.config))
         return Plan.from_changes(changes, state)
 
     # -- writing ---------------------------------------------------------------------------
@@ -428,11 +431,11 @@ class ApiStep(Step[ApiState]):
                 )
         # After any deployment too: moto makes the stage anew (dropping its tags and throttle),
         # AWS updates it; tagging again is right either way.
-        if deployed or plan.has(StageUntagged):
+        if deployed or plan.has(StageUntagged) or plan.has(RecordDiffers):
             with aws_errors(self.key, "TagResource"):
                 ag.tag_resource(
                     resourceArn=stage_arn(ctx, api_id, ctx.config.stage),
-                    tags={**ctx.config.tags, STAGE_TAG: ctx.config.stage},
+                    tags={**ctx.config.tags, STAGE_TAG: ctx.config.stage, **api_tags(ctx.config)},
                 )
         # Only now that the stack's stage serves, with its throttle: the old door closes.
         for old in plan.of(OldStage):

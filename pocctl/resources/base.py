@@ -24,6 +24,7 @@ class Change:
     # `status` shows this change through the resource's `live` problems (a mapping that is
     # Disabled): not a second time as drift.
     shown_live: ClassVar[bool] = False
+    drift: ClassVar[bool] = True  # whether `status` counts it as drift
 
     def __str__(self) -> str:
         raise NotImplementedError

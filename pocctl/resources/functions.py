@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -17,6 +18,7 @@ from pocctl.aws import (
     retry_on_codes,
     retry_while_role_propagates,
 )
+from pocctl.config import secret_looking
 from pocctl.context import Context
 from pocctl.errors import PocctlError, StepError
 from pocctl.packaging import BUILT_IN, CodeSource, Package, built_in_sha, code_sha256
@@ -35,6 +37,7 @@ from pocctl.resources.base import (
     removal,
     require_ours,
 )
+from pocctl.resources.recorded import RecordDiffers, function_tags, record_differs
 
 UPDATE_IN_PROGRESS = frozenset({"ResourceConflictException"})
 
@@ -48,6 +51,24 @@ class CodeChanged(Change):
 
     def __str__(self) -> str:
         return "code changed: will upload the new zip"
+
+
+@dataclass(frozen=True)
+class EnvironmentDiffers(Differs):
+    """The variables differ: named one by one, a secret-looking one's value not shown."""
+
+    def __str__(self) -> str:
+        now, wanted = self.now["Variables"], self.wanted["Variables"]
+        parts = []
+        for key in sorted(set(now) | set(wanted)):
+            if key not in wanted:
+                parts.append(f"{key} added (not set by up)")
+            elif key not in now:
+                parts.append(f"{key} removed")
+            elif now[key] != wanted[key]:
+                values = "" if secret_looking(key) else f" {now[key]!r} -> {wanted[key]!r}"
+                parts.append(f"{key} changed{values}")
+        return "environment variables: " + ", ".join(parts)
 
 
 Configuration = dict[str, Any]  # GetFunction's "Configuration"
@@ -79,6 +100,9 @@ class FunctionStep(Step[Configuration]):
         """This function's zip (the package is built once for every function of the stack;
         `up` has it built and checked before any step runs)."""
         return self.source.package(ctx, check=False).archive(self.handler)
+
+    def record(self, ctx: Context) -> dict[str, str]:
+        return function_tags(ctx.config, self.timeout)
 
     def desired_config(self, ctx: Context) -> dict[str, Any]:
         return {
@@ -122,7 +146,11 @@ class FunctionStep(Step[Configuration]):
             now = current.get(setting)
             if setting == "Environment":
                 now = {"Variables": (now or {}).get("Variables", {})}
+                if now != wanted:
+                    changes.append(EnvironmentDiffers(setting, now, wanted))
+                continue
             changes += diff(setting, now, wanted)
+        changes += record_differs(found.get("Tags") or {}, self.record(ctx))
         try:
             built: str | None = code_sha256(self.code(ctx))
         except PocctlError:  # the handlers can't be packaged now: `live` says why, `up` stops
@@ -140,6 +168,14 @@ class FunctionStep(Step[Configuration]):
             return Live()
         found = function["Configuration"]
         deployed = str(found.get("CodeSha256"))
+        directory = self.source.directory
+        if directory is not None and not Path(directory).is_dir():
+            # Deployed from another machine's directory (the record says which): nothing here
+            # to compare it with, and nothing wrong with it.
+            return Live(
+                detail=f": code from {directory}/ (not on this machine: not compared)",
+                facts={"code_sha256": deployed, "code": {"source": str(directory)}},
+            )
         try:
             package: Package | None = self.source.package(ctx, check=False)
         except PocctlError as exc:
@@ -201,7 +237,7 @@ class FunctionStep(Step[Configuration]):
                     lambda: lam.create_function(
                         FunctionName=self.function_name,
                         Code={"ZipFile": self.code(ctx)},
-                        Tags=ctx.config.tags,
+                        Tags={**ctx.config.tags, **self.record(ctx)},
                         **desired,
                     ),
                     what=f"{self.function_name}'s role",
@@ -228,6 +264,11 @@ class FunctionStep(Step[Configuration]):
                     limit_seconds=60,
                 )
             self.wait_ready(ctx)
+        for change in plan.of(RecordDiffers):
+            with aws_errors(self.key, "TagResource"):
+                lam.tag_resource(
+                    Resource=function_arn(ctx, self.function_name), Tags=dict(change.tags)
+                )
 
     def update_code(self, ctx: Context, archive: bytes) -> None:
         """Upload new code once the function can take it, and wait until it runs it."""

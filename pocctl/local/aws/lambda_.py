@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -39,6 +40,11 @@ PENDING_MESSAGE = (
     "The function is currently in the following state: Pending"
 )
 ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+# Tags: a value is at most 256 characters of letters, digits, spaces and _ . : / = + - @
+# (CloudFormation's AWS::Lambda::Function Tag; the Tag type of AWS's tagging APIs, pattern
+# ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$); Lambda's TagResource and CreateFunction refuse others with
+# InvalidParameterValueException (Lambda API reference, TagResource, "Errors"). moto takes any.
+TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
 SQS_NEEDS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
 STREAM_NEEDS = ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
 
@@ -169,6 +175,17 @@ class LambdaRules(Rules):
     def before(self, call: Call) -> Reply | None:
         if self._throttled(call):
             return error(call, 429, "TooManyRequestsException", "Rate exceeded")
+        if call.operation in ("CreateFunction", "TagResource"):
+            tags = call.params.get("Tags") or {}
+            bad = [key for key, value in tags.items() if not TAG_VALUE.match(str(value))]
+            if bad:
+                return error(
+                    call,
+                    400,
+                    "InvalidParameterValueException",
+                    f"Invalid tag value for key {bad[0]}: at most 256 letters, digits, spaces "
+                    "and _.:/=+-@",
+                )
         if call.operation in ("CreateFunction", "UpdateFunctionConfiguration"):
             role = call.params.get("Role")
             if role and not call.internal and not self._assumable(str(role)):

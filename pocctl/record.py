@@ -1,0 +1,92 @@
+"""The deployed stack's record, read back: what its last `up` applied (resources/recorded.py).
+
+Every command that talks to AWS reads it, so that a setting left at its default takes the value
+the stack was deployed with: `test-order` posts to the stage that exists, `status` compares the
+code with the directory it came from. Reads only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pocctl.aws import none_if_absent
+from pocctl.config import OWN_ENV
+from pocctl.context import Context
+from pocctl.resources import recorded
+from pocctl.resources.api import find_api
+from pocctl.resources.recorded import parsed
+
+# Where the code came from, when its path could not be recorded: no such directory, so the
+# deployed code is not compared with any (and `up` won't replace it unasked).
+UNRECORDED_DIRECTORY = "(a handlers directory whose path could not be recorded)"
+
+
+@dataclass
+class Record:
+    values: dict[str, Any] = field(default_factory=dict)  # setting key -> recorded value
+    # The code came from a directory whose path could not be recorded (too long for a tag).
+    code_unrecorded: bool = False
+    # Environment keys recorded that neither function has any more (values are not recorded).
+    lost_keys: tuple[str, ...] = ()
+
+
+def read_record(ctx: Context) -> Record:
+    n = ctx.config.names
+    lam = ctx.client("lambda")
+    writer, notifier, api = ctx.together(
+        lambda: none_if_absent(lambda: lam.get_function(FunctionName=n.writer_function)),
+        lambda: none_if_absent(lambda: lam.get_function(FunctionName=n.notifier_function)),
+        lambda: find_api(ctx, n.api),
+    )
+    record = Record()
+    values = record.values
+    if api is not None:
+        # The stage that exists; of several, the one `up` recorded itself on.
+        stages = ctx.client("apigateway").get_stages(restApiId=api["id"])["item"]
+        ours = [s for s in stages if recorded.STAGE in (s.get("tags") or {})]
+        stage = ours[0] if len(ours) == 1 else stages[0] if len(stages) == 1 else None
+        tags = (stage or {}).get("tags") or {}
+        if stage is not None:
+            values["stage"] = stage["stageName"]
+        for key, tag, kind in (
+            ("rate_limit", recorded.RATE_LIMIT, float),
+            ("burst_limit", recorded.BURST_LIMIT, int),
+        ):
+            if (value := parsed(tags, tag, kind)) is not None:
+                values[key] = value
+    functions = [f for f in (writer, notifier) if f is not None]
+    for found, timeout in ((writer, "writer_timeout"), (notifier, "notifier_timeout")):
+        if found is not None and (value := parsed(found.get("Tags") or {}, recorded.TIMEOUT, int)):
+            values[timeout] = value
+    if not functions:
+        return record
+    tags = functions[0].get("Tags") or {}
+    code = tags.get(recorded.CODE)
+    if code == recorded.UNRECORDED:
+        record.code_unrecorded = True
+        values["handlers"] = UNRECORDED_DIRECTORY
+    elif code is not None:
+        values["handlers"] = None if code == recorded.BUILT_IN else recorded.handlers_path(code)
+    if (runtime := parsed(tags, recorded.RUNTIME, str)) is not None:
+        values["runtime"] = runtime
+    if (memory := parsed(tags, recorded.MEMORY, int)) is not None:
+        values["memory"] = memory
+    variables = [
+        ((f["Configuration"].get("Environment") or {}).get("Variables") or {}) for f in functions
+    ]
+    keys_tag = tags.get(recorded.ENVIRONMENT)
+    if keys_tag is None:
+        return record
+    if keys_tag == recorded.UNRECORDED:  # too many keys for a tag: the writer's are the record
+        keys = [k for k in variables[0] if k not in OWN_ENV]
+    else:
+        keys = keys_tag.split()
+    environment = {}
+    for key in keys:
+        value = next((v[key] for v in variables if key in v), None)
+        if value is not None:
+            environment[key] = value
+    values["environment"] = environment
+    record.lost_keys = tuple(k for k in keys if k not in environment)
+    return record

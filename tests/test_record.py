@@ -1,0 +1,263 @@
+"""Issue 21, items 1 and 12: every command sees the stack as it was deployed (the settings `up`
+applied, recorded on the stack's own resources), and the functions take the user's environment
+variables. From the user's side: the commands' output and exit codes, against `pocctl local`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pocctl.bundle import bundled_dir
+from pocctl.cli import cli
+from pocctl.config import Config, environment_size
+from pocctl.errors import ConfigError
+from pocctl.local.emulator import Emulator
+
+
+@pytest.fixture
+def pocctl(emulator: Emulator, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+
+    def run(*args: str) -> Result:
+        return runner.invoke(cli, list(args))
+
+    return run
+
+
+def handlers_copy(where: Path) -> Path:
+    """The user's own handlers: pocctl's, with one comment more (another CodeSha256)."""
+    shutil.copytree(bundled_dir("handlers"), where)
+    writer = where / "order_writer.py"
+    writer.write_text(writer.read_text() + "\n# mine\n")
+    return where
+
+
+def counts(result: Result) -> dict[str, int]:
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document["counts"]
+
+
+def test_every_command_sees_the_stack_as_deployed(pocctl: Any, tmp_path: Path) -> None:
+    mine = handlers_copy(tmp_path / "mine")
+    up = pocctl(
+        "up", "--stack", "dev", "--stage", "test", "--handlers", str(mine), "--rate-limit", "2",
+        "--env", "LOG_LEVEL=DEBUG",
+    )  # fmt: skip
+    assert up.exit_code == 0, up.output
+    assert "Try it: pocctl test-order --stack dev" in up.output
+
+    order = pocctl("test-order", "--stack", "dev")
+    assert order.exit_code == 0, order.output
+    assert "Every hop passed" in order.output
+
+    outputs = json.loads(pocctl("outputs", "--stack", "dev", "--json").stdout)
+    assert "/test/" in outputs["order_url"]
+    listed = pocctl("ls", "--json")
+    (dev,) = [s for s in json.loads(listed.stdout)["stacks"] if s["stack"] == "dev"]
+    assert "/test/" in dev["order_url"] and dev["health"] == "healthy"
+
+    status = pocctl("status", "--stack", "dev")
+    assert status.exit_code == 0, status.output
+    assert "stage prod missing" not in status.output
+    assert "code changed" not in status.output
+    assert "Run `pocctl up`" not in status.output
+    assert "(public, 2 requests/s, burst 20)" in status.output
+    assert f"code from {mine}/" in status.output
+
+    again = pocctl("up", "--stack", "dev", "--json")
+    assert again.exit_code == 0, again.output
+    assert counts(again) == {"unchanged": counts(again)["unchanged"]}  # no write
+    assert json.loads(again.stdout)["code"]["source"] == str(mine)
+    shown = pocctl("config", "--stack", "dev")
+    assert any(
+        line.split() == ["stage", "prod", "default", "*"] for line in shown.output.splitlines()
+    )
+    assert "commands that reach AWS use the value the stack was last deployed with" in shown.output
+
+
+def test_a_setting_in_pocctl_toml_that_a_flag_changed_is_updated(
+    pocctl: Any, tmp_path: Path
+) -> None:
+    config = tmp_path / "pocctl.toml"
+    config.write_text('stack = "saved"\n# the stage\nstage = "prod"  # old\nmemory = 128\n')
+    up = pocctl("up", "--stage", "test")
+    assert up.exit_code == 0, up.output
+    assert (
+        'pocctl.toml: stage = "test" (was "prod"), so later commands see the stack as deployed'
+        in up.output
+    )
+    assert config.read_text() == 'stack = "saved"\n# the stage\nstage = "test"\nmemory = 128\n'
+    assert "/test/" in json.loads(pocctl("outputs", "--json").stdout)["order_url"]
+
+    # Edited after the deploy: a change `up` would make, not damage.
+    config.write_text(config.read_text().replace("memory = 128", "memory = 256"))
+    status = pocctl("status")
+    assert status.exit_code == 0, status.output
+    assert "pending: `up` would change memory 128 -> 256, from pocctl.toml" in status.output
+    assert "drifted" not in status.output
+
+
+def test_code_from_a_directory_not_on_this_machine_is_left_as_it_is(
+    pocctl: Any, tmp_path: Path
+) -> None:
+    mine = handlers_copy(tmp_path / "elsewhere")
+    assert pocctl("up", "--stack", "away", "--handlers", str(mine)).exit_code == 0
+    shutil.rmtree(mine)  # another machine: a teammate's checkout
+
+    status = pocctl("status", "--stack", "away")
+    assert status.exit_code == 0, status.output
+    assert f"code from {mine}/ (not on this machine: not compared)" in status.output
+    assert "Run `pocctl up`" not in status.output
+
+    up = pocctl("up", "--stack", "away")
+    assert up.exit_code == 1
+    assert f"code was deployed from {mine}/, which is not on this machine" in up.output
+    assert "nothing was changed" in up.output
+
+
+def test_environment_variables_are_applied_checked_and_repaired(
+    pocctl: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    (tmp_path / "pocctl.toml").write_text(
+        'stack = "envs"\n\n[environment]\n# shown to the handlers\nLOG_LEVEL = "DEBUG"\n'
+        'API_TOKEN = "s3cret"\n'
+    )
+    shown = pocctl("config")
+    assert "LOG_LEVEL=DEBUG" in shown.output and "API_TOKEN=***" in shown.output
+    assert "s3cret" not in shown.output
+
+    assert pocctl("up").exit_code == 0
+    invoked = pocctl("invoke", "1", "--json")
+    assert invoked.exit_code == 0, invoked.output
+    lam = emulator_client(emulator, "lambda")
+    for function in ("envs-Lambda-1", "envs-Lambda-2"):
+        variables = lam.get_function_configuration(FunctionName=function)["Environment"]
+        assert {"LOG_LEVEL": "DEBUG", "API_TOKEN": "s3cret"}.items() <= variables[
+            "Variables"
+        ].items()
+    assert pocctl("status").exit_code == 0
+
+    # By hand, in the console: one changed, one removed, one added.
+    variables = lam.get_function_configuration(FunctionName="envs-Lambda-2")["Environment"]
+    edited = {**variables["Variables"], "LOG_LEVEL": "INFO", "EXTRA": "1"}
+    del edited["API_TOKEN"]
+    lam.update_function_configuration(
+        FunctionName="envs-Lambda-2", Environment={"Variables": edited}
+    )
+    status = pocctl("status")
+    assert status.exit_code == 1
+    assert (
+        "environment variables: API_TOKEN removed, EXTRA added (not set by up), "
+        "LOG_LEVEL changed 'INFO' -> 'DEBUG'" in status.output
+    )
+    assert "s3cret" not in status.output
+
+    repaired = pocctl("up", "--json")
+    assert repaired.exit_code == 0, repaired.output
+    assert counts(repaired).get("updated") == 1
+    assert pocctl("status").exit_code == 0
+
+
+def test_the_4_kb_limit_holds_however_lambda_counts_it() -> None:
+    """Lambda doesn't say what its 4 KB counts: keys and values, or the JSON of the map. pocctl
+    refuses what is over in the larger count, so AWS never refuses what pocctl sends."""
+    many = {f"K{i:03}": "v" * 30 for i in range(110)}  # 3,740 bytes of keys and values
+    assert sum(len(k) + len(v) for k, v in many.items()) < 4096 - 200  # with pocctl's own
+    with pytest.raises(ConfigError, match="over Lambda's limit of 4,096"):
+        Config(environment=many)  # its JSON is over 4 KB
+    fewer = dict(list(many.items())[:90])
+    assert environment_size(fewer) < 4096 - 200
+    assert Config(environment=fewer).environment == fewer
+
+
+def emulator_client(emulator: Emulator, service: str) -> Any:
+    from pocctl.context import new_session
+
+    session = new_session(
+        aws_access_key_id="pocctl-local",
+        aws_secret_access_key="pocctl-local",
+        region_name="us-east-1",
+    )
+    return session.client(service, endpoint_url=emulator.endpoint_url)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("TABLE_NAME=x", "Environment variable TABLE_NAME is set by pocctl itself"),
+        ("AWS_REGION=eu-west-1", "Environment variable AWS_REGION is reserved by Lambda"),
+        ("AWS_LAMBDA_ANYTHING=1", "Environment variable AWS_LAMBDA_ANYTHING is reserved"),
+        ("_HANDLER=x", "Environment variable _HANDLER is reserved by Lambda"),
+        ("1ABC=x", "Invalid environment variable name '1ABC'"),
+        ("A=x", "Invalid environment variable name 'A'"),
+        ("NOEQUALS", "'NOEQUALS' is not KEY=VALUE"),
+        ("BIG=" + "x" * 4000, "over Lambda's limit of 4,096 (4 KB)"),
+    ],
+)
+def test_bad_environment_variables_are_refused(runner: CliRunner, value: str, message: str) -> None:
+    result = runner.invoke(cli, ["up", "--env", value])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_stack_from_an_older_pocctl_is_checked_as_before_and_recorded_by_up(
+    pocctl: Any, emulator: Emulator
+) -> None:
+    assert pocctl("up", "--stack", "old", "--stage", "beta").exit_code == 0
+    lam, ag = emulator_client(emulator, "lambda"), emulator_client(emulator, "apigateway")
+    recorded = ["pocctl:code", "pocctl:runtime", "pocctl:memory", "pocctl:timeout"]
+    for function in ("old-Lambda-1", "old-Lambda-2"):  # as an older pocctl left them
+        arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+        lam.untag_resource(Resource=arn, TagKeys=[*recorded, "pocctl:environment"])
+    (api,) = [a for a in ag.get_rest_apis()["items"] if a["name"] == "old-API"]
+    stage = f"arn:aws:apigateway:us-east-1::/restapis/{api['id']}/stages/beta"
+    ag.untag_resource(
+        resourceArn=stage, tagKeys=["pocctl:stage", "pocctl:rate-limit", "pocctl:burst-limit"]
+    )
+
+    status = pocctl("status", "--stack", "old")  # its one stage is read back
+    assert status.exit_code == 0, status.output
+    assert "/beta/" in status.output and "drifted" not in status.output
+
+    up = pocctl("up", "--stack", "old", "--json")  # records what it finds, changes nothing else
+    assert up.exit_code == 0, up.output
+    assert counts(up)["updated"] == 3
+    assert lam.list_tags(Resource=arn)["Tags"]["pocctl:code"] == "built-in"
+    assert counts(pocctl("up", "--stack", "old", "--json")).get("updated") is None
+
+
+def test_a_handlers_path_a_tag_cant_hold_is_recorded_honestly(pocctl: Any, tmp_path: Path) -> None:
+    odd = handlers_copy(tmp_path / "my handlers (v2), ünïcode")  # tags refuse ( ) and ,
+    assert pocctl("up", "--stack", "odd", "--handlers", str(odd)).exit_code == 0
+    status = pocctl("status", "--stack", "odd")
+    assert status.exit_code == 0, status.output
+    assert f"code from {odd}/ @" in status.output
+
+    deep = tmp_path.joinpath(*["a-long-directory-name"] * 12)  # over a tag's 256 characters
+    handlers_copy(deep)
+    assert pocctl("up", "--stack", "odd", "--handlers", str(deep)).exit_code == 0
+    status = pocctl("status", "--stack", "odd")
+    assert status.exit_code == 0, status.output
+    assert "could not be recorded)/ (not on this machine: not compared)" in status.output
+    assert "Run `pocctl up`" not in status.output
+    up = pocctl("up", "--stack", "odd")
+    assert up.exit_code == 1
+    assert "whose path was too long to record (a tag holds 256 characters)" in up.output
+    assert pocctl("up", "--stack", "odd", "--handlers", str(deep)).exit_code == 0
+
+
+def test_pocctl_local_refuses_a_tag_value_lambda_refuses(emulator: Emulator) -> None:
+    from botocore.exceptions import ClientError
+
+    lam = emulator_client(emulator, "lambda")
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:nobody"
+    with pytest.raises(ClientError, match="InvalidParameterValueException"):
+        lam.tag_resource(Resource=arn, Tags={"pocctl:code": "/my handlers (v2)"})
+    with pytest.raises(ClientError, match="InvalidParameterValueException"):
+        lam.tag_resource(Resource=arn, Tags={"pocctl:code": "/" + "a" * 256})
