@@ -173,8 +173,10 @@ class DefinitionDiffers(Change):
 @dataclass(frozen=True)
 class StageUntagged(Change):
     """The stack's stage lacks the tags that mark it as made by `up` (made by a pocctl older than
-    them, or `up` stopped between CreateDeployment and TagResource)."""
+    them, or `up` stopped between CreateDeployment and TagResource). Like a missing record, not
+    drift: the stage serves as it should; `up` tags it."""
 
+    drift = False
     stage: str
 
     def __str__(self) -> str:
