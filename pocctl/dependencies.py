@@ -154,10 +154,21 @@ def applies(marker: Marker | None, environment: Mapping[str, str], extras: set[s
     return any(marker.evaluate({**environment, "extra": e}) for e in extras or {""})
 
 
-def lists_packages(requirements: Path) -> bool:
-    """Whether the file names any package (the template pocctl writes holds only comments)."""
-    lines = (line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines())
-    return any(line and not line.startswith("-") for line in lines)
+def lists_packages(requirements: Path, seen: frozenset[Path] = frozenset()) -> bool:
+    """Whether the file names any package, itself or in a file it names with -r (the template
+    pocctl writes holds only comments). A -r that can't be read here counts: pip says why."""
+    for line in _logical_lines(requirements):
+        if not line.startswith("-"):
+            return True
+        flag, value = _option(line)
+        if flag not in {"-r", "--requirement"}:
+            continue
+        nested = requirements.parent / value
+        if _is_url(value) or not nested.is_file():
+            return True
+        if nested not in seen and lists_packages(nested, seen | {requirements}):
+            return True
+    return False
 
 
 def _logical_lines(path: Path) -> Iterator[str]:

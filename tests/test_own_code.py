@@ -708,6 +708,31 @@ def test_a_standard_library_module_newer_than_this_python_is_a_note_not_a_refusa
         package(handlers, runtime)
 
 
+def test_a_requirements_file_that_only_names_another_installs_what_that_lists(
+    tmp_path: Path, runner: CliRunner, session: Any
+) -> None:
+    """A requirements.txt of options and `-r ../base.txt` (the packages shared with other
+    projects) installs what base.txt lists, as pip would."""
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    (tmp_path / "base.txt").write_text("# shared\norderstamp\n")
+    (handlers / "requirements.txt").write_text(
+        f"--no-index --find-links {wheels}\n-r ../base.txt  # the shared ones\n"
+    )
+    result = runner.invoke(cli, ["up", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["code"]["dependencies"] == ["orderstamp==1.0"]
+    assert "1 dependency" in result.stderr
+
+
+def test_a_requirements_file_only_naming_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    (handlers / "requirements.txt").write_text("-r base.txt\n")
+    with pytest.raises(PocctlError, match=r"`-r base.txt` names .*base.txt, which does not exist"):
+        package(handlers)
+
+
 def test_a_requirements_file_naming_a_missing_file_is_an_error(tmp_path: Path) -> None:
     handlers = own_handlers(tmp_path)
     (handlers / "requirements.txt").write_text("-r base.txt\norderstamp\n")
