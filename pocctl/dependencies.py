@@ -155,7 +155,8 @@ def applies(marker: Marker | None, environment: Mapping[str, str], extras: set[s
 
 
 def lists_packages(requirements: Path, seen: frozenset[Path] = frozenset()) -> bool:
-    """Whether the file names any package, itself or in a file it names with -r (the template
+    """Whether the file names any package, itself or in a file it names with -r (pip's
+    "Requirements File Format": `-r other-requirements.txt` refers to another file; the template
     pocctl writes holds only comments). A -r that can't be read here counts: pip says why."""
     for line in _logical_lines(requirements):
         if not line.startswith("-"):
