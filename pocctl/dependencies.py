@@ -154,10 +154,22 @@ def applies(marker: Marker | None, environment: Mapping[str, str], extras: set[s
     return any(marker.evaluate({**environment, "extra": e}) for e in extras or {""})
 
 
-def lists_packages(requirements: Path) -> bool:
-    """Whether the file names any package (the template pocctl writes holds only comments)."""
-    lines = (line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines())
-    return any(line and not line.startswith("-") for line in lines)
+def lists_packages(requirements: Path, seen: frozenset[Path] = frozenset()) -> bool:
+    """Whether the file names any package, itself or in a file it names with -r (pip's
+    "Requirements File Format": `-r other-requirements.txt` refers to another file; the template
+    pocctl writes holds only comments). A -r that can't be read here counts: pip says why."""
+    for line in _logical_lines(requirements):
+        if not line.startswith("-"):
+            return True
+        flag, value = _option(line)
+        if flag not in {"-r", "--requirement"}:
+            continue
+        nested = requirements.parent / value
+        if _is_url(value) or not nested.is_file():
+            return True
+        if nested not in seen and lists_packages(nested, seen | {requirements}):
+            return True
+    return False
 
 
 def _logical_lines(path: Path) -> Iterator[str]:
@@ -286,21 +298,29 @@ def _target(resolved: Resolved) -> Path:
     return cache_root() / "dependencies" / resolved.key
 
 
-def _contents(requirements: Path) -> bytes:
-    """The bytes of requirements.txt and of the files it names with -r or -c, which decide
+def requirement_files(requirements: Path) -> list[Path]:
+    """requirements.txt and the files it names with -r or -c (those that exist), which decide
     the resolution as much as it does."""
-    parts, todo, seen = [], [requirements], set()
+    found: list[Path] = []
+    todo = [requirements]
     while todo:
         path = todo.pop(0)
-        if path in seen or not path.is_file():
+        if path in found or not path.is_file():
             continue
-        seen.add(path)
-        parts.append(path.read_bytes())
-        for line in _logical_lines(path):
+        found.append(path)
+        try:
+            lines = list(_logical_lines(path))
+        except (OSError, UnicodeDecodeError):  # pip says what is wrong with it, at install
+            continue
+        for line in lines:
             flag, value = _option(line) if line.startswith("-") else ("", "")
             if flag in {"-r", "--requirement", "-c", "--constraint"} and not _is_url(value):
                 todo.append(path.parent / value)
-    return b"\0".join(parts)
+    return found
+
+
+def _contents(requirements: Path) -> bytes:
+    return b"\0".join(path.read_bytes() for path in requirement_files(requirements))
 
 
 def _resolution_file(contents: bytes, runtime: str) -> Path:

@@ -1,7 +1,8 @@
 """`pocctl up --watch`: after `up`, upload a function's code again each time its handlers change.
 
-The handlers directory is polled (a few files, a stat each: no watcher library or OS service
-needed, the same on every platform). A change is taken once the files stop changing; the
+Every file that goes into the package is polled (the handlers directory, its requirements.txt
+and the files that names with -r or -c: a few files, a stat each, no watcher library or OS
+service needed, the same on every platform). A change is taken once the files stop changing; the
 package is rebuilt and checked as `up` does it, and only the functions whose zip differs from
 what runs are updated, side by side. A failed update (a dropped connection, expired
 credentials) is reported and tried again on the next save, after reading again what runs."""
@@ -20,6 +21,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pocctl.context import Context
+from pocctl.dependencies import REQUIREMENTS, requirement_files
 from pocctl.errors import PocctlError
 from pocctl.packaging import Package, code_sha256, source_files
 from pocctl.resources.functions import FunctionStep
@@ -34,6 +36,7 @@ class Update:
 
     changed: list[str]  # files, relative to the handlers directory
     updated: list[str] = field(default_factory=list)  # functions whose code was uploaded
+    notes: list[str] = field(default_factory=list)  # what `up` would note about this package
     seconds: float = 0.0  # from the save (newest file's modification time) to "updated"
     error: str | None = None  # why nothing was uploaded
     failure: Exception | None = field(default=None, repr=False)  # the error, for the CLI to word
@@ -42,6 +45,7 @@ class Update:
         return {
             "changed": self.changed,
             "updated": self.updated,
+            "notes": self.notes,
             "seconds": round(self.seconds, 3),
             "error": self.error,
         }
@@ -51,13 +55,19 @@ Snapshot = dict[str, tuple[int, int]]  # file -> (mtime_ns, size)
 
 
 def snapshot(root: Path) -> Snapshot:
+    """Every file the package is built from: the zip's and the dependencies' (requirements.txt
+    is left out of the zip, and may name files outside the directory)."""
+    files = {path.relative_to(root).as_posix(): path for path in source_files(root)}
+    for path in requirement_files(root / REQUIREMENTS):
+        path = path.resolve()
+        files[path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)] = path
     found: Snapshot = {}
-    for path in source_files(root):
+    for name, path in files.items():
         try:
             stat = path.stat()
         except FileNotFoundError:  # removed while we looked
             continue
-        found[path.relative_to(root).as_posix()] = (stat.st_mtime_ns, stat.st_size)
+        found[name] = (stat.st_mtime_ns, stat.st_size)
     return found
 
 
@@ -122,6 +132,7 @@ def _update(
         update.error, update.failure = str(exc), exc
         update.seconds = wall() - saved
         return update
+    update.notes = list(package.notes)
     try:
         if not running:  # the last upload failed: what runs now is not known
             running.update(deployed_shas(ctx, functions))

@@ -12,12 +12,18 @@ from pocctl.cli import cli
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def quick_start() -> list[str]:
+def bash_block(heading: str) -> list[str]:
+    """The lines of the first bash block under the README's heading (up to the next heading)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Quick start", 1)[1].split("##", 1)[0]
-    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
-    assert block is not None
+    found = re.search(rf"^#+ {re.escape(heading)}\n(.*?)(?=^#+ |\Z)", readme, re.M | re.S)
+    assert found is not None, f"README.md has no heading {heading!r}"
+    block = re.search(r"```bash\n(.*?)```", found.group(1), re.DOTALL)
+    assert block is not None, f"README.md has no bash block under {heading!r}"
     return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def quick_start() -> list[str]:
+    return bash_block("Quick start")
 
 
 def test_quick_start_has_exactly_two_commands_demo_then_tests() -> None:

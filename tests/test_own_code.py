@@ -91,6 +91,61 @@ def test_init_handlers_never_overwrites_code(tmp_path: Path) -> None:
     assert (handlers / "order_writer.py").read_text() == "# mine\n"
 
 
+def test_init_handlers_force_replaces_pocctls_files_and_keeps_yours(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    (handlers / "order_writer.py").write_text("# mine\n")
+    (handlers / "requirements.txt").write_text("orderstamp\n")
+    (handlers / "shared.py").write_text("X = 1\n")
+    result = CliRunner().invoke(cli, ["init", "--handlers", "--force"])
+    assert result.exit_code == 0, result.output
+    assert "Replaced order_notifier.py, order_writer.py in handlers/" in result.output
+    built_in = bundled_dir("handlers")
+    assert (handlers / "order_writer.py").read_bytes() == (
+        built_in / "order_writer.py"
+    ).read_bytes()
+    assert (handlers / "requirements.txt").read_text() == "orderstamp\n"
+    assert (handlers / "shared.py").read_text() == "X = 1\n"
+
+
+def pocctl_repository(directory: Path) -> Path:
+    """A checkout of pocctl as a new user has it: pyproject.toml, and handlers/ (its source)."""
+    root = Path(__file__).resolve().parent.parent
+    shutil.copyfile(root / "pyproject.toml", directory / "pyproject.toml")
+    shutil.copytree(bundled_dir("handlers"), directory / "handlers")
+    return directory / "handlers"
+
+
+def test_init_handlers_in_pocctls_repository_copies_beside_its_source(tmp_path: Path) -> None:
+    source = pocctl_repository(tmp_path)
+    before = {p.name: p.read_bytes() for p in source.iterdir()}
+    for attempt in (["init", "--handlers"], ["init", "--handlers", "--force"]):
+        result = CliRunner().invoke(cli, attempt)
+        assert result.exit_code == 0, result.output
+        assert "./handlers is pocctl's own source" in result.output
+        assert "your copy goes into ./my-handlers" in result.output
+        assert "Change the code in my-handlers/, then run `pocctl up`." in result.output
+    assert {p.name: p.read_bytes() for p in source.iterdir()} == before
+    assert (tmp_path / "my-handlers" / "order_writer.py").read_bytes() == before["order_writer.py"]
+    settings = json.loads(CliRunner().invoke(cli, ["config", "--json"]).stdout)["settings"]
+    assert settings["handlers"] == {"value": "my-handlers", "source": "pocctl.toml"}
+
+
+def test_init_handlers_refuses_pocctls_own_source_as_the_copy(tmp_path: Path) -> None:
+    source = pocctl_repository(tmp_path)
+    (source / "order_writer.py").write_text("# pocctl's, being changed\n")
+    for attempt in (
+        ["init", "--handlers", "handlers"],
+        ["init", "--handlers", "handlers/", "--force"],
+    ):
+        result = CliRunner().invoke(cli, attempt)
+        assert result.exit_code == 2, result.output
+        assert "is pocctl's own source (its built-in handlers)" in result.output
+        assert "`pocctl init --handlers my-handlers`" in result.output
+        assert "Traceback" not in result.output
+    assert (source / "order_writer.py").read_text() == "# pocctl's, being changed\n"
+    assert not (tmp_path / "pocctl.toml").exists()
+
+
 def test_init_handlers_keeps_an_existing_pocctl_toml_and_adds_the_line(tmp_path: Path) -> None:
     (tmp_path / "pocctl.toml").write_text('stack = "team-a"\nemail = "me@example.com"\n')
     result = CliRunner().invoke(cli, ["init", "--handlers", "src/fns"])
@@ -655,6 +710,31 @@ def test_a_standard_library_module_newer_than_this_python_is_a_note_not_a_refusa
     writer.write_text(original.replace("import boto3\n", "import boto3\nimport ordersdk\n"))
     with pytest.raises(PocctlError, match=r"No module named 'ordersdk'.*Nothing was uploaded"):
         package(handlers, runtime)
+
+
+def test_a_requirements_file_that_only_names_another_installs_what_that_lists(
+    tmp_path: Path, runner: CliRunner, session: Any
+) -> None:
+    """A requirements.txt of options and `-r ../base.txt` (the packages shared with other
+    projects) installs what base.txt lists, as pip would."""
+    handlers = own_handlers(tmp_path)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    (tmp_path / "base.txt").write_text("# shared\norderstamp\n")
+    (handlers / "requirements.txt").write_text(
+        f"--no-index --find-links {wheels}\n-r ../base.txt  # the shared ones\n"
+    )
+    result = runner.invoke(cli, ["up", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["code"]["dependencies"] == ["orderstamp==1.0"]
+    assert "1 dependency" in result.stderr
+
+
+def test_a_requirements_file_only_naming_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    handlers = own_handlers(tmp_path)
+    (handlers / "requirements.txt").write_text("-r base.txt\n")
+    with pytest.raises(PocctlError, match=r"`-r base.txt` names .*base.txt, which does not exist"):
+        package(handlers)
 
 
 def test_a_requirements_file_naming_a_missing_file_is_an_error(tmp_path: Path) -> None:

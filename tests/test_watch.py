@@ -4,6 +4,7 @@ expired credentials, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -29,6 +30,7 @@ from pocctl.watch import POLL, watch, watching
 
 from .emulated import local_context, up_local
 from .faults import runtime_with
+from .wheels import make_wheel, offline_requirements
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +198,55 @@ def test_up_watch_keeps_watching_through_a_dropped_connection_and_expired_creden
     assert f"updated {ctx.config.names.notifier_function}" in lines[failed[3]]
     assert "Stopped watching (4 change(s) seen)." in result.output
     assert code_of(ctx, ctx.config.names.notifier_function) == code_sha256(saved)
+
+
+def test_up_watch_ships_a_dependency_added_to_requirements_txt_with_ups_notes(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21, item 6: requirements.txt goes into the package too, and so do the files it
+    names with -r (here one outside the directory): saving either is a change like a handler's,
+    and the update says what `up` would (here: compiled code built for the runtime, while
+    offline the functions run on this machine's Python)."""
+    monkeypatch.setenv("POCCTL_CACHE_DIR", str(tmp_path / "cache"))
+    handlers = tmp_path / "handlers"
+    shutil.copytree(bundled_dir("handlers"), handlers)
+    here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    runtime = "python3.12" if here == "python3.13" else "python3.13"
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "fastorder", extra={"_fastorder.so": b"\x7fELF not really"})
+    make_wheel(wheels, "orderstamp")
+    common = tmp_path / "common-requirements.txt"
+    common.write_text("# shared by our functions\n")
+
+    def add_dependency() -> None:
+        (handlers / "requirements.txt").write_text(
+            offline_requirements(wheels, "fastorder") + f"-r ../{common.name}\n"
+        )
+
+    def add_common_dependency() -> None:
+        common.write_text("orderstamp\n")
+
+    arguments = ["up", "--watch", "--stack", "deps", "--handlers", str(handlers)]
+    result = CliRunner().invoke(
+        cli,
+        arguments,
+        env={"AWS_ENDPOINT_URL": emulator.endpoint_url, "POCCTL_RUNTIME": runtime},
+        obj=Runtime(sleep=between_looks([add_dependency, add_common_dependency])),
+    )
+    assert result.exit_code == 0, result.output
+    watched = result.output.split("for changes (Ctrl-C to stop) ...", 1)[1]
+    assert "requirements.txt: updated deps-Lambda-1, deps-Lambda-2" in watched, result.output
+    assert f"note: Offline, your functions run on this machine's Python ({here})" in watched
+    assert f"fastorder has compiled code built for {runtime} on Linux" in watched
+    assert f"{common.resolve()}: updated deps-Lambda-1, deps-Lambda-2" in watched
+    assert "Stopped watching (2 change(s) seen)." in watched
+    # What runs is the package with the dependency: up finds nothing to upload.
+    checked = CliRunner().invoke(
+        cli,
+        ["up", "--dry-run", "--json", *arguments[2:]],
+        env={"AWS_ENDPOINT_URL": emulator.endpoint_url, "POCCTL_RUNTIME": runtime},
+    )
+    assert checked.exit_code == 0, checked.output
+    document = json.loads(checked.stdout)
+    assert document["code"]["dependencies"] == ["fastorder==1.0", "orderstamp==1.0"]
+    assert set(document["counts"]) == {"unchanged"}, document["counts"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from pocctl.cli.options import (
     terminal,
 )
 from pocctl.dependencies import REQUIREMENTS
-from pocctl.errors import PocctlError
+from pocctl.errors import ConfigError, PocctlError
 from pocctl.packaging import source_files
 from pocctl.settings import (
     CONFIG_FILE,
@@ -89,17 +90,27 @@ def show_config(as_json: bool, **kwargs: Any) -> Finished:
     return Finished(document)
 
 
+DEFAULT_HANDLERS = "handlers"
+# In pocctl's own repository ./handlers is pocctl's source (the built-in handlers).
+BESIDE_OWN_SOURCE = "my-handlers"
+
+
 @cli.command()
 @aws_options
 @click.option(
     "--handlers",
     "handlers_dir",
     is_flag=False,
-    flag_value="handlers",
+    flag_value="",
     metavar="[DIR]",
-    help="Also copy pocctl's Lambda code into DIR (default: ./handlers) and deploy from there.",
+    help="Also copy pocctl's Lambda code into DIR (default: ./handlers, or ./my-handlers in "
+    "pocctl's own repository) and deploy from there.",
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing pocctl.toml.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite an existing pocctl.toml, and with --handlers, pocctl's handler files in DIR.",
+)
 def init(handlers_dir: str | None, force: bool, **kwargs: Any) -> None:
     """Write a commented pocctl.toml in this directory; with --handlers, also your own copy of
     the Lambda code.
@@ -109,8 +120,10 @@ def init(handlers_dir: str | None, force: bool, **kwargs: Any) -> None:
 
     With --handlers, pocctl copies its two handlers (order_writer.py for Lambda-1,
     order_notifier.py for Lambda-2) into ./handlers and sets `handlers = "handlers"`: from then
-    on `pocctl up` deploys that directory, with what its requirements.txt lists. An existing
-    pocctl.toml is kept and gets the `handlers` line; existing files are never overwritten.
+    on `pocctl up` deploys that directory, with what its requirements.txt lists. In pocctl's own
+    repository, whose ./handlers is pocctl's source, the default is ./my-handlers. An existing
+    pocctl.toml is kept and gets the `handlers` line; existing files are overwritten only with
+    --force (then the handler files and pocctl.toml; requirements.txt and your other files stay).
 
     \b
     Examples:
@@ -122,7 +135,8 @@ def init(handlers_dir: str | None, force: bool, **kwargs: Any) -> None:
     path = Path.cwd() / CONFIG_FILE
     term = terminal(flags)
     if handlers_dir is not None:
-        copy_handlers(term, Path(handlers_dir))
+        handlers_dir = handlers_directory(term, handlers_dir)
+        copy_handlers(term, Path(handlers_dir), force=force)
         if path.exists() and not force:
             point_at_handlers(path, handlers_dir)
             term.success(f"Set handlers = {toml_value(handlers_dir)} in {path}.")
@@ -143,23 +157,63 @@ def init(handlers_dir: str | None, force: bool, **kwargs: Any) -> None:
     term.info("See the effective settings with `pocctl config`.")
 
 
-def copy_handlers(term: Terminal, target: Path) -> None:
-    """pocctl's handlers into `target`, leaving any file already there as it is."""
+def is_pocctl_source(directory: Path) -> bool:
+    """Whether `directory` is the handlers/ of pocctl's own source: what pocctl deploys as its
+    built-in code (a checkout it runs from, or the repository it was installed from)."""
+    resolved = directory.resolve()
+    if resolved == bundled_dir("handlers").resolve():
+        return True
+    try:
+        project = tomllib.loads((resolved.parent / "pyproject.toml").read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return resolved.name == "handlers" and project.get("project", {}).get("name") == "pocctl"
+
+
+def handlers_directory(term: Terminal, given: str) -> str:
+    """Where `init --handlers [DIR]` copies to: never into pocctl's own source."""
+    if not given:
+        if not is_pocctl_source(Path(DEFAULT_HANDLERS)):
+            return DEFAULT_HANDLERS
+        term.info(
+            f"./{DEFAULT_HANDLERS} is pocctl's own source (this is its repository): "
+            f"your copy goes into ./{BESIDE_OWN_SOURCE}."
+        )
+        return BESIDE_OWN_SOURCE
+    if is_pocctl_source(Path(given)):
+        raise ConfigError(
+            f"{given.rstrip('/')}/ is pocctl's own source (its built-in handlers), not a place "
+            "for your copy; nothing was written. Give another directory: "
+            f"`pocctl init --handlers {BESIDE_OWN_SOURCE}`"
+        )
+    return given
+
+
+def copy_handlers(term: Terminal, target: Path, *, force: bool = False) -> None:
+    """pocctl's handlers into `target`, leaving any file already there as it is; `force`
+    replaces pocctl's handler files (and only those)."""
     if target.exists() and not target.is_dir():
         raise PocctlError(f"{target} exists and is not a directory; nothing was written.")
     source = bundled_dir("handlers")
     present = [p.name for p in source_files(source) if (target / p.name).exists()]
-    if present:
+    if present and not force:
         raise PocctlError(
             f"{target}/ already has {', '.join(present)}; nothing was copied.",
             f"Your code stays as it is. To deploy it, set handlers = {toml_value(str(target))} "
-            "in pocctl.toml; to start again, move it away first.",
+            "in pocctl.toml; to replace those files with pocctl's, add --force.",
         )
     target.mkdir(parents=True, exist_ok=True)
     for file in source_files(source):
         shutil.copyfile(file, target / file.relative_to(source))
-    (target / REQUIREMENTS).write_text(REQUIREMENTS_TEMPLATE)
-    term.success(f"Copied pocctl's handlers into {target}/.")
+    if not (target / REQUIREMENTS).exists():
+        (target / REQUIREMENTS).write_text(REQUIREMENTS_TEMPLATE)
+    if present:
+        term.success(
+            f"Replaced {', '.join(present)} in {target}/ with pocctl's handlers "
+            "(its other files are as they were)."
+        )
+    else:
+        term.success(f"Copied pocctl's handlers into {target}/.")
 
 
 REQUIREMENTS_TEMPLATE = """\

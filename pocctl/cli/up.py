@@ -197,8 +197,8 @@ def render_deployed(
 @click.option(
     "--watch",
     is_flag=True,
-    help="After up, keep watching your handlers directory and upload each saved change to the "
-    "functions it changes. Ctrl-C stops.",
+    help="After up, keep watching your handlers directory (and its requirements.txt) and upload "
+    "each saved change to the functions it changes. Ctrl-C stops.",
 )
 @json_flag()
 def up(
@@ -315,6 +315,8 @@ def watch_handlers(term: Terminal, ctx: Context) -> list[Update]:
             )
         else:
             term.info(f"{files}: no function's code changed; nothing uploaded")
+        for note in update.notes:  # as `up` shows them: each build may differ
+            term.note(note)
 
     term.info(f"Watching {functions[0].source.directory}/ for changes (Ctrl-C to stop) ...")
     try:
