@@ -233,7 +233,7 @@ def test_up_watch_ships_a_dependency_added_to_requirements_txt_with_ups_notes(
         env={"AWS_ENDPOINT_URL": emulator.endpoint_url, "POCCTL_RUNTIME": runtime},
         obj=Runtime(sleep=between_looks([add_dependency, add_common_dependency])),
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 130, result.output  # stopped by Ctrl-C
     watched = result.output.split("for changes (Ctrl-C to stop) ...", 1)[1]
     assert "requirements.txt: updated deps-Lambda-1, deps-Lambda-2" in watched, result.output
     assert f"note: Offline, your functions run on this machine's Python ({here})" in watched
