@@ -144,7 +144,10 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
         ["bash", "-c", first], cwd=clone, env=env, capture_output=True, text=True, timeout=1800
     )
     assert done.returncode == 0, f"{first}\n{done.stdout}{done.stderr}"
-    assert "Demo complete" in done.stdout + done.stderr, done.stdout + done.stderr
+    shown = done.stdout + done.stderr
+    assert "Demo complete" in shown, shown
+    # What AWS's clock refuses, pocctl explains as a wait: the emulator's line for it is noise.
+    assert " refused: " not in shown, shown
     return clone, env
 
 

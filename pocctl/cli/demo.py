@@ -32,7 +32,9 @@ def demo(keep: bool) -> None:
       pocctl demo
     """
     term = Terminal()
-    emulator = start_emulator(term, 0)
+    # The refusals AWS's clock makes (a queue name for 60 s, a role not yet usable) are the
+    # waits pocctl itself explains: in a demo, the emulator's own line for each is noise.
+    emulator = start_emulator(term, 0, show_refusals=False)
     endpoint = emulator.endpoint_url  # type: ignore[attr-defined]
     term.info(f"Started an AWS emulator at {endpoint} (nothing here touches a real account).")
     config = Config(email=DEMO_EMAIL, endpoint_url=endpoint)

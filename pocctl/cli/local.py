@@ -23,6 +23,10 @@ from pocctl.ui import Terminal
 DEFAULT_PORT = 4566
 
 
+# How the emulator logs a call it refused as AWS would (pocctl/local/emulator.py).
+REFUSED = " refused: "
+
+
 def start_emulator(
     term: Terminal,
     port: int,
@@ -30,6 +34,8 @@ def start_emulator(
     fail_rate: float = 0.0,
     timeout_rate: float = 0.0,
     timing: object = None,
+    *,
+    show_refusals: bool = True,
 ) -> object:
     from pocctl.local.aws.timing import Timing
     from pocctl.local.emulator import Emulator
@@ -38,7 +44,9 @@ def start_emulator(
 
     emulator = Emulator(
         port=port,
-        log=lambda message: term.info(f"[local] {message}"),
+        log=lambda message: (
+            term.info(f"[local] {message}") if show_refusals or REFUSED not in message else None
+        ),
         latency=latency,
         faults=Faults(fail_rate=fail_rate, timeout_rate=timeout_rate),
         timing=timing if isinstance(timing, Timing) else Timing(),
