@@ -191,6 +191,23 @@ def test_an_old_stage_left_open_names_the_recorded_stage(pocctl: Pocctl) -> None
     assert pocctl("status", "--stack", "stg5", stage=None).exit_code == 0
 
 
+def test_back_to_the_stage_up_was_removing(pocctl: Pocctl) -> None:
+    """DeleteStage of prod failed, and the user goes back to prod: beta is removed, and prod is
+    the stack's stage for every later command."""
+    assert pocctl("up", "--stack", "stg7", stage=None).exit_code == 0
+    prod = order_url(pocctl, "stg7", "prod")
+    beta = prod.replace("/prod/", "/beta/")
+    fault = runtime_with(lambda s: FailCalls(s, "DeleteStage", "BadRequestException", "no", 1))
+    assert pocctl("up", "--stack", "stg7", "--stage", "beta", stage=None, obj=fault).exit_code
+    back = pocctl("up", "--stack", "stg7", "--stage", "prod", stage=None)
+    assert back.exit_code == 0, back.output
+    assert f"removed stage beta: the API now answers only at {prod}" in text(back)
+    assert eventually(lambda: post(beta, ORDER) == MISSING_STAGE)
+    status = pocctl("status", "--stack", "stg7", stage=None)
+    assert status.exit_code == 0, status.output
+    assert f"POST {prod}" in status.output and "pending" not in status.output
+
+
 def test_a_stage_an_older_pocctl_made_is_replaced_too(pocctl: Pocctl, emulator: Emulator) -> None:
     """A pocctl older than the stage's tags left it untagged; its deployment says "pocctl up"."""
     assert pocctl("up", "--stack", "stg6", stage=None).exit_code == 0
