@@ -223,3 +223,32 @@ def test_a_stage_an_older_pocctl_made_is_replaced_too(pocctl: Pocctl, emulator: 
     assert "removed stage prod" in text(up) and "not made by pocctl" not in up.output
     assert eventually(lambda: post(prod, ORDER) == MISSING_STAGE)
     assert pocctl("status", "--stack", "stg6", stage=None).exit_code == 0
+
+
+def test_a_stage_sharing_an_older_pocctl_s_deployment_is_left(
+    pocctl: Pocctl, emulator: Emulator
+) -> None:
+    """On a stack of an older pocctl (untagged stages), a stage made by hand at pocctl's
+    deployment (CreateStage) can't be told from the one pocctl made: both are left, and named
+    for what they are, not as "not made by pocctl"."""
+    assert pocctl("up", "--stack", "stg8", stage=None).exit_code == 0
+    outputs = json.loads(pocctl("outputs", "--stack", "stg8", "--json", stage=None).stdout)
+    api_id, prod = outputs["api_id"], outputs["order_url"]
+    ag = boto3.client("apigateway", endpoint_url=emulator.endpoint_url, region_name="us-east-1")
+    tags = ag.get_stage(restApiId=api_id, stageName="prod").get("tags") or {}
+    ag.untag_resource(
+        resourceArn=f"arn:aws:apigateway:us-east-1::/restapis/{api_id}/stages/prod",
+        tagKeys=list(tags),
+    )
+    deployment = ag.get_stage(restApiId=api_id, stageName="prod")["deploymentId"]
+    ag.create_stage(restApiId=api_id, stageName="mine", deploymentId=deployment)
+
+    up = pocctl("up", "--stack", "stg8", "--stage", "beta", stage=None)
+    assert up.exit_code == 0, up.output
+    assert "removed stage" not in up.output and "not made by pocctl" not in up.output
+    for stage, other in (("prod", "mine"), ("mine", "prod")):
+        assert (
+            f"stage {stage} of REST API stg8-API shares pocctl's deployment with stage {other}, "
+            "and which of them an older pocctl made AWS doesn't say, so it is left as it is"
+        ) in text(up)
+        assert post(prod.replace("/prod/", f"/{stage}/"), ORDER)[0] == 200

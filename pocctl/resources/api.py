@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -158,28 +157,43 @@ def stage_throttle(stage: dict[str, Any]) -> str:
     return f"throttled at {rate:g} requests/s (burst {burst})"
 
 
-def stages_made_by_pocctl(ctx: Context, api_id: str, stages: list[dict[str, Any]]) -> set[str]:
-    """The names of the stages of the stack's API that `up` made: tagged as such, or, on a stack
-    whose stages no `up` has tagged yet (made by a pocctl older than the tags), one whose
-    deployment `up` made (its description) that no other stage shares: CreateDeployment with a
-    stage name gives the stage a deployment of its own, so a stage sharing one was made with
-    CreateStage, by hand. (A stage made by hand at an older deployment of pocctl's that no stage
-    uses any more can't be told from one an older pocctl made.)"""
-    made = {s["stageName"] for s in stages if made_by_pocctl(ctx, s)}
+@dataclass
+class StageMakers:
+    """Which of an API's stages `up` made (`made`), and, of those an older pocctl may have made,
+    the ones that share pocctl's deployment with others (`shared`: name -> the others)."""
+
+    made: set[str] = field(default_factory=set)
+    shared: dict[str, list[str]] = field(default_factory=dict)
+
+
+def stage_makers(ctx: Context, api_id: str, stages: list[dict[str, Any]]) -> StageMakers:
+    """The stages of the stack's API that `up` made: tagged as such, or, on a stack whose stages
+    no `up` has tagged yet (made by a pocctl older than the tags), one whose deployment `up` made
+    (its description) that no other stage shares: CreateDeployment with a stage name gives the
+    stage a deployment of its own, so of stages sharing one, all but one were made with
+    CreateStage, by hand, and which one is not said: none is removed. (A stage made by hand at
+    an older deployment of pocctl's that no stage uses any more can't be told from one an older
+    pocctl made.)"""
+    makers = StageMakers({s["stageName"] for s in stages if made_by_pocctl(ctx, s)})
     if any(STAGE_TAG in (s.get("tags") or {}) for s in stages):
-        return made
+        return makers
     ag = ctx.client("apigateway")
-    uses = Counter(s.get("deploymentId") for s in stages)
+    using: dict[str, list[str]] = {}
     for stage in stages:
-        deployment_id = stage.get("deploymentId")
-        if not deployment_id or uses[deployment_id] > 1:
+        using.setdefault(stage.get("deploymentId") or "", []).append(stage["stageName"])
+    for deployment_id, names in using.items():
+        if not deployment_id:
             continue
         deployment = none_if_absent(
             partial(ag.get_deployment, restApiId=api_id, deploymentId=deployment_id)
         )
-        if (deployment or {}).get("description") == DEPLOYMENT_DESCRIPTION:
-            made.add(stage["stageName"])
-    return made
+        if (deployment or {}).get("description") != DEPLOYMENT_DESCRIPTION:
+            continue
+        if len(names) == 1:
+            makers.made.add(names[0])
+        else:
+            makers.shared.update({name: [n for n in names if n != name] for name in names})
+    return makers
 
 
 def delete_stage_command(ctx: Context, api_id: str, stage: str) -> str:
@@ -203,8 +217,7 @@ class ApiState:
     bad_body_template: str | None = None
     stage: dict[str, Any] | None = None
     other_stages: list[dict[str, Any]] = field(default_factory=list)
-    # The names of the API's stages `up` made (`stages_made_by_pocctl`).
-    made: set[str] = field(default_factory=set)
+    makers: StageMakers = field(default_factory=lambda: StageMakers())
 
 
 @dataclass(frozen=True)
@@ -307,7 +320,7 @@ class ApiStep(Step[ApiState]):
             ),
             lambda: ag.get_stages(restApiId=api_id)["item"],
         )
-        state = ApiState(api_id, made=stages_made_by_pocctl(ctx, api_id, stages))
+        state = ApiState(api_id, makers=stage_makers(ctx, api_id, stages))
         for stage in stages:
             if stage["stageName"] == ctx.config.stage:
                 state.stage = stage
@@ -377,22 +390,32 @@ class ApiStep(Step[ApiState]):
                 s["stageName"], invoke_url(ctx, state.api_id, s["stageName"]), ctx.config.stage
             )
             for s in state.other_stages
-            if s["stageName"] in state.made
+            if s["stageName"] in state.makers.made
         ]
 
     def foreign_stages(
-        self, ctx: Context, api_id: str, stages: list[dict[str, Any]], made: set[str]
+        self, ctx: Context, api_id: str, stages: list[dict[str, Any]], makers: StageMakers
     ) -> list[str]:
-        """Stages of the API that `up` did not make (someone's own, in the console): left as they
-        are, and named, since each is one more door to the pipeline."""
-        return [
-            f"stage {s['stageName']} of {self.title} was not made by pocctl, so it is left as it "
-            f"is; it still takes orders at {invoke_url(ctx, api_id, s['stageName'])}, "
-            f"{stage_throttle(s)}. If it should not, remove it: "
-            f"`{delete_stage_command(ctx, api_id, s['stageName'])}`"
-            for s in stages
-            if s["stageName"] != ctx.config.stage and s["stageName"] not in made
-        ]
+        """Stages of the API that `up` did not make (someone's own, in the console), or may not
+        have: left as they are, and named, since each is one more door to the pipeline."""
+        notes = []
+        for s in stages:
+            name = s["stageName"]
+            if name == ctx.config.stage or name in makers.made:
+                continue
+            others = makers.shared.get(name)
+            maker = (
+                "was not made by pocctl"
+                if others is None
+                else f"shares pocctl's deployment with stage {', '.join(others)}, and which of "
+                "them an older pocctl made AWS doesn't say"
+            )
+            notes.append(
+                f"stage {name} of {self.title} {maker}, so it is left as it is; it still takes "
+                f"orders at {invoke_url(ctx, api_id, name)}, {stage_throttle(s)}. If it should "
+                f"not, remove it: `{delete_stage_command(ctx, api_id, name)}`"
+            )
+        return notes
 
     def plan(self, ctx: Context) -> Plan[ApiState]:
         with aws_errors(self.key, "GetRestApis"):
@@ -413,7 +436,7 @@ class ApiStep(Step[ApiState]):
         definition += self._method_differences(ctx, state)
         changes: list[Change] = [DefinitionDiffers(what) for what in definition]
         changes += self._stage_differences(ctx, state) + self._old_stages(ctx, state)
-        for note in self.foreign_stages(ctx, state.api_id, state.other_stages, state.made):
+        for note in self.foreign_stages(ctx, state.api_id, state.other_stages, state.makers):
             ctx.reporter.note(note)
         if state.stage is not None:
             tags = state.stage.get("tags") or {}
@@ -626,8 +649,8 @@ class ApiStep(Step[ApiState]):
             return Live()
         stages = ctx.client("apigateway").get_stages(restApiId=api["id"])["item"]
         stage: dict[str, Any] = next((s for s in stages if s["stageName"] == ctx.config.stage), {})
-        made = stages_made_by_pocctl(ctx, api["id"], stages)
-        live = Live(warnings=self.foreign_stages(ctx, api["id"], stages, made))
+        makers = stage_makers(ctx, api["id"], stages)
+        live = Live(warnings=self.foreign_stages(ctx, api["id"], stages, makers))
         settings = (stage.get("methodSettings") or {}).get("*/*", {})
         rate, burst = settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit")
         if rate is not None:
