@@ -14,7 +14,7 @@ from pocctl.aws import none_if_absent
 from pocctl.config import OWN_ENV
 from pocctl.context import Context
 from pocctl.resources import recorded
-from pocctl.resources.api import find_api
+from pocctl.resources.api import REPLACED_TAG, find_api
 from pocctl.resources.recorded import parsed
 
 # Where the code came from, when its path could not be recorded: no such directory, so the
@@ -42,9 +42,14 @@ def read_record(ctx: Context) -> Record:
     record = Record()
     values = record.values
     if api is not None:
-        # The stage that exists; of several, the one `up` recorded itself on.
+        # The stage that exists; of several, the one `up` recorded itself on (not one it was
+        # removing when DeleteStage failed).
         stages = ctx.client("apigateway").get_stages(restApiId=api["id"])["item"]
-        ours = [s for s in stages if recorded.STAGE in (s.get("tags") or {})]
+        ours = [
+            s
+            for s in stages
+            if recorded.STAGE in (tags := s.get("tags") or {}) and REPLACED_TAG not in tags
+        ]
         stage = ours[0] if len(ours) == 1 else stages[0] if len(stages) == 1 else None
         tags = (stage or {}).get("tags") or {}
         if stage is not None:

@@ -392,9 +392,11 @@ class Pending:
     source: str
 
     def __str__(self) -> str:
+        # A new stage replaces the deployed one: say which door `up` would close.
+        removes = f" (and remove stage {self.deployed})" if self.key == "stage" else ""
         return (
             f"`up` would change {self.key} {shown(self.key, self.deployed)} -> "
-            f"{shown(self.key, self.wanted)}, from {self.source}"
+            f"{shown(self.key, self.wanted)}, from {self.source}{removes}"
         )
 
 

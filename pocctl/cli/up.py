@@ -53,7 +53,6 @@ def deploy(
     dry_run: bool = False,
     serial: bool = False,
     resend_confirmation: bool = False,
-    email_given: bool = False,
 ) -> Finished:
     """Run `up` on a context and render it. Its failure, when it stops part way, is a
     DeployError (or Interrupted)."""
@@ -63,11 +62,9 @@ def deploy(
     )
     started = ctx.clock()
     steps = build_steps(config)
-    if resend_confirmation or email_given:
+    if resend_confirmation:
         steps = [
-            replace(step, resend=resend_confirmation, replace=email_given)
-            if isinstance(step, EmailSubscriptionStep)
-            else step
+            replace(step, resend=True) if isinstance(step, EmailSubscriptionStep) else step
             for step in steps
         ]
     package = packaged(term, ctx, code_source(steps))
@@ -265,7 +262,6 @@ def up(
         dry_run=dry_run,
         serial=serial,
         resend_confirmation=resend_confirmation,
-        email_given=email is not None,
     )
     if not dry_run and finished.failure is None:
         for line in remember(stack.given):

@@ -36,6 +36,11 @@ VALIDATOR_NAME = "order-body"
 JSON = "application/json"
 # On the stages `up` makes, with the stage's name: see `made_by_pocctl`.
 STAGE_TAG = "pocctl:stage"
+# On a stage `up` is removing (another took its place), so that, should DeleteStage fail, the
+# stack's record is still the stage that replaced it (record.py).
+REPLACED_TAG = "pocctl:replaced-by"
+# The description every pocctl, older ones too, gives its deployments (CreateDeployment).
+DEPLOYMENT_DESCRIPTION = "pocctl up"
 
 ORDER_SCHEMA = {
     "$schema": "http://json-schema.org/draft-04/schema#",
@@ -137,6 +142,60 @@ def made_by_pocctl(ctx: Context, stage: dict[str, Any]) -> bool:
     return is_ours(ctx, tags) and tags.get(STAGE_TAG) == stage["stageName"]
 
 
+def stage_throttle(stage: dict[str, Any]) -> str:
+    """How a stage's requests are throttled, in words. A stage made by hand has no throttle of its
+    own unless one was set: then only the account's applies, by default 10,000 requests/s per
+    Region across all its APIs (API Gateway Developer Guide, "Throttle requests to your REST
+    APIs for better throughput in API Gateway": account-level throttling per Region)."""
+    settings = (stage.get("methodSettings") or {}).get("*/*", {})
+    rate, burst = settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit")
+    if rate is None:
+        return (
+            "with no throttle of its own (only the account's applies: by default 10,000 "
+            "requests/s per Region, shared by all its APIs)"
+        )
+    return f"throttled at {rate:g} requests/s (burst {burst})"
+
+
+@dataclass
+class StageMakers:
+    """Which of an API's stages `up` made (`made`), and, of those an older pocctl may have made,
+    the ones that share pocctl's deployment with others (`shared`: name -> the others)."""
+
+    made: set[str] = field(default_factory=set)
+    shared: dict[str, list[str]] = field(default_factory=dict)
+
+
+def stage_makers(ctx: Context, api_id: str, stages: list[dict[str, Any]]) -> StageMakers:
+    """The stages of the stack's API that `up` made: tagged as such, or, on a stack whose stages
+    no `up` has tagged yet (made by a pocctl older than the tags), one whose deployment `up` made
+    (its description) that no other stage shares: CreateDeployment with a stage name gives the
+    stage a deployment of its own, so of stages sharing one, all but one were made with
+    CreateStage, by hand, and which one is not said: none is removed. (A stage made by hand at
+    an older deployment of pocctl's that no stage uses any more can't be told from one an older
+    pocctl made.)"""
+    makers = StageMakers({s["stageName"] for s in stages if made_by_pocctl(ctx, s)})
+    if any(STAGE_TAG in (s.get("tags") or {}) for s in stages):
+        return makers
+    ag = ctx.client("apigateway")
+    using: dict[str, list[str]] = {}
+    for stage in stages:
+        using.setdefault(stage.get("deploymentId") or "", []).append(stage["stageName"])
+    for deployment_id, names in using.items():
+        if not deployment_id:
+            continue
+        deployment = none_if_absent(
+            partial(ag.get_deployment, restApiId=api_id, deploymentId=deployment_id)
+        )
+        if (deployment or {}).get("description") != DEPLOYMENT_DESCRIPTION:
+            continue
+        if len(names) == 1:
+            makers.made.add(names[0])
+        else:
+            makers.shared.update({name: [n for n in names if n != name] for name in names})
+    return makers
+
+
 def delete_stage_command(ctx: Context, api_id: str, stage: str) -> str:
     command = f"aws apigateway delete-stage --rest-api-id {api_id} --stage-name {stage}"
     return removal(ctx, command)
@@ -158,6 +217,7 @@ class ApiState:
     bad_body_template: str | None = None
     stage: dict[str, Any] | None = None
     other_stages: list[dict[str, Any]] = field(default_factory=list)
+    makers: StageMakers = field(default_factory=lambda: StageMakers())
 
 
 @dataclass(frozen=True)
@@ -260,7 +320,7 @@ class ApiStep(Step[ApiState]):
             ),
             lambda: ag.get_stages(restApiId=api_id)["item"],
         )
-        state = ApiState(api_id)
+        state = ApiState(api_id, makers=stage_makers(ctx, api_id, stages))
         for stage in stages:
             if stage["stageName"] == ctx.config.stage:
                 state.stage = stage
@@ -330,20 +390,32 @@ class ApiStep(Step[ApiState]):
                 s["stageName"], invoke_url(ctx, state.api_id, s["stageName"]), ctx.config.stage
             )
             for s in state.other_stages
-            if made_by_pocctl(ctx, s)
+            if s["stageName"] in state.makers.made
         ]
 
-    def foreign_stages(self, ctx: Context, api_id: str, stages: list[dict[str, Any]]) -> list[str]:
-        """Stages of the API that `up` did not make (someone's own, in the console): left as they
-        are, and named, since each is one more door to the pipeline."""
-        return [
-            f"stage {s['stageName']} of {self.title} was not made by pocctl, so it is left as it "
-            f"is; it still takes orders at {invoke_url(ctx, api_id, s['stageName'])} with its "
-            "own throttle. If it should not, remove it: "
-            f"`{delete_stage_command(ctx, api_id, s['stageName'])}`"
-            for s in stages
-            if s["stageName"] != ctx.config.stage and not made_by_pocctl(ctx, s)
-        ]
+    def foreign_stages(
+        self, ctx: Context, api_id: str, stages: list[dict[str, Any]], makers: StageMakers
+    ) -> list[str]:
+        """Stages of the API that `up` did not make (someone's own, in the console), or may not
+        have: left as they are, and named, since each is one more door to the pipeline."""
+        notes = []
+        for s in stages:
+            name = s["stageName"]
+            if name == ctx.config.stage or name in makers.made:
+                continue
+            others = makers.shared.get(name)
+            maker = (
+                "was not made by pocctl"
+                if others is None
+                else f"shares pocctl's deployment with stage {', '.join(others)}, and which of "
+                "them an older pocctl made AWS doesn't say"
+            )
+            notes.append(
+                f"stage {name} of {self.title} {maker}, so it is left as it is; it still takes "
+                f"orders at {invoke_url(ctx, api_id, name)}, {stage_throttle(s)}. If it should "
+                f"not, remove it: `{delete_stage_command(ctx, api_id, name)}`"
+            )
+        return notes
 
     def plan(self, ctx: Context) -> Plan[ApiState]:
         with aws_errors(self.key, "GetRestApis"):
@@ -364,10 +436,13 @@ class ApiStep(Step[ApiState]):
         definition += self._method_differences(ctx, state)
         changes: list[Change] = [DefinitionDiffers(what) for what in definition]
         changes += self._stage_differences(ctx, state) + self._old_stages(ctx, state)
-        for note in self.foreign_stages(ctx, state.api_id, state.other_stages):
+        for note in self.foreign_stages(ctx, state.api_id, state.other_stages, state.makers):
             ctx.reporter.note(note)
         if state.stage is not None:
-            changes += record_differs(state.stage.get("tags") or {}, api_tags(ctx.config))
+            tags = state.stage.get("tags") or {}
+            # A stage `up` began to replace, then came back to, is recorded again too.
+            found = {} if REPLACED_TAG in tags else tags
+            changes += record_differs(found, api_tags(ctx.config))
         return Plan.from_changes(changes, state)
 
     # -- writing ---------------------------------------------------------------------------
@@ -398,7 +473,7 @@ class ApiStep(Step[ApiState]):
                     ag.create_deployment(
                         restApiId=api_id,
                         stageName=ctx.config.stage,
-                        description="pocctl up",
+                        description=DEPLOYMENT_DESCRIPTION,
                     )
             except StepError as exc:
                 # The API reference allows hyphens in a stage name; AWS's own refusal names
@@ -434,13 +509,22 @@ class ApiStep(Step[ApiState]):
         # After any deployment too: moto makes the stage anew (dropping its tags and throttle),
         # AWS updates it; tagging again is right either way.
         if deployed or plan.has(StageUntagged) or plan.has(RecordDiffers):
+            arn = stage_arn(ctx, api_id, ctx.config.stage)
             with aws_errors(self.key, "TagResource"):
                 ag.tag_resource(
-                    resourceArn=stage_arn(ctx, api_id, ctx.config.stage),
+                    resourceArn=arn,
                     tags={**ctx.config.tags, STAGE_TAG: ctx.config.stage, **api_tags(ctx.config)},
                 )
+            if REPLACED_TAG in ((state.stage or {}).get("tags") or {}):
+                with aws_errors(self.key, "UntagResource"):
+                    ag.untag_resource(resourceArn=arn, tagKeys=[REPLACED_TAG])
         # Only now that the stack's stage serves, with its throttle: the old door closes.
         for old in plan.of(OldStage):
+            with aws_errors(self.key, "TagResource"):
+                ag.tag_resource(
+                    resourceArn=stage_arn(ctx, api_id, old.stage),
+                    tags={**ctx.config.tags, STAGE_TAG: old.stage, REPLACED_TAG: ctx.config.stage},
+                )
             delete(
                 ctx,
                 self.key,
@@ -565,7 +649,8 @@ class ApiStep(Step[ApiState]):
             return Live()
         stages = ctx.client("apigateway").get_stages(restApiId=api["id"])["item"]
         stage: dict[str, Any] = next((s for s in stages if s["stageName"] == ctx.config.stage), {})
-        live = Live(warnings=self.foreign_stages(ctx, api["id"], stages))
+        makers = stage_makers(ctx, api["id"], stages)
+        live = Live(warnings=self.foreign_stages(ctx, api["id"], stages, makers))
         settings = (stage.get("methodSettings") or {}).get("*/*", {})
         rate, burst = settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit")
         if rate is not None:

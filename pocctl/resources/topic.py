@@ -49,9 +49,16 @@ class Replaced(Change):
     address: str
     arn: str
     by: str
+    by_pending: bool  # the address replacing it is (or will be) pending confirmation
 
     def __str__(self) -> str:
-        return f"unsubscribe {self.address}: {self.by} replaces it"
+        return f"unsubscribe {self.address}: {self.by} replaces it" + (
+            f"; {nobody_until(self.by)}" if self.by_pending else ""
+        )
+
+
+def nobody_until(address: str) -> str:
+    return f"nobody receives order notifications until {address} confirms its subscription"
 
 
 def topic_arn(ctx: Context, topic_name: str) -> str:
@@ -144,11 +151,6 @@ class EmailSubscriptionStep(Step[None]):
     topic_name: str
     email: str | None
     resend: bool = False  # `up --resend-confirmation`: a new mail while it is pending
-    # Whether `up` unsubscribes the topic's other email addresses although this one is already
-    # subscribed: only when the user names the address (`up --email`). When the address is
-    # new, the old ones are always replaced; an address that merely comes from the stack itself
-    # never unsubscribes anything.
-    replace: bool = False
     key: str = "subscription"
     depends_on: tuple[str, ...] = ("topic",)
 
@@ -185,14 +187,18 @@ class EmailSubscriptionStep(Step[None]):
             changes.append(ConfirmationResent())
         else:
             ctx.reporter.note(self._pending_note())
-        if sub is None or self.replace:
-            for old in emails:
-                if self._is_mine(old):
-                    continue
-                if old["SubscriptionArn"] == PENDING:
-                    ctx.reporter.note(self._pending_old_note(old["Endpoint"]))
-                else:
-                    changes.append(Replaced(old["Endpoint"], old["SubscriptionArn"], self.email))
+        # The address is one the user states (--email, POCCTL_EMAIL or pocctl.toml: no record
+        # keeps it), so it replaces every other; without one, `plan` returned above.
+        pending = sub is None or sub["SubscriptionArn"] == PENDING
+        for old in emails:
+            if self._is_mine(old):
+                continue
+            if old["SubscriptionArn"] == PENDING:
+                ctx.reporter.note(self._pending_old_note(old["Endpoint"]))
+            else:
+                changes.append(
+                    Replaced(old["Endpoint"], old["SubscriptionArn"], self.email, pending)
+                )
         if sub is None and not emails:
             return Plan.create(changes[0])
         return Plan.from_changes(changes)
@@ -213,6 +219,7 @@ class EmailSubscriptionStep(Step[None]):
         """Every email subscription of the topic, the requested one's state as its detail."""
         emails = email_subscriptions(ctx, self.topic_name)
         live = Live(facts={"subscriptions": emails})
+        confirmed = "confirmed" in emails.values()
         for address, state in emails.items():
             mine = self.email is not None and address.lower() == self.email.lower()
             replaced = self.email is not None and not mine
@@ -230,7 +237,8 @@ class EmailSubscriptionStep(Step[None]):
                 live.warnings.append(self._pending_old_note(address))
             elif state != "confirmed":
                 live.warnings.append(
-                    f"{address} is {state}: click the link in the email from AWS Notifications "
+                    ("" if confirmed else f"{nobody_until(address)}: ")
+                    + f"{address} is {state}: click the link in the email from AWS Notifications "
                     f"(no mail? `{RESEND} --email {address}` asks for a new one; {EXPIRY})"
                 )
         if not emails:
@@ -259,6 +267,7 @@ class EmailSubscriptionStep(Step[None]):
             ctx.reporter.note(
                 f"unsubscribed {old.address}: {self.email} replaces it as the stack's one email "
                 f"subscription, so {old.address} gets no more order notifications"
+                + (f"; {nobody_until(old.by)}" if old.by_pending else "")
             )
 
     def _subscribe(self, ctx: Context, plan: Plan[None]) -> None:

@@ -93,10 +93,13 @@ class SnsRules(Rules):
     def before(self, call: Call) -> Reply | None:
         self.expire()
         if call.operation == "Unsubscribe":
-            # A pending subscription can't be removed, only left to expire: "The SNS service
-            # does not allow you to delete pending confirmation subscriptions" (aws/aws-sdk-net#350,
-            # a maintainer); "SNS rejects Unsubscribe for pending subscriptions
-            # (InvalidParameterException ...)" (go-to-k/cdkd#1305). moto removes it.
+            # A pending subscription can't be removed, only left to expire: "You can't delete a
+            # subscription that is pending confirmation. Amazon SNS automatically deletes
+            # unconfirmed subscriptions after 48 hours" (SNS Developer Guide, "Deleting an
+            # Amazon SNS subscription and topic"); "The SNS service does not allow you to delete
+            # pending confirmation subscriptions" (aws/aws-sdk-net#350, a maintainer); "SNS
+            # rejects Unsubscribe for pending subscriptions (InvalidParameterException ...)"
+            # (go-to-k/cdkd#1305). moto removes it.
             target = str(call.params.get("SubscriptionArn", ""))
             known = target.count(":") >= 5
             subscription = _subscription(self.world.account, target) if known else None
