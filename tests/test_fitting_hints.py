@@ -19,6 +19,7 @@ from .emulated import local_context
 
 Pocctl = Callable[..., Result]
 REPAIR = "Run `pocctl up` to repair what is missing or drifted."
+HINT_ENABLE = "`pocctl up` enables the event source mapping off-Queue -> off-Lambda-1 again."
 
 
 @pytest.fixture
@@ -79,7 +80,11 @@ def test_a_disabled_mapping_is_one_problem(pocctl: Pocctl, emulator: Emulator) -
         "event source mapping off-Queue -> off-Lambda-1 is Disabled: nothing flows through it"
     ]
     assert "Stack off in us-east-1: 1 problem(s)" in status.stderr
-    assert REPAIR in status.stderr
+    assert document["hints"] == [HINT_ENABLE]
+    plain = pocctl("status", "--stack", "off")
+    assert plain.exit_code == 1
+    assert text(plain).count(HINT_ENABLE) == 1
+    assert text(plain).count("`pocctl up`") == 1, plain.output
 
 
 @pytest.fixture
