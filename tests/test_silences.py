@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner, Result
 from rich.console import Console
 
@@ -154,6 +155,82 @@ def test_test_order_shows_each_hop_as_it_passes_and_keeps_them_on_ctrl_c(
     assert document["error"].startswith("Interrupted while waiting for 'stored'")
 
 
+def test_a_message_that_is_not_the_order_in_the_dead_letter_queue_does_not_stop_test_order(
+    emulator: Emulator, clock: Clock
+) -> None:
+    """A healthy stack whose row appears after 2.5 s (a cold start), while something else
+    lands in the dead-letter queue: test-order waits for its own order and passes."""
+    ctx = up_local(emulator, "other")
+    sqs = ctx.client("sqs")
+    dlq = sqs.get_queue_url(QueueName="other-Queue-DLQ")["QueueUrl"]
+    slow_until = clock() + 2.5
+
+    def a_cold_start_and_a_stranger_in_the_dlq(session: Any) -> None:
+        def not_yet(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+            if not sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0).get("Messages"):
+                sqs.send_message(QueueUrl=dlq, MessageBody='{"orderID": "someone else"}')
+            if clock() < slow_until:
+                return AWSResponse("https://fault.invalid", 200, {}, None), {}
+            return None
+
+        session.events.register("before-call.dynamodb.GetItem", not_yet)
+
+    runtime = runtime_with(a_cold_start_and_a_stranger_in_the_dlq, sleep=clock.sleep, clock=clock)
+    result = order_test(emulator, "other", runtime=runtime)
+
+    assert result.exit_code == 0, result.output
+    assert hop_lines(result.output) == ["accepted", "stored", "notified"]
+    assert "stopped early" not in result.output
+
+
+def subscriptions_left(ctx: Context, stack: str) -> list[str]:
+    topic = ctx.arn("sns", f"{stack}-Topic")
+    found = ctx.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    return [s["Endpoint"] for s in found]
+
+
+def ctrl_c_once(event: str) -> Any:
+    """Ctrl-C once, at `event` (an "after-call" one: AWS did it, pocctl never saw the answer)."""
+    fired: list[bool] = []
+
+    def handler(**_: Any) -> None:
+        if not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+
+    def prepare(session: Any) -> None:
+        session.events.register(event, handler)
+
+    return prepare
+
+
+@pytest.mark.parametrize(
+    ("events", "removed"),
+    [
+        (["after-call.sqs.CreateQueue"], "queue was removed"),
+        (["after-call.sns.Subscribe"], "queue and subscription were removed"),
+        # A second Ctrl-C while the first one's cleanup runs: the cleanup is finished first.
+        (
+            ["before-call.dynamodb.GetItem", "before-call.sns.Unsubscribe"],
+            "queue and subscription were removed",
+        ),
+    ],
+)
+def test_ctrl_c_at_any_point_removes_the_temporary_inbox_and_says_what_it_removed(
+    emulator: Emulator, events: list[str], removed: str
+) -> None:
+    stack = f"cc{len(removed)}{len(events)}"
+    ctx = up_local(emulator, stack)
+
+    result = order_test(emulator, stack, runtime=runtime_with(*map(ctrl_c_once, events)))
+
+    assert result.exit_code == 130, result.output
+    assert f"; the temporary test {removed}." in result.output
+    assert "could not be removed" not in result.output
+    assert inboxes_left(ctx) == []
+    assert subscriptions_left(ctx, stack) == []
+
+
 @pytest.mark.slow
 def test_test_order_stops_once_the_order_is_dead_lettered(emulator: Emulator) -> None:
     ctx = up_local(emulator, "dead")
@@ -174,9 +251,11 @@ def test_test_order_stops_once_the_order_is_dead_lettered(emulator: Emulator) ->
     assert took < 60, result.output
     assert hop_lines(result.output) == ["accepted", "stored"]
     assert (
-        "Error: The order did not get past 'stored': stopped early: 1 new message(s) in the "
-        "dead-letter queue dead-Queue-DLQ since the order was posted"
+        "Error: The order did not get past 'stored': stopped early: the order is in the "
+        "dead-letter queue dead-Queue-DLQ; last error in dead-Lambda-1's log:"
     ) in result.output
+    assert "Lambda-1 fails on orders: `pocctl logs --function 1` shows why" in result.output
+    assert "Nothing failed yet" not in result.output
 
 
 # -- on a terminal ------------------------------------------------------------------------------
