@@ -515,11 +515,11 @@ def notification_blocked(ctx: Context, since_ms: int) -> Stop | None:
 
 
 def peek(ctx: Context, queue: str) -> list[str]:
-    """Bodies of up to 10 messages of a dead-letter queue, left visible to everyone else
-    (VisibilityTimeout 0: "the message is immediately visible to other consumers", SQS
-    Developer Guide, "Amazon SQS visibility timeout"). A sample: SQS samples its servers on
-    each short poll (SQS Developer Guide, "Short and long polling"), so a look every few
-    seconds comes across a newly dead-lettered message soon enough."""
+    """Bodies of up to 10 messages of a dead-letter queue, hidden from no one: ReceiveMessage's
+    VisibilityTimeout is how long "the received messages are hidden from subsequent retrieve
+    requests" (SQS API reference), 0 reserves nothing (aws/aws-sdk-java#705). A sample: a short
+    poll asks a subset of SQS's servers (SQS Developer Guide, "Short and long polling"), so a
+    look every few seconds comes across a newly dead-lettered message soon enough."""
     sqs = ctx.client("sqs")
     try:
         url = queue_url(ctx, queue)
@@ -546,7 +546,7 @@ def holds_order(ctx: Context, queue: str, order_id: str) -> bool:
 def failed_batch_since(ctx: Context, queue: str, since_ms: int) -> bool:
     """Whether the stream's failure queue holds a record of a batch given up since `since_ms`.
     The record names the batch by shard and sequence numbers, not by its rows (Lambda
-    Developer Guide, "Retaining discarded records for a DynamoDB event source": an invocation
+    Developer Guide, "Retain discarded records for a DynamoDB event source": an invocation
     record with DDBStreamBatchInfo); which sequence number the order got is not known without
     reading the stream, so the record's time stands in, with the notifier's error since."""
     for body in peek(ctx, queue):
