@@ -117,22 +117,22 @@ def retry_while_role_propagates(
         "IAM takes a few seconds to hand a new or changed role to Lambda",
         PROPAGATION_TYPICAL_SECONDS,
     )
-    waiting = ctx.waiting(propagating)
-    while True:
-        try:
-            return call()
-        except ClientError as exc:
-            if is_propagating(exc):
-                waiting.because(propagating)
-            elif or_while(exc):
-                waiting.because(or_why or Why(what, f"AWS answered {error_code(exc)}"))
-            else:
-                raise
-            if waited >= PROPAGATION_LIMIT_SECONDS:
-                raise
-        waiting.pause(delay)
-        waited += delay
-        delay = min(delay * 1.5, PROPAGATION_RETRY_CAP)
+    with ctx.waiting(propagating) as waiting:
+        while True:
+            try:
+                return call()
+            except ClientError as exc:
+                if is_propagating(exc):
+                    waiting.because(propagating)
+                elif or_while(exc):
+                    waiting.because(or_why or Why(what, f"AWS answered {error_code(exc)}"))
+                else:
+                    raise
+                if waited >= PROPAGATION_LIMIT_SECONDS:
+                    raise
+            waiting.pause(delay)
+            waited += delay
+            delay = min(delay * 1.5, PROPAGATION_RETRY_CAP)
 
 
 def retry_on_codes(
@@ -145,19 +145,19 @@ def retry_on_codes(
     """Retry a call on error codes botocore does not retry (conflicts, SQS name reuse). `why`
     says what is waited for; without it, the last refusal's code is said."""
     waited, delay = 0.0, 0.5
-    waiting = ctx.waiting(why)
-    while True:
-        try:
-            return call()
-        except ClientError as exc:
-            if error_code(exc) not in codes or waited >= limit_seconds:
-                raise
-            if why is None:
-                refused = Why("AWS to accept the request", f"it answered {error_code(exc)}")
-                waiting.because(refused)
-        waiting.pause(delay)
-        waited += delay
-        delay = min(delay * 2, 8.0)
+    with ctx.waiting(why) as waiting:
+        while True:
+            try:
+                return call()
+            except ClientError as exc:
+                if error_code(exc) not in codes or waited >= limit_seconds:
+                    raise
+                if why is None:
+                    refused = Why("AWS to accept the request", f"it answered {error_code(exc)}")
+                    waiting.because(refused)
+            waiting.pause(delay)
+            waited += delay
+            delay = min(delay * 2, 8.0)
 
 
 # Deletes that fail only because the resource is still in use, or the API is busy: wait and retry.
@@ -213,14 +213,14 @@ def poll(
     much). Once it has waited a second, users are told `what`, `why` and `about` how long AWS
     usually takes."""
     waited, delay = 0.0, first
-    waiting = ctx.waiting(Why(what, why, about))
-    while not check():
-        if waited >= timeout:
-            gave_up = f"gave up waiting for {what} after {timeout:.0f}s"
-            raise StepError(step, "wait", "Timeout", gave_up)
-        waiting.pause(delay)
-        waited += delay
-        delay = min(delay * 1.5, POLL_CAP)
+    with ctx.waiting(Why(what, why, about)) as waiting:
+        while not check():
+            if waited >= timeout:
+                gave_up = f"gave up waiting for {what} after {timeout:.0f}s"
+                raise StepError(step, "wait", "Timeout", gave_up)
+            waiting.pause(delay)
+            waited += delay
+            delay = min(delay * 1.5, POLL_CAP)
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

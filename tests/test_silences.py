@@ -16,8 +16,10 @@ from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner, Result
 from rich.console import Console
 
+from pocctl.aws import poll
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.config import Config
 from pocctl.context import Context
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
@@ -269,6 +271,12 @@ def at_a_terminal() -> tuple[Terminal, io.StringIO]:
     return term, screen
 
 
+def live_frames(screen: io.StringIO) -> list[str]:
+    """What the live line showed, each time it was drawn (its spinner left out)."""
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "\n", screen.getvalue())
+    return [line[2:] for line in re.split(r"[\r\n]", text) if line.endswith(" ...")]
+
+
 def test_on_a_terminal_a_step_s_wait_is_in_the_live_line_until_the_step_ends() -> None:
     term, screen = at_a_terminal()
     why = Why("POC-Queue's name", "SQS keeps a deleted queue's name for 60 s", 60.0)
@@ -276,14 +284,33 @@ def test_on_a_terminal_a_step_s_wait_is_in_the_live_line_until_the_step_ends() -
     term.waiting(Wait("queue", 1, why, 20.0))
     term.waiting(Wait("queue", 1, why, 21.0))  # the line is redrawn, not a line per poll
     term.step_finished(StepResult("queue", "SQS queue POC-Queue", Outcome.CREATED, 41.0))
+    term.info("next")
     shown = screen.getvalue()
     assert "waiting for POC-Queue's name (about 39 s left)" in shown
     assert "created      SQS queue POC-Queue" in shown
-    assert term._status is None  # the live line is down
+    assert shown.rstrip().endswith("next")  # the live line is down: nothing drawn after
+
+
+def test_on_a_terminal_a_finished_wait_leaves_the_live_line_while_its_step_goes_on(
+    clock: Clock,
+) -> None:
+    term, screen = at_a_terminal()
+    ctx = Context(Config(stack="live"), term, sleep=clock.sleep, clock=clock)
+    answers = iter([False, False, False, False, False, True])
+    with ctx.working_on("up", "function"):
+        term.step_started("function", "Lambda function live-Lambda-1", "create")
+        poll(ctx, lambda: next(answers), what="live-Lambda-1 to be Active", step="function")
+        term.step_started("function", "Lambda function live-Lambda-1", "tag")
+    frames = live_frames(screen)
+    assert any("waiting for live-Lambda-1 to be Active" in frame for frame in frames), frames
+    assert frames[-1] == "tag Lambda function live-Lambda-1 ...", frames
 
 
 def test_on_a_terminal_a_wait_nothing_will_take_down_is_a_plain_line() -> None:
     term, screen = at_a_terminal()
     term.waiting(Wait(None, 7, Why("AWS to accept DeleteQueue", "it is busy"), 1.5))
-    assert term._status is None
-    assert "waiting for AWS to accept DeleteQueue (2 s so far): it is busy" in screen.getvalue()
+    term.info("next")
+    assert screen.getvalue().splitlines() == [
+        "... waiting for AWS to accept DeleteQueue (2 s so far): it is busy",
+        "next",
+    ]
