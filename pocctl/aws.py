@@ -36,6 +36,8 @@ PROPAGATION_MESSAGES = (
     "Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream",
 )
 PROPAGATION_LIMIT_SECONDS = 120.0
+# Said where AWS publishes no duration for what pocctl waits for.
+NO_FIGURE = "AWS gives no figure for how long"
 PROPAGATION_RETRY_CAP = 0.5
 # A new role reaches Lambda in 5-10 s (ansible-collections/community.aws#710, aws/aws-cli#7700).
 PROPAGATION_TYPICAL_SECONDS = 10.0
@@ -114,7 +116,8 @@ def retry_while_role_propagates(
     waited, delay = 0.0, 0.25
     propagating = Why(
         what,
-        "IAM takes a few seconds to hand a new or changed role to Lambda",
+        "IAM hands a new or changed role to Lambda in 5-10 s by public reports (AWS gives no "
+        "figure)",
         PROPAGATION_TYPICAL_SECONDS,
     )
     with ctx.waiting(propagating) as waiting:
@@ -153,7 +156,8 @@ def retry_on_codes(
                 if error_code(exc) not in codes or waited >= limit_seconds:
                     raise
                 if why is None:
-                    refused = Why("AWS to accept the request", f"it answered {error_code(exc)}")
+                    answered = f"it answered {error_code(exc)}; {NO_FIGURE}"
+                    refused = Why("AWS to accept the request", answered)
                     waiting.because(refused)
             waiting.pause(delay)
             waited += delay
@@ -177,7 +181,7 @@ DELETE_RETRY_SECONDS = 90.0
 def in_use(operation: str) -> Why:
     return Why(
         f"AWS to accept {operation}",
-        "the resource is still in use, or AWS is busy",
+        f"the resource is still in use, or AWS is busy; {NO_FIGURE}",
         limit=DELETE_RETRY_SECONDS,
     )
 

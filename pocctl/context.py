@@ -124,7 +124,9 @@ class RetryingClient:
                             raise
                         conflict = code == "ConflictException"
                         busy = "it applies one change at a time" if conflict else "it is throttling"
-                        waiting.because(Why(f"API Gateway to take {name}", f"{busy} ({code})"))
+                        # No AWS document says how long a conflict lasts.
+                        reason = f"{busy} ({code}); AWS gives no figure for how long"
+                        waiting.because(Why(f"API Gateway to take {name}", reason))
                     waiting.pause(delay)
                     waited += delay
                     delay = min(delay * 2, 2.0)

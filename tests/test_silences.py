@@ -73,6 +73,23 @@ def test_up_right_after_down_says_it_waits_for_the_queue_names_and_why(
     assert lefts == sorted(lefts, reverse=True)  # past the minute: "n s so far"
 
 
+# What AWS says it takes ("60 s", "5-10 s", "a few seconds, says AWS"), or that it says nothing.
+AWS_FIGURE = re.compile(r"\d+(-\d+)? s\b|says AWS|AWS gives no figure")
+
+
+def test_every_wait_of_an_up_says_how_long_aws_takes_or_that_aws_gives_no_figure(
+    aws_clock_emulator: Emulator, clock: Clock
+) -> None:
+    runtime = Runtime(sleep=clock.sleep, clock=clock)
+    env = {"AWS_ENDPOINT_URL": aws_clock_emulator.endpoint_url, "NO_COLOR": "1"}
+    done = CliRunner().invoke(cli, ["up", "--stack", "fig"], obj=runtime, env=env)
+
+    assert done.exit_code == 0, done.output
+    said = [line for line in done.output.splitlines() if line.startswith("... waiting for")]
+    assert said, done.output
+    assert [line for line in said if not AWS_FIGURE.search(line.split("): ", 1)[1])] == []
+
+
 def test_a_second_up_says_no_wait(aws_clock_emulator: Emulator, clock: Clock) -> None:
     runtime = Runtime(sleep=clock.sleep, clock=clock)
     env = {"AWS_ENDPOINT_URL": aws_clock_emulator.endpoint_url, "NO_COLOR": "1"}
