@@ -149,9 +149,10 @@ def temporary_inbox(
         }
         interrupted = False
         for what in [w for w in removals if w in made]:
-            done, interrupted_now = shielded(removals[what])
+            removed, interrupted_now = shielded(removals[what])
             interrupted |= interrupted_now
-            (result.removed if done else result.left_behind).append(what)
+            if removed is not None:  # None: it was never made
+                (result.removed if removed else result.left_behind).append(what)
         if interrupted:
             raise KeyboardInterrupt
 
@@ -161,9 +162,9 @@ def temporary_inbox(
 REMOVAL_ATTEMPTS = 3
 
 
-def shielded(remove: Callable[[], bool]) -> tuple[bool, bool]:
-    """Run a removal to its end through Ctrl-C: (whether it removed something or found
-    nothing to remove, whether a Ctrl-C came meanwhile)."""
+def shielded(remove: Callable[[], bool | None]) -> tuple[bool | None, bool]:
+    """Run a removal to its end through Ctrl-C: (what it returned, whether a Ctrl-C came
+    meanwhile)."""
     interrupted = False
     for _ in range(REMOVAL_ATTEMPTS):
         try:
@@ -173,9 +174,9 @@ def shielded(remove: Callable[[], bool]) -> tuple[bool, bool]:
     return False, interrupted
 
 
-def unsubscribe_inbox(ctx: Context, topic_arn: str, endpoint: str, known: list[str]) -> bool:
+def unsubscribe_inbox(ctx: Context, topic_arn: str, endpoint: str, known: list[str]) -> bool | None:
     """Remove the inbox's subscription: by its ARN, or found by its endpoint when Ctrl-C came
-    before SNS answered Subscribe. True once none is left."""
+    before SNS answered Subscribe. True: removed; None: there was none; False: it stays."""
     sns = ctx.client("sns")
     try:
         arns = known or [
@@ -189,19 +190,20 @@ def unsubscribe_inbox(ctx: Context, topic_arn: str, endpoint: str, known: list[s
         for arn in arns:
             sns.unsubscribe(SubscriptionArn=arn)
     except ClientError as exc:
-        return is_not_found(exc)
-    return True
+        return None if is_not_found(exc) else False
+    return True if arns else None
 
 
-def delete_inbox(ctx: Context, name: str) -> bool:
+def delete_inbox(ctx: Context, name: str) -> bool | None:
     """Delete the inbox by its name (its URL is not known when Ctrl-C came before SQS answered
-    CreateQueue). True once it is gone or being deleted."""
+    CreateQueue). True: deleted; None: there was none; False: it stays."""
     try:
         url = queue_url(ctx, name)
-        if url is not None:
-            ctx.client("sqs").delete_queue(QueueUrl=url)
+        if url is None:
+            return None
+        ctx.client("sqs").delete_queue(QueueUrl=url)
     except ClientError as exc:
-        return is_not_found(exc)
+        return None if is_not_found(exc) else False
     return True
 
 
