@@ -36,6 +36,8 @@ PROPAGATION_MESSAGES = (
     "Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream",
 )
 PROPAGATION_LIMIT_SECONDS = 120.0
+# Said where AWS publishes no duration for what pocctl waits for.
+NO_FIGURE = "AWS gives no figure for how long"
 PROPAGATION_RETRY_CAP = 0.5
 # A new role reaches Lambda in 5-10 s (ansible-collections/community.aws#710, aws/aws-cli#7700).
 PROPAGATION_TYPICAL_SECONDS = 10.0
@@ -114,25 +116,26 @@ def retry_while_role_propagates(
     waited, delay = 0.0, 0.25
     propagating = Why(
         what,
-        "IAM takes a few seconds to hand a new or changed role to Lambda",
+        "IAM hands a new or changed role to Lambda in 5-10 s by public reports (AWS gives no "
+        "figure)",
         PROPAGATION_TYPICAL_SECONDS,
     )
-    waiting = ctx.waiting(propagating)
-    while True:
-        try:
-            return call()
-        except ClientError as exc:
-            if is_propagating(exc):
-                waiting.because(propagating)
-            elif or_while(exc):
-                waiting.because(or_why or Why(what, f"AWS answered {error_code(exc)}"))
-            else:
-                raise
-            if waited >= PROPAGATION_LIMIT_SECONDS:
-                raise
-        waiting.pause(delay)
-        waited += delay
-        delay = min(delay * 1.5, PROPAGATION_RETRY_CAP)
+    with ctx.waiting(propagating) as waiting:
+        while True:
+            try:
+                return call()
+            except ClientError as exc:
+                if is_propagating(exc):
+                    waiting.because(propagating)
+                elif or_while(exc):
+                    waiting.because(or_why or Why(what, f"AWS answered {error_code(exc)}"))
+                else:
+                    raise
+                if waited >= PROPAGATION_LIMIT_SECONDS:
+                    raise
+            waiting.pause(delay)
+            waited += delay
+            delay = min(delay * 1.5, PROPAGATION_RETRY_CAP)
 
 
 def retry_on_codes(
@@ -145,19 +148,20 @@ def retry_on_codes(
     """Retry a call on error codes botocore does not retry (conflicts, SQS name reuse). `why`
     says what is waited for; without it, the last refusal's code is said."""
     waited, delay = 0.0, 0.5
-    waiting = ctx.waiting(why)
-    while True:
-        try:
-            return call()
-        except ClientError as exc:
-            if error_code(exc) not in codes or waited >= limit_seconds:
-                raise
-            if why is None:
-                refused = Why("AWS to accept the request", f"it answered {error_code(exc)}")
-                waiting.because(refused)
-        waiting.pause(delay)
-        waited += delay
-        delay = min(delay * 2, 8.0)
+    with ctx.waiting(why) as waiting:
+        while True:
+            try:
+                return call()
+            except ClientError as exc:
+                if error_code(exc) not in codes or waited >= limit_seconds:
+                    raise
+                if why is None:
+                    answered = f"it answered {error_code(exc)}; {NO_FIGURE}"
+                    refused = Why("AWS to accept the request", answered)
+                    waiting.because(refused)
+            waiting.pause(delay)
+            waited += delay
+            delay = min(delay * 2, 8.0)
 
 
 # Deletes that fail only because the resource is still in use, or the API is busy: wait and retry.
@@ -177,7 +181,7 @@ DELETE_RETRY_SECONDS = 90.0
 def in_use(operation: str) -> Why:
     return Why(
         f"AWS to accept {operation}",
-        "the resource is still in use, or AWS is busy",
+        f"the resource is still in use, or AWS is busy; {NO_FIGURE}",
         limit=DELETE_RETRY_SECONDS,
     )
 
@@ -213,14 +217,14 @@ def poll(
     much). Once it has waited a second, users are told `what`, `why` and `about` how long AWS
     usually takes."""
     waited, delay = 0.0, first
-    waiting = ctx.waiting(Why(what, why, about))
-    while not check():
-        if waited >= timeout:
-            gave_up = f"gave up waiting for {what} after {timeout:.0f}s"
-            raise StepError(step, "wait", "Timeout", gave_up)
-        waiting.pause(delay)
-        waited += delay
-        delay = min(delay * 1.5, POLL_CAP)
+    with ctx.waiting(Why(what, why, about)) as waiting:
+        while not check():
+            if waited >= timeout:
+                gave_up = f"gave up waiting for {what} after {timeout:.0f}s"
+                raise StepError(step, "wait", "Timeout", gave_up)
+            waiting.pause(delay)
+            waited += delay
+            delay = min(delay * 1.5, POLL_CAP)
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

@@ -114,20 +114,22 @@ class RetryingClient:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             waited, delay = 0.0, 0.1
-            waiting = self._waiting(Why(f"API Gateway to take {name}"))
-            while True:
-                try:
-                    return attribute(*args, **kwargs)
-                except ClientError as exc:
-                    code = exc.response.get("Error", {}).get("Code")
-                    if code not in self._codes or waited >= self._limit:
-                        raise
-                    conflict = code == "ConflictException"
-                    busy = "it applies one change at a time" if conflict else "it is throttling"
-                    waiting.because(Why(f"API Gateway to take {name}", f"{busy} ({code})"))
-                waiting.pause(delay)
-                waited += delay
-                delay = min(delay * 2, 2.0)
+            with self._waiting(Why(f"API Gateway to take {name}")) as waiting:
+                while True:
+                    try:
+                        return attribute(*args, **kwargs)
+                    except ClientError as exc:
+                        code = exc.response.get("Error", {}).get("Code")
+                        if code not in self._codes or waited >= self._limit:
+                            raise
+                        conflict = code == "ConflictException"
+                        busy = "it applies one change at a time" if conflict else "it is throttling"
+                        # No AWS document says how long a conflict lasts.
+                        reason = f"{busy} ({code}); AWS gives no figure for how long"
+                        waiting.because(Why(f"API Gateway to take {name}", reason))
+                    waiting.pause(delay)
+                    waited += delay
+                    delay = min(delay * 2, 2.0)
 
         return call
 
@@ -184,6 +186,20 @@ class Waiting:
         self._loop = next(_loops)
         self._why = why
         self._began = ctx.clock() if began is None else began
+        self._reported = False
+
+    def __enter__(self) -> Waiting:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.over()
+
+    def over(self) -> None:
+        """The loop has stopped waiting: what it said is taken down (the step may go on)."""
+        if self._reported:
+            self._reported = False
+            _, step, _ = getattr(self._ctx._working, "label", (None, None, None))
+            self._ctx.reporter.wait_over(step, self._loop)
 
     def because(self, why: Why) -> Waiting:
         """What the loop waits for from now on (a loop may wait for another reason later)."""
@@ -202,6 +218,7 @@ class Waiting:
     def _report(self, waited: float) -> None:
         _, step, _ = getattr(self._ctx._working, "label", (None, None, None))
         why = self._why or Why(f"{step or 'AWS'}", "AWS has not finished yet")
+        self._reported = True
         self._ctx.reporter.waiting(Wait(step, self._loop, why, waited))
 
 

@@ -50,7 +50,9 @@ class Resource:
         """What to do about each of its problems, in their order."""
         if self.state == FOREIGN:
             return [LOOK_ALIKE]
-        repair = [REPAIR] * (self.state in (MISSING, DRIFTED))
+        # A drift `live` shows as a problem (a disabled mapping) has its own hint there.
+        repaired = self.state == MISSING or (self.state == DRIFTED and bool(self.changes))
+        repair = [REPAIR] * repaired
         return repair + self.live.hints * bool(self.live.problems)
 
 

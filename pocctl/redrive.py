@@ -18,6 +18,7 @@ from pocctl.aws import aws_errors, none_if_absent
 from pocctl.context import Context
 from pocctl.errors import PocctlError
 from pocctl.logs import last_error
+from pocctl.reporting import Why
 from pocctl.resources.queues import Depth, being_deleted, depth, queue_arn, queue_url
 
 STEP = "redrive"
@@ -213,7 +214,13 @@ def redrive(ctx: Context, plan: RedrivePlan, *, wait: float) -> RedriveResult:
         handle = sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)[
             "TaskHandle"
         ]
-    waiting = ctx.waiting()
+    waiting = ctx.waiting(
+        Why(
+            f"SQS to move {plan.waiting} order(s) from {n.dead_letter_queue} to {n.queue}",
+            "a message move task runs asynchronously, at a rate SQS picks from the backlog "
+            "(SQS API reference, StartMessageMoveTask); AWS gives no figure for how long",
+        )
+    )
     delay = 0.1
     while True:  # the move is asynchronous: its progress is read from ListMessageMoveTasks
         with aws_errors(STEP, "ListMessageMoveTasks"):
@@ -244,6 +251,14 @@ def redrive(ctx: Context, plan: RedrivePlan, *, wait: float) -> RedriveResult:
         )
     deadline = ctx.clock() + wait
     delay = 0.1
+    waiting.over()
+    waiting = ctx.waiting(
+        Why(
+            f"the {result.moved} redriven order(s) to be stored",
+            f"{n.writer_function} takes them from {n.queue} into {n.table}",
+            limit=wait,
+        )
+    )
     while True:
         result.stored = count_rows(ctx) - rows_before + plan.already_stored
         queued: Depth | None = depth(ctx, n.queue)

@@ -79,6 +79,10 @@ class Reporter(Protocol):
 
     def waiting(self, wait: Wait) -> None: ...
 
+    def wait_over(self, step: str | None, loop: int) -> None:
+        """The loop that reported `waiting` has stopped waiting (its step may go on)."""
+        ...
+
 
 class RecordingReporter:
     """Keeps everything it is told; used by tests and by --json runs."""
@@ -88,6 +92,7 @@ class RecordingReporter:
         self.results: list[StepResult] = []
         self.notes: list[str] = []
         self.waits: list[Wait] = []
+        self.waits_over: list[int] = []
 
     def step_started(self, step: str, title: str, doing: str) -> None:
         self.started.append((step, doing))
@@ -100,3 +105,6 @@ class RecordingReporter:
 
     def waiting(self, wait: Wait) -> None:
         self.waits.append(wait)
+
+    def wait_over(self, step: str | None, loop: int) -> None:
+        self.waits_over.append(loop)

@@ -10,12 +10,14 @@ last error.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -41,6 +43,9 @@ class Hop:
     ok: bool
     seconds: float | None = None
     detail: str = ""
+    # Why it failed before the timeout: "mapping" (no mapping runs its function), "failed"
+    # (its function gave up on this order); None otherwise.
+    stopped_early: str | None = None
 
 
 @dataclass
@@ -51,6 +56,13 @@ class SmokeResult:
     email_subscriptions: dict[str, str] = field(default_factory=dict)
     subject: str | None = None  # of the notification, as email subscribers get it
     interrupted: str | None = None  # the hop being waited for when Ctrl-C came
+    # What test-order made and removed again ("queue", "subscription"), and what it could not
+    # remove (then `pocctl down` does).
+    removed: list[str] = field(default_factory=list)
+    left_behind: list[str] = field(default_factory=list)
+    # When the order was posted (ms since the epoch, as log events are stamped): only errors
+    # logged since then are this order's.
+    posted_ms: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,7 +73,9 @@ class SmokeResult:
         return next((h for h in self.hops if not h.ok), None)
 
     def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, **asdict(self)}
+        document = asdict(self)
+        del document["posted_ms"]
+        return {"ok": self.ok, **document}
 
 
 Post = Callable[[str, bytes], tuple[int, str]]
@@ -84,8 +98,13 @@ def http_post(url: str, body: bytes) -> tuple[int, str]:
 
 
 @contextmanager
-def temporary_inbox(ctx: Context, topic_arn: str) -> Iterator[str]:
-    """A queue subscribed to the topic for the length of the test; always removed."""
+def temporary_inbox(
+    ctx: Context, topic_arn: str, result: SmokeResult | None = None
+) -> Iterator[str]:
+    """A queue subscribed to the topic for the length of the test; always removed, even when
+    Ctrl-C came before AWS answered the call that made it (then it is found by its name and
+    endpoint). What was removed, or could not be, goes into `result`."""
+    result = result or SmokeResult({})
     sqs, sns = ctx.client("sqs"), ctx.client("sns")
     name = f"{inbox_prefix(ctx)}{uuid.uuid4().hex[:8]}"
     arn = queue_arn(ctx, name)
@@ -102,28 +121,90 @@ def temporary_inbox(ctx: Context, topic_arn: str) -> Iterator[str]:
             }
         ],
     }
-    url = sqs.create_queue(
-        QueueName=name,
-        Attributes={"Policy": json.dumps(policy), "MessageRetentionPeriod": "600"},
-        tags=ctx.config.tags,
-    )["QueueUrl"]
-    subscription = None
+    made: list[str] = []
+    subscription: list[str] = []
     try:
-        subscription = sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol="sqs",
-            Endpoint=arn,
-            # Not raw: SNS's envelope carries the Subject, which test-order shows.
-            ReturnSubscriptionArn=True,
-        )["SubscriptionArn"]
+        made.append("queue")  # before the call: Ctrl-C may come after AWS made it
+        url = sqs.create_queue(
+            QueueName=name,
+            Attributes={"Policy": json.dumps(policy), "MessageRetentionPeriod": "600"},
+            tags=ctx.config.tags,
+        )["QueueUrl"]
+        made.append("subscription")
+        subscription.append(
+            sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol="sqs",
+                Endpoint=arn,
+                # Not raw: SNS's envelope carries the Subject, which test-order shows.
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
+        )
         until_usable(ctx, url)
         yield url
     finally:
-        if subscription:
-            with suppress(ClientError):
-                sns.unsubscribe(SubscriptionArn=subscription)
-        with suppress(ClientError):
-            sqs.delete_queue(QueueUrl=url)
+        removals = {
+            "subscription": lambda: unsubscribe_inbox(ctx, topic_arn, arn, subscription),
+            "queue": lambda: delete_inbox(ctx, name),
+        }
+        interrupted = False
+        for what in [w for w in removals if w in made]:
+            removed, interrupted_now = shielded(removals[what])
+            interrupted |= interrupted_now
+            if removed is not None:  # None: it was never made
+                (result.removed if removed else result.left_behind).append(what)
+        if interrupted:
+            raise KeyboardInterrupt
+
+
+# A Ctrl-C during the removal of the temporary inbox is taken as "finish, then stop": each
+# removal is tried again this many times before it is given up (and left to `pocctl down`).
+REMOVAL_ATTEMPTS = 3
+
+
+def shielded(remove: Callable[[], bool | None]) -> tuple[bool | None, bool]:
+    """Run a removal to its end through Ctrl-C: (what it returned, whether a Ctrl-C came
+    meanwhile)."""
+    interrupted = False
+    for _ in range(REMOVAL_ATTEMPTS):
+        try:
+            return remove(), interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+    return False, interrupted
+
+
+def unsubscribe_inbox(ctx: Context, topic_arn: str, endpoint: str, known: list[str]) -> bool | None:
+    """Remove the inbox's subscription: by its ARN, or found by its endpoint when Ctrl-C came
+    before SNS answered Subscribe. True: removed; None: there was none; False: it stays."""
+    sns = ctx.client("sns")
+    try:
+        arns = known or [
+            s["SubscriptionArn"]
+            for page in sns.get_paginator("list_subscriptions_by_topic").paginate(
+                TopicArn=topic_arn
+            )
+            for s in page["Subscriptions"]
+            if s.get("Endpoint") == endpoint and s["SubscriptionArn"].startswith("arn:")
+        ]
+        for arn in arns:
+            sns.unsubscribe(SubscriptionArn=arn)
+    except ClientError as exc:
+        return None if is_not_found(exc) else False
+    return True if arns else None
+
+
+def delete_inbox(ctx: Context, name: str) -> bool | None:
+    """Delete the inbox by its name (its URL is not known when Ctrl-C came before SQS answered
+    CreateQueue). True: deleted; None: there was none; False: it stays."""
+    try:
+        url = queue_url(ctx, name)
+        if url is None:
+            return None
+        ctx.client("sqs").delete_queue(QueueUrl=url)
+    except ClientError as exc:
+        return None if is_not_found(exc) else False
+    return True
 
 
 PROBE = "pocctl test-order: is this inbox usable yet?"
@@ -223,6 +304,10 @@ class TestOrderInterrupted(KeyboardInterrupt):
         self.result = result
 
 
+# Why a hop cannot pass: ("mapping" or "failed", what was found).
+Stop = tuple[str, str]
+
+
 def wait_for(
     ctx: Context,
     check: Callable[[], bool],
@@ -230,8 +315,8 @@ def wait_for(
     pause: float = 0.02,
     *,
     waiting: Waiting | None = None,
-    blocked: Callable[[], str | None] = lambda: None,
-) -> bool | str:
+    blocked: Callable[[], Stop | None] = lambda: None,
+) -> bool | Stop:
     """Check until true (True), past the deadline (False), or until `blocked` says why the
     check can no longer come true (that reason), which is asked after BLOCKED_FIRST seconds,
     then every BLOCKED_EVERY. The pauses start short and grow to a quarter of a second: a hop's
@@ -297,11 +382,13 @@ def _run(
     clock = ctx.clock
     n = ctx.config.names
     result.email_subscriptions = email_states(ctx)
-    with temporary_inbox(ctx, outputs["topic_arn"]) as inbox:
-        dead_before = count(ctx, n.dead_letter_queue)
-        failed_before = count(ctx, n.stream_failure_queue)
+    with temporary_inbox(ctx, outputs["topic_arn"], result) as inbox:
         started = clock()
         deadline = started + timeout
+        # Log events and the stream's failure records are stamped by AWS's clock: a second
+        # earlier, in case this machine's clock is ahead.
+        result.posted_ms = int((time.time() - CLOCK_SLACK) * 1000)
+        since = result.posted_ms
         status, body = post(outputs["order_url"], json.dumps(order).encode("utf-8"))
         order_id = accepted_id(status, body)
         if order_id is None:
@@ -326,18 +413,13 @@ def _run(
                 ),
                 began=started,
             ),
-            blocked=lambda: hop_blocked(
-                ctx,
-                n.writer_function,
-                f"the order stays in {n.queue}",
-                n.dead_letter_queue,
-                dead_before,
-                "new message(s) in the dead-letter queue",
-            ),
+            blocked=lambda: storage_blocked(ctx, order_id, since),
         )
+        if stored is False:
+            passed(Hop("stored", False, None, diagnose_storage(ctx, since)))
+            return result
         if stored is not True:
-            detail = diagnose_storage(ctx) if stored is False else stored
-            passed(Hop("stored", False, None, detail))
+            passed(Hop("stored", False, None, stored[1], stopped_early=stored[0]))
             return result
         passed(Hop("stored", True, clock() - started, f"row {order_id} in {outputs['table']}"))
 
@@ -368,22 +450,19 @@ def _run(
                 ),
                 began=started,
             ),
-            blocked=lambda: hop_blocked(
-                ctx,
-                n.notifier_function,
-                "the stored order is not notified",
-                n.stream_failure_queue,
-                failed_before,
-                f"new failed batch(es) of {n.notifier_function} in",
-            ),
+            blocked=lambda: notification_blocked(ctx, since),
         )
         if delivered is True:
             result.subject = subjects[0]
             passed(Hop("notified", True, clock() - started, f"published: {subjects[0]!r}"))
+        elif delivered is False:
+            passed(Hop("notified", False, None, diagnose_notification(ctx, since)))
         else:
-            detail = diagnose_notification(ctx) if delivered is False else delivered
-            passed(Hop("notified", False, None, detail))
+            passed(Hop("notified", False, None, delivered[1], stopped_early=delivered[0]))
     return result
+
+
+CLOCK_SLACK = 1.0
 
 
 # -- whether a hop can still pass --------------------------------------------------------------
@@ -405,35 +484,79 @@ def mapping_stopped(ctx: Context, function: str) -> str | None:
     return mapping_state(ctx, function)
 
 
-def count(ctx: Context, queue: str) -> int | None:
-    """The queue's messages (SQS's counts are approximate); None if it can't be read."""
-    try:
-        return queue_depth(ctx, queue) or 0
-    except ClientError:
-        return None
-
-
-def grew(ctx: Context, queue: str, before: int | None) -> int:
-    """How many messages the queue gained since it held `before`."""
-    now = count(ctx, queue)
-    return 0 if now is None or before is None else max(now - before, 0)
-
-
-def hop_blocked(
-    ctx: Context, function: str, stuck: str, failures: str, before: int | None, landed: str
-) -> str | None:
-    """Why a hop cannot pass: no mapping runs `function` (then `stuck` says where the order
-    stays), or `failures` (where `function`'s failures land) gained `landed` since the order was
-    posted (then with the function's last error); None while it may still pass."""
-    stopped = mapping_stopped(ctx, function)
+def storage_blocked(ctx: Context, order_id: str, since_ms: int) -> Stop | None:
+    """Why the order cannot be stored: no mapping runs the writer, or the order itself is in
+    the dead-letter queue (another message there is not this order's business)."""
+    n = ctx.config.names
+    stopped = mapping_stopped(ctx, n.writer_function)
     if stopped is not None:
-        return f"stopped early: {stopped}, so {stuck}"
-    grown = grew(ctx, failures, before)
-    if not grown:
+        return "mapping", f"stopped early: {stopped}, so the order stays in {n.queue}"
+    if not holds_order(ctx, n.dead_letter_queue, order_id):
         return None
-    found = f"stopped early: {grown} {landed} {failures} since the order was posted"
-    error = last_error(ctx, function)
-    return found + (f"; last error in {function}'s log: {error}" if error else "")
+    found = f"stopped early: the order is in the dead-letter queue {n.dead_letter_queue}"
+    error = last_error(ctx, n.writer_function, since_ms)
+    return "failed", found + (f"; last error in {n.writer_function}'s log: {error}" * bool(error))
+
+
+def notification_blocked(ctx: Context, since_ms: int) -> Stop | None:
+    """Why the stored order cannot be notified: no mapping runs the notifier, or the notifier
+    gave up on a batch of records since the order was posted and logged an error since."""
+    n = ctx.config.names
+    stopped = mapping_stopped(ctx, n.notifier_function)
+    if stopped is not None:
+        return "mapping", f"stopped early: {stopped}, so the stored order is not notified"
+    if not failed_batch_since(ctx, n.stream_failure_queue, since_ms):
+        return None
+    error = last_error(ctx, n.notifier_function, since_ms)
+    if error is None:
+        return None
+    return "failed", (
+        f"stopped early: {n.notifier_function} gave up on stream records since the order was "
+        f"posted (in {n.stream_failure_queue}); last error in its log: {error}"
+    )
+
+
+def peek(ctx: Context, queue: str) -> list[str]:
+    """Bodies of up to 10 messages of a dead-letter queue, hidden from no one: ReceiveMessage's
+    VisibilityTimeout is how long "the received messages are hidden from subsequent retrieve
+    requests" (SQS API reference), 0 reserves nothing (aws/aws-sdk-java#705). A sample: a short
+    poll asks a subset of SQS's servers (SQS Developer Guide, "Short and long polling"), so a
+    look every few seconds comes across a newly dead-lettered message soon enough."""
+    sqs = ctx.client("sqs")
+    try:
+        url = queue_url(ctx, queue)
+        if url is None:
+            return []
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
+        ).get("Messages", [])
+    except ClientError:
+        return []
+    return [str(m.get("Body", "")) for m in messages]
+
+
+def holds_order(ctx: Context, queue: str, order_id: str) -> bool:
+    """Whether the dead-letter queue holds this order: the API's envelope carries its id
+    (resources/api.py, REQUEST_TEMPLATE)."""
+    for body in peek(ctx, queue):
+        with suppress(ValueError, AttributeError):
+            if json.loads(body).get("orderID") == order_id:
+                return True
+    return False
+
+
+def failed_batch_since(ctx: Context, queue: str, since_ms: int) -> bool:
+    """Whether the stream's failure queue holds a record of a batch given up since `since_ms`.
+    The record names the batch by shard and sequence numbers, not by its rows (Lambda
+    Developer Guide, "Retain discarded records for a DynamoDB event source": an invocation
+    record with DDBStreamBatchInfo); which sequence number the order got is not known without
+    reading the stream, so the record's time stands in, with the notifier's error since."""
+    for body in peek(ctx, queue):
+        with suppress(ValueError, AttributeError, TypeError):
+            stamp = datetime.fromisoformat(json.loads(body)["timestamp"])
+            if stamp.timestamp() * 1000 >= since_ms:
+                return True
+    return False
 
 
 def notification(body: str) -> dict[str, Any]:
@@ -480,7 +603,7 @@ def queue_depth(ctx: Context, name: str) -> int | None:
     return None if found is None else found.total
 
 
-def diagnose_storage(ctx: Context) -> str:
+def diagnose_storage(ctx: Context, since_ms: int | None) -> str:
     n = ctx.config.names
     found = [mapping_state(ctx, n.writer_function)]
     waiting, dead = queue_depth(ctx, n.queue), queue_depth(ctx, n.dead_letter_queue)
@@ -488,19 +611,19 @@ def diagnose_storage(ctx: Context) -> str:
         found.append(f"{waiting} message(s) still in {n.queue}")
     if dead:
         found.append(f"{dead} message(s) in the dead-letter queue {n.dead_letter_queue}")
-    error = last_error(ctx, n.writer_function)
+    error = last_error(ctx, n.writer_function, since_ms)
     if error:
         found.append(f"last error in {n.writer_function}'s log: {error}")
     return "not in the table in time; " + "; ".join(found)
 
 
-def diagnose_notification(ctx: Context) -> str:
+def diagnose_notification(ctx: Context, since_ms: int | None) -> str:
     n = ctx.config.names
     found = [mapping_state(ctx, n.notifier_function)]
     dead = queue_depth(ctx, n.stream_failure_queue)
     if dead:
         found.append(f"{dead} failed batch(es) in {n.stream_failure_queue}")
-    error = last_error(ctx, n.notifier_function)
+    error = last_error(ctx, n.notifier_function, since_ms)
     if error:
         found.append(f"last error in {n.notifier_function}'s log: {error}")
     return "no notification in time; " + "; ".join(found)
@@ -520,7 +643,8 @@ REPAIR = "`pocctl status` names what is missing or drifted; `pocctl up` repairs 
 
 def failure_hint(ctx: Context, result: SmokeResult) -> str:
     """What to do about the hop that failed: what the API rejected, a bug in a function's code,
-    or a stack to repair. Only `pocctl up`'s kind of problem gets `pocctl up`."""
+    or a stack to repair. Only `pocctl up`'s kind of problem gets `pocctl up`; only errors of
+    this run count, and a hop stopped early is never "still working"."""
     hop = result.failed_hop
     if hop is None:
         return ""
@@ -543,9 +667,13 @@ def failure_hint(ctx: Context, result: SmokeResult) -> str:
         if hop.name == "stored"
         else (n.notifier_function, NOTIFIER_BUG)
     )
+    if hop.stopped_early == "mapping":
+        return REPAIR
+    if hop.stopped_early == "failed":
+        return bug
     try:
         stopped = not any(m.get("State") in WORKING for m in function_mappings(ctx, function))
-        failing = last_error(ctx, function) is not None
+        failing = last_error(ctx, function, result.posted_ms) is not None
     except ClientError:
         return REPAIR
     if stopped:

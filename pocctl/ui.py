@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
-from rich.status import Status
+from rich.spinner import Spinner
 
 from pocctl.reporting import Outcome, StepResult, Wait
 
@@ -75,11 +76,14 @@ class Terminal:
         self.live = self.console.is_terminal and not plain
         self.quiet = quiet
         self.notes: list[str] = []  # kept for --json documents
-        self._status: Status | None = None
+        # The live line: a spinner and what is in flight, redrawn as soon as that changes.
+        self._status: Live | None = None
+        self._spinner = Spinner("dots")
         self._in_flight: dict[str, str] = {}
         # What each step (None: the command itself) is waiting for, and, off a terminal, when
         # each wait was last said.
         self._waits: dict[str | None, str] = {}
+        self._wait_loops: dict[str | None, int] = {}
         self._said: dict[int, float] = {}
         self._showing_own_wait = False
         # Steps run in parallel: reporter calls come from several threads.
@@ -100,12 +104,12 @@ class Terminal:
         if not shown:
             self._stop_status()
             return
-        text = escape("; ".join(shown)) + " ..."
+        self._spinner.update(text=escape("; ".join(shown)) + " ...")
         if self._status is None:
-            self._status = self.console.status(text)
-            self._status.start()
+            self._status = Live(self._spinner, console=self.console, transient=True)
+            self._status.start(refresh=True)
         else:
-            self._status.update(text)
+            self._status.refresh()
 
     def step_finished(self, result: StepResult) -> None:
         with self._lock:
@@ -150,6 +154,7 @@ class Terminal:
             in_flight = wait.step in self._in_flight
             if self.live and (in_flight or (wait.step is None and self._showing_own_wait)):
                 self._waits[wait.step] = wait.text
+                self._wait_loops[wait.step] = wait.loop
                 self._show_in_flight()
                 return
             last = self._said.get(wait.loop)
@@ -157,6 +162,14 @@ class Terminal:
                 return
             self._said[wait.loop] = wait.waited
             self.console.print(f"[dim]...[/] {escape(wait.text)}")
+
+    def wait_over(self, step: str | None, loop: int) -> None:
+        """A step's wait is over while the step goes on: the live line says what it does."""
+        with self._lock:
+            if self._wait_loops.get(step) == loop:
+                self._wait_loops.pop(step)
+                self._waits.pop(step, None)
+                self._show_in_flight()
 
     def waited(self) -> None:
         """The command's own wait (not a step's) is over."""

@@ -8,17 +8,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.local.emulator import Emulator
 
 from .emulated import local_context
+from .faults import runtime_with
 
 Pocctl = Callable[..., Result]
 REPAIR = "Run `pocctl up` to repair what is missing or drifted."
+HINT_ENABLE = "`pocctl up` enables the event source mapping off-Queue -> off-Lambda-1 again."
 
 
 @pytest.fixture
@@ -79,7 +83,11 @@ def test_a_disabled_mapping_is_one_problem(pocctl: Pocctl, emulator: Emulator) -
         "event source mapping off-Queue -> off-Lambda-1 is Disabled: nothing flows through it"
     ]
     assert "Stack off in us-east-1: 1 problem(s)" in status.stderr
-    assert REPAIR in status.stderr
+    assert document["hints"] == [HINT_ENABLE]
+    plain = pocctl("status", "--stack", "off")
+    assert plain.exit_code == 1
+    assert text(plain).count(HINT_ENABLE) == 1
+    assert text(plain).count("`pocctl up`") == 1, plain.output
 
 
 @pytest.fixture
@@ -104,6 +112,31 @@ def test_a_code_bug_gets_logs_and_invoke(pocctl: Pocctl, broken_writer: None) ->
         "it once with a sample order." in text(order)
     )
     assert "pocctl up` to repair" not in order.output
+
+
+def test_after_the_fix_a_slow_order_does_not_quote_the_old_error(
+    pocctl: Pocctl, broken_writer: None, emulator: Emulator, tmp_path: Path
+) -> None:
+    assert "oops" in pocctl("test-order", "--stack", "bug", "--timeout", "3").output
+    (tmp_path / "handlers").rename(tmp_path / "broken")
+    assert pocctl("init", "--handlers").exit_code == 0  # the writer as it was: fixed
+    assert pocctl("up", "--stack", "bug").exit_code == 0
+
+    def the_row_never_shows(session: Any) -> None:
+        def empty(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+            return AWSResponse("https://fault.invalid", 200, {}, None), {}
+
+        session.events.register("before-call.dynamodb.GetItem", empty)
+
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    args = ["test-order", "--stack", "bug", "--timeout", "2"]
+    order = CliRunner().invoke(cli, args, obj=runtime_with(the_row_never_shows), env=env)
+
+    assert order.exit_code == 1, order.output
+    assert "The order did not get past 'stored': not in the table in time" in order.output
+    assert "oops" not in order.output
+    assert "Lambda-1 fails on orders" not in order.output
+    assert "Nothing failed yet: bug-Lambda-1 may still be working on it." in text(order)
 
 
 def test_an_order_the_api_rejects_gets_what_it_rejected(pocctl: Pocctl) -> None:

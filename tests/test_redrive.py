@@ -7,6 +7,7 @@ writer fails."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 import urllib.request
@@ -296,6 +297,20 @@ def test_redrive_while_the_writer_still_fails_says_so_and_exits_1(
     assert "Lambda-1 failed since its last update (" in result.stderr
     assert f"0 of {document['moved']} redriven order(s) stored" in document["error"]
     assert "Is Lambda-1 still failing?" in document["error"]
+
+
+def test_redrive_says_what_it_waits_for(emulator: Emulator, broken: Context) -> None:
+    dead_letter(broken, json.dumps({"item": "waited for"}))
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url, "NO_COLOR": "1"}
+    args = ["redrive", "--wait", "2", "--stack", "bad"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 1, result.output
+    assert re.search(
+        r"\.\.\. waiting for the \d+ redriven order\(s\) to be stored \(\d s of 2 s\): "
+        r"bad-Lambda-1 takes them from bad-Queue into bad-orders",
+        result.output,
+    ), result.output
+    assert "AWS has not finished yet" not in result.output
 
 
 def test_redrive_after_the_fix_does_not_repeat_the_error_from_before_it(

@@ -12,11 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner, Result
 from rich.console import Console
 
+from pocctl.aws import poll
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.config import Config
 from pocctl.context import Context
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
@@ -68,6 +71,23 @@ def test_up_right_after_down_says_it_waits_for_the_queue_names_and_why(
     assert 2 <= len(said) <= 7, again.output
     lefts = [int(left) for i in said for left in re.findall(r"about (\d+) s left", lines[i])]
     assert lefts == sorted(lefts, reverse=True)  # past the minute: "n s so far"
+
+
+# What AWS says it takes ("60 s", "5-10 s", "a few seconds, says AWS"), or that it says nothing.
+AWS_FIGURE = re.compile(r"\d+(-\d+)? s\b|says AWS|AWS gives no figure")
+
+
+def test_every_wait_of_an_up_says_how_long_aws_takes_or_that_aws_gives_no_figure(
+    aws_clock_emulator: Emulator, clock: Clock
+) -> None:
+    runtime = Runtime(sleep=clock.sleep, clock=clock)
+    env = {"AWS_ENDPOINT_URL": aws_clock_emulator.endpoint_url, "NO_COLOR": "1"}
+    done = CliRunner().invoke(cli, ["up", "--stack", "fig"], obj=runtime, env=env)
+
+    assert done.exit_code == 0, done.output
+    said = [line for line in done.output.splitlines() if line.startswith("... waiting for")]
+    assert said, done.output
+    assert [line for line in said if not AWS_FIGURE.search(line.split("): ", 1)[1])] == []
 
 
 def test_a_second_up_says_no_wait(aws_clock_emulator: Emulator, clock: Clock) -> None:
@@ -154,6 +174,86 @@ def test_test_order_shows_each_hop_as_it_passes_and_keeps_them_on_ctrl_c(
     assert document["error"].startswith("Interrupted while waiting for 'stored'")
 
 
+def test_a_message_that_is_not_the_order_in_the_dead_letter_queue_does_not_stop_test_order(
+    emulator: Emulator, clock: Clock
+) -> None:
+    """A healthy stack whose row appears after 2.5 s (a cold start), while something else
+    lands in the dead-letter queue: test-order waits for its own order and passes."""
+    ctx = up_local(emulator, "other")
+    sqs = ctx.client("sqs")
+    dlq = sqs.get_queue_url(QueueName="other-Queue-DLQ")["QueueUrl"]
+    slow_until = clock() + 2.5
+
+    def a_cold_start_and_a_stranger_in_the_dlq(session: Any) -> None:
+        def not_yet(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+            if not sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0).get("Messages"):
+                sqs.send_message(QueueUrl=dlq, MessageBody='{"orderID": "someone else"}')
+            if clock() < slow_until:
+                return AWSResponse("https://fault.invalid", 200, {}, None), {}
+            return None
+
+        session.events.register("before-call.dynamodb.GetItem", not_yet)
+
+    runtime = runtime_with(a_cold_start_and_a_stranger_in_the_dlq, sleep=clock.sleep, clock=clock)
+    result = order_test(emulator, "other", runtime=runtime)
+
+    assert result.exit_code == 0, result.output
+    assert hop_lines(result.output) == ["accepted", "stored", "notified"]
+    assert "stopped early" not in result.output
+
+
+def subscriptions_left(ctx: Context, stack: str) -> list[str]:
+    topic = ctx.arn("sns", f"{stack}-Topic")
+    found = ctx.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    return [s["Endpoint"] for s in found]
+
+
+def ctrl_c_once(event: str) -> Any:
+    """Ctrl-C once, at `event` (an "after-call" one: AWS did it, pocctl never saw the answer)."""
+    fired: list[bool] = []
+
+    def handler(**_: Any) -> None:
+        if not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+
+    def prepare(session: Any) -> None:
+        session.events.register(event, handler)
+
+    return prepare
+
+
+@pytest.mark.parametrize(
+    ("events", "removed"),
+    [
+        (["before-call.sqs.CreateQueue"], ""),  # nothing made: nothing said to be removed
+        (["after-call.sqs.CreateQueue"], "queue was removed"),
+        (["after-call.sns.Subscribe"], "queue and subscription were removed"),
+        # A second Ctrl-C while the first one's cleanup runs: the cleanup is finished first.
+        (
+            ["before-call.dynamodb.GetItem", "before-call.sns.Unsubscribe"],
+            "queue and subscription were removed",
+        ),
+    ],
+)
+def test_ctrl_c_at_any_point_removes_the_temporary_inbox_and_says_what_it_removed(
+    emulator: Emulator, events: list[str], removed: str
+) -> None:
+    stack = f"cc{len(removed)}{len(events)}"
+    ctx = up_local(emulator, stack)
+
+    result = order_test(emulator, stack, runtime=runtime_with(*map(ctrl_c_once, events)))
+
+    assert result.exit_code == 130, result.output
+    if removed:
+        assert f"; the temporary test {removed}." in result.output
+    else:
+        assert "Error: Interrupted while waiting for 'accepted'.\n" in result.output
+    assert "could not be removed" not in result.output
+    assert inboxes_left(ctx) == []
+    assert subscriptions_left(ctx, stack) == []
+
+
 @pytest.mark.slow
 def test_test_order_stops_once_the_order_is_dead_lettered(emulator: Emulator) -> None:
     ctx = up_local(emulator, "dead")
@@ -174,9 +274,11 @@ def test_test_order_stops_once_the_order_is_dead_lettered(emulator: Emulator) ->
     assert took < 60, result.output
     assert hop_lines(result.output) == ["accepted", "stored"]
     assert (
-        "Error: The order did not get past 'stored': stopped early: 1 new message(s) in the "
-        "dead-letter queue dead-Queue-DLQ since the order was posted"
+        "Error: The order did not get past 'stored': stopped early: the order is in the "
+        "dead-letter queue dead-Queue-DLQ; last error in dead-Lambda-1's log:"
     ) in result.output
+    assert "Lambda-1 fails on orders: `pocctl logs --function 1` shows why" in result.output
+    assert "Nothing failed yet" not in result.output
 
 
 # -- on a terminal ------------------------------------------------------------------------------
@@ -190,6 +292,12 @@ def at_a_terminal() -> tuple[Terminal, io.StringIO]:
     return term, screen
 
 
+def live_frames(screen: io.StringIO) -> list[str]:
+    """What the live line showed, each time it was drawn (its spinner left out)."""
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "\n", screen.getvalue())
+    return [line[2:] for line in re.split(r"[\r\n]", text) if line.endswith(" ...")]
+
+
 def test_on_a_terminal_a_step_s_wait_is_in_the_live_line_until_the_step_ends() -> None:
     term, screen = at_a_terminal()
     why = Why("POC-Queue's name", "SQS keeps a deleted queue's name for 60 s", 60.0)
@@ -197,14 +305,33 @@ def test_on_a_terminal_a_step_s_wait_is_in_the_live_line_until_the_step_ends() -
     term.waiting(Wait("queue", 1, why, 20.0))
     term.waiting(Wait("queue", 1, why, 21.0))  # the line is redrawn, not a line per poll
     term.step_finished(StepResult("queue", "SQS queue POC-Queue", Outcome.CREATED, 41.0))
+    term.info("next")
     shown = screen.getvalue()
     assert "waiting for POC-Queue's name (about 39 s left)" in shown
     assert "created      SQS queue POC-Queue" in shown
-    assert term._status is None  # the live line is down
+    assert shown.rstrip().endswith("next")  # the live line is down: nothing drawn after
+
+
+def test_on_a_terminal_a_finished_wait_leaves_the_live_line_while_its_step_goes_on(
+    clock: Clock,
+) -> None:
+    term, screen = at_a_terminal()
+    ctx = Context(Config(stack="live"), term, sleep=clock.sleep, clock=clock)
+    answers = iter([False, False, False, False, False, True])
+    with ctx.working_on("up", "function"):
+        term.step_started("function", "Lambda function live-Lambda-1", "create")
+        poll(ctx, lambda: next(answers), what="live-Lambda-1 to be Active", step="function")
+        term.step_started("function", "Lambda function live-Lambda-1", "tag")
+    frames = live_frames(screen)
+    assert any("waiting for live-Lambda-1 to be Active" in frame for frame in frames), frames
+    assert frames[-1] == "tag Lambda function live-Lambda-1 ...", frames
 
 
 def test_on_a_terminal_a_wait_nothing_will_take_down_is_a_plain_line() -> None:
     term, screen = at_a_terminal()
     term.waiting(Wait(None, 7, Why("AWS to accept DeleteQueue", "it is busy"), 1.5))
-    assert term._status is None
-    assert "waiting for AWS to accept DeleteQueue (2 s so far): it is busy" in screen.getvalue()
+    term.info("next")
+    assert screen.getvalue().splitlines() == [
+        "... waiting for AWS to accept DeleteQueue (2 s so far): it is busy",
+        "next",
+    ]

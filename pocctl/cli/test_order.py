@@ -52,9 +52,23 @@ def interrupted(ctx: Context, result: SmokeResult) -> Finished:
             "Interrupted"
             + (f" while waiting for '{result.interrupted}'" if result.interrupted else "")
             + (f" (passed: {', '.join(passed)})" if passed else "")
-            + "; the temporary test queue and subscription were removed.",
+            + cleanup(result),
         ),
     )
+
+
+def cleanup(result: SmokeResult) -> str:
+    """What became of the temporary inbox, as far as it was made: only what was removed is
+    said to be."""
+    said = ""
+    if result.removed:
+        plural = len(result.removed) > 1
+        removed = " and ".join(sorted(result.removed))
+        said += f"; the temporary test {removed} {'were' if plural else 'was'} removed"
+    if result.left_behind:
+        left = " and ".join(sorted(result.left_behind))
+        said += f"; the temporary test {left} could not be removed (`pocctl down` removes it)"
+    return said + "."
 
 
 @cli.command("test-order")

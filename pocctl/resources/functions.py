@@ -223,8 +223,10 @@ class FunctionStep(Step[Configuration]):
                 ready,
                 what=f"function {self.function_name} to become ready",
                 step=self.key,
+                # "In most cases your function is ready to be invoked or modified after a few
+                # seconds" (Lambda Developer Guide, "Lambda function states").
                 why="Lambda readies a new or updated function (Pending, or update InProgress) "
-                "before it takes another change; usually seconds",
+                "before it takes another change: in most cases a few seconds, says AWS",
             )
 
     def apply(self, ctx: Context, plan: Plan[Configuration]) -> None:

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from pocctl.aws import (
     IN_USE_CODES,
+    NO_FIGURE,
     aws_errors,
     delete,
     error_code,
@@ -301,7 +302,8 @@ class MappingStep(Step[Mappings]):
                         lambda: not old_ones(),
                         what="the previous mapping's deletion",
                         step=self.key,
-                        why="the old mapping is still Deleting",
+                        # Lambda API reference, EventSourceMappingConfiguration.State: no duration.
+                        why=f"the old mapping is still Deleting; {NO_FIGURE}",
                     )
             with aws_errors(self.key, "CreateEventSourceMapping"):
                 # Made as soon as the function exists: if AWS refuses a mapping of a function
@@ -320,7 +322,10 @@ class MappingStep(Step[Mappings]):
                     what=f"{self.function_name}'s role",
                     or_why=Why(
                         f"{self.function_name} to leave Pending",
-                        "Lambda refuses a mapping of a function it is still creating",
+                        # Lambda Developer Guide, "Lambda function states": "In most cases
+                        # your function is ready ... after a few seconds".
+                        "Lambda refuses a mapping of a function it is still creating: in most "
+                        "cases a few seconds, says AWS",
                     ),
                 )
             self.wait_enabled(ctx, created["UUID"])
@@ -384,7 +389,9 @@ class MappingStep(Step[Mappings]):
                 lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled",
                 what=f"the mapping to {self.function_name} ({uuid}) to become Enabled",
                 step=self.key,
-                why="Lambda starts a new or changed mapping (Creating/Enabling) before it polls",
+                # Lambda API reference, EventSourceMappingConfiguration.State: no duration.
+                why="Lambda starts a new or changed mapping (Creating/Enabling) before it polls; "
+                f"{NO_FIGURE}",
                 first=0.25,
             )
 

@@ -8,7 +8,16 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent, poll, tag_dict, tag_list
+from pocctl.aws import (
+    NO_FIGURE,
+    aws_errors,
+    delete,
+    is_not_found,
+    none_if_absent,
+    poll,
+    tag_dict,
+    tag_list,
+)
 from pocctl.context import Context, Outputs
 from pocctl.errors import StepError
 from pocctl.reporting import Outcome
@@ -113,7 +122,8 @@ class TableStep(Step[Table]):
             active,
             what=f"table {self.table_name} to become ACTIVE",
             step=self.key,
-            why="DynamoDB creates a table (CREATING) before it can be used, usually in seconds",
+            # CreateTable is asynchronous (DynamoDB API reference, CreateTable), with no duration.
+            why=f"DynamoDB creates a table (CREATING) before it can be used; {NO_FIGURE}",
         )
         return found
 
@@ -130,7 +140,10 @@ class TableStep(Step[Table]):
                         lambda: self._describe(ctx) is None,
                         what=f"the old table {self.table_name} to finish deleting",
                         step=self.key,
-                        why="DynamoDB refuses the name while a table of that name is DELETING",
+                        # DeleteTable: "the specified table is in the DELETING state until
+                        # DynamoDB completes the deletion" (API reference), with no duration.
+                        why="DynamoDB refuses the name while a table of that name is DELETING; "
+                        f"{NO_FIGURE}",
                     )
             with aws_errors(self.key, "CreateTable"):
                 ddb.create_table(
