@@ -29,7 +29,7 @@ from pocctl.logs import last_error
 from pocctl.reporting import Why
 from pocctl.resources.base import is_ours
 from pocctl.resources.mappings import WORKING, function_mappings
-from pocctl.resources.queues import depth, queue_arn, queue_url
+from pocctl.resources.queues import being_deleted, depth, queue_arn, queue_url
 from pocctl.resources.topic import email_subscriptions
 from pocctl.stack import read_outputs
 
@@ -254,13 +254,15 @@ def inbox_prefix(ctx: Context) -> str:
     return f"{ctx.config.stack}-test-order-"
 
 
-def remove_leftover_inboxes(ctx: Context) -> list[str]:
-    """Temporary test-order queues a killed `test-order` could not remove (for `down`). A queue
-    deleted in the last 60 s may still be listed and answer (SQS API reference, DeleteQueue):
-    deleting it again is harmless, and `down` counts it as being deleted."""
+def remove_leftover_inboxes(ctx: Context) -> tuple[list[str], list[str]]:
+    """Temporary test-order queues a killed `test-order` could not remove (for `down`): those it
+    removed, and those already being deleted. A queue deleted in the last 60 s (by the
+    test-order that made it, moments ago) may still be listed and answer (SQS API reference,
+    DeleteQueue): CreateQueue tells it apart (`being_deleted`), and it is not removed again."""
     sqs = ctx.client("sqs")
     urls = sqs.list_queues(QueueNamePrefix=inbox_prefix(ctx)).get("QueueUrls", [])
-    ours = []
+    ours: list[str] = []
+    going: list[str] = []
     for url in urls:
         try:
             tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
@@ -269,8 +271,9 @@ def remove_leftover_inboxes(ctx: Context) -> list[str]:
                 continue
             raise
         if is_ours(ctx, tags):
-            ours.append(url.rsplit("/", 1)[-1])
-    return remove_inboxes(ctx, ours)
+            name = url.rsplit("/", 1)[-1]
+            (going if being_deleted(ctx, name) else ours).append(name)
+    return remove_inboxes(ctx, ours), going
 
 
 def remove_inboxes(ctx: Context, names: list[str]) -> list[str]:

@@ -113,8 +113,9 @@ def sweep_after_down(
     """The sweep after `down`, which also removes test-order's temporary queues: those it lists
     (a killed test-order could not remove them), then those only the tagging API lists. Each
     one deleted, like each step `down` deleted, is being deleted, not left."""
-    inboxes = remove_leftover_inboxes(ctx)
-    swept = sweep(ctx, steps, deleted | {f"{QueueStep.kind} {name}" for name in inboxes})
+    inboxes, going = remove_leftover_inboxes(ctx)
+    gone = {f"{QueueStep.kind} {name}" for name in inboxes + going}
+    swept = sweep(ctx, steps, deleted | gone)
     late = remove_inboxes(ctx, [i.name for i in swept.left if i.kind == QueueStep.kind])
     swept.being_deleted += [i for i in swept.left if i.kind == QueueStep.kind and i.name in late]
     swept.left = [i for i in swept.left if not (i.kind == QueueStep.kind and i.name in late)]

@@ -106,10 +106,7 @@ def teardown(term: Terminal, ctx: Context, *, serial: bool = False) -> Finished:
     deleted = frozenset(r.title for r in report.results if r.outcome is Outcome.DELETED)
     swept = sweep_after_down(ctx, steps, deleted)
     for name in swept.inboxes_removed:
-        term.note(
-            f"removed {name}, a test-order queue left by an interrupted test-order "
-            "(or deleted by one moments ago, and still answering)"
-        )
+        term.note(f"removed {name}, a test-order queue left by an interrupted test-order")
     document["left"] = [vars(item) for item in swept.left]
     document["being_deleted"] = [vars(item) for item in swept.being_deleted]
     document["sweep"] = {"tagged_resources_checked": swept.checked}
