@@ -148,6 +148,7 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     assert "Demo complete" in shown, shown
     # What AWS's clock refuses, pocctl explains as a wait: the emulator's line for it is noise.
     assert " refused: " not in shown, shown
+    assert "interrupted test-order" not in shown, shown  # its own inbox, deleted moments ago
     return clone, env
 
 
