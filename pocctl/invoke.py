@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import socket
 import time
 import uuid
@@ -199,19 +200,72 @@ def invoke(ctx: Context, function: str, event: Any) -> Invoked:
 STREAM_EVENT_NAMES = ("INSERT", "MODIFY", "REMOVE")
 
 
-def _attribute_values_problem(where: str, image: Any) -> str | None:
+# AttributeValue (DynamoDB API reference): exactly one of these keys; in JSON, as a Lambda event
+# carries it, B is a base64 string and BS a list of them (boto3's TypeDeserializer wants bytes
+# there, so it cannot judge an event's values).
+ATTRIBUTE_TYPES = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")
+BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _is_base64(value: Any) -> bool:
+    return isinstance(value, str) and BASE64.fullmatch(value) is not None
+
+
+def _attribute_value_problem(where: str, value: Any) -> str | None:
+    """Why `value` is not a DynamoDB attribute value as JSON carries it, or None."""
+    keys = list(value) if isinstance(value, dict) else []
+    if len(keys) != 1 or keys[0] not in ATTRIBUTE_TYPES:
+        example = json.dumps({"S": value if isinstance(value, str) else "mop"})
+        return (
+            f"{where} is {json.dumps(value, default=str)[:60]}, not a DynamoDB attribute value "
+            f"(such as {example})"
+        )
+    kind, inner = keys[0], value[keys[0]]
+    items = inner if isinstance(inner, list) else []
+    well_typed = {
+        "S": isinstance(inner, str),
+        "N": isinstance(inner, str),
+        "B": _is_base64(inner),
+        "SS": isinstance(inner, list) and all(isinstance(i, str) for i in items),
+        "NS": isinstance(inner, list) and all(isinstance(i, str) for i in items),
+        "BS": isinstance(inner, list) and all(_is_base64(i) for i in items),
+        "M": isinstance(inner, dict),
+        "L": isinstance(inner, list),
+        "NULL": inner is True,
+        "BOOL": isinstance(inner, bool),
+    }[kind]
+    if not well_typed:
+        wanted = {
+            "S": "a string",
+            "N": "a number as a string",
+            "B": "a base64 string",
+            "SS": "a list of strings",
+            "NS": "a list of numbers as strings",
+            "BS": "a list of base64 strings",
+            "M": "an object of attribute values",
+            "L": "a list of attribute values",
+            "NULL": "true",
+            "BOOL": "true or false",
+        }[kind]
+        return f"{where}.{kind} is {json.dumps(inner, default=str)[:60]}, not {wanted}"
+    if kind == "M":
+        return _attribute_values_problem(f"{where}.M", inner, keyed=False)
+    if kind == "L":
+        for index, item in enumerate(inner):
+            problem = _attribute_value_problem(f"{where}.L[{index}]", item)
+            if problem:
+                return problem
+    return None
+
+
+def _attribute_values_problem(where: str, image: Any, *, keyed: bool = True) -> str | None:
     if not isinstance(image, dict):
         return f"{where} is not an object of DynamoDB attribute values"
     for name, value in image.items():
-        try:
-            TypeDeserializer().deserialize(value)
-        except (TypeError, ValueError, ArithmeticError, AttributeError, IndexError):
-            example = json.dumps({"S": value if isinstance(value, str) else "mop"})
-            return (
-                f"{where}.{name} is {json.dumps(value, default=str)[:60]}, not a DynamoDB "
-                f"attribute value (such as {example})"
-            )
-    if "orderID" not in image:
+        problem = _attribute_value_problem(f"{where}.{name}", value)
+        if problem:
+            return problem
+    if keyed and "orderID" not in image:
         return f'{where} has no "orderID" (the orders table\'s key), such as {{"S": "o-1"}}'
     return None
 
