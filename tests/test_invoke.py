@@ -14,11 +14,14 @@ import pytest
 from botocore.config import Config as BotoConfig
 from click.testing import CliRunner, Result
 
+from pocctl.aws import retry_while_role_propagates
 from pocctl.cli import cli
+from pocctl.cli.options import Runtime
 from pocctl.context import Context
-from pocctl.invoke import invoke_once_client
+from pocctl.invoke import FULL_LOG_WAIT_SECONDS, invoke_once_client
 from pocctl.local.emulator import Emulator
 from pocctl.local.functions import INIT_LIMIT_SECONDS
+from pocctl.policies import render
 
 from .emulated import up_local
 
@@ -331,6 +334,74 @@ def test_a_record_the_notifier_could_not_render_is_a_failure_and_exit_1(
         }
     ]
     assert "rendinv-Lambda-2: 1 of 1 record(s) not processed: 81 (order o-81)" in document["error"]
+
+
+def test_a_batch_whose_first_records_fell_out_of_the_log_tail_is_told_from_the_whole_log(
+    emulator: Emulator, stack: Context
+) -> None:
+    # Review of issue 21, item 7: LogResult holds the log's last 4 KB; the first of 40 records'
+    # order_stored lines fell out of it, and invoke said "succeeded: ... N unknown" (exit 0).
+    orders = [{"item": f"mop {n} " + "x" * 60, "quantity": n + 1} for n in range(40)]
+    event = {
+        "Records": [{"messageId": f"big-{n}", "body": json.dumps(o)} for n, o in enumerate(orders)]
+    }
+    result = pocctl(emulator, "invoke", "1", "--event", "-", stdin=json.dumps(event))
+    assert result.exit_code == 0, result.output
+    assert "inv-Lambda-1 succeeded: 40 stored." in result.output
+    assert "big-0 (order big-0): stored" in result.output
+    assert "unknown" not in result.output
+
+
+SILENT_HANDLER = "def handler(event, context):\n    return {'batchItemFailures': []}\n"
+
+
+def test_a_record_whose_fate_no_log_tells_is_not_called_a_success(
+    emulator: Emulator, stack: Context
+) -> None:
+    made_with(stack, "silentinv-Lambda-1", SILENT_HANDLER)
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    args = ["invoke", "1", "--stack", "silentinv", "--event", "-", "--json"]
+    event = {"Records": [{"messageId": "m1", "body": "{}"}]}
+    result = CliRunner().invoke(cli, args, input=json.dumps(event), env=env)
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and "succeeded" not in result.output
+    assert "could not tell what became of 1 of 1 record(s) (m1)" in document["error"]
+    assert document["records"][0]["outcome"] == "unknown"
+
+
+def test_a_log_that_has_not_arrived_is_waited_for_then_said_so(
+    emulator: Emulator, stack: Context
+) -> None:
+    # A role without CloudWatch Logs permissions: Lambda writes no log at all (only the tail
+    # comes back with the answer), as when the log has not reached CloudWatch Logs yet.
+    iam = stack.client("iam")
+    trust = render("trust-lambda", {})
+    role = iam.create_role(RoleName="nologsinv-role", AssumeRolePolicyDocument=json.dumps(trust))
+    retry_while_role_propagates(
+        stack,
+        lambda: stack.client("lambda").create_function(
+            FunctionName="nologsinv-Lambda-1",
+            Runtime="python3.13",
+            Role=role["Role"]["Arn"],
+            Handler="app.handler",
+            Code={"ZipFile": zipped(SILENT_HANDLER)},
+            Timeout=3,
+        ),
+    )
+    pauses: list[float] = []
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    args = ["invoke", "1", "--stack", "nologsinv", "--event", "-"]
+    event = {"Records": [{"messageId": "m1", "body": "{}"}]}
+    result = CliRunner().invoke(
+        cli, args, input=json.dumps(event), env=env, obj=Runtime(sleep=pauses.append)
+    )
+    assert result.exit_code == 1, result.output
+    assert "succeeded" not in result.output
+    assert "could not tell what became of 1 of 1 record(s) (m1)" in result.output
+    assert "or had not reached CloudWatch Logs yet" in result.output
+    assert "Look again in a few minutes" in result.output
+    assert sum(pauses) >= FULL_LOG_WAIT_SECONDS
 
 
 def importing(marker: Path, seconds: float) -> str:
