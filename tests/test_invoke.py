@@ -19,8 +19,9 @@ from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.context import Context
 from pocctl.invoke import FULL_LOG_WAIT_SECONDS, invoke_once_client
+from pocctl.local import functions
 from pocctl.local.emulator import Emulator
-from pocctl.local.functions import INIT_LIMIT_SECONDS
+from pocctl.local.functions import INIT_LIMIT_SECONDS, FunctionVersion, Worker
 from pocctl.policies import render
 
 from .emulated import up_local
@@ -33,9 +34,9 @@ def stack(emulator: Emulator) -> Context:
     return up_local(emulator, "inv", email=EMAIL)
 
 
-def pocctl(emulator: Emulator, *args: str, stdin: str | None = None) -> Result:
+def pocctl(emulator: Emulator, *args: str, stdin: str | None = None, stack: str = "inv") -> Result:
     env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
-    return CliRunner().invoke(cli, [*args, "--stack", "inv"], input=stdin, env=env)
+    return CliRunner().invoke(cli, [*args, "--stack", stack], input=stdin, env=env)
 
 
 def zipped(source: str) -> bytes:
@@ -359,10 +360,10 @@ def test_a_record_whose_fate_no_log_tells_is_not_called_a_success(
     emulator: Emulator, stack: Context
 ) -> None:
     made_with(stack, "silentinv-Lambda-1", SILENT_HANDLER)
-    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
-    args = ["invoke", "1", "--stack", "silentinv", "--event", "-", "--json"]
-    event = {"Records": [{"messageId": "m1", "body": "{}"}]}
-    result = CliRunner().invoke(cli, args, input=json.dumps(event), env=env)
+    event = json.dumps({"Records": [{"messageId": "m1", "body": "{}"}]})
+    result = pocctl(
+        emulator, "invoke", "1", "--event", "-", "--json", stdin=event, stack="silentinv"
+    )
     assert result.exit_code == 1, result.output
     document = json.loads(result.stdout)
     assert document["ok"] is False and "succeeded" not in result.output
@@ -442,6 +443,57 @@ def test_an_init_past_lambdas_limit_is_retried_within_the_invocations_timeout(
     reports = [line.split()[-4:] for line in done.output.splitlines() if "INIT_REPORT" in line]
     assert reports == [["Phase:", "init", "Status:", "timeout"]]
     assert slow.read_text() == "init\ninit\n"
+
+
+def test_an_import_that_exits_is_an_init_error_not_a_timeout(
+    emulator: Emulator, stack: Context, tmp_path: Path
+) -> None:
+    # Review of issue 21, item 11: sys.exit at import (SystemExit is no Exception) was logged as
+    # an init timeout twice. Lambda logs an init error, Runtime.ExitError, and retries it in the
+    # invocation, which fails so too (public CloudWatch logs of runtimes that exit at init).
+    marker = tmp_path / "exits"
+    source = f"open({str(marker)!r}, 'a').write('init\\n')\nimport sys\nsys.exit(3)\n"
+    made_with(stack, "exitinv-Lambda-1", source, timeout=30)
+    result = pocctl(
+        emulator, "invoke", "1", "--event", "-", stdin='{"Records": []}', stack="exitinv"
+    )
+    assert result.exit_code == 1, result.output
+    assert "Runtime.ExitError" in result.output
+    assert "Runtime exited with error: exit status 3" in result.output
+    reports = [line.split()[-7:] for line in result.output.splitlines() if "INIT_REPORT" in line]
+    assert reports == [
+        ["Phase:", "init", "Status:", "error", "Error", "Type:", "Runtime.ExitError"],
+        ["Phase:", "invoke", "Status:", "error", "Error", "Type:", "Runtime.ExitError"],
+    ]
+    lines = result.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "START RequestId" in line)
+    assert all(i < start for i, line in enumerate(lines) if "INIT_REPORT" in line)
+    assert "timeout" not in result.output
+    assert marker.read_text() == "init\ninit\n"  # the init, then its retry in the invocation
+
+
+def test_an_answer_that_arrives_with_the_init_line_is_read(tmp_path: Path) -> None:
+    # Review of issue 21, item 11: the init line was read through a buffer that could take the
+    # answer with it; select() then waited on the descriptor for an answer already read, until
+    # the timeout. A worker that writes both in one write makes the race certain.
+    both = '{"init": "done"}\n{"ok": true, "result": {"batchItemFailures": []}, "logs": ""}\n'
+    script = tmp_path / "both_at_once.py"
+    script.write_text(  # then waits for the next request, as a warm worker does
+        f"import sys\nsys.stdin.readline()\nsys.stdout.write({both!r})\nsys.stdout.flush()\n"
+        "sys.stdin.readline()\n"
+    )
+    version = FunctionVersion(
+        "race", "us-east-1", "123456789012", "app.handler", 5, 128, "arn", "sha", (), "/aws/l"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(functions.worker_module, "__file__", str(script))
+        worker = Worker(version, tmp_path, {"PATH": "/usr/bin:/bin"})
+    try:
+        done = worker.invoke({"Records": []}, "r-1", timeout=2)
+    finally:
+        worker.kill()
+    assert (done.ok, done.error_type) == (True, None)
+    assert done.result == {"batchItemFailures": []}
 
 
 # Last: the moto `ctx` fixture resets the backends this module's emulated stack lives in.
