@@ -413,8 +413,8 @@ class Invoker:
             # answer is Runtime.ExitError "RequestId: ... Error: Runtime exited with error: exit
             # status N" (CloudWatch logs quoted in public write-ups of runtimes exiting at init;
             # LocalStack's RIE writes START after the retried init's line too:
-            # localstack/lambda-runtime-init#103). The 2023 "awslabs/llrt#694" source could not
-            # be found.
+            # localstack/lambda-runtime-init#103). awslabs/llrt#694, cited here before, could
+            # not be found.
             worker.kill()
             init_lines = [_init_report(init_started, "init", init)]
             worker = Worker(
