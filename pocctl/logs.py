@@ -132,9 +132,17 @@ ERROR_MARKERS = (
 
 
 def last_error(ctx: Context, function: str, since_ms: int | None = None) -> str | None:
-    """The newest error line of the last hour (or since `since_ms`, if later): every page is
-    read (a page holds at most 10,000 events or 1 MB, and a busy function fills more), then the
-    newest one wins."""
+    """The newest error line of the last hour (or since `since_ms`, if later)."""
+    found = last_error_at(ctx, function, since_ms)
+    return found[1] if found else None
+
+
+def last_error_at(
+    ctx: Context, function: str, since_ms: int | None = None
+) -> tuple[int, str] | None:
+    """(its time in ms, the line) of the newest error line of the last hour (or since
+    `since_ms`, if later): every page is read (a page holds at most 10,000 events or 1 MB, and a
+    busy function fills more), then the newest one wins."""
     pages = ctx.client("logs").get_paginator("filter_log_events")
     errors: list[tuple[int, str]] = []
     start_ms = max(int((time.time() - 3600) * 1000), since_ms or 0)
@@ -147,4 +155,7 @@ def last_error(ctx: Context, function: str, since_ms: int | None = None) -> str 
             ]
     except ClientError:
         return None
-    return max(errors)[1].strip() if errors else None
+    if not errors:
+        return None
+    at, line = max(errors)
+    return at, line.strip()
