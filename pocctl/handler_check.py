@@ -31,6 +31,8 @@ IMPORT_TIMEOUT = 60  # for the runtime's own Python to start or compile a file
 # retries in the first invocation, counted against the function's timeout (Lambda Developer
 # Guide, "Understanding the Lambda execution environment lifecycle", Init phase).
 INIT_LIMIT_SECONDS = 10.0
+# What the child Python itself takes to start, on top of the import (which it times itself).
+START_SLACK_SECONDS = 5.0
 # What Lambda's Python runtimes include besides the standard library: the AWS SDK and what it
 # needs (Lambda Developer Guide, "Building Lambda functions with Python": the runtime includes
 # the SDK for Python (Boto3)). A handler importing anything else needs requirements.txt.
@@ -263,10 +265,12 @@ def _compiled_by(
 
 # Runs in the child: import each handler's module, check the function, report as JSON.
 PROBE = r"""
-import importlib, json, sys, traceback
+import importlib, json, sys, time, traceback
 sys.path[:0] = json.loads(sys.argv[3])
 report = {}
+seconds = {}
 for name, module, function in json.loads(sys.argv[1]):
+    began = time.monotonic()
     try:
         found = getattr(importlib.import_module(module), function, None)
         if not callable(found):
@@ -282,7 +286,8 @@ for name, module, function in json.loads(sys.argv[1]):
             "kind": type(exc).__name__,
             "module": getattr(exc, "name", None),
         }
-print(json.dumps(report))
+    seconds[name] = time.monotonic() - began
+print(json.dumps({"problems": report, "seconds": seconds}))
 """
 
 
@@ -309,10 +314,13 @@ def check_imports(
     extra_paths: list[Path],
     region: str,
     runtime: str,
+    timeouts: Mapping[str, float] | None = None,
 ) -> list[str]:
     """Import each handler in a child Python with its function's environment variables.
     This Python may not be the runtime's: then an error that another version might not have
-    (a syntax error, a name missing from the standard library) is a note, not a refusal."""
+    (a syntax error, a name missing from the standard library) is a note, not a refusal.
+    An import longer than its function's timeout (`timeouts`) could never finish on Lambda and
+    is refused; one past Lambda's init limit but within the timeout is a note."""
     children = {}
     for function, handler in handlers.items():
         env = {
@@ -339,24 +347,36 @@ def check_imports(
             text=True,
         )
     problems: dict[str, dict[str, object]] = {}
-    deadline = time.monotonic() + INIT_LIMIT_SECONDS  # the children import side by side
+    took: dict[str, float] = {}
+    limits = {f: float((timeouts or {}).get(f, IMPORT_TIMEOUT)) for f in children}
+    started = time.monotonic()  # the children import side by side
     for function, child in children.items():
         try:
-            out, err = child.communicate(timeout=max(0.0, deadline - time.monotonic()))
+            out, err = child.communicate(
+                timeout=max(
+                    0.0, started + limits[function] + START_SLACK_SECONDS - time.monotonic()
+                )
+            )
         except subprocess.TimeoutExpired:
             for other in children.values():
                 other.kill()
                 other.communicate()
-            raise HandlerError(
-                f"Importing {function}'s handler from {root} took over {INIT_LIMIT_SECONDS:g} s, "
-                "the limit of Lambda's init phase: Lambda would retry it in every cold "
-                "invocation, within the function's timeout. Does it hang, or do slow work, at "
-                "import time (a network call, a large file)? Move that into the handler. "
-                "Nothing was uploaded."
-            ) from None
+            raise _never_initialises(function, root, limits[function]) from None
         if child.returncode != 0 or not out.strip():
             raise HandlerError(f"Could not check the handlers in {root}: {err.strip()}")
-        problems.update(json.loads(out.strip().splitlines()[-1]))
+        found = json.loads(out.strip().splitlines()[-1])
+        problems.update(found["problems"])
+        took.update(found["seconds"])
+        if took.get(function, 0.0) > limits[function]:
+            raise _never_initialises(function, root, limits[function])
+    slow = [
+        f"Importing {function}'s handler took {seconds:.1f} s, over the {INIT_LIMIT_SECONDS:g} s "
+        "Lambda gives a function's init phase: Lambda then retries the init in the first "
+        f"invocation, within its {limits[function]:g} s timeout, so every cold start waits "
+        "for it again (and is billed for it). Move slow work out of import time if you can."
+        for function, seconds in took.items()
+        if seconds > INIT_LIMIT_SECONDS and function not in problems
+    ]
     differs = version_of(runtime) != HERE
     notes = (
         [
@@ -365,7 +385,7 @@ def check_imports(
         ]
         if differs
         else []
-    )
+    ) + slow
     for function, problem in problems.items():
         file = problem.get("file")
         where = shown(Path(str(file)), root) if file else f"{root.name}/"
@@ -385,6 +405,16 @@ def check_imports(
             else None,
         )
     return notes
+
+
+def _never_initialises(function: str, root: Path, limit: float) -> HandlerError:
+    return HandlerError(
+        f"Importing {function}'s handler from {root} took over {limit:g} s, the function's "
+        "timeout: on Lambda its init would never finish (the init phase gives up at "
+        f"{INIT_LIMIT_SECONDS:g} s, and its retry in the invocation runs out of the timeout). "
+        "Does it hang, or do slow work, at import time (a network call, a large file)? Move "
+        "that into the handler, or raise the function's timeout. Nothing was uploaded."
+    )
 
 
 # Standard library modules that Lambda's runtimes (python3.11 to 3.14) have and some other of

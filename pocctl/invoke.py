@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import socket
 import time
 import uuid
@@ -17,9 +18,10 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from pocctl.aws import error_code, error_message, retry_on_codes
+from pocctl.aws import error_code, error_message, is_not_found, poll, retry_on_codes
+from pocctl.config import Names
 from pocctl.context import Context
-from pocctl.errors import PocctlError
+from pocctl.errors import PocctlError, StepError
 from pocctl.resources.queues import queue_arn
 from pocctl.smoke import DEFAULT_ORDER
 
@@ -95,6 +97,7 @@ class Invoked:
     function_error: str | None  # "Unhandled" when the function raised
     response: Any
     log_tail: str
+    started_ms: int = 0  # when it was invoked, in ms since the epoch (where its log starts)
 
     @property
     def failed_items(self) -> list[str]:
@@ -162,6 +165,7 @@ def invoke_once_client(ctx: Context, timeout_seconds: int) -> Any:
 def invoke(ctx: Context, function: str, event: Any) -> Invoked:
     """Invoke once, synchronously, with the last 4 KB of its log (LogType Tail)."""
     lam = ctx.client("lambda")
+    started_ms = int(time.time() * 1000)
     try:
         # GetFunction: its own quota, outside Lambda's 15 control-plane requests a second.
         timeout = int(lam.get_function(FunctionName=function)["Configuration"]["Timeout"])
@@ -189,7 +193,85 @@ def invoke(ctx: Context, function: str, event: Any) -> Invoked:
     except ValueError:
         response = payload.decode("utf-8", "replace")
     tail = base64.b64decode(answer.get("LogResult") or "").decode("utf-8", "replace")
-    return Invoked(function, answer.get("FunctionError"), response, tail)
+    return Invoked(function, answer.get("FunctionError"), response, tail, started_ms)
+
+
+# Lambda Developer Guide, "Sending Lambda function logs to CloudWatch Logs": "It may take 5 to
+# 10 minutes for logs to show up after a function invocation." They mostly come within seconds;
+# pocctl waits this long, then says it could not tell rather than guess.
+FULL_LOG_WAIT_SECONDS = 15
+REQUEST_ID = re.compile(r"^(?:START|END|REPORT) RequestId: (\S+)", re.MULTILINE)
+
+
+def request_id(done: Invoked) -> str | None:
+    """The invocation's id, from the START/END/REPORT lines its log tail ends with."""
+    found = REQUEST_ID.findall(done.log_tail)
+    return found[-1] if found else None
+
+
+def full_log(ctx: Context, done: Invoked) -> str | None:
+    """The invocation's whole log, when its tail (the last 4 KB) lost records' lines: the lines
+    of its log stream from its START line to its END line (an execution environment writes one
+    stream and runs one invocation at a time: Lambda Operator Guide, "How CloudWatch structures
+    logs"). None if the log did not arrive within FULL_LOG_WAIT_SECONDS."""
+    rid = request_id(done)
+    if rid is None:
+        return None
+    logs = ctx.client("logs")
+    group = Names.log_group(done.function)
+    since = done.started_ms - 60_000  # clocks differ: the log's times are Lambda's
+    marks: dict[str, dict[str, Any]] = {}
+
+    def arrived() -> bool:
+        pages = logs.get_paginator("filter_log_events").paginate(
+            logGroupName=group, startTime=since, filterPattern=f'"{rid}"'
+        )
+        try:
+            for page in pages:
+                for event in page["events"]:
+                    word = event["message"].split(" ", 1)[0]
+                    if word in ("START", "END"):
+                        marks[word] = event
+        except ClientError as exc:
+            if not is_not_found(exc):  # no log group yet: Lambda makes it with the first log
+                raise
+        return "START" in marks and "END" in marks
+
+    try:
+        poll(
+            ctx,
+            arrived,
+            what=f"{done.function}'s whole log of this invocation",
+            step="invoke",
+            timeout=FULL_LOG_WAIT_SECONDS,
+            why="its log tail (the last 4 KB) does not say what became of every record, and "
+            "CloudWatch Logs receives a function's log a little after it ends",
+        )
+    except StepError:
+        return None
+    except ClientError as exc:
+        raise PocctlError(
+            f"Could not read {group} ({error_code(exc)}): {error_message(exc)}",
+            "Your credentials need logs:FilterLogEvents on the function's log group.",
+        ) from exc
+    start, end = marks["START"], marks["END"]
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=group,
+        logStreamNames=[start["logStreamName"]],
+        startTime=start["timestamp"],
+        endTime=end["timestamp"] + 1,
+    )
+    lines: list[str] = []
+    inside = False
+    for page in pages:
+        for event in page["events"]:
+            message = event["message"].rstrip("\n")
+            inside = inside or event["eventId"] == start["eventId"]
+            if inside:
+                lines.append(message)
+            if event["eventId"] == end["eventId"]:
+                return "\n".join(lines) + "\n"
+    return None
 
 
 # The shapes Lambda's event source mappings send (Lambda Developer Guide, "Using Lambda with
@@ -199,19 +281,72 @@ def invoke(ctx: Context, function: str, event: Any) -> Invoked:
 STREAM_EVENT_NAMES = ("INSERT", "MODIFY", "REMOVE")
 
 
-def _attribute_values_problem(where: str, image: Any) -> str | None:
+# AttributeValue (DynamoDB API reference): exactly one of these keys; in JSON, as a Lambda event
+# carries it, B is a base64 string and BS a list of them (boto3's TypeDeserializer wants bytes
+# there, so it cannot judge an event's values).
+ATTRIBUTE_TYPES = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")
+BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _is_base64(value: Any) -> bool:
+    return isinstance(value, str) and BASE64.fullmatch(value) is not None
+
+
+def _attribute_value_problem(where: str, value: Any) -> str | None:
+    """Why `value` is not a DynamoDB attribute value as JSON carries it, or None."""
+    keys = list(value) if isinstance(value, dict) else []
+    if len(keys) != 1 or keys[0] not in ATTRIBUTE_TYPES:
+        example = json.dumps({"S": value if isinstance(value, str) else "mop"})
+        return (
+            f"{where} is {json.dumps(value, default=str)[:60]}, not a DynamoDB attribute value "
+            f"(such as {example})"
+        )
+    kind, inner = keys[0], value[keys[0]]
+    items = inner if isinstance(inner, list) else []
+    well_typed = {
+        "S": isinstance(inner, str),
+        "N": isinstance(inner, str),
+        "B": _is_base64(inner),
+        "SS": isinstance(inner, list) and all(isinstance(i, str) for i in items),
+        "NS": isinstance(inner, list) and all(isinstance(i, str) for i in items),
+        "BS": isinstance(inner, list) and all(_is_base64(i) for i in items),
+        "M": isinstance(inner, dict),
+        "L": isinstance(inner, list),
+        "NULL": inner is True,
+        "BOOL": isinstance(inner, bool),
+    }[kind]
+    if not well_typed:
+        wanted = {
+            "S": "a string",
+            "N": "a number as a string",
+            "B": "a base64 string",
+            "SS": "a list of strings",
+            "NS": "a list of numbers as strings",
+            "BS": "a list of base64 strings",
+            "M": "an object of attribute values",
+            "L": "a list of attribute values",
+            "NULL": "true",
+            "BOOL": "true or false",
+        }[kind]
+        return f"{where}.{kind} is {json.dumps(inner, default=str)[:60]}, not {wanted}"
+    if kind == "M":
+        return _attribute_values_problem(f"{where}.M", inner, keyed=False)
+    if kind == "L":
+        for index, item in enumerate(inner):
+            problem = _attribute_value_problem(f"{where}.L[{index}]", item)
+            if problem:
+                return problem
+    return None
+
+
+def _attribute_values_problem(where: str, image: Any, *, keyed: bool = True) -> str | None:
     if not isinstance(image, dict):
         return f"{where} is not an object of DynamoDB attribute values"
     for name, value in image.items():
-        try:
-            TypeDeserializer().deserialize(value)
-        except (TypeError, ValueError, ArithmeticError, AttributeError, IndexError):
-            example = json.dumps({"S": value if isinstance(value, str) else "mop"})
-            return (
-                f"{where}.{name} is {json.dumps(value, default=str)[:60]}, not a DynamoDB "
-                f"attribute value (such as {example})"
-            )
-    if "orderID" not in image:
+        problem = _attribute_value_problem(f"{where}.{name}", value)
+        if problem:
+            return problem
+    if keyed and "orderID" not in image:
         return f'{where} has no "orderID" (the orders table\'s key), such as {{"S": "o-1"}}'
     return None
 
@@ -325,13 +460,13 @@ def _about(events: list[dict[str, Any]], order_id: str | None, *names: str) -> d
     return {}
 
 
-NOT_LOGGED = "its log tail says nothing of it (see `pocctl logs --function {which}`)"
+NOT_LOGGED = "its log says nothing of it (see `pocctl logs --function {which}`)"
 
 
-def outcomes(which: int, event: Any, done: Invoked) -> list[RecordOutcome]:
-    """Each record's fate: from the function's error or batchItemFailures, then its log.
-    Call only with an event `event_problem` accepts."""
-    events = logged_events(done.log_tail)
+def outcomes(which: int, event: Any, done: Invoked, log: str | None = None) -> list[RecordOutcome]:
+    """Each record's fate: from the function's error or batchItemFailures, then its log (its
+    tail, or `log`, the whole log). Call only with an event `event_problem` accepts."""
+    events = logged_events(done.log_tail if log is None else log)
     failed = set(done.failed_items)
     raised = ""
     if done.function_error is not None:

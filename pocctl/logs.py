@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 
 from botocore.exceptions import ClientError
@@ -33,7 +33,9 @@ class LogLine:
 
 def parse_since(text: str, now: float | None = None) -> int:
     """The start, in milliseconds since the epoch, of '30s', '10m', '2h', '1d', '1w' before
-    `now`, or of an ISO 8601 date or time (local time unless it names its zone)."""
+    `now`, or of an ISO 8601 date or time: UTC unless it names its zone, as `aws logs tail`
+    reads it (aws-cli's TimestampUtils.to_epoch_millis: botocore's datetime2timestamp takes a
+    naive time as UTC)."""
     now = time.time() if now is None else now
     found = SINCE_PATTERN.match(text.strip().lower())
     if found and int(found[1]) > 0:
@@ -45,14 +47,16 @@ def parse_since(text: str, now: float | None = None) -> int:
     if moment is None:
         raise ConfigError(
             f"Invalid --since {text!r}: use a positive number and a unit, e.g. 30s, 10m, 2h, 1d "
-            "or 1w, or a date and time such as 2026-01-31T09:30 (local) or 2026-01-31T08:30Z."
+            "or 1w, or a date and time such as 2026-01-31T09:30 (UTC) or 2026-01-31T10:30+01:00."
         )
-    start = moment.timestamp()  # a naive time is local time
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    start = moment.timestamp()
     if start > now:
-        local_now = datetime.fromtimestamp(now).astimezone()
+        utc_now = datetime.fromtimestamp(now, UTC)
         raise ConfigError(
             f"Invalid --since {text!r}: it is in the future "
-            f"(now is {local_now.isoformat(sep=' ', timespec='seconds')})."
+            f"(now is {utc_now.strftime('%Y-%m-%dT%H:%M:%SZ')}; a time without a zone is UTC)."
         )
     return int(start * 1000)
 
@@ -128,9 +132,17 @@ ERROR_MARKERS = (
 
 
 def last_error(ctx: Context, function: str, since_ms: int | None = None) -> str | None:
-    """The newest error line of the last hour (or since `since_ms`, if later): every page is
-    read (a page holds at most 10,000 events or 1 MB, and a busy function fills more), then the
-    newest one wins."""
+    """The newest error line of the last hour (or since `since_ms`, if later)."""
+    found = last_error_at(ctx, function, since_ms)
+    return found[1] if found else None
+
+
+def last_error_at(
+    ctx: Context, function: str, since_ms: int | None = None
+) -> tuple[int, str] | None:
+    """(its time in ms, the line) of the newest error line of the last hour (or since
+    `since_ms`, if later): every page is read (a page holds at most 10,000 events or 1 MB, and a
+    busy function fills more), then the newest one wins."""
     pages = ctx.client("logs").get_paginator("filter_log_events")
     errors: list[tuple[int, str]] = []
     start_ms = max(int((time.time() - 3600) * 1000), since_ms or 0)
@@ -143,4 +155,7 @@ def last_error(ctx: Context, function: str, since_ms: int | None = None) -> str 
             ]
     except ClientError:
         return None
-    return max(errors)[1].strip() if errors else None
+    if not errors:
+        return None
+    at, line = max(errors)
+    return at, line.strip()

@@ -131,6 +131,7 @@ def build_package(
     runtime: str,
     region: str,
     environments: Mapping[str, Mapping[str, str]] | None = None,
+    timeouts: Mapping[str, float] | None = None,
     check: bool = True,
     local_python: str | None = None,
     resolutions: dependencies.Resolutions | None = None,
@@ -175,7 +176,9 @@ def build_package(
         # Compiled dependencies built for Lambda's Linux import only on a matching Python.
         if check and not (installed and installed.binary and not runs_here(runtime)):
             extra = [installed.directory] if installed else []
-            notes += check_imports(root, parsed, environments or {}, extra, region, runtime)
+            notes += check_imports(
+                root, parsed, environments or {}, extra, region, runtime, timeouts
+            )
     deps = source_files(installed.directory) if installed else []
     own = {h.file_in(root) for h in parsed.values()} - {None}
     archives: dict[str, bytes] = {}
@@ -241,6 +244,7 @@ class CodeSource:
                 runtime=ctx.config.tuning.runtime,
                 region=ctx.config.region,
                 environments={name: env(ctx) for name, env in self.environments.items()},
+                timeouts=function_timeouts(ctx),
                 check=check,
                 local_python=local_python(ctx),
                 resolutions=self._resolutions,
@@ -252,6 +256,12 @@ class CodeSource:
     def rebuilt(self, ctx: Context) -> Package:
         self._package = None
         return self.package(ctx)
+
+
+def function_timeouts(ctx: Context) -> dict[str, float]:
+    """Each function's timeout, which bounds how long its import may take (handler_check)."""
+    n, tuning = ctx.config.names, ctx.config.tuning
+    return {n.writer_function: tuning.writer_timeout, n.notifier_function: tuning.notifier_timeout}
 
 
 def runs_here(runtime: str) -> bool:

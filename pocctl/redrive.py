@@ -17,7 +17,7 @@ from typing import Any
 from pocctl.aws import aws_errors, none_if_absent
 from pocctl.context import Context
 from pocctl.errors import PocctlError
-from pocctl.logs import last_error
+from pocctl.logs import last_error, last_error_at
 from pocctl.reporting import Why
 from pocctl.resources.queues import Depth, being_deleted, depth, queue_arn, queue_url
 
@@ -36,6 +36,10 @@ class RedrivePlan:
     last_error: str | None
     already_stored: int = 0  # of those waiting: orders whose row was written before they failed
     writer_updated: str | None = None  # when Lambda-1 was last updated (its LastModified)
+    # When the error was logged. LastModified moves only with the function's own code and
+    # settings: a fix `up` made elsewhere (its role's policy, the table) leaves no time in the
+    # stack's record (record.py), so the error may be from before that fix.
+    last_error_at: str | None = None
 
 
 @dataclass
@@ -90,11 +94,17 @@ def plan_redrive(ctx: Context) -> RedrivePlan:
         )
     updated = writer_updated(ctx) if found.total else None
     since_ms = int(updated.timestamp() * 1000) if updated else None
-    error = last_error(ctx, n.writer_function, since_ms) if found.total else None
+    logged = last_error_at(ctx, n.writer_function, since_ms) if found.total else None
     stored = len(stored_orders(ctx, waiting_orders(ctx, found.waiting))) if found.waiting else 0
     when = updated.isoformat(sep=" ", timespec="seconds") if updated else None
+    at = (
+        datetime.fromtimestamp(logged[0] / 1000).astimezone().isoformat(sep=" ", timespec="seconds")
+        if logged
+        else None
+    )
+    error = logged[1] if logged else None
     return RedrivePlan(
-        n.dead_letter_queue, n.queue, found.waiting, found.in_flight, error, stored, when
+        n.dead_letter_queue, n.queue, found.waiting, found.in_flight, error, stored, when, at
     )
 
 

@@ -14,11 +14,15 @@ import pytest
 from botocore.config import Config as BotoConfig
 from click.testing import CliRunner, Result
 
+from pocctl.aws import retry_while_role_propagates
 from pocctl.cli import cli
+from pocctl.cli.options import Runtime
 from pocctl.context import Context
-from pocctl.invoke import invoke_once_client
+from pocctl.invoke import FULL_LOG_WAIT_SECONDS, invoke_once_client
+from pocctl.local import functions
 from pocctl.local.emulator import Emulator
-from pocctl.local.functions import INIT_LIMIT_SECONDS
+from pocctl.local.functions import INIT_LIMIT_SECONDS, FunctionVersion, Worker
+from pocctl.policies import render
 
 from .emulated import up_local
 
@@ -30,9 +34,9 @@ def stack(emulator: Emulator) -> Context:
     return up_local(emulator, "inv", email=EMAIL)
 
 
-def pocctl(emulator: Emulator, *args: str, stdin: str | None = None) -> Result:
+def pocctl(emulator: Emulator, *args: str, stdin: str | None = None, stack: str = "inv") -> Result:
     env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
-    return CliRunner().invoke(cli, [*args, "--stack", "inv"], input=stdin, env=env)
+    return CliRunner().invoke(cli, [*args, "--stack", stack], input=stdin, env=env)
 
 
 def zipped(source: str) -> bytes:
@@ -234,6 +238,68 @@ def test_an_event_not_shaped_like_the_source_names_what_is_missing(
     assert "Traceback" not in result.output
 
 
+def developer_guide_record() -> dict[str, Any]:
+    """The Lambda Developer Guide's example DynamoDB Streams record ("Using Lambda with DynamoDB",
+    its INSERT of item 101), keyed by orderID as the orders table is, with a B and a BS
+    attribute, which a Lambda event carries as base64 strings (DynamoDB API reference,
+    AttributeValue)."""
+    image = {
+        "orderID": {"S": "o-101"},
+        "Message": {"S": "New item!"},
+        "Id": {"N": "101"},
+        "photo": {"B": "dGhpcyB0ZXh0IGlzIGJhc2U2NC1lbmNvZGVk"},
+        "tags": {"BS": ["U3Vubnk=", "UmFpbnk=", "U25vd3k="]},
+        "extra": {"M": {"seen": {"BOOL": True}, "none": {"NULL": True}, "l": {"L": [{"N": "1"}]}}},
+    }
+    return {
+        "eventID": "1",
+        "eventVersion": "1.0",
+        "dynamodb": {
+            "Keys": {"orderID": {"S": "o-101"}},
+            "NewImage": image,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "SequenceNumber": "111",
+            "SizeBytes": 26,
+        },
+        "awsRegion": "us-west-2",
+        "eventName": "INSERT",
+        "eventSourceARN": "arn:aws:dynamodb:us-west-2:123456789012:table/inv-orders/stream/x",
+        "eventSource": "aws:dynamodb",
+    }
+
+
+def test_a_real_stream_record_with_binary_attributes_is_accepted(
+    emulator: Emulator, stack: Context
+) -> None:
+    # Review of issue 21, item 7: B and BS arrive as base64 strings; the check used boto3's
+    # deserializer, which wants bytes, and refused the event (exit 2).
+    event = {"Records": [developer_guide_record()]}
+    result = pocctl(emulator, "invoke", "2", "--event", "-", stdin=json.dumps(event))
+    assert result.exit_code != 2 and "Invalid value for --event" not in result.output
+    assert "Records:\n  111 (order o-101): " in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ({"B": "not base64!"}, 'NewImage.photo.B is "not base64!", not a base64 string'),
+        ({"BS": ["U3Vubnk=", 7]}, 'NewImage.photo.BS is ["U3Vubnk=", 7], not a list of base64'),
+        ({"S": "a", "N": "1"}, "NewImage.photo is {"),
+        ({"M": {"x": "y"}}, 'NewImage.photo.M.x is "y", not a DynamoDB attribute value'),
+        ({"L": [{"NULL": False}]}, "NewImage.photo.L[0].NULL is false, not true"),
+    ],
+)
+def test_an_attribute_value_of_the_wrong_shape_is_named(
+    emulator: Emulator, value: dict[str, Any], named: str
+) -> None:
+    record = developer_guide_record()
+    record["dynamodb"]["NewImage"]["photo"] = value
+    stdin = json.dumps({"Records": [record]})
+    result = pocctl(emulator, "invoke", "2", "--event", "-", stdin=stdin)
+    assert result.exit_code == 2, result.output
+    assert named in result.output
+
+
 def test_each_record_says_what_became_of_it(emulator: Emulator, stack: Context) -> None:
     event = {"Records": [stream_record("71"), stream_record("72", name="MODIFY")]}
     result = pocctl(emulator, "invoke", "2", "--event", "-", stdin=json.dumps(event))
@@ -269,6 +335,74 @@ def test_a_record_the_notifier_could_not_render_is_a_failure_and_exit_1(
         }
     ]
     assert "rendinv-Lambda-2: 1 of 1 record(s) not processed: 81 (order o-81)" in document["error"]
+
+
+def test_a_batch_whose_first_records_fell_out_of_the_log_tail_is_told_from_the_whole_log(
+    emulator: Emulator, stack: Context
+) -> None:
+    # Review of issue 21, item 7: LogResult holds the log's last 4 KB; the first of 40 records'
+    # order_stored lines fell out of it, and invoke said "succeeded: ... N unknown" (exit 0).
+    orders = [{"item": f"mop {n} " + "x" * 60, "quantity": n + 1} for n in range(40)]
+    event = {
+        "Records": [{"messageId": f"big-{n}", "body": json.dumps(o)} for n, o in enumerate(orders)]
+    }
+    result = pocctl(emulator, "invoke", "1", "--event", "-", stdin=json.dumps(event))
+    assert result.exit_code == 0, result.output
+    assert "inv-Lambda-1 succeeded: 40 stored." in result.output
+    assert "big-0 (order big-0): stored" in result.output
+    assert "unknown" not in result.output
+
+
+SILENT_HANDLER = "def handler(event, context):\n    return {'batchItemFailures': []}\n"
+
+
+def test_a_record_whose_fate_no_log_tells_is_not_called_a_success(
+    emulator: Emulator, stack: Context
+) -> None:
+    made_with(stack, "silentinv-Lambda-1", SILENT_HANDLER)
+    event = json.dumps({"Records": [{"messageId": "m1", "body": "{}"}]})
+    result = pocctl(
+        emulator, "invoke", "1", "--event", "-", "--json", stdin=event, stack="silentinv"
+    )
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and "succeeded" not in result.output
+    assert "could not tell what became of 1 of 1 record(s) (m1)" in document["error"]
+    assert document["records"][0]["outcome"] == "unknown"
+
+
+def test_a_log_that_has_not_arrived_is_waited_for_then_said_so(
+    emulator: Emulator, stack: Context
+) -> None:
+    # A role without CloudWatch Logs permissions: Lambda writes no log at all (only the tail
+    # comes back with the answer), as when the log has not reached CloudWatch Logs yet.
+    iam = stack.client("iam")
+    trust = render("trust-lambda", {})
+    role = iam.create_role(RoleName="nologsinv-role", AssumeRolePolicyDocument=json.dumps(trust))
+    retry_while_role_propagates(
+        stack,
+        lambda: stack.client("lambda").create_function(
+            FunctionName="nologsinv-Lambda-1",
+            Runtime="python3.13",
+            Role=role["Role"]["Arn"],
+            Handler="app.handler",
+            Code={"ZipFile": zipped(SILENT_HANDLER)},
+            Timeout=3,
+        ),
+    )
+    pauses: list[float] = []
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    args = ["invoke", "1", "--stack", "nologsinv", "--event", "-"]
+    event = {"Records": [{"messageId": "m1", "body": "{}"}]}
+    result = CliRunner().invoke(
+        cli, args, input=json.dumps(event), env=env, obj=Runtime(sleep=pauses.append)
+    )
+    assert result.exit_code == 1, result.output
+    assert "succeeded" not in result.output
+    assert "could not tell what became of 1 of 1 record(s) (m1)" in result.output
+    assert "or had not reached CloudWatch Logs yet" in result.output
+    assert "Look again in a few minutes" in result.output
+    assert sum(pauses) >= FULL_LOG_WAIT_SECONDS
 
 
 def importing(marker: Path, seconds: float) -> str:
@@ -309,6 +443,57 @@ def test_an_init_past_lambdas_limit_is_retried_within_the_invocations_timeout(
     reports = [line.split()[-4:] for line in done.output.splitlines() if "INIT_REPORT" in line]
     assert reports == [["Phase:", "init", "Status:", "timeout"]]
     assert slow.read_text() == "init\ninit\n"
+
+
+def test_an_import_that_exits_is_an_init_error_not_a_timeout(
+    emulator: Emulator, stack: Context, tmp_path: Path
+) -> None:
+    # Review of issue 21, item 11: sys.exit at import (SystemExit is no Exception) was logged as
+    # an init timeout twice. Lambda logs an init error, Runtime.ExitError, and retries it in the
+    # invocation, which fails so too (public CloudWatch logs of runtimes that exit at init).
+    marker = tmp_path / "exits"
+    source = f"open({str(marker)!r}, 'a').write('init\\n')\nimport sys\nsys.exit(3)\n"
+    made_with(stack, "exitinv-Lambda-1", source, timeout=30)
+    result = pocctl(
+        emulator, "invoke", "1", "--event", "-", stdin='{"Records": []}', stack="exitinv"
+    )
+    assert result.exit_code == 1, result.output
+    assert "Runtime.ExitError" in result.output
+    assert "Runtime exited with error: exit status 3" in result.output
+    reports = [line.split()[-7:] for line in result.output.splitlines() if "INIT_REPORT" in line]
+    assert reports == [
+        ["Phase:", "init", "Status:", "error", "Error", "Type:", "Runtime.ExitError"],
+        ["Phase:", "invoke", "Status:", "error", "Error", "Type:", "Runtime.ExitError"],
+    ]
+    lines = result.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "START RequestId" in line)
+    assert all(i < start for i, line in enumerate(lines) if "INIT_REPORT" in line)
+    assert "timeout" not in result.output
+    assert marker.read_text() == "init\ninit\n"  # the init, then its retry in the invocation
+
+
+def test_an_answer_that_arrives_with_the_init_line_is_read(tmp_path: Path) -> None:
+    # Review of issue 21, item 11: the init line was read through a buffer that could take the
+    # answer with it; select() then waited on the descriptor for an answer already read, until
+    # the timeout. A worker that writes both in one write makes the race certain.
+    both = '{"init": "done"}\n{"ok": true, "result": {"batchItemFailures": []}, "logs": ""}\n'
+    script = tmp_path / "both_at_once.py"
+    script.write_text(  # then waits for the next request, as a warm worker does
+        f"import sys\nsys.stdin.readline()\nsys.stdout.write({both!r})\nsys.stdout.flush()\n"
+        "sys.stdin.readline()\n"
+    )
+    version = FunctionVersion(
+        "race", "us-east-1", "123456789012", "app.handler", 5, 128, "arn", "sha", (), "/aws/l"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(functions.worker_module, "__file__", str(script))
+        worker = Worker(version, tmp_path, {"PATH": "/usr/bin:/bin"})
+    try:
+        done = worker.invoke({"Records": []}, "r-1", timeout=2)
+    finally:
+        worker.kill()
+    assert (done.ok, done.error_type) == (True, None)
+    assert done.result == {"batchItemFailures": []}
 
 
 # Last: the moto `ctx` fixture resets the backends this module's emulated stack lives in.

@@ -150,32 +150,53 @@ def test_lines_of_one_time_keep_each_invocations_order(
     ]
 
 
+def put_at(logs: Any, function: str, at: float, message: str) -> None:
+    put(logs, function, time.time() - at, message)
+
+
 def test_lines_not_from_today_carry_their_date(runner: CliRunner, deployed_logs: Any) -> None:
-    put(deployed_logs, "POC-Lambda-1", 2 * 86400, "two days ago")
-    put(deployed_logs, "POC-Lambda-1", 5, "just now")
-    two_days_ago = datetime.fromtimestamp(time.time() - 2 * 86400).strftime("%Y-%m-%d")
-    result = runner.invoke(cli, ["logs", "--since", "3d", "--function", "1"])
+    # The clock is the last local noon (at most a day ago), so "just now" is today at any hour
+    # the test runs (it failed in the seconds after midnight).
+    real = time.time()
+    noon = datetime.fromtimestamp(real).replace(hour=12, minute=0, second=0, microsecond=0)
+    now = noon.timestamp() if noon.timestamp() <= real else noon.timestamp() - 86400
+    clock = Runtime(now=lambda: now)
+    put_at(deployed_logs, "POC-Lambda-1", now - 2 * 86400, "two days ago")
+    put_at(deployed_logs, "POC-Lambda-1", now - 5, "just now")
+    two_days_ago = datetime.fromtimestamp(now - 2 * 86400).strftime("%Y-%m-%d")
+    result = runner.invoke(cli, ["logs", "--since", "3d", "--function", "1"], obj=clock)
     assert result.exit_code == 0, result.output
     shown = [line for line in result.output.splitlines() if " | " in line]
     assert shown[0].startswith(f"{two_days_ago} ") and shown[0].endswith("| two days ago")
-    today = datetime.now().strftime("%Y-%m-%d")
+    today = datetime.fromtimestamp(now).strftime("%Y-%m-%d")
     assert shown[1].startswith(f"{today} ") and shown[1].endswith("| just now")
-    recent = runner.invoke(cli, ["logs", "--since", "1m", "--function", "1"])
+    recent = runner.invoke(cli, ["logs", "--since", "1m", "--function", "1"], obj=clock)
     assert [line[2] for line in recent.output.splitlines()] == [":"]  # today's: time only
 
 
-def test_since_takes_a_date_and_time(runner: CliRunner, deployed_logs: Any) -> None:
-    put(deployed_logs, "POC-Lambda-1", 3 * 3600, "three hours ago")
-    put(deployed_logs, "POC-Lambda-1", 1 * 3600, "an hour ago")
-    two_hours_ago = datetime.fromtimestamp(time.time() - 2 * 3600)
-    local = two_hours_ago.strftime("%Y-%m-%dT%H:%M:%S")
-    in_utc = two_hours_ago.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for since in (local, in_utc):
-        result = runner.invoke(cli, ["logs", "--since", since, "--function", "1"])
-        assert result.exit_code == 0, result.output
-        assert [m for _, m in message_lines(result.output)] == ["an hour ago"], since
-    empty = runner.invoke(cli, ["logs", "--since", in_utc, "--filter", "nothing"])
-    assert f"No log lines containing 'nothing' since {in_utc} from" in empty.output
+def test_since_takes_a_date_and_time(
+    runner: CliRunner, deployed_logs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As `aws logs tail --since` reads it (aws-cli, TimestampUtils.to_epoch_millis, through
+    # botocore's datetime2timestamp): a time without a zone is UTC, whatever the local zone.
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        put(deployed_logs, "POC-Lambda-1", 3 * 3600, "three hours ago")
+        put(deployed_logs, "POC-Lambda-1", 1 * 3600, "an hour ago")
+        two_hours_ago = datetime.fromtimestamp(time.time() - 2 * 3600, UTC)
+        naive = two_hours_ago.strftime("%Y-%m-%dT%H:%M:%S")
+        in_utc = naive + "Z"
+        offset = two_hours_ago.astimezone().isoformat(timespec="seconds")  # -05:00 or -04:00
+        for since in (naive, in_utc, offset):
+            result = runner.invoke(cli, ["logs", "--since", since, "--function", "1"])
+            assert result.exit_code == 0, result.output
+            assert [m for _, m in message_lines(result.output)] == ["an hour ago"], since
+        empty = runner.invoke(cli, ["logs", "--since", in_utc, "--filter", "nothing"])
+        assert f"No log lines containing 'nothing' since {in_utc} from" in empty.output
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 @pytest.mark.parametrize("since", ["2026-13-01", "yesterday", "2999-01-01T00:00"])

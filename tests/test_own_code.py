@@ -282,9 +282,9 @@ def test_up_reports_the_code_and_stops_before_uploading_broken_code(
     assert result.exit_code == 0, result.output
     code = json.loads(result.stdout)["code"]
     assert code["source"] == "handlers" and code["dependencies"] == []
-    assert "Code: handlers/ @ " + code["digest"] in result.stderr
+    assert "Code: handlers/ @ " + code["digest"] in result.output
     if sys.version_info[:2] != (3, 13):  # the default runtime is python3.13
-        assert "the functions run python3.13: it is only a guide" in result.stderr
+        assert "the functions run python3.13: it is only a guide" in result.output
     lam = session.client("lambda")
     deployed = lam.get_function_configuration(FunctionName="POC-Lambda-1")["CodeSha256"]
     assert deployed == code["code_sha256"]["order_writer.handler"]
@@ -317,7 +317,7 @@ def test_status_says_which_code_runs(tmp_path: Path, runner: CliRunner, session:
     writer = json.loads(result.stdout)["resources"]["writer"]
     assert writer["code"]["source"] == "handlers"
     digest = writer["code"]["digest"]
-    assert f"Lambda function POC-Lambda-1: code from handlers/ @ {digest}" in result.stderr
+    assert f"Lambda function POC-Lambda-1: code from handlers/ @ {digest}" in result.output
     assert code_sha256(package(handlers).archive("order_writer.handler")) == writer["code_sha256"]
 
 
@@ -727,7 +727,7 @@ def test_a_requirements_file_that_only_names_another_installs_what_that_lists(
     result = runner.invoke(cli, ["up", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["code"]["dependencies"] == ["orderstamp==1.0"]
-    assert "1 dependency" in result.stderr
+    assert "1 dependency" in result.output
 
 
 def test_a_requirements_file_only_naming_a_missing_file_is_an_error(tmp_path: Path) -> None:
@@ -872,17 +872,39 @@ def test_a_resolution_that_fails_to_be_written_leaves_no_temporary_file(
     assert list((cache / "resolutions").iterdir()) == []
 
 
-def test_a_handler_that_hangs_at_import_is_stopped_at_lambdas_init_limit(
+def test_a_handler_that_hangs_at_import_is_stopped_at_its_functions_timeout(
     tmp_path: Path, runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Issue 21, item 11: reported after 60 s, where Lambda's init phase gives up at 10 s.
+    # Issue 21, item 11: reported after 60 s. An import longer than the function's timeout can
+    # never finish on Lambda: its init phase gives up at 10 s, and the retry in the invocation
+    # runs out of the timeout.
     assert handler_check.INIT_LIMIT_SECONDS == 10
-    monkeypatch.setattr(handler_check, "INIT_LIMIT_SECONDS", 1.0)  # shortened for the test
+    monkeypatch.setattr(handler_check, "INIT_LIMIT_SECONDS", 0.5)  # shortened for the test
+    monkeypatch.setenv("POCCTL_WRITER_TIMEOUT", "1")
     handlers = own_handlers(tmp_path)
     writer = handlers / "order_writer.py"
     writer.write_text(writer.read_text() + "\nimport time\ntime.sleep(600)\n")
     result = runner.invoke(cli, ["up"])
     assert result.exit_code == 1
     assert "Importing POC-Lambda-1's handler from" in result.output
-    assert "took over 1 s, the limit of Lambda's init phase" in result.output
+    assert "took over 1 s, the function's timeout" in result.output
     assert "Nothing was uploaded" in result.output and "Traceback" not in result.output
+
+
+def test_an_import_past_the_init_limit_but_within_the_timeout_is_deployed_with_a_warning(
+    tmp_path: Path, runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lambda Developer Guide, execution environment lifecycle: past the 10 s limit, "Lambda
+    # retries the Init phase at the time of the first function invocation with the configured
+    # function timeout": it works on AWS, so `up` must not refuse it (review of item 11).
+    # 10 s, shortened; longer than importing boto3 takes on a busy machine
+    monkeypatch.setattr(handler_check, "INIT_LIMIT_SECONDS", 3.0)
+    handlers = own_handlers(tmp_path)
+    writer = handlers / "order_writer.py"
+    writer.write_text(writer.read_text() + "\nimport time\ntime.sleep(3.5)\n")
+    result = runner.invoke(cli, ["up"])
+    assert result.exit_code == 0, result.output
+    assert "note: Importing POC-Lambda-1's handler took " in result.output
+    assert "s, over the 3 s Lambda gives a function's init phase" in result.output
+    assert "within its 10 s timeout, so every cold start waits for it again" in result.output
+    assert "Nothing was uploaded" not in result.output

@@ -294,7 +294,10 @@ def test_redrive_while_the_writer_still_fails_says_so_and_exits_1(
     document = json.loads(result.stdout)
     assert document["moved"] >= 1 and document["stored"] == 0
     assert "writer broken on purpose" in document["plan"]["last_error"]
-    assert "Lambda-1 failed since its last update (" in result.stderr
+    assert "Lambda-1's last error, logged at " in result.stderr
+    assert ", after Lambda-1's last update (" in result.stderr
+    assert "If `pocctl up` fixed something else since (its role, the table)" in result.stderr
+    assert "failed since" not in result.stderr
     assert f"0 of {document['moved']} redriven order(s) stored" in document["error"]
     assert "Is Lambda-1 still failing?" in document["error"]
 

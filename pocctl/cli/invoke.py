@@ -15,6 +15,7 @@ from pocctl.invoke import (
     Invoked,
     RecordOutcome,
     event_problem,
+    full_log,
     function_name,
     invoke,
     outcomes,
@@ -41,8 +42,9 @@ def invoke_command(
     Without --event, function 1 gets an SQS batch holding a sample order (it is stored in the
     table) and function 2 a DynamoDB INSERT of a sample row (its notification is published).
     It then says what became of each record (stored, notified, skipped or failed, and why),
-    from the function's answer and log. Exit status 1 if the function raised an error or a
-    record was not processed; 2 if the event is not shaped like the function's real source's
+    from the function's answer and log (its whole log when the tail does not tell). Exit status
+    1 if the function raised an error, a record was not processed, or what became of a record
+    could not be told; 2 if the event is not shaped like the function's real source's
     (an SQS batch for 1, a DynamoDB Streams batch for 2), naming what is missing.
 
     \b
@@ -82,6 +84,12 @@ def invoke_command(
         for line in done.log_tail.rstrip("\n").splitlines():
             term.info(f"  {line}")
     records = outcomes(which, event, done)
+    if any(r.outcome == "unknown" for r in records):
+        # The tail is the log's last 4 KB: a larger batch's first records are cut out of it.
+        with term.busy(f"Reading {name}'s whole log of this invocation ..."):
+            log = full_log(ctx, done)
+        if log is not None:
+            records = outcomes(which, event, done, log)
     if records:
         term.info("Records:")
         for record in records:
@@ -114,6 +122,15 @@ def _failure(
         listed = "; ".join(str(r) for r in failed)
         return PocctlError(
             f"{name}: {len(failed)} of {len(records)} record(s) not processed: {listed}", hint
+        )
+    unknown = [r for r in records if r.outcome == "unknown"]
+    if unknown:
+        return PocctlError(
+            f"{name}: could not tell what became of {len(unknown)} of {len(records)} "
+            f"record(s) ({', '.join(r.record for r in unknown[:5])}"
+            f"{', ...' if len(unknown) > 5 else ''}): its log says nothing of them, or had not "
+            "reached CloudWatch Logs yet",
+            f"Look again in a few minutes: `pocctl logs --function {which} --since 15m`.",
         )
     if done.failed_items:  # identifiers that name no record of the event
         return PocctlError(

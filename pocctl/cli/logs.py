@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from pocctl.cli.main import cli, stopped_by_user
-from pocctl.cli.options import aws_options, collect, make_context, terminal
+from pocctl.cli.options import aws_options, collect, make_context, runtime, terminal
 from pocctl.logs import SINCE_PATTERN, LogLine, dated, functions_for, parse_since, read
 
 FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
@@ -26,7 +26,8 @@ FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
     "--since",
     default="10m",
     show_default=True,
-    help="How far back to start: 30s, 10m, 2h, 1d, 1w, or a date and time (2026-01-31T09:30).",
+    help="How far back to start: 30s, 10m, 2h, 1d, 1w, or a date and time: 2026-01-31T09:30 "
+    "(UTC, as `aws logs tail` reads it) or with its zone, 2026-01-31T10:30+01:00.",
 )
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @click.option("--filter", "text", help="Only lines containing TEXT (ignoring case).")
@@ -45,7 +46,8 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
       pocctl logs -f
     """
     flags = collect(kwargs)
-    start_ms = parse_since(since)  # a bad value is a usage error before anything is read
+    now = runtime().now()
+    start_ms = parse_since(since, now)  # a bad value is a usage error before anything is read
     relative = SINCE_PATTERN.match(since.strip().lower())
     span = f"in the last {since}" if relative else f"since {since}"
     term = terminal(flags)
@@ -54,7 +56,7 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
     with term.busy(f"Reading lines {span} of {', '.join(functions)} ..."):
         lines = read(ctx, functions, start_ms, text)
     width = max(len(f) for f in functions)
-    today = datetime.now().date()
+    today = datetime.fromtimestamp(now).date()  # lines are shown in local time
     with_date = dated((line.timestamp for line in lines), today)
     for line in lines:
         term.log_line(line.timestamp, line.function, width, line.message, with_date=with_date)

@@ -48,6 +48,7 @@ class Runtime:
     session: Callable[..., boto3.Session] = new_session
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    now: Callable[[], float] = time.time  # the wall clock: seconds since the epoch
     stdin_is_terminal: Callable[[], bool] = _stdin_is_terminal
 
 

@@ -44,8 +44,12 @@ def redrive_command(dry_run: bool, wait: float, as_json: bool, **kwargs: Any) ->
     plan = plan_redrive(ctx)
     document: dict[str, Any] = {"dry_run": dry_run, "plan": vars(plan).copy()}
     if plan.last_error:
+        after = (
+            f", after Lambda-1's last update ({plan.writer_updated})" if plan.writer_updated else ""
+        )
         term.warning(
-            f"Lambda-1 failed since its last update ({plan.writer_updated}): {plan.last_error}"
+            f"Lambda-1's last error, logged at {plan.last_error_at}{after}: {plan.last_error}. "
+            "If `pocctl up` fixed something else since (its role, the table), it may be past."
         )
     if plan.in_flight:
         term.note(

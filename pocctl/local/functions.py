@@ -98,6 +98,10 @@ def read_function(account: str, region: str, name: str) -> tuple[FunctionVersion
     return version, code
 
 
+# What became of a worker's Init phase (Worker.initialised).
+INIT_DONE, INIT_TIMEOUT, INIT_EXITED = "done", "timeout", "exited"
+
+
 class Worker:
     def __init__(
         self,
@@ -111,7 +115,12 @@ class Worker:
         self.init_done = False  # the worker said its handler is imported (or failed to be)
         self.process: subprocess.Popen[str] | None = None
         self.requests: IO[str]
-        self.answers: IO[str]
+        # Answers are read from the descriptor itself, split into lines here: select() sees
+        # only what no buffer has taken yet, so a buffered reader that took the init line and
+        # the answer in one read would leave select() waiting for an answer already read.
+        self._answers: int
+        self._pending = b""
+        self.exit_status: int | None = None  # as the worker said it exits (sys.exit)
         if forks is not None:
             self.pid, channel = forks.start(
                 {
@@ -122,8 +131,8 @@ class Worker:
                 }
             )
             self.requests = channel.makefile("w", encoding="utf-8", buffering=1)
-            self.answers = channel.makefile("r", encoding="utf-8")
-            channel.close()  # the two files keep it open
+            self._answers = os.dup(channel.fileno())
+            channel.close()  # the request file and the answers' descriptor keep it open
             return
         self.process = subprocess.Popen(
             [
@@ -142,7 +151,7 @@ class Worker:
         )
         self.pid = self.process.pid
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.requests, self.answers = self.process.stdin, self.process.stdout
+        self.requests, self._answers = self.process.stdin, self.process.stdout.fileno()
 
     @property
     def alive(self) -> bool:
@@ -150,13 +159,64 @@ class Worker:
             return self.process.poll() is None
         return forks.alive(self.pid)
 
-    def initialised(self, limit: float) -> bool:
-        """Whether its Init phase (importing the handler) ended within `limit` seconds."""
-        if self.init_done:
+    def _line(self, timeout: float) -> str | None:
+        """The worker's next line; "" once it has exited (end of file); None if none came
+        within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            if self._answers < 0:
+                return ""
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._answers], [], [], max(0.0, left))
+            if not ready:
+                return None
+            try:
+                chunk = os.read(self._answers, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                return ""
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line.decode("utf-8") + "\n"
+
+    def _ending(self, line: str | None) -> bool:
+        """Whether `line` says the worker's process ended (end of file, or {"exited": n})."""
+        if line is None:
+            return False
+        if not line:
             return True
-        ready, _, _ = select.select([self.answers], [], [], limit)
-        self.init_done = bool(ready) and bool(self.answers.readline())
-        return self.init_done
+        said = json.loads(line)
+        if "exited" in said and "ok" not in said:
+            self.exit_status = int(said["exited"])
+            return True
+        return False
+
+    def initialised(self, limit: float) -> str:
+        """What became of its Init phase (importing the handler) within `limit` seconds:
+        INIT_DONE, INIT_TIMEOUT, or INIT_EXITED (the process ended: sys.exit or a crash)."""
+        if not self.init_done:
+            line = self._line(limit)
+            if line is None:
+                return INIT_TIMEOUT
+            if self._ending(line):
+                return INIT_EXITED
+            self.init_done = True
+        return INIT_DONE
+
+    def _exited(self, request_id: str, elapsed: float) -> Invocation:
+        self.kill()
+        code = self.process.returncode if self.process is not None else None
+        code = self.exit_status if self.exit_status is not None else code
+        status = f"exit status {code}" if code is not None and code >= 0 else "exit"
+        if code is not None and code < 0:
+            status = f"signal: {(signal.strsignal(-code) or str(-code)).lower()}"
+        return Invocation(
+            False,
+            error_type="Runtime.ExitError",
+            error_message=f"RequestId: {request_id} Error: Runtime exited with error: {status}",
+            duration_ms=elapsed,
+        )
 
     def invoke(self, event: Any, request_id: str, timeout: float) -> Invocation:
         """One invocation within `timeout` seconds; for a worker whose Init phase has not
@@ -166,14 +226,13 @@ class Worker:
             self.requests.write(json.dumps({"event": event, "id": request_id}) + "\n")
             self.requests.flush()
         except (BrokenPipeError, OSError):
-            return Invocation(False, error_type="Runtime.ExitError", error_message="worker died")
-        ready, _, _ = select.select([self.answers], [], [], timeout)
-        if ready and not self.init_done:
-            self.init_done = bool(self.answers.readline())
-            left = max(0.0, timeout - (time.monotonic() - started))
-            ready, _, _ = select.select([self.answers], [], [], left)
+            return self._exited(request_id, 0.0)
+        line = self._line(timeout)
+        if line and not self.init_done and not self._ending(line):
+            self.init_done = True
+            line = self._line(max(0.0, timeout - (time.monotonic() - started)))
         elapsed = (time.monotonic() - started) * 1000
-        if not ready:
+        if line is None:
             self.kill()
             return Invocation(
                 False,
@@ -181,15 +240,9 @@ class Worker:
                 error_message=f"Task timed out after {timeout:.2f} seconds",
                 duration_ms=elapsed,
             )
-        line = self.answers.readline()
-        if not line:
-            self.kill()
-            return Invocation(
-                False,
-                error_type="Runtime.ExitError",
-                error_message="worker exited",
-                duration_ms=elapsed,
-            )
+        if self._ending(line):
+            return self._exited(request_id, elapsed)
+        assert line is not None
         answer = json.loads(line)
         return Invocation(
             ok=answer["ok"],
@@ -208,9 +261,21 @@ class Worker:
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        for end in (self.requests, self.answers):
+        with contextlib.suppress(OSError):
+            self.requests.close()
+        if self._answers >= 0:
             with contextlib.suppress(OSError):
-                end.close()
+                os.close(self._answers)
+            self._answers = -1  # closed once: the number may be reused by another file
+
+
+def _init_report(started: float, phase: str, outcome: str) -> str:
+    """Lambda's INIT_REPORT line for an init that did not finish."""
+    status = "Status: timeout"
+    if outcome == INIT_EXITED:
+        status = "Status: error\tError Type: Runtime.ExitError"
+    took = (time.monotonic() - started) * 1000
+    return f"INIT_REPORT Init Duration: {took:.2f} ms\tPhase: {phase}\t{status}"
 
 
 @dataclass
@@ -336,18 +401,22 @@ class Invoker:
             self._write_logs(version, "injected", request_id, result)
             return result
         worker = self._acquire(version, code)
-        init_report = None
         init_started = time.monotonic()
-        if not worker.initialised(self.init_limit):
+        init = worker.initialised(self.init_limit)
+        if init != INIT_DONE:
             # Lambda Developer Guide, "Understanding the Lambda execution environment lifecycle":
             # "The Init phase is limited to 10 seconds. If all three tasks do not complete within
             # 10 seconds, Lambda retries the Init phase at the time of the first function
-            # invocation with the configured function timeout."
+            # invocation with the configured function timeout." An init that fails is retried
+            # so too. When the runtime exits, both INIT_REPORT lines say `Status: error  Error
+            # Type: Runtime.ExitError`, Phase: init then Phase: invoke, before START, and the
+            # answer is Runtime.ExitError "RequestId: ... Error: Runtime exited with error: exit
+            # status N" (CloudWatch logs quoted in public write-ups of runtimes exiting at init;
+            # LocalStack's RIE writes START after the retried init's line too:
+            # localstack/lambda-runtime-init#103). awslabs/llrt#694, cited here before, could
+            # not be found.
             worker.kill()
-            init_report = (
-                f"INIT_REPORT Init Duration: {(time.monotonic() - init_started) * 1000:.2f} ms\t"
-                "Phase: init\tStatus: timeout"
-            )
+            init_lines = [_init_report(init_started, "init", init)]
             worker = Worker(
                 version,
                 self._code_dir(version, code),
@@ -358,15 +427,17 @@ class Invoker:
             result = worker.invoke(event, request_id, version.timeout)
         finally:
             self._release(worker)
-        if init_report is not None:
-            # As Lambda logs it (AWS What's New, 2023-11, INIT_REPORT lines for init errors and
-            # timeouts; awslabs/llrt#694 shows both): the init's, and the retry's if it timed out.
-            result.log_lines.append(init_report)
+        if init != INIT_DONE:
+            result.log_lines += init_lines
             if not worker.init_done:
-                result.logs += (
-                    f"INIT_REPORT Init Duration: {result.duration_ms:.2f} ms\t"
-                    "Phase: invoke\tStatus: timeout\n"
-                )
+                # The retry failed too: it exited, or used up the invocation's timeout. Where
+                # AWS writes a timed-out retry's line is not documented: after START, here.
+                retried = INIT_EXITED if result.error_type == "Runtime.ExitError" else "timeout"
+                line = _init_report(time.monotonic() - result.duration_ms / 1000, "invoke", retried)
+                if retried == INIT_EXITED:
+                    result.log_lines.append(line)
+                else:
+                    result.logs += line + "\n"
         self.invocations += 1
         self._write_logs(version, worker.id, request_id, result)
         return result

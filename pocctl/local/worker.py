@@ -71,6 +71,8 @@ def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, proto
         with contextlib.redirect_stdout(init_logs), contextlib.redirect_stderr(init_logs):
             handler = getattr(importlib.import_module(module_name), function_name)
         init_error = None
+    except SystemExit as exc:  # the runtime's process ends: Lambda's Runtime.ExitError
+        _exiting(protocol, exc)
     except Exception as exc:
         handler, init_error = None, exc
     protocol.write(json.dumps({"init": "done"}) + "\n")  # the Init phase is over
@@ -88,12 +90,23 @@ def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, proto
             with contextlib.redirect_stdout(logs), contextlib.redirect_stderr(logs):
                 result = handler(request["event"], context)
             answer = {"ok": True, "result": result}
+        except SystemExit as exc:
+            _exiting(protocol, exc)
         except Exception as exc:
             logs.write(traceback.format_exc())
             answer = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}
         answer["logs"] = logs.getvalue()
         protocol.write(json.dumps(answer, default=str) + "\n")
         protocol.flush()
+
+
+def _exiting(protocol: Any, exc: SystemExit) -> None:
+    """Say with which status the process ends (a forked worker's is not seen by anyone), then
+    end it."""
+    status = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+    protocol.write(json.dumps({"exited": status}) + "\n")
+    protocol.flush()
+    raise exc
 
 
 if __name__ == "__main__":
