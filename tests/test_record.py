@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
+from pocctl.cli.remember import rewritten
 from pocctl.config import Config, environment_size
 from pocctl.errors import ConfigError
 from pocctl.local.emulator import Emulator
@@ -91,7 +92,9 @@ def test_a_setting_in_pocctl_toml_that_a_flag_changed_is_updated(
         'pocctl.toml: stage = "test" (was "prod"), so later commands see the stack as deployed'
         in up.output
     )
-    assert config.read_text() == 'stack = "saved"\n# the stage\nstage = "test"\nmemory = 128\n'
+    assert config.read_text() == (
+        'stack = "saved"\n# the stage\nstage = "test"  # old\nmemory = 128\n'
+    )
     assert "/test/" in json.loads(pocctl("outputs", "--json").stdout)["order_url"]
 
     # Edited after the deploy: a change `up` would make, not damage.
@@ -100,6 +103,42 @@ def test_a_setting_in_pocctl_toml_that_a_flag_changed_is_updated(
     assert status.exit_code == 0, status.output
     assert "pending: `up` would change memory 128 -> 256, from pocctl.toml" in status.output
     assert "drifted" not in status.output
+
+
+def test_pocctl_toml_is_rewritten_exactly_whatever_its_layout(pocctl: Any, tmp_path: Path) -> None:
+    # Quoted keys, a table header with a comment, comments inside the table and at line ends,
+    # and a value with a newline (TOML forbids a raw one in a basic string).
+    config = tmp_path / "pocctl.toml"
+    config.write_text(
+        '"stack" = "lay"\n"stage" = "prod"  # where\n\n[environment]  # for the handlers\n'
+        '# the greeting\nMSG = "hi"  # said first\n# the level\nLEVEL = "1"\n'
+    )
+    up = pocctl("up", "--stage", "qa", "--env", "MSG=a\nb", "--env", "LEVEL=2")
+    assert up.exit_code == 0, up.output
+    assert 'pocctl.toml: stage = "qa" (was "prod")' in up.output
+    assert "pocctl.toml: environment = {LEVEL=2, MSG=a\nb} (was {LEVEL=1, MSG=hi})" in up.output
+    assert config.read_text() == (
+        '"stack" = "lay"\n"stage" = "qa"  # where\n\n[environment]  # for the handlers\n'
+        '# the greeting\nMSG = "a\\nb"  # said first\n# the level\nLEVEL = "2"\n'
+    )
+    shown = pocctl("config", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert "/qa/" in json.loads(pocctl("outputs", "--json").stdout)["order_url"]
+
+
+def test_dotted_environment_keys_in_pocctl_toml_are_rewritten(pocctl: Any, tmp_path: Path) -> None:
+    config = tmp_path / "pocctl.toml"
+    config.write_text('stack = "dots"\nenvironment.MSG = "hi"  # kept\n')
+    up = pocctl("up", "--env", "MSG=bye")
+    assert up.exit_code == 0, up.output
+    assert "pocctl.toml: environment = {MSG=bye} (was {MSG=hi})" in up.output
+    assert config.read_text() == 'stack = "dots"\nenvironment.MSG = "bye"  # kept\n'
+
+
+def test_a_rewrite_that_cannot_be_exact_leaves_pocctl_toml_alone() -> None:
+    text = 'handlers = "mine"  # my code\n'
+    assert rewritten(text, {"handlers": None}) is None  # TOML has no null
+    assert rewritten(text, {"handlers": "yours"}) == 'handlers = "yours"  # my code\n'
 
 
 def test_code_from_a_directory_not_on_this_machine_is_left_as_it_is(
