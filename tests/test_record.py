@@ -141,6 +141,14 @@ def test_a_rewrite_that_cannot_be_exact_leaves_pocctl_toml_alone() -> None:
     assert rewritten(text, {"handlers": "yours"}) == 'handlers = "yours"  # my code\n'
 
 
+def test_a_rate_limit_with_many_digits_is_recorded_exactly(pocctl: Any) -> None:
+    up = pocctl("up", "--stack", "fine", "--rate-limit", "2.345678901")
+    assert up.exit_code == 0, up.output
+    status = pocctl("status", "--stack", "fine")
+    assert status.exit_code == 0, status.output
+    assert "Run `pocctl up`" not in status.output
+
+
 def test_code_from_a_directory_not_on_this_machine_is_left_as_it_is(
     pocctl: Any, tmp_path: Path
 ) -> None:
