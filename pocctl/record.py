@@ -29,6 +29,7 @@ class Record:
     code_unrecorded: bool = False
     # Environment keys recorded that neither function has any more (values are not recorded).
     lost_keys: tuple[str, ...] = ()
+    stage_note: str | None = None  # which stage was taken, when several could be
 
 
 def read_record(ctx: Context) -> Record:
@@ -42,10 +43,19 @@ def read_record(ctx: Context) -> Record:
     record = Record()
     values = record.values
     if api is not None:
-        # The stage that exists; of several, the one `up` recorded itself on.
+        # The stage that exists; of several, the one `up` recorded itself on (naming itself);
+        # of several of those, the one updated last (GetStages' lastUpdatedDate), said so.
         stages = ctx.client("apigateway").get_stages(restApiId=api["id"])["item"]
-        ours = [s for s in stages if recorded.STAGE in (s.get("tags") or {})]
-        stage = ours[0] if len(ours) == 1 else stages[0] if len(stages) == 1 else None
+        ours = [s for s in stages if (s.get("tags") or {}).get(recorded.STAGE) == s["stageName"]]
+        ours.sort(key=lambda s: s.get("lastUpdatedDate") or s.get("createdDate") or 0)
+        stage = ours[-1] if ours else stages[0] if len(stages) == 1 else None
+        if len(ours) > 1:
+            dated = all(s.get("lastUpdatedDate") for s in ours)
+            record.stage_note = (
+                f"stages {', '.join(s['stageName'] for s in ours)} all carry up's record; "
+                f"using {ours[-1]['stageName']}, "
+                + ("the one updated last" if dated else "though AWS gave no dates to choose by")
+            )
         tags = (stage or {}).get("tags") or {}
         if stage is not None:
             values["stage"] = stage["stageName"]

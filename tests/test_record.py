@@ -308,3 +308,64 @@ def test_pocctl_local_refuses_a_tag_value_lambda_refuses(emulator: Emulator) -> 
         lam.tag_resource(Resource=arn, Tags={"pocctl:code": "/my handlers (v2)"})
     with pytest.raises(ClientError, match="InvalidParameterValueException"):
         lam.tag_resource(Resource=arn, Tags={"pocctl:code": "/" + "a" * 256})
+
+
+def test_a_pocctl_toml_naming_another_stage_does_not_mislead(
+    pocctl: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Review of item 1: the stack serves at qa and pocctl.toml (a teammate's, or one an older
+    `init` wrote) says prod. Reading commands use qa and say so; status's repair keeps qa."""
+    config = tmp_path / "pocctl.toml"
+    config.write_text('stack = "team"\nstage = "qa"\n')
+    assert pocctl("up").exit_code == 0
+    config.write_text('stack = "team"\nstage = "prod"\n')
+    said = (
+        "pocctl.toml says stage prod; the stack serves at qa (its last up): "
+        "`pocctl up` would move it"
+    )
+
+    order = pocctl("test-order")
+    assert order.exit_code == 0, order.output
+    assert said in order.output
+    outputs = pocctl("outputs", "--json")
+    assert outputs.exit_code == 0, outputs.output
+    assert "/qa/" in json.loads(outputs.stdout)["order_url"]
+
+    status = pocctl("status")
+    assert status.exit_code == 0, status.output
+    assert "pending: `up` would change stage qa -> prod, from pocctl.toml" in status.output
+
+    emulator_client(emulator, "lambda").update_function_configuration(
+        FunctionName="team-Lambda-1", MemorySize=512
+    )
+    status = pocctl("status")
+    assert status.exit_code == 1, status.output
+    keep = "Run `pocctl up --stage qa` to repair what is missing or drifted and keep the deploy"
+    assert keep in status.output
+    assert "Run `pocctl up` to repair" not in status.output
+
+
+def test_of_several_stages_the_one_up_recorded_on_itself_is_used_and_said(
+    pocctl: Any, emulator: Emulator
+) -> None:
+    assert pocctl("up", "--stack", "many", "--stage", "qa").exit_code == 0
+    api = emulator_client(emulator, "apigateway")
+    (rest,) = [a for a in api.get_rest_apis()["items"] if a["name"] == "many-API"]
+    (qa,) = api.get_stages(restApiId=rest["id"])["item"]
+    # A stage made by hand with qa's tags copied: its record names qa, not itself.
+    api.create_stage(
+        restApiId=rest["id"], stageName="copy", deploymentId=qa["deploymentId"], tags=qa["tags"]
+    )
+    shown = pocctl("outputs", "--stack", "many", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert "/qa/" in json.loads(shown.stdout)["order_url"]
+
+    api.create_stage(
+        restApiId=rest["id"],
+        stageName="prod",
+        deploymentId=qa["deploymentId"],
+        tags={**qa["tags"], "pocctl:stage": "prod"},
+    )
+    shown = pocctl("outputs", "--stack", "many")
+    assert shown.exit_code == 0, shown.output
+    assert "note: stages qa, prod all carry up's record; using prod" in shown.output
