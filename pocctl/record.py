@@ -8,6 +8,7 @@ code with the directory it came from. Reads only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pocctl.aws import none_if_absent
@@ -32,6 +33,10 @@ class Record:
     stage_note: str | None = None  # which stage was taken, when several could be
 
 
+def _when(date: datetime | None) -> float:
+    return date.timestamp() if date is not None else 0.0
+
+
 def read_record(ctx: Context) -> Record:
     n = ctx.config.names
     lam = ctx.client("lambda")
@@ -44,10 +49,11 @@ def read_record(ctx: Context) -> Record:
     values = record.values
     if api is not None:
         # The stage that exists; of several, the one `up` recorded itself on (naming itself);
-        # of several of those, the one updated last (GetStages' lastUpdatedDate), said so.
+        # of several of those, the one updated last, said so (Stage.lastUpdatedDate: "The
+        # timestamp when the stage last updated", botocore's apigateway model; moto omits it).
         stages = ctx.client("apigateway").get_stages(restApiId=api["id"])["item"]
         ours = [s for s in stages if (s.get("tags") or {}).get(recorded.STAGE) == s["stageName"]]
-        ours.sort(key=lambda s: s.get("lastUpdatedDate") or s.get("createdDate") or 0)
+        ours.sort(key=lambda s: _when(s.get("lastUpdatedDate") or s.get("createdDate")))
         stage = ours[-1] if ours else stages[0] if len(stages) == 1 else None
         if len(ours) > 1:
             dated = all(s.get("lastUpdatedDate") for s in ours)

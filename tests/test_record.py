@@ -369,3 +369,35 @@ def test_of_several_stages_the_one_up_recorded_on_itself_is_used_and_said(
     shown = pocctl("outputs", "--stack", "many")
     assert shown.exit_code == 0, shown.output
     assert "note: stages qa, prod all carry up's record; using prod" in shown.output
+
+
+def test_of_several_stages_with_dates_the_one_updated_last_is_used(
+    pocctl: Any, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS's Stage carries lastUpdatedDate (botocore's apigateway model, Stage); moto's does not,
+    so here the stages get dates as AWS would give them: qa updated after prod."""
+    from moto.apigateway.models import Stage
+
+    dates = {"prod": 1_700_000_000, "qa": 1_700_000_600}
+    plain = Stage.to_json
+
+    def dated(self: Stage) -> dict[str, Any]:
+        return {**plain(self), "createdDate": 1_600_000_000, "lastUpdatedDate": dates[self.name]}
+
+    monkeypatch.setattr(Stage, "to_json", dated)
+    assert pocctl("up", "--stack", "dated", "--stage", "qa").exit_code == 0
+    api = emulator_client(emulator, "apigateway")
+    (rest,) = [a for a in api.get_rest_apis()["items"] if a["name"] == "dated-API"]
+    (qa,) = api.get_stages(restApiId=rest["id"])["item"]
+    api.create_stage(
+        restApiId=rest["id"],
+        stageName="prod",
+        deploymentId=qa["deploymentId"],
+        tags={**qa["tags"], "pocctl:stage": "prod"},
+    )
+    shown = pocctl("outputs", "--stack", "dated")
+    assert shown.exit_code == 0, shown.output
+    assert "note: stages prod, qa all carry up's record; using qa, the one updated last" in (
+        shown.output
+    )
+    assert "/qa/" in shown.output
