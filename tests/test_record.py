@@ -349,23 +349,13 @@ def test_of_several_stages_the_one_up_recorded_on_itself_is_used_and_said(
     pocctl: Any, emulator: Emulator
 ) -> None:
     assert pocctl("up", "--stack", "many", "--stage", "qa").exit_code == 0
-    api = emulator_client(emulator, "apigateway")
-    (rest,) = [a for a in api.get_rest_apis()["items"] if a["name"] == "many-API"]
-    (qa,) = api.get_stages(restApiId=rest["id"])["item"]
     # A stage made by hand with qa's tags copied: its record names qa, not itself.
-    api.create_stage(
-        restApiId=rest["id"], stageName="copy", deploymentId=qa["deploymentId"], tags=qa["tags"]
-    )
+    stage_beside(emulator, "many", "copy", naming="qa")
     shown = pocctl("outputs", "--stack", "many", "--json")
     assert shown.exit_code == 0, shown.output
     assert "/qa/" in json.loads(shown.stdout)["order_url"]
 
-    api.create_stage(
-        restApiId=rest["id"],
-        stageName="prod",
-        deploymentId=qa["deploymentId"],
-        tags={**qa["tags"], "pocctl:stage": "prod"},
-    )
+    stage_beside(emulator, "many", "prod", naming="prod")
     shown = pocctl("outputs", "--stack", "many")
     assert shown.exit_code == 0, shown.output
     assert "note: stages qa, prod all carry up's record; using prod" in shown.output
@@ -386,18 +376,23 @@ def test_of_several_stages_with_dates_the_one_updated_last_is_used(
 
     monkeypatch.setattr(Stage, "to_json", dated)
     assert pocctl("up", "--stack", "dated", "--stage", "qa").exit_code == 0
-    api = emulator_client(emulator, "apigateway")
-    (rest,) = [a for a in api.get_rest_apis()["items"] if a["name"] == "dated-API"]
-    (qa,) = api.get_stages(restApiId=rest["id"])["item"]
-    api.create_stage(
-        restApiId=rest["id"],
-        stageName="prod",
-        deploymentId=qa["deploymentId"],
-        tags={**qa["tags"], "pocctl:stage": "prod"},
-    )
+    stage_beside(emulator, "dated", "prod", naming="prod")
     shown = pocctl("outputs", "--stack", "dated")
     assert shown.exit_code == 0, shown.output
     assert "note: stages prod, qa all carry up's record; using qa, the one updated last" in (
         shown.output
     )
     assert "/qa/" in shown.output
+
+
+def stage_beside(emulator: Emulator, stack: str, name: str, *, naming: str) -> None:
+    """A stage made by hand beside the stack's qa, with its tags but `pocctl:stage` = naming."""
+    api = emulator_client(emulator, "apigateway")
+    (rest,) = [a for a in api.get_rest_apis()["items"] if a["name"] == f"{stack}-API"]
+    (ours,) = [s for s in api.get_stages(restApiId=rest["id"])["item"] if s["stageName"] == "qa"]
+    api.create_stage(
+        restApiId=rest["id"],
+        stageName=name,
+        deploymentId=ours["deploymentId"],
+        tags={**ours["tags"], "pocctl:stage": naming},
+    )
