@@ -8,6 +8,7 @@ code with the directory it came from. Reads only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pocctl.aws import none_if_absent
@@ -29,6 +30,11 @@ class Record:
     code_unrecorded: bool = False
     # Environment keys recorded that neither function has any more (values are not recorded).
     lost_keys: tuple[str, ...] = ()
+    stage_note: str | None = None  # which stage was taken, when several could be
+
+
+def _when(date: datetime | None) -> float:
+    return date.timestamp() if date is not None else 0.0
 
 
 def read_record(ctx: Context) -> Record:
@@ -42,15 +48,26 @@ def read_record(ctx: Context) -> Record:
     record = Record()
     values = record.values
     if api is not None:
-        # The stage that exists; of several, the one `up` recorded itself on (not one it was
-        # removing when DeleteStage failed).
+        # The stage that exists; of several, the one `up` recorded itself on (naming itself; not
+        # one it was removing when DeleteStage failed);
+        # of several of those, the one updated last, said so (Stage.lastUpdatedDate: "The
+        # timestamp when the stage last updated", botocore's apigateway model; moto omits it).
         stages = ctx.client("apigateway").get_stages(restApiId=api["id"])["item"]
         ours = [
             s
             for s in stages
-            if recorded.STAGE in (tags := s.get("tags") or {}) and REPLACED_TAG not in tags
+            if (tags := s.get("tags") or {}).get(recorded.STAGE) == s["stageName"]
+            and REPLACED_TAG not in tags
         ]
-        stage = ours[0] if len(ours) == 1 else stages[0] if len(stages) == 1 else None
+        ours.sort(key=lambda s: _when(s.get("lastUpdatedDate") or s.get("createdDate")))
+        stage = ours[-1] if ours else stages[0] if len(stages) == 1 else None
+        if len(ours) > 1:
+            dated = all(s.get("lastUpdatedDate") for s in ours)
+            record.stage_note = (
+                f"stages {', '.join(s['stageName'] for s in ours)} all carry up's record; "
+                f"using {ours[-1]['stageName']}, "
+                + ("the one updated last" if dated else "though AWS gave no dates to choose by")
+            )
         tags = (stage or {}).get("tags") or {}
         if stage is not None:
             values["stage"] = stage["stageName"]

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import tomlkit
+
 from pocctl.config import (
     DEFAULT_REGION,
     DEFAULT_STACK,
@@ -460,7 +462,8 @@ def template(region: str, stack: str, handlers: str | None = None) -> str:
 
 def toml_value(value: Any) -> str:
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        # Escaped as TOML wants (control characters too): a basic string on one line.
+        return tomlkit.string(value).as_string()
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, dict):

@@ -57,6 +57,7 @@ Snapshot = dict[str, tuple[int, int]]  # file -> (mtime_ns, size)
 def snapshot(root: Path) -> Snapshot:
     """Every file the package is built from: the zip's and the dependencies' (requirements.txt
     is left out of the zip, and may name files outside the directory)."""
+    root = root.resolve()  # as the requirements' paths are, to name those inside relatively
     files = {path.relative_to(root).as_posix(): path for path in source_files(root)}
     for path in requirement_files(root / REQUIREMENTS):
         path = path.resolve()
@@ -69,6 +70,11 @@ def snapshot(root: Path) -> Snapshot:
             continue
         found[name] = (stat.st_mtime_ns, stat.st_size)
     return found
+
+
+def outside(directory: str) -> list[str]:
+    """The files watched beyond the directory (named by its requirements.txt), by full path."""
+    return sorted(name for name in snapshot(Path(directory)) if Path(name).is_absolute())
 
 
 def deployed_shas(ctx: Context, functions: list[FunctionStep]) -> dict[str, str]:

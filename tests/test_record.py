@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
+from pocctl.cli.remember import rewritten
 from pocctl.config import Config, environment_size
 from pocctl.errors import ConfigError
 from pocctl.local.emulator import Emulator
@@ -91,7 +92,9 @@ def test_a_setting_in_pocctl_toml_that_a_flag_changed_is_updated(
         'pocctl.toml: stage = "test" (was "prod"), so later commands see the stack as deployed'
         in up.output
     )
-    assert config.read_text() == 'stack = "saved"\n# the stage\nstage = "test"\nmemory = 128\n'
+    assert config.read_text() == (
+        'stack = "saved"\n# the stage\nstage = "test"  # old\nmemory = 128\n'
+    )
     assert "/test/" in json.loads(pocctl("outputs", "--json").stdout)["order_url"]
 
     # Edited after the deploy: a change `up` would make, not damage.
@@ -100,6 +103,50 @@ def test_a_setting_in_pocctl_toml_that_a_flag_changed_is_updated(
     assert status.exit_code == 0, status.output
     assert "pending: `up` would change memory 128 -> 256, from pocctl.toml" in status.output
     assert "drifted" not in status.output
+
+
+def test_pocctl_toml_is_rewritten_exactly_whatever_its_layout(pocctl: Any, tmp_path: Path) -> None:
+    # Quoted keys, a table header with a comment, comments inside the table and at line ends,
+    # and a value with a newline (TOML forbids a raw one in a basic string).
+    config = tmp_path / "pocctl.toml"
+    config.write_text(
+        '"stack" = "lay"\n"stage" = "prod"  # where\n\n[environment]  # for the handlers\n'
+        '# the greeting\nMSG = "hi"  # said first\n# the level\nLEVEL = "1"\n'
+    )
+    up = pocctl("up", "--stage", "qa", "--env", "MSG=a\nb", "--env", "LEVEL=2")
+    assert up.exit_code == 0, up.output
+    assert 'pocctl.toml: stage = "qa" (was "prod")' in up.output
+    assert "pocctl.toml: environment = {LEVEL=2, MSG=a\nb} (was {LEVEL=1, MSG=hi})" in up.output
+    assert config.read_text() == (
+        '"stack" = "lay"\n"stage" = "qa"  # where\n\n[environment]  # for the handlers\n'
+        '# the greeting\nMSG = "a\\nb"  # said first\n# the level\nLEVEL = "2"\n'
+    )
+    shown = pocctl("config", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert "/qa/" in json.loads(pocctl("outputs", "--json").stdout)["order_url"]
+
+
+def test_dotted_environment_keys_in_pocctl_toml_are_rewritten(pocctl: Any, tmp_path: Path) -> None:
+    config = tmp_path / "pocctl.toml"
+    config.write_text('stack = "dots"\nenvironment.MSG = "hi"  # kept\n')
+    up = pocctl("up", "--env", "MSG=bye")
+    assert up.exit_code == 0, up.output
+    assert "pocctl.toml: environment = {MSG=bye} (was {MSG=hi})" in up.output
+    assert config.read_text() == 'stack = "dots"\nenvironment.MSG = "bye"  # kept\n'
+
+
+def test_a_rewrite_that_cannot_be_exact_leaves_pocctl_toml_alone() -> None:
+    text = 'handlers = "mine"  # my code\n'
+    assert rewritten(text, {"handlers": None}) is None  # TOML has no null
+    assert rewritten(text, {"handlers": "yours"}) == 'handlers = "yours"  # my code\n'
+
+
+def test_a_rate_limit_with_many_digits_is_recorded_exactly(pocctl: Any) -> None:
+    up = pocctl("up", "--stack", "fine", "--rate-limit", "2.345678901")
+    assert up.exit_code == 0, up.output
+    status = pocctl("status", "--stack", "fine")
+    assert status.exit_code == 0, status.output
+    assert "Run `pocctl up`" not in status.output
 
 
 def test_code_from_a_directory_not_on_this_machine_is_left_as_it_is(
@@ -261,3 +308,91 @@ def test_pocctl_local_refuses_a_tag_value_lambda_refuses(emulator: Emulator) -> 
         lam.tag_resource(Resource=arn, Tags={"pocctl:code": "/my handlers (v2)"})
     with pytest.raises(ClientError, match="InvalidParameterValueException"):
         lam.tag_resource(Resource=arn, Tags={"pocctl:code": "/" + "a" * 256})
+
+
+def test_a_pocctl_toml_naming_another_stage_does_not_mislead(
+    pocctl: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Review of item 1: the stack serves at qa and pocctl.toml (a teammate's, or one an older
+    `init` wrote) says prod. Reading commands use qa and say so; status's repair keeps qa."""
+    config = tmp_path / "pocctl.toml"
+    config.write_text('stack = "team"\nstage = "qa"\n')
+    assert pocctl("up").exit_code == 0
+    config.write_text('stack = "team"\nstage = "prod"\n')
+    said = (
+        "pocctl.toml says stage prod; the stack serves at qa (its last up): "
+        "`pocctl up` would move it"
+    )
+
+    order = pocctl("test-order")
+    assert order.exit_code == 0, order.output
+    assert said in order.output
+    outputs = pocctl("outputs", "--json")
+    assert outputs.exit_code == 0, outputs.output
+    assert "/qa/" in json.loads(outputs.stdout)["order_url"]
+
+    status = pocctl("status")
+    assert status.exit_code == 0, status.output
+    assert "pending: `up` would change stage qa -> prod, from pocctl.toml" in status.output
+
+    emulator_client(emulator, "lambda").update_function_configuration(
+        FunctionName="team-Lambda-1", MemorySize=512
+    )
+    status = pocctl("status")
+    assert status.exit_code == 1, status.output
+    keep = "Run `pocctl up --stage qa` to repair what is missing or drifted and keep the deploy"
+    assert keep in status.output
+    assert "Run `pocctl up` to repair" not in status.output
+
+
+def test_of_several_stages_the_one_up_recorded_on_itself_is_used_and_said(
+    pocctl: Any, emulator: Emulator
+) -> None:
+    assert pocctl("up", "--stack", "many", "--stage", "qa").exit_code == 0
+    # A stage made by hand with qa's tags copied: its record names qa, not itself.
+    stage_beside(emulator, "many", "copy", naming="qa")
+    shown = pocctl("outputs", "--stack", "many", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert "/qa/" in json.loads(shown.stdout)["order_url"]
+
+    stage_beside(emulator, "many", "prod", naming="prod")
+    shown = pocctl("outputs", "--stack", "many")
+    assert shown.exit_code == 0, shown.output
+    assert "note: stages qa, prod all carry up's record; using prod" in shown.output
+
+
+def test_of_several_stages_with_dates_the_one_updated_last_is_used(
+    pocctl: Any, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS's Stage carries lastUpdatedDate (botocore's apigateway model, Stage); moto's does not,
+    so here the stages get dates as AWS would give them: qa updated after prod."""
+    from moto.apigateway.models import Stage
+
+    dates = {"prod": 1_700_000_000, "qa": 1_700_000_600}
+    plain = Stage.to_json
+
+    def dated(self: Stage) -> dict[str, Any]:
+        return {**plain(self), "createdDate": 1_600_000_000, "lastUpdatedDate": dates[self.name]}
+
+    monkeypatch.setattr(Stage, "to_json", dated)
+    assert pocctl("up", "--stack", "dated", "--stage", "qa").exit_code == 0
+    stage_beside(emulator, "dated", "prod", naming="prod")
+    shown = pocctl("outputs", "--stack", "dated")
+    assert shown.exit_code == 0, shown.output
+    assert "note: stages prod, qa all carry up's record; using qa, the one updated last" in (
+        shown.output
+    )
+    assert "/qa/" in shown.output
+
+
+def stage_beside(emulator: Emulator, stack: str, name: str, *, naming: str) -> None:
+    """A stage made by hand beside the stack's qa, with its tags but `pocctl:stage` = naming."""
+    api = emulator_client(emulator, "apigateway")
+    (rest,) = [a for a in api.get_rest_apis()["items"] if a["name"] == f"{stack}-API"]
+    (ours,) = [s for s in api.get_stages(restApiId=rest["id"])["item"] if s["stageName"] == "qa"]
+    api.create_stage(
+        restApiId=rest["id"],
+        stageName=name,
+        deploymentId=ours["deploymentId"],
+        tags={**ours["tags"], "pocctl:stage": naming},
+    )

@@ -250,3 +250,35 @@ def test_up_watch_ships_a_dependency_added_to_requirements_txt_with_ups_notes(
     document = json.loads(checked.stdout)
     assert document["code"]["dependencies"] == ["fastorder==1.0", "orderstamp==1.0"]
     assert set(document["counts"]) == {"unchanged"}, document["counts"]
+
+
+def test_up_watch_with_a_relative_handlers_path_names_files_as_the_user_does(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21, item 4 (review): the README's flow (`handlers = "handlers"`, a relative path):
+    requirements.txt is named as in the directory, and the "Watching" line says which files
+    outside it are watched too."""
+    monkeypatch.setenv("POCCTL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(bundled_dir("handlers"), tmp_path / "handlers")
+    common = tmp_path / "common-requirements.txt"
+    common.write_text("# shared by our functions\n")
+    requirements = tmp_path / "handlers" / "requirements.txt"
+    requirements.write_text(f"-r ../{common.name}\n")
+
+    def comment() -> None:
+        requirements.write_text(f"# ours\n-r ../{common.name}\n")
+
+    result = CliRunner().invoke(
+        cli,
+        ["up", "--watch", "--stack", "rel", "--handlers", "handlers"],
+        env={"AWS_ENDPOINT_URL": emulator.endpoint_url},
+        obj=Runtime(sleep=between_looks([comment])),
+    )
+    assert result.exit_code == 130, result.output
+    assert (
+        f"Watching handlers/ (and {common.resolve()}, which requirements.txt names) for changes"
+        in result.output
+    )
+    watched = result.output.split("for changes (Ctrl-C to stop) ...", 1)[1]
+    assert "\nrequirements.txt: no function's code changed" in watched, result.output

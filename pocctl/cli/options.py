@@ -17,7 +17,7 @@ from pocctl.context import Context, new_session
 from pocctl.errors import ConfigError, CredentialsError
 from pocctl.record import Record, read_record
 from pocctl.reporting import Reporter
-from pocctl.settings import Resolved, resolve, with_record
+from pocctl.settings import Resolved, pending, resolve, with_record
 from pocctl.ui import Terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -201,11 +201,12 @@ def make_context(
     *,
     reporter: Reporter | None = None,
     deployed: bool = True,
+    read_only: bool = False,
 ) -> Context:
     """The context a command works with; `term` shows progress unless another reporter is
     given, and every AWS call with --verbose. With `deployed`, each setting left at its default
     takes the value the stack was deployed with (its record)."""
-    return open_stack(flags, term, reporter=reporter, deployed=deployed).ctx
+    return open_stack(flags, term, reporter=reporter, deployed=deployed, read_only=read_only).ctx
 
 
 def open_stack(
@@ -214,12 +215,33 @@ def open_stack(
     *,
     reporter: Reporter | None = None,
     deployed: bool = True,
+    read_only: bool = False,
 ) -> Stack:
     given = resolve_settings(flags)
     context = _context(given, flags, term, reporter)
     record = read_record(context) if deployed else Record()
-    context.config = with_record(given, record.values).config()
+    settings = with_record(given, record.values)
+    if read_only:
+        settings = with_record(settings, served(term, given, record), over="all")
+    if record.stage_note:
+        term.warning(f"note: {record.stage_note}")
+    context.config = settings.config()
     return Stack(context, given, record)
+
+
+# What a command that only reads takes from the deployed stack even when told otherwise: another
+# stage is one that doesn't exist (403 Missing Authentication Token), not a choice.
+SERVED = ("stage",)
+
+
+def served(term: Terminal, given: Resolved, record: Record) -> dict[str, Any]:
+    values = {key: record.values[key] for key in SERVED if key in record.values}
+    for change in pending(given, values):
+        term.warning(
+            f"note: {change.source} says {change.key} {change.wanted}; the stack serves at "
+            f"{change.deployed} (its last up): `pocctl up` would move it"
+        )
+    return values
 
 
 def _context(

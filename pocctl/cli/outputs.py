@@ -24,7 +24,7 @@ def outputs(as_json: bool, **kwargs: Any) -> Finished:
     """
     flags = collect(kwargs)
     term = terminal(flags, as_json=as_json)
-    ctx = make_context(flags, term)
+    ctx = make_context(flags, term, read_only=True)
     values = read_outputs(ctx)
     if values["api_id"] is None:
         raise PocctlError(

@@ -1,11 +1,18 @@
 """After `up`: a key set in pocctl.toml that a flag or environment variable just overrode is
 updated in place (as `sam deploy --save-params` does), so that later commands, which read the
-file before the stack's record, see the stack as deployed. pocctl.toml is never created here."""
+file before the stack's record, see the stack as deployed. pocctl.toml is never created here.
+
+tomlkit edits the parsed document, so quoted and dotted keys, tables with comments and every
+comment are kept as they were; what it writes is read back with tomllib and must hold exactly the
+intended values, otherwise the file is left alone and the user is told what to write."""
 
 from __future__ import annotations
 
-import re
+import tomllib
 from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
 
 from pocctl.settings import (
     CONFIG_FILE,
@@ -20,54 +27,65 @@ from pocctl.settings import (
 # What shapes the stack (and the address it mails): not stack, region or profile, which choose
 # which stack a command works on.
 REMEMBERED = (*RECORDED, "email")
-TABLE = re.compile(r"^\s*\[")
 
 
 def remember(given: Resolved) -> list[str]:
-    """Update the file; one line for each key changed, saying so."""
+    """Update the file; one line for each key changed, saying so (or that it could not be)."""
     path = given.file
     if path is None:
         return []
     in_file = read_file(path)
-    lines = path.read_text().splitlines()
-    said = []
-    for key in REMEMBERED:
-        value = given.values[key]
-        if not given.sources[key].startswith(("flag", "env")) or key not in in_file:
-            continue
-        if same_setting(key, in_file[key], value):
-            continue
-        lines = _with_table(lines, key, value) if key == "environment" else _with(lines, key, value)
-        said.append(
-            f"{CONFIG_FILE}: {key} = {_shown(key, value)} (was {_shown(key, in_file[key])}), "
-            "so later commands see the stack as deployed"
-        )
-    if said:
-        path.write_text("\n".join(lines) + "\n")
-    return said
+    changes = {
+        key: given.values[key]
+        for key in REMEMBERED
+        if given.sources[key].startswith(("flag", "env"))
+        and key in in_file
+        and not same_setting(key, in_file[key], given.values[key])
+    }
+    if not changes:
+        return []
+    text = path.read_text()
+    written = rewritten(text, changes)
+    if written is None:
+        wanted = "; ".join(f"{key} = {_shown(key, value)}" for key, value in changes.items())
+        return [
+            f"{CONFIG_FILE} could not be updated (left as it was): set {wanted} in it, "
+            "or later commands will not see the stack as deployed"
+        ]
+    path.write_text(written)
+    return [
+        f"{CONFIG_FILE}: {key} = {_shown(key, value)} (was {_shown(key, in_file[key])}), "
+        "so later commands see the stack as deployed"
+        for key, value in changes.items()
+    ]
+
+
+def rewritten(text: str, changes: dict[str, Any]) -> str | None:
+    """`text` with each key of `changes` set to its value, everything else untouched; None when
+    that cannot be done exactly."""
+    try:
+        document = tomlkit.parse(text)
+        for key, value in changes.items():
+            if value is None:
+                return None  # TOML has no null: the default is written by removing the key
+            current = document.get(key)
+            if isinstance(value, dict) and isinstance(current, dict):
+                # The table edited in place: its comments and the kept keys' own stay put.
+                for name in [name for name in current if name not in value]:
+                    del current[name]
+                for name, item in value.items():
+                    current[name] = item
+            else:
+                document[key] = value
+        written = tomlkit.dumps(document)
+        parsed = tomllib.loads(written)
+    except (TOMLKitError, tomllib.TOMLDecodeError, ValueError, TypeError):
+        return None
+    before = tomllib.loads(text)
+    if parsed != {**before, **changes}:
+        return None
+    return written
 
 
 def _shown(key: str, value: Any) -> str:
     return shown(key, value) if key == "environment" else toml_value(value)
-
-
-def _with(lines: list[str], key: str, value: Any) -> list[str]:
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
-    for index, text in enumerate(lines):
-        if TABLE.match(text):
-            break  # only top-level keys are settings
-        if pattern.match(text):
-            return [*lines[:index], f"{key} = {toml_value(value)}", *lines[index + 1 :]]
-    return lines
-
-
-def _with_table(lines: list[str], key: str, variables: dict[str, str]) -> list[str]:
-    """The [environment] table's keys replaced by `variables`; its comments kept."""
-    header = [i for i, text in enumerate(lines) if re.match(rf"^\s*\[{key}\]\s*$", text)]
-    if not header:  # an inline table: environment = { ... }
-        return _with(lines, key, variables)
-    start = header[0]
-    end = next((i for i in range(start + 1, len(lines)) if TABLE.match(lines[i])), len(lines))
-    body = [text for text in lines[start + 1 : end] if not re.match(r"^\s*[^#\s].*=", text)]
-    fresh = [f"{name} = {toml_value(item)}" for name, item in variables.items()]
-    return [*lines[: start + 1], *fresh, *body, *lines[end:]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from pocctl.cli.main import cli
@@ -18,7 +19,7 @@ from pocctl.cli.options import (
 from pocctl.errors import PocctlError
 from pocctl.health import DRIFTED, FOREIGN, MISSING, PRESENT, REPAIR, Health, Resource, check
 from pocctl.reporting import RecordingReporter
-from pocctl.settings import pending, with_record
+from pocctl.settings import BY_KEY, Pending, pending, shown, with_record
 from pocctl.stack import DRAWN_UNDER, build_steps
 from pocctl.ui import Node
 
@@ -78,7 +79,8 @@ def status(
     stack = open_stack(flags, term, reporter=RecordingReporter())
     ctx, recorded = stack.ctx, stack.record.values
     ctx.config = with_record(stack.given, recorded, over="all").config()
-    changes = [str(change) for change in pending(stack.given, recorded)]
+    waiting = pending(stack.given, recorded)
+    changes = [str(change) for change in waiting]
     with term.busy(f"Reading stack {ctx.config.stack} in {ctx.config.region} ..."):
         health = check(ctx, build_steps(ctx.config))
     verdict = "healthy" if health.healthy else f"{len(health.problems)} problem(s)"
@@ -117,11 +119,33 @@ def status(
                 f"Stack {health.stack} is not healthy:\n"
                 + "\n".join(f"  - {problem}" for problem in health.problems),
                 "\n".join(
-                    health.hints
-                    + ["(`pocctl up` also makes the pending changes above.)"]
-                    * bool(changes and REPAIR in health.hints)
+                    [
+                        keeping(waiting) if waiting and hint == REPAIR else hint
+                        for hint in health.hints
+                    ]
                 ),
             ),
         )
     term.success(f"Stack {health.stack} is healthy.")
     return Finished(document)
+
+
+def keeping(changes: list[Pending]) -> str:
+    """The repair that keeps the last deploy: a bare `pocctl up` would also make the pending
+    changes (move the stage, say), undoing it."""
+    flags, elsewhere = [], []
+    for change in changes:
+        flag = BY_KEY[change.key].flag
+        if flag in ("--stage", "--rate-limit", "--burst-limit") or (
+            flag == "--handlers" and change.deployed is not None
+        ):
+            flags.append(f"{flag} {shlex.quote(str(change.deployed))}")
+        else:
+            value = shown(change.key, change.deployed)
+            elsewhere.append(f"{change.key} to {value} in {change.source}")
+    command = " ".join(["pocctl up", *flags])
+    return (
+        f"Run `{command}` to repair what is missing or drifted and keep the deploy"
+        + (f" (after setting {', '.join(elsewhere)} back)" if elsewhere else "")
+        + ": a bare `pocctl up` would also make the pending changes above."
+    )

@@ -98,7 +98,7 @@ def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs
     """
     flags = collect(kwargs)
     term = terminal(flags, as_json=as_json)
-    ctx = make_context(flags, term)
+    ctx = make_context(flags, term, read_only=True)
     try:
         result = prove(term, ctx, {"item": item, "customerID": customer}, timeout)
     except TestOrderInterrupted as stopped:

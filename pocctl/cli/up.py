@@ -30,7 +30,7 @@ from pocctl.resources.functions import FunctionStep
 from pocctl.resources.topic import EmailSubscriptionStep
 from pocctl.stack import build_steps, code_source
 from pocctl.ui import Terminal
-from pocctl.watch import Update, watch
+from pocctl.watch import Update, outside, watch
 
 
 def summary(ctx: Context, report: RunReport, seconds: float) -> dict[str, Any]:
@@ -314,7 +314,10 @@ def watch_handlers(term: Terminal, ctx: Context) -> list[Update]:
         for note in update.notes:  # as `up` shows them: each build may differ
             term.note(note)
 
-    term.info(f"Watching {functions[0].source.directory}/ for changes (Ctrl-C to stop) ...")
+    directory = functions[0].source.directory
+    beyond = outside(directory) if directory is not None else []
+    also = f" (and {', '.join(beyond)}, which requirements.txt names)" if beyond else ""
+    term.info(f"Watching {directory}/{also} for changes (Ctrl-C to stop) ...")
     try:
         watch(ctx, functions, report)
     except KeyboardInterrupt:

@@ -72,9 +72,15 @@ def function_tags(config: Config, timeout: int) -> dict[str, str]:
 def api_tags(config: Config) -> dict[str, str]:
     return {
         STAGE: config.stage,
-        RATE_LIMIT: f"{float(config.tuning.throttle_rate):g}",
+        RATE_LIMIT: rate_tag(float(config.tuning.throttle_rate)),
         BURST_LIMIT: str(config.tuning.throttle_burst),
     }
+
+
+def rate_tag(rate: float) -> str:
+    """Exact: repr is the shortest text that reads back as the same double (`10`, not `10.0`,
+    as older records wrote it)."""
+    return str(int(rate)) if rate.is_integer() else repr(rate)
 
 
 @dataclass(frozen=True)
