@@ -60,8 +60,11 @@ def validate_stage(stage: str) -> str:
 
 # Lambda Developer Guide, "Working with Lambda environment variables": a key starts with a letter,
 # has at least two characters, only letters, digits and underscores; all of them together at
-# most 4 KB ("Lambda quotas"). The keys Lambda sets itself can't be set ("Defined runtime
-# environment variables"; the same list in boltops-tools/jets's reserved_variables).
+# most 4 KB ("Lambda quotas"). The keys Lambda lists as reserved can't be set ("Defined runtime
+# environment variables"; the same list in boltops-tools/jets's reserved_variables), and
+# AWS_DEFAULT_REGION is refused the same way (zuka-e/laravel-react-task-spa#146). Other
+# AWS_LAMBDA_ keys are the user's to set: AWS_LAMBDA_EXEC_WRAPPER runs a wrapper script
+# ("Modifying the runtime environment", Wrapper scripts).
 ENV_KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]+$")
 LAMBDA_RESERVED_ENV = frozenset(
     {
@@ -98,7 +101,7 @@ def validate_environment(environment: Mapping[str, str]) -> Mapping[str, str]:
                 f"Environment variable {key} is set by pocctl itself (the handlers need it); "
                 "choose another name."
             )
-        if key in LAMBDA_RESERVED_ENV or key.startswith("AWS_LAMBDA_"):
+        if key in LAMBDA_RESERVED_ENV:
             raise ConfigError(
                 f"Environment variable {key} is reserved by Lambda (it sets it in every "
                 "function); choose another name."
@@ -226,6 +229,9 @@ class Config:
     handlers: str | None = None  # the user's handlers directory; None: pocctl's own
     # The user's variables for both functions, beside pocctl's own.
     environment: Mapping[str, str] = field(default_factory=dict)
+    # False when the deployed variables' values can't be known (both functions edited by hand,
+    # values not recorded): `status` then compares no function's variables with these.
+    environment_known: bool = True
 
     def __post_init__(self) -> None:
         validate_stack(self.stack)

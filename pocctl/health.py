@@ -141,7 +141,7 @@ def check(ctx: Context, steps: list[AnyStep]) -> Health:
             state = MISSING  # nothing asked of it, and what it would be part of is not there
         changes = []
         if plan is not None and state == DRIFTED:
-            changes = [str(c) for c in plan.changes if c.drift and not c.shown_live]
+            changes = [c.as_drift() for c in plan.changes if c.drift and not c.shown_live]
         health.resources[step.key] = Resource(
             step.kind, step.name, state, changes, live, step.wanted
         )

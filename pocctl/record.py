@@ -28,8 +28,11 @@ class Record:
     values: dict[str, Any] = field(default_factory=dict)  # setting key -> recorded value
     # The code came from a directory whose path could not be recorded (too long for a tag).
     code_unrecorded: bool = False
-    # Environment keys recorded that neither function has any more (values are not recorded).
-    lost_keys: tuple[str, ...] = ()
+    # Neither function's variables match the recorded digest (both edited by hand): the values
+    # deployed are not known, only their keys (values are not recorded).
+    environment_lost: bool = False
+    environment_keys: tuple[str, ...] = ()
+    environment_digest: str | None = None
     stage_note: str | None = None  # which stage was taken, when several could be
 
 
@@ -97,18 +100,31 @@ def read_record(ctx: Context) -> Record:
     variables = [
         ((f["Configuration"].get("Environment") or {}).get("Variables") or {}) for f in functions
     ]
+    users = [{k: v for k, v in found.items() if k not in OWN_ENV} for found in variables]
     keys_tag = tags.get(recorded.ENVIRONMENT)
     if keys_tag is None:
         return record
-    if keys_tag == recorded.UNRECORDED:  # too many keys for a tag: the writer's are the record
-        keys = [k for k in variables[0] if k not in OWN_ENV]
-    else:
-        keys = keys_tag.split()
+    keys = users[0].keys() if keys_tag == recorded.UNRECORDED else keys_tag.split()
+    digest = tags.get(recorded.ENVIRONMENT_DIGEST)
+    if digest is not None:
+        # The deployed values are those of a function whose variables still match the digest;
+        # the other one, if it differs, was edited by hand (status names it).
+        record.environment_digest = digest
+        stack = ctx.config.stack
+        match = [u for u in users if recorded.environment_digest(stack, u) == digest]
+        if match:
+            values["environment"] = match[0]
+        else:
+            record.environment_lost, record.environment_keys = True, tuple(keys)
+        return record
+    # Recorded by a pocctl that kept only the keys: the values are the functions'.
     environment = {}
     for key in keys:
         value = next((v[key] for v in variables if key in v), None)
         if value is not None:
             environment[key] = value
-    values["environment"] = environment
-    record.lost_keys = tuple(k for k in keys if k not in environment)
+    if len(environment) < len(keys):
+        record.environment_lost, record.environment_keys = True, tuple(keys)
+    else:
+        values["environment"] = environment
     return record

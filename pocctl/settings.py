@@ -157,7 +157,7 @@ SETTINGS = (
         None,
         ("POCCTL_HANDLERS",),
         "directory of your own Lambda code (`pocctl init --handlers` makes it); "
-        "unset: pocctl's built-in handlers",
+        "unset: as deployed, else pocctl's built-in handlers; built-in: pocctl's",
         None,
         "--handlers",
     ),
@@ -230,7 +230,7 @@ class Resolved:
             email=v["email"],
             stage=v["stage"],
             tuning=tuning,
-            handlers=v["handlers"],
+            handlers=handlers_directory(v["handlers"]),
             environment=dict(v["environment"]),
         )
 
@@ -357,7 +357,18 @@ RECORDED = (
 )
 
 
+# `--handlers built-in` (or handlers = "built-in"): pocctl's own code, given explicitly, so that
+# it wins over a handlers directory the stack was deployed from (./built-in is a directory).
+BUILT_IN_HANDLERS = "built-in"
+
+
+def handlers_directory(value: str | None) -> str | None:
+    return None if value == BUILT_IN_HANDLERS else value
+
+
 def same_setting(key: str, one: Any, other: Any) -> bool:
+    if key == "handlers":
+        one, other = handlers_directory(one), handlers_directory(other)
     if key == "handlers" and one is not None and other is not None:
         return bool(Path(one).resolve() == Path(other).resolve())
     if key == "rate_limit" and one is not None and other is not None:
@@ -414,7 +425,7 @@ def pending(resolved: Resolved, recorded: Mapping[str, Any]) -> list[Pending]:
 def shown(key: str, value: Any) -> str:
     """A setting's value for people: built-in for no handlers, secret-looking variables hidden."""
     if key == "handlers":
-        return "built-in" if value is None else str(value)
+        return BUILT_IN_HANDLERS if value is None else str(value)
     if key == "environment":
         return (
             "{"

@@ -160,6 +160,25 @@ def changed_by_hand(admin: Context) -> None:
     iam.delete_role_permissions_boundary(RoleName="ci-Lambda-2-Role")
 
 
+def test_the_deployer_reads_the_functions_record_back(
+    emulator: Emulator, as_deployer: None
+) -> None:
+    """GetFunction returns a function's tags (the record) only to a caller allowed
+    lambda:ListTags on it: the deployer policy grants it, so later commands see the deploy."""
+    runner = CliRunner()
+    up = runner.invoke(
+        cli, ["up", "--stack", "ci", "--env", "MODE=fast"], env={"POCCTL_MEMORY": "256"}
+    )
+    assert up.exit_code == 0, up.output
+
+    status = runner.invoke(cli, ["status", "--stack", "ci", "--json"])
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout)["pending"] == []
+    again = runner.invoke(cli, ["up", "--stack", "ci", "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["counts"].get("updated") is None  # kept memory and MODE
+
+
 def test_the_deployer_policy_reaches_no_other_stack(as_deployer: None) -> None:
     result = CliRunner().invoke(cli, ["up", "--stack", "other"])
     assert result.exit_code == 1

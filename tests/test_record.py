@@ -199,15 +199,186 @@ def test_environment_variables_are_applied_checked_and_repaired(
     status = pocctl("status")
     assert status.exit_code == 1
     assert (
-        "environment variables: API_TOKEN removed, EXTRA added (not set by up), "
-        "LOG_LEVEL changed 'INFO' -> 'DEBUG'" in status.output
+        "Lambda function envs-Lambda-2 has drifted (environment variables differ from the "
+        "deploy: API_TOKEN removed, EXTRA added (not deployed), LOG_LEVEL is 'INFO' (deployed: "
+        "'DEBUG'))" in status.output
     )
+    assert "envs-Lambda-1 has drifted" not in status.output
     assert "s3cret" not in status.output
+    planned = pocctl("up", "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    assert (
+        "environment variables: sets API_TOKEN, removes EXTRA, changes LOG_LEVEL 'INFO' -> "
+        "'DEBUG'" in planned.output
+    )
 
     repaired = pocctl("up", "--json")
     assert repaired.exit_code == 0, repaired.output
     assert counts(repaired).get("updated") == 1
     assert pocctl("status").exit_code == 0
+
+
+def variables_of(emulator: Emulator, function: str) -> dict[str, str]:
+    lam = emulator_client(emulator, "lambda")
+    found: dict[str, str] = lam.get_function_configuration(FunctionName=function)["Environment"][
+        "Variables"
+    ]
+    return found
+
+
+def edit_by_hand(emulator: Emulator, function: str, **changes: str | None) -> None:
+    """As in the console: each variable set, or removed (None)."""
+    variables = variables_of(emulator, function)
+    for key, value in changes.items():
+        if value is None:
+            variables.pop(key, None)
+        else:
+            variables[key] = value
+    emulator_client(emulator, "lambda").update_function_configuration(
+        FunctionName=function, Environment={"Variables": variables}
+    )
+
+
+def test_a_hand_edit_of_one_function_is_blamed_on_that_function(
+    pocctl: Any, emulator: Emulator
+) -> None:
+    """The values are not recorded, but their digest is: the function that still matches it
+    holds the deployed values, whichever of the two was edited."""
+    up = pocctl("up", "--stack", "one", "--env", "LOG_LEVEL=DEBUG", "--env", "MODE=fast")
+    assert up.exit_code == 0, up.output
+    edit_by_hand(emulator, "one-Lambda-1", LOG_LEVEL="INFO")
+
+    status = pocctl("status", "--stack", "one")
+    assert status.exit_code == 1, status.output
+    assert (
+        "Lambda function one-Lambda-1 has drifted (environment variables differ from the "
+        "deploy: LOG_LEVEL is 'INFO' (deployed: 'DEBUG'))" in status.output
+    )
+    assert "one-Lambda-2 has drifted" not in status.output
+    planned = pocctl("up", "--stack", "one", "--dry-run")
+    assert "changes LOG_LEVEL 'INFO' -> 'DEBUG'" in planned.output, planned.output
+    assert pocctl("up", "--stack", "one").exit_code == 0
+    for function in ("one-Lambda-1", "one-Lambda-2"):
+        assert variables_of(emulator, function)["LOG_LEVEL"] == "DEBUG"
+    assert pocctl("status", "--stack", "one").exit_code == 0
+
+
+def test_the_same_hand_edit_on_both_functions_is_drift_up_wont_guess(
+    pocctl: Any, emulator: Emulator
+) -> None:
+    """Neither function holds the deployed values, which are not recorded: `status` says so
+    (exit 1) and `up` changes nothing until told the variables."""
+    up = pocctl("up", "--stack", "both", "--env", "LOG_LEVEL=DEBUG", "--env", "API_KEY=k1")
+    assert up.exit_code == 0, up.output
+    for function in ("both-Lambda-1", "both-Lambda-2"):
+        edit_by_hand(emulator, function, LOG_LEVEL=None, API_KEY=None)
+
+    status = pocctl("status", "--stack", "both")
+    assert status.exit_code == 1, status.output
+    assert "differ from the last deploy (the deployed keys: API_KEY, LOG_LEVEL)" in status.output
+    assert "values are not recorded" in status.output
+    assert "Set the variables again with --env KEY=VALUE" in status.output
+    refused = pocctl("up", "--stack", "both")
+    assert refused.exit_code == 1, refused.output
+    assert "nothing was changed" in refused.output
+    assert pocctl("status", "--stack", "both").exit_code == 1  # the record is as it was
+
+    again = pocctl("up", "--stack", "both", "--env", "LOG_LEVEL=DEBUG", "--env", "API_KEY=k1")
+    assert again.exit_code == 0, again.output
+    assert pocctl("status", "--stack", "both").exit_code == 0
+
+
+def test_with_environment_in_pocctl_toml_both_hand_edits_are_named(
+    pocctl: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    (tmp_path / "pocctl.toml").write_text(
+        'stack = "toml"\n\n[environment]\nLOG_LEVEL = "DEBUG"\nMODE = "fast"\n'
+    )
+    assert pocctl("up").exit_code == 0
+    edit_by_hand(emulator, "toml-Lambda-1", LOG_LEVEL="INFO")
+    status = pocctl("status")
+    assert status.exit_code == 1
+    assert "toml-Lambda-1 has drifted" in status.output
+    assert "toml-Lambda-2 has drifted" not in status.output
+
+    edit_by_hand(emulator, "toml-Lambda-2", LOG_LEVEL="INFO")
+    status = pocctl("status")
+    assert status.exit_code == 1
+    for function in ("toml-Lambda-1", "toml-Lambda-2"):
+        assert (
+            f"Lambda function {function} has drifted (environment variables differ from the "
+            "deploy: LOG_LEVEL is 'INFO' (deployed: 'DEBUG'))" in status.output
+        )
+    assert "values are not recorded" not in status.output
+    repaired = pocctl("up", "--json")
+    assert repaired.exit_code == 0, repaired.output
+    assert counts(repaired).get("updated") == 2
+    assert pocctl("status").exit_code == 0
+
+
+def test_up_words_the_variables_it_will_set_and_remove(pocctl: Any) -> None:
+    assert pocctl("up", "--stack", "words", "--env", "API_KEY=k").exit_code == 0
+    planned = pocctl("up", "--stack", "words", "--env", "DB_PASSWORD=x", "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    assert "environment variables: removes API_KEY, sets DB_PASSWORD" in planned.output
+    assert "not set by up" not in planned.output and "added" not in planned.output
+    status = pocctl("status", "--stack", "words", "--env", "DB_PASSWORD=x")
+    assert status.exit_code == 0, status.output
+    assert "pending: `up` would change environment {API_KEY=***} -> {DB_PASSWORD=***}" in (
+        status.output
+    )
+
+
+def test_the_way_back_to_the_built_in_code_and_to_no_variables(
+    pocctl: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    mine = handlers_copy(tmp_path / "mine")
+    up = pocctl("up", "--stack", "back", "--handlers", str(mine), "--env", "LOG_LEVEL=DEBUG")
+    assert up.exit_code == 0, up.output
+    assert f"code from {mine}/" in pocctl("status", "--stack", "back").output
+
+    back = pocctl("up", "--stack", "back", "--handlers", "built-in", "--env", "")
+    assert back.exit_code == 0, back.output
+    status = pocctl("status", "--stack", "back", "--json")
+    assert status.exit_code == 0, status.output
+    functions = json.loads(status.stdout)["resources"]
+    assert {functions[k]["code"]["source"] for k in ("writer", "notifier")} == {"built-in"}
+    assert "LOG_LEVEL" not in variables_of(emulator, "back-Lambda-1")
+    assert counts(pocctl("up", "--stack", "back", "--json")).get("updated") is None
+
+    # The same from pocctl.toml: handlers = "built-in" and an empty [environment] table.
+    assert pocctl("up", "--stack", "back", "--handlers", str(mine), "--env", "A1=x").exit_code == 0
+    (tmp_path / "pocctl.toml").write_text(
+        'stack = "back"\nhandlers = "built-in"\n\n[environment]\n'
+    )
+    planned = pocctl("up", "--dry-run")
+    assert "environment variables: removes A1" in planned.output, planned.output
+    assert pocctl("up").exit_code == 0
+    assert counts(pocctl("up", "--json")).get("updated") is None
+    assert "A1" not in variables_of(emulator, "back-Lambda-2")
+    assert "code from built-in handlers" in pocctl("status").output
+
+
+def test_config_json_hides_secret_looking_values(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "pocctl.toml").write_text('[environment]\nAPI_TOKEN = "s3cret"\nLOG_LEVEL = "D"\n')
+    shown = runner.invoke(cli, ["config", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert "s3cret" not in shown.stdout
+    assert json.loads(shown.stdout)["settings"]["environment"]["value"] == {
+        "API_TOKEN": "***",
+        "LOG_LEVEL": "D",
+    }
+
+
+def test_a_wrapper_script_variable_is_accepted(runner: CliRunner, tmp_path: Path) -> None:
+    """AWS_LAMBDA_EXEC_WRAPPER is not among Lambda's reserved keys ("Modifying the runtime
+    environment", Wrapper scripts)."""
+    (tmp_path / "pocctl.toml").write_text(
+        '[environment]\nAWS_LAMBDA_EXEC_WRAPPER = "/var/task/wrapper"\n'
+    )
+    shown = runner.invoke(cli, ["config"])
+    assert shown.exit_code == 0, shown.output
+    assert "AWS_LAMBDA_EXEC_WRAPPER=/var/task/wrapper" in shown.output
 
 
 def test_the_4_kb_limit_holds_however_lambda_counts_it() -> None:
@@ -238,7 +409,8 @@ def emulator_client(emulator: Emulator, service: str) -> Any:
     [
         ("TABLE_NAME=x", "Environment variable TABLE_NAME is set by pocctl itself"),
         ("AWS_REGION=eu-west-1", "Environment variable AWS_REGION is reserved by Lambda"),
-        ("AWS_LAMBDA_ANYTHING=1", "Environment variable AWS_LAMBDA_ANYTHING is reserved"),
+        ("AWS_LAMBDA_FUNCTION_NAME=x", "Environment variable AWS_LAMBDA_FUNCTION_NAME is reserv"),
+        ("TZ=Europe/Paris", "Environment variable TZ is reserved by Lambda"),
         ("_HANDLER=x", "Environment variable _HANDLER is reserved by Lambda"),
         ("1ABC=x", "Invalid environment variable name '1ABC'"),
         ("A=x", "Invalid environment variable name 'A'"),
@@ -299,15 +471,70 @@ def test_a_handlers_path_a_tag_cant_hold_is_recorded_honestly(pocctl: Any, tmp_p
     assert pocctl("up", "--stack", "odd", "--handlers", str(deep)).exit_code == 0
 
 
-def test_pocctl_local_refuses_a_tag_value_lambda_refuses(emulator: Emulator) -> None:
+def test_pocctl_local_refuses_a_tag_lambda_refuses(emulator: Emulator) -> None:
     from botocore.exceptions import ClientError
 
     lam = emulator_client(emulator, "lambda")
     arn = "arn:aws:lambda:us-east-1:123456789012:function:nobody"
-    with pytest.raises(ClientError, match="InvalidParameterValueException"):
-        lam.tag_resource(Resource=arn, Tags={"pocctl:code": "/my handlers (v2)"})
-    with pytest.raises(ClientError, match="InvalidParameterValueException"):
-        lam.tag_resource(Resource=arn, Tags={"pocctl:code": "/" + "a" * 256})
+    for tags, part in (
+        ({"pocctl:code": "/my handlers (v2)"}, "Map value"),
+        ({"pocctl:code": "/" + "a" * 256}, "Map value"),
+        ({"pocctl code(1)": "x"}, "Map key"),
+        ({"k" * 129: "x"}, "Map key"),
+    ):
+        with pytest.raises(ClientError) as refused:
+            lam.tag_resource(Resource=arn, Tags=tags)
+        error = refused.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert error["Message"].startswith("1 validation error detected: Value '{")
+        assert (
+            f"' at 'tags' failed to satisfy constraint: {part} must satisfy constraint: ["
+            in (error["Message"])
+        )
+
+
+def test_pocctl_local_refuses_the_environments_lambda_refuses(
+    pocctl: Any, emulator: Emulator
+) -> None:
+    """Reserved keys and over 4 KB: refused on create and on update alike."""
+    from botocore.exceptions import ClientError
+
+    assert pocctl("up", "--stack", "lim").exit_code == 0
+    lam = emulator_client(emulator, "lambda")
+    role = lam.get_function(FunctionName="lim-Lambda-1")["Configuration"]["Role"]
+    create = {
+        "FunctionName": "lim-by-hand",
+        "Runtime": "python3.12",
+        "Role": role,
+        "Handler": "x.handler",
+        "Code": {"ZipFile": handlers_zip()},
+    }
+    refusals = (
+        ({"AWS_REGION": "eu-west-1"}, "reserved keys that are currently not supported for "
+         "modification. Reserved keys used in this request: AWS_REGION"),
+        ({"BIG": "x" * 5000}, "exceeded the 4KB limit"),
+    )  # fmt: skip
+    for variables, message in refusals:
+        with pytest.raises(ClientError, match="InvalidParameterValueException") as refused:
+            lam.create_function(**create, Environment={"Variables": variables})
+        assert message in str(refused.value)
+        with pytest.raises(ClientError, match="InvalidParameterValueException") as refused:
+            lam.update_function_configuration(
+                FunctionName="lim-Lambda-1", Environment={"Variables": variables}
+            )
+        assert message in str(refused.value)
+    wrapped = {"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper"}}
+    lam.create_function(**create, Environment=wrapped)  # a wrapper script: settable
+
+
+def handlers_zip() -> bytes:
+    import io
+    import zipfile
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("x.py", "def handler(event, context):\n    return None\n")
+    return code.getvalue()
 
 
 def test_a_pocctl_toml_naming_another_stage_does_not_mislead(

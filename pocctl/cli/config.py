@@ -20,6 +20,7 @@ from pocctl.cli.options import (
     resolve_settings,
     terminal,
 )
+from pocctl.config import secret_looking
 from pocctl.dependencies import REQUIREMENTS
 from pocctl.errors import ConfigError, PocctlError
 from pocctl.packaging import source_files
@@ -59,7 +60,7 @@ def show_config(as_json: bool, **kwargs: Any) -> Finished:
         "file": str(resolved.file) if resolved.file else None,
         "settings": {
             key: {
-                "value": value,
+                "value": hidden(value) if key == "environment" else value,
                 "source": resolved.sources[key],
                 **({"deployed_value_wins": True} if key in as_deployed else {}),
             }
@@ -88,6 +89,12 @@ def show_config(as_json: bool, **kwargs: Any) -> Finished:
             "deployed with, when it was deployed by this version of pocctl."
         )
     return Finished(document)
+
+
+def hidden(variables: dict[str, str]) -> dict[str, str]:
+    """Secret-looking variables' values as the text view shows them (`--json` ends up in CI
+    logs too)."""
+    return {k: "***" if secret_looking(k) else v for k, v in variables.items()}
 
 
 DEFAULT_HANDLERS = "handlers"

@@ -90,8 +90,9 @@ def handlers_option(command: F) -> F:
     option: Callable[[F], F] = click.option(
         "--handlers",
         metavar="DIR",
-        help="Deploy your own Lambda code from DIR (make it with `pocctl init --handlers`). "
-        "[env: POCCTL_HANDLERS; default: pocctl's built-in handlers]",
+        help="Deploy your own Lambda code from DIR (make it with `pocctl init --handlers`); "
+        "`--handlers built-in` deploys pocctl's own again. "
+        "[env: POCCTL_HANDLERS; default: as deployed, else pocctl's built-in handlers]",
     )
     return option(command)
 
@@ -103,6 +104,8 @@ def _environment(
         return None
     variables: dict[str, str] = {}
     for pair in value:
+        if pair == "":
+            continue  # `--env ""`: no variables (clears the deployed ones)
         key, equals, item = pair.partition("=")
         if not equals:
             raise click.BadParameter(f"{pair!r} is not KEY=VALUE.", param=param)
@@ -118,7 +121,8 @@ def env_option(command: F) -> F:
         metavar="KEY=VALUE",
         callback=_environment,
         help="An environment variable for both functions (repeat for more); the set replaces "
-        "the one in pocctl.toml or deployed. [default: as deployed; pocctl.toml [environment]]",
+        'the one in pocctl.toml or deployed; --env "" sets none. '
+        "[default: as deployed; pocctl.toml [environment]]",
     )
     return option(command)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from typing import Any
 
 from pocctl.cli.main import cli
 from pocctl.cli.options import (
     Finished,
+    Stack,
     aws_options,
     collect,
     env_option,
@@ -19,6 +21,8 @@ from pocctl.cli.options import (
 from pocctl.errors import PocctlError
 from pocctl.health import DRIFTED, FOREIGN, MISSING, PRESENT, REPAIR, Health, Resource, check
 from pocctl.reporting import RecordingReporter
+from pocctl.resources.functions import FunctionStep
+from pocctl.resources.recorded import environment_digest
 from pocctl.settings import BY_KEY, Pending, pending, shown, with_record
 from pocctl.stack import DRAWN_UNDER, build_steps
 from pocctl.ui import Node
@@ -46,6 +50,37 @@ def pipeline(health: Health) -> list[Node]:
     for drawn in nodes.values():  # what stands alone (a role, a log group) before what leads on
         drawn.children.sort(key=lambda child: bool(child.children))
     return roots
+
+
+def environment_lost(stack: Stack) -> bool:
+    """Neither function runs the deployed variables (checked against the recorded digest), and
+    the user gave no set that is the deployed one: their values are not known."""
+    record, given = stack.record, stack.given
+    if not record.environment_lost:
+        return False
+    return not (
+        given.sources["environment"] != "default"
+        and environment_digest(stack.ctx.config.stack, given.values["environment"])
+        == record.environment_digest
+    )
+
+
+def report_lost_environment(health: Health, keys: tuple[str, ...]) -> None:
+    functions = [
+        r for r in health.resources.values() if r.kind == FunctionStep.kind and r.state != MISSING
+    ]
+    if not functions:
+        return
+    names = " and ".join(r.name for r in functions)
+    deployed = f"the deployed keys: {', '.join(keys)}" if keys else "none were deployed"
+    functions[0].live.problems.append(
+        f"environment variables of {names} differ from the last deploy ({deployed}); their "
+        "values are not recorded, so pocctl can't say which differ"
+    )
+    functions[0].live.hints.append(
+        "Set the variables again with --env KEY=VALUE (or [environment] in pocctl.toml), then "
+        "run `pocctl up`."
+    )
 
 
 @cli.command()
@@ -79,10 +114,15 @@ def status(
     stack = open_stack(flags, term, reporter=RecordingReporter())
     ctx, recorded = stack.ctx, stack.record.values
     ctx.config = with_record(stack.given, recorded, over="all").config()
+    lost = environment_lost(stack)
+    if lost:
+        ctx.config = replace(ctx.config, environment_known=False)
     waiting = pending(stack.given, recorded)
     changes = [str(change) for change in waiting]
     with term.busy(f"Reading stack {ctx.config.stack} in {ctx.config.region} ..."):
         health = check(ctx, build_steps(ctx.config))
+    if lost:
+        report_lost_environment(health, stack.record.environment_keys)
     verdict = "healthy" if health.healthy else f"{len(health.problems)} problem(s)"
     if health.deployed:
         term.tree(
@@ -93,13 +133,6 @@ def status(
             term.info(f"Order endpoint: POST {health.order_url}")
     for change in changes:
         term.info(f"pending: {change}")
-    lost = stack.record.lost_keys
-    if lost:
-        term.warning(
-            f"warning: environment variable(s) {', '.join(lost)} were deployed but neither "
-            "function has them now, and values are not recorded: set them again with --env "
-            "or [environment] in pocctl.toml"
-        )
     for warning in health.warnings:
         term.warning(f"warning: {warning}")
     document = {**health.as_json(), "pending": changes}

@@ -245,6 +245,7 @@ def up(
     stack = open_stack(flags, term)
     ctx = stack.ctx
     refuse_to_replace_code(stack)
+    refuse_to_drop_environment(stack)
     if resend_confirmation and ctx.config.email is None:
         raise click.UsageError(
             "--resend-confirmation mails the stack's email address, and none is set: "
@@ -290,6 +291,22 @@ def refuse_to_replace_code(stack: Stack) -> None:
         "nothing was changed.",
         "Run `pocctl up` where that directory is, or say which code to deploy: --handlers DIR "
         "(or handlers in pocctl.toml).",
+    )
+
+
+def refuse_to_drop_environment(stack: Stack) -> None:
+    """`up` never deploys variables the user didn't give over ones it can't read back (both
+    functions edited by hand since the deploy; their values are not recorded)."""
+    record = stack.record
+    if not record.environment_lost or stack.given.sources["environment"] != "default":
+        return
+    keys = ", ".join(record.environment_keys) or "none"
+    raise PocctlError(
+        f"Stack {stack.ctx.config.stack}'s environment variables were changed by hand on both "
+        f"functions since the last deploy (deployed keys: {keys}), and their values are not "
+        "recorded; `up` would replace them with none, so nothing was changed.",
+        "Set them again with --env KEY=VALUE (repeat it) or [environment] in pocctl.toml; "
+        '--env "" deploys none.',
     )
 
 

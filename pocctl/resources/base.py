@@ -29,6 +29,10 @@ class Change:
     def __str__(self) -> str:
         raise NotImplementedError
 
+    def as_drift(self) -> str:
+        """As `status` words it (what differs from the deploy); `str()` is what `up` will do."""
+        return str(self)
+
 
 @dataclass(frozen=True)
 class Missing(Change):

@@ -55,20 +55,42 @@ class CodeChanged(Change):
 
 @dataclass(frozen=True)
 class EnvironmentDiffers(Differs):
-    """The variables differ: named one by one, a secret-looking one's value not shown."""
+    """The variables differ: named one by one, a secret-looking one's value not shown. `now` is
+    the function's; `wanted` what `up` sets (for `status`, what the last `up` set)."""
+
+    def differences(self) -> list[tuple[str, str, str | None, str | None]]:
+        """(key, "only now" | "only wanted" | "changed", now, wanted), values None if secret."""
+        now, wanted = self.now["Variables"], self.wanted["Variables"]
+        found = []
+        for key in sorted(set(now) | set(wanted)):
+            if key in now and key in wanted and now[key] == wanted[key]:
+                continue
+            kind = "only now" if key not in wanted else "only wanted" if key not in now else ""
+            hidden = secret_looking(key)
+            values = (None, None) if hidden else (now.get(key), wanted.get(key))
+            found.append((key, kind or "changed", *values))
+        return found
 
     def __str__(self) -> str:
-        now, wanted = self.now["Variables"], self.wanted["Variables"]
         parts = []
-        for key in sorted(set(now) | set(wanted)):
-            if key not in wanted:
-                parts.append(f"{key} added (not set by up)")
-            elif key not in now:
-                parts.append(f"{key} removed")
-            elif now[key] != wanted[key]:
-                values = "" if secret_looking(key) else f" {now[key]!r} -> {wanted[key]!r}"
-                parts.append(f"{key} changed{values}")
+        for key, kind, now, wanted in self.differences():
+            values = f" {now!r} -> {wanted!r}" if kind == "changed" and now is not None else ""
+            what = {"only now": "removes", "only wanted": "sets", "changed": "changes"}[kind]
+            parts.append(f"{what} {key}{values}")
         return "environment variables: " + ", ".join(parts)
+
+    def as_drift(self) -> str:
+        parts = []
+        for key, kind, now, deployed in self.differences():
+            if kind == "only now":
+                parts.append(f"{key} added (not deployed)")
+            elif kind == "only wanted":
+                parts.append(f"{key} removed")
+            elif now is None:
+                parts.append(f"{key} changed")
+            else:
+                parts.append(f"{key} is {now!r} (deployed: {deployed!r})")
+        return "environment variables differ from the deploy: " + ", ".join(parts)
 
 
 Configuration = dict[str, Any]  # GetFunction's "Configuration"
@@ -145,6 +167,8 @@ class FunctionStep(Step[Configuration]):
         for setting, wanted in self.desired_config(ctx).items():
             now = current.get(setting)
             if setting == "Environment":
+                if not ctx.config.environment_known:
+                    continue
                 now = {"Variables": (now or {}).get("Variables", {})}
                 if now != wanted:
                     changes.append(EnvironmentDiffers(setting, now, wanted))

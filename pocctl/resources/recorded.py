@@ -4,13 +4,17 @@ What AWS itself keeps (a function's memory, a stage's throttle) changes when som
 by hand; the record keeps what `up` set, so that `status` can tell a hand edit from a deploy
 and every command can see the stack as it was deployed. The functions carry the code's source
 and their own settings; the API's stage its name and throttle. Values of environment
-variables are not recorded, only their keys: a tag is readable by anyone allowed to list tags
-(tag:GetResources), and the values may be secrets.
+variables are not recorded, only their keys and a digest of the whole set: a tag is readable by
+anyone allowed to list tags (tag:GetResources), and the values may be secrets. The digest tells
+a function still running the deployed variables from one edited by hand.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ RUNTIME = "pocctl:runtime"
 MEMORY = "pocctl:memory"
 TIMEOUT = "pocctl:timeout"
 ENVIRONMENT = "pocctl:environment"
+ENVIRONMENT_DIGEST = "pocctl:environment-sha256"
 STAGE = "pocctl:stage"
 RATE_LIMIT = "pocctl:rate-limit"
 BURST_LIMIT = "pocctl:burst-limit"
@@ -34,7 +39,7 @@ UNRECORDED = "unrecorded"
 # Tag values: at most 256 characters; letters, digits, spaces and + - = . _ : / @ (Lambda:
 # CloudFormation's AWS::Lambda::Function Tag; API Gateway Developer Guide, "Tag restrictions
 # and usage conventions"; the same rule as the Tag type of AWS's tagging APIs, whose pattern is
-# ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$). Each resource takes 50 tags; the record uses five at most.
+# ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$). Each resource takes 50 tags; the record uses six at most.
 TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
 TAG_CHARACTER = re.compile(r"[\w .:/=\-@]")  # + escapes the others
 ESCAPED = re.compile(r"\+([0-9A-F]{6})")
@@ -58,6 +63,13 @@ def handlers_path(recorded: str) -> str:
     return ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), recorded)
 
 
+def environment_digest(stack: str, variables: Mapping[str, str]) -> str:
+    """SHA-256 of the user's variables as canonical JSON (64 hex digits fit a tag), salted with
+    the stack's name so that equal sets in two stacks don't show as equal."""
+    canonical = json.dumps(dict(variables), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"pocctl:{stack}\n{canonical}".encode()).hexdigest()
+
+
 def function_tags(config: Config, timeout: int) -> dict[str, str]:
     keys = " ".join(sorted(config.environment))
     return {
@@ -66,6 +78,7 @@ def function_tags(config: Config, timeout: int) -> dict[str, str]:
         MEMORY: str(config.tuning.memory_mb),
         TIMEOUT: str(timeout),
         ENVIRONMENT: keys if fits(keys) else UNRECORDED,
+        ENVIRONMENT_DIGEST: environment_digest(config.stack, config.environment),
     }
 
 

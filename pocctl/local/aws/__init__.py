@@ -77,7 +77,9 @@ class AwsBehaviours:
     ) -> None:
         self.world = world
         self.apigateway = ApiGatewayRules(world)
-        self.lambda_ = LambdaRules(world, authorizer.propagation.effective, authorizer.allows)
+        self.lambda_ = LambdaRules(
+            world, authorizer.propagation.effective, authorizer.allows, authorizer.role_of
+        )
         authorizer.mapping_function = self.lambda_.mapping_function
         self.dynamodb = DynamoDbRules(world)
         self.sqs = SqsRules(world, base_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import deque
@@ -40,11 +41,47 @@ PENDING_MESSAGE = (
     "The function is currently in the following state: Pending"
 )
 ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
-# Tags: a value is at most 256 characters of letters, digits, spaces and _ . : / = + - @
-# (CloudFormation's AWS::Lambda::Function Tag; the Tag type of AWS's tagging APIs, pattern
-# ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$); Lambda's TagResource and CreateFunction refuse others with
-# InvalidParameterValueException (Lambda API reference, TagResource, "Errors"). moto takes any.
-TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
+# Tags: a key is 1-128 and a value 0-256 characters of letters, digits, spaces and
+# _ . : / = + - @ (botocore's Lambda model, TagKey and TagValue: pattern
+# ([\p{L}\p{Z}\p{N}_.:/=+\-@]*)). AWS refuses others before Lambda sees them, as a
+# ValidationException naming the map and the constraint (cloud-custodian/cloud-custodian#2520,
+# TagResource: "1 validation error detected: Value '{Creator=...}' at 'tags' failed to satisfy
+# constraint: Map value must satisfy constraint: [...]"). moto takes any.
+TAG_CHARACTERS = r"^[\w .:/=+\-@]"
+TAG_KEY = re.compile(TAG_CHARACTERS + r"{1,128}$")
+TAG_VALUE = re.compile(TAG_CHARACTERS + r"{0,256}$")
+TAG_PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
+# Environment variables: Lambda refuses the keys it reserves ("Defined runtime environment
+# variables": reserved, "cannot be set in your function configuration"; AWS_DEFAULT_REGION is
+# refused the same way: zuka-e/laravel-react-task-spa#146) and a set over 4 KB ("Lambda quotas"),
+# each with InvalidParameterValueException, on CreateFunction and UpdateFunctionConfiguration
+# alike (globaldothealth/list#811, cds-snc/notification-terraform#419 for the reserved keys;
+# aws-samples/aws-genai-llm-chatbot#583 and github-aws-runners/terraform-aws-github-runner#3594,
+# whose "String measured:" is the variables' JSON, for the size). Kept apart from pocctl's own
+# list (config.py) on purpose: the emulator checks that list, it doesn't share its mistakes.
+RESERVED_ENVIRONMENT = (
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+    "TZ",
+)
+ENVIRONMENT_LIMIT = 4 * 1024
+ENVIRONMENT_REFUSED = "Lambda was unable to configure your environment variables because the "
 SQS_NEEDS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
 STREAM_NEEDS = ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
 
@@ -97,10 +134,17 @@ def function_name(value: str) -> str:
 class LambdaRules(Rules):
     services = ("lambda",)
 
-    def __init__(self, world: World, role_view: RoleView, allows: Allows) -> None:
+    def __init__(
+        self,
+        world: World,
+        role_view: RoleView,
+        allows: Allows,
+        principal_of: Callable[[str], str | None] = lambda access_key: None,
+    ) -> None:
         super().__init__(world)
         self.role_view = role_view
         self.allows = allows
+        self.principal_of = principal_of  # access key -> the IAM user or role that signed
         self.functions: dict[tuple[str, str], FunctionTimes] = {}
         self.mappings: dict[str, MappingTimes] = {}
         # While a function is Pending, "any invocations or other API actions that operate on
@@ -176,17 +220,13 @@ class LambdaRules(Rules):
         if self._throttled(call):
             return error(call, 429, "TooManyRequestsException", "Rate exceeded")
         if call.operation in ("CreateFunction", "TagResource"):
-            tags = call.params.get("Tags") or {}
-            bad = [key for key, value in tags.items() if not TAG_VALUE.match(str(value))]
-            if bad:
-                return error(
-                    call,
-                    400,
-                    "InvalidParameterValueException",
-                    f"Invalid tag value for key {bad[0]}: at most 256 letters, digits, spaces "
-                    "and _.:/=+-@",
-                )
+            refused = _bad_tags(call)
+            if refused is not None:
+                return refused
         if call.operation in ("CreateFunction", "UpdateFunctionConfiguration"):
+            refused = _bad_environment(call)
+            if refused is not None:
+                return refused
             role = call.params.get("Role")
             if role and not call.internal and not self._assumable(str(role)):
                 return error(call, 400, "InvalidParameterValueException", ROLE_NOT_ASSUMABLE)
@@ -311,6 +351,8 @@ class LambdaRules(Rules):
             times.updating_until = self.world.after("function_updating")
             now = datetime.now(UTC)
             times.last_modified = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now:%f}"[:3] + "+0000"
+        elif call.operation == "GetFunction":
+            self._hide_tags(call, document)
         elif call.operation == "DeleteFunction":
             name = function_name(str(call.params.get("FunctionName", "")))
             self.functions.pop((call.region, name), None)
@@ -320,6 +362,25 @@ class LambdaRules(Rules):
             )
         self._amend(call.region, document)
         return reply.with_json(document)
+
+    def _hide_tags(self, call: Call, document: dict[str, Any]) -> None:
+        """GetFunction returns Tags only to a caller explicitly allowed lambda:ListTags on the
+        function, and otherwise TagsError (botocore's Lambda model, GetFunctionResponse.Tags;
+        Lambda Developer Guide, "Permissions required for working with tags"; in force since
+        July 2024: awslabs/aws-deployment-framework#748, DataBiosphere/azul#6387). The error's
+        wording is not documented: worded as IAM words a denial."""
+        principal = self.principal_of(call.access_key)
+        arn = document.get("Configuration", {}).get("FunctionArn")
+        if principal is None or arn is None or "Tags" not in document:
+            return  # the emulator's own keys stand for an administrator
+        if self.allows(principal, Request("lambda:ListTags", (arn,))):
+            return
+        del document["Tags"]
+        document["TagsError"] = {
+            "ErrorCode": "AccessDeniedException",
+            "Message": f"User: {principal} is not authorized to perform: lambda:ListTags on "
+            f"resource: {arn} because no identity-based policy allows the lambda:ListTags action",
+        }
 
     def _amend(self, region: str, document: dict[str, Any]) -> None:
         """Write the states AWS would report into a function or mapping document."""
@@ -349,6 +410,50 @@ class LambdaRules(Rules):
             finished = [(uuid, self.mappings.pop(uuid).region) for uuid in due]
         for uuid, region in finished:
             delete_mapping(self.world.account, region, uuid)
+
+
+def _bad_tags(call: Call) -> Reply | None:
+    tags = {str(k): str(v) for k, v in (call.params.get("Tags") or {}).items()}
+    for part, pattern, low, high in (("key", TAG_KEY, 1, 128), ("value", TAG_VALUE, 0, 256)):
+        if all(pattern.match(k if part == "key" else v) for k, v in tags.items()):
+            continue
+        shown = "{" + ", ".join(f"{k}={v}" for k, v in tags.items()) + "}"
+        return error(
+            call,
+            400,
+            "ValidationException",
+            f"1 validation error detected: Value '{shown}' at 'tags' failed to satisfy "
+            f"constraint: Map {part} must satisfy constraint: [Member must have length less "
+            f"than or equal to {high}, Member must have length greater than or equal to {low}, "
+            f"Member must satisfy regular expression pattern: {TAG_PATTERN}]",
+        )
+    return None
+
+
+def _bad_environment(call: Call) -> Reply | None:
+    variables = (call.params.get("Environment") or {}).get("Variables")
+    if not isinstance(variables, dict):
+        return None
+    reserved = [key for key in variables if key in RESERVED_ENVIRONMENT]
+    if reserved:
+        return error(
+            call,
+            400,
+            "InvalidParameterValueException",
+            ENVIRONMENT_REFUSED + "environment variables you have provided contains reserved "
+            "keys that are currently not supported for modification. Reserved keys used in this "
+            f"request: {', '.join(reserved)}",
+        )
+    measured = json.dumps(variables, separators=(",", ":"))
+    if len(measured.encode()) > ENVIRONMENT_LIMIT:
+        return error(
+            call,
+            400,
+            "InvalidParameterValueException",
+            ENVIRONMENT_REFUSED + "environment variables you have provided exceeded the 4KB "
+            f"limit. String measured: {measured}",
+        )
+    return None
 
 
 def _function_configs(document: dict[str, Any]) -> list[dict[str, Any]]:
