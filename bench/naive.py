@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,7 +181,10 @@ def teardown(c: dict[str, Any], made: Made) -> None:
         c["lambda"].delete_function(FunctionName=function)
     for group in reversed(made.log_groups):
         c["logs"].delete_log_group(logGroupName=group)
-    c["sns"].unsubscribe(SubscriptionArn=made.subscription_arn)
+    # SNS refuses to unsubscribe a subscription pending confirmation (SNS Developer Guide,
+    # "Deleting an Amazon SNS subscription and topic"): the topic's deletion takes it with it.
+    with suppress(c["sns"].exceptions.InvalidParameterException):
+        c["sns"].unsubscribe(SubscriptionArn=made.subscription_arn)
     c["sns"].delete_topic(TopicArn=made.topic_arn)
     for url in reversed(made.queue_urls):
         c["sqs"].delete_queue(QueueUrl=url)

@@ -66,7 +66,7 @@ def test_a_new_users_daily_loop(
     deployed = up()
     updated = [s for s in deployed["steps"] if s["outcome"] == "updated"]
     assert sorted(s["step"] for s in updated) == ["notifier", "writer"]
-    assert all(s["changes"] == ["code changed: will upload the new zip"] for s in updated)
+    assert all("code changed: will upload the new zip" in s["changes"] for s in updated)
     assert set(deployed["counts"]) == {"updated", "unchanged"}
     assert deployed["code"]["dependencies"] == ["orderstamp==1.0"]
 
