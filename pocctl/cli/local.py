@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import threading
 import urllib.error
@@ -160,11 +161,19 @@ def wait_for_stop(term: Terminal, received: list[str]) -> None:
 )
 @click.option(
     "--aws-timing",
-    type=click.Choice(["on", "off"]),
+    type=click.Choice(["on", "off", "random"]),
     default="on",
     show_default=True,
     help="Act out AWS's asynchrony and limits (IAM propagation, Pending functions, CREATING "
-    "tables, mappings that take a while, API Gateway conflicts and quotas), or not.",
+    "tables, mappings that take a while, API Gateway conflicts and quotas) at one typical "
+    "duration each (on), drawn from the range AWS documents or users report (random), or not "
+    "at all (off).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0),
+    help="With --aws-timing random: the seed of the draws, to replay a run. [default: a new "
+    "one, printed at start]",
 )
 @click.option(
     "--time-scale",
@@ -181,6 +190,7 @@ def local(
     fail_rate: float,
     timeout_rate: float,
     aws_timing: str,
+    seed: int | None,
     time_scale: float,
 ) -> None:
     """Run an AWS emulator on 127.0.0.1 where the pipeline really runs (Ctrl-C stops it).
@@ -198,13 +208,18 @@ def local(
       pocctl up && pocctl test-order && pocctl local mail && pocctl down --yes
       pocctl local --time-scale 0.1     # AWS's delays, ten times shorter
       pocctl local --aws-timing off     # every change at once, as plain moto
+      pocctl local --aws-timing random --seed 7   # AWS's variability, replayable
     """
     if ctx.invoked_subcommand is not None:
         return
     from pocctl.local.aws.timing import Timing
 
+    if seed is not None and aws_timing != "random":
+        raise click.UsageError("--seed needs --aws-timing random (it seeds the random waits).")
+    if aws_timing == "random" and seed is None:
+        seed = secrets.randbelow(1_000_000)
     term = Terminal()
-    timing = Timing(enabled=aws_timing == "on", scale=time_scale)
+    timing = Timing(enabled=aws_timing != "off", scale=time_scale, seed=seed)
     emulator = start_emulator(term, port, latency, fail_rate, timeout_rate, timing)
     with running(emulator) as received:
         url = emulator.endpoint_url  # type: ignore[attr-defined]

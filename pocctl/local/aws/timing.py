@@ -8,13 +8,30 @@ typical observation, and the source says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import random
+import threading
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Rule:
+    """One AWS wait: today's fixed duration, and the range AWS documents or users report.
+
+    `pocctl local --aws-timing random` draws each wait from `low`..`high` (log-uniform: AWS's
+    waits are usually near the short end, sometimes far out). A rule without a range keeps its
+    fixed duration under random timing too.
+    """
+
     seconds: float
     source: str
+    low: float | None = None
+    high: float | None = None
+    range_source: str = ""
+
+    @property
+    def varies(self) -> bool:
+        return self.low is not None and self.high is not None and self.high > self.low
 
 
 RULES: dict[str, Rule] = {
@@ -126,18 +143,52 @@ LAMBDA_INVOCATIONS = frozenset({"Invoke", "InvokeAsync", "InvokeWithResponseStre
 
 @dataclass(frozen=True)
 class Timing:
+    """AWS's clock as the emulator acts it out.
+
+    `seed=None` is the fixed schedule (each rule's `seconds`). With a seed, each wait is drawn
+    from its rule's range: the n-th draw of a rule depends only on the seed, the rule and n, so
+    a run replays for its seed as long as its events for each rule come in the same order. A
+    call site must draw once per event and keep the result (a deadline), never draw again for
+    the same event.
+    """
+
     enabled: bool = True
     scale: float = 1.0
+    seed: int | None = None
+    _draws: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def seconds(self, rule: str) -> float:
-        return RULES[rule].seconds * self.scale if self.enabled else 0.0
+        if not self.enabled:
+            return 0.0
+        found = RULES[rule]
+        if self.seed is None or not found.varies:
+            return found.seconds * self.scale
+        with self._lock:
+            n = self._draws.get(rule, 0)
+            self._draws[rule] = n + 1
+        return draw(found, self.seed, rule, n) * self.scale
+
+    @property
+    def random(self) -> bool:
+        return self.enabled and self.seed is not None
 
     def describe(self) -> str:
         if not self.enabled:
             return "AWS timing off: every change takes effect at once"
+        kind = f"random (seed {self.seed})" if self.seed is not None else "on"
         if self.scale == 1.0:
-            return "AWS timing on, at real durations"
-        return f"AWS timing on, durations x{self.scale:g}"
+            return f"AWS timing {kind}, at real durations"
+        return f"AWS timing {kind}, durations x{self.scale:g}"
+
+
+def draw(rule: Rule, seed: int, name: str, n: int) -> float:
+    """The n-th wait of `rule` for `seed`: log-uniform over its range."""
+    assert rule.low is not None and rule.high is not None
+    digest = hashlib.sha256(f"{seed}:{name}:{n}".encode()).digest()
+    unit = random.Random(int.from_bytes(digest[:8], "big")).random()
+    low = max(rule.low, 1e-3)
+    return float(low * (rule.high / low) ** unit) if rule.high > low else rule.high
 
 
 OFF = Timing(enabled=False)
