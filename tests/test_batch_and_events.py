@@ -14,6 +14,7 @@ import pytest
 
 from pocctl.bundle import bundled_dir
 from pocctl.context import Context
+from pocctl.invoke import NOTIFIER, WRITER, sample_event
 from pocctl.local.emulator import Emulator
 
 from .emulated import up_local
@@ -30,7 +31,7 @@ def keep(event):
     (EVENTS / uuid.uuid4().hex).write_text(json.dumps(event))
 """
 
-WRITER = """
+WRITER_CODE = """
 
 def handler(event, context):
     keep(event)
@@ -40,7 +41,7 @@ def handler(event, context):
     return {"batchItemFailures": []}
 """
 
-NOTIFIER = """
+NOTIFIER_CODE = """
 
 def handler(event, context):
     keep(event)
@@ -61,8 +62,8 @@ def stack(emulator: Emulator, events: Path, tmp_path_factory: pytest.TempPathFac
     handlers = tmp_path_factory.mktemp("keeping") / "handlers"
     shutil.copytree(bundled_dir("handlers"), handlers)
     keeper = KEEPER.format(events=str(events))
-    (handlers / "order_writer.py").write_text(keeper + WRITER)
-    (handlers / "order_notifier.py").write_text(keeper + NOTIFIER)
+    (handlers / "order_writer.py").write_text(keeper + WRITER_CODE)
+    (handlers / "order_notifier.py").write_text(keeper + NOTIFIER_CODE)
     return up_local(emulator, "kept", handlers=str(handlers))
 
 
@@ -308,3 +309,11 @@ def test_a_stream_batch_given_up_on_is_recorded_as_lambda_records_it(stack: Cont
     assert re.fullmatch(stamp + r"\.\d{3}Z", record["timestamp"])
     assert re.fullmatch(stamp + "Z", info["approximateArrivalOfFirstRecord"])
     assert re.fullmatch(stamp + "Z", info["approximateArrivalOfLastRecord"])
+
+
+def test_pocctl_invokes_samples_are_shaped_as_the_sources_events(stack: Context) -> None:
+    writer, notifier = (sample_event(stack, which)["Records"][0] for which in (WRITER, NOTIFIER))
+    assert differences(SQS_SAMPLE, writer) == []
+    assert writer["md5OfMessageAttributes"] is None
+    assert differences(STREAM_SAMPLE, notifier) == []
+    assert notifier["eventVersion"] == "1.1"
