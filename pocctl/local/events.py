@@ -113,7 +113,8 @@ def stream_failure_record(
 
 
 def _arrival(created: Any) -> str:
-    """A record's creation time as the invocation record writes it: "2019-11-14T00:13:19Z"."""
+    """A record's creation time as the invocation record writes it: "2019-11-14T00:13:19Z"
+    (now, for a record that carries none: one made by hand, not read from a stream)."""
     moment = (
         datetime.fromtimestamp(float(created), UTC)
         if isinstance(created, (int, float))
