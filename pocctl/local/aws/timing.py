@@ -111,6 +111,15 @@ RULES: dict[str, Rule] = {
         "API Gateway applies one change at a time per REST API; overlapping changes get 409 "
         "ConflictException (hashicorp/terraform-provider-aws#16439, #776)",
     ),
+    "mapping_updating": Rule(
+        3.0,
+        "Lambda API reference, EventSourceMappingConfiguration.State: Updating (Enabling, "
+        "Disabling) after UpdateEventSourceMapping, then Enabled or Disabled; meanwhile "
+        "ResourceInUseException ('you tried to update an event source mapping in the CREATING "
+        "state, or you tried to delete an event source mapping currently UPDATING'); "
+        "terraform-provider-aws waits up to 10 minutes for it and retries a delete refused so "
+        "for 5 (internal/service/lambda/event_source_mapping.go) (no figure published)",
+    ),
 }
 
 # API Gateway's fixed control-plane quotas, per account and region: (requests, per seconds).
