@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from pocctl.invoke import invoke
 from pocctl.local.aws.timing import Timing
-from pocctl.local.emulator import Emulator
+from pocctl.local.emulator import ACCOUNT, Emulator
 
 from .emulated import local_context
 from .test_aws_behaviours import Clock, client, code_of, make_role, zipped
@@ -30,6 +30,55 @@ def clock() -> Clock:
 def emulator(clock: Clock) -> Iterator[Emulator]:
     with Emulator(port=0, timing=Timing(), clock=clock) as running:
         yield running
+
+
+# -- account principals in a resource policy ---------------------------------------------------
+SEND = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}
+
+
+def queue_allowing(emulator: Emulator, clock: Clock, principal: Any) -> str:
+    """A queue whose own policy allows `principal` to send to it; its URL."""
+    sqs = client(emulator, "sqs")
+    url: str = sqs.create_queue(QueueName="orders")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    statement = {**SEND, "Principal": {"AWS": principal}, "Resource": arn}
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    clock.advance("queue_new")
+    return url
+
+
+def sent_as(emulator: Emulator, role: str, url: str) -> str:
+    """ "sent", or the error code of SendMessage made with the role's credentials."""
+    try:
+        emulator.client_as("sqs", "us-east-1", role).send_message(QueueUrl=url, MessageBody="x")
+    except ClientError as exc:
+        return str(exc.response["Error"]["Code"])
+    return "sent"
+
+
+@pytest.mark.parametrize("account", [ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root"])
+def test_a_queue_policy_naming_the_account_needs_the_roles_own_policy_too(
+    emulator: Emulator, clock: Clock, account: str
+) -> None:
+    bare = make_role(emulator, "bare")
+    allowed = make_role(emulator, "allowed", {"Version": "2012-10-17", "Statement": [SEND]})
+    clock.advance("iam_propagation")
+    url = queue_allowing(emulator, clock, account)
+    assert sent_as(emulator, bare, url) == "AccessDenied"
+    assert sent_as(emulator, allowed, url) == "sent"
+
+
+def test_a_queue_policy_naming_the_role_grants_it_alone(emulator: Emulator, clock: Clock) -> None:
+    bare = make_role(emulator, "bare")
+    clock.advance("iam_propagation")
+    url = queue_allowing(emulator, clock, bare)
+    assert sent_as(emulator, bare, url) == "sent"
+    other = make_role(emulator, "other")
+    clock.advance("iam_propagation")
+    assert sent_as(emulator, other, url) == "AccessDenied"
 
 
 # -- Invoke while an update is in progress ----------------------------------------------------
