@@ -7,6 +7,8 @@ On the emulator's clock, which the test moves forward (see test_aws_behaviours).
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,9 +29,157 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def emulator(clock: Clock) -> Iterator[Emulator]:
-    with Emulator(port=0, timing=Timing(), clock=clock) as running:
+def log() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def emulator(clock: Clock, log: list[str]) -> Iterator[Emulator]:
+    with Emulator(port=0, timing=Timing(), clock=clock, log=log.append) as running:
         yield running
+
+
+# -- the API's integration role ---------------------------------------------------------------
+API_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "apigateway.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+SEND_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}],
+}
+
+
+def api_role(
+    emulator: Emulator, name: str, *, trust: dict[str, Any] = API_TRUST, send: bool = True
+) -> str:
+    iam = client(emulator, "iam")
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+    if send:
+        iam.put_role_policy(
+            RoleName=name, PolicyName="send", PolicyDocument=json.dumps(SEND_POLICY)
+        )
+    return arn
+
+
+def order_api(emulator: Emulator, clock: Clock, role: str) -> tuple[str, str]:
+    """POST /order -> SQS SendMessage with `role`, deployed to stage prod, as pocctl builds it
+    (a queue error's status, 4xx, is passed on as 400 with SQS's answer); (order URL, queue URL)."""
+    sqs = client(emulator, "sqs")
+    queue = sqs.create_queue(QueueName="orders")["QueueUrl"]
+    clock.advance("queue_new")
+    ag = client(emulator, "apigateway")
+
+    def change(call: Any, **params: Any) -> Any:
+        done = call(**params)
+        clock.advance("api_change")  # API Gateway applies one change at a time per API
+        return done
+
+    api = change(ag.create_rest_api, name="orders")["id"]
+    root = ag.get_resources(restApiId=api)["items"][0]["id"]
+    order = change(ag.create_resource, restApiId=api, parentId=root, pathPart="order")["id"]
+    method = {"restApiId": api, "resourceId": order, "httpMethod": "POST"}
+    change(ag.put_method, **method, authorizationType="NONE")
+    change(
+        ag.put_integration,
+        **method,
+        type="AWS",
+        integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:us-east-1:sqs:path/{ACCOUNT}/orders",
+        credentials=role,
+        requestParameters={
+            "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"
+        },
+        requestTemplates={
+            "application/json": "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
+        },
+    )
+    for status in ("200", "400"):
+        change(ag.put_method_response, **method, statusCode=status)
+    change(ag.put_integration_response, **method, statusCode="200", selectionPattern="")
+    change(ag.put_integration_response, **method, statusCode="400", selectionPattern="4\\d{2}")
+    change(ag.create_deployment, restApiId=api, stageName="prod")
+    return f"{emulator.endpoint_url}/restapis/{api}/prod/_user_request_/order", queue
+
+
+def post(url: str) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url, data=b'{"item": "mop"}', headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def queued(emulator: Emulator, queue: str) -> list[str]:
+    found = client(emulator, "sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+    return [m["Body"] for m in found.get("Messages", [])]
+
+
+def test_a_role_that_does_not_trust_api_gateway_fails_every_order_with_500(
+    emulator: Emulator, clock: Clock, log: list[str]
+) -> None:
+    lambdas_only = {**API_TRUST, "Statement": [{**API_TRUST["Statement"][0]}]}
+    lambdas_only["Statement"][0]["Principal"] = {"Service": "lambda.amazonaws.com"}
+    role = api_role(emulator, "wrong-trust", trust=lambdas_only)
+    clock.advance("iam_propagation")
+    url, queue = order_api(emulator, clock, role)
+    assert post(url) == (500, {"message": "Internal server error"})
+    assert queued(emulator, queue) == []
+    assert any(
+        "Execution failed due to configuration error: API Gateway does not have permission to "
+        f"assume the provided role {role}" in line
+        for line in log
+    )
+
+
+def test_a_new_integration_role_serves_orders_only_once_iam_has_propagated_it(
+    emulator: Emulator, clock: Clock
+) -> None:
+    role = api_role(emulator, "fresh")
+    url, queue = order_api(emulator, clock, role)  # on the test's clock, within propagation
+    assert post(url) == (500, {"message": "Internal server error"})
+    assert queued(emulator, queue) == []
+    clock.advance("iam_propagation")
+    status, answer = post(url)
+    assert status == 200, answer
+    assert queued(emulator, queue) == ['{"item": "mop"}']
+
+
+def test_an_integration_role_without_send_message_gets_sqss_access_denied_through_the_mapping(
+    emulator: Emulator, clock: Clock
+) -> None:
+    role = api_role(emulator, "no-send", send=False)
+    clock.advance("iam_propagation")
+    url, queue = order_api(emulator, clock, role)
+    status, answer = post(url)
+    assert status == 400  # SQS's 403, chosen by the 4\d{2} integration response
+    assert answer["Error"]["Code"] == "AccessDenied"
+    assert queued(emulator, queue) == []
+
+
+def test_a_removed_send_permission_still_sends_until_iam_has_propagated_the_change(
+    emulator: Emulator, clock: Clock
+) -> None:
+    role = api_role(emulator, "revoked")
+    clock.advance("iam_propagation")
+    url, queue = order_api(emulator, clock, role)
+    assert post(url)[0] == 200
+    client(emulator, "iam").delete_role_policy(RoleName="revoked", PolicyName="send")
+    assert post(url)[0] == 200  # API Gateway's SQS call is judged on the policy as it was
+    clock.advance("iam_propagation")
+    assert post(url)[0] == 400
+    assert len(queued(emulator, queue)) == 2
 
 
 # -- account principals in a resource policy ---------------------------------------------------

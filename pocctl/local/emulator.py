@@ -196,6 +196,7 @@ class Emulator:
             self.client_as,
             self.regions,
             lambda role, service: self.authorizer.propagation.effective(role).trusts(service),
+            lambda message: self.log(message),
         )
         self.apis = api
 
