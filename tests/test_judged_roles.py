@@ -231,6 +231,38 @@ def test_a_queue_policy_naming_the_role_grants_it_alone(emulator: Emulator, cloc
     assert sent_as(emulator, other, url) == "AccessDenied"
 
 
+@pytest.mark.parametrize(
+    ("principal", "answer"), [(ACCOUNT, "AccessDeniedException"), ("caller", "invoked")]
+)
+def test_a_function_policy_naming_the_account_grants_a_role_nothing_naming_the_role_does(
+    emulator: Emulator, clock: Clock, principal: str, answer: str
+) -> None:
+    caller = make_role(emulator, "caller")
+    runner = make_role(emulator, "runner")
+    clock.advance("iam_propagation")
+    lam = client(emulator, "lambda")
+    lam.create_function(
+        FunctionName="f",
+        Runtime="python3.13",
+        Role=runner,
+        Handler="app.handler",
+        Code={"ZipFile": returning("ran")},
+    )
+    clock.advance("function_pending")
+    lam.add_permission(
+        FunctionName="f",
+        StatementId="callers",
+        Action="lambda:InvokeFunction",
+        Principal=caller if principal == "caller" else principal,
+    )
+    try:
+        emulator.client_as("lambda", "us-east-1", caller).invoke(FunctionName="f", Payload=b"{}")
+    except ClientError as exc:
+        assert str(exc.response["Error"]["Code"]) == answer
+    else:
+        assert answer == "invoked"
+
+
 # -- Invoke while an update is in progress ----------------------------------------------------
 def answer_of(emulator: Emulator, function: str) -> Any:
     answer = client(emulator, "lambda").invoke(FunctionName=function, Payload=b"{}")
