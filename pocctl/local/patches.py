@@ -107,9 +107,10 @@ def check(installed: str | None = None) -> None:
 MailSink = Callable[[dict[str, Any], Any], None]  # (mail, moto's subscription)
 # Every running emulator's outbox; the patch is process-wide, the outboxes are not.
 MAIL_SINKS: list[MailSink] = []
-# Each running emulator's answer to "can SNS deliver to this queue ARN yet?" (a queue too new to
-# use loses what SNS sends it: timing.py, queue_new).
-SQS_DELIVERY_GATES: list[Callable[[str], bool]] = []
+# Each running emulator's answer to "may SNS deliver this topic's notification to this queue?"
+# (queue ARN, topic ARN): the queue's policy must let SNS send, and a queue too new to use loses
+# what SNS sends it (aws/fanout.py).
+SQS_DELIVERY_GATES: list[Callable[[str, str], bool]] = []
 
 # What the stack and its tools call. moto imports a service's models on its first request; two
 # threads importing moto's modules at once can deadlock Python's import locks (_DeadlockError),
@@ -273,7 +274,9 @@ def _patch() -> None:
             for sink in list(MAIL_SINKS):
                 sink(mail, self)
             return None
-        if self.protocol == "sqs" and not all(gate(self.endpoint) for gate in SQS_DELIVERY_GATES):
+        if self.protocol == "sqs" and not all(
+            gate(self.endpoint, self.topic.arn) for gate in SQS_DELIVERY_GATES
+        ):
             return None
         return publish(self, message, message_id, **kwargs)
 

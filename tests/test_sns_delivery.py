@@ -1,0 +1,125 @@
+"""SNS as `pocctl local` acts it out: delivery to SQS through the queue's policy, sizes in bytes,
+PublishBatch's refusals, and what the notifier publishes meeting them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+
+from pocctl.local.aws.timing import RULES, Timing
+from pocctl.local.emulator import Emulator
+
+NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, rule: str) -> None:
+        self.now += RULES[rule].seconds + 0.01
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def emulator(clock: Clock) -> Iterator[Emulator]:
+    with Emulator(port=0, timing=Timing(), clock=clock) as running:
+        yield running
+
+
+def client(emulator: Emulator, service: str) -> Any:
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=emulator.endpoint_url,
+        aws_access_key_id="user",
+        aws_secret_access_key="user",
+        config=NO_RETRIES,
+    )
+
+
+def code_of(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(excinfo.value.response["Error"]["Code"])
+
+
+def sns_may_send(queue_arn: str, topic_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+    )
+
+
+def subscribed_queue(
+    emulator: Emulator, clock: Clock, topic: str, name: str, policy_for: str | None
+) -> str:
+    """A queue subscribed (raw) to the topic, its policy letting `policy_for`'s SNS send."""
+    sqs, sns = client(emulator, "sqs"), client(emulator, "sns")
+    arn = f"arn:aws:sqs:us-east-1:123456789012:{name}"
+    attributes = {"Policy": sns_may_send(arn, policy_for)} if policy_for else {}
+    url = str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+    assert (
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        == arn
+    )
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+        ReturnSubscriptionArn=True,
+    )
+    clock.advance("queue_new")
+    return url
+
+
+def bodies(emulator: Emulator, url: str) -> list[str]:
+    answer = client(emulator, "sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    return [m["Body"] for m in answer.get("Messages", [])]
+
+
+# -- 1. SNS to SQS through the queue's policy --------------------------------------------------
+
+
+def test_sns_delivers_only_to_a_queue_whose_policy_lets_this_topic_send(
+    emulator: Emulator, clock: Clock
+) -> None:
+    sns = client(emulator, "sns")
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    other = sns.create_topic(Name="other")["TopicArn"]
+    allowed = subscribed_queue(emulator, clock, topic, "allowed", policy_for=topic)
+    no_policy = subscribed_queue(emulator, clock, topic, "no-policy", policy_for=None)
+    for_other = subscribed_queue(emulator, clock, topic, "for-other", policy_for=other)
+    logged: list[str] = []
+    emulator.sqs_delivery.log = logged.append
+
+    sns.publish(TopicArn=topic, Message="order 1")  # SNS accepts it whatever the queues say
+
+    assert bodies(emulator, allowed) == ["order 1"]
+    assert bodies(emulator, no_policy) == []
+    assert bodies(emulator, for_other) == []
+    assert len(logged) == 2 and all("does not allow sns.amazonaws.com" in line for line in logged)
