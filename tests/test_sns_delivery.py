@@ -123,3 +123,72 @@ def test_sns_delivers_only_to_a_queue_whose_policy_lets_this_topic_send(
     assert bodies(emulator, no_policy) == []
     assert bodies(emulator, for_other) == []
     assert len(logged) == 2 and all("does not allow sns.amazonaws.com" in line for line in logged)
+
+
+# -- 2, 3. SNS: sizes in bytes, PublishBatch's refusals, Subject ---------------------------------
+
+ONE_KIB_OF_EURO = "€" * 342  # 3 bytes each: 1,026 bytes in 342 characters
+
+
+def test_sns_counts_a_message_in_bytes_with_its_attributes(emulator: Emulator) -> None:
+    sns = client(emulator, "sns")
+    topic = sns.create_topic(Name="sizes")["TopicArn"]
+    multibyte = "€" * 90_000  # 90,000 characters, 270,000 bytes
+    with pytest.raises(ClientError) as refused:
+        sns.publish(TopicArn=topic, Message=multibyte)
+    assert code_of(refused) == "InvalidParameter"
+    assert refused.value.response["Error"]["Message"] == "Invalid parameter: Message too long"
+    attributes = {"a": {"DataType": "String", "StringValue": "1"}}  # 1 + 6 + 1 bytes
+    with pytest.raises(ClientError):
+        sns.publish(TopicArn=topic, Message="x" * (262_144 - 7), MessageAttributes=attributes)
+    sns.publish(TopicArn=topic, Message="x" * (262_144 - 8), MessageAttributes=attributes)
+
+
+def test_publish_batch_refuses_an_empty_a_long_or_a_crowded_batch(emulator: Emulator) -> None:
+    sns = client(emulator, "sns")
+    topic = sns.create_topic(Name="batches")["TopicArn"]
+    refusals = {
+        "EmptyBatchRequest": [],
+        "TooManyEntriesInBatchRequest": [{"Id": str(i), "Message": "m"} for i in range(11)],
+        "BatchEntryIdsNotDistinct": [{"Id": "1", "Message": "a"}, {"Id": "1", "Message": "b"}],
+        "BatchRequestTooLong": [  # 2 x 45,000 characters, 270,000 bytes in all
+            {"Id": "1", "Message": "€" * 45_000},
+            {"Id": "2", "Message": "€" * 45_000},
+        ],
+    }
+    for code, entries in refusals.items():
+        with pytest.raises(ClientError) as refused:
+            sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+        assert code_of(refused) == code
+    answer = sns.publish_batch(
+        TopicArn=topic,
+        PublishBatchRequestEntries=[{"Id": "1", "Message": "€" * 43_690}],  # 262,070 bytes
+    )
+    assert [s["Id"] for s in answer["Successful"]] == ["1"] and answer["Failed"] == []
+
+
+@pytest.mark.parametrize(
+    "subject", ["", "x" * 101, "two\nlines", "tab\there", "bell\x07"], ids=repr
+)
+def test_an_invalid_subject_is_refused_alone_and_a_batch_lists_it_as_failed(
+    emulator: Emulator, clock: Clock, subject: str
+) -> None:
+    sns = client(emulator, "sns")
+    topic = sns.create_topic(Name="subjects")["TopicArn"]
+    inbox = subscribed_queue(emulator, clock, topic, "inbox", policy_for=topic)
+    with pytest.raises(ClientError) as refused:
+        sns.publish(TopicArn=topic, Message="alone", Subject=subject)
+    assert code_of(refused) == "InvalidParameter"
+    assert refused.value.response["Error"]["Message"] == "Invalid parameter: Subject"
+    answer = sns.publish_batch(
+        TopicArn=topic,
+        PublishBatchRequestEntries=[
+            {"Id": "bad", "Message": "refused", "Subject": subject},
+            {"Id": "good", "Message": "published", "Subject": "x" * 100},
+        ],
+    )
+    assert [s["Id"] for s in answer["Successful"]] == ["good"]
+    assert [(f["Id"], f["Code"], f["SenderFault"]) for f in answer["Failed"]] == [
+        ("bad", "InvalidParameter", True)
+    ]
+    assert bodies(emulator, inbox) == ["published"]

@@ -38,7 +38,7 @@ def _targets() -> dict[str, Any]:
         from moto.dynamodb.models.table import StreamShard, Table
         from moto.logs.models import LogGroup
         from moto.moto_api._internal.models import moto_api_backend
-        from moto.sns.models import Subscription
+        from moto.sns.models import SNSBackend, Subscription
         from moto.sqs.models import Message, Queue, SQSBackend
     except ImportError as exc:
         raise EmulatorUnavailable(
@@ -58,6 +58,16 @@ def _targets() -> dict[str, Any]:
         in Table.__init__.__code__.co_names,
         "StreamShard.add": getattr(StreamShard, "add", None),
         "Subscription.publish": getattr(Subscription, "publish", None),
+        # publish_batch publishes each entry through publish, listing in Failed the entries
+        # whose publish raised InvalidParameterValue.
+        "SNSBackend.publish (message, subject, message_attributes)": {
+            "message",
+            "subject",
+            "message_attributes",
+        }
+        <= set(SNSBackend.publish.__code__.co_varnames),
+        "SNSBackend.publish_batch (InvalidParameterValue)": "InvalidParameterValue"
+        in SNSBackend.publish_batch.__code__.co_names,
         "Subscription.private_key": getattr(Subscription, "private_key", None),
         "moto_api_backend.reset": getattr(moto_api_backend, "reset", None),
         "APIGatewayResponse (self.path, self.backend.get_model)": hasattr(
@@ -242,8 +252,11 @@ def _patch() -> None:
     from moto.awslambda.models import LambdaBackend
     from moto.dynamodb.models import dynamodb_backends
     from moto.logs.models import LogGroup
-    from moto.sns.models import Subscription
+    from moto.sns.exceptions import InvalidParameterValue, SNSException
+    from moto.sns.models import SNSBackend, Subscription
     from moto.sqs.models import Message, SQSBackend, sqs_backends
+
+    from pocctl.local.aws.sns_publish import batch_refusal, publish_refusal
 
     create_mapping = LambdaBackend.create_event_source_mapping
 
@@ -280,6 +293,28 @@ def _patch() -> None:
             return None
         return publish(self, message, message_id, **kwargs)
 
+    sns_publish = SNSBackend.publish
+
+    def publish_within_limits(self: Any, message: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("phone_number") is None:  # an SMS has limits of its own
+            refusal = publish_refusal(
+                message, kwargs.get("subject"), kwargs.get("message_attributes")
+            )
+            if refusal is not None:
+                raise InvalidParameterValue(refusal)
+        return sns_publish(self, message, *args, **kwargs)
+
+    sns_publish_batch = SNSBackend.publish_batch
+
+    def publish_batch_within_limits(
+        self: Any, topic_arn: str, publish_batch_request_entries: list[dict[str, Any]]
+    ) -> Any:
+        self.get_topic(topic_arn)  # NotFound first, as moto
+        refusal = batch_refusal(publish_batch_request_entries)
+        if refusal is not None:
+            raise SNSException(*refusal)
+        return sns_publish_batch(self, topic_arn, publish_batch_request_entries)
+
     def within_retention(self: Any, queue_name: str, message: Any) -> bool:
         # moto reads every queue attribute here, counting all messages each time: a receive
         # cost grew with the backlog (quadratic under load). Same rule, one attribute.
@@ -307,6 +342,8 @@ def _patch() -> None:
 
     _replace(LambdaBackend, "create_event_source_mapping", create_without_trigger)
     _replace(Subscription, "publish", publish_or_mail)
+    _replace(SNSBackend, "publish", publish_within_limits)
+    _replace(SNSBackend, "publish_batch", publish_batch_within_limits)
     _replace(Message, "visible", property(visible))
     _replace(Message, "delayed", property(delayed))
     _replace(SQSBackend, "is_message_valid_based_on_retention_period", within_retention)
