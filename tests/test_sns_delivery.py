@@ -192,3 +192,63 @@ def test_an_invalid_subject_is_refused_alone_and_a_batch_lists_it_as_failed(
         ("bad", "InvalidParameter", True)
     ]
     assert bodies(emulator, inbox) == ["published"]
+
+
+# -- 2. SQS: sizes in bytes ------------------------------------------------------------------
+
+
+def test_sqs_counts_a_message_in_bytes_with_its_attributes(
+    emulator: Emulator, clock: Clock
+) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="sized")["QueueUrl"]
+    clock.advance("queue_new")
+    with pytest.raises(ClientError) as refused:
+        sqs.send_message(QueueUrl=url, MessageBody="€" * 350_000)  # 1,050,000 bytes
+    assert code_of(refused) == "InvalidParameterValue"
+    assert refused.value.response["Error"]["Message"] == (
+        "One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes."
+    )
+    attributes = {"a": {"DataType": "String", "StringValue": "€"}}  # 1 + 6 + 3 bytes
+    with pytest.raises(ClientError):
+        sqs.send_message(
+            QueueUrl=url, MessageBody="x" * (1_048_576 - 9), MessageAttributes=attributes
+        )
+    sqs.send_message(QueueUrl=url, MessageBody="x" * (1_048_576 - 10), MessageAttributes=attributes)
+
+
+def test_sqs_refuses_a_batch_over_one_mib_in_bytes(emulator: Emulator, clock: Clock) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="batched")["QueueUrl"]
+    clock.advance("queue_new")
+    entries = [{"Id": str(i), "MessageBody": "€" * 100_000} for i in range(4)]  # 1,200,000 B
+    with pytest.raises(ClientError) as refused:
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    assert code_of(refused) == "AWS.SimpleQueueService.BatchRequestTooLong"
+    assert "You have sent 1200000 bytes." in refused.value.response["Error"]["Message"]
+    assert client(emulator, "sqs").receive_message(QueueUrl=url).get("Messages", []) == []
+    sent = sqs.send_message_batch(QueueUrl=url, Entries=entries[:3])  # 900,000 bytes
+    assert len(sent["Successful"]) == 3
+
+
+def test_sqs_sizes_read_the_query_protocols_flat_fields_too() -> None:
+    from pocctl.local.aws.sqs_sizes import message_bytes, messages
+    from pocctl.local.calls import Call
+
+    call = Call(
+        service="sqs",
+        operation="SendMessageBatch",
+        params={
+            "SendMessageBatchRequestEntry.1.Id": "a",
+            "SendMessageBatchRequestEntry.1.MessageBody": "€€",
+            "SendMessageBatchRequestEntry.1.MessageAttribute.1.Name": "k",
+            "SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType": "String",
+            "SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue": "v",
+            "SendMessageBatchRequestEntry.2.Id": "b",
+            "SendMessageBatchRequestEntry.2.MessageBody": "x",
+        },
+        region="us-east-1",
+        access_key="user",
+        protocol="query",
+    )
+    assert [message_bytes(m) for m in messages(call)] == [6 + 1 + 6 + 1, 1]
