@@ -6,15 +6,19 @@ a number the test finds, not a time it waits.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 
 from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
+from pocctl.local.iam import Authorizer, Propagation, RoleSnapshot
+from pocctl.local.policy import Request
 
 NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
 
@@ -95,3 +99,138 @@ def test_random_weather_draws_each_seed_its_own_waits_and_replays_a_seed() -> No
     rule = RULES["table_creating"]
     assert rule.low is not None and rule.high is not None
     assert all(rule.low - 0.002 <= s <= rule.high for s in (first, other))
+
+
+# -- one draw per event ---------------------------------------------------------------------
+def answers_over_time(check: Callable[[], bool], clock: Clock, until: float, step: float) -> list:
+    seen = []
+    start = clock.now
+    while clock.now <= start + until:
+        seen.append(check())
+        clock.now += step
+    return seen
+
+
+def settles_once(answers: list[bool]) -> bool:
+    """No, no, ..., then yes from then on: the deadline was drawn once and kept."""
+    return answers == sorted(answers) and answers[-1]
+
+
+def test_a_new_queue_becomes_usable_once_and_stays_usable_under_random_weather() -> None:
+    clock = Clock()
+    with weather(7, clock) as emulator:
+        sqs = client(emulator, "sqs")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]  # type: ignore[attr-defined]
+
+        def usable() -> bool:
+            try:
+                sqs.send_message(QueueUrl=url, MessageBody="x")  # type: ignore[attr-defined]
+            except ClientError:
+                return False
+            return True
+
+        answers = answers_over_time(usable, clock, RULES["queue_new"].high or 0.0, 0.05)
+    assert not answers[0]
+    assert settles_once(answers)
+
+
+def test_a_new_mapping_is_enabled_once_and_stays_enabled_under_random_weather() -> None:
+    clock = Clock()
+    with weather(3, clock) as emulator:
+        iam, lam, sqs = (client(emulator, s) for s in ("iam", "lambda", "sqs"))
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role = iam.create_role(  # type: ignore[attr-defined]
+            RoleName="r", AssumeRolePolicyDocument=json.dumps(trust)
+        )["Role"]["Arn"]
+        allow = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}],
+        }
+        iam.put_role_policy(  # type: ignore[attr-defined]
+            RoleName="r", PolicyName="p", PolicyDocument=json.dumps(allow)
+        )
+        clock.now += (RULES["iam_propagation"].high or 0.0) + 1
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]  # type: ignore[attr-defined]
+        arn = sqs.get_queue_attributes(  # type: ignore[attr-defined]
+            QueueUrl=url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        lam.create_function(  # type: ignore[attr-defined]
+            FunctionName="f",
+            Runtime="python3.13",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": zipped("def handler(event, context):\n    return {}\n")},
+        )
+        clock.now += (RULES["function_pending"].high or 0.0) + 1
+        uuid = lam.create_event_source_mapping(  # type: ignore[attr-defined]
+            FunctionName="f", EventSourceArn=arn
+        )["UUID"]
+
+        def enabled() -> bool:
+            state = lam.get_event_source_mapping(UUID=uuid)["State"]  # type: ignore[attr-defined]
+            return bool(state == "Enabled")
+
+        answers = answers_over_time(enabled, clock, RULES["mapping_creating"].high or 0.0, 0.5)
+    assert not answers[0]
+    assert settles_once(answers)
+
+
+def zipped(source: str) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+ROLE = "arn:aws:iam::1:role/r"
+READS_THE_QUEUE = RoleSnapshot(
+    True, {}, ({"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"},)
+)
+
+
+def test_a_role_change_propagates_once_under_random_weather() -> None:
+    clock = Clock()
+    timing = Timing(seed=11)
+    propagation = Propagation(
+        lambda arn: READS_THE_QUEUE, lambda: timing.seconds("iam_propagation"), clock
+    )
+    propagation.changed(ROLE)
+
+    def seen() -> bool:
+        return propagation.effective(ROLE).exists
+
+    answers = answers_over_time(seen, clock, RULES["iam_propagation"].high or 0.0, 0.5)
+    assert not answers[0]
+    assert settles_once(answers)
+
+
+def test_a_role_change_reaches_one_service_before_another_under_random_weather() -> None:
+    clock = Clock()
+    timing = Timing(seed=5)
+    propagation = Propagation(
+        lambda arn: READS_THE_QUEUE, lambda: timing.seconds("iam_propagation"), clock
+    )
+    authorizer = Authorizer("1", propagation)
+    propagation.changed(ROLE)
+    receive = Request("sqs:ReceiveMessage", ("arn:aws:sqs:us-east-1:1:q",))
+    by_lambda = first_moment(lambda: authorizer.allows(ROLE, receive, "lambda"), clock, 200)
+    clock.now = 1000.0
+    by_sqs = first_moment(lambda: authorizer.allows(ROLE, receive), clock, 200)
+    assert abs(by_lambda - by_sqs) > 0.01
+    clock.now = (by_lambda + by_sqs) / 2
+    assert authorizer.allows(ROLE, receive, "lambda") != authorizer.allows(ROLE, receive)
+    clock.now = max(by_lambda, by_sqs)
+    assert authorizer.allows(ROLE, receive, "lambda") and authorizer.allows(ROLE, receive)
+    assert propagation.settled_at() >= max(by_lambda, by_sqs) - 0.001

@@ -77,8 +77,12 @@ class AwsBehaviours:
     ) -> None:
         self.world = world
         self.apigateway = ApiGatewayRules(world)
+        # Lambda judges a role's trust and a mapping's source as Lambda sees the role.
         self.lambda_ = LambdaRules(
-            world, authorizer.propagation.effective, authorizer.allows, authorizer.role_of
+            world,
+            authorizer.propagation.effective,
+            lambda role, request: authorizer.allows(role, request, "lambda"),
+            authorizer.role_of,
         )
         authorizer.mapping_function = self.lambda_.mapping_function
         self.dynamodb = DynamoDbRules(world)
