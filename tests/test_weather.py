@@ -84,8 +84,11 @@ def seconds_until_table_is_active(seed: int | None) -> float:
         )
 
         def active() -> bool:
-            table = ddb.describe_table(TableName="orders")["Table"]  # type: ignore[attr-defined]
-            return bool(table["TableStatus"] == "ACTIVE")
+            try:
+                table = ddb.describe_table(TableName="orders")  # type: ignore[attr-defined]
+            except ClientError:  # not described yet (table_described)
+                return False
+            return bool(table["Table"]["TableStatus"] == "ACTIVE")
 
         return first_moment(active, clock, RULES["table_creating"].high or 0.0) - created
 
@@ -234,3 +237,52 @@ def test_a_role_change_reaches_one_service_before_another_under_random_weather()
     clock.now = max(by_lambda, by_sqs)
     assert authorizer.allows(ROLE, receive, "lambda") and authorizer.allows(ROLE, receive)
     assert propagation.settled_at() >= max(by_lambda, by_sqs) - 0.001
+
+
+# -- eventual consistency -------------------------------------------------------------------
+def advance(clock: Clock, rule: str) -> None:
+    clock.now += RULES[rule].seconds + 0.01
+
+
+def test_describe_table_right_after_create_table_may_not_find_it_yet() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        ddb = client(emulator, "dynamodb")
+        ddb.create_table(  # type: ignore[attr-defined]
+            TableName="orders",
+            KeySchema=[{"AttributeName": "orderID", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "orderID", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        with pytest.raises(ClientError) as not_yet:
+            ddb.describe_table(TableName="orders")  # type: ignore[attr-defined]
+        assert not_yet.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        advance(clock, "table_described")
+        table = ddb.describe_table(TableName="orders")["Table"]  # type: ignore[attr-defined]
+        assert table["TableStatus"] == "CREATING"
+
+
+def tagged(emulator: Emulator) -> list[str]:
+    tagging = client(emulator, "resourcegroupstaggingapi")
+    found = tagging.get_resources(  # type: ignore[attr-defined]
+        TagFilters=[{"Key": "pocctl:stack", "Values": ["s"]}]
+    )["ResourceTagMappingList"]
+    return [r["ResourceARN"] for r in found]
+
+
+def test_the_tagging_api_lists_a_deleted_resource_for_a_while() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        sns = client(emulator, "sns")
+        topic = sns.create_topic(  # type: ignore[attr-defined]
+            Name="t", Tags=[{"Key": "pocctl:stack", "Value": "s"}]
+        )["TopicArn"]
+        other = sns.create_topic(  # type: ignore[attr-defined]
+            Name="u", Tags=[{"Key": "pocctl:stack", "Value": "other"}]
+        )["TopicArn"]
+        sns.delete_topic(TopicArn=topic)  # type: ignore[attr-defined]
+        sns.delete_topic(TopicArn=other)  # type: ignore[attr-defined]
+        assert sns.list_topics()["Topics"] == []  # type: ignore[attr-defined]
+        assert tagged(emulator) == [topic]  # still listed, and only under its own tags
+        advance(clock, "tagging_after_delete")
+        assert tagged(emulator) == []

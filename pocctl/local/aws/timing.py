@@ -193,6 +193,30 @@ RULES: dict[str, Rule] = {
             "(hashicorp/terraform-provider-aws#16439). A judgement"
         ),
     ),
+    "table_described": Rule(
+        0.5,
+        "DynamoDB API reference, DescribeTable: 'If you issue a DescribeTable request "
+        "immediately after a CreateTable request, DynamoDB might return a "
+        "ResourceNotFoundException. This is because DescribeTable uses an eventually consistent "
+        "query' (no figure published)",
+        low=0.1,
+        high=5.0,
+        range_source=(
+            "same page: 'Wait for a few seconds, and then try the DescribeTable request again'"
+        ),
+    ),
+    "tagging_after_delete": Rule(
+        5.0,
+        "Resource Groups Tagging API reference, GetResources: 'Returns all the tagged or "
+        "previously tagged resources'; a deleted resource stays listed for a while "
+        "(boto/boto3#3341, aws/aws-cli#8197, aws/aws-sdk#676)",
+        low=1.0,
+        high=4 * 3600.0,
+        range_source=(
+            "boto/boto3#3341: ghosts of instances deleted that day, still listed 'hours later'; "
+            "aws/aws-sdk#302: rare, for services not onboarded to the internal tag service"
+        ),
+    ),
 }
 
 # API Gateway's fixed control-plane quotas, per account and region: (requests, per seconds).
