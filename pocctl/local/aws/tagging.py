@@ -18,6 +18,19 @@ from pocctl.local.calls import Call
 from pocctl.local.replies import Reply
 
 SERVICE = "resourcegroupstaggingapi"
+# The deletions of resources the tagging API lists (not DeleteMessage, DeleteItem, ...).
+DELETES = frozenset(
+    {
+        "DeleteQueue",
+        "DeleteTable",
+        "DeleteFunction",
+        "DeleteTopic",
+        "DeleteLogGroup",
+        "DeleteRestApi",
+        "DeleteStage",
+        "DeleteEventSourceMapping",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -38,12 +51,7 @@ class TaggingRules(Rules):
         self._before_delete: dict[int, dict[str, tuple[tuple[str, str], ...]]] = {}
 
     def watches(self, call: Call) -> bool:
-        return (
-            self.world.timing.enabled
-            and not call.internal
-            and call.service != SERVICE
-            and call.operation.startswith("Delete")
-        )
+        return self.world.timing.enabled and not call.internal and call.operation in DELETES
 
     def deleting(self, call: Call) -> None:
         """Before a delete reaches moto: what the tagging API lists now."""
