@@ -9,7 +9,7 @@ import signal
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -121,10 +121,15 @@ def running(emulator: Any) -> Iterator[list[str]]:
                 emulator.stop()
 
 
-def wait_for_stop(term: Terminal, received: list[str]) -> None:
+def wait_for_stop(
+    term: Terminal, received: list[str], announce: Callable[[], None] = lambda: None
+) -> None:
     """Inside `running`: serve until Ctrl-C (then exit 130, as any interrupted command), or
-    SIGTERM or SIGHUP (then return, to exit 0: a requested stop, as process managers expect)."""
+    SIGTERM or SIGHUP (then return, to exit 0: a requested stop, as process managers expect).
+    `announce` prints what tells a user (or a script) that it is listening: a signal that comes
+    as soon as that is read is a stop like any other."""
     try:
+        announce()
         threading.Event().wait()
     except KeyboardInterrupt:
         term.info(f"Stopping pocctl local{f' ({received[0]})' if received else ''}.")
@@ -221,15 +226,18 @@ def local(
     term = Terminal()
     timing = Timing(enabled=aws_timing != "off", scale=time_scale, seed=seed)
     emulator = start_emulator(term, port, latency, fail_rate, timeout_rate, timing)
-    with running(emulator) as received:
-        url = emulator.endpoint_url  # type: ignore[attr-defined]
+    url = emulator.endpoint_url  # type: ignore[attr-defined]
+
+    def announce() -> None:
         term.success(f"pocctl local is listening on {url}")
         term.info(timing.describe() + ".")
         term.info("In another terminal:")
         term.info(f"  export AWS_ENDPOINT_URL={url}")
         term.info("  pocctl up && pocctl test-order")
         term.info("Stop with Ctrl-C (everything it holds is in memory and goes with it).")
-        wait_for_stop(term, received)
+
+    with running(emulator) as received:
+        wait_for_stop(term, received, announce)
 
 
 @local.command()

@@ -9,18 +9,17 @@ destination.
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from pocctl.local.batch_responses import reported_failures
+from pocctl.local.events import sqs_record, stream_failure_record, stream_record
 from pocctl.local.filters import UnsupportedFilter, passes
 from pocctl.local.functions import FunctionNotFound, Invocation, Invoker
 
@@ -32,20 +31,6 @@ Log = Callable[[str], None]
 ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
 RoleClientFor = Callable[[str, str, str], Any]  # (service, region, role ARN) -> boto3 client
 PERMISSION_RETRY = 2.0
-
-
-def failed_ids(invocation: Invocation) -> list[str] | None:
-    """Item identifiers the function reported as failed; None when the response is malformed."""
-    result = invocation.result
-    if result is None or result == {}:
-        return []
-    if not isinstance(result, dict):
-        return None
-    failures = result.get("batchItemFailures") or []
-    try:
-        return [str(f["itemIdentifier"]) for f in failures]
-    except (KeyError, TypeError):
-        return None
 
 
 @dataclass
@@ -266,27 +251,19 @@ class SqsPoller(Poller):
 
     def deliver(self, sqs: Any, url: str, messages: list[dict[str, Any]], partial: bool) -> None:
         arn = self.mapping["EventSourceArn"]
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": event_attributes(m.get("MessageAttributes") or {}),
-                "md5OfBody": m.get("MD5OfBody"),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": self.region,
-            }
-            for m in messages
-        ]
+        records = [sqs_record(m, arn) for m in messages]
         result = self.invoke({"Records": records})
         if not result.ok:
             self.log(f"{self.function} failed on {len(records)} message(s): {result.error_message}")
             return  # all reappear after the visibility timeout
-        failed = set(failed_ids(result) or []) if partial else set()
-        if partial and failed_ids(result) is None:
-            return  # a malformed response fails the whole batch, as on AWS
+        ids = [m["MessageId"] for m in messages]
+        failed = reported_failures(result.result, ids) if partial else []
+        if failed is None:
+            self.log(
+                f"{self.function}: its batch item failures are invalid, which fails the whole "
+                f"batch: {len(records)} message(s) reappear after the visibility timeout"
+            )
+            return
         done = [m for m in messages if m["MessageId"] not in failed]
         if not done:
             return
@@ -299,24 +276,6 @@ class SqsPoller(Poller):
             )
         except Exception as exc:  # they come back after the visibility timeout, as on AWS
             self.log(f"{self.function}: cannot delete processed messages: {exc}")
-
-
-def event_attributes(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Message attributes as Lambda hands them to a function: camel-case keys, binary values in
-    base64, empty lists (Lambda Developer Guide, "Using Lambda with Amazon SQS", example event)."""
-    shaped: dict[str, dict[str, Any]] = {}
-    for name, value in attributes.items():
-        one: dict[str, Any] = {
-            "stringListValues": [],
-            "binaryListValues": [],
-            "dataType": value.get("DataType"),
-        }
-        if "StringValue" in value:
-            one["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            one["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-        shaped[name] = one
-    return shaped
 
 
 class StreamPoller(Poller):
@@ -372,7 +331,7 @@ class StreamPoller(Poller):
             idle = min(IDLE_SLEEP, self.poll_every)
             wanted = []
             for record in records:
-                event = as_event_record(record, arn)
+                event = stream_record(record, arn)
                 try:
                     if passes(self.mapping.get("FilterCriteria"), self.as_filtered(event)):
                         wanted.append(event)
@@ -439,13 +398,13 @@ class StreamPoller(Poller):
             result = self.invoke({"Records": pending})
             attempts += 1
             if result.ok:
-                failed = failed_ids(result) if partial else []
+                sequences = [r["dynamodb"]["SequenceNumber"] for r in pending]
+                failed = reported_failures(result.result, sequences) if partial else []
                 if failed == []:
                     return
-                sequences = [r["dynamodb"]["SequenceNumber"] for r in pending]
-                first = min((s for s in (failed or []) if s in sequences), key=int, default=None)
-                if first is not None:
-                    pending = pending[sequences.index(first) :]  # retry from the checkpoint
+                if failed:  # retry from the lowest sequence number named (the checkpoint)
+                    pending = pending[sequences.index(min(failed, key=int)) :]
+                # None: the response fails the whole batch, retried as it was
             elif bisect and len(pending) > 1:
                 half = len(pending) // 2
                 self.process(pending[:half], shard_id)
@@ -468,24 +427,13 @@ class StreamPoller(Poller):
         )
         if not destination:
             return
-        info = {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": self.mapping["FunctionArn"],
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": attempts,
-            },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
-            "version": "1.0",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "DDBStreamBatchInfo": {
-                "shardId": shard_id,
-                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
-                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
-                "batchSize": len(records),
-                "streamArn": self.mapping["EventSourceArn"],
-            },
-        }
+        info = stream_failure_record(
+            records,
+            mapping=self.mapping,
+            shard_id=shard_id,
+            attempts=attempts,
+            function_error=not result.ok,
+        )
         account, name = destination.split(":")[4:6]
         try:
             sqs = self.client("sqs", self.region)
@@ -493,24 +441,6 @@ class StreamPoller(Poller):
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(info))
         except Exception as exc:
             self.log(f"{self.function}: could not send failed records to {name}: {exc}")
-
-
-def as_event_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A DynamoDB Streams record as Lambda hands it to a function (JSON-safe)."""
-    event = json.loads(json.dumps(record, default=_json_default))
-    event["eventSourceARN"] = stream_arn
-    created = record["dynamodb"].get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        event["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
-    return dict(event)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray)):
-        return value.decode("utf-8", "replace")
-    raise TypeError(type(value).__name__)
 
 
 class Supervisor(threading.Thread):
