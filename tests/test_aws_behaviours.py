@@ -354,6 +354,7 @@ def test_a_new_table_is_creating_and_refuses_items_meanwhile(
 ) -> None:
     ddb = client(emulator, "dynamodb")
     assert make_table(emulator)["TableStatus"] == "CREATING"
+    clock.advance("table_described")  # DescribeTable may not find it before
     assert ddb.describe_table(TableName="orders")["Table"]["TableStatus"] == "CREATING"
     with pytest.raises(ClientError) as refused:
         ddb.put_item(TableName="orders", Item={"orderID": {"S": "1"}})
@@ -540,6 +541,7 @@ def test_a_deleted_queue_still_answers_everything_while_its_deletion_lasts(
     # The default answer to "might succeed" (SQS API reference, DeleteQueue): every request.
     sqs = client(emulator, "sqs")
     url = sqs.create_queue(QueueName="q", tags={"k": "v"})["QueueUrl"]
+    clock.advance("queue_listed")  # ListQueues lists it from then on
     sqs.delete_queue(QueueUrl=url)
     assert sqs.get_queue_url(QueueName="q")["QueueUrl"] == url
     assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"k": "v"}

@@ -24,6 +24,9 @@ DATA_PLANE = frozenset(
         "TransactGetItems",
     }
 )
+# ListTagsOfResource answers the tags as they were for a while (timing.py, table_tags).
+RETAGS = frozenset({"TagResource", "UntagResource"})
+NOT_DESCRIBED = "Requested resource not found: Table: {} not found"
 IN_USE = "Attempt to change a resource which is still in use: Table is being {what}: {name}"
 
 
@@ -31,6 +34,7 @@ IN_USE = "Attempt to change a resource which is still in use: Table is being {wh
 class TableTimes:
     creating_until: float = float("-inf")
     updating_until: float = float("-inf")
+    described_from: float = float("-inf")  # DescribeTable finds it (timing.py, table_described)
 
 
 @dataclass
@@ -50,6 +54,9 @@ class DynamoDbRules(Rules):
         self.tables: dict[tuple[str, str], TableTimes] = {}
         self.ghosts: dict[tuple[str, str], Ghost] = {}
         self._deleting: dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, str]]]] = {}
+        # A table's tags as ListTagsOfResource still answers them after a change, and until when.
+        self.stale_tags: dict[str, tuple[list[dict[str, str]], float]] = {}
+        self._retagging: dict[int, tuple[str, list[dict[str, str]]]] = {}
 
     def status(self, region: str, name: str) -> str | None:
         """CREATING, UPDATING or DELETING while that lasts; None when moto's answer stands."""
@@ -82,6 +89,14 @@ class DynamoDbRules(Rules):
         if call.service != "dynamodb":
             return None
         for name in self._names(call):
+            times = self.tables.get((call.region, name))
+            if (
+                call.operation == "DescribeTable"
+                and not call.internal
+                and times is not None
+                and self.world.clock() < times.described_from
+            ):
+                return error(call, 400, "ResourceNotFoundException", NOT_DESCRIBED.format(name))
             status = self.status(call.region, name)
             if call.operation in DATA_PLANE and status in ("CREATING", "DELETING"):
                 return error(call, 400, "ResourceNotFoundException", "Requested resource not found")
@@ -107,9 +122,26 @@ class DynamoDbRules(Rules):
             if self.status(call.region, name) == "DELETING":
                 tags = self.ghosts[(call.region, name)].tags
                 return json_reply(200, {"Tags": tags}, "application/x-amz-json-1.0")
+        if call.operation == "ListTagsOfResource" and not call.internal:
+            arn = str(call.params.get("ResourceArn", ""))
+            stale = self.stale_tags.get(arn)
+            if stale is not None and self.world.clock() < stale[1]:
+                return json_reply(200, {"Tags": stale[0]}, "application/x-amz-json-1.0")
+        if call.operation in RETAGS and self.world.timing.enabled and not call.internal:
+            self._remember_tags(call)
         if call.operation == "DeleteTable" and self.world.timing.enabled:
             self._remember_before_delete(call)
         return None
+
+    def _remember_tags(self, call: Call) -> None:
+        arn = str(call.params.get("ResourceArn", ""))
+        ddb = self.world.client("dynamodb", call.region)
+        try:
+            tags = ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+        except Exception:
+            return  # moto answers "not found" itself
+        with self.world.lock:
+            self._retagging[id(call)] = (arn, tags)
 
     def _remember_before_delete(self, call: Call) -> None:
         name = self._names(call)[0]
@@ -125,6 +157,9 @@ class DynamoDbRules(Rules):
     def after(self, call: Call, reply: Reply) -> Reply:
         if call.service != "dynamodb":
             return reply
+        retagged = self._retagging.pop(id(call), None)
+        if retagged is not None and reply.ok:
+            self.stale_tags[retagged[0]] = (retagged[1], self.world.after("table_tags"))
         names = self._names(call)
         key = (call.region, names[0]) if names else None
         if key is not None and call.operation == "DeleteTable":
@@ -139,7 +174,9 @@ class DynamoDbRules(Rules):
             return reply
         if call.operation == "CreateTable" and key is not None:
             self.ghosts.pop(key, None)
-            self.tables[key] = TableTimes(creating_until=self.world.after("table_creating"))
+            creating_until = self.world.after("table_creating")
+            described_from = min(self.world.after("table_described"), creating_until)
+            self.tables[key] = TableTimes(creating_until, described_from=described_from)
         elif call.operation == "UpdateTable" and key is not None:
             self.tables.setdefault(key, TableTimes()).updating_until = self.world.after(
                 "table_updating"
