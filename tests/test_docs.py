@@ -69,3 +69,18 @@ def test_the_command_table_names_every_flag_of_every_command() -> None:
         and flag not in rows.get(name, "")
     ]
     assert missing == []
+
+
+def test_the_readme_gives_every_aws_wait_its_fixed_duration_and_range() -> None:
+    from pocctl.local.aws.timing import RULES
+
+    def figure(seconds: float) -> str:
+        return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, rule in RULES.items():
+        assert rule.low is not None and rule.high is not None, name
+        row = re.search(rf"^\| `{name}`: [^|]+\| ([^|]+) \| ([^|]+) \|$", readme, re.M)
+        assert row, f"README.md's table of AWS's waits has no row for {name}"
+        assert row[1] == figure(rule.seconds), name
+        assert row[2] == f"{figure(rule.low)} to {figure(rule.high)}", name
