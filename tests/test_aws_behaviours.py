@@ -135,7 +135,7 @@ def test_a_role_that_does_not_trust_lambda_is_never_assumable(
 def test_a_changed_policy_is_judged_as_it_was_until_it_propagates() -> None:
     now = [0.0]
     current = [RoleSnapshot(True, LAMBDA_TRUST, ({"Effect": "Allow", "Action": "*"},))]
-    propagation = Propagation(lambda name: current[0], lambda: 7.0, lambda: now[0])
+    propagation = Propagation(lambda name: current[0], lambda key: 7.0, lambda: now[0])
     propagation.changed("arn:aws:iam::1:role/r")
     assert propagation.effective("arn:aws:iam::1:role/r") == ABSENT  # created a moment ago
     now[0] = 7.5

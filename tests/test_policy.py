@@ -245,7 +245,9 @@ def test_a_call_on_a_mapping_by_uuid_is_judged_on_the_mappings_function() -> Non
         },
     )
     snapshot = RoleSnapshot(exists=True, statements=(policy,))
-    authorizer = Authorizer(ACCOUNT, Propagation(lambda arn: snapshot, lambda: 0.0, lambda: 0.0))
+    authorizer = Authorizer(
+        ACCOUNT, Propagation(lambda arn: snapshot, lambda key: 0.0, lambda: 0.0)
+    )
     authorizer.register("AKID", ROLE)
     functions = {"own": "POC-Lambda-1", "other": "POC-dev-Lambda-1"}
     authorizer.mapping_function = lambda region, uuid: (

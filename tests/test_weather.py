@@ -213,7 +213,7 @@ def test_a_role_change_propagates_once_under_random_weather() -> None:
     clock = Clock()
     timing = Timing(seed=11)
     propagation = Propagation(
-        lambda arn: READS_THE_QUEUE, lambda: timing.seconds("iam_propagation"), clock
+        lambda arn: READS_THE_QUEUE, lambda key: timing.seconds("iam_propagation", key), clock
     )
     propagation.changed(ROLE)
 
@@ -229,7 +229,7 @@ def test_a_role_change_reaches_one_service_before_another_under_random_weather()
     clock = Clock()
     timing = Timing(seed=5)
     propagation = Propagation(
-        lambda arn: READS_THE_QUEUE, lambda: timing.seconds("iam_propagation"), clock
+        lambda arn: READS_THE_QUEUE, lambda key: timing.seconds("iam_propagation", key), clock
     )
     authorizer = Authorizer("1", propagation)
     propagation.changed(ROLE)

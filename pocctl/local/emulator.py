@@ -97,7 +97,7 @@ class Emulator:
         world = World(self.timing, self.client, ACCOUNT, clock=clock)
         propagation = Propagation(
             lambda arn: read_principal(self.client, arn),
-            lambda: self.timing.seconds("iam_propagation"),
+            lambda key: self.timing.seconds("iam_propagation", key),
             world.clock,
         )
         self.authorizer = Authorizer(ACCOUNT, propagation, self.resource_policy)

@@ -173,7 +173,7 @@ class Propagation:
     """
 
     def __init__(
-        self, read: Callable[[str], RoleSnapshot], delay: Callable[[], float], clock: Clock
+        self, read: Callable[[str], RoleSnapshot], delay: Callable[[str], float], clock: Clock
     ):
         self.read = read
         self.delay = delay
@@ -186,7 +186,7 @@ class Propagation:
         snapshot = self.read(arn)
         with self._lock:
             now = self.clock()
-            seen_from = {service: now + self.delay() for service in SEEN_BY}
+            seen_from = {service: now + self.delay(f"{arn}|{service}") for service in SEEN_BY}
             history = self._history.setdefault(arn, [Change(ABSENT, {})])
             history.append(Change(snapshot, seen_from))
 

@@ -25,9 +25,9 @@ class World:
     sleep: Callable[[float], None] = time.sleep
     lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def after(self, rule: str) -> float:
-        """The moment `rule`'s duration from now ends."""
-        return self.clock() + self.timing.seconds(rule)
+    def after(self, rule: str, key: str = "") -> float:
+        """The moment `rule`'s duration from now ends, for the resource `key` names."""
+        return self.clock() + self.timing.seconds(rule, key)
 
 
 class Rules:

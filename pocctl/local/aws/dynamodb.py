@@ -159,7 +159,10 @@ class DynamoDbRules(Rules):
             return reply
         retagged = self._retagging.pop(id(call), None)
         if retagged is not None and reply.ok:
-            self.stale_tags[retagged[0]] = (retagged[1], self.world.after("table_tags"))
+            self.stale_tags[retagged[0]] = (
+                retagged[1],
+                self.world.after("table_tags", retagged[0].rsplit("/", 1)[-1]),
+            )
         names = self._names(call)
         key = (call.region, names[0]) if names else None
         if key is not None and call.operation == "DeleteTable":
@@ -168,18 +171,18 @@ class DynamoDbRules(Rules):
                 description = copy.deepcopy(remembered[0])
                 description["TableStatus"] = "DELETING"
                 self.ghosts[key] = Ghost(
-                    description, remembered[1], self.world.after("table_deleting")
+                    description, remembered[1], self.world.after("table_deleting", key[1])
                 )
         if not reply.ok or (key is None and call.operation != "ListTables"):
             return reply
         if call.operation == "CreateTable" and key is not None:
             self.ghosts.pop(key, None)
-            creating_until = self.world.after("table_creating")
-            described_from = min(self.world.after("table_described"), creating_until)
+            creating_until = self.world.after("table_creating", key[1])
+            described_from = min(self.world.after("table_described", key[1]), creating_until)
             self.tables[key] = TableTimes(creating_until, described_from=described_from)
         elif call.operation == "UpdateTable" and key is not None:
             self.tables.setdefault(key, TableTimes()).updating_until = self.world.after(
-                "table_updating"
+                "table_updating", key[1]
             )
         document = reply.json()
         if not isinstance(document, dict):

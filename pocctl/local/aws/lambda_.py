@@ -140,6 +140,13 @@ class Window:
             return True
 
 
+def mapping_key(mapping: dict[str, Any]) -> str:
+    """What names a mapping across runs, for its waits' draws (its UUID is new each time, and a
+    stream's ARN holds the moment the stream was made): its function and its source."""
+    source = str(mapping.get("EventSourceArn", "")).split("/stream/")[0]
+    return f"{function_name(str(mapping.get('FunctionArn', '')))}<-{source}"
+
+
 def function_name(value: str) -> str:
     return value.split(":function:")[-1].split(":")[0] if ":" in value else value
 
@@ -408,7 +415,7 @@ class LambdaRules(Rules):
                 MappingTimes(function_name(mapping["FunctionArn"]), call.region, float("-inf")),
             )
             if times.deleting_until is None:
-                times.deleting_until = self.world.after("mapping_deleting")
+                times.deleting_until = self.world.after("mapping_deleting", mapping_key(mapping))
         with_defaults(mapping)
         mapping["State"] = "Deleting"
         return json_reply(202, mapping)
@@ -423,13 +430,14 @@ class LambdaRules(Rules):
         if call.operation == "CreateFunction":
             key = (call.region, document["FunctionName"])
             self.functions[key] = FunctionTimes(
-                document["FunctionArn"], pending_until=self.world.after("function_pending")
+                document["FunctionArn"],
+                pending_until=self.world.after("function_pending", document["FunctionName"]),
             )
         elif call.operation in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
             times = self.functions.setdefault(
                 (call.region, document["FunctionName"]), FunctionTimes(document["FunctionArn"])
             )
-            times.updating_until = self.world.after("function_updating")
+            times.updating_until = self.world.after("function_updating", document["FunctionName"])
             now = datetime.now(UTC)
             times.last_modified = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now:%f}"[:3] + "+0000"
         elif call.operation == "GetFunction":
@@ -441,7 +449,7 @@ class LambdaRules(Rules):
             self.mappings[document["UUID"]] = MappingTimes(
                 function_name(document["FunctionArn"]),
                 call.region,
-                self.world.after("mapping_creating"),
+                self.world.after("mapping_creating", mapping_key(document)),
             )
             if not is_queue(str(document.get("EventSourceArn", ""))):
                 document["LastProcessingResult"] = NOTHING_PROCESSED
@@ -496,7 +504,7 @@ class LambdaRules(Rules):
                 MappingTimes(function_name(document["FunctionArn"]), call.region, float("-inf")),
             )
             times.changing = change
-            times.changed_at = self.world.after("mapping_updating")
+            times.changed_at = self.world.after("mapping_updating", mapping_key(document))
 
     def tick(self) -> None:
         now = self.world.clock()

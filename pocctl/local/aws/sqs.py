@@ -156,7 +156,7 @@ class SqsRules(Rules):
             if key not in self.deleting:
                 if name not in sqs_backends[self.world.account][call.region].queues:
                     return None  # moto says it does not exist
-                until = self.world.after("queue_name_reuse")
+                until = self.world.after("queue_name_reuse", name)
                 self.deleting[key] = until
                 self.deleted[key] = until
         if call.protocol == "json":
@@ -175,10 +175,11 @@ class SqsRules(Rules):
             self._creating.discard(id(call))
             if reply.ok:
                 key = (call.region, str(call.params.get("QueueName")))
-                self.usable_from[key] = self.world.after("queue_new")
-                self.listed_from[key] = self.world.after("queue_listed")
+                self.usable_from[key] = self.world.after("queue_new", key[1])
+                self.listed_from[key] = self.world.after("queue_listed", key[1])
         if call.operation == "DeleteQueue" and reply.ok:
-            self.deleted[(call.region, queue_name(call))] = self.world.after("queue_name_reuse")
+            name = queue_name(call)
+            self.deleted[(call.region, name)] = self.world.after("queue_name_reuse", name)
         if call.operation == "ListQueues" and reply.ok and not call.internal:
             return self._not_listed_yet(call, reply)
         return reply

@@ -67,11 +67,11 @@ class TaggingRules(Rules):
         if before is None or not reply.ok:
             return
         after = self._listed(call.region)
-        until = self.world.after("tagging_after_delete")
+        gone = {arn: tags for arn, tags in before.items() if arn not in after}
+        until = {arn: self.world.after("tagging_after_delete", arn) for arn in gone}
         with self.world.lock:
-            for arn, tags in before.items():
-                if arn not in after:
-                    self.ghosts.setdefault(arn, Listed(call.region, tags, until))
+            for arn, tags in gone.items():
+                self.ghosts.setdefault(arn, Listed(call.region, tags, until[arn]))
 
     def _listed(self, region: str) -> dict[str, tuple[tuple[str, str], ...]]:
         tagging = self.world.client(SERVICE, region)

@@ -291,28 +291,30 @@ class Timing:
     """AWS's clock as the emulator acts it out.
 
     `seed=None` is the fixed schedule (each rule's `seconds`). With a seed, each wait is drawn
-    from its rule's range: the n-th draw of a rule depends only on the seed, the rule and n, so
-    a run replays for its seed as long as its events for each rule come in the same order. A
-    call site must draw once per event and keep the result (a deadline), never draw again for
-    the same event.
+    from its rule's range: the n-th draw of a rule for one `key` (the resource it is for: a
+    table's name, a role's ARN and the service that sees it) depends only on the seed, the rule,
+    the key and n. Resources created side by side (`up` runs its steps in threads) then get the
+    same waits whichever thread comes first, and a run replays for its seed. A call site must
+    draw once per event and keep the result (a deadline), never draw again for the same event;
+    its key must not hold what differs between runs (a generated id, a timestamp).
     """
 
     enabled: bool = True
     scale: float = 1.0
     seed: int | None = None
-    _draws: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _draws: dict[tuple[str, str], int] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
-    def seconds(self, rule: str) -> float:
+    def seconds(self, rule: str, key: str = "") -> float:
         if not self.enabled:
             return 0.0
         found = RULES[rule]
         if self.seed is None or not found.varies:
             return found.seconds * self.scale
         with self._lock:
-            n = self._draws.get(rule, 0)
-            self._draws[rule] = n + 1
-        return draw(found, self.seed, rule, n) * self.scale
+            n = self._draws.get((rule, key), 0)
+            self._draws[(rule, key)] = n + 1
+        return draw(found, self.seed, f"{rule}|{key}" if key else rule, n) * self.scale
 
     @property
     def random(self) -> bool:
