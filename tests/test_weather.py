@@ -347,3 +347,33 @@ def test_down_s_sweep_is_not_fooled_by_what_the_tagging_api_still_lists(
     assert down.exit_code == 0, down.output
     assert f"nothing tagged pocctl:stack={stack} is left" in down.output
     assert still_listed  # the tagging API did list the deleted resources
+
+
+def test_the_tagging_api_lists_a_deleted_queue_after_sqs_has_removed_it() -> None:
+    """A queue SQS removes at the end of its deletion (up to 60 s after DeleteQueue) stays in the
+    tagging API for a while more, as every deleted resource does."""
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        sqs = client(emulator, "sqs")
+        url = sqs.create_queue(  # type: ignore[attr-defined]
+            QueueName="q", tags={"pocctl:stack": "s"}
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(  # type: ignore[attr-defined]
+            QueueUrl=url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        sqs.delete_queue(QueueUrl=url)  # type: ignore[attr-defined]
+        advance(clock, "queue_deleting")
+        advance(clock, "queue_listed")
+        assert sqs.list_queues().get("QueueUrls", []) == []  # type: ignore[attr-defined]
+        assert tagged(emulator) == [arn]
+        advance(clock, "tagging_after_delete")
+        assert tagged(emulator) == []
+
+
+def test_a_deleted_queue_answers_at_most_60_s_and_its_name_is_refused_at_least_60_s() -> None:
+    assert RULES["queue_deleting"].high == 60.0
+    assert (RULES["queue_name_reuse"].low or 0.0) >= 60.0
+    for seed in range(20):
+        timing = Timing(seed=seed)
+        assert timing.seconds("queue_deleting", "q") <= 60.0
+        assert timing.seconds("queue_name_reuse", "q") >= 60.0

@@ -91,6 +91,7 @@ class AwsBehaviours:
         self.sns = SnsRules(world, mail, base_url)
         self.iam = IamRules(world, authorizer)
         self.tagging = TaggingRules(world)
+        self.sqs.removal = self.lambda_.removal = self.tagging.removing
         self._by_service: dict[str, Rules] = {}
         every = (self.apigateway, self.lambda_, self.dynamodb, self.sqs, self.sns, self.iam)
         for rules in (*every, self.tagging):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,9 @@ class Rules:
 
     def __init__(self, world: World) -> None:
         self.world = world
+        # What the tagging API makes of a resource this service removes itself, late (set by
+        # AwsBehaviours: TaggingRules.removing).
+        self.removal: Callable[[str], AbstractContextManager[None]] = lambda region: nullcontext()
 
     def before(self, call: Call) -> Reply | None:
         return None

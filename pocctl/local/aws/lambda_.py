@@ -516,7 +516,8 @@ class LambdaRules(Rules):
             ]
             finished = [(uuid, self.mappings.pop(uuid).region) for uuid in due]
         for uuid, region in finished:
-            delete_mapping(self.world.account, region, uuid)
+            with self.removal(region):
+                delete_mapping(self.world.account, region, uuid)
 
 
 def _bad_tags(call: Call) -> Reply | None:

@@ -80,7 +80,8 @@ class SqsRules(Rules):
             for key in due:
                 del self.deleting[key]
         for region, name in due:
-            sqs_backends[self.world.account][region].queues.pop(name, None)
+            with self.removal(region):
+                sqs_backends[self.world.account][region].queues.pop(name, None)
 
     def usable(self, region: str, name: str) -> bool:
         """Whether the queue is old enough to be used (timing.py, queue_new)."""
@@ -156,9 +157,8 @@ class SqsRules(Rules):
             if key not in self.deleting:
                 if name not in sqs_backends[self.world.account][call.region].queues:
                     return None  # moto says it does not exist
-                until = self.world.after("queue_name_reuse", name)
-                self.deleting[key] = until
-                self.deleted[key] = until
+                self.deleting[key] = self.world.after("queue_deleting", name)
+                self.deleted[key] = self.world.after("queue_name_reuse", name)
         if call.protocol == "json":
             return json_reply(200, {}, "application/x-amz-json-1.0")
         body = (

@@ -10,6 +10,8 @@ is over (timing.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,12 +68,33 @@ class TaggingRules(Rules):
             before = self._before_delete.pop(id(call), None)
         if before is None or not reply.ok:
             return
-        after = self._listed(call.region)
+        self._remember(call.region, before, self._listed(call.region))
+
+    @contextmanager
+    def removing(self, region: str) -> Iterator[None]:
+        """The emulator itself removes a resource now, at the end of AWS's deletion (a queue's
+        60 s, a mapping's Deleting): the tagging API lists it still, as after any delete."""
+        if not self.world.timing.enabled:
+            yield
+            return
+        before = self._listed(region)
+        yield
+        self._remember(region, before, self._listed(region))
+
+    def _remember(
+        self,
+        region: str,
+        before: dict[str, tuple[tuple[str, str], ...]],
+        after: dict[str, tuple[tuple[str, str], ...]],
+    ) -> None:
         gone = {arn: tags for arn, tags in before.items() if arn not in after}
         until = {arn: self.world.after("tagging_after_delete", arn) for arn in gone}
         with self.world.lock:
             for arn, tags in gone.items():
-                self.ghosts.setdefault(arn, Listed(call.region, tags, until[arn]))
+                # A resource deleted again (made anew in between) is listed until the later end.
+                known = self.ghosts.get(arn)
+                if known is None or known.until < until[arn]:
+                    self.ghosts[arn] = Listed(region, tags, until[arn])
 
     def _listed(self, region: str) -> dict[str, tuple[tuple[str, str], ...]]:
         tagging = self.world.client(SERVICE, region)

@@ -80,8 +80,8 @@ RULES: dict[str, Rule] = {
         high=60.0,
         range_source=(
             "no figure published; hashicorp/terraform-provider-aws#14748 and #14765 wait for "
-            "Creating to end (its tests take about a minute and a half per mapping). The upper "
-            "end is a judgement"
+            "Creating to end (their acceptance tests, a minute and a half each, time a whole "
+            "stack, not the Creating state). Both ends are a judgement"
         ),
     ),
     "mapping_deleting": Rule(
@@ -102,9 +102,11 @@ RULES: dict[str, Rule] = {
         low=1.0,
         high=20.0,
         range_source=(
-            "'within a couple seconds' (hashicorp/terraform-provider-aws#47276); 20 s observed "
-            "with the CLI's waiter (architect/dynalite#41); some accounts are slower still, "
-            "'several minutes' (hashicorp/terraform-provider-aws#46530), beyond this range"
+            "'within a couple seconds' (hashicorp/terraform-provider-aws#47276); 'it takes about "
+            "5-10 seconds to create table' (aws/aws-sdk-java-v2#5996); a table in eu-west-1 not "
+            "ACTIVE after 15 s (schibsted/strongbox#74); slower still with indexes ('over 100 "
+            "seconds', scylladb/scylladb#5052) or 'several minutes' "
+            "(hashicorp/terraform-provider-aws#46530), beyond this range"
         ),
     ),
     "table_updating": Rule(
@@ -136,9 +138,19 @@ RULES: dict[str, Rule] = {
         low=60.0,
         high=70.0,
         range_source=(
-            "at least 60 s, as documented (SQS API reference, DeleteQueue: 'the deletion process "
-            "takes up to 60 seconds'); a little longer at the top, never shorter"
+            "at least 60 s, as documented (SQS API reference, DeleteQueue: 'you must wait at "
+            "least 60 seconds before creating a queue with the same name'); a little longer at "
+            "the top (a judgement), never shorter"
         ),
+    ),
+    "queue_deleting": Rule(
+        60.0,
+        "SQS API reference, DeleteQueue: 'The deletion process takes up to 60 seconds. Requests "
+        "you send involving that queue during the 60 seconds might succeed' (after them, 'the "
+        "queue and the message you sent no longer exist')",
+        low=0.5,
+        high=60.0,
+        range_source="'takes up to 60 seconds' (same page): never longer; how short is not said",
     ),
     "queue_new": Rule(
         1.0,
@@ -233,7 +245,10 @@ RULES: dict[str, Rule] = {
         5.0,
         "Resource Groups Tagging API reference, GetResources: 'Returns all the tagged or "
         "previously tagged resources'; a deleted resource stays listed for a while "
-        "(boto/boto3#3341, aws/aws-cli#8197, aws/aws-sdk#676)",
+        "(boto/boto3#3341, aws/aws-cli#8197, aws/aws-sdk#676). The fixed 5 s is short of "
+        "every report (minutes to hours): AWS says stale answers are rare (aws/aws-sdk#302), "
+        "so the fixed schedule shows the lag without holding every run up; random weather "
+        "draws up to hours",
         low=1.0,
         high=4 * 3600.0,
         range_source=(
