@@ -354,6 +354,7 @@ def test_a_new_table_is_creating_and_refuses_items_meanwhile(
 ) -> None:
     ddb = client(emulator, "dynamodb")
     assert make_table(emulator)["TableStatus"] == "CREATING"
+    clock.advance("table_described")  # DescribeTable may not find it before
     assert ddb.describe_table(TableName="orders")["Table"]["TableStatus"] == "CREATING"
     with pytest.raises(ClientError) as refused:
         ddb.put_item(TableName="orders", Item={"orderID": {"S": "1"}})

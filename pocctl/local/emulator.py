@@ -195,7 +195,9 @@ class Emulator:
             self.client,
             self.client_as,
             self.regions,
-            lambda role, service: self.authorizer.propagation.effective(role).trusts(service),
+            lambda role, service: self.authorizer.propagation.effective(role, "apigateway").trusts(
+                service
+            ),
         )
         self.apis = api
 
@@ -392,7 +394,8 @@ class Emulator:
         """What changed in IAM has propagated, the pollers match the mappings, and every poller
         has finished a poll that began after that: whatever it reads is judged as things are."""
         assert self.supervisor is not None, "the emulator is not running"
-        time.sleep(self.timing.seconds("iam_propagation"))  # AWS's clock, not a guess
+        # AWS's clock, not a guess: until the last change drawn has reached every service.
+        time.sleep(max(0.0, self.authorizer.propagation.settled_at() - self.aws.world.clock()))
         now = time.monotonic()
         self.reconciled()
         if not self.supervisor.wait_reads_from(now):

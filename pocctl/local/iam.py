@@ -143,13 +143,33 @@ def read_role(client: ClientFor, role_name: str) -> RoleSnapshot:
     return ABSENT
 
 
+# The services whose view of IAM is acted out one by one (any other sees a change last).
+SEEN_BY = ("lambda", "sqs", "dynamodb", "sns", "logs", "apigateway", "sts")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A principal as IAM held it right after a change, and from when each service sees it."""
+
+    snapshot: RoleSnapshot
+    seen_from: dict[str, float]
+
+    def seen(self, service: str, now: float) -> bool:
+        moment = self.seen_from.get(service, max(self.seen_from.values(), default=now))
+        return moment <= now
+
+
 class Propagation:
-    """Each principal's history of changes (by ARN); what other services see is the state
-    `delay` ago.
+    """Each principal's history of changes (by ARN); what each service sees is the latest change
+    that has reached it.
 
     AWS: "IAM ... achieves high availability by replicating data across multiple servers ...
     changes ... can take some time to propagate" (IAM User Guide, troubleshooting). A new role
     usually reaches Lambda in 5-10 s (ansible-collections/community.aws#710, aws/aws-cli#7700).
+    The same page: a change is replicated to IAM's endpoints and is visible from all of them
+    only after a while, so a service reading a replica that has it sees the change while
+    another does not yet. No source measures this per service: each change draws one delay per
+    service, once, at the change (the same rule, so the fixed schedule shows all at once).
     """
 
     def __init__(
@@ -158,15 +178,17 @@ class Propagation:
         self.read = read
         self.delay = delay
         self.clock = clock
-        self._history: dict[str, list[tuple[float, RoleSnapshot]]] = {}
+        self._history: dict[str, list[Change]] = {}
         self._lock = threading.Lock()
 
     def changed(self, arn: str) -> None:
         """Record the principal as it is right after a change (once IAM has answered)."""
         snapshot = self.read(arn)
         with self._lock:
-            history = self._history.setdefault(arn, [(float("-inf"), ABSENT)])
-            history.append((self.clock(), snapshot))
+            now = self.clock()
+            seen_from = {service: now + self.delay() for service in SEEN_BY}
+            history = self._history.setdefault(arn, [Change(ABSENT, {})])
+            history.append(Change(snapshot, seen_from))
 
     def all_changed(self) -> None:
         """A managed or group policy changed: every principal we know may be affected."""
@@ -175,17 +197,24 @@ class Propagation:
         for arn in arns:
             self.changed(arn)
 
-    def effective(self, arn: str) -> RoleSnapshot:
+    def effective(self, arn: str, seen_by: str = "lambda") -> RoleSnapshot:
+        """The principal as `seen_by` (a service's name, as in its actions) sees it now."""
         with self._lock:
             history = list(self._history.get(arn, []))
         if not history:
             return self.read(arn)  # made before we watched: no change in flight
-        seen_before = self.clock() - self.delay()
-        current = history[0][1]
-        for moment, snapshot in history:
-            if moment <= seen_before:
-                current = snapshot
+        now = self.clock()
+        current = history[0].snapshot
+        for change in history[1:]:
+            if change.seen(seen_by, now):
+                current = change.snapshot
         return current
+
+    def settled_at(self) -> float:
+        """The moment every change recorded so far has reached every service."""
+        with self._lock:
+            moments = [m for h in self._history.values() for c in h for m in c.seen_from.values()]
+        return max(moments, default=float("-inf"))
 
 
 MAPPING_BY_UUID = frozenset(
@@ -223,17 +252,19 @@ class Authorizer:
         with self._lock:
             return self.principals.get(access_key)
 
-    def allows(self, role_arn: str, request: Request) -> bool:
-        return self.refusal(role_arn, request) is None
+    def allows(self, role_arn: str, request: Request, seen_by: str | None = None) -> bool:
+        return self.refusal(role_arn, request, seen_by) is None
 
-    def refusal(self, role_arn: str, request: Request) -> str | None:
-        """Why the principal may not, as Lambda sees it now (None: it may): its identity
+    def refusal(self, role_arn: str, request: Request, seen_by: str | None = None) -> str | None:
+        """Why the principal may not, as `seen_by` sees it now (None: it may; by default the
+        service of the action, which judges it): its identity
         policies or a same-account resource policy must allow, and its permissions boundary
         too ("an entity can only perform actions that are allowed by both its identity-based
         policies and its permissions boundaries": IAM User Guide, "Permissions boundaries for
         IAM entities"; the reason is worded as in "Troubleshooting access denied error
         messages")."""
-        snapshot = self.propagation.effective(role_arn)
+        seen_by = seen_by or request.action.split(":", 1)[0]
+        snapshot = self.propagation.effective(role_arn, seen_by)
         if not snapshot.exists:
             return f"because no identity-based policy allows the {request.action} action"
         if snapshot.boundary_arn is not None:
@@ -247,14 +278,14 @@ class Authorizer:
             return None
         if decision.explicit_deny:
             return "with an explicit deny in an identity-based policy"
-        if all(self._resource_allows(role_arn, request, r) for r in request.resources):
+        if all(self._resource_allows(snapshot, role_arn, request, r) for r in request.resources):
             return None
         return f"because no identity-based policy allows the {request.action} action"
 
-    def _resource_allows(self, role_arn: str, request: Request, resource: str) -> bool:
-        identity = evaluate(
-            self.propagation.effective(role_arn).statements, _only(request, resource)
-        )
+    def _resource_allows(
+        self, snapshot: RoleSnapshot, role_arn: str, request: Request, resource: str
+    ) -> bool:
+        identity = evaluate(snapshot.statements, _only(request, resource))
         if identity.allowed:
             return True
         allowed = False

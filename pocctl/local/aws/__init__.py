@@ -17,6 +17,7 @@ from pocctl.local.aws.dynamodb import DynamoDbRules
 from pocctl.local.aws.lambda_ import LambdaRules
 from pocctl.local.aws.sns import SnsRules
 from pocctl.local.aws.sqs import SqsRules
+from pocctl.local.aws.tagging import TaggingRules
 from pocctl.local.calls import Call
 from pocctl.local.iam import Authorizer
 from pocctl.local.replies import Reply
@@ -77,24 +78,34 @@ class AwsBehaviours:
     ) -> None:
         self.world = world
         self.apigateway = ApiGatewayRules(world)
+        # Lambda judges a role's trust and a mapping's source as Lambda sees the role.
         self.lambda_ = LambdaRules(
-            world, authorizer.propagation.effective, authorizer.allows, authorizer.role_of
+            world,
+            authorizer.propagation.effective,
+            lambda role, request: authorizer.allows(role, request, "lambda"),
+            authorizer.role_of,
         )
         authorizer.mapping_function = self.lambda_.mapping_function
         self.dynamodb = DynamoDbRules(world)
         self.sqs = SqsRules(world, base_url)
         self.sns = SnsRules(world, mail, base_url)
         self.iam = IamRules(world, authorizer)
+        self.tagging = TaggingRules(world)
         self._by_service: dict[str, Rules] = {}
-        for rules in (self.apigateway, self.lambda_, self.dynamodb, self.sqs, self.sns, self.iam):
+        every = (self.apigateway, self.lambda_, self.dynamodb, self.sqs, self.sns, self.iam)
+        for rules in (*every, self.tagging):
             for service in rules.services:
                 self._by_service[service] = rules
 
     def before(self, call: Call) -> Reply | None:
         self.lambda_.tick()
         rules = self._by_service.get(call.service)
-        return rules.before(call) if rules is not None else None
+        refused = rules.before(call) if rules is not None else None
+        if refused is None:
+            self.tagging.deleting(call)
+        return refused
 
     def after(self, call: Call, reply: Reply) -> Reply:
+        self.tagging.deleted(call, reply)
         rules = self._by_service.get(call.service)
         return rules.after(call, reply) if rules is not None else reply

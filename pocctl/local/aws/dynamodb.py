@@ -24,6 +24,7 @@ DATA_PLANE = frozenset(
         "TransactGetItems",
     }
 )
+NOT_DESCRIBED = "Requested resource not found: Table: {} not found"
 IN_USE = "Attempt to change a resource which is still in use: Table is being {what}: {name}"
 
 
@@ -31,6 +32,7 @@ IN_USE = "Attempt to change a resource which is still in use: Table is being {wh
 class TableTimes:
     creating_until: float = float("-inf")
     updating_until: float = float("-inf")
+    described_from: float = float("-inf")  # DescribeTable finds it (timing.py, table_described)
 
 
 @dataclass
@@ -82,6 +84,14 @@ class DynamoDbRules(Rules):
         if call.service != "dynamodb":
             return None
         for name in self._names(call):
+            times = self.tables.get((call.region, name))
+            if (
+                call.operation == "DescribeTable"
+                and not call.internal
+                and times is not None
+                and self.world.clock() < times.described_from
+            ):
+                return error(call, 400, "ResourceNotFoundException", NOT_DESCRIBED.format(name))
             status = self.status(call.region, name)
             if call.operation in DATA_PLANE and status in ("CREATING", "DELETING"):
                 return error(call, 400, "ResourceNotFoundException", "Requested resource not found")
@@ -139,7 +149,9 @@ class DynamoDbRules(Rules):
             return reply
         if call.operation == "CreateTable" and key is not None:
             self.ghosts.pop(key, None)
-            self.tables[key] = TableTimes(creating_until=self.world.after("table_creating"))
+            creating_until = self.world.after("table_creating")
+            described_from = min(self.world.after("table_described"), creating_until)
+            self.tables[key] = TableTimes(creating_until, described_from=described_from)
         elif call.operation == "UpdateTable" and key is not None:
             self.tables.setdefault(key, TableTimes()).updating_until = self.world.after(
                 "table_updating"

@@ -104,6 +104,7 @@ class MappingTimes:
     function: str  # function name
     region: str
     created: float
+    creating_until: float = float("-inf")  # drawn once, at CreateEventSourceMapping
     deleting_until: float | None = None
 
 
@@ -197,7 +198,7 @@ class LambdaRules(Rules):
         times = times or self.mappings.get(uuid)
         if times is None:
             return float("-inf")
-        ready = times.created + self.world.timing.seconds("mapping_creating")
+        ready = times.creating_until
         for (_, name), fn in list(self.functions.items()):  # CreateFunction may add meanwhile
             if name == times.function:
                 ready = max(ready, fn.pending_until)
@@ -358,7 +359,10 @@ class LambdaRules(Rules):
             self.functions.pop((call.region, name), None)
         elif call.operation == "CreateEventSourceMapping":
             self.mappings[document["UUID"]] = MappingTimes(
-                function_name(document["FunctionArn"]), call.region, self.world.clock()
+                function_name(document["FunctionArn"]),
+                call.region,
+                self.world.clock(),
+                creating_until=self.world.after("mapping_creating"),
             )
         self._amend(call.region, document)
         return reply.with_json(document)

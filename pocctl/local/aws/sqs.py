@@ -58,7 +58,7 @@ class SqsRules(Rules):
         self.deleting: dict[tuple[str, str], float] = {}
         self.deleted_queue_answers = "all"
         self.name_reuse_checked = "first"
-        self.created: dict[tuple[str, str], float] = {}  # (region, name) -> when
+        self.usable_from: dict[tuple[str, str], float] = {}  # (region, name) -> when
         self._creating: set[int] = set()  # CreateQueue calls making a queue that wasn't there
         self.moves = MessageMoves(world, base_url)
 
@@ -80,10 +80,8 @@ class SqsRules(Rules):
 
     def usable(self, region: str, name: str) -> bool:
         """Whether the queue is old enough to be used (timing.py, queue_new)."""
-        created = self.created.get((region, name))
-        return created is None or self.world.clock() >= created + self.world.timing.seconds(
-            "queue_new"
-        )
+        usable_from = self.usable_from.get((region, name))
+        return usable_from is None or self.world.clock() >= usable_from
 
     def usable_arn(self, arn: str) -> bool:
         parts = arn.split(":")
@@ -165,7 +163,8 @@ class SqsRules(Rules):
         if call.operation == "CreateQueue" and id(call) in self._creating:
             self._creating.discard(id(call))
             if reply.ok:
-                self.created[(call.region, str(call.params.get("QueueName")))] = self.world.clock()
+                key = (call.region, str(call.params.get("QueueName")))
+                self.usable_from[key] = self.world.after("queue_new")
         if call.operation == "DeleteQueue" and reply.ok:
             self.deleted[(call.region, queue_name(call))] = self.world.after("queue_name_reuse")
         return reply

@@ -40,47 +40,105 @@ RULES: dict[str, Rule] = {
         "IAM is eventually consistent (IAM User Guide, 'Changes that I make are not always "
         "immediately visible'); a new role reaches Lambda in 5-10 s "
         "(ansible-collections/community.aws#710, aws/aws-cli#7700)",
+        low=2.0,
+        high=120.0,
+        range_source=(
+            "no bound is published (IAM User Guide, troubleshooting, 'Changes that I make are not "
+            "always immediately visible'); hashicorp/terraform-provider-aws waits up to 2 minutes "
+            "for IAM changes to propagate (internal/service/iam/wait.go, propagationTimeout)"
+        ),
     ),
     "function_pending": Rule(
         1.5,
         "Lambda Developer Guide, 'Lambda function states': Pending after create; invocations "
         "and updates fail meanwhile (no figure published; typical for a function without VPC)",
+        low=0.3,
+        high=30.0,
+        range_source=(
+            "no figure published; deployers poll for Active rather than assume a time "
+            "(mdn/yari#6202, spinnaker-plugins/aws-lambda-deployment-plugin-spinnaker#82). The "
+            "upper end is a judgement for a function without VPC"
+        ),
     ),
     "function_updating": Rule(
         1.5,
         "Lambda Developer Guide, 'Lambda function states': LastUpdateStatus InProgress after "
         "an update; a second update fails with ResourceConflictException (no figure published)",
+        low=0.3,
+        high=30.0,
+        range_source=(
+            "no figure published; tools poll LastUpdateStatus until Successful instead of "
+            "assuming a time (fujiwara/lambroll#192, 'Too short timeout to waiting for "
+            "InProgress'). The upper end is a judgement"
+        ),
     ),
     "mapping_creating": Rule(
         3.0,
         "Lambda API reference, EventSourceMappingConfiguration.State: Creating, then Enabled; "
         "hashicorp/terraform-provider-aws#14748 (no figure published)",
+        low=1.0,
+        high=60.0,
+        range_source=(
+            "no figure published; hashicorp/terraform-provider-aws#14748 and #14765 wait for "
+            "Creating to end (its tests take about a minute and a half per mapping). The upper "
+            "end is a judgement"
+        ),
     ),
     "mapping_deleting": Rule(
         3.0,
         "Lambda API reference, DeleteEventSourceMapping: 'the mapping's state is Deleting' until "
         "removed (no figure published)",
+        low=1.0,
+        high=60.0,
+        range_source=(
+            "no figure published; hashicorp/terraform-provider-aws#14765 waits for the deletion "
+            "too. The upper end is a judgement"
+        ),
     ),
     "table_creating": Rule(
         4.0,
         "DynamoDB API reference, CreateTable: TableStatus CREATING, then ACTIVE; data-plane "
         "calls meanwhile get ResourceNotFoundException (ExtendDB/extenddb#204)",
+        low=1.0,
+        high=20.0,
+        range_source=(
+            "'within a couple seconds' (hashicorp/terraform-provider-aws#47276); 20 s observed "
+            "with the CLI's waiter (architect/dynalite#41); some accounts are slower still, "
+            "'several minutes' (hashicorp/terraform-provider-aws#46530), beyond this range"
+        ),
     ),
     "table_updating": Rule(
         2.0,
         "DynamoDB API reference, UpdateTable: TableStatus UPDATING; another change meanwhile "
         "gets ResourceInUseException",
+        low=0.5,
+        high=20.0,
+        range_source=(
+            "no figure published for an on-demand table's UPDATING; taken as table_creating's range"
+        ),
     ),
     "table_deleting": Rule(
         4.0,
         "DynamoDB API reference, DeleteTable: TableStatus DELETING until gone; CreateTable "
         "meanwhile gets ResourceInUseException 'Table is being deleted' "
         "(hashicorp/terraform-provider-aws#3355)",
+        low=1.0,
+        high=20.0,
+        range_source=(
+            "no figure published; strongbox waited 15 s for create and delete and had to raise it "
+            "(schibsted/strongbox#74, #75)"
+        ),
     ),
     "queue_name_reuse": Rule(
         60.0,
         "SQS API reference, DeleteQueue: 'you must wait at least 60 seconds before creating a "
         "queue with the same name' (QueueDeletedRecently)",
+        low=60.0,
+        high=70.0,
+        range_source=(
+            "at least 60 s, as documented (SQS API reference, DeleteQueue: 'the deletion process "
+            "takes up to 60 seconds'); a little longer at the top, never shorter"
+        ),
     ),
     "queue_new": Rule(
         1.0,
@@ -89,27 +147,75 @@ RULES: dict[str, Rule] = {
         "subscribed to a topic 'messages are not able to be delivered to the queue' for a moment "
         "(AWS SDK for .NET reference, SubscribeQueue). Which error a too-new queue answers is "
         "not published: here NonExistentQueue, and SNS's deliveries to it are lost",
+        low=1.0,
+        high=3.0,
+        range_source=(
+            "'at least one second' (SQS API reference, CreateQueue): never less; the top is a "
+            "judgement"
+        ),
     ),
     "message_move_start": Rule(
         1.0,
         "SQS API reference, StartMessageMoveTask: 'Starts an asynchronous task'; its progress is "
         "read with ListMessageMoveTasks (no figure published for when the first message moves)",
+        low=0.5,
+        high=10.0,
+        range_source=(
+            "no figure published (SQS API reference, StartMessageMoveTask, asynchronous); a "
+            "judgement"
+        ),
     ),
     "stream_poll": Rule(
         0.25,
         "Lambda Developer Guide, 'Using Lambda with DynamoDB': 'Lambda polls shards in your "
         "DynamoDB stream for records at a base rate of 4 times per second' (an idle stream)",
+        low=0.25,
+        high=0.25,
+        range_source=("fixed: the documented base rate of 4 polls a second"),
     ),
     "unconfirmed_subscription": Rule(
         48 * 3600.0,
         "SNS deletes a subscription still pending confirmation after 48 hours (AWS What's New, "
         "2023-05-10, 'automatic deletion of unconfirmed subscriptions'); confirmation tokens "
         "are valid for two days (SNS API reference, Subscribe)",
+        low=172800.0,
+        high=172800.0,
+        range_source=("fixed: the documented 48 hours"),
     ),
     "api_change": Rule(
         0.2,
         "API Gateway applies one change at a time per REST API; overlapping changes get 409 "
         "ConflictException (hashicorp/terraform-provider-aws#16439, #776)",
+        low=0.05,
+        high=2.0,
+        range_source=(
+            "no figure published; the 409 is reported on changes a few hundred milliseconds apart "
+            "(hashicorp/terraform-provider-aws#16439). A judgement"
+        ),
+    ),
+    "table_described": Rule(
+        0.5,
+        "DynamoDB API reference, DescribeTable: 'If you issue a DescribeTable request "
+        "immediately after a CreateTable request, DynamoDB might return a "
+        "ResourceNotFoundException. This is because DescribeTable uses an eventually consistent "
+        "query' (no figure published)",
+        low=0.1,
+        high=5.0,
+        range_source=(
+            "same page: 'Wait for a few seconds, and then try the DescribeTable request again'"
+        ),
+    ),
+    "tagging_after_delete": Rule(
+        5.0,
+        "Resource Groups Tagging API reference, GetResources: 'Returns all the tagged or "
+        "previously tagged resources'; a deleted resource stays listed for a while "
+        "(boto/boto3#3341, aws/aws-cli#8197, aws/aws-sdk#676)",
+        low=1.0,
+        high=4 * 3600.0,
+        range_source=(
+            "boto/boto3#3341: ghosts of instances deleted that day, still listed 'hours later'; "
+            "aws/aws-sdk#302: rare, for services not onboarded to the internal tag service"
+        ),
     ),
 }
 
