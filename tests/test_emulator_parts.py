@@ -13,9 +13,10 @@ import pytest
 from moto import mock_aws
 
 from pocctl.local.apigw import message_attributes, request_ids
+from pocctl.local.batch_responses import reported_failures
 from pocctl.local.filters import UnsupportedFilter, passes
 from pocctl.local.functions import Invocation
-from pocctl.local.pollers import Peek, SqsPoller, StreamPoller, event_attributes, failed_ids
+from pocctl.local.pollers import Peek, SqsPoller, StreamPoller, event_attributes
 from pocctl.local.vtl import TemplateError, json_path, render
 from pocctl.resources.api import ACCEPTED_TEMPLATE, REQUEST_TEMPLATE
 
@@ -201,12 +202,55 @@ def test_sqs_function_error_or_malformed_answer_returns_the_whole_batch() -> Non
         assert sqs.deleted == []
 
 
-def test_failed_ids_reads_batch_item_failures() -> None:
-    assert failed_ids(Invocation(True, result=None)) == []
-    assert failed_ids(Invocation(True, result={"batchItemFailures": [{"itemIdentifier": 7}]})) == [
-        "7"
-    ]
-    assert failed_ids(Invocation(True, result="nonsense")) is None
+# Lambda Developer Guide, "Handling errors for an SQS event source in Lambda", "Success and
+# failure conditions" (pocctl/local/batch_responses.py).
+@pytest.mark.parametrize(
+    "response", [None, {}, {"batchItemFailures": None}, {"batchItemFailures": []}]
+)
+def test_an_empty_or_null_response_or_list_is_a_complete_success(response: Any) -> None:
+    assert reported_failures(response, ["m1"]) == []
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "nonsense",  # not a JSON object
+        ["m1"],
+        {"batchItemFailures": "m1"},
+        {"batchItemFailures": ["m1"]},
+        {"batchItemFailures": [{"itemIdentifier": ""}]},  # an empty string itemIdentifier
+        {"batchItemFailures": [{"itemIdentifier": None}]},  # a null itemIdentifier
+        {"batchItemFailures": [{"ItemIdentifier": "m1"}]},  # a bad key name
+        {"batchItemFailures": [{"itemIdentifier": "m9"}]},  # a message ID not in the batch
+        {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m9"}]},
+        {"batchItemFailures": [{"itemIdentifier": 1}]},  # not a string
+    ],
+)
+def test_an_invalid_response_fails_the_whole_batch(response: Any) -> None:
+    assert reported_failures(response, ["m1", "m2"]) is None
+
+
+def test_valid_identifiers_are_the_failures() -> None:
+    response = {"batchItemFailures": [{"itemIdentifier": "m2"}], "other": 1}
+    assert reported_failures(response, ["m1", "m2"]) == ["m2"]
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    ["", None, "not-a-message-of-this-batch", "h1"],  # h1: a receipt handle
+)
+def test_sqs_a_response_naming_no_message_of_the_batch_deletes_nothing(identifier: Any) -> None:
+    sqs = Sqs()
+    answer = Invocation(True, result={"batchItemFailures": [{"itemIdentifier": identifier}]})
+    sqs_poller(Invoker(answer), sqs).deliver(sqs, "url", MESSAGES, partial=True)
+    assert sqs.deleted == []
+
+
+def test_sqs_without_report_batch_item_failures_the_response_is_not_read() -> None:
+    sqs = Sqs()
+    answer = Invocation(True, result={"batchItemFailures": [{"itemIdentifier": None}]})
+    sqs_poller(Invoker(answer), sqs).deliver(sqs, "url", MESSAGES, partial=False)
+    assert sqs.deleted == ["h0", "h1", "h2"]
 
 
 def stream_poller(invoker: Invoker, sqs: Sqs, retries: int, bisect: bool) -> StreamPoller:
@@ -254,6 +298,17 @@ def test_stream_bisects_a_failing_batch_and_isolates_the_bad_record() -> None:
     assert [i["DDBStreamBatchInfo"]["startSequenceNumber"] for i in sqs.sent] == ["30"]
     delivered = [[r["dynamodb"]["SequenceNumber"] for r in e["Records"]] for e in invoker.events]
     assert ["10", "20"] in delivered and ["40"] in delivered
+
+
+def test_stream_an_invalid_partial_response_retries_the_whole_batch_then_gives_it_up() -> None:
+    sqs = Sqs()
+    unknown = Invocation(True, result={"batchItemFailures": [{"itemIdentifier": "99"}]})
+    invoker = Invoker(unknown, unknown, unknown)
+    stream_poller(invoker, sqs, retries=2, bisect=False).process(RECORDS, "shard-1")
+    delivered = [[r["dynamodb"]["SequenceNumber"] for r in e["Records"]] for e in invoker.events]
+    assert delivered == [["10", "20", "30", "40"]] * 3
+    (info,) = sqs.sent
+    assert info["DDBStreamBatchInfo"]["batchSize"] == 4
 
 
 def test_stream_partial_failure_retries_from_the_first_failed_record() -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pocctl.local.batch_responses import reported_failures
 from pocctl.local.filters import UnsupportedFilter, passes
 from pocctl.local.functions import FunctionNotFound, Invocation, Invoker
 
@@ -32,20 +33,6 @@ Log = Callable[[str], None]
 ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
 RoleClientFor = Callable[[str, str, str], Any]  # (service, region, role ARN) -> boto3 client
 PERMISSION_RETRY = 2.0
-
-
-def failed_ids(invocation: Invocation) -> list[str] | None:
-    """Item identifiers the function reported as failed; None when the response is malformed."""
-    result = invocation.result
-    if result is None or result == {}:
-        return []
-    if not isinstance(result, dict):
-        return None
-    failures = result.get("batchItemFailures") or []
-    try:
-        return [str(f["itemIdentifier"]) for f in failures]
-    except (KeyError, TypeError):
-        return None
 
 
 @dataclass
@@ -284,9 +271,14 @@ class SqsPoller(Poller):
         if not result.ok:
             self.log(f"{self.function} failed on {len(records)} message(s): {result.error_message}")
             return  # all reappear after the visibility timeout
-        failed = set(failed_ids(result) or []) if partial else set()
-        if partial and failed_ids(result) is None:
-            return  # a malformed response fails the whole batch, as on AWS
+        ids = [m["MessageId"] for m in messages]
+        failed = reported_failures(result.result, ids) if partial else []
+        if failed is None:
+            self.log(
+                f"{self.function}: its batch item failures are invalid, which fails the whole "
+                f"batch: {len(records)} message(s) reappear after the visibility timeout"
+            )
+            return
         done = [m for m in messages if m["MessageId"] not in failed]
         if not done:
             return
@@ -439,13 +431,13 @@ class StreamPoller(Poller):
             result = self.invoke({"Records": pending})
             attempts += 1
             if result.ok:
-                failed = failed_ids(result) if partial else []
+                sequences = [r["dynamodb"]["SequenceNumber"] for r in pending]
+                failed = reported_failures(result.result, sequences) if partial else []
                 if failed == []:
                     return
-                sequences = [r["dynamodb"]["SequenceNumber"] for r in pending]
-                first = min((s for s in (failed or []) if s in sequences), key=int, default=None)
-                if first is not None:
-                    pending = pending[sequences.index(first) :]  # retry from the checkpoint
+                if failed:  # retry from the lowest sequence number named (the checkpoint)
+                    pending = pending[sequences.index(min(failed, key=int)) :]
+                # None: the response fails the whole batch, retried as it was
             elif bisect and len(pending) > 1:
                 half = len(pending) // 2
                 self.process(pending[:half], shard_id)
