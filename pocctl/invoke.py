@@ -33,7 +33,7 @@ WRITER, NOTIFIER = 1, 2
 # start and the network) and never sends it twice.
 INVOKE_MARGIN_SECONDS = 60
 # Answers that mean the function did not run, so asking again runs it at most once: throttled
-# (429), or Pending / an update InProgress (409, Lambda Developer Guide, "Lambda function states").
+# (429), or Pending (409, Lambda Developer Guide, "Lambda function states").
 NOT_RUN_CODES = frozenset({"TooManyRequestsException", "ResourceConflictException"})
 
 
@@ -162,13 +162,36 @@ def invoke_once_client(ctx: Context, timeout_seconds: int) -> Any:
     return client
 
 
+def updated_configuration(ctx: Context, function: str) -> dict[str, Any]:
+    """The function's configuration once an update in progress has finished. Meanwhile Lambda
+    runs the code before it ("While a function update is in progress, invocations go to the
+    function's previous code and configuration": Lambda Developer Guide, "Lambda function
+    states"), and the code a user has just deployed (`up --watch`) is the code to run."""
+    lam = ctx.client("lambda")
+    found: dict[str, Any] = {}
+
+    def finished() -> bool:
+        found.update(lam.get_function(FunctionName=function)["Configuration"])
+        return found.get("LastUpdateStatus") != "InProgress"
+
+    poll(
+        ctx,
+        finished,
+        what=f"{function}'s update to finish",
+        step="invoke",
+        timeout=60,
+        why="until then Lambda runs the code from before the update: in most cases a few "
+        "seconds, says AWS",
+    )
+    return found
+
+
 def invoke(ctx: Context, function: str, event: Any) -> Invoked:
     """Invoke once, synchronously, with the last 4 KB of its log (LogType Tail)."""
-    lam = ctx.client("lambda")
     started_ms = int(time.time() * 1000)
     try:
         # GetFunction: its own quota, outside Lambda's 15 control-plane requests a second.
-        timeout = int(lam.get_function(FunctionName=function)["Configuration"]["Timeout"])
+        timeout = int(updated_configuration(ctx, function)["Timeout"])
         once = invoke_once_client(ctx, timeout)
         answer = retry_on_codes(
             ctx,

@@ -210,11 +210,13 @@ def test_every_resource_a_call_touches_must_be_allowed() -> None:
 
 
 def test_resource_policy_principals() -> None:
-    assert principal_matches({"AWS": ROLE}, ROLE, ACCOUNT)
-    assert principal_matches({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, ROLE, ACCOUNT)
-    assert principal_matches("*", ROLE, ACCOUNT)
-    assert not principal_matches({"AWS": "arn:aws:iam::999999999999:root"}, ROLE, ACCOUNT)
-    assert not principal_matches({"Service": "sns.amazonaws.com"}, ROLE, ACCOUNT)
+    assert principal_matches({"AWS": ROLE}, ROLE)
+    assert principal_matches("*", ROLE)
+    # The account delegates to its identities' own policies: it grants the role nothing itself.
+    assert not principal_matches({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, ROLE)
+    assert not principal_matches({"AWS": ACCOUNT}, ROLE)
+    assert not principal_matches({"AWS": "arn:aws:iam::999999999999:root"}, ROLE)
+    assert not principal_matches({"Service": "sns.amazonaws.com"}, ROLE)
 
 
 def test_the_condition_keys_of_pocctls_deployer_policy_come_from_the_call() -> None:

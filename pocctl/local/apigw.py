@@ -95,10 +95,12 @@ class ApiGateway:
         client_as: RoleClientFor,
         regions: set[str],
         assumable: Assumable = lambda role, service: True,
+        log: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.client = client
         self.client_as = client_as
         self.assumable = assumable
+        self.log = log  # what API Gateway's execution log would say
         self.regions = regions
         self._cache: dict[tuple[str, str], tuple[float, ApiConfig | None]] = {}
         self._buckets: dict[tuple[str, str, float, int], TokenBucket] = {}
@@ -198,10 +200,20 @@ class ApiGateway:
             request_body = text
         role = integration.get("credentials")
         if role and not self.assumable(role, "apigateway.amazonaws.com"):
-            # A role IAM has not yet shown API Gateway (new, or not trusting it): it fails before
-            # the integration runs, so no integration response maps it
-            # (terraform-aws-modules/terraform-aws-apigateway-v2#87: "API Gateway doesn't have
-            # permissions to assume the IAM role configured on the integration", a 500).
+            # A role whose trust policy does not name apigateway.amazonaws.com, or that IAM has
+            # not yet shown API Gateway (new, or its trust just changed): the request fails
+            # before the integration runs, so no integration response maps it. The client gets
+            # 500 "Internal server error" (Miserlou/Zappa#479; terraform-aws-modules/
+            # terraform-aws-apigateway-v2#87, "API Gateway doesn't have permissions to assume
+            # the IAM role configured on the integration"), and the execution log reads as
+            # below (public execution logs: "Execution failed due to configuration error: API
+            # Gateway does not have permission to assume the provided role arn:aws:iam::...",
+            # then "Gateway response type: DEFAULT_5XX with status code: 500").
+            self.log(
+                f"API Gateway {match['api']}/{match['stage']} {method} {resource_path}: "
+                "Execution failed due to configuration error: API Gateway does not have "
+                f"permission to assume the provided role {role}"
+            )
             return gateway_response(config, "API_CONFIGURATION_ERROR", {})
         status, backend_body = self._integrate(config, integration, request_body)
         return self._respond(integration, status, backend_body, context)

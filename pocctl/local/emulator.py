@@ -130,7 +130,8 @@ class Emulator:
             return self._clients[(service, region)]
 
     def resource_policy(self, arn: str) -> list[dict[str, Any]]:
-        """The statements of an SQS queue's or SNS topic's own policy (same account)."""
+        """The statements of an SQS queue's, SNS topic's or Lambda function's own policy (same
+        account)."""
         parts = arn.split(":")
         if len(parts) < 6:
             return []
@@ -145,13 +146,17 @@ class Emulator:
                 attributes = self.client("sns", region).get_topic_attributes(TopicArn=arn)[
                     "Attributes"
                 ]
+            elif service == "lambda" and name == "function" and len(parts) > 6:
+                found = self.client("lambda", region).get_policy(FunctionName=parts[6])
+                attributes = {"Policy": found["Policy"]}
             else:
                 return []
         except Exception:
             return []
         policy = json.loads(attributes.get("Policy") or "{}")
         statements = policy.get("Statement", [])
-        return [statements] if isinstance(statements, dict) else list(statements)
+        statements = [statements] if isinstance(statements, dict) else list(statements)
+        return [principal_as_aws_writes_it(s) for s in statements]
 
     def role_credentials(self, role_arn: str) -> dict[str, str]:
         """Temporary credentials of a role, as Lambda and API Gateway get them from STS."""
@@ -198,6 +203,7 @@ class Emulator:
             lambda role, service: self.authorizer.propagation.effective(role, "apigateway").trusts(
                 service
             ),
+            lambda message: self.log(message),
         )
         self.apis = api
 
@@ -518,6 +524,18 @@ class Emulator:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def principal_as_aws_writes_it(statement: dict[str, Any]) -> dict[str, Any]:
+    """moto keeps AddPermission's principal as a bare string ("123456789012", a role ARN,
+    "s3.amazonaws.com"); a function's policy names it as any policy does, {"Service":
+    "s3.amazonaws.com"} (Lambda Developer Guide, "Viewing resource-based IAM policies in
+    Lambda", its get-policy example), and so {"AWS": ...} for an account or a role."""
+    principal = statement.get("Principal")
+    if not isinstance(principal, str) or principal == "*":
+        return statement
+    kind = "Service" if principal.endswith(".amazonaws.com") else "AWS"
+    return {**statement, "Principal": {kind: principal}}
 
 
 def mark_internal(request: Any, **_: Any) -> None:

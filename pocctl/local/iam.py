@@ -290,7 +290,7 @@ class Authorizer:
             return True
         allowed = False
         for statement in self.resource_policy(resource):
-            if not principal_matches(statement.get("Principal"), role_arn, self.account):
+            if not principal_matches(statement.get("Principal"), role_arn):
                 continue
             if statement_applies(statement, _only(request, resource), resource):
                 if statement.get("Effect") == "Deny":

@@ -380,14 +380,15 @@ def evaluate(statements: Iterable[dict[str, Any]], request: Request) -> Decision
     return Decision(True)
 
 
-def principal_matches(principal: Any, principal_arn: str, account: str) -> bool:
-    """Does a resource policy's Principal name this role (by ARN, its account, or `*`)?"""
+def principal_matches(principal: Any, principal_arn: str) -> bool:
+    """Does a resource policy's Principal grant this role or user itself (by ARN, or `*`)?
+    One naming the account (its id or `arn:aws:iam::<id>:root`) does not: "This delegates
+    authority to the account", whose identities then need an identity-based policy that allows
+    (IAM User Guide, "AWS JSON policy elements: Principal", AWS account principals; likewise
+    KMS's default key policy, whose account principal "enables IAM policies" and gives no user
+    or role permission by itself: KMS Developer Guide, "Default key policy")."""
     if principal == "*":
         return True
     if not isinstance(principal, dict):
         return False
-    for value in as_list(principal.get("AWS", [])):
-        value = str(value)
-        if value in ("*", account, f"arn:aws:iam::{account}:root", principal_arn):
-            return True
-    return False
+    return any(str(value) in ("*", principal_arn) for value in as_list(principal.get("AWS", [])))

@@ -22,8 +22,8 @@ from pocctl.local.iam import RoleSnapshot
 from pocctl.local.policy import Request
 from pocctl.local.replies import Reply, error, json_reply
 
-# Operations that fail while a function is Pending or an update is InProgress (Lambda Developer
-# Guide, "Lambda function states").
+# Operations that fail while a function is Pending and, all but Invoke, while an update is
+# InProgress (Lambda Developer Guide, "Lambda function states").
 BLOCKED_WHILE_BUSY = frozenset(
     {
         "Invoke",
@@ -254,7 +254,11 @@ class LambdaRules(Rules):
         times = self.functions.get((call.region, name))
         if state == "Pending":
             return error(call, 409, "ResourceConflictException", PENDING_MESSAGE)
-        if update == "InProgress" and times is not None:
+        # "While a function update is in progress, invocations go to the function's previous
+        # code and configuration" (Lambda Developer Guide, "Lambda function states", function
+        # states during updates; Invoke fails only "during function creation"): the version
+        # before the update runs meanwhile (Emulator.serving).
+        if update == "InProgress" and times is not None and call.operation != "Invoke":
             return error(
                 call,
                 409,
