@@ -564,11 +564,20 @@ def test_a_new_queue_can_be_used_after_a_second_and_gets_nothing_from_sns_before
     emulator: Emulator, clock: Clock
 ) -> None:
     sqs, sns = client(emulator, "sqs"), client(emulator, "sns")
-    url = sqs.create_queue(QueueName="fresh")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
     topic = sns.create_topic(Name="t")["TopicArn"]
+    arn = "arn:aws:sqs:us-east-1:123456789012:fresh"
+    policy = {  # SNS delivers only what the queue's policy lets it send (aws/fanout.py)
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+            }
+        ]
+    }
+    url = sqs.create_queue(QueueName="fresh", Attributes={"Policy": json.dumps(policy)})["QueueUrl"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True)
     with pytest.raises(ClientError) as refused:
         sqs.send_message(QueueUrl=url, MessageBody="too soon")

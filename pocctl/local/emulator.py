@@ -25,6 +25,7 @@ from pocctl.local import patches
 from pocctl.local.apigw import USER_REQUEST, ApiGateway
 from pocctl.local.aws import AwsBehaviours
 from pocctl.local.aws.base import World
+from pocctl.local.aws.fanout import SqsDelivery
 from pocctl.local.aws.sns import CONFIRM_PATH, is_pending
 from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.calls import Call, parse
@@ -101,6 +102,7 @@ class Emulator:
         )
         self.authorizer = Authorizer(ACCOUNT, propagation, self.resource_policy)
         self.aws = AwsBehaviours(world, self.authorizer, self.outbox.add, lambda: self.endpoint_url)
+        self.sqs_delivery = SqsDelivery(ACCOUNT, self.aws.sqs.usable_arn, self.log)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.invoker: Invoker | None = None
@@ -356,7 +358,7 @@ class Emulator:
         patches.prepare_for_threads()
         reset_moto()  # moto's state is per process: a new emulator starts empty
         patches.MAIL_SINKS.append(self.outbox.deliver)
-        patches.SQS_DELIVERY_GATES.append(self.aws.sqs.usable_arn)
+        patches.SQS_DELIVERY_GATES.append(self.sqs_delivery)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
@@ -492,8 +494,8 @@ class Emulator:
     def stop(self) -> None:
         if self.outbox.deliver in patches.MAIL_SINKS:
             patches.MAIL_SINKS.remove(self.outbox.deliver)
-        if self.aws.sqs.usable_arn in patches.SQS_DELIVERY_GATES:
-            patches.SQS_DELIVERY_GATES.remove(self.aws.sqs.usable_arn)
+        if self.sqs_delivery in patches.SQS_DELIVERY_GATES:
+            patches.SQS_DELIVERY_GATES.remove(self.sqs_delivery)
         if self.supervisor is not None:
             self.supervisor.stop()
             self.supervisor.join(timeout=5)

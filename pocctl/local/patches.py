@@ -38,7 +38,7 @@ def _targets() -> dict[str, Any]:
         from moto.dynamodb.models.table import StreamShard, Table
         from moto.logs.models import LogGroup
         from moto.moto_api._internal.models import moto_api_backend
-        from moto.sns.models import Subscription
+        from moto.sns.models import SNSBackend, Subscription
         from moto.sqs.models import Message, Queue, SQSBackend
     except ImportError as exc:
         raise EmulatorUnavailable(
@@ -58,6 +58,16 @@ def _targets() -> dict[str, Any]:
         in Table.__init__.__code__.co_names,
         "StreamShard.add": getattr(StreamShard, "add", None),
         "Subscription.publish": getattr(Subscription, "publish", None),
+        # publish_batch publishes each entry through publish, listing in Failed the entries
+        # whose publish raised InvalidParameterValue.
+        "SNSBackend.publish (message, subject, message_attributes)": {
+            "message",
+            "subject",
+            "message_attributes",
+        }
+        <= set(SNSBackend.publish.__code__.co_varnames),
+        "SNSBackend.publish_batch (InvalidParameterValue)": "InvalidParameterValue"
+        in SNSBackend.publish_batch.__code__.co_names,
         "Subscription.private_key": getattr(Subscription, "private_key", None),
         "moto_api_backend.reset": getattr(moto_api_backend, "reset", None),
         "APIGatewayResponse (self.path, self.backend.get_model)": hasattr(
@@ -107,9 +117,10 @@ def check(installed: str | None = None) -> None:
 MailSink = Callable[[dict[str, Any], Any], None]  # (mail, moto's subscription)
 # Every running emulator's outbox; the patch is process-wide, the outboxes are not.
 MAIL_SINKS: list[MailSink] = []
-# Each running emulator's answer to "can SNS deliver to this queue ARN yet?" (a queue too new to
-# use loses what SNS sends it: timing.py, queue_new).
-SQS_DELIVERY_GATES: list[Callable[[str], bool]] = []
+# Each running emulator's answer to "may SNS deliver this topic's notification to this queue?"
+# (queue ARN, topic ARN): the queue's policy must let SNS send, and a queue too new to use loses
+# what SNS sends it (aws/fanout.py).
+SQS_DELIVERY_GATES: list[Callable[[str, str], bool]] = []
 
 # What the stack and its tools call. moto imports a service's models on its first request; two
 # threads importing moto's modules at once can deadlock Python's import locks (_DeadlockError),
@@ -241,8 +252,11 @@ def _patch() -> None:
     from moto.awslambda.models import LambdaBackend
     from moto.dynamodb.models import dynamodb_backends
     from moto.logs.models import LogGroup
-    from moto.sns.models import Subscription
+    from moto.sns.exceptions import InvalidParameterValue, SNSException
+    from moto.sns.models import SNSBackend, Subscription
     from moto.sqs.models import Message, SQSBackend, sqs_backends
+
+    from pocctl.local.aws.sns_publish import batch_refusal, publish_refusal
 
     create_mapping = LambdaBackend.create_event_source_mapping
 
@@ -273,9 +287,33 @@ def _patch() -> None:
             for sink in list(MAIL_SINKS):
                 sink(mail, self)
             return None
-        if self.protocol == "sqs" and not all(gate(self.endpoint) for gate in SQS_DELIVERY_GATES):
+        if self.protocol == "sqs" and not all(
+            gate(self.endpoint, self.topic.arn) for gate in SQS_DELIVERY_GATES
+        ):
             return None
         return publish(self, message, message_id, **kwargs)
+
+    sns_publish = SNSBackend.publish
+
+    def publish_within_limits(self: Any, message: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("phone_number") is None:  # an SMS has limits of its own
+            refusal = publish_refusal(
+                message, kwargs.get("subject"), kwargs.get("message_attributes")
+            )
+            if refusal is not None:
+                raise InvalidParameterValue(refusal)
+        return sns_publish(self, message, *args, **kwargs)
+
+    sns_publish_batch = SNSBackend.publish_batch
+
+    def publish_batch_within_limits(
+        self: Any, topic_arn: str, publish_batch_request_entries: list[dict[str, Any]]
+    ) -> Any:
+        self.get_topic(topic_arn)  # NotFound first, as moto
+        refusal = batch_refusal(publish_batch_request_entries)
+        if refusal is not None:
+            raise SNSException(*refusal)
+        return sns_publish_batch(self, topic_arn, publish_batch_request_entries)
 
     def within_retention(self: Any, queue_name: str, message: Any) -> bool:
         # moto reads every queue attribute here, counting all messages each time: a receive
@@ -304,6 +342,8 @@ def _patch() -> None:
 
     _replace(LambdaBackend, "create_event_source_mapping", create_without_trigger)
     _replace(Subscription, "publish", publish_or_mail)
+    _replace(SNSBackend, "publish", publish_within_limits)
+    _replace(SNSBackend, "publish_batch", publish_batch_within_limits)
     _replace(Message, "visible", property(visible))
     _replace(Message, "delayed", property(delayed))
     _replace(SQSBackend, "is_message_valid_based_on_retention_period", within_retention)

@@ -392,3 +392,15 @@ def principal_matches(principal: Any, principal_arn: str) -> bool:
     if not isinstance(principal, dict):
         return False
     return any(str(value) in ("*", principal_arn) for value in as_list(principal.get("AWS", [])))
+
+
+def principal_names_service(principal: Any, service: str) -> bool:
+    """Does a resource policy's Principal take in an AWS service (`sns.amazonaws.com`)? `*`
+    and `{"AWS": "*"}` name everyone, services included (IAM User Guide, "AWS JSON policy
+    elements: Principal", anonymous and all principals)."""
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    named = [str(v) for v in as_list(principal.get("Service", []))]
+    return service in named or "*" in [str(v) for v in as_list(principal.get("AWS", []))]

@@ -105,6 +105,7 @@ QUERY_CODES = {
     "QueueDeletedRecently": "AWS.SimpleQueueService.QueueDeletedRecently",
     "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
     "QueueNameExists": "QueueAlreadyExists",
+    "BatchRequestTooLong": "AWS.SimpleQueueService.BatchRequestTooLong",
 }
 
 

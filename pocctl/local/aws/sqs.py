@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.message_moves import OPERATIONS as MOVE_OPERATIONS
 from pocctl.local.aws.message_moves import MessageMoves
+from pocctl.local.aws.sqs_sizes import BATCH_LIMIT, size_refusal
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply, error, json_reply
 
@@ -117,6 +118,13 @@ class SqsRules(Rules):
             and not self.usable(call.region, queue_name(call))
         ):
             return error(call, 400, "QueueDoesNotExist", NOT_YET)
+        if call.operation in ("SendMessage", "SendMessageBatch"):
+            queue = queues.get(queue_name(call))
+            if queue is not None:
+                maximum = int(getattr(queue, "maximum_message_size", BATCH_LIMIT))
+                refused = size_refusal(call, maximum)
+                if refused is not None:
+                    return refused
         if (
             call.operation == "GetQueueUrl"
             and self.deleted_queue_answers == "url"
