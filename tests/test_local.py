@@ -508,18 +508,20 @@ def test_answered_survives_a_connection_closed_while_it_looks(
 def test_a_closed_fork_server_starts_no_worker() -> None:
     """The emulator stopping closes its fork server while a late invocation may be starting a
     worker: that one must not write to a closed socket, whose number may be another's by now."""
+    from pocctl.handler_check import runtime_modules
     from pocctl.local.forks import ForkServer
 
-    server = ForkServer()
+    server = ForkServer(runtime_modules())
     server.close()
     with pytest.raises(OSError, match="the worker fork server has stopped"):
         server.start({"code_dir": "/nonexistent", "handler_spec": "a.b", "timeout": 1, "env": {}})
 
 
 def test_stopping_while_a_worker_waits_on_a_hung_fork_server_does_not_hang() -> None:
+    from pocctl.handler_check import runtime_modules
     from pocctl.local.forks import ForkServer
 
-    server = ForkServer()
+    server = ForkServer(runtime_modules())
     os.kill(server.process.pid, signal.SIGSTOP)  # hangs: never answers
     failed: list[BaseException] = []
 

@@ -18,16 +18,32 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 MAX_MESSAGE = 1 << 20
+# Where the server imports its own modules from (pocctl's, and no more than its workers need
+# before they leave it: worker.enter_runtime).
+POCCTL_ROOT = Path(__file__).resolve().parents[2]
+# The server's Python starts with -I -S: no site-packages, no PYTHONPATH, so its sys.path is the
+# standard library alone. Its workers get that, then the runtime's SDK (argv[1]); the server
+# itself also imports from pocctl's root (argv[2]).
+BOOT = """
+import sys
+runtime_path = [*sys.path, sys.argv[1]]
+sys.path += sys.argv[1:]
+from pocctl.local.forks import main
+main(runtime_path)
+"""
 
 
 class ForkServer:
-    def __init__(self) -> None:
+    def __init__(self, sdk: Path) -> None:
+        """`sdk`: a directory holding only the packages Lambda's runtime bundles
+        (`handler_check.runtime_modules`)."""
         ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from pocctl.local.forks import main; main()"],
+            [sys.executable, "-I", "-S", "-c", BOOT, str(sdk), str(POCCTL_ROOT)],
             pass_fds=(theirs.fileno(),),
             env={**os.environ, "POCCTL_FORK_SERVER_FD": str(theirs.fileno())},
             stdin=subprocess.DEVNULL,
@@ -79,7 +95,7 @@ def alive(pid: int) -> bool:
     return True
 
 
-def main() -> None:
+def main(runtime_path: list[str]) -> None:
     control = socket.socket(fileno=int(os.environ.pop("POCCTL_FORK_SERVER_FD")))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     from pocctl.local import warm, worker  # noqa: F401  (what every worker inherits)
@@ -98,7 +114,7 @@ def main() -> None:
         if pid == 0:
             control.close()
             try:
-                worker.forked(**request, channel=fds[0])
+                worker.forked(**request, channel=fds[0], runtime_path=runtime_path)
             finally:
                 os._exit(0)
         os.close(fds[0])

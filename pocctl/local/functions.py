@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import boto3
 
+from pocctl.handler_check import runtime_modules
 from pocctl.local import forks
 from pocctl.local import worker as worker_module
 from pocctl.local.forks import ForkServer
@@ -137,10 +138,13 @@ class Worker:
         self.process = subprocess.Popen(
             [
                 sys.executable,
+                "-I",  # nothing of this Python's environment: worker.enter_runtime
+                "-S",
                 worker_module.__file__,
                 str(code_dir),
                 version.handler,
                 str(version.timeout),
+                str(runtime_modules()),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -381,7 +385,7 @@ class Invoker:
             return None  # Windows: each worker is a Python process of its own
         with self._lock:
             if self._forks is None or self._forks.process.poll() is not None:
-                self._forks = ForkServer()
+                self._forks = ForkServer(runtime_modules())
             return self._forks
 
     def _release(self, worker: Worker) -> None:

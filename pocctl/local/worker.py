@@ -31,14 +31,22 @@ class Context:
 
 
 def main() -> None:
-    code_dir, handler_spec, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    """The worker as a process of its own, started with `-I -S`: its sys.path is then the
+    standard library alone."""
+    code_dir, handler_spec, timeout, sdk = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     sys.stdout = sys.stderr  # stray prints during import go to the log, not the protocol
+    enter_runtime(code_dir, [*sys.path, sdk])
     serve(code_dir, handler_spec, timeout, sys.stdin, protocol)
 
 
 def forked(
-    code_dir: str, handler_spec: str, timeout: float, env: dict[str, str], channel: int
+    code_dir: str,
+    handler_spec: str,
+    timeout: float,
+    env: dict[str, str],
+    channel: int,
+    runtime_path: list[str],
 ) -> None:
     """The worker as the fork server's child (`forks.py`): `channel` is its end of a socket
     pair, used as the same line protocol. Stray output goes nowhere, as with a worker process
@@ -58,18 +66,73 @@ def forked(
     boto3.setup_default_session(botocore_session=core)
     incoming = os.fdopen(os.dup(channel), "r", encoding="utf-8")
     protocol = os.fdopen(channel, "w", encoding="utf-8")
+    enter_runtime(code_dir, runtime_path)
     serve(code_dir, handler_spec, timeout, incoming, protocol)
+
+
+def enter_runtime(code_dir: str, runtime_path: list[str]) -> None:
+    """Leave the handler only what Lambda's Python runtime gives it to import: its code first,
+    then `runtime_path` (the standard library, then the directory of the SDK the runtime
+    bundles: `handler_check.runtime_modules`). Nothing else, not even a module this process
+    has already imported (pocctl's own, here): Lambda's answer to an import of anything else
+    is Runtime.ImportModuleError. Lambda Developer Guide, "Building Lambda functions with
+    Python": the runtime includes the SDK for Python (Boto3) and its dependencies; "Deploy
+    Python Lambda functions with container images": the runtime searches the function's code
+    directory ($LAMBDA_TASK_ROOT) first."""
+    sys.path[:] = [code_dir, *runtime_path]
+    sdk = runtime_path[-1]
+    runtime_has = {
+        "__main__",
+        *sys.stdlib_module_names,
+        *sys.builtin_module_names,
+        *(name.removesuffix(".py") for name in os.listdir(sdk)),
+    }
+    for name in list(sys.modules):
+        if name.partition(".")[0] not in runtime_has:
+            del sys.modules[name]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+
+
+class RuntimeFault(Exception):
+    """An error of the runtime's own, with its type as Lambda names it."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def load_handler(handler_spec: str) -> Any:
+    """The handler function, or the fault Lambda's Python runtime reports when it can't get it:
+    the same types and messages as its `_get_handler` (aws/aws-lambda-python-runtime-interface-
+    client, awslambdaric/bootstrap.py)."""
+    module_name, _, function_name = handler_spec.rpartition(".")
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        raise RuntimeFault(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+        ) from exc
+    except SyntaxError as exc:
+        raise RuntimeFault(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}"
+        ) from exc
+    try:
+        return getattr(module, function_name)
+    except AttributeError:
+        raise RuntimeFault(
+            "Runtime.HandlerNotFound",
+            f"Handler '{function_name}' missing on module '{module_name}'",
+        ) from None
 
 
 def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, protocol: Any) -> None:
     """Import the handler once, then answer one JSON line per request line."""
-    sys.path.insert(0, code_dir)
     os.chdir(code_dir)
-    module_name, _, function_name = handler_spec.rpartition(".")
     init_logs = io.StringIO()
     try:
         with contextlib.redirect_stdout(init_logs), contextlib.redirect_stderr(init_logs):
-            handler = getattr(importlib.import_module(module_name), function_name)
+            handler = load_handler(handler_spec)
         init_error = None
     except SystemExit as exc:  # the runtime's process ends: Lambda's Runtime.ExitError
         _exiting(protocol, exc)
@@ -92,6 +155,9 @@ def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, proto
             answer = {"ok": True, "result": result}
         except SystemExit as exc:
             _exiting(protocol, exc)
+        except RuntimeFault as exc:
+            logs.write(f"[ERROR] {exc.error_type}: {exc}\n")
+            answer = {"ok": False, "errorType": exc.error_type, "errorMessage": str(exc)}
         except Exception as exc:
             logs.write(traceback.format_exc())
             answer = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}
