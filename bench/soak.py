@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,7 @@ class Cycle:
     rng: random.Random = field(init=False)
     broken: list[Broken] = field(default_factory=list)
     commands: int = 0
+    seconds: float = 0.0
     kills: int = 0
     orders_checked: int = 0
 
@@ -297,8 +299,9 @@ def run_cycle(seed: int, number: int, scale: float, log: Callable[[str], None]) 
             cycle.run()
         except Exception as exc:  # the soak itself failing is reported like a broken invariant
             cycle.check("soak", "the soak runs to the end", f"{type(exc).__name__}: {exc}")
+        cycle.seconds = time.monotonic() - started
         log(
-            f"cycle {number}: {time.monotonic() - started:.1f}s, {cycle.commands} commands, "
+            f"cycle {number}: {cycle.seconds:.1f}s, {cycle.commands} commands, "
             f"{cycle.orders_checked} orders, {cycle.kills} kills, {len(cycle.broken)} broken"
         )
         return cycle
@@ -315,6 +318,27 @@ def emulator_log(log: Callable[[str], None]) -> Callable[[str], None]:
     return line
 
 
+SECTION = "## Soak: a stack's whole life under random weather"
+ROW = "| {when} | `{command}` | {cycles} | {commands} | {orders_checked} | {kills} | {broken} |"
+
+
+def record(path: Path, summary: dict[str, Any], command: str) -> None:
+    """Add the run as a row of BENCHMARKS.md's soak table (the section's prose is kept)."""
+    text = path.read_text()
+    if SECTION not in text:
+        raise SystemExit(f"{path} has no section {SECTION!r} to record the run in")
+    row = ROW.format(
+        when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        command=command.replace(" --record " + str(path), ""),
+        broken=len(summary["broken"]),
+        **summary,
+    )
+    head, _, rest = text.partition(SECTION)
+    table_end = rest.find("\n\n", rest.find("| ---"))
+    rest = rest[:table_end] + "\n" + row + rest[table_end:] if table_end >= 0 else rest + row + "\n"
+    path.write_text(head + SECTION + rest)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=1)
@@ -322,6 +346,9 @@ def main() -> int:
     parser.add_argument("--first-cycle", type=int, default=0, help="replay from this cycle")
     parser.add_argument("--scale", type=float, default=0.03, help="AWS's waits times this")
     parser.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
+    parser.add_argument(
+        "--record", type=Path, help="add this run to the soak section of this BENCHMARKS.md"
+    )
     args = parser.parse_args()
 
     def log(text: str) -> None:
@@ -340,6 +367,7 @@ def main() -> int:
         "commands": sum(c.commands for c in cycles),
         "orders_checked": sum(c.orders_checked for c in cycles),
         "kills": sum(c.kills for c in cycles),
+        "seconds_per_cycle": [round(c.seconds, 1) for c in cycles],
         "broken": [vars(b) for b in broken],
     }
     log(
@@ -351,6 +379,8 @@ def main() -> int:
         log(str(b))
     if args.json:
         print(json.dumps(summary))
+    if args.record:
+        record(args.record, summary, " ".join(["python bench/soak.py", *sys.argv[1:]]))
     return 1 if broken else 0
 
 
