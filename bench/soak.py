@@ -86,6 +86,7 @@ class Cycle:
     workdir: Path
     log: Callable[[str], None]
     rng: random.Random = field(init=False)
+    last: Ran = field(init=False)  # the last command `succeeds` ran
     broken: list[Broken] = field(default_factory=list)
     commands: int = 0
     seconds: float = 0.0
@@ -176,6 +177,7 @@ class Cycle:
         detail = succeeded(ran.exit_code, False)
         if detail:
             detail += ": " + json.dumps(ran.document)[:1500]
+        self.last = ran
         return ran if self.check(ran.command, "the command succeeds", detail) else None
 
     # -- the cycle --------------------------------------------------------------------------
@@ -266,8 +268,8 @@ class Cycle:
         self.accounted(world, f"orders during and after drift {name}", during + after)
 
     def down(self, world: World, may_kill: float) -> None:
-        ran = self.succeeds("down", "--yes", may_kill=may_kill)
-        reported = [item["name"] for item in (ran.document.get("left") or [])] if ran else []
+        self.succeeds("down", "--yes", may_kill=may_kill)  # failed or not, what it said is left:
+        reported = [item["name"] for item in (self.last.document.get("left") or [])]
         inventory = inventory_when_settled(world, deadline=time.monotonic() + 30)
         self.check("down", "nothing of the stack is left", nothing_left(inventory))
         self.check(
