@@ -165,12 +165,12 @@ class Cycle:
         self.log(f"  {command:<40} {seconds:6.2f}s  {what}")
         return ran
 
-    def succeeds(self, *args: str, may_kill: float = 0.0) -> Ran | None:
+    def succeeds(self, *args: str, may_kill: float = 0.0, kill_within: float = 4.0) -> Ran | None:
         """Run a command, maybe killed at a random moment and re-run; the run (or re-run)
         must succeed."""
         kill_after = None
         if self.rng.random() < may_kill:
-            kill_after = self.rng.uniform(0.3, 4.0)
+            kill_after = self.rng.uniform(0.3, kill_within)
         ran = self.pocctl(*args, kill_after=kill_after)
         if ran.killed:
             ran = self.pocctl(*args)
@@ -189,7 +189,8 @@ class Cycle:
         self.accounted(
             world, "orders after up", self.post("orders after up", self.rng.randint(3, 12))
         )
-        self.succeeds("test-order", "--timeout", "60")
+        # Killed, it leaves its temporary queue and subscription: `down` must remove them.
+        self.succeeds("test-order", "--timeout", "60", may_kill=0.25, kill_within=2.0)
         self.healthy("status")
         self.drift(world)
         self.down(world, may_kill=0.4)
