@@ -541,6 +541,7 @@ def test_a_deleted_queue_still_answers_everything_while_its_deletion_lasts(
     # The default answer to "might succeed" (SQS API reference, DeleteQueue): every request.
     sqs = client(emulator, "sqs")
     url = sqs.create_queue(QueueName="q", tags={"k": "v"})["QueueUrl"]
+    clock.advance("queue_listed")  # ListQueues lists it from then on
     sqs.delete_queue(QueueUrl=url)
     assert sqs.get_queue_url(QueueName="q")["QueueUrl"] == url
     assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"k": "v"}

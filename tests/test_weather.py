@@ -286,3 +286,36 @@ def test_the_tagging_api_lists_a_deleted_resource_for_a_while() -> None:
         assert tagged(emulator) == [topic]  # still listed, and only under its own tags
         advance(clock, "tagging_after_delete")
         assert tagged(emulator) == []
+
+
+def test_list_queues_does_not_list_a_new_queue_at_once() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        sqs = client(emulator, "sqs")
+        old = sqs.create_queue(QueueName="old")["QueueUrl"]  # type: ignore[attr-defined]
+        advance(clock, "queue_listed")
+        new = sqs.create_queue(QueueName="new")["QueueUrl"]  # type: ignore[attr-defined]
+        assert sqs.list_queues()["QueueUrls"] == [old]  # type: ignore[attr-defined]
+        advance(clock, "queue_listed")
+        assert sorted(sqs.list_queues()["QueueUrls"]) == sorted([old, new])  # type: ignore[attr-defined]
+
+
+def test_a_table_s_tags_read_as_they_were_for_a_few_seconds_after_a_change() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        ddb = client(emulator, "dynamodb")
+        arn = ddb.create_table(  # type: ignore[attr-defined]
+            TableName="orders",
+            KeySchema=[{"AttributeName": "orderID", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "orderID", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=[{"Key": "a", "Value": "1"}],
+        )["TableDescription"]["TableArn"]
+        advance(clock, "table_creating")
+        ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "b", "Value": "2"}])  # type: ignore[attr-defined]
+        assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [  # type: ignore[attr-defined]
+            {"Key": "a", "Value": "1"}
+        ]
+        advance(clock, "table_tags")
+        tags = ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]  # type: ignore[attr-defined]
+        assert sorted(t["Key"] for t in tags) == ["a", "b"]

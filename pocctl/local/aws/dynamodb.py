@@ -24,6 +24,8 @@ DATA_PLANE = frozenset(
         "TransactGetItems",
     }
 )
+# ListTagsOfResource answers the tags as they were for a while (timing.py, table_tags).
+RETAGS = frozenset({"TagResource", "UntagResource"})
 NOT_DESCRIBED = "Requested resource not found: Table: {} not found"
 IN_USE = "Attempt to change a resource which is still in use: Table is being {what}: {name}"
 
@@ -52,6 +54,9 @@ class DynamoDbRules(Rules):
         self.tables: dict[tuple[str, str], TableTimes] = {}
         self.ghosts: dict[tuple[str, str], Ghost] = {}
         self._deleting: dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, str]]]] = {}
+        # A table's tags as ListTagsOfResource still answers them after a change, and until when.
+        self.stale_tags: dict[str, tuple[list[dict[str, str]], float]] = {}
+        self._retagging: dict[int, tuple[str, list[dict[str, str]]]] = {}
 
     def status(self, region: str, name: str) -> str | None:
         """CREATING, UPDATING or DELETING while that lasts; None when moto's answer stands."""
@@ -117,9 +122,26 @@ class DynamoDbRules(Rules):
             if self.status(call.region, name) == "DELETING":
                 tags = self.ghosts[(call.region, name)].tags
                 return json_reply(200, {"Tags": tags}, "application/x-amz-json-1.0")
+        if call.operation == "ListTagsOfResource" and not call.internal:
+            arn = str(call.params.get("ResourceArn", ""))
+            stale = self.stale_tags.get(arn)
+            if stale is not None and self.world.clock() < stale[1]:
+                return json_reply(200, {"Tags": stale[0]}, "application/x-amz-json-1.0")
+        if call.operation in RETAGS and self.world.timing.enabled and not call.internal:
+            self._remember_tags(call)
         if call.operation == "DeleteTable" and self.world.timing.enabled:
             self._remember_before_delete(call)
         return None
+
+    def _remember_tags(self, call: Call) -> None:
+        arn = str(call.params.get("ResourceArn", ""))
+        ddb = self.world.client("dynamodb", call.region)
+        try:
+            tags = ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+        except Exception:
+            return  # moto answers "not found" itself
+        with self.world.lock:
+            self._retagging[id(call)] = (arn, tags)
 
     def _remember_before_delete(self, call: Call) -> None:
         name = self._names(call)[0]
@@ -135,6 +157,9 @@ class DynamoDbRules(Rules):
     def after(self, call: Call, reply: Reply) -> Reply:
         if call.service != "dynamodb":
             return reply
+        retagged = self._retagging.pop(id(call), None)
+        if retagged is not None and reply.ok:
+            self.stale_tags[retagged[0]] = (retagged[1], self.world.after("table_tags"))
         names = self._names(call)
         key = (call.region, names[0]) if names else None
         if key is not None and call.operation == "DeleteTable":

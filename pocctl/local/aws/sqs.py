@@ -13,6 +13,7 @@ or after, no source says: `name_reuse_checked` acts out either ("first", the def
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import urlparse
 
@@ -43,6 +44,7 @@ DATA_PLANE = frozenset(
     }
 )
 NOT_YET = "The specified queue does not exist."
+QUEUE_URL = re.compile(r"<QueueUrl>([^<]*)</QueueUrl>")
 # CreateQueue of an existing queue with other tags is refused, not a re-tagging (moto replaces
 # the tags): Bogdanp/dramatiq_sqs#13, awslabs/amazon-sqs-java-temporary-queues-client#70.
 OTHER_TAGS = "A queue already exists with the same name and different tags."
@@ -60,6 +62,7 @@ class SqsRules(Rules):
         self.deleted_queue_answers = "all"
         self.name_reuse_checked = "first"
         self.usable_from: dict[tuple[str, str], float] = {}  # (region, name) -> when
+        self.listed_from: dict[tuple[str, str], float] = {}  # ListQueues shows it (queue_listed)
         self._creating: set[int] = set()  # CreateQueue calls making a queue that wasn't there
         self.moves = MessageMoves(world, base_url)
 
@@ -173,9 +176,31 @@ class SqsRules(Rules):
             if reply.ok:
                 key = (call.region, str(call.params.get("QueueName")))
                 self.usable_from[key] = self.world.after("queue_new")
+                self.listed_from[key] = self.world.after("queue_listed")
         if call.operation == "DeleteQueue" and reply.ok:
             self.deleted[(call.region, queue_name(call))] = self.world.after("queue_name_reuse")
+        if call.operation == "ListQueues" and reply.ok and not call.internal:
+            return self._not_listed_yet(call, reply)
         return reply
+
+    def _not_listed_yet(self, call: Call, reply: Reply) -> Reply:
+        """ListQueues without the queues too new to be listed (timing.py, queue_listed)."""
+        now = self.world.clock()
+        hidden = {n for (r, n), t in self.listed_from.items() if r == call.region and now < t}
+        if not hidden:
+            return reply
+        if call.protocol == "json":
+            document = reply.json() or {}
+            urls = [u for u in document.get("QueueUrls", []) if u.rsplit("/", 1)[-1] not in hidden]
+            document["QueueUrls"] = urls
+            if not urls:
+                del document["QueueUrls"]  # SQS leaves it out when there is none
+            return reply.with_json(document)
+        body = QUEUE_URL.sub(
+            lambda m: "" if m.group(1).rsplit("/", 1)[-1] in hidden else m.group(0),
+            reply.body.decode(),
+        )
+        return reply.with_body(body.encode())
 
 
 def queue_name(call: Call) -> str:

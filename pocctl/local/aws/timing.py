@@ -205,6 +205,30 @@ RULES: dict[str, Rule] = {
             "same page: 'Wait for a few seconds, and then try the DescribeTable request again'"
         ),
     ),
+    "table_tags": Rule(
+        1.0,
+        "DynamoDB API reference, TagResource and UntagResource: 'If you issue a "
+        "ListTagsOfResource request immediately after a TagResource request, DynamoDB might "
+        "return your previous tag set, if there was one, or an empty tag set'",
+        low=0.2,
+        high=10.0,
+        range_source=(
+            "same pages: 'ListTagsOfResource API will only reflect the changes after a few seconds'"
+        ),
+    ),
+    "queue_listed": Rule(
+        1.0,
+        "ListQueues does not list a queue just created (boto/boto3#1581: create_queue, then "
+        "a check through list_queues fails); SQS's reads are eventually consistent "
+        "(hashicorp/terraform-provider-aws#29761 retries finding a queue, label "
+        "eventual-consistency). No figure published",
+        low=0.2,
+        high=30.0,
+        range_source=(
+            "no figure published; deleted queues stay listed 'a minute or two' "
+            "(aws/aws-sdk-net#2127): the top of the range is taken from there"
+        ),
+    ),
     "tagging_after_delete": Rule(
         5.0,
         "Resource Groups Tagging API reference, GetResources: 'Returns all the tagged or "
