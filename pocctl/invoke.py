@@ -51,7 +51,7 @@ def sample_event(ctx: Context, which: int) -> dict[str, Any]:
         now_ms = str(int(time.time() * 1000))
         # As the API queues an order (resources/api.py): its id and time, then the order.
         body = json.dumps({"orderID": order_id, "receivedAt": int(now_ms), "order": DEFAULT_ORDER})
-        record = {
+        record: dict[str, Any] = {
             "messageId": str(uuid.uuid4()),
             "receiptHandle": "pocctl-invoke-sample",
             "body": body,
@@ -62,6 +62,7 @@ def sample_event(ctx: Context, which: int) -> dict[str, Any]:
                 "ApproximateFirstReceiveTimestamp": now_ms,
             },
             "messageAttributes": {},
+            "md5OfMessageAttributes": None,  # as SQS gives a message without attributes
             "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
             "eventSource": "aws:sqs",
             "eventSourceARN": queue_arn(ctx, ctx.config.names.queue),

@@ -14,9 +14,10 @@ from moto import mock_aws
 
 from pocctl.local.apigw import message_attributes, request_ids
 from pocctl.local.batch_responses import reported_failures
+from pocctl.local.events import message_attributes as event_attributes
 from pocctl.local.filters import UnsupportedFilter, passes
 from pocctl.local.functions import Invocation
-from pocctl.local.pollers import Peek, SqsPoller, StreamPoller, event_attributes
+from pocctl.local.pollers import Peek, SqsPoller, StreamPoller
 from pocctl.local.vtl import TemplateError, json_path, render
 from pocctl.resources.api import ACCEPTED_TEMPLATE, REQUEST_TEMPLATE
 

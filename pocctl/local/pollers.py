@@ -9,19 +9,17 @@ destination.
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from pocctl.local.batch_responses import reported_failures
+from pocctl.local.events import sqs_record, stream_failure_record, stream_record
 from pocctl.local.filters import UnsupportedFilter, passes
 from pocctl.local.functions import FunctionNotFound, Invocation, Invoker
 
@@ -253,20 +251,7 @@ class SqsPoller(Poller):
 
     def deliver(self, sqs: Any, url: str, messages: list[dict[str, Any]], partial: bool) -> None:
         arn = self.mapping["EventSourceArn"]
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": event_attributes(m.get("MessageAttributes") or {}),
-                "md5OfBody": m.get("MD5OfBody"),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": self.region,
-            }
-            for m in messages
-        ]
+        records = [sqs_record(m, arn) for m in messages]
         result = self.invoke({"Records": records})
         if not result.ok:
             self.log(f"{self.function} failed on {len(records)} message(s): {result.error_message}")
@@ -291,24 +276,6 @@ class SqsPoller(Poller):
             )
         except Exception as exc:  # they come back after the visibility timeout, as on AWS
             self.log(f"{self.function}: cannot delete processed messages: {exc}")
-
-
-def event_attributes(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Message attributes as Lambda hands them to a function: camel-case keys, binary values in
-    base64, empty lists (Lambda Developer Guide, "Using Lambda with Amazon SQS", example event)."""
-    shaped: dict[str, dict[str, Any]] = {}
-    for name, value in attributes.items():
-        one: dict[str, Any] = {
-            "stringListValues": [],
-            "binaryListValues": [],
-            "dataType": value.get("DataType"),
-        }
-        if "StringValue" in value:
-            one["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            one["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-        shaped[name] = one
-    return shaped
 
 
 class StreamPoller(Poller):
@@ -364,7 +331,7 @@ class StreamPoller(Poller):
             idle = min(IDLE_SLEEP, self.poll_every)
             wanted = []
             for record in records:
-                event = as_event_record(record, arn)
+                event = stream_record(record, arn)
                 try:
                     if passes(self.mapping.get("FilterCriteria"), self.as_filtered(event)):
                         wanted.append(event)
@@ -460,24 +427,13 @@ class StreamPoller(Poller):
         )
         if not destination:
             return
-        info = {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": self.mapping["FunctionArn"],
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": attempts,
-            },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
-            "version": "1.0",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "DDBStreamBatchInfo": {
-                "shardId": shard_id,
-                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
-                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
-                "batchSize": len(records),
-                "streamArn": self.mapping["EventSourceArn"],
-            },
-        }
+        info = stream_failure_record(
+            records,
+            mapping=self.mapping,
+            shard_id=shard_id,
+            attempts=attempts,
+            function_error=not result.ok,
+        )
         account, name = destination.split(":")[4:6]
         try:
             sqs = self.client("sqs", self.region)
@@ -485,24 +441,6 @@ class StreamPoller(Poller):
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(info))
         except Exception as exc:
             self.log(f"{self.function}: could not send failed records to {name}: {exc}")
-
-
-def as_event_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A DynamoDB Streams record as Lambda hands it to a function (JSON-safe)."""
-    event = json.loads(json.dumps(record, default=_json_default))
-    event["eventSourceARN"] = stream_arn
-    created = record["dynamodb"].get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        event["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
-    return dict(event)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray)):
-        return value.decode("utf-8", "replace")
-    raise TypeError(type(value).__name__)
 
 
 class Supervisor(threading.Thread):
