@@ -69,3 +69,77 @@ def passes(criteria: dict[str, Any] | None, record: dict[str, Any]) -> bool:
     if not filters:
         return True
     return any(matches(json.loads(f["Pattern"]), record) for f in filters)
+
+
+# What a pattern's leaf list may hold besides plain values: the comparison operators of Lambda
+# event filtering (Lambda Developer Guide, "Control which events Lambda sends to your function",
+# filter rule syntax) and EventBridge's, whose pattern language Lambda uses (EventBridge User
+# Guide, "Comparison operators for use in event patterns"). Lambda refuses any other key.
+OPERATORS = frozenset(
+    {
+        "prefix",
+        "suffix",
+        "anything-but",
+        "numeric",
+        "exists",
+        "equals-ignore-case",
+        "wildcard",
+        "cidr",
+    }
+)
+
+
+def valid_pattern(text: object) -> bool:
+    """Whether Lambda accepts `text` as a filter's Pattern. AWS answers "Invalid filter pattern
+    definition." to a pattern that is no JSON object (`null`, a plain string), to a field whose
+    rule is a plain value rather than a list (`{"eventSource": "aws:sqs"}`) and to an empty list
+    (`{"eventSource": []}`): all recorded against AWS in localstack/localstack,
+    tests/aws/services/lambda_/event_source_mapping/test_lambda_integration_sqs.snapshot.json,
+    test_sqs_invalid_event_filter."""
+    if not isinstance(text, str):
+        return False
+    try:
+        pattern = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(pattern, dict) and _valid_fields(pattern)
+
+
+def _valid_fields(pattern: dict[str, Any]) -> bool:
+    for key, rule in pattern.items():
+        if key == "$or":
+            if not isinstance(rule, list) or len(rule) < 2:
+                return False
+            if not all(isinstance(r, dict) and _valid_fields(r) for r in rule):
+                return False
+        elif isinstance(rule, dict):
+            if not rule or not _valid_fields(rule):
+                return False
+        elif not isinstance(rule, list) or not rule or not all(map(_valid_value, rule)):
+            return False
+    return True
+
+
+def _valid_value(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return value is None or isinstance(value, (str, int, float, bool))
+    if len(value) != 1:
+        return False
+    operator, argument = next(iter(value.items()))
+    if operator not in OPERATORS:
+        return False
+    if operator == "exists":
+        return isinstance(argument, bool)
+    if operator == "numeric":
+        return _valid_numeric(argument)
+    return True
+
+
+def _valid_numeric(conditions: Any) -> bool:
+    if not isinstance(conditions, list) or not conditions or len(conditions) % 2:
+        return False
+    pairs = zip(conditions[::2], conditions[1::2], strict=True)
+    return all(
+        op in COMPARISONS and isinstance(n, (int, float)) and not isinstance(n, bool)
+        for op, n in pairs
+    )

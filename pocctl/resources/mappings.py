@@ -129,6 +129,11 @@ def mapping_leftover(ctx: Context, mapping: Mapping) -> Leftover:
 
 # Which states let orders through (or soon will).
 WORKING = ("Enabled", "Creating", "Enabling", "Updating")
+# A mapping in one of these refuses an update or a delete with ResourceInUseException until it
+# is Enabled or Disabled (Lambda API reference, ResourceInUseException: "you tried to update an
+# event source mapping in the CREATING state, or you tried to delete an event source mapping
+# currently UPDATING"; terraform-provider-aws retries a refused delete for 5 minutes).
+CHANGING = ("Creating", "Updating", "Enabling", "Disabling")
 
 
 def recreates(change: Change) -> bool:
@@ -283,7 +288,7 @@ class MappingStep(Step[Mappings]):
         # Taken before the old mapping goes, so that nothing after it is skipped.
         floor = None if keep is not None else self.replay_floor(ctx, found, source)
         for mapping in extra:
-            self._delete(ctx, mapping["UUID"])
+            self._delete(ctx, mapping)
         settings = self.settings(ctx)
         if floor is not None:
             settings["FilterCriteria"] = inserts_since(floor)
@@ -335,6 +340,7 @@ class MappingStep(Step[Mappings]):
                 lam.tag_resource(Resource=keep["EventSourceMappingArn"], Tags=ctx.config.tags)
         if not (plan.has(Differs) or plan.has(NotEnabled)):
             return
+        self.wait_settled(ctx, keep, "update")
         updatable = {k: v for k, v in settings.items() if k not in CREATE_ONLY}
         if not any(isinstance(c, Differs) and c.setting == "FilterCriteria" for c in plan.changes):
             # Only a floor differs (or nothing): the mapping's own filter stays, floor and all,
@@ -349,6 +355,7 @@ class MappingStep(Step[Mappings]):
                 ),
                 IN_USE_CODES,
                 limit_seconds=60,
+                why=self.in_use(keep, "update"),
             )
         self.wait_enabled(ctx, keep["UUID"])
 
@@ -395,7 +402,33 @@ class MappingStep(Step[Mappings]):
                 first=0.25,
             )
 
-    def _delete(self, ctx: Context, uuid: str) -> None:
+    def in_use(self, mapping: Mapping, doing: str) -> Why:
+        return Why(
+            f"the mapping to {self.function_name} ({mapping['UUID']}) to finish its change",
+            f"Lambda refuses to {doing} a mapping while it is Creating, Updating, Enabling or "
+            f"Disabling (ResourceInUseException); {NO_FIGURE}",
+        )
+
+    def wait_settled(self, ctx: Context, mapping: Mapping, doing: str) -> None:
+        """Wait until a mapping `plan` found changing is Enabled or Disabled (or gone): Lambda
+        refuses to `doing` it meanwhile. GetEventSourceMapping counts against the control
+        plane's 15 requests a second, so only a mapping found changing is watched; one that
+        starts a change after `plan` looked is retried on its refusal instead."""
+        if mapping.get("State") not in CHANGING:
+            return
+        lam = ctx.client("lambda")
+
+        def settled() -> bool:
+            found = none_if_absent(lambda: lam.get_event_source_mapping(UUID=mapping["UUID"]))
+            return found is None or found.get("State") not in CHANGING
+
+        why = self.in_use(mapping, doing)
+        with aws_errors(self.key, "GetEventSourceMapping"):
+            poll(ctx, settled, what=why.subject, step=self.key, why=why.reason, first=0.25)
+
+    def _delete(self, ctx: Context, mapping: Mapping) -> None:
+        self.wait_settled(ctx, mapping, "delete")
+        uuid = mapping["UUID"]
         lam = ctx.client("lambda")
         delete(
             ctx,
@@ -424,7 +457,7 @@ class MappingStep(Step[Mappings]):
         # Started, not finished: AWS lets the function go while its mapping is Deleting, and
         # the sweep reports a Deleting mapping as being deleted.
         for mapping in ours:
-            self._delete(ctx, mapping["UUID"])
+            self._delete(ctx, mapping)
         return Outcome.DELETED if ours else Outcome.ABSENT
 
 

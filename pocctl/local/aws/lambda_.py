@@ -12,6 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pocctl.local.aws.base import Rules, World
+from pocctl.local.aws.mapping_rules import (
+    NOTHING_PROCESSED,
+    is_queue,
+    refused_settings,
+    visibility_refusal,
+    with_defaults,
+)
 from pocctl.local.aws.timing import (
     LAMBDA_CONTROL_PLANE_RATE,
     LAMBDA_INVOCATIONS,
@@ -84,6 +91,9 @@ ENVIRONMENT_LIMIT = 4 * 1024
 ENVIRONMENT_REFUSED = "Lambda was unable to configure your environment variables because the "
 SQS_NEEDS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
 STREAM_NEEDS = ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
+# The states in which a mapping refuses a change (Lambda API reference,
+# EventSourceMappingConfiguration.State, and ResourceInUseException).
+MAPPING_BUSY = frozenset({"Creating", "Updating", "Enabling", "Disabling", "Deleting"})
 
 RoleView = Callable[[str], RoleSnapshot]  # role ARN -> the role as Lambda sees it now
 Allows = Callable[[str, Request], bool]  # (role ARN, request) -> allowed as Lambda sees it
@@ -106,6 +116,8 @@ class MappingTimes:
     created: float
     creating_until: float = float("-inf")  # drawn once, at CreateEventSourceMapping
     deleting_until: float | None = None
+    changing: str = ""  # Updating, Enabling or Disabling, until changed_at
+    changed_at: float = float("-inf")
 
 
 @dataclass
@@ -159,6 +171,7 @@ class LambdaRules(Rules):
         self.pending_mapping_message = PENDING_MESSAGE
         self.on_update: list[Callable[[str, str], None]] = []  # (region, name): before an update
         self._windows: dict[tuple[str, str], Window] = {}
+        self._changes: dict[str, str] = {}  # mapping UUID -> the change an update starts
         self.throttled: list[str] = []  # the operations refused for the quota, in order
 
     # -- what callers may ask ----------------------------------------------------------------
@@ -191,6 +204,8 @@ class LambdaRules(Rules):
             return "Deleting"
         if self.world.clock() < self.enabled_at(uuid, times):
             return "Creating"
+        if self.world.clock() < times.changed_at:
+            return times.changing
         return moto_state
 
     def enabled_at(self, uuid: str, times: MappingTimes | None = None) -> float:
@@ -237,6 +252,8 @@ class LambdaRules(Rules):
                 return busy
         if call.operation == "CreateEventSourceMapping" and not call.internal:
             return self._check_new_mapping(call)
+        if call.operation == "UpdateEventSourceMapping" and not call.internal:
+            return self._check_mapping_update(call)
         if call.operation == "DeleteEventSourceMapping":
             return self._start_deleting(call)
         if call.operation in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
@@ -269,6 +286,9 @@ class LambdaRules(Rules):
         return None
 
     def _check_new_mapping(self, call: Call) -> Reply | None:
+        refused = refused_settings(call)
+        if refused is not None:
+            return refused
         if self.refuse_mappings_while_pending:
             name = function_name(str(call.params.get("FunctionName", "")))
             if self.function_state(call.region, name)[0] == "Pending":
@@ -316,6 +336,58 @@ class LambdaRules(Rules):
                         "GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions "
                         "on your stream in IAM.",
                     )
+        if kind == "SQS":
+            return self._check_visibility(call, source, int(config.get("Timeout") or 3))
+        return None
+
+    def _check_visibility(self, call: Call, source: str, function_timeout: int) -> Reply | None:
+        sqs = self.world.client("sqs", call.region)
+        account, name = source.split(":")[4:6]
+        try:
+            url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["VisibilityTimeout"]
+            )["Attributes"]
+        except Exception:
+            return None  # no such queue: moto answers for it
+        return visibility_refusal(call, int(attributes["VisibilityTimeout"]), function_timeout)
+
+    def _busy_mapping(
+        self, call: Call, mapping: dict[str, Any], busy: frozenset[str]
+    ) -> Reply | None:
+        """ResourceInUseException for a mapping in one of the `busy` states (Lambda API
+        reference, ResourceInUseException: "you tried to update an event source mapping in the
+        CREATING state, or you tried to delete an event source mapping currently UPDATING").
+        AWS publishes no wording: this one names the state."""
+        state = self.mapping_state(mapping["UUID"], str(mapping.get("State", "")))
+        if state not in busy:
+            return None
+        return error(
+            call,
+            400,
+            "ResourceInUseException",
+            f"Cannot modify the event source mapping {mapping['UUID']} while it is {state}. "
+            "Please try again later.",
+        )
+
+    def _check_mapping_update(self, call: Call) -> Reply | None:
+        uuid = str(call.params.get("UUID", ""))
+        try:
+            mapping = self.world.client("lambda", call.region).get_event_source_mapping(UUID=uuid)
+        except Exception:
+            return None  # moto answers "not found" itself
+        refused = self._busy_mapping(call, mapping, MAPPING_BUSY)
+        if refused is not None:
+            return refused
+        refused = refused_settings(call, mapping)
+        if refused is not None:
+            return refused
+        enabled, wanted = mapping.get("State") == "Enabled", call.params.get("Enabled")
+        change = "Updating"
+        if isinstance(wanted, bool) and wanted != enabled:
+            change = "Enabling" if wanted else "Disabling"
+        with self.world.lock:
+            self._changes[uuid] = change
         return None
 
     def _start_deleting(self, call: Call) -> Reply | None:
@@ -326,6 +398,10 @@ class LambdaRules(Rules):
         except Exception:
             return None  # moto answers "not found" itself
         mapping.pop("ResponseMetadata", None)
+        if not call.internal:
+            refused = self._busy_mapping(call, mapping, MAPPING_BUSY - {"Deleting"})
+            if refused is not None:
+                return refused
         with self.world.lock:
             times = self.mappings.setdefault(
                 uuid,
@@ -333,8 +409,8 @@ class LambdaRules(Rules):
             )
             if times.deleting_until is None:
                 times.deleting_until = self.world.after("mapping_deleting")
+        with_defaults(mapping)
         mapping["State"] = "Deleting"
-        mapping["StateTransitionReason"] = "USER_INITIATED"
         return json_reply(202, mapping)
 
     # -- after moto --------------------------------------------------------------------------
@@ -368,6 +444,10 @@ class LambdaRules(Rules):
                 self.world.clock(),
                 creating_until=self.world.after("mapping_creating"),
             )
+            if not is_queue(str(document.get("EventSourceArn", ""))):
+                document["LastProcessingResult"] = NOTHING_PROCESSED
+        elif call.operation == "UpdateEventSourceMapping":
+            self._start_changing(call, document)
         self._amend(call.region, document)
         return reply.with_json(document)
 
@@ -405,7 +485,19 @@ class LambdaRules(Rules):
                 config.pop("StateReason", None)
                 config.pop("StateReasonCode", None)
         for mapping in _mappings(document):
+            with_defaults(mapping)
             mapping["State"] = self.mapping_state(mapping["UUID"], mapping.get("State", ""))
+
+    def _start_changing(self, call: Call, document: dict[str, Any]) -> None:
+        uuid = document["UUID"]
+        with self.world.lock:
+            change = self._changes.pop(uuid, "Updating")
+            times = self.mappings.setdefault(
+                uuid,
+                MappingTimes(function_name(document["FunctionArn"]), call.region, float("-inf")),
+            )
+            times.changing = change
+            times.changed_at = self.world.after("mapping_updating")
 
     def tick(self) -> None:
         now = self.world.clock()

@@ -241,6 +241,15 @@ RULES: dict[str, Rule] = {
             "aws/aws-sdk#302: rare, for services not onboarded to the internal tag service"
         ),
     ),
+    "mapping_updating": Rule(
+        3.0,
+        "Lambda API reference, EventSourceMappingConfiguration.State: Updating (Enabling, "
+        "Disabling) after UpdateEventSourceMapping, then Enabled or Disabled; meanwhile "
+        "ResourceInUseException ('you tried to update an event source mapping in the CREATING "
+        "state, or you tried to delete an event source mapping currently UPDATING'); "
+        "terraform-provider-aws waits up to 10 minutes for it and retries a delete refused so "
+        "for 5 (internal/service/lambda/event_source_mapping.go) (no figure published)",
+    ),
 }
 
 # API Gateway's fixed control-plane quotas, per account and region: (requests, per seconds).
