@@ -252,3 +252,43 @@ def test_sqs_sizes_read_the_query_protocols_flat_fields_too() -> None:
         protocol="query",
     )
     assert [message_bytes(m) for m in messages(call)] == [6 + 1 + 6 + 1, 1]
+
+
+# -- 4. What the notifier publishes meets SNS's rules ------------------------------------------
+
+
+def test_the_notifiers_batches_of_hostile_orders_are_all_published(
+    emulator: Emulator, clock: Clock
+) -> None:
+    import sys
+
+    from pocctl.bundle import bundled_dir
+
+    sys.path.insert(0, str(bundled_dir("handlers")))
+    import order_notifier  # type: ignore[import-not-found]
+
+    sns = client(emulator, "sns")
+    topic = sns.create_topic(Name="notified")["TopicArn"]
+    inbox = subscribed_queue(emulator, clock, topic, "notified-inbox", policy_for=topic)
+    orders = [
+        {"orderID": "\n\t", "item": ""},  # a Subject of control characters, once cleaned
+        {"orderID": "o-2", "item": "line\nbreak\r\x07 and €uro ✓ " + "é" * 300},
+        {"orderID": "o-3", "item": "huge", "notes": "€" * 100_000},  # 300 KB: cut to fit
+        *({"orderID": f"o-{n}", "item": "€" * 20_000} for n in range(4, 14)),  # 60 KB each
+    ]
+    rendered = [(str(n), order_notifier.entry(o, "orders")) for n, o in enumerate(orders)]
+    published = 0
+    for batch in order_notifier.batches(rendered):
+        entries = [{"Id": str(i), **e} for i, (_, e) in enumerate(batch)]
+        answer = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+        assert answer["Failed"] == []
+        published += len(answer["Successful"])
+    assert published == len(orders)
+    received = 0
+    while (
+        batch := client(emulator, "sqs")
+        .receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, VisibilityTimeout=60)
+        .get("Messages")
+    ):
+        received += len(batch)
+    assert received == len(orders)
