@@ -333,8 +333,11 @@ def record(path: Path, summary: dict[str, Any], command: str) -> None:
     row = ROW.format(
         when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         command=command.replace(" --record " + str(path), ""),
+        cycles=summary["cycles"],
+        commands=summary["commands"],
+        orders_checked=summary["orders_checked"],
+        kills=summary["kills"],
         broken=len(summary["broken"]),
-        **summary,
     )
     head, _, rest = text.partition(SECTION)
     table_end = rest.find("\n\n", rest.find("| ---"))

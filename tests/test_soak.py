@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))  # the soak's modules import each other as scripts
 
-from soak import Cycle, cycle_seed  # noqa: E402
+from soak import SECTION, Cycle, cycle_seed, record  # noqa: E402
 from soak_checks import nothing_left, orders_accounted  # noqa: E402
 
 SOAK = [sys.executable, str(ROOT / "bench" / "soak.py")]
@@ -58,6 +58,20 @@ def test_a_leftover_after_down_breaks_the_cycle() -> None:
     assert not soak.check("down", "nothing of the stack is left", leftover)
     assert "left after down: ['queues:soak-Queue-DLQ']" in lines[-1]
     assert "replay: python bench/soak.py --seed 7" in lines[-1]
+
+
+def test_a_run_is_recorded_as_a_row_of_the_soak_table_keeping_the_other_sections(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    table = "| taken | command | cycles | commands | orders | kills | broken |\n| --- |\n"
+    out.write_text(f"# Benchmarks\n\n{SECTION}\n\nProse.\n\n{table}\n## Later\n")
+    summary = {"cycles": 2, "commands": 30, "orders_checked": 17, "kills": 1, "broken": []}
+    record(out, summary, "python bench/soak.py --cycles 2 --seed 5")
+    text = out.read_text()
+    row = "| `python bench/soak.py --cycles 2 --seed 5` | 2 | 30 | 17 | 1 | 0 |"
+    assert row + "\n\n## Later" in text
+    assert text.startswith("# Benchmarks\n\n" + SECTION + "\n\nProse.")
 
 
 @pytest.mark.slow
