@@ -230,7 +230,9 @@ class Cycle:
     def accounted(
         self, world: World, label: str, accepted: list[str], denied: bool = False
     ) -> None:
-        settled = world.orders_settled(accepted, denied=denied, deadline=time.monotonic() + 60)
+        # Past the queue's visibility timeout: a delivery that failed is retried after it.
+        wait = 60 + world.visibility_timeout()
+        settled = world.orders_settled(accepted, denied=denied, deadline=time.monotonic() + wait)
         detail = orders_accounted(
             accepted,
             settled.inserts,
@@ -238,6 +240,8 @@ class Cycle:
             settled.failed,
             denied=accepted if denied else (),
         )
+        if any(settled.inserts[i] == 0 for i in accepted):
+            detail.append(world.why_not_stored())
         invariant = "every accepted order is stored once and notified"
         if denied:
             invariant += ", or, posted while the notifier was denied, in the failure queue"

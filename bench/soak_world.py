@@ -124,6 +124,40 @@ class World:
                 )
         return found
 
+    def visibility_timeout(self) -> float:
+        """How long SQS keeps a received order from the writer again (SQS Developer Guide,
+        "Amazon SQS visibility timeout"): an order whose first delivery failed comes back after
+        it, so waiting for the orders must outlast it."""
+        url = self.queue_url(f"{self.stack}-Queue")
+        attributes = self.client("sqs").get_queue_attributes(
+            QueueUrl=url, AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]
+        return float(attributes["VisibilityTimeout"])
+
+    def why_not_stored(self) -> str:
+        """What the queues and the writer's log say, for an order that was not stored."""
+        sqs, found = self.client("sqs"), []
+        for queue in (f"{self.stack}-Queue", f"{self.stack}-Queue-DLQ"):
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=self.queue_url(queue), AttributeNames=["All"]
+            )["Attributes"]
+            found.append(
+                f"{queue}: {attributes.get('ApproximateNumberOfMessages')} visible, "
+                f"{attributes.get('ApproximateNumberOfMessagesNotVisible')} in flight"
+            )
+        try:
+            events = self.client("logs").filter_log_events(
+                logGroupName=f"/aws/lambda/{self.stack}-Lambda-1"
+            )["events"]
+        except Exception as exc:  # the diagnosis must not hide the broken invariant
+            return "; ".join([*found, f"writer's log unreadable: {exc}"])
+        errors = [
+            e["message"].strip()[:300]
+            for e in events
+            if "rror" in e["message"] or "timed out" in e["message"]
+        ]
+        return "; ".join([*found, f"writer's last errors: {errors[-3:]}"])
+
     def orders_settled(self, accepted: list[str], denied: bool, deadline: float) -> Orders:
         """The orders once each accepted one is stored and notified (or, denied, in a failed
         batch), or as they are at the deadline."""
