@@ -232,7 +232,9 @@ class Cycle:
     ) -> None:
         # Past the queue's visibility timeout: a delivery that failed is retried after it.
         wait = 60 + world.visibility_timeout()
-        settled = world.orders_settled(accepted, denied=denied, deadline=time.monotonic() + wait)
+        started = time.monotonic()
+        settled = world.orders_settled(accepted, denied=denied, deadline=started + wait)
+        self.log(f"  {label:<40} settled in {time.monotonic() - started:.1f}s")
         detail = orders_accounted(
             accepted,
             settled.inserts,
