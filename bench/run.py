@@ -53,6 +53,7 @@ from pocctl.stack import build_steps
 from pocctl.sweep import sweep
 from pocctl.watch import watching
 
+SOAK_SECTION = "## Soak: "  # bench/soak.py records its runs there
 EMAIL = "bench@example.com"
 LOAD_EMAIL = "load@example.com"
 ROOT = Path(__file__).resolve().parent.parent
@@ -394,6 +395,15 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+def kept_sections(out: Path) -> str:
+    """The sections other benchmarks record in the same file (bench/soak.py's), kept as they
+    are when this one rewrites its own."""
+    if not out.exists():
+        return ""
+    _, found, rest = out.read_text().partition(SOAK_SECTION)
+    return "\n" + found + rest if found else ""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per call, AWS clock")
@@ -419,7 +429,7 @@ def main() -> int:
     print("Offline pipeline:", file=sys.stderr)
     off = offline(args.test_orders, args.orders, args.saves)
     text = report(runs, downs, off, args, command)
-    args.out.write_text(text)
+    args.out.write_text(text + kept_sections(args.out))
     print(text)
     print(f"Written to {args.out}", file=sys.stderr)
     return 0 if all(met for _, _, met in targets(runs, downs, off)) else 1

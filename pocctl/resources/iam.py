@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
 
@@ -73,6 +74,17 @@ def settle(ctx: Context, changed_at: float | None, changed: str | None, what: st
     ctx.waiting(made).pause(remaining, said=changed is not None)
 
 
+def recently_made(ctx: Context, role: dict[str, Any]) -> float | None:
+    """When (on ctx.clock) a role IAM may not have propagated yet was made, from its
+    CreateDate; None for an older one. A run killed after CreateRole, before its wait, leaves
+    such a role, and its re-run finds nothing to change (issue 22's soak, seed 40)."""
+    created = role.get("CreateDate")
+    if not isinstance(created, datetime):
+        return None
+    age = max((datetime.now(UTC) - created).total_seconds(), 0.0)
+    return ctx.clock() - age if age < IAM_PROPAGATION_SECONDS else None
+
+
 def policy_arn(ctx: Context, name: str) -> str:
     return ctx.arn("iam", f"policy/{name}", regional=False)
 
@@ -134,6 +146,9 @@ class RoleStep(Step[RoleState]):
     # When this run last made or changed the role or its permissions (ctx.clock), for `settle`.
     changed_at: float | None = field(default=None, init=False)
     made: bool = field(default=False, init=False)
+    # When the role was made (ctx.clock), if that was too recent for IAM to have propagated it:
+    # by a run that was killed before its own wait, so this run must wait instead.
+    made_at: float | None = field(default=None, init=False)
 
     @property
     def name(self) -> str:
@@ -193,6 +208,7 @@ class RoleStep(Step[RoleState]):
                 return Plan.create()
             require_ours(ctx, self, tag_dict(role.get("Tags")))
             state = self._read(ctx, role)
+        self.made_at = recently_made(ctx, role)
         changes: list[Change] = []
         if canonical(state.trust) != canonical(render(self.trust_template, {})):
             changes.append(TrustDiffers())
@@ -241,6 +257,9 @@ class RoleStep(Step[RoleState]):
 
     def settle(self, ctx: Context) -> None:
         role = f"role {self.role_name}"
+        if self.changed_at is None:  # unchanged by this run, perhaps made by a killed one
+            settle(ctx, self.made_at, None, role)
+            return
         settle(ctx, self.changed_at, None if self.made else role, role)
 
     def _remove_policies(self, ctx: Context, inline: list[str], attached: list[str]) -> None:

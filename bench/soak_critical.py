@@ -1,0 +1,96 @@
+"""Cold `up` under random weather against its own critical path (bench/critical.py).
+
+    python bench/soak_critical.py [--seeds 1 2 3] [--scale 0.1] [--latency 0.05]
+
+Each seed gets a `pocctl local --aws-timing random --seed N` of its own (a process, as AWS is
+not in yours), and one cold `up` measured as bench/run.py measures it: wall time against the
+critical path computed from the run's spans. AWS's waits are scaled by `--scale`; so is the time
+pocctl gives IAM to propagate, so the two clocks agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from run import measure, warm_up  # bench/ is the script's own directory
+
+from pocctl.resources import iam
+
+TARGET = 1.25  # cold up within 1.25x of its critical path (issue 22)
+
+
+@contextmanager
+def weather(seed: int, scale: float, latency: float) -> Iterator[str]:
+    command = [sys.executable, "-m", "pocctl", "local", "--port", "0", "--latency", str(latency)]
+    command += ["--aws-timing", "random", "--seed", str(seed), "--time-scale", str(scale)]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        banner = ""
+        while not (found := re.search(r"listening on (http://\S+)", banner)):
+            line = process.stdout.readline()
+            if not line:
+                raise SystemExit(f"pocctl local did not start: {banner}")
+            banner += line
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        yield found[1]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def cold_up(seed: int, scale: float, latency: float) -> dict[str, float | int | str]:
+    with weather(seed, scale, latency) as endpoint:
+        warm_up(endpoint)
+        run = measure(endpoint, "cold up", "soak", serial=False)
+    path = " -> ".join(dict.fromkeys(run.critical.steps))
+    return {
+        "seed": seed,
+        "wall": round(run.wall, 3),
+        "critical": round(run.critical.seconds, 3),
+        "ratio": round(run.ratio, 3),
+        "path": path,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per call")
+    args = parser.parse_args()
+    iam.IAM_PROPAGATION_SECONDS *= args.scale
+    runs = []
+    for seed in args.seeds:
+        runs.append(cold_up(seed, args.scale, args.latency))
+        r = runs[-1]
+        print(
+            f"seed {seed}: cold up {r['wall']:.2f}s, critical path {r['critical']:.2f}s, "
+            f"{r['ratio']:.2f}x ({r['path']})",
+            file=sys.stderr,
+        )
+    worst = max(float(r["ratio"]) for r in runs)
+    print(json.dumps({"scale": args.scale, "latency": args.latency, "runs": runs, "worst": worst}))
+    return 0 if worst <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""bench/soak.py: the whole life of a stack under random weather, and that it can fail."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))  # the soak's modules import each other as scripts
+
+from soak import SECTION, Cycle, cycle_seed, record  # noqa: E402
+from soak_checks import nothing_left, orders_accounted  # noqa: E402
+
+SOAK = [sys.executable, str(ROOT / "bench" / "soak.py")]
+
+
+class Lines(list[str]):
+    def __call__(self, line: str) -> None:
+        self.append(line)
+
+
+def cycle(lines: Lines) -> Cycle:
+    return Cycle(7, 3, 0.03, emulator=None, workdir=ROOT, log=lines)  # type: ignore[arg-type]
+
+
+def test_an_order_missing_from_the_table_breaks_the_cycle_with_its_seed_and_replay() -> None:
+    lines = Lines()
+    soak = cycle(lines)
+    missing = orders_accounted(["o-1", "o-2"], {"o-1": 1}, notified=["o-1", "o-2"], failed=[])
+    assert missing == ["1 accepted order(s) not stored: ['o-2']"]
+    assert not soak.check("orders after up", "every order stored once", "; ".join(missing))
+    (broken,) = soak.broken
+    assert broken.seed == cycle_seed(7, 3)
+    assert broken.command == "orders after up"
+    assert "python bench/soak.py --seed 7 --first-cycle 3 --cycles 1 --scale 0.03" in lines[-1]
+    assert "not stored: ['o-2']" in lines[-1]
+
+
+def test_an_order_stored_twice_or_not_notified_is_named() -> None:
+    found = orders_accounted(["o-1", "o-2"], {"o-1": 2, "o-2": 1}, notified=["o-1"], failed=[])
+    assert found == [
+        "1 order(s) stored more than once: ['o-1']",
+        "1 stored order(s) never notified: ['o-2']",
+    ]
+    # Posted while the notifier was denied: in a failed batch is where it belongs.
+    denied = orders_accounted(["o-3"], {"o-3": 1}, notified=[], failed=["o-3"], denied=["o-3"])
+    assert denied == []
+
+
+def test_a_leftover_after_down_breaks_the_cycle() -> None:
+    lines = Lines()
+    soak = cycle(lines)
+    leftover = nothing_left({"queues": ["soak-Queue-DLQ"], "roles": []})
+    assert not soak.check("down", "nothing of the stack is left", leftover)
+    assert "left after down: ['queues:soak-Queue-DLQ']" in lines[-1]
+    assert "replay: python bench/soak.py --seed 7" in lines[-1]
+
+
+def test_a_run_is_recorded_as_a_row_of_the_soak_table_keeping_the_other_sections(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    table = "| taken | command | cycles | commands | orders | kills | broken |\n| --- |\n"
+    out.write_text(f"# Benchmarks\n\n{SECTION}\n\nProse.\n\n{table}\n## Later\n")
+    summary = {"cycles": 2, "commands": 30, "orders_checked": 17, "kills": 1, "broken": []}
+    record(out, summary, "python bench/soak.py --cycles 2 --seed 5")
+    text = out.read_text()
+    row = "| `python bench/soak.py --cycles 2 --seed 5` | 2 | 30 | 17 | 1 | 0 |"
+    assert row + "\n\n## Later" in text
+    assert text.startswith("# Benchmarks\n\n" + SECTION + "\n\nProse.")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_soak_cycle_breaks_no_invariant(seed: int) -> None:
+    finished = subprocess.run(
+        [*SOAK, "--cycles", "1", "--seed", str(seed), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,  # a cycle takes 15-30 s on an idle 2-core machine; far more when shared
+        check=False,
+    )
+    summary = json.loads(finished.stdout)
+    assert summary["broken"] == [], finished.stderr
+    assert finished.returncode == 0
+    assert summary["commands"] >= 8 and summary["orders_checked"] > 0
