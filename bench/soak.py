@@ -331,6 +331,9 @@ SECTION = "## Soak: a stack's whole life under random weather"
 ROW = "| {when} | `{command}` | {cycles} | {commands} | {orders_checked} | {kills} | {broken} |"
 
 
+RUNS_HEADER = "| taken (UTC) | command |"
+
+
 def record(path: Path, summary: dict[str, Any], command: str) -> None:
     """Add the run as a row of BENCHMARKS.md's soak table (the section's prose is kept)."""
     text = path.read_text()
@@ -346,7 +349,10 @@ def record(path: Path, summary: dict[str, Any], command: str) -> None:
         broken=len(summary["broken"]),
     )
     head, _, rest = text.partition(SECTION)
-    table_end = rest.find("\n\n", rest.find("| ---"))
+    runs = rest.find(RUNS_HEADER)  # the runs' table, not the critical-path one beside it
+    if runs < 0:
+        raise SystemExit(f"{path}'s section {SECTION!r} has no table of runs ({RUNS_HEADER!r})")
+    table_end = rest.find("\n\n", runs)
     rest = rest[:table_end] + "\n" + row + rest[table_end:] if table_end >= 0 else rest + row + "\n"
     path.write_text(head + SECTION + rest)
 

@@ -64,13 +64,16 @@ def test_a_run_is_recorded_as_a_row_of_the_soak_table_keeping_the_other_sections
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "BENCHMARKS.md"
-    table = "| taken | command | cycles | commands | orders | kills | broken |\n| --- |\n"
-    out.write_text(f"# Benchmarks\n\n{SECTION}\n\nProse.\n\n{table}\n## Later\n")
+    # The section holds the critical-path table first: the run goes in the runs' table.
+    critical = "| seed | cold up |\n| ---: | ---: |\n| 1 | 9 s |\n"
+    table = "| taken (UTC) | command | cycles | commands | orders | kills | broken |\n| --- |\n"
+    out.write_text(f"# Benchmarks\n\n{SECTION}\n\nProse.\n\n{critical}\n{table}\n## Later\n")
     summary = {"cycles": 2, "commands": 30, "orders_checked": 17, "kills": 1, "broken": []}
     record(out, summary, "python bench/soak.py --cycles 2 --seed 5")
     text = out.read_text()
     row = "| `python bench/soak.py --cycles 2 --seed 5` | 2 | 30 | 17 | 1 | 0 |"
     assert row + "\n\n## Later" in text
+    assert "| 1 | 9 s |\n\n| taken (UTC)" in text  # the critical-path table as it was
     assert text.startswith("# Benchmarks\n\n" + SECTION + "\n\nProse.")
 
 
