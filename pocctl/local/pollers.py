@@ -20,7 +20,7 @@ from typing import Any
 
 from pocctl.local.batch_responses import reported_failures
 from pocctl.local.events import sqs_record, stream_failure_record, stream_record
-from pocctl.local.filters import UnsupportedFilter, passes
+from pocctl.local.filters import as_sqs_filtered, passes
 from pocctl.local.functions import FunctionNotFound, Invocation, Invoker
 
 IDLE_SLEEP = 0.05
@@ -251,7 +251,19 @@ class SqsPoller(Poller):
 
     def deliver(self, sqs: Any, url: str, messages: list[dict[str, Any]], partial: bool) -> None:
         arn = self.mapping["EventSourceArn"]
+        criteria = self.mapping.get("FilterCriteria")
         records = [sqs_record(m, arn) for m in messages]
+        kept = [passes(criteria, as_sqs_filtered(r)) for r in records]
+        # "If a message doesn't satisfy your filter criteria, Lambda automatically removes the
+        # message from the queue" (Lambda Developer Guide, "Control which events Lambda sends to
+        # your function", filtering Amazon SQS messages): deleted, never handed to the function.
+        discarded = [m for m, keep in zip(messages, kept, strict=True) if not keep]
+        if discarded:
+            self.delete(sqs, url, discarded)
+        messages = [m for m, keep in zip(messages, kept, strict=True) if keep]
+        records = [r for r, keep in zip(records, kept, strict=True) if keep]
+        if not records:
+            return
         result = self.invoke({"Records": records})
         if not result.ok:
             self.log(f"{self.function} failed on {len(records)} message(s): {result.error_message}")
@@ -264,7 +276,9 @@ class SqsPoller(Poller):
                 f"batch: {len(records)} message(s) reappear after the visibility timeout"
             )
             return
-        done = [m for m in messages if m["MessageId"] not in failed]
+        self.delete(sqs, url, [m for m in messages if m["MessageId"] not in failed])
+
+    def delete(self, sqs: Any, url: str, done: list[dict[str, Any]]) -> None:
         if not done:
             return
         try:
@@ -329,14 +343,9 @@ class StreamPoller(Poller):
                 idle = min(idle * 1.5, self.poll_every)
                 continue
             idle = min(IDLE_SLEEP, self.poll_every)
-            wanted = []
-            for record in records:
-                event = stream_record(record, arn)
-                try:
-                    if passes(self.mapping.get("FilterCriteria"), self.as_filtered(event)):
-                        wanted.append(event)
-                except UnsupportedFilter as exc:
-                    self.log(f"{self.function}: {exc}; delivering nothing")
+            criteria = self.mapping.get("FilterCriteria")
+            events = [stream_record(record, arn) for record in records]
+            wanted = [event for event in events if passes(criteria, self.as_filtered(event))]
             if wanted:
                 with self.delivering():
                     self.process(wanted, shard["ShardId"])
