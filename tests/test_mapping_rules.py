@@ -108,6 +108,8 @@ def test_a_queue_batch_over_ten_needs_a_batching_window(
             "scalingConfig.maximumConcurrency",
             "greater",
         ),
+        ({"MaximumBatchingWindowInSeconds": 301}, "maximumBatchingWindowInSeconds", "less"),
+        ({"MaximumBatchingWindowInSeconds": -1}, "maximumBatchingWindowInSeconds", "greater"),
     ],
 )
 def test_settings_outside_their_range_are_refused(
@@ -133,6 +135,63 @@ def test_settings_outside_their_range_are_refused(
         message_of(refused)
     )
     assert lam.list_event_source_mappings(FunctionName="f")["EventSourceMappings"] == []
+
+
+def test_a_fifo_queue_batch_is_at_most_ten(
+    emulator: Emulator, clock: Clock, reader: tuple[str, str]
+) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    source = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    lam = client(emulator, "lambda")
+    with pytest.raises(ClientError) as refused:
+        lam.create_event_source_mapping(
+            FunctionName="f",
+            EventSourceArn=source,
+            BatchSize=11,
+            MaximumBatchingWindowInSeconds=1,
+        )
+    assert code_of(refused) == "InvalidParameterValueException"
+    assert message_of(refused) == "Maximum batch size must be between 1 and 10 inclusive"
+    uuid = enabled_mapping(emulator, clock, source, BatchSize=10)
+    with pytest.raises(ClientError, match="between 1 and 10"):
+        lam.update_event_source_mapping(UUID=uuid, BatchSize=20, MaximumBatchingWindowInSeconds=1)
+
+
+def test_scaling_config_is_for_queues_only(emulator: Emulator, clock: Clock) -> None:
+    stream = stream_for(emulator, clock)
+    with pytest.raises(ClientError, match="only supported for Amazon SQS") as refused:
+        client(emulator, "lambda").create_event_source_mapping(
+            FunctionName="g",
+            EventSourceArn=stream,
+            StartingPosition="TRIM_HORIZON",
+            ScalingConfig={"MaximumConcurrency": 2},
+        )
+    assert code_of(refused) == "InvalidParameterValueException"
+
+
+def test_more_than_five_filters_or_a_pattern_over_4096_characters_are_refused(
+    emulator: Emulator, reader: tuple[str, str]
+) -> None:
+    _, source = reader
+    lam = client(emulator, "lambda")
+    six = {"Filters": [{"Pattern": json.dumps({"body": [str(n)]})} for n in range(6)]}
+    with pytest.raises(ClientError, match="limit of 5") as refused:
+        lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source, FilterCriteria=six)
+    assert code_of(refused) == "InvalidParameterValueException"
+    long = json.dumps({"body": ["x" * 4090]})
+    with pytest.raises(ClientError) as refused:
+        lam.create_event_source_mapping(
+            FunctionName="f", EventSourceArn=source, FilterCriteria={"Filters": [{"Pattern": long}]}
+        )
+    assert code_of(refused) == "ValidationException"
+    assert "Member must have length less than or equal to 4096" in message_of(refused)
+    five = {"Filters": six["Filters"][:5]}
+    assert lam.create_event_source_mapping(
+        FunctionName="f", EventSourceArn=source, FilterCriteria=five
+    )["UUID"]
 
 
 @pytest.mark.parametrize(
@@ -260,7 +319,8 @@ STREAM_READER = {
 }
 
 
-def test_a_stream_mapping_answers_with_aws_defaults(emulator: Emulator, clock: Clock) -> None:
+def stream_for(emulator: Emulator, clock: Clock) -> str:
+    """Function "g", whose role may read streams, and table "t"'s stream ARN."""
     role = make_role(emulator, "streams", STREAM_READER)
     clock.advance("iam_propagation")
     make_function(emulator, "g", role)
@@ -274,7 +334,12 @@ def test_a_stream_mapping_answers_with_aws_defaults(emulator: Emulator, clock: C
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
     clock.advance("table_creating")
-    stream = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    stream: str = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    return stream
+
+
+def test_a_stream_mapping_answers_with_aws_defaults(emulator: Emulator, clock: Clock) -> None:
+    stream = stream_for(emulator, clock)
     lam = client(emulator, "lambda")
     created = lam.create_event_source_mapping(
         FunctionName="g", EventSourceArn=stream, StartingPosition="TRIM_HORIZON"
