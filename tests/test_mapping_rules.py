@@ -13,7 +13,9 @@ import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from pocctl.local.calls import Call
 from pocctl.local.emulator import Emulator
+from pocctl.local.replies import Reply
 
 from . import test_aws_behaviours as behaviours
 from .test_aws_behaviours import Clock, client, code_of, make_function, make_role
@@ -363,3 +365,40 @@ def test_a_stream_mapping_answers_with_aws_defaults(emulator: Emulator, clock: C
     clock.advance("mapping_creating")
     deleting = lam.delete_event_source_mapping(UUID=created["UUID"])
     assert deleting["StateTransitionReason"] == "User action"
+
+
+def test_two_updates_at_once_one_is_refused(
+    emulator: Emulator, clock: Clock, reader: tuple[str, str]
+) -> None:
+    """Two UpdateEventSourceMapping requests in flight together (each checked, neither yet
+    applied): the check that a mapping is not busy and its switch to Updating are one step, so
+    the second is refused as AWS refuses an update while Updating."""
+    _, source = reader
+    uuid = enabled_mapping(emulator, clock, source)
+    rules = emulator.aws.lambda_
+
+    def update(size: int) -> Call:
+        return Call(
+            "lambda",
+            "UpdateEventSourceMapping",
+            {"UUID": uuid, "BatchSize": size},
+            "us-east-1",
+            "user",
+            "rest-json",
+        )
+
+    first, second = update(5), update(6)
+    assert rules.before(first) is None
+    refused = rules.before(second)
+    assert refused is not None and refused.header("x-amzn-ErrorType") == "ResourceInUseException"
+    assert "while it is Updating" in refused.body.decode()
+    deleting = Call(
+        "lambda", "DeleteEventSourceMapping", {"UUID": uuid}, "us-east-1", "user", "rest-json"
+    )
+    refused = rules.before(deleting)
+    assert refused is not None and refused.header("x-amzn-ErrorType") == "ResourceInUseException"
+    rules.after(first, Reply(500))  # the first failed after all: the mapping is free again
+    assert (
+        client(emulator, "lambda").update_event_source_mapping(UUID=uuid, BatchSize=7)["State"]
+        == "Updating"
+    )
