@@ -288,6 +288,24 @@ def test_stream_records_are_shaped_as_lambda_sends_them(stack: Context, events: 
     assert change["NewImage"]["blob"] == {"B": "AP8="}
 
 
+def test_a_stream_mapping_reports_ok_once_a_batch_went_through(stack: Context) -> None:
+    """LastProcessingResult: "No records processed" until then (test_mapping_rules), "OK" after
+    (recorded against AWS: pocctl/local/pollers.py, PROCESSED_OK), in Get and List alike."""
+    stack.client("dynamodb").put_item(
+        TableName="kept-orders", Item={"orderID": {"S": "processed"}, "item": {"S": "mop"}}
+    )
+    lam = stack.client("lambda")
+
+    def results() -> set[str]:
+        (listed,) = lam.list_event_source_mappings(FunctionName="kept-Lambda-2")[
+            "EventSourceMappings"
+        ]
+        got = lam.get_event_source_mapping(UUID=listed["UUID"])
+        return {listed["LastProcessingResult"], got["LastProcessingResult"]}
+
+    assert eventually(lambda: results() == {"OK"}, timeout=30)
+
+
 def test_a_stream_batch_given_up_on_is_recorded_as_lambda_records_it(stack: Context) -> None:
     stack.client("dynamodb").put_item(
         TableName="kept-orders",

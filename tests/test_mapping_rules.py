@@ -362,9 +362,15 @@ def test_a_stream_mapping_answers_with_aws_defaults(emulator: Emulator, clock: C
     }
     got = lam.get_event_source_mapping(UUID=created["UUID"])
     assert {k: got.get(k) for k in expected} == expected
+    (listed,) = lam.list_event_source_mappings(FunctionName="g")["EventSourceMappings"]
     clock.advance("mapping_creating")
+    updated = lam.update_event_source_mapping(UUID=created["UUID"], BatchSize=50)
+    clock.advance("mapping_updating")
     deleting = lam.delete_event_source_mapping(UUID=created["UUID"])
     assert deleting["StateTransitionReason"] == "User action"
+    # Until a batch went through (the recordings in pocctl/local/aws/mapping_rules.py)
+    for answer in (got, listed, updated, deleting):
+        assert answer["LastProcessingResult"] == "No records processed"
 
 
 def test_two_updates_at_once_one_is_refused(

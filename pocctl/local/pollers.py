@@ -31,6 +31,11 @@ Log = Callable[[str], None]
 ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
 RoleClientFor = Callable[[str, str, str], Any]  # (service, region, role ARN) -> boto3 client
 PERMISSION_RETRY = 2.0
+Processed = Callable[[str, str], None]  # (mapping UUID, its LastProcessingResult)
+# A stream mapping's LastProcessingResult once a batch went through: "OK" (recorded against AWS
+# in localstack/localstack, test_lambda_integration_dynamodbstreams.snapshot.json,
+# test_disabled_dynamodb_event_source_mapping; "No records processed" before).
+PROCESSED_OK = "OK"
 
 
 @dataclass
@@ -308,6 +313,7 @@ class StreamPoller(Poller):
         self.poll_every = poll_every  # an idle stream's polls, at most this far apart
         self.creation_time_as = creation_time_as
         self.opened = threading.Event()  # (for tests) reading from its starting position
+        self.processed: Processed = lambda uuid, result: None
 
     def poll(self) -> None:
         streams = self.client("dynamodbstreams", self.region)
@@ -407,6 +413,7 @@ class StreamPoller(Poller):
             result = self.invoke({"Records": pending})
             attempts += 1
             if result.ok:
+                self.processed(self.mapping["UUID"], PROCESSED_OK)
                 sequences = [r["dynamodb"]["SequenceNumber"] for r in pending]
                 failed = reported_failures(result.result, sequences) if partial else []
                 if failed == []:
@@ -479,6 +486,7 @@ class Supervisor(threading.Thread):
         self._rounds = threading.Condition()
         self.rounds = 0  # reconciliations done
         self.retired: list[Poller] = []  # stopped, perhaps still finishing a long poll
+        self.processed: Processed = lambda uuid, result: None  # what stream pollers report
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -558,7 +566,7 @@ class Supervisor(threading.Thread):
         if source.startswith("arn:aws:sqs:"):
             return SqsPoller(mapping, self.invoker, as_role, self.log)
         if ":dynamodb:" in source and "/stream/" in source:
-            return StreamPoller(
+            poller = StreamPoller(
                 mapping,
                 self.invoker,
                 as_role,
@@ -567,6 +575,8 @@ class Supervisor(threading.Thread):
                 self.stream_poll_every,
                 self.creation_time_as,
             )
+            poller.processed = self.processed
+            return poller
         return None
 
     def stop(self) -> None:
@@ -575,5 +585,6 @@ class Supervisor(threading.Thread):
 
 
 def fingerprint(mapping: dict[str, Any]) -> str:
-    settings = {k: v for k, v in mapping.items() if k not in ("LastModified", "State")}
+    changing = ("LastModified", "State", "LastProcessingResult")  # not settings
+    settings = {k: v for k, v in mapping.items() if k not in changing}
     return json.dumps(settings, sort_keys=True, default=str)

@@ -176,9 +176,23 @@ class LambdaRules(Rules):
         # concurrent updates could both be accepted.
         self._changes: dict[str, str] = {}
         self._claims = threading.Lock()
+        self._results: dict[str, str] = {}  # stream mapping UUID -> its LastProcessingResult
         self.throttled: list[str] = []  # the operations refused for the quota, in order
 
     # -- what callers may ask ----------------------------------------------------------------
+    def processed(self, uuid: str, result: str) -> None:
+        """A stream mapping's poller handed the function a batch: its LastProcessingResult."""
+        self._results[uuid] = result
+
+    def _with_result(self, mapping: dict[str, Any]) -> None:
+        """Stream mappings answer LastProcessingResult in Get, List, Update and Delete too
+        ("No records processed" until a batch went through: the recordings named in
+        mapping_rules, and test_lambda_api.snapshot.json's delete response)."""
+        if not is_queue(str(mapping.get("EventSourceArn", ""))):
+            mapping["LastProcessingResult"] = self._results.get(
+                str(mapping.get("UUID")), NOTHING_PROCESSED
+            )
+
     def mapping_function(self, region: str, uuid: str) -> str | None:
         """The ARN of the function a mapping is for (None: no such mapping)."""
         try:
@@ -418,6 +432,7 @@ class LambdaRules(Rules):
             if times.deleting_until is None:
                 times.deleting_until = self.world.after("mapping_deleting")
         with_defaults(mapping)
+        self._with_result(mapping)
         mapping["State"] = "Deleting"
         return json_reply(202, mapping)
 
@@ -454,8 +469,6 @@ class LambdaRules(Rules):
                 call.region,
                 self.world.after("mapping_creating"),
             )
-            if not is_queue(str(document.get("EventSourceArn", ""))):
-                document["LastProcessingResult"] = NOTHING_PROCESSED
         elif call.operation == "UpdateEventSourceMapping":
             self._start_changing(call, document)
         self._amend(call.region, document)
@@ -496,6 +509,7 @@ class LambdaRules(Rules):
                 config.pop("StateReasonCode", None)
         for mapping in _mappings(document):
             with_defaults(mapping)
+            self._with_result(mapping)
             mapping["State"] = self.mapping_state(mapping["UUID"], mapping.get("State", ""))
 
     def _start_changing(self, call: Call, document: dict[str, Any]) -> None:

@@ -73,8 +73,7 @@ STREAM_DEFAULTS = {
     "ParallelizationFactor": 1,
     "TumblingWindowInSeconds": 0,
 }
-# A stream mapping's CreateEventSourceMapping answer (the recordings above); later answers
-# report the last batch's result, which the emulator does not track, so they leave it out.
+# A stream mapping's LastProcessingResult until a batch went through (the recordings above).
 NOTHING_PROCESSED = "No records processed"
 
 
