@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from pocctl.local.calls import Call
 from pocctl.local.emulator import Emulator
+from pocctl.local.filters import passes
 from pocctl.local.replies import Reply
 
 from . import test_aws_behaviours as behaviours
@@ -225,23 +226,50 @@ def test_an_invalid_filter_pattern_is_refused_rather_than_dropping_every_record(
         lam.update_event_source_mapping(UUID=uuid, FilterCriteria=criteria)
 
 
+# Each with a record it matches and one it doesn't, through the matcher the pollers use: what
+# is accepted is applied (every operator's forms: tests/test_emulator_parts.py).
 @pytest.mark.parametrize(
-    "pattern",
+    ("pattern", "matched", "unmatched"),
     [
-        {"body": {"kind": ["order"]}},
-        {"eventName": ["INSERT"], "dynamodb": {"Keys": {"id": {"S": [{"prefix": "o-"}]}}}},
-        {"size": [{"numeric": [">=", 5, "<", 10]}], "note": [{"exists": False}, None]},
-        {"state": [{"anything-but": ["gone"]}], "name": [{"suffix": ".png"}]},
+        ({"body": {"kind": ["order"]}}, {"body": {"kind": "order"}}, {"body": {"kind": "x"}}),
+        (
+            {"eventName": ["INSERT"], "dynamodb": {"Keys": {"id": {"S": [{"prefix": "o-"}]}}}},
+            {"eventName": "INSERT", "dynamodb": {"Keys": {"id": {"S": "o-1"}}}},
+            {"eventName": "INSERT", "dynamodb": {"Keys": {"id": {"S": "x-1"}}}},
+        ),
+        (
+            {"size": [{"numeric": [">=", 5, "<", 10]}], "note": [{"exists": False}, None]},
+            {"size": 5, "note": None},
+            {"size": 10},
+        ),
+        (
+            {"state": [{"anything-but": ["gone"]}], "name": [{"suffix": ".png"}]},
+            {"state": "here", "name": "a.png"},
+            {"state": "gone", "name": "a.png"},
+        ),
+        (
+            {"$or": [{"a": [{"equals-ignore-case": "x"}]}, {"b": [""]}]},
+            {"b": ""},
+            {"a": "y", "b": "z"},
+        ),
     ],
 )
-def test_valid_filter_patterns_are_accepted(
-    emulator: Emulator, reader: tuple[str, str], pattern: dict[str, Any]
+def test_valid_filter_patterns_are_accepted_and_applied(
+    emulator: Emulator,
+    reader: tuple[str, str],
+    pattern: dict[str, Any],
+    matched: dict[str, Any],
+    unmatched: dict[str, Any],
 ) -> None:
     _, source = reader
     criteria = {"Filters": [{"Pattern": json.dumps(pattern)}]}
-    assert client(emulator, "lambda").create_event_source_mapping(
+    lam = client(emulator, "lambda")
+    uuid = lam.create_event_source_mapping(
         FunctionName="f", EventSourceArn=source, FilterCriteria=criteria
     )["UUID"]
+    kept = lam.get_event_source_mapping(UUID=uuid)["FilterCriteria"]
+    assert passes(kept, matched)
+    assert not passes(kept, unmatched)
 
 
 # -- busy states ------------------------------------------------------------------------------
