@@ -13,7 +13,10 @@ import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from pocctl.local.calls import Call
 from pocctl.local.emulator import Emulator
+from pocctl.local.filters import passes
+from pocctl.local.replies import Reply
 
 from . import test_aws_behaviours as behaviours
 from .test_aws_behaviours import Clock, client, code_of, make_function, make_role
@@ -108,6 +111,8 @@ def test_a_queue_batch_over_ten_needs_a_batching_window(
             "scalingConfig.maximumConcurrency",
             "greater",
         ),
+        ({"MaximumBatchingWindowInSeconds": 301}, "maximumBatchingWindowInSeconds", "less"),
+        ({"MaximumBatchingWindowInSeconds": -1}, "maximumBatchingWindowInSeconds", "greater"),
     ],
 )
 def test_settings_outside_their_range_are_refused(
@@ -133,6 +138,63 @@ def test_settings_outside_their_range_are_refused(
         message_of(refused)
     )
     assert lam.list_event_source_mappings(FunctionName="f")["EventSourceMappings"] == []
+
+
+def test_a_fifo_queue_batch_is_at_most_ten(
+    emulator: Emulator, clock: Clock, reader: tuple[str, str]
+) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    source = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    lam = client(emulator, "lambda")
+    with pytest.raises(ClientError) as refused:
+        lam.create_event_source_mapping(
+            FunctionName="f",
+            EventSourceArn=source,
+            BatchSize=11,
+            MaximumBatchingWindowInSeconds=1,
+        )
+    assert code_of(refused) == "InvalidParameterValueException"
+    assert message_of(refused) == "Maximum batch size must be between 1 and 10 inclusive"
+    uuid = enabled_mapping(emulator, clock, source, BatchSize=10)
+    with pytest.raises(ClientError, match="between 1 and 10"):
+        lam.update_event_source_mapping(UUID=uuid, BatchSize=20, MaximumBatchingWindowInSeconds=1)
+
+
+def test_scaling_config_is_for_queues_only(emulator: Emulator, clock: Clock) -> None:
+    stream = stream_for(emulator, clock)
+    with pytest.raises(ClientError, match="only supported for Amazon SQS") as refused:
+        client(emulator, "lambda").create_event_source_mapping(
+            FunctionName="g",
+            EventSourceArn=stream,
+            StartingPosition="TRIM_HORIZON",
+            ScalingConfig={"MaximumConcurrency": 2},
+        )
+    assert code_of(refused) == "InvalidParameterValueException"
+
+
+def test_more_than_five_filters_or_a_pattern_over_4096_characters_are_refused(
+    emulator: Emulator, reader: tuple[str, str]
+) -> None:
+    _, source = reader
+    lam = client(emulator, "lambda")
+    six = {"Filters": [{"Pattern": json.dumps({"body": [str(n)]})} for n in range(6)]}
+    with pytest.raises(ClientError, match="limit of 5") as refused:
+        lam.create_event_source_mapping(FunctionName="f", EventSourceArn=source, FilterCriteria=six)
+    assert code_of(refused) == "InvalidParameterValueException"
+    long = json.dumps({"body": ["x" * 4090]})
+    with pytest.raises(ClientError) as refused:
+        lam.create_event_source_mapping(
+            FunctionName="f", EventSourceArn=source, FilterCriteria={"Filters": [{"Pattern": long}]}
+        )
+    assert code_of(refused) == "ValidationException"
+    assert "Member must have length less than or equal to 4096" in message_of(refused)
+    five = {"Filters": six["Filters"][:5]}
+    assert lam.create_event_source_mapping(
+        FunctionName="f", EventSourceArn=source, FilterCriteria=five
+    )["UUID"]
 
 
 @pytest.mark.parametrize(
@@ -164,23 +226,50 @@ def test_an_invalid_filter_pattern_is_refused_rather_than_dropping_every_record(
         lam.update_event_source_mapping(UUID=uuid, FilterCriteria=criteria)
 
 
+# Each with a record it matches and one it doesn't, through the matcher the pollers use: what
+# is accepted is applied (every operator's forms: tests/test_emulator_parts.py).
 @pytest.mark.parametrize(
-    "pattern",
+    ("pattern", "matched", "unmatched"),
     [
-        {"body": {"kind": ["order"]}},
-        {"eventName": ["INSERT"], "dynamodb": {"Keys": {"id": {"S": [{"prefix": "o-"}]}}}},
-        {"size": [{"numeric": [">=", 5, "<", 10]}], "note": [{"exists": False}, None]},
-        {"state": [{"anything-but": ["gone"]}], "name": [{"suffix": ".png"}]},
+        ({"body": {"kind": ["order"]}}, {"body": {"kind": "order"}}, {"body": {"kind": "x"}}),
+        (
+            {"eventName": ["INSERT"], "dynamodb": {"Keys": {"id": {"S": [{"prefix": "o-"}]}}}},
+            {"eventName": "INSERT", "dynamodb": {"Keys": {"id": {"S": "o-1"}}}},
+            {"eventName": "INSERT", "dynamodb": {"Keys": {"id": {"S": "x-1"}}}},
+        ),
+        (
+            {"size": [{"numeric": [">=", 5, "<", 10]}], "note": [{"exists": False}, None]},
+            {"size": 5, "note": None},
+            {"size": 10},
+        ),
+        (
+            {"state": [{"anything-but": ["gone"]}], "name": [{"suffix": ".png"}]},
+            {"state": "here", "name": "a.png"},
+            {"state": "gone", "name": "a.png"},
+        ),
+        (
+            {"$or": [{"a": [{"equals-ignore-case": "x"}]}, {"b": [""]}]},
+            {"b": ""},
+            {"a": "y", "b": "z"},
+        ),
     ],
 )
-def test_valid_filter_patterns_are_accepted(
-    emulator: Emulator, reader: tuple[str, str], pattern: dict[str, Any]
+def test_valid_filter_patterns_are_accepted_and_applied(
+    emulator: Emulator,
+    reader: tuple[str, str],
+    pattern: dict[str, Any],
+    matched: dict[str, Any],
+    unmatched: dict[str, Any],
 ) -> None:
     _, source = reader
     criteria = {"Filters": [{"Pattern": json.dumps(pattern)}]}
-    assert client(emulator, "lambda").create_event_source_mapping(
+    lam = client(emulator, "lambda")
+    uuid = lam.create_event_source_mapping(
         FunctionName="f", EventSourceArn=source, FilterCriteria=criteria
     )["UUID"]
+    kept = lam.get_event_source_mapping(UUID=uuid)["FilterCriteria"]
+    assert passes(kept, matched)
+    assert not passes(kept, unmatched)
 
 
 # -- busy states ------------------------------------------------------------------------------
@@ -260,7 +349,8 @@ STREAM_READER = {
 }
 
 
-def test_a_stream_mapping_answers_with_aws_defaults(emulator: Emulator, clock: Clock) -> None:
+def stream_for(emulator: Emulator, clock: Clock) -> str:
+    """Function "g", whose role may read streams, and table "t"'s stream ARN."""
     role = make_role(emulator, "streams", STREAM_READER)
     clock.advance("iam_propagation")
     make_function(emulator, "g", role)
@@ -274,7 +364,12 @@ def test_a_stream_mapping_answers_with_aws_defaults(emulator: Emulator, clock: C
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
     clock.advance("table_creating")
-    stream = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    stream: str = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    return stream
+
+
+def test_a_stream_mapping_answers_with_aws_defaults(emulator: Emulator, clock: Clock) -> None:
+    stream = stream_for(emulator, clock)
     lam = client(emulator, "lambda")
     created = lam.create_event_source_mapping(
         FunctionName="g", EventSourceArn=stream, StartingPosition="TRIM_HORIZON"
@@ -295,6 +390,49 @@ def test_a_stream_mapping_answers_with_aws_defaults(emulator: Emulator, clock: C
     }
     got = lam.get_event_source_mapping(UUID=created["UUID"])
     assert {k: got.get(k) for k in expected} == expected
+    (listed,) = lam.list_event_source_mappings(FunctionName="g")["EventSourceMappings"]
     clock.advance("mapping_creating")
+    updated = lam.update_event_source_mapping(UUID=created["UUID"], BatchSize=50)
+    clock.advance("mapping_updating")
     deleting = lam.delete_event_source_mapping(UUID=created["UUID"])
     assert deleting["StateTransitionReason"] == "User action"
+    # Until a batch went through (the recordings in pocctl/local/aws/mapping_rules.py)
+    for answer in (got, listed, updated, deleting):
+        assert answer["LastProcessingResult"] == "No records processed"
+
+
+def test_two_updates_at_once_one_is_refused(
+    emulator: Emulator, clock: Clock, reader: tuple[str, str]
+) -> None:
+    """Two UpdateEventSourceMapping requests in flight together (each checked, neither yet
+    applied): the check that a mapping is not busy and its switch to Updating are one step, so
+    the second is refused as AWS refuses an update while Updating."""
+    _, source = reader
+    uuid = enabled_mapping(emulator, clock, source)
+    rules = emulator.aws.lambda_
+
+    def update(size: int) -> Call:
+        return Call(
+            "lambda",
+            "UpdateEventSourceMapping",
+            {"UUID": uuid, "BatchSize": size},
+            "us-east-1",
+            "user",
+            "rest-json",
+        )
+
+    first, second = update(5), update(6)
+    assert rules.before(first) is None
+    refused = rules.before(second)
+    assert refused is not None and refused.header("x-amzn-ErrorType") == "ResourceInUseException"
+    assert "while it is Updating" in refused.body.decode()
+    deleting = Call(
+        "lambda", "DeleteEventSourceMapping", {"UUID": uuid}, "us-east-1", "user", "rest-json"
+    )
+    refused = rules.before(deleting)
+    assert refused is not None and refused.header("x-amzn-ErrorType") == "ResourceInUseException"
+    rules.after(first, Reply(500))  # the first failed after all: the mapping is free again
+    assert (
+        client(emulator, "lambda").update_event_source_mapping(UUID=uuid, BatchSize=7)["State"]
+        == "Updating"
+    )

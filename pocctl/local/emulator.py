@@ -389,6 +389,7 @@ class Emulator:
             # polls cost the emulator CPU); with AWS's timing off, 10 times.
             RULES["stream_poll"].seconds if self.timing.enabled else TIMING_OFF_STREAM_POLL,
         )
+        self.supervisor.processed = self.aws.lambda_.processed
         self.supervisor.start()
 
     # -- waits for tests: synchronise on the emulator's events, not on sleeps ----------------

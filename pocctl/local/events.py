@@ -84,11 +84,16 @@ def stream_failure_record(
 ) -> dict[str, Any]:
     """What a stream mapping sends its on-failure destination about a batch it gave up on
     (Lambda Developer Guide, "Using Lambda with DynamoDB", "Example invocation record"): the
-    batch by shard and sequence numbers, not its records. `functionError` is there when the
-    function failed (not when its partial batch response kept naming records)."""
-    response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
-    if function_error:
-        response["functionError"] = "Unhandled"
+    batch by shard and sequence numbers, not its records. `functionError` is "Unhandled" when
+    the function failed, and null when its partial batch responses kept failing the batch
+    (recorded against AWS in localstack/localstack, tests/aws/services/lambda_/
+    event_source_mapping/test_lambda_integration_dynamodbstreams.snapshot.json,
+    test_dynamodb_report_batch_item_failures and ..._failure_scenarios)."""
+    response: dict[str, Any] = {
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled" if function_error else None,
+    }
     created = [r["dynamodb"].get("ApproximateCreationDateTime") for r in records]
     return {
         "requestContext": {

@@ -20,7 +20,7 @@ from typing import Any
 
 from pocctl.local.batch_responses import reported_failures
 from pocctl.local.events import sqs_record, stream_failure_record, stream_record
-from pocctl.local.filters import UnsupportedFilter, passes
+from pocctl.local.filters import as_sqs_filtered, passes
 from pocctl.local.functions import FunctionNotFound, Invocation, Invoker
 
 IDLE_SLEEP = 0.05
@@ -31,6 +31,11 @@ Log = Callable[[str], None]
 ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
 RoleClientFor = Callable[[str, str, str], Any]  # (service, region, role ARN) -> boto3 client
 PERMISSION_RETRY = 2.0
+Processed = Callable[[str, str], None]  # (mapping UUID, its LastProcessingResult)
+# A stream mapping's LastProcessingResult once a batch went through: "OK" (recorded against AWS
+# in localstack/localstack, test_lambda_integration_dynamodbstreams.snapshot.json,
+# test_disabled_dynamodb_event_source_mapping; "No records processed" before).
+PROCESSED_OK = "OK"
 
 
 @dataclass
@@ -251,7 +256,19 @@ class SqsPoller(Poller):
 
     def deliver(self, sqs: Any, url: str, messages: list[dict[str, Any]], partial: bool) -> None:
         arn = self.mapping["EventSourceArn"]
+        criteria = self.mapping.get("FilterCriteria")
         records = [sqs_record(m, arn) for m in messages]
+        kept = [passes(criteria, as_sqs_filtered(r)) for r in records]
+        # "If a message doesn't satisfy your filter criteria, Lambda automatically removes the
+        # message from the queue" (Lambda Developer Guide, "Control which events Lambda sends to
+        # your function", filtering Amazon SQS messages): deleted, never handed to the function.
+        discarded = [m for m, keep in zip(messages, kept, strict=True) if not keep]
+        if discarded:
+            self.delete(sqs, url, discarded)
+        messages = [m for m, keep in zip(messages, kept, strict=True) if keep]
+        records = [r for r, keep in zip(records, kept, strict=True) if keep]
+        if not records:
+            return
         result = self.invoke({"Records": records})
         if not result.ok:
             self.log(f"{self.function} failed on {len(records)} message(s): {result.error_message}")
@@ -264,7 +281,9 @@ class SqsPoller(Poller):
                 f"batch: {len(records)} message(s) reappear after the visibility timeout"
             )
             return
-        done = [m for m in messages if m["MessageId"] not in failed]
+        self.delete(sqs, url, [m for m in messages if m["MessageId"] not in failed])
+
+    def delete(self, sqs: Any, url: str, done: list[dict[str, Any]]) -> None:
         if not done:
             return
         try:
@@ -294,6 +313,7 @@ class StreamPoller(Poller):
         self.poll_every = poll_every  # an idle stream's polls, at most this far apart
         self.creation_time_as = creation_time_as
         self.opened = threading.Event()  # (for tests) reading from its starting position
+        self.processed: Processed = lambda uuid, result: None
 
     def poll(self) -> None:
         streams = self.client("dynamodbstreams", self.region)
@@ -329,14 +349,9 @@ class StreamPoller(Poller):
                 idle = min(idle * 1.5, self.poll_every)
                 continue
             idle = min(IDLE_SLEEP, self.poll_every)
-            wanted = []
-            for record in records:
-                event = stream_record(record, arn)
-                try:
-                    if passes(self.mapping.get("FilterCriteria"), self.as_filtered(event)):
-                        wanted.append(event)
-                except UnsupportedFilter as exc:
-                    self.log(f"{self.function}: {exc}; delivering nothing")
+            criteria = self.mapping.get("FilterCriteria")
+            events = [stream_record(record, arn) for record in records]
+            wanted = [event for event in events if passes(criteria, self.as_filtered(event))]
             if wanted:
                 with self.delivering():
                     self.process(wanted, shard["ShardId"])
@@ -398,6 +413,7 @@ class StreamPoller(Poller):
             result = self.invoke({"Records": pending})
             attempts += 1
             if result.ok:
+                self.processed(self.mapping["UUID"], PROCESSED_OK)
                 sequences = [r["dynamodb"]["SequenceNumber"] for r in pending]
                 failed = reported_failures(result.result, sequences) if partial else []
                 if failed == []:
@@ -470,6 +486,7 @@ class Supervisor(threading.Thread):
         self._rounds = threading.Condition()
         self.rounds = 0  # reconciliations done
         self.retired: list[Poller] = []  # stopped, perhaps still finishing a long poll
+        self.processed: Processed = lambda uuid, result: None  # what stream pollers report
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -549,7 +566,7 @@ class Supervisor(threading.Thread):
         if source.startswith("arn:aws:sqs:"):
             return SqsPoller(mapping, self.invoker, as_role, self.log)
         if ":dynamodb:" in source and "/stream/" in source:
-            return StreamPoller(
+            poller = StreamPoller(
                 mapping,
                 self.invoker,
                 as_role,
@@ -558,6 +575,8 @@ class Supervisor(threading.Thread):
                 self.stream_poll_every,
                 self.creation_time_as,
             )
+            poller.processed = self.processed
+            return poller
         return None
 
     def stop(self) -> None:
@@ -566,5 +585,6 @@ class Supervisor(threading.Thread):
 
 
 def fingerprint(mapping: dict[str, Any]) -> str:
-    settings = {k: v for k, v in mapping.items() if k not in ("LastModified", "State")}
+    changing = ("LastModified", "State", "LastProcessingResult")  # not settings
+    settings = {k: v for k, v in mapping.items() if k not in changing}
     return json.dumps(settings, sort_keys=True, default=str)

@@ -178,10 +178,28 @@ class LambdaRules(Rules):
         self.pending_mapping_message = PENDING_MESSAGE
         self.on_update: list[Callable[[str, str], None]] = []  # (region, name): before an update
         self._windows: dict[tuple[str, str], Window] = {}
-        self._changes: dict[str, str] = {}  # mapping UUID -> the change an update starts
+        # mapping UUID -> the change an update starts, from its check until it is applied:
+        # checking a mapping is not busy and claiming it is one step under _claims, or two
+        # concurrent updates could both be accepted.
+        self._changes: dict[str, str] = {}
+        self._claims = threading.Lock()
+        self._results: dict[str, str] = {}  # stream mapping UUID -> its LastProcessingResult
         self.throttled: list[str] = []  # the operations refused for the quota, in order
 
     # -- what callers may ask ----------------------------------------------------------------
+    def processed(self, uuid: str, result: str) -> None:
+        """A stream mapping's poller handed the function a batch: its LastProcessingResult."""
+        self._results[uuid] = result
+
+    def _with_result(self, mapping: dict[str, Any]) -> None:
+        """Stream mappings answer LastProcessingResult in Get, List, Update and Delete too
+        ("No records processed" until a batch went through: the recordings named in
+        mapping_rules, and test_lambda_api.snapshot.json's delete response)."""
+        if not is_queue(str(mapping.get("EventSourceArn", ""))):
+            mapping["LastProcessingResult"] = self._results.get(
+                str(mapping.get("UUID")), NOTHING_PROCESSED
+            )
+
     def mapping_function(self, region: str, uuid: str) -> str | None:
         """The ARN of the function a mapping is for (None: no such mapping)."""
         try:
@@ -383,17 +401,18 @@ class LambdaRules(Rules):
             mapping = self.world.client("lambda", call.region).get_event_source_mapping(UUID=uuid)
         except Exception:
             return None  # moto answers "not found" itself
-        refused = self._busy_mapping(call, mapping, MAPPING_BUSY)
-        if refused is not None:
-            return refused
         refused = refused_settings(call, mapping)
-        if refused is not None:
-            return refused
         enabled, wanted = mapping.get("State") == "Enabled", call.params.get("Enabled")
         change = "Updating"
         if isinstance(wanted, bool) and wanted != enabled:
             change = "Enabling" if wanted else "Disabling"
-        with self.world.lock:
+        with self._claims:
+            in_flight = self._changes.get(uuid)
+            if in_flight is not None:  # another update, accepted, not yet applied
+                return self._busy_mapping(call, {**mapping, "State": in_flight}, MAPPING_BUSY)
+            busy = self._busy_mapping(call, mapping, MAPPING_BUSY)
+            if busy is not None or refused is not None:
+                return busy or refused
             self._changes[uuid] = change
         return None
 
@@ -406,7 +425,10 @@ class LambdaRules(Rules):
             return None  # moto answers "not found" itself
         mapping.pop("ResponseMetadata", None)
         if not call.internal:
-            refused = self._busy_mapping(call, mapping, MAPPING_BUSY - {"Deleting"})
+            with self._claims:
+                in_flight = self._changes.get(uuid)
+                seen = {**mapping, "State": in_flight} if in_flight else mapping
+                refused = self._busy_mapping(call, seen, MAPPING_BUSY - {"Deleting"})
             if refused is not None:
                 return refused
         with self.world.lock:
@@ -417,11 +439,15 @@ class LambdaRules(Rules):
             if times.deleting_until is None:
                 times.deleting_until = self.world.after("mapping_deleting", mapping_key(mapping))
         with_defaults(mapping)
+        self._with_result(mapping)
         mapping["State"] = "Deleting"
         return json_reply(202, mapping)
 
     # -- after moto --------------------------------------------------------------------------
     def after(self, call: Call, reply: Reply) -> Reply:
+        if call.operation == "UpdateEventSourceMapping" and not reply.ok:
+            with self._claims:  # refused by moto, or it failed: the mapping is not changing
+                self._changes.pop(str(call.params.get("UUID", "")), None)
         if not reply.ok:
             return reply
         document = reply.json()
@@ -451,8 +477,6 @@ class LambdaRules(Rules):
                 call.region,
                 self.world.after("mapping_creating", mapping_key(document)),
             )
-            if not is_queue(str(document.get("EventSourceArn", ""))):
-                document["LastProcessingResult"] = NOTHING_PROCESSED
         elif call.operation == "UpdateEventSourceMapping":
             self._start_changing(call, document)
         self._amend(call.region, document)
@@ -493,11 +517,12 @@ class LambdaRules(Rules):
                 config.pop("StateReasonCode", None)
         for mapping in _mappings(document):
             with_defaults(mapping)
+            self._with_result(mapping)
             mapping["State"] = self.mapping_state(mapping["UUID"], mapping.get("State", ""))
 
     def _start_changing(self, call: Call, document: dict[str, Any]) -> None:
         uuid = document["UUID"]
-        with self.world.lock:
+        with self._claims, self.world.lock:
             change = self._changes.pop(uuid, "Updating")
             times = self.mappings.setdefault(
                 uuid,

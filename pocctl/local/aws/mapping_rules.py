@@ -21,7 +21,28 @@ from pocctl.local.replies import Reply, error
 RANGES = (
     (("BatchSize",), "batchSize", 1, 10_000),
     (("ScalingConfig", "MaximumConcurrency"), "scalingConfig.maximumConcurrency", 2, 1000),
+    # botocore's model: MaximumBatchingWindowInSeconds min 0, max 300 ("any value from 0
+    # seconds to 300 seconds").
+    (("MaximumBatchingWindowInSeconds",), "maximumBatchingWindowInSeconds", 0, 300),
 )
+# botocore's model, FilterCriteria.Filters[].Pattern: max length 4096. The error names the list
+# member as AWS names members of other lists (inferred: no recording of this one).
+PATTERN_LIMIT = 4096
+# Lambda Developer Guide, "Control which events Lambda sends to your function": "By default, you
+# can define up to five different filters for a single event source mapping ... If you attempt
+# to add more filters than your current quota permits, Lambda will return an error". Its type
+# and wording are not recorded: InvalidParameterValueException, worded here (inferred).
+FILTER_LIMIT = 5
+TOO_MANY_FILTERS = (
+    f"The number of filters exceeds the limit of {FILTER_LIMIT} for this event source mapping."
+)
+# botocore's model, BatchSize: "For FIFO queues the max is 10." AWS's wording when 10 was every
+# queue's maximum: "Maximum batch size must be between 1 and 10 inclusive"
+# (InvalidParameterValueException: pulumi/pulumi-aws-serverless#20); kept for FIFO (inferred).
+FIFO_BATCH_LIMIT = 10
+FIFO_BATCH_TOO_LARGE = "Maximum batch size must be between 1 and 10 inclusive"
+# botocore's model, ScalingConfig: "(Amazon SQS only)". Wording not recorded (inferred).
+SCALING_SQS_ONLY = "ScalingConfig is only supported for Amazon SQS event sources."
 # Lambda API reference, CreateEventSourceMapping, MaximumBatchingWindowInSeconds: "For Kinesis,
 # DynamoDB, and Amazon SQS event sources, when you set BatchSize to a value greater than 10, you
 # must set MaximumBatchingWindowInSeconds to at least 1." Wording recorded against AWS in
@@ -52,8 +73,7 @@ STREAM_DEFAULTS = {
     "ParallelizationFactor": 1,
     "TumblingWindowInSeconds": 0,
 }
-# A stream mapping's CreateEventSourceMapping answer (the recordings above); later answers
-# report the last batch's result, which the emulator does not track, so they leave it out.
+# A stream mapping's LastProcessingResult until a batch went through (the recordings above).
 NOTHING_PROCESSED = "No records processed"
 
 
@@ -91,12 +111,30 @@ def refused_settings(call: Call, current: dict[str, Any] | None = None) -> Reply
                 f"constraint: Member must have value {bound}",
             )
     filters = (params.get("FilterCriteria") or {}).get("Filters") or []
+    for number, one in enumerate(filters, start=1):
+        pattern = one.get("Pattern") if isinstance(one, dict) else None
+        if isinstance(pattern, str) and len(pattern) > PATTERN_LIMIT:
+            return error(
+                call,
+                400,
+                "ValidationException",
+                f"1 validation error detected: Value '{pattern}' at "
+                f"'filterCriteria.filters.{number}.member.pattern' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {PATTERN_LIMIT}",
+            )
     if any(not valid_pattern(f.get("Pattern")) for f in filters if isinstance(f, dict)):
         return error(call, 400, "InvalidParameterValueException", INVALID_FILTER)
+    if len(filters) > FILTER_LIMIT:
+        return error(call, 400, "InvalidParameterValueException", TOO_MANY_FILTERS)
     settings = {**(current or {}), **params}
     source = str(settings.get("EventSourceArn", ""))
     batch = settings.get("BatchSize")
     window = settings.get("MaximumBatchingWindowInSeconds") or 0
+    if params.get("ScalingConfig") and not is_queue(source):
+        return error(call, 400, "InvalidParameterValueException", SCALING_SQS_ONLY)
+    fifo = is_queue(source) and source.endswith(".fifo")
+    if fifo and isinstance(batch, int) and batch > FIFO_BATCH_LIMIT:
+        return error(call, 400, "InvalidParameterValueException", FIFO_BATCH_TOO_LARGE)
     if is_queue(source) and isinstance(batch, int) and batch > 10 and window < 1:
         return error(call, 400, "InvalidParameterValueException", BATCH_WINDOW_NEEDED)
     return None
