@@ -144,6 +144,25 @@ def test_sns_counts_a_message_in_bytes_with_its_attributes(emulator: Emulator) -
     sns.publish(TopicArn=topic, Message="x" * (262_144 - 8), MessageAttributes=attributes)
 
 
+def test_sns_holds_a_message_to_the_topics_maximum_message_size(emulator: Emulator) -> None:
+    sns = client(emulator, "sns")
+    small = sns.create_topic(Name="small", Attributes={"MaximumMessageSize": "1024"})["TopicArn"]
+    with pytest.raises(ClientError) as refused:
+        sns.publish(TopicArn=small, Message=ONE_KIB_OF_EURO)  # 342 characters, 1,026 bytes
+    assert refused.value.response["Error"]["Message"] == "Invalid parameter: Message too long"
+    with pytest.raises(ClientError) as refused:
+        sns.publish_batch(
+            TopicArn=small, PublishBatchRequestEntries=[{"Id": "1", "Message": ONE_KIB_OF_EURO}]
+        )
+    assert code_of(refused) == "BatchRequestTooLong"
+    sns.publish(TopicArn=small, Message="€" * 341)  # 1,023 bytes
+    large = sns.create_topic(Name="large")["TopicArn"]
+    sns.set_topic_attributes(
+        TopicArn=large, AttributeName="MaximumMessageSize", AttributeValue="1048576"
+    )
+    sns.publish(TopicArn=large, Message="€" * 90_000)  # 270,000 bytes: over the default
+
+
 def test_publish_batch_refuses_an_empty_a_long_or_a_crowded_batch(emulator: Emulator) -> None:
     sns = client(emulator, "sns")
     topic = sns.create_topic(Name="batches")["TopicArn"]

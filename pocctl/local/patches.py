@@ -256,7 +256,12 @@ def _patch() -> None:
     from moto.sns.models import SNSBackend, Subscription
     from moto.sqs.models import Message, SQSBackend, sqs_backends
 
-    from pocctl.local.aws.sns_publish import batch_refusal, publish_refusal
+    from pocctl.local.aws.sns_publish import (
+        MESSAGE_LIMIT,
+        batch_refusal,
+        publish_refusal,
+        topic_limit,
+    )
 
     create_mapping = LambdaBackend.create_event_source_mapping
 
@@ -297,8 +302,12 @@ def _patch() -> None:
 
     def publish_within_limits(self: Any, message: str, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("phone_number") is None:  # an SMS has limits of its own
+            topic = self.topics.get(args[0] if args else kwargs.get("arn"))
             refusal = publish_refusal(
-                message, kwargs.get("subject"), kwargs.get("message_attributes")
+                message,
+                kwargs.get("subject"),
+                kwargs.get("message_attributes"),
+                MESSAGE_LIMIT if topic is None else topic_limit(topic),
             )
             if refusal is not None:
                 raise InvalidParameterValue(refusal)
@@ -309,8 +318,8 @@ def _patch() -> None:
     def publish_batch_within_limits(
         self: Any, topic_arn: str, publish_batch_request_entries: list[dict[str, Any]]
     ) -> Any:
-        self.get_topic(topic_arn)  # NotFound first, as moto
-        refusal = batch_refusal(publish_batch_request_entries)
+        topic = self.get_topic(topic_arn)  # NotFound first, as moto
+        refusal = batch_refusal(publish_batch_request_entries, topic_limit(topic))
         if refusal is not None:
             raise SNSException(*refusal)
         return sns_publish_batch(self, topic_arn, publish_batch_request_entries)
