@@ -250,6 +250,29 @@ def test_sqs_refuses_a_batch_over_one_mib_in_bytes(emulator: Emulator, clock: Cl
     assert len(sent["Successful"]) == 3
 
 
+def test_sqs_fails_alone_a_batch_entry_over_the_queues_maximum_in_bytes(
+    emulator: Emulator, clock: Clock
+) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="small", Attributes={"MaximumMessageSize": "1024"})["QueueUrl"]
+    clock.advance("queue_new")
+    entries = [
+        {"Id": "euros", "MessageBody": "€" * 400},  # 400 characters, 1,200 bytes
+        {"Id": "plain", "MessageBody": "fits"},
+        {"Id": "long", "MessageBody": "x" * 1025},  # moto refused the whole request for it
+    ]
+    answer = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    assert [s["Id"] for s in answer["Successful"]] == ["plain"]
+    too_long = (
+        "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes."
+    )
+    assert answer["Failed"] == [
+        {"Id": name, "SenderFault": True, "Code": "InvalidParameterValue", "Message": too_long}
+        for name in ("euros", "long")
+    ]
+    assert bodies(emulator, url) == ["fits"]
+
+
 def test_sqs_sizes_read_the_query_protocols_flat_fields_too() -> None:
     from pocctl.local.aws.sqs_sizes import message_bytes, messages
     from pocctl.local.calls import Call
