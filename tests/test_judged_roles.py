@@ -40,6 +40,9 @@ def emulator(clock: Clock, log: list[str]) -> Iterator[Emulator]:
 
 
 # -- the API's integration role ---------------------------------------------------------------
+# These guard behaviour the emulator had before its integration role was judged this way (a
+# role API Gateway can't assume, one IAM hasn't propagated, one without sqs:SendMessage): they
+# pass on that emulator too, except for the execution log line, which is new and checked.
 API_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
