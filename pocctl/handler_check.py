@@ -417,11 +417,23 @@ def _never_initialises(function: str, root: Path, limit: float) -> HandlerError:
     )
 
 
+# Standard library modules a Python version no longer has, by that version ("Removed" in What's
+# New in Python 3.12: asynchat, asyncore, distutils, imp, smtpd; in 3.13: PEP 594's 19 "dead
+# batteries" and lib2to3). A later runtime lacks them too.
+STDLIB_REMOVED: dict[tuple[int, int], frozenset[str]] = {
+    (3, 12): frozenset({"asynchat", "asyncore", "distutils", "imp", "smtpd"}),
+    (3, 13): frozenset(
+        {
+            *("aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "mailcap", "msilib"),
+            *("nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau", "telnetlib"),
+            *("uu", "xdrlib", "lib2to3"),
+        }
+    ),
+}
 # Standard library modules that Lambda's runtimes (python3.11 to 3.14) have and some other of
 # them lack ("New modules" and "Removed" in What's New in Python 3.12, 3.13 and 3.14): 3.13
-# added dbm.sqlite3 and removed PEP 594's 19 modules, 3.12 removed asynchat, asyncore,
-# distutils, imp and smtpd, 3.14 added annotationlib, compression, concurrent.interpreters and
-# string.templatelib.
+# added dbm.sqlite3, 3.14 added annotationlib, compression, concurrent.interpreters and
+# string.templatelib; and those removed (STDLIB_REMOVED).
 STDLIB_CHANGED = frozenset(
     {
         "annotationlib",
@@ -429,12 +441,18 @@ STDLIB_CHANGED = frozenset(
         "concurrent.interpreters",
         "dbm.sqlite3",
         "string.templatelib",
-        *("asynchat", "asyncore", "distutils", "imp", "smtpd"),
-        *("aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "mailcap", "msilib"),
-        *("nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau", "telnetlib"),
-        *("uu", "xdrlib", "lib2to3"),
+        *(name for removed in STDLIB_REMOVED.values() for name in removed),
     }
 )
+
+
+def removed_in(runtime: str) -> frozenset[str]:
+    """The standard library modules the runtime's Python (`python3.13`) no longer has."""
+    major, _, minor = runtime.removeprefix("python").partition(".")
+    version = (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (0, 0)
+    return frozenset(
+        name for since, removed in STDLIB_REMOVED.items() if since <= version for name in removed
+    )
 
 
 def _may_differ(problem: Mapping[str, object], paths: list[Path]) -> bool:

@@ -40,6 +40,9 @@ def emulator(clock: Clock, log: list[str]) -> Iterator[Emulator]:
 
 
 # -- the API's integration role ---------------------------------------------------------------
+# These guard behaviour the emulator had before its integration role was judged this way (a
+# role API Gateway can't assume, one IAM hasn't propagated, one without sqs:SendMessage): they
+# pass on that emulator too, except for the execution log line, which is new and checked.
 API_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -261,6 +264,47 @@ def test_a_function_policy_naming_the_account_grants_a_role_nothing_naming_the_r
         assert str(exc.response["Error"]["Code"]) == answer
     else:
         assert answer == "invoked"
+
+
+def queue_with_policy(emulator: Emulator, clock: Clock, *statements: dict[str, Any]) -> str:
+    """A queue whose own policy holds `statements` (their Resource: the queue); its URL."""
+    sqs = client(emulator, "sqs")
+    url: str = sqs.create_queue(QueueName="guarded")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {"Version": "2012-10-17", "Statement": [{**s, "Resource": arn} for s in statements]}
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    clock.advance("queue_new")
+    return url
+
+
+DENY_SEND = {"Effect": "Deny", "Action": "sqs:SendMessage"}
+
+
+@pytest.mark.parametrize("denied", ["role", ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root"])
+def test_a_deny_in_the_queues_policy_beats_the_roles_own_allow(
+    emulator: Emulator, clock: Clock, denied: str
+) -> None:
+    allowed = make_role(emulator, "allowed", {"Version": "2012-10-17", "Statement": [SEND]})
+    clock.advance("iam_propagation")
+    principal = allowed if denied == "role" else denied
+    url = queue_with_policy(emulator, clock, {**DENY_SEND, "Principal": {"AWS": principal}})
+    assert sent_as(emulator, allowed, url) == "AccessDenied"
+
+
+def test_a_deny_naming_the_account_beats_an_allow_naming_the_role(
+    emulator: Emulator, clock: Clock
+) -> None:
+    bare = make_role(emulator, "bare")
+    clock.advance("iam_propagation")
+    url = queue_with_policy(
+        emulator,
+        clock,
+        {**SEND, "Principal": {"AWS": bare}},
+        {**DENY_SEND, "Principal": {"AWS": ACCOUNT}},
+    )
+    assert sent_as(emulator, bare, url) == "AccessDenied"
 
 
 # -- Invoke while an update is in progress ----------------------------------------------------

@@ -91,16 +91,23 @@ def zipped(files: dict[str, str]) -> bytes:
 
 
 def invoked(
-    emulator: Emulator, clock: Clock, role: str, name: str, files: dict[str, str]
+    emulator: Emulator,
+    clock: Clock,
+    role: str,
+    name: str,
+    files: dict[str, str],
+    *,
+    handler: str = "app.handler",
+    runtime: str = "python3.13",
 ) -> tuple[str | None, Any]:
-    """Deploy `files` as function `name` (handler app.handler), invoke it once: its
-    X-Amz-Function-Error and its payload, as a caller sees them."""
+    """Deploy `files` as function `name`, invoke it once: its X-Amz-Function-Error and its
+    payload, as a caller sees them."""
     lam = client(emulator, "lambda")
     lam.create_function(
         FunctionName=name,
-        Runtime="python3.13",
+        Runtime=runtime,
         Role=role,
-        Handler="app.handler",
+        Handler=handler,
         Code={"ZipFile": zipped(files)},
     )
     clock.advance("function_pending")
@@ -155,6 +162,59 @@ def test_a_handler_the_runtime_cannot_load_is_its_fault_as_on_lambda(
     error, payload = invoked(emulator, clock, role, name, {"app.py": source})
     assert error == "Unhandled"
     assert payload == {"errorType": error_type, "errorMessage": message}
+
+
+@pytest.mark.parametrize(
+    ("handler", "error_type", "message"),
+    [
+        (
+            "app",
+            "Runtime.MalformedHandlerName",
+            "Bad handler 'app': not enough values to unpack (expected 2, got 1)",
+        ),
+        (
+            "sys.handler",
+            "Runtime.BuiltInModuleConflict",
+            "Cannot use built-in module sys as a handler module",
+        ),
+    ],
+)
+def test_a_handler_name_the_runtime_refuses_is_its_fault_as_on_lambda(
+    emulator: Emulator, clock: Clock, role: str, handler: str, error_type: str, message: str
+) -> None:
+    """awslambdaric's bootstrap._get_handler (aws/aws-lambda-python-runtime-interface-client)."""
+    files = {"app.py": "def handler(event, context):\n    return 'ran'\n", "sys.py": ""}
+    name = f"handler-{error_type.rsplit('.', 1)[1]}"
+    error, payload = invoked(emulator, clock, role, name, files, handler=handler)
+    assert error == "Unhandled"
+    assert payload == {"errorType": error_type, "errorMessage": message}
+
+
+# Gone from the standard library: "Removed" in What's New in Python 3.12 and 3.13 (PEP 594).
+@pytest.mark.parametrize(
+    ("runtime", "module"),
+    [("python3.13", "cgi"), ("python3.13", "imghdr"), ("python3.12", "imp")],
+)
+def test_a_module_the_runtimes_python_no_longer_has_fails_to_import(
+    emulator: Emulator, clock: Clock, role: str, runtime: str, module: str
+) -> None:
+    source = f"import {module}\ndef handler(event, context):\n    return 'ran'\n"
+    name = f"removed-{runtime.replace('.', '')}-{module}"
+    error, payload = invoked(emulator, clock, role, name, {"app.py": source}, runtime=runtime)
+    assert error == "Unhandled"
+    assert payload == {
+        "errorType": "Runtime.ImportModuleError",
+        "errorMessage": f"Unable to import module 'app': No module named '{module}'",
+    }
+
+
+def test_a_module_python3_13_lacks_is_there_on_python3_11(
+    emulator: Emulator, clock: Clock, role: str
+) -> None:
+    source = "import cgi\ndef handler(event, context):\n    return 'ran'\n"
+    name = "kept-cgi"
+    error, payload = invoked(emulator, clock, role, name, {"app.py": source}, runtime="python3.11")
+    assert (error, payload) == (None, "ran")
 
 
 def test_a_module_imported_only_when_the_handler_runs_is_missing_too(
@@ -226,6 +286,12 @@ def test_without_fork_a_worker_of_its_own_has_the_runtimes_modules_alone(
     error, payload = invoked(emulator, clock, role, "unforked", {"app.py": source})
     assert error == "Unhandled"
     assert payload == CLICK_MISSING_AT_RUN_TIME
+    source = "def handler(event, context):\n    import imghdr\n"
+    error, payload = invoked(emulator, clock, role, "unforked-imghdr", {"app.py": source})
+    assert payload == {
+        "errorType": "ModuleNotFoundError",
+        "errorMessage": "No module named 'imghdr'",
+    }
     error, payload = invoked(
         emulator,
         clock,

@@ -144,6 +144,25 @@ def test_sns_counts_a_message_in_bytes_with_its_attributes(emulator: Emulator) -
     sns.publish(TopicArn=topic, Message="x" * (262_144 - 8), MessageAttributes=attributes)
 
 
+def test_sns_holds_a_message_to_the_topics_maximum_message_size(emulator: Emulator) -> None:
+    sns = client(emulator, "sns")
+    small = sns.create_topic(Name="small", Attributes={"MaximumMessageSize": "1024"})["TopicArn"]
+    with pytest.raises(ClientError) as refused:
+        sns.publish(TopicArn=small, Message=ONE_KIB_OF_EURO)  # 342 characters, 1,026 bytes
+    assert refused.value.response["Error"]["Message"] == "Invalid parameter: Message too long"
+    with pytest.raises(ClientError) as refused:
+        sns.publish_batch(
+            TopicArn=small, PublishBatchRequestEntries=[{"Id": "1", "Message": ONE_KIB_OF_EURO}]
+        )
+    assert code_of(refused) == "BatchRequestTooLong"
+    sns.publish(TopicArn=small, Message="€" * 341)  # 1,023 bytes
+    large = sns.create_topic(Name="large")["TopicArn"]
+    sns.set_topic_attributes(
+        TopicArn=large, AttributeName="MaximumMessageSize", AttributeValue="1048576"
+    )
+    sns.publish(TopicArn=large, Message="€" * 90_000)  # 270,000 bytes: over the default
+
+
 def test_publish_batch_refuses_an_empty_a_long_or_a_crowded_batch(emulator: Emulator) -> None:
     sns = client(emulator, "sns")
     topic = sns.create_topic(Name="batches")["TopicArn"]
@@ -229,6 +248,29 @@ def test_sqs_refuses_a_batch_over_one_mib_in_bytes(emulator: Emulator, clock: Cl
     assert client(emulator, "sqs").receive_message(QueueUrl=url).get("Messages", []) == []
     sent = sqs.send_message_batch(QueueUrl=url, Entries=entries[:3])  # 900,000 bytes
     assert len(sent["Successful"]) == 3
+
+
+def test_sqs_fails_alone_a_batch_entry_over_the_queues_maximum_in_bytes(
+    emulator: Emulator, clock: Clock
+) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="small", Attributes={"MaximumMessageSize": "1024"})["QueueUrl"]
+    clock.advance("queue_new")
+    entries = [
+        {"Id": "euros", "MessageBody": "€" * 400},  # 400 characters, 1,200 bytes
+        {"Id": "plain", "MessageBody": "fits"},
+        {"Id": "long", "MessageBody": "x" * 1025},  # moto refused the whole request for it
+    ]
+    answer = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    assert [s["Id"] for s in answer["Successful"]] == ["plain"]
+    too_long = (
+        "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes."
+    )
+    assert answer["Failed"] == [
+        {"Id": name, "SenderFault": True, "Code": "InvalidParameterValue", "Message": too_long}
+        for name in ("euros", "long")
+    ]
+    assert bodies(emulator, url) == ["fits"]
 
 
 def test_sqs_sizes_read_the_query_protocols_flat_fields_too() -> None:

@@ -205,10 +205,11 @@ class ApiGateway:
             # before the integration runs, so no integration response maps it. The client gets
             # 500 "Internal server error" (Miserlou/Zappa#479; terraform-aws-modules/
             # terraform-aws-apigateway-v2#87, "API Gateway doesn't have permissions to assume
-            # the IAM role configured on the integration"), and the execution log reads as
-            # below (public execution logs: "Execution failed due to configuration error: API
-            # Gateway does not have permission to assume the provided role arn:aws:iam::...",
-            # then "Gateway response type: DEFAULT_5XX with status code: 500").
+            # the IAM role configured on the integration"): the gateway response
+            # API_CONFIGURATION_ERROR, 500 by default (API Gateway Developer Guide, "Gateway
+            # response types"). The execution log reads as below (public execution logs:
+            # "Execution failed due to configuration error: API Gateway does not have
+            # permission to assume the provided role arn:aws:iam::...").
             self.log(
                 f"API Gateway {match['api']}/{match['stage']} {method} {resource_path}: "
                 "Execution failed due to configuration error: API Gateway does not have "

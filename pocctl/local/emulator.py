@@ -133,30 +133,29 @@ class Emulator:
 
     def resource_policy(self, arn: str) -> list[dict[str, Any]]:
         """The statements of an SQS queue's, SNS topic's or Lambda function's own policy (same
-        account)."""
+        account). Read in moto's memory, not through the API: every call a role makes (the
+        pollers' included) reads the policy of what it touches, for its Denies."""
+        from moto.awslambda.models import lambda_backends
+        from moto.sns.models import sns_backends
+        from moto.sqs.models import sqs_backends
+
         parts = arn.split(":")
         if len(parts) < 6:
             return []
         service, region, account, name = parts[2], parts[3], parts[4], parts[5]
         try:
             if service == "sqs":
-                sqs = self.client("sqs", region)
-                attributes = sqs.get_queue_attributes(
-                    QueueUrl=f"{self.endpoint_url}/{account}/{name}", AttributeNames=["Policy"]
-                )["Attributes"]
+                document = sqs_backends[account][region].queues[name]._policy_json
             elif service == "sns":
-                attributes = self.client("sns", region).get_topic_attributes(TopicArn=arn)[
-                    "Attributes"
-                ]
+                document = sns_backends[account][region].topics[arn]._policy_json
             elif service == "lambda" and name == "function" and len(parts) > 6:
-                found = self.client("lambda", region).get_policy(FunctionName=parts[6])
-                attributes = {"Policy": found["Policy"]}
+                function = lambda_backends[account][region].get_function(parts[6])
+                document = {"Statement": function.policy.statements}
             else:
                 return []
         except Exception:
             return []
-        policy = json.loads(attributes.get("Policy") or "{}")
-        statements = policy.get("Statement", [])
+        statements = (document or {}).get("Statement", [])
         statements = [statements] if isinstance(statements, dict) else list(statements)
         return [principal_as_aws_writes_it(s) for s in statements]
 

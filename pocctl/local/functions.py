@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import boto3
 
-from pocctl.handler_check import runtime_modules
+from pocctl.handler_check import removed_in, runtime_modules
 from pocctl.local import forks
 from pocctl.local import worker as worker_module
 from pocctl.local.forks import ForkServer
@@ -56,6 +56,7 @@ class FunctionVersion:
     code_sha: str
     environment: tuple[tuple[str, str], ...]
     log_group: str
+    runtime: str = "python3.13"
 
 
 @dataclass
@@ -95,6 +96,7 @@ def read_function(account: str, region: str, name: str) -> tuple[FunctionVersion
         code_sha=hashlib.sha256(code).hexdigest(),
         environment=env,
         log_group=logging_config.get("LogGroup") or f"/aws/lambda/{fn.function_name}",
+        runtime=str(fn.run_time or "python3.13"),
     )
     return version, code
 
@@ -129,6 +131,7 @@ class Worker:
                     "handler_spec": version.handler,
                     "timeout": version.timeout,
                     "env": env,
+                    "unavailable": sorted(removed_in(version.runtime)),
                 }
             )
             self.requests = channel.makefile("w", encoding="utf-8", buffering=1)
@@ -145,6 +148,7 @@ class Worker:
                 version.handler,
                 str(version.timeout),
                 str(runtime_modules()),
+                ",".join(sorted(removed_in(version.runtime))),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -26,6 +26,7 @@ from pocctl.local.policy import (
     Request,
     as_list,
     evaluate,
+    principal_covers,
     principal_matches,
     requests_for,
     statement_applies,
@@ -274,29 +275,50 @@ class Authorizer:
             if not bounded.allowed:
                 return f"because no permissions boundary allows the {request.action} action"
         decision = evaluate(snapshot.statements, request)
-        if decision.allowed:
-            return None
         if decision.explicit_deny:
             return "with an explicit deny in an identity-based policy"
-        if all(self._resource_allows(snapshot, role_arn, request, r) for r in request.resources):
+        # "An explicit deny in any of the policies overrides the allow" (IAM User Guide, "Policy
+        # evaluation for requests within a single account"): the resource's own, too.
+        statements = {r: self.resource_policy(r) for r in request.resources}
+        if any(self._resource_denies(statements[r], role_arn, request, r) for r in statements):
+            return "with an explicit deny in a resource-based policy"
+        if decision.allowed:
+            return None
+        if all(
+            self._resource_allows(statements[r], snapshot, role_arn, request, r) for r in statements
+        ):
             return None
         return f"because no identity-based policy allows the {request.action} action"
 
-    def _resource_allows(
-        self, snapshot: RoleSnapshot, role_arn: str, request: Request, resource: str
+    def _resource_denies(
+        self, statements: list[dict[str, Any]], role_arn: str, request: Request, resource: str
     ) -> bool:
-        identity = evaluate(snapshot.statements, _only(request, resource))
-        if identity.allowed:
+        return any(
+            statement.get("Effect") == "Deny"
+            and principal_covers(statement.get("Principal"), role_arn, self.account)
+            and statement_applies(statement, _only(request, resource), resource)
+            for statement in statements
+        )
+
+    def _resource_allows(
+        self,
+        statements: list[dict[str, Any]],
+        snapshot: RoleSnapshot,
+        role_arn: str,
+        request: Request,
+        resource: str,
+    ) -> bool:
+        """Whether this resource is allowed to the principal, by its identity policies or by a
+        statement of the resource's policy naming the principal itself (an account principal
+        grants nothing by itself: `principal_matches`). Its Denies are read before."""
+        if evaluate(snapshot.statements, _only(request, resource)).allowed:
             return True
-        allowed = False
-        for statement in self.resource_policy(resource):
-            if not principal_matches(statement.get("Principal"), role_arn):
-                continue
-            if statement_applies(statement, _only(request, resource), resource):
-                if statement.get("Effect") == "Deny":
-                    return False
-                allowed = True
-        return allowed
+        return any(
+            statement.get("Effect") == "Allow"
+            and principal_matches(statement.get("Principal"), role_arn)
+            and statement_applies(statement, _only(request, resource), resource)
+            for statement in statements
+        )
 
     def check(self, call: Call) -> Reply | None:
         role_arn = self.role_of(call.access_key)

@@ -76,6 +76,9 @@ def _targets() -> dict[str, Any]:
         "SQSBackend.is_message_valid_based_on_retention_period": getattr(
             SQSBackend, "is_message_valid_based_on_retention_period", None
         ),
+        # Entries as the request carries them (Id, MessageBody, MessageAttributes), by index.
+        "SQSBackend.send_message_batch (entries)": "entries"
+        in SQSBackend.send_message_batch.__code__.co_varnames,
         # Stored as queue.message_retention_period, like every BASE_ATTRIBUTES entry.
         "Message.visible (visible_at)": "visible_at" in _property_names(Message, "visible"),
         "Message.delayed (delayed_until)": "delayed_until" in _property_names(Message, "delayed"),
@@ -256,7 +259,13 @@ def _patch() -> None:
     from moto.sns.models import SNSBackend, Subscription
     from moto.sqs.models import Message, SQSBackend, sqs_backends
 
-    from pocctl.local.aws.sns_publish import batch_refusal, publish_refusal
+    from pocctl.local.aws.sns_publish import (
+        MESSAGE_LIMIT,
+        batch_refusal,
+        publish_refusal,
+        topic_limit,
+    )
+    from pocctl.local.aws.sqs_sizes import entry_failure
 
     create_mapping = LambdaBackend.create_event_source_mapping
 
@@ -297,8 +306,12 @@ def _patch() -> None:
 
     def publish_within_limits(self: Any, message: str, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("phone_number") is None:  # an SMS has limits of its own
+            topic = self.topics.get(args[0] if args else kwargs.get("arn"))
             refusal = publish_refusal(
-                message, kwargs.get("subject"), kwargs.get("message_attributes")
+                message,
+                kwargs.get("subject"),
+                kwargs.get("message_attributes"),
+                MESSAGE_LIMIT if topic is None else topic_limit(topic),
             )
             if refusal is not None:
                 raise InvalidParameterValue(refusal)
@@ -309,11 +322,28 @@ def _patch() -> None:
     def publish_batch_within_limits(
         self: Any, topic_arn: str, publish_batch_request_entries: list[dict[str, Any]]
     ) -> Any:
-        self.get_topic(topic_arn)  # NotFound first, as moto
-        refusal = batch_refusal(publish_batch_request_entries)
+        topic = self.get_topic(topic_arn)  # NotFound first, as moto
+        refusal = batch_refusal(publish_batch_request_entries, topic_limit(topic))
         if refusal is not None:
             raise SNSException(*refusal)
         return sns_publish_batch(self, topic_arn, publish_batch_request_entries)
+
+    sqs_send_batch = SQSBackend.send_message_batch
+
+    def send_batch_by_entry(
+        self: Any, queue_name: str, entries: dict[str, dict[str, Any]]
+    ) -> tuple[list[Any], list[dict[str, Any]]]:
+        ids = [str(e.get("Id")) for e in entries.values()]
+        if len(entries) > 10 or len(set(ids)) != len(ids):
+            return sqs_send_batch(self, queue_name, entries)  # refused whole, as moto says
+        maximum = int(self.get_queue(queue_name).maximum_message_size)
+        failed = [f for e in entries.values() if (f := entry_failure(e, maximum)) is not None]
+        failing = {f["Id"] for f in failed}
+        rest = {k: e for k, e in entries.items() if e.get("Id") not in failing}
+        if not rest:
+            return [], failed
+        sent, more = sqs_send_batch(self, queue_name, rest)
+        return sent, failed + more
 
     def within_retention(self: Any, queue_name: str, message: Any) -> bool:
         # moto reads every queue attribute here, counting all messages each time: a receive
@@ -347,6 +377,7 @@ def _patch() -> None:
     _replace(Message, "visible", property(visible))
     _replace(Message, "delayed", property(delayed))
     _replace(SQSBackend, "is_message_valid_based_on_retention_period", within_retention)
+    _replace(SQSBackend, "send_message_batch", send_batch_by_entry)
     _replace(APIGatewayResponse, "update_model", update_model)
 
     # FilterLogEvents "sorted by event timestamp, the timestamp when the event was ingested by

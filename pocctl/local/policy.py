@@ -394,6 +394,20 @@ def principal_matches(principal: Any, principal_arn: str) -> bool:
     return any(str(value) in ("*", principal_arn) for value in as_list(principal.get("AWS", [])))
 
 
+def principal_covers(principal: Any, principal_arn: str, account: str) -> bool:
+    """Does a resource policy's Deny apply to this role or user? Besides the principal itself
+    and `*`, an account principal does: it stands for every principal of the account ("An
+    explicit deny in any of the policies overrides the allow": IAM User Guide, "Policy
+    evaluation for requests within a single account"; an account principal "delegates
+    authority to the account", all of its identities: "AWS JSON policy elements: Principal")."""
+    if principal_matches(principal, principal_arn):
+        return True
+    if not isinstance(principal, dict):
+        return False
+    named = {str(value) for value in as_list(principal.get("AWS", []))}
+    return bool(named & {account, f"arn:aws:iam::{account}:root"})
+
+
 def principal_names_service(principal: Any, service: str) -> bool:
     """Does a resource policy's Principal take in an AWS service (`sns.amazonaws.com`)? `*`
     and `{"AWS": "*"}` name everyone, services included (IAM User Guide, "AWS JSON policy

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.abc
 import io
 import json
 import os
@@ -34,9 +35,10 @@ def main() -> None:
     """The worker as a process of its own, started with `-I -S`: its sys.path is then the
     standard library alone."""
     code_dir, handler_spec, timeout, sdk = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+    unavailable = [name for name in sys.argv[5].split(",") if name]
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     sys.stdout = sys.stderr  # stray prints during import go to the log, not the protocol
-    enter_runtime(code_dir, [*sys.path, sdk])
+    enter_runtime(code_dir, [*sys.path, sdk], unavailable)
     serve(code_dir, handler_spec, timeout, sys.stdin, protocol)
 
 
@@ -47,6 +49,7 @@ def forked(
     env: dict[str, str],
     channel: int,
     runtime_path: list[str],
+    unavailable: list[str],
 ) -> None:
     """The worker as the fork server's child (`forks.py`): `channel` is its end of a socket
     pair, used as the same line protocol. Stray output goes nowhere, as with a worker process
@@ -66,11 +69,11 @@ def forked(
     boto3.setup_default_session(botocore_session=core)
     incoming = os.fdopen(os.dup(channel), "r", encoding="utf-8")
     protocol = os.fdopen(channel, "w", encoding="utf-8")
-    enter_runtime(code_dir, runtime_path)
+    enter_runtime(code_dir, runtime_path, unavailable)
     serve(code_dir, handler_spec, timeout, incoming, protocol)
 
 
-def enter_runtime(code_dir: str, runtime_path: list[str]) -> None:
+def enter_runtime(code_dir: str, runtime_path: list[str], unavailable: list[str]) -> None:
     """Leave the handler only what Lambda's Python runtime gives it to import: its code first,
     then `runtime_path` (the standard library, then the directory of the SDK the runtime
     bundles: `handler_check.runtime_modules`). Nothing else, not even a module this process
@@ -78,7 +81,9 @@ def enter_runtime(code_dir: str, runtime_path: list[str]) -> None:
     is Runtime.ImportModuleError. Lambda Developer Guide, "Building Lambda functions with
     Python": the runtime includes the SDK for Python (Boto3) and its dependencies; "Deploy
     Python Lambda functions with container images": the runtime searches the function's code
-    directory ($LAMBDA_TASK_ROOT) first."""
+    directory ($LAMBDA_TASK_ROOT) first.
+    `unavailable`: the standard library modules this Python has and the runtime's lacks
+    (`handler_check.removed_in`): `import cgi` on python3.13 is Runtime.ImportModuleError."""
     sys.path[:] = [code_dir, *runtime_path]
     sdk = runtime_path[-1]
     runtime_has = {
@@ -87,11 +92,28 @@ def enter_runtime(code_dir: str, runtime_path: list[str]) -> None:
         *sys.builtin_module_names,
         *(name.removesuffix(".py") for name in os.listdir(sdk)),
     }
+    gone = Unavailable(unavailable)
     for name in list(sys.modules):
-        if name.partition(".")[0] not in runtime_has:
+        if name.partition(".")[0] not in runtime_has or gone.lacks(name):
             del sys.modules[name]
+    sys.meta_path.insert(0, gone)
     sys.path_importer_cache.clear()
     importlib.invalidate_caches()
+
+
+class Unavailable(importlib.abc.MetaPathFinder):
+    """Refuses the modules the runtime's Python no longer has, as that Python would."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = frozenset(names)
+
+    def lacks(self, module: str) -> bool:
+        return any(module == name or module.startswith(f"{name}.") for name in self.names)
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if self.lacks(fullname):
+            raise ModuleNotFoundError(f"No module named '{fullname}'", name=fullname)
+        return None
 
 
 class RuntimeFault(Exception):
@@ -105,8 +127,19 @@ class RuntimeFault(Exception):
 def load_handler(handler_spec: str) -> Any:
     """The handler function, or the fault Lambda's Python runtime reports when it can't get it:
     the same types and messages as its `_get_handler` (aws/aws-lambda-python-runtime-interface-
-    client, awslambdaric/bootstrap.py)."""
-    module_name, _, function_name = handler_spec.rpartition(".")
+    client, awslambdaric/bootstrap.py): a handler without a dot is Runtime.MalformedHandlerName,
+    one in a module built into the interpreter (`sys.handler`) Runtime.BuiltInModuleConflict."""
+    try:
+        module_name, function_name = handler_spec.rsplit(".", 1)
+    except ValueError as exc:
+        raise RuntimeFault(
+            "Runtime.MalformedHandlerName", f"Bad handler '{handler_spec}': {exc}"
+        ) from None
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        raise RuntimeFault(
+            "Runtime.BuiltInModuleConflict",
+            f"Cannot use built-in module {module_name} as a handler module",
+        )
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:

@@ -5,9 +5,14 @@
   body and message attributes"): over it, InvalidParameter "Invalid parameter: Message too long".
   An attribute counts its name, its data type and its value, as AWS measured it
   (localstack/localstack tests/aws/services/sns/test_sns.py `test_publish_too_long_message`,
-  recorded against AWS). moto counts characters and leaves the attributes out. (A topic's
-  `MaximumMessageSize` attribute, up to 1 MiB, raises the limit on AWS: not acted out.)
-- A PublishBatch request carries 1 to 10 entries and at most 256 KiB in all (SNS API reference,
+  recorded against AWS). moto counts characters and leaves the attributes out.
+  The limit is the topic's `MaximumMessageSize` where it has one: "When you publish to a topic,
+  the maximum size is determined by the topic's MaximumMessageSize attribute, which supports
+  values up to 1 MiB" (SNS API reference, Publish, Message; SetTopicAttributes: 1024 to
+  1048576, default 262144). moto keeps the attribute and ignores it.
+- A PublishBatch request carries 1 to 10 entries and at most 256 KiB in all, or the topic's
+  `MaximumMessageSize` ("The combined size of all messages in the batch ... must not exceed the
+  topic's MaximumMessageSize") (SNS API reference,
   PublishBatch: EmptyBatchRequest "The batch request doesn't contain any entries.",
   TooManyEntriesInBatchRequest, BatchEntryIdsNotDistinct, BatchRequestTooLong "The length of
   all the messages put together is more than the limit.", worded as AWS answered in localstack's
@@ -31,7 +36,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-MESSAGE_LIMIT = 262_144  # bytes, per message and per PublishBatch request
+MESSAGE_LIMIT = 262_144  # bytes, per message and per PublishBatch request, unless the topic says
 BATCH_ENTRIES = 10
 SUBJECT_LIMIT = 100
 INVALID_SUBJECT = "Invalid parameter: Subject"
@@ -68,18 +73,28 @@ def publish_size(message: str | None, attributes: Mapping[str, Any] | None) -> i
     return size + sum(attribute_size(n, a) for n, a in (attributes or {}).items())
 
 
+def topic_limit(topic: Any) -> int:
+    """The topic's MaximumMessageSize in bytes (moto keeps it as given, a string)."""
+    return int(getattr(topic, "maximum_message_size", None) or MESSAGE_LIMIT)
+
+
 def publish_refusal(
-    message: str | None, subject: str | None, attributes: Mapping[str, Any] | None
+    message: str | None,
+    subject: str | None,
+    attributes: Mapping[str, Any] | None,
+    limit: int = MESSAGE_LIMIT,
 ) -> str | None:
-    """Why SNS refuses this message (InvalidParameter), or None."""
+    """Why SNS refuses this message (InvalidParameter), or None; `limit`: the topic's."""
     if subject_refused(subject):
         return INVALID_SUBJECT
-    if publish_size(message, attributes) > MESSAGE_LIMIT:
+    if publish_size(message, attributes) > limit:
         return TOO_LONG
     return None
 
 
-def batch_refusal(entries: list[dict[str, Any]]) -> tuple[str, str] | None:
+def batch_refusal(
+    entries: list[dict[str, Any]], limit: int = MESSAGE_LIMIT
+) -> tuple[str, str] | None:
     """(code, message) for a PublishBatch request SNS refuses whole, or None."""
     if not entries:
         return "EmptyBatchRequest", EMPTY_BATCH
@@ -89,6 +104,6 @@ def batch_refusal(entries: list[dict[str, Any]]) -> tuple[str, str] | None:
     if len(set(ids)) != len(ids):
         return "BatchEntryIdsNotDistinct", NOT_DISTINCT
     total = sum(publish_size(e.get("Message"), e.get("MessageAttributes")) for e in entries)
-    if total > MESSAGE_LIMIT:
+    if total > limit:
         return "BatchRequestTooLong", BATCH_TOO_LONG
     return None

@@ -10,6 +10,11 @@ InvalidParameterValue "One or more parameters are invalid. Reason: Message must 
 messages)" is 1 MiB too (SendMessageBatch), else BatchRequestTooLong "Batch requests cannot be
 longer than <limit> bytes. You have sent <n> bytes." (vmihailenco/taskq#36,
 awslabs/amazon-sqs-python-extended-client-lib#25). moto counts the body's characters alone.
+Within a batch each entry is held to the queue's MaximumMessageSize in bytes too; an entry over
+it fails alone, listed in `Failed`, and the others are sent (AWS's answer in
+localstack/localstack#8570: one entry in Successful, the oversized one in Failed), with
+SendMessage's code and message (SenderFault: the caller's). moto refuses the whole request
+when an entry is too long in characters, and lets it through when only its bytes are.
 (These are the botocore 1.44 service model's texts of the SQS API reference.)
 """
 
@@ -74,18 +79,30 @@ def messages(call: Call) -> list[dict[str, Any]]:
     return [_from_query(fields) for fields in entries.values()]
 
 
+def too_long(maximum: int) -> str:
+    return (
+        f"One or more parameters are invalid. Reason: Message must be shorter than {maximum} bytes."
+    )
+
+
+def entry_failure(entry: Mapping[str, Any], maximum: int) -> dict[str, Any] | None:
+    """The `Failed` item for a batch entry over the queue's maximum, or None."""
+    if message_bytes(entry) <= maximum:
+        return None
+    return {
+        "Id": entry["Id"],
+        "SenderFault": True,
+        "Code": "InvalidParameterValue",
+        "Message": too_long(maximum),
+    }
+
+
 def size_refusal(call: Call, maximum: int) -> Reply | None:
     """SQS's answer to a message (or batch) over its size, or None. `maximum`: the queue's
     MaximumMessageSize."""
     if call.operation == "SendMessage":
         if message_bytes(messages(call)[0]) > maximum:
-            reason = f"Message must be shorter than {maximum} bytes."
-            return error(
-                call,
-                400,
-                "InvalidParameterValue",
-                f"One or more parameters are invalid. Reason: {reason}",
-            )
+            return error(call, 400, "InvalidParameterValue", too_long(maximum))
     elif call.operation == "SendMessageBatch":
         total = sum(message_bytes(m) for m in messages(call))
         if total > BATCH_LIMIT:
