@@ -265,8 +265,19 @@ def _compiled_by(
 
 # Runs in the child: import each handler's module, check the function, report as JSON.
 PROBE = r"""
-import importlib, json, sys, time, traceback
+import importlib, importlib.abc, json, sys, time, traceback
 sys.path[:0] = json.loads(sys.argv[3])
+gone = frozenset(json.loads(sys.argv[4]))  # what the runtime's Python no longer has
+
+
+class Gone(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in gone:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Gone())
 report = {}
 seconds = {}
 for name, module, function in json.loads(sys.argv[1]):
@@ -337,9 +348,10 @@ def check_imports(
         }
         spec = json.dumps([[function, handler.module, handler.function]])
         paths = json.dumps([str(p) for p in [root, *extra_paths, runtime_modules()]])
+        gone = json.dumps(sorted(removed_in(runtime)))
         children[function] = subprocess.Popen(
             # -I -S: none of pocctl's environment; the probe sets the path Lambda would have.
-            [sys.executable, "-I", "-S", "-c", PROBE, spec, str(root), paths],
+            [sys.executable, "-I", "-S", "-c", PROBE, spec, str(root), paths, gone],
             env=env,
             cwd=root,
             stdout=subprocess.PIPE,
@@ -390,7 +402,7 @@ def check_imports(
         file = problem.get("file")
         where = shown(Path(str(file)), root) if file else f"{root.name}/"
         line = f", line {problem['line']}" if problem.get("line") else ""
-        if differs and _may_differ(problem, [root, *extra_paths]):
+        if differs and _may_differ(problem, [root, *extra_paths], removed_in(runtime)):
             notes.append(
                 f"{where}{line}: {problem['error']} (importing {function}'s handler on "
                 f"{here()}); {runtime} may not fail so: not refused."
@@ -455,14 +467,19 @@ def removed_in(runtime: str) -> frozenset[str]:
     )
 
 
-def _may_differ(problem: Mapping[str, object], paths: list[Path]) -> bool:
+def _may_differ(
+    problem: Mapping[str, object], paths: list[Path], gone: frozenset[str] = frozenset()
+) -> bool:
     """Whether an import error may come from this Python's version rather than the code: a
     syntax error, or a standard library module (or a name in one) this version lacks and the
-    runtime's may have. A module that is nowhere, not even in a standard library, is missing."""
+    runtime's may have. A module that is nowhere, not even in a standard library, is missing;
+    so is one the runtime's Python no longer has (`gone`: `cgi` on python3.13)."""
     if problem.get("kind") == "SyntaxError":
         return True
     module = str(problem.get("module") or "")
     top = module.split(".")[0]
+    if top in gone:
+        return False
     if problem.get("kind") == "ImportError":
         return top in sys.stdlib_module_names
     if problem.get("kind") != "ModuleNotFoundError":

@@ -217,6 +217,19 @@ def test_a_handler_that_fails_to_import_is_named(tmp_path: Path) -> None:
     assert "requirements.txt" in message
 
 
+def test_a_module_the_runtimes_python_no_longer_has_is_refused(tmp_path: Path) -> None:
+    """cgi is in this machine's Python (3.11) but not in python3.13's (PEP 594): Lambda would
+    fail the import, so `up` refuses it before uploading, as for any missing module."""
+    handlers = own_handlers(tmp_path)
+    writer = handlers / "order_writer.py"
+    writer.write_text(writer.read_text() + "\nimport cgi\n")
+    with pytest.raises(PocctlError) as failure:
+        package(handlers, runtime="python3.13")
+    assert "No module named 'cgi'" in str(failure.value)
+    assert "Nothing was uploaded" in str(failure.value)
+    package(handlers, runtime="python3.12")  # still there in 3.12
+
+
 def test_a_missing_handler_function_is_named(tmp_path: Path) -> None:
     handlers = own_handlers(tmp_path)
     notifier = handlers / "order_notifier.py"
