@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, ClassVar
 
@@ -74,15 +75,31 @@ def settle(ctx: Context, changed_at: float | None, changed: str | None, what: st
     ctx.waiting(made).pause(remaining, said=changed is not None)
 
 
-def recently_made(ctx: Context, role: dict[str, Any]) -> float | None:
+def recently_made(ctx: Context, role: dict[str, Any], answered: datetime) -> float | None:
     """When (on ctx.clock) a role IAM may not have propagated yet was made, from its
     CreateDate; None for an older one. A run killed after CreateRole, before its wait, leaves
-    such a role, and its re-run finds nothing to change (issue 22's soak, seed 40)."""
+    such a role, and its re-run finds nothing to change (issue 22's soak, seed 40).
+
+    The role's age is measured on AWS's clock (`answered`: the Date of IAM's answer), not this
+    machine's, which AWS lets be minutes off (signatures are accepted within about 15 minutes'
+    skew); CreateDate is to the second, so the role may be up to a second older than it says."""
     created = role.get("CreateDate")
     if not isinstance(created, datetime):
         return None
-    age = max((datetime.now(UTC) - created).total_seconds(), 0.0)
+    age = max((answered - created).total_seconds() - CREATE_DATE_RESOLUTION, 0.0)
     return ctx.clock() - age if age < IAM_PROPAGATION_SECONDS else None
+
+
+CREATE_DATE_RESOLUTION = 1.0  # seconds: IAM's CreateDate has no fraction
+
+
+def answered_at(response: dict[str, Any]) -> datetime:
+    """AWS's clock when it answered (the HTTP Date header), else this machine's."""
+    header = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return parsedate_to_datetime(header) if header else datetime.now(UTC)
+    except (TypeError, ValueError):
+        return datetime.now(UTC)
 
 
 def policy_arn(ctx: Context, name: str) -> str:
@@ -149,6 +166,7 @@ class RoleStep(Step[RoleState]):
     # When the role was made (ctx.clock), if that was too recent for IAM to have propagated it:
     # by a run that was killed before its own wait, so this run must wait instead.
     made_at: float | None = field(default=None, init=False)
+    answered: datetime = field(default_factory=lambda: datetime.now(UTC), init=False)
 
     @property
     def name(self) -> str:
@@ -169,7 +187,9 @@ class RoleStep(Step[RoleState]):
 
     def _get_role(self, ctx: Context) -> dict[str, Any] | None:
         try:
-            role: dict[str, Any] = ctx.client("iam").get_role(RoleName=self.role_name)["Role"]
+            response = ctx.client("iam").get_role(RoleName=self.role_name)
+            self.answered = answered_at(response)
+            role: dict[str, Any] = response["Role"]
             return role
         except ClientError as exc:
             if is_not_found(exc):
@@ -208,7 +228,7 @@ class RoleStep(Step[RoleState]):
                 return Plan.create()
             require_ours(ctx, self, tag_dict(role.get("Tags")))
             state = self._read(ctx, role)
-        self.made_at = recently_made(ctx, role)
+        self.made_at = recently_made(ctx, role, self.answered)
         changes: list[Change] = []
         if canonical(state.trust) != canonical(render(self.trust_template, {})):
             changes.append(TrustDiffers())
