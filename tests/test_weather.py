@@ -7,10 +7,12 @@ a number the test finds, not a time it waits.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 import boto3
 import pytest
@@ -19,12 +21,14 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from pocctl.cli import cli
+from pocctl.cli.options import Runtime
 from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
 from pocctl.local.iam import Authorizer, Propagation, RoleSnapshot
 from pocctl.local.policy import Request
+from pocctl.stack import build_steps
 
-from .emulated import TIMING
+from .emulated import TIMING, local_context
 
 NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
 
@@ -35,6 +39,10 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """A pause of pocctl's: AWS's time moves on by as much."""
+        self.now += seconds
 
 
 @contextmanager
@@ -347,3 +355,113 @@ def test_down_s_sweep_is_not_fooled_by_what_the_tagging_api_still_lists(
     assert down.exit_code == 0, down.output
     assert f"nothing tagged pocctl:stack={stack} is left" in down.output
     assert still_listed  # the tagging API did list the deleted resources
+
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def test_iam_may_not_find_a_role_or_its_policy_right_after_they_are_made() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        iam: Any = client(emulator, "iam")
+        iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
+        allow = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}],
+        }
+        iam.put_role_policy(RoleName="r", PolicyName="p", PolicyDocument=json.dumps(allow))
+        with pytest.raises(ClientError) as not_yet:
+            iam.get_role(RoleName="r")
+        assert not_yet.value.response["Error"]["Code"] == "NoSuchEntity"
+        with pytest.raises(ClientError) as policy_not_yet:
+            iam.get_role_policy(RoleName="r", PolicyName="p")
+        assert policy_not_yet.value.response["Error"]["Code"] == "NoSuchEntity"
+        assert iam.list_roles()["Roles"] == []
+        advance(clock, "iam_read")
+        assert iam.get_role(RoleName="r")["Role"]["RoleName"] == "r"
+        assert iam.get_role_policy(RoleName="r", PolicyName="p")["PolicyDocument"] == allow
+        assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["r"]
+
+
+def test_up_right_after_a_stopped_up_takes_on_the_role_iam_does_not_show_yet() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        ctx = local_context(emulator, "again")
+        ctx.sleep = clock.sleep
+        steps = {step.key: step for step in build_steps(ctx.config)}
+        boundary, role = steps["boundary"], steps["writer-role"]
+        boundary.apply(ctx, boundary.plan(ctx))
+        role.apply(ctx, role.plan(ctx))  # the stopped `up` made the role, then was killed
+        again = role.plan(ctx)
+        assert again.current is None  # GetRole does not find it yet
+        role.apply(ctx, again)  # not: EntityAlreadyExists
+        iam: Any = client(emulator, "iam")
+        policies = iam.list_role_policies(RoleName=role.name)["PolicyNames"]
+        names = [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert policies == [role.policy_name]
+    assert names == [role.name]
+
+
+def test_a_function_s_log_lines_reach_cloudwatch_logs_a_while_after_they_are_written() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        logs: Any = client(emulator, "logs")
+        group, stream = "/aws/lambda/f", "2026/01/01/[$LATEST]abc"
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        line = {"timestamp": int(time.time() * 1000), "message": "START RequestId: 1"}
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[line])
+
+        def read() -> tuple[list[str], list[str]]:
+            found = logs.filter_log_events(logGroupName=group)["events"]
+            got = logs.get_log_events(logGroupName=group, logStreamName=stream)["events"]
+            return [e["message"] for e in found], [e["message"] for e in got]
+
+        assert read() == ([], [])
+        advance(clock, "lambda_logs")
+        assert read() == (["START RequestId: 1"], ["START RequestId: 1"])
+
+
+def test_logs_follow_prints_a_line_that_arrives_after_a_newer_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+        logs: Any = client(emulator, "logs")
+        now_ms = int(time.time() * 1000)
+
+        def write(function: str, ms: int, message: str) -> None:
+            group = f"/aws/lambda/late-{function}"
+            logs.create_log_stream(logGroupName=group, logStreamName=message)
+            line = {"timestamp": ms, "message": message}
+            logs.put_log_events(logGroupName=group, logStreamName=message, logEvents=[line])
+
+        for function in ("Lambda-1", "Lambda-2"):
+            logs.create_log_group(logGroupName=f"/aws/lambda/late-{function}")
+        write("Lambda-2", now_ms, "newer, here first")
+        clock.now += RULES["lambda_logs"].seconds / 2
+        write("Lambda-1", now_ms - 1000, "older, on its way")
+        clock.now += RULES["lambda_logs"].seconds / 2 + 0.01  # only the newer line is here
+        polls: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            polls.append(seconds)
+            clock.now += RULES["lambda_logs"].seconds  # the older line arrives
+            if len(polls) == 3:
+                raise KeyboardInterrupt
+
+        result = CliRunner().invoke(
+            cli, ["logs", "--follow", "--stack", "late"], obj=Runtime(sleep=sleep)
+        )
+    printed = [line.split(" | ", 1)[1] for line in result.output.splitlines() if " | " in line]
+    assert printed == ["newer, here first", "older, on its way"], result.output
