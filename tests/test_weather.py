@@ -22,10 +22,12 @@ from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.engine import Engine
 from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
 from pocctl.local.iam import Authorizer, Propagation, RoleSnapshot
 from pocctl.local.policy import Request
+from pocctl.smoke import storage_blocked
 from pocctl.stack import build_steps
 
 from .emulated import TIMING, local_context
@@ -465,3 +467,26 @@ def test_logs_follow_prints_a_line_that_arrives_after_a_newer_one(
         )
     printed = [line.split(" | ", 1)[1] for line in result.output.splitlines() if " | " in line]
     assert printed == ["newer, here first", "older, on its way"], result.output
+
+
+def test_test_order_waits_for_the_writer_s_error_to_reach_its_log() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        ctx = local_context(emulator, "dl")
+        ctx.sleep = clock.sleep
+        report = Engine(ctx, build_steps(ctx.config)).up()
+        assert report.ok, [(r.title, r.error) for r in report.results if r.error]
+        n = ctx.config.names
+        since_ms = int(time.time() * 1000)
+        sqs, logs = ctx.client("sqs"), ctx.client("logs")
+        dlq = sqs.get_queue_url(QueueName=n.dead_letter_queue)["QueueUrl"]
+        sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"orderID": "o-1"}))
+        group = f"/aws/lambda/{n.writer_function}"
+        logs.create_log_stream(logGroupName=group, logStreamName="s")
+        error = {"timestamp": since_ms + 1, "message": '{"errorType": "KeyError"}'}
+        logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[error])
+        stop = storage_blocked(ctx, "o-1", since_ms)
+    assert stop is not None
+    assert stop[1].endswith(
+        f'; last error in {n.writer_function}\'s log: {{"errorType": "KeyError"}}'
+    )
