@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.engine import Engine
+from pocctl.health import check
 from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
 from pocctl.local.iam import Authorizer, Propagation, RoleSnapshot
@@ -490,3 +491,46 @@ def test_test_order_waits_for_the_writer_s_error_to_reach_its_log() -> None:
     assert stop[1].endswith(
         f'; last error in {n.writer_function}\'s log: {{"errorType": "KeyError"}}'
     )
+
+
+def test_a_queue_s_new_visibility_timeout_takes_effect_a_while_after_it_is_set() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        sqs: Any = client(emulator, "sqs")
+        url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+        advance(clock, "queue_new")
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})
+        shown = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+        assert shown["Attributes"] == {"VisibilityTimeout": "0"}  # read back as set
+
+        def received(body: str) -> int:
+            """How many receives in a row get the message just sent."""
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+            return sum(
+                any(
+                    m["Body"] == body for m in sqs.receive_message(QueueUrl=url).get("Messages", [])
+                )
+                for _ in range(2)
+            )
+
+        assert received("before") == 1  # still hidden for the old 30 s after the first receive
+        advance(clock, "queue_attributes")
+        assert received("after") == 2  # visible again at once: the new 0 s
+
+
+def test_status_right_after_up_repaired_a_queue_attribute_is_healthy() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        ctx = local_context(emulator, "repaired")
+        ctx.sleep = clock.sleep
+        steps = build_steps(ctx.config)
+        assert Engine(ctx, steps).up().ok
+        sqs = ctx.client("sqs")
+        url = sqs.get_queue_url(QueueName=ctx.config.names.queue)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "1"})
+        advance(clock, "queue_attributes")
+        assert not check(ctx, build_steps(ctx.config)).healthy  # drifted
+        assert Engine(ctx, build_steps(ctx.config)).up().ok  # repairs it: the change lags
+        health = check(ctx, build_steps(ctx.config))
+    assert health.healthy, health.problems
+

@@ -172,6 +172,20 @@ RULES: dict[str, Rule] = {
             "judgement"
         ),
     ),
+    "queue_attributes": Rule(
+        10.0,
+        "SQS API reference, SetQueueAttributes: 'When you change a queue's attributes, the "
+        "change can take up to 60 seconds for most of the attributes to propagate throughout "
+        "the Amazon SQS system' (MessageRetentionPeriod: up to 15 minutes, not acted out). "
+        "Acted out for VisibilityTimeout and RedrivePolicy as receives and the dead-letter "
+        "move use them; GetQueueAttributes meanwhile is not documented (here: the new value)",
+        low=1.0,
+        high=60.0,
+        range_source=(
+            "up to 60 seconds, as documented (same page); no typical figure is published: the "
+            "default and the bottom are judgements"
+        ),
+    ),
     "message_move_start": Rule(
         1.0,
         "SQS API reference, StartMessageMoveTask: 'Starts an asynchronous task'; its progress is "
