@@ -534,3 +534,25 @@ def test_status_right_after_up_repaired_a_queue_attribute_is_healthy() -> None:
         health = check(ctx, build_steps(ctx.config))
     assert health.healthy, health.problems
 
+
+def test_up_takes_on_a_mapping_made_after_its_plan_instead_of_failing_on_the_conflict() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        ctx = local_context(emulator, "twice")
+        ctx.sleep = clock.sleep
+        assert Engine(ctx, build_steps(ctx.config)).up().ok
+        lam: Any = ctx.client("lambda")
+        step = next(s for s in build_steps(ctx.config) if s.key == "queue-mapping")
+        function = ctx.config.names.writer_function
+        (made,) = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+        lam.delete_event_source_mapping(UUID=made["UUID"])
+        advance(clock, "mapping_deleting")
+        stale = step.plan(ctx)  # finds no mapping: will create one
+        # ... and another run makes one meanwhile, as a stopped `up` may have.
+        lam.create_event_source_mapping(
+            FunctionName=function, EventSourceArn=made["EventSourceArn"], Tags=ctx.config.tags
+        )
+        step.apply(ctx, stale)  # not: ResourceConflictException
+        (kept,) = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    assert kept["State"] == "Enabled"
+    assert kept["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # brought in line
