@@ -23,6 +23,11 @@ class LogsRules(Rules):
         # (group, stream, timestamp) -> when the lines Lambda put with that time can be read
         self.shown_from: dict[tuple[str, str, int], float] = {}
 
+    def settled_at(self) -> float:
+        """When the last lines Lambda has written so far can be read (-inf: none on its way)."""
+        with self.world.lock:
+            return max(self.shown_from.values(), default=float("-inf"))
+
     def after(self, call: Call, reply: Reply) -> Reply:
         if not reply.ok:
             return reply
