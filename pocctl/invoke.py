@@ -22,6 +22,7 @@ from pocctl.aws import error_code, error_message, is_not_found, poll, retry_on_c
 from pocctl.config import Names
 from pocctl.context import Context
 from pocctl.errors import PocctlError, StepError
+from pocctl.logs import LATE_LOG_WAIT_SECONDS
 from pocctl.resources.queues import queue_arn
 from pocctl.smoke import DEFAULT_ORDER
 
@@ -220,10 +221,7 @@ def invoke(ctx: Context, function: str, event: Any) -> Invoked:
     return Invoked(function, answer.get("FunctionError"), response, tail, started_ms)
 
 
-# Lambda Developer Guide, "Sending Lambda function logs to CloudWatch Logs": "It may take 5 to
-# 10 minutes for logs to show up after a function invocation." They mostly come within seconds;
-# pocctl waits this long, then says it could not tell rather than guess.
-FULL_LOG_WAIT_SECONDS = 15
+FULL_LOG_WAIT_SECONDS = LATE_LOG_WAIT_SECONDS
 REQUEST_ID = re.compile(r"^(?:START|END|REPORT) RequestId: (\S+)", re.MULTILINE)
 
 

@@ -120,6 +120,12 @@ def read(ctx: Context, functions: list[str], start_ms: int, text: str | None) ->
     return sorted(lines, key=lambda line: (line.timestamp, line.ingestion_time))
 
 
+# Lambda Developer Guide, "Sending Lambda function logs to CloudWatch Logs": "It may take 5 to
+# 10 minutes for logs to show up after a function invocation." They mostly come within seconds;
+# pocctl waits this long for lines it knows are coming, then says it could not tell rather than
+# guess.
+LATE_LOG_WAIT_SECONDS = 15
+
 ERROR_MARKERS = (
     "errorType",
     "order_failed",

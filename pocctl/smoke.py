@@ -22,10 +22,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import is_not_found
+from pocctl.aws import is_not_found, poll
 from pocctl.context import Context, Waiting
-from pocctl.errors import PocctlError
-from pocctl.logs import last_error
+from pocctl.errors import PocctlError, StepError
+from pocctl.logs import LATE_LOG_WAIT_SECONDS, last_error
 from pocctl.reporting import Why
 from pocctl.resources.base import is_ours
 from pocctl.resources.mappings import WORKING, function_mappings
@@ -497,8 +497,31 @@ def storage_blocked(ctx: Context, order_id: str, since_ms: int) -> Stop | None:
     if not holds_order(ctx, n.dead_letter_queue, order_id):
         return None
     found = f"stopped early: the order is in the dead-letter queue {n.dead_letter_queue}"
-    error = last_error(ctx, n.writer_function, since_ms)
+    error = error_on_its_way(ctx, n.writer_function, since_ms)
     return "failed", found + (f"; last error in {n.writer_function}'s log: {error}" * bool(error))
+
+
+def error_on_its_way(ctx: Context, function: str, since_ms: int) -> str | None:
+    """The newest error `function` logged since `since_ms`, when it has certainly failed: its
+    lines reach CloudWatch Logs a while after it ran (timing.py's lambda_logs), so they are
+    waited for as `pocctl invoke` waits for a whole log, then given up on."""
+    found: str | None = None
+
+    def arrived() -> bool:
+        nonlocal found
+        found = last_error(ctx, function, since_ms)
+        return found is not None
+
+    with suppress(StepError):
+        poll(
+            ctx,
+            arrived,
+            what=f"{function}'s error in its log",
+            step="test-order",
+            timeout=LATE_LOG_WAIT_SECONDS,
+            why="CloudWatch Logs receives a function's log a little after it ran",
+        )
+    return found
 
 
 def notification_blocked(ctx: Context, since_ms: int) -> Stop | None:

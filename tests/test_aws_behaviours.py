@@ -678,6 +678,7 @@ def test_latest_skips_what_was_written_while_the_mapping_was_creating(
     logs = client(emulator, "logs")
 
     def printed() -> list[str]:
+        clock.advance("lambda_logs")  # what the function wrote has reached CloudWatch Logs
         events = logs.filter_log_events(logGroupName="/aws/lambda/printer")["events"]
         return [e["message"] for e in events if e["message"].startswith("[")]
 

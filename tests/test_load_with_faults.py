@@ -39,6 +39,7 @@ def test_orders_under_faults_are_stored_or_dead_lettered_and_notified_once(
     url = sqs.get_queue_url(QueueName="faulty-Queue")["QueueUrl"]
     # 6x the function timeout, as `up` does.
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "12"})
+    faulty.settled()  # SQS applies a changed attribute a while later
 
     report = run_load(ctx, count=120, concurrency=12, email=EMAIL, timeout=150)
 

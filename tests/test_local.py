@@ -251,6 +251,7 @@ def test_a_message_that_cannot_be_stored_ends_in_the_dlq_and_others_go_through(
     url = sqs.get_queue_url(QueueName="poison-Queue")["QueueUrl"]
     # Small timeouts in the test, not in the product: redeliveries every second.
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "1"})
+    emulator.settled()  # SQS applies a changed attribute a while later
     for body in ('{"item": "before"}', "this is not an order", '{"item": "after"}'):
         sqs.send_message(QueueUrl=url, MessageBody=body)
     assert eventually(lambda: queue_depth(ctx, "poison-Queue-DLQ") == 1, timeout=30)

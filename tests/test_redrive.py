@@ -187,6 +187,7 @@ def test_an_order_whose_batch_failed_after_it_was_stored_is_stored_once_after_a_
     queue = sqs.get_queue_url(QueueName="half-Queue")["QueueUrl"]
     # Small timeouts in the test, not in the product: redeliveries every second.
     sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
+    emulator.settled()  # SQS applies a changed attribute a while later
     order_id = post_order(ctx, {"item": "stored, then its batch failed"})
     first = stored_row(ctx, order_id)
     assert first is not None

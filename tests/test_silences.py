@@ -261,6 +261,7 @@ def test_test_order_stops_once_the_order_is_dead_lettered(emulator: Emulator) ->
     url = sqs.get_queue_url(QueueName="dead-Queue")["QueueUrl"]
     # Small timeouts in the test, not in the product: redeliveries every second.
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "1"})
+    emulator.settled()  # SQS applies a changed attribute a while later
     lam.update_function_configuration(
         FunctionName="dead-Lambda-1", Environment={"Variables": {"TABLE_NAME": "no-such-table"}}
     )

@@ -7,10 +7,12 @@ a number the test finds, not a time it waits.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 import boto3
 import pytest
@@ -19,12 +21,17 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from pocctl.cli import cli
+from pocctl.cli.options import Runtime
+from pocctl.engine import Engine
+from pocctl.health import check
 from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
 from pocctl.local.iam import Authorizer, Propagation, RoleSnapshot
 from pocctl.local.policy import Request
+from pocctl.smoke import storage_blocked
+from pocctl.stack import build_steps
 
-from .emulated import TIMING
+from .emulated import TIMING, local_context
 
 NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
 
@@ -35,6 +42,10 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """A pause of pocctl's: AWS's time moves on by as much."""
+        self.now += seconds
 
 
 @contextmanager
@@ -377,3 +388,201 @@ def test_a_deleted_queue_answers_at_most_60_s_and_its_name_is_refused_at_least_6
         timing = Timing(seed=seed)
         assert timing.seconds("queue_deleting", "q") <= 60.0
         assert timing.seconds("queue_name_reuse", "q") >= 60.0
+
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def test_iam_may_not_find_a_role_or_its_policy_right_after_they_are_made() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        iam: Any = client(emulator, "iam")
+        iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
+        allow = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}],
+        }
+        iam.put_role_policy(RoleName="r", PolicyName="p", PolicyDocument=json.dumps(allow))
+        with pytest.raises(ClientError) as not_yet:
+            iam.get_role(RoleName="r")
+        assert not_yet.value.response["Error"]["Code"] == "NoSuchEntity"
+        with pytest.raises(ClientError) as policy_not_yet:
+            iam.get_role_policy(RoleName="r", PolicyName="p")
+        assert policy_not_yet.value.response["Error"]["Code"] == "NoSuchEntity"
+        assert iam.list_roles()["Roles"] == []
+        advance(clock, "iam_read")
+        assert iam.get_role(RoleName="r")["Role"]["RoleName"] == "r"
+        assert iam.get_role_policy(RoleName="r", PolicyName="p")["PolicyDocument"] == allow
+        assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["r"]
+
+
+def test_up_right_after_a_stopped_up_takes_on_the_role_iam_does_not_show_yet() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        ctx = local_context(emulator, "again")
+        ctx.sleep = clock.sleep
+        steps = {step.key: step for step in build_steps(ctx.config)}
+        boundary, role = steps["boundary"], steps["writer-role"]
+        boundary.apply(ctx, boundary.plan(ctx))
+        role.apply(ctx, role.plan(ctx))  # the stopped `up` made the role, then was killed
+        again = role.plan(ctx)
+        assert again.current is None  # GetRole does not find it yet
+        role.apply(ctx, again)  # not: EntityAlreadyExists
+        iam: Any = client(emulator, "iam")
+        policies = iam.list_role_policies(RoleName=role.name)["PolicyNames"]
+        names = [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert policies == [role.policy_name]
+    assert names == [role.name]
+
+
+def test_a_function_s_log_lines_reach_cloudwatch_logs_a_while_after_they_are_written() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        logs: Any = client(emulator, "logs")
+        group, stream = "/aws/lambda/f", "2026/01/01/[$LATEST]abc"
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        line = {"timestamp": int(time.time() * 1000), "message": "START RequestId: 1"}
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[line])
+
+        def read() -> tuple[list[str], list[str]]:
+            found = logs.filter_log_events(logGroupName=group)["events"]
+            got = logs.get_log_events(logGroupName=group, logStreamName=stream)["events"]
+            return [e["message"] for e in found], [e["message"] for e in got]
+
+        assert read() == ([], [])
+        advance(clock, "lambda_logs")
+        assert read() == (["START RequestId: 1"], ["START RequestId: 1"])
+
+
+def test_logs_follow_prints_a_line_that_arrives_after_a_newer_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+        logs: Any = client(emulator, "logs")
+        now_ms = int(time.time() * 1000)
+
+        def write(function: str, ms: int, message: str) -> None:
+            group = f"/aws/lambda/late-{function}"
+            logs.create_log_stream(logGroupName=group, logStreamName=message)
+            line = {"timestamp": ms, "message": message}
+            logs.put_log_events(logGroupName=group, logStreamName=message, logEvents=[line])
+
+        for function in ("Lambda-1", "Lambda-2"):
+            logs.create_log_group(logGroupName=f"/aws/lambda/late-{function}")
+        write("Lambda-2", now_ms, "newer, here first")
+        clock.now += RULES["lambda_logs"].seconds / 2
+        write("Lambda-1", now_ms - 1000, "older, on its way")
+        clock.now += RULES["lambda_logs"].seconds / 2 + 0.01  # only the newer line is here
+        polls: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            polls.append(seconds)
+            clock.now += RULES["lambda_logs"].seconds  # the older line arrives
+            if len(polls) == 3:
+                raise KeyboardInterrupt
+
+        result = CliRunner().invoke(
+            cli, ["logs", "--follow", "--stack", "late"], obj=Runtime(sleep=sleep)
+        )
+    printed = [line.split(" | ", 1)[1] for line in result.output.splitlines() if " | " in line]
+    assert printed == ["newer, here first", "older, on its way"], result.output
+
+
+def test_test_order_waits_for_the_writer_s_error_to_reach_its_log() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        ctx = local_context(emulator, "dl")
+        ctx.sleep = clock.sleep
+        report = Engine(ctx, build_steps(ctx.config)).up()
+        assert report.ok, [(r.title, r.error) for r in report.results if r.error]
+        n = ctx.config.names
+        since_ms = int(time.time() * 1000)
+        sqs, logs = ctx.client("sqs"), ctx.client("logs")
+        dlq = sqs.get_queue_url(QueueName=n.dead_letter_queue)["QueueUrl"]
+        sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"orderID": "o-1"}))
+        group = f"/aws/lambda/{n.writer_function}"
+        logs.create_log_stream(logGroupName=group, logStreamName="s")
+        error = {"timestamp": since_ms + 1, "message": '{"errorType": "KeyError"}'}
+        logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[error])
+        stop = storage_blocked(ctx, "o-1", since_ms)
+    assert stop is not None
+    assert stop[1].endswith(
+        f'; last error in {n.writer_function}\'s log: {{"errorType": "KeyError"}}'
+    )
+
+
+def test_a_queue_s_new_visibility_timeout_takes_effect_a_while_after_it_is_set() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        sqs: Any = client(emulator, "sqs")
+        url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+        advance(clock, "queue_new")
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})
+        shown = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+        assert shown["Attributes"] == {"VisibilityTimeout": "0"}  # read back as set
+
+        def received(body: str) -> int:
+            """How many receives in a row get the message just sent."""
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+            return sum(
+                any(
+                    m["Body"] == body for m in sqs.receive_message(QueueUrl=url).get("Messages", [])
+                )
+                for _ in range(2)
+            )
+
+        assert received("before") == 1  # still hidden for the old 30 s after the first receive
+        advance(clock, "queue_attributes")
+        assert received("after") == 2  # visible again at once: the new 0 s
+
+
+def test_status_right_after_up_repaired_a_queue_attribute_is_healthy() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        ctx = local_context(emulator, "repaired")
+        ctx.sleep = clock.sleep
+        steps = build_steps(ctx.config)
+        assert Engine(ctx, steps).up().ok
+        sqs = ctx.client("sqs")
+        url = sqs.get_queue_url(QueueName=ctx.config.names.queue)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "1"})
+        advance(clock, "queue_attributes")
+        assert not check(ctx, build_steps(ctx.config)).healthy  # drifted
+        assert Engine(ctx, build_steps(ctx.config)).up().ok  # repairs it: the change lags
+        health = check(ctx, build_steps(ctx.config))
+    assert health.healthy, health.problems
+
+
+def test_up_takes_on_a_mapping_made_after_its_plan_instead_of_failing_on_the_conflict() -> None:
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        ctx = local_context(emulator, "twice")
+        ctx.sleep = clock.sleep
+        assert Engine(ctx, build_steps(ctx.config)).up().ok
+        lam: Any = ctx.client("lambda")
+        step = next(s for s in build_steps(ctx.config) if s.key == "queue-mapping")
+        function = ctx.config.names.writer_function
+        (made,) = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+        lam.delete_event_source_mapping(UUID=made["UUID"])
+        advance(clock, "mapping_deleting")
+        stale = step.plan(ctx)  # finds no mapping: will create one
+        # ... and another run makes one meanwhile, as a stopped `up` may have.
+        lam.create_event_source_mapping(
+            FunctionName=function, EventSourceArn=made["EventSourceArn"], Tags=ctx.config.tags
+        )
+        step.apply(ctx, stale)  # not: ResourceConflictException
+        (kept,) = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    assert kept["State"] == "Enabled"
+    assert kept["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # brought in line

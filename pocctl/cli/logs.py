@@ -12,6 +12,11 @@ from pocctl.cli.options import aws_options, collect, make_context, runtime, term
 from pocctl.logs import SINCE_PATTERN, LogLine, dated, functions_for, parse_since, read
 
 FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
+# CloudWatch Logs may receive a line well after it was written ("It may take 5 to 10 minutes for
+# logs to show up after a function invocation": Lambda Developer Guide, "Sending Lambda function
+# logs to CloudWatch Logs"), so a line can arrive after a newer one: --follow reads that far back
+# each time and prints what it has not printed yet.
+LATE_LINES_MS = 10 * 60 * 1000
 
 
 @cli.command()
@@ -63,7 +68,11 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
     if not follow:
         if not lines:
             what = f" containing {text!r}" if text else ""
-            term.info(f"No log lines{what} {span} from {', '.join(functions)}.")
+            term.info(
+                f"No log lines{what} {span} from {', '.join(functions)}. CloudWatch Logs "
+                "receives a function's lines a little after it runs: `--follow` shows them as "
+                "they arrive."
+            )
         return
     term.info(f"Following {', '.join(functions)} (Ctrl-C to stop) ...")
     seen = {line.event_id for line in lines}
@@ -72,7 +81,9 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
         while True:
             ctx.sleep(FOLLOW_INTERVAL)
             fresh: list[LogLine] = [
-                line for line in read(ctx, functions, newest, text) if line.event_id not in seen
+                line
+                for line in read(ctx, functions, max(start_ms, newest - LATE_LINES_MS), text)
+                if line.event_id not in seen
             ]
             with_date = with_date or dated((line.timestamp for line in fresh), today)
             for line in fresh:

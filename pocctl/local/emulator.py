@@ -399,11 +399,18 @@ class Emulator:
             raise TimeoutError("the mapping supervisor did not reconcile within 10 s")
 
     def settled(self) -> None:
-        """What changed in IAM has propagated, the pollers match the mappings, and every poller
-        has finished a poll that began after that: whatever it reads is judged as things are."""
+        """What changed in IAM has propagated, queues' changed attributes have taken effect,
+        the log lines written so far can be read, the pollers match the mappings, and every
+        poller has finished a poll that began after that: whatever it reads is judged as things
+        are."""
         assert self.supervisor is not None, "the emulator is not running"
         # AWS's clock, not a guess: until the last change drawn has reached every service.
-        time.sleep(max(0.0, self.authorizer.propagation.settled_at() - self.aws.world.clock()))
+        changed = max(
+            self.authorizer.propagation.settled_at(),
+            self.aws.sqs.attributes.settled_at(),
+            self.aws.logs.settled_at(),
+        )
+        time.sleep(max(0.0, changed - self.aws.world.clock()))
         now = time.monotonic()
         self.reconciled()
         if not self.supervisor.wait_reads_from(now):

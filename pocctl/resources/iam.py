@@ -12,7 +12,15 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent, tag_dict, tag_list
+from pocctl.aws import (
+    aws_errors,
+    delete,
+    is_not_found,
+    none_if_absent,
+    poll,
+    tag_dict,
+    tag_list,
+)
 from pocctl.context import Context
 from pocctl.errors import StepError
 from pocctl.policies import as_list, render, statements
@@ -38,6 +46,9 @@ PolicyVariables = Callable[[Context], dict[str, str]]
 # role ("API Gateway doesn't have permissions to assume the IAM role configured on the
 # integration": a 500, terraform-aws-modules/terraform-aws-apigateway-v2#87).
 IAM_PROPAGATION_SECONDS = 10.0
+# How long a role CreateRole says exists may stay unknown to GetRole: terraform-provider-aws's
+# propagationTimeout for the same read (internal/service/iam/wait.go: 2 minutes).
+IAM_READ_TIMEOUT = 120.0
 
 
 def canonical(document: dict[str, Any]) -> str:
@@ -244,14 +255,20 @@ class RoleStep(Step[RoleState]):
         iam = ctx.client("iam")
         trust = json.dumps(render(self.trust_template, {}))
         if plan.current is None:
-            with aws_errors(self.key, "CreateRole"):
-                iam.create_role(
-                    RoleName=self.role_name,
-                    AssumeRolePolicyDocument=trust,
-                    Description=f"pocctl stack {ctx.config.stack}: {self.policy_template}",
-                    PermissionsBoundary=self.boundary_arn(ctx),
-                    Tags=tag_list(ctx.config.tags),
-                )
+            try:
+                with aws_errors(self.key, "CreateRole"):
+                    iam.create_role(
+                        RoleName=self.role_name,
+                        AssumeRolePolicyDocument=trust,
+                        Description=f"pocctl stack {ctx.config.stack}: {self.policy_template}",
+                        PermissionsBoundary=self.boundary_arn(ctx),
+                        Tags=tag_list(ctx.config.tags),
+                    )
+            except StepError as exc:
+                if exc.code != "EntityAlreadyExists":
+                    raise
+                self._made_meanwhile(ctx)
+                return
         elif plan.has(TrustDiffers):
             with aws_errors(self.key, "UpdateAssumeRolePolicy"):
                 iam.update_assume_role_policy(RoleName=self.role_name, PolicyDocument=trust)
@@ -274,6 +291,23 @@ class RoleStep(Step[RoleState]):
             [p.name for p in extra if p.managed],
         )
         self.changed_at, self.made = ctx.clock(), plan.current is None
+
+    def _made_meanwhile(self, ctx: Context) -> None:
+        """GetRole did not find the role, CreateRole finds it: made moments ago (by an `up`
+        that was stopped), and IAM's reads do not show it yet (eventually consistent; terraform
+        reads a new role again until found: internal/service/iam/role.go). Once IAM shows it,
+        it is planned for and brought in line like any role found (and refused if not ours)."""
+        with aws_errors(self.key, "GetRole"):
+            poll(
+                ctx,
+                lambda: self._get_role(ctx) is not None,
+                what=f"IAM to show the role {self.role_name}",
+                step=self.key,
+                why="CreateRole says it exists but GetRole does not find it yet: IAM's reads are "
+                "eventually consistent; AWS gives no figure",
+                timeout=IAM_READ_TIMEOUT,
+            )
+        self.apply(ctx, self.plan(ctx))
 
     def settle(self, ctx: Context) -> None:
         role = f"role {self.role_name}"

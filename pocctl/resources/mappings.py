@@ -7,6 +7,7 @@ a new ARN, so `plan` lists every mapping of the function and removes the extra o
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pocctl.aws import (
     aws_errors,
     delete,
     error_code,
+    error_message,
     is_not_found,
     none_if_absent,
     poll,
@@ -29,6 +31,7 @@ from pocctl.aws import (
     retry_while_role_propagates,
 )
 from pocctl.context import Context
+from pocctl.errors import ForeignResourceError, StepError
 from pocctl.reporting import Action, Outcome, Why
 from pocctl.resources.base import (
     Change,
@@ -47,6 +50,9 @@ from pocctl.resources.queues import queue_arn
 
 ACTIVE_STATES = {"Creating", "Enabling", "Enabled", "Updating"}
 CREATE_ONLY = ("StartingPosition",)
+# How Lambda refuses a second mapping of a source and function, naming the first (its wording in
+# hashicorp/terraform-provider-aws#40257, serverless/serverless#8550, tmobile/jazz#74).
+EXISTING_MAPPING = re.compile(r"existing mapping with UUID ([0-9a-fA-F-]+)")
 INSERT_ONLY = {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]}
 
 
@@ -264,9 +270,17 @@ class MappingStep(Step[Mappings]):
         matching = [m for m in ours if m["EventSourceArn"] == source]
         keep = matching[0] if matching else None
         extra = [m for m in ours if m is not keep]
-        changes: list[Change] = [ExtraMapping(m["UUID"]) for m in extra]
         if keep is None:
+            changes = tuple(ExtraMapping(m["UUID"]) for m in extra)
             return Plan(Action.CREATE, (Missing(), *changes), Mappings(None, extra, source))
+        return self._plan_keeping(ctx, keep, extra, source)
+
+    def _plan_keeping(
+        self, ctx: Context, keep: Mapping, extra: list[Mapping], source: str | None
+    ) -> Plan[Mappings]:
+        """What to change about `keep`, the mapping of our source to stay, and the others."""
+        ours = [keep, *extra]
+        changes: list[Change] = [ExtraMapping(m["UUID"]) for m in extra]
         settings = self.settings(ctx)
         for name, wanted in settings.items():
             if not same_setting(name, keep.get(name), wanted):
@@ -281,7 +295,6 @@ class MappingStep(Step[Mappings]):
         return Plan.from_changes(changes, Mappings(keep, extra, source))
 
     def apply(self, ctx: Context, plan: Plan[Mappings]) -> None:
-        lam = ctx.client("lambda")
         found = plan.current or Mappings(None, [])
         keep, extra = found.keep, found.extra
         source = self.source_arn(ctx)
@@ -310,31 +323,66 @@ class MappingStep(Step[Mappings]):
                         # Lambda API reference, EventSourceMappingConfiguration.State: no duration.
                         why=f"the old mapping is still Deleting; {NO_FIGURE}",
                     )
-            with aws_errors(self.key, "CreateEventSourceMapping"):
-                # Made as soon as the function exists: if AWS refuses a mapping of a function
-                # that is still Pending (public reports say so, the docs don't say), it is
-                # asked again until the function is Active; if it accepts, nothing waits.
-                created = retry_while_role_propagates(
-                    ctx,
-                    lambda: lam.create_event_source_mapping(
-                        FunctionName=self.function_name,
-                        EventSourceArn=source,
-                        Enabled=True,
-                        Tags=ctx.config.tags,
-                        **settings,
-                    ),
-                    or_while=self.while_pending(ctx),
-                    what=f"{self.function_name}'s role",
-                    or_why=Why(
-                        f"{self.function_name} to leave Pending",
-                        # Lambda Developer Guide, "Lambda function states": "In most cases
-                        # your function is ready ... after a few seconds".
-                        "Lambda refuses a mapping of a function it is still creating: in most "
-                        "cases a few seconds, says AWS",
-                    ),
-                )
+            try:
+                created = self._create(ctx, source, settings)
+            except StepError as exc:
+                existing = EXISTING_MAPPING.search(exc.message)
+                if exc.code != "ResourceConflictException" or existing is None:
+                    raise
+                self._take_on(ctx, existing.group(1), source)
+                return
             self.wait_enabled(ctx, created["UUID"])
             return
+        self._update(ctx, plan, keep, settings)
+
+    def _take_on(self, ctx: Context, uuid: str, source: str | None) -> None:
+        """AWS refuses a second mapping of the source and names the one it has: made moments
+        ago by another run (or by an `up` stopped after it asked), which `plan` did not find.
+        That one is planned for and brought in line, if it is the stack's."""
+        lam = ctx.client("lambda")
+        with aws_errors(self.key, "GetEventSourceMapping"):
+            mapping = lam.get_event_source_mapping(UUID=uuid)
+            if not tagged_ours(ctx, mapping):
+                raise ForeignResourceError(self.kind, uuid, ctx.config.stack)
+        ctx.reporter.note(f"{self.title}: taking on mapping {uuid}, made moments ago")
+        plan = self._plan_keeping(ctx, mapping, [], source)
+        if plan.current is None or plan.current.keep is None:
+            self.apply(ctx, plan)  # one to make again: it goes first
+            return
+        self._update(ctx, plan, mapping, self.settings(ctx))
+        if not (plan.has(Differs) or plan.has(NotEnabled)):
+            self.wait_enabled(ctx, uuid)
+
+    def _create(self, ctx: Context, source: str | None, settings: dict[str, Any]) -> Any:
+        lam = ctx.client("lambda")
+        with aws_errors(self.key, "CreateEventSourceMapping"):
+            # Made as soon as the function exists: if AWS refuses a mapping of a function that
+            # is still Pending (public reports say so, the docs don't say), it is asked again
+            # until the function is Active; if it accepts, nothing waits.
+            return retry_while_role_propagates(
+                ctx,
+                lambda: lam.create_event_source_mapping(
+                    FunctionName=self.function_name,
+                    EventSourceArn=source,
+                    Enabled=True,
+                    Tags=ctx.config.tags,
+                    **settings,
+                ),
+                or_while=self.while_pending(ctx),
+                what=f"{self.function_name}'s role",
+                or_why=Why(
+                    f"{self.function_name} to leave Pending",
+                    # Lambda Developer Guide, "Lambda function states": "In most cases your
+                    # function is ready ... after a few seconds".
+                    "Lambda refuses a mapping of a function it is still creating: in most "
+                    "cases a few seconds, says AWS",
+                ),
+            )
+
+    def _update(
+        self, ctx: Context, plan: Plan[Mappings], keep: Mapping, settings: dict[str, Any]
+    ) -> None:
+        lam = ctx.client("lambda")
         if plan.has(Untagged):
             with aws_errors(self.key, "TagResource"):
                 lam.tag_resource(Resource=keep["EventSourceMappingArn"], Tags=ctx.config.tags)
@@ -374,6 +422,8 @@ class MappingStep(Step[Mappings]):
             nonlocal conflicts_while_active
             if error_code(exc) != "ResourceConflictException":
                 return False
+            if EXISTING_MAPPING.search(error_message(exc)):
+                return False  # a mapping of this source is there already: taken on
             found = none_if_absent(lambda: lam.get_function(FunctionName=self.function_name))
             if found is not None and found["Configuration"].get("State") == "Pending":
                 return True

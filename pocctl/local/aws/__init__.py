@@ -14,7 +14,9 @@ from typing import Any
 from pocctl.local.aws.apigateway import ApiGatewayRules
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.dynamodb import DynamoDbRules
+from pocctl.local.aws.iam_reads import IamReads
 from pocctl.local.aws.lambda_ import LambdaRules
+from pocctl.local.aws.logs import LogsRules
 from pocctl.local.aws.sns import SnsRules
 from pocctl.local.aws.sqs import SqsRules
 from pocctl.local.aws.tagging import TaggingRules
@@ -38,7 +40,8 @@ ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
 
 class IamRules(Rules):
     """Every change to a role or user is recorded, so other services see it only after a
-    delay; a user's new access key is judged as that user."""
+    delay, and IAM's own reads only after another (`IamReads`); a user's new access key is
+    judged as that user."""
 
     services = ("iam",)
 
@@ -46,8 +49,13 @@ class IamRules(Rules):
         super().__init__(world)
         self.authorizer = authorizer
         self.propagation = authorizer.propagation
+        self.reads = IamReads(world)
+
+    def before(self, call: Call) -> Reply | None:
+        return self.reads.before(call)
 
     def after(self, call: Call, reply: Reply) -> Reply:
+        reply = self.reads.after(call, reply)
         if not reply.ok or not call.mutating:
             return reply
         account = self.world.account
@@ -92,8 +100,17 @@ class AwsBehaviours:
         self.iam = IamRules(world, authorizer)
         self.tagging = TaggingRules(world)
         self.sqs.removal = self.lambda_.removal = self.tagging.removing
+        self.logs = LogsRules(world)
         self._by_service: dict[str, Rules] = {}
-        every = (self.apigateway, self.lambda_, self.dynamodb, self.sqs, self.sns, self.iam)
+        every = (
+            self.apigateway,
+            self.lambda_,
+            self.dynamodb,
+            self.sqs,
+            self.sns,
+            self.iam,
+            self.logs,
+        )
         for rules in (*every, self.tagging):
             for service in rules.services:
                 self._by_service[service] = rules

@@ -105,6 +105,7 @@ class ApiGatewayRules(Rules):
         with changes.lock:
             if changes.busy_until is not None:
                 return error(call, 409, "ConflictException", CONFLICT_MESSAGE)
+            # Keyed by nothing: an API's id is new each run, and a stack has one API.
             changes.busy_until = self.world.after("api_change")
         return None
 

@@ -197,7 +197,7 @@ class MessageMoves:
         source_url = url_of(self.base_url(), task.source_arn)
         destination_url = url_of(self.base_url(), task.destination_arn)
         pause = 1.0 / (task.rate or FASTEST)
-        if task.cancelled.wait(self.world.timing.seconds("message_move_start")):
+        if task.cancelled.wait(self.world.timing.seconds("message_move_start", task.source_arn)):
             task.status = "CANCELLED"
             return
         try:

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.message_moves import OPERATIONS as MOVE_OPERATIONS
 from pocctl.local.aws.message_moves import MessageMoves
+from pocctl.local.aws.sqs_attributes import AttributeChanges
 from pocctl.local.aws.sqs_sizes import BATCH_LIMIT, size_refusal
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply, error, json_reply
@@ -65,6 +66,7 @@ class SqsRules(Rules):
         self.listed_from: dict[tuple[str, str], float] = {}  # ListQueues shows it (queue_listed)
         self._creating: set[int] = set()  # CreateQueue calls making a queue that wasn't there
         self.moves = MessageMoves(world, base_url)
+        self.attributes = AttributeChanges(world)
 
     def _deleted_recently(self, call: Call, name: str) -> bool:
         reusable = self.deleted.get((call.region, name))
@@ -82,6 +84,7 @@ class SqsRules(Rules):
         for region, name in due:
             with self.removal(region):
                 sqs_backends[self.world.account][region].queues.pop(name, None)
+        self.attributes.tick()
 
     def usable(self, region: str, name: str) -> bool:
         """Whether the queue is old enough to be used (timing.py, queue_new)."""
@@ -139,6 +142,7 @@ class SqsRules(Rules):
             return json_reply(200, {"QueueUrl": url}, "application/x-amz-json-1.0")
         if call.operation == "DeleteQueue" and self.deleted_queue_answers == "all":
             return self._delete_later(call)
+        self.attributes.before(call, (call.region, queue_name(call)))
         return None
 
     def _compared_first(self, call: Call, held: bool) -> bool:
@@ -168,6 +172,7 @@ class SqsRules(Rules):
         return Reply(200, body, [("Content-Type", "text/xml")]).with_body(body)
 
     def after(self, call: Call, reply: Reply) -> Reply:
+        reply = self.attributes.after(call, (call.region, queue_name(call)), reply)
         name = str(call.params.get("QueueName"))
         if call.operation == "CreateQueue" and reply.ok and self._deleted_recently(call, name):
             return error(call, 400, "QueueDeletedRecently", DELETED_RECENTLY)

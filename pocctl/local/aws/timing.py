@@ -48,6 +48,24 @@ RULES: dict[str, Rule] = {
             "for IAM changes to propagate (internal/service/iam/wait.go, propagationTimeout)"
         ),
     ),
+    "iam_read": Rule(
+        1.0,
+        "IAM's own reads are eventually consistent too: 'Any change that you make in IAM (or "
+        "other AWS services) ... takes time to become visible from all possible endpoints' "
+        "(IAM User Guide, troubleshooting, 'Changes that I make are not always immediately "
+        "visible'); hashicorp/terraform-provider-aws reads a role it has just created with "
+        "tfresource.RetryWhenNewResourceNotFound(propagationTimeout, FindRoleByName) "
+        "(internal/service/iam/role.go, resourceRoleRead) and an inline policy it has just put "
+        "with tfresource.RetryWhenNotFound (internal/service/iam/role_policy.go): GetRole and "
+        "GetRolePolicy may answer NoSuchEntity, ListRoles leave the role out (no figure "
+        "published)",
+        low=0.1,
+        high=10.0,
+        range_source=(
+            "no figure published; terraform's propagationTimeout (2 minutes) is a ceiling, not an "
+            "observation. The top is a judgement: iam_propagation's usual 5-10 s"
+        ),
+    ),
     "function_pending": Rule(
         1.5,
         "Lambda Developer Guide, 'Lambda function states': Pending after create; invocations "
@@ -166,6 +184,20 @@ RULES: dict[str, Rule] = {
             "judgement"
         ),
     ),
+    "queue_attributes": Rule(
+        10.0,
+        "SQS API reference, SetQueueAttributes: 'When you change a queue's attributes, the "
+        "change can take up to 60 seconds for most of the attributes to propagate throughout "
+        "the Amazon SQS system' (MessageRetentionPeriod: up to 15 minutes, not acted out). "
+        "Acted out for VisibilityTimeout and RedrivePolicy as receives and the dead-letter "
+        "move use them; GetQueueAttributes meanwhile is not documented (here: the new value)",
+        low=1.0,
+        high=60.0,
+        range_source=(
+            "up to 60 seconds, as documented (same page); no typical figure is published: the "
+            "default and the bottom are judgements"
+        ),
+    ),
     "message_move_start": Rule(
         1.0,
         "SQS API reference, StartMessageMoveTask: 'Starts an asynchronous task'; its progress is "
@@ -254,6 +286,20 @@ RULES: dict[str, Rule] = {
         range_source=(
             "boto/boto3#3341: ghosts of instances deleted that day, still listed 'hours later'; "
             "aws/aws-sdk#302: rare, for services not onboarded to the internal tag service"
+        ),
+    ),
+    "lambda_logs": Rule(
+        2.0,
+        "Lambda Developer Guide, 'Sending Lambda function logs to CloudWatch Logs': 'It may take "
+        "5 to 10 minutes for logs to show up after a function invocation'; reads right after an "
+        "invocation miss its lines, a lag of the service (aws/aws-sdk-net#1387; "
+        "aws/aws-sdk-java#2091: none for 60 s through Logs Insights). Lambda's own tail "
+        "(LogType=Tail) is not delayed",
+        low=0.5,
+        high=600.0,
+        range_source=(
+            "up to the documented 10 minutes (same page); usually seconds (aws/aws-sdk-net#1387). "
+            "The bottom is a judgement"
         ),
     ),
     "mapping_updating": Rule(
