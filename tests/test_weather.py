@@ -586,3 +586,23 @@ def test_up_takes_on_a_mapping_made_after_its_plan_instead_of_failing_on_the_con
         (kept,) = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
     assert kept["State"] == "Enabled"
     assert kept["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # brought in line
+
+
+def test_create_queue_compares_with_the_attributes_as_set_while_their_effect_lags() -> None:
+    """SetQueueAttributes' effect lags (queue_attributes), but what the queue has is what was
+    set (GetQueueAttributes says so): CreateQueue of it with those attributes is the same queue,
+    with the old ones another (QueueAlreadyExists), as pocctl's `up` relies on."""
+    clock = Clock()
+    with weather(None, clock) as emulator:
+        sqs: Any = client(emulator, "sqs")
+        url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "60"})
+        assert (
+            sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+            == url
+        )
+        with pytest.raises(ClientError) as other:
+            sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "30"})
+        assert "QueueAlreadyExists" in other.value.response["Error"]["Code"]
+        # ...and the effect still lags: receives still hide a message for the old 30 s.
+        assert emulator.aws.sqs.attributes.pending

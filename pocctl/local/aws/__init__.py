@@ -99,7 +99,7 @@ class AwsBehaviours:
         self.sns = SnsRules(world, mail, base_url)
         self.iam = IamRules(world, authorizer)
         self.tagging = TaggingRules(world)
-        self.sqs.removal = self.lambda_.removal = self.tagging.removing
+        self.sqs.on_removed = self.tagging.removed
         self.logs = LogsRules(world)
         self._by_service: dict[str, Rules] = {}
         every = (

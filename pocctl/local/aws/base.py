@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,9 +37,9 @@ class Rules:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        # What the tagging API makes of a resource this service removes itself, late (set by
-        # AwsBehaviours: TaggingRules.removing).
-        self.removal: Callable[[str], AbstractContextManager[None]] = lambda region: nullcontext()
+        # Told of a resource this service removes itself, late (region, ARN, tags): the tagging
+        # API lists it for a while more (set by AwsBehaviours: TaggingRules.removed).
+        self.on_removed: Callable[[str, str, dict[str, str]], None] = lambda *resource: None
 
     def before(self, call: Call) -> Reply | None:
         return None

@@ -541,8 +541,7 @@ class LambdaRules(Rules):
             ]
             finished = [(uuid, self.mappings.pop(uuid).region) for uuid in due]
         for uuid, region in finished:
-            with self.removal(region):
-                delete_mapping(self.world.account, region, uuid)
+            delete_mapping(self.world.account, region, uuid)
 
 
 def _bad_tags(call: Call) -> Reply | None:

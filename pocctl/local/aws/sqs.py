@@ -82,8 +82,9 @@ class SqsRules(Rules):
             for key in due:
                 del self.deleting[key]
         for region, name in due:
-            with self.removal(region):
-                sqs_backends[self.world.account][region].queues.pop(name, None)
+            queue = sqs_backends[self.world.account][region].queues.pop(name, None)
+            if queue is not None:
+                self.on_removed(region, queue.queue_arn, dict(queue.tags or {}))
         self.attributes.tick()
 
     def usable(self, region: str, name: str) -> bool:
@@ -142,7 +143,7 @@ class SqsRules(Rules):
             return json_reply(200, {"QueueUrl": url}, "application/x-amz-json-1.0")
         if call.operation == "DeleteQueue" and self.deleted_queue_answers == "all":
             return self._delete_later(call)
-        self.attributes.before(call, (call.region, queue_name(call)))
+        self.attributes.before(call, (call.region, queue_name(call) or name))
         return None
 
     def _compared_first(self, call: Call, held: bool) -> bool:
@@ -172,7 +173,8 @@ class SqsRules(Rules):
         return Reply(200, body, [("Content-Type", "text/xml")]).with_body(body)
 
     def after(self, call: Call, reply: Reply) -> Reply:
-        reply = self.attributes.after(call, (call.region, queue_name(call)), reply)
+        named = queue_name(call) or str(call.params.get("QueueName"))
+        reply = self.attributes.after(call, (call.region, named), reply)
         name = str(call.params.get("QueueName"))
         if call.operation == "CreateQueue" and reply.ok and self._deleted_recently(call, name):
             return error(call, 400, "QueueDeletedRecently", DELETED_RECENTLY)

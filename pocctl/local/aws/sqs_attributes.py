@@ -8,6 +8,7 @@ value, at once (only the behaviour lags)."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ class AttributeChanges:
         self.world = world
         self.pending: dict[QueueKey, dict[str, Pending]] = {}
         self._before: dict[int, dict[str, Any]] = {}  # SetQueueAttributes call -> moto's state
+        self._compared: dict[int, tuple[Any, dict[str, Any]]] = {}  # CreateQueue call -> state
 
     def _queue(self, key: QueueKey) -> Any:
         from moto.sqs.models import sqs_backends
@@ -59,17 +61,34 @@ class AttributeChanges:
         return max(dues, default=float("-inf"))
 
     def before(self, call: Call, key: QueueKey) -> None:
+        if call.operation == "CreateQueue":
+            self._as_set_for_comparison(call, key)
+            return
         if call.operation != "SetQueueAttributes" or call.internal:
             return
         queue = self._queue(key)
         if queue is not None:
-            self._before[id(call)] = {
-                "visibility_timeout": queue.visibility_timeout,
-                "redrive_policy": queue.redrive_policy,
-                "dead_letter_queue": queue.dead_letter_queue,
-            }
+            self._before[id(call)] = snapshot(queue)
+
+    def _as_set_for_comparison(self, call: Call, key: QueueKey) -> None:
+        """CreateQueue of an existing queue compares the request with the queue's attributes as
+        they were set (what GetQueueAttributes answers), not with the behaviour still lagging:
+        moto compares with its queue object, so it holds the set values during the call."""
+        queue = self._queue(key)
+        with self.world.lock:
+            changes = {name: p.value for name, p in self.pending.get(key, {}).items()}
+        if queue is None or not changes:
+            return
+        self._compared[id(call)] = (queue, snapshot(queue))
+        for name, value in changes.items():
+            apply(queue, name, value)
 
     def after(self, call: Call, key: QueueKey, reply: Reply) -> Reply:
+        compared = self._compared.pop(id(call), None)
+        if compared is not None:
+            with self.world.lock:
+                still = set(self.pending.get(key, {}))
+            restore(compared[0], compared[1], still)
         if call.operation == "SetQueueAttributes":
             was = self._before.pop(id(call), None)
             if reply.ok and was is not None:
@@ -115,8 +134,29 @@ class AttributeChanges:
         return reply.with_body(body.encode())
 
 
+def snapshot(queue: Any) -> dict[str, Any]:
+    return {
+        "visibility_timeout": queue.visibility_timeout,
+        "redrive_policy": queue.redrive_policy,
+        "dead_letter_queue": queue.dead_letter_queue,
+    }
+
+
+def restore(queue: Any, was: dict[str, Any], names: set[str]) -> None:
+    """Put back what is still lagging (a change that came due meanwhile stays applied)."""
+    if "VisibilityTimeout" in names:
+        queue.visibility_timeout = was["visibility_timeout"]
+    if "RedrivePolicy" in names:
+        queue.redrive_policy = was["redrive_policy"]
+        queue.dead_letter_queue = was["dead_letter_queue"]
+
+
 def apply(queue: Any, name: str, value: str) -> None:
     if name == "VisibilityTimeout":
         queue.visibility_timeout = int(value)
     elif name == "RedrivePolicy":
-        queue._setup_dlq(value)
+        try:
+            queue._setup_dlq(value)
+        except Exception:  # its dead-letter queue is gone meanwhile: the policy names it still
+            queue.redrive_policy = json.loads(value) if value else None
+            queue.dead_letter_queue = None
