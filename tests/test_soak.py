@@ -13,7 +13,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))  # the soak's modules import each other as scripts
 
 from soak import SECTION, Cycle, cycle_seed, record  # noqa: E402
-from soak_checks import nothing_left, orders_accounted  # noqa: E402
+from soak_checks import (  # noqa: E402
+    Found,
+    claims_of_down,
+    left_really_left,
+    nothing_left,
+    orders_accounted,
+    succeeded,
+)
+from soak_world import DRIFTS, KINDS  # noqa: E402
 
 SOAK = [sys.executable, str(ROOT / "bench" / "soak.py")]
 
@@ -54,10 +62,85 @@ def test_an_order_stored_twice_or_not_notified_is_named() -> None:
 def test_a_leftover_after_down_breaks_the_cycle() -> None:
     lines = Lines()
     soak = cycle(lines)
-    leftover = nothing_left({"queues": ["soak-Queue-DLQ"], "roles": []})
+    leftover = nothing_left([Found("SQS queue", "soak-Queue-DLQ")])
     assert not soak.check("down", "nothing of the stack is left", leftover)
-    assert "left after down: ['queues:soak-Queue-DLQ']" in lines[-1]
+    assert "left after down: ['SQS queue:soak-Queue-DLQ']" in lines[-1]
     assert "replay: python bench/soak.py --seed 7" in lines[-1]
+
+
+def test_an_order_the_writer_logged_as_stored_twice_is_named() -> None:
+    # One INSERT (the conditional put held), but the writer says it stored the order twice.
+    found = orders_accounted(
+        ["o-1", "o-2"], {"o-1": 1, "o-2": 1}, ["o-1", "o-2"], [], stored_lines={"o-1": 2}
+    )
+    assert found == ["1 order(s) the writer logged as stored more than once: ['o-1']"]
+
+
+def test_an_order_posted_before_the_repair_took_effect_must_be_notified_or_failed() -> None:
+    # Posted before the repaired permission reached SNS: in the failure queue is allowed ...
+    assert orders_accounted(["o-1"], {"o-1": 1}, [], ["o-1"], denied=["o-1"]) == []
+    # ... but not nowhere; and one posted after must be notified, the failure queue is no excuse.
+    assert orders_accounted(["o-1", "o-2"], {"o-1": 1, "o-2": 1}, [], ["o-2"], denied=["o-1"]) == [
+        "1 stored order(s) never notified: ['o-2']",
+        "1 order(s) posted while the notifier was denied neither notified nor in the failure "
+        "queue: ['o-1']",
+    ]
+
+
+def test_a_command_that_failed_breaks_the_cycle_a_killed_one_is_judged_by_its_rerun() -> None:
+    assert succeeded(0, killed=False) is None
+    assert succeeded(1, killed=False) == "exit 1"
+    assert succeeded(-9, killed=True) is None
+
+
+def test_down_claiming_a_queue_left_that_is_gone_is_caught_whatever_its_name_contains() -> None:
+    # The DLQ is left; down says the queue (whose name the DLQ's contains) is: a phantom.
+    inventory = [Found("SQS queue", "soak-Queue-DLQ")]
+    claimed = claims_of_down({"left": [{"kind": "SQS queue", "name": "soak-Queue"}]}, KINDS)
+    assert left_really_left(claimed, inventory) == (
+        "down reported as left what was only being deleted: ['SQS queue:soak-Queue']"
+    )
+    # A claim of the right name but another kind is no match either.
+    claimed = claims_of_down({"left": [{"kind": "IAM role", "name": "soak-Queue-DLQ"}]}, KINDS)
+    assert left_really_left(claimed, inventory) is not None
+    right = claims_of_down({"left": [{"kind": "SQS queue", "name": "soak-Queue-DLQ"}]}, KINDS)
+    assert left_really_left(right, inventory) is None
+
+
+def test_a_failed_down_has_the_steps_it_says_failed_checked_as_claims() -> None:
+    document = {
+        "steps": [
+            {"title": "IAM permissions boundary soak-Roles-Boundary", "outcome": "failed"},
+            {"title": "event source mapping soak-Queue -> soak-Lambda-1", "outcome": "failed"},
+            {"title": "SQS queue soak-Queue", "outcome": "deleted"},
+        ]
+    }
+    claims = claims_of_down(document, KINDS)
+    assert claims == [
+        ("IAM permissions boundary", "soak-Roles-Boundary"),
+        ("event source mapping", "soak-Queue -> soak-Lambda-1"),
+    ]
+    there = [
+        Found("IAM permissions boundary", "soak-Roles-Boundary"),
+        Found("event source mapping", "u-1 (soak-Lambda-1)", ("soak-Queue -> soak-Lambda-1",)),
+    ]
+    assert left_really_left(claims, there) is None
+    assert left_really_left(claims, there[:1]) == (
+        "down reported as left what was only being deleted: "
+        "['event source mapping:soak-Queue -> soak-Lambda-1']"
+    )
+
+
+def test_the_removed_statement_counts_as_named_only_with_the_policy_that_lost_it() -> None:
+    named_by = DRIFTS["policy statement removed"].named_by
+    said = "IAM role soak-Lambda-2-Role has drifted (inline policy order-notifier differs: ...)"
+    assert named_by([said], "soak")
+    # The role named for something else (its trust policy) is not this drift named.
+    other = "IAM role soak-Lambda-2-Role has drifted (trust policy differs: will be replaced)"
+    assert not named_by([other], "soak")
+    queue = DRIFTS["queue attribute changed"].named_by
+    assert not queue(["SQS queue soak-Queue-DLQ has drifted (VisibilityTimeout 30)"], "soak")
+    assert queue(["SQS queue soak-Queue has drifted (VisibilityTimeout 30, wanted 180)"], "soak")
 
 
 def test_a_run_is_recorded_as_a_row_of_the_soak_table_keeping_the_other_sections(
