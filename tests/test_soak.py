@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))  # the soak's modules import each other as scripts
 
-from soak import SECTION, Cycle, cycle_seed, record  # noqa: E402
+from soak import SECTION, STACK, Cycle, cycle_seed, record  # noqa: E402
 from soak_checks import (  # noqa: E402
     Found,
     claims_of_down,
@@ -21,7 +23,9 @@ from soak_checks import (  # noqa: E402
     orders_accounted,
     succeeded,
 )
-from soak_world import DRIFTS, KINDS  # noqa: E402
+from soak_world import DRIFTS, KINDS, World, inventory  # noqa: E402
+
+from pocctl.local.emulator import Emulator  # noqa: E402
 
 SOAK = [sys.executable, str(ROOT / "bench" / "soak.py")]
 
@@ -174,3 +178,67 @@ def test_a_soak_cycle_breaks_no_invariant(seed: int) -> None:
     assert summary["broken"] == [], finished.stderr
     assert finished.returncode == 0
     assert summary["commands"] >= 8 and summary["orders_checked"] > 0
+
+
+def test_a_command_is_killed_at_its_kth_aws_request_not_at_a_moment(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    lines = Lines()
+    soak = Cycle(7, 3, 0.03, emulator=emulator, workdir=tmp_path, log=lines)
+    World(emulator, STACK).client("sqs").list_queues()  # the soak's own requests don't count
+    ran = soak.pocctl("status", kill_at=3)
+    assert ran.killed and ran.exit_code == -signal.SIGKILL
+    assert "killed at request 3" in lines[-1]
+    assert soak.kills == 1
+    whole = soak.pocctl("status")  # not killed: it sends more than 3
+    assert not whole.killed and whole.exit_code in (0, 1)
+
+
+def test_the_inventory_finds_the_stacks_boundary_policy(emulator: Emulator) -> None:
+    world = World(emulator, "invt")
+    world.client("iam").create_policy(
+        PolicyName="invt-Roles-Boundary",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+            }
+        ),
+    )
+    found = inventory(world)
+    assert [(f.kind, f.name) for f in found] == [
+        ("IAM permissions boundary", "invt-Roles-Boundary")
+    ]
+    assert (
+        nothing_left(found) == "left after down: ['IAM permissions boundary:invt-Roles-Boundary']"
+    )
+
+
+def test_the_emulator_says_when_a_role_change_reaches_sns(emulator: Emulator) -> None:
+    iam = World(emulator, "reach").client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    arn = iam.create_role(RoleName="reach-Role", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    before = time.monotonic()
+    iam.put_role_policy(
+        RoleName="reach-Role",
+        PolicyName="p",
+        PolicyDocument=json.dumps(
+            trust | {"Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}]}
+        ),
+    )
+    emulator.answered()
+    reaches = emulator.reaches(arn, "sns")
+    # IAM's propagation (timing.py, iam_propagation): after the change, by the time all settled.
+    assert before < reaches <= emulator.authorizer.propagation.settled_at()
+    assert emulator.reaches("arn:aws:iam::123456789012:role/never-changed", "sns") == float("-inf")
