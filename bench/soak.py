@@ -310,6 +310,9 @@ class Cycle:
         repaired = (
             self.emulator.reaches(NOTIFIER_ROLE, "sns") if drift.denies_notifier else -math.inf
         )
+        if drift.denies_notifier:
+            when = repaired - time.monotonic()
+            self.log(f"  the repair reaches SNS {when:+.2f}s from up's end")
         # A mapping disabled and enabled again resumes "from the same location" (Lambda API
         # reference, UpdateEventSourceMapping): what was posted meanwhile is notified now.
         after = self.post(f"orders after repairing {name}", self.rng.randint(1, 4))
