@@ -4,10 +4,17 @@
 
 Each cycle has an emulator of its own (`Timing(scale, seed=cycle seed)`: every AWS wait drawn
 from its rule's range) and runs real `pocctl` processes against it: `up` (sometimes SIGKILLed at
-a random moment and re-run), orders posted by several clients, `test-order`, `status`, a random
-drift that `status` must name and `up` repair, `down` (sometimes killed and re-run), sometimes
-`up` again right after `down`. Everything random in a cycle (kills, drift, orders, weather) comes
-from its seed, so a broken invariant prints the line that replays it. Exit 1 if any broke.
+its k-th AWS request and re-run), orders posted by several clients, `test-order`, `status`, a
+random drift that `status` must name and `up` repair, `down` (sometimes killed and re-run),
+sometimes `up` again right after `down`. Exit 1 if any invariant broke.
+
+What replays for a seed: the choices of the cycle (which commands are killed and at which
+request, the drift, how many orders from how many clients) and the weather (each wait drawn per
+rule and resource, `Timing.seconds(rule, key)`). What still varies: AWS's waits run on real
+time, and `up` and `down` send their calls from several threads, so which call is the k-th, and
+how a command's calls interleave with the waits and with the pollers, can differ from run to
+run, the more so on a loaded machine. A replay runs the same program against the same weather;
+it is not the same schedule to the millisecond.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import random
 import signal
@@ -32,6 +40,7 @@ from typing import Any
 
 from soak_checks import (  # bench/ is the script's own directory
     Broken,
+    claims_of_down,
     left_really_left,
     nothing_left,
     orders_accounted,
@@ -39,16 +48,18 @@ from soak_checks import (  # bench/ is the script's own directory
 )
 from soak_world import (
     DRIFTS,
+    KINDS,
     World,
     inventory_when_settled,
 )
 
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.aws.timing import Timing
-from pocctl.local.emulator import Emulator
+from pocctl.local.emulator import ACCOUNT, Emulator
 
 EMAIL = "soak@example.com"
 STACK = "soak"
+NOTIFIER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-Lambda-2-Role"
 # pocctl waits out IAM's propagation on its own clock: scale it with the emulator's (as the test
 # suite's conftest does), else each repair of a role waits 10 s of real time.
 PRELUDE = (
@@ -92,6 +103,10 @@ class Cycle:
     seconds: float = 0.0
     kills: int = 0
     orders_checked: int = 0
+    # Orders posted after `up` repaired the notifier's permission, before the repair reached
+    # SNS (IAM propagation, which `up` cannot observe).
+    orders_before_repair: int = 0
+    duplicate_deliveries: int = 0  # the writer's "order_already_stored" lines
 
     def __post_init__(self) -> None:
         self.rng = random.Random(cycle_seed(self.seed, self.number))
@@ -129,49 +144,55 @@ class Cycle:
         return False
 
     # -- running pocctl -------------------------------------------------------------------
-    def pocctl(self, *args: str, kill_after: float | None = None) -> Ran:
-        """One `pocctl` process, SIGKILLed after `kill_after` seconds if it is still running."""
+    def pocctl(self, *args: str, kill_at: int | None = None) -> Ran:
+        """One `pocctl` process, SIGKILLed when the emulator receives its `kill_at`-th AWS
+        request (before carrying it out: AWS too carries out what a dying client sent)."""
         command = " ".join(args)
+        # The process's requests are told from the soak's own and the handlers' by the app id
+        # botocore puts in each request's User-Agent ("app/<id>", AWS_SDK_UA_APP_ID).
+        marker = f"app/pocctl-soak-{self.commands}"
+        requests = Requests(marker, kill_at)
+        env = {**self.env(), "AWS_SDK_UA_APP_ID": marker.removeprefix("app/")}
+        self.emulator.on_request = requests.seen
         started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, "-c", PRELUDE, str(self.scale), *args, "--json"],
             cwd=self.workdir,
-            env=self.env(),
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        killed = False
+        requests.process = process
         try:
-            stdout, stderr = process.communicate(timeout=kill_after if kill_after else 600)
-        except subprocess.TimeoutExpired:
-            if kill_after is None:
-                raise
-            process.send_signal(signal.SIGKILL)
-            stdout, stderr = process.communicate()
-            killed = True
+            stdout, stderr = process.communicate(timeout=600)
+        finally:
+            self.emulator.on_request = lambda headers: None
+        killed = requests.killed
+        if killed:
             self.kills += 1
             self.emulator.answered()  # what it sent before it died is carried out (AWS does too)
         seconds = time.monotonic() - started
         self.commands += 1
         try:
-            document = json.loads(stdout) if stdout.strip() else {}
+            document = json.loads(stdout) if stdout.strip() and not killed else {}
         except ValueError:
             document = {"unparsed": stdout[-2000:]}
         if not killed and process.returncode:
             document.setdefault("stderr", stderr[-3000:])
         ran = Ran(command, process.returncode, seconds, killed, document)
-        what = f"killed after {kill_after:.2f}s" if killed else f"exit {process.returncode}"
-        self.log(f"  {command:<40} {seconds:6.2f}s  {what}")
+        what = f"killed at request {kill_at}" if killed else f"exit {process.returncode}"
+        self.log(f"  {command:<40} {seconds:6.2f}s  {requests.count:4d} requests  {what}")
         return ran
 
-    def succeeds(self, *args: str, may_kill: float = 0.0, kill_within: float = 4.0) -> Ran | None:
-        """Run a command, maybe killed at a random moment and re-run; the run (or re-run)
-        must succeed."""
-        kill_after = None
+    def succeeds(self, *args: str, may_kill: float = 0.0, kill_within: int = 60) -> Ran | None:
+        """Run a command, maybe killed at its k-th AWS request (k drawn from the seed) and
+        re-run; the run (or re-run) must succeed. A run that sends fewer than k requests is not
+        killed."""
+        kill_at = None
         if self.rng.random() < may_kill:
-            kill_after = self.rng.uniform(0.3, kill_within)
-        ran = self.pocctl(*args, kill_after=kill_after)
+            kill_at = self.rng.randint(1, kill_within)
+        ran = self.pocctl(*args, kill_at=kill_at)
         if ran.killed:
             ran = self.pocctl(*args)
         detail = succeeded(ran.exit_code, False)
@@ -190,7 +211,7 @@ class Cycle:
             world, "orders after up", self.post("orders after up", self.rng.randint(3, 12))
         )
         # Killed, it leaves its temporary queue and subscription: `down` must remove them.
-        self.succeeds("test-order", "--timeout", "60", may_kill=0.25, kill_within=2.0)
+        self.succeeds("test-order", "--timeout", "60", may_kill=0.25, kill_within=18)
         self.healthy("status")
         self.drift(world)
         self.down(world, may_kill=0.4)
@@ -201,7 +222,7 @@ class Cycle:
 
     def up(self, world: World, may_kill: float) -> Ran | None:
         earlier = len(self.emulator.outbox.messages)
-        ran = self.succeeds("up", "--email", EMAIL, may_kill=may_kill)
+        ran = self.succeeds("up", "--email", EMAIL, may_kill=may_kill, kill_within=80)
         if ran is None:
             return None
         # As the address's owner would: the mail this up's subscription sent (an earlier
@@ -216,8 +237,9 @@ class Cycle:
         detail = None if ran.exit_code == 0 else f"exit {ran.exit_code}: {problems}"
         return self.check(label, "status is healthy after a successful up", detail)
 
-    def post(self, label: str, count: int) -> list[str]:
-        """Orders from several clients at once; the ids of those the API accepted."""
+    def post(self, label: str, count: int) -> list[Posted]:
+        """Orders from several clients at once: those the API accepted, with when each was
+        posted (the emulator's clock)."""
         outputs = self.succeeds("outputs")
         if outputs is None:
             return []
@@ -228,25 +250,39 @@ class Cycle:
         return accepted
 
     def accounted(
-        self, world: World, label: str, accepted: list[str], denied: bool = False
+        self, world: World, label: str, posted: list[Posted], denied_until: float = -math.inf
     ) -> None:
+        """Every order accepted is stored once and notified; one posted before `denied_until`
+        (the moment the notifier's sns:Publish took effect for SNS) may be in the failure queue
+        instead, and then must be, by its stream sequence number."""
+        accepted = [p.order for p in posted]
+        denied = {p.order for p in posted if p.at < denied_until}
         # Past the queue's visibility timeout: a delivery that failed is retried after it.
         wait = 60 + world.visibility_timeout()
         started = time.monotonic()
         settled = world.orders_settled(accepted, denied=denied, deadline=started + wait)
-        self.log(f"  {label:<40} settled in {time.monotonic() - started:.1f}s")
+        lines = world.writer_lines_settled(accepted, deadline=time.monotonic() + 10)
+        self.duplicate_deliveries += sum(lines.already[i] for i in accepted)
+        self.log(
+            f"  {label:<40} settled in {time.monotonic() - started:.1f}s; the writer logged "
+            f"{sum(lines.stored[i] for i in accepted)} stored, "
+            f"{sum(lines.already[i] for i in accepted)} already stored"
+        )
         detail = orders_accounted(
             accepted,
             settled.inserts,
             settled.notified,
             settled.failed,
-            denied=accepted if denied else (),
+            denied=denied,
+            stored_lines=lines.stored,
         )
         if any(settled.inserts[i] == 0 for i in accepted):
             detail.append(world.why_not_stored())
         invariant = "every accepted order is stored once and notified"
         if denied:
-            invariant += ", or, posted while the notifier was denied, in the failure queue"
+            invariant += (
+                ", or, posted before the notifier's permission took effect, in the failure queue"
+            )
         self.check(label, invariant, "; ".join(detail) or None)
 
     def drift(self, world: World) -> None:
@@ -256,43 +292,89 @@ class Cycle:
         drift.apply(world)
         self.emulator.settled()  # IAM has propagated, the pollers match the mappings
         ran = self.pocctl("status")
-        said = json.dumps(ran.document.get("problems", []))
-        named = ran.exit_code == 1 and drift.named_by(said, STACK)
+        problems = [str(p) for p in ran.document.get("problems", [])]
+        named = ran.exit_code == 1 and drift.named_by(problems, STACK)
         self.check(
             f"status after drift {name}",
             "status names the drift",
-            None if named else f"exit {ran.exit_code}, problems {said[:1500]}",
+            None if named else f"exit {ran.exit_code}, problems {json.dumps(problems)[:1500]}",
         )
         during = self.post(f"orders during drift {name}", self.rng.randint(1, 4))
         if drift.denies_notifier:
-            self.accounted(world, f"orders during drift {name}", during, denied=True)
+            self.accounted(world, f"orders during drift {name}", during, denied_until=math.inf)
             world.acknowledge_failures()  # the operator has read them
             during = []
         self.up(world, may_kill=0.0)
+        # `up` waits a fixed time for IAM, which gives no signal: the emulator knows when the
+        # repaired policy reaches SNS, and an order posted before then may still be refused.
+        repaired = (
+            self.emulator.reaches(NOTIFIER_ROLE, "sns") if drift.denies_notifier else -math.inf
+        )
+        if drift.denies_notifier:
+            when = repaired - time.monotonic()
+            self.log(f"  the repair reaches SNS {when:+.2f}s from up's end")
         # A mapping disabled and enabled again resumes "from the same location" (Lambda API
         # reference, UpdateEventSourceMapping): what was posted meanwhile is notified now.
         after = self.post(f"orders after repairing {name}", self.rng.randint(1, 4))
-        self.accounted(world, f"orders during and after drift {name}", during + after)
+        early = sum(p.at < repaired for p in after)
+        self.orders_before_repair += early
+        if early:
+            self.log(f"  {early} order(s) posted before the repair took effect for SNS")
+        self.accounted(
+            world, f"orders during and after drift {name}", during + after, denied_until=repaired
+        )
 
     def down(self, world: World, may_kill: float) -> None:
-        self.succeeds("down", "--yes", may_kill=may_kill)  # failed or not, what it said is left:
-        reported = [item["name"] for item in (self.last.document.get("left") or [])]
-        inventory = inventory_when_settled(world, deadline=time.monotonic() + 30)
+        self.succeeds("down", "--yes", may_kill=may_kill, kill_within=80)
+        # Failed or not, what it said is left (the sweep's `left`, or the steps that failed).
+        claims = claims_of_down(self.last.document, KINDS)
+        inventory = inventory_when_settled(world, self.emulator.timing)
         self.check("down", "nothing of the stack is left", nothing_left(inventory))
         self.check(
-            "down", "down names as left only what is left", left_really_left(reported, inventory)
+            "down", "down names as left only what is left", left_really_left(claims, inventory)
         )
 
 
-def post_orders(url: str, count: int, clients: int) -> list[str]:
+@dataclass(frozen=True)
+class Posted:
+    order: str
+    at: float  # when it was posted, on the emulator's clock (time.monotonic)
+
+
+class Requests:
+    """The AWS requests one pocctl process sends, as the emulator receives them; SIGKILLs the
+    process at the `kill_at`-th."""
+
+    def __init__(self, marker: str, kill_at: int | None) -> None:
+        self.marker, self.kill_at = marker, kill_at
+        self.count = 0
+        self.killed = False
+        self.process: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+
+    def seen(self, headers: dict[str, str]) -> None:
+        if self.marker not in headers.get("user-agent", ""):
+            return
+        with self._lock:
+            self.count += 1
+            if self.count != self.kill_at or self.process is None:
+                return
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            self.killed = True
+
+
+def post_orders(url: str, count: int, clients: int) -> list[Posted]:
     from pocctl.smoke import accepted_id, http_post
 
-    def one(i: int) -> str | None:
+    def one(i: int) -> Posted | None:
         body = json.dumps({"item": f"soak item {i}", "customerID": f"c{i % clients}"})
-        return accepted_id(*http_post(url, body.encode()))
+        at = time.monotonic()
+        order = accepted_id(*http_post(url, body.encode()))
+        return Posted(order, at) if order else None
 
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        return [i for i in pool.map(one, range(count)) if i]
+        return [p for p in pool.map(one, range(count)) if p]
 
 
 def run_cycle(seed: int, number: int, scale: float, log: Callable[[str], None]) -> Cycle:
@@ -385,12 +467,16 @@ def main() -> int:
         "commands": sum(c.commands for c in cycles),
         "orders_checked": sum(c.orders_checked for c in cycles),
         "kills": sum(c.kills for c in cycles),
+        "orders_posted_before_the_repair_took_effect": sum(c.orders_before_repair for c in cycles),
+        "duplicate_deliveries": sum(c.duplicate_deliveries for c in cycles),
         "seconds_per_cycle": [round(c.seconds, 1) for c in cycles],
         "broken": [vars(b) for b in broken],
     }
     log(
         f"soak: {summary['cycles']} cycles, {summary['commands']} commands, "
         f"{summary['orders_checked']} orders checked, {summary['kills']} kills, "
+        f"{summary['orders_posted_before_the_repair_took_effect']} orders posted before the "
+        f"repair took effect, {summary['duplicate_deliveries']} duplicate deliveries, "
         f"{len(broken)} broken invariants"
     )
     for b in broken:

@@ -8,6 +8,7 @@ tagging API, not pocctl's sweep).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -15,11 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import boto3
+from soak_checks import Found  # bench/ is the script's own directory
 
+from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
 
 T = TypeVar("T")
 POLL = 0.1  # seconds between looks at a condition with a deadline
+# Real seconds beyond AWS's longest deletion for the inventory to be empty: a 2-core machine
+# shared with other work answers slowly.
+SETTLE_SLACK = 15.0
 
 
 @dataclass
@@ -27,6 +33,12 @@ class Orders:
     inserts: Counter[str] = field(default_factory=Counter)
     notified: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
+
+
+@dataclass
+class WriterLines:
+    stored: Counter[str] = field(default_factory=Counter)
+    already: Counter[str] = field(default_factory=Counter)
 
 
 class World:
@@ -158,15 +170,51 @@ class World:
         ]
         return "; ".join([*found, f"writer's last errors: {errors[-3:]}"])
 
-    def orders_settled(self, accepted: list[str], denied: bool, deadline: float) -> Orders:
-        """The orders once each accepted one is stored and notified (or, denied, in a failed
-        batch), or as they are at the deadline."""
+    def orders_settled(self, accepted: list[str], denied: set[str], deadline: float) -> Orders:
+        """The orders once each accepted one is stored and notified (or, one of `denied`, in a
+        failed batch), or as they are at the deadline."""
 
         def done(found: Orders) -> bool:
-            arrived = found.failed | found.notified if denied else found.notified
-            return all(found.inserts[i] and i in arrived for i in accepted)
+            def arrived(i: str) -> bool:
+                return i in found.notified or (i in denied and i in found.failed)
 
-        return until(lambda: self.orders(denied), done, deadline)
+            return all(found.inserts[i] and arrived(i) for i in accepted)
+
+        return until(lambda: self.orders(bool(denied)), done, deadline)
+
+    def writer_lines(self) -> WriterLines:
+        """What the writer logged for each order: stored, or already stored (a second delivery
+        its conditional put turned into a no-op)."""
+        found = WriterLines()
+        try:
+            events = listed(
+                self.client("logs"),
+                "filter_log_events",
+                "events",
+                logGroupName=f"/aws/lambda/{self.stack}-Lambda-1",
+            )
+        except self.client("logs").exceptions.ResourceNotFoundException:
+            return found
+        for event in events:
+            message = str(event["message"])
+            try:
+                line = json.loads(message[message.index("{") :])
+            except ValueError:
+                continue
+            if not isinstance(line, dict) or "orderID" not in line:
+                continue
+            if line.get("event") == "order_stored":
+                found.stored[str(line["orderID"])] += 1
+            elif line.get("event") == "order_already_stored":
+                found.already[str(line["orderID"])] += 1
+        return found
+
+    def writer_lines_settled(self, accepted: list[str], deadline: float) -> WriterLines:
+        """The writer's lines once each accepted order has its `order_stored` line (CloudWatch
+        Logs shows a function's lines after a delay), or as they are at the deadline."""
+        return until(
+            self.writer_lines, lambda found: all(found.stored[i] for i in accepted), deadline
+        )
 
 
 def until(read: Callable[[], T], done: Callable[[T], bool], deadline: float) -> T:
@@ -178,43 +226,123 @@ def until(read: Callable[[], T], done: Callable[[T], bool], deadline: float) -> 
 
 
 # -- the inventory -----------------------------------------------------------------------------
-def inventory(world: World) -> dict[str, list[str]]:
-    """Everything of the stack the account's own list calls show."""
+# The kinds as pocctl's steps name them (`Step.kind`), so what `down` claims is left compares
+# with what is there by (kind, name).
+KINDS = (
+    "IAM role",
+    "IAM permissions boundary",
+    "DynamoDB table",
+    "SQS queue",
+    "SNS topic",
+    "email subscription",
+    "SNS subscription",
+    "Lambda function",
+    "event source mapping",
+    "log group",
+    "REST API",
+)
+
+
+def listed(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
+    """Every page of a list call."""
+    return [
+        item
+        for page in client.get_paginator(operation).paginate(**kwargs)
+        for item in page.get(key, [])
+    ]
+
+
+def inventory(world: World) -> list[Found]:
+    """Everything of the stack the account's own list calls show, every page of them."""
     c = world.client
     stack = world.stack
 
     def mine(name: str) -> bool:
         return name.startswith(f"{stack}-") or f"/{stack}-" in name or f":{stack}-" in name
 
-    everything = {
-        "roles": [r["RoleName"] for r in c("iam").list_roles()["Roles"]],
-        "tables": c("dynamodb").list_tables()["TableNames"],
-        "queues": [u.rsplit("/", 1)[1] for u in c("sqs").list_queues().get("QueueUrls", [])],
-        "topics": [t["TopicArn"].rsplit(":", 1)[1] for t in c("sns").list_topics()["Topics"]],
-        "subscriptions": [s["TopicArn"] for s in c("sns").list_subscriptions()["Subscriptions"]],
-        "functions": [f["FunctionName"] for f in c("lambda").list_functions()["Functions"]],
-        "mappings": [
-            m["FunctionArn"].rsplit(":", 1)[1]
-            for m in c("lambda").list_event_source_mappings()["EventSourceMappings"]
-        ],
-        "log_groups": [g["logGroupName"] for g in c("logs").describe_log_groups()["logGroups"]],
-        "apis": [a["name"] for a in c("apigateway").get_rest_apis()["items"]],
-    }
-    return {kind: sorted(n for n in names if mine(n)) for kind, names in everything.items()}
+    found = [Found("IAM role", r["RoleName"]) for r in listed(c("iam"), "list_roles", "Roles")]
+    # The stack's permissions boundary (`*-Roles-Boundary`) is a customer managed policy.
+    found += [
+        Found("IAM permissions boundary", p["PolicyName"], (p["Arn"],))
+        for p in listed(c("iam"), "list_policies", "Policies", Scope="Local")
+    ]
+    found += [
+        Found("DynamoDB table", t) for t in listed(c("dynamodb"), "list_tables", "TableNames")
+    ]
+    found += [
+        Found("SQS queue", u.rsplit("/", 1)[1])
+        for u in listed(c("sqs"), "list_queues", "QueueUrls")
+    ]
+    found += [
+        Found("SNS topic", t["TopicArn"].rsplit(":", 1)[1], (t["TopicArn"],))
+        for t in listed(c("sns"), "list_topics", "Topics")
+    ]
+    for sub in listed(c("sns"), "list_subscriptions", "Subscriptions"):
+        if not mine(sub["TopicArn"]):
+            continue
+        if sub["Protocol"] == "email":
+            found.append(Found("email subscription", sub["Endpoint"], (sub["SubscriptionArn"],)))
+        else:
+            found.append(Found("SNS subscription", sub["SubscriptionArn"], (sub["Endpoint"],)))
+    found += [
+        Found("Lambda function", f["FunctionName"])
+        for f in listed(c("lambda"), "list_functions", "Functions")
+    ]
+    for m in listed(c("lambda"), "list_event_source_mappings", "EventSourceMappings"):
+        function = m["FunctionArn"].rsplit(":", 1)[1]
+        source = m.get("EventSourceArn", "")
+        table = source.split("table/", 1)[1].split("/", 1)[0] if "table/" in source else ""
+        source_name = f"{table} stream" if table else source.rsplit(":", 1)[-1]
+        found.append(
+            Found(
+                "event source mapping",
+                f"{m['UUID']} ({function})",
+                (f"{source_name} -> {function}", function),
+            )
+        )
+    found += [
+        Found("log group", g["logGroupName"])
+        for g in listed(c("logs"), "describe_log_groups", "logGroups")
+    ]
+    found += [
+        Found("REST API", a["name"], (a["id"],))
+        for a in listed(c("apigateway"), "get_rest_apis", "items")
+    ]
+    ours = [f for f in found if mine(f.name) or (f.kind == "email subscription")]
+    return sorted(ours, key=lambda f: (f.kind, f.name))
 
 
-def inventory_when_settled(world: World, deadline: float) -> dict[str, list[str]]:
-    """The inventory once AWS has finished what it was deleting (a table DELETING, a queue
-    listed for up to 60 s: SQS API reference, DeleteQueue), or as it is at the deadline."""
-    return until(lambda: inventory(world), lambda found: not any(found.values()), deadline)
+def inventory_when_settled(world: World, timing: Timing) -> list[Found]:
+    """The inventory once AWS has finished what it was deleting, or as it is at the deadline.
+
+    What `down` deletes stays listed while AWS deletes it: a queue for up to 60 s (SQS API
+    reference, DeleteQueue: "The deletion process takes up to 60 seconds"), a table while
+    DELETING, a mapping while Deleting; the deadline is the longest of those the weather can
+    draw, on this run's scale, plus room for a loaded machine. Lists lag a create (ListQueues:
+    pocctl/local/aws/sqs.py, queue_listed), never a delete: what has left a list does not come
+    back, so one empty look is enough. (The tagging API's lag does not matter: this inventory
+    does not use it.)
+    """
+    longest = max(
+        RULES[rule].high or RULES[rule].seconds
+        for rule in ("queue_deleting", "table_deleting", "mapping_deleting")
+    )
+    deadline = time.monotonic() + longest * timing.scale + SETTLE_SLACK
+    return until(lambda: inventory(world), lambda found: not found, deadline)
 
 
 # -- drift: what someone changes by hand -----------------------------------------------------
 @dataclass(frozen=True)
 class Drift:
     apply: Callable[[World], None]
-    named_by: Callable[[str, str], bool]  # (status's problems as text, stack)
+    # Whether one of status's problems names this drift (stack given): the resource and what
+    # about it differs, in one problem.
+    named_by: Callable[[list[str], str], bool]
     denies_notifier: bool = False
+
+
+def one_names(problems: list[str], *patterns: str) -> bool:
+    return any(all(re.search(p, problem) for p in patterns) for problem in problems)
 
 
 def disable_stream_mapping(world: World) -> None:
@@ -245,15 +373,19 @@ def shorten_queue_visibility(world: World) -> None:
 DRIFTS: dict[str, Drift] = {
     "mapping disabled": Drift(
         disable_stream_mapping,
-        lambda said, stack: f"{stack}-Lambda-2" in said and "isabl" in said,
+        lambda said, stack: one_names(said, rf"\b{stack}-Lambda-2\b(?!-)", "isabl"),
     ),
+    # status words it "IAM role <stack>-Lambda-2-Role has drifted (inline policy order-notifier
+    # differs ...)": the policy that lost the statement, not the statement itself.
     "policy statement removed": Drift(
         remove_publish_statement,
-        lambda said, stack: f"{stack}-Lambda-2-Role" in said,
+        lambda said, stack: one_names(
+            said, rf"\b{stack}-Lambda-2-Role\b", r"inline policy order-notifier (differs|missing)"
+        ),
         denies_notifier=True,
     ),
     "queue attribute changed": Drift(
         shorten_queue_visibility,
-        lambda said, stack: f"{stack}-Queue" in said and "VisibilityTimeout" in said,
+        lambda said, stack: one_names(said, rf"\b{stack}-Queue\b(?!-)", "VisibilityTimeout"),
     ),
 }

@@ -113,6 +113,9 @@ class Emulator:
         self._connections: set[Any] = set()  # sockets accepted and still being served
         self._reading = 0  # requests whose request line was read, not yet answered
         self._started = 0  # requests begun, ever
+        # Called with the HTTP headers of each AWS API request (not the API's users' requests),
+        # before it is carried out: the soak kills a client at its k-th request.
+        self.on_request: Callable[[dict[str, str]], None] = lambda headers: None
 
     # -- clients and role credentials ----------------------------------------------------
     def client(self, service: str, region: str) -> Any:
@@ -229,6 +232,7 @@ class Emulator:
                 return reply(start_response, response.status, response.body)
             environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
             headers = http_headers(environ)
+            self.on_request(headers)
             call = parse(
                 headers, environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), body
             )
@@ -415,6 +419,16 @@ class Emulator:
         self.reconciled()
         if not self.supervisor.wait_reads_from(now):
             raise TimeoutError("a mapping's poller was still reading after 10 s")
+
+    def reaches(self, arn: str, service: str) -> float:
+        """When the principal's latest change reaches `service` (the emulator's clock): the
+        soak's witness of when a repaired permission takes effect, which IAM never signals."""
+        propagation = self.authorizer.propagation
+        with propagation._lock:  # its own record, read as `settled_at` reads it
+            history = list(propagation._history.get(arn, []))
+        return max(
+            (c.seen_from.get(service, float("-inf")) for c in history), default=float("-inf")
+        )
 
     def quiet(self, *functions: str) -> None:
         """Every poller that feeds these functions has read its source empty since this call,
