@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.health import check
 from pocctl.local.aws.timing import RULES, Timing
@@ -46,6 +47,14 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         """A pause of pocctl's: AWS's time moves on by as much."""
         self.now += seconds
+
+
+def clocked_context(emulator: Emulator, stack: str, clock: Clock) -> Context:
+    """pocctl on AWS's (the test's) clock: its pauses move it, and its pacing of Lambda's
+    control plane is judged on it, as the emulator's quota is (on real time, a loaded machine's
+    slow calls leave pocctl unpaced while the test's clock stands still: throttled for good)."""
+    ctx = local_context(emulator, stack)
+    return Context(ctx.config, ctx.reporter, session=ctx.session, sleep=clock.sleep, clock=clock)
 
 
 @contextmanager
@@ -428,8 +437,7 @@ def test_iam_may_not_find_a_role_or_its_policy_right_after_they_are_made() -> No
 def test_up_right_after_a_stopped_up_takes_on_the_role_iam_does_not_show_yet() -> None:
     clock = Clock()
     with weather(None, clock) as emulator:
-        ctx = local_context(emulator, "again")
-        ctx.sleep = clock.sleep
+        ctx = clocked_context(emulator, "again", clock)
         steps = {step.key: step for step in build_steps(ctx.config)}
         boundary, role = steps["boundary"], steps["writer-role"]
         boundary.apply(ctx, boundary.plan(ctx))
@@ -503,8 +511,7 @@ def test_logs_follow_prints_a_line_that_arrives_after_a_newer_one(
 def test_test_order_waits_for_the_writer_s_error_to_reach_its_log() -> None:
     clock = Clock()
     with weather(None, clock) as emulator:
-        ctx = local_context(emulator, "dl")
-        ctx.sleep = clock.sleep
+        ctx = clocked_context(emulator, "dl", clock)
         report = Engine(ctx, build_steps(ctx.config)).up()
         assert report.ok, [(r.title, r.error) for r in report.results if r.error]
         n = ctx.config.names
@@ -551,8 +558,7 @@ def test_a_queue_s_new_visibility_timeout_takes_effect_a_while_after_it_is_set()
 def test_status_right_after_up_repaired_a_queue_attribute_is_healthy() -> None:
     clock = Clock()
     with weather(None, clock) as emulator:
-        ctx = local_context(emulator, "repaired")
-        ctx.sleep = clock.sleep
+        ctx = clocked_context(emulator, "repaired", clock)
         steps = build_steps(ctx.config)
         assert Engine(ctx, steps).up().ok
         sqs = ctx.client("sqs")
@@ -568,8 +574,7 @@ def test_status_right_after_up_repaired_a_queue_attribute_is_healthy() -> None:
 def test_up_takes_on_a_mapping_made_after_its_plan_instead_of_failing_on_the_conflict() -> None:
     clock = Clock()
     with weather(None, clock) as emulator:
-        ctx = local_context(emulator, "twice")
-        ctx.sleep = clock.sleep
+        ctx = clocked_context(emulator, "twice", clock)
         assert Engine(ctx, build_steps(ctx.config)).up().ok
         lam: Any = ctx.client("lambda")
         step = next(s for s in build_steps(ctx.config) if s.key == "queue-mapping")
