@@ -74,12 +74,17 @@ class Run:
 
 
 @contextmanager
-def local(latency: float = 0.0, aws_timing: bool = False, scale: float = 1.0) -> Iterator[str]:
+def local(
+    latency: float = 0.0, aws_timing: bool = False, scale: float = 1.0, seed: int | None = None
+) -> Iterator[str]:
     """`pocctl local` in a process of its own; yields its endpoint URL. With `aws_timing`, AWS's
-    own waits (IAM propagation, Pending, CREATING, ...) at their real durations times `scale`;
-    else none."""
+    own waits (IAM propagation, Pending, CREATING, ...) at their real durations times `scale`
+    (with `seed`, each drawn from its range: `--aws-timing random`); else none."""
     command = [sys.executable, "-m", "pocctl", "local", "--port", "0", "--latency", str(latency)]
-    command += ["--aws-timing", "on" if aws_timing else "off", "--time-scale", str(scale)]
+    timing = (
+        ["random", "--seed", str(seed)] if seed is not None else ["on" if aws_timing else "off"]
+    )
+    command += ["--aws-timing", *timing, "--time-scale", str(scale)]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,

@@ -12,53 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import signal
-import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from run import measure, warm_up  # bench/ is the script's own directory
+from run import local, measure, warm_up  # bench/ is the script's own directory
 
 from pocctl.resources import iam
 
 TARGET = 1.25  # cold up within 1.25x of its critical path (issue 22)
 
 
-@contextmanager
-def weather(seed: int, scale: float, latency: float) -> Iterator[str]:
-    command = [sys.executable, "-m", "pocctl", "local", "--port", "0", "--latency", str(latency)]
-    command += ["--aws-timing", "random", "--seed", str(seed), "--time-scale", str(scale)]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        banner = ""
-        while not (found := re.search(r"listening on (http://\S+)", banner)):
-            line = process.stdout.readline()
-            if not line:
-                raise SystemExit(f"pocctl local did not start: {banner}")
-            banner += line
-        threading.Thread(target=process.stdout.read, daemon=True).start()
-        yield found[1]
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def cold_up(seed: int, scale: float, latency: float) -> dict[str, float | int | str]:
-    with weather(seed, scale, latency) as endpoint:
+    with local(latency, aws_timing=True, scale=scale, seed=seed) as endpoint:
         warm_up(endpoint)
         run = measure(endpoint, "cold up", "soak", serial=False)
     path = " -> ".join(dict.fromkeys(run.critical.steps))
