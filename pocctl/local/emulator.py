@@ -423,12 +423,7 @@ class Emulator:
     def reaches(self, arn: str, service: str) -> float:
         """When the principal's latest change reaches `service` (the emulator's clock): the
         soak's witness of when a repaired permission takes effect, which IAM never signals."""
-        propagation = self.authorizer.propagation
-        with propagation._lock:  # its own record, read as `settled_at` reads it
-            history = list(propagation._history.get(arn, []))
-        return max(
-            (c.seen_from.get(service, float("-inf")) for c in history), default=float("-inf")
-        )
+        return self.authorizer.propagation.reaches(arn, service)
 
     def quiet(self, *functions: str) -> None:
         """Every poller that feeds these functions has read its source empty since this call,

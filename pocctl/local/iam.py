@@ -211,6 +211,14 @@ class Propagation:
                 current = change.snapshot
         return current
 
+    def reaches(self, arn: str, service: str) -> float:
+        """When the principal's latest change reaches `service` (-inf: none recorded)."""
+        with self._lock:
+            history = list(self._history.get(arn, []))
+        return max(
+            (c.seen_from.get(service, float("-inf")) for c in history), default=float("-inf")
+        )
+
     def settled_at(self) -> float:
         """The moment every change recorded so far has reached every service."""
         with self._lock:
