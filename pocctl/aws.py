@@ -211,11 +211,12 @@ def poll(
     first: float = 0.1,
     why: str = "",
     about: float | None = None,
+    cap: float | None = None,
 ) -> None:
-    """Poll with short, growing intervals (from `first`), capped at half a second: what pocctl
-    waits for takes seconds (AWS's own waiters poll every 5-20 s, and would overshoot by as
-    much). Once it has waited a second, users are told `what`, `why` and `about` how long AWS
-    usually takes."""
+    """Poll with short, growing intervals (from `first`), capped at half a second (or `cap`):
+    what pocctl waits for takes seconds (AWS's own waiters poll every 5-20 s, and would
+    overshoot by as much). Once it has waited a second, users are told `what`, `why` and
+    `about` how long AWS usually takes."""
     waited, delay = 0.0, first
     with ctx.waiting(Why(what, why, about)) as waiting:
         while not check():
@@ -224,7 +225,7 @@ def poll(
                 raise StepError(step, "wait", "Timeout", gave_up)
             waiting.pause(delay)
             waited += delay
-            delay = min(delay * 1.5, POLL_CAP)
+            delay = min(delay * 1.5, cap or POLL_CAP)
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import error_code, error_message, is_not_found
+from pocctl.aws import error_code, error_message, is_not_found, poll
 from pocctl.config import Names
 from pocctl.context import Context
-from pocctl.errors import ConfigError, PocctlError
+from pocctl.errors import ConfigError, PocctlError, StepError
 
 # As `aws logs tail --since` takes it (AWS CLI reference, logs tail): a number and one unit,
 # or an ISO 8601 timestamp.
@@ -125,6 +126,37 @@ def read(ctx: Context, functions: list[str], start_ms: int, text: str | None) ->
 # pocctl waits this long for lines it knows are coming, then says it could not tell rather than
 # guess.
 LATE_LOG_WAIT_SECONDS = 15
+# Between reads while waiting: FilterLogEvents has a low per-account rate quota, and each read
+# asks once per function.
+LATE_LOG_INTERVAL = 1.0
+
+
+def read_once_arrived(
+    ctx: Context, functions: list[str], start_ms: int, text: str | None
+) -> list[LogLine]:
+    """As `read`, but when nothing is there yet, read again for up to LATE_LOG_WAIT_SECONDS:
+    the lines of a function that ran a moment ago (say, for the order `test-order` just
+    posted) reach CloudWatch Logs a little later, and "no lines" would then mislead."""
+    found: list[LogLine] = []
+
+    def arrived() -> bool:
+        nonlocal found
+        found = read(ctx, functions, start_ms, text)
+        return bool(found)
+
+    with suppress(StepError):
+        poll(
+            ctx,
+            arrived,
+            what="log lines",
+            step="logs",
+            timeout=LATE_LOG_WAIT_SECONDS,
+            first=LATE_LOG_INTERVAL,
+            cap=LATE_LOG_INTERVAL,
+            why="CloudWatch Logs receives a function's lines a little after it ran",
+        )
+    return found
+
 
 ERROR_MARKERS = (
     "errorType",

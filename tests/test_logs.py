@@ -74,14 +74,37 @@ def test_both_functions_interleaved_by_time_with_a_prefix(
     assert message_lines(older.output)[0] == ("POC-Lambda-1", "an hour ago")
 
 
-def test_nothing_to_show_says_so(runner: CliRunner, deployed_logs: Any) -> None:
-    result = runner.invoke(cli, ["logs", "--since", "30s", "--filter", "error"])
-    assert result.exit_code == 0
-    assert result.output == (
-        "No log lines containing 'error' in the last 30s from POC-Lambda-1, POC-Lambda-2. "
-        "CloudWatch Logs receives a function's lines a little after it runs: `--follow` shows "
-        "them as they arrive.\n"
+def test_nothing_to_show_says_so_after_waiting_for_late_lines(
+    runner: CliRunner, deployed_logs: Any
+) -> None:
+    pauses: list[float] = []
+    result = runner.invoke(
+        cli, ["logs", "--since", "30s", "--filter", "error"], obj=Runtime(sleep=pauses.append)
     )
+    assert result.exit_code == 0
+    assert result.output.endswith(
+        "No log lines containing 'error' in the last 30s from POC-Lambda-1, POC-Lambda-2, after "
+        "waiting 15 s for late ones. CloudWatch Logs can receive a function's lines minutes "
+        "after it runs: `--follow` shows them as they arrive.\n"
+    )
+    assert sum(pauses) >= 15 and max(pauses) <= 1.0  # read again every second until then
+
+
+def test_lines_that_arrive_late_are_waited_for(runner: CliRunner, deployed_logs: Any) -> None:
+    # Right after `test-order` the functions have run but CloudWatch Logs may not have their
+    # lines yet (the README's first session runs `pocctl logs` next, and once printed nothing).
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 3:
+            put(deployed_logs, "POC-Lambda-1", 0, "order_stored late")
+
+    result = runner.invoke(cli, ["logs"], obj=Runtime(sleep=sleep))
+    assert result.exit_code == 0, result.output
+    assert message_lines(result.output) == [("POC-Lambda-1", "order_stored late")]
+    assert "No log lines" not in result.output
+    assert len(pauses) == 3  # no more waiting once lines are there
 
 
 def test_follow_prints_new_lines_until_ctrl_c(runner: CliRunner, deployed_logs: Any) -> None:
@@ -194,7 +217,11 @@ def test_since_takes_a_date_and_time(
             result = runner.invoke(cli, ["logs", "--since", since, "--function", "1"])
             assert result.exit_code == 0, result.output
             assert [m for _, m in message_lines(result.output)] == ["an hour ago"], since
-        empty = runner.invoke(cli, ["logs", "--since", in_utc, "--filter", "nothing"])
+        empty = runner.invoke(
+            cli,
+            ["logs", "--since", in_utc, "--filter", "nothing"],
+            obj=Runtime(sleep=lambda _: None),
+        )
         assert f"No log lines containing 'nothing' since {in_utc} from" in empty.output
     finally:
         monkeypatch.undo()

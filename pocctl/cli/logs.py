@@ -9,7 +9,16 @@ import click
 
 from pocctl.cli.main import cli, stopped_by_user
 from pocctl.cli.options import aws_options, collect, make_context, runtime, terminal
-from pocctl.logs import SINCE_PATTERN, LogLine, dated, functions_for, parse_since, read
+from pocctl.logs import (
+    LATE_LOG_WAIT_SECONDS,
+    SINCE_PATTERN,
+    LogLine,
+    dated,
+    functions_for,
+    parse_since,
+    read,
+    read_once_arrived,
+)
 
 FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
 # CloudWatch Logs may receive a line well after it was written ("It may take 5 to 10 minutes for
@@ -60,6 +69,8 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
     functions = functions_for(ctx, which)
     with term.busy(f"Reading lines {span} of {', '.join(functions)} ..."):
         lines = read(ctx, functions, start_ms, text)
+    if not lines and not follow:
+        lines = read_once_arrived(ctx, functions, start_ms, text)
     width = max(len(f) for f in functions)
     today = datetime.fromtimestamp(now).date()  # lines are shown in local time
     with_date = dated((line.timestamp for line in lines), today)
@@ -69,9 +80,9 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
         if not lines:
             what = f" containing {text!r}" if text else ""
             term.info(
-                f"No log lines{what} {span} from {', '.join(functions)}. CloudWatch Logs "
-                "receives a function's lines a little after it runs: `--follow` shows them as "
-                "they arrive."
+                f"No log lines{what} {span} from {', '.join(functions)}, after waiting "
+                f"{LATE_LOG_WAIT_SECONDS} s for late ones. CloudWatch Logs can receive a "
+                "function's lines minutes after it runs: `--follow` shows them as they arrive."
             )
         return
     term.info(f"Following {', '.join(functions)} (Ctrl-C to stop) ...")
