@@ -212,13 +212,14 @@ def poll(
     why: str = "",
     about: float | None = None,
     cap: float | None = None,
+    limit: float | None = None,
 ) -> None:
     """Poll with short, growing intervals (from `first`), capped at half a second (or `cap`):
     what pocctl waits for takes seconds (AWS's own waiters poll every 5-20 s, and would
     overshoot by as much). Once it has waited a second, users are told `what`, `why` and
     `about` how long AWS usually takes."""
     waited, delay = 0.0, first
-    with ctx.waiting(Why(what, why, about)) as waiting:
+    with ctx.waiting(Why(what, why, about, limit)) as waiting:
         while not check():
             if waited >= timeout:
                 gave_up = f"gave up waiting for {what} after {timeout:.0f}s"

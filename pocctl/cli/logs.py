@@ -13,6 +13,7 @@ from pocctl.logs import (
     LATE_LOG_WAIT_SECONDS,
     SINCE_PATTERN,
     LogLine,
+    containing,
     dated,
     functions_for,
     parse_since,
@@ -68,9 +69,12 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
     ctx = make_context(flags, term)
     functions = functions_for(ctx, which)
     with term.busy(f"Reading lines {span} of {', '.join(functions)} ..."):
-        lines = read(ctx, functions, start_ms, text)
-    if not lines and not follow:
-        lines = read_once_arrived(ctx, functions, start_ms, text)
+        everything = read(ctx, functions, start_ms, None)
+    waited = not everything and not follow
+    if waited:
+        with term.showing_waits():
+            everything = read_once_arrived(ctx, functions, start_ms)
+    lines = containing(everything, text)
     width = max(len(f) for f in functions)
     today = datetime.fromtimestamp(now).date()  # lines are shown in local time
     with_date = dated((line.timestamp for line in lines), today)
@@ -80,9 +84,10 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
         if not lines:
             what = f" containing {text!r}" if text else ""
             term.info(
-                f"No log lines{what} {span} from {', '.join(functions)}, after waiting "
-                f"{LATE_LOG_WAIT_SECONDS} s for late ones. CloudWatch Logs can receive a "
-                "function's lines minutes after it runs: `--follow` shows them as they arrive."
+                f"No log lines{what} {span} from {', '.join(functions)}"
+                + (f", after waiting {LATE_LOG_WAIT_SECONDS} s for late ones" if waited else "")
+                + ". CloudWatch Logs can receive a function's lines minutes after it runs: "
+                "`--follow` shows them as they arrive."
             )
         return
     term.info(f"Following {', '.join(functions)} (Ctrl-C to stop) ...")
