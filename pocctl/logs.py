@@ -108,9 +108,10 @@ def _events(ctx: Context, function: str, start_ms: int) -> Iterable[LogLine]:
         ) from exc
 
 
-# What CloudWatch Logs answers once botocore's own retries are spent (CloudWatch Logs API
-# reference, Common Errors).
-THROTTLED = frozenset({"ThrottlingException"})
+# What CloudWatch Logs answers once botocore's own retries are spent ("you receive a
+# RequestLimitExceeded or ThrottlingException error": "How do I determine throttling in my
+# CloudWatch logs?", AWS Knowledge Center).
+THROTTLED = frozenset({"ThrottlingException", "RequestLimitExceeded"})
 
 
 def _all(ctx: Context, function: str, start_ms: int) -> list[LogLine]:
@@ -152,12 +153,20 @@ LATE_LOG_INTERVAL = 1.0
 QUIET_READS = 2
 
 
-def read_once_arrived(ctx: Context, functions: list[str], start_ms: int) -> list[LogLine]:
-    """What `read` finds, for a window in which it found nothing at first: the lines of a
-    function that ran a moment ago (say, for the order `test-order` just posted) reach
-    CloudWatch Logs a little later, and "no lines" would then mislead. Reads again every second
-    for up to LATE_LOG_WAIT_SECONDS; once lines come, until QUIET_READS reads bring no more."""
-    found: list[LogLine] = []
+def silent(functions: list[str], lines: list[LogLine]) -> list[str]:
+    """The functions without a line among `lines`."""
+    heard = {line.function for line in lines}
+    return [f for f in functions if f not in heard]
+
+
+def read_once_arrived(
+    ctx: Context, functions: list[str], start_ms: int, found: list[LogLine]
+) -> list[LogLine]:
+    """What `read` finds, when some of `functions` had no line in what it `found` at first: the
+    lines of a function that ran a moment ago (say, for the order `test-order` just posted)
+    reach CloudWatch Logs a little later, each function's at its own moment, and "no lines"
+    would then mislead. Reads again every second for up to LATE_LOG_WAIT_SECONDS, until every
+    function has lines and QUIET_READS reads in a row bring no more."""
     quiet, began = 0, False
     deadline = ctx.clock() + LATE_LOG_WAIT_SECONDS  # reads take time too
 
@@ -167,15 +176,17 @@ def read_once_arrived(ctx: Context, functions: list[str], start_ms: int) -> list
             began = True
             return False
         lines = read(ctx, functions, start_ms, None)
-        quiet = quiet + 1 if lines and len(lines) == len(found) else 0
+        quiet = quiet + 1 if len(lines) == len(found) else 0
         found = lines
-        return quiet >= QUIET_READS or ctx.clock() >= deadline
+        heard_all = not silent(functions, lines)
+        return (heard_all and quiet >= QUIET_READS) or ctx.clock() >= deadline
 
+    waiting_for = ", ".join(silent(functions, found))
     with suppress(StepError):
         poll(
             ctx,
             settled,
-            what="log lines",
+            what=f"{waiting_for}'s log lines",
             step="logs",
             timeout=LATE_LOG_WAIT_SECONDS,
             first=LATE_LOG_INTERVAL,

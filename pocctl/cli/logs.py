@@ -10,7 +10,6 @@ import click
 from pocctl.cli.main import cli, stopped_by_user
 from pocctl.cli.options import aws_options, collect, make_context, runtime, terminal
 from pocctl.logs import (
-    LATE_LOG_WAIT_SECONDS,
     SINCE_PATTERN,
     LogLine,
     containing,
@@ -19,6 +18,7 @@ from pocctl.logs import (
     parse_since,
     read,
     read_once_arrived,
+    silent,
 )
 
 FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
@@ -65,27 +65,28 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
     start_ms = parse_since(since, now)  # a bad value is a usage error before anything is read
     relative = SINCE_PATTERN.match(since.strip().lower())
     span = f"in the last {since}" if relative else f"since {since}"
-    term = terminal(flags)
+    term = terminal(flags, as_json=True)  # progress and notes on stderr: stdout is the lines
+    out = terminal(flags)
     ctx = make_context(flags, term)
     functions = functions_for(ctx, which)
     with term.busy(f"Reading lines {span} of {', '.join(functions)} ..."):
         everything = read(ctx, functions, start_ms, None)
-    waited = not everything and not follow
+    waited = bool(silent(functions, everything)) and not follow
     if waited:
         with term.showing_waits():
-            everything = read_once_arrived(ctx, functions, start_ms)
+            everything = read_once_arrived(ctx, functions, start_ms, everything)
     lines = containing(everything, text)
     width = max(len(f) for f in functions)
     today = datetime.fromtimestamp(now).date()  # lines are shown in local time
     with_date = dated((line.timestamp for line in lines), today)
     for line in lines:
-        term.log_line(line.timestamp, line.function, width, line.message, with_date=with_date)
+        out.log_line(line.timestamp, line.function, width, line.message, with_date=with_date)
     if not follow:
         if not lines:
             what = f" containing {text!r}" if text else ""
             term.info(
                 f"No log lines{what} {span} from {', '.join(functions)}"
-                + (f", after waiting {LATE_LOG_WAIT_SECONDS} s for late ones" if waited else "")
+                + (", after waiting for late ones" if waited else "")
                 + ". CloudWatch Logs can receive a function's lines minutes after it runs: "
                 "`--follow` shows them as they arrive."
             )
@@ -103,7 +104,7 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
             ]
             with_date = with_date or dated((line.timestamp for line in fresh), today)
             for line in fresh:
-                term.log_line(
+                out.log_line(
                     line.timestamp, line.function, width, line.message, with_date=with_date
                 )
                 seen.add(line.event_id)
