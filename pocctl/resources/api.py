@@ -266,8 +266,8 @@ class ApiStep(Step[ApiState]):
     api_name: str
     queue_name: str
     role_name: str
-    key: str = "api"
-    depends_on: tuple[str, ...] = ("queue", "api-role")
+    key: str
+    depends_on: tuple[str, ...]
 
     @property
     def name(self) -> str:

@@ -170,7 +170,7 @@ class RoleStep(Step[RoleState]):
     policy_template: str
     variables: PolicyVariables
     boundary_name: str  # the managed policy that bounds what the role's own policies grant
-    depends_on: tuple[str, ...] = ("boundary",)
+    depends_on: tuple[str, ...]
     # When this run last made or changed the role or its permissions (ctx.clock), for `settle`.
     changed_at: float | None = field(default=None, init=False)
     made: bool = field(default=False, init=False)
@@ -415,7 +415,7 @@ class BoundaryStep(Step[BoundaryState]):
     run with enough rights makes it itself, and then `down` removes it too."""
 
     kind: ClassVar[str] = "IAM permissions boundary"
-    key: str = "boundary"
+    key: str
     policy_name: str
     document: Callable[[Context], dict[str, Any]]
     changed_at: float | None = field(default=None, init=False)

@@ -61,7 +61,7 @@ class TableStep(Step[Table]):
     kind: ClassVar[str] = "DynamoDB table"
     arns: ClassVar[tuple[str, str] | None] = ("dynamodb", "table/")
     table_name: str
-    key: str = "table"
+    key: str
 
     @property
     def name(self) -> str:

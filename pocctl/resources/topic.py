@@ -105,7 +105,7 @@ class TopicStep(Step[None]):
     kind: ClassVar[str] = "SNS topic"
     arns: ClassVar[tuple[str, str] | None] = ("sns", "")
     topic_name: str
-    key: str = "topic"
+    key: str
 
     @property
     def name(self) -> str:
@@ -151,8 +151,8 @@ class EmailSubscriptionStep(Step[None]):
     topic_name: str
     email: str | None
     resend: bool = False  # `up --resend-confirmation`: a new mail while it is pending
-    key: str = "subscription"
-    depends_on: tuple[str, ...] = ("topic",)
+    key: str
+    depends_on: tuple[str, ...]
 
     @property
     def name(self) -> str:
