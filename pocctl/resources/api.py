@@ -23,9 +23,9 @@ from pocctl.resources.base import (
     Plan,
     Step,
     arn_parts,
+    destroy_ours,
     diff,
     is_ours,
-    not_ours_note,
     removal,
 )
 from pocctl.resources.recorded import RecordDiffers, api_tags, record_differs
@@ -677,19 +677,24 @@ class ApiStep(Step[ApiState]):
         return api_leftover(ctx, api_id)
 
     def destroy(self, ctx: Context) -> Outcome:
-        with aws_errors(self.key, "GetRestApis"):
-            named = apis_named(ctx, self.api_name)
-        ours = [a for a in named if is_ours(ctx, a.get("tags") or {})]
-        if not ours:
-            if named:
-                ctx.reporter.note(not_ours_note(ctx, self))
-                return Outcome.SKIPPED
-            return Outcome.ABSENT
-        for api in ours:
-            delete(
-                ctx,
-                self.key,
-                "DeleteRestApi",
-                partial(ctx.client("apigateway").delete_rest_api, restApiId=api["id"]),
-            )
-        return Outcome.DELETED
+        def ours(named: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [a for a in named if is_ours(ctx, a.get("tags") or {})]
+
+        def remove(named: list[dict[str, Any]]) -> Outcome:
+            for api in ours(named):
+                delete(
+                    ctx,
+                    self.key,
+                    "DeleteRestApi",
+                    partial(ctx.client("apigateway").delete_rest_api, restApiId=api["id"]),
+                )
+            return Outcome.DELETED
+
+        return destroy_ours(
+            ctx,
+            self,
+            "GetRestApis",
+            lambda: apis_named(ctx, self.api_name) or None,
+            lambda named: bool(ours(named)),
+            remove,
+        )

@@ -19,8 +19,8 @@ from pocctl.resources.base import (
     Plan,
     Step,
     arn_parts,
+    destroy_ours,
     is_ours,
-    not_ours_note,
     removal,
     require_ours,
 )
@@ -132,15 +132,20 @@ class TopicStep(Step[None]):
 
     def destroy(self, ctx: Context) -> Outcome:
         arn = topic_arn(ctx, self.topic_name)
-        with aws_errors(self.key, "GetTopicAttributes"):
-            tags = topic_tags(ctx, arn)
-        if tags is None:
-            return Outcome.ABSENT
-        if not is_ours(ctx, tags):
-            ctx.reporter.note(not_ours_note(ctx, self))
-            return Outcome.SKIPPED
-        delete(ctx, self.key, "DeleteTopic", lambda: ctx.client("sns").delete_topic(TopicArn=arn))
-        return Outcome.DELETED
+
+        def remove(_: dict[str, str]) -> Outcome:
+            sns = ctx.client("sns")
+            delete(ctx, self.key, "DeleteTopic", lambda: sns.delete_topic(TopicArn=arn))
+            return Outcome.DELETED
+
+        return destroy_ours(
+            ctx,
+            self,
+            "GetTopicAttributes",
+            lambda: topic_tags(ctx, arn),
+            lambda tags: is_ours(ctx, tags),
+            remove,
+        )
 
 
 @dataclass(eq=False, kw_only=True)
