@@ -9,9 +9,7 @@ from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from botocore.exceptions import ClientError
-
-from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent
+from pocctl.aws import aws_errors, delete, none_if_absent
 from pocctl.context import Context, Outputs
 from pocctl.errors import ForeignResourceError, StepError
 from pocctl.reporting import Outcome
@@ -303,19 +301,11 @@ class ApiStep(Step[ApiState]):
     def _read(self, ctx: Context, api_id: str) -> ApiState:
         ag = ctx.client("apigateway")
 
-        def absent_is_none(read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-            try:
-                return read()
-            except ClientError as exc:
-                if not is_not_found(exc):
-                    raise
-                return None
-
         resources, models, validators, bad_body, stages = ctx.together(
             lambda: ag.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"],
             lambda: ag.get_models(restApiId=api_id)["items"],
             lambda: ag.get_request_validators(restApiId=api_id)["items"],
-            lambda: absent_is_none(
+            lambda: none_if_absent(
                 lambda: ag.get_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY")
             ),
             lambda: ag.get_stages(restApiId=api_id)["item"],

@@ -48,7 +48,6 @@ from pocctl.resources.base import (
 )
 from pocctl.resources.queues import queue_arn
 
-ACTIVE_STATES = {"Creating", "Enabling", "Enabled", "Updating"}
 CREATE_ONLY = ("StartingPosition",)
 # How Lambda refuses a second mapping of a source and function, naming the first (its wording in
 # hashicorp/terraform-provider-aws#40257, serverless/serverless#8550, tmobile/jazz#74).
@@ -285,7 +284,7 @@ class MappingStep(Step[Mappings]):
         for name, wanted in settings.items():
             if not same_setting(name, keep.get(name), wanted):
                 changes.append(Differs(name, keep.get(name), wanted))
-        if keep.get("State") not in ACTIVE_STATES:
+        if keep.get("State") not in WORKING:
             changes.append(NotEnabled(keep.get("State")))
         if any(recreates(c) for c in changes):
             return Plan(Action.CREATE, tuple(changes), Mappings(None, ours, source))
@@ -590,9 +589,7 @@ class StreamMappingStep(MappingStep):
         if planned is None or planned != source:
             return None
         replaced = [
-            m
-            for m in found.extra
-            if m["EventSourceArn"] == source and m.get("State") in ACTIVE_STATES
+            m for m in found.extra if m["EventSourceArn"] == source and m.get("State") in WORKING
         ]
         if not replaced:
             ctx.reporter.note(
