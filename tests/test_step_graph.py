@@ -69,3 +69,55 @@ def test_the_stack_declares_every_edge_of_the_pipeline() -> None:
         "stream-mapping": {"notifier", "table", "failure-queue"},
         "api": {"queue", "api-role"},
     }
+
+
+def outputs_of_classes() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Per step class of pocctl/resources: which `ctx.outputs` fields its methods read, and
+    which fields its `outputs` hands on (`Outputs(stream_arn=...)`)."""
+    reads: dict[str, set[str]] = {}
+    makes: dict[str, set[str]] = {}
+    for module in RESOURCES.glob("*.py"):
+        for cls in ast.walk(ast.parse(module.read_text())):
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            for node in ast.walk(cls):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Attribute)
+                    and node.value.attr == "outputs"
+                    and isinstance(node.value.value, ast.Name)
+                    and node.value.value.id == "ctx"
+                ):
+                    reads.setdefault(cls.name, set()).add(node.attr)
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id == "Outputs"
+                ):
+                    makes.setdefault(cls.name, set()).update(k.arg for k in node.keywords if k.arg)
+    return reads, makes
+
+
+def classes_of(step: AnyStep) -> set[str]:
+    return {cls.__name__ for cls in type(step).__mro__}
+
+
+def test_a_step_reads_in_ctx_outputs_only_what_a_step_it_waits_for_hands_on() -> None:
+    """A step that reads another's output (the stream mapping, the table's stream) without
+    waiting for it would read None: the graph in stack.py must say so."""
+    reads, makes = outputs_of_classes()
+    built = steps()
+    producers = {
+        field: {s.key for s in built if classes_of(s) & {c for c, f in makes.items() if field in f}}
+        for fields in makes.values()
+        for field in fields
+    }
+    unwaited = {}
+    for step in built:
+        for field in set().union(*(reads.get(c, set()) for c in classes_of(step))):
+            waits_for = set(step.depends_on) | set(step.plan_after)
+            made_by = producers.get(field, set())
+            if not made_by or not made_by <= waits_for:
+                unwaited[step.key] = (field, made_by)
+    assert reads, "no step reads ctx.outputs: the scan finds nothing to check"
+    assert unwaited == {}
