@@ -189,7 +189,7 @@ def wait_for_stop(
 )
 @click.pass_context
 def local(
-    ctx: click.Context,
+    click_ctx: click.Context,
     port: int,
     latency: float,
     fail_rate: float,
@@ -215,7 +215,7 @@ def local(
       pocctl local --aws-timing off     # every change at once, as plain moto
       pocctl local --aws-timing random --seed 7   # AWS's variability, replayable
     """
-    if ctx.invoked_subcommand is not None:
+    if click_ctx.invoked_subcommand is not None:
         return
     from pocctl.local.aws.timing import Timing
 
