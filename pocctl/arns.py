@@ -66,43 +66,62 @@ class Arn:
             return None
 
     @classmethod
-    def build(
-        cls, service: str, region: str, account: str, resource: str, *, regional: bool = True
-    ) -> Arn:
-        """An ARN in `region`'s partition; a global service's (IAM's) names no region."""
-        return cls(partition_of(region), service, region if regional else "", account, resource)
+    def build(cls, service: str, region: str, account: str, resource: str) -> Arn:
+        """An ARN of a resource in `region`, in the region's partition."""
+        return cls(partition_of(region), service, region, account, resource)
+
+    @classmethod
+    def iam(cls, region: str, account: str, resource: str) -> Arn:
+        """An IAM role's, user's or policy's ARN: IAM is global, so it names no region, but
+        its partition is that of the region the call was made in (IAM User Guide, "IAM
+        identifiers": arn:aws-cn:iam::123456789012:... in China)."""
+        return cls(partition_of(region), "iam", "", account, resource)
 
     def __str__(self) -> str:
         fields = (self.partition, self.service, self.region, self.account, self.resource)
         return ":".join(("arn", *fields))
 
-    @property
-    def _separator(self) -> str | None:
-        if self.service in UNTYPED or self.resource.startswith("/"):
-            return None
-        slash, colon = self.resource.find("/"), self.resource.find(":")
-        found = [i for i in (slash, colon) if i > 0]
-        return self.resource[min(found)] if found else None
+    def _typed(self) -> tuple[str, str, str]:
+        """The resource's type, the separator after it, and the rest."""
+        if self.service in UNTYPED:
+            return "", ":", self.resource
+        if self.resource.startswith("/"):  # API Gateway's paths: /restapis/ID/stages/NAME
+            kind, _, rest = self.resource[1:].partition("/")
+            return kind, "/", rest
+        cuts = [i for i in (self.resource.find("/"), self.resource.find(":")) if i > 0]
+        if not cuts:
+            return "", ":", self.resource
+        cut = min(cuts)
+        return self.resource[:cut], self.resource[cut], self.resource[cut + 1 :]
 
     @property
     def resource_type(self) -> str:
-        """ "function", "table", "role", "log-group"; "" when the resource names no type."""
-        separator = self._separator
-        return self.resource.split(separator, 1)[0] if separator else ""
+        """The type the resource names ("function", "table", "role", "log-group",
+        "restapis"), or "" (a queue, a topic)."""
+        return self._typed()[0]
 
     @property
     def resource_id(self) -> str:
         """The resource after its type: "POC-Lambda-1:live", "orders/stream/2026-...",
-        "app/Role"; the whole resource when it names no type."""
-        separator = self._separator
-        return self.resource.split(separator, 1)[1] if separator else self.resource
+        "service-role/POC-Role"; the whole resource when it names no type."""
+        return self._typed()[2]
 
     @property
     def name(self) -> str:
         """The resource's own name: a queue's, a function's (without its qualifier), a table's
         (of its stream's ARN too), a role's (without its path), a topic's (of a subscription's
-        ARN too)."""
+        ARN too), a REST API's id."""
+        _, separator, rest = self._typed()
         if self.service in PATHED:
-            return self.resource_id.rsplit("/", 1)[-1]
-        separator = self._separator or ":"
-        return self.resource_id.split(separator, 1)[0]
+            return rest.rsplit("/", 1)[-1]
+        return rest.split(separator, 1)[0]
+
+
+def function_name(value: str) -> str:
+    """The function a Lambda API call names, however it names it: "my-function", its ARN, a
+    partial ARN ("123456789012:function:my-function") or any of these with a ":qualifier"
+    (Lambda API Reference, e.g. GetFunction, FunctionName)."""
+    arn = Arn.of(value)
+    if arn is not None:
+        return arn.name
+    return value.split(":function:")[-1].split(":")[0]

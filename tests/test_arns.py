@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pocctl.arns import Arn, partition_of
+from pocctl.arns import Arn, function_name, partition_of
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ def test_an_arn_is_built_in_its_regions_partition(region: str, partition: str) -
 
 
 def test_a_global_services_arn_names_no_region_but_keeps_the_partition() -> None:
-    role = Arn.build("iam", "cn-north-1", "123456789012", "role/POC-Role", regional=False)
+    role = Arn.iam("cn-north-1", "123456789012", "role/POC-Role")
     assert str(role) == "arn:aws-cn:iam::123456789012:role/POC-Role"
 
 
@@ -83,7 +83,12 @@ def test_parse_reads_back_what_build_wrote() -> None:
             "POC-Lambda-Role/session",
             "POC-Lambda-Role",
         ),
-        ("arn:aws:apigateway:us-east-1::/restapis/a1b2", "", "/restapis/a1b2", "/restapis/a1b2"),
+        (
+            "arn:aws:apigateway:us-east-1::/restapis/a1b2/stages/prod",
+            "restapis",
+            "a1b2/stages/prod",
+            "a1b2",
+        ),
     ],
 )
 def test_a_resource_holding_colons_and_slashes_keeps_its_type_id_and_name(
@@ -101,3 +106,17 @@ def test_what_is_not_an_arn_is_refused_by_parse_and_none_for_of(text: str) -> No
     with pytest.raises(ValueError, match="not an ARN"):
         Arn.parse(text)
     assert Arn.of(text) is None
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        "POC-Lambda-1",
+        "POC-Lambda-1:live",
+        "123456789012:function:POC-Lambda-1",
+        "arn:aws:lambda:us-east-1:123456789012:function:POC-Lambda-1",
+        "arn:aws-cn:lambda:cn-north-1:123456789012:function:POC-Lambda-1:7",
+    ],
+)
+def test_a_function_is_known_by_its_name_arn_or_partial_arn(named: str) -> None:
+    assert function_name(named) == "POC-Lambda-1"

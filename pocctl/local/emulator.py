@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.config import Config as BotoConfig
 
+from pocctl.arns import Arn, function_name
 from pocctl.local import patches
 from pocctl.local.apigw import USER_REQUEST, ApiGateway
 from pocctl.local.aws import AwsBehaviours
@@ -142,17 +143,17 @@ class Emulator:
         from moto.sns.models import sns_backends
         from moto.sqs.models import sqs_backends
 
-        parts = arn.split(":")
-        if len(parts) < 6:
+        parsed = Arn.of(arn)
+        if parsed is None:
             return []
-        service, region, account, name = parts[2], parts[3], parts[4], parts[5]
+        region, account = parsed.region, parsed.account
         try:
-            if service == "sqs":
-                document = sqs_backends[account][region].queues[name]._policy_json
-            elif service == "sns":
+            if parsed.service == "sqs":
+                document = sqs_backends[account][region].queues[parsed.name]._policy_json
+            elif parsed.service == "sns":
                 document = sns_backends[account][region].topics[arn]._policy_json
-            elif service == "lambda" and name == "function" and len(parts) > 6:
-                function = lambda_backends[account][region].get_function(parts[6])
+            elif parsed.service == "lambda" and parsed.resource_type == "function":
+                function = lambda_backends[account][region].get_function(parsed.name)
                 document = {"Statement": function.policy.statements}
             else:
                 return []
@@ -286,7 +287,7 @@ class Emulator:
         X-Amz-Function-Error: Unhandled and the error as the payload; LogType Tail returns the
         last 4 KB of the invocation's log, base64-encoded, in X-Amz-Log-Result."""
         assert self.invoker is not None
-        name = str(call.params.get("FunctionName", "")).split(":function:")[-1].split(":")[0]
+        name = function_name(str(call.params.get("FunctionName", "")))
         body = environ["wsgi.input"].getvalue()
         try:
             event = json.loads(body or b"{}")
@@ -307,7 +308,7 @@ class Emulator:
         if kind == "DryRun":
             return Reply(204)
         if not self._function_exists(call.region, name):
-            arn = f"arn:aws:lambda:{call.region}:{ACCOUNT}:function:{name}"
+            arn = Arn.build("lambda", call.region, ACCOUNT, f"function:{name}")
             return error(call, 404, "ResourceNotFoundException", f"Function not found: {arn}")
         if kind == "Event":
             threading.Thread(
