@@ -77,8 +77,10 @@ def documents_statements(documents: list[Any]) -> tuple[dict[str, Any], ...]:
 
 def read_principal(client: ClientFor, arn: str) -> RoleSnapshot:
     """A role or user as IAM holds it now (read through the IAM API)."""
-    name = arn.rsplit("/", 1)[-1]
-    return read_user(client, name) if ":user/" in arn else read_role(client, name)
+    principal = Arn.parse(arn)
+    if principal.resource_type == "user":
+        return read_user(client, principal.name)
+    return read_role(client, principal.name)
 
 
 def read_user(client: ClientFor, user_name: str) -> RoleSnapshot:
