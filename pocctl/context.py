@@ -16,6 +16,7 @@ import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from pocctl.arns import Arn
 from pocctl.config import Config
 from pocctl.pacing import LAMBDA_OUTSIDE_QUOTA, LAMBDA_REQUESTS_PER_SECOND, Pacer
 from pocctl.reporting import Reporter, Wait, Why
@@ -416,4 +417,4 @@ class Context:
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.config.region if regional else ""
-        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+        return str(Arn(self.partition, service, region, self.account_id, resource))

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from pocctl.arns import Arn
 from pocctl.aws import aws_errors, delete, none_if_absent
 from pocctl.context import Context, Outputs
 from pocctl.errors import ForeignResourceError, StepError
@@ -127,7 +128,8 @@ def find_api(ctx: Context, api_name: str) -> dict[str, Any] | None:
 
 
 def stage_arn(ctx: Context, api_id: str, stage: str) -> str:
-    return f"arn:{ctx.partition}:apigateway:{ctx.config.region}::/restapis/{api_id}/stages/{stage}"
+    path = f"/restapis/{api_id}/stages/{stage}"
+    return str(Arn(ctx.partition, "apigateway", ctx.config.region, "", path))
 
 
 def made_by_pocctl(ctx: Context, stage: dict[str, Any]) -> bool:

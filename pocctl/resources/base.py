@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
+from pocctl.arns import Arn
 from pocctl.aws import NOT_FOUND_CODES, aws_errors, is_not_found
 from pocctl.config import TAG_KEY
 from pocctl.context import Context, Outputs
@@ -245,8 +246,8 @@ def destroy_ours(
 
 def arn_parts(arn: str) -> tuple[str, str]:
     """An ARN's service and resource: ("sqs", "POC-Queue"), ("lambda", "function:POC-Lambda-1")."""
-    parts = arn.split(":", 5)
-    return parts[2], parts[5] if len(parts) > 5 else ""
+    parsed = Arn.parse(arn)
+    return parsed.service, parsed.resource
 
 
 def removal(ctx: Context, command: str) -> str:

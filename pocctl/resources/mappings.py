@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
+from pocctl.arns import function_name
 from pocctl.aws import (
     IN_USE_CODES,
     NO_FIGURE,
@@ -123,7 +124,7 @@ def function_mappings(ctx: Context, function_name: str) -> list[Mapping]:
 
 
 def mapping_leftover(ctx: Context, mapping: Mapping) -> Leftover:
-    uuid, function = mapping["UUID"], mapping.get("FunctionArn", "").rsplit(":", 1)[-1]
+    uuid, function = mapping["UUID"], function_name(mapping.get("FunctionArn", ""))
     return Leftover(
         MappingStep.kind,
         f"{uuid} ({function})",
