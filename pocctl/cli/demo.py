@@ -22,7 +22,15 @@ DEMO_EMAIL = "you@example.com"
 
 @cli.command()
 @click.option("--keep", is_flag=True, help="Leave the stack up and the emulator running.")
-def demo(keep: bool) -> None:
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also print every AWS call made, and each call the emulator refused as AWS would (a "
+    "role not yet usable by Lambda, a function still Pending): without it, `up` says once what "
+    "it waits for and how many times AWS refused so far.",
+)
+def demo(keep: bool, verbose: bool) -> None:
     """Run the whole pipeline offline: start an emulator, up, test-order, show the email, down.
 
     Needs no AWS account and touches none: everything happens in an emulator on 127.0.0.1.
@@ -33,8 +41,9 @@ def demo(keep: bool) -> None:
     """
     term = Terminal()
     # The refusals AWS's clock makes (a queue name for 60 s, a role not yet usable) are the
-    # waits pocctl itself explains: in a demo, the emulator's own line for each is noise.
-    emulator = start_emulator(term, 0, show_refusals=False)
+    # waits pocctl itself explains, with a count: the emulator's own line for each is noise,
+    # unless asked for.
+    emulator = start_emulator(term, 0, show_refusals=verbose)
     endpoint = emulator.endpoint_url  # type: ignore[attr-defined]
     term.info(f"Started an AWS emulator at {endpoint} (nothing here touches a real account).")
     config = Config(email=DEMO_EMAIL, endpoint_url=endpoint)
@@ -43,7 +52,7 @@ def demo(keep: bool) -> None:
         aws_secret_access_key="pocctl-local",
         region_name=config.region,
     )
-    ctx = Context(config, term, session=session)
+    ctx = verbosely(Context(config, term, session=session), term, verbose)
     with running(emulator) as received:
         raise_failure(deploy(term, ctx))
         for address in follow_confirmation_links(emulator.outbox.messages):  # type: ignore[attr-defined]
@@ -59,7 +68,8 @@ def demo(keep: bool) -> None:
             )
             wait_for_stop(term, received)
             return
-        raise_failure(teardown(term, Context(config, term, session=session)))
+        again = verbosely(Context(config, term, session=session), term, verbose)
+        raise_failure(teardown(term, again))
         failed = result.failed_hop
         if failed is not None:
             raise PocctlError(f"The demo order did not get past '{failed.name}': {failed.detail}")
@@ -67,3 +77,10 @@ def demo(keep: bool) -> None:
             "Demo complete: an order went API -> SQS -> Lambda-1 -> DynamoDB -> Streams "
             "-> Lambda-2 -> SNS -> email, and the stack is gone again."
         )
+
+
+def verbosely(ctx: Context, term: Terminal, verbose: bool) -> Context:
+    """With --verbose, the context's AWS calls are printed as they are made."""
+    if verbose:
+        ctx.calls.listeners.append(term.call)
+    return ctx
