@@ -21,7 +21,11 @@ DEMO_EMAIL = "you@example.com"
 
 
 @cli.command()
-@click.option("--keep", is_flag=True, help="Leave the stack up and the emulator running.")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Skip the down: leave the stack up and the emulator running, until Ctrl-C.",
+)
 @click.option(
     "--verbose",
     "-v",
