@@ -12,23 +12,30 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from pocctl.aws import retry_while_role_propagates
 from pocctl.cli import cli
+from pocctl.cli.options import Runtime
 from pocctl.config import Config
 from pocctl.context import Context, new_session
+from pocctl.local.emulator import Emulator
 from pocctl.reporting import RecordingReporter, Wait, Why
 from pocctl.resources import iam
 
+from . import test_silences
 from .emulated import TIMING
 from .test_docs import quick_start
 from .test_weather import Clock  # moved on by the pauses: a retry loop takes no real time
 
 ROLE_REFUSED = "The role defined for the function cannot be assumed by Lambda."
-WAIT_WITH_COUNT = re.compile(
-    r"^\.\.\. waiting for POC-Lambda-\d's role \(.*; refused (once|\d+ times) so far\)", re.M
-)
+
+
+def says_the_role_wait_with_a_count(output: str, stack: str = "POC") -> bool:
+    role_wait = (
+        rf"^\.\.\. waiting for {stack}-Lambda-\d's role \(.*; refused (once|\d+ times) so far\)"
+    )
+    return re.search(role_wait, output, re.M) is not None
 
 
 def role_not_yet_usable() -> ClientError:
@@ -88,7 +95,7 @@ def run_first_command(*flags: str) -> Any:
 def test_the_readme_first_command_says_each_wait_once_with_a_count_not_each_refusal() -> None:
     output = run_first_command().output
     assert "refused:" not in output
-    assert WAIT_WITH_COUNT.search(output), output
+    assert says_the_role_wait_with_a_count(output), output
 
 
 @pytest.mark.slow
@@ -97,3 +104,28 @@ def test_with_verbose_the_first_command_shows_every_refusal() -> None:
     output = run_first_command("-v").output
     assert f"[local] lambda:CreateFunction refused: {ROLE_REFUSED}" in output
     assert "  aws lambda CreateFunction  [writer]" in output
+
+
+# AWS's clock at full length, moved by pocctl's own pauses: IAM's seconds take no time.
+clock = test_silences.clock
+aws_clock_emulator = test_silences.aws_clock_emulator
+
+
+def up(emulator: Emulator, clock: Clock, *flags: str) -> Result:
+    runtime = Runtime(sleep=clock.sleep, clock=clock)
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+    done = CliRunner().invoke(cli, ["up", *flags], obj=runtime, env=env)
+    assert done.exit_code == 0, done.output
+    return done
+
+
+def test_up_says_the_wait_for_a_role_with_a_count_and_with_v_each_refusal(
+    aws_clock_emulator: Emulator, clock: Clock
+) -> None:
+    calm = up(aws_clock_emulator, clock, "--stack", "calm").output
+    assert says_the_role_wait_with_a_count(calm, "calm"), calm
+    assert ROLE_REFUSED not in calm
+
+    verbose = up(aws_clock_emulator, clock, "--stack", "loud", "-v").output
+    refusal = f"  aws lambda CreateFunction answered InvalidParameterValueException: {ROLE_REFUSED}"
+    assert refusal in verbose.splitlines(), verbose

@@ -30,9 +30,10 @@ DEMO_EMAIL = "you@example.com"
     "--verbose",
     "-v",
     is_flag=True,
-    help="Also print every AWS call made, and each call the emulator refused as AWS would (a "
-    "role not yet usable by Lambda, a function still Pending): without it, `up` says once what "
-    "it waits for and how many times AWS refused so far.",
+    help="Also print every AWS call made with each error AWS answered, and each call the "
+    "emulator refused as AWS would, the functions' own included (a role not yet usable by "
+    "Lambda, a function still Pending): without it, `up` says once what it waits for and how "
+    "many times AWS refused so far.",
 )
 def demo(keep: bool, verbose: bool) -> None:
     """Run the whole pipeline offline: start an emulator, up, test-order, show the email, down.
@@ -56,7 +57,14 @@ def demo(keep: bool, verbose: bool) -> None:
         aws_secret_access_key="pocctl-local",
         region_name=config.region,
     )
-    ctx = verbosely(Context(config, term, session=session), term, verbose)
+
+    def context() -> Context:
+        made = Context(config, term, session=session)
+        if verbose:
+            term.follow(made)
+        return made
+
+    ctx = context()
     with running(emulator) as received:
         raise_failure(deploy(term, ctx))
         for address in follow_confirmation_links(emulator.outbox.messages):  # type: ignore[attr-defined]
@@ -72,8 +80,7 @@ def demo(keep: bool, verbose: bool) -> None:
             )
             wait_for_stop(term, received)
             return
-        again = verbosely(Context(config, term, session=session), term, verbose)
-        raise_failure(teardown(term, again))
+        raise_failure(teardown(term, context()))
         failed = result.failed_hop
         if failed is not None:
             raise PocctlError(f"The demo order did not get past '{failed.name}': {failed.detail}")
@@ -81,10 +88,3 @@ def demo(keep: bool, verbose: bool) -> None:
             "Demo complete: an order went API -> SQS -> Lambda-1 -> DynamoDB -> Streams "
             "-> Lambda-2 -> SNS -> email, and the stack is gone again."
         )
-
-
-def verbosely(ctx: Context, term: Terminal, verbose: bool) -> Context:
-    """With --verbose, the context's AWS calls are printed as they are made."""
-    if verbose:
-        ctx.calls.listeners.append(term.call)
-    return ctx
