@@ -133,7 +133,7 @@ def retry_while_role_propagates(
                     raise
                 if waited >= PROPAGATION_LIMIT_SECONDS:
                     raise
-            waiting.pause(delay)
+            waiting.pause(delay, refused=True)
             waited += delay
             delay = min(delay * 1.5, PROPAGATION_RETRY_CAP)
 
@@ -159,7 +159,7 @@ def retry_on_codes(
                     answered = f"it answered {error_code(exc)}; {NO_FIGURE}"
                     refused = Why("AWS to accept the request", answered)
                     waiting.because(refused)
-            waiting.pause(delay)
+            waiting.pause(delay, refused=True)
             waited += delay
             delay = min(delay * 2, 8.0)
 

@@ -128,7 +128,7 @@ class RetryingClient:
                         # No AWS document says how long a conflict lasts.
                         reason = f"{busy} ({code}); AWS gives no figure for how long"
                         waiting.because(Why(f"API Gateway to take {name}", reason))
-                    waiting.pause(delay)
+                    waiting.pause(delay, refused=True)
                     waited += delay
                     delay = min(delay * 2, 2.0)
 
@@ -188,6 +188,7 @@ class Waiting:
         self._why = why
         self._began = ctx.clock() if began is None else began
         self._reported = False
+        self._refusals = 0
 
     def __enter__(self) -> Waiting:
         return self
@@ -207,8 +208,10 @@ class Waiting:
         self._why = why
         return self
 
-    def pause(self, seconds: float, *, said: bool = False) -> None:
-        """Sleep; `said`: the caller has told users about this pause already (a note)."""
+    def pause(self, seconds: float, *, said: bool = False, refused: bool = False) -> None:
+        """Sleep; `said`: the caller has told users about this pause already (a note);
+        `refused`: AWS refused the call the loop retries after this pause (counted, and said)."""
+        self._refusals += refused
         started = self._ctx.clock()
         waited = started - self._began
         if waited + seconds >= REPORT_AFTER and not said:
@@ -220,7 +223,7 @@ class Waiting:
         _, step, _ = getattr(self._ctx._working, "label", (None, None, None))
         why = self._why or Why(f"{step or 'AWS'}", "AWS has not finished yet")
         self._reported = True
-        self._ctx.reporter.waiting(Wait(step, self._loop, why, waited))
+        self._ctx.reporter.waiting(Wait(step, self._loop, why, waited, self._refusals))
 
 
 class Context:

@@ -49,9 +49,15 @@ LATE_LINES_MS = 10 * 60 * 1000
 def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs: Any) -> None:
     """Print the functions' CloudWatch log lines, both interleaved by time.
 
-    Each line starts with its time (and its date, when a line is not from today) and the
-    function that wrote it. Works the same against
-    `pocctl local`, where the functions' output is written to the emulator's CloudWatch Logs.
+    Each line starts with its time, in local time (and its date, when a line is not from
+    today), and the function that wrote it. Lines of the same millisecond keep CloudWatch's
+    order (as ingested), so an invocation reads START ... END, REPORT. CloudWatch Logs receives
+    a function's lines a little after it runs: when a function has no line in the window yet,
+    it reads again every second for up to 15 s, until each has lines and two reads bring
+    nothing new (so `pocctl logs` right after `test-order` shows that order's lines from both
+    functions; a function that logged earlier in the window is not waited for). Only the lines
+    go to stdout; progress and notes go to stderr. Works the same against `pocctl local`,
+    where the functions' output is written to the emulator's CloudWatch Logs.
 
     \b
     Examples:

@@ -78,7 +78,13 @@ def aws_options(command: F) -> F:
             "[env: AWS_ENDPOINT_URL]",
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only errors and the result."),
-        click.option("--verbose", "-v", is_flag=True, help="Also print every AWS call made."),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            help="Also print every AWS call made, and each error AWS answered (the refusals "
+            "`up` waits out included).",
+        ),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -273,6 +279,6 @@ def _context(
         config, reporter or term, session=session, sleep=world.sleep, clock=world.clock
     )
     if flags.verbose:
-        context.calls.listeners.append(term.call)
+        term.follow(context)
     context.preflight()
     return context
