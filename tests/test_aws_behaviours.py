@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import urllib.request
 import zipfile
@@ -485,21 +486,123 @@ def test_default_local_timing_is_on_at_real_durations() -> None:
     assert Timing(scale=0.1).seconds("queue_name_reuse") == pytest.approx(6.0)
 
 
+class IdleStream:
+    """A stream with nothing in it, read by a poller on the test's clock: each of the poller's
+    pauses moves the clock on by as long, at once, until `seconds` have passed."""
+
+    TABLE_STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/tbl/stream/2026-01-01T00:00:00"
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        self.clock = clock
+        self.until = clock.now + seconds
+        self.polls: list[float] = []  # when the poller looked at the stream
+
+    def stream_length(self, account: str, region: str, table: str) -> int:
+        self.polls.append(self.clock.now)
+        return 0
+
+    def client(self, service: str, region: str, role: str = "") -> Any:
+        return self
+
+    # What the poller asks of Lambda and DynamoDB Streams (as its function's role).
+    def get_function_configuration(self, FunctionName: str) -> dict[str, str]:
+        return {"Role": "arn:aws:iam::123456789012:role/reader"}
+
+    def list_streams(self, TableName: str) -> dict[str, Any]:
+        return {"Streams": [{"StreamArn": self.TABLE_STREAM}]}
+
+    def describe_stream(self, StreamArn: str) -> dict[str, Any]:
+        return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
+
+    def get_shard_iterator(self, **_: Any) -> dict[str, str]:
+        return {"ShardIterator": "at-the-end"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        return {"Records": [], "NextShardIterator": ShardIterator}
+
+
+class PausesOnTheClock(threading.Event):
+    """A poller's `stopped`: its pauses pass on the test's clock; stopped once time is up."""
+
+    def __init__(self, stream: IdleStream) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None, "the poller pauses for a while, not until stopped"
+        self.stream.clock.now += timeout
+        if self.stream.clock.now >= self.stream.until:
+            self.set()
+        return self.is_set()
+
+
 @pytest.mark.parametrize(
-    ("timing", "every"),
-    [(Timing(), 0.25), (Timing(scale=0.02), 0.25), (Timing(enabled=False), 0.1)],
+    ("timing", "per_second"),
+    [(Timing(), 4), (Timing(scale=0.02), 4), (Timing(enabled=False), 10)],
 )
 def test_an_idle_stream_is_polled_four_times_a_second_as_aws_does(
-    timing: Timing, every: float
+    timing: Timing, per_second: int, clock: Clock
 ) -> None:
+    stream = IdleStream(clock, seconds=10)
     with Emulator(port=0, timing=timing) as running:
-        assert running.supervisor.stream_poll_every == pytest.approx(every)
+        supervisor = running.supervisor
+        supervisor.stop()  # it makes the poller below, with the emulator's settings, itself
+        supervisor.join()
+        supervisor.client, supervisor.role_client = stream.client, stream.client
+        mapping = {
+            "UUID": "4f2c1d3e-0000-0000-0000-000000000000",
+            "EventSourceArn": IdleStream.TABLE_STREAM,
+            "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:reader",
+        }
+        poller = supervisor.make_poller(mapping)
+    assert isinstance(poller, StreamPoller)
+    poller.peek, poller.stopped = stream, PausesOnTheClock(stream)  # type: ignore[assignment]
+    began = clock.now
+    poller.poll()  # here, until the clock has moved on 10 s
+    # After the first second (an idle poller backs off to its rate), second by second:
+    settled = [t - began for t in stream.polls if t - began >= 1.0]
+    for second in range(1, 9):
+        in_it = [t for t in settled if second <= t < second + 1]
+        assert len(in_it) == per_second, (second, in_it)
+
+
+# What names a source: an address, a public issue (owner/repo#N), or an AWS document by title.
+NAMED_SOURCE = re.compile(
+    r"https?://\S+"
+    r"|\b[\w.-]+/[\w.-]+#\d+"
+    r"|\b(?:[A-Z][\w-]* )+(?:User Guide|Developer Guide|API reference)\b"
+    r"|\bAWS What's New\b"
+)
+# A range may lean on its rule's own source, or say there is none to lean on.
+LEANS_ON_ITS_RULE = re.compile(r"same pages?|documented|no figure (?:is )?published")
+TAKEN_FROM = re.compile(r"taken as (\w+)'s range")
 
 
 def test_every_rule_names_its_source() -> None:
     for name, rule in RULES.items():
         assert rule.seconds > 0, name
-        assert len(rule.source) > 40, name
+        assert NAMED_SOURCE.search(rule.source), f"{name}: no source named in {rule.source!r}"
+        if not rule.range_source:
+            assert not rule.varies, f"{name}: a range without a source"
+            continue
+        taken = TAKEN_FROM.search(rule.range_source)
+        assert (
+            NAMED_SOURCE.search(rule.range_source)
+            or LEANS_ON_ITS_RULE.search(rule.range_source)
+            or (taken and taken.group(1) in RULES)
+        ), f"{name}: its range names no source: {rule.range_source!r}"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "x" * 60,
+        "a typical observation, about a second or so, nobody wrote it down anywhere",
+        "see the docs",
+    ],
+)
+def test_a_source_that_names_nothing_is_not_taken_for_one(source: str) -> None:
+    assert not NAMED_SOURCE.search(source)
 
 
 def test_a_deleted_queue_still_answers_everything_while_its_deletion_lasts(

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import sys
+import threading
 import time
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 
@@ -12,6 +16,51 @@ from pocctl.engine import DependencyError, Engine, ordered
 from pocctl.errors import ForeignResourceError, StepError
 from pocctl.reporting import Outcome
 from pocctl.resources.base import Plan, Step
+
+
+def blocked_in_turn(thread: int) -> bool:
+    """The thread is parked in threading's wait inside `ctx.wait_turn`: it waits for its turn
+    (a snapshot of its stack, so passing through `wait_turn` without blocking never counts)."""
+    frame = sys._current_frames().get(thread)
+    if frame is None or frame.f_code.co_filename != threading.__file__:
+        return False
+    while frame is not None:
+        if frame.f_code.co_name == "wait_turn":
+            return True
+        frame = frame.f_back
+    return False
+
+
+class Teardown:
+    """Watches a `down` from the steps' threads. A step may hold its deletion until the steps
+    that must be deleted after it are parked waiting for their turn (or done): without turns
+    they would then delete first, so a wrong order shows every time, not by chance."""
+
+    def __init__(self) -> None:
+        self.threads: dict[str, int] = {}
+        self.done: set[str] = set()
+        self.changed = threading.Condition()
+
+    def started(self, key: str) -> None:
+        with self.changed:
+            self.threads[key] = threading.get_ident()
+            self.changed.notify_all()
+
+    def finished(self, key: str) -> None:
+        with self.changed:
+            self.done.add(key)
+            self.changed.notify_all()
+
+    def hold_until_waiting(self, keys: Iterable[str], deadline: float = 10.0) -> None:
+        def settled(key: str) -> bool:
+            thread = self.threads.get(key)
+            return key in self.done or (thread is not None and blocked_in_turn(thread))
+
+        until = time.monotonic() + deadline
+        with self.changed:
+            while not all(settled(key) for key in keys):
+                assert time.monotonic() < until, f"{sorted(keys)} neither waited nor finished"
+                self.changed.wait(0.01)  # blocking shows in no notification: look again
 
 
 class FakeStep(Step):
@@ -25,6 +74,7 @@ class FakeStep(Step):
         self.fail_apply = False
         self.fail_destroy = False
         self.foreign = False
+        self.teardown: Teardown | None = None
 
     @property
     def name(self) -> str:
@@ -43,14 +93,30 @@ class FakeStep(Step):
         self.exists = True
 
     def destroy(self, ctx: Context) -> Outcome:
-        self.log.append(f"destroy {self.key}")
-        ctx.wait_turn()  # as every deletion does (pocctl.aws.delete)
-        if self.fail_destroy:
-            raise StepError(self.key, "Delete", "Boom", "it broke")
-        if not self.exists:
-            return Outcome.ABSENT
-        self.exists = False
-        return Outcome.DELETED
+        if self.teardown:
+            self.teardown.started(self.key)
+        try:
+            self.look()
+            ctx.wait_turn()  # as every deletion does (pocctl.aws.delete)
+            if self.teardown:  # those deleted after this step: dependencies
+                self.teardown.hold_until_waiting(self.depends_on)
+            self.delete()
+            self.log.append(f"destroy {self.key}")
+            if self.fail_destroy:
+                raise StepError(self.key, "Delete", "Boom", "it broke")
+            if not self.exists:
+                return Outcome.ABSENT
+            self.exists = False
+            return Outcome.DELETED
+        finally:
+            if self.teardown:
+                self.teardown.finished(self.key)
+
+    def look(self) -> None:
+        """Is it there, is it ours: runs before the step's turn."""
+
+    def delete(self) -> None:
+        """The deletion itself, once it is the step's turn."""
 
 
 @pytest.fixture
@@ -123,6 +189,9 @@ def test_down_runs_in_reverse_and_keeps_going_past_a_failure(
     log.clear()
     queue = next(s for s in chain if s.key == "queue")
     queue.fail_destroy = True
+    teardown = Teardown()
+    for step in chain:
+        step.teardown = teardown
     report = Engine(ctx, chain).down()
     order = [entry.split()[1] for entry in log]
     assert order.index("api") < order.index("queue") < order.index("dlq")
@@ -175,11 +244,11 @@ class TimedStep(FakeStep):
         self._timed(self.spans)
         super().apply(ctx, plan)
 
-    def destroy(self, ctx: Context) -> Outcome:
-        self._timed(self.looks)  # is it there, is it ours
-        ctx.wait_turn()
+    def look(self) -> None:
+        self._timed(self.looks)
+
+    def delete(self) -> None:
         self._timed(self.spans)
-        return super().destroy(ctx)
 
 
 def timed_chain(log: list[str], spans: dict[str, tuple[float, float]]) -> list[FakeStep]:
@@ -213,8 +282,11 @@ def test_down_deletes_dependents_first_and_looks_at_everything_at_once(
     assert Engine(ctx, steps).up().ok
     spans.clear()
     looks: dict[str, tuple[float, float]] = {}
+    teardown = Teardown()
     for step in steps:
         step.looks = looks
+        # One worker starts them one by one in order: what follows has not started yet.
+        step.teardown = teardown if workers > 1 else None
     assert Engine(ctx, steps, workers=workers).down().ok
     assert spans["api"][1] <= spans["queue"][0] <= spans["queue"][1] <= spans["dlq"][0]
     assert spans["api"][1] <= spans["role"][0]
@@ -296,7 +368,19 @@ def test_together_runs_side_by_side_labels_lanes_and_raises_after_all_ran(ctx: C
 
 
 def test_the_preflight_makes_the_stacks_clients_while_it_waits_for_aws(ctx: Context) -> None:
+    wanted = {"iam", "dynamodb", "sqs", "sns", "logs", "lambda", "apigateway"}
+    made_meanwhile: list[set[str]] = []
+
+    def while_sts_answers(**_: Any) -> None:
+        """Holds the call to AWS until the clients are made (or a deadline passes): made one
+        after the other instead, they never are while it waits."""
+        until = time.monotonic() + 10
+        while not wanted <= set(ctx._clients) and time.monotonic() < until:
+            time.sleep(0.01)  # polling a condition with a deadline
+        made_meanwhile.append(set(ctx._clients))
+
+    ctx.session.events.register("before-call.sts.GetCallerIdentity", while_sts_answers)
     assert ctx.preflight() == "123456789012"
+    assert len(made_meanwhile) == 1 and made_meanwhile[0] >= wanted
     made = {call.service for call in ctx.calls.calls}
     assert made == {"sts"}  # only the one call
-    assert set(ctx._clients) >= {"iam", "dynamodb", "sqs", "sns", "logs", "lambda", "apigateway"}

@@ -4,7 +4,9 @@ of its log, as `aws lambda invoke --log-type Tail` shows them; exit 1 when it fa
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import re
 import socket
 import zipfile
 from pathlib import Path
@@ -61,6 +63,23 @@ def made_with(
     )
 
 
+def shown_tail(output: str) -> list[str]:
+    """The lines `invoke` shows under "Log tail:" (each indented by two spaces)."""
+    lines = output.splitlines()
+    after = lines[lines.index("Log tail:") + 1 :]
+    return [line[2:] for line in itertools.takewhile(lambda line: line.startswith("  "), after)]
+
+
+def one_invocation(tail: list[str]) -> list[str]:
+    """The function's own lines, between the START and the END and REPORT of one request."""
+    start = re.fullmatch(r"START RequestId: (\S+) Version: \$LATEST", tail[0])
+    assert start, tail
+    request = start.group(1)
+    assert tail[-2] == f"END RequestId: {request}", tail
+    assert re.match(rf"REPORT RequestId: {request}\s+Duration: ", tail[-1]), tail
+    return tail[1:-2]
+
+
 def rows(ctx: Context) -> list[dict[str, Any]]:
     return list(ctx.client("dynamodb").scan(TableName="inv-orders")["Items"])
 
@@ -73,10 +92,11 @@ def test_function_1_stores_a_sample_order_and_shows_its_log(
     assert result.exit_code == 0, result.output
     assert "inv-Lambda-1 returned:" in result.output
     assert '"batchItemFailures": []' in result.output
-    assert "START RequestId: " in result.output and "REPORT RequestId: " in result.output
-    assert '"event": "order_stored"' in result.output
+    (logged,) = one_invocation(shown_tail(result.output))
+    stored = json.loads(logged)
+    assert stored["event"] == "order_stored" and stored["item"] == "latex gloves"
     assert "inv-Lambda-1 succeeded: 1 stored." in result.output
-    assert "(order " in result.output and "): stored" in result.output
+    assert f"(order {stored['orderID']}): stored" in result.output
     assert len(rows(stack)) == before + 1
 
 
@@ -89,6 +109,7 @@ def test_function_2_publishes_the_sample_rows_notification(
     assert document["ok"] is True and document["command"] == "invoke"
     assert document["function"] == "inv-Lambda-2" and document["function_error"] is None
     assert '"event": "order_notified"' in document["log_tail"]
+    assert one_invocation(document["log_tail"].splitlines())
     (order_id,) = [
         json.loads(line)["orderID"]
         for line in document["log_tail"].splitlines()
@@ -128,7 +149,9 @@ def test_a_function_that_raises_is_an_error_with_its_message(
     result = CliRunner().invoke(cli, args, input=json.dumps(event), env=env)
     assert result.exit_code == 1
     assert "Error: raiseinv-Lambda-1 failed: {'errorType': 'ValueError'" in result.output
-    assert "Log tail:" in result.output and "ValueError" in result.output
+    logged = one_invocation(shown_tail(result.output))
+    assert logged[0] == "Traceback (most recent call last):"
+    assert "    raise ValueError('boom')" in logged and "ValueError: boom" in logged
     assert "m1 (order m1): failed, the function raised ValueError: boom" in result.output
 
 

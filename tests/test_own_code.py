@@ -157,12 +157,26 @@ def test_init_handlers_keeps_an_existing_pocctl_toml_and_adds_the_line(tmp_path:
     assert settings["handlers"]["value"] == "src/fns"
 
 
+@pytest.mark.parametrize("given_by", ["flag", "env", "file"])
 def test_the_directory_wins_over_the_built_in_code_by_flag_env_or_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws: None, given_by: str
 ) -> None:
-    monkeypatch.setenv("POCCTL_HANDLERS", "elsewhere")
-    settings = json.loads(CliRunner().invoke(cli, ["config", "--json"]).stdout)["settings"]
-    assert settings["handlers"] == {"value": "elsewhere", "source": "env POCCTL_HANDLERS"}
+    shutil.copytree(bundled_dir("handlers"), tmp_path / "mine")
+    flags = []
+    if given_by == "flag":
+        flags = ["--handlers", "mine"]
+    elif given_by == "env":
+        monkeypatch.setenv("POCCTL_HANDLERS", "mine")
+    else:
+        (tmp_path / "pocctl.toml").write_text('handlers = "mine"\n')
+    result = CliRunner().invoke(cli, ["up", "--dry-run", *flags])
+    assert result.exit_code == 0, result.output
+    assert "Code: mine/ @ " in result.output
+    assert "built-in" not in result.output
+    if given_by != "flag":  # `config` takes no --handlers
+        settings = json.loads(CliRunner().invoke(cli, ["config", "--json"]).stdout)["settings"]
+        source = "env POCCTL_HANDLERS" if given_by == "env" else "pocctl.toml"
+        assert settings["handlers"] == {"value": "mine", "source": source}
 
 
 def test_each_function_gets_its_own_zip_so_one_handler_changes_one_function(

@@ -1,8 +1,9 @@
 """`pocctl redrive`, and the dead-letter queue redrive `pocctl local` acts out for it (SQS's
 StartMessageMoveTask, ListMessageMoveTasks, CancelMessageMoveTask); `status` naming the orders
 in the dead-letter queue with the writer's last error; `pocctl ls` finding every stack (and
-what is left of one). One emulator and two stacks serve them all: a healthy one, and one whose
-writer fails."""
+what is left of one). One emulator serves them all, with two shared stacks: a healthy one,
+whose tests leave its dead-letter queue empty, and one whose writer fails, whose tests only add
+to its dead-letter queue; a test that counts that queue has a failing stack of its own."""
 
 from __future__ import annotations
 
@@ -36,14 +37,20 @@ def stack(emulator: Emulator) -> Context:
     return up_local(emulator, "red")
 
 
-@pytest.fixture(scope="module")
-def broken(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Context:
-    """A stack whose writer fails on every order."""
-    handlers = tmp_path_factory.mktemp("broken") / "handlers"
+def deploy_broken(emulator: Emulator, directory: Path, stack: str) -> Context:
+    """A stack whose writer fails on every order, from a copy of the handlers in `directory`."""
+    handlers = directory / "handlers"
     shutil.copytree(bundled_dir("handlers"), handlers)
     writer = handlers / "order_writer.py"
     writer.write_text(writer.read_text() + BROKEN)
-    return up_local(emulator, "bad", handlers=str(handlers))
+    return up_local(emulator, stack, handlers=str(handlers))
+
+
+@pytest.fixture(scope="module")
+def broken(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Context:
+    """A failing stack shared by tests that don't count its dead letters exactly: each adds its
+    own, and a redrive's orders come back there later, whenever SQS gives up on them again."""
+    return deploy_broken(emulator, tmp_path_factory.mktemp("broken"), "bad")
 
 
 def pocctl(emulator: Emulator, stack: str, *args: str) -> Result:
@@ -269,18 +276,19 @@ def test_redrive_follows_its_own_task_not_the_previous_one(
 
 
 def test_status_counts_the_dead_letters_with_the_writers_last_error(
-    emulator: Emulator, broken: Context
+    emulator: Emulator, tmp_path: Path
 ) -> None:
-    assert pocctl(emulator, "bad", "invoke", "1").exit_code == 1  # logs the writer's failure
-    dead_letter(broken, json.dumps({"item": "stuck"}))
-    result = pocctl(emulator, "bad", "status", "--json")
+    counted = deploy_broken(emulator, tmp_path, "cnt")  # its own: the count must be exact
+    assert pocctl(emulator, "cnt", "invoke", "1").exit_code == 1  # logs the writer's failure
+    dead_letter(counted, json.dumps({"item": "stuck"}))
+    result = pocctl(emulator, "cnt", "status", "--json")
     assert result.exit_code == 1
     document = json.loads(result.stdout)
     dlq = document["resources"]["dlq"]
     assert dlq["waiting"] == 1
     assert "writer broken on purpose" in dlq["last_error"]
     (problem,) = [p for p in document["problems"] if "dead-letter queue" in p]
-    assert problem.startswith("1 order(s) in the dead-letter queue bad-Queue-DLQ")
+    assert problem.startswith("1 order(s) in the dead-letter queue cnt-Queue-DLQ")
     assert "`pocctl redrive`" in problem and "writer broken on purpose" in problem
     assert "last error: " in result.stderr
 
@@ -321,11 +329,9 @@ def test_redrive_after_the_fix_does_not_repeat_the_error_from_before_it(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     # Issue 21, item 11: redrive repeated the writer's last error from before the fix.
+    ctx = deploy_broken(emulator, tmp_path, "fixd")
     handlers = tmp_path / "handlers"
-    shutil.copytree(bundled_dir("handlers"), handlers)
     writer = handlers / "order_writer.py"
-    writer.write_text(writer.read_text() + BROKEN)
-    ctx = up_local(emulator, "fixd", handlers=str(handlers))
     assert pocctl(emulator, "fixd", "invoke", "1").exit_code == 1  # logs the writer's failure
     dead_letter(ctx, json.dumps({"item": "fixed since"}))
     assert "writer broken on purpose" in pocctl(emulator, "fixd", "status").output

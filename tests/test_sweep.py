@@ -27,7 +27,8 @@ def session(aws: None) -> Any:
 
 
 def test_a_clean_down_says_the_sweep_found_nothing(runner: CliRunner, session: Any) -> None:
-    runner.invoke(cli, ["up"])
+    up = runner.invoke(cli, ["up"])
+    assert up.exit_code == 0, up.output
     result = runner.invoke(cli, ["down", "--yes"])
     assert result.exit_code == 0
     assert (
@@ -40,7 +41,8 @@ def test_a_clean_down_says_the_sweep_found_nothing(runner: CliRunner, session: A
 def test_leftovers_of_the_stack_are_listed_with_how_to_remove_them(
     runner: CliRunner, session: Any
 ) -> None:
-    runner.invoke(cli, ["up"])
+    up = runner.invoke(cli, ["up"])
+    assert up.exit_code == 0, up.output
     # Things tagged as the stack's that its steps don't manage (made by hand, or by an older
     # version of pocctl), and look-alikes that are not the stack's at all.
     sqs, iam, logs = session.client("sqs"), session.client("iam"), session.client("logs")
@@ -83,7 +85,8 @@ def test_leftovers_of_the_stack_are_listed_with_how_to_remove_them(
 def test_down_removes_test_order_queues_a_killed_test_order_left(
     runner: CliRunner, session: Any
 ) -> None:
-    runner.invoke(cli, ["up"])
+    up = runner.invoke(cli, ["up"])
+    assert up.exit_code == 0, up.output
     sqs = session.client("sqs")
     sqs.create_queue(QueueName="POC-test-order-0badf00d", tags=TAGS)
     sqs.create_queue(QueueName="POC-test-order-notours")  # untagged: not pocctl's
@@ -99,10 +102,11 @@ def test_a_sweep_that_is_not_allowed_says_so_instead_of_claiming_success(
     deployed: Context,
 ) -> None:
     ctx = fresh(deployed)
-    FailCalls(
+    denied = FailCalls(
         ctx.client("resourcegroupstaggingapi"), "GetResources", "AccessDeniedException", "no", 1
     )
     result = sweep(ctx, build_steps(ctx.config))
+    assert denied.failed == 1
     assert result.left == []
     assert result.incomplete is not None
     assert "could not sweep for leftovers (AccessDeniedException)" in result.incomplete
@@ -114,9 +118,11 @@ def test_what_goes_between_two_of_the_sweeps_calls_counts_as_gone(deployed: Cont
     # its tags are read: AWS finished deleting them meanwhile. Nothing is left, nothing failed.
     ctx = fresh(deployed)
     gone = "ResourceNotFoundException"
-    FailCalls(ctx.client("lambda"), "ListTags", gone, "Mapping not found", 2)
-    FailCalls(ctx.client("dynamodb"), "ListTagsOfResource", gone, "Table not found", 2)
+    mappings = FailCalls(ctx.client("lambda"), "ListTags", gone, "Mapping not found", 2)
+    table = FailCalls(ctx.client("dynamodb"), "ListTagsOfResource", gone, "Table not found", 2)
     result = sweep(ctx, build_steps(ctx.config))
+    assert mappings.failed == 2, "each of the two mappings was read and found gone"
+    assert table.failed >= 1, "the table was read and found gone"
     assert result.incomplete is None
     kinds = {item.kind for item in result.left}
     assert "event source mapping" not in kinds and "DynamoDB table" not in kinds
