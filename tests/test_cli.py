@@ -7,18 +7,15 @@ import re
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.context import new_session
 
+from .cli_runs import run, up_ok
 from .faults import FailCalls, runtime_with
 from .inventory import everything, flatten
-
-
-def run(runner: CliRunner, *args: str, **kwargs: Any) -> Result:
-    return runner.invoke(cli, list(args), catch_exceptions=False, **kwargs)
 
 
 @pytest.fixture
@@ -28,15 +25,13 @@ def session(aws: None) -> Any:
 
 
 def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:
-    first = run(runner, "up", "--email", "ops@example.com")
-    assert first.exit_code == 0, first.output
+    first = up_ok(runner, "--email", "ops@example.com")
     assert "+ created      DynamoDB table orders" in first.output
     assert "Stack POC is up" in first.output and "17 created, 0 updated" in first.output
     assert "Order endpoint: https://" in first.output and "/prod/order" in first.output
     assert "The API is public" in first.output and "up to 10 requests/s (burst 20)" in first.output
 
-    second = run(runner, "up", "--email", "ops@example.com")
-    assert second.exit_code == 0
+    second = up_ok(runner, "--email", "ops@example.com")
     assert "0 created, 0 updated, 17 unchanged" in second.output
 
     down = run(runner, "down", "--yes")
@@ -49,7 +44,7 @@ def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:
 def test_down_without_a_terminal_or_yes_refuses_and_deletes_nothing(
     runner: CliRunner, session: Any
 ) -> None:
-    run(runner, "up")
+    up_ok(runner)
     before = everything(session)
     result = runner.invoke(cli, ["down"])
     assert result.exit_code == 1
@@ -61,7 +56,7 @@ def test_down_without_a_terminal_or_yes_refuses_and_deletes_nothing(
 
 
 def test_down_asks_and_a_no_keeps_everything(runner: CliRunner, session: Any) -> None:
-    run(runner, "up")
+    up_ok(runner)
     before = everything(session)
     at_a_terminal = Runtime(stdin_is_terminal=lambda: True)
     result = runner.invoke(cli, ["down"], input="n\n", obj=at_a_terminal)
@@ -111,7 +106,7 @@ def test_dry_run_lists_the_changes_and_writes_nothing(runner: CliRunner, session
 
 
 def test_dry_run_on_a_drifted_stack_shows_what_differs(runner: CliRunner, session: Any) -> None:
-    run(runner, "up")
+    up_ok(runner)
     session.client("lambda").update_function_configuration(FunctionName="POC-Lambda-1", Timeout=3)
     result = run(runner, "up", "--dry-run")
     assert "~ would update Lambda function POC-Lambda-1" in result.output
@@ -124,12 +119,12 @@ def test_stack_comes_from_the_environment_too(
     runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POCCTL_STACK", "dev")
-    assert run(runner, "up").exit_code == 0
+    up_ok(runner)
     assert "dev-orders" in everything(session)["tables"]
 
 
 def test_outputs_json_is_complete(runner: CliRunner, session: Any) -> None:
-    run(runner, "up")
+    up_ok(runner)
     result = run(runner, "outputs", "--json")
     values = json.loads(result.stdout)
     assert values["order_url"].startswith("https://") and values["order_url"].endswith(
