@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from pocctl.cli import local as local_module
 from pocctl.context import new_session
 from pocctl.local.emulator import Emulator
+from pocctl.policies import render
 
 from .cli_runs import run
 
@@ -57,18 +58,8 @@ def client(emulator: Emulator, service: str) -> Any:
 
 def invoke_a_function(emulator: Emulator) -> dict[str, Any]:
     """A function that returns "ok", invoked once: what Invoke answered."""
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
     role = client(emulator, "iam").create_role(
-        RoleName="flags-role", AssumeRolePolicyDocument=json.dumps(trust)
+        RoleName="flags-role", AssumeRolePolicyDocument=json.dumps(render("trust-lambda", {}))
     )["Role"]["Arn"]
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
