@@ -123,6 +123,31 @@ def test_stack_comes_from_the_environment_too(
     assert "dev-orders" in everything(session)["tables"]
 
 
+def test_up_flags_set_the_stage_and_its_throttle(runner: CliRunner, session: Any) -> None:
+    result = up_ok(runner, "--stage", "beta", "--rate-limit", "3", "--burst-limit", "7")
+    assert re.search(r"Order endpoint: https://\S+/beta/order\n", result.output)
+    assert "up to 3 requests/s (burst 7)" in result.output
+    apigateway = session.client("apigateway")
+    (api,) = apigateway.get_rest_apis()["items"]
+    stages = apigateway.get_stages(restApiId=api["id"])["item"]
+    assert [stage["stageName"] for stage in stages] == ["beta"]
+    throttle = stages[0]["methodSettings"]["*/*"]
+    assert (throttle["throttlingRateLimit"], throttle["throttlingBurstLimit"]) == (3.0, 7)
+    outputs = json.loads(run(runner, "outputs", "--json").stdout)
+    assert outputs["order_url"].endswith("/beta/order")
+
+
+def test_up_serial_runs_one_step_at_a_time(runner: CliRunner, session: Any) -> None:
+    """`-v` labels every AWS call with its step: one step at a time, each step's calls come in
+    one unbroken run when all are planned, and one when it is applied (side by side, without
+    --serial, a step's calls are interleaved with others')."""
+    result = up_ok(runner, "--serial", "-v")
+    labels = re.findall(r"^  aws \S+ \S+  \[(.+)\]$", result.output, flags=re.MULTILINE)
+    runs = [label for i, label in enumerate(labels) if i == 0 or labels[i - 1] != label]
+    assert len(set(labels)) == 16  # every step but the email subscription, which none asked
+    assert {label: runs.count(label) for label in labels} == dict.fromkeys(labels, 2)
+
+
 def test_outputs_json_is_complete(runner: CliRunner, session: Any) -> None:
     up_ok(runner)
     result = run(runner, "outputs", "--json")
