@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,6 +84,25 @@ def test_bad_input_is_a_usage_error(runner: CliRunner, args: list[str], message:
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_profile_that_exists_gives_the_credentials_and_the_region(
+    runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Only the profile has credentials and a region here: without it, `up` finds none (see
+    below); with it, the stack is made where the profile says."""
+    here, ireland = session.client("dynamodb"), session.client("dynamodb", region_name="eu-west-1")
+    config, credentials = tmp_path / "aws-config", tmp_path / "aws-credentials"
+    config.write_text("[profile dev]\nregion = eu-west-1\n")
+    credentials.write_text("[dev]\naws_access_key_id = dev-key\naws_secret_access_key = dev\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name)
+    result = up_ok(runner, "--profile", "dev")
+    assert "Deploying stack POC in eu-west-1" in result.output
+    assert ireland.describe_table(TableName="orders")["Table"]["TableStatus"] == "ACTIVE"
+    assert here.list_tables()["TableNames"] == []  # nothing in us-east-1, the suite's region
 
 
 def test_no_credentials_says_how_to_get_some(
