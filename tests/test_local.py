@@ -357,6 +357,19 @@ def test_cli_test_order_json_and_local_mail(
     ]
 
 
+def test_cli_test_order_stores_the_customer_it_is_given(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = up(emulator, "customer")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    order = ["--item", "mop", "--customer", "Zoë & Co"]
+    result = CliRunner().invoke(cli, ["test-order", "--stack", "customer", *order, "--json"])
+    assert result.exit_code == 0, result.output
+    order_id = json.loads(result.stdout)["order_id"]
+    (row,) = rows(ctx)
+    assert (row["orderID"], row["item"], row["customerID"]) == (order_id, "mop", "Zoë & Co")
+
+
 def test_cli_test_order_names_the_failed_hop(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
