@@ -167,3 +167,27 @@ def test_without_any_subscription_status_says_there_is_none_and_how_to_add_one(
     assert (
         "warning: no email subscription: add one with `pocctl up --email ADDRESS`" in result.output
     )
+
+
+def test_a_look_alike_holding_a_name_of_the_stack_is_named_with_what_to_do(
+    runner: CliRunner, session: Any
+) -> None:
+    """Someone else's topic of the stack's topic name, made after ours was removed by hand."""
+    up_ok(runner)
+    sns = session.client("sns")
+    sns.delete_topic(TopicArn="arn:aws:sns:us-east-1:123456789012:POC-Topic")
+    sns.create_topic(Name="POC-Topic")  # untagged: not this stack's
+    result = run(runner, "status")
+    assert result.exit_code == 1, result.output
+    assert "x SNS topic POC-Topic [not ours]" in result.output
+    assert "  - SNS topic POC-Topic exists but is not this stack's (no pocctl tag)" in (
+        result.output
+    )
+    assert "A resource without the pocctl tag holds one of the stack's names: remove it" in (
+        result.output
+    )
+    document = json.loads(run(runner, "status", "--json").stdout)
+    assert document["resources"]["topic"]["state"] == "not ours"
+    assert [r for r, found in document["resources"].items() if found["state"] != "present"] == [
+        "topic"
+    ]
