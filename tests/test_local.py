@@ -615,7 +615,7 @@ def test_a_validation_message_with_quotes_keeps_the_400_body_json(emulator: Emul
 
 def test_the_stage_throttle_answers_429_beyond_its_burst(emulator: Emulator) -> None:
     # One request per 100 s after the burst: however slowly a loaded machine posts, the bucket
-    # does not refill within the test (at 0.5/s, posts 2 s apart all passed).
+    # does not refill within the test (at 0.5/s, posts 2 s apart would all pass).
     ctx = up(emulator, "throttled", tuning=Tuning(throttle_rate=0.01, throttle_burst=2))
     url = read_outputs(ctx)["order_url"]
     answers = [post(url, b'{"item": "mop"}') for _ in range(4)]
