@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.context import new_session
 
+from .cli_runs import run, up_ok
 from .faults import FailCalls, runtime_with
 from .inventory import everything, flatten
-
-
-def run(runner: CliRunner, *args: str, **kwargs: Any) -> Result:
-    return runner.invoke(cli, list(args), catch_exceptions=False, **kwargs)
 
 
 @pytest.fixture
@@ -28,15 +26,13 @@ def session(aws: None) -> Any:
 
 
 def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:
-    first = run(runner, "up", "--email", "ops@example.com")
-    assert first.exit_code == 0, first.output
+    first = up_ok(runner, "--email", "ops@example.com")
     assert "+ created      DynamoDB table orders" in first.output
     assert "Stack POC is up" in first.output and "17 created, 0 updated" in first.output
     assert "Order endpoint: https://" in first.output and "/prod/order" in first.output
     assert "The API is public" in first.output and "up to 10 requests/s (burst 20)" in first.output
 
-    second = run(runner, "up", "--email", "ops@example.com")
-    assert second.exit_code == 0
+    second = up_ok(runner, "--email", "ops@example.com")
     assert "0 created, 0 updated, 17 unchanged" in second.output
 
     down = run(runner, "down", "--yes")
@@ -49,7 +45,7 @@ def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:
 def test_down_without_a_terminal_or_yes_refuses_and_deletes_nothing(
     runner: CliRunner, session: Any
 ) -> None:
-    run(runner, "up")
+    up_ok(runner)
     before = everything(session)
     result = runner.invoke(cli, ["down"])
     assert result.exit_code == 1
@@ -61,7 +57,7 @@ def test_down_without_a_terminal_or_yes_refuses_and_deletes_nothing(
 
 
 def test_down_asks_and_a_no_keeps_everything(runner: CliRunner, session: Any) -> None:
-    run(runner, "up")
+    up_ok(runner)
     before = everything(session)
     at_a_terminal = Runtime(stdin_is_terminal=lambda: True)
     result = runner.invoke(cli, ["down"], input="n\n", obj=at_a_terminal)
@@ -90,6 +86,25 @@ def test_bad_input_is_a_usage_error(runner: CliRunner, args: list[str], message:
     assert "Traceback" not in result.output
 
 
+def test_a_profile_that_exists_gives_the_credentials_and_the_region(
+    runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Only the profile has credentials and a region here: without it, `up` finds none (see
+    below); with it, the stack is made where the profile says."""
+    here, ireland = session.client("dynamodb"), session.client("dynamodb", region_name="eu-west-1")
+    config, credentials = tmp_path / "aws-config", tmp_path / "aws-credentials"
+    config.write_text("[profile dev]\nregion = eu-west-1\n")
+    credentials.write_text("[dev]\naws_access_key_id = dev-key\naws_secret_access_key = dev\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name)
+    result = up_ok(runner, "--profile", "dev")
+    assert "Deploying stack POC in eu-west-1" in result.output
+    assert ireland.describe_table(TableName="orders")["Table"]["TableStatus"] == "ACTIVE"
+    assert here.list_tables()["TableNames"] == []  # nothing in us-east-1, the suite's region
+
+
 def test_no_credentials_says_how_to_get_some(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,7 +126,7 @@ def test_dry_run_lists_the_changes_and_writes_nothing(runner: CliRunner, session
 
 
 def test_dry_run_on_a_drifted_stack_shows_what_differs(runner: CliRunner, session: Any) -> None:
-    run(runner, "up")
+    up_ok(runner)
     session.client("lambda").update_function_configuration(FunctionName="POC-Lambda-1", Timeout=3)
     result = run(runner, "up", "--dry-run")
     assert "~ would update Lambda function POC-Lambda-1" in result.output
@@ -124,12 +139,37 @@ def test_stack_comes_from_the_environment_too(
     runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POCCTL_STACK", "dev")
-    assert run(runner, "up").exit_code == 0
+    up_ok(runner)
     assert "dev-orders" in everything(session)["tables"]
 
 
+def test_up_flags_set_the_stage_and_its_throttle(runner: CliRunner, session: Any) -> None:
+    result = up_ok(runner, "--stage", "beta", "--rate-limit", "3", "--burst-limit", "7")
+    assert re.search(r"Order endpoint: https://\S+/beta/order\n", result.output)
+    assert "up to 3 requests/s (burst 7)" in result.output
+    apigateway = session.client("apigateway")
+    (api,) = apigateway.get_rest_apis()["items"]
+    stages = apigateway.get_stages(restApiId=api["id"])["item"]
+    assert [stage["stageName"] for stage in stages] == ["beta"]
+    throttle = stages[0]["methodSettings"]["*/*"]
+    assert (throttle["throttlingRateLimit"], throttle["throttlingBurstLimit"]) == (3.0, 7)
+    outputs = json.loads(run(runner, "outputs", "--json").stdout)
+    assert outputs["order_url"].endswith("/beta/order")
+
+
+def test_up_serial_runs_one_step_at_a_time(runner: CliRunner, session: Any) -> None:
+    """`-v` labels every AWS call with its step: one step at a time, each step's calls come in
+    one unbroken run when all are planned, and one when it is applied (side by side, without
+    --serial, a step's calls are interleaved with others')."""
+    result = up_ok(runner, "--serial", "-v")
+    labels = re.findall(r"^  aws \S+ \S+  \[(.+)\]$", result.output, flags=re.MULTILINE)
+    runs = [label for i, label in enumerate(labels) if i == 0 or labels[i - 1] != label]
+    assert len(set(labels)) == 16  # every step but the email subscription, which none asked
+    assert {label: runs.count(label) for label in labels} == dict.fromkeys(labels, 2)
+
+
 def test_outputs_json_is_complete(runner: CliRunner, session: Any) -> None:
-    run(runner, "up")
+    up_ok(runner)
     result = run(runner, "outputs", "--json")
     values = json.loads(result.stdout)
     assert values["order_url"].startswith("https://") and values["order_url"].endswith(

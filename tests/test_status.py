@@ -7,17 +7,12 @@ import re
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
-from pocctl.cli import cli
-from pocctl.cli.status import node
 from pocctl.context import new_session
-from pocctl.health import Health, Resource
-from pocctl.resources.base import Live
+from pocctl.local.emulator import Emulator
 
-
-def run(runner: CliRunner, *args: str) -> Result:
-    return runner.invoke(cli, list(args), catch_exceptions=False)
+from .cli_runs import run, up_ok
 
 
 @pytest.fixture
@@ -37,7 +32,7 @@ def test_status_of_a_stack_that_is_not_deployed(runner: CliRunner, session: Any)
 def test_a_healthy_stack_is_drawn_as_the_pipeline_and_exits_0(
     runner: CliRunner, session: Any
 ) -> None:
-    assert run(runner, "up", "--email", "ops@example.com").exit_code == 0
+    up_ok(runner, "--email", "ops@example.com")
     result = run(runner, "status")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -66,7 +61,7 @@ def test_a_healthy_stack_is_drawn_as_the_pipeline_and_exits_0(
 def test_drift_a_disabled_mapping_and_dead_letters_are_named_and_exit_1(
     runner: CliRunner, session: Any
 ) -> None:
-    run(runner, "up")
+    up_ok(runner)
     lam, sqs = session.client("lambda"), session.client("sqs")
     lam.update_function_configuration(FunctionName="POC-Lambda-2", Timeout=3)
     mapping = lam.list_event_source_mappings(FunctionName="POC-Lambda-1")["EventSourceMappings"]
@@ -95,7 +90,7 @@ def test_drift_a_disabled_mapping_and_dead_letters_are_named_and_exit_1(
     assert document["resources"]["dlq"]["waiting"] == 1
     assert document["resources"]["dlq"]["in_flight"] == 0
 
-    run(runner, "up")
+    up_ok(runner)
     sqs.purge_queue(QueueUrl=dlq)
     assert run(runner, "status").exit_code == 0
 
@@ -103,7 +98,7 @@ def test_drift_a_disabled_mapping_and_dead_letters_are_named_and_exit_1(
 def test_status_json_is_one_complete_document(
     runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run(runner, "up", "--email", "ops@example.com")
+    up_ok(runner, "--email", "ops@example.com")
     monkeypatch.setenv("POCCTL_EMAIL", "ops@example.com")  # then the subscription is checked too
     result = run(runner, "status", "--json")
     assert result.exit_code == 0
@@ -121,18 +116,78 @@ def test_status_json_is_one_complete_document(
     assert "Stack POC in us-east-1: healthy" in result.stderr
 
 
-def test_a_pending_subscription_warns_but_is_not_a_failure() -> None:
-    health = Health("POC", "us-east-1")
-    warning = "ops@example.com is pending confirmation: click the link in the email"
-    live = Live(detail=": pending confirmation", warnings=[warning])
-    health.resources["subscription"] = Resource(
-        "email subscription", "ops@example.com", "present", live=live
+def test_a_pending_subscription_warns_but_is_not_a_failure(
+    runner: CliRunner, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Subscribed and never confirmed, as on AWS until the mail's link is followed (moto
+    confirms at once; `pocctl local` keeps it pending, as SNS does)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    up_ok(runner, "--stack", "pending", "--email", "ops@example.com")
+    monkeypatch.setenv("POCCTL_EMAIL", "ops@example.com")  # then it is the requested one
+    result = run(runner, "status", "--stack", "pending")
+    assert result.exit_code == 0, result.output
+    assert "! email subscription ops@example.com: pending confirmation" in result.output
+    assert "warning: " in result.output and "ops@example.com is pending confirmation: click" in (
+        result.output
     )
-    health.resources["table"] = Resource("DynamoDB table", "orders", "present")
-    assert health.healthy and health.problems == []
-    assert health.warnings == [warning]
-    drawn = node(health.resources["subscription"])
-    assert (drawn.label, drawn.mark) == (
-        "email subscription ops@example.com: pending confirmation",
-        "warn",
+    document = json.loads(run(runner, "status", "--stack", "pending", "--json").stdout)
+    assert document["healthy"] is True and document["problems"] == []
+    (warning,) = document["warnings"]
+    assert "ops@example.com is pending confirmation: click the link in the email" in warning
+    assert document["resources"]["subscription"]["subscriptions"] == {
+        "ops@example.com": "pending confirmation"
+    }
+
+
+def test_without_email_status_draws_the_subscriptions_there_and_nothing_that_denies_them(
+    runner: CliRunner, session: Any
+) -> None:
+    """An `up` without --email keeps the subscription an earlier --email made: status drew
+    "email subscription of POC-Topic (none requested; add one with --email)" right above
+    "email ops@example.com: confirmed"."""
+    up_ok(runner, "--email", "ops@example.com")
+    up_ok(runner)
+    result = run(runner, "status")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    (title,) = [i for i, line in enumerate(lines) if "email subscription of POC-Topic" in line]
+    assert lines[title].endswith("✓ email subscription of POC-Topic")
+    assert lines[title + 1].endswith("✓ email ops@example.com: confirmed")
+    assert "none" not in result.output and "add one" not in result.output
+
+
+def test_without_any_subscription_status_says_there_is_none_and_how_to_add_one(
+    runner: CliRunner, session: Any
+) -> None:
+    up_ok(runner)
+    result = run(runner, "status")
+    assert result.exit_code == 0, result.output
+    drawn = [line for line in result.output.splitlines() if "email subscription of" in line]
+    assert [line.lstrip(" │├└─") for line in drawn] == ["! email subscription of POC-Topic: none"]
+    assert (
+        "warning: no email subscription: add one with `pocctl up --email ADDRESS`" in result.output
     )
+
+
+def test_a_look_alike_holding_a_name_of_the_stack_is_named_with_what_to_do(
+    runner: CliRunner, session: Any
+) -> None:
+    """Someone else's topic of the stack's topic name, made after ours was removed by hand."""
+    up_ok(runner)
+    sns = session.client("sns")
+    sns.delete_topic(TopicArn="arn:aws:sns:us-east-1:123456789012:POC-Topic")
+    sns.create_topic(Name="POC-Topic")  # untagged: not this stack's
+    result = run(runner, "status")
+    assert result.exit_code == 1, result.output
+    assert "x SNS topic POC-Topic [not ours]" in result.output
+    assert "  - SNS topic POC-Topic exists but is not this stack's (no pocctl tag)" in (
+        result.output
+    )
+    assert "A resource without the pocctl tag holds one of the stack's names: remove it" in (
+        result.output
+    )
+    document = json.loads(run(runner, "status", "--json").stdout)
+    assert document["resources"]["topic"]["state"] == "not ours"
+    assert [r for r, found in document["resources"].items() if found["state"] != "present"] == [
+        "topic"
+    ]

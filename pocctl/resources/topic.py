@@ -161,7 +161,9 @@ class EmailSubscriptionStep(Step[None]):
 
     @property
     def name(self) -> str:
-        return self.email or f"of {self.topic_name} (none requested; add one with --email)"
+        # Without --email, what the topic has is drawn under it by `live`: a name that said
+        # "none requested" stood above "email ops@example.com: confirmed" (issue 23).
+        return self.email or f"of {self.topic_name}"
 
     def _emails(self, ctx: Context) -> list[dict[str, Any]]:
         """The topic's email subscriptions (none while the topic is still to be made)."""
@@ -247,6 +249,7 @@ class EmailSubscriptionStep(Step[None]):
                     f"(no mail? `{RESEND} --email {address}` asks for a new one; {EXPIRY})"
                 )
         if not emails:
+            live.detail = ": none"
             live.warnings.append("no email subscription: add one with `pocctl up --email ADDRESS`")
         return live
 
