@@ -118,6 +118,13 @@ def restart_mapping(emulator: Emulator, ctx: Context, function: str) -> None:
     (mapping,) = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
     lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
     emulator.reconciled()  # its poller stopped
+
+    # Lambda refuses an update while the mapping is still Disabling (ResourceInUseException):
+    # wait for Disabled on the emulator's clock first (a loaded machine got there late).
+    def state() -> str:
+        return str(lam.get_event_source_mapping(UUID=mapping["UUID"])["State"])
+
+    assert eventually(lambda: state() == "Disabled", timeout=60), state()
     lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
     emulator.reconciled()  # a new one started
 
