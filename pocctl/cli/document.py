@@ -4,8 +4,7 @@ before any command's module is loaded."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import click
 
@@ -14,8 +13,7 @@ WANTS_JSON = "pocctl.json"
 COMMAND = "pocctl.command"  # the command's name in its JSON document: "up", "local mail"
 
 
-@dataclass
-class Finished:
+class Finished(NamedTuple):  # not a dataclass: `pocctl --help` would import dataclasses
     """What a command returns: what it did, as `--json` prints it, and the error it ends with,
     if any. The command group prints the document with "ok" (and "error"), then raises the
     failure: a script always gets one document, whatever happened."""

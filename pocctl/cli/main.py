@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -20,8 +19,7 @@ from pocctl.errors import Interrupted
 ARGV = "pocctl.argv"
 
 
-@dataclass(frozen=True)
-class Registered:
+class Registered(NamedTuple):
     """A command: where its function is ("module:function") and the one line `pocctl --help`
     shows for it, which must say what the function's docstring says (a test checks)."""
 
