@@ -13,6 +13,12 @@ from click.testing import CliRunner
 import pocctl.cli
 from pocctl.cli import cli
 from pocctl.cli.main import COMMANDS, load
+from pocctl.context import Context
+from pocctl.deploy import deploy, deploy_steps
+from pocctl.reporting import Outcome, RecordingReporter
+from pocctl.teardown import teardown
+
+from .conftest import fresh
 
 CLI_DIR = Path(pocctl.cli.__file__).parent
 COMMAND_MODULES = {entry.target.partition(":")[0] for entry in COMMANDS.values()}
@@ -78,3 +84,19 @@ def test_help_lists_every_command_as_click_would_with_all_of_them_loaded() -> No
         assert ours.exit_code == 0
         assert ours.output == clicks.output
         assert "  up " in ours.output and "Create the pipeline, or repair it" in ours.output
+
+
+def test_deploy_and_teardown_run_without_the_command_line(
+    ctx: Context, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `up` and `down` do is a service any caller can run: it reports through the
+    context's reporter and returns what happened, and prints nothing itself."""
+    deployed = deploy(ctx, deploy_steps(ctx.config))
+    assert deployed.failure is None and deployed.report.ok
+    assert isinstance(ctx.reporter, RecordingReporter) and ctx.reporter.results
+    again = fresh(ctx)
+    torn = teardown(again)
+    assert torn.failure is None and torn.swept is not None and torn.swept.left == []
+    outcomes = {r.outcome for r in torn.report.results}
+    assert Outcome.DELETED in outcomes and outcomes <= {Outcome.DELETED, Outcome.ABSENT}
+    assert capsys.readouterr() == ("", "")
