@@ -108,7 +108,7 @@ class PocctlGroup(click.Group):
     def commands(self) -> dict[str, click.Command]:
         """Every command, loaded: for what inspects them all (the docs, the tests)."""
         for name in COMMANDS:
-            self.get_command(None, name)  # type: ignore[arg-type]
+            self._loaded_command(name)
         return self._loaded
 
     @commands.setter
@@ -119,9 +119,12 @@ class PocctlGroup(click.Group):
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self._loaded and cmd_name in COMMANDS:
-            self._loaded[cmd_name] = load(COMMANDS[cmd_name])
-        return self._loaded.get(cmd_name)
+        return self._loaded_command(cmd_name)
+
+    def _loaded_command(self, name: str) -> click.Command | None:
+        if name not in self._loaded and name in COMMANDS:
+            self._loaded[name] = load(COMMANDS[name])
+        return self._loaded.get(name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """As click's, from each command's summary in COMMANDS, without loading it."""
