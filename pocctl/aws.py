@@ -133,7 +133,7 @@ def retry_while_role_propagates(
                     raise
                 if waited >= PROPAGATION_LIMIT_SECONDS:
                     raise
-            waiting.pause(delay)
+            waiting.pause(delay, refused=True)
             waited += delay
             delay = min(delay * 1.5, PROPAGATION_RETRY_CAP)
 
@@ -159,7 +159,7 @@ def retry_on_codes(
                     answered = f"it answered {error_code(exc)}; {NO_FIGURE}"
                     refused = Why("AWS to accept the request", answered)
                     waiting.because(refused)
-            waiting.pause(delay)
+            waiting.pause(delay, refused=True)
             waited += delay
             delay = min(delay * 2, 8.0)
 
@@ -212,13 +212,14 @@ def poll(
     why: str = "",
     about: float | None = None,
     cap: float | None = None,
+    limit: float | None = None,
 ) -> None:
     """Poll with short, growing intervals (from `first`), capped at half a second (or `cap`):
     what pocctl waits for takes seconds (AWS's own waiters poll every 5-20 s, and would
     overshoot by as much). Once it has waited a second, users are told `what`, `why` and
     `about` how long AWS usually takes."""
     waited, delay = 0.0, first
-    with ctx.waiting(Why(what, why, about)) as waiting:
+    with ctx.waiting(Why(what, why, about, limit)) as waiting:
         while not check():
             if waited >= timeout:
                 gave_up = f"gave up waiting for {what} after {timeout:.0f}s"

@@ -16,6 +16,7 @@ import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from pocctl.arns import Arn
 from pocctl.config import Config
 from pocctl.pacing import LAMBDA_OUTSIDE_QUOTA, LAMBDA_REQUESTS_PER_SECOND, Pacer
 from pocctl.reporting import Reporter, Wait, Why
@@ -127,7 +128,7 @@ class RetryingClient:
                         # No AWS document says how long a conflict lasts.
                         reason = f"{busy} ({code}); AWS gives no figure for how long"
                         waiting.because(Why(f"API Gateway to take {name}", reason))
-                    waiting.pause(delay)
+                    waiting.pause(delay, refused=True)
                     waited += delay
                     delay = min(delay * 2, 2.0)
 
@@ -187,6 +188,7 @@ class Waiting:
         self._why = why
         self._began = ctx.clock() if began is None else began
         self._reported = False
+        self._refusals = 0
 
     def __enter__(self) -> Waiting:
         return self
@@ -206,8 +208,10 @@ class Waiting:
         self._why = why
         return self
 
-    def pause(self, seconds: float, *, said: bool = False) -> None:
-        """Sleep; `said`: the caller has told users about this pause already (a note)."""
+    def pause(self, seconds: float, *, said: bool = False, refused: bool = False) -> None:
+        """Sleep; `said`: the caller has told users about this pause already (a note);
+        `refused`: AWS refused the call the loop retries after this pause (counted, and said)."""
+        self._refusals += refused
         started = self._ctx.clock()
         waited = started - self._began
         if waited + seconds >= REPORT_AFTER and not said:
@@ -219,7 +223,7 @@ class Waiting:
         _, step, _ = getattr(self._ctx._working, "label", (None, None, None))
         why = self._why or Why(f"{step or 'AWS'}", "AWS has not finished yet")
         self._reported = True
-        self._ctx.reporter.waiting(Wait(step, self._loop, why, waited))
+        self._ctx.reporter.waiting(Wait(step, self._loop, why, waited, self._refusals))
 
 
 class Context:
@@ -416,4 +420,4 @@ class Context:
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.config.region if regional else ""
-        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+        return str(Arn(self.partition, service, region, self.account_id, resource))

@@ -31,10 +31,10 @@ def raise_failure(finished: Finished) -> None:
 def json_flag(help: str = "Print one JSON document on stdout, for scripts.") -> Callable[[F], F]:
     """The `--json` flag: the command group then prints the command's document."""
 
-    def wanted(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    def wanted(click_ctx: click.Context, param: click.Parameter, value: bool) -> bool:
         if value:
-            ctx.meta[WANTS_JSON] = True
-            ctx.meta[COMMAND] = " ".join(ctx.command_path.split()[1:])
+            click_ctx.meta[WANTS_JSON] = True
+            click_ctx.meta[COMMAND] = " ".join(click_ctx.command_path.split()[1:])
         return value
 
     option: Callable[[F], F] = click.option(

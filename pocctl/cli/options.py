@@ -76,7 +76,13 @@ def aws_options(command: F) -> F:
             "[env: AWS_ENDPOINT_URL]",
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only errors and the result."),
-        click.option("--verbose", "-v", is_flag=True, help="Also print every AWS call made."),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            help="Also print every AWS call made, and each error AWS answered (the refusals "
+            "`up` waits out included).",
+        ),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -96,7 +102,7 @@ def handlers_option(command: F) -> F:
 
 
 def _environment(
-    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+    click_ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 ) -> dict[str, str] | None:
     if not value:
         return None
@@ -240,6 +246,6 @@ def _context(
         config, reporter or term, session=session, sleep=world.sleep, clock=world.clock
     )
     if flags.verbose:
-        context.calls.listeners.append(term.call)
+        term.follow(context)
     context.preflight()
     return context
