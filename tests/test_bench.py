@@ -20,7 +20,8 @@ def test_bench_run_measures_every_figure_and_writes_them_down(tmp_path: Path) ->
     # is measured, and that a missed target says so in the exit code.
     command = [sys.executable, str(ROOT / "bench" / "run.py"), "--latency", "0.01"]
     command += ["--down-latency", "0.02", "--time-scale", "0.05", "--repeats", "1"]
-    command += ["--orders", "10", "--test-orders", "1", "--saves", "2", "--out", str(out)]
+    command += ["--orders", "10", "--test-orders", "1", "--saves", "2", "--starts", "2"]
+    command += ["--out", str(out)]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert finished.returncode in (0, 1), finished.stderr
     text = out.read_text()
@@ -35,6 +36,7 @@ def test_bench_run_measures_every_figure_and_writes_them_down(tmp_path: Path) ->
     assert "all 10 stored and 10 notified" in text
     targets = text.split("## Targets")[1]
     assert "`up --watch`, 2 saves of the notifier" in text
-    assert targets.count("| yes |") + targets.count("| **no** |") == 6
+    assert "| pocctl --version |" in text and "| pocctl --help |" in text
+    assert targets.count("| yes |") + targets.count("| **no** |") == 7
     assert (finished.returncode == 0) == ("**no**" not in targets)
     assert text in finished.stdout

@@ -11,15 +11,8 @@ from typing import Any
 import click
 
 from pocctl.bundle import bundled_dir
-from pocctl.cli.main import cli
-from pocctl.cli.options import (
-    Finished,
-    aws_options,
-    collect,
-    json_flag,
-    resolve_settings,
-    terminal,
-)
+from pocctl.cli.document import Finished, json_flag
+from pocctl.cli.options import aws_options, collect, resolve_settings, terminal
 from pocctl.config import secret_looking
 from pocctl.dependencies import REQUIREMENTS
 from pocctl.errors import ConfigError, PocctlError
@@ -35,7 +28,7 @@ from pocctl.settings import (
 from pocctl.ui import Terminal
 
 
-@cli.command("config")
+@click.command("config")
 @aws_options
 @json_flag()
 def show_config(as_json: bool, **kwargs: Any) -> Finished:
@@ -102,7 +95,7 @@ DEFAULT_HANDLERS = "handlers"
 BESIDE_OWN_SOURCE = "my-handlers"
 
 
-@cli.command()
+@click.command()
 @aws_options
 @click.option(
     "--handlers",

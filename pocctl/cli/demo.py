@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import click
 
-from pocctl.cli.down import teardown
-from pocctl.cli.local import running, start_emulator, wait_for_stop
-from pocctl.cli.main import cli
-from pocctl.cli.options import raise_failure, runtime
-from pocctl.cli.test_order import prove
-from pocctl.cli.up import deploy
+from pocctl.cli.document import raise_failure
+from pocctl.cli.options import runtime
+from pocctl.cli.render import prove, run_down, run_up
+from pocctl.cli.serving import running, start_emulator, wait_for_stop
 from pocctl.config import Config
 from pocctl.context import Context
 from pocctl.errors import PocctlError
@@ -20,7 +18,7 @@ from pocctl.ui import Terminal
 DEMO_EMAIL = "you@example.com"
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--keep",
     is_flag=True,
@@ -66,7 +64,7 @@ def demo(keep: bool, verbose: bool) -> None:
 
     ctx = context()
     with running(emulator) as received:
-        raise_failure(deploy(term, ctx))
+        raise_failure(run_up(term, ctx))
         for address in follow_confirmation_links(emulator.outbox.messages):  # type: ignore[attr-defined]
             term.info(f"Confirmed the subscription of {address} (its mail's link, followed).")
         result = prove(term, ctx, dict(DEFAULT_ORDER), timeout=60)
@@ -80,7 +78,7 @@ def demo(keep: bool, verbose: bool) -> None:
             )
             wait_for_stop(term, received)
             return
-        raise_failure(teardown(term, context()))
+        raise_failure(run_down(term, context()))
         failed = result.failed_hop
         if failed is not None:
             raise PocctlError(f"The demo order did not get past '{failed.name}': {failed.detail}")

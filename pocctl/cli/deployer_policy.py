@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from pocctl.cli.main import cli
 from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.context import Context
 from pocctl.resources.iam import policy_arn
@@ -33,7 +32,7 @@ def administrator_commands(ctx: Context) -> list[str]:
     ]
 
 
-@cli.command("deployer-policy")
+@click.command("deployer-policy")
 @click.option(
     "--boundary",
     is_flag=True,

@@ -7,8 +7,8 @@ from typing import IO, Any
 
 import click
 
-from pocctl.cli.main import cli
-from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
+from pocctl.cli.document import Finished, json_flag
+from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.errors import PocctlError
 from pocctl.invoke import (
     WRITER,
@@ -23,7 +23,7 @@ from pocctl.invoke import (
 )
 
 
-@cli.command("invoke")
+@click.command("invoke")
 @click.argument("function", type=click.Choice(["1", "2"]))
 @click.option(
     "--event",

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from pocctl.cli.main import cli, stopped_by_user
+from pocctl.cli.failures import stopped_by_user
 from pocctl.cli.options import aws_options, collect, make_context, runtime, terminal
 from pocctl.logs import (
     SINCE_PATTERN,
@@ -29,7 +29,7 @@ FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
 LATE_LINES_MS = 10 * 60 * 1000
 
 
-@cli.command()
+@click.command()
 @aws_options
 @click.option(
     "--function",

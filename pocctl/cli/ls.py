@@ -6,14 +6,14 @@ from typing import Any
 
 import click
 
-from pocctl.cli.main import cli
-from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
+from pocctl.cli.document import Finished, json_flag
+from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.listing import enabled_regions, find_stacks
 from pocctl.reporting import RecordingReporter
 from pocctl.ui import Terminal
 
 
-@cli.command("ls")
+@click.command("ls")
 @aws_options
 @click.option("--all-regions", is_flag=True, help="Look in every region enabled for the account.")
 @json_flag()

@@ -1,37 +1,144 @@
-"""The command group, and the one place where errors become messages and exit codes."""
+"""The command group: the one table of commands, each loaded only when it is run or its help
+shown, and the one place where errors become messages and exit codes.
+
+Starting must stay fast (`pocctl --help` and `--version` in well under 0.15 s), so this module
+imports click and nothing heavy: no boto3, no rich, no command module."""
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    ProfileNotFound,
-)
 
 from pocctl import __version__
-from pocctl.aws import HINTS, error_code, error_message
-from pocctl.cli.options import COMMAND, WANTS_JSON, Finished
-from pocctl.errors import ConfigError, Interrupted, PocctlError
-from pocctl.ui import print_json
+from pocctl.cli.document import COMMAND, WANTS_JSON, Finished
+from pocctl.errors import Interrupted
 
 ARGV = "pocctl.argv"
 
 
-class InterruptedExit(click.ClickException):
-    exit_code = Interrupted.exit_code
+class Registered(NamedTuple):
+    """A command: where its function is ("module:function") and the one line `pocctl --help`
+    shows for it, which must say what the function's docstring says (a test checks)."""
+
+    target: str
+    summary: str
+
+
+# Every command, by name, in the order `pocctl --help` lists them (click's: by name).
+COMMANDS: dict[str, Registered] = {
+    "config": Registered(
+        "pocctl.cli.config:show_config",
+        "Show every setting's effective value and where it came from.",
+    ),
+    "demo": Registered(
+        "pocctl.cli.demo:demo",
+        "Run the whole pipeline offline: start an emulator, up, test-order, show the email, down.",
+    ),
+    "deployer-policy": Registered(
+        "pocctl.cli.deployer_policy:deployer_policy_command",
+        "Print the IAM policy that lets a user or CI role run up, down, status, logs, outputs "
+        "and test-order for this stack, and nothing else (policies/deployer.json, with this "
+        "account, region and stack filled in).",
+    ),
+    "down": Registered(
+        "pocctl.cli.down:down",
+        "Delete every resource of the stack, then sweep the region to confirm nothing is left.",
+    ),
+    "init": Registered(
+        "pocctl.cli.config:init",
+        "Write a commented pocctl.toml in this directory; with --handlers, also your own copy "
+        "of the Lambda code.",
+    ),
+    "invoke": Registered(
+        "pocctl.cli.invoke:invoke_command",
+        "Run function 1 (the writer) or 2 (the notifier) once, as the console's Test button "
+        "does: print what it returned and the tail of its log (`aws lambda invoke --log-type "
+        "Tail`).",
+    ),
+    "local": Registered(
+        "pocctl.cli.local:local",
+        "Run an AWS emulator on 127.0.0.1 where the pipeline really runs (Ctrl-C stops it).",
+    ),
+    "logs": Registered(
+        "pocctl.cli.logs:logs",
+        "Print the functions' CloudWatch log lines, both interleaved by time.",
+    ),
+    "ls": Registered(
+        "pocctl.cli.ls:ls_command",
+        "List every pocctl stack in the region (or every enabled region): what is still running?",
+    ),
+    "outputs": Registered(
+        "pocctl.cli.outputs:outputs",
+        "Print the stack's order endpoint URL and resource names (the table, the queue URL, the "
+        "topic ARN and the function names), for scripts with --json.",
+    ),
+    "redrive": Registered(
+        "pocctl.cli.redrive:redrive_command",
+        "Move the orders in the dead-letter queue back to the order queue, once Lambda-1 is fixed.",
+    ),
+    "status": Registered(
+        "pocctl.cli.status:status",
+        "Show every resource of the stack and how the pipeline is doing.",
+    ),
+    "test-order": Registered(
+        "pocctl.cli.testorder:test_order",
+        "Post an order and prove it is accepted, stored and notified.",
+    ),
+    "up": Registered(
+        "pocctl.cli.up:up",
+        "Create the pipeline, or repair it: run it again and it changes only what drifted.",
+    ),
+}
 
 
 class PocctlGroup(click.Group):
     """Turns domain and AWS errors into `Error: ...` lines; `--debug` shows the traceback.
     A command run with --json gets its one JSON document printed here, success or failure,
-    a usage error included (which click finds before --json's own callback has run)."""
+    a usage error included (which click finds before --json's own callback has run).
+
+    Commands come from COMMANDS, each module imported when its command is first asked for
+    (click's "Lazily Loading Subcommands"); the listing in `--help` reads the table alone."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._loaded: dict[str, click.Command] = {}
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        """Every command, loaded: for what inspects them all (the docs, the tests)."""
+        for name in COMMANDS:
+            self._loaded_command(name)
+        return self._loaded
+
+    @commands.setter
+    def commands(self, given: dict[str, click.Command]) -> None:
+        self._loaded = dict(given)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._loaded_command(cmd_name)
+
+    def _loaded_command(self, name: str) -> click.Command | None:
+        if name not in self._loaded and name in COMMANDS:
+            self._loaded[name] = load(COMMANDS[name])
+        return self._loaded.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, from each command's summary in COMMANDS, without loading it."""
+        if not COMMANDS:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, click.Command(name, help=entry.summary).get_short_help_str(limit))
+            for name, entry in COMMANDS.items()
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def make_context(
         self,
@@ -45,6 +152,8 @@ class PocctlGroup(click.Group):
             click_ctx = super().make_context(info_name, argv.copy(), parent, **extra)
         except click.UsageError as exc:  # `pocctl --json up`, `pocctl --bogus --json`
             if asks_for_json(argv):
+                from pocctl.ui import print_json
+
                 print_json({"ok": False, "command": None, "error": exc.format_message()})
             raise
         click_ctx.meta[ARGV] = argv
@@ -70,10 +179,14 @@ class PocctlGroup(click.Group):
             finish_json(click_ctx, document, "Aborted.")
             raise
         except KeyboardInterrupt:
+            from pocctl.cli.failures import as_click_error  # boto3's errors: loaded on failure
+
             error = as_click_error(Interrupted("Interrupted."))
             finish_json(click_ctx, document, error.format_message())
             raise error from None
         except Exception as exc:
+            from pocctl.cli.failures import as_click_error
+
             error = as_click_error(exc)
             finish_json(click_ctx, document, error.format_message())
             if click_ctx.meta.get("pocctl.debug") or os.environ.get("POCCTL_DEBUG"):
@@ -83,10 +196,12 @@ class PocctlGroup(click.Group):
         return result
 
 
-def stopped_by_user() -> click.exceptions.Exit:
-    """How a command that runs until Ctrl-C (`logs -f`, `up --watch`, `pocctl local`) ends on
-    it, once it has said it stopped: exit 130, as any interrupted command, with no `Error:`."""
-    return click.exceptions.Exit(Interrupted.exit_code)
+def load(entry: Registered) -> click.Command:
+    module, _, name = entry.target.partition(":")
+    command = getattr(importlib.import_module(module), name)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{entry.target} is not a click command")
+    return command
 
 
 def exit_error(code: int) -> str | None:
@@ -104,44 +219,10 @@ def finish_json(click_ctx: click.Context, document: dict[str, Any], error: str |
     """Print the command's one JSON document, if it was asked for with --json."""
     if not click_ctx.meta.pop(WANTS_JSON, False):
         return
+    from pocctl.ui import print_json  # rich: loaded only for the command that prints
+
     command = {"command": click_ctx.meta.get(COMMAND) or click_ctx.invoked_subcommand}
     print_json({"ok": error is None, **command, **document, **({"error": error} if error else {})})
-
-
-def as_click_error(exc: Exception) -> click.ClickException:
-    if isinstance(exc, ConfigError):
-        return click.UsageError(str(exc))
-    if isinstance(exc, PocctlError):
-        if isinstance(exc, Interrupted):
-            return InterruptedExit(str(exc))
-        return click.ClickException(str(exc))
-    if isinstance(exc, NoCredentialsError):
-        return click.ClickException(
-            "No AWS credentials found.\n"
-            "Configure them with `aws configure` (or set AWS_PROFILE / AWS_ACCESS_KEY_ID), "
-            "or try pocctl without an account: `pocctl local` in another terminal."
-        )
-    if isinstance(exc, ProfileNotFound):
-        return click.UsageError(f"{exc}. List your profiles with `aws configure list-profiles`.")
-    if isinstance(exc, EndpointConnectionError):
-        return click.ClickException(
-            f"Could not reach the AWS endpoint {exc.kwargs.get('endpoint_url', '')}.\n"
-            "Check your network, the region, and AWS_ENDPOINT_URL (is `pocctl local` running?)."
-        )
-    if isinstance(exc, NoRegionError):
-        return click.UsageError("No AWS region set: pass --region or set AWS_REGION.")
-    if isinstance(exc, ClientError):
-        code = error_code(exc)
-        hint = HINTS.get(code)
-        return click.ClickException(
-            f"AWS refused the request ({code}): {error_message(exc)}"
-            + (f"\n{hint}" if hint else "")
-        )
-    if isinstance(exc, BotoCoreError):
-        return click.ClickException(f"AWS client error: {exc}")
-    return click.ClickException(
-        f"Unexpected error: {exc!r}. Run again with --debug and report it with the traceback."
-    )
 
 
 @click.group(cls=PocctlGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pocctl.cli.main import cli
-from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
+import click
+
+from pocctl.cli.document import Finished, json_flag
+from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.errors import PocctlError
 from pocctl.stack import read_outputs
 
 
-@cli.command()
+@click.command()
 @aws_options
 @json_flag()
 def outputs(as_json: bool, **kwargs: Any) -> Finished:

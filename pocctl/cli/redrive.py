@@ -6,13 +6,13 @@ from typing import Any
 
 import click
 
-from pocctl.cli.main import cli
-from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
+from pocctl.cli.document import Finished, json_flag
+from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.errors import PocctlError
 from pocctl.redrive import RedriveResult, plan_redrive, redrive
 
 
-@cli.command("redrive")
+@click.command("redrive")
 @aws_options
 @click.option("--dry-run", is_flag=True, help="Say what would move; move nothing.")
 @click.option(

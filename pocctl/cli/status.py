@@ -6,15 +6,15 @@ import shlex
 from dataclasses import replace
 from typing import Any
 
-from pocctl.cli.main import cli
+import click
+
+from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import (
-    Finished,
     Stack,
     aws_options,
     collect,
     env_option,
     handlers_option,
-    json_flag,
     open_stack,
     terminal,
 )
@@ -83,7 +83,7 @@ def report_lost_environment(health: Health, keys: tuple[str, ...]) -> None:
     )
 
 
-@cli.command()
+@click.command()
 @aws_options
 @handlers_option
 @env_option

@@ -2,168 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from pocctl.cli.main import as_click_error, cli, stopped_by_user
+from pocctl.cli.document import Finished, json_flag
+from pocctl.cli.failures import as_click_error, stopped_by_user
 from pocctl.cli.options import (
-    Finished,
     Stack,
     aws_options,
     collect,
     env_option,
     handlers_option,
-    json_flag,
     open_stack,
     terminal,
 )
 from pocctl.cli.remember import remember
+from pocctl.cli.render import run_up
 from pocctl.context import Context
-from pocctl.engine import DEFAULT_WORKERS, Engine, RunReport
-from pocctl.errors import DeployError, Interrupted, PocctlError
-from pocctl.packaging import CodeSource, Package
-from pocctl.reporting import Outcome
+from pocctl.errors import PocctlError
 from pocctl.resources.functions import FunctionStep
-from pocctl.resources.topic import EmailSubscriptionStep
-from pocctl.stack import build_steps, code_source
+from pocctl.stack import build_steps
 from pocctl.ui import Terminal
 from pocctl.watch import Update, outside, watch
 
 
-def summary(ctx: Context, report: RunReport, seconds: float) -> dict[str, Any]:
-    """What a script needs to know about a run of `up` or `down`."""
-    return {
-        "stack": ctx.config.stack,
-        "region": ctx.config.region,
-        "seconds": round(seconds, 2),
-        "counts": {
-            o.value: n for o in Outcome if (n := sum(r.outcome is o for r in report.results))
-        },
-        "steps": [{**asdict(r), "seconds": round(r.seconds, 2)} for r in report.results],
-    }
-
-
-def deploy(
-    term: Terminal,
-    ctx: Context,
-    *,
-    dry_run: bool = False,
-    serial: bool = False,
-    resend_confirmation: bool = False,
-) -> Finished:
-    """Run `up` on a context and render it. Its failure, when it stops part way, is a
-    DeployError (or Interrupted)."""
-    config = ctx.config
-    term.heading(
-        f"{'Planning' if dry_run else 'Deploying'} stack {config.stack} in {config.region}"
-    )
-    started = ctx.clock()
-    steps = build_steps(config)
-    if resend_confirmation:
-        steps = [
-            replace(step, resend=True) if isinstance(step, EmailSubscriptionStep) else step
-            for step in steps
-        ]
-    package = packaged(term, ctx, code_source(steps))
-    engine = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS)
-    report = engine.up(dry_run=dry_run)
-    url = ctx.outputs.order_url
-    tuning = config.tuning
-    document = {
-        **summary(ctx, report, ctx.clock() - started),
-        "dry_run": dry_run,
-        "conflicts": [f"{c.kind} {c.name}" for c in report.conflicts],
-        "order_url": url,
-        "api": {
-            "public": True,
-            "rate_limit": tuning.throttle_rate,
-            "burst_limit": tuning.throttle_burst,
-        },
-        "code": package.as_json(),
-        "notes": term.notes,
-    }
-    failure = deploy_failure(report)
-    if failure is None:
-        render_deployed(term, ctx, report, ctx.clock() - started, dry_run=dry_run)
-    return Finished(document, failure)
-
-
-def packaged(term: Terminal, ctx: Context, source: CodeSource) -> Package:
-    """The functions' code, built and checked before anything is uploaded."""
-    started = ctx.clock()
-    where = "the built-in handlers" if source.directory is None else f"{source.directory}/"
-    with term.busy(f"Packaging {where} ..."):
-        package = source.package(ctx)
-    term.info(f"Code: {package.describe()} ({ctx.clock() - started:.1f}s)")
-    for note in package.notes:
-        term.note(note)
-    return package
-
-
-def deploy_failure(report: RunReport) -> PocctlError | None:
-    """Why `up` stopped part way, with what was done and what to run next; None if it didn't."""
-    if report.conflicts:
-        return DeployError(
-            "Nothing was created: these names are taken by resources this stack did not make:\n"
-            + "\n".join(f"  - {c.kind} {c.name}" for c in report.conflicts),
-            "Remove or rename them, or deploy another copy with --stack NAME.",
-        )
-    if report.interrupted:
-        done = report.titles(Outcome.CREATED, Outcome.UPDATED)
-        where = ", ".join(report.titles(Outcome.INTERRUPTED))
-        return Interrupted(
-            f"Interrupted{' while working on ' + where if where else ' before any change'}.",
-            (f"Made or changed so far: {', '.join(done)}.\n" if done else "Nothing was changed.\n")
-            + "Nothing is lost: run `pocctl up` to finish, "
-            "or `pocctl down` to remove what was made.",
-        )
-    if not report.ok:
-        failed = next(r for r in report.results if r.outcome is Outcome.FAILED)
-        hint = report.error.hint if isinstance(report.error, PocctlError) else None
-        done = report.titles(Outcome.CREATED, Outcome.UPDATED)
-        error = DeployError(
-            f"up stopped at {failed.title}: {failed.error}",
-            (f"Made or changed before that: {', '.join(done)}.\n" if done else "")
-            + (hint + "\n" if hint else "")
-            + "Run `pocctl up` again to finish, or `pocctl down` to remove what was made.",
-        )
-        error.__cause__ = report.error  # --debug shows where it came from
-        return error
-    return None
-
-
-def render_deployed(
-    term: Terminal, ctx: Context, report: RunReport, seconds: float, *, dry_run: bool
-) -> None:
-    config, tuning, url = ctx.config, ctx.config.tuning, ctx.outputs.order_url
-    counts = {o: sum(r.outcome is o for r in report.results) for o in Outcome}
-    if dry_run:
-        pending = counts[Outcome.WOULD_CREATE] + counts[Outcome.WOULD_UPDATE]
-        term.success(
-            f"Dry run: {counts[Outcome.WOULD_CREATE]} to create, "
-            f"{counts[Outcome.WOULD_UPDATE]} to update, {counts[Outcome.UNCHANGED]} unchanged. "
-            + ("Nothing was written." if pending else "Nothing to do.")
-        )
-        return
-    term.success(
-        f"Stack {config.stack} is up ({seconds:.1f}s): "
-        f"{counts[Outcome.CREATED]} created, {counts[Outcome.UPDATED]} updated, "
-        f"{counts[Outcome.UNCHANGED]} unchanged."
-    )
-    if url:
-        stack_flag = "" if config.stack == "POC" else f" --stack {config.stack}"
-        term.info(f"Order endpoint: {url}")
-        term.info(
-            f"The API is public: anyone with the URL can post orders, up to "
-            f"{tuning.throttle_rate:g} requests/s (burst {tuning.throttle_burst}); change it "
-            f"with --rate-limit or rate_limit in pocctl.toml. Try it: pocctl test-order{stack_flag}"
-        )
-
-
-@cli.command()
+@click.command()
 @aws_options
 @click.option(
     "--email",
@@ -264,7 +129,7 @@ def up(
             "nothing was changed.",
             "Copy them with `pocctl init --handlers`, then run `pocctl up --watch`.",
         )
-    finished = deploy(
+    finished = run_up(
         term,
         ctx,
         dry_run=dry_run,

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from pocctl.cli.main import cli
-from pocctl.cli.options import Finished, aws_options, collect, json_flag, make_context, terminal
+from pocctl.cli.document import Finished, json_flag
+from pocctl.cli.options import aws_options, collect, make_context, terminal
+from pocctl.cli.render import prove
 from pocctl.context import Context
 from pocctl.errors import Interrupted, PocctlError
 from pocctl.smoke import (
     DEFAULT_ORDER,
-    Hop,
     SmokeResult,
     TestOrderInterrupted,
     failure_hint,
-    run_test_order,
 )
-from pocctl.ui import Terminal
-
-
-def prove(term: Terminal, ctx: Context, order: dict[str, Any], timeout: float) -> SmokeResult:
-    """Each hop is shown as it passes; on Ctrl-C, TestOrderInterrupted (the inbox removed)."""
-    term.heading(f"Testing stack {ctx.config.stack} with one order: {json.dumps(order)}")
-
-    def show(hop: Hop) -> None:
-        term.hop(hop.name, hop.ok, hop.seconds, hop.detail)
-
-    with term.showing_waits():
-        result = run_test_order(ctx, order, timeout=timeout, on_hop=show)
-    for email, state in result.email_subscriptions.items():
-        term.info(f"email subscription {email}: {state}")
-    if not result.email_subscriptions:
-        term.info("no email subscription (add one with `pocctl up --email you@example.com`)")
-    return result
 
 
 def interrupted(ctx: Context, result: SmokeResult) -> Finished:
@@ -71,7 +52,7 @@ def cleanup(result: SmokeResult) -> str:
     return said + "."
 
 
-@cli.command("test-order")
+@click.command("test-order")
 @aws_options
 @click.option("--item", default=DEFAULT_ORDER["item"], show_default=True, help="The order's item.")
 @click.option(
