@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
-from pocctl.context import new_session
+from pocctl.session import new_session
 
 from .faults import FailCalls, runtime_with
 from .inventory import everything, flatten

@@ -11,9 +11,9 @@ from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.cli.status import node
-from pocctl.context import new_session
 from pocctl.health import Health, Resource
 from pocctl.resources.base import Live
+from pocctl.session import new_session
 
 
 def run(runner: CliRunner, *args: str) -> Result:
