@@ -55,9 +55,10 @@ class RetryingClient:
 
         def why_refused(exc: ClientError) -> Why:
             code = error_code(exc)
-            busy = "it applies one change at a time" if code == "ConflictException" else ""
+            conflict = code == "ConflictException"
+            busy = "it applies one change at a time" if conflict else "it is throttling"
             # No AWS document says how long a conflict lasts.
-            reason = f"{busy or 'it is throttling'} ({code}); AWS gives no figure for how long"
+            reason = f"{busy} ({code}); AWS gives no figure for how long"
             return Why(f"API Gateway to take {name}", reason)
 
         def call(*args: Any, **kwargs: Any) -> Any:

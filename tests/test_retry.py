@@ -181,3 +181,14 @@ def test_test_orders_wait_past_its_deadline_is_false_and_asks_why_blocked_on_the
     assert clock() >= 1005.0
     assert asked and asked[0] >= 1001.0  # first asked after BLOCKED_FIRST
     assert sum(clock.sleeps) == pytest.approx(sum(s for s, _ in pauses(ctx)))
+
+
+def test_a_hop_that_passed_after_a_said_wait_takes_its_wait_down(
+    ctx: Context, clock: Clock
+) -> None:
+    reporter = RecordingReporter()
+    ctx.reporter = reporter
+    passes_at = clock() + 2.0
+    assert wait_for(ctx, lambda: clock() >= passes_at, clock() + 30.0, why=Why("the order")) is True
+    assert reporter.waits and {w.why.subject for w in reporter.waits} == {"the order"}
+    assert reporter.waits_over == [reporter.waits[0].loop]  # the hop's wait line goes
