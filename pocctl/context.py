@@ -156,8 +156,7 @@ class Context:
         self.session = session or new_session(
             profile_name=config.profile, region_name=config.region
         )
-        self.calls = CallLog()
-        self.telemetry = Telemetry(self.calls, lambda: self.clock(), self.label, self._confirming)
+        self.telemetry = Telemetry(CallLog(), lambda: self.clock(), self.label, self._confirming)
         # What steps found or made that later steps and commands need, filled by plan/apply.
         self.outputs = Outputs()
         self._clients: dict[str, Any] = {}
@@ -173,6 +172,15 @@ class Context:
             lambda seconds: self.waiting().pause(seconds),
             LAMBDA_OUTSIDE_QUOTA,
         )
+
+    @property
+    def calls(self) -> CallLog:
+        """Every call and span recorded so far (a context may be handed another's log)."""
+        return self.telemetry.log
+
+    @calls.setter
+    def calls(self, log: CallLog) -> None:
+        self.telemetry.log = log
 
     def label(self) -> Label:
         """What this thread works on: (phase, step, lane)."""
