@@ -197,6 +197,7 @@ def poll(
     why: str = "",
     about: float | None = None,
     cap: float | None = None,
+    limit: float | None = None,
 ) -> None:
     """Poll with short, growing intervals (from `first`), capped at half a second (or `cap`):
     what pocctl waits for takes seconds (AWS's own waiters poll every 5-20 s, and would
@@ -212,7 +213,7 @@ def poll(
         lambda: None if check() else Again(),
         Policy(first, 1.5, cap or POLL_CAP, limit=timeout),
         gave_up=gave_up,
-        why=Why(what, why, about),
+        why=Why(what, why, about, limit),
     )
 
 

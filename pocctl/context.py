@@ -16,6 +16,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from pocctl import preflight as first_contact
+from pocctl.arns import Arn
 from pocctl.config import Config
 from pocctl.pacing import LAMBDA_OUTSIDE_QUOTA, LAMBDA_REQUESTS_PER_SECOND, Pacer
 from pocctl.preflight import STACK_SERVICES
@@ -104,6 +105,7 @@ class Waiting:
         self._why = why
         self._began = ctx.clock() if began is None else began
         self._reported = False
+        self._refusals = 0
 
     def __enter__(self) -> Waiting:
         return self
@@ -123,8 +125,10 @@ class Waiting:
         self._why = why
         return self
 
-    def pause(self, seconds: float, *, said: bool = False) -> None:
-        """Sleep; `said`: the caller has told users about this pause already (a note)."""
+    def pause(self, seconds: float, *, said: bool = False, refused: bool = False) -> None:
+        """Sleep; `said`: the caller has told users about this pause already (a note);
+        `refused`: AWS refused the call the loop retries after this pause (counted, and said)."""
+        self._refusals += refused
         started = self._ctx.clock()
         waited = started - self._began
         if waited + seconds >= REPORT_AFTER and not said:
@@ -136,7 +140,7 @@ class Waiting:
         _, step, _ = self._ctx.label()
         why = self._why or Why(f"{step or 'AWS'}", "AWS has not finished yet")
         self._reported = True
-        self._ctx.reporter.waiting(Wait(step, self._loop, why, waited))
+        self._ctx.reporter.waiting(Wait(step, self._loop, why, waited, self._refusals))
 
 
 class Context:
@@ -301,4 +305,4 @@ class Context:
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.config.region if regional else ""
-        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+        return str(Arn(self.partition, service, region, self.account_id, resource))

@@ -96,10 +96,22 @@ def _events(ctx: Context, function: str, start_ms: int) -> Iterable[LogLine]:
                 "deployed here?",
                 "Run `pocctl up`, or check --stack and --region (see `pocctl status`).",
             ) from exc
+        if error_code(exc) in THROTTLED:
+            raise PocctlError(
+                f"CloudWatch Logs is throttling reads of {group}: FilterLogEvents allows 5 calls "
+                "a second per account and Region, shared with every other reader.",
+                "Run the command again in a few seconds.",
+            ) from exc
         raise PocctlError(
             f"Could not read {group} ({error_code(exc)}): {error_message(exc)}",
             "Your credentials need logs:FilterLogEvents on the function's log group.",
         ) from exc
+
+
+# What CloudWatch Logs answers once botocore's own retries are spent ("you receive a
+# RequestLimitExceeded or ThrottlingException error": "How do I determine throttling in my
+# CloudWatch logs?", AWS Knowledge Center).
+THROTTLED = frozenset({"ThrottlingException", "RequestLimitExceeded"})
 
 
 def _all(ctx: Context, function: str, start_ms: int) -> list[LogLine]:
@@ -115,10 +127,16 @@ def read(ctx: Context, functions: list[str], start_ms: int, text: str | None) ->
     order each group was read in. Event ids are opaque: moto's count up, so '10' < '9'."""
     per_function = ctx.together(*(partial(_all, ctx, f, start_ms) for f in functions))
     lines = [line for found in per_function for line in found]
-    if text:
-        needle = text.lower()
-        lines = [line for line in lines if needle in line.message.lower()]
-    return sorted(lines, key=lambda line: (line.timestamp, line.ingestion_time))
+    ordered = sorted(lines, key=lambda line: (line.timestamp, line.ingestion_time))
+    return containing(ordered, text)
+
+
+def containing(lines: list[LogLine], text: str | None) -> list[LogLine]:
+    """The lines containing `text`, ignoring case (all of them without one)."""
+    if not text:
+        return lines
+    needle = text.lower()
+    return [line for line in lines if needle in line.message.lower()]
 
 
 # Lambda Developer Guide, "Sending Lambda function logs to CloudWatch Logs": "It may take 5 to
@@ -126,34 +144,55 @@ def read(ctx: Context, functions: list[str], start_ms: int, text: str | None) ->
 # pocctl waits this long for lines it knows are coming, then says it could not tell rather than
 # guess.
 LATE_LOG_WAIT_SECONDS = 15
-# Between reads while waiting: FilterLogEvents has a low per-account rate quota, and each read
+# Between reads while waiting: FilterLogEvents allows 5 calls a second per account and Region
+# ("How do I determine throttling in my CloudWatch logs?", AWS Knowledge Center), and each read
 # asks once per function.
 LATE_LOG_INTERVAL = 1.0
+# Once lines have come, how many reads in a row must find nothing new: the notifier runs after
+# the writer (a stream hop later), so its lines come after the writer's.
+QUIET_READS = 2
+
+
+def silent(functions: list[str], lines: list[LogLine]) -> list[str]:
+    """The functions without a line among `lines`."""
+    heard = {line.function for line in lines}
+    return [f for f in functions if f not in heard]
 
 
 def read_once_arrived(
-    ctx: Context, functions: list[str], start_ms: int, text: str | None
+    ctx: Context, functions: list[str], start_ms: int, found: list[LogLine]
 ) -> list[LogLine]:
-    """As `read`, but when nothing is there yet, read again for up to LATE_LOG_WAIT_SECONDS:
-    the lines of a function that ran a moment ago (say, for the order `test-order` just
-    posted) reach CloudWatch Logs a little later, and "no lines" would then mislead."""
-    found: list[LogLine] = []
+    """What `read` finds, when some of `functions` had no line in what it `found` at first: the
+    lines of a function that ran a moment ago (say, for the order `test-order` just posted)
+    reach CloudWatch Logs a little later, each function's at its own moment, and "no lines"
+    would then mislead. Reads again every second for up to LATE_LOG_WAIT_SECONDS, until every
+    function has lines and QUIET_READS reads in a row bring no more."""
+    quiet, began = 0, False
+    deadline = ctx.clock() + LATE_LOG_WAIT_SECONDS  # reads take time too
 
-    def arrived() -> bool:
-        nonlocal found
-        found = read(ctx, functions, start_ms, text)
-        return bool(found)
+    def settled() -> bool:
+        nonlocal found, quiet, began
+        if not began:  # the caller has just read: pause before reading again
+            began = True
+            return False
+        lines = read(ctx, functions, start_ms, None)
+        quiet = quiet + 1 if len(lines) == len(found) else 0
+        found = lines
+        heard_all = not silent(functions, lines)
+        return (heard_all and quiet >= QUIET_READS) or ctx.clock() >= deadline
 
+    waiting_for = ", ".join(silent(functions, found))
     with suppress(StepError):
         poll(
             ctx,
-            arrived,
-            what="log lines",
+            settled,
+            what=f"{waiting_for}'s log lines",
             step="logs",
             timeout=LATE_LOG_WAIT_SECONDS,
             first=LATE_LOG_INTERVAL,
             cap=LATE_LOG_INTERVAL,
             why="CloudWatch Logs receives a function's lines a little after it ran",
+            limit=LATE_LOG_WAIT_SECONDS,
         )
     return found
 

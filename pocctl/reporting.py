@@ -51,12 +51,16 @@ class Why:
 
 @dataclass(frozen=True)
 class Wait:
-    """A wait that has lasted about a second or more, as loops report it while they pause."""
+    """A wait that has lasted about a second or more, as loops report it while they pause.
+    `refusals`: how many times AWS has refused the call the loop retries (IAM propagation, a
+    function still Pending, a conflict): those expected refusals are said as this count, once
+    per wait, not as an error line each."""
 
     step: str | None
     loop: int
     why: Why
     waited: float
+    refusals: int = 0
 
     @property
     def text(self) -> str:
@@ -67,6 +71,9 @@ class Wait:
             progress = f"about {why.about - waited:.0f} s left"
         else:
             progress = f"{waited:.0f} s so far"
+        if self.refusals:
+            times = "once" if self.refusals == 1 else f"{self.refusals} times"
+            progress += f"; refused {times} so far"
         return f"waiting for {why.subject} ({progress})" + (f": {why.reason}" if why.reason else "")
 
 

@@ -96,7 +96,7 @@ def keep_trying(
             if spent(policy, waited, ctx.clock() - started, tries):
                 return gave_up(answer)
             delay = next(pauses)
-            waiting.pause(delay)
+            waiting.pause(delay, refused=answer.refused is not None)
             waited += delay
 
 

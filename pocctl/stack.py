@@ -122,7 +122,11 @@ def _steps(config: Config) -> list[AnyStep]:
         {n.writer_function: writer_environment, n.notifier_function: notifier_environment},
     )
     return [
-        BoundaryStep(policy_name=n.roles_boundary, document=lambda ctx: boundary_policy(ctx)),
+        BoundaryStep(
+            key="boundary",
+            policy_name=n.roles_boundary,
+            document=lambda ctx: boundary_policy(ctx),
+        ),
         RoleStep(
             key="writer-role",
             role_name=n.writer_role,
@@ -130,6 +134,7 @@ def _steps(config: Config) -> list[AnyStep]:
             policy_template="order-writer",
             variables=writer_policy,
             boundary_name=n.roles_boundary,
+            depends_on=("boundary",),
         ),
         RoleStep(
             key="notifier-role",
@@ -138,6 +143,7 @@ def _steps(config: Config) -> list[AnyStep]:
             policy_template="order-notifier",
             variables=notifier_policy,
             boundary_name=n.roles_boundary,
+            depends_on=("boundary",),
         ),
         RoleStep(
             key="api-role",
@@ -146,8 +152,9 @@ def _steps(config: Config) -> list[AnyStep]:
             policy_template="api-to-queue",
             variables=api_policy,
             boundary_name=n.roles_boundary,
+            depends_on=("boundary",),
         ),
-        TableStep(table_name=n.table),
+        TableStep(key="table", table_name=n.table),
         QueueStep(
             key="dlq",
             queue_name=n.dead_letter_queue,
@@ -181,8 +188,10 @@ def _steps(config: Config) -> list[AnyStep]:
                 "invoke 2` runs it once); deploy the fix with `pocctl up`."
             ),
         ),
-        TopicStep(topic_name=n.topic),
-        EmailSubscriptionStep(topic_name=n.topic, email=config.email),
+        TopicStep(key="topic", topic_name=n.topic),
+        EmailSubscriptionStep(
+            key="subscription", topic_name=n.topic, email=config.email, depends_on=("topic",)
+        ),
         LogGroupStep(key="writer-logs", group_name=Names.log_group(n.writer_function)),
         LogGroupStep(key="notifier-logs", group_name=Names.log_group(n.notifier_function)),
         FunctionStep(
@@ -222,7 +231,13 @@ def _steps(config: Config) -> list[AnyStep]:
             failure_queue_name=n.stream_failure_queue,
             depends_on=("notifier", "table", "failure-queue"),
         ),
-        ApiStep(api_name=n.api, queue_name=n.queue, role_name=n.api_role),
+        ApiStep(
+            key="api",
+            api_name=n.api,
+            queue_name=n.queue,
+            role_name=n.api_role,
+            depends_on=("queue", "api-role"),
+        ),
     ]
 
 

@@ -20,6 +20,7 @@ from rich.spinner import Spinner
 from pocctl.reporting import Outcome, StepResult, Wait
 
 if TYPE_CHECKING:
+    from pocctl.context import Context
     from pocctl.telemetry import RecordedCall
 
 STYLES = {
@@ -138,6 +139,26 @@ class Terminal:
         where = f"  [{call.step}]" if call.step else ""
         with self._lock:
             self.console.print(f"[dim]  aws {call.service} {call.operation}{escape(where)}[/]")
+
+    def follow(self, ctx: Context) -> None:
+        """For --verbose: every AWS call the context makes, and each error AWS answers, the
+        refusals `up` waits out included (said otherwise once, as a count, in its wait)."""
+        ctx.calls.listeners.append(self.call)
+        # Once per session, however many contexts share it (demo's up, then its down).
+        ctx.session.events.register(
+            "after-call.*.*", self.answered, unique_id=f"pocctl-verbose-{id(self)}"
+        )
+
+    def answered(self, event_name: str, parsed: Any = None, **_: Any) -> None:
+        """botocore's after-call event (`after-call.lambda.CreateFunction`): a response that is
+        an error is printed with its call (steps run side by side: not always the line above)."""
+        error = parsed.get("Error") if isinstance(parsed, dict) else None
+        if not error:
+            return
+        service, operation = event_name.split(".")[1:3]
+        said = f"{error.get('Code')}: {error.get('Message') or ''}".rstrip(": ")
+        with self._lock:
+            self.console.print(f"[dim]  aws {service} {operation} answered {escape(said)}[/]")
 
     def note(self, message: str) -> None:
         with self._lock:

@@ -11,7 +11,6 @@ import json
 import threading
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -23,6 +22,8 @@ from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
 from pocctl.local.iam import ABSENT, Propagation, RoleSnapshot
 from pocctl.local.pollers import StreamPoller
+
+from .clocked import Clock, client, fixtures
 
 NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
 LAMBDA_TRUST = {
@@ -37,41 +38,7 @@ LAMBDA_TRUST = {
 }
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, rule: str, extra: float = 0.01) -> None:
-        self.now += RULES[rule].seconds + extra
-
-    def sleep(self, seconds: float) -> None:
-        """A pause of the code under test: AWS's time moves on by as much."""
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def emulator(clock: Clock) -> Iterator[Emulator]:
-    with Emulator(port=0, timing=Timing(), clock=clock) as running:
-        yield running
-
-
-def client(emulator: Emulator, service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=emulator.endpoint_url,
-        aws_access_key_id="user",
-        aws_secret_access_key="user",
-        config=NO_RETRIES,
-    )
+clock, emulator = fixtures()
 
 
 def code_of(excinfo: pytest.ExceptionInfo[ClientError]) -> str:

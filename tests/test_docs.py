@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from pocctl.cli import cli
+from pocctl.cli.reference import END, START, UPDATE, rewritten
+from pocctl.cli.reference import main as reference_main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +37,26 @@ def test_quick_start_has_exactly_two_commands_demo_then_tests() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert quick_start()[1] in ci
+
+
+def test_the_readme_command_table_is_the_commands_own_help() -> None:
+    """The table is made from each command's --help (docstring and options): a help text
+    changed without the README, or the README edited by hand, fails here."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert rewritten(readme, cli) == readme, f"README.md's command table is stale: run `{UPDATE}`"
+
+
+def test_the_generator_rewrites_only_between_the_markers(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{START}\n| stale |\n{END}\n\nafter\n", encoding="utf-8")
+    assert reference_main(["--check", "--readme", str(readme)]) == 1
+    assert reference_main(["--readme", str(readme)]) == 0
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith(f"# title\n\n{START}\n| command | what it does |\n")
+    assert text.endswith(f"{END}\n\nafter\n")
+    usage = "pocctl test-order [--item ITEM] [--customer 12345] [--timeout 60] [--json]"
+    assert f"| `{usage}` |" in text
+    assert reference_main(["--check", "--readme", str(readme)]) == 0
 
 
 SHARED = {"--stack", "--region", "--profile", "--endpoint-url", "--quiet", "--verbose", "--help"}

@@ -52,7 +52,7 @@ SHOWS = {
     r"^pocctl local mail\b": ["Subject: AWS Notification - Subscription Confirmation"],
     r"^pocctl test-order\b": ["notified"],
     r"^pocctl status\b": ["POC-Lambda-1"],
-    r"^pocctl logs\b": ["order_stored"],
+    r"^pocctl logs\b": ["order_stored", "order_notified"],  # "what both functions printed"
     r"^pocctl outputs\b": ["order_url", "http://127.0.0.1:"],
     r"^pocctl down\b": ["nothing tagged pocctl:stack=POC is left"],
 }

@@ -7,15 +7,13 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 
-from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
+
+from .clocked import Clock, client, fixtures
 
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
@@ -40,37 +38,7 @@ CLICK_MISSING_AT_RUN_TIME = {
 }
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, rule: str) -> None:
-        self.now += RULES[rule].seconds + 0.01
-
-
-@pytest.fixture(scope="module")
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(scope="module")
-def emulator(clock: Clock) -> Iterator[Emulator]:
-    with Emulator(port=0, timing=Timing(), clock=clock) as running:
-        yield running
-
-
-def client(emulator: Emulator, service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=emulator.endpoint_url,
-        aws_access_key_id="user",
-        aws_secret_access_key="user",
-        config=BotoConfig(retries={"mode": "standard", "max_attempts": 1}),
-    )
+clock, emulator = fixtures(scope="module")
 
 
 @pytest.fixture(scope="module")

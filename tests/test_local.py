@@ -487,7 +487,7 @@ def test_answered_survives_a_connection_closed_while_it_looks(
     import socket
     from types import SimpleNamespace
 
-    from pocctl.local import emulator as module
+    from pocctl.local import sync as module
 
     looks: list[list[Any]] = []
 

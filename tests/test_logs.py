@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
+import boto3
 import pytest
 from click.testing import CliRunner
 
@@ -16,6 +19,7 @@ from pocctl.local.emulator import Emulator
 from pocctl.session import new_session
 
 from .emulated import local_context
+from .faults import FailCalls, runtime_with
 
 
 @pytest.fixture
@@ -74,37 +78,117 @@ def test_both_functions_interleaved_by_time_with_a_prefix(
     assert message_lines(older.output)[0] == ("POC-Lambda-1", "an hour ago")
 
 
+def counting_reads(reads: list[int]) -> Callable[[boto3.Session], None]:
+    """Count FilterLogEvents calls (one per function per read) into `reads[0]`."""
+
+    def count(**_: Any) -> None:
+        reads[0] += 1
+
+    return lambda session: session.events.register("before-call.*.FilterLogEvents", count)
+
+
 def test_nothing_to_show_says_so_after_waiting_for_late_lines(
     runner: CliRunner, deployed_logs: Any
 ) -> None:
     pauses: list[float] = []
-    result = runner.invoke(
-        cli, ["logs", "--since", "30s", "--filter", "error"], obj=Runtime(sleep=pauses.append)
-    )
+    reads = [0]
+    read_before_pause: list[int] = []
+
+    def sleep(seconds: float) -> None:
+        read_before_pause.append(reads[0])
+        pauses.append(seconds)
+
+    args = ["logs", "--since", "30s"]
+    result = runner.invoke(cli, args, obj=runtime_with(counting_reads(reads), sleep=sleep))
     assert result.exit_code == 0
-    assert result.output.endswith(
-        "No log lines containing 'error' in the last 30s from POC-Lambda-1, POC-Lambda-2, after "
-        "waiting 15 s for late ones. CloudWatch Logs can receive a function's lines minutes "
-        "after it runs: `--follow` shows them as they arrive.\n"
+    assert result.stdout == ""  # stdout carries log lines only: scripts pipe it
+    assert result.stderr.endswith(
+        "No log lines in the last 30s from POC-Lambda-1, POC-Lambda-2, after waiting for late "
+        "ones. CloudWatch Logs can receive a function's lines minutes after it runs: "
+        "`--follow` shows them as they arrive.\n"
     )
-    assert sum(pauses) >= 15 and max(pauses) <= 1.0  # read again every second until then
+    assert "waiting for POC-Lambda-1, POC-Lambda-2's log lines (0 s of 15 s)" in result.stderr
+    # read again once a second (FilterLogEvents allows 5 calls a second per account), 15 s long,
+    # and not at once after the first read
+    assert pauses == [1.0] * 15
+    assert read_before_pause[:2] == [2, 4]
 
 
-def test_lines_that_arrive_late_are_waited_for(runner: CliRunner, deployed_logs: Any) -> None:
+def test_lines_that_arrive_late_are_waited_for_from_both_functions(
+    runner: CliRunner, deployed_logs: Any
+) -> None:
     # Right after `test-order` the functions have run but CloudWatch Logs may not have their
-    # lines yet (the README's first session runs `pocctl logs` next, and once printed nothing).
+    # lines yet (the README's first session runs `pocctl logs` next, and once printed nothing);
+    # each function's come at their own moment.
     pauses: list[float] = []
 
     def sleep(seconds: float) -> None:
         pauses.append(seconds)
         if len(pauses) == 3:
-            put(deployed_logs, "POC-Lambda-1", 0, "order_stored late")
+            put(deployed_logs, "POC-Lambda-1", 1, "order_stored late")
+        if len(pauses) == 4:
+            put(deployed_logs, "POC-Lambda-2", 0, "order_notified later")
 
     result = runner.invoke(cli, ["logs"], obj=Runtime(sleep=sleep))
     assert result.exit_code == 0, result.output
-    assert message_lines(result.output) == [("POC-Lambda-1", "order_stored late")]
+    assert message_lines(result.stdout) == [
+        ("POC-Lambda-1", "order_stored late"),
+        ("POC-Lambda-2", "order_notified later"),
+    ]
     assert "No log lines" not in result.output
-    assert len(pauses) == 3  # no more waiting once lines are there
+    assert len(pauses) == 6  # once both had lines, two reads in a row brought nothing new
+
+
+def test_a_function_without_lines_yet_is_waited_for(runner: CliRunner, deployed_logs: Any) -> None:
+    put(deployed_logs, "POC-Lambda-1", 2, "order_stored A")  # the writer's came at once
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            put(deployed_logs, "POC-Lambda-2", 0, "order_notified A")
+
+    result = runner.invoke(cli, ["logs"], obj=Runtime(sleep=sleep))
+    assert result.exit_code == 0, result.output
+    assert message_lines(result.stdout) == [
+        ("POC-Lambda-1", "order_stored A"),
+        ("POC-Lambda-2", "order_notified A"),
+    ]
+    assert len(pauses) == 4
+
+
+def test_a_filter_that_matches_nothing_does_not_wait_when_lines_are_there(
+    runner: CliRunner, deployed_logs: Any
+) -> None:
+    put(deployed_logs, "POC-Lambda-1", 5, "order_stored A")
+    put(deployed_logs, "POC-Lambda-2", 4, "order_notified A")
+    pauses: list[float] = []
+    args = ["logs", "--since", "1m", "--filter", "error"]
+    result = runner.invoke(cli, args, obj=Runtime(sleep=pauses.append))
+    assert result.exit_code == 0
+    assert result.output == (
+        "No log lines containing 'error' in the last 1m from POC-Lambda-1, POC-Lambda-2. "
+        "CloudWatch Logs can receive a function's lines minutes after it runs: `--follow` "
+        "shows them as they arrive.\n"
+    )
+    assert pauses == []
+
+
+def test_throttled_reads_say_so(runner: CliRunner, deployed_logs: Any) -> None:
+    # FailCalls answers before botocore sends, so its own retries of a throttle are skipped:
+    # this is what a user sees once they are spent.
+    throttle = partial(
+        FailCalls,
+        operation="FilterLogEvents",
+        code="ThrottlingException",
+        message="Rate exceeded",
+        times=10,
+    )
+    result = runner.invoke(cli, ["logs"], obj=runtime_with(throttle))
+    assert result.exit_code == 1
+    assert "CloudWatch Logs is throttling reads of /aws/lambda/POC-Lambda-" in result.output
+    assert "Run the command again in a few seconds." in result.output
+    assert "Traceback" not in result.output
 
 
 def test_follow_prints_new_lines_until_ctrl_c(runner: CliRunner, deployed_logs: Any) -> None:
@@ -135,8 +219,10 @@ def test_a_bad_since_is_a_usage_error(runner: CliRunner, since: str) -> None:
 
 
 def test_logs_of_a_stack_that_is_not_deployed(runner: CliRunner, aws: None) -> None:
-    result = runner.invoke(cli, ["logs", "--stack", "ghost"])
+    pauses: list[float] = []
+    result = runner.invoke(cli, ["logs", "--stack", "ghost"], obj=Runtime(sleep=pauses.append))
     assert result.exit_code == 1
+    assert pauses == []  # no lines to wait for: it says so at once
     assert "No log group /aws/lambda/ghost-Lambda-1 in us-east-1" in result.output
     assert "Traceback" not in result.output
 

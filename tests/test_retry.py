@@ -158,6 +158,7 @@ def test_what_a_refusal_means_is_said_to_users_once_the_wait_lasts(
         why_refused=lambda exc: Why("the API", f"it answered {error_code(exc)}"),
     )
     assert [w.why.reason for w in reporter.waits] == ["it answered ConflictException"] * 2
+    assert [w.refusals for w in reporter.waits] == [2, 3]  # AWS's refusals so far, counted
     assert reporter.waits_over == [reporter.waits[0].loop]  # taken down when the loop ends
 
 

@@ -4,51 +4,15 @@ PublishBatch's refusals, and what the notifier publishes meeting them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
 
-NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
+from .clocked import Clock, client, fixtures
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, rule: str) -> None:
-        self.now += RULES[rule].seconds + 0.01
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def emulator(clock: Clock) -> Iterator[Emulator]:
-    with Emulator(port=0, timing=Timing(), clock=clock) as running:
-        yield running
-
-
-def client(emulator: Emulator, service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=emulator.endpoint_url,
-        aws_access_key_id="user",
-        aws_secret_access_key="user",
-        config=NO_RETRIES,
-    )
+clock, emulator = fixtures()
 
 
 def code_of(excinfo: pytest.ExceptionInfo[ClientError]) -> str:

@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
@@ -32,21 +30,8 @@ from pocctl.local.policy import Request
 from pocctl.smoke import storage_blocked
 from pocctl.stack import build_steps
 
+from .clocked import Clock, client, clocked_emulator
 from .emulated import TIMING, local_context
-
-NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        """A pause of pocctl's: AWS's time moves on by as much."""
-        self.now += seconds
 
 
 def clocked_context(emulator: Emulator, stack: str, clock: Clock) -> Context:
@@ -57,21 +42,8 @@ def clocked_context(emulator: Emulator, stack: str, clock: Clock) -> Context:
     return Context(ctx.config, ctx.reporter, session=ctx.session, sleep=clock.sleep, clock=clock)
 
 
-@contextmanager
-def weather(seed: int | None, clock: Clock) -> Iterator[Emulator]:
-    with Emulator(port=0, timing=Timing(seed=seed), clock=clock) as running:
-        yield running
-
-
-def client(emulator: Emulator, service: str) -> object:
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=emulator.endpoint_url,
-        aws_access_key_id="user",
-        aws_secret_access_key="user",
-        config=NO_RETRIES,
-    )
+def weather(seed: int | None, clock: Clock) -> AbstractContextManager[Emulator]:
+    return clocked_emulator(clock, Timing(seed=seed))
 
 
 def first_moment(holds: Callable[[], bool], clock: Clock, until: float) -> float:

@@ -44,7 +44,7 @@ def show_config(as_json: bool, **kwargs: Any) -> Finished:
     Precedence: flags, then environment variables, then pocctl.toml in this directory, then
     what the stack was last deployed with, then defaults (the region falls back to your AWS
     profile's before us-east-1). Needs no AWS access, so a setting at its default is shown at
-    its default: commands that reach AWS use the deployed stack's value in its place.
+    its default, marked `*`: commands that reach AWS use the deployed stack's value in its place.
 
     \b
     Examples:

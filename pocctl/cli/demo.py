@@ -21,8 +21,21 @@ DEMO_EMAIL = "you@example.com"
 
 
 @cli.command()
-@click.option("--keep", is_flag=True, help="Leave the stack up and the emulator running.")
-def demo(keep: bool) -> None:
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Skip the down: leave the stack up and the emulator running, until Ctrl-C.",
+)
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also print every AWS call made with each error AWS answered, and each call the "
+    "emulator refused as AWS would, the functions' own included (a role not yet usable by "
+    "Lambda, a function still Pending): without it, `up` says once what it waits for and how "
+    "many times AWS refused so far.",
+)
+def demo(keep: bool, verbose: bool) -> None:
     """Run the whole pipeline offline: start an emulator, up, test-order, show the email, down.
 
     Needs no AWS account and touches none: everything happens in an emulator on 127.0.0.1.
@@ -33,8 +46,9 @@ def demo(keep: bool) -> None:
     """
     term = Terminal()
     # The refusals AWS's clock makes (a queue name for 60 s, a role not yet usable) are the
-    # waits pocctl itself explains: in a demo, the emulator's own line for each is noise.
-    emulator = start_emulator(term, 0, show_refusals=False)
+    # waits pocctl itself explains, with a count: the emulator's own line for each is noise,
+    # unless asked for.
+    emulator = start_emulator(term, 0, show_refusals=verbose)
     endpoint = emulator.endpoint_url  # type: ignore[attr-defined]
     term.info(f"Started an AWS emulator at {endpoint} (nothing here touches a real account).")
     config = Config(email=DEMO_EMAIL, endpoint_url=endpoint)
@@ -43,7 +57,14 @@ def demo(keep: bool) -> None:
         aws_secret_access_key="pocctl-local",
         region_name=config.region,
     )
-    ctx = Context(config, term, session=session)
+
+    def context() -> Context:
+        made = Context(config, term, session=session)
+        if verbose:
+            term.follow(made)
+        return made
+
+    ctx = context()
     with running(emulator) as received:
         raise_failure(deploy(term, ctx))
         for address in follow_confirmation_links(emulator.outbox.messages):  # type: ignore[attr-defined]
@@ -59,7 +80,7 @@ def demo(keep: bool) -> None:
             )
             wait_for_stop(term, received)
             return
-        raise_failure(teardown(term, Context(config, term, session=session)))
+        raise_failure(teardown(term, context()))
         failed = result.failed_hop
         if failed is not None:
             raise PocctlError(f"The demo order did not get past '{failed.name}': {failed.detail}")

@@ -47,7 +47,8 @@ def deployer_policy_command(boundary: bool, **kwargs: Any) -> None:
     stack carries as its permissions boundary: the most those roles may ever do. The deployer
     may create and change the roles only with that boundary, and may never change or remove it,
     so it cannot make a role more powerful than the pipeline needs. An administrator creates
-    the boundary first (the commands to run are printed on stderr).
+    the boundary first (the commands to run are printed on stderr; see "Against a real AWS
+    account" in the README).
 
     \b
     Examples:

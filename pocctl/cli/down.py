@@ -29,7 +29,9 @@ from pocctl.ui import Terminal
 
 @cli.command()
 @aws_options
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."
+)
 @click.option(
     "--serial", is_flag=True, help="One resource at a time (for comparison and debugging)."
 )
@@ -37,10 +39,12 @@ from pocctl.ui import Terminal
 def down(yes: bool, serial: bool, as_json: bool, **kwargs: Any) -> Finished:
     """Delete every resource of the stack, then sweep the region to confirm nothing is left.
 
-    Only resources tagged pocctl:stack=<stack> are touched. Safe to run again: what is already
+    Only resources tagged pocctl:stack=<stack> are touched, at once where AWS allows it (a
+    function only after its mapping's deletion has started). Safe to run again: what is already
     gone counts as done, and a failure on one resource doesn't stop the others. The sweep asks
-    the tagging API, IAM and API Gateway for anything of the stack still there and lists it
-    with the command that removes it.
+    the tagging API, IAM, API Gateway, the table and the mappings for anything of the stack
+    still there, and says that nothing of it is left or lists what is with the command that
+    removes it. It asks first; without a terminal and without --yes it refuses.
 
     \b
     Examples:

@@ -29,6 +29,7 @@ from pocctl.invoke import (
     "--event",
     "event_file",
     type=click.File("r"),
+    metavar="FILE|-",
     help="A JSON event file, or - to read it from stdin. Default: a sample like the real one.",
 )
 @aws_options
@@ -37,15 +38,19 @@ def invoke_command(
     function: str, event_file: IO[str] | None, as_json: bool, **kwargs: Any
 ) -> Finished:
     """Run function 1 (the writer) or 2 (the notifier) once, as the console's Test button does:
-    print what it returned and the tail of its log.
+    print what it returned and the tail of its log (`aws lambda invoke --log-type Tail`).
+    Works offline too.
 
     Without --event, function 1 gets an SQS batch holding a sample order (it is stored in the
     table) and function 2 a DynamoDB INSERT of a sample row (its notification is published).
     It then says what became of each record (stored, notified, skipped or failed, and why),
-    from the function's answer and log (its whole log when the tail does not tell). Exit status
-    1 if the function raised an error, a record was not processed, or what became of a record
-    could not be told; 2 if the event is not shaped like the function's real source's
-    (an SQS batch for 1, a DynamoDB Streams batch for 2), naming what is missing.
+    from the function's answer and its log tail (the log's last 4 KB) or, when a larger batch's
+    first records fell out of it, the invocation's whole log in CloudWatch Logs (waited for up
+    to 15 s). Exit status 1 if the function raised an error, a record was not processed (a
+    batch item failure, an order the notifier could not render), or what became of a record
+    could not be told; 2, before invoking, if the event is not shaped like the function's real
+    source's (an SQS batch for 1, a DynamoDB Streams batch for 2), naming what is missing (see
+    "Try a function alone" in the README).
 
     \b
     Examples:

@@ -148,6 +148,7 @@ def wait_for_stop(
 @click.option(
     "--latency",
     type=click.FloatRange(0, 5),
+    metavar="SECONDS",
     default=0.0,
     show_default=True,
     help="Seconds added to every AWS call, to feel (or benchmark) a real region's round trip.",
@@ -155,12 +156,14 @@ def wait_for_stop(
 @click.option(
     "--fail-rate",
     type=click.FloatRange(0, 1),
+    metavar="SHARE",
     default=0.0,
     help="Share of function invocations made to fail before the handler runs (fault injection).",
 )
 @click.option(
     "--timeout-rate",
     type=click.FloatRange(0, 1),
+    metavar="SHARE",
     default=0.0,
     help="Share of function invocations made to time out before the handler runs.",
 )
@@ -189,7 +192,7 @@ def wait_for_stop(
 )
 @click.pass_context
 def local(
-    ctx: click.Context,
+    click_ctx: click.Context,
     port: int,
     latency: float,
     fail_rate: float,
@@ -204,7 +207,17 @@ def local(
     queue and stream, the API answers at a local URL, and email lands in an outbox. It behaves
     like AWS where AWS is slow or strict: a new role takes seconds to reach Lambda, functions
     are Pending, tables CREATING, mappings Creating, overlapping API changes conflict, and an
-    email subscription waits for its confirmation link (`pocctl local mail` shows it).
+    email subscription waits for its confirmation link (`pocctl local mail` shows it). It
+    prints each call it refuses as AWS would (the commands themselves say only what they wait
+    for, with how many times AWS refused).
+
+    --latency adds seconds to every AWS call; the rates make a share of function invocations
+    fail or time out, to watch retries and dead-letter queues work. --aws-timing random draws
+    each of AWS's waits from its range (see "AWS's clock" in the README) and prints its seed:
+    --seed N replays a run. A port in use is an error that says so (--port 0 takes any free
+    one and prints its URL). Ctrl-C stops it (exit 130); SIGTERM and SIGHUP (a process manager,
+    a closed terminal, the end of a CI job) stop it the same way, exiting 0; either way its
+    worker processes and temporary code directory go with it.
 
     \b
     Examples:
@@ -215,7 +228,7 @@ def local(
       pocctl local --aws-timing off     # every change at once, as plain moto
       pocctl local --aws-timing random --seed 7   # AWS's variability, replayable
     """
-    if ctx.invoked_subcommand is not None:
+    if click_ctx.invoked_subcommand is not None:
         return
     from pocctl.local.aws.timing import Timing
 
@@ -243,6 +256,7 @@ def local(
 @local.command()
 @click.option(
     "--endpoint-url",
+    metavar="URL",
     help="URL of the running `pocctl local`. [env: AWS_ENDPOINT_URL; else pocctl.toml's "
     "endpoint_url, else http://127.0.0.1:4566]",
 )
@@ -257,7 +271,8 @@ def mail(endpoint_url: str | None, port: int | None, as_json: bool) -> Finished:
     """Show the email SNS sent through the running emulator (nothing leaves this machine).
 
     It reads the emulator the other commands use: --endpoint-url, else AWS_ENDPOINT_URL, else
-    pocctl.toml's endpoint_url, else http://127.0.0.1:4566.
+    pocctl.toml's endpoint_url, else http://127.0.0.1:4566, named at the top; it says when
+    nothing answers there, or something that is not `pocctl local`.
 
     \b
     Examples:

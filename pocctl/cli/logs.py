@@ -10,14 +10,15 @@ import click
 from pocctl.cli.main import cli, stopped_by_user
 from pocctl.cli.options import aws_options, collect, make_context, runtime, terminal
 from pocctl.logs import (
-    LATE_LOG_WAIT_SECONDS,
     SINCE_PATTERN,
     LogLine,
+    containing,
     dated,
     functions_for,
     parse_since,
     read,
     read_once_arrived,
+    silent,
 )
 
 FOLLOW_INTERVAL = 1.0  # seconds between polls with --follow
@@ -48,9 +49,15 @@ LATE_LINES_MS = 10 * 60 * 1000
 def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs: Any) -> None:
     """Print the functions' CloudWatch log lines, both interleaved by time.
 
-    Each line starts with its time (and its date, when a line is not from today) and the
-    function that wrote it. Works the same against
-    `pocctl local`, where the functions' output is written to the emulator's CloudWatch Logs.
+    Each line starts with its time, in local time (and its date, when a line is not from
+    today), and the function that wrote it. Lines of the same millisecond keep CloudWatch's
+    order (as ingested), so an invocation reads START ... END, REPORT. CloudWatch Logs receives
+    a function's lines a little after it runs: when a function has no line in the window yet,
+    it reads again every second for up to 15 s, until each has lines and two reads bring
+    nothing new (so `pocctl logs` right after `test-order` shows that order's lines from both
+    functions; a function that logged earlier in the window is not waited for). Only the lines
+    go to stdout; progress and notes go to stderr. Works the same against `pocctl local`,
+    where the functions' output is written to the emulator's CloudWatch Logs.
 
     \b
     Examples:
@@ -64,25 +71,30 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
     start_ms = parse_since(since, now)  # a bad value is a usage error before anything is read
     relative = SINCE_PATTERN.match(since.strip().lower())
     span = f"in the last {since}" if relative else f"since {since}"
-    term = terminal(flags)
+    term = terminal(flags, as_json=True)  # progress and notes on stderr: stdout is the lines
+    out = terminal(flags)
     ctx = make_context(flags, term)
     functions = functions_for(ctx, which)
     with term.busy(f"Reading lines {span} of {', '.join(functions)} ..."):
-        lines = read(ctx, functions, start_ms, text)
-    if not lines and not follow:
-        lines = read_once_arrived(ctx, functions, start_ms, text)
+        everything = read(ctx, functions, start_ms, None)
+    waited = bool(silent(functions, everything)) and not follow
+    if waited:
+        with term.showing_waits():
+            everything = read_once_arrived(ctx, functions, start_ms, everything)
+    lines = containing(everything, text)
     width = max(len(f) for f in functions)
     today = datetime.fromtimestamp(now).date()  # lines are shown in local time
     with_date = dated((line.timestamp for line in lines), today)
     for line in lines:
-        term.log_line(line.timestamp, line.function, width, line.message, with_date=with_date)
+        out.log_line(line.timestamp, line.function, width, line.message, with_date=with_date)
     if not follow:
         if not lines:
             what = f" containing {text!r}" if text else ""
             term.info(
-                f"No log lines{what} {span} from {', '.join(functions)}, after waiting "
-                f"{LATE_LOG_WAIT_SECONDS} s for late ones. CloudWatch Logs can receive a "
-                "function's lines minutes after it runs: `--follow` shows them as they arrive."
+                f"No log lines{what} {span} from {', '.join(functions)}"
+                + (", after waiting for late ones" if waited else "")
+                + ". CloudWatch Logs can receive a function's lines minutes after it runs: "
+                "`--follow` shows them as they arrive."
             )
         return
     term.info(f"Following {', '.join(functions)} (Ctrl-C to stop) ...")
@@ -98,7 +110,7 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
             ]
             with_date = with_date or dated((line.timestamp for line in fresh), today)
             for line in fresh:
-                term.log_line(
+                out.log_line(
                     line.timestamp, line.function, width, line.message, with_date=with_date
                 )
                 seen.add(line.event_id)

@@ -21,10 +21,16 @@ def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
     """List every pocctl stack in the region (or every enabled region): what is still running?
 
     A stack is found by its resources' pocctl:stack tag and its IAM roles' names. For each:
-    its resources, when it was created, its order URL and a one-word health (healthy, failing,
-    partial: some resources missing, roles-only: only its global IAM roles are left, unknown:
-    only its roles were found and some region could not be read). `pocctl
+    its resources (each one `status` shows that is there, by kind and name: the REST API and
+    the mappings too), when it was created, its order URL and a one-word health (healthy,
+    failing, partial: some resources missing, roles-only: only its global IAM roles are left,
+    unknown: only its roles were found and some region could not be read). `pocctl
     status --stack NAME --region REGION` tells more; `pocctl down` removes one.
+
+    It says how many regions it read; -v shows each region's calls. Each resource the tagging
+    API lists is confirmed first (it lists deleted ones for a while), and a region that refuses
+    to be read (a service control policy can deny a region DescribeRegions lists) is named and
+    the others are listed.
 
     \b
     Examples:

@@ -42,44 +42,44 @@ class PocctlGroup(click.Group):
     ) -> click.Context:
         argv = list(args)  # click's parser consumes the list
         try:
-            ctx = super().make_context(info_name, argv.copy(), parent, **extra)
+            click_ctx = super().make_context(info_name, argv.copy(), parent, **extra)
         except click.UsageError as exc:  # `pocctl --json up`, `pocctl --bogus --json`
             if asks_for_json(argv):
                 print_json({"ok": False, "command": None, "error": exc.format_message()})
             raise
-        ctx.meta[ARGV] = argv
-        return ctx
+        click_ctx.meta[ARGV] = argv
+        return click_ctx
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, click_ctx: click.Context) -> Any:
         document: dict[str, Any] = {}
         try:
-            result = super().invoke(ctx)
+            result = super().invoke(click_ctx)
             if isinstance(result, Finished):
                 document = result.document
                 if result.failure is not None:
                     raise result.failure
         except click.exceptions.Exit as exc:
-            finish_json(ctx, document, exit_error(exc.exit_code))
+            finish_json(click_ctx, document, exit_error(exc.exit_code))
             raise
         except click.ClickException as exc:
-            if isinstance(exc, click.UsageError) and asks_for_json(ctx.meta.get(ARGV, [])):
-                ctx.meta[WANTS_JSON] = True
-            finish_json(ctx, document, exc.format_message())
+            if isinstance(exc, click.UsageError) and asks_for_json(click_ctx.meta.get(ARGV, [])):
+                click_ctx.meta[WANTS_JSON] = True
+            finish_json(click_ctx, document, exc.format_message())
             raise
         except click.Abort:
-            finish_json(ctx, document, "Aborted.")
+            finish_json(click_ctx, document, "Aborted.")
             raise
         except KeyboardInterrupt:
             error = as_click_error(Interrupted("Interrupted."))
-            finish_json(ctx, document, error.format_message())
+            finish_json(click_ctx, document, error.format_message())
             raise error from None
         except Exception as exc:
             error = as_click_error(exc)
-            finish_json(ctx, document, error.format_message())
-            if ctx.meta.get("pocctl.debug") or os.environ.get("POCCTL_DEBUG"):
+            finish_json(click_ctx, document, error.format_message())
+            if click_ctx.meta.get("pocctl.debug") or os.environ.get("POCCTL_DEBUG"):
                 raise
             raise error from None
-        finish_json(ctx, document, None)
+        finish_json(click_ctx, document, None)
         return result
 
 
@@ -100,11 +100,11 @@ def asks_for_json(argv: list[str]) -> bool:
     return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
 
 
-def finish_json(ctx: click.Context, document: dict[str, Any], error: str | None) -> None:
+def finish_json(click_ctx: click.Context, document: dict[str, Any], error: str | None) -> None:
     """Print the command's one JSON document, if it was asked for with --json."""
-    if not ctx.meta.pop(WANTS_JSON, False):
+    if not click_ctx.meta.pop(WANTS_JSON, False):
         return
-    command = {"command": ctx.meta.get(COMMAND) or ctx.invoked_subcommand}
+    command = {"command": click_ctx.meta.get(COMMAND) or click_ctx.invoked_subcommand}
     print_json({"ok": error is None, **command, **document, **({"error": error} if error else {})})
 
 
@@ -150,7 +150,7 @@ def as_click_error(exc: Exception) -> click.ClickException:
     "--debug", is_flag=True, help="Show the full traceback of an error (for bug reports)."
 )
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(click_ctx: click.Context, debug: bool) -> None:
     """Build, prove and remove the AWS serverless order pipeline from the hands-on lab.
 
     \b
@@ -167,7 +167,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     AWS settings follow the usual rules: --profile/AWS_PROFILE, --region/AWS_REGION,
     --endpoint-url/AWS_ENDPOINT_URL. Every command takes --stack to work on another copy.
     """
-    ctx.meta["pocctl.debug"] = debug
+    click_ctx.meta["pocctl.debug"] = debug
 
 
 def main() -> None:

@@ -79,7 +79,13 @@ def aws_options(command: F) -> F:
             "[env: AWS_ENDPOINT_URL]",
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only errors and the result."),
-        click.option("--verbose", "-v", is_flag=True, help="Also print every AWS call made."),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            help="Also print every AWS call made, and each error AWS answered (the refusals "
+            "`up` waits out included).",
+        ),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -99,7 +105,7 @@ def handlers_option(command: F) -> F:
 
 
 def _environment(
-    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+    click_ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 ) -> dict[str, str] | None:
     if not value:
         return None
@@ -154,10 +160,10 @@ def raise_failure(finished: Finished) -> None:
 def json_flag(help: str = "Print one JSON document on stdout, for scripts.") -> Callable[[F], F]:
     """The `--json` flag: the command group then prints the command's document."""
 
-    def wanted(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    def wanted(click_ctx: click.Context, param: click.Parameter, value: bool) -> bool:
         if value:
-            ctx.meta[WANTS_JSON] = True
-            ctx.meta[COMMAND] = " ".join(ctx.command_path.split()[1:])
+            click_ctx.meta[WANTS_JSON] = True
+            click_ctx.meta[COMMAND] = " ".join(click_ctx.command_path.split()[1:])
         return value
 
     option: Callable[[F], F] = click.option(
@@ -274,6 +280,6 @@ def _context(
         config, reporter or term, session=session, sleep=world.sleep, clock=world.clock
     )
     if flags.verbose:
-        context.calls.listeners.append(term.call)
+        term.follow(context)
     context.preflight()
     return context

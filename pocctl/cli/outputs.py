@@ -14,7 +14,8 @@ from pocctl.stack import read_outputs
 @aws_options
 @json_flag()
 def outputs(as_json: bool, **kwargs: Any) -> Finished:
-    """Print the stack's order endpoint URL and resource names.
+    """Print the stack's order endpoint URL and resource names (the table, the queue URL, the
+    topic ARN and the function names), for scripts with --json.
 
     \b
     Examples:

@@ -29,8 +29,14 @@ def redrive_command(dry_run: bool, wait: float, as_json: bool, **kwargs: Any) ->
     An order lands in the dead-letter queue after Lambda-1 failed on it five times (`pocctl
     status` counts them and shows the last error). Fix the writer (`pocctl up`, or keep `pocctl
     up --watch` running), then redrive: pocctl starts SQS's own redrive (StartMessageMoveTask),
-    waits for it, then for the orders to be stored, and reports both counts. Exit status 1 if
-    some were not stored within --wait seconds.
+    waits for it, then for the orders to be stored, and reports both counts (an order already
+    stored counts, and is not stored twice). Exit status 1 if some were not stored within
+    --wait seconds.
+
+    An error the writer logged before its last update (the fix) is not repeated: only one
+    logged since, shown with the time it was logged (a fix `up` made outside the function, to
+    its role or the table, does not move that update's time, so the error may predate it), and,
+    when some are not stored, the one logged since the redrive started.
 
     \b
     Examples:

@@ -93,16 +93,17 @@ def status(
 ) -> Finished:
     """Show every resource of the stack and how the pipeline is doing. Changes nothing.
 
-    Each resource is present, missing, drifted (with what differs) or taken by a look-alike;
-    also both mappings' states, the queues' depths (orders in the dead-letter queue with the
-    writer's last error), which code each function runs (built-in or your --handlers directory,
-    with its hash), the email subscription and the order URL.
-    Exit status 0 when healthy; 1, naming each problem, otherwise.
+    Drawn as the pipeline, each resource is present, missing, drifted by hand (with what
+    differs) or taken by a look-alike; also both mappings' states, the queues' depths (orders in
+    the dead-letter queue with the writer's last error), which code each function runs (built-in
+    or your --handlers directory, with its hash, compared with the code it was deployed from
+    when that is on this machine), the email subscription and the order URL.
+    Exit status 0 when healthy; 1, naming each problem, each with the fix that fits it.
 
     The stack is checked against what its last `up` applied (recorded on its resources), so a
-    hand edit is drift and a deploy with other flags is not. A setting given here, in the
-    environment or in pocctl.toml that differs from the deploy is listed as a change `up`
-    would make.
+    hand edit is drift and a deploy with other flags is not. A setting given here (a flag such
+    as --handlers DIR), in the environment or in pocctl.toml that differs from the deploy is
+    listed as `pending`: a change `up` would make, not a problem.
 
     \b
     Examples:

@@ -88,8 +88,19 @@ def cleanup(result: SmokeResult) -> str:
 def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs: Any) -> Finished:
     """Post an order and prove it is accepted, stored and notified.
 
-    The notification is caught on a temporary SQS queue subscribed to the topic, removed
-    afterwards whatever happens. Exit status 0 only if every hop passed.
+    Each hop: accepted by the API, stored in DynamoDB, notified through SNS (caught on a
+    temporary SQS queue subscribed to the topic, removed afterwards whatever happens). It prints
+    each hop with its latency as it passes (and, between, which hop it waits for: `n s of 60 s`)
+    and the email subscription's state. Exit status 0 only if every hop passed; otherwise it
+    names the hop and what it found (mapping disabled, messages in a DLQ, the function's last
+    error; only errors logged since the order was posted are quoted).
+
+    It stops at once, without waiting out --timeout, when a hop cannot pass: the mapping it
+    needs disabled or missing, this order in the dead-letter queue (other messages there don't
+    stop it), a batch Lambda-2 gave up on since the order was posted with its error logged
+    since. Ctrl-C prints the hops that passed and the one pending, removes the temporary queue
+    and subscription (a second Ctrl-C waits for that), says what it removed and exits 130
+    (--json: the hops so far and "interrupted").
 
     \b
     Examples:

@@ -220,6 +220,13 @@ def up(
     with, then defaults (see `pocctl config`). A flag that changes a key set in pocctl.toml
     updates that key there.
 
+    It first packages and checks the functions' code (built-in, or your --handlers directory:
+    see "Changing the code" in the README) and says which, with its hash and size. It prints
+    each step (created / updated / unchanged, with timings), the order URL, and that the API is
+    public with its throttle. A second run makes no change and no write call (SQS's CreateQueue
+    of each existing queue, which changes nothing, is how it tells a queue from one deleted in
+    the last minute that still answers).
+
     \b
     Examples:
       pocctl up --email ops@example.com

@@ -8,11 +8,9 @@ import io
 import json
 import logging
 import re
-import select
 import socket
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterable
 from traceback import format_exc
 from typing import Any
@@ -21,7 +19,8 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.config import Config as BotoConfig
 
-from pocctl.local import patches
+from pocctl.arns import Arn, function_name
+from pocctl.local import patches, sync
 from pocctl.local.apigw import USER_REQUEST, ApiGateway
 from pocctl.local.aws import AwsBehaviours
 from pocctl.local.aws.base import World
@@ -109,10 +108,7 @@ class Emulator:
         self._patched = False
         self._previous: dict[tuple[str, str], tuple[FunctionVersion, bytes]] = {}
         self.supervisor: Supervisor | None = None
-        self._outside_done = threading.Condition()  # a request or connection ended
-        self._connections: set[Any] = set()  # sockets accepted and still being served
-        self._reading = 0  # requests whose request line was read, not yet answered
-        self._started = 0  # requests begun, ever
+        self.requests = sync.Requests()  # for `answered`
         # Called with the HTTP headers of each AWS API request (not the API's users' requests),
         # before it is carried out: the soak kills a client at its k-th request.
         self.on_request: Callable[[dict[str, str]], None] = lambda headers: None
@@ -142,17 +138,17 @@ class Emulator:
         from moto.sns.models import sns_backends
         from moto.sqs.models import sqs_backends
 
-        parts = arn.split(":")
-        if len(parts) < 6:
+        parsed = Arn.of(arn)
+        if parsed is None:
             return []
-        service, region, account, name = parts[2], parts[3], parts[4], parts[5]
+        region, account = parsed.region, parsed.account
         try:
-            if service == "sqs":
-                document = sqs_backends[account][region].queues[name]._policy_json
-            elif service == "sns":
+            if parsed.service == "sqs":
+                document = sqs_backends[account][region].queues[parsed.name]._policy_json
+            elif parsed.service == "sns":
                 document = sns_backends[account][region].topics[arn]._policy_json
-            elif service == "lambda" and name == "function" and len(parts) > 6:
-                function = lambda_backends[account][region].get_function(parts[6])
+            elif parsed.service == "lambda" and parsed.resource_type == "function":
+                function = lambda_backends[account][region].get_function(parsed.name)
                 document = {"Statement": function.policy.statements}
             else:
                 return []
@@ -286,7 +282,7 @@ class Emulator:
         X-Amz-Function-Error: Unhandled and the error as the payload; LogType Tail returns the
         last 4 KB of the invocation's log, base64-encoded, in X-Amz-Log-Result."""
         assert self.invoker is not None
-        name = str(call.params.get("FunctionName", "")).split(":function:")[-1].split(":")[0]
+        name = function_name(str(call.params.get("FunctionName", "")))
         body = environ["wsgi.input"].getvalue()
         try:
             event = json.loads(body or b"{}")
@@ -307,7 +303,7 @@ class Emulator:
         if kind == "DryRun":
             return Reply(204)
         if not self._function_exists(call.region, name):
-            arn = f"arn:aws:lambda:{call.region}:{ACCOUNT}:function:{name}"
+            arn = Arn.build("lambda", call.region, ACCOUNT, f"function:{name}")
             return error(call, 404, "ResourceNotFoundException", f"Function not found: {arn}")
         if kind == "Event":
             threading.Thread(
@@ -371,7 +367,7 @@ class Emulator:
             self._server = make_server(
                 self.host, self.port, self.app(moto_app), threaded=True, fd=listener.fileno()
             )
-        self._track_connections(self._server)
+        self.requests.track(self._server)
         self.port = self._server.port
         self.endpoint_url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(
@@ -395,30 +391,21 @@ class Emulator:
         self.supervisor.processed = self.aws.lambda_.processed
         self.supervisor.start()
 
-    # -- waits for tests: synchronise on the emulator's events, not on sleeps ----------------
+    # -- waits for tests: synchronise on the emulator's events, not on sleeps (sync.py) ------
     def reconciled(self) -> None:
         """The mappings' pollers match the mappings as they are now (started or stopped)."""
-        assert self.supervisor is not None, "the emulator is not running"
-        if not self.supervisor.reconcile_now():
-            raise TimeoutError("the mapping supervisor did not reconcile within 10 s")
+        sync.reconciled(self.supervisor)
 
     def settled(self) -> None:
         """What changed in IAM has propagated, queues' changed attributes have taken effect,
         the log lines written so far can be read, the pollers match the mappings, and every
-        poller has finished a poll that began after that: whatever it reads is judged as things
-        are."""
-        assert self.supervisor is not None, "the emulator is not running"
-        # AWS's clock, not a guess: until the last change drawn has reached every service.
-        changed = max(
-            self.authorizer.propagation.settled_at(),
-            self.aws.sqs.attributes.settled_at(),
-            self.aws.logs.settled_at(),
-        )
-        time.sleep(max(0.0, changed - self.aws.world.clock()))
-        now = time.monotonic()
-        self.reconciled()
-        if not self.supervisor.wait_reads_from(now):
-            raise TimeoutError("a mapping's poller was still reading after 10 s")
+        poller has finished a poll that began after that."""
+        changes = [
+            self.authorizer.propagation.settled_at,
+            self.aws.sqs.attributes.settled_at,
+            self.aws.logs.settled_at,
+        ]
+        sync.settled(self.supervisor, changes, self.aws.world.clock)
 
     def reaches(self, arn: str, service: str) -> float:
         """When the principal's latest change reaches `service` (the emulator's clock): the
@@ -427,85 +414,12 @@ class Emulator:
 
     def quiet(self, *functions: str) -> None:
         """Every poller that feeds these functions has read its source empty since this call,
-        with nothing being delivered: what was there has reached the function, and nothing
-        more is on its way (for tests that check something did not happen twice)."""
-        assert self.supervisor is not None, "the emulator is not running"
-        self.reconciled()
-        if not self.supervisor.wait_quiet(set(functions), time.monotonic()):
-            raise TimeoutError(f"the pollers of {', '.join(functions)} were not quiet in 10 s")
+        with nothing being delivered."""
+        sync.quiet(self.supervisor, functions)
 
-    def _track_connections(self, server: Any) -> None:
-        """Know each open connection (accepted in order, in the server's own loop), and each
-        request from the moment its request line is read (before its headers are parsed)."""
-        accept, serve = server.process_request, server.process_request_thread
-        emulator = self
-
-        def accepted(request: Any, client_address: Any) -> None:
-            with self._outside_done:
-                self._connections.add(request)
-            accept(request, client_address)
-
-        def served(request: Any, client_address: Any) -> None:
-            try:
-                serve(request, client_address)
-            finally:
-                with self._outside_done:
-                    self._connections.discard(request)
-                    self._outside_done.notify_all()
-
-        class Counted(server.RequestHandlerClass):  # type: ignore[misc]
-            def parse_request(self) -> bool:
-                with emulator._outside_done:
-                    emulator._reading += 1
-                    emulator._started += 1
-                self._pocctl_counted = True
-                return bool(super().parse_request())
-
-            def handle_one_request(self) -> None:
-                try:
-                    super().handle_one_request()
-                finally:
-                    if getattr(self, "_pocctl_counted", False):
-                        self._pocctl_counted = False
-                        with emulator._outside_done:
-                            emulator._reading -= 1
-                            emulator._outside_done.notify_all()
-
-        server.RequestHandlerClass = Counted
-        server.process_request, server.process_request_thread = accepted, served
-
-    def answered(self, timeout: float = 10.0) -> None:
-        """Everything a client sent has been answered, a killed one's too (AWS also carries
-        out a request whose caller went away): no request is being read or handled, no open
-        connection holds unread bytes or an unread close, and none began meanwhile. A request
-        of our own goes first: connections are accepted in order, so any made before it are
-        known by the time it is answered."""
-        urllib.request.urlopen(self.endpoint_url + HEALTH_PATH, timeout=timeout).read()
-        deadline = time.monotonic() + timeout
-
-        def idle() -> bool:
-            with self._outside_done:
-                if self._reading:
-                    return False
-                connections = [c for c in self._connections if c.fileno() >= 0]
-            try:
-                return not connections or not select.select(connections, [], [], 0)[0]
-            except (OSError, ValueError):
-                # The thread serving one closed it after the check above (EBADF, or a fileno
-                # of -1): it has ended, so look again.
-                return False
-
-        while True:
-            started = self._started
-            if idle():
-                with self._outside_done:  # a thread woken by bytes it already read shows here
-                    self._outside_done.wait(0.05)
-                if idle() and self._started == started:
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"requests still being answered after {timeout:.0f} s")
-            with self._outside_done:
-                self._outside_done.wait(0.01)
+    def answered(self, timeout: float = sync.WAIT_SECONDS) -> None:
+        """Everything a client sent has been answered, a killed one's too."""
+        self.requests.answered(self.endpoint_url + HEALTH_PATH, timeout)
 
     def stop(self) -> None:
         if self.outbox.deliver in patches.MAIL_SINKS:

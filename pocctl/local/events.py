@@ -9,6 +9,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from pocctl.arns import Arn
+
 # DynamoDB Streams records as a live stream gives them carry eventVersion "1.1" (captured events,
 # e.g. @incdevco/framework's lambda/dynamodb-stream/example-event.json, pastebin.com/Anu9nCzN);
 # the Lambda Developer Guide's hand-written sample says "1.0"; moto writes "1.0".
@@ -29,7 +31,7 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         "md5OfBody": message.get("MD5OfBody"),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
-        "awsRegion": queue_arn.split(":")[3],
+        "awsRegion": Arn.parse(queue_arn).region,
     }
 
 
@@ -59,7 +61,7 @@ def stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads(json.dumps(record, default=_wire_form))
     event["eventVersion"] = STREAM_EVENT_VERSION
     event["eventSourceARN"] = stream_arn
-    event["awsRegion"] = stream_arn.split(":")[3]
+    event["awsRegion"] = Arn.parse(stream_arn).region
     created = record["dynamodb"].get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         event["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pocctl.arns import Arn
 from pocctl.local.calls import Call
 from pocctl.local.policy import (
     ALWAYS_ALLOWED,
@@ -76,8 +77,10 @@ def documents_statements(documents: list[Any]) -> tuple[dict[str, Any], ...]:
 
 def read_principal(client: ClientFor, arn: str) -> RoleSnapshot:
     """A role or user as IAM holds it now (read through the IAM API)."""
-    name = arn.rsplit("/", 1)[-1]
-    return read_user(client, name) if ":user/" in arn else read_role(client, name)
+    principal = Arn.parse(arn)
+    if principal.resource_type == "user":
+        return read_user(client, principal.name)
+    return read_role(client, principal.name)
 
 
 def read_user(client: ClientFor, user_name: str) -> RoleSnapshot:
@@ -337,7 +340,7 @@ class Authorizer:
                 continue
             if request.action in BOUNDARY_OF_THE_ROLE and "RoleName" in call.params:
                 # IAM judges its own API on the role as it is, not as other services see it.
-                target = f"arn:aws:iam::{self.account}:role/{call.params['RoleName']}"
+                target = str(Arn.iam(call.region, self.account, f"role/{call.params['RoleName']}"))
                 boundary = self.propagation.read(target).boundary_arn
                 if boundary is not None:
                     request.context["iam:PermissionsBoundary"] = boundary
@@ -357,11 +360,11 @@ class Authorizer:
         return None
 
     def _message(self, principal: str, request: Request, reason: str) -> str:
-        name = principal.rsplit("/", 1)[1]
+        arn = Arn.parse(principal)
         who = (
             principal
-            if ":user/" in principal
-            else f"arn:aws:sts::{self.account}:assumed-role/{name}/pocctl-local"
+            if arn.resource_type == "user"
+            else str(replace(arn, service="sts", resource=f"assumed-role/{arn.name}/pocctl-local"))
         )
         return (
             f"User: {who} is not authorized to perform: {request.action} on resource: "

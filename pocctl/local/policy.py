@@ -14,11 +14,12 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
+from pocctl.arns import Arn, function_name
 from pocctl.local.calls import Call
 
 IAM_PREFIX = {"dynamodbstreams": "dynamodb", "resourcegroupstaggingapi": "tag"}
@@ -72,9 +73,9 @@ def _sqs_arn(region: str, account: str, params: dict[str, Any]) -> str | None:
     if "QueueUrl" in params:
         parts = urlparse(str(params["QueueUrl"])).path.strip("/").split("/")
         owner = parts[0] if len(parts) > 1 and parts[0].isdigit() else account
-        return f"arn:aws:sqs:{region}:{owner}:{parts[-1]}"
+        return str(Arn.build("sqs", region, owner, parts[-1]))
     if "QueueName" in params:
-        return f"arn:aws:sqs:{region}:{account}:{params['QueueName']}"
+        return str(Arn.build("sqs", region, account, str(params["QueueName"])))
     if "SourceArn" in params:  # the message move tasks act on the dead-letter queue
         return str(params["SourceArn"])
     return None
@@ -84,45 +85,47 @@ def _lambda_arn(region: str, account: str, params: dict[str, Any]) -> str | None
     name = params.get("FunctionName")
     if not name:
         return None
-    name = str(name)
-    if name.startswith("arn:"):
-        return ":".join(name.split(":")[:7])
-    if ":" in name:  # account:function:name or name:qualifier
-        name = name.split(":function:")[-1].split(":")[0]
-    return f"arn:aws:lambda:{region}:{account}:function:{name}"
+    arn = Arn.of(str(name))
+    if arn is not None:  # the function's, without a qualifier
+        return str(replace(arn, resource=f"function:{arn.name}"))
+    return str(Arn.build("lambda", region, account, f"function:{function_name(str(name))}"))
 
 
 def _resources(call: Call, account: str) -> list[str]:
     p, region = call.params, call.region
     prefix = IAM_PREFIX.get(call.service, call.service)
-    base = f"arn:aws:{prefix}:{region}:{account}"
+
+    def here(resource: str) -> str:
+        return str(Arn.build(prefix, region, account, resource))
+
     found: list[str | None] = []
     if prefix == "sqs":
         found.append(_sqs_arn(region, account, p))
     elif prefix == "sns":
-        named = f"{base}:{p['Name']}" if call.operation == "CreateTopic" and "Name" in p else None
+        named = here(p["Name"]) if call.operation == "CreateTopic" and "Name" in p else None
         found.append(p.get("TopicArn") or p.get("TargetArn") or p.get("ResourceArn") or named)
-        if "SubscriptionArn" in p:
-            found.append(str(p["SubscriptionArn"]).rsplit(":", 1)[0])
+        subscription = Arn.of(str(p.get("SubscriptionArn", "")))
+        if subscription is not None:  # a subscription's calls are on its topic
+            found.append(str(replace(subscription, resource=subscription.name)))
     elif prefix == "dynamodb":
         if "StreamArn" in p:
             found.append(p["StreamArn"])
         elif "ShardIterator" in p:
             found.append(_stream_of_iterator(str(p["ShardIterator"])))
         elif "TableName" in p:
-            found.append(f"{base}:table/{p['TableName']}")
+            found.append(here(f"table/{p['TableName']}"))
         elif "RequestItems" in p:
-            found += [f"{base}:table/{name}" for name in p["RequestItems"]]
+            found += [here(f"table/{name}") for name in p["RequestItems"]]
         elif "TransactItems" in p:
             for item in p["TransactItems"]:
                 for body in item.values():
-                    found.append(f"{base}:table/{body.get('TableName')}")
+                    found.append(here(f"table/{body.get('TableName')}"))
         found.append(p.get("ResourceArn"))
     elif prefix == "lambda":
         # A mapping's calls are on the mapping: its function is the lambda:FunctionArn
         # condition key (IAM Service Authorization Reference).
         if "UUID" in p:
-            found.append(f"{base}:event-source-mapping:{p['UUID']}")
+            found.append(here(f"event-source-mapping:{p['UUID']}"))
         else:
             found.append(_lambda_arn(region, account, p))
     elif prefix == "logs":
@@ -130,22 +133,23 @@ def _resources(call: Call, account: str) -> list[str]:
         if group and not str(group).startswith("arn:"):
             stream = p.get("logStreamName")
             suffix = f":log-stream:{stream}" if stream else ":*"
-            found.append(f"{base}:log-group:{group}{suffix}")
+            found.append(here(f"log-group:{group}{suffix}"))
         elif group:
             found.append(str(group))
     elif prefix == "iam":
         # A role's calls are on the role alone: the managed policy it attaches or detaches is
         # the iam:PolicyARN condition key (IAM Service Authorization Reference).
         if "RoleName" in p:
-            found.append(f"arn:aws:iam::{account}:role/{p['RoleName']}")
+            found.append(str(Arn.iam(region, account, f"role/{p['RoleName']}")))
         elif call.operation == "CreatePolicy" and "PolicyName" in p:
-            found.append(f"arn:aws:iam::{account}:policy/{p['PolicyName']}")
+            policy = f"policy/{p['PolicyName']}"
+            found.append(str(Arn.iam(region, account, policy)))
         else:
             found.append(p.get("PolicyArn"))
     elif prefix == "sts":
         found.append(p.get("RoleArn"))
     elif prefix == "apigateway":
-        found.append(f"arn:aws:apigateway:{region}::{call.path}")
+        found.append(str(Arn.build("apigateway", region, "", call.path)))
     found = [r for r in found if r]
     if not found:  # tagging and the like name their resource by ARN, whatever the service
         for key in ("ResourceArn", "resourceArn", "ResourceARN", "Resource", "resourceArns"):
@@ -157,7 +161,7 @@ def _resources(call: Call, account: str) -> list[str]:
 
 def _stream_of_iterator(iterator: str) -> str | None:
     # moto's iterators start with the stream ARN; AWS's are opaque, and so is the judgement then.
-    match = re.search(r"arn:aws:dynamodb:[^|\s\"]+/stream/[^|\s\"]+", iterator)
+    match = re.search(r"arn:aws[a-z-]*:dynamodb:[^|\s\"]+/stream/[^|\s\"]+", iterator)
     return match.group(0) if match else None
 
 
@@ -254,10 +258,10 @@ def _any_glob(patterns: Any, value: str, *, case: bool) -> bool:
 
 def _arn_like(pattern: str, value: str) -> bool:
     # ARN operators compare the six colon-separated parts one by one (wildcards within a part).
-    p_parts, v_parts = pattern.split(":", 5), value.split(":", 5)
-    if len(p_parts) != 6 or len(v_parts) != 6:
+    wanted, arn = Arn.of(pattern), Arn.of(value)
+    if wanted is None or arn is None:
         return False
-    return all(_glob(p, v, case=True) for p, v in zip(p_parts, v_parts, strict=True))
+    return all(_glob(p, v, case=True) for p, v in zip(astuple(wanted), astuple(arn), strict=True))
 
 
 def _compare(operator: str, expected: str, actual: str) -> bool:
@@ -405,7 +409,8 @@ def principal_covers(principal: Any, principal_arn: str, account: str) -> bool:
     if not isinstance(principal, dict):
         return False
     named = {str(value) for value in as_list(principal.get("AWS", []))}
-    return bool(named & {account, f"arn:aws:iam::{account}:root"})
+    root = Arn(Arn.parse(principal_arn).partition, "iam", "", account, "root")
+    return bool(named & {account, str(root)})
 
 
 def principal_names_service(principal: Any, service: str) -> bool:

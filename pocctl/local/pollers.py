@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from pocctl.arns import Arn, function_name
 from pocctl.local.batch_responses import reported_failures
 from pocctl.local.events import sqs_record, stream_failure_record, stream_record
 from pocctl.local.filters import as_sqs_filtered, passes
@@ -105,9 +106,9 @@ class Poller(threading.Thread):
         self._reading_since: float | None = None  # when the read under way began
         self._last_read: Read | None = None  # the last read of the source's contents done
         self._in_flight = 0  # deliveries to the function under way
-        arn = mapping["EventSourceArn"].split(":")
-        self.region, self.account, self.source_name = arn[3], arn[4], arn[5]
-        self.function = mapping["FunctionArn"].rsplit(":", 1)[1]
+        source = Arn.parse(mapping["EventSourceArn"])
+        self.region, self.account, self.source_name = source.region, source.account, source.resource
+        self.function = function_name(mapping["FunctionArn"])
 
     def stop(self, *, replaced: bool = False) -> None:
         """`replaced`: a poller with the mapping's new settings takes over (not deleted nor
@@ -450,7 +451,8 @@ class StreamPoller(Poller):
             attempts=attempts,
             function_error=not result.ok,
         )
-        account, name = destination.split(":")[4:6]
+        queue = Arn.parse(destination)
+        account, name = queue.account, queue.name
         try:
             sqs = self.client("sqs", self.region)
             url = f"{sqs.meta.endpoint_url}/{account}/{name}"
@@ -551,8 +553,8 @@ class Supervisor(threading.Thread):
 
     def make_poller(self, mapping: dict[str, Any]) -> Poller | None:
         """A poller that acts with the function's execution role, as Lambda's pollers do."""
-        source = mapping["EventSourceArn"]
-        region = source.split(":")[3]
+        source = Arn.parse(mapping["EventSourceArn"])
+        region = source.region
         try:
             role = self.client("lambda", region).get_function_configuration(
                 FunctionName=mapping["FunctionArn"]
@@ -563,9 +565,9 @@ class Supervisor(threading.Thread):
         def as_role(service: str, region: str) -> Any:
             return self.role_client(service, region, role)
 
-        if source.startswith("arn:aws:sqs:"):
+        if source.service == "sqs":
             return SqsPoller(mapping, self.invoker, as_role, self.log)
-        if ":dynamodb:" in source and "/stream/" in source:
+        if source.service == "dynamodb" and "/stream/" in source.resource_id:
             poller = StreamPoller(
                 mapping,
                 self.invoker,

@@ -9,9 +9,8 @@ from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from botocore.exceptions import ClientError
-
-from pocctl.aws import aws_errors, delete, is_not_found, none_if_absent
+from pocctl.arns import Arn
+from pocctl.aws import aws_errors, delete, none_if_absent
 from pocctl.context import Context, Outputs
 from pocctl.errors import ForeignResourceError, StepError
 from pocctl.reporting import Outcome
@@ -23,9 +22,9 @@ from pocctl.resources.base import (
     Plan,
     Step,
     arn_parts,
+    destroy_ours,
     diff,
     is_ours,
-    not_ours_note,
     removal,
 )
 from pocctl.resources.recorded import RecordDiffers, api_tags, record_differs
@@ -129,7 +128,8 @@ def find_api(ctx: Context, api_name: str) -> dict[str, Any] | None:
 
 
 def stage_arn(ctx: Context, api_id: str, stage: str) -> str:
-    return f"arn:{ctx.partition}:apigateway:{ctx.config.region}::/restapis/{api_id}/stages/{stage}"
+    path = f"/restapis/{api_id}/stages/{stage}"
+    return str(Arn(ctx.partition, "apigateway", ctx.config.region, "", path))
 
 
 def made_by_pocctl(ctx: Context, stage: dict[str, Any]) -> bool:
@@ -266,8 +266,8 @@ class ApiStep(Step[ApiState]):
     api_name: str
     queue_name: str
     role_name: str
-    key: str = "api"
-    depends_on: tuple[str, ...] = ("queue", "api-role")
+    key: str
+    depends_on: tuple[str, ...]
 
     @property
     def name(self) -> str:
@@ -303,19 +303,11 @@ class ApiStep(Step[ApiState]):
     def _read(self, ctx: Context, api_id: str) -> ApiState:
         ag = ctx.client("apigateway")
 
-        def absent_is_none(read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-            try:
-                return read()
-            except ClientError as exc:
-                if not is_not_found(exc):
-                    raise
-                return None
-
         resources, models, validators, bad_body, stages = ctx.together(
             lambda: ag.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"],
             lambda: ag.get_models(restApiId=api_id)["items"],
             lambda: ag.get_request_validators(restApiId=api_id)["items"],
-            lambda: absent_is_none(
+            lambda: none_if_absent(
                 lambda: ag.get_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY")
             ),
             lambda: ag.get_stages(restApiId=api_id)["item"],
@@ -677,19 +669,24 @@ class ApiStep(Step[ApiState]):
         return api_leftover(ctx, api_id)
 
     def destroy(self, ctx: Context) -> Outcome:
-        with aws_errors(self.key, "GetRestApis"):
-            named = apis_named(ctx, self.api_name)
-        ours = [a for a in named if is_ours(ctx, a.get("tags") or {})]
-        if not ours:
-            if named:
-                ctx.reporter.note(not_ours_note(ctx, self))
-                return Outcome.SKIPPED
-            return Outcome.ABSENT
-        for api in ours:
-            delete(
-                ctx,
-                self.key,
-                "DeleteRestApi",
-                partial(ctx.client("apigateway").delete_rest_api, restApiId=api["id"]),
-            )
-        return Outcome.DELETED
+        def ours(named: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [a for a in named if is_ours(ctx, a.get("tags") or {})]
+
+        def remove(named: list[dict[str, Any]]) -> Outcome:
+            for api in ours(named):
+                delete(
+                    ctx,
+                    self.key,
+                    "DeleteRestApi",
+                    partial(ctx.client("apigateway").delete_rest_api, restApiId=api["id"]),
+                )
+            return Outcome.DELETED
+
+        return destroy_ours(
+            ctx,
+            self,
+            "GetRestApis",
+            lambda: apis_named(ctx, self.api_name) or None,
+            lambda named: bool(ours(named)),
+            remove,
+        )

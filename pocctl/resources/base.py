@@ -9,7 +9,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import NOT_FOUND_CODES, is_not_found
+from pocctl.arns import Arn
+from pocctl.aws import NOT_FOUND_CODES, aws_errors, is_not_found
 from pocctl.config import TAG_KEY
 from pocctl.context import Context, Outputs
 from pocctl.errors import ForeignResourceError, StepError
@@ -65,6 +66,7 @@ class Busy(Change):
 
 
 S = TypeVar("S")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -220,10 +222,32 @@ def not_ours_note(ctx: Context, step: AnyStep) -> str:
     )
 
 
+def destroy_ours(
+    ctx: Context,
+    step: AnyStep,
+    reading: str,
+    read: Callable[[], R | None],
+    ours: Callable[[R], bool],
+    remove: Callable[[R], Outcome],
+) -> Outcome:
+    """What every step's `destroy` does: read what is there (`reading`, the AWS operation named
+    if the read or the ownership check fails); nothing there is done already; what lacks the
+    stack's tag is left alone, with a note; the rest `remove` deletes, saying how it went."""
+    with aws_errors(step.key, reading):
+        found = read()
+        if found is None:
+            return Outcome.ABSENT
+        mine = ours(found)
+    if not mine:
+        ctx.reporter.note(not_ours_note(ctx, step))
+        return Outcome.SKIPPED
+    return remove(found)
+
+
 def arn_parts(arn: str) -> tuple[str, str]:
     """An ARN's service and resource: ("sqs", "POC-Queue"), ("lambda", "function:POC-Lambda-1")."""
-    parts = arn.split(":", 5)
-    return parts[2], parts[5] if len(parts) > 5 else ""
+    parsed = Arn.parse(arn)
+    return parsed.service, parsed.resource
 
 
 def removal(ctx: Context, command: str) -> str:
@@ -236,7 +260,6 @@ def diff(setting: str, current: Any, desired: Any) -> list[Change]:
     return [] if current == desired else [Differs(setting, current, desired)]
 
 
-R = TypeVar("R")
 # How often a read that found its resource gone part way is made again (see `read_whole`).
 READS = 4
 

@@ -31,9 +31,9 @@ from pocctl.resources.base import (
     Plan,
     Step,
     arn_parts,
+    destroy_ours,
     diff,
     is_ours,
-    not_ours_note,
     removal,
     require_ours,
 )
@@ -311,17 +311,21 @@ class FunctionStep(Step[Configuration]):
         self.wait_ready(ctx)
 
     def destroy(self, ctx: Context) -> Outcome:
-        with aws_errors(self.key, "GetFunction"):
-            found = self._get(ctx)
-        if found is None:
-            return Outcome.ABSENT
-        if not is_ours(ctx, found.get("Tags") or {}):
-            ctx.reporter.note(not_ours_note(ctx, self))
-            return Outcome.SKIPPED
-        delete(
+        def remove(_: dict[str, Any]) -> Outcome:
+            lam = ctx.client("lambda")
+            delete(
+                ctx,
+                self.key,
+                "DeleteFunction",
+                lambda: lam.delete_function(FunctionName=self.function_name),
+            )
+            return Outcome.DELETED
+
+        return destroy_ours(
             ctx,
-            self.key,
-            "DeleteFunction",
-            lambda: ctx.client("lambda").delete_function(FunctionName=self.function_name),
+            self,
+            "GetFunction",
+            lambda: self._get(ctx),
+            lambda found: is_ours(ctx, found.get("Tags") or {}),
+            remove,
         )
-        return Outcome.DELETED

@@ -30,8 +30,8 @@ from pocctl.resources.base import (
     Leftover,
     Plan,
     Step,
+    destroy_ours,
     is_ours,
-    not_ours_note,
     require_ours,
 )
 
@@ -170,7 +170,7 @@ class RoleStep(Step[RoleState]):
     policy_template: str
     variables: PolicyVariables
     boundary_name: str  # the managed policy that bounds what the role's own policies grant
-    depends_on: tuple[str, ...] = ("boundary",)
+    depends_on: tuple[str, ...]
     # When this run last made or changed the role or its permissions (ctx.clock), for `settle`.
     changed_at: float | None = field(default=None, init=False)
     made: bool = field(default=False, init=False)
@@ -363,27 +363,35 @@ class RoleStep(Step[RoleState]):
 
     def destroy(self, ctx: Context) -> Outcome:
         iam = ctx.client("iam")
-        with aws_errors(self.key, "GetRole"):  # all three at once: one round trip, not three
-            found: list[Any] = ctx.together(
+
+        def read() -> list[Any] | None:
+            found: list[Any] = ctx.together(  # all three at once: one round trip, not three
                 lambda: self._get_role(ctx),
                 lambda: none_if_absent(lambda: iam.list_role_policies(RoleName=self.role_name)),
                 lambda: none_if_absent(
                     lambda: iam.list_attached_role_policies(RoleName=self.role_name)
                 ),
             )
-        role, inline, attached = found
-        if role is None:
-            return Outcome.ABSENT
-        if not is_ours(ctx, tag_dict(role.get("Tags"))):
-            ctx.reporter.note(not_ours_note(ctx, self))
-            return Outcome.SKIPPED
-        self._remove_policies(
+            return None if found[0] is None else found
+
+        def remove(found: list[Any]) -> Outcome:
+            _, inline, attached = found
+            self._remove_policies(
+                ctx,
+                (inline or {}).get("PolicyNames", []),
+                [p["PolicyArn"] for p in (attached or {}).get("AttachedPolicies", [])],
+            )
+            delete(ctx, self.key, "DeleteRole", lambda: iam.delete_role(RoleName=self.role_name))
+            return Outcome.DELETED
+
+        return destroy_ours(
             ctx,
-            (inline or {}).get("PolicyNames", []),
-            [p["PolicyArn"] for p in (attached or {}).get("AttachedPolicies", [])],
+            self,
+            "GetRole",
+            read,
+            lambda found: is_ours(ctx, tag_dict(found[0].get("Tags"))),
+            remove,
         )
-        delete(ctx, self.key, "DeleteRole", lambda: iam.delete_role(RoleName=self.role_name))
-        return Outcome.DELETED
 
 
 @dataclass
@@ -415,7 +423,7 @@ class BoundaryStep(Step[BoundaryState]):
     run with enough rights makes it itself, and then `down` removes it too."""
 
     kind: ClassVar[str] = "IAM permissions boundary"
-    key: str = "boundary"
+    key: str
     policy_name: str
     document: Callable[[Context], dict[str, Any]]
     changed_at: float | None = field(default=None, init=False)
@@ -486,15 +494,19 @@ class BoundaryStep(Step[BoundaryState]):
         settle(ctx, self.changed_at, None if self.made else boundary, boundary)
 
     def destroy(self, ctx: Context) -> Outcome:
+        # One not the stack's is an administrator's: the next `up` needs it again.
+        return destroy_ours(
+            ctx,
+            self,
+            "GetPolicy",
+            lambda: self._read(ctx),
+            lambda state: state.ours,
+            lambda state: self._delete(ctx, state),
+        )
+
+    def _delete(self, ctx: Context, state: BoundaryState) -> Outcome:
         iam = ctx.client("iam")
         arn = policy_arn(ctx, self.policy_name)
-        with aws_errors(self.key, "GetPolicy"):
-            state = self._read(ctx)
-        if state is None:
-            return Outcome.ABSENT
-        if not state.ours:  # an administrator's: the next `up` needs it again
-            ctx.reporter.note(not_ours_note(ctx, self))
-            return Outcome.SKIPPED
         try:
             for version in state.versions:  # DeletePolicy needs them gone first
                 if not version["IsDefaultVersion"]:

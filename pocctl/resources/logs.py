@@ -13,9 +13,9 @@ from pocctl.resources.base import (
     Plan,
     Step,
     arn_parts,
+    destroy_ours,
     diff,
     is_ours,
-    not_ours_note,
     removal,
     require_ours,
 )
@@ -79,16 +79,20 @@ class LogGroupStep(Step[dict[str, Any]]):
             )
 
     def destroy(self, ctx: Context) -> Outcome:
-        with aws_errors(self.key, "DescribeLogGroups"):
-            if self._find(ctx) is None:
-                return Outcome.ABSENT
-            if not is_ours(ctx, self._tags(ctx)):
-                ctx.reporter.note(not_ours_note(ctx, self))
-                return Outcome.SKIPPED
-        delete(
+        def remove(_: Any) -> Outcome:
+            delete(
+                ctx,
+                self.key,
+                "DeleteLogGroup",
+                lambda: ctx.client("logs").delete_log_group(logGroupName=self.group_name),
+            )
+            return Outcome.DELETED
+
+        return destroy_ours(
             ctx,
-            self.key,
-            "DeleteLogGroup",
-            lambda: ctx.client("logs").delete_log_group(logGroupName=self.group_name),
+            self,
+            "DescribeLogGroups",
+            lambda: self._find(ctx),
+            lambda _: is_ours(ctx, self._tags(ctx)),
+            remove,
         )
-        return Outcome.DELETED

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
+from pocctl.arns import function_name
 from pocctl.aws import (
     IN_USE_CODES,
     NO_FIGURE,
@@ -42,13 +43,12 @@ from pocctl.resources.base import (
     Plan,
     Step,
     arn_parts,
+    destroy_ours,
     is_ours,
-    not_ours_note,
     removal,
 )
 from pocctl.resources.queues import queue_arn
 
-ACTIVE_STATES = {"Creating", "Enabling", "Enabled", "Updating"}
 CREATE_ONLY = ("StartingPosition",)
 # How Lambda refuses a second mapping of a source and function, naming the first (its wording in
 # hashicorp/terraform-provider-aws#40257, serverless/serverless#8550, tmobile/jazz#74).
@@ -124,7 +124,7 @@ def function_mappings(ctx: Context, function_name: str) -> list[Mapping]:
 
 
 def mapping_leftover(ctx: Context, mapping: Mapping) -> Leftover:
-    uuid, function = mapping["UUID"], mapping.get("FunctionArn", "").rsplit(":", 1)[-1]
+    uuid, function = mapping["UUID"], function_name(mapping.get("FunctionArn", ""))
     return Leftover(
         MappingStep.kind,
         f"{uuid} ({function})",
@@ -285,7 +285,7 @@ class MappingStep(Step[Mappings]):
         for name, wanted in settings.items():
             if not same_setting(name, keep.get(name), wanted):
                 changes.append(Differs(name, keep.get(name), wanted))
-        if keep.get("State") not in ACTIVE_STATES:
+        if keep.get("State") not in WORKING:
             changes.append(NotEnabled(keep.get("State")))
         if any(recreates(c) for c in changes):
             return Plan(Action.CREATE, tuple(changes), Mappings(None, ours, source))
@@ -490,25 +490,35 @@ class MappingStep(Step[Mappings]):
     def destroy(self, ctx: Context) -> Outcome:
         lam = ctx.client("lambda")
 
-        with aws_errors(self.key, "GetFunction"):
+        def read() -> list[Any] | None:
             found: list[Any] = ctx.together(
                 lambda: none_if_absent(lambda: lam.get_function(FunctionName=self.function_name)),
                 lambda: self._mappings(ctx),
             )
-        function, ours = found
-        if function is None:  # gone already: only mappings tagged as the stack's are its own
+            function, mappings = found
+            if function is not None:
+                return found
+            # gone already: only mappings tagged as the stack's are its own
             with aws_errors(self.key, "ListTags"):
-                ours = [m for m in ours if tagged_ours(ctx, m)]
-            if not ours:
-                return Outcome.ABSENT
-        elif not is_ours(ctx, function.get("Tags") or {}):
-            ctx.reporter.note(not_ours_note(ctx, self))
-            return Outcome.SKIPPED
-        # Started, not finished: AWS lets the function go while its mapping is Deleting, and
-        # the sweep reports a Deleting mapping as being deleted.
-        for mapping in ours:
-            self._delete(ctx, mapping)
-        return Outcome.DELETED if ours else Outcome.ABSENT
+                tagged = [m for m in mappings if tagged_ours(ctx, m)]
+            return [None, tagged] if tagged else None
+
+        def remove(found: list[Any]) -> Outcome:
+            mappings: list[Mapping] = found[1]
+            # Started, not finished: AWS lets the function go while its mapping is Deleting, and
+            # the sweep reports a Deleting mapping as being deleted.
+            for mapping in mappings:
+                self._delete(ctx, mapping)
+            return Outcome.DELETED if mappings else Outcome.ABSENT
+
+        return destroy_ours(
+            ctx,
+            self,
+            "GetFunction",
+            read,
+            lambda found: found[0] is None or is_ours(ctx, found[0].get("Tags") or {}),
+            remove,
+        )
 
 
 @dataclass(eq=False, kw_only=True)
@@ -580,9 +590,7 @@ class StreamMappingStep(MappingStep):
         if planned is None or planned != source:
             return None
         replaced = [
-            m
-            for m in found.extra
-            if m["EventSourceArn"] == source and m.get("State") in ACTIVE_STATES
+            m for m in found.extra if m["EventSourceArn"] == source and m.get("State") in WORKING
         ]
         if not replaced:
             ctx.reporter.note(

@@ -31,8 +31,8 @@ from pocctl.resources.base import (
     Plan,
     Step,
     arn_parts,
+    destroy_ours,
     is_ours,
-    not_ours_note,
     removal,
     require_ours,
 )
@@ -318,20 +318,23 @@ class QueueStep(Step[QueueState]):
         return Leftover(cls.kind, name, command, being_deleted(ctx, name))
 
     def destroy(self, ctx: Context) -> Outcome:
-        with aws_errors(self.key, "GetQueueUrl"):
+        def read() -> tuple[str, dict[str, str]] | None:
             url = queue_url(ctx, self.queue_name)
             if url is None:
-                return Outcome.ABSENT
-            try:
-                tags = self._tags(ctx, url)
-            except ClientError as exc:
-                if is_not_found(exc):
-                    return Outcome.ABSENT  # deleted moments ago; its URL still answers
-                raise
-            if not is_ours(ctx, tags):
-                ctx.reporter.note(not_ours_note(ctx, self))
-                return Outcome.SKIPPED
-        if being_deleted(ctx, self.queue_name):
-            return Outcome.ABSENT  # a `down` moments ago deleted it; it still answers
-        delete(ctx, self.key, "DeleteQueue", lambda: ctx.client("sqs").delete_queue(QueueUrl=url))
-        return Outcome.DELETED
+                return None
+            # None: deleted moments ago; its URL still answers
+            tags = none_if_absent(lambda: self._tags(ctx, url))
+            return None if tags is None else (url, tags)
+
+        def remove(found: tuple[str, dict[str, str]]) -> Outcome:
+            if being_deleted(ctx, self.queue_name):
+                return Outcome.ABSENT  # a `down` moments ago deleted it; it still answers
+            url = found[0]
+            delete(
+                ctx, self.key, "DeleteQueue", lambda: ctx.client("sqs").delete_queue(QueueUrl=url)
+            )
+            return Outcome.DELETED
+
+        return destroy_ours(
+            ctx, self, "GetQueueUrl", read, lambda found: is_ours(ctx, found[1]), remove
+        )

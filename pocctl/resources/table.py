@@ -29,9 +29,9 @@ from pocctl.resources.base import (
     Plan,
     Step,
     arn_parts,
+    destroy_ours,
     diff,
     is_ours,
-    not_ours_note,
     removal,
     require_ours,
 )
@@ -61,7 +61,7 @@ class TableStep(Step[Table]):
     kind: ClassVar[str] = "DynamoDB table"
     arns: ClassVar[tuple[str, str] | None] = ("dynamodb", "table/")
     table_name: str
-    key: str = "table"
+    key: str
 
     @property
     def name(self) -> str:
@@ -184,14 +184,17 @@ class TableStep(Step[Table]):
         return table_leftover(ctx, arn_parts(arn)[1].removeprefix("table/"))
 
     def destroy(self, ctx: Context) -> Outcome:
+        return destroy_ours(
+            ctx,
+            self,
+            "DescribeTable",
+            lambda: self._describe(ctx),
+            lambda table: is_ours(ctx, self._tags(ctx, table["TableArn"])),
+            lambda table: self._delete(ctx, table),
+        )
+
+    def _delete(self, ctx: Context, table: dict[str, Any]) -> Outcome:
         ddb = ctx.client("dynamodb")
-        with aws_errors(self.key, "DescribeTable"):
-            table = self._describe(ctx)
-            if table is None:
-                return Outcome.ABSENT
-            if not is_ours(ctx, self._tags(ctx, table["TableArn"])):
-                ctx.reporter.note(not_ours_note(ctx, self))
-                return Outcome.SKIPPED
         if table.get("DeletionProtectionEnabled"):
             ctx.wait_turn()
             with aws_errors(self.key, "UpdateTable"):

@@ -19,8 +19,8 @@ from pocctl.resources.base import (
     Plan,
     Step,
     arn_parts,
+    destroy_ours,
     is_ours,
-    not_ours_note,
     removal,
     require_ours,
 )
@@ -105,7 +105,7 @@ class TopicStep(Step[None]):
     kind: ClassVar[str] = "SNS topic"
     arns: ClassVar[tuple[str, str] | None] = ("sns", "")
     topic_name: str
-    key: str = "topic"
+    key: str
 
     @property
     def name(self) -> str:
@@ -132,15 +132,20 @@ class TopicStep(Step[None]):
 
     def destroy(self, ctx: Context) -> Outcome:
         arn = topic_arn(ctx, self.topic_name)
-        with aws_errors(self.key, "GetTopicAttributes"):
-            tags = topic_tags(ctx, arn)
-        if tags is None:
-            return Outcome.ABSENT
-        if not is_ours(ctx, tags):
-            ctx.reporter.note(not_ours_note(ctx, self))
-            return Outcome.SKIPPED
-        delete(ctx, self.key, "DeleteTopic", lambda: ctx.client("sns").delete_topic(TopicArn=arn))
-        return Outcome.DELETED
+
+        def remove(_: dict[str, str]) -> Outcome:
+            sns = ctx.client("sns")
+            delete(ctx, self.key, "DeleteTopic", lambda: sns.delete_topic(TopicArn=arn))
+            return Outcome.DELETED
+
+        return destroy_ours(
+            ctx,
+            self,
+            "GetTopicAttributes",
+            lambda: topic_tags(ctx, arn),
+            lambda tags: is_ours(ctx, tags),
+            remove,
+        )
 
 
 @dataclass(eq=False, kw_only=True)
@@ -151,8 +156,8 @@ class EmailSubscriptionStep(Step[None]):
     topic_name: str
     email: str | None
     resend: bool = False  # `up --resend-confirmation`: a new mail while it is pending
-    key: str = "subscription"
-    depends_on: tuple[str, ...] = ("topic",)
+    key: str
+    depends_on: tuple[str, ...]
 
     @property
     def name(self) -> str:

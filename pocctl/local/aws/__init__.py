@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from pocctl.arns import Arn
 from pocctl.local.aws.apigateway import ApiGatewayRules
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.dynamodb import DynamoDbRules
@@ -60,9 +61,10 @@ class IamRules(Rules):
             return reply
         account = self.world.account
         if "RoleName" in call.params:
-            self.propagation.changed(f"arn:aws:iam::{account}:role/{call.params['RoleName']}")
+            role = Arn.iam(call.region, account, f"role/{call.params['RoleName']}")
+            self.propagation.changed(str(role))
         elif "UserName" in call.params:
-            user = f"arn:aws:iam::{account}:user/{call.params['UserName']}"
+            user = str(Arn.iam(call.region, account, f"user/{call.params['UserName']}"))
             self.propagation.changed(user)
             key = (
                 ACCESS_KEY.search(reply.body.decode())

@@ -34,6 +34,19 @@ class Rules:
     """One service's behaviours: refuse a call before moto sees it, or amend moto's answer."""
 
     services: tuple[str, ...] = ()
+    # Callbacks set on each instance and wired from outside (AwsBehaviours). An instance
+    # attribute hides a method of the same name, so a subclass's own `on_removed` would never
+    # run: such a subclass is refused when it is defined.
+    CALLBACKS = frozenset({"on_removed"})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        clash = Rules.CALLBACKS & set(vars(cls))
+        if clash:
+            raise TypeError(
+                f"{cls.__name__} defines {', '.join(sorted(clash))}, the name of a callback "
+                "attribute set on every instance, which would hide it"
+            )
 
     def __init__(self, world: World) -> None:
         self.world = world

@@ -6,6 +6,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from pocctl.arns import Arn
 from pocctl.local.aws.base import Rules
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply, error, json_reply
@@ -74,12 +75,12 @@ class DynamoDbRules(Rules):
     def _names(self, call: Call) -> list[str]:
         p = call.params
         if "TableName" in p:
-            return [str(p["TableName"]).rsplit("/", 1)[-1]]
+            return [table_name(str(p["TableName"]))]
         if "RequestItems" in p:
-            return [str(n).rsplit("/", 1)[-1] for n in p["RequestItems"]]
+            return [table_name(str(n)) for n in p["RequestItems"]]
         if "TransactItems" in p:
             return [
-                str(body.get("TableName", "")).rsplit("/", 1)[-1]
+                table_name(str(body.get("TableName", "")))
                 for item in p["TransactItems"]
                 for body in item.values()
             ]
@@ -118,7 +119,7 @@ class DynamoDbRules(Rules):
                     call, 400, "ResourceInUseException", IN_USE.format(what=what, name=name)
                 )
         if call.operation == "ListTagsOfResource":
-            name = str(call.params.get("ResourceArn", "")).rsplit("/", 1)[-1]
+            name = table_name(str(call.params.get("ResourceArn", "")))
             if self.status(call.region, name) == "DELETING":
                 tags = self.ghosts[(call.region, name)].tags
                 return json_reply(200, {"Tags": tags}, "application/x-amz-json-1.0")
@@ -161,7 +162,7 @@ class DynamoDbRules(Rules):
         if retagged is not None and reply.ok:
             self.stale_tags[retagged[0]] = (
                 retagged[1],
-                self.world.after("table_tags", retagged[0].rsplit("/", 1)[-1]),
+                self.world.after("table_tags", table_name(retagged[0])),
             )
         names = self._names(call)
         key = (call.region, names[0]) if names else None
@@ -197,3 +198,11 @@ class DynamoDbRules(Rules):
                 if status is not None:
                     document[field]["TableStatus"] = status
         return reply.with_json(document)
+
+
+def table_name(value: str) -> str:
+    """A table named by its name or its ARN, as DynamoDB's TableName and ResourceArn take it
+    (DynamoDB API Reference, e.g. GetItem: "You can also provide the Amazon Resource Name (ARN)
+    of the table in this parameter")."""
+    arn = Arn.of(value)
+    return arn.name if arn is not None else value

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from pocctl.arns import Arn
 from pocctl.local.policy import Request, principal_names_service, statement_applies
 
 SNS_PRINCIPAL = "sns.amazonaws.com"
@@ -26,10 +27,10 @@ def queue_statements(account: str, queue_arn: str) -> list[dict[str, Any]]:
     """The statements of the queue's policy as moto holds it (none: no policy, or no queue)."""
     from moto.sqs.models import sqs_backends
 
-    parts = queue_arn.split(":")
-    if len(parts) < 6:
+    arn = Arn.of(queue_arn)
+    if arn is None:
         return []
-    queue = sqs_backends[account][parts[3]].queues.get(parts[5])
+    queue = sqs_backends[account][arn.region].queues.get(arn.name)
     policy = getattr(queue, "policy", None)
     if not policy:
         return []

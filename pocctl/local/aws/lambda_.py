@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pocctl.arns import Arn, function_name
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.mapping_rules import (
     NOTHING_PROCESSED,
@@ -145,10 +146,6 @@ def mapping_key(mapping: dict[str, Any]) -> str:
     stream's ARN holds the moment the stream was made): its function and its source."""
     source = str(mapping.get("EventSourceArn", "")).split("/stream/")[0]
     return f"{function_name(str(mapping.get('FunctionArn', '')))}<-{source}"
-
-
-def function_name(value: str) -> str:
-    return value.split(":function:")[-1].split(":")[0] if ":" in value else value
 
 
 class LambdaRules(Rules):
@@ -328,7 +325,7 @@ class LambdaRules(Rules):
         existing = lam.list_event_source_mappings(
             FunctionName=config["FunctionName"], EventSourceArn=source
         )["EventSourceMappings"]
-        kind = "SQS" if source.startswith("arn:aws:sqs:") else "DynamoDB"
+        kind = "SQS" if is_queue(source) else "DynamoDB"
         if existing:
             return error(
                 call,
@@ -367,7 +364,8 @@ class LambdaRules(Rules):
 
     def _check_visibility(self, call: Call, source: str, function_timeout: int) -> Reply | None:
         sqs = self.world.client("sqs", call.region)
-        account, name = source.split(":")[4:6]
+        queue = Arn.parse(source)
+        account, name = queue.account, queue.name
         try:
             url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
             attributes = sqs.get_queue_attributes(

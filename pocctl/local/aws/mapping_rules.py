@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pocctl.arns import Arn
 from pocctl.local.calls import Call
 from pocctl.local.filters import valid_pattern
 from pocctl.local.replies import Reply, error
@@ -78,7 +79,8 @@ NOTHING_PROCESSED = "No records processed"
 
 
 def is_queue(source: str) -> bool:
-    return source.startswith("arn:aws:sqs:")
+    arn = Arn.of(source)
+    return arn is not None and arn.service == "sqs"
 
 
 def with_defaults(mapping: dict[str, Any]) -> None:

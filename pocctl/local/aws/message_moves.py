@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pocctl.arns import Arn
 from pocctl.local.aws.base import World
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply, error, json_reply
@@ -67,8 +68,8 @@ class Task:
 
 
 def url_of(base_url: str, arn: str) -> str:
-    parts = arn.split(":")
-    return f"{base_url}/{parts[4]}/{parts[5]}"
+    queue = Arn.parse(arn)
+    return f"{base_url}/{queue.account}/{queue.name}"
 
 
 class MessageMoves:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from pocctl.arns import Arn
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply, error, escape_xml
@@ -40,14 +41,13 @@ Mail = Callable[[dict[str, Any]], None]
 def _subscription(account: str, arn: str) -> Any:
     from moto.sns.models import sns_backends
 
-    region = arn.split(":")[3]
-    return sns_backends[account][region].subscriptions.get(arn)
+    return sns_backends[account][Arn.parse(arn).region].subscriptions.get(arn)
 
 
 def _unsubscribe(account: str, arn: str) -> None:
     from moto.sns.models import sns_backends
 
-    sns_backends[account][arn.split(":")[3]].unsubscribe(arn)
+    sns_backends[account][Arn.parse(arn).region].unsubscribe(arn)
 
 
 def is_pending(subscription: Any) -> bool:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlparse
 
+from pocctl.arns import Arn
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.message_moves import OPERATIONS as MOVE_OPERATIONS
 from pocctl.local.aws.message_moves import MessageMoves
@@ -93,8 +94,8 @@ class SqsRules(Rules):
         return usable_from is None or self.world.clock() >= usable_from
 
     def usable_arn(self, arn: str) -> bool:
-        parts = arn.split(":")
-        return len(parts) < 6 or self.usable(parts[3], parts[5])
+        queue = Arn.of(arn)
+        return queue is None or self.usable(queue.region, queue.name)
 
     def before(self, call: Call) -> Reply | None:
         from moto.sqs.models import sqs_backends

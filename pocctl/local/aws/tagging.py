@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pocctl.arns import Arn
 from pocctl.local.aws.base import Rules
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply
@@ -145,13 +146,9 @@ def matches(call: Call, arn: str, ghost: Listed) -> bool:
 
 def of_type(arn: str, resource_type: str) -> bool:
     """ "sqs" or "lambda:function": the ARN's service, and its resource type if named."""
-    parts = arn.split(":", 5)
-    if len(parts) < 6:
-        return False
-    service, resource = parts[2], parts[5]
+    parsed = Arn.of(arn)
     wanted_service, _, wanted_type = resource_type.partition(":")
-    if service != wanted_service:
+    if parsed is None or parsed.service != wanted_service:
         return False
-    typeless = "/" not in resource and ":" not in resource  # an SQS queue's ARN names no type
-    kind = resource.split("/", 1)[0] if "/" in resource else resource.split(":", 1)[0]
-    return not wanted_type or typeless or kind == wanted_type
+    # An SQS queue's ARN names no type.
+    return not wanted_type or not parsed.resource_type or parsed.resource_type == wanted_type
