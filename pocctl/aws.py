@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TypeVar
 
 from botocore.exceptions import ClientError
@@ -11,6 +12,9 @@ from botocore.exceptions import ClientError
 from pocctl.context import Context
 from pocctl.errors import StepError
 from pocctl.reporting import Why
+from pocctl.retry import Again, Policy, call_with_retries, keep_trying
+from pocctl.retry import error_code as error_code
+from pocctl.retry import error_message as error_message
 
 T = TypeVar("T")
 
@@ -58,14 +62,6 @@ HINTS = {
 }
 
 
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def error_message(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Message", str(exc)))
-
-
 def is_not_found(exc: ClientError) -> bool:
     return error_code(exc) in NOT_FOUND_CODES
 
@@ -97,6 +93,15 @@ def is_propagating(exc: ClientError) -> bool:
     )
 
 
+# Propagation takes seconds, so the intervals stay short (0.25 s growing to 0.5 s): a retry lands
+# within half a second of the role becoming usable. Two functions retrying so make at most 4
+# calls a second, well within Lambda's 15 control-plane requests a second (Lambda Developer
+# Guide, "Lambda quotas").
+PROPAGATION = Policy(
+    0.25, 1.5, PROPAGATION_RETRY_CAP, limit=PROPAGATION_LIMIT_SECONDS, retry_if=is_propagating
+)
+
+
 def retry_while_role_propagates(
     ctx: Context,
     call: Callable[[], T],
@@ -106,36 +111,22 @@ def retry_while_role_propagates(
     or_why: Why | None = None,
 ) -> T:
     """Retry a call that fails only because a new IAM role has not propagated yet (or, as
-    `or_while` says, for another passing reason: a function still Pending).
-
-    Propagation takes seconds, so the intervals stay short (0.25 s growing to 0.5 s): a retry
-    lands within half a second of the role becoming usable. Two functions retrying so make at
-    most 4 calls a second, well within Lambda's 15 control-plane requests a second (Lambda
-    Developer Guide, "Lambda quotas"). `what` waits for the role; `or_why` says what `or_while`
-    waits for."""
-    waited, delay = 0.0, 0.25
+    `or_while` says, for another passing reason: a function still Pending). `what` waits for
+    the role; `or_why` says what `or_while` waits for."""
     propagating = Why(
         what,
         "IAM hands a new or changed role to Lambda in 5-10 s by public reports (AWS gives no "
         "figure)",
         PROPAGATION_TYPICAL_SECONDS,
     )
-    with ctx.waiting(propagating) as waiting:
-        while True:
-            try:
-                return call()
-            except ClientError as exc:
-                if is_propagating(exc):
-                    waiting.because(propagating)
-                elif or_while(exc):
-                    waiting.because(or_why or Why(what, f"AWS answered {error_code(exc)}"))
-                else:
-                    raise
-                if waited >= PROPAGATION_LIMIT_SECONDS:
-                    raise
-            waiting.pause(delay, refused=True)
-            waited += delay
-            delay = min(delay * 1.5, PROPAGATION_RETRY_CAP)
+
+    def why_refused(exc: ClientError) -> Why:
+        if is_propagating(exc):
+            return propagating
+        return or_why or Why(what, f"AWS answered {error_code(exc)}")
+
+    policy = replace(PROPAGATION, retry_if=lambda exc: is_propagating(exc) or or_while(exc))
+    return call_with_retries(ctx, call, policy, why=propagating, why_refused=why_refused)
 
 
 def retry_on_codes(
@@ -145,23 +136,17 @@ def retry_on_codes(
     limit_seconds: float,
     why: Why | None = None,
 ) -> T:
-    """Retry a call on error codes botocore does not retry (conflicts, SQS name reuse). `why`
-    says what is waited for; without it, the last refusal's code is said."""
-    waited, delay = 0.0, 0.5
-    with ctx.waiting(why) as waiting:
-        while True:
-            try:
-                return call()
-            except ClientError as exc:
-                if error_code(exc) not in codes or waited >= limit_seconds:
-                    raise
-                if why is None:
-                    answered = f"it answered {error_code(exc)}; {NO_FIGURE}"
-                    refused = Why("AWS to accept the request", answered)
-                    waiting.because(refused)
-            waiting.pause(delay, refused=True)
-            waited += delay
-            delay = min(delay * 2, 8.0)
+    """Retry a call on error codes botocore does not retry (conflicts, SQS name reuse), from
+    half a second doubling to 8 s. `why` says what is waited for; without it, the last
+    refusal's code is said."""
+
+    def why_refused(exc: ClientError) -> Why | None:
+        if why is not None:
+            return None
+        return Why("AWS to accept the request", f"it answered {error_code(exc)}; {NO_FIGURE}")
+
+    policy = Policy(0.5, 2.0, 8.0, limit=limit_seconds, codes=codes)
+    return call_with_retries(ctx, call, policy, why=why, why_refused=why_refused)
 
 
 # Deletes that fail only because the resource is still in use, or the API is busy: wait and retry.
@@ -218,15 +203,18 @@ def poll(
     what pocctl waits for takes seconds (AWS's own waiters poll every 5-20 s, and would
     overshoot by as much). Once it has waited a second, users are told `what`, `why` and
     `about` how long AWS usually takes."""
-    waited, delay = 0.0, first
-    with ctx.waiting(Why(what, why, about, limit)) as waiting:
-        while not check():
-            if waited >= timeout:
-                gave_up = f"gave up waiting for {what} after {timeout:.0f}s"
-                raise StepError(step, "wait", "Timeout", gave_up)
-            waiting.pause(delay)
-            waited += delay
-            delay = min(delay * 1.5, cap or POLL_CAP)
+
+    def gave_up(_: Again) -> None:
+        said = f"gave up waiting for {what} after {timeout:.0f}s"
+        raise StepError(step, "wait", "Timeout", said)
+
+    keep_trying(
+        ctx,
+        lambda: None if check() else Again(),
+        Policy(first, 1.5, cap or POLL_CAP, limit=timeout),
+        gave_up=gave_up,
+        why=Why(what, why, about, limit),
+    )
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

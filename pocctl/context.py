@@ -7,85 +7,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import boto3
-import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from pocctl import preflight as first_contact
 from pocctl.arns import Arn
 from pocctl.config import Config
 from pocctl.pacing import LAMBDA_OUTSIDE_QUOTA, LAMBDA_REQUESTS_PER_SECOND, Pacer
+from pocctl.preflight import STACK_SERVICES
 from pocctl.reporting import Reporter, Wait, Why
+from pocctl.retry import Policy, call_with_retries, error_code
+from pocctl.session import new_session
+from pocctl.telemetry import CallLog, Label, Telemetry
 
-READ_PREFIXES = ("Get", "List", "Describe", "Head")
 RETRY_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 10})
-# The first call of a run: fail in seconds when the endpoint is unreachable or the keys are bad.
-PREFLIGHT_CONFIG = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=15
-)
-
-
-@dataclass(frozen=True)
-class Call:
-    service: str
-    operation: str
-    # Which engine pass ("plan", "up", "down") and step made the call; None outside steps.
-    phase: str | None = None
-    step: str | None = None
-    # Set for calls made side by side within a step (Context.together): "group/branch".
-    lane: str | None = None
-    # A write call made as a read that can't be stale, which changes nothing (Context.confirming).
-    confirms: bool = False
-
-    @property
-    def mutating(self) -> bool:
-        return not self.operation.startswith(READ_PREFIXES) and not self.confirms
-
-
-@dataclass(frozen=True)
-class Span:
-    """A stretch of time a step spent: an AWS call ("call"), or a pause in a retry or poll loop
-    ("pause"). `loop` numbers a loop's pauses: its last one began after AWS's last "not yet"."""
-
-    kind: str
-    name: str
-    phase: str | None
-    step: str | None
-    lane: str | None
-    started: float
-    ended: float
-    loop: int | None = None
-
-    @property
-    def seconds(self) -> float:
-        return self.ended - self.started
-
-
-@dataclass
-class CallLog:
-    """Every AWS call made through the context, for `-v`, tests and benchmarks, and the time
-    each call and each pause took (`spans`), for the benchmark's critical path."""
-
-    calls: list[Call] = field(default_factory=list)
-    listeners: list[Callable[[Call], None]] = field(default_factory=list)
-    spans: list[Span] = field(default_factory=list)
-
-    def record(self, call: Call) -> None:
-        self.calls.append(call)
-        for listener in self.listeners:
-            listener(call)
-
-    @property
-    def mutating(self) -> list[Call]:
-        return [c for c in self.calls if c.mutating]
-
-
-# Every service the stack's steps call.
-STACK_SERVICES = ("iam", "dynamodb", "sqs", "sns", "logs", "lambda", "apigateway")
 
 T = TypeVar("T")
 _groups = itertools.count(1)
@@ -96,15 +36,16 @@ _loops = itertools.count(1)
 # every REST API operation on it); its control plane is also rate-limited per account.
 API_GATEWAY_RETRY_CODES = frozenset({"ConflictException", "TooManyRequestsException"})
 API_GATEWAY_RETRY_SECONDS = 120.0
+API_GATEWAY_RETRY = Policy(
+    0.1, 2.0, 2.0, limit=API_GATEWAY_RETRY_SECONDS, codes=API_GATEWAY_RETRY_CODES
+)
 
 
 class RetryingClient:
-    """A boto3 client whose operations are retried, with capped backoff, on the given codes."""
+    """A boto3 client whose operations are retried as `policy` says (API Gateway's conflicts)."""
 
-    def __init__(
-        self, client: Any, codes: frozenset[str], limit: float, waiting: Callable[[Why], Waiting]
-    ) -> None:
-        self._client, self._codes, self._limit, self._waiting = client, codes, limit, waiting
+    def __init__(self, client: Any, policy: Policy, ctx: Context) -> None:
+        self._client, self._policy, self._ctx = client, policy, ctx
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
@@ -113,48 +54,24 @@ class RetryingClient:
         ):
             return attribute
 
+        def why_refused(exc: ClientError) -> Why:
+            code = error_code(exc)
+            conflict = code == "ConflictException"
+            busy = "it applies one change at a time" if conflict else "it is throttling"
+            # No AWS document says how long a conflict lasts.
+            reason = f"{busy} ({code}); AWS gives no figure for how long"
+            return Why(f"API Gateway to take {name}", reason)
+
         def call(*args: Any, **kwargs: Any) -> Any:
-            waited, delay = 0.0, 0.1
-            with self._waiting(Why(f"API Gateway to take {name}")) as waiting:
-                while True:
-                    try:
-                        return attribute(*args, **kwargs)
-                    except ClientError as exc:
-                        code = exc.response.get("Error", {}).get("Code")
-                        if code not in self._codes or waited >= self._limit:
-                            raise
-                        conflict = code == "ConflictException"
-                        busy = "it applies one change at a time" if conflict else "it is throttling"
-                        # No AWS document says how long a conflict lasts.
-                        reason = f"{busy} ({code}); AWS gives no figure for how long"
-                        waiting.because(Why(f"API Gateway to take {name}", reason))
-                    waiting.pause(delay, refused=True)
-                    waited += delay
-                    delay = min(delay * 2, 2.0)
+            return call_with_retries(
+                self._ctx,
+                lambda: attribute(*args, **kwargs),
+                self._policy,
+                why=Why(f"API Gateway to take {name}"),
+                why_refused=why_refused,
+            )
 
         return call
-
-
-_loader: Any = None
-_loader_lock = threading.Lock()
-
-
-def new_session(**kwargs: Any) -> boto3.Session:
-    """A boto3 session (boto3.Session's keyword arguments) whose clients read AWS's service
-    models once per process: a session of its own parses them again, about 30 ms of CPU a
-    client, and every command, test and emulator context makes a session."""
-    global _loader
-    core = botocore.session.Session(profile=kwargs.pop("profile_name", None))
-    core.get_scoped_config()  # an unknown profile fails here (ProfileNotFound), as in boto3
-    with _loader_lock:
-        if _loader is None:
-            _loader = core.get_component("data_loader")
-        else:
-            core.register_component("data_loader", _loader)
-        session = boto3.Session(botocore_session=core, **kwargs)
-        # boto3 adds its own data directory to the loader on every session.
-        _loader.search_paths[:] = list(dict.fromkeys(_loader.search_paths))
-    return session
 
 
 @dataclass
@@ -200,7 +117,7 @@ class Waiting:
         """The loop has stopped waiting: what it said is taken down (the step may go on)."""
         if self._reported:
             self._reported = False
-            _, step, _ = getattr(self._ctx._working, "label", (None, None, None))
+            _, step, _ = self._ctx.label()
             self._ctx.reporter.wait_over(step, self._loop)
 
     def because(self, why: Why) -> Waiting:
@@ -217,10 +134,10 @@ class Waiting:
         if waited + seconds >= REPORT_AFTER and not said:
             self._report(waited)
         self._ctx.sleep(seconds)
-        self._ctx._span("pause", "", started, self._ctx.clock(), self._loop)
+        self._ctx.telemetry.span("pause", "", started, self._ctx.clock(), self._loop)
 
     def _report(self, waited: float) -> None:
-        _, step, _ = getattr(self._ctx._working, "label", (None, None, None))
+        _, step, _ = self._ctx.label()
         why = self._why or Why(f"{step or 'AWS'}", "AWS has not finished yet")
         self._reported = True
         self._ctx.reporter.waiting(Wait(step, self._loop, why, waited, self._refusals))
@@ -243,7 +160,7 @@ class Context:
         self.session = session or new_session(
             profile_name=config.profile, region_name=config.region
         )
-        self.calls = CallLog()
+        self.telemetry = Telemetry(CallLog(), lambda: self.clock(), self.label, self._confirming)
         # What steps found or made that later steps and commands need, filled by plan/apply.
         self.outputs = Outputs()
         self._clients: dict[str, Any] = {}
@@ -260,10 +177,27 @@ class Context:
             LAMBDA_OUTSIDE_QUOTA,
         )
 
+    @property
+    def calls(self) -> CallLog:
+        """Every call and span recorded so far (a context may be handed another's log)."""
+        return self.telemetry.log
+
+    @calls.setter
+    def calls(self, log: CallLog) -> None:
+        self.telemetry.log = log
+
+    def label(self) -> Label:
+        """What this thread works on: (phase, step, lane)."""
+        label: Label = getattr(self._working, "label", (None, None, None))
+        return label
+
+    def _confirming(self) -> bool:
+        return bool(getattr(self._working, "confirming", False))
+
     @contextmanager
     def working_on(self, phase: str, step: str) -> Iterator[None]:
         """Label the calls this thread makes meanwhile (steps run on several threads)."""
-        previous = getattr(self._working, "label", (None, None, None))
+        previous = self.label()
         self._working.label = (phase, step, None)
         try:
             yield
@@ -286,7 +220,7 @@ class Context:
         Every action runs to the end; then the first exception, if any, is raised."""
         if len(actions) < 2:
             return [action() for action in actions]
-        phase, step, _ = getattr(self._working, "label", (None, None, None))
+        phase, step, _ = self.label()
         group = next(_groups)
 
         def run(branch: int, action: Callable[[], T]) -> T:
@@ -309,9 +243,7 @@ class Context:
                         "before-send.lambda", self._lambda_pacer.before_send
                     )
                 if service == "apigateway":
-                    client = RetryingClient(
-                        client, API_GATEWAY_RETRY_CODES, API_GATEWAY_RETRY_SECONDS, self.waiting
-                    )
+                    client = RetryingClient(client, API_GATEWAY_RETRY, self)
                 self._clients[service] = client
             return self._clients[service]
 
@@ -324,18 +256,18 @@ class Context:
             endpoint_url=self.config.endpoint_url,
             config=config,
         )
-        self._watch(client)
+        self.telemetry.watch(client)
         return client
 
     def wait_turn(self) -> None:
         """Before a step's first deletion on `down`: wait for the steps it must follow. What it
         reads before (is the resource there, is it ours) runs meanwhile."""
-        phase, step, _ = getattr(self._working, "label", (None, None, None))
+        phase, step, _ = self.label()
         turn = self.turns.get(step) if phase == "down" and step else None
         if turn is not None:
             turn()
             now = self.clock()
-            self._span("turn", "", now, now)
+            self.telemetry.span("turn", "", now, now)
 
     def waiting(self, why: Why | None = None, *, began: float | None = None) -> Waiting:
         """Start a retry or poll loop; pause between its attempts with `.pause(seconds)`. `why`
@@ -343,66 +275,19 @@ class Context:
         started, if before now."""
         return Waiting(self, why, began)
 
-    def _watch(self, client: Any) -> None:
-        client.meta.events.register("before-call.*.*", self._record_call)
-        client.meta.events.register("after-call.*.*", self._call_done)
-        client.meta.events.register("after-call-error.*.*", self._call_done)
-
-    def _record_call(self, model: Any, context: dict[str, Any], **_: Any) -> None:
-        phase, step, lane = getattr(self._working, "label", (None, None, None))
-        confirms = getattr(self._working, "confirming", False)
-        call = Call(model.service_model.service_name, model.name, phase, step, lane, confirms)
-        context["pocctl_call"] = (f"{call.service} {call.operation}", self.clock())
-        self.calls.record(call)
-
-    def _call_done(self, context: dict[str, Any], **_: Any) -> None:
-        """After the response, or after the exception (no connection): the call's span."""
-        if "pocctl_call" in context:
-            name, started = context["pocctl_call"]
-            self._span("call", name, started, self.clock())
-
-    def _span(
-        self, kind: str, name: str, started: float, ended: float, loop: int | None = None
-    ) -> None:
-        phase, step, lane = getattr(self._working, "label", (None, None, None))
-        self.calls.spans.append(Span(kind, name, phase, step, lane, started, ended, loop))
-
     def preflight(self, services: tuple[str, ...] = STACK_SERVICES) -> str:
-        """Reach AWS once (so a bad endpoint or key fails fast and clearly) and return the
-        account. While that call waits on the network, make the clients the command will use
-        (CPU work), so the first steps don't queue to make them."""
+        """Reach AWS once, making the command's clients meanwhile; the account (preflight.py)."""
+        return first_contact.preflight(self, services)
 
-        def make_clients() -> None:
-            with suppress(Exception):  # a client that can't be made fails again where it's used
-                for service in services:
-                    self.client(service)
-
-        sts = self._sts()
-        maker = threading.Thread(target=make_clients, name="pocctl-clients", daemon=True)
-        maker.start()
-        try:
-            return self._caller_account(sts)
-        finally:
-            maker.join()
-
-    def _sts(self) -> Any:
-        sts = self.session.client(
-            "sts",
-            region_name=self.config.region,
-            endpoint_url=self.config.endpoint_url,
-            config=PREFLIGHT_CONFIG,
-        )
-        self._watch(sts)
-        return sts
-
-    def _caller_account(self, sts: Any) -> str:
+    def account_from(self, sts: Any) -> str:
+        """The account, asked of `sts` the first time."""
         if self._account_id is None:
             self._account_id = str(sts.get_caller_identity()["Account"])
         return self._account_id
 
     @property
     def account_id(self) -> str:
-        return self._account_id or self._caller_account(self._sts())
+        return self._account_id or self.account_from(first_contact.sts_client(self))
 
     @property
     def partition(self) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pocctl.aws import is_not_found, poll
-from pocctl.context import Context, Waiting
+from pocctl.context import Context
 from pocctl.errors import PocctlError, StepError
 from pocctl.logs import LATE_LOG_WAIT_SECONDS, last_error
 from pocctl.reporting import Why
@@ -31,6 +31,7 @@ from pocctl.resources.base import is_ours
 from pocctl.resources.mappings import WORKING, function_mappings
 from pocctl.resources.queues import being_deleted, depth, queue_arn, queue_url
 from pocctl.resources.topic import email_subscriptions
+from pocctl.retry import Again, Policy, keep_trying
 from pocctl.stack import read_outputs
 
 DEFAULT_ORDER = {"item": "latex gloves", "customerID": "12345"}
@@ -209,6 +210,7 @@ def delete_inbox(ctx: Context, name: str) -> bool | None:
 
 PROBE = "pocctl test-order: is this inbox usable yet?"
 INBOX_USABLE_WITHIN = 30.0
+INBOX_PROBES = Policy(0.05, 1.5, 0.25, within=INBOX_USABLE_WITHIN)
 
 
 def until_usable(ctx: Context, url: str) -> None:
@@ -218,14 +220,13 @@ def until_usable(ctx: Context, url: str) -> None:
     CreateQueue). What a queue too new answers is not published: a refused send is tried again,
     and a probe accepted but lost is sent again."""
     sqs = ctx.client("sqs")
-    deadline = ctx.clock() + INBOX_USABLE_WITHIN
     usable = Why(
         "test-order's temporary queue to take messages",
         "a new SQS queue can be used about a second after it is created",
         1.0,
     )
-    waiting, pause = ctx.waiting(usable), 0.05
-    while True:
+
+    def took_probe() -> bool | Again:
         try:
             sqs.send_message(QueueUrl=url, MessageBody=PROBE)
             received = sqs.receive_message(
@@ -238,16 +239,15 @@ def until_usable(ctx: Context, url: str) -> None:
         probes = [m for m in received if m["Body"] == PROBE]
         for message in probes:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        if probes:
-            return
-        if ctx.clock() >= deadline:
-            raise PocctlError(
-                "test-order's temporary queue could not be used within "
-                f"{INBOX_USABLE_WITHIN:.0f}s.",
-                "Run `pocctl test-order` again.",
-            )
-        waiting.pause(pause)
-        pause = min(pause * 1.5, 0.25)
+        return True if probes else Again()
+
+    def unusable(_: Again) -> bool:
+        raise PocctlError(
+            f"test-order's temporary queue could not be used within {INBOX_USABLE_WITHIN:.0f}s.",
+            "Run `pocctl test-order` again.",
+        )
+
+    keep_trying(ctx, took_probe, INBOX_PROBES, gave_up=unusable, why=usable)
 
 
 def inbox_prefix(ctx: Context) -> str:
@@ -317,29 +317,34 @@ def wait_for(
     deadline: float,
     pause: float = 0.02,
     *,
-    waiting: Waiting | None = None,
+    why: Why | None = None,
+    began: float | None = None,
     blocked: Callable[[], Stop | None] = lambda: None,
 ) -> bool | Stop:
     """Check until true (True), past the deadline (False), or until `blocked` says why the
     check can no longer come true (that reason), which is asked after BLOCKED_FIRST seconds,
     then every BLOCKED_EVERY. The pauses start short and grow to a quarter of a second: a hop's
     time is measured to within its last pause, so that is kept small where the pipeline is
-    fast."""
-    waiting = waiting or ctx.waiting()
+    fast. `why` and `began` are the wait's, as users are told (Context.waiting)."""
     look_at = ctx.clock() + BLOCKED_FIRST
-    while True:
+
+    def attempt() -> bool | Stop | Again:
+        nonlocal look_at
         if check():
             return True
         now = ctx.clock()
-        if now >= deadline:
-            return False
-        if now >= look_at:
+        if look_at <= now < deadline:
             reason = blocked()
             if reason is not None:
                 return reason
             look_at = now + BLOCKED_EVERY
-        waiting.pause(pause)
-        pause = min(pause * 1.5, 0.25)
+        return Again()
+
+    def too_late(_: Again) -> bool | Stop:
+        return False
+
+    policy = Policy(pause, 1.5, 0.25, within=deadline - ctx.clock())
+    return keep_trying(ctx, attempt, policy, gave_up=too_late, why=why, began=began)
 
 
 def run_test_order(
@@ -408,14 +413,12 @@ def _run(
                 "Item" in table.get_item(TableName=outputs["table"], Key=key, ConsistentRead=True)
             ),
             deadline,
-            waiting=ctx.waiting(
-                Why(
-                    "the order to be stored",
-                    f"{n.writer_function} takes it from {n.queue} into {outputs['table']}",
-                    limit=timeout,
-                ),
-                began=started,
+            why=Why(
+                "the order to be stored",
+                f"{n.writer_function} takes it from {n.queue} into {outputs['table']}",
+                limit=timeout,
             ),
+            began=started,
             blocked=lambda: storage_blocked(ctx, order_id, since),
         )
         if stored is False:
@@ -445,14 +448,12 @@ def _run(
             notified,
             deadline,
             pause=0.0,
-            waiting=ctx.waiting(
-                Why(
-                    "the order's notification",
-                    f"the table's stream runs {n.notifier_function}, which publishes to {n.topic}",
-                    limit=timeout,
-                ),
-                began=started,
+            why=Why(
+                "the order's notification",
+                f"the table's stream runs {n.notifier_function}, which publishes to {n.topic}",
+                limit=timeout,
             ),
+            began=started,
             blocked=lambda: notification_blocked(ctx, since),
         )
         if delivered is True:

@@ -20,7 +20,8 @@ from rich.spinner import Spinner
 from pocctl.reporting import Outcome, StepResult, Wait
 
 if TYPE_CHECKING:
-    from pocctl.context import Call, Context
+    from pocctl.context import Context
+    from pocctl.telemetry import RecordedCall
 
 STYLES = {
     Outcome.CREATED: ("+", "green"),
@@ -133,7 +134,7 @@ class Terminal:
         if result.error:
             self.console.print(f"      [red]{escape(result.error)}[/]")
 
-    def call(self, call: Call) -> None:
+    def call(self, call: RecordedCall) -> None:
         """One AWS call, for --verbose."""
         where = f"  [{call.step}]" if call.step else ""
         with self._lock:

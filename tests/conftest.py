@@ -10,12 +10,13 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from pocctl.config import Config
-from pocctl.context import Context, new_session
+from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.local.emulator import Emulator
 from pocctl.local.patches import prepare_for_threads
 from pocctl.reporting import RecordingReporter
 from pocctl.resources import iam
+from pocctl.session import new_session
 from pocctl.stack import build_steps
 
 from .emulated import TIMING

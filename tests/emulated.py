@@ -6,12 +6,13 @@ import time
 from typing import Any
 
 from pocctl.config import Config
-from pocctl.context import Context, new_session
+from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
 from pocctl.reporting import RecordingReporter
+from pocctl.session import new_session
 from pocctl.stack import build_steps
 
 # AWS's asynchrony stays on in the offline tests, fifty times faster: a 7 s IAM propagation takes

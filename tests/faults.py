@@ -9,7 +9,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from pocctl.cli.options import Runtime
-from pocctl.context import new_session
+from pocctl.session import new_session
 
 
 class FailCalls:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from moto.server import ThreadedMotoServer
 
 from pocctl.cli import cli
-from pocctl.context import new_session
+from pocctl.session import new_session
 
 from .inventory import everything, flatten, of_stack
 

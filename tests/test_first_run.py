@@ -18,10 +18,11 @@ from pocctl.aws import retry_while_role_propagates
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.config import Config
-from pocctl.context import Context, new_session
+from pocctl.context import Context
 from pocctl.local.emulator import Emulator
 from pocctl.reporting import RecordingReporter, Wait, Why
 from pocctl.resources import iam
+from pocctl.session import new_session
 
 from . import test_silences
 from .emulated import TIMING

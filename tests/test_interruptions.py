@@ -11,10 +11,12 @@ from moto import mock_aws
 
 from pocctl.cli import cli
 from pocctl.config import Config
-from pocctl.context import Call, Context, new_session
+from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.reporting import RecordingReporter
+from pocctl.session import new_session
 from pocctl.stack import build_steps
+from pocctl.telemetry import RecordedCall
 
 from .faults import FailCalls, raising, runtime_with
 from .inventory import everything, flatten
@@ -41,7 +43,7 @@ def new_context() -> Context:
 def kill_before_mutating_call(ctx: Context, n: int) -> None:
     seen = []
 
-    def listener(call: Call) -> None:
+    def listener(call: RecordedCall) -> None:
         if call.mutating:
             seen.append(call)
             if len(seen) == n:

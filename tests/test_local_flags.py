@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import local as local_module
-from pocctl.context import new_session
 from pocctl.local.emulator import Emulator
 from pocctl.policies import render
+from pocctl.session import new_session
 
 from .cli_runs import run
 

@@ -23,7 +23,6 @@ from click.testing import CliRunner
 from pocctl import dependencies, handler_check
 from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
-from pocctl.context import new_session
 from pocctl.errors import PocctlError
 from pocctl.packaging import (
     UNZIPPED_LIMIT,
@@ -33,6 +32,7 @@ from pocctl.packaging import (
     check_size,
     code_sha256,
 )
+from pocctl.session import new_session
 
 from .wheels import make_sdist, make_wheel, offline_requirements
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pocctl.aws import none_if_absent
 from pocctl.config import Config
-from pocctl.context import Context, new_session
+from pocctl.context import Context
 from pocctl.pacing import Pacer
 from pocctl.reporting import RecordingReporter
+from pocctl.session import new_session
 
 from .conftest import REGION
 

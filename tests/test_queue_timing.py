@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.config import Config
-from pocctl.context import Context, new_session
+from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.errors import ForeignResourceError
 from pocctl.health import MISSING, PRESENT, check
@@ -32,6 +32,7 @@ from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
 from pocctl.reporting import Outcome, RecordingReporter
 from pocctl.resources.queues import QueueStep
+from pocctl.session import new_session
 from pocctl.smoke import temporary_inbox
 from pocctl.stack import build_steps
 

@@ -394,7 +394,7 @@ def test_the_4_kb_limit_holds_however_lambda_counts_it() -> None:
 
 
 def emulator_client(emulator: Emulator, service: str) -> Any:
-    from pocctl.context import new_session
+    from pocctl.session import new_session
 
     session = new_session(
         aws_access_key_id="pocctl-local",

@@ -5,12 +5,13 @@ These count sleeps and name the step that failed, so they run the engine one ste
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from pocctl.context import API_GATEWAY_RETRY_CODES, Context, RetryingClient
+from pocctl.context import API_GATEWAY_RETRY, Context, RetryingClient
 from pocctl.engine import Engine
 from pocctl.errors import StepError
 from pocctl.reporting import Outcome
@@ -144,7 +145,7 @@ class Conflicting:
 def test_every_api_gateway_call_is_retried_on_conflict_with_capped_backoff(
     ctx: Context, sleeps: Sleeps
 ) -> None:
-    client = RetryingClient(Conflicting(6), API_GATEWAY_RETRY_CODES, 120.0, ctx.waiting)
+    client = RetryingClient(Conflicting(6), replace(API_GATEWAY_RETRY, limit=120.0), ctx)
     assert client.put_method(restApiId="a") == {"ok": True}
     assert sleeps == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
     pauses = [s for s in ctx.calls.spans if s.kind == "pause"]
@@ -152,7 +153,7 @@ def test_every_api_gateway_call_is_retried_on_conflict_with_capped_backoff(
 
 
 def test_api_gateway_retries_give_up_after_their_limit(ctx: Context, sleeps: Sleeps) -> None:
-    client = RetryingClient(Conflicting(1000), API_GATEWAY_RETRY_CODES, 5.0, ctx.waiting)
+    client = RetryingClient(Conflicting(1000), replace(API_GATEWAY_RETRY, limit=5.0), ctx)
     with pytest.raises(ClientError):
         client.put_method(restApiId="a")
     assert sum(sleeps[:-1]) < 5.0 <= sum(sleeps)

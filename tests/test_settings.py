@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
-from pocctl.context import new_session
 from pocctl.errors import ConfigError
+from pocctl.session import new_session
 from pocctl.settings import SETTINGS, resolve
 
 from .inventory import everything, flatten

@@ -8,13 +8,14 @@ import pytest
 
 from bench.critical import one_per_call, phase_chain
 from pocctl.config import Config
-from pocctl.context import Context, new_session
+from pocctl.context import Context
 from pocctl.engine import Engine
 from pocctl.policies import as_list
 from pocctl.reporting import Outcome, RecordingReporter
 from pocctl.resources.api import ApiStep, invoke_url
 from pocctl.resources.base import Step
 from pocctl.resources.iam import RoleStep
+from pocctl.session import new_session
 from pocctl.stack import build_steps, read_outputs
 
 from .conftest import MakeContext, fresh

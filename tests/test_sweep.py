@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
-from pocctl.context import Context, new_session
+from pocctl.context import Context
+from pocctl.session import new_session
 from pocctl.stack import build_steps
 from pocctl.sweep import sweep
 

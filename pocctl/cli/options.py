@@ -13,10 +13,11 @@ import boto3
 import click
 from botocore.exceptions import ProfileNotFound
 
-from pocctl.context import Context, new_session
+from pocctl.context import Context
 from pocctl.errors import ConfigError, CredentialsError
 from pocctl.record import Record, read_record
 from pocctl.reporting import Reporter
+from pocctl.session import new_session
 from pocctl.settings import Resolved, pending, resolve, with_record
 from pocctl.ui import Terminal
 
