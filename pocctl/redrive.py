@@ -17,8 +17,8 @@ from typing import Any
 from pocctl.aws import aws_errors, none_if_absent
 from pocctl.context import Context
 from pocctl.errors import PocctlError
-from pocctl.logs import last_error, last_error_at
 from pocctl.reporting import Why
+from pocctl.resources.logs import last_error, last_error_at
 from pocctl.resources.queues import Depth, being_deleted, depth, queue_arn, queue_url
 
 STEP = "redrive"

@@ -25,9 +25,10 @@ from botocore.exceptions import ClientError
 from pocctl.aws import is_not_found, poll
 from pocctl.context import Context
 from pocctl.errors import PocctlError, StepError
-from pocctl.logs import LATE_LOG_WAIT_SECONDS, last_error
+from pocctl.logs import LATE_LOG_WAIT_SECONDS
 from pocctl.reporting import Why
 from pocctl.resources.base import is_ours
+from pocctl.resources.logs import last_error
 from pocctl.resources.mappings import WORKING, function_mappings
 from pocctl.resources.queues import being_deleted, depth, queue_arn, queue_url
 from pocctl.resources.topic import email_subscriptions

@@ -8,14 +8,13 @@ from typing import Any
 from pocctl.aws import aws_errors
 from pocctl.config import Config, Names
 from pocctl.context import Context
-from pocctl.logs import last_error
 from pocctl.packaging import CodeSource
 from pocctl.policies import render, statements
 from pocctl.resources.api import ApiStep, find_api, invoke_url
 from pocctl.resources.base import AnyStep
 from pocctl.resources.functions import FunctionStep
 from pocctl.resources.iam import BoundaryStep, RoleStep, policy_arn
-from pocctl.resources.logs import LogGroupStep, log_group_arn
+from pocctl.resources.logs import LogGroupStep, last_error, log_group_arn
 from pocctl.resources.mappings import QueueMappingStep, StreamMappingStep
 from pocctl.resources.queues import FOURTEEN_DAYS, QueueStep, queue_arn, queue_url
 from pocctl.resources.table import TableStep

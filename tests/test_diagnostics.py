@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from pocctl.context import Context
-from pocctl.logs import last_error
+from pocctl.resources.logs import last_error
 
 
 def test_last_error_reads_every_page_up_to_the_newest_event(ctx: Context) -> None:

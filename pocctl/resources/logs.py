@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from botocore.exceptions import ClientError
+
 from pocctl.aws import aws_errors, delete
+from pocctl.config import Names
 from pocctl.context import Context
 from pocctl.reporting import Outcome
 from pocctl.resources.base import (
@@ -96,3 +100,44 @@ class LogGroupStep(Step[dict[str, Any]]):
             lambda _: is_ours(ctx, self._tags(ctx)),
             remove,
         )
+
+
+ERROR_MARKERS = (
+    "errorType",
+    "order_failed",
+    "order_too_large",
+    "notify_failed",
+    "order_unrenderable",
+    "Task timed out",
+    "Traceback",
+)
+
+
+def last_error(ctx: Context, function: str, since_ms: int | None = None) -> str | None:
+    """The newest error line of the last hour (or since `since_ms`, if later)."""
+    found = last_error_at(ctx, function, since_ms)
+    return found[1] if found else None
+
+
+def last_error_at(
+    ctx: Context, function: str, since_ms: int | None = None
+) -> tuple[int, str] | None:
+    """(its time in ms, the line) of the newest error line of the last hour (or since
+    `since_ms`, if later): every page is read (a page holds at most 10,000 events or 1 MB, and a
+    busy function fills more), then the newest one wins."""
+    pages = ctx.client("logs").get_paginator("filter_log_events")
+    errors: list[tuple[int, str]] = []
+    start_ms = max(int((time.time() - 3600) * 1000), since_ms or 0)
+    try:
+        for page in pages.paginate(logGroupName=Names.log_group(function), startTime=start_ms):
+            errors += [
+                (e["timestamp"], e["message"])
+                for e in page["events"]
+                if any(m in e["message"] for m in ERROR_MARKERS)
+            ]
+    except ClientError:
+        return None
+    if not errors:
+        return None
+    at, line = max(errors)
+    return at, line.strip()
