@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from pocctl.engine import waits_for
+from pocctl.core.telemetry import Span
+from pocctl.pipeline.engine import waits_for
 from pocctl.resources.base import AnyStep
-from pocctl.telemetry import Span
 
 Weight = Callable[[Span], float]
 

@@ -17,14 +17,14 @@ import sys
 
 import boto3
 
-from pocctl.config import Config, Tuning
-from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.core.config import Config, Tuning
+from pocctl.core.context import Context
+from pocctl.core.reporting import RecordingReporter
 from pocctl.local.emulator import Emulator
 from pocctl.local.functions import Faults
 from pocctl.local.loadtest import run_load
-from pocctl.reporting import RecordingReporter
-from pocctl.stack import build_steps
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 
 EMAIL = "load@example.com"
 FUNCTION_TIMEOUT = 2  # seconds; the product's is 10, shortened so injected timeouts cost less

@@ -21,9 +21,9 @@ from typing import Any
 
 import boto3
 
-from pocctl.config import Names
-from pocctl.packaging import build_zip
-from pocctl.policies import render
+from pocctl.code.packaging import build_zip
+from pocctl.core.config import Names
+from pocctl.resources.policies import render
 
 REGION = "us-east-1"
 FAST = {"Delay": 1, "MaxAttempts": 120}  # boto3 waiters, polling every second

@@ -47,17 +47,17 @@ from startup import measure as measure_startup
 from startup import section as startup_section
 from startup import target as startup_target
 
-from pocctl.bundle import bundled_dir
-from pocctl.config import Config, Tuning
-from pocctl.context import Context
-from pocctl.engine import DEFAULT_WORKERS, Engine
+from pocctl.code.bundle import bundled_dir
+from pocctl.core.config import Config, Tuning
+from pocctl.core.context import Context
+from pocctl.core.reporting import RecordingReporter
 from pocctl.local.loadtest import run_load
-from pocctl.reporting import RecordingReporter
+from pocctl.ops.smoke import run_test_order
+from pocctl.ops.sweep import sweep
+from pocctl.ops.watch import watching
+from pocctl.pipeline.engine import DEFAULT_WORKERS, Engine
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.functions import FunctionStep
-from pocctl.smoke import run_test_order
-from pocctl.stack import build_steps
-from pocctl.sweep import sweep
-from pocctl.watch import watching
 
 SOAK_SECTION = "## Soak: "  # bench/soak.py records its runs there
 EMAIL = "bench@example.com"

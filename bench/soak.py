@@ -365,7 +365,7 @@ class Requests:
 
 
 def post_orders(url: str, count: int, clients: int) -> list[Posted]:
-    from pocctl.smoke import accepted_id, http_post
+    from pocctl.ops.smoke import accepted_id, http_post
 
     def one(i: int) -> Posted | None:
         body = json.dumps({"item": f"soak item {i}", "customerID": f"c{i % clients}"})

@@ -9,15 +9,15 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from pocctl.config import Config
-from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.reporting import RecordingReporter
+from pocctl.core.session import new_session
 from pocctl.local.emulator import Emulator
 from pocctl.local.patches import prepare_for_threads
-from pocctl.reporting import RecordingReporter
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources import iam
-from pocctl.session import new_session
-from pocctl.stack import build_steps
 
 from .emulated import TIMING
 

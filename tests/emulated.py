@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pocctl.config import Config
-from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.reporting import RecordingReporter
+from pocctl.core.session import new_session
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
-from pocctl.reporting import RecordingReporter
-from pocctl.session import new_session
-from pocctl.stack import build_steps
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 
 # AWS's asynchrony stays on in the offline tests, fifty times faster: a 7 s IAM propagation takes
 # 0.14 s, so every rule still applies and the suite still meets it.

@@ -9,7 +9,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from pocctl.cli.options import Runtime
-from pocctl.session import new_session
+from pocctl.core.session import new_session
 
 
 class FailCalls:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.local.emulator import Emulator
-from pocctl.stack import deployer_policy
+from pocctl.pipeline.stack import deployer_policy
 
 from .emulated import TIMING, up_local
 from .test_deployer import wait_until_iam_knows

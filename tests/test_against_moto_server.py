@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from moto.server import ThreadedMotoServer
 
 from pocctl.cli import cli
-from pocctl.session import new_session
+from pocctl.core.session import new_session
 
 from .inventory import everything, flatten, of_stack
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pocctl.arns import Arn, function_name, partition_of
+from pocctl.core.arns import Arn, function_name, partition_of
 
 
 @pytest.mark.parametrize(

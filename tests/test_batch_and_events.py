@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from pocctl.bundle import bundled_dir
-from pocctl.context import Context
-from pocctl.invoke import NOTIFIER, WRITER, sample_event
+from pocctl.code.bundle import bundled_dir
+from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
+from pocctl.ops.invoke import NOTIFIER, WRITER, sample_event
 
 from .emulated import up_local
 from .test_local import eventually, queue_depth

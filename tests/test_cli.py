@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
-from pocctl.session import new_session
+from pocctl.core.session import new_session
 
 from .cli_runs import run, up_ok
 from .faults import FailCalls, runtime_with

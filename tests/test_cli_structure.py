@@ -13,10 +13,10 @@ from click.testing import CliRunner
 import pocctl.cli
 from pocctl.cli import cli
 from pocctl.cli.main import COMMANDS, load
-from pocctl.context import Context
-from pocctl.deploy import deploy, deploy_steps
-from pocctl.reporting import Outcome, RecordingReporter
-from pocctl.teardown import teardown
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome, RecordingReporter
+from pocctl.ops.deploy import deploy, deploy_steps
+from pocctl.ops.teardown import teardown
 
 from .conftest import fresh
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bench.critical import critical_path, needed_seconds, one_per_call, phase_chain
-from pocctl.reporting import Outcome
+from pocctl.core.reporting import Outcome
+from pocctl.core.telemetry import Span
 from pocctl.resources.base import Plan, Step
-from pocctl.telemetry import Span
 
 
 class Stub(Step):

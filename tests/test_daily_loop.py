@@ -14,9 +14,9 @@ from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.local.emulator import Emulator
+from pocctl.ops.watch import watching
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.functions import FunctionStep
-from pocctl.stack import build_steps
-from pocctl.watch import watching
 
 from .emulated import local_context
 from .wheels import make_wheel, offline_requirements

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import demo as demo_module
+from pocctl.core.session import new_session
 from pocctl.local.emulator import Emulator
-from pocctl.session import new_session
 
 from .cli_runs import run
 from .emulated import TIMING

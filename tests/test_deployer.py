@@ -16,13 +16,13 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
-from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.core.context import Context
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.emulator import Emulator
 from pocctl.local.policy import Request, evaluate, statement_applies
-from pocctl.policies import as_list
-from pocctl.stack import boundary_policy, build_steps, deployer_policy
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import boundary_policy, build_steps, deployer_policy
+from pocctl.resources.policies import as_list
 
 from .emulated import TIMING, local_context, up_local
 

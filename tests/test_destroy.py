@@ -3,12 +3,12 @@ with a note, the rest is deleted (pocctl.resources.base.destroy_ours)."""
 
 from __future__ import annotations
 
-from pocctl.context import Context
-from pocctl.engine import Engine
-from pocctl.reporting import Outcome
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.api import find_api
 from pocctl.resources.iam import policy_arn
-from pocctl.stack import build_steps
 
 from .conftest import fresh
 from .inventory import everything

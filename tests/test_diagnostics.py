@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from pocctl.context import Context
+from pocctl.core.context import Context
 from pocctl.resources.logs import last_error
 
 

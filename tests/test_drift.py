@@ -6,12 +6,12 @@ import json
 
 from moto.dynamodb.models import dynamodb_backends
 
-from pocctl.context import Context
-from pocctl.engine import Engine
-from pocctl.reporting import Outcome
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome
+from pocctl.ops.sweep import sweep
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.mappings import inserts_since
-from pocctl.stack import build_steps
-from pocctl.sweep import sweep
 
 from .conftest import ACCOUNT, REGION, fresh
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from pocctl.context import Context
-from pocctl.engine import DependencyError, Engine, ordered
-from pocctl.errors import ForeignResourceError, StepError
-from pocctl.reporting import Outcome
+from pocctl.core.context import Context
+from pocctl.core.errors import ForeignResourceError, StepError
+from pocctl.core.reporting import Outcome
+from pocctl.pipeline.engine import DependencyError, Engine, ordered
 from pocctl.resources.base import Plan, Step
 
 
@@ -97,7 +97,7 @@ class FakeStep(Step):
             self.teardown.started(self.key)
         try:
             self.look()
-            ctx.wait_turn()  # as every deletion does (pocctl.aws.delete)
+            ctx.wait_turn()  # as every deletion does (pocctl.core.aws.delete)
             if self.teardown:  # those deleted after this step: dependencies
                 self.teardown.hold_until_waiting(self.depends_on)
             self.delete()

@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pocctl.aws import tag_dict, tag_list
 from pocctl.cli.status import pipeline
-from pocctl.context import Context
-from pocctl.engine import Engine
-from pocctl.health import check
-from pocctl.reporting import Outcome
+from pocctl.core.aws import tag_dict, tag_list
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome
+from pocctl.ops.health import check
+from pocctl.ops.sweep import sweep
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.base import (
     AnyStep,
     Leftover,
@@ -24,8 +26,6 @@ from pocctl.resources.base import (
     removal,
     require_ours,
 )
-from pocctl.stack import build_steps
-from pocctl.sweep import sweep
 
 Parameter = dict[str, Any]  # GetParameter's "Parameter"
 

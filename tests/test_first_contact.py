@@ -12,13 +12,13 @@ from boto3.dynamodb.types import TypeSerializer
 from click.testing import CliRunner
 
 from pocctl.cli import cli
-from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.core.context import Context
+from pocctl.core.reporting import RecordingReporter
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
-from pocctl.reporting import RecordingReporter
-from pocctl.smoke import DEFAULT_ORDER, run_test_order
-from pocctl.stack import build_steps
+from pocctl.ops.smoke import DEFAULT_ORDER, run_test_order
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 
 from .emulated import TIMING, FreezableClock, up_local
 

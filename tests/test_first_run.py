@@ -14,15 +14,15 @@ import pytest
 from botocore.exceptions import ClientError
 from click.testing import CliRunner, Result
 
-from pocctl.aws import retry_while_role_propagates
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
-from pocctl.config import Config
-from pocctl.context import Context
+from pocctl.core.aws import retry_while_role_propagates
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.reporting import RecordingReporter, Wait, Why
+from pocctl.core.session import new_session
 from pocctl.local.emulator import Emulator
-from pocctl.reporting import RecordingReporter, Wait, Why
 from pocctl.resources import iam
-from pocctl.session import new_session
 
 from . import test_silences
 from .emulated import TIMING

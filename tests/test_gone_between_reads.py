@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
-from pocctl.session import new_session
+from pocctl.core.session import new_session
 
 from .faults import runtime_with
 from .inventory import everything

@@ -14,7 +14,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from pocctl.bundle import bundled_dir
+from pocctl.code.bundle import bundled_dir
 
 sys.path.insert(0, str(bundled_dir("handlers")))
 import order_notifier  # type: ignore[import-not-found]

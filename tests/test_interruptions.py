@@ -10,13 +10,13 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from pocctl.cli import cli
-from pocctl.config import Config
-from pocctl.context import Context
-from pocctl.engine import Engine
-from pocctl.reporting import RecordingReporter
-from pocctl.session import new_session
-from pocctl.stack import build_steps
-from pocctl.telemetry import RecordedCall
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.reporting import RecordingReporter
+from pocctl.core.session import new_session
+from pocctl.core.telemetry import RecordedCall
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 
 from .faults import FailCalls, raising, runtime_with
 from .inventory import everything, flatten

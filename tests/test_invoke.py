@@ -16,15 +16,15 @@ import pytest
 from botocore.config import Config as BotoConfig
 from click.testing import CliRunner, Result
 
-from pocctl.aws import retry_while_role_propagates
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
-from pocctl.context import Context
-from pocctl.invoke import FULL_LOG_WAIT_SECONDS, invoke_once_client
+from pocctl.core.aws import retry_while_role_propagates
+from pocctl.core.context import Context
 from pocctl.local import functions
 from pocctl.local.emulator import Emulator
 from pocctl.local.functions import INIT_LIMIT_SECONDS, FunctionVersion, Worker
-from pocctl.policies import render
+from pocctl.ops.invoke import FULL_LOG_WAIT_SECONDS, invoke_once_client
+from pocctl.resources.policies import render
 
 from .emulated import up_local
 
@@ -198,7 +198,7 @@ def test_a_function_slower_than_botocores_read_timeout_runs_once(
     # botocore's default read timeout (60 s), scaled down to 1 s: with standard retries, an
     # Invoke that outlasts it is sent again and the function runs again (boto/boto3#1104).
     monkeypatch.setattr(
-        "pocctl.context.RETRY_CONFIG",
+        "pocctl.core.context.RETRY_CONFIG",
         BotoConfig(read_timeout=1, retries={"mode": "standard", "max_attempts": 10}),
     )
     made_with(stack, "slowinv-Lambda-1", SLOW_HANDLER, timeout=5)

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pocctl.invoke import invoke
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import ACCOUNT, Emulator
+from pocctl.ops.invoke import invoke
 
 from .emulated import local_context
 from .test_aws_behaviours import Clock, client, code_of, make_role, zipped

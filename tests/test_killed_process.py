@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
-from pocctl.stack import build_steps
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 
 from .emulated import TIMING, local_context
 from .inventory import everything, flatten, of_stack

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.core.context import Context
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources import iam
-from pocctl.stack import build_steps
 
 from .conftest import Sleeps, fresh
 

@@ -17,14 +17,14 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
-from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome, RecordingReporter
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
-from pocctl.reporting import Outcome, RecordingReporter
+from pocctl.ops.smoke import SmokeResult, run_test_order
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps, read_outputs
 from pocctl.resources import iam
-from pocctl.smoke import SmokeResult, run_test_order
-from pocctl.stack import build_steps, read_outputs
 
 from .emulated import TIMING, up_local
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pocctl.config import Tuning
+from pocctl.core.config import Tuning
 from pocctl.local.emulator import Emulator
 from pocctl.local.functions import Faults
 from pocctl.local.loadtest import run_load

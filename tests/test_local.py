@@ -18,13 +18,13 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from pocctl.cli import cli
-from pocctl.config import Tuning
-from pocctl.context import Context
-from pocctl.engine import Engine
+from pocctl.core.config import Tuning
+from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
 from pocctl.local.pollers import Poller
-from pocctl.smoke import run_test_order
-from pocctl.stack import build_steps, read_outputs
+from pocctl.ops.smoke import run_test_order
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps, read_outputs
 
 from .emulated import local_context, up_local
 
@@ -541,7 +541,7 @@ def test_answered_survives_a_connection_closed_while_it_looks(
 def test_a_closed_fork_server_starts_no_worker() -> None:
     """The emulator stopping closes its fork server while a late invocation may be starting a
     worker: that one must not write to a closed socket, whose number may be another's by now."""
-    from pocctl.handler_check import runtime_modules
+    from pocctl.code.handler_check import runtime_modules
     from pocctl.local.forks import ForkServer
 
     server = ForkServer(runtime_modules())
@@ -551,7 +551,7 @@ def test_a_closed_fork_server_starts_no_worker() -> None:
 
 
 def test_stopping_while_a_worker_waits_on_a_hung_fork_server_does_not_hang() -> None:
-    from pocctl.handler_check import runtime_modules
+    from pocctl.code.handler_check import runtime_modules
     from pocctl.local.forks import ForkServer
 
     server = ForkServer(runtime_modules())

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import local as local_module
+from pocctl.core.session import new_session
 from pocctl.local.emulator import Emulator
-from pocctl.policies import render
-from pocctl.session import new_session
+from pocctl.resources.policies import render
 
 from .cli_runs import run
 

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.core.session import new_session
 from pocctl.local.emulator import Emulator
-from pocctl.session import new_session
 
 from .emulated import local_context
 from .faults import FailCalls, runtime_with

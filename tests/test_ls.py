@@ -13,13 +13,13 @@ from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
 from pocctl.cli import cli
-from pocctl.config import Config
-from pocctl.engine import Engine
-from pocctl.listing import _described
+from pocctl.core.config import Config
 from pocctl.local.emulator import Emulator
+from pocctl.ops.listing import _described
+from pocctl.ops.sweep import kinds_of
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.queues import QueueStep
-from pocctl.stack import build_steps
-from pocctl.sweep import kinds_of
 
 from .emulated import local_context, up_local
 from .faults import runtime_with

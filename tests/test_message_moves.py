@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
-from pocctl.smoke import until_usable
+from pocctl.ops.smoke import until_usable
 
 from .emulated import local_context
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from pocctl.bundle import bundled_dir
+from pocctl.code.bundle import bundled_dir
 
 from .wheels import make_wheel, offline_requirements
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from pocctl import __version__
 from pocctl.cli import cli
-from pocctl.session import new_session
+from pocctl.core.session import new_session
 
 ESCAPE = "\x1b["
 

@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from pocctl import dependencies, handler_check
-from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
-from pocctl.errors import PocctlError
-from pocctl.packaging import (
+from pocctl.code import dependencies, handler_check
+from pocctl.code.bundle import bundled_dir
+from pocctl.code.packaging import (
     UNZIPPED_LIMIT,
     ZIPPED_LIMIT,
     Package,
@@ -32,7 +31,8 @@ from pocctl.packaging import (
     check_size,
     code_sha256,
 )
-from pocctl.session import new_session
+from pocctl.core.errors import PocctlError
+from pocctl.core.session import new_session
 
 from .wheels import make_sdist, make_wheel, offline_requirements
 
@@ -775,7 +775,7 @@ def test_a_requirements_file_naming_a_missing_file_is_an_error(tmp_path: Path) -
 CHECK = """
 import sys
 from pathlib import Path
-from pocctl.handler_check import HandlerError, check_sources
+from pocctl.code.handler_check import HandlerError, check_sources
 path = Path(sys.argv[1])
 try:
     print(check_sources(path.parent, {}, [path], sys.argv[2]))

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from pocctl.context import Context
-from pocctl.engine import Engine
-from pocctl.reporting import Outcome
-from pocctl.stack import build_steps
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 
 from .conftest import fresh
 from .inventory import everything

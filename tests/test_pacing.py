@@ -3,12 +3,12 @@ Developer Guide, "Lambda quotas"), whatever its threads do at once."""
 
 from __future__ import annotations
 
-from pocctl.aws import none_if_absent
-from pocctl.config import Config
-from pocctl.context import Context
-from pocctl.pacing import Pacer
-from pocctl.reporting import RecordingReporter
-from pocctl.session import new_session
+from pocctl.core.aws import none_if_absent
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.pacing import Pacer
+from pocctl.core.reporting import RecordingReporter
+from pocctl.core.session import new_session
 
 from .conftest import REGION
 

@@ -8,8 +8,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from pocctl.bundle import bundled_dir
-from pocctl.packaging import build_zip, code_sha256
+from pocctl.code.bundle import bundled_dir
+from pocctl.code.packaging import build_zip, code_sha256
 
 
 def test_zip_is_byte_identical_across_builds() -> None:

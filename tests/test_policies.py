@@ -7,12 +7,12 @@ import json
 import pytest
 from parliament import analyze_policy_string
 
-from pocctl.config import Config
-from pocctl.context import Context
+from pocctl.core.config import Config
+from pocctl.core.context import Context
 from pocctl.local.policy import Request, evaluate, wildcard_only
-from pocctl.policies import as_list, render, statements
+from pocctl.pipeline.stack import boundary_policy, build_steps
 from pocctl.resources.iam import RoleStep
-from pocctl.stack import boundary_policy, build_steps
+from pocctl.resources.policies import as_list, render, statements
 
 ARN_PREFIXES = ("arn:aws:sqs:", "arn:aws:dynamodb:", "arn:aws:sns:", "arn:aws:logs:")
 

@@ -22,19 +22,19 @@ from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
-from pocctl.config import Config
-from pocctl.context import Context
-from pocctl.engine import Engine
-from pocctl.errors import ForeignResourceError
-from pocctl.health import MISSING, PRESENT, check
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.errors import ForeignResourceError
+from pocctl.core.reporting import Outcome, RecordingReporter
+from pocctl.core.session import new_session
 from pocctl.local.aws.sqs import ANSWERS, NAME_REUSE_CHECKED
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
-from pocctl.reporting import Outcome, RecordingReporter
+from pocctl.ops.health import MISSING, PRESENT, check
+from pocctl.ops.smoke import temporary_inbox
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.queues import QueueStep
-from pocctl.session import new_session
-from pocctl.smoke import temporary_inbox
-from pocctl.stack import build_steps
 
 from .test_aws_behaviours import Clock
 

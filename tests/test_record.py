@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
 from pocctl.cli.remember import rewritten
-from pocctl.config import Config, environment_size
-from pocctl.errors import ConfigError
+from pocctl.code.bundle import bundled_dir
+from pocctl.core.config import Config, environment_size
+from pocctl.core.errors import ConfigError
 from pocctl.local.emulator import Emulator
 
 
@@ -394,7 +394,7 @@ def test_the_4_kb_limit_holds_however_lambda_counts_it() -> None:
 
 
 def emulator_client(emulator: Emulator, service: str) -> Any:
-    from pocctl.session import new_session
+    from pocctl.core.session import new_session
 
     session = new_session(
         aws_access_key_id="pocctl-local",

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
-from pocctl.context import Context
-from pocctl.listing import find_stacks
+from pocctl.code.bundle import bundled_dir
+from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
-from pocctl.stack import read_outputs
+from pocctl.ops.listing import find_stacks
+from pocctl.pipeline.stack import read_outputs
 
 from .emulated import local_context, up_local
 from .faults import runtime_with

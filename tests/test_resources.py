@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pocctl.config import Config
-from pocctl.context import Context
-from pocctl.engine import Engine
-from pocctl.reporting import Action, Outcome
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.reporting import Action, Outcome
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.base import Step
-from pocctl.stack import build_steps
 
 STEP_KEYS = [s.key for s in build_steps(Config(email="ops@example.com"))]
 

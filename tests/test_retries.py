@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pocctl.context import API_GATEWAY_RETRY, Context, RetryingClient
-from pocctl.engine import Engine
-from pocctl.errors import StepError
-from pocctl.reporting import Outcome
-from pocctl.stack import build_steps
+from pocctl.core.context import API_GATEWAY_RETRY, Context, RetryingClient
+from pocctl.core.errors import StepError
+from pocctl.core.reporting import Outcome
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 
 from .conftest import Sleeps, fresh
 from .faults import FailCalls

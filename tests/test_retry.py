@@ -1,4 +1,4 @@
-"""The one retry and poll loop (pocctl/retry.py): its policy is data, it sleeps with the
+"""The one retry and poll loop (pocctl/core/retry.py): its policy is data, it sleeps with the
 context's sleep, reads the context's clock, and records every pause as a span of its loop."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import ClientError
 
-from pocctl.config import Config
-from pocctl.context import Context
-from pocctl.reporting import RecordingReporter, Why
-from pocctl.retry import Again, Policy, call_with_retries, error_code, keep_trying
-from pocctl.session import new_session
-from pocctl.smoke import wait_for
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.reporting import RecordingReporter, Why
+from pocctl.core.retry import Again, Policy, call_with_retries, error_code, keep_trying
+from pocctl.core.session import new_session
+from pocctl.ops.smoke import wait_for
 
 from .conftest import REGION, Sleeps
 

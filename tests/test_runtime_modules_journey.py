@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
+from pocctl.code.bundle import bundled_dir
 from pocctl.local.emulator import Emulator
-from pocctl.smoke import run_test_order
+from pocctl.ops.smoke import run_test_order
 
 from .emulated import up_local
 

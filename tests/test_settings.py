@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
-from pocctl.errors import ConfigError
-from pocctl.session import new_session
-from pocctl.settings import SETTINGS, resolve
+from pocctl.core.errors import ConfigError
+from pocctl.core.session import new_session
+from pocctl.settings.resolve import SETTINGS, resolve
 
 from .inventory import everything, flatten
 

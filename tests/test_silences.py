@@ -16,15 +16,15 @@ from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner, Result
 from rich.console import Console
 
-from pocctl.aws import poll
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
-from pocctl.config import Config
-from pocctl.context import Context
+from pocctl.cli.ui import Terminal
+from pocctl.core.aws import poll
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome, StepResult, Wait, Why
 from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
-from pocctl.reporting import Outcome, StepResult, Wait, Why
-from pocctl.ui import Terminal
 
 from .emulated import up_local
 from .faults import raising, runtime_with

@@ -268,7 +268,7 @@ def test_the_notifiers_batches_of_hostile_orders_are_all_published(
 ) -> None:
     import sys
 
-    from pocctl.bundle import bundled_dir
+    from pocctl.code.bundle import bundled_dir
 
     sys.path.insert(0, str(bundled_dir("handlers")))
     import order_notifier  # type: ignore[import-not-found]

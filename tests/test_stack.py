@@ -7,16 +7,16 @@ import json
 import pytest
 
 from bench.critical import one_per_call, phase_chain
-from pocctl.config import Config
-from pocctl.context import Context
-from pocctl.engine import Engine
-from pocctl.policies import as_list
-from pocctl.reporting import Outcome, RecordingReporter
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome, RecordingReporter
+from pocctl.core.session import new_session
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps, read_outputs
 from pocctl.resources.api import ApiStep, invoke_url
 from pocctl.resources.base import Step
 from pocctl.resources.iam import RoleStep
-from pocctl.session import new_session
-from pocctl.stack import build_steps, read_outputs
+from pocctl.resources.policies import as_list
 
 from .conftest import MakeContext, fresh
 from .inventory import everything, flatten, of_stack

@@ -15,7 +15,7 @@ import pocctl
 from pocctl.cli.main import COMMANDS
 
 ROOT = Path(pocctl.__file__).parent.parent
-HEAVY = ("boto3", "botocore", "rich", "pocctl.resources", "pocctl.local", "pocctl.ui")
+HEAVY = ("boto3", "botocore", "rich", "pocctl.resources", "pocctl.local", "pocctl.cli.ui")
 COMMAND_MODULES = {entry.target.partition(":")[0] for entry in COMMANDS.values()}
 MARKER = "--- modules ---"
 

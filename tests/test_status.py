@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from pocctl.core.session import new_session
 from pocctl.local.emulator import Emulator
-from pocctl.session import new_session
 
 from .cli_runs import run, up_ok
 

@@ -1,4 +1,4 @@
-"""The step graph is declared in one place: pocctl/stack.py says which step needs which."""
+"""The step graph is declared in one place: pocctl/pipeline/stack.py says which step needs which."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import ast
 from pathlib import Path
 
 import pocctl.resources
-from pocctl.config import Config
+from pocctl.core.config import Config
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.base import AnyStep
-from pocctl.stack import build_steps
 
 RESOURCES = Path(pocctl.resources.__file__).parent
 

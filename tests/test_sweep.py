@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
-from pocctl.context import Context
-from pocctl.session import new_session
-from pocctl.stack import build_steps
-from pocctl.sweep import sweep
+from pocctl.core.context import Context
+from pocctl.core.session import new_session
+from pocctl.ops.sweep import sweep
+from pocctl.pipeline.stack import build_steps
 
 from .conftest import fresh
 from .faults import FailCalls

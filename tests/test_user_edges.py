@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.local.emulator import Emulator
-from pocctl.policies import render
+from pocctl.resources.policies import render
 
 from .inventory import everything
 

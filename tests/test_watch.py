@@ -17,16 +17,16 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError, UnauthorizedSSOTokenError
 from click.testing import CliRunner
 
-from pocctl.bundle import bundled_dir
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
-from pocctl.context import Context
-from pocctl.errors import PocctlError
+from pocctl.code.bundle import bundled_dir
+from pocctl.code.packaging import code_sha256
+from pocctl.core.context import Context
+from pocctl.core.errors import PocctlError
 from pocctl.local.emulator import Emulator
-from pocctl.packaging import code_sha256
+from pocctl.ops.watch import POLL, watch, watching
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.functions import FunctionStep
-from pocctl.stack import build_steps
-from pocctl.watch import POLL, watch, watching
 
 from .emulated import local_context, up_local
 from .faults import runtime_with

@@ -20,15 +20,15 @@ from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
-from pocctl.context import Context
-from pocctl.engine import Engine
-from pocctl.health import check
+from pocctl.core.context import Context
 from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
 from pocctl.local.iam import Authorizer, Propagation, RoleSnapshot
 from pocctl.local.policy import Request
-from pocctl.smoke import storage_blocked
-from pocctl.stack import build_steps
+from pocctl.ops.health import check
+from pocctl.ops.smoke import storage_blocked
+from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.stack import build_steps
 
 from .clocked import Clock, client, clocked_emulator
 from .emulated import TIMING, local_context

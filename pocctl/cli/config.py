@@ -10,14 +10,15 @@ from typing import Any
 
 import click
 
-from pocctl.bundle import bundled_dir
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, resolve_settings, terminal
-from pocctl.config import secret_looking
-from pocctl.dependencies import REQUIREMENTS
-from pocctl.errors import ConfigError, PocctlError
-from pocctl.packaging import source_files
-from pocctl.settings import (
+from pocctl.cli.ui import Terminal
+from pocctl.code.bundle import bundled_dir
+from pocctl.code.dependencies import REQUIREMENTS
+from pocctl.code.packaging import source_files
+from pocctl.core.config import secret_looking
+from pocctl.core.errors import ConfigError, PocctlError
+from pocctl.settings.resolve import (
     CONFIG_FILE,
     RECORDED,
     read_file,
@@ -25,7 +26,6 @@ from pocctl.settings import (
     template,
     toml_value,
 )
-from pocctl.ui import Terminal
 
 
 @click.command("config")

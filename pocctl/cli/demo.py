@@ -8,12 +8,12 @@ from pocctl.cli.document import raise_failure
 from pocctl.cli.options import runtime
 from pocctl.cli.render import prove, run_down, run_up
 from pocctl.cli.serving import running, start_emulator, wait_for_stop
-from pocctl.config import Config
-from pocctl.context import Context
-from pocctl.errors import PocctlError
+from pocctl.cli.ui import Terminal
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.errors import PocctlError
 from pocctl.local.aws.sns import follow_confirmation_links
-from pocctl.smoke import DEFAULT_ORDER
-from pocctl.ui import Terminal
+from pocctl.ops.smoke import DEFAULT_ORDER
 
 DEMO_EMAIL = "you@example.com"
 

@@ -8,10 +8,10 @@ from typing import Any
 import click
 
 from pocctl.cli.options import aws_options, collect, make_context, terminal
-from pocctl.context import Context
+from pocctl.cli.ui import print_json
+from pocctl.core.context import Context
+from pocctl.pipeline.stack import boundary_policy, deployer_policy
 from pocctl.resources.iam import policy_arn
-from pocctl.stack import boundary_policy, deployer_policy
-from pocctl.ui import print_json
 
 
 def administrator_commands(ctx: Context) -> list[str]:

@@ -9,7 +9,7 @@ import click
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, make_context, runtime, terminal
 from pocctl.cli.render import run_down
-from pocctl.errors import Interrupted, PocctlError
+from pocctl.core.errors import Interrupted, PocctlError
 
 
 @click.command()

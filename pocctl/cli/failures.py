@@ -12,8 +12,8 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from pocctl.aws import HINTS, error_code, error_message
-from pocctl.errors import ConfigError, Interrupted, PocctlError
+from pocctl.core.aws import HINTS, error_code, error_message
+from pocctl.core.errors import ConfigError, Interrupted, PocctlError
 
 
 class InterruptedExit(click.ClickException):

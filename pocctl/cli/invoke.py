@@ -9,8 +9,8 @@ import click
 
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, make_context, terminal
-from pocctl.errors import PocctlError
-from pocctl.invoke import (
+from pocctl.core.errors import PocctlError
+from pocctl.ops.invoke import (
     WRITER,
     Invoked,
     RecordOutcome,

@@ -12,9 +12,9 @@ import click
 
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.serving import running, start_emulator, wait_for_stop
-from pocctl.errors import ConfigError, PocctlError
-from pocctl.settings import resolve
-from pocctl.ui import Terminal
+from pocctl.cli.ui import Terminal
+from pocctl.core.errors import ConfigError, PocctlError
+from pocctl.settings.resolve import resolve
 
 DEFAULT_PORT = 4566
 

@@ -9,7 +9,7 @@ import click
 
 from pocctl.cli.failures import stopped_by_user
 from pocctl.cli.options import aws_options, collect, make_context, runtime, terminal
-from pocctl.logs import (
+from pocctl.ops.logs import (
     SINCE_PATTERN,
     LogLine,
     containing,

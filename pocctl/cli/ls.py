@@ -8,9 +8,9 @@ import click
 
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, make_context, terminal
-from pocctl.listing import enabled_regions, find_stacks
-from pocctl.reporting import RecordingReporter
-from pocctl.ui import Terminal
+from pocctl.cli.ui import Terminal
+from pocctl.core.reporting import RecordingReporter
+from pocctl.ops.listing import enabled_regions, find_stacks
 
 
 @click.command("ls")

@@ -14,7 +14,7 @@ import click
 
 from pocctl import __version__
 from pocctl.cli.document import COMMAND, WANTS_JSON, Finished
-from pocctl.errors import Interrupted
+from pocctl.core.errors import Interrupted
 
 ARGV = "pocctl.argv"
 
@@ -152,7 +152,7 @@ class PocctlGroup(click.Group):
             click_ctx = super().make_context(info_name, argv.copy(), parent, **extra)
         except click.UsageError as exc:  # `pocctl --json up`, `pocctl --bogus --json`
             if asks_for_json(argv):
-                from pocctl.ui import print_json
+                from pocctl.cli.ui import print_json
 
                 print_json({"ok": False, "command": None, "error": exc.format_message()})
             raise
@@ -219,7 +219,7 @@ def finish_json(click_ctx: click.Context, document: dict[str, Any], error: str |
     """Print the command's one JSON document, if it was asked for with --json."""
     if not click_ctx.meta.pop(WANTS_JSON, False):
         return
-    from pocctl.ui import print_json  # rich: loaded only for the command that prints
+    from pocctl.cli.ui import print_json  # rich: loaded only for the command that prints
 
     command = {"command": click_ctx.meta.get(COMMAND) or click_ctx.invoked_subcommand}
     print_json({"ok": error is None, **command, **document, **({"error": error} if error else {})})

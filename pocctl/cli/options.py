@@ -13,13 +13,13 @@ import boto3
 import click
 from botocore.exceptions import ProfileNotFound
 
-from pocctl.context import Context
-from pocctl.errors import ConfigError, CredentialsError
-from pocctl.record import Record, read_record
-from pocctl.reporting import Reporter
-from pocctl.session import new_session
-from pocctl.settings import Resolved, pending, resolve, with_record
-from pocctl.ui import Terminal
+from pocctl.cli.ui import Terminal
+from pocctl.core.context import Context
+from pocctl.core.errors import ConfigError, CredentialsError
+from pocctl.core.reporting import Reporter
+from pocctl.core.session import new_session
+from pocctl.settings.record import Record, read_record
+from pocctl.settings.resolve import Resolved, pending, resolve, with_record
 
 F = TypeVar("F", bound=Callable[..., Any])
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}

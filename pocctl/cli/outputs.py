@@ -8,8 +8,8 @@ import click
 
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, make_context, terminal
-from pocctl.errors import PocctlError
-from pocctl.stack import read_outputs
+from pocctl.core.errors import PocctlError
+from pocctl.pipeline.stack import read_outputs
 
 
 @click.command()

@@ -8,8 +8,8 @@ import click
 
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, make_context, terminal
-from pocctl.errors import PocctlError
-from pocctl.redrive import RedriveResult, plan_redrive, redrive
+from pocctl.core.errors import PocctlError
+from pocctl.ops.redrive import RedriveResult, plan_redrive, redrive
 
 
 @click.command("redrive")

@@ -14,7 +14,7 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from pocctl.settings import (
+from pocctl.settings.resolve import (
     CONFIG_FILE,
     RECORDED,
     Resolved,

@@ -8,16 +8,16 @@ from dataclasses import asdict
 from typing import Any
 
 from pocctl.cli.document import Finished
-from pocctl.config import TAG_KEY
-from pocctl.context import Context
-from pocctl.deploy import deploy, deploy_steps
-from pocctl.engine import RunReport
-from pocctl.packaging import CodeSource, Package
-from pocctl.reporting import Outcome
-from pocctl.smoke import Hop, SmokeResult, run_test_order
-from pocctl.stack import code_source
-from pocctl.teardown import teardown
-from pocctl.ui import Terminal
+from pocctl.cli.ui import Terminal
+from pocctl.code.packaging import CodeSource, Package
+from pocctl.core.config import TAG_KEY
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome
+from pocctl.ops.deploy import deploy, deploy_steps
+from pocctl.ops.smoke import Hop, SmokeResult, run_test_order
+from pocctl.ops.teardown import teardown
+from pocctl.pipeline.engine import RunReport
+from pocctl.pipeline.stack import code_source
 
 
 def summary(ctx: Context, report: RunReport, seconds: float) -> dict[str, Any]:

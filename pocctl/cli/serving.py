@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from pocctl.cli.failures import stopped_by_user
-from pocctl.errors import PocctlError
-from pocctl.ui import Terminal
+from pocctl.cli.ui import Terminal
+from pocctl.core.errors import PocctlError
 
 # How the emulator logs a call it refused as AWS would (pocctl/local/emulator.py).
 REFUSED = " refused: "

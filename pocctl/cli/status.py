@@ -18,14 +18,14 @@ from pocctl.cli.options import (
     open_stack,
     terminal,
 )
-from pocctl.errors import PocctlError
-from pocctl.health import DRIFTED, FOREIGN, MISSING, PRESENT, REPAIR, Health, Resource, check
-from pocctl.reporting import RecordingReporter
+from pocctl.cli.ui import Node
+from pocctl.core.errors import PocctlError
+from pocctl.core.reporting import RecordingReporter
+from pocctl.ops.health import DRIFTED, FOREIGN, MISSING, PRESENT, REPAIR, Health, Resource, check
+from pocctl.pipeline.stack import DRAWN_UNDER, build_steps
 from pocctl.resources.functions import FunctionStep
 from pocctl.resources.recorded import environment_digest
-from pocctl.settings import BY_KEY, Pending, pending, shown, with_record
-from pocctl.stack import DRAWN_UNDER, build_steps
-from pocctl.ui import Node
+from pocctl.settings.resolve import BY_KEY, Pending, pending, shown, with_record
 
 MARK = {MISSING: "missing", DRIFTED: "drifted", FOREIGN: "problem"}
 

@@ -9,9 +9,9 @@ import click
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.cli.render import prove
-from pocctl.context import Context
-from pocctl.errors import Interrupted, PocctlError
-from pocctl.smoke import (
+from pocctl.core.context import Context
+from pocctl.core.errors import Interrupted, PocctlError
+from pocctl.ops.smoke import (
     DEFAULT_ORDER,
     SmokeResult,
     TestOrderInterrupted,

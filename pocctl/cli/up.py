@@ -20,12 +20,12 @@ from pocctl.cli.options import (
 )
 from pocctl.cli.remember import remember
 from pocctl.cli.render import run_up
-from pocctl.context import Context
-from pocctl.errors import PocctlError
+from pocctl.cli.ui import Terminal
+from pocctl.core.context import Context
+from pocctl.core.errors import PocctlError
+from pocctl.ops.watch import Update, outside, watch
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.functions import FunctionStep
-from pocctl.stack import build_steps
-from pocctl.ui import Terminal
-from pocctl.watch import Update, outside, watch
 
 
 @click.command()

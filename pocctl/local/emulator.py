@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.config import Config as BotoConfig
 
-from pocctl.arns import Arn, function_name
+from pocctl.core.arns import Arn, function_name
 from pocctl.local import patches, sync
 from pocctl.local.apigw import USER_REQUEST, ApiGateway
 from pocctl.local.aws import AwsBehaviours

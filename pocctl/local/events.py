@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pocctl.arns import Arn
+from pocctl.core.arns import Arn
 
 # DynamoDB Streams records as a live stream gives them carry eventVersion "1.1" (captured events,
 # e.g. @incdevco/framework's lambda/dynamodb-stream/example-event.json, pastebin.com/Anu9nCzN);

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import boto3
 
-from pocctl.handler_check import removed_in, runtime_modules
+from pocctl.code.handler_check import removed_in, runtime_modules
 from pocctl.local import forks
 from pocctl.local import worker as worker_module
 from pocctl.local.forks import ForkServer

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pocctl.arns import Arn
+from pocctl.core.arns import Arn
 from pocctl.local.calls import Call
 from pocctl.local.policy import (
     ALWAYS_ALLOWED,

@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from pocctl.context import Context
+from pocctl.core.context import Context
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.emulator import MAIL_PATH
-from pocctl.redrive import order_id_in
-from pocctl.smoke import http_post
-from pocctl.stack import read_outputs
+from pocctl.ops.redrive import order_id_in
+from pocctl.ops.smoke import http_post
+from pocctl.pipeline.stack import read_outputs
 
 
 @dataclass

@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
-from pocctl.arns import Arn, function_name
+from pocctl.core.arns import Arn, function_name
 from pocctl.local.calls import Call
 
 IAM_PREFIX = {"dynamodbstreams": "dynamodb", "resourcegroupstaggingapi": "tag"}

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pocctl.arns import Arn, function_name
+from pocctl.core.arns import Arn, function_name
 from pocctl.local.batch_responses import reported_failures
 from pocctl.local.events import sqs_record, stream_failure_record, stream_record
 from pocctl.local.filters import as_sqs_filtered, passes

@@ -9,11 +9,11 @@ from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from pocctl.arns import Arn
-from pocctl.aws import aws_errors, delete, none_if_absent
-from pocctl.context import Context, Outputs
-from pocctl.errors import ForeignResourceError, StepError
-from pocctl.reporting import Outcome
+from pocctl.core.arns import Arn
+from pocctl.core.aws import aws_errors, delete, none_if_absent
+from pocctl.core.context import Context, Outputs
+from pocctl.core.errors import ForeignResourceError, StepError
+from pocctl.core.reporting import Outcome
 from pocctl.resources.base import (
     Change,
     Leftover,

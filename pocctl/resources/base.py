@@ -9,12 +9,12 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.arns import Arn
-from pocctl.aws import NOT_FOUND_CODES, aws_errors, is_not_found
-from pocctl.config import TAG_KEY
-from pocctl.context import Context, Outputs
-from pocctl.errors import ForeignResourceError, StepError
-from pocctl.reporting import Action, Outcome
+from pocctl.core.arns import Arn
+from pocctl.core.aws import NOT_FOUND_CODES, aws_errors, is_not_found
+from pocctl.core.config import TAG_KEY
+from pocctl.core.context import Context, Outputs
+from pocctl.core.errors import ForeignResourceError, StepError
+from pocctl.core.reporting import Action, Outcome
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import (
+from pocctl.code.packaging import BUILT_IN, CodeSource, Package, built_in_sha, code_sha256
+from pocctl.core.aws import (
     aws_errors,
     delete,
     is_not_found,
@@ -18,11 +19,10 @@ from pocctl.aws import (
     retry_on_codes,
     retry_while_role_propagates,
 )
-from pocctl.config import secret_looking
-from pocctl.context import Context
-from pocctl.errors import PocctlError, StepError
-from pocctl.packaging import BUILT_IN, CodeSource, Package, built_in_sha, code_sha256
-from pocctl.reporting import Outcome
+from pocctl.core.config import secret_looking
+from pocctl.core.context import Context
+from pocctl.core.errors import PocctlError, StepError
+from pocctl.core.reporting import Outcome
 from pocctl.resources.base import (
     Change,
     Differs,

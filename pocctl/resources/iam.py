@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import (
+from pocctl.core.aws import (
     aws_errors,
     delete,
     is_not_found,
@@ -21,10 +21,9 @@ from pocctl.aws import (
     tag_dict,
     tag_list,
 )
-from pocctl.context import Context
-from pocctl.errors import StepError
-from pocctl.policies import as_list, render, statements
-from pocctl.reporting import Outcome, Why
+from pocctl.core.context import Context
+from pocctl.core.errors import StepError
+from pocctl.core.reporting import Outcome, Why
 from pocctl.resources.base import (
     Change,
     Leftover,
@@ -34,6 +33,7 @@ from pocctl.resources.base import (
     is_ours,
     require_ours,
 )
+from pocctl.resources.policies import as_list, render, statements
 
 # Policy documents can only be rendered once the account id is known, so steps hold a function.
 PolicyVariables = Callable[[Context], dict[str, str]]

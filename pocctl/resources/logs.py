@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, delete
-from pocctl.config import Names
-from pocctl.context import Context
-from pocctl.reporting import Outcome
+from pocctl.core.aws import aws_errors, delete
+from pocctl.core.config import Names
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome
 from pocctl.resources.base import (
     Leftover,
     Plan,

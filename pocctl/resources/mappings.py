@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.arns import function_name
-from pocctl.aws import (
+from pocctl.core.arns import function_name
+from pocctl.core.aws import (
     IN_USE_CODES,
     NO_FIGURE,
     aws_errors,
@@ -31,9 +31,9 @@ from pocctl.aws import (
     retry_on_codes,
     retry_while_role_propagates,
 )
-from pocctl.context import Context
-from pocctl.errors import ForeignResourceError, StepError
-from pocctl.reporting import Action, Outcome, Why
+from pocctl.core.context import Context
+from pocctl.core.errors import ForeignResourceError, StepError
+from pocctl.core.reporting import Action, Outcome, Why
 from pocctl.resources.base import (
     Change,
     Differs,
@@ -437,7 +437,7 @@ class MappingStep(Step[Mappings]):
         and a stream mapping at LATEST would skip them). GetEventSourceMapping counts against
         Lambda's 15 control-plane requests a second (Lambda quotas), and no call outside them
         says a mapping's state: both mappings polled so make at most 8 a second, leaving room
-        for the rest of the command (whose Lambda calls are paced: pocctl.pacing)."""
+        for the rest of the command (whose Lambda calls are paced: pocctl.core.pacing)."""
         lam = ctx.client("lambda")
         ctx.reporter.step_started(self.key, self.title, "waiting until Enabled:")
         with aws_errors(self.key, "GetEventSourceMapping"):

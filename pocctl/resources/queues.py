@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import (
+from pocctl.core.aws import (
     aws_errors,
     delete,
     error_code,
@@ -20,9 +20,9 @@ from pocctl.aws import (
     none_if_absent,
     retry_on_codes,
 )
-from pocctl.context import Context
-from pocctl.errors import ForeignResourceError
-from pocctl.reporting import Outcome, Why
+from pocctl.core.context import Context
+from pocctl.core.errors import ForeignResourceError
+from pocctl.core.reporting import Outcome, Why
 from pocctl.resources.base import (
     Differs,
     Leftover,

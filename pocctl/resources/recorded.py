@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pocctl.config import Config
+from pocctl.core.config import Config
 from pocctl.resources.base import Change
 
 CODE = "pocctl:code"

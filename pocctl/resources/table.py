@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import (
+from pocctl.core.aws import (
     NO_FIGURE,
     aws_errors,
     delete,
@@ -18,9 +18,9 @@ from pocctl.aws import (
     tag_dict,
     tag_list,
 )
-from pocctl.context import Context, Outputs
-from pocctl.errors import StepError
-from pocctl.reporting import Outcome
+from pocctl.core.context import Context, Outputs
+from pocctl.core.errors import StepError
+from pocctl.core.reporting import Outcome
 from pocctl.resources.base import (
     Busy,
     Change,

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import aws_errors, delete, is_not_found, tag_dict, tag_list
-from pocctl.context import Context
-from pocctl.reporting import Outcome
+from pocctl.core.aws import aws_errors, delete, is_not_found, tag_dict, tag_list
+from pocctl.core.context import Context
+from pocctl.core.reporting import Outcome
 from pocctl.resources.base import (
     Change,
     Leftover,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pocctl.arns import Arn
+from pocctl.core.arns import Arn
 from pocctl.local.aws.apigateway import ApiGatewayRules
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.dynamodb import DynamoDbRules

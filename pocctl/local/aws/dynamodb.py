@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from pocctl.arns import Arn
+from pocctl.core.arns import Arn
 from pocctl.local.aws.base import Rules
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply, error, json_reply

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from pocctl.arns import Arn
+from pocctl.core.arns import Arn
 from pocctl.local.policy import Request, principal_names_service, statement_applies
 
 SNS_PRINCIPAL = "sns.amazonaws.com"

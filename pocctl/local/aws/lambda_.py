@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pocctl.arns import Arn, function_name
+from pocctl.core.arns import Arn, function_name
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.mapping_rules import (
     NOTHING_PROCESSED,

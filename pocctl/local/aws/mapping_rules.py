@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pocctl.arns import Arn
+from pocctl.core.arns import Arn
 from pocctl.local.calls import Call
 from pocctl.local.filters import valid_pattern
 from pocctl.local.replies import Reply, error

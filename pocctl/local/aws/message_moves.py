@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.arns import Arn
+from pocctl.core.arns import Arn
 from pocctl.local.aws.base import World
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply, error, json_reply

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from pocctl.arns import Arn
+from pocctl.core.arns import Arn
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply, error, escape_xml

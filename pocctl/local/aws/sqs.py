@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-from pocctl.arns import Arn
+from pocctl.core.arns import Arn
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.message_moves import OPERATIONS as MOVE_OPERATIONS
 from pocctl.local.aws.message_moves import MessageMoves

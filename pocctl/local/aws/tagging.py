@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pocctl.arns import Arn
+from pocctl.core.arns import Arn
 from pocctl.local.aws.base import Rules
 from pocctl.local.calls import Call
 from pocctl.local.replies import Reply

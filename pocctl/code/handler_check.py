@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pocctl.errors import PocctlError
+from pocctl.core.errors import PocctlError
 
 IMPORT_TIMEOUT = 60  # for the runtime's own Python to start or compile a file
 # Importing a handler is its function's Init phase, which Lambda limits to 10 seconds, then

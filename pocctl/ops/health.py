@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from pocctl.context import Context
-from pocctl.engine import Engine
-from pocctl.reporting import Action
+from pocctl.core.context import Context
+from pocctl.core.reporting import Action
+from pocctl.pipeline.engine import Engine
 from pocctl.resources.base import AnyStep, Live, Plan, read_whole
 
 PRESENT, MISSING, DRIFTED, FOREIGN = "present", "missing", "drifted", "not ours"

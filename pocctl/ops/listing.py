@@ -17,14 +17,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pocctl.aws import error_code
-from pocctl.config import TAG_KEY
-from pocctl.context import Context
-from pocctl.health import DRIFTED, MISSING, PRESENT, check
-from pocctl.record import read_record
+from pocctl.core.aws import error_code
+from pocctl.core.config import TAG_KEY
+from pocctl.core.context import Context
+from pocctl.ops.health import DRIFTED, MISSING, PRESENT, check
+from pocctl.ops.sweep import Kinds, kinds_of, still_there
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.base import arn_parts
-from pocctl.stack import build_steps
-from pocctl.sweep import Kinds, kinds_of, still_there
+from pocctl.settings.record import read_record
 
 ROLE_SUFFIXES = ("-Lambda-1-Role", "-Lambda-2-Role", "-APIGateway-SQS-Role")
 GLOBAL = "global"  # where a stack found only by its IAM roles is listed

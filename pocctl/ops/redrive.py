@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pocctl.aws import aws_errors, none_if_absent
-from pocctl.context import Context
-from pocctl.errors import PocctlError
-from pocctl.reporting import Why
+from pocctl.core.aws import aws_errors, none_if_absent
+from pocctl.core.context import Context
+from pocctl.core.errors import PocctlError
+from pocctl.core.reporting import Why
 from pocctl.resources.logs import last_error, last_error_at
 from pocctl.resources.queues import Depth, being_deleted, depth, queue_arn, queue_url
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pocctl import dependencies
-from pocctl.bundle import bundled_dir
-from pocctl.context import Context
-from pocctl.errors import ConfigError, PocctlError
-from pocctl.handler_check import Handler, check_imports, check_sources
+from pocctl.code import dependencies
+from pocctl.code.bundle import bundled_dir
+from pocctl.code.handler_check import Handler, check_imports, check_sources
+from pocctl.core.context import Context
+from pocctl.core.errors import ConfigError, PocctlError
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache", dependencies.REQUIREMENTS}

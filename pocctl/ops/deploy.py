@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from pocctl.config import Config
-from pocctl.context import Context
-from pocctl.engine import DEFAULT_WORKERS, Engine, RunReport
-from pocctl.errors import DeployError, Interrupted, PocctlError
-from pocctl.packaging import Package
-from pocctl.reporting import Outcome
+from pocctl.code.packaging import Package
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.errors import DeployError, Interrupted, PocctlError
+from pocctl.core.reporting import Outcome
+from pocctl.pipeline.engine import DEFAULT_WORKERS, Engine, RunReport
+from pocctl.pipeline.stack import build_steps, code_source
 from pocctl.resources.base import AnyStep
 from pocctl.resources.topic import EmailSubscriptionStep
-from pocctl.stack import build_steps, code_source
 
 
 @dataclass(frozen=True)

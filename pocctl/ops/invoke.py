@@ -18,13 +18,13 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from pocctl.aws import error_code, error_message, is_not_found, poll, retry_on_codes
-from pocctl.config import Names
-from pocctl.context import Context
-from pocctl.errors import PocctlError, StepError
-from pocctl.logs import LATE_LOG_WAIT_SECONDS
+from pocctl.core.aws import error_code, error_message, is_not_found, poll, retry_on_codes
+from pocctl.core.config import Names
+from pocctl.core.context import Context
+from pocctl.core.errors import PocctlError, StepError
+from pocctl.ops.logs import LATE_LOG_WAIT_SECONDS
+from pocctl.ops.smoke import DEFAULT_ORDER
 from pocctl.resources.queues import queue_arn
-from pocctl.smoke import DEFAULT_ORDER
 
 WRITER, NOTIFIER = 1, 2
 

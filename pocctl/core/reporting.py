@@ -1,4 +1,4 @@
-"""The reporter interface steps and the engine talk to. Only pocctl/ui.py knows about rich."""
+"""The reporter interface steps and the engine talk to. Only pocctl/cli/ui.py knows about rich."""
 
 from __future__ import annotations
 

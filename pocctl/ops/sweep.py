@@ -16,12 +16,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import error_code
-from pocctl.config import TAG_KEY
-from pocctl.context import Context
+from pocctl.core.aws import error_code
+from pocctl.core.config import TAG_KEY
+from pocctl.core.context import Context
+from pocctl.ops.smoke import remove_inboxes, remove_leftover_inboxes
 from pocctl.resources.base import AnyStep, Leftover, arn_parts, read_whole
 from pocctl.resources.queues import QueueStep
-from pocctl.smoke import remove_inboxes, remove_leftover_inboxes
 
 Kinds = dict[type[AnyStep], list[AnyStep]]
 

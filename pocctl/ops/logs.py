@@ -12,10 +12,10 @@ from functools import partial
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import error_code, error_message, is_not_found, poll
-from pocctl.config import Names
-from pocctl.context import Context
-from pocctl.errors import ConfigError, PocctlError, StepError
+from pocctl.core.aws import error_code, error_message, is_not_found, poll
+from pocctl.core.config import Names
+from pocctl.core.context import Context
+from pocctl.core.errors import ConfigError, PocctlError, StepError
 
 # As `aws logs tail --since` takes it (AWS CLI reference, logs tail): a number and one unit,
 # or an ISO 8601 timestamp.

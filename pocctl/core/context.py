@@ -15,15 +15,15 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from pocctl import preflight as first_contact
-from pocctl.arns import Arn
-from pocctl.config import Config
-from pocctl.pacing import LAMBDA_OUTSIDE_QUOTA, LAMBDA_REQUESTS_PER_SECOND, Pacer
-from pocctl.preflight import STACK_SERVICES
-from pocctl.reporting import Reporter, Wait, Why
-from pocctl.retry import Policy, call_with_retries, error_code
-from pocctl.session import new_session
-from pocctl.telemetry import CallLog, Label, Telemetry
+from pocctl.core import preflight as first_contact
+from pocctl.core.arns import Arn
+from pocctl.core.config import Config
+from pocctl.core.pacing import LAMBDA_OUTSIDE_QUOTA, LAMBDA_REQUESTS_PER_SECOND, Pacer
+from pocctl.core.preflight import STACK_SERVICES
+from pocctl.core.reporting import Reporter, Wait, Why
+from pocctl.core.retry import Policy, call_with_retries, error_code
+from pocctl.core.session import new_session
+from pocctl.core.telemetry import CallLog, Label, Telemetry
 
 RETRY_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 10})
 

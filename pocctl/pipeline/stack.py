@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pocctl.aws import aws_errors
-from pocctl.config import Config, Names
-from pocctl.context import Context
-from pocctl.packaging import CodeSource
-from pocctl.policies import render, statements
+from pocctl.code.packaging import CodeSource
+from pocctl.core.aws import aws_errors
+from pocctl.core.config import Config, Names
+from pocctl.core.context import Context
 from pocctl.resources.api import ApiStep, find_api, invoke_url
 from pocctl.resources.base import AnyStep
 from pocctl.resources.functions import FunctionStep
 from pocctl.resources.iam import BoundaryStep, RoleStep, policy_arn
 from pocctl.resources.logs import LogGroupStep, last_error, log_group_arn
 from pocctl.resources.mappings import QueueMappingStep, StreamMappingStep
+from pocctl.resources.policies import render, statements
 from pocctl.resources.queues import FOURTEEN_DAYS, QueueStep, queue_arn, queue_url
 from pocctl.resources.table import TableStep
 from pocctl.resources.topic import EmailSubscriptionStep, TopicStep, topic_arn

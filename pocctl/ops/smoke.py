@@ -22,18 +22,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import is_not_found, poll
-from pocctl.context import Context
-from pocctl.errors import PocctlError, StepError
-from pocctl.logs import LATE_LOG_WAIT_SECONDS
-from pocctl.reporting import Why
+from pocctl.core.aws import is_not_found, poll
+from pocctl.core.context import Context
+from pocctl.core.errors import PocctlError, StepError
+from pocctl.core.reporting import Why
+from pocctl.core.retry import Again, Policy, keep_trying
+from pocctl.ops.logs import LATE_LOG_WAIT_SECONDS
+from pocctl.pipeline.stack import read_outputs
 from pocctl.resources.base import is_ours
 from pocctl.resources.logs import last_error
 from pocctl.resources.mappings import WORKING, function_mappings
 from pocctl.resources.queues import being_deleted, depth, queue_arn, queue_url
 from pocctl.resources.topic import email_subscriptions
-from pocctl.retry import Again, Policy, keep_trying
-from pocctl.stack import read_outputs
 
 DEFAULT_ORDER = {"item": "latex gloves", "customerID": "12345"}
 HTTP_TIMEOUT = 15.0

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.config import Config as BotoConfig
 
 if TYPE_CHECKING:
-    from pocctl.context import Context
+    from pocctl.core.context import Context
 
 # The first call of a run: fail in seconds when the endpoint is unreachable or the keys are bad.
 PREFLIGHT_CONFIG = BotoConfig(

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pocctl.config import TAG_KEY
-from pocctl.context import Context
-from pocctl.engine import DEFAULT_WORKERS, Engine, RunReport
-from pocctl.errors import Interrupted, PocctlError, TeardownIncomplete
-from pocctl.reporting import Outcome
-from pocctl.stack import build_steps
-from pocctl.sweep import SweepResult, sweep_after_down
+from pocctl.core.config import TAG_KEY
+from pocctl.core.context import Context
+from pocctl.core.errors import Interrupted, PocctlError, TeardownIncomplete
+from pocctl.core.reporting import Outcome
+from pocctl.ops.sweep import SweepResult, sweep_after_down
+from pocctl.pipeline.engine import DEFAULT_WORKERS, Engine, RunReport
+from pocctl.pipeline.stack import build_steps
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pocctl.aws import error_code, error_message
-from pocctl.context import Context
-from pocctl.errors import ForeignResourceError
-from pocctl.reporting import Action, Outcome, StepResult
+from pocctl.core.aws import error_code, error_message
+from pocctl.core.context import Context
+from pocctl.core.errors import ForeignResourceError
+from pocctl.core.reporting import Action, Outcome, StepResult
 from pocctl.resources.base import AnyStep, Plan, read_whole
 
 # Enough for every step of the stack at once: the work is waiting on AWS, not computing.

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pocctl.aws import none_if_absent
-from pocctl.config import OWN_ENV
-from pocctl.context import Context
+from pocctl.core.aws import none_if_absent
+from pocctl.core.config import OWN_ENV
+from pocctl.core.context import Context
 from pocctl.resources import recorded
 from pocctl.resources.api import REPLACED_TAG, find_api
 from pocctl.resources.recorded import parsed

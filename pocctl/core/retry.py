@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.reporting import Why
+from pocctl.core.reporting import Why
 
 if TYPE_CHECKING:
-    from pocctl.context import Context
+    from pocctl.core.context import Context
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import tomlkit
 
-from pocctl.config import (
+from pocctl.core.config import (
     DEFAULT_REGION,
     DEFAULT_STACK,
     DEFAULT_STAGE,
@@ -32,7 +32,7 @@ from pocctl.config import (
     validate_stack,
     validate_stage,
 )
-from pocctl.errors import ConfigError
+from pocctl.core.errors import ConfigError
 
 CONFIG_FILE = "pocctl.toml"
 TUNING = Tuning()

@@ -17,11 +17,11 @@ from rich.live import Live
 from rich.markup import escape
 from rich.spinner import Spinner
 
-from pocctl.reporting import Outcome, StepResult, Wait
+from pocctl.core.reporting import Outcome, StepResult, Wait
 
 if TYPE_CHECKING:
-    from pocctl.context import Context
-    from pocctl.telemetry import RecordedCall
+    from pocctl.core.context import Context
+    from pocctl.core.telemetry import RecordedCall
 
 STYLES = {
     Outcome.CREATED: ("+", "green"),

@@ -9,12 +9,12 @@ from typing import TypeVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.context import Context
-from pocctl.errors import StepError
-from pocctl.reporting import Why
-from pocctl.retry import Again, Policy, call_with_retries, keep_trying
-from pocctl.retry import error_code as error_code
-from pocctl.retry import error_message as error_message
+from pocctl.core.context import Context
+from pocctl.core.errors import StepError
+from pocctl.core.reporting import Why
+from pocctl.core.retry import Again, Policy, call_with_retries, keep_trying
+from pocctl.core.retry import error_code as error_code
+from pocctl.core.retry import error_message as error_message
 
 T = TypeVar("T")
 

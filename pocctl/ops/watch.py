@@ -20,10 +20,10 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pocctl.context import Context
-from pocctl.dependencies import REQUIREMENTS, requirement_files
-from pocctl.errors import PocctlError
-from pocctl.packaging import Package, code_sha256, source_files
+from pocctl.code.dependencies import REQUIREMENTS, requirement_files
+from pocctl.code.packaging import Package, code_sha256, source_files
+from pocctl.core.context import Context
+from pocctl.core.errors import PocctlError
 from pocctl.resources.functions import FunctionStep
 
 POLL = 0.1  # seconds between looks at the directory

@@ -6,7 +6,7 @@ import json
 from string import Template
 from typing import Any
 
-from pocctl.bundle import bundled_dir
+from pocctl.code.bundle import bundled_dir
 
 
 class PolicyTemplateError(Exception):

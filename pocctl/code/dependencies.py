@@ -43,7 +43,7 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pocctl.errors import PocctlError
+from pocctl.core.errors import PocctlError
 
 REQUIREMENTS = "requirements.txt"
 # Lambda's Python runtimes and the glibc of the OS they run on (Lambda Developer Guide, "Lambda

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pocctl.errors import ConfigError
+from pocctl.core.errors import ConfigError
 
 DEFAULT_STACK = "POC"
 DEFAULT_REGION = "us-east-1"

@@ -1,0 +1,2 @@
+"""The functions' code: the bundled handlers and policies, packaging, the handler check and the
+dependencies' resolution."""

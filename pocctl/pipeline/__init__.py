@@ -1,0 +1,1 @@
+"""The pipeline: its steps and their graph (stack.py) and running them (engine.py)."""
