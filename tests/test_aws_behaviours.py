@@ -574,8 +574,16 @@ NAMED_SOURCE = re.compile(
     r"|\bAWS What's New\b"
 )
 # A range may lean on its rule's own source, or say there is none to lean on.
-LEANS_ON_ITS_RULE = re.compile(r"same pages?|documented|no figure (?:is )?published")
+LEANS_ON_ITS_RULE = re.compile(
+    r"same pages?|(?<!un)(?<!not )\bdocumented\b|no figure (?:is )?published"
+)
 TAKEN_FROM = re.compile(r"taken as (\w+)'s range")
+
+
+def test_a_range_that_is_undocumented_does_not_lean_on_its_rule() -> None:
+    assert LEANS_ON_ITS_RULE.search("the range is documented on the same page")
+    assert not LEANS_ON_ITS_RULE.search("undocumented")
+    assert not LEANS_ON_ITS_RULE.search("not documented anywhere")
 
 
 def test_every_rule_names_its_source() -> None:

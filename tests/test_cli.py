@@ -32,8 +32,12 @@ def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:
     assert "Order endpoint: https://" in first.output and "/prod/order" in first.output
     assert "The API is public" in first.output and "up to 10 requests/s (burst 20)" in first.output
 
+    assert "No email requested" not in first.output
     second = up_ok(runner, "--email", "ops@example.com")
     assert "0 created, 0 updated, 17 unchanged" in second.output
+    # without --email, `up` still says how to be mailed (status shows what the topic has)
+    third = up_ok(runner)
+    assert "No email requested: add one with --email to be mailed each order." in third.output
 
     down = run(runner, "down", "--yes")
     assert down.exit_code == 0, down.output

@@ -8,6 +8,7 @@ error line each; `-v` shows every one, as `pocctl local` does in its own termina
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.cli.ui import Terminal
 from pocctl.core.aws import retry_while_role_propagates
 from pocctl.core.config import Config
 from pocctl.core.context import Context
@@ -130,3 +132,16 @@ def test_up_says_the_wait_for_a_role_with_a_count_and_with_v_each_refusal(
     verbose = up(aws_clock_emulator, clock, "--stack", "loud", "-v").output
     refusal = f"  aws lambda CreateFunction answered InvalidParameterValueException: {ROLE_REFUSED}"
     assert refusal in verbose.splitlines(), verbose
+
+
+def test_v_names_a_refusals_service_as_its_call_lines_do(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # botocore's event names API Gateway "api-gateway" and CloudWatch Logs "cloudwatch-logs";
+    # the call lines say "apigateway" and "logs", as `aws` does.
+    service = SimpleNamespace(service_model=SimpleNamespace(service_name="apigateway"))
+    error = {"Error": {"Code": "ConflictException", "Message": "busy"}}
+    Terminal().answered("after-call.api-gateway.PutMethod", parsed=error, model=service)
+    assert (
+        capsys.readouterr().out == "  aws apigateway PutMethod answered ConflictException: busy\n"
+    )

@@ -421,9 +421,12 @@ def test_a_function_that_runs_past_its_timeout_is_stopped(emulator: Emulator) ->
     assert emulator.invoker is not None
     # The handler never returns: an answer at all means it was stopped. The deadline only ends
     # a test that would hang; how long stopping takes is not asserted (load stretches it).
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
         answer = pool.submit(emulator.invoker.invoke, "us-east-1", "slow-sleeper", {})
         result = answer.result(timeout=120)
+    finally:  # a hang fails at the deadline instead of waiting for the invoke that never ends
+        pool.shutdown(wait=False, cancel_futures=True)
     assert not result.ok
     assert result.error_message == "Task timed out after 1.00 seconds"
 

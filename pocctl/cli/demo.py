@@ -28,7 +28,8 @@ DEMO_EMAIL = "you@example.com"
     "--verbose",
     "-v",
     is_flag=True,
-    help="Also print every AWS call made with each error AWS answered, and each call the "
+    help="Also print every AWS call made with each error AWS answered (after botocore's own "
+    "retries), and each call the "
     "emulator refused as AWS would, the functions' own included (a role not yet usable by "
     "Lambda, a function still Pending): without it, `up` says once what it waits for and how "
     "many times AWS refused so far.",

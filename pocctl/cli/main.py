@@ -72,8 +72,7 @@ COMMANDS: dict[str, Registered] = {
     ),
     "outputs": Registered(
         "pocctl.cli.outputs:outputs",
-        "Print the stack's order endpoint URL and resource names (the table, the queue URL, the "
-        "topic ARN and the function names), for scripts with --json.",
+        "Print the stack's order URL and resource names, for scripts with --json.",
     ),
     "redrive": Registered(
         "pocctl.cli.redrive:redrive_command",

@@ -81,8 +81,8 @@ def aws_options(command: F) -> F:
             "--verbose",
             "-v",
             is_flag=True,
-            help="Also print every AWS call made, and each error AWS answered (the refusals "
-            "`up` waits out included).",
+            help="Also print every AWS call made, and each error AWS answered once botocore's "
+            "own retries (throttling) were spent: the refusals `up` waits out included.",
         ),
     ]
     for decorator in reversed(decorators):

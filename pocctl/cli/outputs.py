@@ -16,8 +16,9 @@ from pocctl.pipeline.stack import read_outputs
 @aws_options
 @json_flag()
 def outputs(as_json: bool, **kwargs: Any) -> Finished:
-    """Print the stack's order endpoint URL and resource names (the table, the queue URL, the
-    topic ARN and the function names), for scripts with --json.
+    """Print the stack's order URL and resource names, for scripts with --json.
+
+    The names: the table, the queue URL, the topic ARN and the function names.
 
     \b
     Examples:

@@ -21,14 +21,14 @@ SHARED = frozenset({"stack", "region", "profile", "endpoint_url", "quiet", "verb
 
 
 def entries(
-    group: click.Group, ctx: click.Context, path: str = ""
+    group: click.Group, click_ctx: click.Context, path: str = ""
 ) -> Iterator[tuple[click.Context, str]]:
     """Each command (and each subcommand of a group) with its click context and full name."""
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
+    for name in group.list_commands(click_ctx):
+        command = group.get_command(click_ctx, name)
         if command is None or command.hidden:
             continue
-        sub = click.Context(command, info_name=name, parent=ctx)
+        sub = click.Context(command, info_name=name, parent=click_ctx)
         yield sub, f"{path}{name}"
         if isinstance(command, click.Group):
             yield from entries(command, sub, f"{path}{name} ")
@@ -85,9 +85,9 @@ def prose(command: click.Command) -> str:
     return " ".join(" ".join(p.split()) for p in kept)
 
 
-def option_help(ctx: click.Context, param: click.Parameter) -> str:
+def option_help(click_ctx: click.Context, param: click.Parameter) -> str:
     """ "`--dry-run`: Show what would change; write nothing.", with click's [default: ...]."""
-    record = param.get_help_record(ctx)
+    record = param.get_help_record(click_ctx)
     if record is None or not record[1].strip():
         return ""
     names, text = record
@@ -95,9 +95,9 @@ def option_help(ctx: click.Context, param: click.Parameter) -> str:
     return f"{shown}: {' '.join(text.split())}"
 
 
-def row(ctx: click.Context, name: str) -> str:
-    command = ctx.command
-    options = [option_help(ctx, param) for param in own_options(command)]
+def row(click_ctx: click.Context, name: str) -> str:
+    command = click_ctx.command
+    options = [option_help(click_ctx, param) for param in own_options(command)]
     # One option a line: a table cell holds no Markdown line break, but HTML's.
     text = "<br>".join(cell(part) for part in [prose(command), *options] if part)
     return f"| `{cell(synopsis(name, command))}` | {text} |"
@@ -113,8 +113,8 @@ def cell(text: str) -> str:
 
 
 def table(group: click.Group) -> str:
-    with click.Context(group, info_name="pocctl") as ctx:
-        rows = [row(sub, name) for sub, name in entries(group, ctx)]
+    with click.Context(group, info_name="pocctl") as click_ctx:
+        rows = [row(sub, name) for sub, name in entries(group, click_ctx)]
     return "\n".join(["| command | what it does |", "| --- | --- |", *rows])
 
 

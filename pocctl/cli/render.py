@@ -109,6 +109,8 @@ def render_deployed(
             f"{tuning.throttle_rate:g} requests/s (burst {tuning.throttle_burst}); change it "
             f"with --rate-limit or rate_limit in pocctl.toml. Try it: pocctl test-order{stack_flag}"
         )
+    if config.email is None:  # `status` shows what the topic has; `up` says how to add one
+        term.info("No email requested: add one with --email to be mailed each order.")
 
 
 def run_down(term: Terminal, ctx: Context, *, serial: bool = False) -> Finished:

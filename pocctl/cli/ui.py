@@ -149,13 +149,18 @@ class Terminal:
             "after-call.*.*", self.answered, unique_id=f"pocctl-verbose-{id(self)}"
         )
 
-    def answered(self, event_name: str, parsed: Any = None, **_: Any) -> None:
-        """botocore's after-call event (`after-call.lambda.CreateFunction`): a response that is
-        an error is printed with its call (steps run side by side: not always the line above)."""
+    def answered(self, event_name: str, parsed: Any = None, model: Any = None, **_: Any) -> None:
+        """botocore's after-call event (`after-call.lambda.CreateFunction`), once botocore's own
+        retries (throttling, 5xx) are spent: a response that is an error is printed with its
+        call (steps run side by side: not always the line above). The service is named as the
+        call lines name it (`apigateway`, not the event's `api-gateway`)."""
         error = parsed.get("Error") if isinstance(parsed, dict) else None
         if not error:
             return
-        service, operation = event_name.split(".")[1:3]
+        operation = event_name.split(".")[2]
+        service = (
+            model.service_model.service_name if model is not None else event_name.split(".")[1]
+        )
         said = f"{error.get('Code')}: {error.get('Message') or ''}".rstrip(": ")
         with self._lock:
             self.console.print(f"[dim]  aws {service} {operation} answered {escape(said)}[/]")
