@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
 import threading
@@ -221,6 +222,21 @@ def test_a_step_is_planned_again_when_what_it_depends_on_changed(
     assert log.count("plan role") == 1
 
 
+class Meeting:
+    """Holds each of `count` steps at one point until all of them are there at once, or until a
+    generous deadline: run one after the other, they never meet, however loaded the machine."""
+
+    def __init__(self, count: int, deadline: float = 10.0) -> None:
+        self.barrier = threading.Barrier(count)
+        self.deadline = deadline
+        self.met: list[str] = []
+
+    def arrive(self, key: str) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.barrier.wait(timeout=self.deadline)
+            self.met.append(key)
+
+
 class TimedStep(FakeStep):
     """Takes a while to apply and to destroy, and records when it ran."""
 
@@ -234,6 +250,8 @@ class TimedStep(FakeStep):
         super().__init__(key, log, depends_on)
         self.spans = spans
         self.looks: dict[str, tuple[float, float]] = {}
+        self.looking: Meeting | None = None  # where the looks meet, if they must
+        self.applying: Meeting | None = None  # where the applies meet, if they must
 
     def _timed(self, spans: dict[str, tuple[float, float]]) -> None:
         began = time.monotonic()
@@ -241,10 +259,14 @@ class TimedStep(FakeStep):
         spans[self.key] = (began, time.monotonic())
 
     def apply(self, ctx: Context, plan: Plan) -> None:
+        if self.applying is not None:
+            self.applying.arrive(self.key)
         self._timed(self.spans)
         super().apply(ctx, plan)
 
     def look(self) -> None:
+        if self.looking is not None:
+            self.looking.arrive(self.key)
         self._timed(self.looks)
 
     def delete(self) -> None:
@@ -265,12 +287,16 @@ def test_independent_steps_run_together_and_dependencies_still_come_first(
     ctx: Context, log: list[str]
 ) -> None:
     spans: dict[str, tuple[float, float]] = {}
-    assert Engine(ctx, timed_chain(log, spans)).up().ok
+    steps = timed_chain(log, spans)
+    first_level = Meeting(3)
+    for step in steps:
+        if not step.depends_on:
+            step.applying = first_level
+    assert Engine(ctx, steps).up().ok
     assert spans["dlq"][1] <= spans["queue"][0]
     assert spans["queue"][1] <= spans["api"][0] and spans["role"][1] <= spans["api"][0]
-    starts = sorted(spans[k][0] for k in ("dlq", "role", "topic"))
-    assert starts[-1] - starts[0] < 0.15, "role, dlq and topic should start together"
-    assert spans["api"][1] - min(s for s, _ in spans.values()) < 0.75  # 3 levels, not 5 steps
+    # 3 levels, not 5 steps: role, dlq and topic were all in flight at once.
+    assert sorted(first_level.met) == ["dlq", "role", "topic"]
 
 
 @pytest.mark.parametrize("workers", [16, 1])
@@ -283,16 +309,18 @@ def test_down_deletes_dependents_first_and_looks_at_everything_at_once(
     spans.clear()
     looks: dict[str, tuple[float, float]] = {}
     teardown = Teardown()
+    looking = Meeting(len(steps))
     for step in steps:
         step.looks = looks
         # One worker starts them one by one in order: what follows has not started yet.
         step.teardown = teardown if workers > 1 else None
+        step.looking = looking if workers > 1 else None
     assert Engine(ctx, steps, workers=workers).down().ok
     assert spans["api"][1] <= spans["queue"][0] <= spans["queue"][1] <= spans["dlq"][0]
     assert spans["api"][1] <= spans["role"][0]
-    if workers > 1:  # the looks don't wait for anything: all five start together
-        starts = [began for began, _ in looks.values()]
-        assert len(starts) == 5 and max(starts) - min(starts) < 0.15
+    assert len(looks) == 5
+    if workers > 1:  # the looks don't wait for anything: all five are in flight at once
+        assert sorted(looking.met) == sorted(s.key for s in steps)
 
 
 def test_interrupting_down_leaves_the_steps_waiting_for_their_turn_undeleted(
@@ -326,8 +354,11 @@ class SlowPlanStep(FakeStep):
     def __init__(self, key: str, log: list[str], spans: dict[str, tuple[float, float]]) -> None:
         super().__init__(key, log)
         self.spans = spans
+        self.planning: Meeting | None = None  # where the first plans meet, if they must
 
     def plan(self, ctx: Context) -> Plan:
+        if self.planning is not None and self.key not in self.spans:
+            self.planning.arrive(self.key)
         began = time.monotonic()
         time.sleep(0.2)
         self.spans.setdefault(self.key, (began, time.monotonic()))  # the first pass, not re-plans
@@ -340,9 +371,11 @@ def test_plans_run_at_once_unless_one_reads_another_plan(ctx: Context, log: list
     steps[1].depends_on = ("dlq",)
     steps[2].depends_on = ("queue",)
     steps[3].depends_on = steps[3].plan_after = ("dlq",)
+    at_once = Meeting(3)
+    for step in steps[:3]:
+        step.planning = at_once
     assert Engine(ctx, steps).up().ok
-    starts = [spans[k][0] for k in ("dlq", "queue", "api")]
-    assert max(starts) - min(starts) < 0.15, "plans of dependent steps need not wait"
+    assert sorted(at_once.met) == ["api", "dlq", "queue"], "plans of dependent steps need not wait"
     assert spans["mapping"][0] >= spans["dlq"][1], "a plan reading another's outputs waits for it"
 
 
@@ -354,10 +387,15 @@ def test_together_runs_side_by_side_labels_lanes_and_raises_after_all_ran(ctx: C
         finished.append(n)
         return n
 
-    began = time.monotonic()
+    side_by_side = Meeting(3)
+
+    def meeting(n: int) -> int:
+        side_by_side.arrive(str(n))
+        return slow(n)
+
     with ctx.working_on("up", "api"):
-        assert ctx.together(lambda: slow(1), lambda: slow(2), lambda: slow(3)) == [1, 2, 3]
-    assert time.monotonic() - began < 0.45
+        assert ctx.together(lambda: meeting(1), lambda: meeting(2), lambda: meeting(3)) == [1, 2, 3]
+    assert sorted(side_by_side.met) == ["1", "2", "3"]  # all three in flight at once
 
     def boom() -> int:
         raise StepError("api", "PutMethod", "Boom", "it broke")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import click
 
 from pocctl.cli.failures import stopped_by_user
 from pocctl.cli.options import aws_options, collect, make_context, runtime, terminal
+from pocctl.core.context import Context
 from pocctl.ops.logs import (
     SINCE_PATTERN,
     LogLine,
@@ -98,23 +100,34 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
             )
         return
     term.info(f"Following {', '.join(functions)} (Ctrl-C to stop) ...")
-    seen = {line.event_id for line in lines}
-    newest = max((line.timestamp for line in lines), default=start_ms)
     try:
-        while True:
-            ctx.sleep(FOLLOW_INTERVAL)
-            fresh: list[LogLine] = [
-                line
-                for line in read(ctx, functions, max(start_ms, newest - LATE_LINES_MS), text)
-                if line.event_id not in seen
-            ]
+        for fresh in followed(ctx, functions, start_ms, text, lines):
             with_date = with_date or dated((line.timestamp for line in fresh), today)
             for line in fresh:
                 out.log_line(
                     line.timestamp, line.function, width, line.message, with_date=with_date
                 )
-                seen.add(line.event_id)
-                newest = max(newest, line.timestamp)
     except KeyboardInterrupt:
         term.info("Stopped following.")
         raise stopped_by_user() from None
+
+
+def followed(
+    ctx: Context, functions: list[str], start_ms: int, text: str | None, shown: list[LogLine]
+) -> Iterator[list[LogLine]]:
+    """Every FOLLOW_INTERVAL, the lines not `shown` yet, until Ctrl-C. Its pauses are one loop
+    of spans, not `keep_trying`: that one tells users what it waits for once a second has
+    passed, and `--follow` said "Following ... (Ctrl-C to stop)"."""
+    seen = {line.event_id for line in shown}
+    newest = max((line.timestamp for line in shown), default=start_ms)
+    with ctx.waiting() as following:
+        while True:
+            following.pause(FOLLOW_INTERVAL, said=True)
+            fresh = [
+                line
+                for line in read(ctx, functions, max(start_ms, newest - LATE_LINES_MS), text)
+                if line.event_id not in seen
+            ]
+            seen.update(line.event_id for line in fresh)
+            newest = max((line.timestamp for line in fresh), default=newest)
+            yield fresh

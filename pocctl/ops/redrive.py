@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from pocctl.core.aws import aws_errors, none_if_absent
 from pocctl.core.context import Context
 from pocctl.core.errors import PocctlError
 from pocctl.core.reporting import Why
+from pocctl.core.retry import Again, Policy, keep_trying
 from pocctl.resources.logs import last_error, last_error_at
 from pocctl.resources.queues import Depth, being_deleted, depth, queue_arn, queue_url
 
 STEP = "redrive"
 LISTED_WITHIN = 60.0  # seconds for a started move task to appear in ListMessageMoveTasks
+# How often the move, then the table, is looked at: SQS reports the move's progress and the
+# writer stores what comes in within about a second; the wait for the rows is bounded by --wait.
+POLLS = Policy(0.1, 1.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,10 @@ def count_rows(ctx: Context) -> int:
         )
 
 
+def waits_on(_: Again) -> NoReturn:
+    raise AssertionError("the move is followed until it ends: its policy sets no bound")
+
+
 def redrive(ctx: Context, plan: RedrivePlan, *, wait: float) -> RedriveResult:
     """Move what the DLQ holds, wait for the move, then up to `wait` seconds for the orders
     to be stored (or to fail again)."""
@@ -224,15 +232,14 @@ def redrive(ctx: Context, plan: RedrivePlan, *, wait: float) -> RedriveResult:
         handle = sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)[
             "TaskHandle"
         ]
-    waiting = ctx.waiting(
-        Why(
-            f"SQS to move {plan.waiting} order(s) from {n.dead_letter_queue} to {n.queue}",
-            "a message move task runs asynchronously, at a rate SQS picks from the backlog "
-            "(SQS API reference, StartMessageMoveTask); AWS gives no figure for how long",
-        )
+    moving = Why(
+        f"SQS to move {plan.waiting} order(s) from {n.dead_letter_queue} to {n.queue}",
+        "a message move task runs asynchronously, at a rate SQS picks from the backlog "
+        "(SQS API reference, StartMessageMoveTask); AWS gives no figure for how long",
     )
-    delay = 0.1
-    while True:  # the move is asynchronous: its progress is read from ListMessageMoveTasks
+
+    def moved() -> dict[str, Any] | Again:
+        """The task once it has ended; its progress is read from ListMessageMoveTasks."""
         with aws_errors(STEP, "ListMessageMoveTasks"):
             tasks = sqs.list_message_move_tasks(SourceArn=source, MaxResults=10)["Results"]
         task = our_task(tasks, handle, previous)
@@ -243,42 +250,34 @@ def redrive(ctx: Context, plan: RedrivePlan, *, wait: float) -> RedriveResult:
                     f"within {LISTED_WITHIN:.0f}s.",
                     "Run `pocctl status` to see where the orders are.",
                 )
-            waiting.pause(delay)
-            delay = min(delay * 1.5, 1.0)
-            continue
-        result.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
-        result.status = str(task["Status"])
-        result.failure = task.get("FailureReason")
-        if result.status != "RUNNING":
-            break
-        waiting.pause(delay)
-        delay = min(delay * 1.5, 1.0)
+            return Again()
+        return Again() if task["Status"] == "RUNNING" else task
+
+    task = keep_trying(ctx, moved, POLLS, gave_up=waits_on, why=moving)
+    result.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+    result.status = str(task["Status"])
+    result.failure = task.get("FailureReason")
     if result.status == "FAILED":
         raise PocctlError(
             f"SQS's move of {n.dead_letter_queue} failed after {result.moved} message(s): "
             f"{result.failure}.",
             "Run `pocctl status` to see where the orders are.",
         )
-    deadline = ctx.clock() + wait
-    delay = 0.1
-    waiting.over()
-    waiting = ctx.waiting(
-        Why(
-            f"the {result.moved} redriven order(s) to be stored",
-            f"{n.writer_function} takes them from {n.queue} into {n.table}",
-            limit=wait,
-        )
+    storing = Why(
+        f"the {result.moved} redriven order(s) to be stored",
+        f"{n.writer_function} takes them from {n.queue} into {n.table}",
+        limit=wait,
     )
-    while True:
+
+    def all_stored() -> bool | Again:
         result.stored = count_rows(ctx) - rows_before + plan.already_stored
         queued: Depth | None = depth(ctx, n.queue)
         back: Depth | None = depth(ctx, n.dead_letter_queue)
         result.still_queued = queued.total if queued else 0
         result.back_in_dead_letter_queue = back.total if back else 0
-        if result.all_stored or ctx.clock() >= deadline:
-            break
-        waiting.pause(delay)
-        delay = min(delay * 1.5, 1.0)
+        return True if result.all_stored else Again()
+
+    keep_trying(ctx, all_stored, replace(POLLS, within=wait), gave_up=lambda _: False, why=storing)
     result.waited = ctx.clock() - started
     if not result.all_stored:
         result.error_since_start = last_error(ctx, n.writer_function, started_ms)

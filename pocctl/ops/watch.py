@@ -106,21 +106,24 @@ def watch(
     root = Path(source.directory).resolve()
     running = deployed_shas(ctx, functions)
     seen = snapshot(root)
-    while not stop():
-        ctx.sleep(POLL)
-        now = snapshot(root)
-        if now == seen:
-            continue
-        while True:  # an editor may write a file in several steps: wait until it is done
-            ctx.sleep(SETTLE)
-            settled = snapshot(root)
-            if settled == now:
-                break
-            now = settled
-        changed = sorted(k for k in now.keys() | seen.keys() if now.get(k) != seen.get(k))
-        saved = max((now[k][0] for k in changed if k in now), default=time.time_ns()) / 1e9
-        seen = now
-        on_update(_update(ctx, functions, running, changed, saved, wall))
+    # One loop of pauses (spans) until Ctrl-C, not `keep_trying`: that one tells users what it
+    # waits for once a second has passed, and the CLI said "Watching ... (Ctrl-C to stop)".
+    with ctx.waiting() as looking:
+        while not stop():
+            looking.pause(POLL, said=True)
+            now = snapshot(root)
+            if now == seen:
+                continue
+            while True:  # an editor may write a file in several steps: wait until it is done
+                looking.pause(SETTLE, said=True)
+                settled = snapshot(root)
+                if settled == now:
+                    break
+                now = settled
+            changed = sorted(k for k in now.keys() | seen.keys() if now.get(k) != seen.get(k))
+            saved = max((now[k][0] for k in changed if k in now), default=time.time_ns()) / 1e9
+            seen = now
+            on_update(_update(ctx, functions, running, changed, saved, wall))
 
 
 def _update(

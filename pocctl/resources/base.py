@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pocctl.core.config import TAG_KEY
 from pocctl.core.context import Context, Outputs
 from pocctl.core.errors import ForeignResourceError, StepError
 from pocctl.core.reporting import Action, Outcome
+from pocctl.core.retry import Again, Policy, keep_trying
 
 
 @dataclass(frozen=True)
@@ -260,8 +262,10 @@ def diff(setting: str, current: Any, desired: Any) -> list[Change]:
     return [] if current == desired else [Differs(setting, current, desired)]
 
 
-# How often a read that found its resource gone part way is made again (see `read_whole`).
+# A read that found its resource gone part way is made again, at most READS times in all,
+# after pauses from a tenth of a second, each twice the last (see `read_whole`).
 READS = 4
+READ_AGAIN = Policy(0.1, 2.0, math.inf, attempts=READS)
 
 
 def says_gone(exc: BaseException) -> bool:
@@ -277,13 +281,18 @@ def read_whole(ctx: Context, read: Callable[[], R]) -> R:
     meanwhile). Read again, it is seen as gone, or as it now is. Each step treats "not found" on
     its first call as missing; this is the one place that handles it on a later call, for every
     step's plan, `live`, and the sweep. An error that stays after a few reads is a real one."""
-    waiting, delay = ctx.waiting(), 0.1
-    for attempt in range(1, READS + 1):
+    gone: list[ClientError | StepError] = []
+
+    def attempt() -> R | Again:
         try:
             return read()
         except (ClientError, StepError) as exc:
-            if attempt == READS or not says_gone(exc):
+            if not says_gone(exc):
                 raise
-        waiting.pause(delay)
-        delay *= 2
-    raise AssertionError("unreachable")
+            gone.append(exc)
+            return Again()
+
+    def stays(_: Again) -> R:
+        raise gone[-1]
+
+    return keep_trying(ctx, attempt, READ_AGAIN, gave_up=stays)
