@@ -26,7 +26,7 @@ from pocctl.ops.smoke import run_test_order
 from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps, read_outputs
 
-from .emulated import local_context, up_local
+from .emulated import TIMING, local_context, up_local
 
 context = local_context
 up = up_local
@@ -479,7 +479,7 @@ def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) 
     # Port 0: the emulator takes a free port and says which (a port found free beforehand may
     # be taken by another test before the emulator binds it).
     process = subprocess.Popen(
-        [sys.executable, "-m", "pocctl", "local", "--port", "0", "--time-scale", "0.02"],
+        [sys.executable, "-m", "pocctl", "local", "--port", "0", "--time-scale", str(TIMING.scale)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -494,9 +494,16 @@ def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) 
         assert port != 0
         assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in "".join(banner)
         env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "NO_COLOR": "1"}
-        # What another terminal does (test-order against the emulator runs in-process above).
+        # What another terminal does (test-order against the emulator runs in-process above),
+        # waiting for IAM's propagation at the emulator's time scale, as in-process tests do.
+        up = (
+            "from pocctl.resources import iam\n"
+            f"iam.IAM_PROPAGATION_SECONDS *= {TIMING.scale}\n"
+            "from pocctl.cli import cli\n"
+            "cli(['up', '--stack', 'fg'])\n"
+        )
         done = subprocess.run(
-            [sys.executable, "-m", "pocctl", "up", "--stack", "fg"],
+            [sys.executable, "-c", up],
             env=env,
             capture_output=True,
             text=True,
