@@ -22,7 +22,8 @@ from pocctl.core.config import Tuning
 from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
 from pocctl.local.pollers import Poller
-from pocctl.ops.smoke import run_test_order
+from pocctl.ops import smoke
+from pocctl.ops.smoke import http_post, run_test_order
 from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps, read_outputs
 
@@ -317,6 +318,49 @@ def test_a_deleted_mapping_stops_delivering(emulator: Emulator) -> None:
     assert readers_of("gone-Queue") == [], "a deleted mapping's queue is still read"
     assert rows(ctx) == []
     assert messages_in(ctx, "gone-Queue") == {"waiting": 1, "in flight": 0}
+
+
+REFUSED = (
+    502,
+    '{"message": "The order could not be queued; the fault is the service\'s, not the '
+    'order\'s: retry later.", "error": "AccessDenied"}',
+)
+
+
+def refused_twice(posts: list[bytes]) -> smoke.Post:
+    """SQS refusing the API's new role twice (IAM still propagating it), then the real API."""
+
+    def post(url: str, body: bytes) -> tuple[int, str]:
+        posts.append(body)
+        return REFUSED if len(posts) <= 2 else http_post(url, body)
+
+    return post
+
+
+def test_test_order_posts_again_while_sqs_refuses_the_apis_new_role(emulator: Emulator) -> None:
+    # The weather journey (seed 1) failed at "accepted": SQS had not yet seen the API's role,
+    # drawn to propagate later than `up`'s wait. Refused, the order was not queued: posting it
+    # again cannot store it twice.
+    ctx = up(emulator, "young")
+    posts: list[bytes] = []
+    result = run_test_order(ctx, post=refused_twice(posts), timeout=30)
+    assert result.ok, result
+    assert len(posts) == 3 and len(set(posts)) == 1  # the same order, posted again
+    pauses = [s.seconds for s in ctx.calls.spans if s.kind == "pause" and s.step is None]
+    assert len(pauses) >= 2
+    assert len(rows(ctx)) == 1
+
+
+def test_test_order_fails_at_once_when_sqs_refuses_an_old_role(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = up(emulator, "oldrole")
+    monkeypatch.setattr(smoke, "YOUNG_ROLE_SECONDS", 0.0)  # the role is past propagating
+    posts: list[bytes] = []
+    result = run_test_order(ctx, post=refused_twice(posts), timeout=30)
+    assert not result.ok and result.failed_hop is not None
+    assert result.failed_hop.name == "accepted" and "AccessDenied" in result.failed_hop.detail
+    assert len(posts) == 1
 
 
 def test_test_order_removes_its_queue_when_interrupted(emulator: Emulator) -> None:

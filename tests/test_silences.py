@@ -63,7 +63,8 @@ def test_up_right_after_down_says_it_waits_for_the_queue_names_and_why(
     created = lines.index(next(line for line in lines if "SQS queue sil-Queue-DLQ" in line))
     assert said and said[0] < created, again.output
     assert re.fullmatch(
-        r"\.\.\. waiting for sil-Queue-DLQ's name \(about \d+ s left; refused (?:once|\d+ times) so far\): "
+        r"\.\.\. waiting for sil-Queue-DLQ's name "
+        r"\(about \d+ s left; refused (?:once|\d+ times) so far\): "
         r"SQS keeps a deleted "
         r"queue's name for 60 s \(QueueDeletedRecently\)",
         lines[said[0]],

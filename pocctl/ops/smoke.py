@@ -16,7 +16,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from pocctl.core.retry import Again, Policy, keep_trying
 from pocctl.ops.logs import LATE_LOG_WAIT_SECONDS
 from pocctl.pipeline.stack import read_outputs
 from pocctl.resources.base import is_ours
+from pocctl.resources.iam import IAM_READ_TIMEOUT, answered_at
 from pocctl.resources.logs import last_error
 from pocctl.resources.mappings import WORKING, function_mappings
 from pocctl.resources.queues import being_deleted, depth, queue_arn, queue_url
@@ -398,7 +399,10 @@ def _run(
         # earlier, in case this machine's clock is ahead.
         result.posted_ms = int((time.time() - CLOCK_SLACK) * 1000)
         since = result.posted_ms
-        status, body = post(outputs["order_url"], json.dumps(order).encode("utf-8"))
+        posted = json.dumps(order).encode("utf-8")
+        status, body = post(outputs["order_url"], posted)
+        if refused_by_sqs(status, body) and api_role_is_young(ctx):
+            status, body = post_while_refused(ctx, post, outputs["order_url"], posted, deadline)
         order_id = accepted_id(status, body)
         if order_id is None:
             passed(Hop("accepted", False, clock() - started, f"HTTP {status}: {body}"))
@@ -594,6 +598,58 @@ def notification(body: str) -> dict[str, Any]:
     except ValueError:
         return {"Message": body}
     return envelope if isinstance(envelope, dict) else {"Message": body}
+
+
+# A role reaches each service "within seconds", sometimes a minute or two after it is made (IAM
+# User Guide, troubleshooting, eventual consistency; terraform-provider-aws waits up to 2
+# minutes: internal/service/iam/wait.go): SQS may still refuse API Gateway's integration role
+# after `up`'s own wait. The API then answers 502 with SQS's AccessDenied, and the order was not
+# queued, so posting it again cannot store it twice.
+YOUNG_ROLE_SECONDS = IAM_READ_TIMEOUT
+REPOST = Policy(first=0.5, growth=1.5, cap=2.0)
+
+
+def refused_by_sqs(status: int, body: str) -> bool:
+    """The API's answer when SQS refused its integration role (pocctl's integration response)."""
+    if status != 502:
+        return False
+    try:
+        return bool(json.loads(body).get("error") == "AccessDenied")
+    except (json.JSONDecodeError, AttributeError):
+        return False
+
+
+def api_role_is_young(ctx: Context) -> bool:
+    """Whether the API's integration role was made recently enough that IAM may not have shown
+    it to SQS yet (on AWS's clock: the Date of IAM's answer). Unknown is no."""
+    try:
+        response = ctx.client("iam").get_role(RoleName=ctx.config.names.api_role)
+    except ClientError:
+        return False
+    created = response["Role"].get("CreateDate")
+    if not isinstance(created, datetime):
+        return False
+    return (answered_at(response) - created).total_seconds() < YOUNG_ROLE_SECONDS
+
+
+def post_while_refused(
+    ctx: Context, post: Post, url: str, data: bytes, deadline: float
+) -> tuple[int, str]:
+    """Post again while SQS refuses the young integration role, until `deadline`; the last
+    answer."""
+    last: tuple[int, str] = (502, "")
+
+    def attempt() -> tuple[int, str] | Again:
+        nonlocal last
+        last = post(url, data)
+        return Again() if refused_by_sqs(*last) else last
+
+    why = Why(
+        "IAM to let API Gateway's new role send to the queue",
+        "SQS refused it: IAM shows a new role to each service within seconds, sometimes minutes",
+    )
+    policy = replace(REPOST, within=max(deadline - ctx.clock(), 0.0))
+    return keep_trying(ctx, attempt, policy, gave_up=lambda _: last, why=why)
 
 
 def accepted_id(status: int, body: str) -> str | None:
