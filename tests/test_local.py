@@ -327,12 +327,13 @@ REFUSED = (
 )
 
 
-def refused_twice(posts: list[bytes]) -> smoke.Post:
-    """SQS refusing the API's new role twice (IAM still propagating it), then the real API."""
+def refused_thrice(posts: list[bytes]) -> smoke.Post:
+    """SQS refusing the API's new role three times (IAM still propagating it), then the real
+    API."""
 
     def post(url: str, body: bytes) -> tuple[int, str]:
         posts.append(body)
-        return REFUSED if len(posts) <= 2 else http_post(url, body)
+        return REFUSED if len(posts) <= 3 else http_post(url, body)
 
     return post
 
@@ -343,11 +344,17 @@ def test_test_order_posts_again_while_sqs_refuses_the_apis_new_role(emulator: Em
     # again cannot store it twice.
     ctx = up(emulator, "young")
     posts: list[bytes] = []
-    result = run_test_order(ctx, post=refused_twice(posts), timeout=30)
+    result = run_test_order(ctx, post=refused_thrice(posts), timeout=30)
     assert result.ok, result
-    assert len(posts) == 3 and len(set(posts)) == 1  # the same order, posted again
-    pauses = [s.seconds for s in ctx.calls.spans if s.kind == "pause" and s.step is None]
-    assert len(pauses) >= 2
+    assert len(posts) == 4 and len(set(posts)) == 1  # the same order, posted again
+    loops: dict[int | None, list[float]] = {}
+    for span in ctx.calls.spans:
+        if span.kind == "pause" and span.step is None:
+            loops.setdefault(span.loop, []).append(span.seconds)
+    # the reposts' pauses, 0.5 s then 0.75 s (test-order's other waits pause a quarter second
+    # at most)
+    reposting = [p for p in loops.values() if len(p) == 2 and p[0] >= 0.5 and p[1] >= 0.75]
+    assert len(reposting) == 1, loops
     assert len(rows(ctx)) == 1
 
 
@@ -355,12 +362,29 @@ def test_test_order_fails_at_once_when_sqs_refuses_an_old_role(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx = up(emulator, "oldrole")
-    monkeypatch.setattr(smoke, "YOUNG_ROLE_SECONDS", 0.0)  # the role is past propagating
+    monkeypatch.setattr(smoke, "IAM_PROPAGATION_BOUND", 0.0)  # the role is past propagating
     posts: list[bytes] = []
-    result = run_test_order(ctx, post=refused_twice(posts), timeout=30)
+    result = run_test_order(ctx, post=refused_thrice(posts), timeout=30)
     assert not result.ok and result.failed_hop is not None
     assert result.failed_hop.name == "accepted" and "AccessDenied" in result.failed_hop.detail
     assert len(posts) == 1
+
+
+def test_test_order_stops_posting_again_once_the_role_is_past_propagating(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = up(emulator, "ageing")
+    monkeypatch.setattr(smoke, "api_role_youth_left", lambda ctx: 1.0)  # a second of youth left
+    posts: list[bytes] = []
+
+    def always_refused(url: str, body: bytes) -> tuple[int, str]:
+        posts.append(body)
+        return REFUSED
+
+    result = run_test_order(ctx, post=always_refused, timeout=60)
+    assert not result.ok and result.failed_hop is not None
+    assert result.failed_hop.name == "accepted"
+    assert 2 <= len(posts) <= 4  # for that second, not the 60 s of --timeout
 
 
 def test_test_order_removes_its_queue_when_interrupted(emulator: Emulator) -> None:

@@ -63,7 +63,9 @@ def cleanup(result: SmokeResult) -> str:
     type=click.FloatRange(min=1, max=900),
     default=60,
     show_default=True,
-    help="Seconds to wait for the order to be stored and notified.",
+    help="Seconds to wait for the order to be accepted, stored and notified. Within 2 minutes "
+    "of `up` making the API's role, an order SQS refuses (IAM not yet showing the role to SQS; "
+    "nothing was queued) is posted again meanwhile.",
 )
 @json_flag("Print the result as one JSON document on stdout.")
 def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs: Any) -> Finished:

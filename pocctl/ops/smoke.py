@@ -30,7 +30,7 @@ from pocctl.core.retry import Again, Policy, keep_trying
 from pocctl.ops.logs import LATE_LOG_WAIT_SECONDS
 from pocctl.pipeline.stack import read_outputs
 from pocctl.resources.base import is_ours
-from pocctl.resources.iam import IAM_READ_TIMEOUT, answered_at
+from pocctl.resources.iam import answered_at, role_age
 from pocctl.resources.logs import last_error
 from pocctl.resources.mappings import WORKING, function_mappings
 from pocctl.resources.queues import being_deleted, depth, queue_arn, queue_url
@@ -401,8 +401,9 @@ def _run(
         since = result.posted_ms
         posted = json.dumps(order).encode("utf-8")
         status, body = post(outputs["order_url"], posted)
-        if refused_by_sqs(status, body) and api_role_is_young(ctx):
-            status, body = post_while_refused(ctx, post, outputs["order_url"], posted, deadline)
+        if refused_by_sqs(status, body) and (youth := api_role_youth_left(ctx)) > 0:
+            until = min(deadline - clock(), youth)
+            status, body = post_while_refused(ctx, post, outputs["order_url"], posted, until)
         order_id = accepted_id(status, body)
         if order_id is None:
             passed(Hop("accepted", False, clock() - started, f"HTTP {status}: {body}"))
@@ -600,12 +601,14 @@ def notification(body: str) -> dict[str, Any]:
     return envelope if isinstance(envelope, dict) else {"Message": body}
 
 
-# A role reaches each service "within seconds", sometimes a minute or two after it is made (IAM
-# User Guide, troubleshooting, eventual consistency; terraform-provider-aws waits up to 2
-# minutes: internal/service/iam/wait.go): SQS may still refuse API Gateway's integration role
-# after `up`'s own wait. The API then answers 502 with SQS's AccessDenied, and the order was not
-# queued, so posting it again cannot store it twice.
-YOUNG_ROLE_SECONDS = IAM_READ_TIMEOUT
+# A role reaches each service within seconds, sometimes a minute or two after it is made (IAM
+# User Guide, troubleshooting, eventual consistency: AWS publishes no bound): SQS may still
+# refuse API Gateway's integration role after `up`'s own wait. The API then answers 502 with
+# SQS's AccessDenied (only a 4xx from SQS is mapped so: resources/api.py), and the order was not
+# queued, so posting it again cannot store it twice. terraform-provider-aws waits at most 2
+# minutes from the change ("propagationTimeout = 2 * time.Minute": internal/service/iam/wait.go),
+# and so does this: a refusal later than that is taken as real.
+IAM_PROPAGATION_BOUND = 120.0
 REPOST = Policy(first=0.5, growth=1.5, cap=2.0)
 
 
@@ -619,24 +622,23 @@ def refused_by_sqs(status: int, body: str) -> bool:
         return False
 
 
-def api_role_is_young(ctx: Context) -> bool:
-    """Whether the API's integration role was made recently enough that IAM may not have shown
-    it to SQS yet (on AWS's clock: the Date of IAM's answer). Unknown is no."""
+def api_role_youth_left(ctx: Context) -> float:
+    """How much longer (seconds) IAM may still be showing the API's integration role to SQS:
+    IAM_PROPAGATION_BOUND less the role's age, measured on AWS's clock (`iam.role_age`). 0 when
+    it is older, or unknown."""
     try:
         response = ctx.client("iam").get_role(RoleName=ctx.config.names.api_role)
     except ClientError:
-        return False
-    created = response["Role"].get("CreateDate")
-    if not isinstance(created, datetime):
-        return False
-    return (answered_at(response) - created).total_seconds() < YOUNG_ROLE_SECONDS
+        return 0.0
+    age = role_age(response["Role"], answered_at(response))
+    return 0.0 if age is None else max(IAM_PROPAGATION_BOUND - age, 0.0)
 
 
 def post_while_refused(
-    ctx: Context, post: Post, url: str, data: bytes, deadline: float
+    ctx: Context, post: Post, url: str, data: bytes, until: float
 ) -> tuple[int, str]:
-    """Post again while SQS refuses the young integration role, until `deadline`; the last
-    answer."""
+    """Post again while SQS refuses the young integration role, for `until` seconds at most;
+    the last answer."""
     last: tuple[int, str] = (502, "")
 
     def attempt() -> tuple[int, str] | Again:
@@ -648,7 +650,7 @@ def post_while_refused(
         "IAM to let API Gateway's new role send to the queue",
         "SQS refused it: IAM shows a new role to each service within seconds, sometimes minutes",
     )
-    policy = replace(REPOST, within=max(deadline - ctx.clock(), 0.0))
+    policy = replace(REPOST, within=until)
     return keep_trying(ctx, attempt, policy, gave_up=lambda _: last, why=why)
 
 

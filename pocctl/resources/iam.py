@@ -94,11 +94,17 @@ def recently_made(ctx: Context, role: dict[str, Any], answered: datetime) -> flo
     The role's age is measured on AWS's clock (`answered`: the Date of IAM's answer), not this
     machine's, which AWS lets be minutes off (signatures are accepted within about 15 minutes'
     skew); CreateDate is to the second, so the role may be up to a second older than it says."""
+    age = role_age(role, answered)
+    return ctx.clock() - age if age is not None and age < IAM_PROPAGATION_SECONDS else None
+
+
+def role_age(role: dict[str, Any], answered: datetime) -> float | None:
+    """A role's age in seconds at `answered` (AWS's clock), at least: CreateDate is to the
+    second, so the role may be up to a second older than it says. None without a CreateDate."""
     created = role.get("CreateDate")
     if not isinstance(created, datetime):
         return None
-    age = max((answered - created).total_seconds() - CREATE_DATE_RESOLUTION, 0.0)
-    return ctx.clock() - age if age < IAM_PROPAGATION_SECONDS else None
+    return max((answered - created).total_seconds() - CREATE_DATE_RESOLUTION, 0.0)
 
 
 CREATE_DATE_RESOLUTION = 1.0  # seconds: IAM's CreateDate has no fraction
