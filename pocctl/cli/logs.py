@@ -73,7 +73,7 @@ def logs(which: str | None, since: str, follow: bool, text: str | None, **kwargs
     start_ms = parse_since(since, now)  # a bad value is a usage error before anything is read
     relative = SINCE_PATTERN.match(since.strip().lower())
     span = f"in the last {since}" if relative else f"since {since}"
-    term = terminal(flags, as_json=True)  # progress and notes on stderr: stdout is the lines
+    term = terminal(flags, to_stderr=True)  # progress and notes: stdout carries only the lines
     out = terminal(flags)
     ctx = make_context(flags, term)
     functions = functions_for(ctx, which)

@@ -139,9 +139,9 @@ def collect(kwargs: dict[str, Any], **more_settings: Any) -> Flags:
     return Flags(settings, quiet=kwargs.pop("quiet"), verbose=kwargs.pop("verbose"))
 
 
-def terminal(flags: Flags, *, as_json: bool = False) -> Terminal:
-    """Human output; on stderr when stdout carries JSON."""
-    return Terminal(to_stderr=as_json, quiet=flags.quiet)
+def terminal(flags: Flags, *, as_json: bool = False, to_stderr: bool = False) -> Terminal:
+    """Human output; on stderr when stdout carries JSON (or other results: `to_stderr`)."""
+    return Terminal(to_stderr=as_json or to_stderr, quiet=flags.quiet)
 
 
 def profile_region(profile: str | None) -> str | None:

@@ -30,7 +30,7 @@ from pocctl.core.retry import Again, Policy, keep_trying
 from pocctl.ops.logs import LATE_LOG_WAIT_SECONDS
 from pocctl.pipeline.stack import read_outputs
 from pocctl.resources.base import is_ours
-from pocctl.resources.iam import answered_at, role_age
+from pocctl.resources.iam import role_age_now
 from pocctl.resources.logs import last_error
 from pocctl.resources.mappings import WORKING, function_mappings
 from pocctl.resources.queues import being_deleted, depth, queue_arn, queue_url
@@ -624,13 +624,8 @@ def refused_by_sqs(status: int, body: str) -> bool:
 
 def api_role_youth_left(ctx: Context) -> float:
     """How much longer (seconds) IAM may still be showing the API's integration role to SQS:
-    IAM_PROPAGATION_BOUND less the role's age, measured on AWS's clock (`iam.role_age`). 0 when
-    it is older, or unknown."""
-    try:
-        response = ctx.client("iam").get_role(RoleName=ctx.config.names.api_role)
-    except ClientError:
-        return 0.0
-    age = role_age(response["Role"], answered_at(response))
+    IAM_PROPAGATION_BOUND less the role's age. 0 when it is older, or unknown."""
+    age = role_age_now(ctx, ctx.config.names.api_role)
     return 0.0 if age is None else max(IAM_PROPAGATION_BOUND - age, 0.0)
 
 

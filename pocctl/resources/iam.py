@@ -110,6 +110,15 @@ def role_age(role: dict[str, Any], answered: datetime) -> float | None:
 CREATE_DATE_RESOLUTION = 1.0  # seconds: IAM's CreateDate has no fraction
 
 
+def role_age_now(ctx: Context, role_name: str) -> float | None:
+    """A role's age in seconds on AWS's clock (`role_age`); None when it can't be read."""
+    try:
+        response = ctx.client("iam").get_role(RoleName=role_name)
+    except ClientError:
+        return None
+    return role_age(response["Role"], answered_at(response))
+
+
 def answered_at(response: dict[str, Any]) -> datetime:
     """AWS's clock when it answered (the HTTP Date header), else this machine's."""
     header = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
