@@ -71,7 +71,7 @@ def export_command(
     Examples:
       pocctl export --out export/
       cd export && aws cloudformation package --template-file template.json \\
-          --s3-bucket MY-BUCKET --output-template-file packaged.json
+          --s3-bucket MY-BUCKET --output-template-file packaged.json --use-json
       aws cloudformation deploy --template-file packaged.json --stack-name POC \\
           --capabilities CAPABILITY_NAMED_IAM
       pocctl export --format sam --out sam/ --handlers handlers --rate-limit 50

@@ -125,7 +125,7 @@ class Export:
             ]
         return [
             f"aws cloudformation package --template-file {TEMPLATE_FILE} --s3-bucket BUCKET "
-            "--output-template-file packaged.json",
+            "--output-template-file packaged.json --use-json",
             f"aws cloudformation deploy --template-file packaged.json --stack-name {stack_name} "
             f"{capabilities}",
         ]

@@ -148,9 +148,11 @@ class FunctionStep(Step[Configuration]):
         return {**ctx.config.tags, **self.record(ctx)}
 
     def template(self, ctx: Context) -> Resources:
-        """The function as CreateFunction makes it, its code the zip `code_file` names (a local
-        path, which `aws cloudformation package` uploads as it is: AWS CLI reference,
-        cloudformation package, "Code property for the AWS::Lambda::Function resource")."""
+        """The function as CreateFunction makes it, its code the zip `code_file` names: a local
+        path, which `aws cloudformation package` uploads as it is, so the function runs the
+        very zip `up` would upload (aws/aws-cli, awscli/customizations/cloudformation/
+        artifact_exporter.py, upload_local_artifacts: "If path refers to a file, this method
+        will upload the file")."""
         properties = {
             "FunctionName": self.function_name,
             "Code": self.code_file,
