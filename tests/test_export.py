@@ -239,3 +239,34 @@ def test_the_api_steps_integration_is_the_one_up_puts(runner: CliRunner, tmp_pat
         for r in integration["IntegrationResponses"]
     }
     assert responses == api.desired_integration_responses()
+
+
+def test_sam_translates_to_the_same_stack_as_the_cloudformation_template(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """AWS's SAM translator makes of the SAM template exactly the CloudFormation one's
+    resources: SAM's shortcuts (roles, APIs, events) add nothing. It tags the functions
+    lambda:createdBy=SAM, which no pocctl check reads."""
+    from samtranslator.translator.transform import transform
+
+    cloudformation = exported(runner, tmp_path / "cfn", "--email", EMAIL)
+    sam = exported(runner, tmp_path / "sam", "--email", EMAIL, "--format", "sam")
+    uploaded = {"S3Bucket": "bucket", "S3Key": "code.zip"}
+    for made in sam["Resources"].values():
+        if made["Type"] == "AWS::Serverless::Function":
+            made["Properties"]["CodeUri"] = "s3://bucket/code.zip"
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    translated = transform(sam, {}, NoManagedPolicies())["Resources"]
+    for made in cloudformation["Resources"].values():
+        if made["Type"] == "AWS::Lambda::Function":
+            made["Properties"]["Code"] = uploaded
+            del made["Metadata"]
+    for made in translated.values():
+        if made["Type"] == "AWS::Lambda::Function":
+            tags = made["Properties"]["Tags"]
+            made["Properties"]["Tags"] = [t for t in tags if t["Key"] != "lambda:createdBy"]
+    assert translated == cloudformation["Resources"]

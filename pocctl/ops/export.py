@@ -225,6 +225,8 @@ def outputs(ctx: Context, steps: list[AnyStep]) -> dict[str, Any]:
     n = ctx.config.names
     queue = next(s for s in steps if isinstance(s, QueueStep) and s.queue_name == n.queue)
     values = {
+        "Stack": ("pocctl's name of the stack (--stack)", ctx.config.stack),
+        "Region": ("The region", ctx.region),
         "OrderUrl": ("The URL orders are POSTed to", ctx.outputs.order_url),
         "ApiId": ("The REST API's id", ctx.outputs.api_id),
         "Table": ("The orders table", n.table),
