@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from pocctl.cli import cli
 from pocctl.core.config import Config, Tuning
 from pocctl.core.reporting import RecordingReporter
-from pocctl.ops.export import OfflineContext
+from pocctl.ops.export import OfflineContext, sub_all
 from pocctl.pipeline.stack import boundary_policy, build_steps
 from pocctl.resources.api import ApiStep
 from pocctl.resources.cloudformation import logical_id
@@ -270,3 +270,18 @@ def test_sam_translates_to_the_same_stack_as_the_cloudformation_template(
             tags = made["Properties"]["Tags"]
             made["Properties"]["Tags"] = [t for t in tags if t["Key"] != "lambda:createdBy"]
     assert translated == cloudformation["Resources"]
+
+
+def test_a_value_that_reads_like_a_variable_stays_text(runner: CliRunner, tmp_path: Path) -> None:
+    """Fn::Sub only where the template's own variables are: a user's `${HOME}` reaches the
+    function as typed, as `up` sets it; beside a pseudo parameter it is escaped as `${!HOME}`."""
+    template = exported(runner, tmp_path, "--env", "GREETING=${HOME}")
+    writer = template["Resources"]["Writer"]["Properties"]["Environment"]["Variables"]
+    notifier = template["Resources"]["Notifier"]["Properties"]["Environment"]["Variables"]
+    assert writer["GREETING"] == notifier["GREETING"] == "${HOME}"
+    assert notifier["TOPIC_ARN"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:POC-Topic"
+    }
+    assert sub_all({"Value": "${HOME} in ${AWS::Region} at ${Api}"}, {"Api"}) == {
+        "Value": {"Fn::Sub": "${!HOME} in ${AWS::Region} at ${Api}"}
+    }
