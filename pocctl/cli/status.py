@@ -132,6 +132,11 @@ def status(
         )
         if health.order_url:
             term.info(f"Order endpoint: POST {health.order_url}")
+        for owner in health.cloudformation:
+            term.info(
+                f"Managed by CloudFormation stack {owner}: change it with "
+                f"`aws cloudformation deploy --stack-name {owner}`, not `pocctl up`"
+            )
     for change in changes:
         term.info(f"pending: {change}")
     for warning in health.warnings:

@@ -75,3 +75,33 @@ class TeardownIncomplete(PocctlError):
             "Fix the cause shown above and run `pocctl down` again: it only removes what is left.",
         )
         self.left = left
+
+
+class ManagedByCloudFormation(PocctlError):
+    """`up` or `down` found resources a CloudFormation stack manages, before writing anything:
+    `owners` maps each CloudFormation stack to the resources ("Lambda function X") it holds."""
+
+    def __init__(self, command: str, stack: str, region: str, owners: dict[str, list[str]]) -> None:
+        listed = "\n".join(
+            f"  - {title} (CloudFormation stack {owner})"
+            for owner, titles in owners.items()
+            for title in titles
+        )
+        did = "changed" if command == "up" else "deleted"
+        hints = []
+        for owner in owners:
+            where = f"--stack-name {owner} --region {region}"
+            hints.append(
+                f"  update it: aws cloudformation deploy {where} --template-file TEMPLATE\n"
+                f"  delete it: aws cloudformation delete-stack {where}"
+            )
+        super().__init__(
+            f"pocctl {command} {did} nothing: stack {stack} is managed by CloudFormation "
+            f"({', '.join(owners)}), which tags these resources with "
+            f"aws:cloudformation:stack-name:\n{listed}",
+            "pocctl leaves what CloudFormation manages to CloudFormation "
+            "(status, test-order, logs, outputs, invoke, ls and redrive still work):\n"
+            + "\n".join(hints),
+        )
+        self.command = command
+        self.owners = owners

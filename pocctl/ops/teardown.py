@@ -11,9 +11,11 @@ from pocctl.core.config import TAG_KEY
 from pocctl.core.context import Context
 from pocctl.core.errors import Interrupted, PocctlError, TeardownIncomplete
 from pocctl.core.reporting import Outcome
+from pocctl.ops.deploy import refusal
 from pocctl.ops.sweep import SweepResult, sweep_after_down
 from pocctl.pipeline.engine import DEFAULT_WORKERS, Engine, RunReport
 from pocctl.pipeline.stack import build_steps
+from pocctl.resources.base import managed_by_cloudformation
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class TornDown:
 def teardown(ctx: Context, *, serial: bool = False) -> TornDown:
     config = ctx.config
     steps = build_steps(config)
+    managed = managed_by_cloudformation(ctx, steps)
+    if managed:
+        return TornDown(RunReport(), None, refusal(ctx, "down", managed))
     report = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS).down()
     if report.interrupted:
         removed = report.titles(Outcome.DELETED)

@@ -61,6 +61,10 @@ class LogGroupStep(Step[dict[str, Any]]):
         tags: dict[str, str] = ctx.client("logs").list_tags_for_resource(resourceArn=arn)["tags"]
         return tags
 
+    def cloudformation_tags(self, ctx: Context) -> dict[str, str] | None:
+        with aws_errors(self.key, "DescribeLogGroups"):
+            return None if self._find(ctx) is None else self._tags(ctx)
+
     def plan(self, ctx: Context) -> Plan[dict[str, Any]]:
         with aws_errors(self.key, "DescribeLogGroups"):
             group = self._find(ctx)

@@ -111,6 +111,10 @@ class TopicStep(Step[None]):
     def name(self) -> str:
         return self.topic_name
 
+    def cloudformation_tags(self, ctx: Context) -> dict[str, str] | None:
+        with aws_errors(self.key, "GetTopicAttributes"):
+            return topic_tags(ctx, topic_arn(ctx, self.topic_name))
+
     def plan(self, ctx: Context) -> Plan[None]:
         with aws_errors(self.key, "GetTopicAttributes"):
             tags = topic_tags(ctx, topic_arn(ctx, self.topic_name))
