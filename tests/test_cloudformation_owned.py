@@ -4,7 +4,9 @@ is left to CloudFormation by `up` and `down`, and the read-only commands still w
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,9 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from pocctl.cli import cli
+from pocctl.code.bundle import bundled_dir
 from pocctl.core.config import Config, Names
 from pocctl.core.session import new_session
 from pocctl.local.emulator import Emulator
+from pocctl.ops.watch import watching
+from pocctl.pipeline.stack import build_steps
+from pocctl.resources.functions import FunctionStep
 
 from .cli_runs import run, up_ok
 from .conftest import REGION
@@ -197,3 +203,24 @@ def test_an_order_goes_through_a_stack_cloudformation_manages(emulator: Emulator
     refused = pocctl("up", "--json")
     assert refused.exit_code == 1, refused.output
     assert json.loads(refused.stdout)["managed_by_cloudformation"]
+
+
+def test_up_watch_uploads_nothing_once_cloudformation_manages_the_functions(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    handlers = tmp_path / "handlers"
+    shutil.copytree(bundled_dir("handlers"), handlers)
+    ctx = up_local(emulator, "watchcfn", handlers=str(handlers))
+    functions = [s for s in build_steps(ctx.config) if isinstance(s, FunctionStep)]
+    notifier = ctx.config.names.notifier_function
+    lam = ctx.client("lambda")
+    before = lam.get_function(FunctionName=notifier)["Configuration"]["CodeSha256"]
+    with watching(ctx, functions) as updates:
+        arn = lam.get_function(FunctionName=notifier)["Configuration"]["FunctionArn"]
+        lam.tag_resource(Resource=arn, Tags=cloudformation_tags("NotifierFunction"))
+        source = handlers / "order_notifier.py"
+        source.write_text(source.read_text().replace("New order", "Order in"))
+        update = updates.get(timeout=60)
+    assert update.updated == []
+    assert update.error is not None and f"CloudFormation ({CFN_STACK})" in update.error
+    assert lam.get_function(FunctionName=notifier)["Configuration"]["CodeSha256"] == before
