@@ -17,6 +17,7 @@ from pocctl.cli import cli
 from pocctl.code.bundle import bundled_dir
 from pocctl.core.config import Config, Names
 from pocctl.core.session import new_session
+from pocctl.core.telemetry import READ_PREFIXES
 from pocctl.local.emulator import Emulator
 from pocctl.ops.watch import watching
 from pocctl.pipeline.stack import build_steps
@@ -30,7 +31,6 @@ from .inventory import everything
 
 CFN_STACK = "orders-prod"
 NAMES = Config(stack="POC", region=REGION).names
-READS = ("Get", "List", "Describe", "Head")
 
 
 def cloudformation_tags(logical_id: str) -> dict[str, str]:
@@ -75,7 +75,7 @@ class Calls(list[str]):
 
     @property
     def writes(self) -> list[str]:
-        return [name for name in self if not name.startswith(READS)]
+        return [name for name in self if not name.startswith(READ_PREFIXES)]
 
 
 @pytest.fixture
@@ -122,9 +122,8 @@ def test_up_changes_nothing_cloudformation_manages_and_says_how_to_update_it(
         ]
     )
     error = document["error"]
-    assert f"pocctl up changed nothing: stack POC is managed by CloudFormation ({CFN_STACK})" in (
-        error
-    )
+    managed_by = f"stack POC is managed by CloudFormation stack {CFN_STACK}"
+    assert f"pocctl up changed nothing: {managed_by}" in error
     assert f"aws cloudformation deploy --stack-name {CFN_STACK} --region {REGION}" in error
 
 
@@ -137,9 +136,8 @@ def test_down_deletes_nothing_cloudformation_manages_and_says_how_to_delete_it(
     assert "Traceback" not in result.output
     assert calls and calls.writes == []
     assert everything(managed) == before
-    assert f"pocctl down deleted nothing: stack POC is managed by CloudFormation ({CFN_STACK})" in (
-        result.output
-    )
+    managed_by = f"stack POC is managed by CloudFormation stack {CFN_STACK}"
+    assert f"pocctl down deleted nothing: {managed_by}" in result.output
     assert f"aws cloudformation delete-stack --stack-name {CFN_STACK} --region {REGION}" in (
         result.output
     )
@@ -222,5 +220,5 @@ def test_up_watch_uploads_nothing_once_cloudformation_manages_the_functions(
         source.write_text(source.read_text().replace("New order", "Order in"))
         update = updates.get(timeout=60)
     assert update.updated == []
-    assert update.error is not None and f"CloudFormation ({CFN_STACK})" in update.error
+    assert update.error is not None and f"CloudFormation stack {CFN_STACK}" in update.error
     assert lam.get_function(FunctionName=notifier)["Configuration"]["CodeSha256"] == before

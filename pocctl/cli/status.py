@@ -134,8 +134,9 @@ def status(
             term.info(f"Order endpoint: POST {health.order_url}")
         for owner in health.cloudformation:
             term.info(
-                f"Managed by CloudFormation stack {owner}: change it with "
-                f"`aws cloudformation deploy --stack-name {owner}`, not `pocctl up`"
+                f"Managed by CloudFormation stack {owner}: `pocctl up` and `down` leave it "
+                f"alone; change it with `aws cloudformation deploy --stack-name {owner} "
+                f"--region {health.region} ...`"
             )
     for change in changes:
         term.info(f"pending: {change}")

@@ -245,9 +245,12 @@ def managed_by_cloudformation(ctx: Context, steps: Sequence[AnyStep]) -> list[Ma
     policies (#277, #1966) never carry it, and subscriptions have no tags: those are the
     CloudFormation stack's all the same when its functions are, so one tagged resource is
     enough to hold the whole stack back."""
-    tags: list[dict[str, str] | None] = ctx.together(
-        *(partial(read_whole, ctx, partial(step.cloudformation_tags, ctx)) for step in steps)
-    )
+
+    def read(step: AnyStep) -> dict[str, str] | None:
+        with ctx.working_on("plan", step.key):  # a read before any write, as plans are
+            return read_whole(ctx, partial(step.cloudformation_tags, ctx))
+
+    tags = ctx.together(*(partial(read, step) for step in steps))
     return [
         Managed(step.kind, step.name, found[CLOUDFORMATION_STACK_TAG])
         for step, found in zip(steps, tags, strict=True)
