@@ -13,7 +13,7 @@ from pocctl.core.errors import DeployError, Interrupted, ManagedByCloudFormation
 from pocctl.core.reporting import Outcome
 from pocctl.pipeline.engine import DEFAULT_WORKERS, Engine, RunReport
 from pocctl.pipeline.stack import build_steps, code_source
-from pocctl.resources.base import AnyStep, Managed, managed_by_cloudformation
+from pocctl.resources.base import AnyStep, Managed
 from pocctl.resources.topic import EmailSubscriptionStep
 
 
@@ -45,10 +45,9 @@ def package_code(ctx: Context, steps: list[AnyStep]) -> Package:
 def deploy(
     ctx: Context, steps: list[AnyStep], *, dry_run: bool = False, serial: bool = False
 ) -> Deployed:
-    managed = managed_by_cloudformation(ctx, steps)
-    if managed:
-        return Deployed(RunReport(), refusal(ctx, "up", managed))
     report = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS).up(dry_run=dry_run)
+    if report.managed:
+        return Deployed(report, refusal(ctx, "up", report.managed))
     return Deployed(report, deploy_failure(report))
 
 

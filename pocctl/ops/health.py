@@ -14,7 +14,7 @@ from typing import Any
 from pocctl.core.context import Context
 from pocctl.core.reporting import Action
 from pocctl.pipeline.engine import Engine
-from pocctl.resources.base import AnyStep, Live, Plan, managed_by_cloudformation, read_whole
+from pocctl.resources.base import AnyStep, Live, Plan, read_whole
 
 PRESENT, MISSING, DRIFTED, FOREIGN = "present", "missing", "drifted", "not ours"
 REPAIR = "Run `pocctl up` to repair what is missing or drifted."
@@ -130,9 +130,10 @@ def state_of(plan: Plan[Any] | None) -> str:
 
 def check(ctx: Context, steps: list[AnyStep]) -> Health:
     """Read everything about the stack at once and judge it. Writes nothing."""
+    engine = Engine(ctx, steps)
     read: list[Any] = ctx.together(
-        lambda: Engine(ctx, steps).plan_all(),
-        lambda: managed_by_cloudformation(ctx, steps),
+        engine.plan_all,
+        engine.managed_by_cloudformation,
         *(partial(read_whole, ctx, partial(step.live, ctx)) for step in steps),
     )
     (plans, _conflicts), managed, *lives = read

@@ -15,7 +15,6 @@ from pocctl.ops.deploy import refusal
 from pocctl.ops.sweep import SweepResult, sweep_after_down
 from pocctl.pipeline.engine import DEFAULT_WORKERS, Engine, RunReport
 from pocctl.pipeline.stack import build_steps
-from pocctl.resources.base import managed_by_cloudformation
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,11 @@ class TornDown:
 def teardown(ctx: Context, *, serial: bool = False) -> TornDown:
     config = ctx.config
     steps = build_steps(config)
-    managed = managed_by_cloudformation(ctx, steps)
+    engine = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS)
+    managed = engine.managed_by_cloudformation()
     if managed:
-        return TornDown(RunReport(), None, refusal(ctx, "down", managed))
-    report = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS).down()
+        return TornDown(RunReport(managed=managed), None, refusal(ctx, "down", managed))
+    report = engine.down()
     if report.interrupted:
         removed = report.titles(Outcome.DELETED)
         still = report.titles(Outcome.INTERRUPTED, Outcome.NOT_RUN)

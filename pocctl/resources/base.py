@@ -233,9 +233,9 @@ class Managed:
         return f"{self.kind} {self.name}"
 
 
-def managed_by_cloudformation(ctx: Context, steps: Sequence[AnyStep]) -> list[Managed]:
-    """The stack's resources that carry CloudFormation's stack tag, read all at once and only
-    read: `up` and `down` ask before their first write, `status` says whose the stack is.
+def managed_by(ctx: Context, step: AnyStep) -> Managed | None:
+    """The step's resource if it carries CloudFormation's stack tag: only read, before any write
+    (`up` and `down` refuse then, `status` says whose the stack is).
 
     The propagation of that tag "varies by resource type" (same page), so only the kinds that
     get it are read (`Step.cloudformation_tags`): Lambda functions (cloudformation-coverage-
@@ -245,17 +245,16 @@ def managed_by_cloudformation(ctx: Context, steps: Sequence[AnyStep]) -> list[Ma
     policies (#277, #1966) never carry it, and subscriptions have no tags: those are the
     CloudFormation stack's all the same when its functions are, so one tagged resource is
     enough to hold the whole stack back."""
+    tags = read_whole(ctx, partial(step.cloudformation_tags, ctx))
+    if tags is None or CLOUDFORMATION_STACK_TAG not in tags:
+        return None
+    return Managed(step.kind, step.name, tags[CLOUDFORMATION_STACK_TAG])
 
-    def read(step: AnyStep) -> dict[str, str] | None:
-        with ctx.working_on("plan", step.key):  # a read before any write, as plans are
-            return read_whole(ctx, partial(step.cloudformation_tags, ctx))
 
-    tags = ctx.together(*(partial(read, step) for step in steps))
-    return [
-        Managed(step.kind, step.name, found[CLOUDFORMATION_STACK_TAG])
-        for step, found in zip(steps, tags, strict=True)
-        if found is not None and CLOUDFORMATION_STACK_TAG in found
-    ]
+def managed_by_cloudformation(ctx: Context, steps: Sequence[AnyStep]) -> list[Managed]:
+    """Those of the steps' resources that CloudFormation manages, read all at once."""
+    found = ctx.together(*(partial(managed_by, ctx, step) for step in steps))
+    return [managed for managed in found if managed is not None]
 
 
 def is_ours(ctx: Context, tags: dict[str, str]) -> bool:
