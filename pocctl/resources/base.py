@@ -208,7 +208,7 @@ class Step(ABC, Generic[S]):
     def cloudformation_tags(self, ctx: Context) -> dict[str, str] | None:
         """The resource's tags, read only for the kinds CloudFormation tags with the stack that
         manages it (`CLOUDFORMATION_STACK_TAG`); None when it is not there, or for a kind
-        CloudFormation leaves untagged (see `managed_by_cloudformation`)."""
+        CloudFormation leaves untagged (see `managed_by`)."""
         return None
 
 
