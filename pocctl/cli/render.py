@@ -12,6 +12,7 @@ from pocctl.cli.ui import Terminal
 from pocctl.code.packaging import CodeSource, Package
 from pocctl.core.config import TAG_KEY
 from pocctl.core.context import Context
+from pocctl.core.errors import ManagedByCloudFormation
 from pocctl.core.reporting import Outcome
 from pocctl.ops.deploy import deploy, deploy_steps
 from pocctl.ops.smoke import Hop, SmokeResult, run_test_order
@@ -31,6 +32,14 @@ def summary(ctx: Context, report: RunReport, seconds: float) -> dict[str, Any]:
         },
         "steps": [{**asdict(r), "seconds": round(r.seconds, 2)} for r in report.results],
     }
+
+
+def managed_json(failure: Exception | None) -> dict[str, Any]:
+    """For `--json`, when `up` or `down` stopped because CloudFormation manages the stack: each
+    CloudFormation stack and the resources of it found."""
+    if not isinstance(failure, ManagedByCloudFormation):
+        return {}
+    return {"managed_by_cloudformation": failure.owners}
 
 
 def run_up(
@@ -65,6 +74,7 @@ def run_up(
         },
         "code": package.as_json(),
         "notes": term.notes,
+        **managed_json(deployed.failure),
     }
     if deployed.failure is None:
         render_deployed(term, ctx, report, ctx.clock() - started, dry_run=dry_run)
@@ -120,7 +130,11 @@ def run_down(term: Terminal, ctx: Context, *, serial: bool = False) -> Finished:
     started = ctx.clock()
     torn = teardown(ctx, serial=serial)
     report, swept = torn.report, torn.swept
-    document = {**summary(ctx, report, ctx.clock() - started), "notes": term.notes}
+    document = {
+        **summary(ctx, report, ctx.clock() - started),
+        "notes": term.notes,
+        **managed_json(torn.failure),
+    }
     if swept is None:
         return Finished(document, torn.failure)
     document["left"] = [vars(item) for item in swept.left]

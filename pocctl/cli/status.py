@@ -132,6 +132,12 @@ def status(
         )
         if health.order_url:
             term.info(f"Order endpoint: POST {health.order_url}")
+        for owner in health.cloudformation:
+            term.info(
+                f"Managed by CloudFormation stack {owner}: `pocctl up` and `down` leave it "
+                f"alone; change it with `aws cloudformation deploy --stack-name {owner} "
+                f"--region {health.region} ...`"
+            )
     for change in changes:
         term.info(f"pending: {change}")
     for warning in health.warnings:

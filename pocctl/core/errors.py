@@ -75,3 +75,32 @@ class TeardownIncomplete(PocctlError):
             "Fix the cause shown above and run `pocctl down` again: it only removes what is left.",
         )
         self.left = left
+
+
+class ManagedByCloudFormation(PocctlError):
+    """`up` or `down` found resources a CloudFormation stack manages, before writing anything:
+    `owners` maps each CloudFormation stack to the resources ("Lambda function X") it holds."""
+
+    def __init__(self, command: str, stack: str, region: str, owners: dict[str, list[str]]) -> None:
+        several = len(owners) > 1
+        listed = "\n".join(
+            f"  - {title}" + (f" (CloudFormation stack {owner})" if several else "")
+            for owner, titles in owners.items()
+            for title in titles
+        )
+        commands = []
+        for owner in owners:
+            where = f"--stack-name {owner} --region {region}"
+            update = f"  update it: aws cloudformation deploy {where} --template-file TEMPLATE"
+            delete = f"  delete it: aws cloudformation delete-stack {where}"
+            commands += [update, delete] if command == "up" else [delete, update]
+        did = "changed" if command == "up" else "deleted"
+        super().__init__(
+            f"pocctl {command} {did} nothing: stack {stack} is managed by CloudFormation "
+            f"stack {', '.join(owners)}, whose tag aws:cloudformation:stack-name is on:\n{listed}",
+            "pocctl leaves what CloudFormation manages to CloudFormation "
+            "(status, test-order, logs, outputs, invoke, ls and redrive still work on it):\n"
+            + "\n".join(commands),
+        )
+        self.command = command
+        self.owners = owners

@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 from pocctl.code.packaging import Package
 from pocctl.core.config import Config
 from pocctl.core.context import Context
-from pocctl.core.errors import DeployError, Interrupted, PocctlError
+from pocctl.core.errors import DeployError, Interrupted, ManagedByCloudFormation, PocctlError
 from pocctl.core.reporting import Outcome
 from pocctl.pipeline.engine import DEFAULT_WORKERS, Engine, RunReport
 from pocctl.pipeline.stack import build_steps, code_source
-from pocctl.resources.base import AnyStep
+from pocctl.resources.base import AnyStep, Managed
 from pocctl.resources.topic import EmailSubscriptionStep
 
 
@@ -46,7 +46,19 @@ def deploy(
     ctx: Context, steps: list[AnyStep], *, dry_run: bool = False, serial: bool = False
 ) -> Deployed:
     report = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS).up(dry_run=dry_run)
+    if report.managed:
+        return Deployed(report, refusal(ctx, "up", report.managed))
     return Deployed(report, deploy_failure(report))
+
+
+def refusal(ctx: Context, command: str, managed: list[Managed]) -> ManagedByCloudFormation:
+    """Why `up` or `down` wrote nothing: CloudFormation manages the stack (some of it, at least:
+    a resource pocctl added after CloudFormation's deploy is still the stack's, and changing the
+    rest under CloudFormation would make its next update fail or undo it)."""
+    owners: dict[str, list[str]] = {}
+    for resource in managed:
+        owners.setdefault(resource.cloudformation_stack, []).append(resource.title)
+    return ManagedByCloudFormation(command, ctx.config.stack, ctx.config.region, owners)
 
 
 def deploy_failure(report: RunReport) -> PocctlError | None:

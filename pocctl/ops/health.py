@@ -62,6 +62,9 @@ class Health:
     region: str
     resources: dict[str, Resource] = field(default_factory=dict)
     order_url: str | None = None
+    # The CloudFormation stacks that manage it (their tag on its resources): `up` and `down`
+    # leave it to them.
+    cloudformation: list[str] = field(default_factory=list)
 
     @property
     def deployed(self) -> bool:
@@ -107,6 +110,7 @@ class Health:
             "stack": self.stack,
             "region": self.region,
             "order_url": self.order_url,
+            "managed_by_cloudformation": self.cloudformation,
             "resources": resources,
             "healthy": self.healthy,
             "deployed": self.deployed,
@@ -126,12 +130,15 @@ def state_of(plan: Plan[Any] | None) -> str:
 
 def check(ctx: Context, steps: list[AnyStep]) -> Health:
     """Read everything about the stack at once and judge it. Writes nothing."""
+    engine = Engine(ctx, steps)
     read: list[Any] = ctx.together(
-        lambda: Engine(ctx, steps).plan_all(),
+        engine.plan_all,
+        engine.managed_by_cloudformation,
         *(partial(read_whole, ctx, partial(step.live, ctx)) for step in steps),
     )
-    (plans, _conflicts), *lives = read
+    (plans, _conflicts), managed, *lives = read
     health = Health(ctx.config.stack, ctx.config.region, order_url=ctx.outputs.order_url)
+    health.cloudformation = list(dict.fromkeys(m.cloudformation_stack for m in managed))
     for step, live in zip(steps, lives, strict=True):
         plan = plans.get(step.key)  # none: a look-alike holds its name
         state = state_of(plan)

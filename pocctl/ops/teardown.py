@@ -11,6 +11,7 @@ from pocctl.core.config import TAG_KEY
 from pocctl.core.context import Context
 from pocctl.core.errors import Interrupted, PocctlError, TeardownIncomplete
 from pocctl.core.reporting import Outcome
+from pocctl.ops.deploy import refusal
 from pocctl.ops.sweep import SweepResult, sweep_after_down
 from pocctl.pipeline.engine import DEFAULT_WORKERS, Engine, RunReport
 from pocctl.pipeline.stack import build_steps
@@ -29,7 +30,11 @@ class TornDown:
 def teardown(ctx: Context, *, serial: bool = False) -> TornDown:
     config = ctx.config
     steps = build_steps(config)
-    report = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS).down()
+    engine = Engine(ctx, steps, workers=1 if serial else DEFAULT_WORKERS)
+    managed = engine.managed_by_cloudformation()
+    if managed:
+        return TornDown(RunReport(managed=managed), None, refusal(ctx, "down", managed))
+    report = engine.down()
     if report.interrupted:
         removed = report.titles(Outcome.DELETED)
         still = report.titles(Outcome.INTERRUPTED, Outcome.NOT_RUN)

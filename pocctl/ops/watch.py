@@ -24,6 +24,8 @@ from pocctl.code.dependencies import REQUIREMENTS, requirement_files
 from pocctl.code.packaging import Package, code_sha256, source_files
 from pocctl.core.context import Context
 from pocctl.core.errors import PocctlError
+from pocctl.ops.deploy import refusal
+from pocctl.resources.base import managed_by_cloudformation
 from pocctl.resources.functions import FunctionStep
 
 POLL = 0.1  # seconds between looks at the directory
@@ -150,6 +152,10 @@ def _update(
             for f in functions
             if code_sha256(package.archive(f.handler)) != running[f.function_name]
         ]
+        # CloudFormation may have taken the stack over since `up` checked: its code is its own.
+        managed = managed_by_cloudformation(ctx, stale)
+        if managed:
+            raise refusal(ctx, "up", managed)
         ctx.together(*(partial(f.update_code, ctx, package.archive(f.handler)) for f in stale))
     except (PocctlError, BotoCoreError, ClientError) as exc:
         # Not the end of watching: the next save tries again.

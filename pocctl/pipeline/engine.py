@@ -16,7 +16,7 @@ from pocctl.core.aws import error_code, error_message
 from pocctl.core.context import Context
 from pocctl.core.errors import ForeignResourceError
 from pocctl.core.reporting import Action, Outcome, StepResult
-from pocctl.resources.base import AnyStep, Plan, read_whole
+from pocctl.resources.base import AnyStep, Managed, Plan, managed_by, read_whole
 
 # Enough for every step of the stack at once: the work is waiting on AWS, not computing.
 DEFAULT_WORKERS = 16
@@ -71,6 +71,8 @@ def describe_error(exc: Exception) -> str:
 class RunReport:
     results: list[StepResult] = field(default_factory=list)
     conflicts: list[ForeignResourceError] = field(default_factory=list)
+    # Resources a CloudFormation stack manages: `up` and `down` write nothing then.
+    managed: list[Managed] = field(default_factory=list)
     # The exception that stopped `up`, kept so the CLI can show its traceback with --debug.
     error: Exception | None = None
     interrupted: bool = False
@@ -82,6 +84,7 @@ class RunReport:
             self.error is None
             and not self.interrupted
             and not self.conflicts
+            and not self.managed
             and all(r.outcome not in stopped for r in self.results)
         )
 
@@ -156,6 +159,19 @@ class Engine:
         self._schedule(plan, lambda step: waits_for(self.steps, step, "plan"))
         return plans, sorted(conflicts, key=lambda c: (c.kind, c.name))
 
+    def managed_by_cloudformation(self) -> list[Managed]:
+        """What of the stack a CloudFormation stack manages, read before `up` plans (a queue's
+        plan confirms it with CreateQueue) and before `down` deletes. A question about the
+        whole stack, not a step's work: its calls carry no step."""
+        managed: dict[str, Managed | None] = {}
+
+        def look(step: AnyStep) -> bool:
+            managed[step.key] = managed_by(self.ctx, step)
+            return True
+
+        self._schedule(look, lambda step: set())
+        return [m for s in self.steps if (m := managed.get(s.key)) is not None]
+
     def _plan(self, step: AnyStep) -> Plan[Any]:
         # A resource found, then gone at the plan's next call, is planned as gone.
         plan = read_whole(self.ctx, lambda: step.plan(self.ctx))
@@ -184,6 +200,9 @@ class Engine:
     def up(self, *, dry_run: bool = False) -> RunReport:
         report = RunReport()
         try:
+            report.managed = self.managed_by_cloudformation()
+            if report.managed:
+                return report
             plans, report.conflicts = self.plan_all()
         except KeyboardInterrupt:
             report.interrupted = True  # nothing was changed yet

@@ -6,6 +6,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from botocore.exceptions import ClientError
@@ -204,8 +205,56 @@ class Step(ABC, Generic[S]):
         API can list a resource for a while after it is gone."""
         return None
 
+    def cloudformation_tags(self, ctx: Context) -> dict[str, str] | None:
+        """The resource's tags, read only for the kinds CloudFormation tags with the stack that
+        manages it (`CLOUDFORMATION_STACK_TAG`); None when it is not there, or for a kind
+        CloudFormation leaves untagged (see `managed_by`)."""
+        return None
+
 
 AnyStep = Step[Any]  # a step of any kind, as the engine and the stack hold them
+
+
+# CloudFormation tags what it creates with its stack's name ("CloudFormation resource tagging",
+# AWS CloudFormation Template Reference: aws:cloudformation:stack-name, stack-id, logical-id).
+CLOUDFORMATION_STACK_TAG = "aws:cloudformation:stack-name"
+
+
+@dataclass(frozen=True)
+class Managed:
+    """A resource of the stack that a CloudFormation stack manages: pocctl must not write to it."""
+
+    kind: str
+    name: str
+    cloudformation_stack: str
+
+    @property
+    def title(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def managed_by(ctx: Context, step: AnyStep) -> Managed | None:
+    """The step's resource if it carries CloudFormation's stack tag: only read, before any write
+    (`up` and `down` refuse then, `status` says whose the stack is).
+
+    The propagation of that tag "varies by resource type" (same page), so only the kinds that
+    get it are read (`Step.cloudformation_tags`): Lambda functions (cloudformation-coverage-
+    roadmap#652 compares them with the SNS and SQS resources that lacked it), log groups (since
+    January 2023, #1158) and SNS topics (aws-cloudformation-resource-providers-sns#71). SQS
+    queues (#652, #2079: SQS refuses aws: tags), DynamoDB tables (#1360) and IAM roles and
+    policies (#277, #1966) never carry it, and subscriptions have no tags: those are the
+    CloudFormation stack's all the same when its functions are, so one tagged resource is
+    enough to hold the whole stack back."""
+    tags = read_whole(ctx, partial(step.cloudformation_tags, ctx))
+    if tags is None or CLOUDFORMATION_STACK_TAG not in tags:
+        return None
+    return Managed(step.kind, step.name, tags[CLOUDFORMATION_STACK_TAG])
+
+
+def managed_by_cloudformation(ctx: Context, steps: Sequence[AnyStep]) -> list[Managed]:
+    """Those of the steps' resources that CloudFormation manages, read all at once."""
+    found = ctx.together(*(partial(managed_by, ctx, step) for step in steps))
+    return [managed for managed in found if managed is not None]
 
 
 def is_ours(ctx: Context, tags: dict[str, str]) -> bool:

@@ -180,6 +180,11 @@ class FunctionStep(Step[Configuration]):
         command = f"aws lambda delete-function --function-name {name}"
         return Leftover(cls.kind, name, removal(ctx, command))
 
+    def cloudformation_tags(self, ctx: Context) -> dict[str, str] | None:
+        with aws_errors(self.key, "GetFunction"):
+            found = self._get(ctx)
+        return None if found is None else found.get("Tags") or {}
+
     def plan(self, ctx: Context) -> Plan[Configuration]:
         with aws_errors(self.key, "GetFunction"):
             found = self._get(ctx)

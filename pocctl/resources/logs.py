@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.core.aws import aws_errors, delete
+from pocctl.core.aws import aws_errors, delete, none_if_absent
 from pocctl.core.config import Names
 from pocctl.core.context import Context
 from pocctl.core.reporting import Outcome
@@ -61,6 +61,10 @@ class LogGroupStep(Step[dict[str, Any]]):
         arn = log_group_arn(ctx, self.group_name)
         tags: dict[str, str] = ctx.client("logs").list_tags_for_resource(resourceArn=arn)["tags"]
         return tags
+
+    def cloudformation_tags(self, ctx: Context) -> dict[str, str] | None:
+        with aws_errors(self.key, "ListTagsForResource"):
+            return none_if_absent(lambda: self._tags(ctx))
 
     def plan(self, ctx: Context) -> Plan[dict[str, Any]]:
         with aws_errors(self.key, "DescribeLogGroups"):

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from pocctl.core.aws import aws_errors, delete, is_not_found, tag_dict, tag_list
+from pocctl.core.aws import aws_errors, delete, is_not_found, none_if_absent, tag_dict, tag_list
 from pocctl.core.context import Context
 from pocctl.core.reporting import Outcome
 from pocctl.resources.base import (
@@ -111,6 +111,12 @@ class TopicStep(Step[None]):
     @property
     def name(self) -> str:
         return self.topic_name
+
+    def cloudformation_tags(self, ctx: Context) -> dict[str, str] | None:
+        sns, arn = ctx.client("sns"), topic_arn(ctx, self.topic_name)
+        with aws_errors(self.key, "ListTagsForResource"):
+            found = none_if_absent(lambda: sns.list_tags_for_resource(ResourceArn=arn))
+        return None if found is None else tag_dict(found["Tags"])
 
     def plan(self, ctx: Context) -> Plan[None]:
         with aws_errors(self.key, "GetTopicAttributes"):
