@@ -283,3 +283,22 @@ def test_test_order_measures_the_order_and_cost_uses_it(
     assert document["profile"] == profile
     other = cost_json(runner, "--stack", "never-measured")
     assert other["profile"] == order_profile.shipped().as_json()
+
+
+def test_up_and_ls_say_what_the_stack_costs_idle(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    up = runner.invoke(cli, ["up", "--stack", "idle", "--json"])
+    assert up.exit_code == 0, up.output
+    idle = 657_000 * PRICES["sqs_request"] + 6 * PRICES["cloudwatch_alarm_month"]
+    assert json.loads(up.stdout)["idle_monthly_cost"]["usd"] == pytest.approx(idle, abs=1e-4)
+    shown = runner.invoke(cli, ["up", "--stack", "idle"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.count(f"Idle, this stack costs ${idle:.2f} a month at list price") == 1
+    listed = runner.invoke(cli, ["ls", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (found,) = [s for s in json.loads(listed.stdout)["stacks"] if s["stack"] == "idle"]
+    assert found["idle_monthly_usd"] == pytest.approx(round(idle, 2))
+    table = runner.invoke(cli, ["ls"])
+    assert "IDLE/MONTH" in table.output and f"${idle:.2f}" in table.output
