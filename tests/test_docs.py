@@ -54,7 +54,7 @@ def test_the_generator_rewrites_only_between_the_markers(tmp_path: Path) -> None
     text = readme.read_text(encoding="utf-8")
     assert text.startswith(f"# title\n\n{START}\n| command | what it does |\n")
     assert text.endswith(f"{END}\n\nafter\n")
-    usage = "pocctl test-order [--item ITEM] [--customer 12345] [--timeout 60] [--json]"
+    usage = "pocctl test-order [--item ITEM] [--customer 12345] [--timeout 60] [--measure] [--json]"
     assert f"| `{usage}` |" in text
     assert reference_main(["--check", "--readme", str(readme)]) == 0
 

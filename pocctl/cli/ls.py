@@ -24,7 +24,8 @@ def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
     its resources (each one `status` shows that is there, by kind and name: the REST API and
     the mappings too), when it was created, its order URL and a one-word health (healthy,
     failing, partial: some resources missing, roles-only: only its global IAM roles are left,
-    unknown: only its roles were found and some region could not be read). `pocctl
+    unknown: only its roles were found and some region could not be read), and what it costs a
+    month idle, at list price (`pocctl cost` tells more). `pocctl
     status --stack NAME --region REGION` tells more; `pocctl down` removes one.
 
     It says how many regions it read; -v shows each region's calls. Each resource the tagging
@@ -65,7 +66,7 @@ def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
         roles_elsewhere(term, where, elsewhere)
         return Finished(document)
     term.table(
-        [("STACK", "REGION", "HEALTH", "CREATED", "RESOURCES", "ORDER URL")]
+        [("STACK", "REGION", "HEALTH", "CREATED", "RESOURCES", "IDLE/MONTH", "ORDER URL")]
         + [
             (
                 s.stack,
@@ -73,6 +74,7 @@ def ls_command(all_regions: bool, as_json: bool, **kwargs: Any) -> Finished:
                 s.health,
                 (s.created or "-")[:19].replace("T", " "),
                 str(len(s.resources)),
+                "-" if s.idle_monthly_usd is None else f"${s.idle_monthly_usd:.2f}",
                 s.order_url or "-",
             )
             for s in stacks

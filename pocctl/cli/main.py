@@ -33,6 +33,10 @@ COMMANDS: dict[str, Registered] = {
         "pocctl.cli.config:show_config",
         "Show every setting's effective value and where it came from.",
     ),
+    "cost": Registered(
+        "pocctl.cli.cost:cost_command",
+        "Show what the stack costs a month, per service, for N orders and when idle.",
+    ),
     "demo": Registered(
         "pocctl.cli.demo:demo",
         "Run the whole pipeline offline: start an emulator, up, test-order, show the email, down.",

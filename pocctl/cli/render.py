@@ -162,7 +162,14 @@ def run_down(term: Terminal, ctx: Context, *, serial: bool = False) -> Finished:
     return Finished(document)
 
 
-def prove(term: Terminal, ctx: Context, order: dict[str, Any], timeout: float) -> SmokeResult:
+def prove(
+    term: Terminal,
+    ctx: Context,
+    order: dict[str, Any],
+    timeout: float,
+    *,
+    measure: bool = False,
+) -> SmokeResult:
     """Each hop is shown as it passes; on Ctrl-C, TestOrderInterrupted (the inbox removed)."""
     term.heading(f"Testing stack {ctx.config.stack} with one order: {json.dumps(order)}")
 
@@ -170,7 +177,7 @@ def prove(term: Terminal, ctx: Context, order: dict[str, Any], timeout: float) -
         term.hop(hop.name, hop.ok, hop.seconds, hop.detail)
 
     with term.showing_waits():
-        result = run_test_order(ctx, order, timeout=timeout, on_hop=show)
+        result = run_test_order(ctx, order, timeout=timeout, on_hop=show, measure=measure)
     for email, state in result.email_subscriptions.items():
         term.info(f"email subscription {email}: {state}")
     if not result.email_subscriptions:

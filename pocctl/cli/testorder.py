@@ -9,6 +9,7 @@ import click
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.cli.render import prove
+from pocctl.cli.ui import Terminal
 from pocctl.core.context import Context
 from pocctl.core.errors import Interrupted, PocctlError
 from pocctl.ops.smoke import (
@@ -67,8 +68,17 @@ def cleanup(result: SmokeResult) -> str:
     "of `up` making the API's role, an order SQS refuses (IAM not yet showing the role to SQS; "
     "nothing was queued) is posted again meanwhile.",
 )
+@click.option(
+    "--measure",
+    is_flag=True,
+    help="Once the order passed, measure what it cost in billed units (both functions' billed "
+    "ms from their REPORT lines, their log bytes, the stored item's size) and keep it for "
+    "`pocctl cost` on this stack.",
+)
 @json_flag("Print the result as one JSON document on stdout.")
-def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs: Any) -> Finished:
+def test_order(
+    item: str, customer: str, timeout: float, measure: bool, as_json: bool, **kwargs: Any
+) -> Finished:
     """Post an order and prove it is accepted, stored and notified.
 
     Each hop: accepted by the API, stored in DynamoDB, notified through SNS (caught on a
@@ -89,12 +99,13 @@ def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs
     Examples:
       pocctl test-order
       pocctl test-order --item "mop" --customer 42 --json
+      pocctl test-order --measure      (then `pocctl cost` uses this stack's figures)
     """
     flags = collect(kwargs)
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term, read_only=True)
     try:
-        result = prove(term, ctx, {"item": item, "customerID": customer}, timeout)
+        result = prove(term, ctx, {"item": item, "customerID": customer}, timeout, measure=measure)
     except TestOrderInterrupted as stopped:
         return interrupted(ctx, stopped.result)
     document = {**result.as_json(), "stack": ctx.config.stack, "region": ctx.config.region}
@@ -110,4 +121,21 @@ def test_order(item: str, customer: str, timeout: float, as_json: bool, **kwargs
     term.success(
         "Every hop passed: API -> queue -> Lambda-1 -> table -> stream -> Lambda-2 -> SNS."
     )
+    if measure:
+        tell_measured(term, result)
     return Finished(document)
+
+
+def tell_measured(term: Terminal, result: SmokeResult) -> None:
+    profile = result.profile
+    if profile is None:
+        term.warning(
+            "Could not measure the order: both functions' REPORT lines did not reach CloudWatch "
+            "Logs in time. Run `pocctl test-order --measure` again in a minute."
+        )
+        return
+    term.info(
+        f"Measured for `pocctl cost`: Lambda-1 {profile['writer_billed_ms']:g} ms and Lambda-2 "
+        f"{profile['notifier_billed_ms']:g} ms billed, {profile['log_bytes']:,} log bytes, "
+        f"an item of {profile['item_bytes']:,} bytes ({profile['write_units']} WRU)."
+    )

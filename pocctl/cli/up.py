@@ -24,6 +24,7 @@ from pocctl.cli.render import run_up
 from pocctl.cli.ui import Terminal
 from pocctl.core.context import Context
 from pocctl.core.errors import PocctlError
+from pocctl.ops.cost import idle_month, idle_summary
 from pocctl.ops.watch import Update, outside, watch
 from pocctl.pipeline.stack import build_steps
 from pocctl.resources.functions import FunctionStep
@@ -123,6 +124,7 @@ def up(
         resend_confirmation=resend_confirmation,
     )
     if not dry_run and finished.failure is None:
+        finished = with_idle_cost(term, ctx, finished)
         for line in remember(stack.given):
             term.info(line)
     if not watch or finished.failure is not None:
@@ -130,6 +132,23 @@ def up(
     updates = watch_handlers(term, ctx)  # until Ctrl-C: exit 130, as any interrupted command
     document = {**finished.document, "watch": [u.as_json() for u in updates]}
     return Finished(document, stopped_by_user())
+
+
+def with_idle_cost(term: Terminal, ctx: Context, finished: Finished) -> Finished:
+    """`up`'s line on what the stack costs a month with no order coming (`pocctl cost`)."""
+    idle = idle_month(ctx.config.region)
+    if idle is None:
+        return finished
+    term.info(idle_summary(idle))
+    document = {
+        **finished.document,
+        "idle_monthly_cost": {
+            "usd": round(idle.idle_total, 4),
+            "usd_after_free_tier": round(idle.idle_after_free_tier, 4),
+            "lines": [line.as_json() for line in idle.idle_lines],
+        },
+    }
+    return Finished(document, finished.failure)
 
 
 def refuse_to_replace_code(stack: Stack) -> None:

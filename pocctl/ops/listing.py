@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pocctl.core.aws import error_code
 from pocctl.core.config import TAG_KEY
 from pocctl.core.context import Context
+from pocctl.ops.cost import idle_month
 from pocctl.ops.health import DRIFTED, MISSING, PRESENT, check
 from pocctl.ops.sweep import Kinds, kinds_of, still_there
 from pocctl.pipeline.stack import build_steps
@@ -39,6 +40,9 @@ class FoundStack:
     order_url: str | None = None
     health: str = "unknown"  # healthy | failing | partial | roles-only | unknown
     problems: list[str] = field(default_factory=list)
+    # What it costs a month with no order coming, at list price (None: no prices for its region,
+    # or only its global IAM roles are left, which cost nothing).
+    idle_monthly_usd: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,6 +199,9 @@ def find_stacks(ctx: Context, regions: list[str], *, every_region: bool = False)
     for found in stacks:
         if found.region == GLOBAL:
             found.problems = [roles_alone(found.stack, sorted(errors))]
+        else:
+            idle = idle_month(found.region)
+            found.idle_monthly_usd = None if idle is None else round(idle.idle_total, 2)
     unreadable = {region: _reason(exc) for region, exc in sorted(errors.items())}
     return Listing(sorted(stacks, key=lambda s: (s.region, s.stack)), elsewhere, unreadable)
 

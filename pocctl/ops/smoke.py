@@ -10,6 +10,7 @@ last error.
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,6 +29,7 @@ from pocctl.core.errors import PocctlError, StepError
 from pocctl.core.reporting import Why
 from pocctl.core.retry import Again, Policy, keep_trying
 from pocctl.ops.logs import LATE_LOG_WAIT_SECONDS
+from pocctl.ops.order_profile import keep, measure_order
 from pocctl.pipeline.stack import read_outputs
 from pocctl.resources.base import is_ours
 from pocctl.resources.iam import role_age_now
@@ -66,6 +68,8 @@ class SmokeResult:
     # When the order was posted (ms since the epoch, as log events are stamped): only errors
     # logged since then are this order's.
     posted_ms: int | None = None
+    # What the order cost in billed units (`--measure`), for `pocctl cost`.
+    profile: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -78,6 +82,8 @@ class SmokeResult:
     def as_json(self) -> dict[str, Any]:
         document = asdict(self)
         del document["posted_ms"]
+        if self.profile is None:
+            del document["profile"]
         return {"ok": self.ok, **document}
 
 
@@ -356,13 +362,18 @@ def run_test_order(
     timeout: float = 60.0,
     post: Post = http_post,
     on_hop: Callable[[Hop], None] = lambda hop: None,
+    measure: bool = False,
 ) -> SmokeResult:
     """One order through every hop; `on_hop` is told each hop as it passes (or fails). A hop
     that can no longer pass (its mapping disabled, the order dead-lettered) fails at once.
-    Ctrl-C raises TestOrderInterrupted with the hops so far."""
+    With `measure`, an order that passed is measured (`order_profile.measure_order`) and its
+    profile kept for `pocctl cost`. Ctrl-C raises TestOrderInterrupted with the hops so far."""
     result = SmokeResult(dict(order or DEFAULT_ORDER))
     try:
-        return _run(ctx, result, timeout, post, on_hop)
+        _run(ctx, result, timeout, post, on_hop)
+        if measure and result.ok and result.order_id and result.posted_ms is not None:
+            result.profile = measured(ctx, result.order_id, result.posted_ms)
+        return result
     except KeyboardInterrupt as exc:
         if isinstance(exc, TestOrderInterrupted):
             raise
@@ -473,6 +484,22 @@ def _run(
 
 
 CLOCK_SLACK = 1.0
+
+
+def measured(ctx: Context, order_id: str, since_ms: int) -> dict[str, Any] | None:
+    """The order's profile, kept for `pocctl cost` on this stack (None: its lines came late)."""
+    config = ctx.config
+    local = config.endpoint_url is not None and LOCAL_ENDPOINT.match(config.endpoint_url)
+    where = "pocctl local" if local else f"AWS {config.region}"
+    when = datetime.now(UTC).strftime("%Y-%m-%d")
+    profile = measure_order(ctx, order_id, since_ms, read_outputs(ctx)["table"], where, when)
+    if profile is None:
+        return None
+    keep(config.region, config.stack, profile)
+    return profile.as_json()
+
+
+LOCAL_ENDPOINT = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?/?$")
 
 
 # -- whether a hop can still pass --------------------------------------------------------------

@@ -1,0 +1,167 @@
+"""`pocctl cost`: what the stack costs a month, per service, for N orders and when idle."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from pocctl.cli.document import Finished, json_flag
+from pocctl.cli.options import aws_options, collect, make_session, resolve_settings, terminal
+from pocctl.cli.ui import Terminal
+from pocctl.core.config import Tuning
+from pocctl.ops import order_profile, prices
+from pocctl.ops.cost import DEFAULT_ALARMS, Estimate, Line, StackShape, estimate
+
+TUNING = Tuning()
+
+
+@click.command("cost")
+@aws_options
+@click.option(
+    "--orders-per-month",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Orders a month to price.",
+)
+@click.option(
+    "--memory",
+    type=click.IntRange(min=128, max=10_240),
+    help="MB of memory for each function. [env: POCCTL_MEMORY; default: pocctl.toml, 128]",
+)
+@click.option(
+    "--log-retention-days",
+    type=click.IntRange(min=1, max=3653),
+    default=TUNING.log_retention_days,
+    show_default=True,
+    help="Days the functions' log groups keep their lines.",
+)
+@click.option(
+    "--alarms/--no-alarms",
+    default=True,
+    show_default=True,
+    help=f"Price the {DEFAULT_ALARMS} standard CloudWatch alarms `up` makes.",
+)
+@click.option(
+    "--refresh-prices",
+    is_flag=True,
+    help="Read the region's prices from AWS's Price List API first (needs credentials allowed "
+    "pricing:GetProducts) and keep them for the next runs.",
+)
+@json_flag()
+def cost_command(
+    orders_per_month: int,
+    memory: int | None,
+    log_retention_days: int,
+    alarms: bool,
+    refresh_prices: bool,
+    as_json: bool,
+    **kwargs: Any,
+) -> Finished:
+    """Show what the stack costs a month, per service, for N orders and when idle.
+
+    Each line is a quantity a month times a price. Per order: 1 API request; 3 SQS requests
+    (the API's send, the mapping's receive and delete); 2 Lambda invocations and their billed
+    milliseconds at the functions' memory; 2 DynamoDB writes (the row, then its notified mark)
+    in 1 KB write units and 1 consistent read; 1 SNS publish and 1 email a subscriber; the log
+    bytes both functions write. The billed milliseconds, log bytes and item size are measured:
+    by `pocctl test-order --measure` on this stack (kept on this machine), else the profile
+    shipped with pocctl, measured through `pocctl local` (its date and place are printed).
+
+    Idle, with no order coming: the order queue's mapping long-polls it (5 pollers, one
+    ReceiveMessage each 20 s, billed as SQS requests), and the alarms bill by the month. The REST
+    API, Lambda and the DynamoDB stream's reads by Lambda cost nothing idle.
+
+    Prices are a table shipped with pocctl (region, date and source of each); --refresh-prices
+    reads the region's from AWS. The always-free tiers are shown beside the list price, not
+    taken off it: they are the account's, shared with all it runs in the region.
+
+    \b
+    Examples:
+      pocctl cost
+      pocctl cost --orders-per-month 100000 --memory 256
+      pocctl cost --no-alarms --json | jq .idle.total
+      pocctl cost --region eu-west-1 --refresh-prices
+    """
+    flags = collect(kwargs, memory=memory)
+    term = terminal(flags, as_json=as_json)
+    settings = resolve_settings(flags)
+    config = settings.config()
+    if refresh_prices:
+        session = make_session(config.profile)
+        with term.busy(f"Reading {config.region}'s prices from AWS's Price List API ..."):
+            table = prices.refresh(session, config.region, time.strftime("%Y-%m-%d"))
+    else:
+        table = prices.load(config.region)
+    profile = order_profile.for_stack(config.region, config.stack)
+    shape = StackShape(
+        memory_mb=config.tuning.memory_mb,
+        log_retention_days=log_retention_days,
+        alarms=DEFAULT_ALARMS if alarms else 0,
+    )
+    found = estimate(table, profile, shape, orders_per_month)
+    if not as_json:
+        show(term, found, table)
+    return Finished({**found.as_json(), "prices": table.as_json(), "stack": config.stack})
+
+
+def money(amount: float) -> str:
+    return f"${amount:,.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+
+
+def rows(lines: list[Line]) -> list[tuple[str, ...]]:
+    return [
+        (
+            line.service,
+            line.item,
+            f"{amount(line.quantity)} {line.unit}",
+            each(line.unit_price),
+            money(line.cost),
+            amount(line.free_tier) if line.free_tier else "-",
+            money(line.cost_after_free_tier),
+        )
+        for line in lines
+    ]
+
+
+def amount(quantity: float) -> str:
+    return f"{quantity:,.0f}" if quantity >= 100 else f"{quantity:.4g}"
+
+
+def each(price: float) -> str:
+    """A unit price as AWS's pages say it: per million when it is a fraction of a cent."""
+    return f"${price * 1e6:,.4g} per 1M" if price < 0.001 else f"${price:,.4g}"
+
+
+HEADER = ("SERVICE", "WHAT", "A MONTH", "PRICE", "LIST PRICE", "FREE TIER", "AFTER FREE")
+
+
+def show(term: Terminal, found: Estimate, table: prices.PriceTable) -> None:
+    profile = found.profile
+    term.heading(
+        f"Stack cost in {found.region} for {found.orders_per_month:,} orders a month "
+        f"(memory {found.shape.memory_mb} MB, logs kept {found.shape.log_retention_days} days, "
+        f"{found.shape.alarms} alarms)"
+    )
+    term.table([HEADER, *rows(found.lines)])
+    term.success(
+        f"Total: {money(found.total)} a month at list price; "
+        f"{money(found.total_after_free_tier)} if the free tier covers it."
+    )
+    term.heading("Idle (no order all month)")
+    term.table([HEADER, *rows(found.idle_lines)])
+    term.info(
+        f"Idle: {money(found.idle_total)} a month at list price; "
+        f"{money(found.idle_after_free_tier)} if the free tier covers it."
+    )
+    term.info(
+        f"Per order: Lambda-1 {profile.writer_billed_ms:g} ms and Lambda-2 "
+        f"{profile.notifier_billed_ms:g} ms billed, {profile.log_bytes:,} log bytes, an item of "
+        f"{profile.item_bytes:,} bytes; measured in {profile.measured_where} on "
+        f"{profile.measured_when}."
+    )
+    term.info(f"Prices: {table.name}, {table.date}, {table.origin}.")
+    for note in found.notes:
+        term.note(note)

@@ -1,0 +1,304 @@
+"""`pocctl cost`: the month's figures checked against a hand computation, the free tier, the
+alarms, bad input, the Price List API (botocore's Stubber), and the profile `test-order
+--measure` records through `pocctl local`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from click.testing import CliRunner, Result
+
+from pocctl.cli import cli
+from pocctl.cli.options import Runtime
+from pocctl.local.emulator import Emulator
+from pocctl.ops import order_profile
+from pocctl.ops.order_profile import OrderProfile, billed_ms, item_size
+from pocctl.ops.prices import QUERIES
+
+from .emulated import up_local
+
+PRICES = json.loads(
+    (Path(__file__).parent.parent / "pocctl" / "ops" / "prices.json").read_text("utf-8")
+)["regions"]["us-east-1"]["prices"]
+
+# A measured profile in round numbers, as `test-order --measure` keeps it for stack POC.
+PROFILE = OrderProfile(
+    writer_billed_ms=100,
+    notifier_billed_ms=50,
+    log_bytes=1000,
+    item_bytes=1500,  # 2 WRU a write
+    measured_where="AWS us-east-1",
+    measured_when="2026-12-01",
+    how="by hand, for the test",
+)
+
+
+@pytest.fixture(autouse=True)
+def own_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Measured profiles and refreshed prices go to this test's own cache."""
+    monkeypatch.setenv("POCCTL_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def cost(runner: CliRunner, *args: str, **kwargs: Any) -> Result:
+    return runner.invoke(cli, ["cost", *args], **kwargs)
+
+
+def cost_json(runner: CliRunner, *args: str) -> dict[str, Any]:
+    result = cost(runner, *args, "--json")
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def by_item(document: dict[str, Any], part: str = "monthly") -> dict[str, dict[str, Any]]:
+    return {line["item"]: line for line in document[part]["lines"]}
+
+
+def test_figures_match_a_hand_computation(runner: CliRunner) -> None:
+    order_profile.keep("us-east-1", "POC", PROFILE)
+    document = cost_json(runner, "--orders-per-month", "100000", "--memory", "256")
+    n = 100_000
+    gib = 1024**3
+    # Step by step, from prices.json's us-east-1 numbers and the profile above:
+    api = n * 1 * PRICES["apigateway_rest_request"]  # 100,000 requests x $3.50/M = $0.35
+    sqs_orders = n * 3 * PRICES["sqs_request"]  # send, receive, delete: 300,000 x $0.40/M
+    polls = 5 * (3600 / 20) * 730  # 5 pollers, a 20 s long poll each, 730 h = 657,000 requests
+    sqs_polls = polls * PRICES["sqs_request"]  # $0.2628
+    invocations = n * 2 * PRICES["lambda_request"]  # 200,000 x $0.20/M = $0.04
+    gb_seconds = n * (0.100 + 0.050) * (256 / 1024)  # 3,750 GB-s
+    compute = gb_seconds * PRICES["lambda_gb_second"]  # $0.0625
+    writes = n * 2 * 2 * PRICES["dynamodb_write_request_unit"]  # 2 writes of 2 WRU: $0.25
+    reads = n * 1 * PRICES["dynamodb_read_request_unit"]  # $0.0125
+    stored_gb = n * (1500 + 100) / gib  # 100 bytes of overhead an item: 0.149 GB
+    storage = stored_gb * PRICES["dynamodb_storage_gb_month"]
+    publishes = n * PRICES["sns_publish"]  # $0.05
+    emails = n * PRICES["sns_email"]  # $2.00
+    alarms = 6 * PRICES["cloudwatch_alarm_month"]  # $0.60
+    ingested_gb = n * 1000 / gib
+    ingestion = ingested_gb * PRICES["logs_ingested_gb"]
+    kept = ingested_gb * (14 / (730 / 24)) * PRICES["logs_stored_gb_month"]  # 14 of 30.4 days
+    total = (
+        api + sqs_orders + sqs_polls + invocations + compute + writes + reads + storage
+        + publishes + emails + alarms + ingestion + kept
+    )  # fmt: skip
+    assert total == pytest.approx(3.8329, abs=1e-4)
+    lines = by_item(document)
+    assert lines["REST requests"]["cost"] == pytest.approx(api)
+    assert lines["the mapping's long polls of the order queue"]["quantity"] == 657_000
+    assert lines["compute at 256 MB"]["quantity"] == pytest.approx(gb_seconds)
+    assert lines["compute at 256 MB"]["cost"] == pytest.approx(compute, abs=1e-6)
+    assert lines["writes (4 WRU an order)"]["cost"] == pytest.approx(writes)
+    assert lines["emails (1 subscriber(s))"]["cost"] == pytest.approx(emails)
+    assert document["monthly"]["total"] == pytest.approx(total, abs=1e-5)
+    assert document["monthly"]["per_service"]["SQS"] == pytest.approx(sqs_orders + sqs_polls)
+    # The free tier: SQS's first 1M requests cover the 957,000; Lambda's its requests and
+    # compute; 1,000 of the emails; the 6 alarms (10 free); the log ingestion (5 GB). Neither
+    # the REST API nor DynamoDB's on-demand requests have an always-free tier.
+    after = api + writes + reads + (n - 1000) * PRICES["sns_email"] + kept
+    assert document["monthly"]["total_after_free_tier"] == pytest.approx(after, abs=1e-5)
+    assert document["profile"]["measured_where"] == "AWS us-east-1"
+    # Idle: the mapping's polls and the alarms, nothing else.
+    assert document["idle"]["total"] == pytest.approx(sqs_polls + alarms, abs=1e-6)
+    assert set(by_item(document, "idle")) == {
+        "the mapping's long polls of the order queue",
+        "6 standard alarms",
+    }
+
+
+def test_the_free_tier_counts_once_across_lines_of_one_price(runner: CliRunner) -> None:
+    order_profile.keep("us-east-1", "POC", PROFILE)
+    document = cost_json(runner, "--orders-per-month", "200000")
+    lines = by_item(document)
+    orders, polls = (
+        lines["order queue requests (send, receive, delete)"],
+        lines["the mapping's long polls of the order queue"],
+    )
+    assert orders["free_tier"] + polls["free_tier"] == 1_000_000
+    paid = (600_000 + 657_000 - 1_000_000) * PRICES["sqs_request"]
+    assert orders["cost_after_free_tier"] + polls["cost_after_free_tier"] == pytest.approx(paid)
+
+
+def test_alarms_off_takes_their_price_off_the_month_and_the_idle_month(
+    runner: CliRunner,
+) -> None:
+    on = cost_json(runner)
+    off = cost_json(runner, "--no-alarms")
+    alarms = 6 * PRICES["cloudwatch_alarm_month"]
+    assert on["monthly"]["total"] - off["monthly"]["total"] == pytest.approx(alarms)
+    assert on["idle"]["total"] - off["idle"]["total"] == pytest.approx(alarms)
+    assert off["settings"]["alarms"] == 0
+
+
+def test_shipped_profile_says_where_and_when_it_was_measured(runner: CliRunner) -> None:
+    result = cost(runner)
+    assert result.exit_code == 0, result.output
+    shipped = order_profile.shipped()
+    assert shipped.measured_where == "pocctl local" and shipped.measured_when
+    assert f"measured in pocctl local on {shipped.measured_when}" in result.output
+    assert "Total: $" in result.output and "Idle: $" in result.output
+    assert "Prices: US East (N. Virginia)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--orders-per-month", "-1"], 2, "-1 is not in the range x>=0"),
+        (["--memory", "64"], 2, "64 is not in the range 128<=x<=10240"),
+        (
+            ["--region", "eu-west-3"],
+            2,
+            "No prices for region 'eu-west-3': pocctl knows us-east-1. Read them from AWS "
+            "with `pocctl cost --region eu-west-3 --refresh-prices`",
+        ),
+    ],
+)
+def test_bad_input_is_an_error_that_says_what_to_do(
+    runner: CliRunner, args: list[str], code: int, message: str
+) -> None:
+    result = cost(runner, *args)
+    assert result.exit_code == code
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+# -- the Price List API ------------------------------------------------------------------------
+
+
+def product(usagetype: str, *rates: tuple[str, str]) -> str:
+    """One GetProducts entry (a JSON string), with its tiers as (beginRange, USD)."""
+    dimensions = {
+        f"SKU.TERM.{i}": {"beginRange": begin, "pricePerUnit": {"USD": usd}}
+        for i, (begin, usd) in enumerate(rates)
+    }
+    return json.dumps(
+        {
+            "product": {"attributes": {"usagetype": usagetype}},
+            "terms": {"OnDemand": {"SKU.TERM": {"priceDimensions": dimensions}}},
+        }
+    )
+
+
+class StubbedSession:
+    """What the command's session factory hands out: a pricing client behind a Stubber."""
+
+    region_name = "eu-west-3"
+
+    def __init__(self, client: Any) -> None:
+        self.pricing = client
+
+    def client(self, name: str, region_name: str | None = None) -> Any:
+        assert (name, region_name) == ("pricing", "us-east-1")  # the Price List's endpoint
+        return self.pricing
+
+    def get_credentials(self) -> Any:
+        return object()
+
+
+def pricing_stubbed() -> tuple[Any, Stubber]:
+    client = boto3.client("pricing", region_name="us-east-1")
+    return client, Stubber(client)
+
+
+def test_refresh_prices_reads_the_price_list_and_keeps_it(
+    runner: CliRunner, own_cache: Path
+) -> None:
+    client, stub = pricing_stubbed()
+    for key, (service, filters) in QUERIES.items():
+        usagetype = "EU-" + filters.get("usagetype", "Thing")
+        # A free first tier and a paid one: the paid one's price is taken, doubled here.
+        rates = (("0", "0.0000000000"), ("1", str(PRICES[key] * 2)))
+        asked = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-west-3"}] + [
+            {"Type": "TERM_MATCH", "Field": name, "Value": value}
+            for name, value in filters.items()
+            if name != "usagetype"
+        ]
+        stub.add_response(
+            "get_products",
+            {"PriceList": [product(usagetype, *rates)], "FormatVersion": "aws_v1"},
+            {"ServiceCode": service, "Filters": asked},
+        )
+    world = Runtime(session=lambda **_: StubbedSession(client))
+    with stub:
+        document = cost_json_with(runner, world, "--region", "eu-west-3", "--refresh-prices")
+        stub.assert_no_pending_responses()
+    assert document["prices"]["prices"]["sqs_request"] == pytest.approx(PRICES["sqs_request"] * 2)
+    assert document["prices"]["origin"].startswith("AWS Price List API, refreshed")
+    assert (own_cache / "prices" / "eu-west-3.json").is_file()
+    again = cost(runner, "--region", "eu-west-3")  # kept: no refresh needed
+    assert again.exit_code == 0, again.output
+
+
+def cost_json_with(runner: CliRunner, world: Runtime, *args: str) -> dict[str, Any]:
+    result = runner.invoke(cli, ["cost", *args, "--json"], obj=world)
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def test_refresh_prices_refused_says_what_is_missing(runner: CliRunner) -> None:
+    client, stub = pricing_stubbed()
+    stub.add_client_error(
+        "get_products",
+        service_error_code="AccessDeniedException",
+        service_message="User is not authorized to perform: pricing:GetProducts",
+    )
+    world = Runtime(session=lambda **_: StubbedSession(client))
+    with stub:
+        result = runner.invoke(cli, ["cost", "--refresh-prices"], obj=world)
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "AWS refused to read prices (AccessDeniedException)" in said
+    assert "pricing:GetProducts" in said and "without --refresh-prices" in said
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+def test_billed_ms_and_item_size_as_aws_counts_them() -> None:
+    aws = "REPORT RequestId: r\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB"
+    assert billed_ms(aws) == 13
+    assert billed_ms("REPORT RequestId: r\tDuration: 5.01 ms\tMemory Size: 128 MB") == 6
+    # "orderID" (7) + 3 bytes, "n" (1) + 123 as a number (2 digits' pairs + 1 = 3)
+    assert item_size({"orderID": {"S": "abc"}, "n": {"N": "123"}}) == 7 + 3 + 1 + 3
+
+
+def test_test_order_measures_the_order_and_cost_uses_it(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
+) -> None:
+    up_local(emulator, "measured", email="cost@example.com")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    result = runner.invoke(cli, ["test-order", "--stack", "measured", "--measure", "--json"])
+    assert result.exit_code == 0, result.output
+    profile = json.loads(result.stdout)["profile"]
+    assert profile["measured_where"] == "pocctl local"
+    assert profile["writer_billed_ms"] >= 1 and profile["notifier_billed_ms"] >= 1
+    assert profile["item_bytes"] > len("orderID") and profile["log_bytes"] > 0
+    document = cost_json(runner, "--stack", "measured")
+    assert document["profile"] == profile
+    other = cost_json(runner, "--stack", "never-measured")
+    assert other["profile"] == order_profile.shipped().as_json()
+
+
+def test_up_and_ls_say_what_the_stack_costs_idle(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    up = runner.invoke(cli, ["up", "--stack", "idle", "--json"])
+    assert up.exit_code == 0, up.output
+    idle = 657_000 * PRICES["sqs_request"] + 6 * PRICES["cloudwatch_alarm_month"]
+    assert json.loads(up.stdout)["idle_monthly_cost"]["usd"] == pytest.approx(idle, abs=1e-4)
+    shown = runner.invoke(cli, ["up", "--stack", "idle"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.count(f"Idle, this stack costs ${idle:.2f} a month at list price") == 1
+    listed = runner.invoke(cli, ["ls", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (found,) = [s for s in json.loads(listed.stdout)["stacks"] if s["stack"] == "idle"]
+    assert found["idle_monthly_usd"] == pytest.approx(round(idle, 2))
+    table = runner.invoke(cli, ["ls"])
+    assert "IDLE/MONTH" in table.output and f"${idle:.2f}" in table.output
