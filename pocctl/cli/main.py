@@ -47,6 +47,12 @@ COMMANDS: dict[str, Registered] = {
         "pocctl.cli.down:down",
         "Delete every resource of the stack, then sweep the region to confirm nothing is left.",
     ),
+    "export": Registered(
+        "pocctl.cli.export:export_command",
+        "Write the stack `up` would build as a CloudFormation or SAM template, with the "
+        "functions' code beside it, for a platform team or a CI pipeline to deploy with the "
+        "standard tools.",
+    ),
     "init": Registered(
         "pocctl.cli.config:init",
         "Write a commented pocctl.toml in this directory; with --handlers, also your own copy "

@@ -90,6 +90,34 @@ def aws_options(command: F) -> F:
     return command
 
 
+def stack_options(command: F) -> F:
+    """--email, --stage, --rate-limit and --burst-limit: what the stack is built with, beside
+    the code (`up`, and `export`, which writes what `up` would build)."""
+    decorators = [
+        click.option(
+            "--email",
+            help="Send order notifications to this address (SNS asks it to confirm). "
+            "[env: POCCTL_EMAIL]",
+        ),
+        click.option("--stage", help="API Gateway stage name. [env: POCCTL_STAGE; default: prod]"),
+        click.option(
+            "--rate-limit",
+            type=click.FloatRange(min=0.1, max=10_000),
+            help="Requests per second the public API accepts (stage throttling): your cost "
+            "ceiling. [env: POCCTL_RATE_LIMIT; default: 10]",
+        ),
+        click.option(
+            "--burst-limit",
+            type=click.IntRange(min=1, max=5_000),
+            help="Requests the API accepts at once above the rate. "
+            "[env: POCCTL_BURST_LIMIT; default: 20]",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
 def handlers_option(command: F) -> F:
     """--handlers DIR: deploy the code in DIR instead of pocctl's built-in handlers."""
     option: Callable[[F], F] = click.option(

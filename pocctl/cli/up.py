@@ -16,6 +16,7 @@ from pocctl.cli.options import (
     env_option,
     handlers_option,
     open_stack,
+    stack_options,
     terminal,
 )
 from pocctl.cli.remember import remember
@@ -30,22 +31,7 @@ from pocctl.resources.functions import FunctionStep
 
 @click.command()
 @aws_options
-@click.option(
-    "--email",
-    help="Send order notifications to this address (SNS asks it to confirm). [env: POCCTL_EMAIL]",
-)
-@click.option("--stage", help="API Gateway stage name. [env: POCCTL_STAGE; default: prod]")
-@click.option(
-    "--rate-limit",
-    type=click.FloatRange(min=0.1, max=10_000),
-    help="Requests per second the public API accepts (stage throttling): your cost ceiling. "
-    "[env: POCCTL_RATE_LIMIT; default: 10]",
-)
-@click.option(
-    "--burst-limit",
-    type=click.IntRange(min=1, max=5_000),
-    help="Requests the API accepts at once above the rate. [env: POCCTL_BURST_LIMIT; default: 20]",
-)
+@stack_options
 @click.option(
     "--resend-confirmation",
     is_flag=True,

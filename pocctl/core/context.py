@@ -303,6 +303,10 @@ class Context:
                 return str(partition["dnsSuffix"])
         return "amazonaws.com"
 
+    @property
+    def region(self) -> str:
+        return self.config.region
+
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
-        region = self.config.region if regional else ""
+        region = self.region if regional else ""
         return str(Arn(self.partition, service, region, self.account_id, resource))

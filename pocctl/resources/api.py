@@ -27,6 +27,14 @@ from pocctl.resources.base import (
     is_ours,
     removal,
 )
+from pocctl.resources.cloudformation import (
+    Resources,
+    attribute,
+    cfn_resource,
+    logical_id,
+    ref,
+    tag_entries,
+)
 from pocctl.resources.recorded import RecordDiffers, api_tags, record_differs
 
 RESOURCE_PATH = "/order"
@@ -111,8 +119,23 @@ def invoke_url(ctx: Context, api_id: str, stage: str | None = None) -> str:
         # moto's server (and pocctl local) serve deployed APIs under this path.
         base = ctx.config.endpoint_url.rstrip("/")
         return f"{base}/restapis/{api_id}/{stage}/_user_request_{RESOURCE_PATH}"
-    host = f"{api_id}.execute-api.{ctx.config.region}.{ctx.dns_suffix}"
+    host = f"{api_id}.execute-api.{ctx.region}.{ctx.dns_suffix}"
     return f"https://{host}/{stage}{RESOURCE_PATH}"
+
+
+def api_description(ctx: Context) -> str:
+    return f"pocctl stack {ctx.config.stack}: POST {RESOURCE_PATH} -> SQS"
+
+
+def throttle(ctx: Context) -> tuple[float, int]:
+    """The stage's throttle: (requests per second, burst), as API Gateway reads them back."""
+    tuning = ctx.config.tuning
+    return float(tuning.throttle_rate), tuning.throttle_burst
+
+
+def stage_tags(ctx: Context) -> dict[str, str]:
+    """The stack's tag, the stage's own name (`made_by_pocctl`) and the deploy's record."""
+    return {**ctx.config.tags, STAGE_TAG: ctx.config.stage, **api_tags(ctx.config)}
 
 
 def apis_named(ctx: Context, api_name: str) -> list[dict[str, Any]]:
@@ -129,7 +152,7 @@ def find_api(ctx: Context, api_name: str) -> dict[str, Any] | None:
 
 def stage_arn(ctx: Context, api_id: str, stage: str) -> str:
     path = f"/restapis/{api_id}/stages/{stage}"
-    return str(Arn(ctx.partition, "apigateway", ctx.config.region, "", path))
+    return str(Arn(ctx.partition, "apigateway", ctx.region, "", path))
 
 
 def made_by_pocctl(ctx: Context, stage: dict[str, Any]) -> bool:
@@ -275,7 +298,7 @@ class ApiStep(Step[ApiState]):
 
     # -- what should be there -------------------------------------------------------------
     def desired_integration(self, ctx: Context) -> dict[str, Any]:
-        region = ctx.config.region
+        region = ctx.region
         return {
             "type": "AWS",
             "httpMethod": "POST",
@@ -368,9 +391,8 @@ class ApiStep(Step[ApiState]):
         if state.stage is None:
             return [Missing(f"stage {ctx.config.stage} missing")]
         settings = (state.stage.get("methodSettings") or {}).get("*/*", {})
-        tuning = ctx.config.tuning
         now = (settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit"))
-        want = (float(tuning.throttle_rate), tuning.throttle_burst)
+        want = throttle(ctx)
         ours = not tags or made_by_pocctl(ctx, state.stage)
         untagged = [] if ours else [StageUntagged(ctx.config.stage)]
         return diff("throttling (rate, burst)", now, want) + untagged
@@ -450,7 +472,7 @@ class ApiStep(Step[ApiState]):
             with aws_errors(self.key, "CreateRestApi"):
                 api = ag.create_rest_api(
                     name=self.api_name,
-                    description=f"pocctl stack {ctx.config.stack}: POST {RESOURCE_PATH} -> SQS",
+                    description=api_description(ctx),
                     endpointConfiguration={"types": ["REGIONAL"]},
                     tags=ctx.config.tags,
                 )
@@ -480,7 +502,7 @@ class ApiStep(Step[ApiState]):
                 raise
             state.stage = None  # a new stage starts without our throttling
         if state.stage is None or self._stage_differences(ctx, state, tags=False):
-            tuning = ctx.config.tuning
+            rate, burst = throttle(ctx)
             with aws_errors(self.key, "UpdateStage"):
                 ag.update_stage(
                     restApiId=api_id,
@@ -489,12 +511,12 @@ class ApiStep(Step[ApiState]):
                         {
                             "op": "replace",
                             "path": "/*/*/throttling/rateLimit",
-                            "value": str(float(tuning.throttle_rate)),
+                            "value": str(rate),
                         },
                         {
                             "op": "replace",
                             "path": "/*/*/throttling/burstLimit",
-                            "value": str(tuning.throttle_burst),
+                            "value": str(burst),
                         },
                     ],
                 )
@@ -503,10 +525,7 @@ class ApiStep(Step[ApiState]):
         if deployed or plan.has(StageUntagged) or plan.has(RecordDiffers):
             arn = stage_arn(ctx, api_id, ctx.config.stage)
             with aws_errors(self.key, "TagResource"):
-                ag.tag_resource(
-                    resourceArn=arn,
-                    tags={**ctx.config.tags, STAGE_TAG: ctx.config.stage, **api_tags(ctx.config)},
-                )
+                ag.tag_resource(resourceArn=arn, tags=stage_tags(ctx))
             if REPLACED_TAG in ((state.stage or {}).get("tags") or {}):
                 with aws_errors(self.key, "UntagResource"):
                     ag.untag_resource(resourceArn=arn, tagKeys=[REPLACED_TAG])
@@ -633,6 +652,111 @@ class ApiStep(Step[ApiState]):
             method_response(status)()
         for status in responses:
             integration_response(status)()
+
+    def template(self, ctx: Context) -> Resources:
+        """The API as `apply` writes it: the REST API, its model, validator, bad-request
+        response, /order resource and POST method (integration, method and integration
+        responses), a deployment, and the stage with its throttle and record."""
+        api = ref(self.key)
+        integration = self.desired_integration(ctx)
+        integration["integrationHttpMethod"] = integration.pop("httpMethod")
+        integration_properties = {name[:1].upper() + name[1:]: v for name, v in integration.items()}
+        integration_properties["IntegrationResponses"] = [
+            {"StatusCode": status, "ResponseTemplates": {JSON: template}}
+            | ({"SelectionPattern": pattern} if pattern else {})
+            for status, (pattern, template) in self.desired_integration_responses().items()
+        ]
+        rate, burst = throttle(ctx)
+        parts: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+            "": (
+                "AWS::ApiGateway::RestApi",
+                {
+                    "Name": self.api_name,
+                    "Description": api_description(ctx),
+                    "EndpointConfiguration": {"Types": ["REGIONAL"]},
+                    "Tags": tag_entries(ctx.config.tags),
+                },
+                (),
+            ),
+            "model": (
+                "AWS::ApiGateway::Model",
+                {"RestApiId": api, "Name": MODEL_NAME, "ContentType": JSON, "Schema": ORDER_SCHEMA},
+                (),
+            ),
+            "validator": (
+                "AWS::ApiGateway::RequestValidator",
+                {
+                    "RestApiId": api,
+                    "Name": VALIDATOR_NAME,
+                    "ValidateRequestBody": True,
+                    "ValidateRequestParameters": False,
+                },
+                (),
+            ),
+            "bad-body": (
+                "AWS::ApiGateway::GatewayResponse",
+                {
+                    "RestApiId": api,
+                    "ResponseType": "BAD_REQUEST_BODY",
+                    "StatusCode": "400",
+                    "ResponseTemplates": {JSON: BAD_BODY_TEMPLATE},
+                },
+                (),
+            ),
+            "resource": (
+                "AWS::ApiGateway::Resource",
+                {
+                    "RestApiId": api,
+                    "ParentId": attribute(self.key, "RootResourceId"),
+                    "PathPart": RESOURCE_PATH.strip("/"),
+                },
+                (),
+            ),
+            "method": (
+                "AWS::ApiGateway::Method",
+                {
+                    "RestApiId": api,
+                    "ResourceId": ref(self.key, "resource"),
+                    "HttpMethod": "POST",
+                    "AuthorizationType": "NONE",
+                    "RequestValidatorId": ref(self.key, "validator"),
+                    "RequestModels": {JSON: MODEL_NAME},
+                    "Integration": integration_properties,
+                    "MethodResponses": [{"StatusCode": status} for status in METHOD_RESPONSES],
+                },
+                # The model is named, not referenced, and the role only in an ARN.
+                (logical_id(self.key, "model"),),
+            ),
+            # A deployment takes the API as it is when made: after the method and the response.
+            "deployment": (
+                "AWS::ApiGateway::Deployment",
+                {"RestApiId": api, "Description": DEPLOYMENT_DESCRIPTION},
+                (logical_id(self.key, "method"), logical_id(self.key, "bad-body")),
+            ),
+            "stage": (
+                "AWS::ApiGateway::Stage",
+                {
+                    "RestApiId": api,
+                    "DeploymentId": ref(self.key, "deployment"),
+                    "StageName": ctx.config.stage,
+                    "MethodSettings": [
+                        {
+                            "ResourcePath": "/*",
+                            "HttpMethod": "*",
+                            "ThrottlingRateLimit": rate,
+                            "ThrottlingBurstLimit": burst,
+                        }
+                    ],
+                    "Tags": tag_entries(stage_tags(ctx)),
+                },
+                (),
+            ),
+        }
+        ctx.outputs.take(Outputs(api_id=api, order_url=invoke_url(ctx, api)))
+        return {
+            logical_id(self.key, part): cfn_resource(kind, properties, after)
+            for part, (kind, properties, after) in parts.items()
+        }
 
     def live(self, ctx: Context) -> Live:
         """The stage's throttle: the ceiling on what a leaked URL can cost."""

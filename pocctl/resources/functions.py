@@ -37,6 +37,7 @@ from pocctl.resources.base import (
     removal,
     require_ours,
 )
+from pocctl.resources.cloudformation import Resources, cfn_resource, logical_id, tag_entries
 from pocctl.resources.recorded import RecordDiffers, function_tags, record_differs
 
 UPDATE_IN_PROGRESS = frozenset({"ResourceConflictException"})
@@ -136,6 +137,29 @@ class FunctionStep(Step[Configuration]):
             "Description": self.description,
             "Environment": {"Variables": self.environment(ctx)},
         }
+
+    @property
+    def code_file(self) -> str:
+        """Its zip's file name beside an exported template."""
+        return f"{self.function_name}.zip"
+
+    def tags(self, ctx: Context) -> dict[str, str]:
+        """The stack's tag and the record of the settings it was deployed with."""
+        return {**ctx.config.tags, **self.record(ctx)}
+
+    def template(self, ctx: Context) -> Resources:
+        """The function as CreateFunction makes it, its code the zip `code_file` names: a local
+        path, which `aws cloudformation package` uploads as it is, so the function runs the
+        very zip `up` would upload (aws/aws-cli, awscli/customizations/cloudformation/
+        artifact_exporter.py, upload_local_artifacts: "If path refers to a file, this method
+        will upload the file")."""
+        properties = {
+            "FunctionName": self.function_name,
+            "Code": self.code_file,
+            **self.desired_config(ctx),
+            "Tags": tag_entries(self.tags(ctx)),
+        }
+        return {logical_id(self.key): cfn_resource("AWS::Lambda::Function", properties)}
 
     def _get(self, ctx: Context) -> dict[str, Any] | None:
         try:
@@ -263,7 +287,7 @@ class FunctionStep(Step[Configuration]):
                     lambda: lam.create_function(
                         FunctionName=self.function_name,
                         Code={"ZipFile": self.code(ctx)},
-                        Tags={**ctx.config.tags, **self.record(ctx)},
+                        Tags=self.tags(ctx),
                         **desired,
                     ),
                     what=f"{self.function_name}'s role",

@@ -33,6 +33,7 @@ from pocctl.resources.base import (
     is_ours,
     require_ours,
 )
+from pocctl.resources.cloudformation import Resources, cfn_resource, logical_id, tag_entries
 from pocctl.resources.policies import as_list, render, statements
 
 # Policy documents can only be rendered once the account id is known, so steps hold a function.
@@ -211,6 +212,24 @@ class RoleStep(Step[RoleState]):
     def boundary_arn(self, ctx: Context) -> str:
         return policy_arn(ctx, self.boundary_name)
 
+    def description(self, ctx: Context) -> str:
+        return f"pocctl stack {ctx.config.stack}: {self.policy_template}"
+
+    def template(self, ctx: Context) -> Resources:
+        """The role with its one inline policy (PutRolePolicy's, as AWS::IAM::Role's Policies
+        makes it) and its permissions boundary."""
+        properties = {
+            "RoleName": self.role_name,
+            "AssumeRolePolicyDocument": render(self.trust_template, {}),
+            "Description": self.description(ctx),
+            "PermissionsBoundary": self.boundary_arn(ctx),
+            "Policies": [
+                {"PolicyName": self.policy_name, "PolicyDocument": self.desired_policy(ctx)}
+            ],
+            "Tags": tag_entries(ctx.config.tags),
+        }
+        return {logical_id(self.key): cfn_resource("AWS::IAM::Role", properties)}
+
     def _get_role(self, ctx: Context) -> dict[str, Any] | None:
         try:
             response = ctx.client("iam").get_role(RoleName=self.role_name)
@@ -275,7 +294,7 @@ class RoleStep(Step[RoleState]):
                     iam.create_role(
                         RoleName=self.role_name,
                         AssumeRolePolicyDocument=trust,
-                        Description=f"pocctl stack {ctx.config.stack}: {self.policy_template}",
+                        Description=self.description(ctx),
                         PermissionsBoundary=self.boundary_arn(ctx),
                         Tags=tag_list(ctx.config.tags),
                     )
@@ -430,6 +449,10 @@ ADMINISTRATOR_MAKES_IT = (
 )
 
 
+def boundary_description(ctx: Context) -> str:
+    return f"pocctl stack {ctx.config.stack}: the most its roles may do"
+
+
 @dataclass(eq=False, kw_only=True)
 class BoundaryStep(Step[BoundaryState]):
     """The managed policy every role of the stack has as its permissions boundary: whatever a
@@ -484,7 +507,7 @@ class BoundaryStep(Step[BoundaryState]):
                     iam.create_policy(
                         PolicyName=self.policy_name,
                         PolicyDocument=document,
-                        Description=f"pocctl stack {ctx.config.stack}: the most its roles may do",
+                        Description=boundary_description(ctx),
                         Tags=tag_list(ctx.config.tags),
                     )
             else:
@@ -503,6 +526,14 @@ class BoundaryStep(Step[BoundaryState]):
                 exc.hint = ADMINISTRATOR_MAKES_IT
             raise
         self.changed_at, self.made = ctx.clock(), plan.current is None
+
+    def template(self, ctx: Context) -> Resources:
+        properties = {
+            "ManagedPolicyName": self.policy_name,
+            "Description": boundary_description(ctx),
+            "PolicyDocument": self.document(ctx),
+        }
+        return {logical_id(self.key): cfn_resource("AWS::IAM::ManagedPolicy", properties)}
 
     def settle(self, ctx: Context) -> None:
         boundary = f"the roles' permissions boundary {self.policy_name}"

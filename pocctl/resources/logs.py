@@ -23,6 +23,7 @@ from pocctl.resources.base import (
     removal,
     require_ours,
 )
+from pocctl.resources.cloudformation import Resources, cfn_resource, logical_id, tag_entries
 
 
 def log_group_arn(ctx: Context, group_name: str) -> str:
@@ -81,6 +82,14 @@ class LogGroupStep(Step[dict[str, Any]]):
                 logGroupName=self.group_name,
                 retentionInDays=ctx.config.tuning.log_retention_days,
             )
+
+    def template(self, ctx: Context) -> Resources:
+        properties = {
+            "LogGroupName": self.group_name,
+            "RetentionInDays": ctx.config.tuning.log_retention_days,
+            "Tags": tag_entries(ctx.config.tags),
+        }
+        return {logical_id(self.key): cfn_resource("AWS::Logs::LogGroup", properties)}
 
     def destroy(self, ctx: Context) -> Outcome:
         def remove(_: Any) -> Outcome:

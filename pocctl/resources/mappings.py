@@ -47,6 +47,7 @@ from pocctl.resources.base import (
     is_ours,
     removal,
 )
+from pocctl.resources.cloudformation import Resources, cfn_resource, logical_id, tag_entries
 from pocctl.resources.queues import queue_arn
 
 CREATE_ONLY = ("StartingPosition",)
@@ -352,6 +353,18 @@ class MappingStep(Step[Mappings]):
         self._update(ctx, plan, mapping, self.settings(ctx))
         if not (plan.has(Differs) or plan.has(NotEnabled)):
             self.wait_enabled(ctx, uuid)
+
+    def template(self, ctx: Context) -> Resources:
+        """The mapping as CreateEventSourceMapping makes it: AWS::Lambda::EventSourceMapping
+        names its properties as the API does."""
+        properties = {
+            "FunctionName": self.function_name,
+            "EventSourceArn": self.source_arn(ctx),
+            "Enabled": True,
+            **self.settings(ctx),
+            "Tags": tag_entries(ctx.config.tags),
+        }
+        return {logical_id(self.key): cfn_resource("AWS::Lambda::EventSourceMapping", properties)}
 
     def _create(self, ctx: Context, source: str | None, settings: dict[str, Any]) -> Any:
         lam = ctx.client("lambda")

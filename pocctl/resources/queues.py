@@ -36,6 +36,7 @@ from pocctl.resources.base import (
     removal,
     require_ours,
 )
+from pocctl.resources.cloudformation import Resources, cfn_resource, logical_id, tag_entries
 
 FOURTEEN_DAYS = str(14 * 24 * 3600)
 # After a delete, SQS refuses the same name for 60 s; botocore does not retry this.
@@ -338,3 +339,23 @@ class QueueStep(Step[QueueState]):
         return destroy_ours(
             ctx, self, "GetQueueUrl", read, lambda found: is_ours(ctx, found[1]), remove
         )
+
+    def template(self, ctx: Context) -> Resources:
+        """The queue in CloudFormation, with the attributes CreateQueue is given, as the typed
+        properties AWS::SQS::Queue names the same (RedrivePolicy as JSON)."""
+        properties: dict[str, Any] = {"QueueName": self.queue_name}
+        for name, value in self.attributes(ctx).items():
+            properties[name] = queue_property(value)
+        properties["Tags"] = tag_entries(ctx.config.tags)
+        return {logical_id(self.key): cfn_resource("AWS::SQS::Queue", properties)}
+
+
+def queue_property(value: str) -> Any:
+    """An SQS attribute's string as AWS::SQS::Queue types it: numbers, booleans, JSON."""
+    if value.isdigit():
+        return int(value)
+    if value in ("true", "false"):
+        return value == "true"
+    if value.startswith("{"):
+        return json.loads(value)
+    return value

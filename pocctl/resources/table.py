@@ -35,10 +35,28 @@ from pocctl.resources.base import (
     removal,
     require_ours,
 )
+from pocctl.resources.cloudformation import (
+    Resources,
+    attribute,
+    cfn_resource,
+    logical_id,
+    tag_entries,
+)
 
 KEY = "orderID"
 Table = dict[str, Any]  # DescribeTable's "Table"
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+
+
+def definition(table_name: str) -> dict[str, Any]:
+    """The table as CreateTable makes it (the stack's tags aside)."""
+    return {
+        "TableName": table_name,
+        "KeySchema": [{"AttributeName": KEY, "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": KEY, "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "StreamSpecification": STREAM,
+    }
 
 
 def table_leftover(ctx: Context, name: str) -> Leftover | None:
@@ -146,14 +164,7 @@ class TableStep(Step[Table]):
                         f"{NO_FIGURE}",
                     )
             with aws_errors(self.key, "CreateTable"):
-                ddb.create_table(
-                    TableName=self.table_name,
-                    KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
-                    BillingMode="PAY_PER_REQUEST",
-                    StreamSpecification=STREAM,
-                    Tags=tag_list(ctx.config.tags),
-                )
+                ddb.create_table(**definition(self.table_name), Tags=tag_list(ctx.config.tags))
         else:
             table = self._wait_active(ctx)
             if table.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
@@ -201,3 +212,16 @@ class TableStep(Step[Table]):
                 ddb.update_table(TableName=self.table_name, DeletionProtectionEnabled=False)
         delete(ctx, self.key, "DeleteTable", lambda: ddb.delete_table(TableName=self.table_name))
         return Outcome.DELETED
+
+    def template(self, ctx: Context) -> Resources:
+        """The table in CloudFormation; its stream's ARN is what the stream mapping reads."""
+        properties = definition(self.table_name)
+        # AWS::DynamoDB::Table's StreamSpecification has the view type only: a stream is on
+        # when it is given (CloudFormation User Guide, AWS::DynamoDB::Table StreamSpecification).
+        properties["StreamSpecification"] = {"StreamViewType": STREAM["StreamViewType"]}
+        ctx.outputs.take(Outputs(stream_arn=attribute(self.key, "StreamArn")))
+        return {
+            logical_id(self.key): cfn_resource(
+                "AWS::DynamoDB::Table", {**properties, "Tags": tag_entries(ctx.config.tags)}
+            )
+        }

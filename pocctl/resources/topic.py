@@ -24,6 +24,7 @@ from pocctl.resources.base import (
     removal,
     require_ours,
 )
+from pocctl.resources.cloudformation import Resources, cfn_resource, logical_id, tag_entries
 
 PENDING = "PendingConfirmation"
 RESEND = "pocctl up --resend-confirmation"
@@ -118,6 +119,10 @@ class TopicStep(Step[None]):
             return Plan.create()
         require_ours(ctx, self, tags)
         return Plan.from_changes([])
+
+    def template(self, ctx: Context) -> Resources:
+        properties = {"TopicName": self.topic_name, "Tags": tag_entries(ctx.config.tags)}
+        return {logical_id(self.key): cfn_resource("AWS::SNS::Topic", properties)}
 
     def apply(self, ctx: Context, plan: Plan[None]) -> None:
         with aws_errors(self.key, "CreateTopic"):
@@ -301,6 +306,17 @@ class EmailSubscriptionStep(Step[None]):
             )
         else:
             ctx.reporter.note(self._pending_note())
+
+    def template(self, ctx: Context) -> Resources:
+        """The subscription `_subscribe` makes; none without an address (nothing `wanted`)."""
+        if self.email is None:
+            return {}
+        properties = {
+            "TopicArn": topic_arn(ctx, self.topic_name),
+            "Protocol": "email",
+            "Endpoint": self.email,
+        }
+        return {logical_id(self.key): cfn_resource("AWS::SNS::Subscription", properties)}
 
     def destroy(self, ctx: Context) -> Outcome:
         """Unsubscribe every confirmed subscription of our topic; deleting it drops pending ones."""

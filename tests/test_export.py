@@ -1,0 +1,287 @@
+"""`pocctl export`: the stack `up` builds, as CloudFormation and SAM templates, offline."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pocctl.cli import cli
+from pocctl.core.config import Config, Tuning
+from pocctl.core.reporting import RecordingReporter
+from pocctl.ops.export import OfflineContext, sub_all
+from pocctl.pipeline.stack import boundary_policy, build_steps
+from pocctl.resources.api import ApiStep
+from pocctl.resources.cloudformation import logical_id
+from pocctl.resources.functions import FunctionStep
+from pocctl.resources.iam import RoleStep
+from pocctl.resources.logs import LogGroupStep
+
+from .wheels import make_wheel, offline_requirements
+
+EMAIL = "ops@example.com"
+
+
+def export(runner: CliRunner, *args: str) -> Result:
+    return runner.invoke(cli, ["export", *args])
+
+
+def exported(runner: CliRunner, out: Path, *args: str) -> dict[str, Any]:
+    result = export(runner, "--out", str(out), *args)
+    assert result.exit_code == 0, result.output
+    template: dict[str, Any] = json.loads((out / "template.json").read_text())
+    return template
+
+
+def resolved(value: Any, config: Config) -> Any:
+    """A template's value as CloudFormation makes it in the account OfflineContext names."""
+    pseudo = {
+        "AWS::AccountId": "000000000000",
+        "AWS::Region": config.region,
+        "AWS::Partition": "aws",
+    }
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        text = value["Fn::Sub"]
+        return re.sub(r"\$\{([^}]+)\}", lambda m: pseudo.get(m.group(1), m.group(0)), text)
+    if isinstance(value, dict):
+        return {key: resolved(item, config) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolved(item, config) for item in value]
+    return value
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A laptop with no AWS account configured: the export asks nothing of AWS."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+
+
+def test_every_step_up_runs_is_a_resource_of_both_templates(
+    runner: CliRunner, tmp_path: Path, no_credentials: None
+) -> None:
+    cloudformation = exported(runner, tmp_path / "cfn", "--email", EMAIL)
+    sam = exported(runner, tmp_path / "sam", "--email", EMAIL, "--format", "sam")
+    steps = build_steps(Config(email=EMAIL))
+    for template in (cloudformation, sam):
+        for step in steps:
+            assert logical_id(step.key) in template["Resources"], step.key
+    api = {r["Type"] for name, r in cloudformation["Resources"].items() if name.startswith("Api")}
+    assert {
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Model",
+        "AWS::ApiGateway::RequestValidator",
+        "AWS::ApiGateway::GatewayResponse",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Stage",
+    } <= api
+    assert sam["Transform"] == "AWS::Serverless-2016-10-31"
+    for step in steps:
+        if isinstance(step, FunctionStep):
+            function = sam["Resources"][logical_id(step.key)]
+            assert function["Type"] == "AWS::Serverless::Function"
+            assert function["Properties"]["CodeUri"] == step.code_file
+            assert cloudformation["Resources"][logical_id(step.key)]["Properties"]["Code"] == (
+                step.code_file
+            )
+            assert (tmp_path / "cfn" / step.code_file).is_file()
+            assert (tmp_path / "sam" / step.code_file).is_file()
+
+
+def test_without_an_email_there_is_no_subscription(runner: CliRunner, tmp_path: Path) -> None:
+    template = exported(runner, tmp_path)
+    types = [r["Type"] for r in template["Resources"].values()]
+    assert "AWS::SNS::Subscription" not in types
+    assert "AWS::SNS::Topic" in types
+
+
+def test_functions_are_made_after_their_log_groups_and_deleted_before_them(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """DependsOn orders deletion the other way: the function goes first, and no last invocation
+    makes its log group again, untagged."""
+    template = exported(runner, tmp_path)
+    steps = build_steps(Config())
+    groups = {s.group_name: s for s in steps if isinstance(s, LogGroupStep)}
+    for step in steps:
+        if isinstance(step, FunctionStep):
+            group = groups[f"/aws/lambda/{step.function_name}"]
+            made = template["Resources"][logical_id(step.key)]
+            assert logical_id(group.key) in made["DependsOn"]
+            retention = template["Resources"][logical_id(group.key)]["Properties"]
+            assert retention["RetentionInDays"] == Tuning().log_retention_days
+
+
+def test_the_policies_are_the_ones_up_renders(runner: CliRunner, tmp_path: Path) -> None:
+    template = exported(runner, tmp_path)
+    config = Config()
+    ctx = OfflineContext(config, RecordingReporter())
+    for step in build_steps(config):
+        if isinstance(step, RoleStep):
+            role = template["Resources"][logical_id(step.key)]["Properties"]
+            (policy,) = resolved(role["Policies"], config)
+            assert policy == {
+                "PolicyName": step.policy_name,
+                "PolicyDocument": step.desired_policy(ctx),
+            }
+            assert resolved(role["PermissionsBoundary"], config) == step.boundary_arn(ctx)
+    boundary = template["Resources"]["Boundary"]["Properties"]["PolicyDocument"]
+    assert resolved(boundary, config) == boundary_policy(ctx)
+
+
+def test_account_region_and_partition_are_left_to_cloudformation(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    exported(runner, tmp_path, "--region", "eu-west-3")
+    text = (tmp_path / "template.json").read_text()
+    assert "eu-west-3" not in text and "000000000000" not in text
+    assert "arn:aws:" not in text
+    template = json.loads(text)
+    url = template["Outputs"]["OrderUrl"]["Value"]
+    assert url == {
+        "Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod/order"
+    }
+
+
+def test_the_throttle_and_the_stage_show_up_with_their_record(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    template = exported(
+        runner, tmp_path, "--rate-limit", "50", "--burst-limit", "7", "--stage", "live"
+    )
+    stage = template["Resources"][logical_id("api", "stage")]["Properties"]
+    assert stage["StageName"] == "live"
+    (settings,) = stage["MethodSettings"]
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (50.0, 7)
+    tags = {t["Key"]: t["Value"] for t in stage["Tags"]}
+    assert tags["pocctl:rate-limit"] == "50" and tags["pocctl:burst-limit"] == "7"
+    assert tags["pocctl:stage"] == "live" and tags["pocctl:stack"] == "POC"
+
+
+def test_own_handlers_with_a_dependency_are_packaged_with_it(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POCCTL_CACHE_DIR", str(tmp_path / "cache"))
+    assert runner.invoke(cli, ["init", "--handlers"]).exit_code == 0
+    handlers = tmp_path / "handlers"
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    (handlers / "requirements.txt").write_text(offline_requirements(wheels, "orderstamp"))
+    template = exported(runner, tmp_path / "out", "--handlers", str(handlers), "--format", "sam")
+    for step in build_steps(Config(handlers=str(handlers))):
+        if isinstance(step, FunctionStep):
+            with zipfile.ZipFile(tmp_path / "out" / step.code_file) as archive:
+                assert "orderstamp.py" in archive.namelist()
+            tags = template["Resources"][logical_id(step.key)]["Properties"]["Tags"]
+            assert tags["pocctl:code"] == str(handlers.resolve())
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--format", "terraform"], 2, "'terraform' is not one of 'cloudformation', 'sam'"),
+        (["--out", "template.json"], 2, "--out template.json is a file"),
+        (["--out", "/proc/pocctl-export"], 1, "Can't write into /proc/pocctl-export"),
+    ],
+)
+def test_bad_input_is_a_clear_error(
+    runner: CliRunner, tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    (tmp_path / "template.json").write_text("{}")
+    result = export(runner, *args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_json_says_what_was_written_and_how_to_deploy_it(runner: CliRunner, tmp_path: Path) -> None:
+    result = export(runner, "--out", "sam", "--format", "sam", "--stack", "dev", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is True and document["format"] == "sam"
+    assert Path(document["template"]) == tmp_path / "sam" / "template.json"
+    assert set(document["code"]) == {"dev-Lambda-1", "dev-Lambda-2"}
+    assert document["resources"]["Writer"] == "AWS::Serverless::Function"
+    assert any(c.startswith("sam deploy") and "--stack-name dev" in c for c in document["deploy"])
+
+
+@pytest.mark.parametrize("fmt", ["cloudformation", "sam"])
+def test_cfn_lint_finds_nothing_to_say(runner: CliRunner, tmp_path: Path, fmt: str) -> None:
+    """cfn-lint transforms the SAM template with AWS's SAM translator first: it translates."""
+    from cfnlint.api import ManualArgs, lint_file
+
+    exported(runner, tmp_path, "--format", fmt, "--email", EMAIL)
+    matches = lint_file(tmp_path / "template.json", config=ManualArgs(regions=["us-east-1"]))
+    assert [str(m) for m in matches] == []
+
+
+def test_the_api_steps_integration_is_the_one_up_puts(runner: CliRunner, tmp_path: Path) -> None:
+    template = exported(runner, tmp_path)
+    config = Config()
+    ctx = OfflineContext(config, RecordingReporter())
+    (api,) = [s for s in build_steps(config) if isinstance(s, ApiStep)]
+    method = template["Resources"][logical_id("api", "method")]["Properties"]
+    integration = resolved(method["Integration"], config)
+    wanted = api.desired_integration(ctx)
+    assert integration["Uri"] == wanted["uri"]
+    assert integration["Credentials"] == wanted["credentials"]
+    assert integration["RequestTemplates"] == wanted["requestTemplates"]
+    assert integration["RequestParameters"] == wanted["requestParameters"]
+    responses = {
+        r["StatusCode"]: (r.get("SelectionPattern", ""), r["ResponseTemplates"]["application/json"])
+        for r in integration["IntegrationResponses"]
+    }
+    assert responses == api.desired_integration_responses()
+
+
+def test_sam_translates_to_the_same_stack_as_the_cloudformation_template(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """AWS's SAM translator makes of the SAM template exactly the CloudFormation one's
+    resources: SAM's shortcuts (roles, APIs, events) add nothing. It tags the functions
+    lambda:createdBy=SAM, which no pocctl check reads."""
+    from samtranslator.translator.transform import transform
+
+    cloudformation = exported(runner, tmp_path / "cfn", "--email", EMAIL)
+    sam = exported(runner, tmp_path / "sam", "--email", EMAIL, "--format", "sam")
+    uploaded = {"S3Bucket": "bucket", "S3Key": "code.zip"}
+    for made in sam["Resources"].values():
+        if made["Type"] == "AWS::Serverless::Function":
+            made["Properties"]["CodeUri"] = "s3://bucket/code.zip"
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    translated = transform(sam, {}, NoManagedPolicies())["Resources"]
+    for made in cloudformation["Resources"].values():
+        if made["Type"] == "AWS::Lambda::Function":
+            made["Properties"]["Code"] = uploaded
+            del made["Metadata"]
+    for made in translated.values():
+        if made["Type"] == "AWS::Lambda::Function":
+            tags = made["Properties"]["Tags"]
+            made["Properties"]["Tags"] = [t for t in tags if t["Key"] != "lambda:createdBy"]
+    assert translated == cloudformation["Resources"]
+
+
+def test_a_value_that_reads_like_a_variable_stays_text(runner: CliRunner, tmp_path: Path) -> None:
+    """Fn::Sub only where the template's own variables are: a user's `${HOME}` reaches the
+    function as typed, as `up` sets it; beside a pseudo parameter it is escaped as `${!HOME}`."""
+    template = exported(runner, tmp_path, "--env", "GREETING=${HOME}")
+    writer = template["Resources"]["Writer"]["Properties"]["Environment"]["Variables"]
+    notifier = template["Resources"]["Notifier"]["Properties"]["Environment"]["Variables"]
+    assert writer["GREETING"] == notifier["GREETING"] == "${HOME}"
+    assert notifier["TOPIC_ARN"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:POC-Topic"
+    }
+    assert sub_all({"Value": "${HOME} in ${AWS::Region} at ${Api}"}, {"Api"}) == {
+        "Value": {"Fn::Sub": "${!HOME} in ${AWS::Region} at ${Api}"}
+    }
