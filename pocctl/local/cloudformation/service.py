@@ -19,7 +19,7 @@ from pocctl.local.cloudformation.types import PROVIDERS
 from pocctl.local.replies import Reply, error
 
 Clients = Callable[[str, str], Callable[[str], Any]]
-IAM_TYPES = ("AWS::IAM::Role",)
+IAM_TYPES = ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy")
 S3_URL = re.compile(r"^https?://(?P<host>[^/]+)/(?P<path>.+)$")
 GONE = ("DELETE_COMPLETE",)
 
@@ -470,7 +470,9 @@ def check(template: Template, capabilities: list[str]) -> None:
     # these capabilities, CloudFormation returns an InsufficientCapabilities error" (API
     # Reference, CreateStack, Capabilities).
     iam = [body for body in resources.values() if body.get("Type") in IAM_TYPES]
-    named = any("RoleName" in (body.get("Properties") or {}) for body in iam)
+    named = any(
+        {"RoleName", "ManagedPolicyName"} & set(body.get("Properties") or {}) for body in iam
+    )
     if named and "CAPABILITY_NAMED_IAM" not in capabilities:
         raise Refused(
             "InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]"

@@ -66,4 +66,48 @@ class Role:
         delete_quietly(lambda: iam.delete_role(RoleName=name))
 
 
-PROVIDERS: dict[str, Provider] = {"AWS::IAM::Role": Role()}
+class ManagedPolicy:
+    """AWS::IAM::ManagedPolicy (Template Reference): Ref is the policy's ARN; the roles, users
+    and groups it names have it attached."""
+
+    stack_tags = False
+
+    def create(self, request: Request) -> Made:
+        iam = request.client("iam")
+        props = request.properties
+        extra = {key: props[key] for key in ("Path", "Description") if key in props}
+        arn = iam.create_policy(
+            PolicyName=request.name("ManagedPolicyName", 128),
+            PolicyDocument=as_json(props["PolicyDocument"]),
+            **extra,
+        )["Policy"]["Arn"]
+        made = Made(arn, {"PolicyArn": arn})
+        try:
+            for role in props.get("Roles") or []:
+                iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+            for user in props.get("Users") or []:
+                iam.attach_user_policy(UserName=user, PolicyArn=arn)
+            for group in props.get("Groups") or []:
+                iam.attach_group_policy(GroupName=group, PolicyArn=arn)
+        except Exception:
+            self.delete(request, made)
+            raise
+        return made
+
+    def delete(self, request: Request, made: Made) -> None:
+        iam = request.client("iam")
+        arn = made.physical_id
+        props = request.properties
+        for role in props.get("Roles") or []:
+            delete_quietly(partial(iam.detach_role_policy, RoleName=role, PolicyArn=arn))
+        for user in props.get("Users") or []:
+            delete_quietly(partial(iam.detach_user_policy, UserName=user, PolicyArn=arn))
+        for group in props.get("Groups") or []:
+            delete_quietly(partial(iam.detach_group_policy, GroupName=group, PolicyArn=arn))
+        delete_quietly(partial(iam.delete_policy, PolicyArn=arn))
+
+
+PROVIDERS: dict[str, Provider] = {
+    "AWS::IAM::Role": Role(),
+    "AWS::IAM::ManagedPolicy": ManagedPolicy(),
+}
