@@ -11,22 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.local.aws.sns import follow_confirmation_links
-from pocctl.local.aws.timing import RULES
 from pocctl.local.emulator import Emulator
 from tests.emulated import TIMING
-from tests.inventory import everything, of_stack
-from tests.test_local_cloudformation import aws_cli, client, finished
+from tests.test_local_cloudformation import aws_cli, client, finished, nothing_left
 
 pytestmark = pytest.mark.slow
 
 EMAIL = "owner@example.com"
-SETTLE_SLACK = 10.0
 
 
 @pytest.fixture
@@ -85,22 +81,6 @@ def export_and_deploy(
     follow_confirmation_links(emulator.outbox.messages, EMAIL)  # as its owner would
     emulator.settled()
     return deployed
-
-
-def nothing_left(emulator: Emulator, stack: str) -> dict[str, list[str]]:
-    """The account's own lists, until what was deleted has left them (a queue lists for up to
-    60 s, a table while DELETING, a mapping while Deleting: bench/soak_world.py)."""
-    session = boto3.Session(region_name="us-east-1")
-    longest = max(
-        RULES[r].high or RULES[r].seconds
-        for r in ("queue_deleting", "table_deleting", "mapping_deleting")
-    )
-    deadline = time.monotonic() + longest * TIMING.scale + SETTLE_SLACK
-    while True:
-        found = {k: v for k, v in of_stack(everything(session), stack, stack).items() if v}
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("fmt", ["cloudformation", "sam"])
