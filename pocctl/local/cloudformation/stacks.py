@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pocctl.local.cloudformation.intrinsics import Scope, references, resolve
-from pocctl.local.cloudformation.providers import Clients, Made, Request, ResourceFailed
+from pocctl.local.cloudformation.providers import Clients, Made, Request
 from pocctl.local.cloudformation.template import Template, TemplateError
 from pocctl.local.cloudformation.types import PROVIDERS
 
@@ -212,7 +212,9 @@ class Deployer:
                 resource.request = self._request(stack, resource, properties, clients)
                 self._progress(stack, resource, "CREATE_IN_PROGRESS", properties=properties)
                 resource.made = PROVIDERS[resource.type].create(resource.request)
-            except (ClientError, ResourceFailed, TemplateError, KeyError, ValueError) as exc:
+            # Whatever stops a resource fails it, as a handler's failure does on AWS: the stack
+            # rolls back rather than stay CREATE_IN_PROGRESS (a bug of ours shows in the reason).
+            except Exception as exc:
                 reason = failure_reason(exc)
                 self.log(f"stack {stack.name}: {logical_id} failed: {reason}")
                 self._progress(stack, resource, "CREATE_FAILED", reason)
@@ -253,7 +255,7 @@ class Deployer:
             self._progress(stack, resource, "DELETE_IN_PROGRESS")
             try:
                 PROVIDERS[resource.type].delete(request, resource.made)
-            except (ClientError, ResourceFailed) as exc:
+            except Exception as exc:  # as above: DELETE_FAILED, with the reason
                 reason = failure_reason(exc)
                 self.log(f"stack {stack.name}: deleting {logical_id} failed: {reason}")
                 self._progress(stack, resource, "DELETE_FAILED", reason)
