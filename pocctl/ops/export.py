@@ -19,7 +19,7 @@ import boto3
 
 from pocctl.code.packaging import Package
 from pocctl.core.config import Config
-from pocctl.core.context import Context
+from pocctl.core.context import Context, Outputs
 from pocctl.core.errors import ConfigError, PocctlError
 from pocctl.core.reporting import Reporter
 from pocctl.pipeline.stack import build_steps, code_source
@@ -61,6 +61,13 @@ class Exported(Protocol):
     depends_on: tuple[str, ...]
 
     def template(self, ctx: Context) -> Resources: ...
+
+
+@runtime_checkable
+class HandsOn(Protocol):
+    """A step whose resources others refer to through ctx.outputs (the table's stream)."""
+
+    def template_outputs(self, ctx: Context) -> Outputs: ...
 
 
 class OfflineContext(Context):
@@ -193,6 +200,8 @@ def build_template(
         if not isinstance(step, Exported):
             raise TypeError(f"step {step.key} has no CloudFormation template")
         made.append((step.template(ctx), [logical_id(key) for key in step.depends_on]))
+        if isinstance(step, HandsOn):  # in the steps' order, as `up` hands on its outputs
+            ctx.outputs.take(step.template_outputs(ctx))
     ids = {name for of_step, _ in made for name in of_step}
     resources: Resources = {
         name: with_dependencies(sub_all(found, ids), after)

@@ -102,6 +102,10 @@ ERROR_RESPONSES = {
     "5\\d{2}": ("503", '{"message": "The order queue is unavailable; retry later."}'),
 }
 METHOD_RESPONSES = ("200", "400", "502", "503")
+ORDER_METHOD = "POST"
+AUTHORIZATION = "NONE"  # the API is public; the stage's throttle is its ceiling
+ENDPOINT = {"types": ["REGIONAL"]}
+VALIDATION = {"validateRequestBody": True, "validateRequestParameters": False}
 # The validation message holds double quotes (["item"]): escaped, or the body is not JSON.
 # escapeJavaScript also escapes ' as \', which JSON does not allow: undone (API Gateway docs).
 BAD_BODY_TEMPLATE = (
@@ -111,6 +115,21 @@ BAD_BODY_TEMPLATE = (
     + '"expected": "a JSON object with a non-empty string item, '
     + 'e.g. {\\"item\\": \\"latex gloves\\"}"}'
 )
+
+
+def bad_body_gateway_response() -> dict[str, Any]:
+    """What a body the model refuses gets (PutGatewayResponse's fields)."""
+    return {
+        "responseType": "BAD_REQUEST_BODY",
+        "statusCode": "400",
+        "responseTemplates": {JSON: BAD_BODY_TEMPLATE},
+    }
+
+
+def capitalised(fields: dict[str, Any]) -> dict[str, Any]:
+    """API Gateway's request fields as CloudFormation names its properties: validateRequestBody
+    -> ValidateRequestBody (the names inside, such as a template's content type, stay)."""
+    return {name[:1].upper() + name[1:]: value for name, value in fields.items()}
 
 
 def invoke_url(ctx: Context, api_id: str, stage: str | None = None) -> str:
@@ -331,7 +350,9 @@ class ApiStep(Step[ApiState]):
             lambda: ag.get_models(restApiId=api_id)["items"],
             lambda: ag.get_request_validators(restApiId=api_id)["items"],
             lambda: none_if_absent(
-                lambda: ag.get_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY")
+                lambda: ag.get_gateway_response(
+                    restApiId=api_id, responseType=bad_body_gateway_response()["responseType"]
+                )
             ),
             lambda: ag.get_stages(restApiId=api_id)["item"],
         )
@@ -346,7 +367,7 @@ class ApiStep(Step[ApiState]):
                 state.root_id = resource["id"]
             if resource["path"] == RESOURCE_PATH:
                 state.resource_id = resource["id"]
-                state.method = resource.get("resourceMethods", {}).get("POST")
+                state.method = resource.get("resourceMethods", {}).get(ORDER_METHOD)
         state.model = next((m for m in models if m["name"] == MODEL_NAME), None)
         state.validator_id = next(
             (
@@ -365,7 +386,7 @@ class ApiStep(Step[ApiState]):
         if method is None:
             return [f"POST {RESOURCE_PATH} missing"]
         changes = []
-        if method.get("authorizationType") != "NONE":
+        if method.get("authorizationType") != AUTHORIZATION:
             changes.append("method authorization differs")
         if method.get("requestValidatorId") != state.validator_id or state.validator_id is None:
             changes.append("request validator not attached")
@@ -473,7 +494,7 @@ class ApiStep(Step[ApiState]):
                 api = ag.create_rest_api(
                     name=self.api_name,
                     description=api_description(ctx),
-                    endpointConfiguration={"types": ["REGIONAL"]},
+                    endpointConfiguration=ENDPOINT,
                     tags=ctx.config.tags,
                 )
             state = ApiState(api["id"], root_id=api.get("rootResourceId"))
@@ -573,18 +594,12 @@ class ApiStep(Step[ApiState]):
                     state.validator_id = ag.create_request_validator(
                         restApiId=api_id,
                         name=VALIDATOR_NAME,
-                        validateRequestBody=True,
-                        validateRequestParameters=False,
+                        **VALIDATION,
                     )["id"]
 
         def bad_body_response() -> None:
             with aws_errors(self.key, "PutGatewayResponse"):
-                ag.put_gateway_response(
-                    restApiId=api_id,
-                    responseType="BAD_REQUEST_BODY",
-                    statusCode="400",
-                    responseTemplates={JSON: BAD_BODY_TEMPLATE},
-                )
+                ag.put_gateway_response(restApiId=api_id, **bad_body_gateway_response())
 
         def resource() -> None:
             if state.resource_id is None:
@@ -599,7 +614,7 @@ class ApiStep(Step[ApiState]):
             elif state.method is not None:
                 with aws_errors(self.key, "DeleteMethod"):
                     ag.delete_method(
-                        restApiId=api_id, resourceId=state.resource_id, httpMethod="POST"
+                        restApiId=api_id, resourceId=state.resource_id, httpMethod=ORDER_METHOD
                     )
 
         for write in (model, validator, bad_body_response, resource):
@@ -609,11 +624,11 @@ class ApiStep(Step[ApiState]):
 
     def _put_method(self, ctx: Context, api_id: str, resource_id: str, validator_id: str) -> None:
         ag = ctx.client("apigateway")
-        where = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": "POST"}
+        where = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": ORDER_METHOD}
         with aws_errors(self.key, "PutMethod"):
             ag.put_method(
                 **where,
-                authorizationType="NONE",
+                authorizationType=AUTHORIZATION,
                 requestValidatorId=validator_id,
                 requestModels={JSON: MODEL_NAME},
             )
@@ -653,6 +668,11 @@ class ApiStep(Step[ApiState]):
         for status in responses:
             integration_response(status)()
 
+    def template_outputs(self, ctx: Context) -> Outputs:
+        """What the template hands on: the API's id and the order URL, for the Outputs."""
+        api = ref(self.key)
+        return Outputs(api_id=api, order_url=invoke_url(ctx, api))
+
     def template(self, ctx: Context) -> Resources:
         """The API as `apply` writes it: the REST API, its model, validator, bad-request
         response, /order resource and POST method (integration, method and integration
@@ -660,7 +680,7 @@ class ApiStep(Step[ApiState]):
         api = ref(self.key)
         integration = self.desired_integration(ctx)
         integration["integrationHttpMethod"] = integration.pop("httpMethod")
-        integration_properties = {name[:1].upper() + name[1:]: v for name, v in integration.items()}
+        integration_properties = capitalised(integration)
         integration_properties["IntegrationResponses"] = [
             {"StatusCode": status, "ResponseTemplates": {JSON: template}}
             | ({"SelectionPattern": pattern} if pattern else {})
@@ -673,7 +693,7 @@ class ApiStep(Step[ApiState]):
                 {
                     "Name": self.api_name,
                     "Description": api_description(ctx),
-                    "EndpointConfiguration": {"Types": ["REGIONAL"]},
+                    "EndpointConfiguration": capitalised(ENDPOINT),
                     "Tags": tag_entries(ctx.config.tags),
                 },
                 (),
@@ -685,22 +705,12 @@ class ApiStep(Step[ApiState]):
             ),
             "validator": (
                 "AWS::ApiGateway::RequestValidator",
-                {
-                    "RestApiId": api,
-                    "Name": VALIDATOR_NAME,
-                    "ValidateRequestBody": True,
-                    "ValidateRequestParameters": False,
-                },
+                {"RestApiId": api, "Name": VALIDATOR_NAME, **capitalised(VALIDATION)},
                 (),
             ),
             "bad-body": (
                 "AWS::ApiGateway::GatewayResponse",
-                {
-                    "RestApiId": api,
-                    "ResponseType": "BAD_REQUEST_BODY",
-                    "StatusCode": "400",
-                    "ResponseTemplates": {JSON: BAD_BODY_TEMPLATE},
-                },
+                {"RestApiId": api, **capitalised(bad_body_gateway_response())},
                 (),
             ),
             "resource": (
@@ -717,8 +727,8 @@ class ApiStep(Step[ApiState]):
                 {
                     "RestApiId": api,
                     "ResourceId": ref(self.key, "resource"),
-                    "HttpMethod": "POST",
-                    "AuthorizationType": "NONE",
+                    "HttpMethod": ORDER_METHOD,
+                    "AuthorizationType": AUTHORIZATION,
                     "RequestValidatorId": ref(self.key, "validator"),
                     "RequestModels": {JSON: MODEL_NAME},
                     "Integration": integration_properties,
@@ -752,7 +762,6 @@ class ApiStep(Step[ApiState]):
                 (),
             ),
         }
-        ctx.outputs.take(Outputs(api_id=api, order_url=invoke_url(ctx, api)))
         return {
             logical_id(self.key, part): cfn_resource(kind, properties, after)
             for part, (kind, properties, after) in parts.items()

@@ -213,13 +213,16 @@ class TableStep(Step[Table]):
         delete(ctx, self.key, "DeleteTable", lambda: ddb.delete_table(TableName=self.table_name))
         return Outcome.DELETED
 
+    def template_outputs(self, ctx: Context) -> Outputs:
+        """What the template hands on: the stream's ARN, which the stream mapping reads."""
+        return Outputs(stream_arn=attribute(self.key, "StreamArn"))
+
     def template(self, ctx: Context) -> Resources:
-        """The table in CloudFormation; its stream's ARN is what the stream mapping reads."""
+        """The table in CloudFormation."""
         properties = definition(self.table_name)
         # AWS::DynamoDB::Table's StreamSpecification has the view type only: a stream is on
         # when it is given (CloudFormation User Guide, AWS::DynamoDB::Table StreamSpecification).
         properties["StreamSpecification"] = {"StreamViewType": STREAM["StreamViewType"]}
-        ctx.outputs.take(Outputs(stream_arn=attribute(self.key, "StreamArn")))
         return {
             logical_id(self.key): cfn_resource(
                 "AWS::DynamoDB::Table", {**properties, "Tags": tag_entries(ctx.config.tags)}
