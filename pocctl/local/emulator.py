@@ -28,6 +28,7 @@ from pocctl.local.aws.fanout import SqsDelivery
 from pocctl.local.aws.sns import CONFIRM_PATH, is_pending
 from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.calls import Call, parse
+from pocctl.local.cloudformation.caller import cloudformation
 from pocctl.local.functions import Faults, FunctionNotFound, FunctionVersion, Invoker, read_function
 from pocctl.local.iam import Authorizer, Propagation, read_principal
 from pocctl.local.pollers import Supervisor
@@ -103,6 +104,9 @@ class Emulator:
         self.authorizer = Authorizer(ACCOUNT, propagation, self.resource_policy)
         self.aws = AwsBehaviours(world, self.authorizer, self.outbox.add, lambda: self.endpoint_url)
         self.sqs_delivery = SqsDelivery(ACCOUNT, self.aws.sqs.usable_arn, self.log)
+        self.cloudformation = cloudformation(
+            ACCOUNT, lambda: self.endpoint_url, propagation, world.clock, self.log
+        )
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.invoker: Invoker | None = None
@@ -262,6 +266,8 @@ class Emulator:
             return refused
         if call.service == "lambda" and call.operation == "Invoke":
             return self._invoke(call, environ)
+        if call.service == "cloudformation":  # ours, not moto's: pocctl/local/cloudformation/
+            return self.cloudformation.handle(call)
         try:
             answer = run_moto(moto_app, environ)
         except Exception:

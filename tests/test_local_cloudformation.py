@@ -1,0 +1,619 @@
+"""`pocctl local` serves CloudFormation: the AWS CLI packages and deploys a template of the
+pipeline's resource types, and what the stack makes behaves as what the API makes (IAM judges
+the caller, functions run, mappings poll, the API's data plane serves). Each of moto's own
+CloudFormation's gaps (/work/shared/AWS-NOTES.md) has its test here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from pocctl.local.aws.timing import RULES
+from pocctl.local.emulator import Emulator
+from tests.emulated import TIMING
+from tests.inventory import everything, of_stack
+
+REGION = "us-east-1"
+DEADLINE = 60.0
+SETTLE_SLACK = 10.0
+
+WRITER = """
+import json, os, boto3
+
+table = boto3.resource("dynamodb").Table(os.environ["TABLE"])
+
+def handler(event, context):
+    for record in event["Records"]:
+        table.put_item(Item={"id": record["messageId"], "body": record["body"]})
+    return {"batchItemFailures": []}
+"""
+
+TEMPLATE = r"""
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Email: {Type: String, Default: owner@example.com}
+Resources:
+  WriterRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: cfn-writer
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+      Policies:
+        - PolicyName: write
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes]
+                Resource: !GetAtt Orders.Arn
+              - {Effect: Allow, Action: dynamodb:PutItem, Resource: !GetAtt Table.Arn}
+              - Effect: Allow
+                Action: [logs:CreateLogStream, logs:PutLogEvents]
+                Resource: !GetAtt WriterLogs.Arn
+  ApiRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: cfn-api
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {Service: apigateway.amazonaws.com}, Action: sts:AssumeRole}
+      Policies:
+        - PolicyName: send
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - {Effect: Allow, Action: sqs:SendMessage, Resource: !GetAtt Orders.Arn}
+  Dead:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: cfn-dead}
+  Orders:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: cfn-orders
+      VisibilityTimeout: 60
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 5}
+  OrdersPolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Orders]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Deny
+            Principal: "*"
+            Action: sqs:SendMessage
+            Resource: !GetAtt Orders.Arn
+            Condition: {Bool: {aws:SecureTransport: "false"}}
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: cfn-orders
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  WriterLogs:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /aws/lambda/cfn-writer, RetentionInDays: 7}
+  Writer:
+    Type: AWS::Lambda::Function
+    DependsOn: WriterLogs
+    Properties:
+      FunctionName: cfn-writer
+      Runtime: python3.13
+      Handler: app.handler
+      Role: !GetAtt WriterRole.Arn
+      Timeout: 10
+      Code: ./writer
+      Environment: {Variables: {TABLE: !Ref Table}}
+  WriterMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Writer
+      EventSourceArn: !GetAtt Orders.Arn
+      BatchSize: 5
+      FunctionResponseTypes: [ReportBatchItemFailures]
+      Tags: [{Key: purpose, Value: orders}]
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: cfn-topic}
+  Mail:
+    Type: AWS::SNS::Subscription
+    Properties: {TopicArn: !Ref Topic, Protocol: email, Endpoint: !Ref Email}
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties: {Name: cfn-api}
+  OrderResource:
+    Type: AWS::ApiGateway::Resource
+    Properties: {RestApiId: !Ref Api, ParentId: !GetAtt Api.RootResourceId, PathPart: order}
+  OrderModel:
+    Type: AWS::ApiGateway::Model
+    Properties:
+      RestApiId: !Ref Api
+      Name: Order
+      ContentType: application/json
+      Schema:
+        $schema: http://json-schema.org/draft-04/schema#
+        type: object
+        required: [item]
+        properties: {item: {type: string}}
+  BodyValidator:
+    Type: AWS::ApiGateway::RequestValidator
+    Properties: {RestApiId: !Ref Api, Name: body, ValidateRequestBody: true}
+  OrderPost:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref OrderResource
+      HttpMethod: POST
+      AuthorizationType: NONE
+      RequestValidatorId: !Ref BodyValidator
+      RequestModels: {application/json: !Ref OrderModel}
+      Integration:
+        Type: AWS
+        IntegrationHttpMethod: POST
+        Uri: !Sub arn:aws:apigateway:${AWS::Region}:sqs:path/${AWS::AccountId}/${Orders.QueueName}
+        Credentials: !GetAtt ApiRole.Arn
+        PassthroughBehavior: NEVER
+        RequestParameters:
+          integration.request.header.Content-Type: "'application/x-www-form-urlencoded'"
+        RequestTemplates:
+          application/json: Action=SendMessage&MessageBody=$util.urlEncode($input.body)
+        IntegrationResponses:
+          - StatusCode: "200"
+            ResponseTemplates: {application/json: '{"accepted": true}'}
+      MethodResponses: [{StatusCode: "200"}]
+  BadBody:
+    Type: AWS::ApiGateway::GatewayResponse
+    Properties:
+      RestApiId: !Ref Api
+      ResponseType: BAD_REQUEST_BODY
+      StatusCode: "400"
+      ResponseTemplates: {application/json: '{"error": "bad order"}'}
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: [OrderPost, BadBody]
+    Properties: {RestApiId: !Ref Api}
+  Stage:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Api
+      StageName: prod
+      DeploymentId: !Ref Deployment
+      MethodSettings:
+        - {ResourcePath: "/*", HttpMethod: "*", ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10}
+Outputs:
+  Api: {Value: !Ref Api}
+  OrdersUrl: {Value: !Ref Orders}
+"""
+
+
+def aws_cli(emulator: Emulator, *args: str, cwd: Path | None = None) -> str:
+    """The AWS CLI as a user runs it against `pocctl local` (the emulator's credentials).
+    `cloudformation package` makes its S3 client without `--endpoint-url` (aws/aws-cli#4454):
+    botocore's AWS_ENDPOINT_URL (botocore >= 1.31, "Service-specific endpoints") points it at
+    the emulator too."""
+    command = [
+        sys.executable,
+        "-m",
+        "awscli",
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--region",
+        REGION,
+        *args,
+    ]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "pocctl-local",
+            "AWS_SECRET_ACCESS_KEY": "pocctl-local",
+            "AWS_ENDPOINT_URL": emulator.endpoint_url,
+        },
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+def client(emulator: Emulator, service: str, key: str = "pocctl-local") -> Any:
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=emulator.endpoint_url,
+        aws_access_key_id=key,
+        aws_secret_access_key=key,
+    )
+
+
+def until(condition: Any, what: str) -> Any:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"never: {what}")
+
+
+def finished(emulator: Emulator, stack: str) -> dict[str, Any]:
+    cfn = client(emulator, "cloudformation")
+
+    def done() -> dict[str, Any] | None:
+        found: dict[str, Any] = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        return None if found["StackStatus"].endswith("_IN_PROGRESS") else found
+
+    return dict(until(done, f"{stack} settles"))
+
+
+def nothing_left(emulator: Emulator, prefix: str) -> dict[str, list[str]]:
+    """The account's own lists (tests/inventory.py), once what was deleted has left them: a
+    queue lists for up to 60 s, a table while DELETING, a mapping while Deleting
+    (bench/soak_world.py, inventory_when_settled)."""
+    session = boto3.Session(
+        region_name=REGION, aws_access_key_id="pocctl-local", aws_secret_access_key="pocctl-local"
+    )
+    longest = max(
+        RULES[r].high or RULES[r].seconds
+        for r in ("queue_deleting", "table_deleting", "mapping_deleting")
+    )
+    deadline = time.monotonic() + longest * TIMING.scale + SETTLE_SLACK
+    while True:
+        inventory = everything_at(session, emulator.endpoint_url)
+        found = {k: v for k, v in of_stack(inventory, prefix, prefix).items() if v}
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def everything_at(session: boto3.Session, endpoint_url: str) -> dict[str, list[str]]:
+    class AtEmulator:
+        def client(self, service: str) -> Any:
+            return session.client(service, endpoint_url=endpoint_url)
+
+    return everything(AtEmulator())  # type: ignore[arg-type]
+
+
+def events(emulator: Emulator, stack: str) -> list[tuple[str, str, str]]:
+    listed = client(emulator, "cloudformation").describe_stack_events(StackName=stack)
+    return [
+        (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
+        for e in reversed(listed["StackEvents"])
+    ]
+
+
+def package(emulator: Emulator, folder: Path, template: str) -> None:
+    """`aws cloudformation package`: the function's folder zipped and uploaded to S3."""
+    (folder / "template.yaml").write_text(template)
+    (folder / "writer").mkdir(exist_ok=True)
+    (folder / "writer" / "app.py").write_text(WRITER)
+    client(emulator, "s3").create_bucket(Bucket="artifacts")
+    aws_cli(
+        emulator,
+        "cloudformation",
+        "package",
+        "--template-file",
+        "template.yaml",
+        "--s3-bucket",
+        "artifacts",
+        "--output-template-file",
+        "packaged.yaml",
+        cwd=folder,
+    )
+
+
+def create(emulator: Emulator, folder: Path, template: str, stack: str) -> dict[str, Any]:
+    """Packaged, then `aws cloudformation create-stack` (`deploy` waits 30 s between looks at
+    the stack: the slow test below uses it)."""
+    package(emulator, folder, template)
+    aws_cli(
+        emulator,
+        "cloudformation",
+        "create-stack",
+        "--stack-name",
+        stack,
+        "--template-body",
+        "file://packaged.yaml",
+        "--capabilities",
+        "CAPABILITY_NAMED_IAM",
+        cwd=folder,
+    )
+    return finished(emulator, stack)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(port=0, timing=TIMING) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pipeline(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    stack = create(emulator, tmp_path_factory.mktemp("cfn"), TEMPLATE, "orders")
+    assert stack["StackStatus"] == "CREATE_COMPLETE", events(emulator, "orders")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def test_the_integration_keeps_its_credentials_request_parameters_and_templates(
+    emulator: Emulator, pipeline: dict[str, str]
+) -> None:
+    apigw = client(emulator, "apigateway")
+    api = pipeline["Api"]
+    resource = next(r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/order")
+    integration = apigw.get_integration(restApiId=api, resourceId=resource["id"], httpMethod="POST")
+    assert integration["credentials"] == "arn:aws:iam::123456789012:role/cfn-api"
+    assert integration["requestParameters"] == {
+        "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"
+    }
+    assert integration["requestTemplates"] == {
+        "application/json": "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
+    }
+    assert integration["integrationResponses"]["200"]["responseTemplates"] == {
+        "application/json": '{"accepted": true}'
+    }
+
+
+def test_an_order_posted_to_the_stage_is_stored_by_the_function(
+    emulator: Emulator, pipeline: dict[str, str]
+) -> None:
+    """The API's data plane serves the stack's stage, the mapping's poller feeds the function,
+    the function runs in its worker with the role the stack made."""
+    url = f"{emulator.endpoint_url}/restapis/{pipeline['Api']}/prod/_user_request_/order"
+    request = urllib.request.Request(
+        url,
+        data=b'{"item": "tea & cake"}',
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert json.loads(answer.read()) == {"accepted": True}
+    table = client(emulator, "dynamodb")
+    items = until(lambda: table.scan(TableName="cfn-orders")["Items"], "the order is stored")
+    assert items[0]["body"] == {"S": '{"item": "tea & cake"}'}
+
+
+def test_the_stage_throttles_as_its_method_settings_say(
+    emulator: Emulator, pipeline: dict[str, str]
+) -> None:
+    stage = client(emulator, "apigateway").get_stage(restApiId=pipeline["Api"], stageName="prod")
+    assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 5.0
+    assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 10
+
+
+def test_the_subscription_and_the_queue_policy_are_made(
+    emulator: Emulator, pipeline: dict[str, str]
+) -> None:
+    subscriptions = client(emulator, "sns").list_subscriptions()["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [
+        ("email", "owner@example.com")
+    ]
+    assert any(m["to"] == "owner@example.com" for m in emulator.outbox.messages)
+    attributes = client(emulator, "sqs").get_queue_attributes(
+        QueueUrl=pipeline["OrdersUrl"], AttributeNames=["Policy", "RedrivePolicy"]
+    )["Attributes"]
+    assert json.loads(attributes["Policy"])["Statement"][0]["Effect"] == "Deny"
+    assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == 5
+
+
+def test_resources_that_take_tags_carry_the_stacks_own(
+    emulator: Emulator, pipeline: dict[str, str]
+) -> None:
+    """CloudFormation's aws:cloudformation:* tags, on every type that takes tags but roles."""
+    lam = client(emulator, "lambda")
+    function = lam.get_function(FunctionName="cfn-writer")
+    assert function["Tags"]["aws:cloudformation:stack-name"] == "orders"
+    assert function["Tags"]["aws:cloudformation:logical-id"] == "Writer"
+    assert function["Tags"]["aws:cloudformation:stack-id"].startswith(
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/orders/"
+    )
+    queue_tags = client(emulator, "sqs").list_queue_tags(QueueUrl=pipeline["OrdersUrl"])["Tags"]
+    assert queue_tags["aws:cloudformation:logical-id"] == "Orders"
+    role_tags = client(emulator, "iam").list_role_tags(RoleName="cfn-writer")["Tags"]
+    assert not [t for t in role_tags if t["Key"].startswith("aws:")]
+
+
+def test_delete_stack_leaves_nothing_behind(emulator: Emulator, tmp_path: Path) -> None:
+    stack = create(emulator, tmp_path, TEMPLATE.replace("cfn-", "gone-"), "gone")
+    assert stack["StackStatus"] == "CREATE_COMPLETE", events(emulator, "gone")
+    aws_cli(emulator, "cloudformation", "delete-stack", "--stack-name", "gone")
+    cfn = client(emulator, "cloudformation")
+    final = until(
+        lambda: (
+            (s := cfn.describe_stacks(StackName=stack["StackId"])["Stacks"][0])["StackStatus"]
+            not in ("DELETE_IN_PROGRESS",)
+            and s
+        ),
+        "the stack is deleted",
+    )
+    assert final["StackStatus"] == "DELETE_COMPLETE", [
+        e for e in events(emulator, "gone") if "FAILED" in e[1]
+    ]
+    apis = client(emulator, "apigateway").get_rest_apis()["items"]
+    assert [a["name"] for a in apis if a["name"].startswith("gone-")] == []  # moto's kept it
+    assert nothing_left(emulator, "gone") == {}
+    subscriptions = client(emulator, "sns").list_subscriptions()["Subscriptions"]
+    assert not [s for s in subscriptions if ":gone-" in s["TopicArn"]]
+
+
+LIMITED = """
+Resources:
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /limited/first}
+  Table:
+    Type: AWS::DynamoDB::Table
+    DependsOn: Logs
+    Properties:
+      TableName: limited
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+"""
+
+
+def test_iam_judges_the_stacks_calls_as_the_callers_and_a_failure_rolls_back(
+    emulator: Emulator,
+) -> None:
+    """Without a service role, CloudFormation acts with the caller's credentials: a caller who
+    may not create tables gets CREATE_FAILED with IAM's reason, and what was made is deleted."""
+    iam = client(emulator, "iam")
+    iam.create_user(UserName="limited")
+    iam.put_user_policy(
+        UserName="limited",
+        PolicyName="no-tables",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["cloudformation:*", "logs:*"], "Resource": "*"}
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName="limited")["AccessKey"]["AccessKeyId"]
+    emulator.settled()
+    client(emulator, "cloudformation", key).create_stack(StackName="limited", TemplateBody=LIMITED)
+    stack = finished(emulator, "limited")
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    happened = events(emulator, "limited")
+    failed = [reason for logical, status, reason in happened if status == "CREATE_FAILED"]
+    assert "not authorized to perform: dynamodb:CreateTable" in failed[0], happened
+    assert ("Logs", "DELETE_COMPLETE", "") in happened
+    groups = client(emulator, "logs").describe_log_groups(logGroupNamePrefix="/limited/")
+    assert groups["logGroups"] == []
+
+
+IMPATIENT_MAPPING = """
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+      Policies:
+        - PolicyName: read
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes]
+                Resource: !GetAtt Queue.Arn
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties: {VisibilityTimeout: 5}
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.13
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Timeout: 30
+      Code: {ZipFile: "def handler(event, context):\n    return None\n"}
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties: {FunctionName: !Ref Function, EventSourceArn: !GetAtt Queue.Arn}
+"""
+
+
+def test_a_mapping_lambda_refuses_fails_the_stack_with_lambdas_reason(emulator: Emulator) -> None:
+    """The stack's mapping meets the rules CreateEventSourceMapping keeps (mapping_rules.py)."""
+    client(emulator, "cloudformation").create_stack(
+        StackName="impatient", TemplateBody=IMPATIENT_MAPPING, Capabilities=["CAPABILITY_IAM"]
+    )
+    assert finished(emulator, "impatient")["StackStatus"] == "ROLLBACK_COMPLETE"
+    happened = events(emulator, "impatient")
+    reason = next(r for logical, s, r in happened if s == "CREATE_FAILED")
+    assert "Queue visibility timeout: 5 seconds is less than Function timeout: 30" in reason
+    assert ("Function", "DELETE_COMPLETE", "") in happened
+    assert client(emulator, "lambda").list_functions()["Functions"] == [] or all(
+        not f["FunctionName"].startswith("impatient-")
+        for f in client(emulator, "lambda").list_functions()["Functions"]
+    )
+
+
+def test_iam_resources_need_the_capability(emulator: Emulator) -> None:
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.InsufficientCapabilitiesException, match="CAPABILITY_IAM"):
+        cfn.create_stack(StackName="uncapable", TemplateBody=IMPATIENT_MAPPING)
+
+
+SERVERLESS = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  HelloRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.13
+      Handler: index.handler
+      Role: !GetAtt HelloRole.Arn
+      Tags: {purpose: greeting}
+      InlineCode: "def handler(event, context):\\n    return {'hello': event['name']}\\n"
+"""
+
+
+def test_a_sam_template_is_transformed_by_aws_translator(emulator: Emulator) -> None:
+    cfn = client(emulator, "cloudformation")
+    # CreateStack with a transform needs CAPABILITY_AUTO_EXPAND; a change set does not.
+    with pytest.raises(cfn.exceptions.InsufficientCapabilitiesException, match="AUTO_EXPAND"):
+        cfn.create_stack(StackName="sam", TemplateBody=SERVERLESS, Capabilities=["CAPABILITY_IAM"])
+    change_set = cfn.create_change_set(
+        StackName="sam",
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=SERVERLESS,
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = cfn.describe_change_set(ChangeSetName=change_set["Id"])
+    assert {c["ResourceChange"]["ResourceType"] for c in described["Changes"]} == {
+        "AWS::Lambda::Function",
+        "AWS::IAM::Role",
+    }
+    cfn.execute_change_set(ChangeSetName=change_set["Id"])
+    assert finished(emulator, "sam")["StackStatus"] == "CREATE_COMPLETE", [
+        e for e in events(emulator, "sam") if "FAILED" in e[1]
+    ]
+    function = cfn.describe_stack_resource(StackName="sam", LogicalResourceId="Hello")
+    name = function["StackResourceDetail"]["PhysicalResourceId"]
+    answer = client(emulator, "lambda").invoke(FunctionName=name, Payload=b'{"name": "sam"}')
+    assert json.loads(answer["Payload"].read()) == {"hello": "sam"}
+
+
+@pytest.mark.slow
+def test_aws_cloudformation_deploy_creates_the_stack(emulator: Emulator, tmp_path: Path) -> None:
+    """`deploy` as the README tells a user: a change set, described, executed, waited on."""
+    package(emulator, tmp_path, TEMPLATE.replace("cfn-", "deployed-"))
+    deploy_args = ("cloudformation", "deploy", "--template-file", "packaged.yaml")
+    deploy_args += ("--stack-name", "deployed", "--capabilities", "CAPABILITY_NAMED_IAM")
+    aws_cli(emulator, *deploy_args, cwd=tmp_path)
+    stack = finished(emulator, "deployed")
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    # The same template again: the change set has no changes, which `deploy` reports as such.
+    again = aws_cli(emulator, *deploy_args, "--no-fail-on-empty-changeset", cwd=tmp_path)
+    assert "No changes to deploy" in again
