@@ -94,6 +94,11 @@ def test_the_exported_stack_deploys_serves_an_order_and_deletes(
     document = json.loads(status.stdout)
     assert document["healthy"] is True, document
     assert document.get("pending") == [], document
+    assert document["managed_by_cloudformation"] == [stack], document
+    for command in (["up"], ["down", "--yes"]):  # CloudFormation's, not pocctl's, to change
+        refused = pocctl(*command, "--stack", stack)
+        assert refused.exit_code != 0, refused.output
+        assert f"--stack-name {stack}" in refused.output, refused.output
     order = pocctl("test-order", "--stack", stack, "--json", "--timeout", "120")
     assert order.exit_code == 0, order.output
     aws_cli(emulator, "cloudformation", "delete-stack", "--stack-name", stack)
@@ -123,6 +128,12 @@ def test_the_parity_check_fails_when_the_template_differs_from_up(
     export_and_deploy(emulator, tmp_path, "Edited", "cloudformation", faster_throttle)
     status = pocctl("status", "--stack", "Edited", "--json")
     assert status.exit_code != 0, status.output
-    assert json.loads(status.stdout)["problems"] == [
+    document = json.loads(status.stdout)
+    assert document["problems"] == [
         "REST API Edited-API has drifted (throttling (rate, burst): (999.0, 20) -> (10.0, 20))"
     ]
+    # `up` would refuse to repair it: the hint names CloudFormation's command instead.
+    assert not any("Run `pocctl up`" in hint for hint in document["hints"]), document["hints"]
+    assert any(
+        "aws cloudformation deploy --stack-name Edited" in hint for hint in document["hints"]
+    ), document["hints"]

@@ -83,7 +83,20 @@ class Health:
         if not self.deployed:
             return ["Run `pocctl up`, or check --stack and --region (see `pocctl config`)."]
         found = [hint for r in self.resources.values() if r.problems() for hint in r.hints()]
+        if self.cloudformation:  # `up` refuses to write to it: the repair is CloudFormation's
+            found = [self.through_cloudformation() if h == REPAIR else h for h in found]
         return list(dict.fromkeys(found))
+
+    def through_cloudformation(self) -> str:
+        stacks = ", ".join(self.cloudformation)
+        first = self.cloudformation[0]
+        return (
+            f"CloudFormation stack {stacks} manages it, so `pocctl up` leaves it alone: deploy "
+            f"the template again to repair it (`aws cloudformation deploy --stack-name {first} "
+            f"--region {self.region} --template-file TEMPLATE`), or see what was changed "
+            f"outside it with `aws cloudformation detect-stack-drift --stack-name {first} "
+            f"--region {self.region}`."
+        )
 
     @property
     def warnings(self) -> list[str]:
