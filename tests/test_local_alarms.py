@@ -339,3 +339,64 @@ def test_m_out_of_n_datapoints_breaching_is_an_alarm_worded_as_cloudwatch_words_
     calm = evaluate(Alarm(), points(7.0, 1.0, None), "ALARM")
     assert calm is not None and calm.state == "OK"
     assert calm.reason.endswith("(minimum 2 datapoints for ALARM -> OK transition).")
+
+
+def depth_alarm_on(emulator: Emulator, clock: Clock, topic: str) -> None:
+    """An alarm on a queue that already holds a message, notifying `topic`."""
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="held")["QueueUrl"]
+    clock.advance("queue_new")
+    sqs.send_message(QueueUrl=url, MessageBody="stuck")
+    put_alarm(
+        emulator,
+        "held-depth",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": "held"}],
+        Statistic="Maximum",
+        AlarmActions=[topic],
+    )
+
+
+def test_a_topic_whose_policy_leaves_cloudwatch_out_gets_no_notification(
+    emulator: Emulator, clock: Clock
+) -> None:
+    topic = alarm_topic(emulator)
+    only_the_account = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "sns:Publish",
+                "Resource": topic,
+            }
+        ],
+    }
+    client(emulator, "sns").set_topic_attributes(
+        TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(only_the_account)
+    )
+    depth_alarm_on(emulator, clock, topic)
+    next_minute(emulator, clock)
+    assert state(emulator, "held-depth")["StateValue"] == "ALARM"
+    assert alarm_mails(emulator) == []
+
+
+def test_a_topic_encrypted_with_the_aws_managed_key_gets_no_notification(
+    emulator: Emulator, clock: Clock
+) -> None:
+    topic = alarm_topic(emulator)
+    client(emulator, "sns").set_topic_attributes(
+        TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue="alias/aws/sns"
+    )
+    depth_alarm_on(emulator, clock, topic)
+    next_minute(emulator, clock)
+    assert state(emulator, "held-depth")["StateValue"] == "ALARM"
+    assert alarm_mails(emulator) == []
+
+
+def test_the_default_topic_policy_lets_cloudwatch_notify(emulator: Emulator, clock: Clock) -> None:
+    topic = alarm_topic(emulator)
+    depth_alarm_on(emulator, clock, topic)
+    next_minute(emulator, clock)
+    assert [m["json"]["AlarmName"] for m in alarm_mails(emulator)] == ["held-depth"]

@@ -104,7 +104,7 @@ class Emulator:
         self.authorizer = Authorizer(ACCOUNT, propagation, self.resource_policy)
         self.aws = AwsBehaviours(world, self.authorizer, self.outbox.add, lambda: self.endpoint_url)
         self.sqs_delivery = SqsDelivery(ACCOUNT, self.aws.sqs.usable_arn, self.log)
-        self.cloudwatch = CloudWatch(world, self.regions, self.log)  # metrics and alarms
+        self.cloudwatch = CloudWatch(world, self.regions, self.log, self.resource_policy)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.invoker: Invoker | None = None

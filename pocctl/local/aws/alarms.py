@@ -24,6 +24,19 @@ EvaluationPeriods, ComparisonOperator, Threshold, TreatMissingData), the state r
 there ("Threshold Crossed: 1 out of the last 1 datapoints [1234.0 (06/03/15 17:43:27)] was
 greater than the threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition)."). Other
 actions (Auto Scaling, EC2, Lambda) are not carried out: the emulator's log says so.
+
+CloudWatch publishes as a service, not as the account: the topic's own policy must let it
+("Failed to execute action arn:aws:sns:... Received error: "Resource: arn:aws:cloudwatch:...:alarm:
+... is not authorized to perform: SNS:Publish on resource: arn:aws:sns:... because no
+resource-based policy allows the SNS:Publish action"", aws-solutions/
+automated-security-response-on-aws#43; "CW Alarms are sent by a shared AWS principal, not the
+owning account", PRX/Infrastructure#335). SNS's default topic policy lets anyone publish whose
+`AWS:SourceOwner` is the account, which CloudWatch's publish is. A topic encrypted with the
+AWS managed key `alias/aws/sns` can't take CloudWatch's notifications either: that key's policy
+can't be changed to let CloudWatch use it ("CloudWatch Alarms does not have authorization to
+access the SNS topic encryption key", awslabs/landing-zone-accelerator-on-aws#31;
+ASFHyP3/hyp3#762, aws/aws-cdk#11121). A refused action is in the emulator's log; the state
+change stands.
 """
 
 from __future__ import annotations
@@ -35,6 +48,7 @@ from datetime import datetime
 from typing import Any
 
 from pocctl.local.aws.metrics import Metrics, Series
+from pocctl.local.policy import Request, principal_names_service, statement_applies
 
 Compare = Callable[[float, float], bool]
 COMPARED: dict[str, tuple[str, Compare]] = {
@@ -58,6 +72,10 @@ REGION_NAMES = {  # as CloudWatch names the region in its messages' Region and s
 }
 SUBJECT_LIMIT = 100  # SNS refuses a longer subject (sns_publish.py)
 Publish = Callable[[str, str, str, str], None]  # (region, topic ARN, subject, message)
+TopicPolicy = Callable[[str], list[dict[str, Any]]]  # topic ARN -> its policy's statements
+TopicKey = Callable[[str], str]  # topic ARN -> its KmsMasterKeyId ("" if none)
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+AWS_MANAGED_SNS_KEY = "alias/aws/sns"
 
 
 @dataclass(frozen=True)
@@ -199,14 +217,42 @@ def notification(alarm: Any, account: str, old: str, changed_at: datetime) -> tu
     return subject[:SUBJECT_LIMIT], json.dumps(message)
 
 
+def cloudwatch_may_publish(
+    statements: list[dict[str, Any]], topic: str, alarm_arn: str, account: str
+) -> bool:
+    """Whether the topic's policy lets CloudWatch publish this alarm's notification."""
+    request = Request(
+        "sns:Publish",
+        (topic,),
+        {"aws:SourceArn": alarm_arn, "aws:SourceAccount": account, "AWS:SourceOwner": account},
+    )
+    allowed = False
+    for statement in statements:
+        if not principal_names_service(statement.get("Principal"), CLOUDWATCH):
+            continue
+        if statement_applies(statement, request, topic):
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = statement.get("Effect") == "Allow" or allowed
+    return allowed
+
+
 class Alarms:
     def __init__(
-        self, metrics: Metrics, account: str, publish: Publish, log: Callable[[str], None]
+        self,
+        metrics: Metrics,
+        account: str,
+        publish: Publish,
+        log: Callable[[str], None],
+        topic_policy: TopicPolicy = lambda topic: [],
+        topic_key: TopicKey = lambda topic: "",
     ) -> None:
         self.metrics = metrics
         self.account = account
         self.publish = publish
         self.log = log
+        self.topic_policy = topic_policy
+        self.topic_key = topic_key
 
     def evaluate_all(self, region: str, minute: int) -> None:
         """Evaluate every metric alarm of the region at the end of `minute`."""
@@ -251,10 +297,26 @@ class Alarms:
         }[verdict.state]
         subject, message = notification(alarm, self.account, old, at)
         for action in actions:
-            if action.startswith("arn:") and action.split(":")[2] == "sns":
-                try:
-                    self.publish(alarm.region_name, action, subject, message)
-                except Exception as exc:
-                    self.log(f"alarm {alarm.name}: could not publish to {action}: {exc}")
-            else:
+            if not action.startswith("arn:") or action.split(":")[2] != "sns":
                 self.log(f"alarm {alarm.name}: action {action} is not carried out offline")
+                continue
+            refused = self.refusal(alarm, action)
+            if refused is not None:
+                self.log(f"alarm {alarm.name}: Failed to execute action {action}. {refused}")
+                continue
+            try:
+                self.publish(alarm.region_name, action, subject, message)
+            except Exception as exc:
+                self.log(f"alarm {alarm.name}: Failed to execute action {action}. {exc}")
+
+    def refusal(self, alarm: Any, topic: str) -> str | None:
+        """Why CloudWatch may not publish to the topic, or None."""
+        if self.topic_key(topic) == AWS_MANAGED_SNS_KEY:
+            return "CloudWatch Alarms does not have authorization to access the SNS topic key."
+        if cloudwatch_may_publish(self.topic_policy(topic), topic, alarm.alarm_arn, self.account):
+            return None
+        return (
+            f'Received error: "Resource: {alarm.alarm_arn} is not authorized to perform: '
+            f"SNS:Publish on resource: {topic} because no resource-based policy allows the "
+            'SNS:Publish action"'
+        )

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pocctl.local.aws.alarms import Alarms
+from pocctl.core.arns import Arn
+from pocctl.local.aws.alarms import Alarms, TopicPolicy
 from pocctl.local.aws.base import World
 from pocctl.local.aws.metrics import Metrics
 from pocctl.local.calls import Call
@@ -31,12 +32,20 @@ def _cloudwatch(account: str, region: str) -> Any:
 
 
 class CloudWatch:
-    def __init__(self, world: World, regions: set[str], log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        world: World,
+        regions: set[str],
+        log: Callable[[str], None],
+        topic_policy: TopicPolicy = lambda topic: [],
+    ) -> None:
         self.world = world
         self.regions = regions
         self.log = log
         self.metrics = Metrics(world)
-        self.alarms = Alarms(self.metrics, world.account, self._publish, log)
+        self.alarms = Alarms(
+            self.metrics, world.account, self._publish, log, topic_policy, self._topic_key
+        )
         self.closed = -1  # the last minute closed
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -78,6 +87,12 @@ class CloudWatch:
         self._stopped.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def _topic_key(self, topic: str) -> str:
+        from moto.sns.models import sns_backends
+
+        found = sns_backends[self.world.account][Arn.parse(topic).region].topics.get(topic)
+        return str(getattr(found, "kms_master_key_id", "") or "")
 
     def _publish(self, region: str, topic: str, subject: str, message: str) -> None:
         self.world.client("sns", region).publish(TopicArn=topic, Subject=subject, Message=message)
