@@ -91,9 +91,9 @@ def invoke(emulator: Emulator, name: str) -> bool:
 
 
 def put_alarm(emulator: Emulator, name: str, **settings: Any) -> None:
+    settings = {"Period": 60, **settings}
     client(emulator, "cloudwatch").put_metric_alarm(
         AlarmName=name,
-        Period=60,
         EvaluationPeriods=1,
         Threshold=1.0,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
@@ -400,3 +400,23 @@ def test_the_default_topic_policy_lets_cloudwatch_notify(emulator: Emulator, clo
     depth_alarm_on(emulator, clock, topic)
     next_minute(emulator, clock)
     assert [m["json"]["AlarmName"] for m in alarm_mails(emulator)] == ["held-depth"]
+
+
+def test_a_five_minute_period_slides_a_minute_at_a_time(emulator: Emulator, clock: Clock) -> None:
+    function(emulator, clock, "once", RAISES)
+    put_alarm(
+        emulator,
+        "once-errors",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": "once"}],
+        Statistic="Sum",
+        Period=300,
+    )
+    assert not invoke(emulator, "once")
+    seen = []
+    for _ in range(6):
+        next_minute(emulator, clock)
+        seen.append(state(emulator, "once-errors")["StateValue"])
+    # The failed minute is in each five-minute window until the sixth evaluation's.
+    assert seen == ["ALARM"] * 5 + ["INSUFFICIENT_DATA"]

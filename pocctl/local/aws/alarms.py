@@ -4,7 +4,11 @@ Amazon CloudWatch User Guide, "Using Amazon CloudWatch alarms", "Evaluating an a
 minute (timing.py, alarm_evaluation) the alarm looks at its metric's last `EvaluationPeriods`
 periods of `Period` seconds, each summed up by its `Statistic`, and compares each datapoint with
 `Threshold` by `ComparisonOperator`; "When DatapointsToAlarm (M) of the last EvaluationPeriods
-(N) data points are breaching, the alarm goes to ALARM" (M defaults to N). A period without
+(N) data points are breaching, the alarm goes to ALARM" (M defaults to N). The periods slide
+with the minute: "an alarm with a period of five minutes is evaluated every minute using a
+five-minute window, offset by one minute each time: at 12:15:00 CloudWatch expects datapoints
+timestamped 12:00:00, 12:05:00 and 12:10:00, at 12:16:00 12:01:00, 12:06:00 and 12:11:00" (same
+guide, "Limits", alarms on connected data sources). A period without
 datapoints is missing, treated by `TreatMissingData` ("Configuring how CloudWatch alarms treat
 missing data"): `missing` (the default) "if all data points in the alarm evaluation range are
 missing, the alarm transitions to INSUFFICIENT_DATA", `notBreaching` "missing data points are
