@@ -338,7 +338,11 @@ def test_m_out_of_n_datapoints_breaching_is_an_alarm_worded_as_cloudwatch_words_
     )
     calm = evaluate(Alarm(), points(7.0, 1.0, None), "ALARM")
     assert calm is not None and calm.state == "OK"
-    assert calm.reason.endswith("(minimum 2 datapoints for ALARM -> OK transition).")
+    assert calm.reason == (
+        "Threshold Crossed: 1 out of the last 3 datapoints [1.0 (02/12/26 21:04:00)] was not "
+        "greater than the threshold (5.0) (minimum 2 datapoints for ALARM -> OK transition)."
+    )
+    assert json.loads(calm.reason_data)["recentDatapoints"] == [1.0, 7.0]
 
 
 def depth_alarm_on(emulator: Emulator, clock: Clock, topic: str) -> None:

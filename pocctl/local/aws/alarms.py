@@ -26,7 +26,10 @@ AlarmDescription, AWSAccountId, NewStateValue, NewStateReason, StateChangeTime, 
 AlarmArn, OldStateValue, Trigger with its MetricName, Namespace, Statistic, Dimensions, Period,
 EvaluationPeriods, ComparisonOperator, Threshold, TreatMissingData), the state reasons worded as
 there ("Threshold Crossed: 1 out of the last 1 datapoints [1234.0 (06/03/15 17:43:27)] was
-greater than the threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition)."). Other
+greater than the threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition).") and in the
+sample events of the CloudWatch User Guide, "Alarm events and EventBridge" ("... was not greater
+than the threshold (50.0) (minimum 1 datapoint for ALARM -> OK transition).", its reason data
+with queryDate, startDate, statistic, period, recentDatapoints, threshold). Other
 actions (Auto Scaling, EC2, Lambda) are not carried out: the emulator's log says so.
 
 CloudWatch publishes as a service, not as the account: the topic's own policy must let it
@@ -48,7 +51,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pocctl.local.aws.metrics import Metrics, Series
@@ -111,7 +114,7 @@ def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict |
     breaching = [p for p in present if p.value is not None and breaches(p.value, threshold)]
     missing = len(datapoints) - len(present)
     counted_breaching = len(breaching) + (missing if treat == "breaching" else 0)
-    data = reason_data(alarm, present, threshold)
+    data = reason_data(alarm, datapoints, threshold)
     if counted_breaching >= wanted and not present:
         reason = (
             f"Threshold Crossed: no datapoints were received for {missing} "
@@ -144,13 +147,15 @@ def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict |
             f"{'was' if missing == 1 else 'were'} treated as [NonBreaching].",
             data,
         )
+    calm = [p for p in present if p not in breaching]
+    needed = len(datapoints) - wanted + 1  # fewer than M breaching
     reason = (
-        f"Threshold Crossed: {len(present)} {plural(len(present), 'datapoint')} {listed(present)} "
-        f"{'was' if len(present) == 1 else 'were'} not {words} the threshold ({threshold!r})"
+        f"Threshold Crossed: {len(calm)} out of the last {len(datapoints)} datapoints "
+        f"{listed(calm)} {'was' if len(calm) == 1 else 'were'} not {words} the threshold "
+        f"({threshold!r}) (minimum {needed} {plural(needed, 'datapoint')} for {current} -> OK "
+        "transition)."
     )
-    if current == "ALARM":
-        reason += f" (minimum {wanted} {plural(wanted, 'datapoint')} for ALARM -> OK transition)"
-    return Verdict("OK", reason + ".", data)
+    return Verdict("OK", reason, data)
 
 
 def plural(n: int, word: str) -> str:
@@ -162,10 +167,13 @@ def listed(points: list[Datapoint]) -> str:
     return f"[{shown}]"
 
 
-def reason_data(alarm: Any, present: list[Datapoint], threshold: float) -> str:
+def reason_data(alarm: Any, datapoints: list[Datapoint], threshold: float) -> str:
+    present = [p for p in datapoints if p.value is not None]
     return json.dumps(
         {
             "version": "1.0",
+            "queryDate": iso(datapoints[0].timestamp + timedelta(seconds=int(alarm.period))),
+            "startDate": iso(datapoints[-1].timestamp),
             "statistic": alarm.statistic,
             "period": int(alarm.period),
             "recentDatapoints": [p.value for p in reversed(present)],
