@@ -15,6 +15,7 @@ def everything(session: boto3.Session) -> dict[str, list[str]]:
     lam = session.client("lambda")
     logs = session.client("logs")
     apigw = session.client("apigateway")
+    cloudwatch = session.client("cloudwatch")
     return {
         "roles": sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
         "tables": sorted(ddb.list_tables()["TableNames"]),
@@ -28,6 +29,7 @@ def everything(session: boto3.Session) -> dict[str, list[str]]:
         ),
         "log_groups": sorted(g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]),
         "apis": sorted(a["name"] for a in apigw.get_rest_apis()["items"]),
+        "alarms": sorted(a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]),
     }
 
 

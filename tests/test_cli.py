@@ -28,13 +28,13 @@ def session(aws: None) -> Any:
 def test_up_twice_then_down(runner: CliRunner, session: Any) -> None:
     first = up_ok(runner, "--email", "ops@example.com")
     assert "+ created      DynamoDB table orders" in first.output
-    assert "Stack POC is up" in first.output and "17 created, 0 updated" in first.output
+    assert "Stack POC is up" in first.output and "25 created, 0 updated" in first.output
     assert "Order endpoint: https://" in first.output and "/prod/order" in first.output
     assert "The API is public" in first.output and "up to 10 requests/s (burst 20)" in first.output
 
     assert "No email requested" not in first.output
     second = up_ok(runner, "--email", "ops@example.com")
-    assert "0 created, 0 updated, 17 unchanged" in second.output
+    assert "0 created, 0 updated, 25 unchanged" in second.output
     # without --email, `up` still says how to be mailed (status shows what the topic has)
     third = up_ok(runner)
     assert "No email requested: add one with --email to be mailed each order." in third.output
@@ -124,7 +124,7 @@ def test_dry_run_lists_the_changes_and_writes_nothing(runner: CliRunner, session
     result = run(runner, "up", "--dry-run")
     assert result.exit_code == 0
     assert "+ would create DynamoDB table orders" in result.output
-    assert "Dry run: 16 to create, 0 to update" in result.output
+    assert "Dry run: 23 to create, 0 to update" in result.output
     assert "Nothing was written." in result.output
     assert flatten(everything(session)) == []
 
@@ -168,7 +168,7 @@ def test_up_serial_runs_one_step_at_a_time(runner: CliRunner, session: Any) -> N
     result = up_ok(runner, "--serial", "-v")
     labels = re.findall(r"^  aws \S+ \S+  \[(.+)\]$", result.output, flags=re.MULTILINE)
     runs = [label for i, label in enumerate(labels) if i == 0 or labels[i - 1] != label]
-    assert len(set(labels)) == 16  # every step but the email subscription, which none asked
+    assert len(set(labels)) == 23  # every step but the email subscriptions, which none asked
     assert {label: runs.count(label) for label in labels} == dict.fromkeys(labels, 2)
 
 

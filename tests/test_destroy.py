@@ -30,8 +30,11 @@ def untag_everything(ctx: Context) -> None:
     for queue in (n.queue, n.dead_letter_queue, n.stream_failure_queue):
         sqs.untag_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"], TagKeys=[TAG])
     sns = s.client("sns")
-    (topic,) = sns.list_topics()["Topics"]
-    sns.untag_resource(ResourceArn=topic["TopicArn"], TagKeys=[TAG])
+    for topic in sns.list_topics()["Topics"]:  # the order topic and the alarm topic
+        sns.untag_resource(ResourceArn=topic["TopicArn"], TagKeys=[TAG])
+    cloudwatch = s.client("cloudwatch")
+    for alarm in cloudwatch.describe_alarms(AlarmNames=list(n.alarms))["MetricAlarms"]:
+        cloudwatch.untag_resource(ResourceARN=alarm["AlarmArn"], TagKeys=[TAG])
     logs, lam = s.client("logs"), s.client("lambda")
     for function in (n.writer_function, n.notifier_function):
         logs.untag_log_group(logGroupName=f"/aws/lambda/{function}", tags=[TAG])
@@ -52,9 +55,10 @@ def test_down_leaves_every_kind_alone_once_it_lacks_the_stacks_tag(deployed: Con
     report = Engine(ctx, build_steps(ctx.config)).down()
     assert report.ok, [(r.title, r.error) for r in report.results if r.error]
     outcomes = {r.step: r.outcome for r in report.results}
-    everything_but_the_subscription = {k: o for k, o in outcomes.items() if k != "subscription"}
+    subscriptions = ("subscription", "alarm-subscription")
+    everything_but_the_subscription = {k: o for k, o in outcomes.items() if k not in subscriptions}
     assert set(everything_but_the_subscription.values()) == {Outcome.SKIPPED}
-    titles = {r.title for r in report.results if r.step != "subscription"}
+    titles = {r.title for r in report.results if r.step not in subscriptions}
     notes = set(ctx.reporter.notes)  # type: ignore[attr-defined]
     assert {
         f"left {title} alone: it exists but lacks the tag {TAG}=POC, so this stack did not "

@@ -29,20 +29,20 @@ def test_up_and_down_json_are_one_document_on_stdout_and_text_on_stderr(
     assert up.exit_code == 0, up.output
     document = json.loads(up.stdout)
     assert document["ok"] is True and document["command"] == "up"
-    assert document["counts"] == {"created": 17}
-    assert len(document["steps"]) == 17
+    assert document["counts"] == {"created": 25}  # 17, and the alarm topic, its mail, 6 alarms
+    assert len(document["steps"]) == 25
     assert {"step", "title", "outcome", "seconds", "changes", "error"} <= set(document["steps"][0])
     assert document["order_url"].endswith("/prod/order")
     assert document["api"] == {"public": True, "rate_limit": 10.0, "burst_limit": 20}
     assert "Stack POC is up" in up.stderr and "Stack POC is up" not in up.stdout
 
     again = json.loads(runner.invoke(cli, ["up", "--json"]).stdout)
-    assert again["counts"] == {"unchanged": 17}
+    assert again["counts"] == {"unchanged": 25}
 
     down = runner.invoke(cli, ["down", "--yes", "--json"])
     assert down.exit_code == 0
     removed = json.loads(down.stdout)
-    assert removed["ok"] is True and removed["counts"] == {"deleted": 17}
+    assert removed["ok"] is True and removed["counts"] == {"deleted": 25}
     assert removed["left"] == []
     assert removed["sweep"]["tagged_resources_checked"] == 0
 

@@ -437,7 +437,8 @@ def test_a_stack_from_an_older_pocctl_is_checked_as_before_and_recorded_by_up(
     (api,) = [a for a in ag.get_rest_apis()["items"] if a["name"] == "old-API"]
     stage = f"arn:aws:apigateway:us-east-1::/restapis/{api['id']}/stages/beta"
     ag.untag_resource(
-        resourceArn=stage, tagKeys=["pocctl:stage", "pocctl:rate-limit", "pocctl:burst-limit"]
+        resourceArn=stage,
+        tagKeys=["pocctl:stage", "pocctl:rate-limit", "pocctl:burst-limit", "pocctl:alarms"],
     )
 
     status = pocctl("status", "--stack", "old")  # its one stage is read back

@@ -41,8 +41,9 @@ def test_up_builds_the_lab_pipeline_with_its_names(make_ctx: MakeContext) -> Non
     found = everything(ctx.session)
     assert found["tables"] == ["orders"]
     assert found["queues"] == ["POC-Queue", "POC-Queue-DLQ", "POC-Stream-Failures"]
-    assert found["topics"] == ["POC-Topic"]
-    assert found["subscriptions"] == ["ops@example.com"]
+    assert found["topics"] == ["POC-Alarms", "POC-Topic"]
+    # The address gets order notifications and, by default, alarm mails.
+    assert found["subscriptions"] == ["ops@example.com", "ops@example.com"]
     assert found["functions"] == ["POC-Lambda-1", "POC-Lambda-2"]
     assert found["apis"] == ["POC-API"]
     assert found["log_groups"] == ["/aws/lambda/POC-Lambda-1", "/aws/lambda/POC-Lambda-2"]
@@ -138,14 +139,15 @@ def test_second_up_with_the_same_email_keeps_exactly_one_subscription(
         again = fresh(ctx, email="ops@example.com")
         up(again)
         assert again.calls.mutating == []
-    assert everything(ctx.session)["subscriptions"] == ["ops@example.com"]
+    assert everything(ctx.session)["subscriptions"] == ["ops@example.com", "ops@example.com"]
 
 
 def test_dry_run_on_an_empty_account_lists_every_step_and_writes_nothing(ctx: Context) -> None:
     report = Engine(ctx, build_steps(ctx.config)).up(dry_run=True)
     assert report.ok
     assert {r.outcome for r in report.results} == {Outcome.WOULD_CREATE, Outcome.UNCHANGED}
-    assert sum(r.outcome is Outcome.WOULD_CREATE for r in report.results) == 16
+    # 16 for the pipeline, 7 for its alarms (the topic and six alarms; no email: no subscription)
+    assert sum(r.outcome is Outcome.WOULD_CREATE for r in report.results) == 23
     assert ctx.calls.mutating == []
     assert flatten(everything(ctx.session)) == []
 
@@ -206,8 +208,9 @@ def test_up_says_when_the_email_subscription_awaits_confirmation(make_ctx: MakeC
 
     ctx.client("sns").meta.events.register("before-call.sns.GetSubscriptionAttributes", pending)
     up(ctx)
-    (note,) = ctx.reporter.notes  # type: ignore[attr-defined]
+    note, alarms_note = ctx.reporter.notes  # type: ignore[attr-defined]
     assert note.startswith("ops@example.com is pending confirmation: open the email from AWS")
+    assert "to receive alarm mails" in alarms_note
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ def test_status_json_is_one_complete_document(
     document = json.loads(result.stdout)
     assert document["ok"] is True and document["healthy"] is True
     assert document["problems"] == [] and document["warnings"] == []
-    assert len(document["resources"]) == 17
+    assert len(document["resources"]) == 25  # 17, and the alarm topic, its subscription, 6 alarms
     assert {r["state"] for r in document["resources"].values()} == {"present"}
     resources = document["resources"]
     assert resources["subscription"]["subscriptions"] == {"ops@example.com": "confirmed"}
@@ -132,8 +132,10 @@ def test_a_pending_subscription_warns_but_is_not_a_failure(
     )
     document = json.loads(run(runner, "status", "--stack", "pending", "--json").stdout)
     assert document["healthy"] is True and document["problems"] == []
-    (warning,) = document["warnings"]
+    # The alarm topic's subscription (--alarm-email defaults to --email) is pending too.
+    warning, alarms_warning = document["warnings"]
     assert "ops@example.com is pending confirmation: click the link in the email" in warning
+    assert "nobody receives alarm mails until ops@example.com confirms" in alarms_warning
     assert document["resources"]["subscription"]["subscriptions"] == {
         "ops@example.com": "pending confirmation"
     }
@@ -163,10 +165,14 @@ def test_without_any_subscription_status_says_there_is_none_and_how_to_add_one(
     result = run(runner, "status")
     assert result.exit_code == 0, result.output
     drawn = [line for line in result.output.splitlines() if "email subscription of" in line]
-    assert [line.lstrip(" │├└─") for line in drawn] == ["! email subscription of POC-Topic: none"]
+    assert [line.lstrip(" │├└─") for line in drawn] == [
+        "! email subscription of POC-Topic: none",
+        "! email subscription of POC-Alarms: none",
+    ]
     assert (
         "warning: no email subscription: add one with `pocctl up --email ADDRESS`" in result.output
     )
+    assert "`pocctl up --alarm-email ADDRESS`" in result.output
 
 
 def test_a_look_alike_holding_a_name_of_the_stack_is_named_with_what_to_do(

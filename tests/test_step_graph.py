@@ -68,6 +68,14 @@ def test_the_stack_declares_every_edge_of_the_pipeline() -> None:
         "queue-mapping": {"writer", "queue", "table"},
         "stream-mapping": {"notifier", "table", "failure-queue"},
         "api": {"queue", "api-role"},
+        "alarm-topic": set(),
+        "alarm-subscription": {"alarm-topic"},
+        "dead-letters-alarm": {"alarm-topic"},
+        "stream-failures-alarm": {"alarm-topic"},
+        "writer-errors-alarm": {"alarm-topic"},
+        "notifier-errors-alarm": {"alarm-topic"},
+        "iterator-age-alarm": {"alarm-topic"},
+        "api-errors-alarm": {"alarm-topic"},
     }
 
 

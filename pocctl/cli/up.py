@@ -52,6 +52,18 @@ from pocctl.resources.functions import FunctionStep
     help="While the email subscription is pending, ask SNS for a new confirmation mail (SNS "
     "deletes a subscription left unconfirmed for 48 hours).",
 )
+@click.option(
+    "--alarm-email",
+    help="Send alarm mails (ALARM and OK) to this address instead of --email's. "
+    "[env: POCCTL_ALARM_EMAIL; default: the --email address]",
+)
+@click.option(
+    "--alarms/--no-alarms",
+    default=None,
+    help="CloudWatch alarms that mail when an order is dead-lettered, a function errs, the "
+    "stream falls behind or the API answers 5xx; --no-alarms removes them. "
+    "[env: POCCTL_ALARMS; default: on]",
+)
 @handlers_option
 @env_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
@@ -69,6 +81,8 @@ def up(
     rate_limit: float | None,
     burst_limit: int | None,
     resend_confirmation: bool,
+    alarm_email: str | None,
+    alarms: bool | None,
     handlers: str | None,
     env: dict[str, str] | None,
     dry_run: bool,
@@ -95,6 +109,8 @@ def up(
     \b
     Examples:
       pocctl up --email ops@example.com
+      pocctl up --email ops@example.com --alarm-email oncall@example.com
+      pocctl up --no-alarms      (removes the stack's CloudWatch alarms)
       pocctl up --stack dev --region eu-west-1
       pocctl up --dry-run
       pocctl up --resend-confirmation   (the confirmation mail got lost)
@@ -110,6 +126,8 @@ def up(
         burst_limit=burst_limit,
         handlers=handlers,
         environment=env,
+        alarm_email=alarm_email,
+        alarms=alarms,
     )
     if watch and dry_run:
         raise click.UsageError("--watch uploads changes; it can't be used with --dry-run.")

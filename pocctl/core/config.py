@@ -154,6 +154,42 @@ class Tuning:
         return 6 * self.writer_timeout
 
 
+# CloudWatch's treatments of missing data (PutMetricAlarm, TreatMissingData).
+MISSING_DATA = ("notBreaching", "breaching", "ignore", "missing")
+# "Period multiplied by EvaluationPeriods can't be more than 604,800 seconds. For alarms with a
+# period of less than one hour (3,600 seconds), the total evaluation period can't be longer than
+# one day (86,400 seconds)" (CloudWatch API reference, PutMetricAlarm, Period).
+ONE_DAY = 86_400
+SEVEN_DAYS = 7 * ONE_DAY
+
+
+@dataclass(frozen=True)
+class Alarms:
+    """The stack's CloudWatch alarms (defaults from the CloudWatch User Guide, "Recommended
+    alarms": see resources/alarms.py)."""
+
+    enabled: bool = True
+    email: str | None = None  # subscribed to the alarm topic (None: Config.email's)
+    period: int = 60  # seconds; standard resolution: a multiple of 60
+    evaluation_periods: int = 1
+    missing_data: str = "notBreaching"
+    dead_letters: int = 1  # messages visible in the dead-letter or the stream's failure queue
+    function_errors: int = 1  # Errors (Sum) of either function in a period
+    iterator_age_seconds: int = 30  # the stream mapping's IteratorAge (Maximum)
+    api_5xx_rate: float = 0.05  # the API's 5XXError (Average: the share of requests)
+
+    def __post_init__(self) -> None:
+        if self.email is not None:
+            validate_email(self.email)
+        limit = ONE_DAY if self.period < 3600 else SEVEN_DAYS
+        if self.period * self.evaluation_periods > limit:
+            raise ConfigError(
+                f"Alarms would look back alarm_period x alarm_evaluation_periods = "
+                f"{self.period * self.evaluation_periods:,} s, over CloudWatch's limit of "
+                f"{limit:,} s for a period of {self.period} s: lower one of them."
+            )
+
+
 @dataclass(frozen=True)
 class Names:
     """Every resource name of one stack. The default stack keeps the lab's names."""
@@ -208,6 +244,52 @@ class Names:
         return self._prefixed("API")
 
     @property
+    def alarm_topic(self) -> str:
+        """The topic the stack's alarms notify (ALARM and OK), apart from order notifications."""
+        return self._prefixed("Alarms")
+
+    @property
+    def alarm_prefix(self) -> str:
+        """What every alarm's name of the stack starts with (the alarm topic's policy lets
+        CloudWatch publish for these)."""
+        return self._prefixed("Alarm-")
+
+    @property
+    def dead_letters_alarm(self) -> str:
+        return f"{self.alarm_prefix}Dead-Letters"
+
+    @property
+    def stream_failures_alarm(self) -> str:
+        return f"{self.alarm_prefix}Stream-Failures"
+
+    @property
+    def writer_errors_alarm(self) -> str:
+        return f"{self.alarm_prefix}Lambda-1-Errors"
+
+    @property
+    def notifier_errors_alarm(self) -> str:
+        return f"{self.alarm_prefix}Lambda-2-Errors"
+
+    @property
+    def iterator_age_alarm(self) -> str:
+        return f"{self.alarm_prefix}Stream-Iterator-Age"
+
+    @property
+    def api_errors_alarm(self) -> str:
+        return f"{self.alarm_prefix}API-5XX"
+
+    @property
+    def alarms(self) -> tuple[str, ...]:
+        return (
+            self.dead_letters_alarm,
+            self.stream_failures_alarm,
+            self.writer_errors_alarm,
+            self.notifier_errors_alarm,
+            self.iterator_age_alarm,
+            self.api_errors_alarm,
+        )
+
+    @property
     def roles_boundary(self) -> str:
         """The managed policy every role of the stack has as its permissions boundary."""
         return self._prefixed("Roles-Boundary")
@@ -229,6 +311,7 @@ class Config:
     handlers: str | None = None  # the user's handlers directory; None: pocctl's own
     # The user's variables for both functions, beside pocctl's own.
     environment: Mapping[str, str] = field(default_factory=dict)
+    alarms: Alarms = field(default_factory=Alarms)
     # False when the deployed variables' values can't be known (both functions edited by hand,
     # values not recorded): `status` then compares no function's variables with these.
     environment_known: bool = True
@@ -257,6 +340,11 @@ class Config:
     @property
     def names(self) -> Names:
         return Names(self.stack)
+
+    @property
+    def alarm_email(self) -> str | None:
+        """Who the alarms mail: the alarm email setting, else the stack's email."""
+        return self.alarms.email or self.email
 
     @property
     def tags(self) -> dict[str, str]:

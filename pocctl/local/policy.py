@@ -150,6 +150,12 @@ def _resources(call: Call, account: str) -> list[str]:
         found.append(p.get("RoleArn"))
     elif prefix == "apigateway":
         found.append(str(Arn.build("apigateway", region, "", call.path)))
+    elif prefix == "cloudwatch":
+        # An alarm's calls are on the alarm (arn:...:cloudwatch:region:account:alarm:NAME: IAM
+        # Service Authorization Reference, Amazon CloudWatch, resource type alarm); DeleteAlarms
+        # and DescribeAlarms name several.
+        names = as_list(p.get("AlarmNames") or []) + as_list(p.get("AlarmName") or [])
+        found += [here(f"alarm:{name}") for name in names]
     found = [r for r in found if r]
     if not found:  # tagging and the like name their resource by ARN, whatever the service
         for key in ("ResourceArn", "resourceArn", "ResourceARN", "Resource", "resourceArns"):
@@ -217,10 +223,14 @@ PASSES_ROLE = {
 
 # Tags given to a create call need the tagging action too: "To be able to tag a queue on
 # creation, you must have the sqs:CreateQueue and sqs:TagQueue permissions" (SQS API reference,
-# CreateQueue), and likewise sns:TagResource for CreateTopic (SNS API reference, CreateTopic).
+# CreateQueue), and likewise sns:TagResource for CreateTopic (SNS API reference, CreateTopic)
+# and cloudwatch:TagResource for PutMetricAlarm ("To use this field to set tags for an alarm
+# when you create it, you must be signed on with both the cloudwatch:PutMetricAlarm and
+# cloudwatch:TagResource permissions": CloudWatch API reference, PutMetricAlarm, Tags).
 TAGS_ON_CREATE = {
     "CreateQueue": ("tags", "sqs:TagQueue"),
     "CreateTopic": ("Tags", "sns:TagResource"),
+    "PutMetricAlarm": ("Tags", "cloudwatch:TagResource"),
 }
 
 

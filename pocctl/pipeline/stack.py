@@ -9,6 +9,16 @@ from pocctl.code.packaging import CodeSource
 from pocctl.core.aws import aws_errors
 from pocctl.core.config import Config, Names
 from pocctl.core.context import Context
+from pocctl.resources.alarms import (
+    ALARMS_OFF,
+    AlarmStep,
+    Metric,
+    api_errors,
+    function_errors,
+    iterator_age,
+    queue_depth,
+    topic_policy,
+)
 from pocctl.resources.api import ApiStep, find_api, invoke_url
 from pocctl.resources.base import AnyStep
 from pocctl.resources.functions import FunctionStep
@@ -44,6 +54,13 @@ DRAWN_UNDER: dict[str, str] = {
     "notifier-logs": "notifier",
     "topic": "notifier",
     "subscription": "topic",
+    "alarm-subscription": "alarm-topic",
+    "dead-letters-alarm": "dlq",
+    "stream-failures-alarm": "failure-queue",
+    "writer-errors-alarm": "writer",
+    "notifier-errors-alarm": "notifier",
+    "iterator-age-alarm": "stream-mapping",
+    "api-errors-alarm": "api",
 }
 
 
@@ -55,6 +72,7 @@ DRAWN_UNDER: dict[str, str] = {
 # deleted at once.
 TEARDOWN_AFTER: dict[str, tuple[str, ...]] = {
     "topic": ("subscription",),
+    "alarm-topic": ("alarm-subscription",),
     "boundary": ("writer-role", "notifier-role", "api-role"),
     "writer": ("queue-mapping",),
     "notifier": ("stream-mapping",),
@@ -64,7 +82,7 @@ TEARDOWN_AFTER: dict[str, tuple[str, ...]] = {
 
 
 def build_steps(config: Config) -> list[AnyStep]:
-    steps = _steps(config)
+    steps = _steps(config) + _alarm_steps(config)
     for step in steps:
         step.teardown_after = TEARDOWN_AFTER.get(step.key, ())
     return steps
@@ -236,6 +254,81 @@ def _steps(config: Config) -> list[AnyStep]:
             queue_name=n.queue,
             role_name=n.api_role,
             depends_on=("queue", "api-role"),
+        ),
+    ]
+
+
+def _alarm_steps(config: Config) -> list[AnyStep]:
+    """The alarm topic, its email subscription and one alarm per thing that needs a person.
+    With alarms off, each is still a step: `up` deletes what a previous `up` made."""
+    n, a = config.names, config.alarms
+    off = None if a.enabled else ALARMS_OFF
+
+    def alarm(key: str, name: str, metric: Metric) -> AlarmStep:
+        return AlarmStep(
+            key=key,
+            alarm_name=name,
+            metric=metric,
+            topic_name=n.alarm_topic,
+            period=a.period,
+            evaluation_periods=a.evaluation_periods,
+            missing_data=a.missing_data,
+            enabled=a.enabled,
+            depends_on=("alarm-topic",),
+        )
+
+    return [
+        TopicStep(
+            key="alarm-topic",
+            topic_name=n.alarm_topic,
+            policy=lambda ctx: topic_policy(ctx, n.alarm_topic, n.alarm_prefix),
+            unwanted=off,
+        ),
+        EmailSubscriptionStep(
+            key="alarm-subscription",
+            topic_name=n.alarm_topic,
+            email=config.alarm_email if a.enabled else None,
+            receives="alarm mails",
+            flag="--alarm-email",
+            none_warning=(
+                "no alarm email: alarms notify nobody; add one with "
+                "`pocctl up --alarm-email ADDRESS`"
+            )
+            if a.enabled
+            else None,
+            depends_on=("alarm-topic",),
+        ),
+        alarm(
+            "dead-letters-alarm",
+            n.dead_letters_alarm,
+            queue_depth(n.dead_letter_queue, a.dead_letters, "orders Lambda-1 failed on"),
+        ),
+        alarm(
+            "stream-failures-alarm",
+            n.stream_failures_alarm,
+            queue_depth(
+                n.stream_failure_queue, a.dead_letters, "stream records Lambda-2 failed on"
+            ),
+        ),
+        alarm(
+            "writer-errors-alarm",
+            n.writer_errors_alarm,
+            function_errors(n.writer_function, a.function_errors, "stores orders"),
+        ),
+        alarm(
+            "notifier-errors-alarm",
+            n.notifier_errors_alarm,
+            function_errors(n.notifier_function, a.function_errors, "announces orders"),
+        ),
+        alarm(
+            "iterator-age-alarm",
+            n.iterator_age_alarm,
+            iterator_age(n.notifier_function, a.iterator_age_seconds),
+        ),
+        alarm(
+            "api-errors-alarm",
+            n.api_errors_alarm,
+            api_errors(n.api, config.stage, a.api_5xx_rate),
         ),
     ]
 

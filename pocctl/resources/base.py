@@ -296,3 +296,14 @@ def read_whole(ctx: Context, read: Callable[[], R]) -> R:
         raise gone[-1]
 
     return keep_trying(ctx, attempt, READ_AGAIN, gave_up=stays)
+
+
+@dataclass(frozen=True)
+class Unwanted(Change):
+    """The stack no longer asks for it (a setting turned it off: `up --no-alarms`): `apply`
+    deletes it, as `down` would."""
+
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.why}: will delete it"

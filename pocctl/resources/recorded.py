@@ -31,6 +31,7 @@ ENVIRONMENT_DIGEST = "pocctl:environment-sha256"
 STAGE = "pocctl:stage"
 RATE_LIMIT = "pocctl:rate-limit"
 BURST_LIMIT = "pocctl:burst-limit"
+ALARMS = "pocctl:alarms"  # "on" or "off": whether `up` made the stack's alarms
 BUILT_IN = "built-in"
 # What a value that can't be a tag value is recorded as: a handlers directory whose path is too
 # long or has characters tags refuse, or environment keys too many for one tag.
@@ -87,6 +88,7 @@ def api_tags(config: Config) -> dict[str, str]:
         STAGE: config.stage,
         RATE_LIMIT: rate_tag(float(config.tuning.throttle_rate)),
         BURST_LIMIT: str(config.tuning.throttle_burst),
+        ALARMS: "on" if config.alarms.enabled else "off",
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
@@ -13,11 +15,13 @@ from pocctl.core.context import Context
 from pocctl.core.reporting import Outcome
 from pocctl.resources.base import (
     Change,
+    Differs,
     Leftover,
     Live,
     Missing,
     Plan,
     Step,
+    Unwanted,
     arn_parts,
     destroy_ours,
     is_ours,
@@ -50,15 +54,16 @@ class Replaced(Change):
     arn: str
     by: str
     by_pending: bool  # the address replacing it is (or will be) pending confirmation
+    receives: str = "order notifications"
 
     def __str__(self) -> str:
         return f"unsubscribe {self.address}: {self.by} replaces it" + (
-            f"; {nobody_until(self.by)}" if self.by_pending else ""
+            f"; {nobody_until(self.by, self.receives)}" if self.by_pending else ""
         )
 
 
-def nobody_until(address: str) -> str:
-    return f"nobody receives order notifications until {address} confirms its subscription"
+def nobody_until(address: str, receives: str = "order notifications") -> str:
+    return f"nobody receives {receives} until {address} confirms its subscription"
 
 
 def topic_arn(ctx: Context, topic_name: str) -> str:
@@ -106,22 +111,58 @@ class TopicStep(Step[None]):
     arns: ClassVar[tuple[str, str] | None] = ("sns", "")
     topic_name: str
     key: str
+    # The topic's access policy, where the default one (the account's principals only) is not
+    # enough: the alarm topic lets CloudWatch publish.
+    policy: Callable[[Context], dict[str, Any]] | None = None
+    # Why the stack no longer asks for it, when it doesn't (alarms turned off): `up` deletes it.
+    unwanted: str | None = None
 
     @property
     def name(self) -> str:
         return self.topic_name
 
+    @property
+    def wanted(self) -> bool:
+        return self.unwanted is None
+
+    def live(self, ctx: Context) -> Live:
+        return Live() if self.unwanted is None else Live(detail=": off")
+
     def plan(self, ctx: Context) -> Plan[None]:
+        arn = topic_arn(ctx, self.topic_name)
         with aws_errors(self.key, "GetTopicAttributes"):
-            tags = topic_tags(ctx, topic_arn(ctx, self.topic_name))
-        if tags is None:
-            return Plan.create()
-        require_ours(ctx, self, tags)
-        return Plan.from_changes([])
+            tags = topic_tags(ctx, arn)
+            if tags is None:
+                return Plan.from_changes([]) if self.unwanted else Plan.create()
+            require_ours(ctx, self, tags)
+            if self.unwanted:
+                return Plan.from_changes([Unwanted(self.unwanted)])
+            if self.policy is None:
+                return Plan.from_changes([])
+            attributes = ctx.client("sns").get_topic_attributes(TopicArn=arn)["Attributes"]
+        now = json.loads(attributes.get("Policy") or "null")
+        wanted = self.policy(ctx)
+        return Plan.from_changes([] if now == wanted else [Differs("Policy", now, wanted)])
 
     def apply(self, ctx: Context, plan: Plan[None]) -> None:
+        sns = ctx.client("sns")
+        arn = topic_arn(ctx, self.topic_name)
+        if plan.has(Unwanted):
+            delete(ctx, self.key, "DeleteTopic", lambda: sns.delete_topic(TopicArn=arn))
+            return
+        if plan.has(Differs) and self.policy is not None:
+            with aws_errors(self.key, "SetTopicAttributes"):
+                sns.set_topic_attributes(
+                    TopicArn=arn,
+                    AttributeName="Policy",
+                    AttributeValue=json.dumps(self.policy(ctx)),
+                )
+            return
+        policy = (
+            {} if self.policy is None else {"Attributes": {"Policy": json.dumps(self.policy(ctx))}}
+        )
         with aws_errors(self.key, "CreateTopic"):
-            ctx.client("sns").create_topic(Name=self.topic_name, Tags=tag_list(ctx.config.tags))
+            sns.create_topic(Name=self.topic_name, Tags=tag_list(ctx.config.tags), **policy)
 
     @classmethod
     def leftover_at(cls, ctx: Context, arn: str) -> Leftover | None:
@@ -156,6 +197,10 @@ class EmailSubscriptionStep(Step[None]):
     topic_name: str
     email: str | None
     resend: bool = False  # `up --resend-confirmation`: a new mail while it is pending
+    # What `status` says when the topic has no email subscription (None: nothing to say).
+    none_warning: str | None = "no email subscription: add one with `pocctl up --email ADDRESS`"
+    receives: str = "order notifications"  # what the topic mails, in the step's sentences
+    flag: str = "--email"  # the flag that names the address
     key: str
     depends_on: tuple[str, ...]
 
@@ -204,7 +249,9 @@ class EmailSubscriptionStep(Step[None]):
                 ctx.reporter.note(self._pending_old_note(old["Endpoint"]))
             else:
                 changes.append(
-                    Replaced(old["Endpoint"], old["SubscriptionArn"], self.email, pending)
+                    Replaced(
+                        old["Endpoint"], old["SubscriptionArn"], self.email, pending, self.receives
+                    )
                 )
         if sub is None and not emails:
             return Plan.create(changes[0])
@@ -214,8 +261,8 @@ class EmailSubscriptionStep(Step[None]):
         return (
             f"{address} stays subscribed for now, pending confirmation: SNS does not let a "
             "pending subscription be removed. It receives nothing unless its owner clicks the "
-            f"link in its confirmation mail (then `pocctl up --email {self.email}` removes it); "
-            f"{EXPIRY}."
+            f"link in its confirmation mail (then `pocctl up {self.flag} {self.email}` removes "
+            f"it); {EXPIRY}."
         )
 
     @property
@@ -237,26 +284,27 @@ class EmailSubscriptionStep(Step[None]):
                 live.lines.append((label, state == "confirmed" and not replaced))
             if replaced and state == "confirmed":
                 live.warnings.append(
-                    f"{address} also receives order notifications: "
-                    f"`pocctl up --email {self.email}` unsubscribes it"
+                    f"{address} also receives {self.receives}: "
+                    f"`pocctl up {self.flag} {self.email}` unsubscribes it"
                 )
             elif replaced:
                 live.warnings.append(self._pending_old_note(address))
             elif state != "confirmed":
                 live.warnings.append(
-                    ("" if confirmed else f"{nobody_until(address)}: ")
+                    ("" if confirmed else f"{nobody_until(address, self.receives)}: ")
                     + f"{address} is {state}: click the link in the email from AWS Notifications "
-                    f"(no mail? `{RESEND} --email {address}` asks for a new one; {EXPIRY})"
+                    f"(no mail? `{RESEND} {self.flag} {address}` asks for a new one; {EXPIRY})"
                 )
         if not emails:
             live.detail = ": none"
-            live.warnings.append("no email subscription: add one with `pocctl up --email ADDRESS`")
+            if self.none_warning:
+                live.warnings.append(self.none_warning)
         return live
 
     def _pending_note(self) -> str:
         return (
             f"{self.email} is pending confirmation: open the email from AWS Notifications "
-            "and click 'Confirm subscription' to receive order notifications. "
+            f"and click 'Confirm subscription' to receive {self.receives}. "
             f"No mail? `{RESEND}` asks SNS for a new one; {EXPIRY} (`pocctl up` then "
             "subscribes the address again)."
         )
@@ -274,8 +322,8 @@ class EmailSubscriptionStep(Step[None]):
             )
             ctx.reporter.note(
                 f"unsubscribed {old.address}: {self.email} replaces it as the stack's one email "
-                f"subscription, so {old.address} gets no more order notifications"
-                + (f"; {nobody_until(old.by)}" if old.by_pending else "")
+                f"subscription, so {old.address} gets no more {self.receives}"
+                + (f"; {nobody_until(old.by, self.receives)}" if old.by_pending else "")
             )
 
     def _subscribe(self, ctx: Context, plan: Plan[None]) -> None:

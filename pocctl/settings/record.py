@@ -80,6 +80,8 @@ def read_record(ctx: Context) -> Record:
         ):
             if (value := parsed(tags, tag, kind)) is not None:
                 values[key] = value
+        if (alarms := tags.get(recorded.ALARMS)) in ("on", "off"):
+            values["alarms"] = alarms == "on"
     functions = [f for f in (writer, notifier) if f is not None]
     for found, timeout in ((writer, "writer_timeout"), (notifier, "notifier_timeout")):
         if found is not None and (value := parsed(found.get("Tags") or {}, recorded.TIMEOUT, int)):

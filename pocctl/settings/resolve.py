@@ -23,6 +23,10 @@ from pocctl.core.config import (
     DEFAULT_REGION,
     DEFAULT_STACK,
     DEFAULT_STAGE,
+    MISSING_DATA,
+    ONE_DAY,
+    SEVEN_DAYS,
+    Alarms,
     Config,
     Tuning,
     secret_looking,
@@ -36,12 +40,31 @@ from pocctl.core.errors import ConfigError
 
 CONFIG_FILE = "pocctl.toml"
 TUNING = Tuning()
+ALARMS = Alarms()
 
 
 def between(low: float, high: float) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if not low <= value <= high:
             raise ConfigError(f"must be between {low:g} and {high:g}, got {value!r}")
+        return value
+
+    return check
+
+
+def standard_period(value: int) -> int:
+    # "For an alarm based on a metric with regular resolution, valid values are 60 or any
+    # multiple of 60" (CloudWatch API reference, PutMetricAlarm, Period); the services' metrics
+    # are standard resolution.
+    if value < 60 or value % 60 or value > ONE_DAY:
+        raise ConfigError(f"must be a multiple of 60 seconds up to {ONE_DAY:,}, got {value!r}")
+    return value
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in choices:
+            raise ConfigError(f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
     return check
@@ -83,7 +106,13 @@ class Setting:
 
     @property
     def kind_name(self) -> str:
-        return {str: "a string", int: "an integer", float: "a number", dict: "a table"}[self.kind]
+        return {
+            str: "a string",
+            int: "an integer",
+            float: "a number",
+            dict: "a table",
+            bool: "true or false",
+        }[self.kind]
 
 
 SETTINGS = (
@@ -202,6 +231,81 @@ SETTINGS = (
         validate_environment,
         "--env",
     ),
+    Setting(
+        "alarms",
+        bool,
+        ALARMS.enabled,
+        ("POCCTL_ALARMS",),
+        "CloudWatch alarms that mail the alarm topic: dead letters, function errors, the "
+        "stream falling behind, API 5xx (`up --no-alarms` removes them)",
+        None,
+        "--alarms/--no-alarms",
+    ),
+    Setting(
+        "alarm_email",
+        str,
+        None,
+        ("POCCTL_ALARM_EMAIL",),
+        "address subscribed to the alarm topic (default: the email setting)",
+        validate_email,
+        "--alarm-email",
+    ),
+    Setting(
+        "alarm_period",
+        int,
+        ALARMS.period,
+        ("POCCTL_ALARM_PERIOD",),
+        "seconds each alarm's data point covers (a multiple of 60)",
+        standard_period,
+    ),
+    Setting(
+        "alarm_evaluation_periods",
+        int,
+        ALARMS.evaluation_periods,
+        ("POCCTL_ALARM_EVALUATION_PERIODS",),
+        "periods in a row that must breach before an alarm fires",
+        between(1, SEVEN_DAYS // 60),
+    ),
+    Setting(
+        "alarm_missing_data",
+        str,
+        ALARMS.missing_data,
+        ("POCCTL_ALARM_MISSING_DATA",),
+        f"how alarms treat a period without data ({', '.join(MISSING_DATA)})",
+        one_of(MISSING_DATA),
+    ),
+    Setting(
+        "alarm_dead_letters",
+        int,
+        ALARMS.dead_letters,
+        ("POCCTL_ALARM_DEAD_LETTERS",),
+        "messages in the dead-letter or stream failure queue that fire its alarm",
+        between(1, 1_000_000),
+    ),
+    Setting(
+        "alarm_function_errors",
+        int,
+        ALARMS.function_errors,
+        ("POCCTL_ALARM_FUNCTION_ERRORS",),
+        "errors of a function in a period that fire its alarm",
+        between(1, 1_000_000),
+    ),
+    Setting(
+        "alarm_iterator_age",
+        int,
+        ALARMS.iterator_age_seconds,
+        ("POCCTL_ALARM_ITERATOR_AGE",),
+        "seconds the stream mapping may fall behind (IteratorAge) before its alarm fires",
+        between(1, 7 * ONE_DAY),
+    ),
+    Setting(
+        "alarm_api_5xx_rate",
+        float,
+        ALARMS.api_5xx_rate,
+        ("POCCTL_ALARM_API_5XX_RATE",),
+        "share of API requests answered 5xx that fires its alarm (0-1)",
+        between(0, 1),
+    ),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -222,6 +326,17 @@ class Resolved:
             throttle_rate=float(v["rate_limit"]),
             throttle_burst=v["burst_limit"],
         )
+        alarms = Alarms(
+            enabled=v["alarms"],
+            email=v["alarm_email"],
+            period=v["alarm_period"],
+            evaluation_periods=v["alarm_evaluation_periods"],
+            missing_data=v["alarm_missing_data"],
+            dead_letters=v["alarm_dead_letters"],
+            function_errors=v["alarm_function_errors"],
+            iterator_age_seconds=v["alarm_iterator_age"],
+            api_5xx_rate=float(v["alarm_api_5xx_rate"]),
+        )
         return Config(
             stack=v["stack"],
             region=v["region"],
@@ -232,13 +347,16 @@ class Resolved:
             tuning=tuning,
             handlers=handlers_directory(v["handlers"]),
             environment=dict(v["environment"]),
+            alarms=alarms,
         )
 
 
 def _typed(setting: Setting, value: Any, where: str) -> Any:
     if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, setting.kind) or isinstance(value, bool):
+    if not isinstance(value, setting.kind) or (
+        isinstance(value, bool) and setting.kind is not bool
+    ):
         raise ConfigError(
             f"{where}: {setting.key!r} must be {setting.kind_name}, "
             f"got {type(value).__name__} {value!r}."
@@ -253,9 +371,20 @@ def _typed(setting: Setting, value: Any, where: str) -> Any:
     return value
 
 
+TRUE_WORDS = frozenset({"true", "1", "on", "yes"})
+FALSE_WORDS = frozenset({"false", "0", "off", "no"})
+
+
 def _parsed_env(setting: Setting, name: str, raw: str) -> Any:
     if setting.kind is str:
         return raw
+    if setting.kind is bool:
+        if raw.lower() in TRUE_WORDS | FALSE_WORDS:
+            return raw.lower() in TRUE_WORDS
+        raise ConfigError(
+            f"Environment variable {name}={raw!r}: {setting.key!r} must be one of "
+            f"{', '.join(sorted(TRUE_WORDS))} or {', '.join(sorted(FALSE_WORDS))}."
+        )
     try:
         return setting.kind(raw)
     except ValueError:
@@ -354,6 +483,7 @@ RECORDED = (
     "writer_timeout",
     "notifier_timeout",
     "environment",
+    "alarms",
 )
 
 
@@ -472,6 +602,8 @@ def template(region: str, stack: str, handlers: str | None = None) -> str:
 
 
 def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         # Escaped as TOML wants (control characters too): a basic string on one line.
         return tomlkit.string(value).as_string()

@@ -31,6 +31,7 @@ DELETES = frozenset(
         "DeleteRestApi",
         "DeleteStage",
         "DeleteEventSourceMapping",
+        "DeleteAlarms",
     }
 )
 
