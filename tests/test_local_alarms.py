@@ -27,14 +27,14 @@ WORKS = "def handler(event, context):\n    return {'ok': True}\n"
 clock, emulator = fixtures()
 
 
-def eventually(condition: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT_SECONDS
+def eventually(condition: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = condition()
         if found:
             return found
         time.sleep(0.02)
-    raise AssertionError(f"not within {WAIT_SECONDS} s: {what}")
+    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def next_minute(emulator: Emulator, clock: Clock) -> None:
