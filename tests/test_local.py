@@ -61,8 +61,13 @@ def rows(ctx: Context) -> list[dict[str, Any]]:
 
 
 def mail_to(emulator: Emulator, address: str) -> list[dict[str, Any]]:
-    """Notifications to `address` (not SNS's confirmation request)."""
-    return [m for m in emulator.outbox.messages if m["to"] == address and not m.get("confirm_url")]
+    """Order notifications to `address` (not SNS's confirmation request, nor what the stack's
+    alarm topic mails: an OK when an alarm first evaluates, as CloudWatch's OKActions do)."""
+    return [
+        m
+        for m in emulator.outbox.messages
+        if m["to"] == address and not m.get("confirm_url") and not m["topic"].endswith("-Alarms")
+    ]
 
 
 def inboxes_left(ctx: Context) -> list[str]:

@@ -299,7 +299,6 @@ class Alarms:
     def change(self, alarm: Any, verdict: Verdict, at: datetime) -> None:
         old = alarm.state_value
         alarm.update_state(verdict.reason, verdict.reason_data, verdict.state)  # and its history
-        self.log(f"alarm {alarm.name}: {old} -> {verdict.state} ({verdict.reason})")
         if not alarm.actions_enabled:
             return
         actions = {
