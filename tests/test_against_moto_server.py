@@ -39,10 +39,10 @@ def test_up_twice_second_stack_and_down(endpoint: str) -> None:
     session: Any = new_session(region_name="us-east-1")
 
     first = pocctl("up", "--email", "ops@example.com")
-    assert "17 created" in first
+    assert "25 created" in first
     assert f"Order endpoint: {endpoint}/restapis/" in first
 
-    assert "0 created, 0 updated, 17 unchanged" in pocctl("up", "--email", "ops@example.com")
+    assert "0 created, 0 updated, 25 unchanged" in pocctl("up", "--email", "ops@example.com")
 
     pocctl("up", "--stack", "dev")
     poc_only = of_stack(everything(session), "POC", "orders")

@@ -4,20 +4,25 @@ them; settings shape them and turn them off."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from pocctl.core.config import TAG_KEY
 from pocctl.core.session import new_session
+from pocctl.local.emulator import Emulator
 from pocctl.ops.sweep import sweep
 from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps
 
 from .cli_runs import run, up_ok
 from .conftest import MakeContext, fresh
+from .emulated import local_context
 from .inventory import everything
 
 ACCOUNT = "123456789012"
@@ -310,3 +315,55 @@ def test_a_bad_alarms_environment_variable_is_a_clear_error(
     result = run(runner, "up", env={"POCCTL_ALARMS": "maybe"})
     assert result.exit_code == 2, result.output
     assert "POCCTL_ALARMS='maybe'" in result.output and "false" in result.output
+
+
+def test_pocctl_local_judges_each_alarm_call_on_its_alarm_and_tags_on_creation(
+    emulator: Emulator,
+) -> None:
+    """IAM judges CloudWatch's alarm calls on the alarm's ARN, and tags given to a new alarm
+    need cloudwatch:TagResource too (CloudWatch API reference, PutMetricAlarm, Tags)."""
+    iam = local_context(emulator, "judged").client("iam")
+    iam.create_user(UserName="alarmist")
+    mine = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:judged-*"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "cloudwatch:PutMetricAlarm", "Resource": mine},
+        ],
+    }
+    iam.put_user_policy(UserName="alarmist", PolicyName="alarms", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="alarmist")["AccessKey"]
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        region_name="us-east-1",
+        endpoint_url=emulator.endpoint_url,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    alarm = {
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Statistic": "Maximum",
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "Threshold": 1.0,
+        "Period": 60,
+        "EvaluationPeriods": 1,
+    }
+
+    def put(name: str, **more: Any) -> str | None:
+        try:
+            cloudwatch.put_metric_alarm(AlarmName=name, **alarm, **more)
+        except ClientError as exc:
+            return str(exc)
+        return None
+
+    deadline = time.monotonic() + 10  # until IAM knows the new user's policy
+    while (refused := put("judged-Alarm")) is not None:
+        assert "not authorized" in refused and time.monotonic() < deadline, refused
+        time.sleep(0.02)
+    tags = [{"Key": TAG_KEY, "Value": "judged"}]
+    refused = put("judged-Tagged", Tags=tags)
+    assert refused is not None and "cloudwatch:TagResource" in refused
+    refused = put("someone-elses-Alarm")
+    assert refused is not None and "cloudwatch:PutMetricAlarm" in refused
+    assert "alarm:someone-elses-Alarm" in refused

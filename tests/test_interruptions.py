@@ -89,7 +89,9 @@ def test_killed_before_any_call_then_up_finishes_and_down_cleans(n: int) -> None
         assert Engine(again, build_steps(again.config)).up().ok
         assert again.calls.mutating == [], f"killed before call {n}: second up still changed"
         found = everything(again.session)
-        assert len(found["mappings"]) == 2 and found["subscriptions"] == ["ops@example.com"]
+        # One subscription of the address to each topic: the orders' and the alarms'.
+        assert len(found["mappings"]) == 2
+        assert found["subscriptions"] == ["ops@example.com", "ops@example.com"]
         assert len(found["apis"]) == 1
     with mock_aws():
         ctx = new_context()

@@ -423,8 +423,8 @@ def test_cli_test_order_json_and_local_mail(
     mail = runner.invoke(cli, ["local", "mail", "--port", str(emulator.port), "--json"])
     outbox = json.loads(mail.stdout)
     assert outbox["ok"] is True and outbox["endpoint"] == emulator.endpoint_url
-    # The order topic's mails (the alarm topic's are the alarms': a confirmation, and an OK
-    # notification when an alarm first finds its metric within the threshold).
+    # The order topic's mails (the alarm topic, which --email also subscribes, mails its own:
+    # its confirmation, and an OK when an alarm first finds its metric within the threshold).
     subjects = [
         m["subject"]
         for m in outbox["messages"]

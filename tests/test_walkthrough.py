@@ -35,10 +35,13 @@ def test_a_new_user_follows_the_readme_offline(
     assert "/beta/_user_request_/order" in up.output
 
     mail = json.loads(pocctl("local", "mail", "--json").stdout)["messages"]
-    # The order topic's (the alarm topic's confirmation goes to the same address).
-    orders = [m for m in mail if m["topic"].endswith(":POC-Topic")]
-    (confirmation,) = [m for m in orders if m.get("confirm_url")]
-    assert confirmation["to"] == "you@example.com"
+    # Two confirmation mails: order notifications, and alarm mails (--alarm-email defaults to
+    # --email).
+    alarms, confirmation = sorted(
+        (m for m in mail if m.get("confirm_url")), key=lambda m: m["topic"]
+    )
+    assert confirmation["to"] == "you@example.com" and confirmation["topic"].endswith(":POC-Topic")
+    assert alarms["to"] == "you@example.com" and alarms["topic"].endswith(":POC-Alarms")
     follow_confirmation_links(mail)  # the user clicks the link in the mail
 
     order = pocctl("test-order", "--json")

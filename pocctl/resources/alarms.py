@@ -77,12 +77,16 @@ def find_alarm(ctx: Context, alarm_name: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def tags_of(ctx: Context, alarm_name: str) -> dict[str, str]:
+    listed = ctx.client("cloudwatch").list_tags_for_resource(ResourceARN=alarm_arn(ctx, alarm_name))
+    return tag_dict(listed.get("Tags"))
+
+
 def alarm_tags(ctx: Context, alarm_name: str) -> dict[str, str] | None:
     """The alarm's tags, or None when there is no such alarm."""
     if find_alarm(ctx, alarm_name) is None:
         return None
-    listed = ctx.client("cloudwatch").list_tags_for_resource(ResourceARN=alarm_arn(ctx, alarm_name))
-    return tag_dict(listed.get("Tags"))
+    return tags_of(ctx, alarm_name)
 
 
 def comparable(setting: str, value: Any) -> Any:
@@ -147,9 +151,7 @@ class AlarmStep(Step[dict[str, Any]]):
             found = find_alarm(ctx, self.alarm_name)
             if found is None:
                 return Plan.create() if self.enabled else Plan.from_changes([])
-            tags = alarm_tags(ctx, self.alarm_name)
-        if tags is None:  # deleted between the two reads
-            return Plan.create() if self.enabled else Plan.from_changes([])
+            tags = tags_of(ctx, self.alarm_name)
         require_ours(ctx, self, tags)
         if not self.enabled:
             return Plan.from_changes([Unwanted(ALARMS_OFF)], found)
