@@ -106,6 +106,8 @@ class ApiGateway:
         self._buckets: dict[tuple[str, str, float, int], TokenBucket] = {}
         self._deployments: dict[tuple[str, str], Definition] = {}
         self._lock = threading.Lock()
+        # Told of each answer of a deployed stage (region, API id, stage, status, latency ms).
+        self.on_answered: Callable[[str, str, str, int, float], None] = lambda *answer: None
 
     # -- configuration: the deployment the stage points at ---------------------------------
     def deployed(self, region: str, api_id: str, deployment_id: str) -> None:
@@ -152,6 +154,16 @@ class ApiGateway:
 
     # -- one request ---------------------------------------------------------------------
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        started = time.monotonic()
+        response = self._answer(method, path, headers, body)
+        match = USER_REQUEST.match(path)
+        config = self.config(match["api"], match["stage"]) if match else None
+        if match and config is not None:
+            latency = (time.monotonic() - started) * 1000
+            self.on_answered(config.region, match["api"], match["stage"], response.status, latency)
+        return response
+
+    def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         match = USER_REQUEST.match(path)
         assert match is not None
         config = self.config(match["api"], match["stage"])

@@ -24,6 +24,7 @@ from pocctl.local import patches, sync
 from pocctl.local.apigw import USER_REQUEST, ApiGateway
 from pocctl.local.aws import AwsBehaviours
 from pocctl.local.aws.base import World
+from pocctl.local.aws.cloudwatch import CloudWatch
 from pocctl.local.aws.fanout import SqsDelivery
 from pocctl.local.aws.sns import CONFIRM_PATH, is_pending
 from pocctl.local.aws.timing import RULES, Timing
@@ -107,6 +108,7 @@ class Emulator:
         self.cloudformation = cloudformation(
             ACCOUNT, lambda: self.endpoint_url, propagation, world.clock, self.log
         )
+        self.cloudwatch = CloudWatch(world, self.regions, self.log, self.resource_policy)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.invoker: Invoker | None = None
@@ -210,6 +212,7 @@ class Emulator:
             ),
             lambda message: self.log(message),
         )
+        api.on_answered = self.cloudwatch.api_answered
         self.apis = api
 
         def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -268,6 +271,7 @@ class Emulator:
             return self._invoke(call, environ)
         if call.service == "cloudformation":  # ours, not moto's: pocctl/local/cloudformation/
             return self.cloudformation.handle(call)
+        self.cloudwatch.before(call)
         try:
             answer = run_moto(moto_app, environ)
         except Exception:
@@ -275,6 +279,7 @@ class Emulator:
             raise
         try:
             answer = self.aws.after(call, answer)
+            self.cloudwatch.after(call, answer)
             if call.operation == "CreateDeployment" and answer.ok:
                 deployment = answer.json() or {}
                 self.apis.deployed(call.region, str(call.params["restApiId"]), deployment["id"])
@@ -389,6 +394,7 @@ class Emulator:
         self.invoker = Invoker(
             self.endpoint_url, ACCOUNT, self.role_credentials, self.faults, self.log, self.serving
         )
+        self.invoker.on_invoked = self.cloudwatch.invoked
         self.aws.lambda_.on_update.append(self._remember_version)
         self.supervisor = Supervisor(
             self.invoker,
@@ -401,7 +407,9 @@ class Emulator:
             RULES["stream_poll"].seconds if self.timing.enabled else TIMING_OFF_STREAM_POLL,
         )
         self.supervisor.processed = self.aws.lambda_.processed
+        self.supervisor.iterator_age = self.cloudwatch.metrics.iterator_age
         self.supervisor.start()
+        self.cloudwatch.start()
 
     # -- waits for tests: synchronise on the emulator's events, not on sleeps (sync.py) ------
     def reconciled(self) -> None:
@@ -434,6 +442,7 @@ class Emulator:
         self.requests.answered(self.endpoint_url + HEALTH_PATH, timeout)
 
     def stop(self) -> None:
+        self.cloudwatch.stop()
         if self.outbox.deliver in patches.MAIL_SINKS:
             patches.MAIL_SINKS.remove(self.outbox.deliver)
         if self.sqs_delivery in patches.SQS_DELIVERY_GATES:

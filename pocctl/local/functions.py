@@ -338,6 +338,8 @@ class Invoker:
         self.invocations = 0
         self._forks: ForkServer | None = None  # started with the first worker (POSIX only)
         self.init_limit = INIT_LIMIT_SECONDS
+        # Told of each invocation's outcome (region, function, ok, duration ms): its metrics.
+        self.on_invoked: Callable[[str, str, bool, float], None] = lambda *outcome: None
 
     def _code_dir(self, version: FunctionVersion, code: bytes) -> Path:
         target = self.code_root / version.code_sha
@@ -407,6 +409,7 @@ class Invoker:
         if fault is not None:
             result = self._injected(fault, version)
             self._write_logs(version, "injected", request_id, result)
+            self.on_invoked(region, name, result.ok, result.duration_ms)
             return result
         worker = self._acquire(version, code)
         init_started = time.monotonic()
@@ -448,6 +451,7 @@ class Invoker:
                     result.logs += line + "\n"
         self.invocations += 1
         self._write_logs(version, worker.id, request_id, result)
+        self.on_invoked(region, name, result.ok, result.duration_ms)
         return result
 
     def _injected(self, fault: str, version: FunctionVersion) -> Invocation:

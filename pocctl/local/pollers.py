@@ -33,6 +33,7 @@ ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
 RoleClientFor = Callable[[str, str, str], Any]  # (service, region, role ARN) -> boto3 client
 PERMISSION_RETRY = 2.0
 Processed = Callable[[str, str], None]  # (mapping UUID, its LastProcessingResult)
+IteratorAge = Callable[[str, str, float], None]  # (region, function, ms) of a batch sent
 # A stream mapping's LastProcessingResult once a batch went through: "OK" (recorded against AWS
 # in localstack/localstack, test_lambda_integration_dynamodbstreams.snapshot.json,
 # test_disabled_dynamodb_event_source_mapping; "No records processed" before).
@@ -315,6 +316,7 @@ class StreamPoller(Poller):
         self.creation_time_as = creation_time_as
         self.opened = threading.Event()  # (for tests) reading from its starting position
         self.processed: Processed = lambda uuid, result: None
+        self.iterator_age: IteratorAge = lambda region, function, age_ms: None
 
     def poll(self) -> None:
         streams = self.client("dynamodbstreams", self.region)
@@ -411,6 +413,9 @@ class StreamPoller(Poller):
         partial = "ReportBatchItemFailures" in (self.mapping.get("FunctionResponseTypes") or [])
         pending, attempts = records, 0
         while pending and not self.stopped.is_set():
+            created = pending[-1]["dynamodb"].get("ApproximateCreationDateTime")
+            if isinstance(created, (int, float)):
+                self.iterator_age(self.region, self.function, (time.time() - created) * 1000)
             result = self.invoke({"Records": pending})
             attempts += 1
             if result.ok:
@@ -489,6 +494,7 @@ class Supervisor(threading.Thread):
         self.rounds = 0  # reconciliations done
         self.retired: list[Poller] = []  # stopped, perhaps still finishing a long poll
         self.processed: Processed = lambda uuid, result: None  # what stream pollers report
+        self.iterator_age: IteratorAge = lambda region, function, age_ms: None  # theirs too
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -578,6 +584,7 @@ class Supervisor(threading.Thread):
                 self.creation_time_as,
             )
             poller.processed = self.processed
+            poller.iterator_age = self.iterator_age
             return poller
         return None
 

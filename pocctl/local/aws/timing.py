@@ -317,6 +317,36 @@ RULES: dict[str, Rule] = {
             "10-minute wait is a ceiling, not an observation)"
         ),
     ),
+    "metrics_interval": Rule(
+        60.0,
+        "the services' own metrics reach CloudWatch once a minute: 'CloudWatch metrics for your "
+        "Amazon SQS queues are automatically collected and pushed to CloudWatch at one-minute "
+        "intervals' (Amazon SQS Developer Guide, 'Monitoring Amazon SQS queues using "
+        "CloudWatch'); Lambda 'sends metric data to CloudWatch in 1-minute intervals' (Lambda "
+        "Developer Guide, 'Using CloudWatch metrics with Lambda'); API Gateway 'metric data is "
+        "sent to CloudWatch every minute' (API Gateway Developer Guide, 'Amazon API Gateway "
+        "dimensions and metrics')",
+        low=60.0,
+        high=60.0,
+        range_source="fixed: the documented one-minute interval",
+    ),
+    "alarm_evaluation": Rule(
+        60.0,
+        "a metric alarm of a period of a minute or more is evaluated every minute (Amazon "
+        "CloudWatch User Guide, 'Using Amazon CloudWatch alarms', 'Evaluating an alarm')",
+        low=60.0,
+        high=60.0,
+        range_source="fixed: the documented evaluation each minute",
+    ),
+    "queue_metrics_inactive": Rule(
+        6 * 3600.0,
+        "'CloudWatch considers a queue to be active for up to six hours if it contains any "
+        "messages, or if any action accesses it'; an inactive queue's metrics are not published "
+        "(Amazon SQS Developer Guide, 'Monitoring Amazon SQS queues using CloudWatch')",
+        low=6 * 3600.0,
+        high=6 * 3600.0,
+        range_source="fixed: the documented six hours",
+    ),
 }
 
 # API Gateway's fixed control-plane quotas, per account and region: (requests, per seconds).

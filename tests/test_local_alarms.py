@@ -1,0 +1,426 @@
+"""`pocctl local` publishes the services' metrics each minute and evaluates CloudWatch alarms on
+them, mailing their notifications through SNS. The clock is the test's: "a minute later" costs
+nothing, and each test waits for the emulator to have closed that minute."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from pocctl.local.aws.alarms import Datapoint, evaluate
+from pocctl.local.aws.sns import follow_confirmation_links
+from pocctl.local.emulator import Emulator
+
+from .clocked import Clock, client, fixtures
+from .test_aws_behaviours import LAMBDA_TRUST, zipped
+
+EMAIL = "ops@example.com"
+WAIT_SECONDS = 20.0
+RAISES = "def handler(event, context):\n    raise ValueError('the writer is broken')\n"
+WORKS = "def handler(event, context):\n    return {'ok': True}\n"
+
+clock, emulator = fixtures()
+
+
+def eventually(condition: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def next_minute(emulator: Emulator, clock: Clock) -> None:
+    """A minute of CloudWatch's later, once the emulator has closed the minute under way
+    (published its metrics, evaluated the alarms)."""
+    timeline = emulator.cloudwatch.metrics.timeline
+    closing = timeline.minute()
+    clock.now += timeline.length
+    eventually(lambda: emulator.cloudwatch.closed >= closing, f"minute {closing} closed")
+
+
+def state(emulator: Emulator, alarm: str) -> dict[str, Any]:
+    found: dict[str, Any] = client(emulator, "cloudwatch").describe_alarms(AlarmNames=[alarm])[
+        "MetricAlarms"
+    ][0]
+    return found
+
+
+def alarm_topic(emulator: Emulator) -> str:
+    sns = client(emulator, "sns")
+    topic: str = sns.create_topic(Name="alarms")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=EMAIL)
+    assert follow_confirmation_links(emulator.outbox.messages, EMAIL) == [EMAIL]
+    return topic
+
+
+def alarm_mails(emulator: Emulator) -> list[dict[str, Any]]:
+    return [
+        {**m, "json": json.loads(m["message"])}
+        for m in list(emulator.outbox.messages)
+        if m["to"] == EMAIL and not m.get("confirm_url")
+    ]
+
+
+def function(emulator: Emulator, clock: Clock, name: str, source: str) -> None:
+    role = client(emulator, "iam").create_role(
+        RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+    )["Role"]["Arn"]
+    clock.advance("iam_propagation")
+    client(emulator, "lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": zipped(source)},
+    )
+    clock.advance("function_pending")
+
+
+def invoke(emulator: Emulator, name: str) -> bool:
+    """Whether the function answered without an error."""
+    answer = client(emulator, "lambda").invoke(FunctionName=name, Payload=b"{}")
+    return "FunctionError" not in answer
+
+
+def put_alarm(emulator: Emulator, name: str, **settings: Any) -> None:
+    settings = {"Period": 60, **settings}
+    client(emulator, "cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        **settings,
+    )
+
+
+def test_a_function_that_raises_sets_off_its_errors_alarm_and_the_mail_names_it(
+    emulator: Emulator, clock: Clock
+) -> None:
+    function(emulator, clock, "writer", RAISES)
+    topic = alarm_topic(emulator)
+    put_alarm(
+        emulator,
+        "writer-errors",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": "writer"}],
+        Statistic="Sum",
+        AlarmActions=[topic],
+        OKActions=[topic],
+    )
+    assert state(emulator, "writer-errors")["StateValue"] == "INSUFFICIENT_DATA"
+
+    assert not invoke(emulator, "writer")
+    next_minute(emulator, clock)
+
+    alarm = state(emulator, "writer-errors")
+    assert alarm["StateValue"] == "ALARM"
+    assert alarm["StateReason"].startswith(
+        "Threshold Crossed: 1 out of the last 1 datapoints [1.0 ("
+    )
+    assert alarm["StateReason"].endswith(
+        "was greater than or equal to the threshold (1.0) "
+        "(minimum 1 datapoint for INSUFFICIENT_DATA -> ALARM transition)."
+    )
+    [mail] = eventually(lambda: alarm_mails(emulator), "the alarm's mail")
+    assert mail["subject"] == 'ALARM: "writer-errors" in US East (N. Virginia)'
+    sent = mail["json"]
+    assert (sent["AlarmName"], sent["NewStateValue"], sent["OldStateValue"]) == (
+        "writer-errors",
+        "ALARM",
+        "INSUFFICIENT_DATA",
+    )
+    assert sent["NewStateReason"] == alarm["StateReason"]
+    assert sent["Trigger"]["MetricName"] == "Errors"
+    assert sent["Trigger"]["Dimensions"] == [{"value": "writer", "name": "FunctionName"}]
+
+    client(emulator, "lambda").update_function_code(FunctionName="writer", ZipFile=zipped(WORKS))
+    clock.advance("function_updating")
+    assert invoke(emulator, "writer")
+    next_minute(emulator, clock)
+
+    assert state(emulator, "writer-errors")["StateValue"] == "OK"
+    ok = eventually(lambda: alarm_mails(emulator)[1:], "the OK mail")[0]
+    assert ok["subject"] == 'OK: "writer-errors" in US East (N. Virginia)'
+    assert (ok["json"]["OldStateValue"], ok["json"]["NewStateValue"]) == ("ALARM", "OK")
+
+
+def test_a_message_in_a_dead_letter_queue_sets_off_its_depth_alarm_until_it_is_gone(
+    emulator: Emulator, clock: Clock
+) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="orders-dlq")["QueueUrl"]
+    clock.advance("queue_new")
+    topic = alarm_topic(emulator)
+    put_alarm(
+        emulator,
+        "orders-dlq-depth",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": "orders-dlq"}],
+        Statistic="Maximum",
+        AlarmActions=[topic],
+        OKActions=[topic],
+    )
+    next_minute(emulator, clock)
+    assert state(emulator, "orders-dlq-depth")["StateValue"] == "OK"  # an empty, used queue: 0
+
+    sqs.send_message(QueueUrl=url, MessageBody='{"orderID": "o-1"}')
+    next_minute(emulator, clock)
+    assert state(emulator, "orders-dlq-depth")["StateValue"] == "ALARM"
+    mail = eventually(lambda: alarm_mails(emulator)[1:], "the alarm's mail")[0]
+    assert mail["json"]["NewStateValue"] == "ALARM"
+    assert mail["json"]["Trigger"]["Dimensions"] == [{"value": "orders-dlq", "name": "QueueName"}]
+
+    sqs.purge_queue(QueueUrl=url)
+    next_minute(emulator, clock)
+    assert state(emulator, "orders-dlq-depth")["StateValue"] == "OK"
+    sent = eventually(lambda: alarm_mails(emulator)[2:] and alarm_mails(emulator), "OK mail")
+    # OKActions run on every change to OK, the first evaluation's too.
+    assert [m["json"]["NewStateValue"] for m in sent] == ["OK", "ALARM", "OK"]
+
+
+@pytest.mark.parametrize(
+    ("treat", "before", "expected", "reason"),
+    [
+        ("missing", "OK", "INSUFFICIENT_DATA", "Insufficient Data: 1 datapoint was unknown."),
+        (
+            "breaching",
+            "OK",
+            "ALARM",
+            "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint "
+            "was treated as [Breaching].",
+        ),
+        (
+            "notBreaching",
+            "ALARM",
+            "OK",
+            "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint "
+            "was treated as [NonBreaching].",
+        ),
+    ],
+)
+def test_a_function_never_invoked_has_no_datapoints_treated_as_the_alarm_says(
+    emulator: Emulator, clock: Clock, treat: str, before: str, expected: str, reason: str
+) -> None:
+    put_alarm(
+        emulator,
+        "idle-errors",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": "idle"}],
+        Statistic="Sum",
+        TreatMissingData=treat,
+    )
+    client(emulator, "cloudwatch").set_alarm_state(
+        AlarmName="idle-errors", StateValue=before, StateReason="set by the test"
+    )
+    next_minute(emulator, clock)
+    alarm = state(emulator, "idle-errors")
+    assert (alarm["StateValue"], alarm["StateReason"]) == (expected, reason)
+
+
+def test_ignore_keeps_the_state_while_data_is_missing(emulator: Emulator, clock: Clock) -> None:
+    put_alarm(
+        emulator,
+        "quiet-errors",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": "quiet"}],
+        Statistic="Sum",
+        TreatMissingData="ignore",
+    )
+    client(emulator, "cloudwatch").set_alarm_state(
+        AlarmName="quiet-errors", StateValue="ALARM", StateReason="set by the test"
+    )
+    next_minute(emulator, clock)
+    next_minute(emulator, clock)
+    alarm = state(emulator, "quiet-errors")
+    assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "set by the test")
+
+
+def test_updating_an_alarm_keeps_its_state(emulator: Emulator, clock: Clock) -> None:
+    settings: dict[str, Any] = {
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": "q"}],
+        "Statistic": "Maximum",
+    }
+    put_alarm(emulator, "depth", **settings)
+    client(emulator, "cloudwatch").set_alarm_state(
+        AlarmName="depth", StateValue="ALARM", StateReason="set by the test"
+    )
+    put_alarm(emulator, "depth", **{**settings, "Statistic": "Average"})
+    alarm = state(emulator, "depth")
+    assert (alarm["StateValue"], alarm["Statistic"]) == ("ALARM", "Average")
+
+
+def test_the_services_metrics_reach_cloudwatch_per_minute(emulator: Emulator, clock: Clock) -> None:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="work")["QueueUrl"]
+    clock.advance("queue_new")
+    sqs.send_message(QueueUrl=url, MessageBody="one")
+    sqs.send_message(QueueUrl=url, MessageBody="two")
+    next_minute(emulator, clock)
+    assert queue_metric("work", "NumberOfMessagesSent", "Sum", emulator) == [2.0]
+    assert queue_metric("work", "ApproximateNumberOfMessagesVisible", "Maximum", emulator) == [2.0]
+
+
+def queue_metric(queue: str, metric: str, statistic: str, emulator: Emulator) -> list[float]:
+    """The metric's datapoints, a minute each, as GetMetricStatistics answers. CloudWatch's
+    timeline runs ahead of the wall clock under a moved clock: the window is wide."""
+    now = datetime.now(UTC)
+    found = client(emulator, "cloudwatch").get_metric_statistics(
+        Namespace="AWS/SQS",
+        MetricName=metric,
+        Dimensions=[{"Name": "QueueName", "Value": queue}],
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(hours=1),
+        Period=60,
+        Statistics=[statistic],
+    )["Datapoints"]
+    return [float(p[statistic]) for p in found]
+
+
+def test_an_idle_empty_queue_stops_publishing_after_six_hours(
+    emulator: Emulator, clock: Clock
+) -> None:
+    client(emulator, "sqs").create_queue(QueueName="idle")
+    put_alarm(
+        emulator,
+        "idle-depth",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": "idle"}],
+        Statistic="Maximum",
+    )
+    next_minute(emulator, clock)
+    assert state(emulator, "idle-depth")["StateValue"] == "OK"
+    clock.advance("queue_metrics_inactive")
+    next_minute(emulator, clock)
+    assert state(emulator, "idle-depth")["StateValue"] == "INSUFFICIENT_DATA"
+
+
+class Alarm:
+    """The settings `evaluate` reads, as moto keeps them."""
+
+    comparison_operator = "GreaterThanThreshold"
+    threshold = 5.0
+    evaluation_periods = 3
+    datapoints_to_alarm: int | None = 2
+    treat_missing_data: str | None = None
+    namespace = "AWS/Lambda"
+    statistic = "Sum"
+    period = 60
+
+
+def points(*values: float | None) -> list[Datapoint]:
+    start = datetime(2026, 12, 2, 21, 5, tzinfo=UTC)
+    return [Datapoint(start - timedelta(minutes=i), v) for i, v in enumerate(values)]
+
+
+def test_m_out_of_n_datapoints_breaching_is_an_alarm_worded_as_cloudwatch_words_it() -> None:
+    verdict = evaluate(Alarm(), points(7.0, 1.0, 9.0), "OK")
+    assert verdict is not None
+    assert verdict.state == "ALARM"
+    assert verdict.reason == (
+        "Threshold Crossed: 2 out of the last 3 datapoints [7.0 (02/12/26 21:05:00), "
+        "9.0 (02/12/26 21:03:00)] were greater than the threshold (5.0) "
+        "(minimum 2 datapoints for OK -> ALARM transition)."
+    )
+    calm = evaluate(Alarm(), points(7.0, 1.0, None), "ALARM")
+    assert calm is not None and calm.state == "OK"
+    assert calm.reason == (
+        "Threshold Crossed: 1 out of the last 3 datapoints [1.0 (02/12/26 21:04:00)] was not "
+        "greater than the threshold (5.0) (minimum 2 datapoints for ALARM -> OK transition)."
+    )
+    assert json.loads(calm.reason_data)["recentDatapoints"] == [1.0, 7.0]
+
+
+def depth_alarm_on(emulator: Emulator, clock: Clock, topic: str) -> None:
+    """An alarm on a queue that already holds a message, notifying `topic`."""
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="held")["QueueUrl"]
+    clock.advance("queue_new")
+    sqs.send_message(QueueUrl=url, MessageBody="stuck")
+    put_alarm(
+        emulator,
+        "held-depth",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": "held"}],
+        Statistic="Maximum",
+        AlarmActions=[topic],
+    )
+
+
+def test_a_topic_whose_policy_leaves_cloudwatch_out_gets_no_notification(
+    emulator: Emulator, clock: Clock
+) -> None:
+    topic = alarm_topic(emulator)
+    only_the_account = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "sns:Publish",
+                "Resource": topic,
+            }
+        ],
+    }
+    client(emulator, "sns").set_topic_attributes(
+        TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(only_the_account)
+    )
+    depth_alarm_on(emulator, clock, topic)
+    next_minute(emulator, clock)
+    assert state(emulator, "held-depth")["StateValue"] == "ALARM"
+    assert alarm_mails(emulator) == []
+
+
+def test_a_topic_encrypted_with_the_aws_managed_key_gets_no_notification(
+    emulator: Emulator, clock: Clock
+) -> None:
+    topic = alarm_topic(emulator)
+    client(emulator, "sns").set_topic_attributes(
+        TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue="alias/aws/sns"
+    )
+    depth_alarm_on(emulator, clock, topic)
+    next_minute(emulator, clock)
+    assert state(emulator, "held-depth")["StateValue"] == "ALARM"
+    assert alarm_mails(emulator) == []
+
+
+def test_the_default_topic_policy_lets_cloudwatch_notify(emulator: Emulator, clock: Clock) -> None:
+    topic = alarm_topic(emulator)
+    depth_alarm_on(emulator, clock, topic)
+    next_minute(emulator, clock)
+    assert [m["json"]["AlarmName"] for m in alarm_mails(emulator)] == ["held-depth"]
+
+
+def test_a_five_minute_period_slides_a_minute_at_a_time(emulator: Emulator, clock: Clock) -> None:
+    function(emulator, clock, "once", RAISES)
+    put_alarm(
+        emulator,
+        "once-errors",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": "once"}],
+        Statistic="Sum",
+        Period=300,
+    )
+    assert not invoke(emulator, "once")
+    seen = []
+    for _ in range(6):
+        next_minute(emulator, clock)
+        seen.append(state(emulator, "once-errors")["StateValue"])
+    # The failed minute is in each five-minute window until the sixth evaluation's.
+    assert seen == ["ALARM"] * 5 + ["INSUFFICIENT_DATA"]
