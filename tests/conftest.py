@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +24,12 @@ from .emulated import TIMING
 
 # Steps run side by side, in threads, on in-process moto too (see prepare_for_threads).
 prepare_for_threads()
+
+# A test process keeps half a million objects alive (botocore's and moto's service models, the
+# emulators' state), and CPython's default thresholds walk them all in a full collection every
+# few seconds: some 15% of its CPU. Younger collections still free the cycles a test leaves;
+# a full one waits for some 20 million allocations instead of 70 thousand.
+gc.set_threshold(10_000, 20, 100)
 
 ACCOUNT = "123456789012"
 # The environment as the test run found it, before any test hides the developer's AWS settings:
