@@ -61,11 +61,14 @@ def clean_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("COLUMNS", "200")
 
 
-@pytest.fixture(autouse=True)
-def iam_propagation_at_test_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def iam_propagation_at_test_scale() -> Iterator[None]:
     """The suite runs AWS's clock fifty times faster (emulated.TIMING): so does the time `up`
-    gives IAM to apply a role's changes."""
-    monkeypatch.setattr(iam, "IAM_PROPAGATION_SECONDS", iam.IAM_PROPAGATION_SECONDS * TIMING.scale)
+    gives IAM to apply a role's changes. For the whole session, so that a module's shared stack
+    (made before any test's own fixtures) is not given AWS's full 10 s."""
+    with pytest.MonkeyPatch.context() as session:
+        session.setattr(iam, "IAM_PROPAGATION_SECONDS", iam.IAM_PROPAGATION_SECONDS * TIMING.scale)
+        yield
 
 
 @pytest.fixture(scope="module")
