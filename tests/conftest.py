@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +25,12 @@ from .emulated import TIMING
 # Steps run side by side, in threads, on in-process moto too (see prepare_for_threads).
 prepare_for_threads()
 
+# A test process keeps half a million objects alive (botocore's and moto's service models, the
+# emulators' state), and CPython's default thresholds walk them all in a full collection every
+# few seconds: some 15% of its CPU. Younger collections still free the cycles a test leaves;
+# a full one waits for some 20 million allocations instead of 70 thousand.
+gc.set_threshold(10_000, 20, 100)
+
 ACCOUNT = "123456789012"
 # The environment as the test run found it, before any test hides the developer's AWS settings:
 # only the real-account tests (`-m aws`) read it.
@@ -32,10 +39,11 @@ REGION = "us-east-1"
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """One worker more than cores: much of the suite waits (AWS's clock, acted out at 1/50; a
-    hop that must not arrive), and a spare worker fills that time. On 2 cores, 3 workers take
-    the default suite from about 3 minutes to about 2.5."""
-    return (os.cpu_count() or 1) + 1
+    """Two workers a core: much of the suite waits (AWS's clock, acted out at 1/50; a hop that
+    must not arrive), and the other worker of a core fills that time. On CI's 2 cores, 3
+    workers kept 1.4 cores busy (350 s of CPU in 257 s): the run was as long as a worker's
+    share of the waits, not as the CPU it needs."""
+    return 2 * (os.cpu_count() or 1)
 
 
 @pytest.fixture(autouse=True)
@@ -54,11 +62,14 @@ def clean_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("COLUMNS", "200")
 
 
-@pytest.fixture(autouse=True)
-def iam_propagation_at_test_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def iam_propagation_at_test_scale() -> Iterator[None]:
     """The suite runs AWS's clock fifty times faster (emulated.TIMING): so does the time `up`
-    gives IAM to apply a role's changes."""
-    monkeypatch.setattr(iam, "IAM_PROPAGATION_SECONDS", iam.IAM_PROPAGATION_SECONDS * TIMING.scale)
+    gives IAM to apply a role's changes. For the whole session, so that a module's shared stack
+    (made before any test's own fixtures) is not given AWS's full 10 s."""
+    with pytest.MonkeyPatch.context() as session:
+        session.setattr(iam, "IAM_PROPAGATION_SECONDS", iam.IAM_PROPAGATION_SECONDS * TIMING.scale)
+        yield
 
 
 @pytest.fixture(scope="module")
