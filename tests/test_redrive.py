@@ -364,7 +364,16 @@ def test_ls_lists_each_stack_with_its_health_url_and_age(
     here = pocctl_anywhere(emulator, "ls")
     assert here.exit_code == 0, here.output
     lines = here.output.splitlines()
-    assert lines[0].split() == ["STACK", "REGION", "HEALTH", "CREATED", "RESOURCES", "ORDER", "URL"]
+    assert lines[0].split() == [
+        "STACK",
+        "REGION",
+        "HEALTH",
+        "CREATED",
+        "RESOURCES",
+        "IDLE/MONTH",
+        "ORDER",
+        "URL",
+    ]
     assert any(line.startswith("red ") and " healthy " in line for line in lines)
     assert not any(line.startswith("ghost ") for line in lines)
     assert "IAM roles (global) of 1 stack(s) with nothing in us-east-1: ghost." in here.output
