@@ -262,6 +262,8 @@ def _notes() -> list[str]:
         "DynamoDB Streams: GetRecords calls made by Lambda for a trigger are free (DynamoDB "
         "pricing; DynamoDB Developer Guide, 'Evaluate your DynamoDB streams usage').",
         "The REST API has no idle cost: it bills requests only (API Gateway pricing).",
+        "The alarm topic's email subscription costs nothing idle: it mails only when an "
+        "alarm changes state (SNS bills email notifications per delivery, SNS pricing).",
         "Free tiers are the account's, per region, shared with everything else it runs.",
     ]
 
