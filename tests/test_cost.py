@@ -15,10 +15,13 @@ from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.core.config import Config
 from pocctl.local.emulator import Emulator
 from pocctl.ops import order_profile
 from pocctl.ops.order_profile import OrderProfile, billed_ms, item_size
 from pocctl.ops.prices import QUERIES
+from pocctl.pipeline.stack import build_steps
+from pocctl.resources.alarms import AlarmStep
 
 from .emulated import up_local
 
@@ -124,12 +127,18 @@ def test_the_free_tier_counts_once_across_lines_of_one_price(runner: CliRunner) 
     assert orders["cost_after_free_tier"] + polls["cost_after_free_tier"] == pytest.approx(paid)
 
 
+@pytest.mark.parametrize("in_settings", [False, True], ids=["--no-alarms", "alarms = false"])
 def test_alarms_off_takes_their_price_off_the_month_and_the_idle_month(
-    runner: CliRunner,
+    runner: CliRunner, tmp_path: Path, in_settings: bool
 ) -> None:
+    """The alarms priced are those `up` makes for the settings: counted from its steps."""
     on = cost_json(runner)
-    off = cost_json(runner, "--no-alarms")
-    alarms = 6 * PRICES["cloudwatch_alarm_month"]
+    if in_settings:
+        (tmp_path / "pocctl.toml").write_text("alarms = false\n")
+    off = cost_json(runner, *([] if in_settings else ["--no-alarms"]))
+    made = [s for s in build_steps(Config()) if isinstance(s, AlarmStep)]
+    assert on["settings"]["alarms"] == len(made) == 6
+    alarms = len(made) * PRICES["cloudwatch_alarm_month"]
     assert on["monthly"]["total"] - off["monthly"]["total"] == pytest.approx(alarms)
     assert on["idle"]["total"] - off["idle"]["total"] == pytest.approx(alarms)
     assert off["settings"]["alarms"] == 0
@@ -302,3 +311,22 @@ def test_up_and_ls_say_what_the_stack_costs_idle(
     assert found["idle_monthly_usd"] == pytest.approx(round(idle, 2))
     table = runner.invoke(cli, ["ls"])
     assert "IDLE/MONTH" in table.output and f"${idle:.2f}" in table.output
+
+
+def test_a_stack_without_alarms_costs_their_price_less_idle(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
+) -> None:
+    """`up --no-alarms` says so in its idle line, and `ls` counts each stack's own alarms."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    polls = 657_000 * PRICES["sqs_request"]
+    alarms = 6 * PRICES["cloudwatch_alarm_month"]
+    quiet = runner.invoke(cli, ["up", "--stack", "quiet", "--no-alarms", "--json"])
+    assert quiet.exit_code == 0, quiet.output
+    assert json.loads(quiet.stdout)["idle_monthly_cost"]["usd"] == pytest.approx(polls, abs=1e-4)
+    loud = runner.invoke(cli, ["up", "--stack", "loud", "--json"])
+    assert loud.exit_code == 0, loud.output
+    listed = runner.invoke(cli, ["ls", "--json"])
+    assert listed.exit_code == 0, listed.output
+    idle = {s["stack"]: s["idle_monthly_usd"] for s in json.loads(listed.stdout)["stacks"]}
+    assert idle["quiet"] == pytest.approx(round(polls, 2))
+    assert idle["loud"] == pytest.approx(round(polls + alarms, 2))

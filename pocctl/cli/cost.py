@@ -12,7 +12,7 @@ from pocctl.cli.options import aws_options, collect, make_session, resolve_setti
 from pocctl.cli.ui import Terminal
 from pocctl.core.config import Tuning
 from pocctl.ops import order_profile, prices
-from pocctl.ops.cost import DEFAULT_ALARMS, Estimate, Line, StackShape, estimate
+from pocctl.ops.cost import Estimate, Line, estimate, shape_of
 
 TUNING = Tuning()
 
@@ -40,9 +40,9 @@ TUNING = Tuning()
 )
 @click.option(
     "--alarms/--no-alarms",
-    default=True,
-    show_default=True,
-    help=f"Price the {DEFAULT_ALARMS} standard CloudWatch alarms `up` makes.",
+    default=None,
+    help="Price the CloudWatch alarms `up` makes (one per thing that needs a person), or none. "
+    "[env: POCCTL_ALARMS; default: pocctl.toml, on]",
 )
 @click.option(
     "--refresh-prices",
@@ -55,7 +55,7 @@ def cost_command(
     orders_per_month: int,
     memory: int | None,
     log_retention_days: int,
-    alarms: bool,
+    alarms: bool | None,
     refresh_prices: bool,
     as_json: bool,
     **kwargs: Any,
@@ -85,7 +85,7 @@ def cost_command(
       pocctl cost --no-alarms --json | jq .idle.total
       pocctl cost --region eu-west-1 --refresh-prices
     """
-    flags = collect(kwargs, memory=memory)
+    flags = collect(kwargs, memory=memory, alarms=alarms)
     term = terminal(flags, as_json=as_json)
     settings = resolve_settings(flags)
     config = settings.config()
@@ -96,11 +96,7 @@ def cost_command(
     else:
         table = prices.load(config.region)
     profile = order_profile.for_stack(config.region, config.stack)
-    shape = StackShape(
-        memory_mb=config.tuning.memory_mb,
-        log_retention_days=log_retention_days,
-        alarms=DEFAULT_ALARMS if alarms else 0,
-    )
+    shape = shape_of(config, log_retention_days)
     found = estimate(table, profile, shape, orders_per_month)
     if not as_json:
         show(term, found, table)

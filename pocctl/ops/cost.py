@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from pocctl.core.config import Config
 from pocctl.core.errors import ConfigError
 from pocctl.ops import order_profile, prices
 from pocctl.ops.order_profile import OrderProfile
 from pocctl.ops.prices import PriceTable
+from pocctl.pipeline.stack import build_steps
+from pocctl.resources.alarms import AlarmStep
+from pocctl.resources.base import AnyStep
 
 # AWS's pricing pages count a month as 730 hours (e.g. the Lambda and CloudWatch pricing
 # examples: "730 hours in a month").
@@ -36,19 +40,33 @@ SQS_LONG_POLL_SECONDS = 20
 # DynamoDB counts each item's size plus 100 bytes of overhead for storage ("Item sizes and
 # formats", DynamoDB Developer Guide: "DynamoDB adds 100 bytes of overhead per item").
 DYNAMODB_ITEM_OVERHEAD = 100
-# Alarms `up` makes (issue 25): DLQ depth, failure-queue depth, Errors of each function,
-# IteratorAge, API 5XXError; standard resolution.
-DEFAULT_ALARMS = 6
 
 
 @dataclass(frozen=True)
 class StackShape:
-    """What of the stack's settings changes its cost."""
+    """What of the stack's settings changes its cost. `alarms`: the standard-resolution alarms
+    the stack's steps make (`alarms_of`). The alarm topic's email subscription is not counted:
+    it mails only when an alarm changes state, nothing idle or per order."""
 
     memory_mb: int = 128
     log_retention_days: int = 14
-    alarms: int = DEFAULT_ALARMS
+    alarms: int = 0
     email_subscriptions: int = 1
+
+
+def alarms_of(steps: list[AnyStep]) -> int:
+    """How many CloudWatch alarms the stack's steps make (none with alarms off)."""
+    return sum(1 for step in steps if isinstance(step, AlarmStep) and step.wanted)
+
+
+def shape_of(config: Config, log_retention_days: int | None = None) -> StackShape:
+    """The cost-shaping settings of the stack `config` describes, its alarms counted from the
+    steps `up` runs for it."""
+    return StackShape(
+        memory_mb=config.tuning.memory_mb,
+        log_retention_days=log_retention_days or config.tuning.log_retention_days,
+        alarms=alarms_of(build_steps(config)),
+    )
 
 
 @dataclass(frozen=True)
@@ -244,18 +262,20 @@ def _notes() -> list[str]:
         "DynamoDB Streams: GetRecords calls made by Lambda for a trigger are free (DynamoDB "
         "pricing; DynamoDB Developer Guide, 'Evaluate your DynamoDB streams usage').",
         "The REST API has no idle cost: it bills requests only (API Gateway pricing).",
+        "The alarm topic's email subscription costs nothing idle: it mails only when an "
+        "alarm changes state (SNS bills email notifications per delivery, SNS pricing).",
         "Free tiers are the account's, per region, shared with everything else it runs.",
     ]
 
 
-def idle_month(region: str, shape: StackShape | None = None) -> Estimate | None:
+def idle_month(region: str, shape: StackShape) -> Estimate | None:
     """The idle month's estimate in `region` (None: pocctl has no prices for it), for `up`'s
     summary and `ls`."""
     try:
         table = prices.load(region)
     except ConfigError:
         return None
-    return estimate(table, order_profile.shipped(), shape or StackShape(), 0)
+    return estimate(table, order_profile.shipped(), shape, 0)
 
 
 def idle_summary(found: Estimate) -> str:
