@@ -292,3 +292,37 @@ def test_the_update_command_printed_names_the_packaged_template_and_iam_capabili
     status = run(CliRunner(), "status")  # drift: the repair it offers is CloudFormation's
     assert update in status.output
     assert "TEMPLATE is the packaged template" in status.output
+
+
+def test_down_refuses_without_asking_when_cloudformation_manages_the_stack(
+    managed: boto3.Session,
+) -> None:
+    """Asked first, a user would say yes to a deletion that then doesn't happen."""
+    before = everything(managed)
+    calls = Calls()
+    at_a_terminal = runtime_with(calls.record, stdin_is_terminal=lambda: True)
+    result = CliRunner().invoke(cli, ["down"], input="y\n", obj=at_a_terminal)
+    assert result.exit_code == 1
+    assert "[y/N]" not in result.output
+    assert "pocctl down deleted nothing: stack POC is managed by CloudFormation" in result.output
+    assert calls.writes == []
+    assert everything(managed) == before
+
+
+def test_up_says_cloudformation_holds_the_stack_not_that_the_code_is_elsewhere(
+    runner: CliRunner, session: boto3.Session, tmp_path: Path
+) -> None:
+    handlers = tmp_path / "elsewhere"
+    shutil.copytree(bundled_dir("handlers"), handlers)
+    up_ok(runner, "--handlers", str(handlers))
+    tag_as_cloudformation_would(session.client)
+    shutil.rmtree(handlers)  # another machine: a teammate's checkout
+    result, calls = refuse("up", "--json")
+    assert result.exit_code == 1, result.output
+    assert calls.writes == []
+    document = json.loads(result.stdout)
+    assert (
+        "pocctl up changed nothing: stack POC is managed by CloudFormation" in (document["error"])
+    )
+    assert "which is not on this machine" not in result.output
+    assert list(document["managed_by_cloudformation"]) == [CFN_STACK]
