@@ -7,26 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from pocctl.local.emulator import Emulator
 
+from .clocked import client
 from .conftest import REGION
 
 RESERVED = {"aws:cloudformation:stack-name": "orders"}
 ACCOUNT = "123456789012"
-
-
-def client(emulator: Emulator, service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=emulator.endpoint_url,
-        aws_access_key_id="pocctl-local",
-        aws_secret_access_key="pocctl-local",
-    )
 
 
 def pairs(tags: dict[str, str]) -> list[dict[str, str]]:
