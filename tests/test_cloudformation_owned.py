@@ -175,8 +175,6 @@ def test_status_says_cloudformation_manages_the_stack_and_read_only_commands_wor
     listed = run(runner, "ls", "--json")
     assert listed.exit_code == 0, listed.output
     assert [s["stack"] for s in json.loads(listed.stdout)["stacks"]] == ["POC"]
-    redrive = run(runner, "redrive", "--dry-run", "--json")
-    assert redrive.exit_code == 0, redrive.output
 
 
 def test_an_order_goes_through_a_stack_cloudformation_manages(emulator: Emulator) -> None:
@@ -194,6 +192,16 @@ def test_an_order_goes_through_a_stack_cloudformation_manages(emulator: Emulator
     assert invoked.exit_code == 0, invoked.output
     logs = pocctl("logs", "--function", "1")
     assert logs.exit_code == 0, logs.output
+    # A dead-lettered order, redriven on the stack CloudFormation manages, is stored.
+    sqs = ctx.client("sqs")
+    dlq = sqs.get_queue_url(QueueName=NAMES.dead_letter_queue)["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"item": "redriven under CFN"}))
+    redriven = pocctl("redrive", "--json")
+    assert redriven.exit_code == 0, redriven.output
+    document = json.loads(redriven.stdout)
+    assert document["moved"] == 1 and document["stored"] == 1 and document["all_stored"]
+    items = ctx.client("dynamodb").scan(TableName=NAMES.table, ConsistentRead=True)["Items"]
+    assert "redriven under CFN" in [item["item"]["S"] for item in items]
     refused = pocctl("up", "--json")
     assert refused.exit_code == 1, refused.output
     assert json.loads(refused.stdout)["managed_by_cloudformation"]
