@@ -23,6 +23,7 @@ from pocctl.ops.watch import watching
 from pocctl.pipeline.stack import build_steps
 from pocctl.resources.functions import FunctionStep
 
+from .as_cloudformation import ACCOUNT, tag_as_cloudformation
 from .cli_runs import run, up_ok
 from .conftest import REGION
 from .emulated import up_local
@@ -37,31 +38,30 @@ def cloudformation_tags(logical_id: str) -> dict[str, str]:
     """The tags CloudFormation leaves on what it creates ("CloudFormation resource tagging")."""
     return {
         "aws:cloudformation:stack-name": CFN_STACK,
-        "aws:cloudformation:stack-id": f"arn:aws:cloudformation:{REGION}:123456789012:"
+        "aws:cloudformation:stack-id": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:"
         f"stack/{CFN_STACK}/8f1c2e40-0000-11ef-0000-0a1b2c3d4e5f",
         "aws:cloudformation:logical-id": logical_id,
     }
 
 
 def tag_as_cloudformation_would(client: Callable[[str], Any]) -> None:
-    """Tag what CloudFormation tags with its stack: the functions, their log groups and the
-    topic. Not the queues, the table or the roles, which never get its tags (see
-    `managed_by_cloudformation`)."""
-    lam, logs, sns = (client(s) for s in ("lambda", "logs", "sns"))
+    """Tag the functions, their log groups and the topic as a CloudFormation deploy would (see
+    `managed_by` for the kinds it tags)."""
+    lam = client("lambda")
     for logical, function in (
         ("WriterFunction", NAMES.writer_function),
         ("NotifierFunction", NAMES.notifier_function),
     ):
-        arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
-        lam.tag_resource(Resource=arn, Tags=cloudformation_tags(logical))
-        logs.tag_log_group(
-            logGroupName=Names.log_group(function), tags=cloudformation_tags(f"{logical}Logs")
-        )
-    arn = next(
-        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(NAMES.topic)
-    )
-    tags = cloudformation_tags("Topic")
-    sns.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        found = lam.get_function(FunctionName=function)["Configuration"]
+        tag_as_cloudformation(found["FunctionArn"], cloudformation_tags(logical))
+        group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{Names.log_group(function)}"
+        tag_as_cloudformation(group, cloudformation_tags(f"{logical}Logs"))
+    tag_as_cloudformation(topic(client), cloudformation_tags("Topic"))
+
+
+def topic(client: Callable[[str], Any]) -> str:
+    topics = client("sns").list_topics()["Topics"]
+    return next(t["TopicArn"] for t in topics if t["TopicArn"].endswith(f":{NAMES.topic}"))
 
 
 class Calls(list[str]):
@@ -149,11 +149,7 @@ def test_one_resource_cloudformation_manages_holds_back_the_whole_down(
     """CloudFormation's stack holds the topic only: `down` deletes none of the rest either,
     and names the one it found."""
     up_ok(runner)
-    arn = next(t["TopicArn"] for t in session.client("sns").list_topics()["Topics"])
-    tags = cloudformation_tags("Topic")
-    session.client("sns").tag_resource(
-        ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
-    )
+    tag_as_cloudformation(topic(session.client), cloudformation_tags("Topic"))
     before = everything(session)
     result, calls = refuse("down", "--yes", "--json")
     assert result.exit_code == 1
@@ -179,8 +175,6 @@ def test_status_says_cloudformation_manages_the_stack_and_read_only_commands_wor
     listed = run(runner, "ls", "--json")
     assert listed.exit_code == 0, listed.output
     assert [s["stack"] for s in json.loads(listed.stdout)["stacks"]] == ["POC"]
-    redrive = run(runner, "redrive", "--dry-run", "--json")
-    assert redrive.exit_code == 0, redrive.output
 
 
 def test_an_order_goes_through_a_stack_cloudformation_manages(emulator: Emulator) -> None:
@@ -198,6 +192,16 @@ def test_an_order_goes_through_a_stack_cloudformation_manages(emulator: Emulator
     assert invoked.exit_code == 0, invoked.output
     logs = pocctl("logs", "--function", "1")
     assert logs.exit_code == 0, logs.output
+    # A dead-lettered order, redriven on the stack CloudFormation manages, is stored.
+    sqs = ctx.client("sqs")
+    dlq = sqs.get_queue_url(QueueName=NAMES.dead_letter_queue)["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"item": "redriven under CFN"}))
+    redriven = pocctl("redrive", "--json")
+    assert redriven.exit_code == 0, redriven.output
+    document = json.loads(redriven.stdout)
+    assert document["moved"] == 1 and document["stored"] == 1 and document["all_stored"]
+    items = ctx.client("dynamodb").scan(TableName=NAMES.table, ConsistentRead=True)["Items"]
+    assert "redriven under CFN" in [item["item"]["S"] for item in items]
     refused = pocctl("up", "--json")
     assert refused.exit_code == 1, refused.output
     assert json.loads(refused.stdout)["managed_by_cloudformation"]
@@ -215,10 +219,118 @@ def test_up_watch_uploads_nothing_once_cloudformation_manages_the_functions(
     before = lam.get_function(FunctionName=notifier)["Configuration"]["CodeSha256"]
     with watching(ctx, functions) as updates:
         arn = lam.get_function(FunctionName=notifier)["Configuration"]["FunctionArn"]
-        lam.tag_resource(Resource=arn, Tags=cloudformation_tags("NotifierFunction"))
+        tag_as_cloudformation(arn, cloudformation_tags("NotifierFunction"))
         source = handlers / "order_notifier.py"
         source.write_text(source.read_text().replace("New order", "Order in"))
         update = updates.get(timeout=60)
     assert update.updated == []
     assert update.error is not None and f"CloudFormation stack {CFN_STACK}" in update.error
     assert lam.get_function(FunctionName=notifier)["Configuration"]["CodeSha256"] == before
+
+
+def tag_api(session: boto3.Session, logical_id: str, stage: bool) -> None:
+    """Tag the REST API, or its stage alone, as CloudFormation would."""
+    ag = session.client("apigateway")
+    api_id = next(a["id"] for a in ag.get_rest_apis()["items"] if a["name"] == NAMES.api)
+    path = f"/restapis/{api_id}/stages/prod" if stage else f"/restapis/{api_id}"
+    tag_as_cloudformation(f"arn:aws:apigateway:{REGION}::{path}", cloudformation_tags(logical_id))
+
+
+def tag_queue_mapping(session: boto3.Session, logical_id: str) -> None:
+    lam = session.client("lambda")
+    mappings = lam.list_event_source_mappings(FunctionName=NAMES.writer_function)
+    arn = mappings["EventSourceMappings"][0]["EventSourceMappingArn"]
+    tag_as_cloudformation(arn, cloudformation_tags(logical_id))
+
+
+def tag_alarm(session: boto3.Session, logical_id: str) -> None:
+    cloudwatch = session.client("cloudwatch")
+    alarm = cloudwatch.describe_alarms(AlarmNames=[NAMES.dead_letters_alarm])["MetricAlarms"][0]
+    tag_as_cloudformation(alarm["AlarmArn"], cloudformation_tags(logical_id))
+
+
+# Each kind whose registry schema says CloudFormation tags it ("cloudFormationSystemTags": true),
+# tagged alone, and the resource `up` and `down` name for it.
+TAGGED_ALONE: dict[str, tuple[Callable[[boto3.Session], None], str]] = {
+    "api": (lambda s: tag_api(s, "Api", stage=False), f"REST API {NAMES.api}"),
+    "stage": (lambda s: tag_api(s, "ApiStage", stage=True), f"REST API {NAMES.api}"),
+    "queue mapping": (
+        lambda s: tag_queue_mapping(s, "QueueMapping"),
+        f"event source mapping {NAMES.queue} -> {NAMES.writer_function}",
+    ),
+    "alarm": (
+        lambda s: tag_alarm(s, "DeadLettersAlarm"),
+        f"CloudWatch alarm {NAMES.dead_letters_alarm}",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(TAGGED_ALONE))
+@pytest.mark.parametrize("command", [("up", "--rate-limit", "3"), ("down", "--yes")])
+def test_each_kind_cloudformation_tags_holds_back_up_and_down_alone(
+    runner: CliRunner, session: boto3.Session, kind: str, command: tuple[str, ...]
+) -> None:
+    tag, title = TAGGED_ALONE[kind]
+    up_ok(runner)
+    tag(session)
+    before = everything(session)
+    result, calls = refuse(*command, "--json")
+    assert result.exit_code == 1, result.output
+    assert calls.writes == []
+    assert everything(session) == before
+    document = json.loads(result.stdout)
+    assert document["managed_by_cloudformation"] == {CFN_STACK: [title]}
+
+
+def test_the_update_command_printed_names_the_packaged_template_and_iam_capability(
+    managed: boto3.Session,
+) -> None:
+    """CloudFormation refuses a template naming its IAM roles without CAPABILITY_NAMED_IAM
+    (InsufficientCapabilities), and deploys no template whose code is local paths."""
+    update = (
+        f"aws cloudformation deploy --stack-name {CFN_STACK} --region {REGION} "
+        "--template-file TEMPLATE --capabilities CAPABILITY_NAMED_IAM"
+    )
+    refused, _ = refuse("up", "--json")
+    assert update in json.loads(refused.stdout)["error"]
+    assert "TEMPLATE is the packaged template" in json.loads(refused.stdout)["error"]
+    sqs = managed.client("sqs")
+    queue = sqs.get_queue_url(QueueName=NAMES.queue)["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "7"})
+    status = run(CliRunner(), "status")  # drift: the repair it offers is CloudFormation's
+    assert update in status.output
+    assert "TEMPLATE is the packaged template" in status.output
+
+
+def test_down_refuses_without_asking_when_cloudformation_manages_the_stack(
+    managed: boto3.Session,
+) -> None:
+    """Asked first, a user would say yes to a deletion that then doesn't happen."""
+    before = everything(managed)
+    calls = Calls()
+    at_a_terminal = runtime_with(calls.record, stdin_is_terminal=lambda: True)
+    result = CliRunner().invoke(cli, ["down"], input="y\n", obj=at_a_terminal)
+    assert result.exit_code == 1
+    assert "[y/N]" not in result.output
+    assert "pocctl down deleted nothing: stack POC is managed by CloudFormation" in result.output
+    assert calls.writes == []
+    assert everything(managed) == before
+
+
+def test_up_says_cloudformation_holds_the_stack_not_that_the_code_is_elsewhere(
+    runner: CliRunner, session: boto3.Session, tmp_path: Path
+) -> None:
+    handlers = tmp_path / "elsewhere"
+    shutil.copytree(bundled_dir("handlers"), handlers)
+    up_ok(runner, "--handlers", str(handlers))
+    tag_as_cloudformation_would(session.client)
+    shutil.rmtree(handlers)  # another machine: a teammate's checkout
+    result, calls = refuse("up", "--json")
+    assert result.exit_code == 1, result.output
+    assert calls.writes == []
+    document = json.loads(result.stdout)
+    assert (
+        "pocctl up changed nothing: stack POC is managed by CloudFormation" in (document["error"])
+    )
+    assert "which is not on this machine" not in result.output
+    assert list(document["managed_by_cloudformation"]) == [CFN_STACK]

@@ -10,6 +10,7 @@ from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, make_context, runtime, terminal
 from pocctl.cli.render import run_down
 from pocctl.core.errors import Interrupted, PocctlError
+from pocctl.ops.deploy import held_by_cloudformation
 
 
 @click.command()
@@ -41,7 +42,8 @@ def down(yes: bool, serial: bool, as_json: bool, **kwargs: Any) -> Finished:
     term = terminal(flags, as_json=as_json)
     ctx = make_context(flags, term, deployed=False)
     config = ctx.config
-    if not yes:
+    # Held by CloudFormation: `down` refuses without asking (run_down says why).
+    if not yes and held_by_cloudformation(ctx, "down") is None:
         if not runtime().stdin_is_terminal():
             raise click.ClickException(
                 f"Refusing to delete stack {config.stack} without confirmation: there is no "

@@ -20,11 +20,12 @@ from pocctl.cli.options import (
     terminal,
 )
 from pocctl.cli.remember import remember
-from pocctl.cli.render import run_up
+from pocctl.cli.render import managed_json, run_up
 from pocctl.cli.ui import Terminal
 from pocctl.core.context import Context
-from pocctl.core.errors import PocctlError
+from pocctl.core.errors import ManagedByCloudFormation, PocctlError
 from pocctl.ops.cost import idle_month, idle_summary, shape_of
+from pocctl.ops.deploy import held_by_cloudformation
 from pocctl.ops.watch import Update, outside, watch
 from pocctl.pipeline.stack import build_steps
 from pocctl.resources.functions import FunctionStep
@@ -121,7 +122,10 @@ def up(
     term = terminal(flags, as_json=as_json)
     stack = open_stack(flags, term)
     ctx = stack.ctx
-    refuse_to_replace_code(stack)
+    try:
+        refuse_to_replace_code(stack)
+    except ManagedByCloudFormation as refused:
+        return Finished(managed_json(refused), refused)
     refuse_to_drop_environment(stack)
     if resend_confirmation and ctx.config.email is None:
         raise click.UsageError(
@@ -181,6 +185,9 @@ def refuse_to_replace_code(stack: Stack) -> None:
         where = f"{config.handlers}/, which is not on this machine"
     else:
         return
+    refused = held_by_cloudformation(stack.ctx, "up")
+    if refused is not None:  # what the user must change is CloudFormation's stack, not --handlers
+        raise refused
     raise PocctlError(
         f"Stack {config.stack}'s code was deployed from {where}; `up` would replace it, so "
         "nothing was changed.",

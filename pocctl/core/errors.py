@@ -77,6 +77,24 @@ class TeardownIncomplete(PocctlError):
         self.left = left
 
 
+def cloudformation_deploy(owner: str, region: str) -> str:
+    """The command that updates a CloudFormation stack pocctl leaves alone. The template names
+    its IAM roles, so CloudFormation refuses it with InsufficientCapabilities unless given
+    CAPABILITY_NAMED_IAM (CloudFormation API Reference, CreateStack/UpdateStack, Capabilities)."""
+    return (
+        f"aws cloudformation deploy --stack-name {owner} --region {region} "
+        "--template-file TEMPLATE --capabilities CAPABILITY_NAMED_IAM"
+    )
+
+
+# What TEMPLATE stands for: the template with the functions' code uploaded (README, "Export to
+# CloudFormation or SAM"): deploy refuses the exported one, whose code is local paths.
+PACKAGED_TEMPLATE = (
+    "TEMPLATE is the packaged template: `pocctl export --out export/`, then "
+    '`aws cloudformation package` (README, "Export to CloudFormation or SAM")'
+)
+
+
 class ManagedByCloudFormation(PocctlError):
     """`up` or `down` found resources a CloudFormation stack manages, before writing anything:
     `owners` maps each CloudFormation stack to the resources ("Lambda function X") it holds."""
@@ -91,7 +109,7 @@ class ManagedByCloudFormation(PocctlError):
         commands = []
         for owner in owners:
             where = f"--stack-name {owner} --region {region}"
-            update = f"  update it: aws cloudformation deploy {where} --template-file TEMPLATE"
+            update = f"  update it: {cloudformation_deploy(owner, region)}"
             delete = f"  delete it: aws cloudformation delete-stack {where}"
             commands += [update, delete] if command == "up" else [delete, update]
         did = "changed" if command == "up" else "deleted"
@@ -100,7 +118,8 @@ class ManagedByCloudFormation(PocctlError):
             f"stack {', '.join(owners)}, whose tag aws:cloudformation:stack-name is on:\n{listed}",
             "pocctl leaves what CloudFormation manages to CloudFormation "
             "(status, test-order, logs, outputs, invoke, ls and redrive still work on it):\n"
-            + "\n".join(commands),
+            + "\n".join(commands)
+            + f"\n{PACKAGED_TEMPLATE}.",
         )
         self.command = command
         self.owners = owners

@@ -27,6 +27,10 @@ READ_PREFIXES = ("Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet")
 _lock = threading.Lock()
 
 
+# The header the emulator's CloudFormation marks its calls with (`Call.by_cloudformation`).
+CLOUDFORMATION_HEADER = "x-pocctl-cloudformation"
+
+
 @dataclass
 class Call:
     """One AWS API request as the emulator sees it."""
@@ -42,6 +46,9 @@ class Call:
     # Set for the emulator's own requests (pollers' bookkeeping, API reads): no latency, limits.
     internal: bool = False
     uri_params: dict[str, str] = field(default_factory=dict)
+    # Set for the emulator's CloudFormation acting for a stack: it may set aws:cloudformation:*
+    # tags, which users may not (aws/reserved_tags.py).
+    by_cloudformation: bool = False
 
     @property
     def mutating(self) -> bool:

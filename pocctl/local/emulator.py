@@ -28,7 +28,7 @@ from pocctl.local.aws.cloudwatch import CloudWatch
 from pocctl.local.aws.fanout import SqsDelivery
 from pocctl.local.aws.sns import CONFIRM_PATH, is_pending
 from pocctl.local.aws.timing import RULES, Timing
-from pocctl.local.calls import Call, parse
+from pocctl.local.calls import CLOUDFORMATION_HEADER, Call, parse
 from pocctl.local.cloudformation.caller import cloudformation
 from pocctl.local.functions import Faults, FunctionNotFound, FunctionVersion, Invoker, read_function
 from pocctl.local.iam import Authorizer, Propagation, read_principal
@@ -244,6 +244,7 @@ class Emulator:
                 result: Iterable[bytes] = moto_app(environ, start_response)
                 return result
             call.internal = INTERNAL_HEADER in headers
+            call.by_cloudformation = CLOUDFORMATION_HEADER in headers
             if self.latency and not call.internal:
                 time.sleep(self.latency)
             try:

@@ -51,6 +51,13 @@ def deploy(
     return Deployed(report, deploy_failure(report))
 
 
+def held_by_cloudformation(ctx: Context, command: str) -> ManagedByCloudFormation | None:
+    """Why `command` would write nothing, read before anything else stops it (a prompt, a
+    check of the code): what the user must hear first is that CloudFormation holds the stack."""
+    managed = Engine(ctx, build_steps(ctx.config)).managed_by_cloudformation()
+    return refusal(ctx, command, managed) if managed else None
+
+
 def refusal(ctx: Context, command: str, managed: list[Managed]) -> ManagedByCloudFormation:
     """Why `up` or `down` wrote nothing: CloudFormation manages the stack (some of it, at least:
     a resource pocctl added after CloudFormation's deploy is still the stack's, and changing the

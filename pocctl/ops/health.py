@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from pocctl.core.context import Context
+from pocctl.core.errors import PACKAGED_TEMPLATE, cloudformation_deploy
 from pocctl.core.reporting import Action
 from pocctl.pipeline.engine import Engine
 from pocctl.resources.base import AnyStep, Live, Plan, read_whole
@@ -92,8 +93,8 @@ class Health:
         first = self.cloudformation[0]
         return (
             f"CloudFormation stack {stacks} manages it, so `pocctl up` leaves it alone: deploy "
-            f"the template again to repair it (`aws cloudformation deploy --stack-name {first} "
-            f"--region {self.region} --template-file TEMPLATE`), or see what was changed "
+            f"the template again to repair it (`{cloudformation_deploy(first, self.region)}`; "
+            f"{PACKAGED_TEMPLATE}), or see what was changed "
             f"outside it with `aws cloudformation detect-stack-drift --stack-name {first} "
             f"--region {self.region}`."
         )

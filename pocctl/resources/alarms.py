@@ -232,6 +232,10 @@ class AlarmStep(Step[dict[str, Any]]):
             remove,
         )
 
+    def cloudformation_tags(self, ctx: Context) -> dict[str, str] | None:
+        with aws_errors(self.key, "ListTagsForResource"):
+            return alarm_tags(ctx, self.alarm_name)
+
 
 def topic_policy(ctx: Context, topic_name: str, alarm_prefix: str) -> dict[str, Any]:
     """The alarm topic's access policy: CloudWatch may publish to it for the stack's alarms

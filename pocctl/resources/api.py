@@ -15,6 +15,7 @@ from pocctl.core.context import Context, Outputs
 from pocctl.core.errors import ForeignResourceError, StepError
 from pocctl.core.reporting import Outcome
 from pocctl.resources.base import (
+    CLOUDFORMATION_STACK_TAG,
     Change,
     Leftover,
     Live,
@@ -314,6 +315,21 @@ class ApiStep(Step[ApiState]):
     @property
     def name(self) -> str:
         return self.api_name
+
+    def cloudformation_tags(self, ctx: Context) -> dict[str, str] | None:
+        """The API's tags, or those of a stage of it that carries CloudFormation's stack tag
+        (CloudFormation tags both, `managed_by`): a stage alone holds the stack back."""
+        ag = ctx.client("apigateway")
+        with aws_errors(self.key, "GetStages"):
+            api = find_api(ctx, self.api_name)
+            if api is None:
+                return None
+            tags: dict[str, str] = api.get("tags") or {}
+            if CLOUDFORMATION_STACK_TAG in tags:
+                return tags
+            stages = none_if_absent(lambda: ag.get_stages(restApiId=api["id"])["item"]) or []
+        staged = (s.get("tags") or {} for s in stages)
+        return next((t for t in staged if CLOUDFORMATION_STACK_TAG in t), tags)
 
     # -- what should be there -------------------------------------------------------------
     def desired_integration(self, ctx: Context) -> dict[str, Any]:

@@ -238,12 +238,14 @@ def managed_by(ctx: Context, step: AnyStep) -> Managed | None:
     (`up` and `down` refuse then, `status` says whose the stack is).
 
     The propagation of that tag "varies by resource type" (same page), so only the kinds that
-    get it are read (`Step.cloudformation_tags`): Lambda functions (cloudformation-coverage-
-    roadmap#652 compares them with the SNS and SQS resources that lacked it), log groups (since
-    January 2023, #1158) and SNS topics (aws-cloudformation-resource-providers-sns#71). SQS
-    queues (#652, #2079: SQS refuses aws: tags), DynamoDB tables (#1360) and IAM roles and
-    policies (#277, #1966) never carry it, and subscriptions have no tags: those are the
-    CloudFormation stack's all the same when its functions are, so one tagged resource is
+    get it are read (`Step.cloudformation_tags`): those whose registry schema sets
+    `"cloudFormationSystemTags": true` (CloudFormation CLI User Guide, "Resource type schema",
+    tagging: "whether or not the resource type supports CloudFormation system tags"; the
+    schemas as cfn-lint vendors them, data/schemas/providers/us-east-1): REST APIs and their
+    stages, event source mappings, Lambda functions, log groups, SNS topics and CloudWatch
+    alarms. SQS queues, DynamoDB tables and IAM roles set it false (cloudformation-coverage-
+    roadmap #2079, #1360, #277), IAM managed policies and subscriptions have no tags: those are
+    the CloudFormation stack's all the same when its functions are, so one tagged resource is
     enough to hold the whole stack back."""
     tags = read_whole(ctx, partial(step.cloudformation_tags, ctx))
     if tags is None or CLOUDFORMATION_STACK_TAG not in tags:

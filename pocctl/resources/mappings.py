@@ -35,6 +35,7 @@ from pocctl.core.context import Context
 from pocctl.core.errors import ForeignResourceError, StepError
 from pocctl.core.reporting import Action, Outcome, Why
 from pocctl.resources.base import (
+    CLOUDFORMATION_STACK_TAG,
     Change,
     Differs,
     Leftover,
@@ -252,6 +253,19 @@ class MappingStep(Step[Mappings]):
         lam = ctx.client("lambda")
         mapping = none_if_absent(lambda: lam.get_event_source_mapping(UUID=uuid))
         return None if mapping is None else mapping_leftover(ctx, mapping)
+
+    def cloudformation_tags(self, ctx: Context) -> dict[str, str] | None:
+        """The tags of this source's mapping: of one CloudFormation tagged, if there are more."""
+        lam = ctx.client("lambda")
+        with aws_errors(self.key, "ListTags"):
+            arns = [
+                m["EventSourceMappingArn"]
+                for m in self._mappings(ctx)
+                if m.get("EventSourceMappingArn")
+            ]
+            found = [none_if_absent(partial(lam.list_tags, Resource=arn)) for arn in arns]
+        tags: list[dict[str, str]] = [f.get("Tags") or {} for f in found if f is not None]
+        return next((t for t in tags if CLOUDFORMATION_STACK_TAG in t), next(iter(tags), None))
 
     def planned_source(self, ctx: Context) -> str | None:
         """The source's ARN as `plan` finds it (read beside the mappings)."""

@@ -18,6 +18,7 @@ from pocctl.local.aws.dynamodb import DynamoDbRules
 from pocctl.local.aws.iam_reads import IamReads
 from pocctl.local.aws.lambda_ import LambdaRules
 from pocctl.local.aws.logs import LogsRules
+from pocctl.local.aws.reserved_tags import refuse_reserved_tags
 from pocctl.local.aws.sns import SnsRules
 from pocctl.local.aws.sqs import SqsRules
 from pocctl.local.aws.tagging import TaggingRules
@@ -120,7 +121,9 @@ class AwsBehaviours:
     def before(self, call: Call) -> Reply | None:
         self.lambda_.tick()
         rules = self._by_service.get(call.service)
-        refused = rules.before(call) if rules is not None else None
+        refused = refuse_reserved_tags(call)
+        if refused is None and rules is not None:
+            refused = rules.before(call)
         if refused is None:
             self.tagging.deleting(call)
         return refused

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from pocctl.local.calls import CLOUDFORMATION_HEADER
 from pocctl.local.cloudformation.providers import POLL_SECONDS, STABILIZE_SECONDS, Clients
 from pocctl.local.cloudformation.service import CloudFormation
 from pocctl.local.cloudformation.stacks import Deployer
@@ -18,6 +19,11 @@ from pocctl.local.iam import SEEN_BY, Propagation
 
 # Like CloudFormation's handlers, retry what AWS throttles; nothing else is retried.
 CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16)
+
+
+def as_cloudformation(request: Any, **_: Any) -> None:
+    """CloudFormation's calls may set its aws:cloudformation:* tags (aws/reserved_tags.py)."""
+    request.headers[CLOUDFORMATION_HEADER] = "1"
 
 
 class CallerClients:
@@ -42,6 +48,7 @@ class CallerClients:
                         aws_secret_access_key="pocctl-local",  # the emulator checks no signature
                         config=CONFIG,
                     )
+                    self._clients[key].meta.events.register("before-sign.*.*", as_cloudformation)
                 return self._clients[key]
 
         return client

@@ -13,6 +13,7 @@ from pocctl.local.cloudformation.providers import (
     stabilize,
     until_gone,
 )
+from pocctl.local.cloudformation.system_tags import gets_stack_tags
 
 PASSED_AS_IS = (
     "AttributeDefinitions",
@@ -37,7 +38,7 @@ def _bools(value: Any) -> Any:
 
 
 class Table:
-    stack_tags = True
+    stack_tags = gets_stack_tags("AWS::DynamoDB::Table")
 
     def create(self, request: Request) -> Made:
         ddb = request.client("dynamodb")

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from pocctl.local.cloudformation.providers import Made, Provider, Request, as_json, delete_quietly
+from pocctl.local.cloudformation.system_tags import gets_stack_tags
 
 # The queue's properties that are queue attributes, by the same name (Template Reference,
 # "AWS::SQS::Queue": "the property names ... match the SQS attribute names").
@@ -37,7 +38,7 @@ def attribute_value(value: Any) -> str:
 
 
 class Queue:
-    stack_tags = True
+    stack_tags = gets_stack_tags("AWS::SQS::Queue")
 
     def create(self, request: Request) -> Made:
         sqs = request.client("sqs")
