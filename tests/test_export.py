@@ -14,10 +14,10 @@ from click.testing import CliRunner, Result
 from pocctl.cli import cli
 from pocctl.core.config import Config, Tuning
 from pocctl.core.reporting import RecordingReporter
-from pocctl.ops.export import OfflineContext, sub_all
+from pocctl.ops.export import OfflineContext
 from pocctl.pipeline.stack import boundary_policy, build_steps
 from pocctl.resources.api import ApiStep
-from pocctl.resources.cloudformation import logical_id
+from pocctl.resources.cloudformation import REGION, attribute, intrinsics, logical_id, ref
 from pocctl.resources.functions import FunctionStep
 from pocctl.resources.iam import RoleStep
 from pocctl.resources.logs import LogGroupStep
@@ -272,16 +272,29 @@ def test_sam_translates_to_the_same_stack_as_the_cloudformation_template(
     assert translated == cloudformation["Resources"]
 
 
-def test_a_value_that_reads_like_a_variable_stays_text(runner: CliRunner, tmp_path: Path) -> None:
-    """Fn::Sub only where the template's own variables are: a user's `${HOME}` reaches the
-    function as typed, as `up` sets it; beside a pseudo parameter it is escaped as `${!HOME}`."""
-    template = exported(runner, tmp_path, "--env", "GREETING=${HOME}")
+@pytest.mark.parametrize("typed", ["${Queue}", "${AWS::Region}", "${HOME}", "${Table.StreamArn}"])
+def test_a_value_that_reads_like_a_variable_stays_text(
+    runner: CliRunner, tmp_path: Path, typed: str
+) -> None:
+    """A user's `${...}` reaches the function as typed, as `up` sets it, even where it reads
+    like one of the template's logical ids or a pseudo parameter."""
+    template = exported(runner, tmp_path, "--env", f"GREETING={typed}")
     writer = template["Resources"]["Writer"]["Properties"]["Environment"]["Variables"]
     notifier = template["Resources"]["Notifier"]["Properties"]["Environment"]["Variables"]
-    assert writer["GREETING"] == notifier["GREETING"] == "${HOME}"
+    assert writer["GREETING"] == notifier["GREETING"] == typed
     assert notifier["TOPIC_ARN"] == {
         "Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:POC-Topic"
     }
-    assert sub_all({"Value": "${HOME} in ${AWS::Region} at ${Api}"}, {"Api"}) == {
-        "Value": {"Fn::Sub": "${!HOME} in ${AWS::Region} at ${Api}"}
+
+
+def test_beside_the_templates_own_variables_a_users_text_is_escaped() -> None:
+    """CloudFormation User Guide, Fn::Sub: "To write a dollar sign and curly braces (${})
+    literally, add an exclamation point"."""
+    text = f"${{HOME}} ${{Queue}} ${{AWS::Region}} in {REGION} at {ref('api')}"
+    assert intrinsics({"Value": text}) == {
+        "Value": {"Fn::Sub": "${!HOME} ${!Queue} ${!AWS::Region} in ${AWS::Region} at ${Api}"}
     }
+    assert intrinsics([ref("api"), attribute("table", "StreamArn")]) == [
+        {"Ref": "Api"},
+        {"Fn::GetAtt": ["Table", "StreamArn"]},
+    ]
