@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -298,3 +300,52 @@ def test_beside_the_templates_own_variables_a_users_text_is_escaped() -> None:
         {"Ref": "Api"},
         {"Fn::GetAtt": ["Table", "StreamArn"]},
     ]
+
+
+def deployment_of(template: dict[str, Any]) -> str:
+    """The Deployment's logical id, after checking the stage serves it."""
+    (deployment,) = [
+        name
+        for name, made in template["Resources"].items()
+        if made["Type"] == "AWS::ApiGateway::Deployment"
+    ]
+    stage = template["Resources"][logical_id("api", "stage")]["Properties"]
+    assert stage["DeploymentId"] == {"Ref": deployment}
+    return deployment
+
+
+@pytest.mark.parametrize(
+    ("setting", "changed"),
+    [
+        ("REQUEST_TEMPLATE", "Action=SendMessage&MessageBody=$input.body"),
+        ("ORDER_SCHEMA", {"type": "object"}),
+        ("MODEL_NAME", "Order2"),
+    ],
+)
+def test_a_changed_api_gets_a_new_deployment_so_a_stack_update_makes_it_live(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, changed: Any
+) -> None:
+    """A deployment is a snapshot: CloudFormation deploys the API again only for a Deployment
+    of a new logical id (AWS CDK, aws_apigateway.Deployment), as `up` does when the API
+    changes. The same settings keep the id: a second deploy makes no needless deployment."""
+    before = deployment_of(exported(runner, tmp_path / "before"))
+    assert deployment_of(exported(runner, tmp_path / "again")) == before
+    monkeypatch.setattr(f"pocctl.resources.api.{setting}", changed)
+    assert deployment_of(exported(runner, tmp_path / "after")) != before
+
+
+def test_the_deployment_is_the_same_in_every_run_and_kept_for_a_new_throttle(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """The id depends on nothing of the run (another machine deploys the same template), and a
+    stage setting needs no new deployment."""
+    command = [sys.executable, "-m", "pocctl", "export", "--out", str(tmp_path / "other")]
+    subprocess.run(command, check=True, capture_output=True, cwd=tmp_path)
+    other = json.loads((tmp_path / "other" / "template.json").read_text())
+    here = exported(runner, tmp_path / "here")
+    assert deployment_of(here) == deployment_of(other)
+    throttled = exported(runner, tmp_path / "throttled", "--rate-limit", "5")
+    assert deployment_of(throttled) == deployment_of(here)
+    assert deployment_of(exported(runner, tmp_path / "q", "--stack", "other")) != deployment_of(
+        here
+    )

@@ -10,6 +10,8 @@ carries a nonce made when pocctl starts, so no user's value can be one: a `--env
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
 from collections.abc import Iterable
@@ -82,6 +84,13 @@ def function_of(text: str) -> dict[str, Any]:
 
 def literally(text: str) -> str:
     return text.replace("${", "${!")
+
+
+def fingerprint(value: Any) -> str:
+    """A short hash of `value` as the template writes it (the same for the same settings, in
+    any run): for a logical id that must change when `value` does."""
+    text = json.dumps(intrinsics(value), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def cfn_resource(
