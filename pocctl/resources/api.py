@@ -760,30 +760,24 @@ class ApiStep(Step[ApiState]):
             {"RestApiId": api, "Description": DEPLOYMENT_DESCRIPTION},
             (logical_id(self.key, "method"), logical_id(self.key, "bad-body")),
         )
-        stage = {
-            "stage": (
-                "AWS::ApiGateway::Stage",
-                {
-                    "RestApiId": api,
-                    "DeploymentId": variable(deployment),
-                    "StageName": ctx.config.stage,
-                    "MethodSettings": [
-                        {
-                            "ResourcePath": "/*",
-                            "HttpMethod": "*",
-                            "ThrottlingRateLimit": rate,
-                            "ThrottlingBurstLimit": burst,
-                        }
-                    ],
-                    "Tags": tag_entries(stage_tags(ctx)),
-                },
-                (),
-            ),
-        }
-        return resources | {
-            logical_id(self.key, part): cfn_resource(kind, properties, after)
-            for part, (kind, properties, after) in stage.items()
-        }
+        resources[logical_id(self.key, "stage")] = cfn_resource(
+            "AWS::ApiGateway::Stage",
+            {
+                "RestApiId": api,
+                "DeploymentId": variable(deployment),
+                "StageName": ctx.config.stage,
+                "MethodSettings": [
+                    {
+                        "ResourcePath": "/*",
+                        "HttpMethod": "*",
+                        "ThrottlingRateLimit": rate,
+                        "ThrottlingBurstLimit": burst,
+                    }
+                ],
+                "Tags": tag_entries(stage_tags(ctx)),
+            },
+        )
+        return resources
 
     def live(self, ctx: Context) -> Live:
         """The stage's throttle: the ceiling on what a leaked URL can cost."""
