@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -13,12 +15,12 @@ from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.core.config import Config, Tuning
+from pocctl.core.context import Context
 from pocctl.core.reporting import RecordingReporter
-from pocctl.ops.export import OfflineContext, sub_all
+from pocctl.ops.export import OfflineContext, build_template, references
 from pocctl.pipeline.stack import boundary_policy, build_steps
 from pocctl.resources.alarms import AlarmStep
-from pocctl.resources.api import ApiStep
-from pocctl.resources.cloudformation import logical_id
+from pocctl.resources.cloudformation import REGION, attribute, intrinsics, logical_id, ref
 from pocctl.resources.functions import FunctionStep
 from pocctl.resources.iam import RoleStep
 from pocctl.resources.logs import LogGroupStep
@@ -40,10 +42,11 @@ def exported(runner: CliRunner, out: Path, *args: str) -> dict[str, Any]:
     return template
 
 
-def resolved(value: Any, config: Config) -> Any:
-    """A template's value as CloudFormation makes it in the account OfflineContext names."""
+def resolved(value: Any, config: Config, ctx: Context | None = None) -> Any:
+    """A template's value as CloudFormation makes it in the account OfflineContext names (or
+    `ctx`'s)."""
     pseudo = {
-        "AWS::AccountId": "000000000000",
+        "AWS::AccountId": ctx.account_id if ctx else "000000000000",
         "AWS::Region": config.region,
         "AWS::Partition": "aws",
     }
@@ -51,9 +54,9 @@ def resolved(value: Any, config: Config) -> Any:
         text = value["Fn::Sub"]
         return re.sub(r"\$\{([^}]+)\}", lambda m: pseudo.get(m.group(1), m.group(0)), text)
     if isinstance(value, dict):
-        return {key: resolved(item, config) for key, item in value.items()}
+        return {key: resolved(item, config, ctx) for key, item in value.items()}
     if isinstance(value, list):
-        return [resolved(item, config) for item in value]
+        return [resolved(item, config, ctx) for item in value]
     return value
 
 
@@ -224,23 +227,119 @@ def test_cfn_lint_finds_nothing_to_say(runner: CliRunner, tmp_path: Path, fmt: s
     assert [str(m) for m in matches] == []
 
 
-def test_the_api_steps_integration_is_the_one_up_puts(runner: CliRunner, tmp_path: Path) -> None:
-    template = exported(runner, tmp_path)
-    config = Config()
-    ctx = OfflineContext(config, RecordingReporter())
-    (api,) = [s for s in build_steps(config) if isinstance(s, ApiStep)]
-    method = template["Resources"][logical_id("api", "method")]["Properties"]
-    integration = resolved(method["Integration"], config)
-    wanted = api.desired_integration(ctx)
-    assert integration["Uri"] == wanted["uri"]
-    assert integration["Credentials"] == wanted["credentials"]
-    assert integration["RequestTemplates"] == wanted["requestTemplates"]
-    assert integration["RequestParameters"] == wanted["requestParameters"]
+def test_the_api_steps_method_and_integration_are_the_ones_up_puts(deployed: Context) -> None:
+    """Compared with what `up` made, read back from the API (moto), not with the code that
+    built the template."""
+    template = build_template(deployed.config, build_steps(deployed.config), RecordingReporter())
+    made = {
+        made["Type"].rsplit("::", 1)[1]: resolved(made["Properties"], deployed.config, deployed)
+        for name, made in template["Resources"].items()
+        if name.startswith("Api") and made["Type"].startswith("AWS::ApiGateway::")
+    }
+    ag = deployed.client("apigateway")
+    (api,) = [a for a in ag.get_rest_apis()["items"] if a["name"] == made["RestApi"]["Name"]]
+    (resource,) = [
+        r for r in ag.get_resources(restApiId=api["id"])["items"] if r["path"] == "/order"
+    ]
+    live = ag.get_method(restApiId=api["id"], resourceId=resource["id"], httpMethod="POST")
+    method, integration = made["Method"], made["Method"]["Integration"]
+    assert (method["HttpMethod"], method["AuthorizationType"]) == (
+        "POST",
+        live["authorizationType"],
+    )
+    assert method["RequestModels"] == live["requestModels"]
+    (model,) = [m for m in ag.get_models(restApiId=api["id"])["items"] if m["name"] == "Order"]
+    assert made["Model"]["Name"] == model["name"]
+    assert made["Model"]["Schema"] == json.loads(model["schema"])
+    validator = ag.get_request_validator(
+        restApiId=api["id"], requestValidatorId=live["requestValidatorId"]
+    )
+    assert made["RequestValidator"] == {
+        "RestApiId": {"Ref": "Api"},
+        "Name": validator["name"],
+        "ValidateRequestBody": validator["validateRequestBody"],
+        "ValidateRequestParameters": validator["validateRequestParameters"],
+    }
+    assert method["RequestValidatorId"] == {"Ref": logical_id("api", "validator")}
+    assert sorted(r["StatusCode"] for r in method["MethodResponses"]) == sorted(
+        live["methodResponses"]
+    )
+    put = live["methodIntegration"]
+    assert integration["Type"] == put["type"]
+    assert integration["IntegrationHttpMethod"] == put["httpMethod"]
+    assert integration["PassthroughBehavior"] == put["passthroughBehavior"]
+    assert integration["Uri"] == put["uri"]
+    assert integration["Credentials"] == put["credentials"]
+    assert integration["RequestTemplates"] == put["requestTemplates"]
+    assert integration["RequestParameters"] == put["requestParameters"]
     responses = {
-        r["StatusCode"]: (r.get("SelectionPattern", ""), r["ResponseTemplates"]["application/json"])
+        r["StatusCode"]: (r.get("SelectionPattern", ""), r["ResponseTemplates"])
         for r in integration["IntegrationResponses"]
     }
-    assert responses == api.desired_integration_responses()
+    assert responses == {
+        status: (r.get("selectionPattern", ""), r["responseTemplates"])
+        for status, r in put["integrationResponses"].items()
+    }
+
+
+def ordered_after(template: dict[str, Any], name: str) -> set[str]:
+    """What CloudFormation makes before `name` (and deletes after it): its DependsOn and what
+    it refers to, and theirs in turn."""
+    resources = template["Resources"]
+    found: set[str] = set()
+    waiting = [name]
+    while waiting:
+        made = resources[waiting.pop()]
+        direct = {*made.get("DependsOn", []), *references(made.get("Properties", {}))}
+        waiting += [d for d in direct - found if d in resources]
+        found |= direct
+    return found
+
+
+def test_every_resource_is_made_after_what_its_step_waits_for_in_up(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """The step graph `up` and `down` walk is CloudFormation's order too: a role after the
+    boundary it names (by ARN only), a subscription after its topic, a mapping after its
+    function, the API after its role."""
+    template = exported(runner, tmp_path, "--email", EMAIL)
+    for step in build_steps(Config(email=EMAIL)):
+        before = ordered_after(template, logical_id(step.key))
+        for waited in step.depends_on:
+            assert logical_id(waited) in before, (step.key, waited)
+
+
+@pytest.mark.parametrize(
+    ("resource", "after"),
+    [
+        (logical_id("api", "method"), logical_id("api-role")),
+        (logical_id("api", "method"), logical_id("api", "model")),
+        (logical_id("writer-role"), "Boundary"),
+        (logical_id("notifier-role"), "Boundary"),
+        (logical_id("api-role"), "Boundary"),
+        # The mapping reads the queue with its function's role: its policies come first.
+        (logical_id("queue-mapping"), logical_id("writer")),
+        (logical_id("queue-mapping"), logical_id("writer-role")),
+        (logical_id("stream-mapping"), logical_id("notifier")),
+        (logical_id("stream-mapping"), logical_id("notifier-role")),
+        (logical_id("subscription"), logical_id("topic")),
+    ],
+)
+def test_what_needs_another_resource_is_made_after_it(
+    runner: CliRunner, tmp_path: Path, resource: str, after: str
+) -> None:
+    template = exported(runner, tmp_path, "--email", EMAIL)
+    assert after in ordered_after(template, resource)
+
+
+def test_the_deployment_is_made_after_the_method_and_the_gateway_response(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A deployment is the API as it is when made: one before the method serves nothing, one
+    before the gateway response answers a bad body with API Gateway's default."""
+    template = exported(runner, tmp_path)
+    before = ordered_after(template, deployment_of(template))
+    assert {logical_id("api", "method"), logical_id("api", "bad-body")} <= before
 
 
 def test_sam_translates_to_the_same_stack_as_the_cloudformation_template(
@@ -274,18 +373,27 @@ def test_sam_translates_to_the_same_stack_as_the_cloudformation_template(
     assert translated == cloudformation["Resources"]
 
 
-def test_a_value_that_reads_like_a_variable_stays_text(runner: CliRunner, tmp_path: Path) -> None:
-    """Fn::Sub only where the template's own variables are: a user's `${HOME}` reaches the
-    function as typed, as `up` sets it; beside a pseudo parameter it is escaped as `${!HOME}`."""
-    template = exported(runner, tmp_path, "--env", "GREETING=${HOME}")
+@pytest.mark.parametrize("typed", ["${Queue}", "${AWS::Region}", "${HOME}", "${Table.StreamArn}"])
+def test_a_value_that_reads_like_a_variable_stays_text(
+    runner: CliRunner, tmp_path: Path, typed: str
+) -> None:
+    """A user's `${...}` reaches the function as typed, as `up` sets it, even where it reads
+    like one of the template's logical ids or a pseudo parameter."""
+    template = exported(runner, tmp_path, "--env", f"GREETING={typed}")
     writer = template["Resources"]["Writer"]["Properties"]["Environment"]["Variables"]
     notifier = template["Resources"]["Notifier"]["Properties"]["Environment"]["Variables"]
-    assert writer["GREETING"] == notifier["GREETING"] == "${HOME}"
+    assert writer["GREETING"] == notifier["GREETING"] == typed
     assert notifier["TOPIC_ARN"] == {
         "Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:POC-Topic"
     }
-    assert sub_all({"Value": "${HOME} in ${AWS::Region} at ${Api}"}, {"Api"}) == {
-        "Value": {"Fn::Sub": "${!HOME} in ${AWS::Region} at ${Api}"}
+
+
+def test_beside_the_templates_own_variables_a_users_text_is_escaped() -> None:
+    """CloudFormation User Guide, Fn::Sub: "To write a dollar sign and curly braces (${})
+    literally, add an exclamation point"."""
+    text = f"${{HOME}} ${{Queue}} ${{AWS::Region}} in {REGION} at {ref('api')}"
+    assert intrinsics({"Value": text}) == {
+        "Value": {"Fn::Sub": "${!HOME} ${!Queue} ${!AWS::Region} in ${AWS::Region} at ${Api}"}
     }
 
 
@@ -334,3 +442,56 @@ def test_without_alarms_the_export_has_none(
     )
     stage = resources[logical_id("api", "stage")]["Properties"]
     assert {"Key": "pocctl:alarms", "Value": "off"} in stage["Tags"]
+    assert intrinsics([ref("api"), attribute("table", "StreamArn")]) == [
+        {"Ref": "Api"},
+        {"Fn::GetAtt": ["Table", "StreamArn"]},
+    ]
+
+
+def deployment_of(template: dict[str, Any]) -> str:
+    """The Deployment's logical id, after checking the stage serves it."""
+    (deployment,) = [
+        name
+        for name, made in template["Resources"].items()
+        if made["Type"] == "AWS::ApiGateway::Deployment"
+    ]
+    stage = template["Resources"][logical_id("api", "stage")]["Properties"]
+    assert stage["DeploymentId"] == {"Ref": deployment}
+    return deployment
+
+
+@pytest.mark.parametrize(
+    ("setting", "changed"),
+    [
+        ("REQUEST_TEMPLATE", "Action=SendMessage&MessageBody=$input.body"),
+        ("ORDER_SCHEMA", {"type": "object"}),
+        ("MODEL_NAME", "Order2"),
+    ],
+)
+def test_a_changed_api_gets_a_new_deployment_so_a_stack_update_makes_it_live(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, changed: Any
+) -> None:
+    """A deployment is a snapshot: CloudFormation deploys the API again only for a Deployment
+    of a new logical id (AWS CDK, aws_apigateway.Deployment), as `up` does when the API
+    changes. The same settings keep the id: a second deploy makes no needless deployment."""
+    before = deployment_of(exported(runner, tmp_path / "before"))
+    assert deployment_of(exported(runner, tmp_path / "again")) == before
+    monkeypatch.setattr(f"pocctl.resources.api.{setting}", changed)
+    assert deployment_of(exported(runner, tmp_path / "after")) != before
+
+
+def test_the_deployment_is_the_same_in_every_run_and_kept_for_a_new_throttle(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """The id depends on nothing of the run (another machine deploys the same template), and a
+    stage setting needs no new deployment."""
+    command = [sys.executable, "-m", "pocctl", "export", "--out", str(tmp_path / "other")]
+    subprocess.run(command, check=True, capture_output=True, cwd=tmp_path)
+    other = json.loads((tmp_path / "other" / "template.json").read_text())
+    here = exported(runner, tmp_path / "here")
+    assert deployment_of(here) == deployment_of(other)
+    throttled = exported(runner, tmp_path / "throttled", "--rate-limit", "5")
+    assert deployment_of(throttled) == deployment_of(here)
+    assert deployment_of(exported(runner, tmp_path / "q", "--stack", "other")) != deployment_of(
+        here
+    )

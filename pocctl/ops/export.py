@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -27,9 +27,11 @@ from pocctl.resources.base import AnyStep
 from pocctl.resources.cloudformation import (
     ACCOUNT,
     PARTITION,
+    PSEUDO,
     REGION,
     URL_SUFFIX,
     Resources,
+    intrinsics,
     logical_id,
     ref,
 )
@@ -50,7 +52,6 @@ PACKAGED_CODE = {"cfn-lint": {"config": {"ignore_checks": ["W3002"]}}}
 
 # A variable of Fn::Sub: a pseudo parameter, a logical id, or a logical id's attribute.
 VARIABLE = re.compile(r"\$\{([A-Za-z0-9:]+)(?:\.([A-Za-z0-9.]+))?\}")
-PSEUDO = "AWS::"
 
 
 @runtime_checkable
@@ -202,9 +203,8 @@ def build_template(
         made.append((step.template(ctx), [logical_id(key) for key in step.depends_on]))
         if isinstance(step, HandsOn):  # in the steps' order, as `up` hands on its outputs
             ctx.outputs.take(step.template_outputs(ctx))
-    ids = {name for of_step, _ in made for name in of_step}
     resources: Resources = {
-        name: with_dependencies(sub_all(found, ids), after)
+        name: with_dependencies(intrinsics(found), after)
         for of_step, after in made
         for name, found in of_step.items()
     }
@@ -213,7 +213,7 @@ def build_template(
         "Description": f"pocctl stack {config.stack}, as `pocctl up` builds it "
         "(exported by `pocctl export`)",
         "Resources": resources,
-        "Outputs": sub_all(outputs(ctx, steps), ids),
+        "Outputs": intrinsics(outputs(ctx, steps)),
     }
     # Resources present only when wanted (the subscription): nothing may depend on one absent.
     for made_resource in resources.values():
@@ -278,44 +278,6 @@ def references(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from references(item)
-
-
-def sub_all(value: Any, ids: set[str]) -> Any:
-    """Every string holding a variable (a pseudo parameter, or one of `ids`, the template's
-    logical ids) as Fn::Sub; a bare "${Id}" as Ref, "${Id.Attr}" as Fn::GetAtt. Whatever else
-    in such a string reads as a variable is text (a user's `${HOME}`), escaped as Fn::Sub asks:
-    `${!HOME}` (CloudFormation User Guide, Fn::Sub)."""
-
-    def ours(match: re.Match[str]) -> bool:
-        return match.group(1).startswith(PSEUDO) or match.group(1) in ids
-
-    def change(text: str) -> Any:
-        found = list(VARIABLE.finditer(text))
-        if not any(ours(m) for m in found):
-            return text
-        whole = VARIABLE.fullmatch(text)
-        if whole is not None and not whole.group(1).startswith(PSEUDO):
-            if whole.group(2):
-                return {"Fn::GetAtt": [whole.group(1), whole.group(2)]}
-            return {"Ref": whole.group(1)}
-        kept = {m.start() for m in found if ours(m)}
-        pieces, last = [], 0
-        for opening in re.finditer(r"\$\{", text):
-            pieces += [text[last : opening.start()], "${" if opening.start() in kept else "${!"]
-            last = opening.end()
-        return {"Fn::Sub": "".join([*pieces, text[last:]])}
-
-    return walk(value, change)
-
-
-def walk(value: Any, change: Callable[[str], Any]) -> Any:
-    if isinstance(value, dict):
-        return {key: walk(item, change) for key, item in value.items()}
-    if isinstance(value, list):
-        return [walk(item, change) for item in value]
-    if isinstance(value, str):
-        return change(value)
-    return value
 
 
 def as_sam(template: dict[str, Any]) -> dict[str, Any]:

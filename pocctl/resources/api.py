@@ -32,9 +32,11 @@ from pocctl.resources.cloudformation import (
     Resources,
     attribute,
     cfn_resource,
+    fingerprint,
     logical_id,
     ref,
     tag_entries,
+    variable,
 )
 from pocctl.resources.recorded import RecordDiffers, api_tags, record_differs
 
@@ -753,35 +755,45 @@ class ApiStep(Step[ApiState]):
                 # The model is named, not referenced, and the role only in an ARN.
                 (logical_id(self.key, "model"),),
             ),
-            # A deployment takes the API as it is when made: after the method and the response.
-            "deployment": (
-                "AWS::ApiGateway::Deployment",
-                {"RestApiId": api, "Description": DEPLOYMENT_DESCRIPTION},
-                (logical_id(self.key, "method"), logical_id(self.key, "bad-body")),
-            ),
-            "stage": (
-                "AWS::ApiGateway::Stage",
-                {
-                    "RestApiId": api,
-                    "DeploymentId": ref(self.key, "deployment"),
-                    "StageName": ctx.config.stage,
-                    "MethodSettings": [
-                        {
-                            "ResourcePath": "/*",
-                            "HttpMethod": "*",
-                            "ThrottlingRateLimit": rate,
-                            "ThrottlingBurstLimit": burst,
-                        }
-                    ],
-                    "Tags": tag_entries(stage_tags(ctx)),
-                },
-                (),
-            ),
         }
-        return {
+        # A deployment is immutable: CloudFormation makes a new one only for a new logical id
+        # (AWS CDK, aws_apigateway.Deployment: "changes will not be reflected unless a new
+        # deployment resource is created"; SAM suffixes a hash the same way). Its id carries a
+        # hash of what it serves, so a stack update with a changed API goes live, as `up` does.
+        deployment = logical_id(self.key, "deployment") + fingerprint(
+            [
+                cfn_resource(*parts[p])
+                for p in ("model", "validator", "bad-body", "resource", "method")
+            ]
+        )
+        resources = {
             logical_id(self.key, part): cfn_resource(kind, properties, after)
             for part, (kind, properties, after) in parts.items()
         }
+        # It takes the API as it is when made: after the method and the response.
+        resources[deployment] = cfn_resource(
+            "AWS::ApiGateway::Deployment",
+            {"RestApiId": api, "Description": DEPLOYMENT_DESCRIPTION},
+            (logical_id(self.key, "method"), logical_id(self.key, "bad-body")),
+        )
+        resources[logical_id(self.key, "stage")] = cfn_resource(
+            "AWS::ApiGateway::Stage",
+            {
+                "RestApiId": api,
+                "DeploymentId": variable(deployment),
+                "StageName": ctx.config.stage,
+                "MethodSettings": [
+                    {
+                        "ResourcePath": "/*",
+                        "HttpMethod": "*",
+                        "ThrottlingRateLimit": rate,
+                        "ThrottlingBurstLimit": burst,
+                    }
+                ],
+                "Tags": tag_entries(stage_tags(ctx)),
+            },
+        )
+        return resources
 
     def live(self, ctx: Context) -> Live:
         """The stage's throttle: the ceiling on what a leaked URL can cost."""
