@@ -29,9 +29,11 @@ def test_a_new_users_daily_loop(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POCCTL_CACHE_DIR", str(tmp_path / "cache"))
-    # A short writer timeout: the queue's visibility is 6 s, so a failing order reaches the
-    # dead-letter queue after its 5 receives in about 30 s instead of 5 minutes.
-    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url, "POCCTL_WRITER_TIMEOUT": "1"}
+    # A short writer timeout: the queue's visibility is 12 s, so a failing order reaches the
+    # dead-letter queue after its 5 receives in about a minute instead of 5 minutes. (Not 1 s:
+    # `up` refuses a handler whose import takes longer than its timeout, and on a loaded 2-core
+    # machine importing boto3 in the check's child Python can take over a second.)
+    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url, "POCCTL_WRITER_TIMEOUT": "2"}
 
     def pocctl(*args: str) -> Result:
         return CliRunner().invoke(cli, [*args, "--stack", "loop"], env=env)

@@ -128,10 +128,12 @@ def mails(endpoint_url: str) -> list[dict[str, Any]]:
     return found
 
 
-def mailed_ids(endpoint_url: str, address: str) -> list[str]:
+def mailed_ids(endpoint_url: str, address: str, topic: str) -> list[str]:
+    """The order ids the order topic mailed to `address` (not the alarm topic's mails)."""
     ids = []
     for message in mails(endpoint_url):
-        if message["to"] == address and not message.get("confirm_url"):
+        from_topic = str(message.get("topic", "")).rsplit(":", 1)[-1] == topic
+        if message["to"] == address and from_topic and not message.get("confirm_url"):
             ids.append(json.loads(message["message"].splitlines()[-1])["orderID"])
     return ids
 
@@ -202,7 +204,8 @@ def run_load(
 
     def announced() -> bool:
         return (
-            len(set(mailed_ids(endpoint, email))) + depth(ctx, names.stream_failure_queue)
+            len(set(mailed_ids(endpoint, email, names.topic)))
+            + depth(ctx, names.stream_failure_queue)
             >= len(stored)
             and depth(ctx, names.queue) == 0
         )
@@ -215,6 +218,6 @@ def run_load(
     report.dead = {
         order_id_in(m["Body"]) or m["MessageId"] for m in drain(ctx, names.dead_letter_queue)
     }
-    report.notified = mailed_ids(endpoint, email)
+    report.notified = mailed_ids(endpoint, email, names.topic)
     report.failed_stream = failed_stream_ids(ctx)
     return report
