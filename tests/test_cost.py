@@ -5,6 +5,7 @@ alarms, bad input, the Price List API (botocore's Stubber), and the profile `tes
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,10 @@ def by_item(document: dict[str, Any], part: str = "monthly") -> dict[str, dict[s
     return {line["item"]: line for line in document[part]["lines"]}
 
 
-def test_figures_match_a_hand_computation(runner: CliRunner) -> None:
+def test_figures_match_a_hand_computation(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POCCTL_EMAIL", "orders@example.com")  # one subscriber to the emails
     order_profile.keep("us-east-1", "POC", PROFILE)
     document = cost_json(runner, "--orders-per-month", "100000", "--memory", "256")
     n = 100_000
@@ -140,7 +144,9 @@ def test_shipped_profile_says_where_and_when_it_was_measured(runner: CliRunner) 
     assert result.exit_code == 0, result.output
     shipped = order_profile.shipped()
     assert shipped.measured_where == "pocctl local" and shipped.measured_when
-    assert f"measured in pocctl local on {shipped.measured_when}" in result.output
+    said = " ".join(result.output.split())
+    assert f"measured through pocctl local on {shipped.measured_when}" in said
+    assert "through pocctl local: its functions run on this machine, not in a 128 MB" in said
     assert "Total: $" in result.output and "Idle: $" in result.output
     assert "Prices: US East (N. Virginia)" in result.output
 
@@ -150,6 +156,7 @@ def test_shipped_profile_says_where_and_when_it_was_measured(runner: CliRunner) 
     [
         (["--orders-per-month", "-1"], 2, "-1 is not in the range x>=0"),
         (["--memory", "64"], 2, "64 is not in the range 128<=x<=10240"),
+        (["--log-retention-days", "10"], 2, "'10' is not one of '1', '3', '5', '7', '14', '30'"),
         (
             ["--region", "eu-west-3"],
             2,
@@ -165,6 +172,66 @@ def test_bad_input_is_an_error_that_says_what_to_do(
     assert result.exit_code == code
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_figures_at_90_days_a_9000_byte_item_and_cold_starts(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POCCTL_EMAIL", "orders@example.com")
+    cold = replace(PROFILE, item_bytes=9000, writer_init_ms=200, notifier_init_ms=300)
+    order_profile.keep("us-east-1", "POC", cold)
+    document = cost_json(runner, "--orders-per-month", "1000", "--log-retention-days", "90")
+    lines = by_item(document)
+    n, gib = 1000, 1024**3
+    # A 9,000-byte item: 9 WRU a write (1 KB each), 3 RRU a read (the whole item in 4 KB units).
+    assert lines["writes (18 WRU an order)"]["quantity"] == n * 18
+    assert lines["consistent reads (3 RRU an order)"]["quantity"] == n * 3
+    assert lines["consistent reads (3 RRU an order)"]["cost"] == pytest.approx(
+        3000 * PRICES["dynamodb_read_request_unit"]
+    )
+    # 90 days kept: 90/30.42 = 2.96 months of lines, not capped at one month.
+    ingested_gb = n * 1000 / gib
+    kept = lines["log lines kept (90 days)"]
+    assert kept["quantity"] == pytest.approx(ingested_gb * 90 / (730 / 24))
+    assert kept["quantity"] > ingested_gb * 2.9
+    kept_gb = ingested_gb * 2.9589  # 0.00276 GB
+    assert kept["cost"] == pytest.approx(kept_gb * PRICES["logs_stored_gb_month"], abs=1e-6)
+    # 1,000 orders a month: under 4,380 (one cold start a function each 10 minutes), all cold:
+    # each order is billed 150 ms warm plus 500 ms of INIT at 128 MB.
+    assert lines["compute at 128 MB"]["quantity"] == pytest.approx(n * 0.150 * (128 / 1024))
+    init = lines["INIT phase of cold starts (1,000 orders, 500 ms each)"]
+    assert init["quantity"] == pytest.approx(n * 0.500 * (128 / 1024))  # 62.5 GB-s
+    said = " ".join(document["notes"])
+    assert "at most 4,380 cold orders a month" in said
+    assert "measured on AWS us-east-1" in said
+
+
+def test_cold_orders_stop_at_one_a_function_each_ten_minutes(runner: CliRunner) -> None:
+    cold = replace(PROFILE, writer_init_ms=200, notifier_init_ms=300)
+    order_profile.keep("us-east-1", "POC", cold)
+    document = cost_json(runner, "--orders-per-month", "100000")
+    lines = by_item(document)
+    init = lines["INIT phase of cold starts (4,380 orders, 500 ms each)"]
+    assert init["quantity"] == pytest.approx(4380 * 0.500 * (128 / 1024))
+
+
+def test_requests_bill_a_64_kb_chunk_each(runner: CliRunner) -> None:
+    big = replace(PROFILE, item_bytes=100_000)  # two 64 KB chunks
+    order_profile.keep("us-east-1", "POC", big)
+    lines = by_item(cost_json(runner, "--orders-per-month", "1000"))
+    # The send and the receive carry the order (2 chunks each), the delete a receipt handle.
+    assert lines["order queue requests (send, receive, delete)"]["quantity"] == 1000 * 5
+    assert lines["publishes"]["quantity"] == 1000 * 2
+    assert lines["publishes"]["cost"] == pytest.approx(2000 * PRICES["sns_publish"])
+
+
+def test_no_email_prices_no_emails(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POCCTL_EMAIL", raising=False)
+    without = by_item(cost_json(runner, "--orders-per-month", "1000"))
+    assert without["emails (0 subscriber(s))"]["cost"] == 0
+    monkeypatch.setenv("POCCTL_EMAIL", "orders@example.com")
+    with_one = by_item(cost_json(runner, "--orders-per-month", "1000"))
+    assert with_one["emails (1 subscriber(s))"]["cost"] == pytest.approx(1000 * PRICES["sns_email"])
 
 
 # -- the Price List API ------------------------------------------------------------------------
