@@ -5,6 +5,7 @@ alarms, bad input, the Price List API (botocore's Stubber), and the profile `tes
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
 from pocctl.ops import order_profile
+from pocctl.ops.cost import idle_month, idle_summary
 from pocctl.ops.order_profile import OrderProfile, billed_ms, item_size
 from pocctl.ops.prices import QUERIES
 
@@ -234,6 +237,18 @@ def test_no_email_prices_no_emails(runner: CliRunner, monkeypatch: pytest.Monkey
     assert with_one["emails (1 subscriber(s))"]["cost"] == pytest.approx(1000 * PRICES["sns_email"])
 
 
+def test_the_idle_month_counts_the_rows_stored_now_or_says_it_left_them_out() -> None:
+    held = idle_month("us-east-1", stored_bytes=2 * 1024**3)  # 2 GB of rows
+    unread = idle_month("us-east-1")
+    assert held is not None and unread is not None
+    assert held.idle_total - unread.idle_total == pytest.approx(
+        2 * PRICES["dynamodb_storage_gb_month"]
+    )
+    assert "DynamoDB storage of the rows stored now $0.50" in idle_summary(held)
+    assert "DynamoDB storage of stored rows left out" in idle_summary(unread)
+    assert "storage of the rows the table holds now is excluded" in " ".join(unread.notes)
+
+
 # -- the Price List API ------------------------------------------------------------------------
 
 
@@ -272,29 +287,64 @@ def pricing_stubbed() -> tuple[Any, Stubber]:
     return client, Stubber(client)
 
 
+class PriceList:
+    """The Price List API's GetProducts as AWS answers it: the products of the service whose
+    attributes match every TERM_MATCH filter, siblings and all (its paginator, one page)."""
+
+    def __init__(self, products: list[tuple[str, dict[str, str], str]]) -> None:
+        self.products = products  # (service code, attributes, the GetProducts entry)
+        self.asked: list[str] = []
+
+    def get_paginator(self, name: str) -> PriceList:
+        assert name == "get_products"
+        return self
+
+    def paginate(self, ServiceCode: str, Filters: list[dict[str, str]]) -> list[dict[str, Any]]:
+        self.asked.append(ServiceCode)
+        wanted = {f["Field"]: f["Value"] for f in Filters if f["Type"] == "TERM_MATCH"}
+        found = [
+            entry
+            for service, attributes, entry in self.products
+            if service == ServiceCode
+            and all(attributes.get(name) == value for name, value in wanted.items())
+        ]
+        return [{"PriceList": found, "FormatVersion": "aws_v1"}]
+
+
+def priced(
+    service: str, attributes: dict[str, str], *rates: tuple[str, str]
+) -> tuple[str, dict[str, str], str]:
+    usagetype = "EU-" + attributes.get("usagetype", "Thing")
+    every = {"regionCode": "eu-west-3", **attributes, "usagetype": usagetype}
+    return service, every, product(usagetype, *rates)
+
+
 def test_refresh_prices_reads_the_price_list_and_keeps_it(
     runner: CliRunner, own_cache: Path
 ) -> None:
-    client, stub = pricing_stubbed()
+    products = []
     for key, (service, filters) in QUERIES.items():
-        usagetype = "EU-" + filters.get("usagetype", "Thing")
         # A free first tier and a paid one: the paid one's price is taken, doubled here.
-        rates = (("0", "0.0000000000"), ("1", str(PRICES[key] * 2)))
-        asked = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-west-3"}] + [
-            {"Type": "TERM_MATCH", "Field": name, "Value": value}
-            for name, value in filters.items()
-            if name != "usagetype"
-        ]
-        stub.add_response(
-            "get_products",
-            {"PriceList": [product(usagetype, *rates)], "FormatVersion": "aws_v1"},
-            {"ServiceCode": service, "Filters": asked},
+        products.append(
+            priced(service, filters, ("0", "0.0000000000"), ("1", str(PRICES[key] * 2)))
         )
+    # Siblings in the same families, each paid from its first request, cheaper than the price:
+    # the queries' filters must leave them out (SNS's other request kinds, FIFO queues,
+    # high-resolution alarms).
+    products += [
+        priced("AmazonSNS", {"productFamily": "API Request", "group": "SNS-Requests-FIFO"},
+               ("0", "0.0000000001")),
+        priced("AWSQueueService", {"productFamily": "API Request", "queueType": "FIFO"},
+               ("0", "0.0000000001")),
+        priced("AmazonCloudWatch",
+               {"productFamily": "Alarm", "usagetype": "CW:HighResAlarmMonitorUsage"},
+               ("0", "0.0000000001")),
+    ]  # fmt: skip
+    client = PriceList(products)
     world = Runtime(session=lambda **_: StubbedSession(client))
-    with stub:
-        document = cost_json_with(runner, world, "--region", "eu-west-3", "--refresh-prices")
-        stub.assert_no_pending_responses()
-    assert document["prices"]["prices"]["sqs_request"] == pytest.approx(PRICES["sqs_request"] * 2)
+    document = cost_json_with(runner, world, "--region", "eu-west-3", "--refresh-prices")
+    assert sorted(client.asked) == sorted(service for service, _ in QUERIES.values())
+    assert document["prices"]["prices"] == pytest.approx({k: v * 2 for k, v in PRICES.items()})
     assert document["prices"]["origin"].startswith("AWS Price List API, refreshed")
     assert (own_cache / "prices" / "eu-west-3.json").is_file()
     again = cost(runner, "--region", "eu-west-3")  # kept: no refresh needed
@@ -338,18 +388,49 @@ def test_billed_ms_and_item_size_as_aws_counts_them() -> None:
 def test_test_order_measures_the_order_and_cost_uses_it(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
 ) -> None:
-    up_local(emulator, "measured", email="cost@example.com")
+    ctx = up_local(emulator, "measured", email="cost@example.com")
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
     result = runner.invoke(cli, ["test-order", "--stack", "measured", "--measure", "--json"])
     assert result.exit_code == 0, result.output
-    profile = json.loads(result.stdout)["profile"]
+    tested = json.loads(result.stdout)
+    profile = tested["profile"]
     assert profile["measured_where"] == "pocctl local"
-    assert profile["writer_billed_ms"] >= 1 and profile["notifier_billed_ms"] >= 1
+    # Each function's billed ms are its REPORT lines' for this order's invocations: Duration
+    # rounded up to the ms (the emulator's lines carry no Billed Duration).
+    names = ctx.config.names
+    for function, key in ((names.writer_function, "writer"), (names.notifier_function, "notifier")):
+        reports = reports_of(ctx, function, tested["order_id"])
+        assert reports, function
+        assert profile[f"{key}_billed_ms"] == sum(math.ceil(ms) for ms in reports)
     assert profile["item_bytes"] > len("orderID") and profile["log_bytes"] > 0
+    # The emulator's REPORT lines carry no Init Duration: the shipped profile's INIT is kept.
+    shipped = order_profile.shipped()
+    assert (profile["writer_init_ms"], profile["notifier_init_ms"]) == (
+        shipped.writer_init_ms,
+        shipped.notifier_init_ms,
+    )
     document = cost_json(runner, "--stack", "measured")
     assert document["profile"] == profile
     other = cost_json(runner, "--stack", "never-measured")
     assert other["profile"] == order_profile.shipped().as_json()
+
+
+def reports_of(ctx: Context, function: str, order_id: str) -> list[float]:
+    """The Duration of each REPORT line of the function's invocations whose lines name the order."""
+    logs = ctx.client("logs")
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+    ids: set[str] = set()
+    current = ""
+    for event in events:
+        if event["message"].startswith("START RequestId: "):
+            current = event["message"].split()[2]
+        if order_id in event["message"]:
+            ids.add(current)
+    return [
+        float(event["message"].split("\tDuration: ")[1].split(" ms")[0])
+        for event in events
+        if event["message"].startswith("REPORT RequestId: ") and event["message"].split()[2] in ids
+    ]
 
 
 def test_up_and_ls_say_what_the_stack_costs_idle(
@@ -363,6 +444,7 @@ def test_up_and_ls_say_what_the_stack_costs_idle(
     shown = runner.invoke(cli, ["up", "--stack", "idle"])
     assert shown.exit_code == 0, shown.output
     assert shown.output.count(f"Idle, this stack costs ${idle:.2f} a month at list price") == 1
+    assert "left out: the table could not be read" not in shown.output  # up read the table
     listed = runner.invoke(cli, ["ls", "--json"])
     assert listed.exit_code == 0, listed.output
     (found,) = [s for s in json.loads(listed.stdout)["stacks"] if s["stack"] == "idle"]

@@ -128,7 +128,12 @@ QUERIES: dict[str, tuple[str, dict[str, str]]] = {
     # first request): only the publish requests' group is the price.
     "sns_publish": ("AmazonSNS", {"productFamily": "API Request", "group": "SNS-Requests-Tier1"}),
     "sns_email": ("AmazonSNS", {"productFamily": "Message Delivery", "endpointType": "SMTP"}),
-    "cloudwatch_alarm_month": ("AmazonCloudWatch", {"productFamily": "Alarm"}),
+    # The "Alarm" family holds high-resolution, composite and anomaly-detection alarms too: the
+    # standard-resolution alarm is usage type (ending) CW:AlarmMonitorUsage.
+    "cloudwatch_alarm_month": (
+        "AmazonCloudWatch",
+        {"productFamily": "Alarm", "usagetype": "CW:AlarmMonitorUsage"},
+    ),
     "logs_ingested_gb": (
         "AmazonCloudWatch",
         {"productFamily": "Data Payload", "usagetype": "DataProcessing-Bytes"},
