@@ -20,9 +20,9 @@ from pocctl.cli.options import Runtime
 from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
 from pocctl.ops import order_profile
-from pocctl.ops.cost import idle_month, idle_summary
+from pocctl.ops.cost import StackShape, estimate, idle_month, idle_summary
 from pocctl.ops.order_profile import OrderProfile, billed_ms, item_size
-from pocctl.ops.prices import QUERIES
+from pocctl.ops.prices import QUERIES, load
 
 from .emulated import up_local
 
@@ -247,6 +247,22 @@ def test_the_idle_month_counts_the_rows_stored_now_or_says_it_left_them_out() ->
     assert "DynamoDB storage of the rows stored now $0.50" in idle_summary(held)
     assert "DynamoDB storage of stored rows left out" in idle_summary(unread)
     assert "storage of the rows the table holds now is excluded" in " ".join(unread.notes)
+
+
+def test_readme_figures_for_the_default_stack_are_the_codes() -> None:
+    table, profile = load("us-east-1"), order_profile.shipped()
+    emailed = StackShape(email_subscriptions=1)
+    idle = estimate(table, profile, emailed, 0).idle_total
+    per_1000 = estimate(table, profile, emailed, 1000).total - idle
+    emails = 1000 * table.price("sns_email")
+    alone = estimate(table, profile, StackShape(email_subscriptions=0), 1000).total - idle
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text("utf-8").split())
+    said = (
+        f"idle ${idle:.2f} a month at list price ($0.00 within the free tier); each 1,000 orders "
+        f"add about ${per_1000:.3f} with an `--email` subscriber, {emails / per_1000:.0%} of it "
+        f"the notification emails (${alone:.3f} without `--email`)"
+    )
+    assert said in readme
 
 
 # -- the Price List API ------------------------------------------------------------------------
