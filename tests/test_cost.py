@@ -17,12 +17,15 @@ from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
+from pocctl.core.config import Config
 from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
 from pocctl.ops import order_profile
-from pocctl.ops.cost import StackShape, estimate, idle_month, idle_summary
+from pocctl.ops.cost import StackShape, estimate, idle_month, idle_summary, shape_of
 from pocctl.ops.order_profile import OrderProfile, billed_ms, item_size
 from pocctl.ops.prices import QUERIES, load
+from pocctl.pipeline.stack import build_steps
+from pocctl.resources.alarms import AlarmStep
 
 from .emulated import up_local
 
@@ -131,12 +134,18 @@ def test_the_free_tier_counts_once_across_lines_of_one_price(runner: CliRunner) 
     assert orders["cost_after_free_tier"] + polls["cost_after_free_tier"] == pytest.approx(paid)
 
 
+@pytest.mark.parametrize("in_settings", [False, True], ids=["--no-alarms", "alarms = false"])
 def test_alarms_off_takes_their_price_off_the_month_and_the_idle_month(
-    runner: CliRunner,
+    runner: CliRunner, tmp_path: Path, in_settings: bool
 ) -> None:
+    """The alarms priced are those `up` makes for the settings: counted from its steps."""
     on = cost_json(runner)
-    off = cost_json(runner, "--no-alarms")
-    alarms = 6 * PRICES["cloudwatch_alarm_month"]
+    if in_settings:
+        (tmp_path / "pocctl.toml").write_text("alarms = false\n")
+    off = cost_json(runner, *([] if in_settings else ["--no-alarms"]))
+    made = [s for s in build_steps(Config()) if isinstance(s, AlarmStep)]
+    assert on["settings"]["alarms"] == len(made) == 6
+    alarms = len(made) * PRICES["cloudwatch_alarm_month"]
     assert on["monthly"]["total"] - off["monthly"]["total"] == pytest.approx(alarms)
     assert on["idle"]["total"] - off["idle"]["total"] == pytest.approx(alarms)
     assert off["settings"]["alarms"] == 0
@@ -238,8 +247,8 @@ def test_no_email_prices_no_emails(runner: CliRunner, monkeypatch: pytest.Monkey
 
 
 def test_the_idle_month_counts_the_rows_stored_now_or_says_it_left_them_out() -> None:
-    held = idle_month("us-east-1", stored_bytes=2 * 1024**3)  # 2 GB of rows
-    unread = idle_month("us-east-1")
+    held = idle_month("us-east-1", StackShape(), stored_bytes=2 * 1024**3)  # 2 GB of rows
+    unread = idle_month("us-east-1", StackShape())
     assert held is not None and unread is not None
     assert held.idle_total - unread.idle_total == pytest.approx(
         2 * PRICES["dynamodb_storage_gb_month"]
@@ -251,11 +260,11 @@ def test_the_idle_month_counts_the_rows_stored_now_or_says_it_left_them_out() ->
 
 def test_readme_figures_for_the_default_stack_are_the_codes() -> None:
     table, profile = load("us-east-1"), order_profile.shipped()
-    emailed = StackShape(email_subscriptions=1)
+    emailed = shape_of(Config(email="orders@example.com"))
     idle = estimate(table, profile, emailed, 0).idle_total
     per_1000 = estimate(table, profile, emailed, 1000).total - idle
     emails = 1000 * table.price("sns_email")
-    alone = estimate(table, profile, StackShape(email_subscriptions=0), 1000).total - idle
+    alone = estimate(table, profile, shape_of(Config()), 1000).total - idle
     readme = " ".join((Path(__file__).parent.parent / "README.md").read_text("utf-8").split())
     said = (
         f"idle ${idle:.2f} a month at list price ($0.00 within the free tier); each 1,000 orders "
@@ -467,3 +476,22 @@ def test_up_and_ls_say_what_the_stack_costs_idle(
     assert found["idle_monthly_usd"] == pytest.approx(round(idle, 2))
     table = runner.invoke(cli, ["ls"])
     assert "IDLE/MONTH" in table.output and f"${idle:.2f}" in table.output
+
+
+def test_a_stack_without_alarms_costs_their_price_less_idle(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
+) -> None:
+    """`up --no-alarms` says so in its idle line, and `ls` counts each stack's own alarms."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    polls = 657_000 * PRICES["sqs_request"]
+    alarms = 6 * PRICES["cloudwatch_alarm_month"]
+    quiet = runner.invoke(cli, ["up", "--stack", "quiet", "--no-alarms", "--json"])
+    assert quiet.exit_code == 0, quiet.output
+    assert json.loads(quiet.stdout)["idle_monthly_cost"]["usd"] == pytest.approx(polls, abs=1e-4)
+    loud = runner.invoke(cli, ["up", "--stack", "loud", "--json"])
+    assert loud.exit_code == 0, loud.output
+    listed = runner.invoke(cli, ["ls", "--json"])
+    assert listed.exit_code == 0, listed.output
+    idle = {s["stack"]: s["idle_monthly_usd"] for s in json.loads(listed.stdout)["stacks"]}
+    assert idle["quiet"] == pytest.approx(round(polls, 2))
+    assert idle["loud"] == pytest.approx(round(polls + alarms, 2))

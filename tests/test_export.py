@@ -16,11 +16,13 @@ from pocctl.core.config import Config, Tuning
 from pocctl.core.reporting import RecordingReporter
 from pocctl.ops.export import OfflineContext, sub_all
 from pocctl.pipeline.stack import boundary_policy, build_steps
+from pocctl.resources.alarms import AlarmStep
 from pocctl.resources.api import ApiStep
 from pocctl.resources.cloudformation import logical_id
 from pocctl.resources.functions import FunctionStep
 from pocctl.resources.iam import RoleStep
 from pocctl.resources.logs import LogGroupStep
+from pocctl.resources.topic import TopicStep
 
 from .wheels import make_wheel, offline_requirements
 
@@ -285,3 +287,50 @@ def test_a_value_that_reads_like_a_variable_stays_text(runner: CliRunner, tmp_pa
     assert sub_all({"Value": "${HOME} in ${AWS::Region} at ${Api}"}, {"Api"}) == {
         "Value": {"Fn::Sub": "${!HOME} in ${AWS::Region} at ${Api}"}
     }
+
+
+def test_the_alarms_are_exported_as_up_puts_them(runner: CliRunner, tmp_path: Path) -> None:
+    """Each alarm is PutMetricAlarm's parameters, tagged; the alarm topic lets CloudWatch publish
+    to it, as `up` sets its policy; the alarm email is subscribed; the stage records alarms on."""
+    template = exported(runner, tmp_path, "--email", EMAIL)
+    config = Config(email=EMAIL)
+    ctx = OfflineContext(config, RecordingReporter())
+    resources = template["Resources"]
+    steps = build_steps(config)
+    alarms = [s for s in steps if isinstance(s, AlarmStep)]
+    assert len(alarms) == 6
+    for alarm in alarms:
+        made = resources[logical_id(alarm.key)]
+        assert made["Type"] == "AWS::CloudWatch::Alarm"
+        properties = resolved(made["Properties"], config)
+        assert properties.pop("Tags") == [{"Key": "pocctl:stack", "Value": "POC"}]
+        assert properties == alarm.desired(ctx)
+    (topic,) = [s for s in steps if isinstance(s, TopicStep) and s.key == "alarm-topic"]
+    assert topic.policy is not None
+    policy = resources[logical_id("alarm-topic", "policy")]
+    assert policy["Type"] == "AWS::SNS::TopicInlinePolicy"
+    assert resolved(policy["Properties"]["PolicyDocument"], config) == topic.policy(ctx)
+    subscription = resources[logical_id("alarm-subscription")]["Properties"]
+    assert subscription["Endpoint"] == EMAIL
+    stage = resources[logical_id("api", "stage")]["Properties"]
+    assert {"Key": "pocctl:alarms", "Value": "on"} in stage["Tags"]
+
+
+@pytest.mark.parametrize("in_settings", [False, True], ids=["--no-alarms", "alarms = false"])
+def test_without_alarms_the_export_has_none(
+    runner: CliRunner, tmp_path: Path, in_settings: bool
+) -> None:
+    if in_settings:
+        (tmp_path / "pocctl.toml").write_text("alarms = false\n")
+    flag = [] if in_settings else ["--no-alarms"]
+    template = exported(runner, tmp_path / "out", "--alarm-email", EMAIL, *flag)
+    resources = template["Resources"]
+    types = [r["Type"] for r in resources.values()]
+    assert "AWS::CloudWatch::Alarm" not in types
+    assert "AWS::SNS::TopicInlinePolicy" not in types
+    assert types.count("AWS::SNS::Topic") == 1
+    assert not any(
+        name.startswith("AlarmTopic") or name == "AlarmSubscription" for name in resources
+    )
+    stage = resources[logical_id("api", "stage")]["Properties"]
+    assert {"Key": "pocctl:alarms", "Value": "off"} in stage["Tags"]

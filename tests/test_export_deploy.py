@@ -11,14 +11,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.emulator import Emulator
+from pocctl.ops.health import PRESENT
+from pocctl.resources.alarms import AlarmStep
 from tests.emulated import TIMING
-from tests.test_local_cloudformation import aws_cli, client, finished, nothing_left
+from tests.inventory import of_stack
+from tests.test_local_cloudformation import (
+    REGION,
+    aws_cli,
+    client,
+    everything_at,
+    finished,
+    nothing_left,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +43,13 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "pocctl-local")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "pocctl-local")
         yield running
+
+
+def everything_at_emulator(emulator: Emulator) -> dict[str, list[str]]:
+    session = boto3.Session(
+        region_name=REGION, aws_access_key_id="pocctl-local", aws_secret_access_key="pocctl-local"
+    )
+    return everything_at(session, emulator.endpoint_url)
 
 
 def pocctl(*args: str) -> Result:
@@ -95,6 +113,11 @@ def test_the_exported_stack_deploys_serves_an_order_and_deletes(
     assert document["healthy"] is True, document
     assert document.get("pending") == [], document
     assert document["managed_by_cloudformation"] == [stack], document
+    alarms = {k: r for k, r in document["resources"].items() if r["kind"] == AlarmStep.kind}
+    assert len(alarms) == 6 and document["resources"]["alarm-topic"]["state"] == PRESENT
+    assert all(r["state"] == PRESENT and r["changes"] == [] for r in alarms.values()), alarms
+    made = of_stack(everything_at_emulator(emulator), stack, stack)
+    assert len(made["alarms"]) == 6 and f"{stack}-Alarms" in made["topics"], made
     for command in (["up"], ["down", "--yes"]):  # CloudFormation's, not pocctl's, to change
         refused = pocctl(*command, "--stack", stack)
         assert refused.exit_code != 0, refused.output
@@ -137,3 +160,15 @@ def test_the_parity_check_fails_when_the_template_differs_from_up(
     assert any(
         "aws cloudformation deploy --stack-name Edited" in hint for hint in document["hints"]
     ), document["hints"]
+
+
+def test_the_parity_check_compares_the_alarms(emulator: Emulator, tmp_path: Path) -> None:
+    def later_alarm(template: dict[str, Any]) -> None:
+        template["Resources"]["DeadLettersAlarm"]["Properties"]["Threshold"] = 5
+
+    export_and_deploy(emulator, tmp_path, "Alarmed", "cloudformation", later_alarm)
+    status = pocctl("status", "--stack", "Alarmed", "--json")
+    assert status.exit_code != 0, status.output
+    document = json.loads(status.stdout)
+    assert document["resources"]["dead-letters-alarm"]["changes"], document
+    assert any("Alarmed-Alarm-Dead-Letters" in p for p in document["problems"]), document

@@ -134,6 +134,37 @@ Resources:
   Mail:
     Type: AWS::SNS::Subscription
     Properties: {TopicArn: !Ref Topic, Protocol: email, Endpoint: !Ref Email}
+  Alarms:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: cfn-alarms}
+  AlarmsPolicy:
+    Type: AWS::SNS::TopicInlinePolicy
+    Properties:
+      TopicArn: !Ref Alarms
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: cloudwatch.amazonaws.com}
+            Action: sns:Publish
+            Resource: !Ref Alarms
+  DeadAlarm:
+    Type: AWS::CloudWatch::Alarm
+    DependsOn: AlarmsPolicy
+    Properties:
+      AlarmName: cfn-dead-letters
+      Namespace: AWS/SQS
+      MetricName: ApproximateNumberOfMessagesVisible
+      Dimensions: [{Name: QueueName, Value: !GetAtt Dead.QueueName}]
+      Statistic: Maximum
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      Threshold: 1
+      Period: 60
+      EvaluationPeriods: 1
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref Alarms]
+      OKActions: [!Ref Alarms]
+      Tags: [{Key: purpose, Value: dead-letters}]
   Api:
     Type: AWS::ApiGateway::RestApi
     Properties: {Name: cfn-api}
@@ -199,6 +230,9 @@ Resources:
 Outputs:
   Api: {Value: !Ref Api}
   OrdersUrl: {Value: !Ref Orders}
+  Alarms: {Value: !Ref AlarmsPolicy}
+  DeadAlarm: {Value: !Ref DeadAlarm}
+  DeadAlarmArn: {Value: !GetAtt DeadAlarm.Arn}
 """
 
 
@@ -428,6 +462,27 @@ def test_resources_that_take_tags_carry_the_stacks_own(
     assert queue_tags["aws:cloudformation:logical-id"] == "Orders"
     role_tags = client(emulator, "iam").list_role_tags(RoleName="cfn-writer")["Tags"]
     assert not [t for t in role_tags if t["Key"].startswith("aws:")]
+
+
+def test_the_alarm_and_its_topics_policy_are_made_tagged(
+    emulator: Emulator, pipeline: dict[str, str]
+) -> None:
+    """The alarm is PutMetricAlarm's, with the template's tags and CloudFormation's; the topic
+    lets CloudWatch publish to it."""
+    cloudwatch = client(emulator, "cloudwatch")
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=["cfn-dead-letters"])["MetricAlarms"]
+    assert pipeline["DeadAlarm"] == "cfn-dead-letters"
+    assert pipeline["DeadAlarmArn"] == alarm["AlarmArn"]
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": "cfn-dead"}]
+    assert (alarm["Threshold"], alarm["Period"], alarm["EvaluationPeriods"]) == (1.0, 60, 1)
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [pipeline["Alarms"]]
+    listed = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+    tags = {t["Key"]: t["Value"] for t in listed}
+    assert tags["purpose"] == "dead-letters"
+    assert tags["aws:cloudformation:logical-id"] == "DeadAlarm"
+    attributes = client(emulator, "sns").get_topic_attributes(TopicArn=pipeline["Alarms"])
+    (statement,) = json.loads(attributes["Attributes"]["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
 
 
 def test_delete_stack_leaves_nothing_behind(emulator: Emulator, tmp_path: Path) -> None:

@@ -12,14 +12,7 @@ from pocctl.cli.options import aws_options, collect, make_session, resolve_setti
 from pocctl.cli.ui import Terminal
 from pocctl.core.config import Tuning
 from pocctl.ops import order_profile, prices
-from pocctl.ops.cost import (
-    DEFAULT_ALARMS,
-    LOG_RETENTION_DAYS,
-    Estimate,
-    Line,
-    StackShape,
-    estimate,
-)
+from pocctl.ops.cost import LOG_RETENTION_DAYS, Estimate, Line, estimate, shape_of
 
 TUNING = Tuning()
 
@@ -48,9 +41,9 @@ TUNING = Tuning()
 )
 @click.option(
     "--alarms/--no-alarms",
-    default=True,
-    show_default=True,
-    help=f"Price the {DEFAULT_ALARMS} standard CloudWatch alarms `up` makes.",
+    default=None,
+    help="Price the CloudWatch alarms `up` makes (one per thing that needs a person), or none. "
+    "[env: POCCTL_ALARMS; default: pocctl.toml, on]",
 )
 @click.option(
     "--refresh-prices",
@@ -63,7 +56,7 @@ def cost_command(
     orders_per_month: int,
     memory: int | None,
     log_retention_days: str,
-    alarms: bool,
+    alarms: bool | None,
     refresh_prices: bool,
     as_json: bool,
     **kwargs: Any,
@@ -102,7 +95,7 @@ def cost_command(
       pocctl cost --no-alarms --json | jq .idle.total
       pocctl cost --region eu-west-1 --refresh-prices
     """
-    flags = collect(kwargs, memory=memory)
+    flags = collect(kwargs, memory=memory, alarms=alarms)
     term = terminal(flags, as_json=as_json)
     settings = resolve_settings(flags)
     config = settings.config()
@@ -113,12 +106,7 @@ def cost_command(
     else:
         table = prices.load(config.region)
     profile = order_profile.for_stack(config.region, config.stack)
-    shape = StackShape(
-        memory_mb=config.tuning.memory_mb,
-        log_retention_days=int(log_retention_days),
-        alarms=DEFAULT_ALARMS if alarms else 0,
-        email_subscriptions=0 if config.email is None else 1,
-    )
+    shape = shape_of(config, int(log_retention_days))
     found = estimate(table, profile, shape, orders_per_month)
     if not as_json:
         show(term, found, table)

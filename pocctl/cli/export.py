@@ -39,6 +39,17 @@ from pocctl.ops.export import CLOUDFORMATION, FORMATS, export
     help="Directory to write template.json and the functions' zips into (made if missing).",
 )
 @stack_options
+@click.option(
+    "--alarm-email",
+    help="Subscribe this address to the alarm topic instead of --email's. "
+    "[env: POCCTL_ALARM_EMAIL; default: the --email address]",
+)
+@click.option(
+    "--alarms/--no-alarms",
+    default=None,
+    help="The CloudWatch alarms `up` makes and their topic; --no-alarms leaves them out. "
+    "[env: POCCTL_ALARMS; default: on]",
+)
 @handlers_option
 @env_option
 @json_flag()
@@ -49,6 +60,8 @@ def export_command(
     stage: str | None,
     rate_limit: float | None,
     burst_limit: int | None,
+    alarm_email: str | None,
+    alarms: bool | None,
     handlers: str | None,
     env: dict[str, str] | None,
     as_json: bool,
@@ -61,7 +74,8 @@ def export_command(
     not a deployed stack's record, as it asks nothing of AWS): the same names, tags and record,
     least-privilege policies and permissions boundary, the API with its validation, mapping
     templates and throttle, the mappings, log groups with their retention, the email
-    subscription, and the order URL and names as Outputs. Account, region and partition are
+    subscription, the CloudWatch alarms with their topic (unless --no-alarms), and the order
+    URL and names as Outputs. Account, region and partition are
     CloudFormation's pseudo parameters: no AWS credentials are needed, and the template deploys
     to any account and region. The code is packaged and checked as `up` does it (your
     --handlers directory with its requirements.txt, or pocctl's built-in handlers). `pocctl
@@ -77,6 +91,7 @@ def export_command(
       pocctl export --format sam --out sam/ --handlers handlers --rate-limit 50
       cd sam && sam deploy --template-file template.json --stack-name POC --resolve-s3 \\
           --capabilities CAPABILITY_NAMED_IAM
+      pocctl export --no-alarms --out export/     (without the CloudWatch alarms)
       pocctl export --json | jq -r .template
     """
     flags = collect(
@@ -87,6 +102,8 @@ def export_command(
         burst_limit=burst_limit,
         handlers=handlers,
         environment=env,
+        alarm_email=alarm_email,
+        alarms=alarms,
     )
     term = terminal(flags, as_json=as_json)
     config = resolve_settings(flags).config()

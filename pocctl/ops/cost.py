@@ -12,11 +12,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pocctl.core.config import Config
 from pocctl.core.context import Context
 from pocctl.core.errors import ConfigError
 from pocctl.ops import order_profile, prices
 from pocctl.ops.order_profile import OrderProfile
 from pocctl.ops.prices import PriceTable
+from pocctl.pipeline.stack import build_steps
+from pocctl.resources.alarms import AlarmStep
+from pocctl.resources.base import AnyStep
 
 # AWS's pricing pages count a month as 730 hours (e.g. the Lambda and CloudWatch pricing
 # examples: "730 hours in a month").
@@ -50,21 +54,36 @@ LOG_RETENTION_DAYS = (
 # at most 6 x 730 = 4,380 cold orders a month (at 1,000 orders a month, every one is cold).
 COLD_START_WINDOW_MINUTES = 10
 COLD_ORDERS_A_MONTH_AT_MOST = HOURS_A_MONTH * 60 // COLD_START_WINDOW_MINUTES
-# Alarms `up` makes (issue 25): DLQ depth, failure-queue depth, Errors of each function,
-# IteratorAge, API 5XXError; standard resolution.
-DEFAULT_ALARMS = 6
 
 
 @dataclass(frozen=True)
 class StackShape:
-    """What of the stack's settings changes its cost."""
+    """What of the stack's settings changes its cost. `alarms`: the standard-resolution alarms
+    the stack's steps make (`alarms_of`). The alarm topic's email subscription is not counted:
+    it mails only when an alarm changes state, nothing idle or per order."""
 
     memory_mb: int = 128
     log_retention_days: int = 14
-    alarms: int = DEFAULT_ALARMS
+    alarms: int = 0
     email_subscriptions: int = 1
     # Bytes the table holds now (DescribeTable's TableSizeBytes); None: not read, left out.
     stored_bytes: int | None = None
+
+
+def alarms_of(steps: list[AnyStep]) -> int:
+    """How many CloudWatch alarms the stack's steps make (none with alarms off)."""
+    return sum(1 for step in steps if isinstance(step, AlarmStep) and step.wanted)
+
+
+def shape_of(config: Config, log_retention_days: int | None = None) -> StackShape:
+    """The cost-shaping settings of the stack `config` describes, its alarms counted from the
+    steps `up` runs for it."""
+    return StackShape(
+        memory_mb=config.tuning.memory_mb,
+        log_retention_days=log_retention_days or config.tuning.log_retention_days,
+        alarms=alarms_of(build_steps(config)),
+        email_subscriptions=0 if config.email is None else 1,
+    )
 
 
 @dataclass(frozen=True)
@@ -304,20 +323,20 @@ def _notes(profile: OrderProfile, shape: StackShape) -> list[str]:
         "DynamoDB Streams: GetRecords calls made by Lambda for a trigger are free (DynamoDB "
         "pricing; DynamoDB Developer Guide, 'Evaluate your DynamoDB streams usage').",
         "The REST API has no idle cost: it bills requests only (API Gateway pricing).",
+        "The alarm topic's email subscription costs nothing idle: it mails only when an "
+        "alarm changes state (SNS bills email notifications per delivery, SNS pricing).",
         "Free tiers are the account's, per region, shared with everything else it runs.",
     ]
 
 
-def idle_month(
-    region: str, shape: StackShape | None = None, stored_bytes: int | None = None
-) -> Estimate | None:
+def idle_month(region: str, shape: StackShape, stored_bytes: int | None = None) -> Estimate | None:
     """The idle month's estimate in `region` (None: pocctl has no prices for it), for `up`'s
     summary and `ls`, with the rows the table holds now when they were read (`table_bytes`)."""
     try:
         table = prices.load(region)
     except ConfigError:
         return None
-    shape = replace(shape or StackShape(), stored_bytes=stored_bytes)
+    shape = replace(shape, stored_bytes=stored_bytes)
     return estimate(table, order_profile.shipped(), shape, 0)
 
 

@@ -20,10 +20,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pocctl.core.aws import error_code
 from pocctl.core.config import TAG_KEY
 from pocctl.core.context import Context
-from pocctl.ops.cost import idle_month
+from pocctl.ops.cost import StackShape, idle_month
 from pocctl.ops.health import DRIFTED, MISSING, PRESENT, check
 from pocctl.ops.sweep import Kinds, kinds_of, still_there
 from pocctl.pipeline.stack import build_steps
+from pocctl.resources.alarms import AlarmStep
 from pocctl.resources.base import arn_parts
 from pocctl.settings.record import read_record
 
@@ -200,10 +201,16 @@ def find_stacks(ctx: Context, regions: list[str], *, every_region: bool = False)
         if found.region == GLOBAL:
             found.problems = [roles_alone(found.stack, sorted(errors))]
         else:
-            idle = idle_month(found.region)
+            idle = idle_month(found.region, deployed_shape(found))
             found.idle_monthly_usd = None if idle is None else round(idle.idle_total, 2)
     unreadable = {region: _reason(exc) for region, exc in sorted(errors.items())}
     return Listing(sorted(stacks, key=lambda s: (s.region, s.stack)), elsewhere, unreadable)
+
+
+def deployed_shape(found: FoundStack) -> StackShape:
+    """What of a found stack changes its idle cost: the alarms it has."""
+    alarms = [r for r in found.resources if r.startswith(f"{AlarmStep.kind} ")]
+    return StackShape(alarms=len(alarms))
 
 
 def roles_alone(stack: str, unread: list[str]) -> str:

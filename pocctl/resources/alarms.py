@@ -30,6 +30,7 @@ from pocctl.resources.base import (
     removal,
     require_ours,
 )
+from pocctl.resources.cloudformation import Resources, cfn_resource, logical_id, tag_entries
 from pocctl.resources.topic import topic_arn
 
 ALARMS_OFF = "alarms are off (--no-alarms, or alarms = false)"
@@ -145,6 +146,15 @@ class AlarmStep(Step[dict[str, Any]]):
             "AlarmActions": topic,
             "OKActions": topic,
         }
+
+    def template(self, ctx: Context) -> Resources:
+        """The alarm PutMetricAlarm makes from `desired`, with the stack's tags (CloudFormation
+        takes an alarm's Tags since April 2024: aws-cloudformation/cloudformation-coverage-roadmap
+        #64; Template Reference, AWS::CloudWatch::Alarm Tag); none with alarms off."""
+        if not self.enabled:
+            return {}
+        properties = {**self.desired(ctx), "Tags": tag_entries(ctx.config.tags)}
+        return {logical_id(self.key): cfn_resource("AWS::CloudWatch::Alarm", properties)}
 
     def plan(self, ctx: Context) -> Plan[dict[str, Any]]:
         with aws_errors(self.key, "DescribeAlarms"):

@@ -152,8 +152,22 @@ class TopicStep(Step[None]):
         return Plan.from_changes([] if now == wanted else [Differs("Policy", now, wanted)])
 
     def template(self, ctx: Context) -> Resources:
+        """The topic, and its access policy where it has one: an AWS::SNS::TopicInlinePolicy,
+        the type that "associates one Amazon SNS topic with one policy" and sets the topic's
+        whole Policy as `apply` does (CloudFormation Template Reference); none when unwanted."""
+        if self.unwanted is not None:
+            return {}
         properties = {"TopicName": self.topic_name, "Tags": tag_entries(ctx.config.tags)}
-        return {logical_id(self.key): cfn_resource("AWS::SNS::Topic", properties)}
+        made = {logical_id(self.key): cfn_resource("AWS::SNS::Topic", properties)}
+        if self.policy is not None:
+            policy = {
+                "TopicArn": topic_arn(ctx, self.topic_name),
+                "PolicyDocument": self.policy(ctx),
+            }
+            made[logical_id(self.key, "policy")] = cfn_resource(
+                "AWS::SNS::TopicInlinePolicy", policy, (logical_id(self.key),)
+            )
+        return made
 
     def apply(self, ctx: Context, plan: Plan[None]) -> None:
         sns = ctx.client("sns")

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from pocctl.local.cloudformation.providers import Provider
-from pocctl.local.cloudformation.types import apigateway, dynamodb, iam, lambda_, logs, sns, sqs
+from pocctl.local.cloudformation.types import (
+    apigateway,
+    cloudwatch,
+    dynamodb,
+    iam,
+    lambda_,
+    logs,
+    sns,
+    sqs,
+)
 
 PROVIDERS: dict[str, Provider] = {
     **iam.PROVIDERS,
@@ -13,4 +22,5 @@ PROVIDERS: dict[str, Provider] = {
     **logs.PROVIDERS,
     **sns.PROVIDERS,
     **apigateway.PROVIDERS,
+    **cloudwatch.PROVIDERS,
 }

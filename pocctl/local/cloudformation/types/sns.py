@@ -1,7 +1,9 @@
-"""AWS::SNS::Topic and AWS::SNS::Subscription (CloudFormation Template Reference)."""
+"""AWS::SNS::Topic, AWS::SNS::Subscription and AWS::SNS::TopicInlinePolicy (CloudFormation
+Template Reference)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -83,7 +85,64 @@ class Subscription:
                 raise
 
 
+class TopicInlinePolicy:
+    """ "Associates one Amazon SNS topic with one policy": the topic's Policy attribute. Ref is
+    the topic's ARN. Deleting it gives the topic back SNS's default policy, the one CreateTopic
+    sets (aws-cloudformation/aws-cloudformation-resource-providers-sns, aws-sns-topicinlinepolicy
+    DeleteHandler: SetTopicAttributes with getDefaultPolicy)."""
+
+    stack_tags = False
+
+    def create(self, request: Request) -> Made:
+        sns = request.client("sns")
+        arn = request.properties["TopicArn"]
+        document = as_json(request.properties["PolicyDocument"])
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=document)
+        return Made(arn)
+
+    def delete(self, request: Request, made: Made) -> None:
+        sns = request.client("sns")
+        default = json.dumps(default_policy(made.physical_id))
+        delete_quietly(
+            lambda: sns.set_topic_attributes(
+                TopicArn=made.physical_id, AttributeName="Policy", AttributeValue=default
+            )
+        )
+
+
+def default_policy(topic_arn: str) -> dict[str, Any]:
+    """The policy CreateTopic gives a topic: its account's principals may use it (SNS Developer
+    Guide, "Example cases for Amazon SNS access control", the default's __default_statement_ID
+    conditioned on AWS:SourceOwner)."""
+    account = topic_arn.split(":")[4]
+    actions = [
+        "SNS:GetTopicAttributes",
+        "SNS:SetTopicAttributes",
+        "SNS:AddPermission",
+        "SNS:RemovePermission",
+        "SNS:DeleteTopic",
+        "SNS:Subscribe",
+        "SNS:ListSubscriptionsByTopic",
+        "SNS:Publish",
+    ]
+    return {
+        "Version": "2008-10-17",
+        "Id": "__default_policy_ID",
+        "Statement": [
+            {
+                "Sid": "__default_statement_ID",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": actions,
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"AWS:SourceOwner": account}},
+            }
+        ],
+    }
+
+
 PROVIDERS: dict[str, Provider] = {
     "AWS::SNS::Topic": Topic(),
     "AWS::SNS::Subscription": Subscription(),
+    "AWS::SNS::TopicInlinePolicy": TopicInlinePolicy(),
 }
