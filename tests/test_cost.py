@@ -5,6 +5,8 @@ alarms, bad input, the Price List API (botocore's Stubber), and the profile `tes
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,12 @@ from click.testing import CliRunner, Result
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.core.config import Config
+from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
 from pocctl.ops import order_profile
+from pocctl.ops.cost import StackShape, estimate, idle_month, idle_summary, shape_of
 from pocctl.ops.order_profile import OrderProfile, billed_ms, item_size
-from pocctl.ops.prices import QUERIES
+from pocctl.ops.prices import QUERIES, load
 from pocctl.pipeline.stack import build_steps
 from pocctl.resources.alarms import AlarmStep
 
@@ -63,7 +67,10 @@ def by_item(document: dict[str, Any], part: str = "monthly") -> dict[str, dict[s
     return {line["item"]: line for line in document[part]["lines"]}
 
 
-def test_figures_match_a_hand_computation(runner: CliRunner) -> None:
+def test_figures_match_a_hand_computation(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POCCTL_EMAIL", "orders@example.com")  # one subscriber to the emails
     order_profile.keep("us-east-1", "POC", PROFILE)
     document = cost_json(runner, "--orders-per-month", "100000", "--memory", "256")
     n = 100_000
@@ -149,7 +156,9 @@ def test_shipped_profile_says_where_and_when_it_was_measured(runner: CliRunner) 
     assert result.exit_code == 0, result.output
     shipped = order_profile.shipped()
     assert shipped.measured_where == "pocctl local" and shipped.measured_when
-    assert f"measured in pocctl local on {shipped.measured_when}" in result.output
+    said = " ".join(result.output.split())
+    assert f"measured through pocctl local on {shipped.measured_when}" in said
+    assert "through pocctl local: its functions run on this machine, not in a 128 MB" in said
     assert "Total: $" in result.output and "Idle: $" in result.output
     assert "Prices: US East (N. Virginia)" in result.output
 
@@ -159,6 +168,7 @@ def test_shipped_profile_says_where_and_when_it_was_measured(runner: CliRunner) 
     [
         (["--orders-per-month", "-1"], 2, "-1 is not in the range x>=0"),
         (["--memory", "64"], 2, "64 is not in the range 128<=x<=10240"),
+        (["--log-retention-days", "10"], 2, "'10' is not one of '1', '3', '5', '7', '14', '30'"),
         (
             ["--region", "eu-west-3"],
             2,
@@ -174,6 +184,94 @@ def test_bad_input_is_an_error_that_says_what_to_do(
     assert result.exit_code == code
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_figures_at_90_days_a_9000_byte_item_and_cold_starts(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POCCTL_EMAIL", "orders@example.com")
+    cold = replace(PROFILE, item_bytes=9000, writer_init_ms=200, notifier_init_ms=300)
+    order_profile.keep("us-east-1", "POC", cold)
+    document = cost_json(runner, "--orders-per-month", "1000", "--log-retention-days", "90")
+    lines = by_item(document)
+    n, gib = 1000, 1024**3
+    # A 9,000-byte item: 9 WRU a write (1 KB each), 3 RRU a read (the whole item in 4 KB units).
+    assert lines["writes (18 WRU an order)"]["quantity"] == n * 18
+    assert lines["consistent reads (3 RRU an order)"]["quantity"] == n * 3
+    assert lines["consistent reads (3 RRU an order)"]["cost"] == pytest.approx(
+        3000 * PRICES["dynamodb_read_request_unit"]
+    )
+    # 90 days kept: 90/30.42 = 2.96 months of lines, not capped at one month.
+    ingested_gb = n * 1000 / gib
+    kept = lines["log lines kept (90 days)"]
+    assert kept["quantity"] == pytest.approx(ingested_gb * 90 / (730 / 24))
+    assert kept["quantity"] > ingested_gb * 2.9
+    kept_gb = ingested_gb * 2.9589  # 0.00276 GB
+    assert kept["cost"] == pytest.approx(kept_gb * PRICES["logs_stored_gb_month"], abs=1e-6)
+    # 1,000 orders a month: under 4,380 (one cold start a function each 10 minutes), all cold:
+    # each order is billed 150 ms warm plus 500 ms of INIT at 128 MB.
+    assert lines["compute at 128 MB"]["quantity"] == pytest.approx(n * 0.150 * (128 / 1024))
+    init = lines["INIT phase of cold starts (1,000 orders, 500 ms each)"]
+    assert init["quantity"] == pytest.approx(n * 0.500 * (128 / 1024))  # 62.5 GB-s
+    said = " ".join(document["notes"])
+    assert "at most 4,380 cold orders a month" in said
+    assert "measured on AWS us-east-1" in said
+
+
+def test_cold_orders_stop_at_one_a_function_each_ten_minutes(runner: CliRunner) -> None:
+    cold = replace(PROFILE, writer_init_ms=200, notifier_init_ms=300)
+    order_profile.keep("us-east-1", "POC", cold)
+    document = cost_json(runner, "--orders-per-month", "100000")
+    lines = by_item(document)
+    init = lines["INIT phase of cold starts (4,380 orders, 500 ms each)"]
+    assert init["quantity"] == pytest.approx(4380 * 0.500 * (128 / 1024))
+
+
+def test_requests_bill_a_64_kb_chunk_each(runner: CliRunner) -> None:
+    big = replace(PROFILE, item_bytes=100_000)  # two 64 KB chunks
+    order_profile.keep("us-east-1", "POC", big)
+    lines = by_item(cost_json(runner, "--orders-per-month", "1000"))
+    # The send and the receive carry the order (2 chunks each), the delete a receipt handle.
+    assert lines["order queue requests (send, receive, delete)"]["quantity"] == 1000 * 5
+    assert lines["publishes"]["quantity"] == 1000 * 2
+    assert lines["publishes"]["cost"] == pytest.approx(2000 * PRICES["sns_publish"])
+
+
+def test_no_email_prices_no_emails(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POCCTL_EMAIL", raising=False)
+    without = by_item(cost_json(runner, "--orders-per-month", "1000"))
+    assert without["emails (0 subscriber(s))"]["cost"] == 0
+    monkeypatch.setenv("POCCTL_EMAIL", "orders@example.com")
+    with_one = by_item(cost_json(runner, "--orders-per-month", "1000"))
+    assert with_one["emails (1 subscriber(s))"]["cost"] == pytest.approx(1000 * PRICES["sns_email"])
+
+
+def test_the_idle_month_counts_the_rows_stored_now_or_says_it_left_them_out() -> None:
+    held = idle_month("us-east-1", StackShape(), stored_bytes=2 * 1024**3)  # 2 GB of rows
+    unread = idle_month("us-east-1", StackShape())
+    assert held is not None and unread is not None
+    assert held.idle_total - unread.idle_total == pytest.approx(
+        2 * PRICES["dynamodb_storage_gb_month"]
+    )
+    assert "DynamoDB storage of the rows stored now $0.50" in idle_summary(held)
+    assert "DynamoDB storage of stored rows left out" in idle_summary(unread)
+    assert "storage of the rows the table holds now is excluded" in " ".join(unread.notes)
+
+
+def test_readme_figures_for_the_default_stack_are_the_codes() -> None:
+    table, profile = load("us-east-1"), order_profile.shipped()
+    emailed = shape_of(Config(email="orders@example.com"))
+    idle = estimate(table, profile, emailed, 0).idle_total
+    per_1000 = estimate(table, profile, emailed, 1000).total - idle
+    emails = 1000 * table.price("sns_email")
+    alone = estimate(table, profile, shape_of(Config()), 1000).total - idle
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text("utf-8").split())
+    said = (
+        f"idle ${idle:.2f} a month at list price ($0.00 within the free tier); each 1,000 orders "
+        f"add about ${per_1000:.3f} with an `--email` subscriber, {emails / per_1000:.0%} of it "
+        f"the notification emails (${alone:.3f} without `--email`)"
+    )
+    assert said in readme
 
 
 # -- the Price List API ------------------------------------------------------------------------
@@ -214,29 +312,64 @@ def pricing_stubbed() -> tuple[Any, Stubber]:
     return client, Stubber(client)
 
 
+class PriceList:
+    """The Price List API's GetProducts as AWS answers it: the products of the service whose
+    attributes match every TERM_MATCH filter, siblings and all (its paginator, one page)."""
+
+    def __init__(self, products: list[tuple[str, dict[str, str], str]]) -> None:
+        self.products = products  # (service code, attributes, the GetProducts entry)
+        self.asked: list[str] = []
+
+    def get_paginator(self, name: str) -> PriceList:
+        assert name == "get_products"
+        return self
+
+    def paginate(self, ServiceCode: str, Filters: list[dict[str, str]]) -> list[dict[str, Any]]:
+        self.asked.append(ServiceCode)
+        wanted = {f["Field"]: f["Value"] for f in Filters if f["Type"] == "TERM_MATCH"}
+        found = [
+            entry
+            for service, attributes, entry in self.products
+            if service == ServiceCode
+            and all(attributes.get(name) == value for name, value in wanted.items())
+        ]
+        return [{"PriceList": found, "FormatVersion": "aws_v1"}]
+
+
+def priced(
+    service: str, attributes: dict[str, str], *rates: tuple[str, str]
+) -> tuple[str, dict[str, str], str]:
+    usagetype = "EU-" + attributes.get("usagetype", "Thing")
+    every = {"regionCode": "eu-west-3", **attributes, "usagetype": usagetype}
+    return service, every, product(usagetype, *rates)
+
+
 def test_refresh_prices_reads_the_price_list_and_keeps_it(
     runner: CliRunner, own_cache: Path
 ) -> None:
-    client, stub = pricing_stubbed()
+    products = []
     for key, (service, filters) in QUERIES.items():
-        usagetype = "EU-" + filters.get("usagetype", "Thing")
         # A free first tier and a paid one: the paid one's price is taken, doubled here.
-        rates = (("0", "0.0000000000"), ("1", str(PRICES[key] * 2)))
-        asked = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-west-3"}] + [
-            {"Type": "TERM_MATCH", "Field": name, "Value": value}
-            for name, value in filters.items()
-            if name != "usagetype"
-        ]
-        stub.add_response(
-            "get_products",
-            {"PriceList": [product(usagetype, *rates)], "FormatVersion": "aws_v1"},
-            {"ServiceCode": service, "Filters": asked},
+        products.append(
+            priced(service, filters, ("0", "0.0000000000"), ("1", str(PRICES[key] * 2)))
         )
+    # Siblings in the same families, each paid from its first request, cheaper than the price:
+    # the queries' filters must leave them out (SNS's other request kinds, FIFO queues,
+    # high-resolution alarms).
+    products += [
+        priced("AmazonSNS", {"productFamily": "API Request", "group": "SNS-Requests-FIFO"},
+               ("0", "0.0000000001")),
+        priced("AWSQueueService", {"productFamily": "API Request", "queueType": "FIFO"},
+               ("0", "0.0000000001")),
+        priced("AmazonCloudWatch",
+               {"productFamily": "Alarm", "usagetype": "CW:HighResAlarmMonitorUsage"},
+               ("0", "0.0000000001")),
+    ]  # fmt: skip
+    client = PriceList(products)
     world = Runtime(session=lambda **_: StubbedSession(client))
-    with stub:
-        document = cost_json_with(runner, world, "--region", "eu-west-3", "--refresh-prices")
-        stub.assert_no_pending_responses()
-    assert document["prices"]["prices"]["sqs_request"] == pytest.approx(PRICES["sqs_request"] * 2)
+    document = cost_json_with(runner, world, "--region", "eu-west-3", "--refresh-prices")
+    assert sorted(client.asked) == sorted(service for service, _ in QUERIES.values())
+    assert document["prices"]["prices"] == pytest.approx({k: v * 2 for k, v in PRICES.items()})
     assert document["prices"]["origin"].startswith("AWS Price List API, refreshed")
     assert (own_cache / "prices" / "eu-west-3.json").is_file()
     again = cost(runner, "--region", "eu-west-3")  # kept: no refresh needed
@@ -280,18 +413,49 @@ def test_billed_ms_and_item_size_as_aws_counts_them() -> None:
 def test_test_order_measures_the_order_and_cost_uses_it(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
 ) -> None:
-    up_local(emulator, "measured", email="cost@example.com")
+    ctx = up_local(emulator, "measured", email="cost@example.com")
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
     result = runner.invoke(cli, ["test-order", "--stack", "measured", "--measure", "--json"])
     assert result.exit_code == 0, result.output
-    profile = json.loads(result.stdout)["profile"]
+    tested = json.loads(result.stdout)
+    profile = tested["profile"]
     assert profile["measured_where"] == "pocctl local"
-    assert profile["writer_billed_ms"] >= 1 and profile["notifier_billed_ms"] >= 1
+    # Each function's billed ms are its REPORT lines' for this order's invocations: Duration
+    # rounded up to the ms (the emulator's lines carry no Billed Duration).
+    names = ctx.config.names
+    for function, key in ((names.writer_function, "writer"), (names.notifier_function, "notifier")):
+        reports = reports_of(ctx, function, tested["order_id"])
+        assert reports, function
+        assert profile[f"{key}_billed_ms"] == sum(math.ceil(ms) for ms in reports)
     assert profile["item_bytes"] > len("orderID") and profile["log_bytes"] > 0
+    # The emulator's REPORT lines carry no Init Duration: the shipped profile's INIT is kept.
+    shipped = order_profile.shipped()
+    assert (profile["writer_init_ms"], profile["notifier_init_ms"]) == (
+        shipped.writer_init_ms,
+        shipped.notifier_init_ms,
+    )
     document = cost_json(runner, "--stack", "measured")
     assert document["profile"] == profile
     other = cost_json(runner, "--stack", "never-measured")
     assert other["profile"] == order_profile.shipped().as_json()
+
+
+def reports_of(ctx: Context, function: str, order_id: str) -> list[float]:
+    """The Duration of each REPORT line of the function's invocations whose lines name the order."""
+    logs = ctx.client("logs")
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+    ids: set[str] = set()
+    current = ""
+    for event in events:
+        if event["message"].startswith("START RequestId: "):
+            current = event["message"].split()[2]
+        if order_id in event["message"]:
+            ids.add(current)
+    return [
+        float(event["message"].split("\tDuration: ")[1].split(" ms")[0])
+        for event in events
+        if event["message"].startswith("REPORT RequestId: ") and event["message"].split()[2] in ids
+    ]
 
 
 def test_up_and_ls_say_what_the_stack_costs_idle(
@@ -305,6 +469,7 @@ def test_up_and_ls_say_what_the_stack_costs_idle(
     shown = runner.invoke(cli, ["up", "--stack", "idle"])
     assert shown.exit_code == 0, shown.output
     assert shown.output.count(f"Idle, this stack costs ${idle:.2f} a month at list price") == 1
+    assert "left out: the table could not be read" not in shown.output  # up read the table
     listed = runner.invoke(cli, ["ls", "--json"])
     assert listed.exit_code == 0, listed.output
     (found,) = [s for s in json.loads(listed.stdout)["stacks"] if s["stack"] == "idle"]

@@ -12,7 +12,7 @@ from pocctl.cli.options import aws_options, collect, make_session, resolve_setti
 from pocctl.cli.ui import Terminal
 from pocctl.core.config import Tuning
 from pocctl.ops import order_profile, prices
-from pocctl.ops.cost import Estimate, Line, estimate, shape_of
+from pocctl.ops.cost import LOG_RETENTION_DAYS, Estimate, Line, estimate, shape_of
 
 TUNING = Tuning()
 
@@ -33,10 +33,11 @@ TUNING = Tuning()
 )
 @click.option(
     "--log-retention-days",
-    type=click.IntRange(min=1, max=3653),
-    default=TUNING.log_retention_days,
+    type=click.Choice([str(days) for days in LOG_RETENTION_DAYS]),
+    default=str(TUNING.log_retention_days),
     show_default=True,
-    help="Days the functions' log groups keep their lines.",
+    help="Days the functions' log groups keep their lines: one of the retentions CloudWatch "
+    "Logs accepts.",
 )
 @click.option(
     "--alarms/--no-alarms",
@@ -54,7 +55,7 @@ TUNING = Tuning()
 def cost_command(
     orders_per_month: int,
     memory: int | None,
-    log_retention_days: int,
+    log_retention_days: str,
     alarms: bool | None,
     refresh_prices: bool,
     as_json: bool,
@@ -65,10 +66,19 @@ def cost_command(
     Each line is a quantity a month times a price. Per order: 1 API request; 3 SQS requests
     (the API's send, the mapping's receive and delete); 2 Lambda invocations and their billed
     milliseconds at the functions' memory; 2 DynamoDB writes (the row, then its notified mark)
-    in 1 KB write units and 1 consistent read; 1 SNS publish and 1 email a subscriber; the log
-    bytes both functions write. The billed milliseconds, log bytes and item size are measured:
+    in 1 KB write units and 1 consistent read of the whole item in 4 KB read units; 1 SNS
+    publish and 1 email to the stack's --email (none without one); the log bytes both functions
+    write. SQS's send and receive and SNS's publish bill a request per 64 KB of the order. Log
+    storage holds the retention's days of lines. The billed milliseconds, log bytes and item
+    size are measured:
     by `pocctl test-order --measure` on this stack (kept on this machine), else the profile
-    shipped with pocctl, measured through `pocctl local` (its date and place are printed).
+    shipped with pocctl, measured through `pocctl local` (its date and place are printed: the
+    emulator's figures are not a 128 MB Lambda's).
+
+    Cold starts: Lambda bills a cold start's INIT phase (the REPORT line's Init Duration).
+    pocctl's rule: each function starts cold once in each 10 minutes that has an order, so at
+    most 4,380 of the month's orders pay the INIT phase: at low volume nearly every order is
+    cold.
 
     Idle, with no order coming: the order queue's mapping long-polls it (5 pollers, one
     ReceiveMessage each 20 s, billed as SQS requests), and the alarms bill by the month. The REST
@@ -96,7 +106,7 @@ def cost_command(
     else:
         table = prices.load(config.region)
     profile = order_profile.for_stack(config.region, config.stack)
-    shape = shape_of(config, log_retention_days)
+    shape = shape_of(config, int(log_retention_days))
     found = estimate(table, profile, shape, orders_per_month)
     if not as_json:
         show(term, found, table)
@@ -131,6 +141,10 @@ def each(price: float) -> str:
     return f"${price * 1e6:,.4g} per 1M" if price < 0.001 else f"${price:,.4g}"
 
 
+def measured_through(where: str) -> str:
+    return "through pocctl local" if where == "pocctl local" else f"on {where}"
+
+
 HEADER = ("SERVICE", "WHAT", "A MONTH", "PRICE", "LIST PRICE", "FREE TIER", "AFTER FREE")
 
 
@@ -155,8 +169,9 @@ def show(term: Terminal, found: Estimate, table: prices.PriceTable) -> None:
     term.info(
         f"Per order: Lambda-1 {profile.writer_billed_ms:g} ms and Lambda-2 "
         f"{profile.notifier_billed_ms:g} ms billed, {profile.log_bytes:,} log bytes, an item of "
-        f"{profile.item_bytes:,} bytes; measured in {profile.measured_where} on "
-        f"{profile.measured_when}."
+        f"{profile.item_bytes:,} bytes; cold, INIT adds {profile.writer_init_ms:g} ms and "
+        f"{profile.notifier_init_ms:g} ms; measured {measured_through(profile.measured_where)} "
+        f"on {profile.measured_when}."
     )
     term.info(f"Prices: {table.name}, {table.date}, {table.origin}.")
     for note in found.notes:

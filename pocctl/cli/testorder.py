@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from pocctl.cli.cost import measured_through
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.cli.render import prove
@@ -72,8 +73,10 @@ def cleanup(result: SmokeResult) -> str:
     "--measure",
     is_flag=True,
     help="Once the order passed, measure what it cost in billed units (both functions' billed "
-    "ms from their REPORT lines, their log bytes, the stored item's size) and keep it for "
-    "`pocctl cost` on this stack.",
+    "ms from their REPORT lines, a cold start's Init Duration apart, their log bytes, the "
+    "stored item's size) and keep it for `pocctl cost` on this stack. Run it right after `up` "
+    "(cold: measures the INIT phase) and once more (warm): a warm order keeps the INIT phase "
+    "measured before.",
 )
 @json_flag("Print the result as one JSON document on stdout.")
 def test_order(
@@ -137,5 +140,7 @@ def tell_measured(term: Terminal, result: SmokeResult) -> None:
     term.info(
         f"Measured for `pocctl cost`: Lambda-1 {profile['writer_billed_ms']:g} ms and Lambda-2 "
         f"{profile['notifier_billed_ms']:g} ms billed, {profile['log_bytes']:,} log bytes, "
-        f"an item of {profile['item_bytes']:,} bytes ({profile['write_units']} WRU)."
+        f"an item of {profile['item_bytes']:,} bytes ({profile['write_units']} WRU); cold, "
+        f"INIT adds {profile['writer_init_ms']:g} ms and {profile['notifier_init_ms']:g} ms; "
+        f"measured {measured_through(profile['measured_where'])}."
     )

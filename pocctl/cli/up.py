@@ -24,7 +24,7 @@ from pocctl.cli.render import managed_json, run_up
 from pocctl.cli.ui import Terminal
 from pocctl.core.context import Context
 from pocctl.core.errors import ManagedByCloudFormation, PocctlError
-from pocctl.ops.cost import idle_month, idle_summary, shape_of
+from pocctl.ops.cost import idle_month, idle_summary, shape_of, table_bytes
 from pocctl.ops.deploy import held_by_cloudformation
 from pocctl.ops.watch import Update, outside, watch
 from pocctl.pipeline.stack import build_steps
@@ -158,7 +158,7 @@ def up(
 
 def with_idle_cost(term: Terminal, ctx: Context, finished: Finished) -> Finished:
     """`up`'s line on what the stack costs a month with no order coming (`pocctl cost`)."""
-    idle = idle_month(ctx.config.region, shape_of(ctx.config))
+    idle = idle_month(ctx.config.region, shape_of(ctx.config), stored_bytes=table_bytes(ctx))
     if idle is None:
         return finished
     term.info(idle_summary(idle))

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from pocctl.core.config import Config
+from pocctl.core.context import Context
 from pocctl.core.errors import ConfigError
 from pocctl.ops import order_profile, prices
 from pocctl.ops.order_profile import OrderProfile
@@ -40,6 +43,17 @@ SQS_LONG_POLL_SECONDS = 20
 # DynamoDB counts each item's size plus 100 bytes of overhead for storage ("Item sizes and
 # formats", DynamoDB Developer Guide: "DynamoDB adds 100 bytes of overhead per item").
 DYNAMODB_ITEM_OVERHEAD = 100
+# The retentions CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays, botocore's logs
+# model, shape Days: "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, ... and 3653").
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+# Cold starts: AWS does not say how long an idle execution environment is kept, so pocctl's rule
+# is simple and stated: each function starts cold once in each 10 minutes that has an order, so
+# at most 6 x 730 = 4,380 cold orders a month (at 1,000 orders a month, every one is cold).
+COLD_START_WINDOW_MINUTES = 10
+COLD_ORDERS_A_MONTH_AT_MOST = HOURS_A_MONTH * 60 // COLD_START_WINDOW_MINUTES
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,8 @@ class StackShape:
     log_retention_days: int = 14
     alarms: int = 0
     email_subscriptions: int = 1
+    # Bytes the table holds now (DescribeTable's TableSizeBytes); None: not read, left out.
+    stored_bytes: int | None = None
 
 
 def alarms_of(steps: list[AnyStep]) -> int:
@@ -66,6 +82,7 @@ def shape_of(config: Config, log_retention_days: int | None = None) -> StackShap
         memory_mb=config.tuning.memory_mb,
         log_retention_days=log_retention_days or config.tuning.log_retention_days,
         alarms=alarms_of(build_steps(config)),
+        email_subscriptions=0 if config.email is None else 1,
     )
 
 
@@ -174,6 +191,11 @@ def idle_sqs_requests() -> float:
     return SQS_IDLE_POLLERS * (3600 / SQS_LONG_POLL_SECONDS) * HOURS_A_MONTH
 
 
+def cold_orders(orders: int) -> int:
+    """The orders a month priced with both functions' INIT phase (COLD_START_WINDOW_MINUTES)."""
+    return min(orders, COLD_ORDERS_A_MONTH_AT_MOST)
+
+
 def estimate(table: PriceTable, profile: OrderProfile, shape: StackShape, orders: int) -> Estimate:
     """The month's lines for `orders` orders, and the idle month's."""
     if orders < 0:
@@ -186,7 +208,7 @@ def estimate(table: PriceTable, profile: OrderProfile, shape: StackShape, orders
         with_free_tier(table, [line for line in _lines(table, profile, shape, 0) if line.quantity]),
         table.date,
         profile,
-        notes=_notes(),
+        notes=_notes(profile, shape),
     )
 
 
@@ -194,22 +216,36 @@ def _lines(table: PriceTable, profile: OrderProfile, shape: StackShape, n: int) 
     def line(service: str, item: str, key: str, quantity: float, *, idle: bool = False) -> Line:
         return Line(service, item, key, quantity, table.unit(key), table.price(key), idle)
 
-    gb_seconds = (
-        n * (profile.writer_billed_ms + profile.notifier_billed_ms) / 1000 * shape.memory_mb / 1024
-    )
+    gb = shape.memory_mb / 1024
+    gb_seconds = n * (profile.writer_billed_ms + profile.notifier_billed_ms) / 1000 * gb
+    init_ms = profile.writer_init_ms + profile.notifier_init_ms
+    init_gb_seconds = cold_orders(n) * init_ms / 1000 * gb
     ingested_gb = n * profile.log_bytes / GB
-    # With a retention of R days, a steady month keeps about R/30.4 months of lines (at most all
-    # of them: a month's lines are all there at its end when R >= a month). Billed compressed:
-    # this is the most it can be.
-    kept_months = min(shape.log_retention_days / (HOURS_A_MONTH / 24), 1.0)
+    # With a retention of R days, a steady month's storage holds the last R days of lines: R/30.4
+    # months' worth, past a month too (a year's retention holds twelve months of lines). Billed
+    # compressed: this is the most it can be.
+    kept_months = shape.log_retention_days / (HOURS_A_MONTH / 24)
     item_gb = n * (profile.item_bytes + DYNAMODB_ITEM_OVERHEAD) / GB
+    stored_now = (
+        []
+        if shape.stored_bytes is None
+        else [
+            line(
+                "DynamoDB",
+                "storage of the rows stored now",
+                "dynamodb_storage_gb_month",
+                shape.stored_bytes / GB,
+                idle=True,
+            )
+        ]
+    )
     return [
         line("API Gateway", "REST requests", "apigateway_rest_request", n * profile.api_requests),
         line(
             "SQS",
             "order queue requests (send, receive, delete)",
             "sqs_request",
-            n * profile.sqs_requests,
+            n * profile.sqs_billed_requests,
         ),
         line(
             "SQS",
@@ -220,6 +256,12 @@ def _lines(table: PriceTable, profile: OrderProfile, shape: StackShape, n: int) 
         ),
         line("Lambda", "invocations (both functions)", "lambda_request", n * profile.invocations),
         line("Lambda", f"compute at {shape.memory_mb} MB", "lambda_gb_second", gb_seconds),
+        line(
+            "Lambda",
+            f"INIT phase of cold starts ({cold_orders(n):,} orders, {init_ms:g} ms each)",
+            "lambda_gb_second",
+            init_gb_seconds,
+        ),
         line(
             "DynamoDB",
             f"writes ({profile.write_units} WRU an order)",
@@ -233,7 +275,8 @@ def _lines(table: PriceTable, profile: OrderProfile, shape: StackShape, n: int) 
             n * profile.read_units,
         ),
         line("DynamoDB", "storage of a month's orders", "dynamodb_storage_gb_month", item_gb),
-        line("SNS", "publishes", "sns_publish", n * profile.sns_publishes),
+        *stored_now,
+        line("SNS", "publishes", "sns_publish", n * profile.sns_billed_publishes),
         line(
             "SNS",
             f"emails ({shape.email_subscriptions} subscriber(s))",
@@ -257,8 +300,26 @@ def _lines(table: PriceTable, profile: OrderProfile, shape: StackShape, n: int) 
     ]
 
 
-def _notes() -> list[str]:
+def _notes(profile: OrderProfile, shape: StackShape) -> list[str]:
+    local = profile.measured_where == "pocctl local"
+    measured = (
+        "The order's figures were measured through pocctl local: its functions run on this "
+        "machine, not in a 128 MB Lambda; `pocctl test-order --measure` on AWS measures yours."
+        if local
+        else f"The order's figures were measured on {profile.measured_where}."
+    )
+    stored = (
+        "DynamoDB storage of the rows the table holds now is excluded (the table was not read)."
+        if shape.stored_bytes is None
+        else f"DynamoDB storage counts the {shape.stored_bytes:,} bytes the table holds now."
+    )
     return [
+        measured,
+        f"Cold starts: Lambda bills the INIT phase (since 2025-08-01). pocctl counts each "
+        f"function cold once in each {COLD_START_WINDOW_MINUTES} minutes with an order: at most "
+        f"{COLD_ORDERS_A_MONTH_AT_MOST:,} cold orders a month, so at low volume nearly every "
+        "order is cold.",
+        stored,
         "DynamoDB Streams: GetRecords calls made by Lambda for a trigger are free (DynamoDB "
         "pricing; DynamoDB Developer Guide, 'Evaluate your DynamoDB streams usage').",
         "The REST API has no idle cost: it bills requests only (API Gateway pricing).",
@@ -268,21 +329,39 @@ def _notes() -> list[str]:
     ]
 
 
-def idle_month(region: str, shape: StackShape) -> Estimate | None:
+def idle_month(region: str, shape: StackShape, stored_bytes: int | None = None) -> Estimate | None:
     """The idle month's estimate in `region` (None: pocctl has no prices for it), for `up`'s
-    summary and `ls`."""
+    summary and `ls`, with the rows the table holds now when they were read (`table_bytes`)."""
     try:
         table = prices.load(region)
     except ConfigError:
         return None
+    shape = replace(shape, stored_bytes=stored_bytes)
     return estimate(table, order_profile.shipped(), shape, 0)
+
+
+def table_bytes(ctx: Context) -> int | None:
+    """What the stack's table holds now (None: it could not be read). DescribeTable's
+    TableSizeBytes is updated "approximately every six hours" (DynamoDB API Reference,
+    TableDescription): a little behind, never more than the table holds for long."""
+    try:
+        found = ctx.client("dynamodb").describe_table(TableName=ctx.config.names.table)
+    except (ClientError, BotoCoreError):
+        return None
+    size = found["Table"].get("TableSizeBytes")
+    return None if size is None else int(size)
 
 
 def idle_summary(found: Estimate) -> str:
     """One line: what the stack costs a month with no order coming."""
     parts = ", ".join(f"{line.service} {line.item} ${line.cost:.2f}" for line in found.idle_lines)
+    excluded = (
+        " (DynamoDB storage of stored rows left out: the table could not be read)"
+        if found.shape.stored_bytes is None
+        else ""
+    )
     return (
         f"Idle, this stack costs ${found.idle_total:.2f} a month at list price "
-        f"(${found.idle_after_free_tier:.2f} if the free tier covers it): {parts}. "
+        f"(${found.idle_after_free_tier:.2f} if the free tier covers it): {parts}{excluded}. "
         "`pocctl cost` tells more."
     )

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,10 @@ from pocctl.ops.logs import LATE_LOG_INTERVAL, LATE_LOG_WAIT_SECONDS, LogLine, r
 # logging": the REPORT line's fields).
 DURATION = re.compile(r"\tDuration: ([\d.]+) ms")
 BILLED = re.compile(r"\tBilled Duration: (\d+) ms")
+# A cold start's REPORT line adds "Init Duration: 123.45 ms" (same page). Since 2025-08-01 the
+# INIT phase of ZIP functions on managed runtimes is billed like the invocation (AWS Compute
+# Blog, "AWS Lambda standardizes billing for INIT Phase").
+INIT = re.compile(r"\tInit Duration: ([\d.]+) ms")
 REQUEST_ID = re.compile(r"^(?:START|END|REPORT) RequestId: (\S+)")
 
 
@@ -52,6 +56,9 @@ class OrderProfile:
     sns_publishes: int = 1
     dynamodb_writes: int = 2
     dynamodb_reads: int = 1
+    # Billed ms of each function's INIT phase when its environment starts cold (0: not measured).
+    writer_init_ms: float = 0
+    notifier_init_ms: float = 0
 
     @property
     def write_units(self) -> int:
@@ -61,12 +68,36 @@ class OrderProfile:
 
     @property
     def read_units(self) -> int:
-        """RRUs of the order's strongly consistent reads: one per 4 KB read (projected to one
-        attribute, so one each)."""
-        return self.dynamodb_reads
+        """RRUs of the order's strongly consistent reads: one per 4 KB of the whole item, rounded
+        up, whatever the projection ("Item sizes for reads are rounded up to the next 4 KB
+        multiple": DynamoDB Developer Guide, "DynamoDB read and write operations")."""
+        return self.dynamodb_reads * max(1, math.ceil(self.item_bytes / 4096))
+
+    @property
+    def payload_chunks(self) -> int:
+        """64 KB chunks of the order's message (its size: the stored item's): SQS and SNS bill
+        one request a chunk ("Each 64 KB chunk of a payload is billed as 1 request": SQS
+        pricing; "Each 64KB chunk of published data is billed as 1 request": SNS pricing)."""
+        return max(1, math.ceil(self.item_bytes / (64 * 1024)))
+
+    @property
+    def sqs_billed_requests(self) -> int:
+        """The send and the receive carry the message, a request a chunk; the delete carries
+        only a receipt handle: one request."""
+        return (self.sqs_requests - 1) * self.payload_chunks + 1
+
+    @property
+    def sns_billed_publishes(self) -> int:
+        return self.sns_publishes * self.payload_chunks
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "write_units": self.write_units, "read_units": self.read_units}
+        return {
+            **asdict(self),
+            "write_units": self.write_units,
+            "read_units": self.read_units,
+            "sqs_billed_requests": self.sqs_billed_requests,
+            "sns_billed_publishes": self.sns_billed_publishes,
+        }
 
 
 def shipped() -> OrderProfile:
@@ -77,6 +108,21 @@ def shipped() -> OrderProfile:
 def from_json(document: dict[str, Any]) -> OrderProfile:
     fields = OrderProfile.__dataclass_fields__
     return OrderProfile(**{k: v for k, v in document.items() if k in fields})
+
+
+def with_init_of(measured: OrderProfile, earlier: OrderProfile) -> OrderProfile:
+    """A warm order's profile keeps the INIT phase an earlier cold order measured in the same
+    place (`test-order --measure` right after `up` is cold, the next one warm): each run
+    measures one order, and a cost needs both."""
+    if measured.writer_init_ms or measured.notifier_init_ms:
+        return measured
+    if earlier.measured_where != measured.measured_where:
+        return measured
+    return replace(
+        measured,
+        writer_init_ms=earlier.writer_init_ms,
+        notifier_init_ms=earlier.notifier_init_ms,
+    )
 
 
 def kept_path(region: str, stack: str) -> Path:
@@ -109,6 +155,20 @@ def billed_ms(report: str) -> float | None:
         return float(billed[1])
     took = DURATION.search(report)
     return float(math.ceil(float(took[1]))) if took else None
+
+
+def warm_and_init_ms(report: str) -> tuple[float, float] | None:
+    """A REPORT line's billed ms apart from its INIT phase, and the INIT phase's (0 when warm).
+    A cold line's Billed Duration includes the INIT phase since it is billed: the invocation's
+    own ms are then its Duration rounded up."""
+    init = INIT.search(report)
+    if init is None:
+        billed = billed_ms(report)
+        return None if billed is None else (billed, 0.0)
+    took = DURATION.search(report)
+    if took is None:
+        return None
+    return float(math.ceil(float(took[1]))), float(math.ceil(float(init[1])))
 
 
 def invocation_of(lines: list[LogLine], needle: str) -> list[LogLine]:
@@ -167,22 +227,26 @@ def measure(
     in them) and stored item are given; None when a function's REPORT line is not among them."""
     n = ctx.config.names
     billed: dict[str, float] = {}
+    init: dict[str, float] = {}
     for line in lines:
         if line.message.startswith("REPORT RequestId:"):
-            ms = billed_ms(line.message)
-            if ms is not None:
-                billed[line.function] = billed.get(line.function, 0.0) + ms
+            found = warm_and_init_ms(line.message)
+            if found is not None:
+                billed[line.function] = billed.get(line.function, 0.0) + found[0]
+                init[line.function] = init.get(line.function, 0.0) + found[1]
     if n.writer_function not in billed or n.notifier_function not in billed:
         return None
     return OrderProfile(
         writer_billed_ms=billed[n.writer_function],
         notifier_billed_ms=billed[n.notifier_function],
+        writer_init_ms=init[n.writer_function],
+        notifier_init_ms=init[n.notifier_function],
         log_bytes=sum(len(line.message.encode("utf-8")) for line in lines),
         item_bytes=item_size(item),
         measured_where=where,
         measured_when=when,
-        how="test-order: billed ms from both functions' REPORT lines, bytes of their log lines "
-        "for the order, size of its stored item",
+        how="test-order: billed ms from both functions' REPORT lines (their Init Duration "
+        "apart), bytes of their log lines for the order, size of its stored item",
     )
 
 

@@ -124,9 +124,16 @@ QUERIES: dict[str, tuple[str, dict[str, str]]] = {
         "AmazonApiGateway",
         {"productFamily": "API Calls", "operation": "ApiGatewayRequest"},
     ),
-    "sns_publish": ("AmazonSNS", {"productFamily": "API Request"}),
+    # SNS's "API Request" family holds sibling products (other request kinds, some free from the
+    # first request): only the publish requests' group is the price.
+    "sns_publish": ("AmazonSNS", {"productFamily": "API Request", "group": "SNS-Requests-Tier1"}),
     "sns_email": ("AmazonSNS", {"productFamily": "Message Delivery", "endpointType": "SMTP"}),
-    "cloudwatch_alarm_month": ("AmazonCloudWatch", {"productFamily": "Alarm"}),
+    # The "Alarm" family holds high-resolution, composite and anomaly-detection alarms too: the
+    # standard-resolution alarm is usage type (ending) CW:AlarmMonitorUsage.
+    "cloudwatch_alarm_month": (
+        "AmazonCloudWatch",
+        {"productFamily": "Alarm", "usagetype": "CW:AlarmMonitorUsage"},
+    ),
     "logs_ingested_gb": (
         "AmazonCloudWatch",
         {"productFamily": "Data Payload", "usagetype": "DataProcessing-Bytes"},

@@ -29,7 +29,7 @@ from pocctl.core.errors import PocctlError, StepError
 from pocctl.core.reporting import Why
 from pocctl.core.retry import Again, Policy, keep_trying
 from pocctl.ops.logs import LATE_LOG_WAIT_SECONDS
-from pocctl.ops.order_profile import keep, measure_order
+from pocctl.ops.order_profile import for_stack, keep, measure_order, with_init_of
 from pocctl.pipeline.stack import read_outputs
 from pocctl.resources.base import is_ours
 from pocctl.resources.iam import role_age_now
@@ -495,6 +495,7 @@ def measured(ctx: Context, order_id: str, since_ms: int) -> dict[str, Any] | Non
     profile = measure_order(ctx, order_id, since_ms, read_outputs(ctx)["table"], where, when)
     if profile is None:
         return None
+    profile = with_init_of(profile, for_stack(config.region, config.stack))
     keep(config.region, config.stack, profile)
     return profile.as_json()
 
