@@ -305,8 +305,12 @@ def test_an_idle_empty_queue_stops_publishing_after_six_hours(
     next_minute(emulator, clock)
     assert state(emulator, "idle-depth")["StateValue"] == "OK"
     clock.advance("queue_metrics_inactive")
-    next_minute(emulator, clock)
-    assert state(emulator, "idle-depth")["StateValue"] == "INSUFFICIENT_DATA"
+    seen = []
+    for _ in range(3):
+        next_minute(emulator, clock)
+        seen.append(state(emulator, "idle-depth")["StateValue"])
+    # The last zeros stay in the alarm's evaluation range (3 periods) for a while.
+    assert seen[-1] == "INSUFFICIENT_DATA", seen
 
 
 class Alarm:
@@ -343,6 +347,66 @@ def test_m_out_of_n_datapoints_breaching_is_an_alarm_worded_as_cloudwatch_words_
         "greater than the threshold (5.0) (minimum 2 datapoints for ALARM -> OK transition)."
     )
     assert json.loads(calm.reason_data)["recentDatapoints"] == [1.0, 7.0]
+
+
+# The CloudWatch User Guide's tables, "How alarm state is evaluated when data is missing": the
+# evaluation range of a 3-period alarm, oldest first (0 not breaching, X breaching, - missing),
+# and the state under MISSING, IGNORE, BREACHING, NOT BREACHING ("retain": the current state).
+GUIDE_TABLES = [
+    (3, "0 - X - X", ("OK", "OK", "OK", "OK")),
+    (3, "0 - - - -", ("OK", "OK", "OK", "OK")),
+    (3, "- - - - -", ("INSUFFICIENT_DATA", "retain", "ALARM", "OK")),
+    (3, "0 X X - X", ("ALARM", "ALARM", "ALARM", "ALARM")),
+    (3, "- - - - X", ("INSUFFICIENT_DATA", "retain", "ALARM", "OK")),
+    (3, "X - - - -", ("ALARM", "retain", "ALARM", "OK")),
+    (3, "- - X - -", ("ALARM", "retain", "ALARM", "OK")),
+    (2, "0 - X - X", ("ALARM", "ALARM", "ALARM", "ALARM")),
+    (2, "0 0 X 0 X", ("ALARM", "ALARM", "ALARM", "ALARM")),
+    (2, "0 - X - -", ("OK", "OK", "ALARM", "OK")),
+    (2, "- - - - 0", ("OK", "OK", "ALARM", "OK")),
+    (2, "- - - - X", ("INSUFFICIENT_DATA", "retain", "ALARM", "OK")),
+]
+TREATMENTS = ("missing", "ignore", "breaching", "notBreaching")
+
+
+@pytest.mark.parametrize(
+    ("wanted", "row", "treat", "expected"),
+    [
+        (wanted, row, treat, expected)
+        for wanted, row, states in GUIDE_TABLES
+        for treat, expected in zip(TREATMENTS, states, strict=True)
+    ],
+)
+def test_the_evaluation_range_gives_the_guides_states(
+    wanted: int, row: str, treat: str, expected: str
+) -> None:
+    alarm = Alarm()
+    alarm.datapoints_to_alarm, alarm.treat_missing_data = wanted, treat
+    value = {"0": 1.0, "X": 9.0, "-": None}
+    for current in ("OK", "ALARM", "INSUFFICIENT_DATA"):
+        verdict = evaluate(alarm, points(*[value[c] for c in reversed(row.split())]), current)
+        assert (current if verdict is None else verdict.state) == (
+            current if expected == "retain" else expected
+        ), current
+
+
+@pytest.mark.parametrize(
+    ("wanted", "periods", "values", "under_missing"),
+    [(2, 3, (None, 7.0, None), "ALARM"), (2, 2, (7.0, None), "INSUFFICIENT_DATA")],
+)
+def test_only_breaching_data_never_turns_an_alarm_ok(
+    wanted: int, periods: int, values: tuple[float | None, ...], under_missing: str
+) -> None:
+    alarm = Alarm()
+    alarm.datapoints_to_alarm, alarm.evaluation_periods = wanted, periods
+    for treat, expected in (("missing", under_missing), ("ignore", "ALARM")):
+        alarm.treat_missing_data = treat
+        verdict = evaluate(alarm, points(*values, None, None), "ALARM")
+        assert (verdict.state if verdict else "ALARM", treat) == (expected, treat)
+    alarm.treat_missing_data = "missing"
+    verdict = evaluate(alarm, points(*values, None, None), "OK")
+    assert verdict is not None and verdict.state == under_missing
+    assert "0 out of" not in verdict.reason and "[]" not in verdict.reason
 
 
 def depth_alarm_on(emulator: Emulator, clock: Clock, topic: str) -> None:
@@ -419,8 +483,10 @@ def test_a_five_minute_period_slides_a_minute_at_a_time(emulator: Emulator, cloc
     )
     assert not invoke(emulator, "once")
     seen = []
-    for _ in range(6):
+    for _ in range(16):
         next_minute(emulator, clock)
         seen.append(state(emulator, "once-errors")["StateValue"])
-    # The failed minute is in each five-minute window until the sixth evaluation's.
-    assert seen == ["ALARM"] * 5 + ["INSUFFICIENT_DATA"]
+    # The failed minute is in each five-minute window for five evaluations, then in the
+    # evaluation range (three periods, 15 minutes): CloudWatch evaluates that real datapoint
+    # rather than the missing ones until it leaves the range at the sixteenth.
+    assert seen == ["ALARM"] * 15 + ["INSUFFICIENT_DATA"]

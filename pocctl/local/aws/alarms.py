@@ -14,8 +14,17 @@ missing data"): `missing` (the default) "if all data points in the alarm evaluat
 missing, the alarm transitions to INSUFFICIENT_DATA", `notBreaching` "missing data points are
 treated as being within the threshold", `breaching` "as breaching the threshold", `ignore` "the
 current alarm state is maintained"; alarms on AWS/DynamoDB metrics always ignore missing data
-(PutMetricAlarm, TreatMissingData). Not acted out: that CloudWatch looks further back than N
-periods when some are missing, percentile and anomaly-detection alarms, metric math.
+(PutMetricAlarm, TreatMissingData). CloudWatch reads an evaluation range longer than N periods
+("How alarm state is evaluated when data is missing"): with at least N real datapoints in it, it
+evaluates the most recent N of them and "the value you set for how to treat missing data is not
+needed and is ignored"; with fewer, it fills in missing ones, "as few times as possible", treated
+as the alarm says. Its tables (acted out row by row in tests/test_local_alarms.py) and "Avoiding
+premature transitions to alarm state" ("alarms are designed to always go into ALARM state when
+the oldest available breaching datapoint during the Evaluation Periods number of data points is at
+least as old as the value of Datapoints to Alarm, and all other more recent data points are
+breaching or missing") settle the rest: with only breaching data, too little and too recent,
+`missing` gives INSUFFICIENT_DATA and `ignore` keeps the state. Not acted out: percentile and
+anomaly-detection alarms, metric math.
 
 A change of state is recorded in the alarm's history and its actions for the new state are
 carried out if `ActionsEnabled`: AlarmActions on ALARM, OKActions on OK, InsufficientDataActions
@@ -83,6 +92,10 @@ TopicPolicy = Callable[[str], list[dict[str, Any]]]  # topic ARN -> its policy's
 TopicKey = Callable[[str], str]  # topic ARN -> its KmsMasterKeyId ("" if none)
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"
+# The guide sizes the evaluation range only by its example: "CloudWatch retrieves the 5 most
+# recent data points" for 3 Evaluation Periods ("How alarm state is evaluated when data is
+# missing"); the emulator reads 2 periods more than EvaluationPeriods for every alarm.
+RANGE_BEYOND_EVALUATION_PERIODS = 2
 
 
 @dataclass(frozen=True)
@@ -98,9 +111,20 @@ class Verdict:
     reason_data: str
 
 
+def evaluated(datapoints: list[Datapoint], periods: int) -> list[Datapoint]:
+    """The `periods` datapoints CloudWatch evaluates out of the evaluation range (both newest
+    first): the most recent real ones if there are enough, else every real one and as few
+    missing ones, the most recent, as make up the number."""
+    present = [p for p in datapoints if p.value is not None]
+    if len(present) >= periods:
+        return present[:periods]
+    gaps = [p for p in datapoints if p.value is None][: periods - len(present)]
+    return sorted(present + gaps, key=lambda p: p.timestamp, reverse=True)
+
+
 def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict | None:
-    """The state `alarm` (moto's) should be in for these datapoints, newest first; None: keep
-    the current one. The reasons are CloudWatch's wording."""
+    """The state `alarm` (moto's) should be in for the datapoints of its evaluation range, newest
+    first; None: keep the current one. The reasons are CloudWatch's wording."""
     operator = COMPARED.get(alarm.comparison_operator)
     if operator is None:
         return None
@@ -110,11 +134,13 @@ def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict |
     treat = alarm.treat_missing_data or "missing"
     if alarm.namespace == "AWS/DynamoDB":
         treat = "ignore"
-    present = [p for p in datapoints if p.value is not None]
+    points = evaluated(datapoints, int(alarm.evaluation_periods))
+    present = [p for p in points if p.value is not None]
     breaching = [p for p in present if p.value is not None and breaches(p.value, threshold)]
-    missing = len(datapoints) - len(present)
+    calm = [p for p in present if p not in breaching]
+    missing = len(points) - len(present)
     counted_breaching = len(breaching) + (missing if treat == "breaching" else 0)
-    data = reason_data(alarm, datapoints, threshold)
+    data = reason_data(alarm, points, threshold)
     if counted_breaching >= wanted and not present:
         reason = (
             f"Threshold Crossed: no datapoints were received for {missing} "
@@ -122,24 +148,27 @@ def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict |
             f"{'was' if missing == 1 else 'were'} treated as [Breaching]."
         )
         return Verdict("ALARM", reason, data)
-    if counted_breaching >= wanted:
+    if counted_breaching >= wanted or premature(points, breaching, calm, wanted, treat):
+        if treat == "ignore" and counted_breaching < wanted:
+            return None  # the guide's tables: "Retain current state"
         reason = (
-            f"Threshold Crossed: {len(breaching)} out of the last {len(datapoints)} datapoints "
+            f"Threshold Crossed: {len(breaching)} out of the last {len(points)} datapoints "
             f"{listed(breaching)} "
             f"{'was' if len(breaching) == 1 else 'were'} {words} the threshold ({threshold!r}) "
             f"(minimum {wanted} {plural(wanted, 'datapoint')} for {current} -> ALARM transition)."
         )
         return Verdict("ALARM", reason, data)
-    if not present:
+    if treat in ("missing", "ignore") and not calm:
+        # Only breaching data, too little and too recent to alarm: no datapoint says OK either.
         if treat == "ignore":
             return None
-        if treat == "missing":
-            return Verdict(
-                "INSUFFICIENT_DATA",
-                f"Insufficient Data: {missing} {plural(missing, 'datapoint')} "
-                f"{'was' if missing == 1 else 'were'} unknown.",
-                data,
-            )
+        return Verdict(
+            "INSUFFICIENT_DATA",
+            f"Insufficient Data: {missing} {plural(missing, 'datapoint')} "
+            f"{'was' if missing == 1 else 'were'} unknown.",
+            data,
+        )
+    if not present:
         return Verdict(
             "OK",
             f"Threshold Crossed: no datapoints were received for {missing} "
@@ -147,15 +176,30 @@ def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict |
             f"{'was' if missing == 1 else 'were'} treated as [NonBreaching].",
             data,
         )
-    calm = [p for p in present if p not in breaching]
-    needed = len(datapoints) - wanted + 1  # fewer than M breaching
+    needed = len(points) - wanted + 1  # fewer than M breaching
     reason = (
-        f"Threshold Crossed: {len(calm)} out of the last {len(datapoints)} datapoints "
+        f"Threshold Crossed: {len(calm)} out of the last {len(points)} datapoints "
         f"{listed(calm)} {'was' if len(calm) == 1 else 'were'} not {words} the threshold "
         f"({threshold!r}) (minimum {needed} {plural(needed, 'datapoint')} for {current} -> OK "
         "transition)."
     )
     return Verdict("OK", reason, data)
+
+
+def premature(
+    points: list[Datapoint],
+    breaching: list[Datapoint],
+    calm: list[Datapoint],
+    wanted: int,
+    treat: str,
+) -> bool:
+    """The guide's "Avoiding premature transitions to alarm state": with missing data treated as
+    missing, the alarm goes to ALARM when the oldest breaching datapoint is at least M periods
+    old and every more recent one is breaching or missing, though fewer than M are there."""
+    if treat not in ("missing", "ignore") or not breaching or calm:
+        return False
+    oldest = max(points.index(p) for p in breaching) + 1
+    return oldest >= wanted
 
 
 def plural(n: int, word: str) -> str:
@@ -278,6 +322,7 @@ class Alarms:
                 self.change(alarm, verdict, self.metrics.timeline.timestamp(minute + 1))
 
     def datapoints(self, region: str, alarm: Any, minute: int) -> list[Datapoint]:
+        """The datapoints of the alarm's evaluation range, newest first, missing ones as None."""
         series = Series.of(
             region,
             alarm.namespace,
@@ -286,7 +331,7 @@ class Alarms:
         )
         length = max(1, int(alarm.period) // 60)
         points = []
-        for back in range(int(alarm.evaluation_periods)):
+        for back in range(int(alarm.evaluation_periods) + RANGE_BEYOND_EVALUATION_PERIODS):
             last = minute - back * length
             first = last - length + 1
             stat = self.metrics.period(series, first, last) if last >= 0 else None
