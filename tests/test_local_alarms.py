@@ -8,13 +8,20 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
+from pocctl.local import pollers
 from pocctl.local.aws.alarms import Datapoint, evaluate
+from pocctl.local.aws.base import World
+from pocctl.local.aws.metrics import Metrics, Series
 from pocctl.local.aws.sns import follow_confirmation_links
+from pocctl.local.aws.timing import Timing
 from pocctl.local.emulator import Emulator
+from pocctl.local.functions import Invocation
+from pocctl.local.pollers import StreamPoller, created_seconds
 
 from .clocked import Clock, client, fixtures
 from .test_aws_behaviours import LAMBDA_TRUST, zipped
@@ -490,3 +497,49 @@ def test_a_five_minute_period_slides_a_minute_at_a_time(emulator: Emulator, cloc
     # evaluation range (three periods, 15 minutes): CloudWatch evaluates that real datapoint
     # rather than the missing ones until it leaves the range at the sixteenth.
     assert seen == ["ALARM"] * 15 + ["INSUFFICIENT_DATA"]
+
+
+def test_iterator_age_reads_in_aws_milliseconds_at_any_time_scale() -> None:
+    """A backlog AWS reports as 30 s reads 30,000 ms, though at a time scale of 0.02 the
+    emulator built it in 0.6 s."""
+    series = Series.of("us-east-1", "AWS/Lambda", "IteratorAge", {"FunctionName": "notifier"})
+    for scale in (1.0, 0.02):
+        metrics = Metrics(World(timing=Timing(scale=scale), client=no_client, account="1" * 12))
+        metrics.iterator_age("us-east-1", "notifier", 30_000 * scale)
+        stat = metrics.period(series, metrics.timeline.minute(), metrics.timeline.minute())
+        assert stat is not None and stat.maximum == pytest.approx(30_000), scale
+
+
+def no_client(service: str, region: str) -> Any:
+    raise AssertionError("no AWS call expected")
+
+
+class Answers:
+    def invoke(self, region: str, function: str, event: dict[str, Any]) -> Invocation:
+        return Invocation(True)
+
+
+def test_a_records_age_counts_from_its_creation_to_the_microsecond(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The event says 999 (whole seconds, as AWS's does); the record was created at 999.9, sent
+    at 1000.0: 100 ms old, not 1000."""
+    poller = StreamPoller(
+        {
+            "UUID": "u-1",
+            "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:notifier",
+            "EventSourceArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/s",
+        },
+        cast(Any, Answers()),
+        no_client,
+        lambda line: None,
+        {},
+    )
+    ages: list[float] = []
+    poller.iterator_age = lambda region, function, age_ms: ages.append(age_ms)
+    created = datetime.fromtimestamp(999.9, UTC)
+    poller.created_at = {"7": created_seconds({"ApproximateCreationDateTime": created}) or 0.0}
+    monkeypatch.setattr(pollers, "time", SimpleNamespace(time=lambda: 1000.0))
+    event = {"dynamodb": {"SequenceNumber": "7", "ApproximateCreationDateTime": 999}}
+    poller.process([event], "shard-1")
+    assert ages == [pytest.approx(100.0)]

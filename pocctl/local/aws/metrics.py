@@ -24,7 +24,8 @@ Each service publishes per minute (timing.py, metrics_interval), under its own n
 CloudWatch's timeline runs on AWS's clock: a minute of it is `metrics_interval` of the
 emulator's clock (1.2 s at a time scale of 0.02), and its timestamps count minutes from the one
 the emulator started in. At a scale under 1 they run ahead of the wall clock. Durations
-(Duration, Latency, IteratorAge) are the code's own, measured in real milliseconds.
+(Duration, Latency) are the code's own, measured in real milliseconds; IteratorAge, a backlog of
+AWS's scaled waits, is scaled back to AWS's milliseconds.
 """
 
 from __future__ import annotations
@@ -153,12 +154,17 @@ class Metrics:
         self.add(region, "AWS/Lambda", "Duration", name, duration_ms, "Milliseconds")
 
     def iterator_age(self, region: str, function: str, age_ms: float) -> None:
+        """A batch's age as measured on the emulator's clock: a backlog is made of AWS's waits,
+        scaled like CloudWatch's minute, so it is scaled back (a backlog AWS reports as 30 s
+        reads 30,000 ms at any time scale)."""
+        timing = self.world.timing
+        scale = timing.scale if timing.enabled and timing.scale > 0 else 1.0
         self.add(
             region,
             "AWS/Lambda",
             "IteratorAge",
             {"FunctionName": function},
-            max(0.0, age_ms),
+            max(0.0, age_ms / scale),
             "Milliseconds",
         )
 
