@@ -543,3 +543,31 @@ def test_a_records_age_counts_from_its_creation_to_the_microsecond(
     event = {"dynamodb": {"SequenceNumber": "7", "ApproximateCreationDateTime": 999}}
     poller.process([event], "shard-1")
     assert ages == [pytest.approx(100.0)]
+
+
+def test_set_alarm_state_carries_out_the_new_states_actions_once(
+    emulator: Emulator, clock: Clock
+) -> None:
+    topic = alarm_topic(emulator)
+    put_alarm(
+        emulator,
+        "tried",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": "tried"}],
+        Statistic="Sum",
+        AlarmActions=[topic],
+    )
+    cloudwatch = client(emulator, "cloudwatch")
+    for _ in range(2):  # the second leaves the state as it is: no action
+        cloudwatch.set_alarm_state(AlarmName="tried", StateValue="ALARM", StateReason="a drill")
+    [mail] = eventually(lambda: alarm_mails(emulator), "the alarm's mail")
+    assert mail["subject"] == 'ALARM: "tried" in US East (N. Virginia)'
+    assert (mail["json"]["OldStateValue"], mail["json"]["NewStateReason"]) == (
+        "INSUFFICIENT_DATA",
+        "a drill",
+    )
+    cloudwatch.set_alarm_state(AlarmName="tried", StateValue="OK", StateReason="no OK action")
+    cloudwatch.set_alarm_state(AlarmName="tried", StateValue="ALARM", StateReason="again")
+    eventually(lambda: len(alarm_mails(emulator)) == 2, "the second ALARM mail")
+    assert [m["json"]["NewStateReason"] for m in alarm_mails(emulator)] == ["a drill", "again"]

@@ -344,13 +344,17 @@ class Alarms:
     def change(self, alarm: Any, verdict: Verdict, at: datetime) -> None:
         old = alarm.state_value
         alarm.update_state(verdict.reason, verdict.reason_data, verdict.state)  # and its history
+        self.act(alarm, old, at)
+
+    def act(self, alarm: Any, old: str, at: datetime) -> None:
+        """Carry out the actions for the state the alarm has just changed to from `old`."""
         if not alarm.actions_enabled:
             return
         actions = {
             "ALARM": alarm.alarm_actions,
             "OK": alarm.ok_actions,
             "INSUFFICIENT_DATA": alarm.insufficient_data_actions,
-        }[verdict.state]
+        }[alarm.state_value]
         subject, message = notification(alarm, self.account, old, at)
         for action in actions:
             if not action.startswith("arn:") or action.split(":")[2] != "sns":
