@@ -571,3 +571,22 @@ def test_set_alarm_state_carries_out_the_new_states_actions_once(
     cloudwatch.set_alarm_state(AlarmName="tried", StateValue="ALARM", StateReason="again")
     eventually(lambda: len(alarm_mails(emulator)) == 2, "the second ALARM mail")
     assert [m["json"]["NewStateReason"] for m in alarm_mails(emulator)] == ["a drill", "again"]
+
+
+def test_api_gateway_metrics_are_also_under_the_api_name_alone_in_ascii() -> None:
+    """An alarm on {ApiName} alone (the console's default) finds the API's 5XX errors; the name
+    loses its non-ASCII characters, and one with none left is named by its id."""
+    metrics = Metrics(World(timing=Timing(), client=no_client, account="1" * 12))
+    minute = metrics.timeline.minute()
+    metrics.api_answered("us-east-1", ("Bestellungen-ü", "a1b2c3"), "dev", 502, 12.0)
+    metrics.api_answered("us-east-1", ("注文", "d4e5f6"), "dev", 200, 8.0)
+
+    def errors(dimensions: dict[str, str]) -> float | None:
+        series = Series.of("us-east-1", "AWS/ApiGateway", "5XXError", dimensions)
+        stat = metrics.period(series, minute, minute)
+        return None if stat is None else stat.sum
+
+    assert errors({"ApiName": "Bestellungen-"}) == 1.0
+    assert errors({"ApiName": "Bestellungen-", "Stage": "dev"}) == 1.0
+    assert errors({"ApiName": "Bestellungen-ü"}) is None
+    assert errors({"ApiName": "d4e5f6"}) == 0.0

@@ -112,7 +112,7 @@ class CloudWatch:
 
         api = apigateway_backends[self.world.account][region].apis.get(api_id)
         if api is not None:
-            self.metrics.api_answered(region, api.name, stage, status, latency_ms)
+            self.metrics.api_answered(region, (api.name, api_id), stage, status, latency_ms)
 
     def before(self, call: Call) -> None:
         if call.service == "cloudwatch" and call.operation == "SetAlarmState":

@@ -17,9 +17,11 @@ Each service publishes per minute (timing.py, metrics_interval), under its own n
   counted in its `NumberOfMessagesSent` ("if a message is sent to a dead-letter queue as a
   result of a failed processing attempt, it isn't captured by this metric"; Amazon SQS
   Developer Guide, "Available CloudWatch metrics for Amazon SQS").
-- AWS/ApiGateway, per ApiName and Stage: `Count`, `4XXError`, `5XXError` (0 or 1 per request)
-  and `Latency` (ms) (API Gateway Developer Guide, "Amazon API Gateway dimensions and
-  metrics").
+- AWS/ApiGateway, per ApiName and per ApiName and Stage: `Count`, `4XXError`, `5XXError` (0 or
+  1 per request) and `Latency` (ms) (API Gateway Developer Guide, "Amazon API Gateway dimensions
+  and metrics"; its dimensions "ApiName" and "ApiName, Stage"). "API Gateway removes non-ASCII
+  characters from the ApiName dimension before sending metrics to CloudWatch. If the APIName
+  doesn't contain any ASCII characters, the API ID is used as the ApiName" (same page).
 
 CloudWatch's timeline runs on AWS's clock: a minute of it is `metrics_interval` of the
 emulator's clock (1.2 s at a time scale of 0.02), and its timestamps count minutes from the one
@@ -169,13 +171,15 @@ class Metrics:
         )
 
     def api_answered(
-        self, region: str, api_name: str, stage: str, status: int, latency_ms: float
+        self, region: str, api: tuple[str, str], stage: str, status: int, latency_ms: float
     ) -> None:
-        names = {"ApiName": api_name, "Stage": stage}
-        self.add(region, "AWS/ApiGateway", "Count", names, 1)
-        self.add(region, "AWS/ApiGateway", "4XXError", names, 1 if 400 <= status < 500 else 0)
-        self.add(region, "AWS/ApiGateway", "5XXError", names, 1 if status >= 500 else 0)
-        self.add(region, "AWS/ApiGateway", "Latency", names, latency_ms, "Milliseconds")
+        """A request the API (its name and id) answered on `stage`."""
+        name = api_dimension(*api)
+        for names in ({"ApiName": name}, {"ApiName": name, "Stage": stage}):
+            self.add(region, "AWS/ApiGateway", "Count", names, 1)
+            self.add(region, "AWS/ApiGateway", "4XXError", names, 1 if 400 <= status < 500 else 0)
+            self.add(region, "AWS/ApiGateway", "5XXError", names, 1 if status >= 500 else 0)
+            self.add(region, "AWS/ApiGateway", "Latency", names, latency_ms, "Milliseconds")
 
     def sqs_called(self, call: Call, reply: Reply) -> None:
         """An SQS action keeps its queue active; messages sent, received, deleted count."""
@@ -267,6 +271,12 @@ class Metrics:
         for stat in found:
             merged.merge(stat)
         return merged
+
+
+def api_dimension(name: str, api_id: str) -> str:
+    """The ApiName dimension's value: the name without its non-ASCII characters, else the id."""
+    ascii_only = "".join(c for c in name if c.isascii())
+    return ascii_only or api_id
 
 
 def counted(call: Call, reply: Reply) -> int:
