@@ -27,6 +27,7 @@ from .clocked import Clock, client, fixtures
 from .test_aws_behaviours import LAMBDA_TRUST, zipped
 
 EMAIL = "ops@example.com"
+EMAIL_JSON = "ops-robot@example.com"  # an email-json subscriber: gets the alarm's JSON
 WAIT_SECONDS = 20.0
 RAISES = "def handler(event, context):\n    raise ValueError('the writer is broken')\n"
 WORKS = "def handler(event, context):\n    return {'ok': True}\n"
@@ -64,15 +65,25 @@ def alarm_topic(emulator: Emulator) -> str:
     sns = client(emulator, "sns")
     topic: str = sns.create_topic(Name="alarms")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=EMAIL)
+    sns.subscribe(TopicArn=topic, Protocol="email-json", Endpoint=EMAIL_JSON)
     assert follow_confirmation_links(emulator.outbox.messages, EMAIL) == [EMAIL]
+    assert follow_confirmation_links(emulator.outbox.messages, EMAIL_JSON) == [EMAIL_JSON]
     return topic
 
 
 def alarm_mails(emulator: Emulator) -> list[dict[str, Any]]:
+    """The alarm's notifications as the email-json subscriber got them: CloudWatch's JSON."""
     return [
         {**m, "json": json.loads(m["message"])}
         for m in list(emulator.outbox.messages)
-        if m["to"] == EMAIL and not m.get("confirm_url")
+        if m["to"] == EMAIL_JSON and not m.get("confirm_url")
+    ]
+
+
+def text_mails(emulator: Emulator) -> list[dict[str, Any]]:
+    """The alarm's notifications as the email subscriber, a person, got them."""
+    return [
+        m for m in list(emulator.outbox.messages) if m["to"] == EMAIL and not m.get("confirm_url")
     ]
 
 
@@ -148,6 +159,22 @@ def test_a_function_that_raises_sets_off_its_errors_alarm_and_the_mail_names_it(
     assert sent["NewStateReason"] == alarm["StateReason"]
     assert sent["Trigger"]["MetricName"] == "Errors"
     assert sent["Trigger"]["Dimensions"] == [{"value": "writer", "name": "FunctionName"}]
+    [text] = eventually(lambda: text_mails(emulator), "the alarm's text mail")
+    assert text["subject"] == mail["subject"]
+    assert text["message"].startswith(
+        'You are receiving this email because your Amazon CloudWatch Alarm "writer-errors" in '
+        'the US East (N. Virginia) region has entered the ALARM state, because "'
+        + alarm["StateReason"]
+        + '" at "'
+    )
+    for line in (
+        "- State Change:               INSUFFICIENT_DATA -> ALARM",
+        "- The alarm is in the ALARM state when the metric is GreaterThanOrEqualToThreshold "
+        "1.0 for 60 seconds. ",
+        "- Dimensions:                          [FunctionName = writer]",
+        f"- ALARM: [{topic}]",
+    ):
+        assert line in text["message"].splitlines()
 
     client(emulator, "lambda").update_function_code(FunctionName="writer", ZipFile=zipped(WORKS))
     clock.advance("function_updating")

@@ -28,7 +28,9 @@ anomaly-detection alarms, metric math.
 
 A change of state is recorded in the alarm's history and its actions for the new state are
 carried out if `ActionsEnabled`: AlarmActions on ALARM, OKActions on OK, InsufficientDataActions
-on INSUFFICIENT_DATA. An SNS action publishes the alarm's JSON message with the subject
+on INSUFFICIENT_DATA. An SNS action publishes with MessageStructure json: email subscribers get
+CloudWatch's text mail (`mail_text`), every other protocol the alarm's JSON message, with the
+subject
 `ALARM: "name" in US East (N. Virginia)`: fields as in the message AWS recorded in
 aws/aws-lambda-go's events/testdata/cloudwatch-alarm-sns-payload-single-metric.json (AlarmName,
 AlarmDescription, AWSAccountId, NewStateValue, NewStateReason, StateChangeTime, Region,
@@ -62,6 +64,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from pocctl.local.aws.metrics import Metrics, Series
 from pocctl.local.policy import Request, principal_names_service, statement_applies
@@ -87,7 +90,8 @@ REGION_NAMES = {  # as CloudWatch names the region in its messages' Region and s
     "ap-northeast-1": "Asia Pacific (Tokyo)",
 }
 SUBJECT_LIMIT = 100  # SNS refuses a longer subject (sns_publish.py)
-Publish = Callable[[str, str, str, str], None]  # (region, topic ARN, subject, message)
+# (region, topic ARN, subject, message): a message of MessageStructure json, a key per protocol
+Publish = Callable[[str, str, str, str], None]
 TopicPolicy = Callable[[str], list[dict[str, Any]]]  # topic ARN -> its policy's statements
 TopicKey = Callable[[str], str]  # topic ARN -> its KmsMasterKeyId ("" if none)
 CLOUDWATCH = "cloudwatch.amazonaws.com"
@@ -273,6 +277,72 @@ def notification(alarm: Any, account: str, old: str, changed_at: datetime) -> tu
     return subject[:SUBJECT_LIMIT], json.dumps(message)
 
 
+def mail_text(alarm: Any, account: str, old: str, changed_at: datetime) -> str:
+    """The mail an email subscriber gets, as CloudWatch writes it: laid out as the real mails
+    quoted in public repositories ("You are receiving this email because your Amazon CloudWatch
+    Alarm "awsec2-i-0b41c232eabc69685-CPU-Utilization" in the US West (Oregon) region has
+    entered the ALARM state, because "Threshold Crossed: ..." at "Monday 05 August, 2019
+    17:04:03 UTC"." then Alarm Details, Threshold, Monitored Metric, State Change Actions)."""
+    region = alarm.region_name
+    when = changed_at.strftime("%A %d %B, %Y %H:%M:%S UTC")
+    periods, wanted = (
+        int(alarm.evaluation_periods),
+        int(alarm.datapoints_to_alarm or alarm.evaluation_periods),
+    )
+    lasting = (
+        f"for {int(alarm.period)} seconds"
+        if periods == 1
+        else f"for at least {wanted} of the last {periods} period(s) of {int(alarm.period)} seconds"
+    )
+    dimensions = ", ".join(f"{d.name} = {d.value}" for d in alarm.dimensions)
+    console = (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#s=Alarms&alarm={quote(alarm.name, safe='')}"
+    )
+
+    def actions(listed: Any) -> str:
+        return f"[{', '.join(listed)}]" if listed else ""
+
+    return "\n".join(
+        [
+            f'You are receiving this email because your Amazon CloudWatch Alarm "{alarm.name}" '
+            f"in the {region_name(region)} region has entered the {alarm.state_value} state, "
+            f'because "{alarm.state_reason}" at "{when}".',
+            "",
+            "View this alarm in the AWS Management Console:",
+            console,
+            "",
+            "Alarm Details:",
+            f"- Name:                       {alarm.name}",
+            f"- Description:                {alarm.description or ''}",
+            f"- State Change:               {old} -> {alarm.state_value}",
+            f"- Reason for State Change:    {alarm.state_reason}",
+            f"- Timestamp:                  {when}",
+            f"- AWS Account:                {account}",
+            "",
+            "Threshold:",
+            f"- The alarm is in the ALARM state when the metric is {alarm.comparison_operator} "
+            f"{float(alarm.threshold)!r} {lasting}. ",
+            "",
+            "Monitored Metric:",
+            f"- MetricNamespace:                     {alarm.namespace}",
+            f"- MetricName:                          {alarm.metric_name}",
+            f"- Dimensions:                          [{dimensions}]",
+            f"- Period:                              {int(alarm.period)} seconds",
+            f"- Statistic:                           {alarm.statistic}",
+            f"- Unit:                                {alarm.unit or 'not specified'}",
+            "",
+            "",
+            "",
+            "State Change Actions:",
+            f"- OK: {actions(alarm.ok_actions)}",
+            f"- ALARM: {actions(alarm.alarm_actions)}",
+            f"- INSUFFICIENT_DATA: {actions(alarm.insufficient_data_actions)}",
+            "",
+        ]
+    )
+
+
 def cloudwatch_may_publish(
     statements: list[dict[str, Any]], topic: str, alarm_arn: str, account: str
 ) -> bool:
@@ -356,6 +426,9 @@ class Alarms:
             "INSUFFICIENT_DATA": alarm.insufficient_data_actions,
         }[alarm.state_value]
         subject, message = notification(alarm, self.account, old, at)
+        structured = json.dumps(
+            {"default": message, "email": mail_text(alarm, self.account, old, at)}
+        )
         for action in actions:
             if not action.startswith("arn:") or action.split(":")[2] != "sns":
                 self.log(f"alarm {alarm.name}: action {action} is not carried out offline")
@@ -365,7 +438,7 @@ class Alarms:
                 self.log(f"alarm {alarm.name}: Failed to execute action {action}. {refused}")
                 continue
             try:
-                self.publish(alarm.region_name, action, subject, message)
+                self.publish(alarm.region_name, action, subject, structured)
             except Exception as exc:
                 self.log(f"alarm {alarm.name}: Failed to execute action {action}. {exc}")
 

@@ -99,7 +99,9 @@ class CloudWatch:
         return str(getattr(found, "kms_master_key_id", "") or "")
 
     def _publish(self, region: str, topic: str, subject: str, message: str) -> None:
-        self.world.client("sns", region).publish(TopicArn=topic, Subject=subject, Message=message)
+        self.world.client("sns", region).publish(
+            TopicArn=topic, Subject=subject, Message=message, MessageStructure="json"
+        )
 
     # -- what the emulator sees ------------------------------------------------------------
     def invoked(self, region: str, function: str, ok: bool, duration_ms: float) -> None:
