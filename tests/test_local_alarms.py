@@ -617,3 +617,42 @@ def test_api_gateway_metrics_are_also_under_the_api_name_alone_in_ascii() -> Non
     assert errors({"ApiName": "Bestellungen-", "Stage": "dev"}) == 1.0
     assert errors({"ApiName": "Bestellungen-ü"}) is None
     assert errors({"ApiName": "d4e5f6"}) == 0.0
+
+
+def test_a_woken_idle_queue_reaches_cloudwatch_fifteen_minutes_late(
+    emulator: Emulator, clock: Clock
+) -> None:
+    """A message in a queue idle for six hours: its alarm and GetMetricStatistics see nothing
+    for 15 minutes, then the depth of each minute since it woke."""
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName="sleepy")["QueueUrl"]
+    put_alarm(
+        emulator,
+        "sleepy-depth",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": "sleepy"}],
+        Statistic="Maximum",
+    )
+    next_minute(emulator, clock)
+    clock.advance("queue_metrics_inactive")
+    next_minute(emulator, clock)
+
+    sqs.send_message(QueueUrl=url, MessageBody="wake up")
+    seen = []
+    for _ in range(16):
+        next_minute(emulator, clock)
+        seen.append(state(emulator, "sleepy-depth")["StateValue"])
+    assert seen == ["INSUFFICIENT_DATA"] * 15 + ["ALARM"]
+    woke = emulator.cloudwatch.metrics.timeline.timestamp(0) + timedelta(hours=6)
+    depths = client(emulator, "cloudwatch").get_metric_statistics(
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": "sleepy"}],
+        StartTime=woke,
+        EndTime=woke + timedelta(hours=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    # each minute since it woke, timestamped as it was
+    assert [p["Maximum"] for p in depths].count(1.0) == 16

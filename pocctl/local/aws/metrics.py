@@ -13,7 +13,10 @@ Each service publishes per minute (timing.py, metrics_interval), under its own n
   sampled at each minute's end, and `NumberOfMessagesSent`, `...Received`, `...Deleted` counted
   from the calls. "These metrics are gathered on all queues that meet the CloudWatch guidelines
   for being active": a queue that holds messages or was accessed in the last six hours
-  (queue_metrics_inactive). A message a redrive policy moves to a dead-letter queue is not
+  (queue_metrics_inactive). "A delay of up to 15 minutes occurs in CloudWatch metrics when a
+  queue is activated from an inactive state" (same guide): a woken queue's datapoints reach
+  CloudWatch and its alarms only once that delay is over (queue_metrics_woken). A message a
+  redrive policy moves to a dead-letter queue is not
   counted in its `NumberOfMessagesSent` ("if a message is sent to a dead-letter queue as a
   result of a failed processing attempt, it isn't captured by this metric"; Amazon SQS
   Developer Guide, "Available CloudWatch metrics for Amazon SQS").
@@ -130,6 +133,9 @@ class Metrics:
         self.timeline = Timeline(world)
         self.points: dict[Series, dict[int, Stat]] = {}
         self.queue_used: dict[tuple[str, str], int] = {}  # (region, queue) -> last minute used
+        self.queue_held: dict[tuple[str, str], int] = {}  # a woken queue -> minute it publishes
+        self.held: list[tuple[Series, int, Stat]] = []  # its datapoints until then
+        self.closing = -1  # the minute being closed (alarms evaluate at its end)
         self._lock = threading.Lock()
 
     def add(
@@ -189,8 +195,7 @@ class Metrics:
         queue = queue.rstrip("/").rsplit("/", 1)[-1]
         if not queue:
             return
-        with self._lock:
-            self.queue_used[(call.region, queue)] = self.timeline.minute()
+        self._used((call.region, queue), self.timeline.minute())
         metric = SQS_COUNTED.get(call.operation)
         if metric is None:
             return
@@ -198,15 +203,36 @@ class Metrics:
         if count:
             self.add(call.region, "AWS/SQS", metric, {"QueueName": queue}, count)
 
+    def _used(self, key: tuple[str, str], minute: int) -> None:
+        """The queue is used in `minute`: an inactive one wakes, its metrics held back."""
+        with self._lock:
+            last = self.queue_used.get(key)
+            self.queue_used[key] = minute
+            if last is None or minute - last < self.timeline.minutes("queue_metrics_inactive"):
+                return
+            delay = self.world.timing.seconds("queue_metrics_woken", f"{key[0]}|{key[1]}")
+            self.queue_held[key] = minute + round(delay / self.timeline.length)
+
+    def is_held(self, series: Series) -> bool:
+        """Whether the series is a woken queue's whose datapoints CloudWatch doesn't have yet."""
+        if series.namespace != "AWS/SQS":
+            return False
+        queue = dict(series.dimensions).get("QueueName", "")
+        return self.queue_held.get((series.region, queue), -1) > self.closing
+
     # -- each minute's end -------------------------------------------------------------
     def close(self, minute: int, regions: set[str]) -> None:
         """Sample the queues at the end of `minute`, and publish its datapoints to CloudWatch."""
+        self.closing = minute
         for region in sorted(regions):
             self._sample_queues(region, minute)
         with self._lock:
-            closing = [(s, by[minute]) for s, by in self.points.items() if minute in by]
-        for series, stat in closing:
-            self._publish(series, minute, stat)
+            closing = [(s, minute, by[minute]) for s, by in self.points.items() if minute in by]
+            waiting = self.held + closing
+            self.held = [(s, m, stat) for s, m, stat in waiting if self.is_held(s)]
+        for series, at, stat in waiting:
+            if not self.is_held(series):
+                self._publish(series, at, stat)
 
     def _sample_queues(self, region: str, minute: int) -> None:
         from moto.sqs.models import sqs_backends
@@ -221,9 +247,9 @@ class Metrics:
                 "ApproximateNumberOfMessagesDelayed": queue.approximate_number_of_messages_delayed,
             }
             key = (region, queue.name)
+            if any(depth.values()):
+                self._used(key, minute)
             with self._lock:
-                if any(depth.values()):
-                    self.queue_used[key] = minute
                 used = self.queue_used.get(key)
             if used is None or minute - used >= idle_limit:
                 continue  # inactive: SQS publishes nothing for it
@@ -262,6 +288,8 @@ class Metrics:
     # -- what alarms read --------------------------------------------------------------
     def period(self, series: Series, first: int, last: int) -> Stat | None:
         """The statistics of minutes first..last (inclusive), None if there is no datapoint."""
+        if self.is_held(series):
+            return None
         with self._lock:
             by_minute = dict(self.points.get(series, {}))
         found = [by_minute[m] for m in range(first, last + 1) if m in by_minute]
