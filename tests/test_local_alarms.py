@@ -656,3 +656,22 @@ def test_a_woken_idle_queue_reaches_cloudwatch_fifteen_minutes_late(
     )["Datapoints"]
     # each minute since it woke, timestamped as it was
     assert [p["Maximum"] for p in depths].count(1.0) == 16
+
+
+def test_a_datapoint_seen_as_its_minute_closes_is_published_the_next_minute() -> None:
+    """The invocation is counted after the emulator closed (published) its minute, before the
+    clock shows the next: it reaches CloudWatch with the next minute, not never."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    account = "210987654321"
+    metrics = Metrics(World(timing=Timing(), client=no_client, account=account))
+    minute = metrics.timeline.minute()
+    metrics.close(minute, set())  # the tick's close, a hair before the clock turns
+    metrics.invoked("us-east-1", "late", False, 3.0)
+    metrics.close(minute + 1, set())
+    published = [
+        d
+        for d in cloudwatch_backends[account]["us-east-1"].metric_data
+        if d.name == "Errors" and d.dimensions[0].value == "late"
+    ]
+    assert [d.sum for d in published] == [1.0]

@@ -148,8 +148,9 @@ class Metrics:
         unit: str = "Count",
     ) -> None:
         series = Series.of(region, namespace, name, dimensions)
-        minute = self.timeline.minute()
         with self._lock:
+            # Seen as its minute was closing: it goes in the next, not in one already published.
+            minute = max(self.timeline.minute(), self.closing + 1)
             stat = self.points.setdefault(series, {}).setdefault(minute, Stat(unit=unit))
             stat.add(value)
 
@@ -223,7 +224,8 @@ class Metrics:
     # -- each minute's end -------------------------------------------------------------
     def close(self, minute: int, regions: set[str]) -> None:
         """Sample the queues at the end of `minute`, and publish its datapoints to CloudWatch."""
-        self.closing = minute
+        with self._lock:
+            self.closing = minute
         for region in sorted(regions):
             self._sample_queues(region, minute)
         with self._lock:
