@@ -441,6 +441,10 @@ def test_only_breaching_data_never_turns_an_alarm_ok(
     verdict = evaluate(alarm, points(*values, None, None), "OK")
     assert verdict is not None and verdict.state == under_missing
     assert "0 out of" not in verdict.reason and "[]" not in verdict.reason
+    alarm.treat_missing_data = "notBreaching"
+    verdict = evaluate(alarm, points(*values, None, None), "ALARM")
+    assert verdict is not None and verdict.state == "OK"
+    assert verdict.reason.endswith("treated as [NonBreaching].")
 
 
 def depth_alarm_on(emulator: Emulator, clock: Clock, topic: str) -> None:

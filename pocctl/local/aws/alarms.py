@@ -172,7 +172,7 @@ def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict |
             f"{'was' if missing == 1 else 'were'} unknown.",
             data,
         )
-    if not present:
+    if not calm:  # notBreaching: only the missing datapoints kept it OK
         return Verdict(
             "OK",
             f"Threshold Crossed: no datapoints were received for {missing} "
