@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pocctl.core.arns import Arn, function_name
@@ -299,6 +300,16 @@ class SqsPoller(Poller):
             self.log(f"{self.function}: cannot delete processed messages: {exc}")
 
 
+def created_seconds(record: dict[str, Any]) -> float | None:
+    """A stream record's creation time (as boto3 parses GetRecords) in epoch seconds, unrounded:
+    IteratorAge is "the time between when a stream receives the record and when the event source
+    mapping sends the event" (Lambda Developer Guide, "Using CloudWatch metrics with Lambda")."""
+    created = record.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        return created.timestamp()
+    return float(created) if isinstance(created, (int, float)) else None
+
+
 class StreamPoller(Poller):
     def __init__(
         self,
@@ -317,6 +328,8 @@ class StreamPoller(Poller):
         self.opened = threading.Event()  # (for tests) reading from its starting position
         self.processed: Processed = lambda uuid, result: None
         self.iterator_age: IteratorAge = lambda region, function, age_ms: None
+        # Each pending record's creation time to the microsecond (the event's is whole seconds).
+        self.created_at: dict[str, float] = {}
 
     def poll(self) -> None:
         streams = self.client("dynamodbstreams", self.region)
@@ -353,6 +366,11 @@ class StreamPoller(Poller):
                 continue
             idle = min(IDLE_SLEEP, self.poll_every)
             criteria = self.mapping.get("FilterCriteria")
+            self.created_at = {
+                str(r["dynamodb"]["SequenceNumber"]): seconds
+                for r in records
+                if (seconds := created_seconds(r["dynamodb"])) is not None
+            }
             events = [stream_record(record, arn) for record in records]
             wanted = [event for event in events if passes(criteria, self.as_filtered(event))]
             if wanted:
@@ -413,7 +431,10 @@ class StreamPoller(Poller):
         partial = "ReportBatchItemFailures" in (self.mapping.get("FunctionResponseTypes") or [])
         pending, attempts = records, 0
         while pending and not self.stopped.is_set():
-            created = pending[-1]["dynamodb"].get("ApproximateCreationDateTime")
+            last = pending[-1]["dynamodb"]
+            created = self.created_at.get(str(last.get("SequenceNumber")))
+            if created is None:
+                created = last.get("ApproximateCreationDateTime")
             if isinstance(created, (int, float)):
                 self.iterator_age(self.region, self.function, (time.time() - created) * 1000)
             result = self.invoke({"Records": pending})

@@ -14,12 +14,23 @@ missing data"): `missing` (the default) "if all data points in the alarm evaluat
 missing, the alarm transitions to INSUFFICIENT_DATA", `notBreaching` "missing data points are
 treated as being within the threshold", `breaching` "as breaching the threshold", `ignore` "the
 current alarm state is maintained"; alarms on AWS/DynamoDB metrics always ignore missing data
-(PutMetricAlarm, TreatMissingData). Not acted out: that CloudWatch looks further back than N
-periods when some are missing, percentile and anomaly-detection alarms, metric math.
+(PutMetricAlarm, TreatMissingData). CloudWatch reads an evaluation range longer than N periods
+("How alarm state is evaluated when data is missing"): with at least N real datapoints in it, it
+evaluates the most recent N of them and "the value you set for how to treat missing data is not
+needed and is ignored"; with fewer, it fills in missing ones, "as few times as possible", treated
+as the alarm says. Its tables (acted out row by row in tests/test_local_alarms.py) and "Avoiding
+premature transitions to alarm state" ("alarms are designed to always go into ALARM state when
+the oldest available breaching datapoint during the Evaluation Periods number of data points is at
+least as old as the value of Datapoints to Alarm, and all other more recent data points are
+breaching or missing") settle the rest: with only breaching data, too little and too recent,
+`missing` gives INSUFFICIENT_DATA and `ignore` keeps the state. Not acted out: percentile and
+anomaly-detection alarms, metric math.
 
 A change of state is recorded in the alarm's history and its actions for the new state are
 carried out if `ActionsEnabled`: AlarmActions on ALARM, OKActions on OK, InsufficientDataActions
-on INSUFFICIENT_DATA. An SNS action publishes the alarm's JSON message with the subject
+on INSUFFICIENT_DATA. An SNS action publishes with MessageStructure json: email subscribers get
+CloudWatch's text mail (`mail_text`), every other protocol the alarm's JSON message, with the
+subject
 `ALARM: "name" in US East (N. Virginia)`: fields as in the message AWS recorded in
 aws/aws-lambda-go's events/testdata/cloudwatch-alarm-sns-payload-single-metric.json (AlarmName,
 AlarmDescription, AWSAccountId, NewStateValue, NewStateReason, StateChangeTime, Region,
@@ -53,6 +64,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from pocctl.local.aws.metrics import Metrics, Series
 from pocctl.local.policy import Request, principal_names_service, statement_applies
@@ -78,11 +90,16 @@ REGION_NAMES = {  # as CloudWatch names the region in its messages' Region and s
     "ap-northeast-1": "Asia Pacific (Tokyo)",
 }
 SUBJECT_LIMIT = 100  # SNS refuses a longer subject (sns_publish.py)
-Publish = Callable[[str, str, str, str], None]  # (region, topic ARN, subject, message)
+# (region, topic ARN, subject, message): a message of MessageStructure json, a key per protocol
+Publish = Callable[[str, str, str, str], None]
 TopicPolicy = Callable[[str], list[dict[str, Any]]]  # topic ARN -> its policy's statements
 TopicKey = Callable[[str], str]  # topic ARN -> its KmsMasterKeyId ("" if none)
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"
+# The guide sizes the evaluation range only by its example: "CloudWatch retrieves the 5 most
+# recent data points" for 3 Evaluation Periods ("How alarm state is evaluated when data is
+# missing"); the emulator reads 2 periods more than EvaluationPeriods for every alarm.
+RANGE_BEYOND_EVALUATION_PERIODS = 2
 
 
 @dataclass(frozen=True)
@@ -98,9 +115,20 @@ class Verdict:
     reason_data: str
 
 
+def evaluated(datapoints: list[Datapoint], periods: int) -> list[Datapoint]:
+    """The `periods` datapoints CloudWatch evaluates out of the evaluation range (both newest
+    first): the most recent real ones if there are enough, else every real one and as few
+    missing ones, the most recent, as make up the number."""
+    present = [p for p in datapoints if p.value is not None]
+    if len(present) >= periods:
+        return present[:periods]
+    gaps = [p for p in datapoints if p.value is None][: periods - len(present)]
+    return sorted(present + gaps, key=lambda p: p.timestamp, reverse=True)
+
+
 def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict | None:
-    """The state `alarm` (moto's) should be in for these datapoints, newest first; None: keep
-    the current one. The reasons are CloudWatch's wording."""
+    """The state `alarm` (moto's) should be in for the datapoints of its evaluation range, newest
+    first; None: keep the current one. The reasons are CloudWatch's wording."""
     operator = COMPARED.get(alarm.comparison_operator)
     if operator is None:
         return None
@@ -110,11 +138,13 @@ def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict |
     treat = alarm.treat_missing_data or "missing"
     if alarm.namespace == "AWS/DynamoDB":
         treat = "ignore"
-    present = [p for p in datapoints if p.value is not None]
+    points = evaluated(datapoints, int(alarm.evaluation_periods))
+    present = [p for p in points if p.value is not None]
     breaching = [p for p in present if p.value is not None and breaches(p.value, threshold)]
-    missing = len(datapoints) - len(present)
+    calm = [p for p in present if p not in breaching]
+    missing = len(points) - len(present)
     counted_breaching = len(breaching) + (missing if treat == "breaching" else 0)
-    data = reason_data(alarm, datapoints, threshold)
+    data = reason_data(alarm, points, threshold)
     if counted_breaching >= wanted and not present:
         reason = (
             f"Threshold Crossed: no datapoints were received for {missing} "
@@ -122,24 +152,27 @@ def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict |
             f"{'was' if missing == 1 else 'were'} treated as [Breaching]."
         )
         return Verdict("ALARM", reason, data)
-    if counted_breaching >= wanted:
+    if counted_breaching >= wanted or premature(points, breaching, calm, wanted, treat):
+        if treat == "ignore" and counted_breaching < wanted:
+            return None  # the guide's tables: "Retain current state"
         reason = (
-            f"Threshold Crossed: {len(breaching)} out of the last {len(datapoints)} datapoints "
+            f"Threshold Crossed: {len(breaching)} out of the last {len(points)} datapoints "
             f"{listed(breaching)} "
             f"{'was' if len(breaching) == 1 else 'were'} {words} the threshold ({threshold!r}) "
             f"(minimum {wanted} {plural(wanted, 'datapoint')} for {current} -> ALARM transition)."
         )
         return Verdict("ALARM", reason, data)
-    if not present:
+    if treat in ("missing", "ignore") and not calm:
+        # Only breaching data, too little and too recent to alarm: no datapoint says OK either.
         if treat == "ignore":
             return None
-        if treat == "missing":
-            return Verdict(
-                "INSUFFICIENT_DATA",
-                f"Insufficient Data: {missing} {plural(missing, 'datapoint')} "
-                f"{'was' if missing == 1 else 'were'} unknown.",
-                data,
-            )
+        return Verdict(
+            "INSUFFICIENT_DATA",
+            f"Insufficient Data: {missing} {plural(missing, 'datapoint')} "
+            f"{'was' if missing == 1 else 'were'} unknown.",
+            data,
+        )
+    if not calm:  # notBreaching: only the missing datapoints kept it OK
         return Verdict(
             "OK",
             f"Threshold Crossed: no datapoints were received for {missing} "
@@ -147,15 +180,30 @@ def evaluate(alarm: Any, datapoints: list[Datapoint], current: str) -> Verdict |
             f"{'was' if missing == 1 else 'were'} treated as [NonBreaching].",
             data,
         )
-    calm = [p for p in present if p not in breaching]
-    needed = len(datapoints) - wanted + 1  # fewer than M breaching
+    needed = len(points) - wanted + 1  # fewer than M breaching
     reason = (
-        f"Threshold Crossed: {len(calm)} out of the last {len(datapoints)} datapoints "
+        f"Threshold Crossed: {len(calm)} out of the last {len(points)} datapoints "
         f"{listed(calm)} {'was' if len(calm) == 1 else 'were'} not {words} the threshold "
         f"({threshold!r}) (minimum {needed} {plural(needed, 'datapoint')} for {current} -> OK "
         "transition)."
     )
     return Verdict("OK", reason, data)
+
+
+def premature(
+    points: list[Datapoint],
+    breaching: list[Datapoint],
+    calm: list[Datapoint],
+    wanted: int,
+    treat: str,
+) -> bool:
+    """The guide's "Avoiding premature transitions to alarm state": with missing data treated as
+    missing, the alarm goes to ALARM when the oldest breaching datapoint is at least M periods
+    old and every more recent one is breaching or missing, though fewer than M are there."""
+    if treat not in ("missing", "ignore") or not breaching or calm:
+        return False
+    oldest = max(points.index(p) for p in breaching) + 1
+    return oldest >= wanted
 
 
 def plural(n: int, word: str) -> str:
@@ -229,6 +277,72 @@ def notification(alarm: Any, account: str, old: str, changed_at: datetime) -> tu
     return subject[:SUBJECT_LIMIT], json.dumps(message)
 
 
+def mail_text(alarm: Any, account: str, old: str, changed_at: datetime) -> str:
+    """The mail an email subscriber gets, as CloudWatch writes it: laid out as the real mails
+    quoted in public repositories ("You are receiving this email because your Amazon CloudWatch
+    Alarm "awsec2-i-0b41c232eabc69685-CPU-Utilization" in the US West (Oregon) region has
+    entered the ALARM state, because "Threshold Crossed: ..." at "Monday 05 August, 2019
+    17:04:03 UTC"." then Alarm Details, Threshold, Monitored Metric, State Change Actions)."""
+    region = alarm.region_name
+    when = changed_at.strftime("%A %d %B, %Y %H:%M:%S UTC")
+    periods, wanted = (
+        int(alarm.evaluation_periods),
+        int(alarm.datapoints_to_alarm or alarm.evaluation_periods),
+    )
+    lasting = (
+        f"for {int(alarm.period)} seconds"
+        if periods == 1
+        else f"for at least {wanted} of the last {periods} period(s) of {int(alarm.period)} seconds"
+    )
+    dimensions = ", ".join(f"{d.name} = {d.value}" for d in alarm.dimensions)
+    console = (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#s=Alarms&alarm={quote(alarm.name, safe='')}"
+    )
+
+    def actions(listed: Any) -> str:
+        return f"[{', '.join(listed)}]" if listed else ""
+
+    return "\n".join(
+        [
+            f'You are receiving this email because your Amazon CloudWatch Alarm "{alarm.name}" '
+            f"in the {region_name(region)} region has entered the {alarm.state_value} state, "
+            f'because "{alarm.state_reason}" at "{when}".',
+            "",
+            "View this alarm in the AWS Management Console:",
+            console,
+            "",
+            "Alarm Details:",
+            f"- Name:                       {alarm.name}",
+            f"- Description:                {alarm.description or ''}",
+            f"- State Change:               {old} -> {alarm.state_value}",
+            f"- Reason for State Change:    {alarm.state_reason}",
+            f"- Timestamp:                  {when}",
+            f"- AWS Account:                {account}",
+            "",
+            "Threshold:",
+            f"- The alarm is in the ALARM state when the metric is {alarm.comparison_operator} "
+            f"{float(alarm.threshold)!r} {lasting}. ",
+            "",
+            "Monitored Metric:",
+            f"- MetricNamespace:                     {alarm.namespace}",
+            f"- MetricName:                          {alarm.metric_name}",
+            f"- Dimensions:                          [{dimensions}]",
+            f"- Period:                              {int(alarm.period)} seconds",
+            f"- Statistic:                           {alarm.statistic}",
+            f"- Unit:                                {alarm.unit or 'not specified'}",
+            "",
+            "",
+            "",
+            "State Change Actions:",
+            f"- OK: {actions(alarm.ok_actions)}",
+            f"- ALARM: {actions(alarm.alarm_actions)}",
+            f"- INSUFFICIENT_DATA: {actions(alarm.insufficient_data_actions)}",
+            "",
+        ]
+    )
+
+
 def cloudwatch_may_publish(
     statements: list[dict[str, Any]], topic: str, alarm_arn: str, account: str
 ) -> bool:
@@ -278,6 +392,7 @@ class Alarms:
                 self.change(alarm, verdict, self.metrics.timeline.timestamp(minute + 1))
 
     def datapoints(self, region: str, alarm: Any, minute: int) -> list[Datapoint]:
+        """The datapoints of the alarm's evaluation range, newest first, missing ones as None."""
         series = Series.of(
             region,
             alarm.namespace,
@@ -286,7 +401,7 @@ class Alarms:
         )
         length = max(1, int(alarm.period) // 60)
         points = []
-        for back in range(int(alarm.evaluation_periods)):
+        for back in range(int(alarm.evaluation_periods) + RANGE_BEYOND_EVALUATION_PERIODS):
             last = minute - back * length
             first = last - length + 1
             stat = self.metrics.period(series, first, last) if last >= 0 else None
@@ -299,14 +414,21 @@ class Alarms:
     def change(self, alarm: Any, verdict: Verdict, at: datetime) -> None:
         old = alarm.state_value
         alarm.update_state(verdict.reason, verdict.reason_data, verdict.state)  # and its history
+        self.act(alarm, old, at)
+
+    def act(self, alarm: Any, old: str, at: datetime) -> None:
+        """Carry out the actions for the state the alarm has just changed to from `old`."""
         if not alarm.actions_enabled:
             return
         actions = {
             "ALARM": alarm.alarm_actions,
             "OK": alarm.ok_actions,
             "INSUFFICIENT_DATA": alarm.insufficient_data_actions,
-        }[verdict.state]
+        }[alarm.state_value]
         subject, message = notification(alarm, self.account, old, at)
+        structured = json.dumps(
+            {"default": message, "email": mail_text(alarm, self.account, old, at)}
+        )
         for action in actions:
             if not action.startswith("arn:") or action.split(":")[2] != "sns":
                 self.log(f"alarm {alarm.name}: action {action} is not carried out offline")
@@ -316,7 +438,7 @@ class Alarms:
                 self.log(f"alarm {alarm.name}: Failed to execute action {action}. {refused}")
                 continue
             try:
-                self.publish(alarm.region_name, action, subject, message)
+                self.publish(alarm.region_name, action, subject, structured)
             except Exception as exc:
                 self.log(f"alarm {alarm.name}: Failed to execute action {action}. {exc}")
 

@@ -4,13 +4,16 @@ metric alarms evaluated on them (alarms.py), on CloudWatch's minutes (AWS's cloc
 What moto gets wrong about an alarm's state (PutMetricAlarm, Amazon CloudWatch API reference):
 "When this operation creates an alarm, the alarm state is immediately set to INSUFFICIENT_DATA"
 (moto: OK), and "When you update an existing alarm, its state is left unchanged" (moto starts it
-over).
+over). SetAlarmState: "When the updated state differs from the previous value, the action
+configured for the appropriate state is invoked" (API reference, SetAlarmState; moto only stores
+the state).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 from pocctl.core.arns import Arn
@@ -51,6 +54,7 @@ class CloudWatch:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._kept: dict[tuple[str, str], tuple[Any, ...]] = {}  # an updated alarm's state
+        self._set_from: dict[tuple[str, str], str] = {}  # an alarm's state before SetAlarmState
 
     # -- CloudWatch's minutes ------------------------------------------------------------
     def tick(self) -> None:
@@ -95,7 +99,9 @@ class CloudWatch:
         return str(getattr(found, "kms_master_key_id", "") or "")
 
     def _publish(self, region: str, topic: str, subject: str, message: str) -> None:
-        self.world.client("sns", region).publish(TopicArn=topic, Subject=subject, Message=message)
+        self.world.client("sns", region).publish(
+            TopicArn=topic, Subject=subject, Message=message, MessageStructure="json"
+        )
 
     # -- what the emulator sees ------------------------------------------------------------
     def invoked(self, region: str, function: str, ok: bool, duration_ms: float) -> None:
@@ -108,9 +114,14 @@ class CloudWatch:
 
         api = apigateway_backends[self.world.account][region].apis.get(api_id)
         if api is not None:
-            self.metrics.api_answered(region, api.name, stage, status, latency_ms)
+            self.metrics.api_answered(region, (api.name, api_id), stage, status, latency_ms)
 
     def before(self, call: Call) -> None:
+        if call.service == "cloudwatch" and call.operation == "SetAlarmState":
+            name = str(call.params.get("AlarmName"))
+            found = _cloudwatch(self.world.account, call.region).alarms.get(name)
+            if found is not None:
+                self._set_from[(call.region, name)] = found.state_value
         if call.service == "cloudwatch" and call.operation == "PutMetricAlarm":
             name = str(call.params.get("AlarmName"))
             found = _cloudwatch(self.world.account, call.region).alarms.get(name)
@@ -125,6 +136,8 @@ class CloudWatch:
 
     def after(self, call: Call, reply: Reply) -> None:
         self.metrics.sqs_called(call, reply)
+        if call.service == "cloudwatch" and call.operation == "SetAlarmState":
+            self._state_set(call, reply)
         if call.service != "cloudwatch" or call.operation != "PutMetricAlarm":
             return
         name = str(call.params.get("AlarmName"))
@@ -142,3 +155,11 @@ class CloudWatch:
             alarm.state_updated_timestamp,
             alarm.history,
         ) = kept
+
+    def _state_set(self, call: Call, reply: Reply) -> None:
+        name = str(call.params.get("AlarmName"))
+        old = self._set_from.pop((call.region, name), None)
+        alarm = _cloudwatch(self.world.account, call.region).alarms.get(name)
+        if not reply.ok or alarm is None or old is None or alarm.state_value == old:
+            return
+        self.alarms.act(alarm, old, alarm.state_updated_timestamp.replace(tzinfo=UTC))

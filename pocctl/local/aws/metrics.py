@@ -13,18 +13,24 @@ Each service publishes per minute (timing.py, metrics_interval), under its own n
   sampled at each minute's end, and `NumberOfMessagesSent`, `...Received`, `...Deleted` counted
   from the calls. "These metrics are gathered on all queues that meet the CloudWatch guidelines
   for being active": a queue that holds messages or was accessed in the last six hours
-  (queue_metrics_inactive). A message a redrive policy moves to a dead-letter queue is not
+  (queue_metrics_inactive). "A delay of up to 15 minutes occurs in CloudWatch metrics when a
+  queue is activated from an inactive state" (same guide): a woken queue's datapoints reach
+  CloudWatch and its alarms only once that delay is over (queue_metrics_woken). A message a
+  redrive policy moves to a dead-letter queue is not
   counted in its `NumberOfMessagesSent` ("if a message is sent to a dead-letter queue as a
   result of a failed processing attempt, it isn't captured by this metric"; Amazon SQS
   Developer Guide, "Available CloudWatch metrics for Amazon SQS").
-- AWS/ApiGateway, per ApiName and Stage: `Count`, `4XXError`, `5XXError` (0 or 1 per request)
-  and `Latency` (ms) (API Gateway Developer Guide, "Amazon API Gateway dimensions and
-  metrics").
+- AWS/ApiGateway, per ApiName and per ApiName and Stage: `Count`, `4XXError`, `5XXError` (0 or
+  1 per request) and `Latency` (ms) (API Gateway Developer Guide, "Amazon API Gateway dimensions
+  and metrics"; its dimensions "ApiName" and "ApiName, Stage"). "API Gateway removes non-ASCII
+  characters from the ApiName dimension before sending metrics to CloudWatch. If the APIName
+  doesn't contain any ASCII characters, the API ID is used as the ApiName" (same page).
 
 CloudWatch's timeline runs on AWS's clock: a minute of it is `metrics_interval` of the
 emulator's clock (1.2 s at a time scale of 0.02), and its timestamps count minutes from the one
 the emulator started in. At a scale under 1 they run ahead of the wall clock. Durations
-(Duration, Latency, IteratorAge) are the code's own, measured in real milliseconds.
+(Duration, Latency) are the code's own, measured in real milliseconds; IteratorAge, a backlog of
+AWS's scaled waits, is scaled back to AWS's milliseconds.
 """
 
 from __future__ import annotations
@@ -127,6 +133,9 @@ class Metrics:
         self.timeline = Timeline(world)
         self.points: dict[Series, dict[int, Stat]] = {}
         self.queue_used: dict[tuple[str, str], int] = {}  # (region, queue) -> last minute used
+        self.queue_held: dict[tuple[str, str], int] = {}  # a woken queue -> minute it publishes
+        self.held: list[tuple[Series, int, Stat]] = []  # its datapoints until then
+        self.closing = -1  # the minute being closed (alarms evaluate at its end)
         self._lock = threading.Lock()
 
     def add(
@@ -139,8 +148,9 @@ class Metrics:
         unit: str = "Count",
     ) -> None:
         series = Series.of(region, namespace, name, dimensions)
-        minute = self.timeline.minute()
         with self._lock:
+            # Seen as its minute was closing: it goes in the next, not in one already published.
+            minute = max(self.timeline.minute(), self.closing + 1)
             stat = self.points.setdefault(series, {}).setdefault(minute, Stat(unit=unit))
             stat.add(value)
 
@@ -153,23 +163,30 @@ class Metrics:
         self.add(region, "AWS/Lambda", "Duration", name, duration_ms, "Milliseconds")
 
     def iterator_age(self, region: str, function: str, age_ms: float) -> None:
+        """A batch's age as measured on the emulator's clock: a backlog is made of AWS's waits,
+        scaled like CloudWatch's minute, so it is scaled back (a backlog AWS reports as 30 s
+        reads 30,000 ms at any time scale)."""
+        timing = self.world.timing
+        scale = timing.scale if timing.enabled and timing.scale > 0 else 1.0
         self.add(
             region,
             "AWS/Lambda",
             "IteratorAge",
             {"FunctionName": function},
-            max(0.0, age_ms),
+            max(0.0, age_ms / scale),
             "Milliseconds",
         )
 
     def api_answered(
-        self, region: str, api_name: str, stage: str, status: int, latency_ms: float
+        self, region: str, api: tuple[str, str], stage: str, status: int, latency_ms: float
     ) -> None:
-        names = {"ApiName": api_name, "Stage": stage}
-        self.add(region, "AWS/ApiGateway", "Count", names, 1)
-        self.add(region, "AWS/ApiGateway", "4XXError", names, 1 if 400 <= status < 500 else 0)
-        self.add(region, "AWS/ApiGateway", "5XXError", names, 1 if status >= 500 else 0)
-        self.add(region, "AWS/ApiGateway", "Latency", names, latency_ms, "Milliseconds")
+        """A request the API (its name and id) answered on `stage`."""
+        name = api_dimension(*api)
+        for names in ({"ApiName": name}, {"ApiName": name, "Stage": stage}):
+            self.add(region, "AWS/ApiGateway", "Count", names, 1)
+            self.add(region, "AWS/ApiGateway", "4XXError", names, 1 if 400 <= status < 500 else 0)
+            self.add(region, "AWS/ApiGateway", "5XXError", names, 1 if status >= 500 else 0)
+            self.add(region, "AWS/ApiGateway", "Latency", names, latency_ms, "Milliseconds")
 
     def sqs_called(self, call: Call, reply: Reply) -> None:
         """An SQS action keeps its queue active; messages sent, received, deleted count."""
@@ -179,8 +196,7 @@ class Metrics:
         queue = queue.rstrip("/").rsplit("/", 1)[-1]
         if not queue:
             return
-        with self._lock:
-            self.queue_used[(call.region, queue)] = self.timeline.minute()
+        self._used((call.region, queue), self.timeline.minute())
         metric = SQS_COUNTED.get(call.operation)
         if metric is None:
             return
@@ -188,15 +204,37 @@ class Metrics:
         if count:
             self.add(call.region, "AWS/SQS", metric, {"QueueName": queue}, count)
 
+    def _used(self, key: tuple[str, str], minute: int) -> None:
+        """The queue is used in `minute`: an inactive one wakes, its metrics held back."""
+        with self._lock:
+            last = self.queue_used.get(key)
+            self.queue_used[key] = minute
+            if last is None or minute - last < self.timeline.minutes("queue_metrics_inactive"):
+                return
+            delay = self.world.timing.seconds("queue_metrics_woken", f"{key[0]}|{key[1]}")
+            self.queue_held[key] = minute + round(delay / self.timeline.length)
+
+    def is_held(self, series: Series) -> bool:
+        """Whether the series is a woken queue's whose datapoints CloudWatch doesn't have yet."""
+        if series.namespace != "AWS/SQS":
+            return False
+        queue = dict(series.dimensions).get("QueueName", "")
+        return self.queue_held.get((series.region, queue), -1) > self.closing
+
     # -- each minute's end -------------------------------------------------------------
     def close(self, minute: int, regions: set[str]) -> None:
         """Sample the queues at the end of `minute`, and publish its datapoints to CloudWatch."""
+        with self._lock:
+            self.closing = minute
         for region in sorted(regions):
             self._sample_queues(region, minute)
         with self._lock:
-            closing = [(s, by[minute]) for s, by in self.points.items() if minute in by]
-        for series, stat in closing:
-            self._publish(series, minute, stat)
+            closing = [(s, minute, by[minute]) for s, by in self.points.items() if minute in by]
+            waiting = self.held + closing
+            self.held = [(s, m, stat) for s, m, stat in waiting if self.is_held(s)]
+        for series, at, stat in waiting:
+            if not self.is_held(series):
+                self._publish(series, at, stat)
 
     def _sample_queues(self, region: str, minute: int) -> None:
         from moto.sqs.models import sqs_backends
@@ -211,9 +249,9 @@ class Metrics:
                 "ApproximateNumberOfMessagesDelayed": queue.approximate_number_of_messages_delayed,
             }
             key = (region, queue.name)
+            if any(depth.values()):
+                self._used(key, minute)
             with self._lock:
-                if any(depth.values()):
-                    self.queue_used[key] = minute
                 used = self.queue_used.get(key)
             if used is None or minute - used >= idle_limit:
                 continue  # inactive: SQS publishes nothing for it
@@ -252,6 +290,8 @@ class Metrics:
     # -- what alarms read --------------------------------------------------------------
     def period(self, series: Series, first: int, last: int) -> Stat | None:
         """The statistics of minutes first..last (inclusive), None if there is no datapoint."""
+        if self.is_held(series):
+            return None
         with self._lock:
             by_minute = dict(self.points.get(series, {}))
         found = [by_minute[m] for m in range(first, last + 1) if m in by_minute]
@@ -261,6 +301,12 @@ class Metrics:
         for stat in found:
             merged.merge(stat)
         return merged
+
+
+def api_dimension(name: str, api_id: str) -> str:
+    """The ApiName dimension's value: the name without its non-ASCII characters, else the id."""
+    ascii_only = "".join(c for c in name if c.isascii())
+    return ascii_only or api_id
 
 
 def counted(call: Call, reply: Reply) -> int:

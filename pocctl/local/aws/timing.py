@@ -347,6 +347,16 @@ RULES: dict[str, Rule] = {
         high=6 * 3600.0,
         range_source="fixed: the documented six hours",
     ),
+    "queue_metrics_woken": Rule(
+        15 * 60.0,
+        "'a delay of up to 15 minutes occurs in CloudWatch metrics when a queue is activated from "
+        "an inactive state' (Amazon SQS Developer Guide, 'Monitoring Amazon SQS queues using "
+        "CloudWatch'; users met it: alexwlchan, 'Inactive SQS queues delay CloudWatch metrics'): "
+        "the emulator holds back a woken queue's datapoints the whole 15 minutes",
+        low=0.0,
+        high=15 * 60.0,
+        range_source="the documented 'up to 15 minutes'",
+    ),
 }
 
 # API Gateway's fixed control-plane quotas, per account and region: (requests, per seconds).
