@@ -22,8 +22,10 @@ from pocctl.resources.alarms import COMPARED
 
 from .cli_runs import run, up_ok
 from .conftest import MakeContext, fresh
-from .emulated import local_context
+from .emulated import local_context, up_local
 from .inventory import everything
+from .test_alarm_journey import pocctl
+from .test_local_alarms import eventually
 
 ACCOUNT = "123456789012"
 ALARM_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:POC-Alarms"
@@ -309,6 +311,27 @@ def test_status_shows_each_alarms_state_and_reason(runner: CliRunner, session: A
     others = [r for k, r in document["resources"].items() if k.endswith("-alarm")]
     assert {r["alarm_state"] in ("OK", "ALARM", "INSUFFICIENT_DATA") for r in others} == {True}
     assert len(others) == 6
+
+
+def test_status_shows_the_state_cloudwatch_came_to_after_evaluating_an_alarm(
+    emulator: Emulator,
+) -> None:
+    """No invocation publishes no Errors datapoint: the missing period is treated as not
+    breaching, and the alarm is OK (pocctl local evaluates as CloudWatch does)."""
+    ctx = up_local(emulator, "evaluated")
+    alarm = ctx.config.names.writer_errors_alarm
+    cloudwatch = emulator.cloudwatch
+    made = cloudwatch.metrics.timeline.minute()
+    every = cloudwatch.metrics.timeline.minutes("alarm_evaluation")
+    evaluated = made + every  # the first evaluation that began after the alarm existed
+    eventually(lambda: cloudwatch.closed >= evaluated, f"minute {evaluated} closed")
+    status = pocctl(emulator, "evaluated", "status", "--json")
+    resource = json.loads(status.stdout)["resources"]["writer-errors-alarm"]
+    assert resource["alarm_state"] == "OK", (alarm, resource)
+    assert resource["alarm_reason"] == (
+        "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint "
+        "was treated as [NonBreaching]."
+    )
 
 
 def test_down_removes_the_alarms_and_the_sweep_finds_one_left(
