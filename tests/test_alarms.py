@@ -4,7 +4,6 @@ them; settings shape them and turn them off."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,14 @@ from pocctl.local.emulator import Emulator
 from pocctl.ops.sweep import sweep
 from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps
+from pocctl.resources.alarms import COMPARED
 
 from .cli_runs import run, up_ok
 from .conftest import MakeContext, fresh
-from .emulated import local_context
+from .emulated import local_context, up_local
 from .inventory import everything
+from .test_alarm_journey import pocctl
+from .test_local_alarms import eventually
 
 ACCOUNT = "123456789012"
 ALARM_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:POC-Alarms"
@@ -35,6 +37,18 @@ ALARMS = [
     "POC-Alarm-Stream-Failures",
     "POC-Alarm-Stream-Iterator-Age",
 ]
+QUEUE_DEPTH_ALARMS = {"POC-Alarm-Dead-Letters", "POC-Alarm-Stream-Failures"}
+
+ALARM = {
+    "AlarmName": "strict-Alarm",
+    "Namespace": "AWS/SQS",
+    "MetricName": "ApproximateNumberOfMessagesVisible",
+    "Statistic": "Maximum",
+    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    "Threshold": 1.0,
+    "Period": 60,
+    "EvaluationPeriods": 1,
+}
 
 
 @pytest.fixture
@@ -105,8 +119,14 @@ def test_up_makes_an_alarm_for_each_way_an_order_can_get_stuck(
         # ALARM and OK both mail the alarm topic: fixing the cause sends an OK mail.
         assert alarm["AlarmActions"] == [ALARM_TOPIC] and alarm["OKActions"] == [ALARM_TOPIC]
         assert alarm["ActionsEnabled"] is True
-        assert (alarm["Period"], alarm["EvaluationPeriods"]) == (60, 1)
-        assert alarm["TreatMissingData"] == "notBreaching"
+        assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
+            60,
+            1,
+            1,
+        )
+        # A queue's depth keeps its state when SQS stops publishing for an idle queue.
+        kept = "ignore" if alarm["AlarmName"] in QUEUE_DEPTH_ALARMS else "notBreaching"
+        assert alarm["TreatMissingData"] == kept
         tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
         assert {"Key": TAG_KEY, "Value": "POC"} in tags
     sns = session.client("sns")
@@ -131,11 +151,50 @@ def test_a_second_up_writes_nothing(make_ctx: MakeContext) -> None:
     assert again.calls.mutating == []
 
 
-def test_alarm_email_sends_alarms_elsewhere(runner: CliRunner, session: Any) -> None:
-    up_ok(runner, "--email", "ops@example.com", "--alarm-email", "oncall@example.com")
+def alarm_subscribers(session: Any) -> list[str]:
     sns = session.client("sns")
     subscribed = sns.list_subscriptions_by_topic(TopicArn=ALARM_TOPIC)["Subscriptions"]
-    assert [s["Endpoint"] for s in subscribed] == ["oncall@example.com"]
+    return [s["Endpoint"] for s in subscribed]
+
+
+def test_alarm_email_sends_alarms_elsewhere(runner: CliRunner, session: Any) -> None:
+    up_ok(runner, "--email", "ops@example.com", "--alarm-email", "oncall@example.com")
+    assert alarm_subscribers(session) == ["oncall@example.com"]
+
+
+def test_a_later_up_with_another_email_keeps_the_alarm_mail_where_it_was_sent(
+    runner: CliRunner, session: Any
+) -> None:
+    up_ok(runner, "--email", "ops@example.com", "--alarm-email", "oncall@example.com")
+    up_ok(runner, "--email", "orders@example.com")
+    assert alarm_subscribers(session) == ["oncall@example.com"]
+    up_ok(runner, "--alarm-email", "night@example.com")
+    assert alarm_subscribers(session) == ["night@example.com"]
+
+
+def test_alarm_email_with_no_alarms_is_a_usage_error(runner: CliRunner, session: Any) -> None:
+    result = run(runner, "up", "--alarm-email", "oncall@example.com", "--no-alarms")
+    assert result.exit_code == 2, result.output
+    assert "--alarm-email" in result.output and "--no-alarms" in result.output
+    assert "Traceback" not in result.output
+    assert alarms(session) == {}
+
+
+def test_the_function_error_alarms_say_they_catch_crashes_and_point_to_the_failure_queues(
+    runner: CliRunner, session: Any
+) -> None:
+    """The handlers answer batchItemFailures for a failing order, so Errors counts only an
+    invocation that failed as a whole (Lambda Developer Guide, "Types of metrics")."""
+    up_ok(runner)
+    found = alarms(session)
+    writer = found["POC-Alarm-Lambda-1-Errors"]["AlarmDescription"]
+    notifier = found["POC-Alarm-Lambda-2-Errors"]["AlarmDescription"]
+    assert "POC-Lambda-1 (stores orders) crashed or timed out" in writer
+    assert "POC-Alarm-Dead-Letters" in writer
+    assert "POC-Lambda-2 (announces orders) crashed or timed out" in notifier
+    assert "POC-Alarm-Stream-Failures" in notifier
+    status = run(runner, "status")
+    assert "alarms when POC-Lambda-1 (stores orders) crashed or timed out" in status.output
 
 
 def test_without_an_address_the_alarm_topic_has_no_subscription_and_status_says_how_to_add_one(
@@ -177,6 +236,26 @@ def test_drift_of_an_alarm_is_shown_and_up_repairs_it(runner: CliRunner, session
     up_ok(runner)
     repaired = alarms(session)["POC-Alarm-Dead-Letters"]
     assert float(repaired["Threshold"]) == 1.0 and repaired["OKActions"] == [ALARM_TOPIC]
+    assert run(runner, "status").exit_code == 0
+
+
+def test_a_console_change_to_1_of_3_datapoints_is_drift_and_up_repairs_it(
+    runner: CliRunner, session: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "pocctl.toml").write_text("alarm_evaluation_periods = 3\n")
+    up_ok(runner)
+    alarm = alarms(session)["POC-Alarm-Lambda-1-Errors"]
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (3, 3)
+    kept = {key: alarm[key] for key in ("AlarmName", *COMPARED) if key in alarm}
+    # The console's "Datapoints to alarm: 1 out of 3", everything else as it was.
+    session.client("cloudwatch").put_metric_alarm(**{**kept, "DatapointsToAlarm": 1})
+    status = run(runner, "status", "--json")
+    assert status.exit_code == 1, status.output
+    resource = json.loads(status.stdout)["resources"]["writer-errors-alarm"]
+    assert resource["state"] == "drifted"
+    assert "DatapointsToAlarm: 1 -> 3" in resource["changes"]
+    up_ok(runner)
+    assert alarms(session)["POC-Alarm-Lambda-1-Errors"]["DatapointsToAlarm"] == 3
     assert run(runner, "status").exit_code == 0
 
 
@@ -234,6 +313,27 @@ def test_status_shows_each_alarms_state_and_reason(runner: CliRunner, session: A
     assert len(others) == 6
 
 
+def test_status_shows_the_state_cloudwatch_came_to_after_evaluating_an_alarm(
+    emulator: Emulator,
+) -> None:
+    """No invocation publishes no Errors datapoint: the missing period is treated as not
+    breaching, and the alarm is OK (pocctl local evaluates as CloudWatch does)."""
+    ctx = up_local(emulator, "evaluated")
+    alarm = ctx.config.names.writer_errors_alarm
+    cloudwatch = emulator.cloudwatch
+    made = cloudwatch.metrics.timeline.minute()
+    every = cloudwatch.metrics.timeline.minutes("alarm_evaluation")
+    evaluated = made + every  # the first evaluation that began after the alarm existed
+    eventually(lambda: cloudwatch.closed >= evaluated, f"minute {evaluated} closed")
+    status = pocctl(emulator, "evaluated", "status", "--json")
+    resource = json.loads(status.stdout)["resources"]["writer-errors-alarm"]
+    assert resource["alarm_state"] == "OK", (alarm, resource)
+    assert resource["alarm_reason"] == (
+        "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint "
+        "was treated as [NonBreaching]."
+    )
+
+
 def test_down_removes_the_alarms_and_the_sweep_finds_one_left(
     runner: CliRunner, session: Any, make_ctx: MakeContext
 ) -> None:
@@ -260,18 +360,53 @@ def test_down_removes_the_alarms_and_the_sweep_finds_one_left(
     assert sweep(ctx, build_steps(ctx.config)).left == []
 
 
+def assert_alarm_settings(session: Any) -> None:
+    found = alarms(session)
+    assert {(a["Period"], a["EvaluationPeriods"]) for a in found.values()} == {(300, 3)}
+    treated = {name: a["TreatMissingData"] for name, a in found.items()}
+    # The queue-depth alarms keep their state whatever the setting (resources/alarms.py).
+    assert treated == {n: "ignore" if n in QUEUE_DEPTH_ALARMS else "breaching" for n in ALARMS}
+    threshold = {name: float(a["Threshold"]) for name, a in found.items()}
+    assert threshold == {
+        "POC-Alarm-API-5XX": 0.005,
+        "POC-Alarm-Dead-Letters": 4.0,
+        "POC-Alarm-Lambda-1-Errors": 2.0,
+        "POC-Alarm-Lambda-2-Errors": 2.0,
+        "POC-Alarm-Stream-Failures": 4.0,
+        "POC-Alarm-Stream-Iterator-Age": 120_000.0,
+    }
+    description = found["POC-Alarm-API-5XX"]["AlarmDescription"]
+    assert "more than 0.5% of requests" in description
+    assert alarm_subscribers(session) == ["oncall@example.com"]
+
+
 def test_alarm_settings_come_from_pocctl_toml(
     runner: CliRunner, session: Any, tmp_path: Path
 ) -> None:
     (tmp_path / "pocctl.toml").write_text(
         "alarm_period = 300\nalarm_evaluation_periods = 3\n"
         'alarm_missing_data = "breaching"\nalarm_iterator_age = 120\n'
+        "alarm_dead_letters = 4\nalarm_function_errors = 2\nalarm_api_5xx_rate = 0.005\n"
+        'alarm_email = "oncall@example.com"\n'
     )
     up_ok(runner)
-    found = alarms(session)
-    assert {(a["Period"], a["EvaluationPeriods"]) for a in found.values()} == {(300, 3)}
-    assert {a["TreatMissingData"] for a in found.values()} == {"breaching"}
-    assert float(found["POC-Alarm-Stream-Iterator-Age"]["Threshold"]) == 120_000.0
+    assert_alarm_settings(session)
+
+
+def test_alarm_settings_come_from_the_environment(runner: CliRunner, session: Any) -> None:
+    env = {
+        "POCCTL_ALARM_PERIOD": "300",
+        "POCCTL_ALARM_EVALUATION_PERIODS": "3",
+        "POCCTL_ALARM_MISSING_DATA": "breaching",
+        "POCCTL_ALARM_ITERATOR_AGE": "120",
+        "POCCTL_ALARM_DEAD_LETTERS": "4",
+        "POCCTL_ALARM_FUNCTION_ERRORS": "2",
+        "POCCTL_ALARM_API_5XX_RATE": "0.005",
+        "POCCTL_ALARM_EMAIL": "oncall@example.com",
+    }
+    result = run(runner, "up", env=env)
+    assert result.exit_code == 0, result.output
+    assert_alarm_settings(session)
 
 
 def test_alarms_false_in_pocctl_toml_makes_none(
@@ -287,8 +422,11 @@ def test_alarms_false_in_pocctl_toml_makes_none(
     ("toml", "message"),
     [
         ("alarm_iterator_age = -5", "alarm_iterator_age must be between 1 and 604800, got -5"),
-        ("alarm_api_5xx_rate = 2.0", "alarm_api_5xx_rate must be between 0 and 1, got 2.0"),
+        ("alarm_api_5xx_rate = 2.0", "alarm_api_5xx_rate must be at least 0 and below 1"),
+        # An Average of 5XXError never exceeds 1: such an alarm could never fire.
+        ("alarm_api_5xx_rate = 1", "below 1 (a share of requests), got 1.0"),
         ("alarm_period = 90", "alarm_period must be a multiple of 60 seconds"),
+        ("alarm_period = 172800", "pocctl's limit, stricter than CloudWatch's 604,800 s"),
         ('alarm_missing_data = "never"', "alarm_missing_data must be one of notBreaching"),
         ("alarm_threshold = 1", "unknown key 'alarm_threshold'"),
         ('alarms = "yes"', "'alarms' must be true or false"),
@@ -340,30 +478,71 @@ def test_pocctl_local_judges_each_alarm_call_on_its_alarm_and_tags_on_creation(
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
     )
-    alarm = {
-        "Namespace": "AWS/SQS",
-        "MetricName": "ApproximateNumberOfMessagesVisible",
-        "Statistic": "Maximum",
-        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        "Threshold": 1.0,
-        "Period": 60,
-        "EvaluationPeriods": 1,
-    }
 
     def put(name: str, **more: Any) -> str | None:
         try:
-            cloudwatch.put_metric_alarm(AlarmName=name, **alarm, **more)
+            cloudwatch.put_metric_alarm(**{**ALARM, "AlarmName": name}, **more)
         except ClientError as exc:
             return str(exc)
         return None
 
-    deadline = time.monotonic() + 10  # until IAM knows the new user's policy
-    while (refused := put("judged-Alarm")) is not None:
-        assert "not authorized" in refused and time.monotonic() < deadline, refused
-        time.sleep(0.02)
+    emulator.settled()  # until IAM's change of the new user's policy reached CloudWatch
+    assert put("judged-Alarm") is None
     tags = [{"Key": TAG_KEY, "Value": "judged"}]
     refused = put("judged-Tagged", Tags=tags)
     assert refused is not None and "cloudwatch:TagResource" in refused
     refused = put("someone-elses-Alarm")
     assert refused is not None and "cloudwatch:PutMetricAlarm" in refused
     assert "alarm:someone-elses-Alarm" in refused
+
+    def refused_to(call: Any) -> str:
+        with pytest.raises(ClientError) as caught:
+            call()
+        return str(caught.value)
+
+    # Reads, deletes and tag listings are judged on the alarm too, and this user has none.
+    arn = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:judged-Alarm"
+    for action, call in (
+        ("DescribeAlarms", lambda: cloudwatch.describe_alarms(AlarmNames=["judged-Alarm"])),
+        ("DeleteAlarms", lambda: cloudwatch.delete_alarms(AlarmNames=["judged-Alarm"])),
+        ("ListTagsForResource", lambda: cloudwatch.list_tags_for_resource(ResourceARN=arn)),
+    ):
+        refused = refused_to(call)
+        assert f"cloudwatch:{action}" in refused, refused
+
+
+@pytest.mark.parametrize(
+    ("changed", "message"),
+    [
+        ({"Period": 90}, "Period must be 10, 20, 30 or a multiple of 60"),
+        ({"Period": 45}, "Period must be 10, 20, 30 or a multiple of 60"),
+        ({"Period": 60, "EvaluationPeriods": 1441}, "must not exceed 86400 seconds"),
+        ({"Period": 3600, "EvaluationPeriods": 169}, "must not exceed 604800 seconds"),
+        ({"TreatMissingData": "never"}, "TreatMissingData is not valid"),
+        (
+            {"EvaluationPeriods": 1, "DatapointsToAlarm": 3},
+            "DatapointsToAlarm must be less than or equal to EvaluationPeriods",
+        ),
+    ],
+)
+def test_pocctl_local_refuses_an_alarm_cloudwatch_refuses(
+    emulator: Emulator, changed: dict[str, Any], message: str
+) -> None:
+    cloudwatch = local_context(emulator, "strict").client("cloudwatch")
+    with pytest.raises(ClientError) as refused:
+        cloudwatch.put_metric_alarm(**{**ALARM, **changed})
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert message in refused.value.response["Error"]["Message"]
+    assert cloudwatch.describe_alarms(AlarmNames=["strict-Alarm"])["MetricAlarms"] == []
+
+
+def test_pocctl_local_takes_the_periods_cloudwatch_takes(emulator: Emulator) -> None:
+    cloudwatch = local_context(emulator, "strict").client("cloudwatch")
+    for period, evaluation in ((10, 6), (60, 1440), (3600, 168), (120, 3)):
+        cloudwatch.put_metric_alarm(
+            **{**ALARM, "Period": period, "EvaluationPeriods": evaluation},
+            DatapointsToAlarm=evaluation,
+            TreatMissingData="ignore",
+        )
+        (found,) = cloudwatch.describe_alarms(AlarmNames=["strict-Alarm"])["MetricAlarms"]
+        assert (found["Period"], found["EvaluationPeriods"]) == (period, evaluation)

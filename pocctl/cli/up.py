@@ -117,6 +117,11 @@ def up(
         alarm_email=alarm_email,
         alarms=alarms,
     )
+    if alarm_email is not None and alarms is False:
+        raise click.UsageError(
+            "--alarm-email subscribes an address to the alarms' topic, which --no-alarms "
+            "removes: drop one of them."
+        )
     if watch and dry_run:
         raise click.UsageError("--watch uploads changes; it can't be used with --dry-run.")
     term = terminal(flags, as_json=as_json)

@@ -313,12 +313,16 @@ def _alarm_steps(config: Config) -> list[AnyStep]:
         alarm(
             "writer-errors-alarm",
             n.writer_errors_alarm,
-            function_errors(n.writer_function, a.function_errors, "stores orders"),
+            function_errors(
+                n.writer_function, a.function_errors, "stores orders", n.dead_letters_alarm
+            ),
         ),
         alarm(
             "notifier-errors-alarm",
             n.notifier_errors_alarm,
-            function_errors(n.notifier_function, a.function_errors, "announces orders"),
+            function_errors(
+                n.notifier_function, a.function_errors, "announces orders", n.stream_failures_alarm
+            ),
         ),
         alarm(
             "iterator-age-alarm",

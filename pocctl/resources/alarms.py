@@ -45,12 +45,23 @@ COMPARED = (
     "Threshold",
     "Period",
     "EvaluationPeriods",
+    "DatapointsToAlarm",
     "TreatMissingData",
     "ActionsEnabled",
     "AlarmActions",
     "OKActions",
+    "InsufficientDataActions",
+    "Unit",
+    "ExtendedStatistic",
     "AlarmDescription",
 )
+# "Sets how this alarm is to handle missing data points": `ignore` keeps the alarm's state
+# (CloudWatch User Guide, "Configuring how CloudWatch alarms treat missing data"). A queue's
+# depth must not turn OK by itself: "When an Amazon SQS queue is inactive for more than six
+# hours ... stops delivering metrics" (SQS Developer Guide, "Available CloudWatch metrics for
+# Amazon SQS"; quoted in getlift/lift PR #337), so `notBreaching` would mail a false OK while an
+# order still sits in the dead-letter queue.
+KEEP_STATE = "ignore"
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
 
@@ -64,7 +75,9 @@ class Metric:
     statistic: str
     comparison: str
     threshold: float
-    description: str
+    description: str  # AlarmDescription
+    fires_when: str = ""  # what it catches, for `status`
+    missing_data: str | None = None  # TreatMissingData it needs, whatever the setting
 
 
 def alarm_arn(ctx: Context, alarm_name: str) -> str:
@@ -95,7 +108,7 @@ def comparable(setting: str, value: Any) -> Any:
     dimensions and actions in any order, numbers as floats."""
     if setting == "Dimensions":
         return sorted((d["Name"], d["Value"]) for d in value or [])
-    if setting in ("AlarmActions", "OKActions"):
+    if setting in ("AlarmActions", "OKActions", "InsufficientDataActions"):
         return sorted(value or [])
     if setting == "Threshold":
         return float(value) if value is not None else None
@@ -126,8 +139,9 @@ class AlarmStep(Step[dict[str, Any]]):
         return self.enabled
 
     def desired(self, ctx: Context) -> dict[str, Any]:
-        """PutMetricAlarm's parameters (tags apart): standard resolution, one data point per
-        period, both transitions notifying the alarm topic (so that a fix sends an OK mail)."""
+        """PutMetricAlarm's parameters (tags apart): standard resolution, every evaluated period
+        breaching (DatapointsToAlarm given, so that a console's "M out of N" shows as drift),
+        both transitions notifying the alarm topic (so that a fix sends an OK mail)."""
         m = self.metric
         topic = [topic_arn(ctx, self.topic_name)]
         return {
@@ -141,10 +155,12 @@ class AlarmStep(Step[dict[str, Any]]):
             "Threshold": m.threshold,
             "Period": self.period,
             "EvaluationPeriods": self.evaluation_periods,
-            "TreatMissingData": self.missing_data,
+            "DatapointsToAlarm": self.evaluation_periods,
+            "TreatMissingData": m.missing_data or self.missing_data,
             "ActionsEnabled": True,
             "AlarmActions": topic,
             "OKActions": topic,
+            "InsufficientDataActions": [],
         }
 
     def template(self, ctx: Context) -> Resources:
@@ -171,7 +187,7 @@ class AlarmStep(Step[dict[str, Any]]):
             changes += diff(
                 setting,
                 comparable(setting, found.get(setting)),
-                comparable(setting, desired[setting]),
+                comparable(setting, desired.get(setting)),
             )
         return Plan.from_changes(changes, found)
 
@@ -203,6 +219,8 @@ class AlarmStep(Step[dict[str, Any]]):
             return Live(detail=": off" if not self.enabled else "")
         state, reason = found.get("StateValue", ""), found.get("StateReason", "")
         live = Live(detail=f": {state}", facts={"alarm_state": state, "alarm_reason": reason})
+        if self.metric.fires_when:
+            live.lines.append((f"alarms when {self.metric.fires_when}", True))
         if reason:
             live.lines.append((reason, state != "ALARM"))
         if state == "ALARM":
@@ -271,10 +289,17 @@ def queue_depth(queue_name: str, threshold: int, what: str) -> Metric:
         "GreaterThanOrEqualToThreshold",
         float(threshold),
         f"pocctl: {what} in {queue_name}",
+        f"{what} wait in {queue_name}",
+        KEEP_STATE,
     )
 
 
-def function_errors(function_name: str, threshold: int, what: str) -> Metric:
+def function_errors(function_name: str, threshold: int, what: str, caught_by: str) -> Metric:
+    """Errors counts "invocations that result in a function error" (Lambda Developer Guide,
+    "Types of metrics for Lambda functions"): the handlers catch each record's failure and
+    answer batchItemFailures, so the invocation succeeds and only a crash, a timeout or an
+    import error counts. A failing order is `caught_by` the failure-queue alarm."""
+    crashed = f"{function_name} ({what}) crashed or timed out"
     return Metric(
         "AWS/Lambda",
         "Errors",
@@ -282,7 +307,9 @@ def function_errors(function_name: str, threshold: int, what: str) -> Metric:
         "Sum",
         "GreaterThanOrEqualToThreshold",
         float(threshold),
-        f"pocctl: {function_name} ({what}) reports errors",
+        f"pocctl: {crashed} (an unhandled error, a timeout, out of memory). A record it fails "
+        f"on is not an error here: {caught_by} catches it.",
+        crashed,
     )
 
 
@@ -297,10 +324,17 @@ def iterator_age(function_name: str, seconds: int) -> Metric:
         "GreaterThanThreshold",
         float(seconds * 1000),
         f"pocctl: {function_name}'s stream mapping is more than {seconds} s behind",
+        f"{function_name}'s stream mapping is more than {seconds} s behind",
     )
 
 
+def percent(rate: float) -> str:
+    """A share as a percentage with the digits it has: 0.05 is 5%, 0.005 is 0.5%."""
+    return f"{rate * 100:g}%"
+
+
 def api_errors(api_name: str, stage: str, rate: float) -> Metric:
+    more_than = f"{api_name} answers 5xx to more than {percent(rate)} of requests"
     return Metric(
         "AWS/ApiGateway",
         "5XXError",
@@ -308,5 +342,6 @@ def api_errors(api_name: str, stage: str, rate: float) -> Metric:
         "Average",
         "GreaterThanThreshold",
         rate,
-        f"pocctl: {api_name} answers 5xx to more than {rate:.0%} of requests",
+        f"pocctl: {more_than}",
+        more_than,
     )

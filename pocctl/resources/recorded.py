@@ -32,6 +32,9 @@ STAGE = "pocctl:stage"
 RATE_LIMIT = "pocctl:rate-limit"
 BURST_LIMIT = "pocctl:burst-limit"
 ALARMS = "pocctl:alarms"  # "on" or "off": whether `up` made the stack's alarms
+# The address given to --alarm-email ("": none, the alarms mail the stack's email), so that a
+# later `up --email B` does not move the alarm mail off it.
+ALARM_EMAIL = "pocctl:alarm-email"
 BUILT_IN = "built-in"
 # What a value that can't be a tag value is recorded as: a handlers directory whose path is too
 # long or has characters tags refuse, or environment keys too many for one tag.
@@ -89,7 +92,12 @@ def api_tags(config: Config) -> dict[str, str]:
         RATE_LIMIT: rate_tag(float(config.tuning.throttle_rate)),
         BURST_LIMIT: str(config.tuning.throttle_burst),
         ALARMS: "on" if config.alarms.enabled else "off",
+        ALARM_EMAIL: alarm_email_tag(config.alarms.email),
     }
+
+
+def alarm_email_tag(email: str | None) -> str:
+    return "" if email is None else email if fits(email) else UNRECORDED
 
 
 def rate_tag(rate: float) -> str:

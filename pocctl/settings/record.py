@@ -82,6 +82,8 @@ def read_record(ctx: Context) -> Record:
                 values[key] = value
         if (alarms := tags.get(recorded.ALARMS)) in ("on", "off"):
             values["alarms"] = alarms == "on"
+        if (alarm_email := parsed(tags, recorded.ALARM_EMAIL, str)) not in (None, ""):
+            values["alarm_email"] = alarm_email
     functions = [f for f in (writer, notifier) if f is not None]
     for found, timeout in ((writer, "writer_timeout"), (notifier, "notifier_timeout")):
         if found is not None and (value := parsed(found.get("Tags") or {}, recorded.TIMEOUT, int)):

@@ -56,8 +56,26 @@ def standard_period(value: int) -> int:
     # "For an alarm based on a metric with regular resolution, valid values are 60 or any
     # multiple of 60" (CloudWatch API reference, PutMetricAlarm, Period); the services' metrics
     # are standard resolution.
-    if value < 60 or value % 60 or value > ONE_DAY:
-        raise ConfigError(f"must be a multiple of 60 seconds up to {ONE_DAY:,}, got {value!r}")
+    if value < 60 or value % 60:
+        raise ConfigError(
+            f"must be a multiple of 60 seconds (CloudWatch's rule for the standard-resolution "
+            f"metrics AWS's services publish), got {value!r}"
+        )
+    if value > ONE_DAY:
+        # CloudWatch takes a period up to 604,800 s (Period x EvaluationPeriods <= 7 days).
+        raise ConfigError(
+            f"must be at most {ONE_DAY:,} seconds, got {value!r}: pocctl's limit, stricter than "
+            f"CloudWatch's {SEVEN_DAYS:,} s, so that a stuck order is mailed within a day"
+        )
+    return value
+
+
+def share_below_one(value: float) -> float:
+    # 5XXError's Average is the share of requests answered 5xx (API Gateway Developer Guide,
+    # "Amazon API Gateway dimensions and metrics"): at most 1, so a threshold of 1 under
+    # GreaterThanThreshold could never fire.
+    if not 0 <= value < 1:
+        raise ConfigError(f"must be at least 0 and below 1 (a share of requests), got {value!r}")
     return value
 
 
@@ -303,8 +321,8 @@ SETTINGS = (
         float,
         ALARMS.api_5xx_rate,
         ("POCCTL_ALARM_API_5XX_RATE",),
-        "share of API requests answered 5xx that fires its alarm (0-1)",
-        between(0, 1),
+        "share of API requests answered 5xx above which its alarm fires (0 to below 1)",
+        share_below_one,
     ),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
@@ -484,6 +502,7 @@ RECORDED = (
     "notifier_timeout",
     "environment",
     "alarms",
+    "alarm_email",
 )
 
 

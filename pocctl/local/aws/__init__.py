@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pocctl.core.arns import Arn
+from pocctl.local.aws.alarm_rules import AlarmRules
 from pocctl.local.aws.apigateway import ApiGatewayRules
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.dynamodb import DynamoDbRules
@@ -113,6 +114,7 @@ class AwsBehaviours:
             self.sns,
             self.iam,
             self.logs,
+            AlarmRules(world),  # PutMetricAlarm's limits
         )
         for rules in (*every, self.tagging):
             for service in rules.services:
