@@ -141,10 +141,6 @@ def each(price: float) -> str:
     return f"${price * 1e6:,.4g} per 1M" if price < 0.001 else f"${price:,.4g}"
 
 
-def measured_through(where: str) -> str:
-    return "through pocctl local" if where == "pocctl local" else f"on {where}"
-
-
 HEADER = ("SERVICE", "WHAT", "A MONTH", "PRICE", "LIST PRICE", "FREE TIER", "AFTER FREE")
 
 
@@ -166,11 +162,12 @@ def show(term: Terminal, found: Estimate, table: prices.PriceTable) -> None:
         f"Idle: {money(found.idle_total)} a month at list price; "
         f"{money(found.idle_after_free_tier)} if the free tier covers it."
     )
+    where = order_profile.measured_through(profile.measured_where)
     term.info(
         f"Per order: Lambda-1 {profile.writer_billed_ms:g} ms and Lambda-2 "
         f"{profile.notifier_billed_ms:g} ms billed, {profile.log_bytes:,} log bytes, an item of "
         f"{profile.item_bytes:,} bytes; cold, INIT adds {profile.writer_init_ms:g} ms and "
-        f"{profile.notifier_init_ms:g} ms; measured {measured_through(profile.measured_where)} "
+        f"{profile.notifier_init_ms:g} ms; measured {where} "
         f"on {profile.measured_when}."
     )
     term.info(f"Prices: {table.name}, {table.date}, {table.origin}.")

@@ -6,13 +6,13 @@ from typing import Any
 
 import click
 
-from pocctl.cli.cost import measured_through
 from pocctl.cli.document import Finished, json_flag
 from pocctl.cli.options import aws_options, collect, make_context, terminal
 from pocctl.cli.render import prove
 from pocctl.cli.ui import Terminal
 from pocctl.core.context import Context
 from pocctl.core.errors import Interrupted, PocctlError
+from pocctl.ops.order_profile import measured_through
 from pocctl.ops.smoke import (
     DEFAULT_ORDER,
     SmokeResult,

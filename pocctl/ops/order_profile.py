@@ -290,3 +290,8 @@ def measure_order(
     if not reported(ctx, lines):
         return None
     return measure(ctx, lines, item.get("Item", {}), where, when)
+
+
+def measured_through(where: str) -> str:
+    """Where a profile was measured, as a sentence says it."""
+    return "through pocctl local" if where == "pocctl local" else f"on {where}"
