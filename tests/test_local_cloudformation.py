@@ -203,6 +203,14 @@ Outputs:
 
 
 def aws_cli(emulator: Emulator, *args: str, cwd: Path | None = None) -> str:
+    done = aws_cli_run(emulator, *args, cwd=cwd)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+def aws_cli_run(
+    emulator: Emulator, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """The AWS CLI as a user runs it against `pocctl local` (the emulator's credentials).
     `cloudformation package` makes its S3 client without `--endpoint-url` (aws/aws-cli#4454):
     botocore's AWS_ENDPOINT_URL (botocore >= 1.31, "Service-specific endpoints") points it at
@@ -217,7 +225,7 @@ def aws_cli(emulator: Emulator, *args: str, cwd: Path | None = None) -> str:
         REGION,
         *args,
     ]
-    done = subprocess.run(
+    return subprocess.run(
         command,
         capture_output=True,
         text=True,
@@ -230,8 +238,6 @@ def aws_cli(emulator: Emulator, *args: str, cwd: Path | None = None) -> str:
             "AWS_ENDPOINT_URL": emulator.endpoint_url,
         },
     )
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
 
 
 def client(emulator: Emulator, service: str, key: str = "pocctl-local") -> Any:
@@ -617,3 +623,119 @@ def test_aws_cloudformation_deploy_creates_the_stack(emulator: Emulator, tmp_pat
     # The same template again: the change set has no changes, which `deploy` reports as such.
     again = aws_cli(emulator, *deploy_args, "--no-fail-on-empty-changeset", cwd=tmp_path)
     assert "No changes to deploy" in again
+    # ... and only then: a changed template is no empty change set (updates aren't emulated).
+    (tmp_path / "changed.yaml").write_text(
+        (tmp_path / "packaged.yaml").read_text().replace("Timeout: 10", "Timeout: 11")
+    )
+    changed = ("--template-file", "changed.yaml", *deploy_args[3:])
+    refused = aws_cli_run(emulator, "cloudformation", "deploy", *changed, cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "No changes to deploy" not in refused.stdout + refused.stderr
+
+
+ROLLS_BACK = """
+Resources:
+  First:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /twice/same}
+  Second:
+    Type: AWS::Logs::LogGroup
+    DependsOn: First
+    Properties: {LogGroupName: /twice/same}
+"""
+
+ONE_GROUP = """
+Resources:
+  Group:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /reviewed/%s}
+"""
+
+
+def test_a_rolled_back_stack_can_not_be_updated(emulator: Emulator, tmp_path: Path) -> None:
+    """A stack in ROLLBACK_COMPLETE holds nothing: `deploy` must not say "No changes to
+    deploy" but AWS's refusal (rails-lambda/lamby#132), so the user deletes it first."""
+    cfn = client(emulator, "cloudformation")
+    cfn.create_stack(StackName="rolled", TemplateBody=ROLLS_BACK)
+    assert finished(emulator, "rolled")["StackStatus"] == "ROLLBACK_COMPLETE"
+    with pytest.raises(cfn.exceptions.ClientError, match="ROLLBACK_COMPLETE state and can not"):
+        cfn.create_change_set(StackName="rolled", ChangeSetName="again", TemplateBody=ROLLS_BACK)
+    (tmp_path / "template.yaml").write_text(ROLLS_BACK)
+    deploy = ("cloudformation", "deploy", "--template-file", "template.yaml")
+    done = aws_cli_run(emulator, *deploy, "--stack-name", "rolled", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "ROLLBACK_COMPLETE state and can not be updated" in done.stderr
+    assert "No changes to deploy" not in done.stdout
+
+
+def test_a_stack_under_review_is_one_stack_that_only_a_create_change_set_takes(
+    emulator: Emulator,
+) -> None:
+    cfn = client(emulator, "cloudformation")
+    first = cfn.create_change_set(
+        StackName="reviewed",
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=ONE_GROUP % "first",
+    )
+    with pytest.raises(cfn.exceptions.ClientError, match=r"Stack \[reviewed\] does not exist"):
+        cfn.create_change_set(
+            StackName="reviewed", ChangeSetName="update", TemplateBody=ONE_GROUP % "first"
+        )
+    with pytest.raises(cfn.exceptions.AlreadyExistsException):
+        cfn.create_stack(StackName="reviewed", TemplateBody=ONE_GROUP % "first")
+    second = cfn.create_change_set(
+        StackName="reviewed",
+        ChangeSetName="second",
+        ChangeSetType="CREATE",
+        TemplateBody=ONE_GROUP % "second",
+    )
+    assert second["StackId"] == first["StackId"]
+    listed = cfn.list_stacks()["StackSummaries"]
+    assert [s["StackId"] for s in listed if s["StackName"] == "reviewed"] == [first["StackId"]]
+    cfn.execute_change_set(ChangeSetName=second["Id"])
+    assert finished(emulator, "reviewed")["StackStatus"] == "CREATE_COMPLETE"
+    groups = client(emulator, "logs").describe_log_groups(logGroupNamePrefix="/reviewed/")
+    assert [g["logGroupName"] for g in groups["logGroups"]] == ["/reviewed/second"]
+    with pytest.raises(cfn.exceptions.InvalidChangeSetStatusException):
+        cfn.execute_change_set(ChangeSetName=first["Id"])
+
+
+def test_create_stack_refuses_the_name_of_a_stack_under_review(emulator: Emulator) -> None:
+    cfn = client(emulator, "cloudformation")
+    cfn.create_change_set(
+        StackName="twice",
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=ONE_GROUP % "twice",
+    )
+    with pytest.raises(cfn.exceptions.AlreadyExistsException, match=r"Stack \[twice\]"):
+        cfn.create_stack(StackName="twice", TemplateBody=ONE_GROUP % "twice")
+    listed = cfn.list_stacks()["StackSummaries"]
+    assert [s["StackStatus"] for s in listed if s["StackName"] == "twice"] == ["REVIEW_IN_PROGRESS"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "change_set"),
+    [
+        ("under_score", "fine"),
+        ("1st", "fine"),
+        ("x" * 129, "fine"),
+        ("fine", "change_set"),
+        ("fine", "9th"),
+    ],
+)
+def test_stack_and_change_set_names_are_validated(
+    emulator: Emulator, stack: str, change_set: str
+) -> None:
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.ClientError, match="regular expression pattern"):
+        cfn.create_change_set(
+            StackName=stack,
+            ChangeSetName=change_set,
+            ChangeSetType="CREATE",
+            TemplateBody=ONE_GROUP % "named",
+        )
+    if change_set == "fine":
+        with pytest.raises(cfn.exceptions.ClientError, match="regular expression pattern"):
+            cfn.create_stack(StackName=stack, TemplateBody=ONE_GROUP % "named")

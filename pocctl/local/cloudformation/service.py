@@ -22,6 +22,14 @@ Clients = Callable[[str, str], Callable[[str], Any]]
 IAM_TYPES = ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy")
 S3_URL = re.compile(r"^https?://(?P<host>[^/]+)/(?P<path>.+)$")
 GONE = ("DELETE_COMPLETE",)
+# A stack takes an update only when it settled with what its template says (User Guide, "Stack
+# status codes"); any other status answers "Stack:ARN is in STATUS state and can not be
+# updated." (e.g. rails-lambda/lamby#132, a stack in ROLLBACK_COMPLETE).
+UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
+# "A stack name can contain only alphanumeric characters (case sensitive) and hyphens. It must
+# start with an alphabetical character and can't be longer than 128 characters." A change set
+# name alike (API Reference, CreateStack StackName and CreateChangeSet ChangeSetName).
+NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 
 
 class Refused(Exception):
@@ -162,17 +170,22 @@ class CloudFormation:
             description=str(template.get("Description", "")),
         )
 
-    def refuse_existing(self, region: str, name: str) -> None:
+    def existing(self, region: str, name: str, *, reviewing: bool) -> Stack | None:
+        """The live stack of that name, which only a CREATE change set may take over, and only
+        while it is REVIEW_IN_PROGRESS: CreateStack refuses any name a stack that is not
+        DELETE_COMPLETE holds (API Reference, CreateStack, AlreadyExistsException)."""
         try:
-            existing = self.find(region, name)
+            found = self.find(region, name)
         except Refused:
-            return
-        if existing.status != "REVIEW_IN_PROGRESS":
-            raise Refused("AlreadyExistsException", f"Stack [{name}] already exists")
+            return None
+        if reviewing and found.status == "REVIEW_IN_PROGRESS":
+            return found
+        raise Refused("AlreadyExistsException", f"Stack [{name}] already exists")
 
     # -- operations ----------------------------------------------------------------------
     def op_CreateStack(self, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-        self.refuse_existing(call.region, str(params["StackName"]))
+        valid_name(str(params["StackName"]), "stackName")
+        self.existing(call.region, str(params["StackName"]), reviewing=False)
         stack = self.new_stack(call, params, direct=True)
         with self.lock:
             self.stacks.append(stack)
@@ -182,8 +195,9 @@ class CloudFormation:
     def op_CreateChangeSet(self, call: Call, params: dict[str, Any]) -> dict[str, Any]:
         kind = params.get("ChangeSetType", "UPDATE")
         name = str(params["StackName"])
+        valid_name(str(params["ChangeSetName"]), "changeSetName")
         if kind == "UPDATE":
-            current = self.find(call.region, name)
+            current = self.updatable(call.region, name)
             proposed = self.new_stack(call, params, direct=False, previous=current.parameters)
             if proposed.template != current.template or proposed.parameters != current.parameters:
                 raise Refused(
@@ -202,27 +216,47 @@ class CloudFormation:
                 "information to create a change set.",
             )
         else:
-            self.refuse_existing(call.region, name)
-            stack = self.new_stack(call, params, direct=False)
-            stack.event(
-                stack.name,
-                "AWS::CloudFormation::Stack",
-                "REVIEW_IN_PROGRESS",
-                "User Initiated",
-                stack.id,
-            )
-            with self.lock:
-                self.stacks.append(stack)
+            valid_name(name, "stackName")
+            reviewed = self.existing(call.region, name, reviewing=True)
+            proposed = self.new_stack(call, params, direct=False)
+            if reviewed is None:
+                stack = proposed
+                stack.event(
+                    stack.name,
+                    "AWS::CloudFormation::Stack",
+                    "REVIEW_IN_PROGRESS",
+                    "User Initiated",
+                    stack.id,
+                )
+                with self.lock:
+                    self.stacks.append(stack)
+            else:  # the stack under review keeps its id; this change set carries its template
+                stack = reviewed
+                proposed.id = stack.id
             change_set = ChangeSet(
                 str(params["ChangeSetName"]),
                 self._change_set_id(call, params),
                 stack,
                 kind,
                 description=str(params.get("Description", "")),
+                proposed=proposed,
             )
         with self.lock:
             self.change_sets.append(change_set)
         return {"Id": change_set.id, "StackId": change_set.stack.id}
+
+    def updatable(self, region: str, name: str) -> Stack:
+        current = self.find(region, name)
+        if current.status == "REVIEW_IN_PROGRESS":
+            # A stack made by a CREATE change set and not yet executed "does not exist" for an
+            # update (boto/boto3#2327; awscli's `deploy` then sends a CREATE change set).
+            raise Refused("ValidationError", f"Stack [{current.name}] does not exist")
+        if current.status not in UPDATABLE:
+            raise Refused(
+                "ValidationError",
+                f"Stack:{current.id} is in {current.status} state and can not be updated.",
+            )
+        return current
 
     def _change_set_id(self, call: Call, params: dict[str, Any]) -> str:
         return (
@@ -235,6 +269,7 @@ class CloudFormation:
             call.region, str(params["ChangeSetName"]), params.get("StackName")
         )
         stack = change_set.stack
+        plan = change_set.proposed or stack
         changes = []
         if change_set.kind == "CREATE" and change_set.status == "CREATE_COMPLETE":
             changes = [
@@ -243,12 +278,12 @@ class CloudFormation:
                     "ResourceChange": {
                         "Action": "Add",
                         "LogicalResourceId": logical_id,
-                        "ResourceType": stack.template["Resources"][logical_id]["Type"],
+                        "ResourceType": plan.template["Resources"][logical_id]["Type"],
                         "Scope": [],
                         "Details": [],
                     },
                 }
-                for logical_id in creation_order(stack.template)
+                for logical_id in creation_order(plan.template)
             ]
         return {
             "ChangeSetName": change_set.name,
@@ -256,13 +291,13 @@ class CloudFormation:
             "StackId": stack.id,
             "StackName": stack.name,
             "Description": change_set.description or None,
-            "Parameters": parameter_list(stack),
+            "Parameters": parameter_list(plan),
             "CreationTime": change_set.created,
             "ExecutionStatus": change_set.execution,
             "Status": change_set.status,
             "StatusReason": change_set.reason or None,
-            "Capabilities": stack.capabilities,
-            "Tags": stack.tags,
+            "Capabilities": plan.capabilities,
+            "Tags": plan.tags,
             "Changes": changes,
         }
 
@@ -276,7 +311,15 @@ class CloudFormation:
                 f"ChangeSet [{change_set.id}] cannot be executed in its current execution "
                 f"status of [{change_set.execution}]",
             )
+        if change_set.stack.status != "REVIEW_IN_PROGRESS":  # another change set ran first
+            raise Refused(
+                "InvalidChangeSetStatus",
+                f"ChangeSet [{change_set.id}] cannot be executed in its current status of "
+                f"[{change_set.stack.status}]",
+            )
         change_set.execution = "EXECUTE_COMPLETE"
+        if change_set.proposed is not None:
+            change_set.stack.take(change_set.proposed)
         self.deployer.create(change_set.stack, call.access_key)
         return {}
 
@@ -429,6 +472,16 @@ class CloudFormation:
             return {}
         self.deployer.delete(stack, call.access_key)
         return {}
+
+
+def valid_name(name: str, field: str) -> None:
+    if not NAME.fullmatch(name):
+        raise Refused(
+            "ValidationError",
+            f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]* "
+            "and have length less than or equal to 128",
+        )
 
 
 def parameter_values(template: Template, given: dict[str, str]) -> dict[str, Any]:

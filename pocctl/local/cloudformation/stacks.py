@@ -90,6 +90,12 @@ class Stack:
         with self.lock:
             self.events.append(entry)
 
+    def take(self, proposed: Stack) -> None:
+        """What a change set proposed becomes what the stack is made of."""
+        self.template, self.original = proposed.template, proposed.original
+        self.parameters, self.tags = proposed.parameters, proposed.tags
+        self.capabilities, self.description = proposed.capabilities, proposed.description
+
     def set_status(self, status: str, reason: str = "") -> None:
         self.status, self.reason = status, reason
         self.event(self.name, "AWS::CloudFormation::Stack", status, reason, self.id)
@@ -106,6 +112,7 @@ class ChangeSet:
     reason: str = ""
     description: str = ""
     created: datetime.datetime = field(default_factory=now)
+    proposed: Stack | None = None  # a CREATE change set's template, parameters and tags
 
 
 def creation_order(template: Template) -> list[str]:
