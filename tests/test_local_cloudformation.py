@@ -739,3 +739,58 @@ def test_stack_and_change_set_names_are_validated(
     if change_set == "fine":
         with pytest.raises(cfn.exceptions.ClientError, match="regular expression pattern"):
             cfn.create_stack(StackName=stack, TemplateBody=ONE_GROUP % "named")
+
+
+def user_with(emulator: Emulator, name: str, statements: list[dict[str, Any]]) -> str:
+    iam = client(emulator, "iam")
+    iam.create_user(UserName=name)
+    document = {"Version": "2012-10-17", "Statement": statements}
+    iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=json.dumps(document))
+    key: str = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+    emulator.settled()
+    return key
+
+
+def test_iam_judges_a_stacks_calls_on_the_stacks_arn(emulator: Emulator) -> None:
+    """cloudformation:CreateStack and the like take the stack's ARN as their resource (IAM
+    Service Authorization Reference): a policy scoped to some stacks grants those alone."""
+    logs = {"Effect": "Allow", "Action": "logs:*", "Resource": "*"}
+    scoped = user_with(
+        emulator,
+        "scoped",
+        [
+            logs,
+            {
+                "Effect": "Allow",
+                "Action": "cloudformation:*",
+                "Resource": f"arn:aws:cloudformation:{REGION}:*:stack/scoped-*/*",
+            },
+        ],
+    )
+    cfn = client(emulator, "cloudformation", scoped)
+    cfn.create_stack(StackName="scoped-one", TemplateBody=ONE_GROUP % "scoped")
+    assert finished(emulator, "scoped-one")["StackStatus"] == "CREATE_COMPLETE"
+    assert cfn.describe_stacks(StackName="scoped-one")["Stacks"][0]["StackName"] == "scoped-one"
+    with pytest.raises(cfn.exceptions.ClientError, match="cloudformation:CreateStack"):
+        cfn.create_stack(StackName="elsewhere", TemplateBody=ONE_GROUP % "elsewhere")
+
+    guarded = user_with(
+        emulator,
+        "guarded",
+        [
+            logs,
+            {"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": "cloudformation:*",
+                "Resource": f"arn:aws:cloudformation:{REGION}:*:stack/prod-*/*",
+            },
+        ],
+    )
+    cfn = client(emulator, "cloudformation", guarded)
+    with pytest.raises(cfn.exceptions.ClientError, match="cloudformation:CreateStack"):
+        cfn.create_stack(StackName="prod-orders", TemplateBody=ONE_GROUP % "prod")
+    with pytest.raises(cfn.exceptions.ClientError, match="cloudformation:DeleteStack"):
+        cfn.delete_stack(StackName="prod-orders")
+    cfn.create_stack(StackName="dev-orders", TemplateBody=ONE_GROUP % "dev")
+    assert finished(emulator, "dev-orders")["StackStatus"] == "CREATE_COMPLETE"
