@@ -794,3 +794,118 @@ def test_iam_judges_a_stacks_calls_on_the_stacks_arn(emulator: Emulator) -> None
         cfn.delete_stack(StackName="prod-orders")
     cfn.create_stack(StackName="dev-orders", TemplateBody=ONE_GROUP % "dev")
     assert finished(emulator, "dev-orders")["StackStatus"] == "CREATE_COMPLETE"
+
+
+@pytest.mark.parametrize(
+    ("value", "refusal"),
+    [
+        ("!Ref Missing", r"Unresolved resource dependencies \['Missing'\] in the Resources block"),
+        ("!Sub '${Missing}-x'", r"Unresolved resource dependencies \['Missing'\]"),
+        ("!GetAtt Missing.Arn", "Fn::GetAtt references undefined resource Missing"),
+        ("!GetAtt Queue.Nonsense", "resource Queue does not support attribute type Nonsense"),
+        ("!Sub '${Queue.Nonsense}'", "resource Queue does not support attribute type Nonsense"),
+    ],
+)
+def test_a_template_naming_what_it_lacks_is_refused_before_anything_is_made(
+    emulator: Emulator, value: str, refusal: str
+) -> None:
+    body = f"""
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  Group:
+    Type: AWS::Logs::LogGroup
+    Properties: {{LogGroupName: {value}}}
+"""
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.ClientError, match=refusal):
+        cfn.create_stack(StackName="lacking", TemplateBody=body)
+    with pytest.raises(cfn.exceptions.ClientError, match=refusal):
+        cfn.create_change_set(
+            StackName="lacking", ChangeSetName="one", ChangeSetType="CREATE", TemplateBody=body
+        )
+    listed = cfn.list_stacks()["StackSummaries"]
+    assert [s for s in listed if s["StackName"] == "lacking"] == []
+
+
+def test_an_output_naming_what_the_template_lacks_is_refused(emulator: Emulator) -> None:
+    body = (ONE_GROUP % "outputs") + "Outputs:\n  Url: {Value: !Ref Missing}\n"
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.ClientError, match="in the Outputs block"):
+        cfn.create_stack(StackName="outputs", TemplateBody=body)
+
+
+KEPT = """
+Resources:
+  Retained:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+    Properties: {LogGroupName: /kept/retained}
+  RetainedUnlessNew:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: RetainExceptOnCreate
+    Properties: {LogGroupName: /kept/unless-new}
+  Deleted:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Delete
+    Properties: {LogGroupName: /kept/deleted}
+"""
+
+
+def log_groups(emulator: Emulator, prefix: str) -> list[str]:
+    found = client(emulator, "logs").describe_log_groups(logGroupNamePrefix=prefix)
+    return sorted(g["logGroupName"] for g in found["logGroups"])
+
+
+def test_deleting_a_stack_keeps_what_its_deletion_policy_retains(emulator: Emulator) -> None:
+    cfn = client(emulator, "cloudformation")
+    made = cfn.create_stack(StackName="kept", TemplateBody=KEPT)
+    assert finished(emulator, "kept")["StackStatus"] == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName="kept")
+    assert finished(emulator, made["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert log_groups(emulator, "/kept/") == ["/kept/retained", "/kept/unless-new"]
+    happened = events(emulator, made["StackId"])
+    assert ("Retained", "DELETE_SKIPPED", "") in happened
+    assert ("RetainedUnlessNew", "DELETE_SKIPPED", "") in happened
+
+
+def test_a_rolled_back_create_deletes_what_is_retained_except_on_create(
+    emulator: Emulator,
+) -> None:
+    template = """
+Resources:
+  RetainedUnlessNew:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: RetainExceptOnCreate
+    Properties: {LogGroupName: /rolled-kept/unless-new}
+  Retained:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+    Properties: {LogGroupName: /rolled-kept/retained}
+  Clash:
+    Type: AWS::Logs::LogGroup
+    DependsOn: [Retained, RetainedUnlessNew]
+    Properties: {LogGroupName: /rolled-kept/retained}
+"""
+    cfn = client(emulator, "cloudformation")
+    cfn.create_stack(StackName="rolled-kept", TemplateBody=template)
+    assert finished(emulator, "rolled-kept")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert log_groups(emulator, "/rolled-kept/") == ["/rolled-kept/retained"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "refusal"),
+    [("Snapshot", "does not emulate DeletionPolicy Snapshot"), ("Keep", "Unrecognized")],
+)
+def test_a_deletion_policy_not_acted_out_is_refused(
+    emulator: Emulator, policy: str, refusal: str
+) -> None:
+    body = f"""
+Resources:
+  Group:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: {policy}
+"""
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.ClientError, match=refusal):
+        cfn.create_stack(StackName="snapshot", TemplateBody=body)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pocctl.local.calls import Call
 from pocctl.local.cloudformation import sam, wire
+from pocctl.local.cloudformation.intrinsics import attributes_asked, references
 from pocctl.local.cloudformation.stacks import ChangeSet, Deployer, Stack, creation_order, now
 from pocctl.local.cloudformation.template import Template, TemplateError, parse
 from pocctl.local.cloudformation.types import PROVIDERS
@@ -30,6 +31,96 @@ UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "
 # start with an alphabetical character and can't be longer than 128 characters." A change set
 # name alike (API Reference, CreateStack StackName and CreateChangeSet ChangeSetName).
 NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
+PSEUDO = frozenset(
+    {
+        "AWS::AccountId",
+        "AWS::NotificationARNs",
+        "AWS::NoValue",
+        "AWS::Partition",
+        "AWS::Region",
+        "AWS::StackId",
+        "AWS::StackName",
+        "AWS::URLSuffix",
+    }
+)  # CloudFormation User Guide, "Pseudo parameters reference"
+# What Fn::GetAtt may ask of each type: its "Return values" (Template Reference), as AWS's
+# resource provider schemas list them (cfn-lint ships them: cfnlint.schema, get_atts). A type
+# missing here is not judged before it is made.
+ATTRIBUTES: dict[str, frozenset[str]] = {
+    "AWS::IAM::Role": frozenset({"Arn", "RoleId"}),
+    "AWS::IAM::ManagedPolicy": frozenset(
+        {
+            "AttachmentCount",
+            "CreateDate",
+            "DefaultVersionId",
+            "IsAttachable",
+            "PermissionsBoundaryUsageCount",
+            "PolicyArn",
+            "PolicyId",
+            "UpdateDate",
+        }
+    ),
+    "AWS::SQS::Queue": frozenset(
+        {
+            "Arn",
+            "ContentBasedDeduplication",
+            "DeduplicationScope",
+            "DelaySeconds",
+            "FifoQueue",
+            "FifoThroughputLimit",
+            "KmsDataKeyReusePeriodSeconds",
+            "KmsMasterKeyId",
+            "MaximumMessageSize",
+            "MessageRetentionPeriod",
+            "QueueName",
+            "QueueUrl",
+            "ReceiveMessageWaitTimeSeconds",
+            "RedrivePolicy.deadLetterTargetArn",
+            "RedrivePolicy.maxReceiveCount",
+            "SqsManagedSseEnabled",
+            "Tags",
+            "VisibilityTimeout",
+        }
+    ),
+    "AWS::SQS::QueuePolicy": frozenset({"Id"}),
+    "AWS::DynamoDB::Table": frozenset({"Arn", "StreamArn"}),
+    "AWS::Lambda::Function": frozenset(
+        {
+            "Arn",
+            "SnapStartResponse",
+            "SnapStartResponse.ApplyOn",
+            "SnapStartResponse.OptimizationStatus",
+        }
+    ),
+    "AWS::Lambda::EventSourceMapping": frozenset({"EventSourceMappingArn", "Id"}),
+    "AWS::Logs::LogGroup": frozenset({"Arn"}),
+    "AWS::SNS::Topic": frozenset(
+        {
+            "ContentBasedDeduplication",
+            "DeliveryStatusLogging",
+            "DisplayName",
+            "FifoThroughputScope",
+            "FifoTopic",
+            "KmsMasterKeyId",
+            "MaximumMessageSize",
+            "SignatureVersion",
+            "Subscription",
+            "Tags",
+            "TopicArn",
+            "TopicName",
+            "TracingConfig",
+        }
+    ),
+    "AWS::SNS::Subscription": frozenset({"Arn"}),
+    "AWS::ApiGateway::RestApi": frozenset({"RestApiId", "RootResourceId"}),
+    "AWS::ApiGateway::Resource": frozenset({"ResourceId"}),
+    "AWS::ApiGateway::Method": frozenset(),
+    "AWS::ApiGateway::Model": frozenset(),
+    "AWS::ApiGateway::RequestValidator": frozenset({"RequestValidatorId"}),
+    "AWS::ApiGateway::GatewayResponse": frozenset({"Id"}),
+    "AWS::ApiGateway::Deployment": frozenset({"DeploymentId"}),
+    "AWS::ApiGateway::Stage": frozenset(),
+}
 
 
 class Refused(Exception):
@@ -518,6 +609,8 @@ def check(template: Template, capabilities: list[str]) -> None:
             "ValidationError", f"pocctl local does not emulate the resource types {unknown}"
         )
     creation_order(template)
+    check_references(template)
+    check_policies(resources)
     # "If you have IAM resources, you can specify either capability. If you have IAM resources
     # with custom names, you must specify CAPABILITY_NAMED_IAM. If you don't specify either of
     # these capabilities, CloudFormation returns an InsufficientCapabilities error" (API
@@ -534,6 +627,54 @@ def check(template: Template, capabilities: list[str]) -> None:
         raise Refused(
             "InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]"
         )
+
+
+def check_policies(resources: dict[str, Any]) -> None:
+    """DeletionPolicy is Delete, Retain, RetainExceptOnCreate or Snapshot (Template Reference,
+    "DeletionPolicy attribute"); a snapshot is not acted out here, so it is refused rather than
+    the resource deleted without one. UpdateReplacePolicy only acts on updates, which are not
+    emulated."""
+    for logical_id, body in resources.items():
+        policy = body.get("DeletionPolicy", "Delete")
+        if policy == "Snapshot":
+            raise Refused(
+                "ValidationError",
+                f"pocctl local does not emulate DeletionPolicy Snapshot ({logical_id}): use "
+                "Retain, RetainExceptOnCreate or Delete",
+            )
+        if policy not in ("Delete", "Retain", "RetainExceptOnCreate"):
+            raise TemplateError(
+                f"Template format error: Unrecognized DeletionPolicy {policy} for resource "
+                f"{logical_id}"
+            )
+
+
+def check_references(template: Template) -> None:
+    """Every Ref, Fn::GetAtt and Fn::Sub names something the template declares, and every
+    attribute asked for is one its type returns: CloudFormation refuses the template before it
+    makes anything (User Guide, "Ref" and "Fn::GetAtt"; the messages as AWS words them)."""
+    resources = template["Resources"]
+    known = set(resources) | set(template.get("Parameters") or {}) | PSEUDO
+    for block in ("Conditions", "Resources", "Outputs"):
+        body = template.get(block)
+        for logical_id, attribute in sorted(attributes_asked(body or {})):
+            if logical_id not in resources:
+                raise TemplateError(
+                    "Template error: instance of Fn::GetAtt references undefined resource "
+                    f"{logical_id}"
+                )
+            offered = ATTRIBUTES.get(str(resources[logical_id].get("Type")))
+            if offered is not None and attribute not in offered:
+                raise TemplateError(
+                    f"Template error: resource {logical_id} does not support attribute type "
+                    f"{attribute} in Fn::GetAtt"
+                )
+        unresolved = sorted(references(body or {}) - known)
+        if unresolved:
+            raise TemplateError(
+                f"Template format error: Unresolved resource dependencies {unresolved} in the "
+                f"{block} block of the template"
+            )
 
 
 def parameter_list(stack: Stack) -> list[dict[str, str]]:

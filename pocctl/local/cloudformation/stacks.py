@@ -256,6 +256,9 @@ class Deployer:
             resource = stack.resources[logical_id]
             if resource.made is None or resource.request is None:
                 continue
+            if kept(stack.template["Resources"][logical_id], why):
+                self._progress(stack, resource, "DELETE_SKIPPED")
+                continue
             request = resource.request
             # Deleting acts with the credentials of whoever asked for it.
             request.clients = self.clients(access_key, stack.region)
@@ -310,6 +313,14 @@ class Deployer:
         resource.status, resource.reason, resource.updated = status, reason, now()
         physical = resource.made.physical_id if resource.made else ""
         stack.event(resource.logical_id, resource.type, status, reason, physical, properties)
+
+
+def kept(body: dict[str, Any], why: str) -> bool:
+    """Whether the resource's DeletionPolicy keeps it: Retain always, RetainExceptOnCreate
+    except when the create that made it rolls back (Template Reference, "DeletionPolicy
+    attribute"); a kept resource's event is DELETE_SKIPPED (User Guide, "Stack status codes")."""
+    policy = body.get("DeletionPolicy", "Delete")
+    return policy == "Retain" or (policy == "RetainExceptOnCreate" and why == "DELETE")
 
 
 def failure_reason(exc: Exception) -> str:
