@@ -551,13 +551,8 @@ class CloudFormation:
             stack = self.find(call.region, str(params["StackName"]))
         except Refused:
             return {}  # deleting a stack that does not exist succeeds (API Reference, DeleteStack)
-        if stack.status.endswith("_IN_PROGRESS") and stack.status != "REVIEW_IN_PROGRESS":
-            if stack.status == "DELETE_IN_PROGRESS":
-                return {}
-            raise Refused(
-                "ValidationError",
-                f"Stack {stack.name} is in {stack.status} state and can not be deleted",
-            )
+        if stack.status == "DELETE_IN_PROGRESS":
+            return {}
         if stack.status == "REVIEW_IN_PROGRESS":
             stack.set_status("DELETE_COMPLETE")
             return {}

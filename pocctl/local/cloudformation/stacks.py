@@ -27,6 +27,7 @@ from pocctl.local.cloudformation.template import Template, TemplateError
 from pocctl.local.cloudformation.types import PROVIDERS
 
 Log = Callable[[str], None]
+CREATING = ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
 
 
 def now() -> datetime.datetime:
@@ -63,6 +64,7 @@ class Stack:
     events: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delete_queued_by: str | None = None  # the access key of a DeleteStack made while creating
 
     def event(
         self,
@@ -166,6 +168,7 @@ class Deployer:
         self.clients = clients  # (access key, region) -> clients acting as that caller
         self.role_settled = role_settled
         self.log = log
+        self.turns = threading.Lock()  # a create's end and a DeleteStack meanwhile, one at a time
 
     def scope(self, stack: Stack) -> Scope:
         scope = Scope(
@@ -192,11 +195,21 @@ class Deployer:
         return scope
 
     def create(self, stack: Stack, access_key: str) -> None:
+        stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
         threading.Thread(
-            target=self._create, args=(stack, access_key), daemon=True, name=f"cfn-{stack.name}"
+            target=self._create_then_delete,
+            args=(stack, access_key),
+            daemon=True,
+            name=f"cfn-{stack.name}",
         ).start()
 
     def delete(self, stack: Stack, access_key: str) -> None:
+        """Deleting a stack still being created is accepted (cloudtools/stacker#422): it is
+        deleted once the create has ended, as that create's resources then are."""
+        with self.turns:
+            if stack.status in CREATING:
+                stack.delete_queued_by = access_key
+                return
         threading.Thread(
             target=self._delete,
             args=(stack, access_key, "DELETE"),
@@ -204,8 +217,14 @@ class Deployer:
             name=f"cfn-{stack.name}",
         ).start()
 
+    def _create_then_delete(self, stack: Stack, access_key: str) -> None:
+        self._create(stack, access_key)
+        with self.turns:
+            queued, stack.delete_queued_by = stack.delete_queued_by, None
+        if queued is not None:
+            self._delete(stack, queued, "DELETE")
+
     def _create(self, stack: Stack, access_key: str) -> None:
-        stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
         clients = self.clients(access_key, stack.region)
         for logical_id in creation_order(stack.template):
             body = stack.template["Resources"][logical_id]
@@ -255,6 +274,8 @@ class Deployer:
         for logical_id in reversed(order):
             resource = stack.resources[logical_id]
             if resource.made is None or resource.request is None:
+                continue
+            if resource.status == "DELETE_COMPLETE":  # by the rollback before this delete
                 continue
             if kept(stack.template["Resources"][logical_id], why):
                 self._progress(stack, resource, "DELETE_SKIPPED")
