@@ -943,3 +943,45 @@ def test_a_stack_deleted_while_it_is_created_is_deleted_once_created() -> None:
             "DELETE_COMPLETE",
         ]
         assert dynamodb.list_tables()["TableNames"] == []
+
+
+@pytest.mark.parametrize(
+    ("asked", "named"),
+    [
+        ({"RoleARN": "arn:aws:iam::123456789012:role/cfn"}, "RoleARN"),
+        ({"DisableRollback": True}, "DisableRollback"),
+        ({"OnFailure": "DO_NOTHING"}, "OnFailure DO_NOTHING"),
+        ({"OnFailure": "DELETE"}, "OnFailure DELETE"),
+    ],
+)
+def test_what_the_emulator_does_not_act_out_is_refused_not_ignored(
+    emulator: Emulator, asked: dict[str, Any], named: str
+) -> None:
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.ClientError, match=f"does not emulate {named}"):
+        cfn.create_stack(StackName="unacted", TemplateBody=ONE_GROUP % "unacted", **asked)
+    assert [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == "unacted"] == []
+
+
+def test_delete_stack_refuses_to_retain_resources_it_would_delete(emulator: Emulator) -> None:
+    cfn = client(emulator, "cloudformation")
+    cfn.create_stack(StackName="retaining", TemplateBody=ONE_GROUP % "retaining")
+    assert finished(emulator, "retaining")["StackStatus"] == "CREATE_COMPLETE"
+    with pytest.raises(cfn.exceptions.ClientError, match="does not emulate RetainResources"):
+        cfn.delete_stack(StackName="retaining", RetainResources=["Group"])
+    stack = finished(emulator, "retaining")
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert "LastUpdatedTime" not in stack  # never updated (API Reference, Stack)
+
+
+def test_validate_template_names_the_capability_named_iam_resources_need(
+    emulator: Emulator,
+) -> None:
+    cfn = client(emulator, "cloudformation")
+    named = cfn.validate_template(TemplateBody=TEMPLATE)
+    assert named["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert "AWS::IAM::Role" in named["CapabilitiesReason"]
+    unnamed = cfn.validate_template(TemplateBody=IMPATIENT_MAPPING)
+    assert unnamed["Capabilities"] == ["CAPABILITY_IAM"]
+    summary = cfn.get_template_summary(TemplateBody=TEMPLATE)
+    assert summary["Capabilities"] == ["CAPABILITY_NAMED_IAM"]

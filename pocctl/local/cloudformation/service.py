@@ -14,7 +14,7 @@ from typing import Any
 from pocctl.local.calls import Call
 from pocctl.local.cloudformation import sam, wire
 from pocctl.local.cloudformation.intrinsics import attributes_asked, references
-from pocctl.local.cloudformation.stacks import ChangeSet, Deployer, Stack, creation_order, now
+from pocctl.local.cloudformation.stacks import ChangeSet, Deployer, Stack, creation_order
 from pocctl.local.cloudformation.template import Template, TemplateError, parse
 from pocctl.local.cloudformation.types import PROVIDERS
 from pocctl.local.replies import Reply, error
@@ -151,6 +151,7 @@ class CloudFormation:
                 f"pocctl local does not emulate CloudFormation's {operation}",
             )
         try:
+            refuse_unemulated(params)
             result = method(call, params)
         except Refused as refused:
             return error(call, refused.status, refused.code, refused.message)
@@ -505,8 +506,7 @@ class CloudFormation:
 
     def op_ValidateTemplate(self, call: Call, params: dict[str, Any]) -> dict[str, Any]:
         template = parse(self.template_body(call, params))
-        kinds = {body.get("Type") for body in template["Resources"].values()}
-        needed = ["CAPABILITY_IAM"] if kinds & set(IAM_TYPES) else []
+        needed = iam_capability(template)
         return {
             "Parameters": [
                 {
@@ -518,7 +518,8 @@ class CloudFormation:
                 for key, value in (template.get("Parameters") or {}).items()
             ],
             "Description": template.get("Description"),
-            "Capabilities": needed,
+            "Capabilities": [needed] if needed else [],
+            "CapabilitiesReason": capabilities_reason(template) if needed else None,
             "DeclaredTransforms": sam.transforms(template),
         }
 
@@ -540,7 +541,7 @@ class CloudFormation:
                 for key, value in (template.get("Parameters") or {}).items()
             ],
             "Description": template.get("Description"),
-            "Capabilities": ["CAPABILITY_IAM"] if set(kinds) & set(IAM_TYPES) else [],
+            "Capabilities": [needed] if (needed := iam_capability(template)) else [],
             "ResourceTypes": kinds,
             "Version": template.get("AWSTemplateFormatVersion"),
             "DeclaredTransforms": sam.transforms(template),
@@ -558,6 +559,27 @@ class CloudFormation:
             return {}
         self.deployer.delete(stack, call.access_key)
         return {}
+
+
+def refuse_unemulated(params: dict[str, Any]) -> None:
+    """What a request asks that pocctl local does not act out is refused, not ignored: a
+    service role (RoleARN, API Reference, CreateStack), keeping a failed stack as it is
+    (DisableRollback, OnFailure DO_NOTHING or DELETE) and retaining resources on a delete
+    (DeleteStack, RetainResources)."""
+    asked = []
+    if params.get("RoleARN"):
+        asked.append("RoleARN (it acts with the caller's credentials)")
+    if params.get("DisableRollback"):
+        asked.append("DisableRollback (a failed create always rolls back)")
+    if params.get("OnFailure", "ROLLBACK") != "ROLLBACK":
+        asked.append(f"OnFailure {params['OnFailure']} (a failed create always rolls back)")
+    if params.get("RetainResources"):
+        asked.append("RetainResources (use DeletionPolicy: Retain in the template)")
+    if asked:
+        raise Refused(
+            "ValidationError",
+            f"pocctl local does not emulate {', '.join(asked)}: leave it out",
+        )
 
 
 def valid_name(name: str, field: str) -> None:
@@ -606,22 +628,32 @@ def check(template: Template, capabilities: list[str]) -> None:
     creation_order(template)
     check_references(template)
     check_policies(resources)
-    # "If you have IAM resources, you can specify either capability. If you have IAM resources
-    # with custom names, you must specify CAPABILITY_NAMED_IAM. If you don't specify either of
-    # these capabilities, CloudFormation returns an InsufficientCapabilities error" (API
-    # Reference, CreateStack, Capabilities).
-    iam = [body for body in resources.values() if body.get("Type") in IAM_TYPES]
-    named = any(
-        {"RoleName", "ManagedPolicyName"} & set(body.get("Properties") or {}) for body in iam
-    )
-    if named and "CAPABILITY_NAMED_IAM" not in capabilities:
+    needed = iam_capability(template)
+    if needed == "CAPABILITY_NAMED_IAM" and needed not in capabilities:
         raise Refused(
             "InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]"
         )
-    if iam and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
+    if needed and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
         raise Refused(
             "InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]"
         )
+
+
+def capabilities_reason(template: Template) -> str:
+    kinds = sorted({body.get("Type") for body in template["Resources"].values()} & set(IAM_TYPES))
+    return f"The following resource(s) require capabilities: [{', '.join(kinds)}]"
+
+
+def iam_capability(template: Template) -> str | None:
+    """ "If you have IAM resources, you can specify either capability. If you have IAM resources
+    with custom names, you must specify CAPABILITY_NAMED_IAM. If you don't specify either of
+    these capabilities, CloudFormation returns an InsufficientCapabilities error" (API
+    Reference, CreateStack, Capabilities); ValidateTemplate names the one needed."""
+    resources = template["Resources"].values()
+    iam = [body for body in resources if body.get("Type") in IAM_TYPES]
+    if any({"RoleName", "ManagedPolicyName"} & set(body.get("Properties") or {}) for body in iam):
+        return "CAPABILITY_NAMED_IAM"
+    return "CAPABILITY_IAM" if iam else None
 
 
 def check_policies(resources: dict[str, Any]) -> None:
@@ -693,5 +725,7 @@ def describe(stack: Stack) -> dict[str, Any]:
         "Tags": stack.tags,
         "DisableRollback": False,
         "NotificationARNs": [],
-        "LastUpdatedTime": now(),
+        # LastUpdatedTime: "The time the stack was last updated. This field will only be
+        # returned if the stack has been updated at least once" (API Reference, Stack); updates
+        # are not emulated, so never.
     }
