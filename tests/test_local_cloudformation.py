@@ -18,8 +18,10 @@ from typing import Any
 import boto3
 import pytest
 
-from pocctl.local.aws.timing import RULES
+from pocctl.local.aws.timing import RULES, Timing
 from pocctl.local.emulator import Emulator
+from tests.clocked import Clock, clocked_emulator
+from tests.clocked import client as clocked_client
 from tests.emulated import TIMING
 from tests.inventory import everything, of_stack
 
@@ -237,6 +239,14 @@ Outputs:
 
 
 def aws_cli(emulator: Emulator, *args: str, cwd: Path | None = None) -> str:
+    done = aws_cli_run(emulator, *args, cwd=cwd)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+def aws_cli_run(
+    emulator: Emulator, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """The AWS CLI as a user runs it against `pocctl local` (the emulator's credentials).
     `cloudformation package` makes its S3 client without `--endpoint-url` (aws/aws-cli#4454):
     botocore's AWS_ENDPOINT_URL (botocore >= 1.31, "Service-specific endpoints") points it at
@@ -251,7 +261,7 @@ def aws_cli(emulator: Emulator, *args: str, cwd: Path | None = None) -> str:
         REGION,
         *args,
     ]
-    done = subprocess.run(
+    return subprocess.run(
         command,
         capture_output=True,
         text=True,
@@ -264,8 +274,6 @@ def aws_cli(emulator: Emulator, *args: str, cwd: Path | None = None) -> str:
             "AWS_ENDPOINT_URL": emulator.endpoint_url,
         },
     )
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
 
 
 def client(emulator: Emulator, service: str, key: str = "pocctl-local") -> Any:
@@ -679,3 +687,363 @@ def test_aws_cloudformation_deploy_creates_the_stack(emulator: Emulator, tmp_pat
     # The same template again: the change set has no changes, which `deploy` reports as such.
     again = aws_cli(emulator, *deploy_args, "--no-fail-on-empty-changeset", cwd=tmp_path)
     assert "No changes to deploy" in again
+    # ... and only then: a changed template is no empty change set (updates aren't emulated).
+    (tmp_path / "changed.yaml").write_text(
+        (tmp_path / "packaged.yaml").read_text().replace("Timeout: 10", "Timeout: 11")
+    )
+    changed = ("--template-file", "changed.yaml", *deploy_args[3:])
+    refused = aws_cli_run(emulator, "cloudformation", "deploy", *changed, cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "No changes to deploy" not in refused.stdout + refused.stderr
+
+
+ROLLS_BACK = """
+Resources:
+  First:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /twice/same}
+  Second:
+    Type: AWS::Logs::LogGroup
+    DependsOn: First
+    Properties: {LogGroupName: /twice/same}
+"""
+
+ONE_GROUP = """
+Resources:
+  Group:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /reviewed/%s}
+"""
+
+
+def test_a_rolled_back_stack_can_not_be_updated(emulator: Emulator, tmp_path: Path) -> None:
+    """A stack in ROLLBACK_COMPLETE holds nothing: `deploy` must not say "No changes to
+    deploy" but AWS's refusal (rails-lambda/lamby#132), so the user deletes it first."""
+    cfn = client(emulator, "cloudformation")
+    cfn.create_stack(StackName="rolled", TemplateBody=ROLLS_BACK)
+    assert finished(emulator, "rolled")["StackStatus"] == "ROLLBACK_COMPLETE"
+    with pytest.raises(cfn.exceptions.ClientError, match="ROLLBACK_COMPLETE state and can not"):
+        cfn.create_change_set(StackName="rolled", ChangeSetName="again", TemplateBody=ROLLS_BACK)
+    (tmp_path / "template.yaml").write_text(ROLLS_BACK)
+    deploy = ("cloudformation", "deploy", "--template-file", "template.yaml")
+    done = aws_cli_run(emulator, *deploy, "--stack-name", "rolled", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "ROLLBACK_COMPLETE state and can not be updated" in done.stderr
+    assert "No changes to deploy" not in done.stdout
+
+
+def test_a_stack_under_review_is_one_stack_that_only_a_create_change_set_takes(
+    emulator: Emulator,
+) -> None:
+    cfn = client(emulator, "cloudformation")
+    first = cfn.create_change_set(
+        StackName="reviewed",
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=ONE_GROUP % "first",
+    )
+    with pytest.raises(cfn.exceptions.ClientError, match=r"Stack \[reviewed\] does not exist"):
+        cfn.create_change_set(
+            StackName="reviewed", ChangeSetName="update", TemplateBody=ONE_GROUP % "first"
+        )
+    with pytest.raises(cfn.exceptions.AlreadyExistsException):
+        cfn.create_stack(StackName="reviewed", TemplateBody=ONE_GROUP % "first")
+    second = cfn.create_change_set(
+        StackName="reviewed",
+        ChangeSetName="second",
+        ChangeSetType="CREATE",
+        TemplateBody=ONE_GROUP % "second",
+    )
+    assert second["StackId"] == first["StackId"]
+    listed = cfn.list_stacks()["StackSummaries"]
+    assert [s["StackId"] for s in listed if s["StackName"] == "reviewed"] == [first["StackId"]]
+    cfn.execute_change_set(ChangeSetName=second["Id"])
+    assert finished(emulator, "reviewed")["StackStatus"] == "CREATE_COMPLETE"
+    groups = client(emulator, "logs").describe_log_groups(logGroupNamePrefix="/reviewed/")
+    assert [g["logGroupName"] for g in groups["logGroups"]] == ["/reviewed/second"]
+    with pytest.raises(cfn.exceptions.InvalidChangeSetStatusException):
+        cfn.execute_change_set(ChangeSetName=first["Id"])
+
+
+def test_create_stack_refuses_the_name_of_a_stack_under_review(emulator: Emulator) -> None:
+    cfn = client(emulator, "cloudformation")
+    cfn.create_change_set(
+        StackName="twice",
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=ONE_GROUP % "twice",
+    )
+    with pytest.raises(cfn.exceptions.AlreadyExistsException, match=r"Stack \[twice\]"):
+        cfn.create_stack(StackName="twice", TemplateBody=ONE_GROUP % "twice")
+    listed = cfn.list_stacks()["StackSummaries"]
+    assert [s["StackStatus"] for s in listed if s["StackName"] == "twice"] == ["REVIEW_IN_PROGRESS"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "change_set"),
+    [
+        ("under_score", "fine"),
+        ("1st", "fine"),
+        ("x" * 129, "fine"),
+        ("fine", "change_set"),
+        ("fine", "9th"),
+    ],
+)
+def test_stack_and_change_set_names_are_validated(
+    emulator: Emulator, stack: str, change_set: str
+) -> None:
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.ClientError, match="regular expression pattern"):
+        cfn.create_change_set(
+            StackName=stack,
+            ChangeSetName=change_set,
+            ChangeSetType="CREATE",
+            TemplateBody=ONE_GROUP % "named",
+        )
+    if change_set == "fine":
+        with pytest.raises(cfn.exceptions.ClientError, match="regular expression pattern"):
+            cfn.create_stack(StackName=stack, TemplateBody=ONE_GROUP % "named")
+
+
+def user_with(emulator: Emulator, name: str, statements: list[dict[str, Any]]) -> str:
+    iam = client(emulator, "iam")
+    iam.create_user(UserName=name)
+    document = {"Version": "2012-10-17", "Statement": statements}
+    iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=json.dumps(document))
+    key: str = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+    emulator.settled()
+    return key
+
+
+def test_iam_judges_a_stacks_calls_on_the_stacks_arn(emulator: Emulator) -> None:
+    """cloudformation:CreateStack and the like take the stack's ARN as their resource (IAM
+    Service Authorization Reference): a policy scoped to some stacks grants those alone."""
+    logs = {"Effect": "Allow", "Action": "logs:*", "Resource": "*"}
+    scoped = user_with(
+        emulator,
+        "scoped",
+        [
+            logs,
+            {
+                "Effect": "Allow",
+                "Action": "cloudformation:*",
+                "Resource": f"arn:aws:cloudformation:{REGION}:*:stack/scoped-*/*",
+            },
+        ],
+    )
+    cfn = client(emulator, "cloudformation", scoped)
+    cfn.create_stack(StackName="scoped-one", TemplateBody=ONE_GROUP % "scoped")
+    assert finished(emulator, "scoped-one")["StackStatus"] == "CREATE_COMPLETE"
+    assert cfn.describe_stacks(StackName="scoped-one")["Stacks"][0]["StackName"] == "scoped-one"
+    with pytest.raises(cfn.exceptions.ClientError, match="cloudformation:CreateStack"):
+        cfn.create_stack(StackName="elsewhere", TemplateBody=ONE_GROUP % "elsewhere")
+
+    guarded = user_with(
+        emulator,
+        "guarded",
+        [
+            logs,
+            {"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": "cloudformation:*",
+                "Resource": f"arn:aws:cloudformation:{REGION}:*:stack/prod-*/*",
+            },
+        ],
+    )
+    cfn = client(emulator, "cloudformation", guarded)
+    with pytest.raises(cfn.exceptions.ClientError, match="cloudformation:CreateStack"):
+        cfn.create_stack(StackName="prod-orders", TemplateBody=ONE_GROUP % "prod")
+    with pytest.raises(cfn.exceptions.ClientError, match="cloudformation:DeleteStack"):
+        cfn.delete_stack(StackName="prod-orders")
+    cfn.create_stack(StackName="dev-orders", TemplateBody=ONE_GROUP % "dev")
+    assert finished(emulator, "dev-orders")["StackStatus"] == "CREATE_COMPLETE"
+
+
+@pytest.mark.parametrize(
+    ("value", "refusal"),
+    [
+        ("!Ref Missing", r"Unresolved resource dependencies \['Missing'\] in the Resources block"),
+        ("!Sub '${Missing}-x'", r"Unresolved resource dependencies \['Missing'\]"),
+        ("!GetAtt Missing.Arn", "Fn::GetAtt references undefined resource Missing"),
+        ("!GetAtt Queue.Nonsense", "resource Queue does not support attribute type Nonsense"),
+        ("!Sub '${Queue.Nonsense}'", "resource Queue does not support attribute type Nonsense"),
+    ],
+)
+def test_a_template_naming_what_it_lacks_is_refused_before_anything_is_made(
+    emulator: Emulator, value: str, refusal: str
+) -> None:
+    body = f"""
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  Group:
+    Type: AWS::Logs::LogGroup
+    Properties: {{LogGroupName: {value}}}
+"""
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.ClientError, match=refusal):
+        cfn.create_stack(StackName="lacking", TemplateBody=body)
+    with pytest.raises(cfn.exceptions.ClientError, match=refusal):
+        cfn.create_change_set(
+            StackName="lacking", ChangeSetName="one", ChangeSetType="CREATE", TemplateBody=body
+        )
+    listed = cfn.list_stacks()["StackSummaries"]
+    assert [s for s in listed if s["StackName"] == "lacking"] == []
+
+
+def test_an_output_naming_what_the_template_lacks_is_refused(emulator: Emulator) -> None:
+    body = (ONE_GROUP % "outputs") + "Outputs:\n  Url: {Value: !Ref Missing}\n"
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.ClientError, match="in the Outputs block"):
+        cfn.create_stack(StackName="outputs", TemplateBody=body)
+
+
+KEPT = """
+Resources:
+  Retained:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+    Properties: {LogGroupName: /kept/retained}
+  RetainedUnlessNew:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: RetainExceptOnCreate
+    Properties: {LogGroupName: /kept/unless-new}
+  Deleted:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Delete
+    Properties: {LogGroupName: /kept/deleted}
+"""
+
+
+def log_groups(emulator: Emulator, prefix: str) -> list[str]:
+    found = client(emulator, "logs").describe_log_groups(logGroupNamePrefix=prefix)
+    return sorted(g["logGroupName"] for g in found["logGroups"])
+
+
+def test_deleting_a_stack_keeps_what_its_deletion_policy_retains(emulator: Emulator) -> None:
+    cfn = client(emulator, "cloudformation")
+    made = cfn.create_stack(StackName="kept", TemplateBody=KEPT)
+    assert finished(emulator, "kept")["StackStatus"] == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName="kept")
+    assert finished(emulator, made["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert log_groups(emulator, "/kept/") == ["/kept/retained", "/kept/unless-new"]
+    happened = events(emulator, made["StackId"])
+    assert ("Retained", "DELETE_SKIPPED", "") in happened
+    assert ("RetainedUnlessNew", "DELETE_SKIPPED", "") in happened
+
+
+def test_a_rolled_back_create_deletes_what_is_retained_except_on_create(
+    emulator: Emulator,
+) -> None:
+    template = """
+Resources:
+  RetainedUnlessNew:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: RetainExceptOnCreate
+    Properties: {LogGroupName: /rolled-kept/unless-new}
+  Retained:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+    Properties: {LogGroupName: /rolled-kept/retained}
+  Clash:
+    Type: AWS::Logs::LogGroup
+    DependsOn: [Retained, RetainedUnlessNew]
+    Properties: {LogGroupName: /rolled-kept/retained}
+"""
+    cfn = client(emulator, "cloudformation")
+    cfn.create_stack(StackName="rolled-kept", TemplateBody=template)
+    assert finished(emulator, "rolled-kept")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert log_groups(emulator, "/rolled-kept/") == ["/rolled-kept/retained"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "refusal"),
+    [("Snapshot", "does not emulate DeletionPolicy Snapshot"), ("Keep", "Unrecognized")],
+)
+def test_a_deletion_policy_not_acted_out_is_refused(
+    emulator: Emulator, policy: str, refusal: str
+) -> None:
+    body = f"""
+Resources:
+  Group:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: {policy}
+"""
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.ClientError, match=refusal):
+        cfn.create_stack(StackName="snapshot", TemplateBody=body)
+
+
+def test_a_stack_deleted_while_it_is_created_is_deleted_once_created() -> None:
+    """DeleteStack during CREATE_IN_PROGRESS is accepted (cloudtools/stacker#422); on AWS's
+    clock, moved by the test, the table stays CREATING until the test says so."""
+    clock = Clock()
+    with clocked_emulator(clock, Timing()) as running:
+        cfn = clocked_client(running, "cloudformation")
+        dynamodb = clocked_client(running, "dynamodb")
+        made = cfn.create_stack(StackName="hasty", TemplateBody=LIMITED)
+        until(lambda: dynamodb.list_tables()["TableNames"] == ["limited"], "the table is asked for")
+        cfn.delete_stack(StackName="hasty")
+        assert cfn.describe_stacks(StackName="hasty")["Stacks"][0]["StackStatus"] == (
+            "CREATE_IN_PROGRESS"
+        )
+        clock.advance("table_creating")
+
+        def deleted() -> dict[str, Any] | None:
+            clock.advance("table_deleting")  # however late the table's delete was asked for
+            found: dict[str, Any] = cfn.describe_stacks(StackName=made["StackId"])["Stacks"][0]
+            return None if found["StackStatus"].endswith("_IN_PROGRESS") else found
+
+        final = until(deleted, "the queued delete ends")
+        assert final["StackStatus"] == "DELETE_COMPLETE"
+        statuses = [s for logical, s, _ in events(running, made["StackId"]) if logical == "hasty"]
+        assert statuses == [
+            "CREATE_IN_PROGRESS",
+            "CREATE_COMPLETE",
+            "DELETE_IN_PROGRESS",
+            "DELETE_COMPLETE",
+        ]
+        assert dynamodb.list_tables()["TableNames"] == []
+
+
+@pytest.mark.parametrize(
+    ("asked", "named"),
+    [
+        ({"RoleARN": "arn:aws:iam::123456789012:role/cfn"}, "RoleARN"),
+        ({"DisableRollback": True}, "DisableRollback"),
+        ({"OnFailure": "DO_NOTHING"}, "OnFailure DO_NOTHING"),
+        ({"OnFailure": "DELETE"}, "OnFailure DELETE"),
+    ],
+)
+def test_what_the_emulator_does_not_act_out_is_refused_not_ignored(
+    emulator: Emulator, asked: dict[str, Any], named: str
+) -> None:
+    cfn = client(emulator, "cloudformation")
+    with pytest.raises(cfn.exceptions.ClientError, match=f"does not emulate {named}"):
+        cfn.create_stack(StackName="unacted", TemplateBody=ONE_GROUP % "unacted", **asked)
+    assert [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == "unacted"] == []
+
+
+def test_delete_stack_refuses_to_retain_resources_it_would_delete(emulator: Emulator) -> None:
+    cfn = client(emulator, "cloudformation")
+    cfn.create_stack(StackName="retaining", TemplateBody=ONE_GROUP % "retaining")
+    assert finished(emulator, "retaining")["StackStatus"] == "CREATE_COMPLETE"
+    with pytest.raises(cfn.exceptions.ClientError, match="does not emulate RetainResources"):
+        cfn.delete_stack(StackName="retaining", RetainResources=["Group"])
+    stack = finished(emulator, "retaining")
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert "LastUpdatedTime" not in stack  # never updated (API Reference, Stack)
+
+
+def test_validate_template_names_the_capability_named_iam_resources_need(
+    emulator: Emulator,
+) -> None:
+    cfn = client(emulator, "cloudformation")
+    named = cfn.validate_template(TemplateBody=TEMPLATE)
+    assert named["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert "AWS::IAM::Role" in named["CapabilitiesReason"]
+    unnamed = cfn.validate_template(TemplateBody=IMPATIENT_MAPPING)
+    assert unnamed["Capabilities"] == ["CAPABILITY_IAM"]
+    summary = cfn.get_template_summary(TemplateBody=TEMPLATE)
+    assert summary["Capabilities"] == ["CAPABILITY_NAMED_IAM"]

@@ -156,6 +156,8 @@ def _resources(call: Call, account: str) -> list[str]:
         # and DescribeAlarms name several.
         names = as_list(p.get("AlarmNames") or []) + as_list(p.get("AlarmName") or [])
         found += [here(f"alarm:{name}") for name in names]
+    elif prefix == "cloudformation":
+        found.append(_stack_arn(region, account, p))
     found = [r for r in found if r]
     if not found:  # tagging and the like name their resource by ARN, whatever the service
         for key in ("ResourceArn", "resourceArn", "ResourceARN", "Resource", "resourceArns"):
@@ -163,6 +165,18 @@ def _resources(call: Call, account: str) -> list[str]:
                 found += [str(r) for r in as_list(p[key])]
                 break
     return [r for r in found if r]
+
+
+def _stack_arn(region: str, account: str, params: dict[str, Any]) -> str | None:
+    """A stack's calls are on the stack, arn:${Partition}:cloudformation:${Region}:${Account}:
+    stack/${StackName}/${Id} (IAM Service Authorization Reference, AWS CloudFormation, resource
+    type stack); a name alone leaves the id to any, as a policy written for a stack does."""
+    name = params.get("StackName")
+    if not name:
+        return None
+    if str(name).startswith("arn:"):
+        return str(name)
+    return str(Arn.build("cloudformation", region, account, f"stack/{name}/*"))
 
 
 def _stream_of_iterator(iterator: str) -> str | None:

@@ -47,17 +47,48 @@ def references(value: Any) -> set[str]:
             target = value["Fn::GetAtt"]
             found.add(target[0] if isinstance(target, list) else str(target).split(".")[0])
         if "Fn::Sub" in value:
-            sub = value["Fn::Sub"]
-            text, names = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
-            for literal, name in SUB_VARIABLE.findall(text):
-                if not literal and name not in names:
-                    found.add(name.split(".")[0])
+            found |= {name.split(".")[0] for name in sub_variables(value["Fn::Sub"])}
         for item in value.values():
             found |= references(item)
     elif isinstance(value, list):
         for item in value:
             found |= references(item)
     return found
+
+
+def attributes_asked(value: Any) -> set[tuple[str, str]]:
+    """The (logical id, attribute) pairs a value asks for with Fn::GetAtt or Fn::Sub's
+    ${Name.Attribute}; an attribute given by an intrinsic is left to when it resolves."""
+    found: set[tuple[str, str]] = set()
+    if isinstance(value, dict):
+        target = value.get("Fn::GetAtt")
+        if isinstance(target, str) and "." in target:
+            found.add(tuple_of(target.split(".", 1)))
+        elif isinstance(target, list) and len(target) == 2 and isinstance(target[1], str):
+            found.add(tuple_of(target))
+        if "Fn::Sub" in value:
+            names = sub_variables(value["Fn::Sub"])
+            found |= {tuple_of(name.split(".", 1)) for name in names if "." in name}
+        for item in value.values():
+            found |= attributes_asked(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= attributes_asked(item)
+    return found
+
+
+def sub_variables(sub: Any) -> list[str]:
+    """The ${Name} and ${Name.Attribute} an Fn::Sub refers to outside its own variable map."""
+    text, names = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
+    return [
+        name
+        for literal, name in SUB_VARIABLE.findall(str(text))
+        if not literal and name not in names
+    ]
+
+
+def tuple_of(pair: list[Any]) -> tuple[str, str]:
+    return str(pair[0]), str(pair[1])
 
 
 def resolve(value: Any, scope: Scope) -> Any:

@@ -13,7 +13,8 @@ from typing import Any
 
 from pocctl.local.calls import Call
 from pocctl.local.cloudformation import sam, wire
-from pocctl.local.cloudformation.stacks import ChangeSet, Deployer, Stack, creation_order, now
+from pocctl.local.cloudformation.intrinsics import attributes_asked, references
+from pocctl.local.cloudformation.stacks import ChangeSet, Deployer, Stack, creation_order
 from pocctl.local.cloudformation.template import Template, TemplateError, parse
 from pocctl.local.cloudformation.types import PROVIDERS
 from pocctl.local.replies import Reply, error
@@ -22,6 +23,104 @@ Clients = Callable[[str, str], Callable[[str], Any]]
 IAM_TYPES = ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy")
 S3_URL = re.compile(r"^https?://(?P<host>[^/]+)/(?P<path>.+)$")
 GONE = ("DELETE_COMPLETE",)
+# A stack takes an update only when it settled with what its template says (User Guide, "Stack
+# status codes"); any other status answers "Stack:ARN is in STATUS state and can not be
+# updated." (e.g. rails-lambda/lamby#132, a stack in ROLLBACK_COMPLETE).
+UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
+# "A stack name can contain only alphanumeric characters (case sensitive) and hyphens. It must
+# start with an alphabetical character and can't be longer than 128 characters." A change set
+# name alike (API Reference, CreateStack StackName and CreateChangeSet ChangeSetName).
+NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
+PSEUDO = frozenset(
+    {
+        "AWS::AccountId",
+        "AWS::NotificationARNs",
+        "AWS::NoValue",
+        "AWS::Partition",
+        "AWS::Region",
+        "AWS::StackId",
+        "AWS::StackName",
+        "AWS::URLSuffix",
+    }
+)  # CloudFormation User Guide, "Pseudo parameters reference"
+# What Fn::GetAtt may ask of each type: its "Return values" (Template Reference), as AWS's
+# resource provider schemas list them (cfn-lint ships them: cfnlint.schema, get_atts). A type
+# missing here is not judged before it is made.
+ATTRIBUTES: dict[str, frozenset[str]] = {
+    "AWS::IAM::Role": frozenset({"Arn", "RoleId"}),
+    "AWS::IAM::ManagedPolicy": frozenset(
+        {
+            "AttachmentCount",
+            "CreateDate",
+            "DefaultVersionId",
+            "IsAttachable",
+            "PermissionsBoundaryUsageCount",
+            "PolicyArn",
+            "PolicyId",
+            "UpdateDate",
+        }
+    ),
+    "AWS::SQS::Queue": frozenset(
+        {
+            "Arn",
+            "ContentBasedDeduplication",
+            "DeduplicationScope",
+            "DelaySeconds",
+            "FifoQueue",
+            "FifoThroughputLimit",
+            "KmsDataKeyReusePeriodSeconds",
+            "KmsMasterKeyId",
+            "MaximumMessageSize",
+            "MessageRetentionPeriod",
+            "QueueName",
+            "QueueUrl",
+            "ReceiveMessageWaitTimeSeconds",
+            "RedrivePolicy.deadLetterTargetArn",
+            "RedrivePolicy.maxReceiveCount",
+            "SqsManagedSseEnabled",
+            "Tags",
+            "VisibilityTimeout",
+        }
+    ),
+    "AWS::SQS::QueuePolicy": frozenset({"Id"}),
+    "AWS::DynamoDB::Table": frozenset({"Arn", "StreamArn"}),
+    "AWS::Lambda::Function": frozenset(
+        {
+            "Arn",
+            "SnapStartResponse",
+            "SnapStartResponse.ApplyOn",
+            "SnapStartResponse.OptimizationStatus",
+        }
+    ),
+    "AWS::Lambda::EventSourceMapping": frozenset({"EventSourceMappingArn", "Id"}),
+    "AWS::Logs::LogGroup": frozenset({"Arn"}),
+    "AWS::SNS::Topic": frozenset(
+        {
+            "ContentBasedDeduplication",
+            "DeliveryStatusLogging",
+            "DisplayName",
+            "FifoThroughputScope",
+            "FifoTopic",
+            "KmsMasterKeyId",
+            "MaximumMessageSize",
+            "SignatureVersion",
+            "Subscription",
+            "Tags",
+            "TopicArn",
+            "TopicName",
+            "TracingConfig",
+        }
+    ),
+    "AWS::SNS::Subscription": frozenset({"Arn"}),
+    "AWS::ApiGateway::RestApi": frozenset({"RestApiId", "RootResourceId"}),
+    "AWS::ApiGateway::Resource": frozenset({"ResourceId"}),
+    "AWS::ApiGateway::Method": frozenset(),
+    "AWS::ApiGateway::Model": frozenset(),
+    "AWS::ApiGateway::RequestValidator": frozenset({"RequestValidatorId"}),
+    "AWS::ApiGateway::GatewayResponse": frozenset({"Id"}),
+    "AWS::ApiGateway::Deployment": frozenset({"DeploymentId"}),
+    "AWS::ApiGateway::Stage": frozenset(),
+}
 
 
 class Refused(Exception):
@@ -52,6 +151,7 @@ class CloudFormation:
                 f"pocctl local does not emulate CloudFormation's {operation}",
             )
         try:
+            refuse_unemulated(params)
             result = method(call, params)
         except Refused as refused:
             return error(call, refused.status, refused.code, refused.message)
@@ -162,17 +262,22 @@ class CloudFormation:
             description=str(template.get("Description", "")),
         )
 
-    def refuse_existing(self, region: str, name: str) -> None:
+    def existing(self, region: str, name: str, *, reviewing: bool) -> Stack | None:
+        """The live stack of that name, which only a CREATE change set may take over, and only
+        while it is REVIEW_IN_PROGRESS: CreateStack refuses any name a stack that is not
+        DELETE_COMPLETE holds (API Reference, CreateStack, AlreadyExistsException)."""
         try:
-            existing = self.find(region, name)
+            found = self.find(region, name)
         except Refused:
-            return
-        if existing.status != "REVIEW_IN_PROGRESS":
-            raise Refused("AlreadyExistsException", f"Stack [{name}] already exists")
+            return None
+        if reviewing and found.status == "REVIEW_IN_PROGRESS":
+            return found
+        raise Refused("AlreadyExistsException", f"Stack [{name}] already exists")
 
     # -- operations ----------------------------------------------------------------------
     def op_CreateStack(self, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-        self.refuse_existing(call.region, str(params["StackName"]))
+        valid_name(str(params["StackName"]), "stackName")
+        self.existing(call.region, str(params["StackName"]), reviewing=False)
         stack = self.new_stack(call, params, direct=True)
         with self.lock:
             self.stacks.append(stack)
@@ -182,8 +287,9 @@ class CloudFormation:
     def op_CreateChangeSet(self, call: Call, params: dict[str, Any]) -> dict[str, Any]:
         kind = params.get("ChangeSetType", "UPDATE")
         name = str(params["StackName"])
+        valid_name(str(params["ChangeSetName"]), "changeSetName")
         if kind == "UPDATE":
-            current = self.find(call.region, name)
+            current = self.updatable(call.region, name)
             proposed = self.new_stack(call, params, direct=False, previous=current.parameters)
             if proposed.template != current.template or proposed.parameters != current.parameters:
                 raise Refused(
@@ -202,27 +308,47 @@ class CloudFormation:
                 "information to create a change set.",
             )
         else:
-            self.refuse_existing(call.region, name)
-            stack = self.new_stack(call, params, direct=False)
-            stack.event(
-                stack.name,
-                "AWS::CloudFormation::Stack",
-                "REVIEW_IN_PROGRESS",
-                "User Initiated",
-                stack.id,
-            )
-            with self.lock:
-                self.stacks.append(stack)
+            valid_name(name, "stackName")
+            reviewed = self.existing(call.region, name, reviewing=True)
+            proposed = self.new_stack(call, params, direct=False)
+            if reviewed is None:
+                stack = proposed
+                stack.event(
+                    stack.name,
+                    "AWS::CloudFormation::Stack",
+                    "REVIEW_IN_PROGRESS",
+                    "User Initiated",
+                    stack.id,
+                )
+                with self.lock:
+                    self.stacks.append(stack)
+            else:  # the stack under review keeps its id; this change set carries its template
+                stack = reviewed
+                proposed.id = stack.id
             change_set = ChangeSet(
                 str(params["ChangeSetName"]),
                 self._change_set_id(call, params),
                 stack,
                 kind,
                 description=str(params.get("Description", "")),
+                proposed=proposed,
             )
         with self.lock:
             self.change_sets.append(change_set)
         return {"Id": change_set.id, "StackId": change_set.stack.id}
+
+    def updatable(self, region: str, name: str) -> Stack:
+        current = self.find(region, name)
+        if current.status == "REVIEW_IN_PROGRESS":
+            # A stack made by a CREATE change set and not yet executed "does not exist" for an
+            # update (boto/boto3#2327; awscli's `deploy` then sends a CREATE change set).
+            raise Refused("ValidationError", f"Stack [{current.name}] does not exist")
+        if current.status not in UPDATABLE:
+            raise Refused(
+                "ValidationError",
+                f"Stack:{current.id} is in {current.status} state and can not be updated.",
+            )
+        return current
 
     def _change_set_id(self, call: Call, params: dict[str, Any]) -> str:
         return (
@@ -235,6 +361,7 @@ class CloudFormation:
             call.region, str(params["ChangeSetName"]), params.get("StackName")
         )
         stack = change_set.stack
+        plan = change_set.proposed or stack
         changes = []
         if change_set.kind == "CREATE" and change_set.status == "CREATE_COMPLETE":
             changes = [
@@ -243,12 +370,12 @@ class CloudFormation:
                     "ResourceChange": {
                         "Action": "Add",
                         "LogicalResourceId": logical_id,
-                        "ResourceType": stack.template["Resources"][logical_id]["Type"],
+                        "ResourceType": plan.template["Resources"][logical_id]["Type"],
                         "Scope": [],
                         "Details": [],
                     },
                 }
-                for logical_id in creation_order(stack.template)
+                for logical_id in creation_order(plan.template)
             ]
         return {
             "ChangeSetName": change_set.name,
@@ -256,13 +383,13 @@ class CloudFormation:
             "StackId": stack.id,
             "StackName": stack.name,
             "Description": change_set.description or None,
-            "Parameters": parameter_list(stack),
+            "Parameters": parameter_list(plan),
             "CreationTime": change_set.created,
             "ExecutionStatus": change_set.execution,
             "Status": change_set.status,
             "StatusReason": change_set.reason or None,
-            "Capabilities": stack.capabilities,
-            "Tags": stack.tags,
+            "Capabilities": plan.capabilities,
+            "Tags": plan.tags,
             "Changes": changes,
         }
 
@@ -276,7 +403,15 @@ class CloudFormation:
                 f"ChangeSet [{change_set.id}] cannot be executed in its current execution "
                 f"status of [{change_set.execution}]",
             )
+        if change_set.stack.status != "REVIEW_IN_PROGRESS":  # another change set ran first
+            raise Refused(
+                "InvalidChangeSetStatus",
+                f"ChangeSet [{change_set.id}] cannot be executed in its current status of "
+                f"[{change_set.stack.status}]",
+            )
         change_set.execution = "EXECUTE_COMPLETE"
+        if change_set.proposed is not None:
+            change_set.stack.take(change_set.proposed)
         self.deployer.create(change_set.stack, call.access_key)
         return {}
 
@@ -371,8 +506,7 @@ class CloudFormation:
 
     def op_ValidateTemplate(self, call: Call, params: dict[str, Any]) -> dict[str, Any]:
         template = parse(self.template_body(call, params))
-        kinds = {body.get("Type") for body in template["Resources"].values()}
-        needed = ["CAPABILITY_IAM"] if kinds & set(IAM_TYPES) else []
+        needed = iam_capability(template)
         return {
             "Parameters": [
                 {
@@ -384,7 +518,8 @@ class CloudFormation:
                 for key, value in (template.get("Parameters") or {}).items()
             ],
             "Description": template.get("Description"),
-            "Capabilities": needed,
+            "Capabilities": [needed] if needed else [],
+            "CapabilitiesReason": capabilities_reason(template) if needed else None,
             "DeclaredTransforms": sam.transforms(template),
         }
 
@@ -406,7 +541,7 @@ class CloudFormation:
                 for key, value in (template.get("Parameters") or {}).items()
             ],
             "Description": template.get("Description"),
-            "Capabilities": ["CAPABILITY_IAM"] if set(kinds) & set(IAM_TYPES) else [],
+            "Capabilities": [needed] if (needed := iam_capability(template)) else [],
             "ResourceTypes": kinds,
             "Version": template.get("AWSTemplateFormatVersion"),
             "DeclaredTransforms": sam.transforms(template),
@@ -417,18 +552,44 @@ class CloudFormation:
             stack = self.find(call.region, str(params["StackName"]))
         except Refused:
             return {}  # deleting a stack that does not exist succeeds (API Reference, DeleteStack)
-        if stack.status.endswith("_IN_PROGRESS") and stack.status != "REVIEW_IN_PROGRESS":
-            if stack.status == "DELETE_IN_PROGRESS":
-                return {}
-            raise Refused(
-                "ValidationError",
-                f"Stack {stack.name} is in {stack.status} state and can not be deleted",
-            )
+        if stack.status == "DELETE_IN_PROGRESS":
+            return {}
         if stack.status == "REVIEW_IN_PROGRESS":
             stack.set_status("DELETE_COMPLETE")
             return {}
         self.deployer.delete(stack, call.access_key)
         return {}
+
+
+def refuse_unemulated(params: dict[str, Any]) -> None:
+    """What a request asks that pocctl local does not act out is refused, not ignored: a
+    service role (RoleARN, API Reference, CreateStack), keeping a failed stack as it is
+    (DisableRollback, OnFailure DO_NOTHING or DELETE) and retaining resources on a delete
+    (DeleteStack, RetainResources)."""
+    asked = []
+    if params.get("RoleARN"):
+        asked.append("RoleARN (it acts with the caller's credentials)")
+    if params.get("DisableRollback"):
+        asked.append("DisableRollback (a failed create always rolls back)")
+    if params.get("OnFailure", "ROLLBACK") != "ROLLBACK":
+        asked.append(f"OnFailure {params['OnFailure']} (a failed create always rolls back)")
+    if params.get("RetainResources"):
+        asked.append("RetainResources (use DeletionPolicy: Retain in the template)")
+    if asked:
+        raise Refused(
+            "ValidationError",
+            f"pocctl local does not emulate {', '.join(asked)}: leave it out",
+        )
+
+
+def valid_name(name: str, field: str) -> None:
+    if not NAME.fullmatch(name):
+        raise Refused(
+            "ValidationError",
+            f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]* "
+            "and have length less than or equal to 128",
+        )
 
 
 def parameter_values(template: Template, given: dict[str, str]) -> dict[str, Any]:
@@ -465,22 +626,82 @@ def check(template: Template, capabilities: list[str]) -> None:
             "ValidationError", f"pocctl local does not emulate the resource types {unknown}"
         )
     creation_order(template)
-    # "If you have IAM resources, you can specify either capability. If you have IAM resources
-    # with custom names, you must specify CAPABILITY_NAMED_IAM. If you don't specify either of
-    # these capabilities, CloudFormation returns an InsufficientCapabilities error" (API
-    # Reference, CreateStack, Capabilities).
-    iam = [body for body in resources.values() if body.get("Type") in IAM_TYPES]
-    named = any(
-        {"RoleName", "ManagedPolicyName"} & set(body.get("Properties") or {}) for body in iam
-    )
-    if named and "CAPABILITY_NAMED_IAM" not in capabilities:
+    check_references(template)
+    check_policies(resources)
+    needed = iam_capability(template)
+    if needed == "CAPABILITY_NAMED_IAM" and needed not in capabilities:
         raise Refused(
             "InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]"
         )
-    if iam and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
+    if needed and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
         raise Refused(
             "InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]"
         )
+
+
+def capabilities_reason(template: Template) -> str:
+    kinds = sorted({body.get("Type") for body in template["Resources"].values()} & set(IAM_TYPES))
+    return f"The following resource(s) require capabilities: [{', '.join(kinds)}]"
+
+
+def iam_capability(template: Template) -> str | None:
+    """ "If you have IAM resources, you can specify either capability. If you have IAM resources
+    with custom names, you must specify CAPABILITY_NAMED_IAM. If you don't specify either of
+    these capabilities, CloudFormation returns an InsufficientCapabilities error" (API
+    Reference, CreateStack, Capabilities); ValidateTemplate names the one needed."""
+    resources = template["Resources"].values()
+    iam = [body for body in resources if body.get("Type") in IAM_TYPES]
+    if any({"RoleName", "ManagedPolicyName"} & set(body.get("Properties") or {}) for body in iam):
+        return "CAPABILITY_NAMED_IAM"
+    return "CAPABILITY_IAM" if iam else None
+
+
+def check_policies(resources: dict[str, Any]) -> None:
+    """DeletionPolicy is Delete, Retain, RetainExceptOnCreate or Snapshot (Template Reference,
+    "DeletionPolicy attribute"); a snapshot is not acted out here, so it is refused rather than
+    the resource deleted without one. UpdateReplacePolicy only acts on updates, which are not
+    emulated."""
+    for logical_id, body in resources.items():
+        policy = body.get("DeletionPolicy", "Delete")
+        if policy == "Snapshot":
+            raise Refused(
+                "ValidationError",
+                f"pocctl local does not emulate DeletionPolicy Snapshot ({logical_id}): use "
+                "Retain, RetainExceptOnCreate or Delete",
+            )
+        if policy not in ("Delete", "Retain", "RetainExceptOnCreate"):
+            raise TemplateError(
+                f"Template format error: Unrecognized DeletionPolicy {policy} for resource "
+                f"{logical_id}"
+            )
+
+
+def check_references(template: Template) -> None:
+    """Every Ref, Fn::GetAtt and Fn::Sub names something the template declares, and every
+    attribute asked for is one its type returns: CloudFormation refuses the template before it
+    makes anything (User Guide, "Ref" and "Fn::GetAtt"; the messages as AWS words them)."""
+    resources = template["Resources"]
+    known = set(resources) | set(template.get("Parameters") or {}) | PSEUDO
+    for block in ("Conditions", "Resources", "Outputs"):
+        body = template.get(block)
+        for logical_id, attribute in sorted(attributes_asked(body or {})):
+            if logical_id not in resources:
+                raise TemplateError(
+                    "Template error: instance of Fn::GetAtt references undefined resource "
+                    f"{logical_id}"
+                )
+            offered = ATTRIBUTES.get(str(resources[logical_id].get("Type")))
+            if offered is not None and attribute not in offered:
+                raise TemplateError(
+                    f"Template error: resource {logical_id} does not support attribute type "
+                    f"{attribute} in Fn::GetAtt"
+                )
+        unresolved = sorted(references(body or {}) - known)
+        if unresolved:
+            raise TemplateError(
+                f"Template format error: Unresolved resource dependencies {unresolved} in the "
+                f"{block} block of the template"
+            )
 
 
 def parameter_list(stack: Stack) -> list[dict[str, str]]:
@@ -504,5 +725,7 @@ def describe(stack: Stack) -> dict[str, Any]:
         "Tags": stack.tags,
         "DisableRollback": False,
         "NotificationARNs": [],
-        "LastUpdatedTime": now(),
+        # LastUpdatedTime: "The time the stack was last updated. This field will only be
+        # returned if the stack has been updated at least once" (API Reference, Stack); updates
+        # are not emulated, so never.
     }

@@ -27,6 +27,7 @@ from pocctl.local.cloudformation.template import Template, TemplateError
 from pocctl.local.cloudformation.types import PROVIDERS
 
 Log = Callable[[str], None]
+CREATING = ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
 
 
 def now() -> datetime.datetime:
@@ -63,6 +64,7 @@ class Stack:
     events: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delete_queued_by: str | None = None  # the access key of a DeleteStack made while creating
 
     def event(
         self,
@@ -90,6 +92,12 @@ class Stack:
         with self.lock:
             self.events.append(entry)
 
+    def take(self, proposed: Stack) -> None:
+        """What a change set proposed becomes what the stack is made of."""
+        self.template, self.original = proposed.template, proposed.original
+        self.parameters, self.tags = proposed.parameters, proposed.tags
+        self.capabilities, self.description = proposed.capabilities, proposed.description
+
     def set_status(self, status: str, reason: str = "") -> None:
         self.status, self.reason = status, reason
         self.event(self.name, "AWS::CloudFormation::Stack", status, reason, self.id)
@@ -106,6 +114,7 @@ class ChangeSet:
     reason: str = ""
     description: str = ""
     created: datetime.datetime = field(default_factory=now)
+    proposed: Stack | None = None  # a CREATE change set's template, parameters and tags
 
 
 def creation_order(template: Template) -> list[str]:
@@ -159,6 +168,7 @@ class Deployer:
         self.clients = clients  # (access key, region) -> clients acting as that caller
         self.role_settled = role_settled
         self.log = log
+        self.turns = threading.Lock()  # a create's end and a DeleteStack meanwhile, one at a time
 
     def scope(self, stack: Stack) -> Scope:
         scope = Scope(
@@ -185,11 +195,21 @@ class Deployer:
         return scope
 
     def create(self, stack: Stack, access_key: str) -> None:
+        stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
         threading.Thread(
-            target=self._create, args=(stack, access_key), daemon=True, name=f"cfn-{stack.name}"
+            target=self._create_then_delete,
+            args=(stack, access_key),
+            daemon=True,
+            name=f"cfn-{stack.name}",
         ).start()
 
     def delete(self, stack: Stack, access_key: str) -> None:
+        """Deleting a stack still being created is accepted (cloudtools/stacker#422): it is
+        deleted once the create has ended, as that create's resources then are."""
+        with self.turns:
+            if stack.status in CREATING:
+                stack.delete_queued_by = access_key
+                return
         threading.Thread(
             target=self._delete,
             args=(stack, access_key, "DELETE"),
@@ -197,8 +217,14 @@ class Deployer:
             name=f"cfn-{stack.name}",
         ).start()
 
+    def _create_then_delete(self, stack: Stack, access_key: str) -> None:
+        self._create(stack, access_key)
+        with self.turns:
+            queued, stack.delete_queued_by = stack.delete_queued_by, None
+        if queued is not None:
+            self._delete(stack, queued, "DELETE")
+
     def _create(self, stack: Stack, access_key: str) -> None:
-        stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
         clients = self.clients(access_key, stack.region)
         for logical_id in creation_order(stack.template):
             body = stack.template["Resources"][logical_id]
@@ -248,6 +274,11 @@ class Deployer:
         for logical_id in reversed(order):
             resource = stack.resources[logical_id]
             if resource.made is None or resource.request is None:
+                continue
+            if resource.status == "DELETE_COMPLETE":  # by the rollback before this delete
+                continue
+            if kept(stack.template["Resources"][logical_id], why):
+                self._progress(stack, resource, "DELETE_SKIPPED")
                 continue
             request = resource.request
             # Deleting acts with the credentials of whoever asked for it.
@@ -303,6 +334,14 @@ class Deployer:
         resource.status, resource.reason, resource.updated = status, reason, now()
         physical = resource.made.physical_id if resource.made else ""
         stack.event(resource.logical_id, resource.type, status, reason, physical, properties)
+
+
+def kept(body: dict[str, Any], why: str) -> bool:
+    """Whether the resource's DeletionPolicy keeps it: Retain always, RetainExceptOnCreate
+    except when the create that made it rolls back (Template Reference, "DeletionPolicy
+    attribute"); a kept resource's event is DELETE_SKIPPED (User Guide, "Stack status codes")."""
+    policy = body.get("DeletionPolicy", "Delete")
+    return policy == "Retain" or (policy == "RetainExceptOnCreate" and why == "DELETE")
 
 
 def failure_reason(exc: Exception) -> str:
