@@ -559,3 +559,41 @@ def test_a_batch_read_as_the_poller_is_retired_is_delivered_only_if_the_mapping_
     else:
         assert invoker.events == []
         assert counts == (0, 3)  # invisible until their visibility timeout
+
+
+def test_two_invocations_unpacking_the_same_code_at_once_both_run_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two first invocations of one function may unpack its code side by side: the second's
+    rename onto the directory the first made fails (not empty). It uses the first's (CI saw
+    `lambda:Invoke failed` with "Directory not empty" under four test workers)."""
+    import io
+    import zipfile
+    from pathlib import Path
+
+    from pocctl.local import functions
+    from pocctl.local.functions import FunctionVersion
+    from pocctl.local.functions import Invoker as LocalInvoker
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    code = buffer.getvalue()
+    invoker = LocalInvoker("http://127.0.0.1:1", "123456789012", lambda role: {})
+    version = FunctionVersion(
+        "f", "us-east-1", "123456789012", "app.handler", 3, 128, "arn:aws:iam::1:role/r",
+        "sha", (), "/aws/lambda/f",
+    )  # fmt: skip
+    real_replace = functions.os.replace
+
+    def the_other_came_first(source: str | Path, target: str | Path) -> None:
+        real_replace(invoker.code_root / "elsewhere", target)
+        real_replace(source, target)  # the loser's rename: Directory not empty
+
+    elsewhere = invoker.code_root / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    monkeypatch.setattr(functions.os, "replace", the_other_came_first)
+    unpacked = invoker._code_dir(version, code)
+    assert (unpacked / "app.py").read_text().startswith("def handler")
+    assert sorted(p.name for p in invoker.code_root.iterdir()) == ["sha"]  # no staging left

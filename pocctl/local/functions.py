@@ -346,7 +346,14 @@ class Invoker:
         if not target.exists():
             staging = Path(tempfile.mkdtemp(dir=self.code_root))
             zipfile.ZipFile(io.BytesIO(code)).extractall(staging)
-            os.replace(staging, target)
+            try:
+                os.replace(staging, target)
+            except OSError:
+                # Another invocation of the same code unpacked it first (the rename onto a
+                # directory that is not empty fails): the same bytes, so theirs will do.
+                shutil.rmtree(staging, ignore_errors=True)
+                if not target.is_dir():
+                    raise
         return target
 
     def _environment(self, version: FunctionVersion) -> dict[str, str]:
