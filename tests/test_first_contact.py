@@ -77,7 +77,16 @@ def test_down_reports_what_aws_is_still_deleting_and_exits_0(
     emulator: Emulator, clock: FreezableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     up_local(emulator, "busy")
-    clock.freeze()  # AWS's deletions stay in progress while the sweep looks
+    # AWS's deletions stay in progress while the sweep looks: AWS's clock stops as `down`
+    # starts deleting (not before: its reads first, CloudFormation's tags on the API and stage
+    # among them, would spend API Gateway's request quota, which refills on that clock).
+    deleting = Engine.down
+
+    def frozen_once_deleting(engine: Engine) -> Any:
+        clock.freeze()
+        return deleting(engine)
+
+    monkeypatch.setattr(Engine, "down", frozen_once_deleting)
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
     result = CliRunner().invoke(cli, ["down", "--stack", "busy", "--yes", "--json"])
     assert result.exit_code == 0, result.output
