@@ -145,3 +145,14 @@ def test_v_names_a_refusals_service_as_its_call_lines_do(
     assert (
         capsys.readouterr().out == "  aws apigateway PutMethod answered ConflictException: busy\n"
     )
+
+
+def test_api_gateway_not_yet_assuming_the_role_counts_as_a_refusal_to_post_again() -> None:
+    """API Gateway answers 500 "Internal server error" until it can assume the integration's
+    new role (README's waits table): nothing was queued, so test-order may post again."""
+    from pocctl.ops.smoke import refused_by_sqs
+
+    assert refused_by_sqs(500, '{"message": "Internal server error"}')
+    assert refused_by_sqs(502, '{"error": "AccessDenied"}')
+    assert not refused_by_sqs(500, '{"orderID": "x"}')
+    assert not refused_by_sqs(400, '{"message": "Internal server error"}')

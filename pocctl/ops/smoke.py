@@ -641,7 +641,15 @@ REPOST = Policy(first=0.5, growth=1.5, cap=2.0)
 
 
 def refused_by_sqs(status: int, body: str) -> bool:
-    """The API's answer when SQS refused its integration role (pocctl's integration response)."""
+    """The API's answer when SQS refused its integration role (pocctl's integration response),
+    or when API Gateway could not yet assume that role: 500 "Internal server error" before the
+    integration ran (terraform-aws-modules/terraform-aws-apigateway-v2#87), so nothing was queued
+    and posting again cannot store the order twice."""
+    if status == 500:
+        try:
+            return bool(json.loads(body) == {"message": "Internal server error"})
+        except json.JSONDecodeError:
+            return False
     if status != 502:
         return False
     try:
