@@ -40,12 +40,13 @@ def put(logs: Any, function: str, seconds_ago: float, message: str) -> None:
 
 
 def message_lines(output: str) -> list[tuple[str, str]]:
-    """(function, message) of each log line printed."""
+    """(function, message) of each log line printed (the line's date comes first when a line is
+    not from today: run just after midnight, an hour ago was yesterday)."""
     found = []
     for line in output.splitlines():
         if " | " in line:
             head, message = line.split(" | ", 1)
-            found.append((head.split()[1], message))
+            found.append((head.split()[-1], message))
     return found
 
 
