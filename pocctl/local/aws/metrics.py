@@ -132,6 +132,9 @@ class Metrics:
         self.world = world
         self.timeline = Timeline(world)
         self.points: dict[Series, dict[int, Stat]] = {}
+        # The series with a datapoint in each minute not yet closed: closing a minute reads its
+        # own, not every series (a clock moved on by days closes thousands of minutes at once).
+        self.open_minutes: dict[int, dict[Series, None]] = {}  # dict: published in order
         self.queue_used: dict[tuple[str, str], int] = {}  # (region, queue) -> last minute used
         self.queue_held: dict[tuple[str, str], int] = {}  # a woken queue -> minute it publishes
         self.held: list[tuple[Series, int, Stat]] = []  # its datapoints until then
@@ -153,6 +156,7 @@ class Metrics:
             minute = max(self.timeline.minute(), self.closing + 1)
             stat = self.points.setdefault(series, {}).setdefault(minute, Stat(unit=unit))
             stat.add(value)
+            self.open_minutes.setdefault(minute, {})[series] = None
 
     # -- what the emulator sees --------------------------------------------------------
     def invoked(self, region: str, function: str, ok: bool, duration_ms: float) -> None:
@@ -216,7 +220,7 @@ class Metrics:
 
     def is_held(self, series: Series) -> bool:
         """Whether the series is a woken queue's whose datapoints CloudWatch doesn't have yet."""
-        if series.namespace != "AWS/SQS":
+        if not self.queue_held or series.namespace != "AWS/SQS":
             return False
         queue = dict(series.dimensions).get("QueueName", "")
         return self.queue_held.get((series.region, queue), -1) > self.closing
@@ -226,10 +230,14 @@ class Metrics:
         """Sample the queues at the end of `minute`, and publish its datapoints to CloudWatch."""
         with self._lock:
             self.closing = minute
+            # A queue whose wait is over publishes again: forgetting it keeps is_held cheap.
+            self.queue_held = {key: at for key, at in self.queue_held.items() if at > minute}
         for region in sorted(regions):
             self._sample_queues(region, minute)
         with self._lock:
-            closing = [(s, minute, by[minute]) for s, by in self.points.items() if minute in by]
+            closing = [
+                (s, minute, self.points[s][minute]) for s in self.open_minutes.pop(minute, ())
+            ]
             waiting = self.held + closing
             self.held = [(s, m, stat) for s, m, stat in waiting if self.is_held(s)]
         for series, at, stat in waiting:
@@ -259,10 +267,10 @@ class Metrics:
             for name, value in depth.items():
                 stat = Stat(unit="Count")
                 stat.add(float(value))
+                sampled = Series.of(region, "AWS/SQS", name, series)
                 with self._lock:
-                    self.points.setdefault(Series.of(region, "AWS/SQS", name, series), {})[
-                        minute
-                    ] = stat
+                    self.points.setdefault(sampled, {})[minute] = stat
+                    self.open_minutes.setdefault(minute, {})[sampled] = None
 
     def _publish(self, series: Series, minute: int, stat: Stat) -> None:
         """Into moto's CloudWatch, so GetMetricStatistics and ListMetrics show it."""
@@ -286,6 +294,8 @@ class Metrics:
             for by_minute in self.points.values():
                 for old in [m for m in by_minute if m < minute]:
                     del by_minute[old]
+            for old in [m for m in self.open_minutes if m < minute]:
+                del self.open_minutes[old]
 
     # -- what alarms read --------------------------------------------------------------
     def period(self, series: Series, first: int, last: int) -> Stat | None:
