@@ -42,7 +42,8 @@ REGION = "us-east-1"
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The process is about to end: pytest's last full collection (to report an exception raised
     in a finaliser) would walk every object the tests left, some 3 s a worker. Frozen, they are
-    not walked; what the tests themselves leave unreachable was collected as they ran."""
+    not walked: an exception in a finaliser still pending at exit goes unreported (the tests'
+    own collections, as they ran, still report theirs)."""
     gc.freeze()
 
 
