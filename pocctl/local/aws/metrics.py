@@ -137,7 +137,9 @@ class Metrics:
         self.open_minutes: dict[int, dict[Series, None]] = {}  # dict: published in order
         self.queue_used: dict[tuple[str, str], int] = {}  # (region, queue) -> last minute used
         self.queue_held: dict[tuple[str, str], int] = {}  # a woken queue -> minute it publishes
-        self.held: list[tuple[Series, int, Stat]] = []  # its datapoints until then
+        # Its datapoints until then, by queue: each minute's close asks once per woken queue, not
+        # once per datapoint (a clock moved on by days holds thousands of them).
+        self.held: dict[tuple[str, str], list[tuple[Series, int, Stat]]] = {}
         self.closing = -1  # the minute being closed (alarms evaluate at its end)
         self._lock = threading.Lock()
 
@@ -220,10 +222,8 @@ class Metrics:
 
     def is_held(self, series: Series) -> bool:
         """Whether the series is a woken queue's whose datapoints CloudWatch doesn't have yet."""
-        if not self.queue_held or series.namespace != "AWS/SQS":
-            return False
-        queue = dict(series.dimensions).get("QueueName", "")
-        return self.queue_held.get((series.region, queue), -1) > self.closing
+        queue = _queue_of(series) if self.queue_held else None
+        return queue is not None and self.queue_held.get(queue, -1) > self.closing
 
     # -- each minute's end -------------------------------------------------------------
     def close(self, minute: int, regions: set[str]) -> None:
@@ -235,14 +235,17 @@ class Metrics:
         for region in sorted(regions):
             self._sample_queues(region, minute)
         with self._lock:
-            closing = [
-                (s, minute, self.points[s][minute]) for s in self.open_minutes.pop(minute, ())
-            ]
-            waiting = self.held + closing
-            self.held = [(s, m, stat) for s, m, stat in waiting if self.is_held(s)]
-        for series, at, stat in waiting:
-            if not self.is_held(series):
-                self._publish(series, at, stat)
+            due = []
+            for queue in [q for q in self.held if self.queue_held.get(q, -1) <= minute]:
+                due += self.held.pop(queue)
+            for series in self.open_minutes.pop(minute, ()):
+                datapoint = (series, minute, self.points[series][minute])
+                if self.is_held(series):
+                    self.held.setdefault(_queue_of(series) or ("", ""), []).append(datapoint)
+                else:
+                    due.append(datapoint)
+        for series, at, stat in due:
+            self._publish(series, at, stat)
 
     def _sample_queues(self, region: str, minute: int) -> None:
         from moto.sqs.models import sqs_backends
@@ -331,3 +334,10 @@ def counted(call: Call, reply: Reply) -> int:
             return len(document.get("Successful") or [])
         return reply.body.count(b"ResultEntry>") // 2
     return 1
+
+
+def _queue_of(series: Series) -> tuple[str, str] | None:
+    """The (region, queue) an SQS series is about; None for other namespaces."""
+    if series.namespace != "AWS/SQS":
+        return None
+    return series.region, dict(series.dimensions).get("QueueName", "")
