@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -48,6 +49,16 @@ SHUTDOWN_POLL_SECONDS = 0.05  # how soon stop() ends the HTTP server (socketserv
 Log = Callable[[str], None]
 # Pollers, workers and API requests share these clients from many threads at once.
 CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=64)
+
+
+@functools.cache
+def _backend_app(service: str) -> Any:
+    """moto's Flask app for one service, made once per process: it only routes a request to
+    moto's code (the state is in moto's backends, emptied for each emulator); building its
+    URL map again for every emulator was 2% of the test suite's CPU."""
+    from moto.moto_server.werkzeug_app import create_backend_app
+
+    return create_backend_app(service)  # type: ignore[arg-type]
 
 
 class Outbox:
@@ -371,11 +382,11 @@ class Emulator:
         reset_moto()  # moto's state is per process: a new emulator starts empty
         patches.MAIL_SINKS.append(self.outbox.deliver)
         patches.SQS_DELIVERY_GATES.append(self.sqs_delivery)
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        moto_app = DomainDispatcherApplication(_backend_app)
         with listener:  # werkzeug serves a duplicate of it
             self._server = make_server(
                 self.host, self.port, self.app(moto_app), threaded=True, fd=listener.fileno()

@@ -35,6 +35,7 @@ def _targets() -> dict[str, Any]:
         from moto import backends as moto_backends
         from moto.apigateway.responses import APIGatewayResponse
         from moto.awslambda.models import LambdaBackend, LambdaFunction
+        from moto.core import responses as moto_responses
         from moto.dynamodb.models.table import StreamShard, Table
         from moto.logs.models import LogGroup
         from moto.moto_api._internal.models import moto_api_backend
@@ -85,6 +86,9 @@ def _targets() -> dict[str, Any]:
         "Queue.message_retention_period": "MessageRetentionPeriod"
         in getattr(Queue, "BASE_ATTRIBUTES", ()),
         "backends.list_of_moto_modules": getattr(moto_backends, "list_of_moto_modules", None),
+        "core.responses.method_names_from_class": getattr(
+            moto_responses, "method_names_from_class", None
+        ),
         "LogGroup.filter_log_events (interleaved)": "interleaved"
         in LogGroup.filter_log_events.__code__.co_varnames,
         **{
@@ -253,6 +257,8 @@ def _patch() -> None:
     from moto import backends as moto_backends
     from moto.apigateway.responses import APIGatewayResponse
     from moto.awslambda.models import LambdaBackend
+    from moto.core import responses as moto_responses
+    from moto.core.utils import method_names_from_class
     from moto.dynamodb.models import dynamodb_backends
     from moto.logs.models import LogGroup
     from moto.sns.exceptions import InvalidParameterValue, SNSException
@@ -363,6 +369,10 @@ def _patch() -> None:
     # emulator's CPU per call. The directory doesn't change while it runs.
     modules = tuple(moto_backends.list_of_moto_modules())
     _replace(moto_backends, "list_of_moto_modules", lambda: modules)
+
+    # moto lists a response class's methods (inspect.getmembers) on every call it answers. The
+    # classes are as patched here until undo(), which drops this cache with the patch.
+    _replace(moto_responses, "method_names_from_class", functools.cache(method_names_from_class))
 
     # moto makes a new 2048-bit RSA key to sign every notification it delivers to a queue or
     # an HTTP endpoint (tens of milliseconds of CPU each). SNS signs with one certificate, the
