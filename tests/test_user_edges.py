@@ -396,3 +396,41 @@ def test_pocctl_local_stops_cleanly_on_a_signal(
     assert "Traceback" not in errors and "Traceback" not in rest, errors
     assert "Stopping pocctl local" in rest
     assert list(temporary.iterdir()) == []  # its code directory went with it
+
+
+# What `pocctl local` and `demo` do while they serve, with Ctrl-C handed by the kernel to another
+# of the process's threads (a process-directed signal may go to any thread that does not block
+# it): the main thread must still stop. Run in a process of its own, which the test ends if it
+# hangs.
+CTRL_C_IN_ANOTHER_THREAD = """
+import linecache, signal, sys, threading, time
+from pocctl.cli.serving import wait_for_stop
+from pocctl.cli.ui import Terminal
+
+def waiting(thread_id):
+    frame = sys._current_frames()[thread_id]
+    return "waiter.acquire(" in linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+
+def ctrl_c_here():
+    main = threading.main_thread().ident
+    while not waiting(main):  # once the main thread waits for a lock, the signal comes
+        time.sleep(0.01)
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+try:
+    wait_for_stop(Terminal(), [], lambda: threading.Thread(target=ctrl_c_here).start())
+except BaseException as stopped:
+    print("stopped by", type(stopped).__name__, getattr(stopped, "exit_code", None))
+"""
+
+
+def test_ctrl_c_handed_to_another_thread_still_stops_the_server() -> None:
+    finished = subprocess.run(
+        [sys.executable, "-c", CTRL_C_IN_ANOTHER_THREAD],
+        capture_output=True,
+        text=True,
+        timeout=60,  # a deadline only: stopping takes a quarter of a second
+        check=False,
+    )
+    assert "Stopping pocctl local." in finished.stdout, finished.stdout + finished.stderr
+    assert "stopped by Exit 130" in finished.stdout, finished.stdout + finished.stderr

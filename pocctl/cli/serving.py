@@ -98,6 +98,14 @@ def signals_ignored() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+# A signal sent to the process may be handed by the kernel to any of its threads (the emulator
+# runs dozens); Python then runs its handler, and raises KeyboardInterrupt, only when the main
+# thread next runs Python code. A main thread in an unbounded wait never does: Ctrl-C was
+# ignored, seen twice under CI's load. A bounded wait lets the handler run within this long
+# (the same fix: jellyfin/jellyfin-mpv-shim#432, dask/distributed#121).
+SIGNAL_CHECK_SECONDS = 0.25
+
+
 @contextmanager
 def running(emulator: Any) -> Iterator[list[str]]:
     """The emulator, stopped at the end however the command ends (its worker processes and
@@ -120,7 +128,9 @@ def wait_for_stop(
     as soon as that is read is a stop like any other."""
     try:
         announce()
-        threading.Event().wait()
+        never = threading.Event()
+        while not never.wait(SIGNAL_CHECK_SECONDS):
+            pass
     except KeyboardInterrupt:
         term.info(f"Stopping pocctl local{f' ({received[0]})' if received else ''}.")
         if not received:
