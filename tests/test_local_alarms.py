@@ -679,3 +679,33 @@ def test_a_datapoint_seen_as_its_minute_closes_is_published_the_next_minute() ->
         if d.name == "Errors" and d.dimensions[0].value == "late"
     ]
     assert [d.sum for d in published] == [1.0]
+
+
+def test_a_minute_whose_publishing_failed_is_published_whole_when_tried_again() -> None:
+    """A bug of ours that raises while a minute's datapoints go to CloudWatch: the tick closes
+    the same minute again, and none of its datapoints is lost."""
+    now = [0.0]
+    world = World(
+        timing=Timing(scale=0.02),
+        client=lambda *_: None,
+        account="123456789012",
+        clock=lambda: now[0],
+        wall=lambda: 1.7e9,
+    )
+    metrics = Metrics(world)
+    published: list[str] = []
+    attempts = [0]
+
+    def publish(series: Series, minute: int, stat: Any) -> None:
+        attempts[0] += 1
+        if attempts[0] == 2:
+            raise RuntimeError("a bug of ours")
+        published.append(series.name)
+
+    metrics._publish = publish  # type: ignore[method-assign]
+    metrics.invoked("us-east-1", "writer", True, 3.0)  # four series in minute 0
+    now[0] += metrics.timeline.length
+    with pytest.raises(RuntimeError):
+        metrics.close(0, set())
+    metrics.close(0, set())
+    assert set(published) == {"Invocations", "Errors", "Throttles", "Duration"}

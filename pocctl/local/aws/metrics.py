@@ -235,17 +235,24 @@ class Metrics:
         for region in sorted(regions):
             self._sample_queues(region, minute)
         with self._lock:
-            due = []
-            for queue in [q for q in self.held if self.queue_held.get(q, -1) <= minute]:
-                due += self.held.pop(queue)
-            for series in self.open_minutes.pop(minute, ()):
+            released = [q for q in self.held if self.queue_held.get(q, -1) <= minute]
+            due = [datapoint for queue in released for datapoint in self.held[queue]]
+            held: dict[tuple[str, str], list[tuple[Series, int, Stat]]] = {}
+            for series in self.open_minutes.get(minute, ()):
                 datapoint = (series, minute, self.points[series][minute])
                 if self.is_held(series):
-                    self.held.setdefault(_queue_of(series) or ("", ""), []).append(datapoint)
+                    held.setdefault(_queue_of(series) or ("", ""), []).append(datapoint)
                 else:
                     due.append(datapoint)
         for series, at, stat in due:
             self._publish(series, at, stat)
+        # Only once published: a close that failed (a bug of ours) is tried again whole.
+        with self._lock:
+            for queue in released:
+                del self.held[queue]
+            for queue, datapoints in held.items():
+                self.held.setdefault(queue, []).extend(datapoints)
+            self.open_minutes.pop(minute, None)
 
     def _sample_queues(self, region: str, minute: int) -> None:
         from moto.sqs.models import sqs_backends
