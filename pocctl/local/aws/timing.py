@@ -323,9 +323,9 @@ RULES: dict[str, Rule] = {
         "Amazon SQS queues are automatically collected and pushed to CloudWatch at one-minute "
         "intervals' (Amazon SQS Developer Guide, 'Monitoring Amazon SQS queues using "
         "CloudWatch'); Lambda 'sends metric data to CloudWatch in 1-minute intervals' (Lambda "
-        "Developer Guide, 'Using CloudWatch metrics with Lambda'); API Gateway 'metric data is "
-        "sent to CloudWatch every minute' (API Gateway Developer Guide, 'Amazon API Gateway "
-        "dimensions and metrics')",
+        "Developer Guide, 'Using CloudWatch metrics with Lambda'); 'Amazon API Gateway sends "
+        "metric data to CloudWatch every minute' (API Gateway Developer Guide, 'Amazon API "
+        "Gateway dimensions and metrics')",
         low=60.0,
         high=60.0,
         range_source="fixed: the documented one-minute interval",
