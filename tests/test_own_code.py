@@ -111,7 +111,9 @@ def pocctl_repository(directory: Path) -> Path:
     """A checkout of pocctl as a new user has it: pyproject.toml, and handlers/ (its source)."""
     root = Path(__file__).resolve().parent.parent
     shutil.copyfile(root / "pyproject.toml", directory / "pyproject.toml")
-    shutil.copytree(bundled_dir("handlers"), directory / "handlers")
+    # As a fresh checkout has it: without the bytecode Python wrote where tests imported it.
+    ignored = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(bundled_dir("handlers"), directory / "handlers", ignore=ignored)
     return directory / "handlers"
 
 
