@@ -27,6 +27,7 @@ from pocctl.ops.smoke import http_post, run_test_order
 from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps, read_outputs
 
+from . import ctrl_c
 from .emulated import TIMING, local_context, up_local
 
 context = local_context
@@ -564,7 +565,7 @@ def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) 
     # Port 0: the emulator takes a free port and says which (a port found free beforehand may
     # be taken by another test before the emulator binds it).
     process = subprocess.Popen(
-        [sys.executable, "-m", "pocctl", "local", "--port", "0", "--time-scale", str(TIMING.scale)],
+        ctrl_c.pocctl("local", "--port", "0", "--time-scale", str(TIMING.scale)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -28,6 +28,7 @@ from pocctl.cli.options import Runtime
 from pocctl.local.emulator import Emulator
 from pocctl.resources.policies import render
 
+from . import ctrl_c
 from .inventory import everything
 
 # -- item 10: exit codes and JSON as the README says -------------------------------------------
@@ -365,7 +366,7 @@ def test_pocctl_local_stops_cleanly_on_a_signal(
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pocctl", "local", "--port", "0", "--aws-timing", "off"],
+        ctrl_c.pocctl("local", "--port", "0", "--aws-timing", "off"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,0 +1,22 @@
+"""Starting `pocctl` as a terminal starts a command, for tests that press Ctrl-C.
+
+A command a non-interactive shell starts in the background (`cmd &` in a script, as `.ci/run`
+starts the slow tests) ignores SIGINT (POSIX, Shell Command Language, 2.11 "Signals and Error
+Handling"), and so does every process it starts: Python then leaves SIGINT ignored. A terminal's
+foreground command has it as default, and Python turns it into KeyboardInterrupt; these tests
+start pocctl that way, however the test run itself was started."""
+
+from __future__ import annotations
+
+import sys
+
+AS_IN_A_TERMINAL = (
+    "import runpy, signal, sys; "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('pocctl', run_name='__main__', alter_sys=True)"
+)
+
+
+def pocctl(*args: str) -> list[str]:
+    """The command line of `python -m pocctl ARGS`, with Ctrl-C as in a terminal."""
+    return [sys.executable, "-c", AS_IN_A_TERMINAL, *args]
