@@ -100,8 +100,8 @@ def signals_ignored() -> Iterator[None]:
 
 # A signal sent to the process may be handed by the kernel to any of its threads (the emulator
 # runs dozens); Python then runs its handler, and raises KeyboardInterrupt, only when the main
-# thread next runs Python code. A main thread in an unbounded wait never does: Ctrl-C was
-# ignored, seen twice under CI's load. A bounded wait lets the handler run within this long
+# thread next runs Python code. A main thread in an unbounded wait never does, and Ctrl-C is
+# ignored (test_user_edges shows it). A bounded wait lets the handler run within this long
 # (the same fix: jellyfin/jellyfin-mpv-shim#432, dask/distributed#121).
 SIGNAL_CHECK_SECONDS = 0.25
 
