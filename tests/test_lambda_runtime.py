@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from pocctl.local.emulator import Emulator
+from pocctl.local.forks import alive
 
-from .clocked import Clock, client, fixtures
+from .clocked import Clock, client, clocked_emulator, fixtures
 
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
@@ -43,6 +44,10 @@ clock, emulator = fixtures(scope="module")
 
 @pytest.fixture(scope="module")
 def role(emulator: Emulator, clock: Clock) -> str:
+    return made_role(emulator, clock)
+
+
+def made_role(emulator: Emulator, clock: Clock) -> str:
     arn: str = client(emulator, "iam").create_role(
         RoleName="runtime", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
     )["Role"]["Arn"]
@@ -271,3 +276,20 @@ def test_without_fork_a_worker_of_its_own_has_the_runtimes_modules_alone(
         "errorType": "Runtime.ImportModuleError",
         "errorMessage": "Unable to import module 'app': No module named 'pocctl'",
     }
+
+
+def test_the_emulators_of_one_process_share_one_fork_server_and_keep_their_own_workers(
+    emulator: Emulator, clock: Clock, role: str
+) -> None:
+    """A fork server imports boto3 and reads AWS's models (half a second of CPU): a process
+    that starts many emulators (the tests) starts it once. A stopped emulator's workers go."""
+    source = "import os\ndef handler(event, context):\n    return [os.getppid(), os.getpid()]\n"
+    _, (server, worker) = invoked(emulator, clock, role, "forked-here", {"app.py": source})
+    other_clock = Clock()
+    with clocked_emulator(other_clock) as other:
+        other_role = made_role(other, other_clock)
+        _, (other_server, other_worker) = invoked(
+            other, other_clock, other_role, "forked-there", {"app.py": source}
+        )
+    assert other_server == server and other_worker != worker
+    assert not alive(other_worker) and alive(worker) and alive(server)

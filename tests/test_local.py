@@ -635,7 +635,7 @@ def test_answered_survives_a_connection_closed_while_it_looks(
 
 
 def test_a_closed_fork_server_starts_no_worker() -> None:
-    """The emulator stopping closes its fork server while a late invocation may be starting a
+    """The process exiting closes the fork server while a late invocation may be starting a
     worker: that one must not write to a closed socket, whose number may be another's by now."""
     from pocctl.code.handler_check import runtime_modules
     from pocctl.local.forks import ForkServer

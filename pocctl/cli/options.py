@@ -274,6 +274,9 @@ def _context(
     context = Context(
         config, reporter or term, session=session, sleep=world.sleep, clock=world.clock
     )
+    current = click.get_current_context(silent=True)
+    if current is not None:
+        current.call_on_close(context.release)
     if flags.verbose:
         term.follow(context)
     context.preflight()

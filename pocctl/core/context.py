@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from pocctl.core import clients as idle_clients
 from pocctl.core import preflight as first_contact
 from pocctl.core.arns import Arn
 from pocctl.core.config import Config
@@ -22,7 +23,7 @@ from pocctl.core.pacing import LAMBDA_OUTSIDE_QUOTA, LAMBDA_REQUESTS_PER_SECOND,
 from pocctl.core.preflight import STACK_SERVICES
 from pocctl.core.reporting import Reporter, Wait, Why
 from pocctl.core.retry import Policy, call_with_retries, error_code
-from pocctl.core.session import new_session
+from pocctl.core.session import inputs, new_session
 from pocctl.core.telemetry import CallLog, Label, Telemetry
 
 RETRY_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 10})
@@ -164,7 +165,9 @@ class Context:
         # What steps found or made that later steps and commands need, filled by plan/apply.
         self.outputs = Outputs()
         self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        # Every client this context made or took, with what give_back needs (clients.py).
+        self._made: list[tuple[tuple[Any, ...] | None, Any, BotoConfig]] = []
+        self._lock = threading.RLock()  # client() holds it while client_with() takes it
         self._account_id: str | None = None
         self._working = threading.local()
         # On `down`, per step: blocks until the steps it is deleted after are done (Engine.down).
@@ -249,15 +252,36 @@ class Context:
 
     def client_with(self, service: str, config: BotoConfig) -> Any:
         """A client of its own with this botocore config (timeouts, retries), not shared with
-        other calls; its calls are recorded like every other."""
-        client = self.session.client(
-            service,
-            region_name=self.config.region,
-            endpoint_url=self.config.endpoint_url,
-            config=config,
-        )
+        other calls; its calls are recorded like every other. One a finished command gave
+        back is taken when it was made the same way (clients.py)."""
+        made_as = inputs(self.session)
+        key = None
+        if made_as is not None:
+            key = (made_as, service, self.config.region, self.config.endpoint_url, id(config))
+        client = idle_clients.take(key) if key is not None else None
+        if client is None:
+            client = self.session.client(
+                service,
+                region_name=self.config.region,
+                endpoint_url=self.config.endpoint_url,
+                config=config,
+            )
         self.telemetry.watch(client)
+        with self._lock:
+            self._made.append((key, client, config))
         return client
+
+    def release(self) -> None:
+        """The command is over: its clients go back, without this context's handlers, for the
+        next command of this process to take (clients.py). The context makes new ones if it is
+        used again."""
+        with self._lock:
+            made, self._made, self._clients = self._made, [], {}
+        for key, client, config in made:
+            self.telemetry.unwatch(client)
+            client.meta.events.unregister("before-send.lambda", self._lambda_pacer.before_send)
+            if key is not None:
+                idle_clients.give_back(key, client, config)
 
     def wait_turn(self) -> None:
         """Before a step's first deletion on `down`: wait for the steps it must follow. What it

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
+from collections.abc import Hashable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -10,6 +14,20 @@ import botocore.session
 
 _loader: Any = None
 _loader_lock = threading.Lock()
+# How each session new_session made was made, while its event handlers are as made (inputs).
+_made_as: weakref.WeakKeyDictionary[boto3.Session, Hashable] = weakref.WeakKeyDictionary()
+# The files botocore reads settings and keys from: the environment may name others.
+AWS_FILES = (
+    ("AWS_CONFIG_FILE", "~/.aws/config"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    ("BOTO_CONFIG", "~/.boto"),  # keys, when no other source has them
+    ("", "/etc/boto.cfg"),
+)
+
+
+def _read_by_botocore(variable: str) -> bool:
+    """AWS's settings, and the proxies urllib's getproxies() reads (botocore calls it)."""
+    return variable.startswith(("AWS_", "BOTO_")) or variable.lower().endswith("_proxy")
 
 
 def new_session(**kwargs: Any) -> boto3.Session:
@@ -17,6 +35,7 @@ def new_session(**kwargs: Any) -> boto3.Session:
     models once per process: a session of its own parses them again, about 30 ms of CPU a
     client, and every command, test and emulator context makes a session."""
     global _loader
+    made_as = _inputs(kwargs)
     core = botocore.session.Session(profile=kwargs.pop("profile_name", None))
     core.get_scoped_config()  # an unknown profile fails here (ProfileNotFound), as in boto3
     with _loader_lock:
@@ -27,4 +46,45 @@ def new_session(**kwargs: Any) -> boto3.Session:
         session = boto3.Session(botocore_session=core, **kwargs)
         # boto3 adds its own data directory to the loader on every session.
         _loader.search_paths[:] = list(dict.fromkeys(_loader.search_paths))
+    _made_as[session] = made_as
+    _forget_on_change(session)
     return session
+
+
+def inputs(session: boto3.Session) -> Hashable | None:
+    """What made `session` what it is, if new_session made it and its event handlers are as
+    made: two sessions with the same inputs make clients that behave the same (clients.py).
+    None otherwise (a test's faults, --verbose's printing are handlers added to a session)."""
+    return _made_as.get(session)
+
+
+def _inputs(kwargs: dict[str, Any]) -> Hashable:
+    """new_session's arguments, the environment botocore reads (keys, region, profile,
+    proxies, CA bundle) and its files' sizes and times: all a session takes settings from."""
+    environment = tuple(sorted(item for item in os.environ.items() if _read_by_botocore(item[0])))
+    files: list[tuple[str, tuple[int, int] | None]] = []
+    for variable, default in AWS_FILES:
+        path = Path(os.environ.get(variable) or default).expanduser()
+        try:
+            stat = path.stat()
+        except OSError:
+            files.append((str(path), None))
+        else:
+            files.append((str(path), (stat.st_mtime_ns, stat.st_size)))
+    return (tuple(sorted(kwargs.items())), environment, tuple(files))
+
+
+def _forget_on_change(session: boto3.Session) -> None:
+    """Once anyone adds or removes one of `session`'s event handlers, its inputs are unknown."""
+    events = session.events
+    made = weakref.ref(session)
+    for name in ("register", "register_first", "register_last", "unregister"):
+        original = getattr(events, name)
+
+        def changing(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            found = made()
+            if found is not None:
+                _made_as.pop(found, None)
+            return _original(*args, **kwargs)
+
+        setattr(events, name, changing)

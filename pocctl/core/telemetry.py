@@ -89,6 +89,11 @@ class Telemetry:
         client.meta.events.register("after-call.*.*", self._call_done)
         client.meta.events.register("after-call-error.*.*", self._call_done)
 
+    def unwatch(self, client: Any) -> None:
+        client.meta.events.unregister("before-call.*.*", self._record_call)
+        client.meta.events.unregister("after-call.*.*", self._call_done)
+        client.meta.events.unregister("after-call-error.*.*", self._call_done)
+
     def span(
         self, kind: str, name: str, started: float, ended: float, loop: int | None = None
     ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import io
@@ -99,6 +100,25 @@ def read_function(account: str, region: str, name: str) -> tuple[FunctionVersion
         runtime=str(fn.run_time or "python3.13"),
     )
     return version, code
+
+
+# One fork server for every emulator of this process, started with the first worker: each
+# server imports boto3 and reads AWS's models (about half a second of CPU), and a process may
+# start many emulators (the tests start hundreds). A worker does not outlive its emulator, which
+# kills the idle ones when it stops; a busy one exits once its answer has nowhere to go.
+_forks: ForkServer | None = None
+_forks_lock = threading.Lock()
+
+
+def fork_server() -> ForkServer | None:
+    global _forks
+    if not hasattr(os, "fork"):
+        return None  # Windows: each worker is a Python process of its own
+    with _forks_lock:
+        if _forks is None or _forks.process.poll() is not None:
+            _forks = ForkServer(runtime_modules())
+            atexit.register(_forks.close)
+        return _forks
 
 
 # What became of a worker's Init phase (Worker.initialised).
@@ -336,7 +356,6 @@ class Invoker:
         self.code_root = Path(tempfile.mkdtemp(prefix="pocctl-local-code-"))
         self._logs: dict[str, Any] = {}
         self.invocations = 0
-        self._forks: ForkServer | None = None  # started with the first worker (POSIX only)
         self.init_limit = INIT_LIMIT_SECONDS
         # Told of each invocation's outcome (region, function, ok, duration ms): its metrics.
         self.on_invoked: Callable[[str, str, bool, float], None] = lambda *outcome: None
@@ -391,15 +410,7 @@ class Invoker:
                 if worker.alive:
                     return worker
         code_dir, env = self._code_dir(version, code), self._environment(version)
-        return Worker(version, code_dir, env, self._fork_server())
-
-    def _fork_server(self) -> ForkServer | None:
-        if not hasattr(os, "fork"):
-            return None  # Windows: each worker is a Python process of its own
-        with self._lock:
-            if self._forks is None or self._forks.process.poll() is not None:
-                self._forks = ForkServer(runtime_modules())
-            return self._forks
+        return Worker(version, code_dir, env, fork_server())
 
     def _release(self, worker: Worker) -> None:
         with self._lock:
@@ -439,7 +450,7 @@ class Invoker:
                 version,
                 self._code_dir(version, code),
                 self._environment(version),
-                self._fork_server(),
+                fork_server(),
             )
         try:
             result = worker.invoke(event, request_id, version.timeout)
@@ -528,8 +539,4 @@ class Invoker:
         for pool in pools.values():
             for worker in pool.idle:
                 worker.kill()
-        with self._lock:
-            server, self._forks = self._forks, None
-        if server is not None:
-            server.close()  # workers still busy exit once their answer has nowhere to go
         shutil.rmtree(self.code_root, ignore_errors=True)

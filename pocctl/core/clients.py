@@ -1,0 +1,59 @@
+"""Clients a finished command gives back, for the next command in the same process.
+
+A botocore client costs some 3 ms of CPU to make (its class, its copy of the session's event
+handlers, its endpoint rules), and its first calls cost more (it works out each event name it
+emits once). A process that runs many commands (`demo`, the tests) would make the same clients
+again for each: about a sixth of the test suite's CPU. A command's context takes a client from
+here when one was made the same way, and gives its clients back when the command ends.
+
+"The same way": the same service, region, endpoint and botocore config, from a session made by
+`new_session` with the same arguments, environment and AWS config files, whose event handlers no
+one has changed since (`session.inputs`). A client given back carries none of the handlers its
+last context added (`Context.release` takes them off first)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from botocore.config import Config as BotoConfig
+
+# Idle clients kept at most; the oldest goes first (an emulator's endpoint that is gone, a
+# config made for one call).
+KEPT = 64
+
+_idle: OrderedDict[tuple[Hashable, ...], list[tuple[Any, BotoConfig]]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def take(key: tuple[Hashable, ...]) -> Any | None:
+    """An idle client made as `key` says, no longer idle; None if there is none."""
+    with _lock:
+        found = _idle.get(key)
+        if not found:
+            return None
+        client, _ = found.pop()
+        if not found:
+            del _idle[key]
+        return client
+
+
+def give_back(key: tuple[Hashable, ...], client: Any, config: BotoConfig) -> None:
+    """Keep `client` for the next context that asks for one made as `key` says. `config` is
+    kept with it: the key holds its id, which must not name another config meanwhile."""
+    with _lock:
+        _idle.setdefault(key, []).append((client, config))
+        _idle.move_to_end(key)
+        while sum(len(clients) for clients in _idle.values()) > KEPT:
+            oldest = next(iter(_idle))
+            _idle[oldest].pop(0)
+            if not _idle[oldest]:
+                del _idle[oldest]
+
+
+def idle() -> int:
+    """How many clients wait to be taken (for the tests)."""
+    with _lock:
+        return sum(len(clients) for clients in _idle.values())

@@ -1,0 +1,91 @@
+"""Clients a finished command gives back are taken by the next one made the same way, carrying
+nothing of the command before (pocctl/core/clients.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from click.testing import CliRunner
+
+from pocctl.cli.main import cli
+from pocctl.core import clients
+from pocctl.core.config import Config
+from pocctl.core.context import Context
+from pocctl.core.reporting import RecordingReporter
+from pocctl.core.session import new_session
+from tests.conftest import REGION
+
+
+def context(session: Any = None) -> Context:
+    return Context(
+        Config(stack="POC", region=REGION),
+        RecordingReporter(),
+        session=session or new_session(region_name=REGION),
+    )
+
+
+def test_a_client_given_back_is_taken_by_the_next_context_and_records_its_calls_alone(
+    aws: None,
+) -> None:
+    first = context()
+    sqs = first.client("sqs")
+    sqs.list_queues()
+    first.release()
+    second = context()
+    assert second.client("sqs") is sqs  # made once
+    sqs.list_queues()
+    assert [c.operation for c in first.calls.calls] == ["ListQueues"]
+    assert [c.operation for c in second.calls.calls] == ["ListQueues"]
+
+
+def test_a_session_whose_handlers_changed_makes_and_keeps_clients_of_its_own(aws: None) -> None:
+    first = context()
+    sqs = first.client("sqs")
+    first.release()
+    seen: list[str] = []
+    changed = new_session(region_name=REGION)
+    changed.events.register("before-call.sqs.ListQueues", lambda **_: seen.append("call"))
+    second = context(changed)
+    own = second.client("sqs")
+    assert own is not sqs
+    own.list_queues()
+    assert seen == ["call"]
+    kept = clients.idle()
+    second.release()
+    assert clients.idle() == kept  # not given back: no other session has that handler
+    assert context().client("sqs") is sqs
+
+
+def test_another_environment_makes_another_client(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = context()
+    sqs = first.client("sqs")
+    first.release()
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    assert context().client("sqs") is not sqs
+
+
+def test_a_second_command_in_the_same_process_makes_no_client(
+    aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Settings no earlier test of this process had: none of their clients fits.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    made: list[str] = []
+    create = botocore.session.Session.create_client
+
+    def counted(self: Any, service: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(service)
+        return create(self, service, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", counted)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["status", "--region", REGION])
+    assert "sqs" in made and "sts" in made, first.output
+    made.clear()
+    second = runner.invoke(cli, ["status", "--region", REGION])
+    assert second.output == first.output
+    assert made == []
