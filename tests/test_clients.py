@@ -8,12 +8,14 @@ from typing import Any
 
 import botocore.session
 import pytest
+from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
 from pocctl.cli.main import cli
 from pocctl.core import clients
 from pocctl.core.config import Config
 from pocctl.core.context import Context
+from pocctl.core.pacing import LAMBDA_REQUESTS_PER_SECOND
 from pocctl.core.reporting import RecordingReporter
 from pocctl.core.session import new_session
 from tests.conftest import REGION
@@ -59,14 +61,80 @@ def test_a_session_whose_handlers_changed_makes_and_keeps_clients_of_its_own(aws
     assert context().client("sqs") is sqs
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HTTPS_PROXY", "http://proxy.invalid:3128"),
+        ("REQUESTS_CA_BUNDLE", "/corp/ca.pem"),
+        ("AWS_MAX_ATTEMPTS", "3"),
+    ],
+)
 def test_another_environment_makes_another_client(
-    aws: None, monkeypatch: pytest.MonkeyPatch
+    aws: None, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
     first = context()
     sqs = first.client("sqs")
     first.release()
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv(variable, value)
     assert context().client("sqs") is not sqs
+
+
+def test_an_aws_config_file_changed_makes_another_client(
+    aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[default]\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    first = context()
+    sqs = first.client("sqs")
+    first.release()
+    config.write_text("[default]\nmax_attempts = 3\n")
+    assert context().client("sqs") is not sqs
+
+
+def test_a_client_that_retried_is_not_given_back(aws: None) -> None:
+    """botocore's standard retry mode gives each client a retry quota its retries spend: the
+    next command gets a fresh one, as it would in a process of its own."""
+    first = context()
+    sqs = first.client("sqs")
+    failure = AWSResponse("https://sqs.invalid", 500, {}, None)
+    failure._content = b""  # the body, read without a raw stream
+    failures = [failure]
+
+    def once(**_: Any) -> AWSResponse | None:
+        return failures.pop() if failures else None
+
+    sqs.meta.events.register_first("before-send.sqs.ListQueues", once)
+    assert sqs.list_queues()["ResponseMetadata"]["RetryAttempts"] == 1
+    sqs.meta.events.unregister("before-send.sqs.ListQueues", once)
+    first.release()
+    assert context().client("sqs") is not sqs
+
+
+def test_a_client_given_back_leaves_its_lambda_pacing_behind(aws: None) -> None:
+    """Each command keeps its own Lambda calls under the account's rate; a client it gave back
+    paces the next command's calls, not its own any more."""
+    first_pauses: list[float] = []
+    second_pauses: list[float] = []
+
+    def paced(pauses: list[float]) -> Context:
+        return Context(
+            Config(stack="POC", region=REGION),
+            RecordingReporter(),
+            session=new_session(region_name=REGION),
+            sleep=pauses.append,
+            clock=lambda: 0.0,  # every call in the same second
+        )
+
+    first = paced(first_pauses)
+    lam = first.client("lambda")
+    first.release()
+    second = paced(second_pauses)
+    assert second.client("lambda") is lam
+    for _ in range(LAMBDA_REQUESTS_PER_SECOND + 1):
+        lam.list_functions()
+    assert first_pauses == []
+    assert second_pauses == [1.0]
 
 
 def test_a_second_command_in_the_same_process_makes_no_client(

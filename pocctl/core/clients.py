@@ -6,10 +6,13 @@ emits once). A process that runs many commands (`demo`, the tests) would make th
 again for each: about a sixth of the test suite's CPU. A command's context takes a client from
 here when one was made the same way, and gives its clients back when the command ends.
 
-"The same way": the same service, region, endpoint and botocore config, from a session made by
-`new_session` with the same arguments, environment and AWS config files, whose event handlers no
-one has changed since (`session.inputs`). A client given back carries none of the handlers its
-last context added (`Context.release` takes them off first)."""
+"The same way": the same service, region, endpoint and botocore config (one of pocctl's own,
+not one made for a call), from a session made by `new_session` with the same arguments,
+environment and AWS config files, whose event handlers no one has changed since
+(`session.inputs`). A client given back carries none of the handlers its last context added
+(`Context.release` takes them off first). One that retried a call, or failed one for want of
+an answer, is not given back: in botocore's standard retry mode each client has a retry quota
+that retries spend, and a fresh client's is full."""
 
 from __future__ import annotations
 
@@ -48,12 +51,37 @@ def give_back(key: tuple[Hashable, ...], client: Any, config: BotoConfig) -> Non
         _idle.move_to_end(key)
         while sum(len(clients) for clients in _idle.values()) > KEPT:
             oldest = next(iter(_idle))
-            _idle[oldest].pop(0)
+            dropped, _ = _idle[oldest].pop(0)
             if not _idle[oldest]:
                 del _idle[oldest]
+            dropped.close()  # its idle connections
 
 
 def idle() -> int:
     """How many clients wait to be taken (for the tests)."""
     with _lock:
         return sum(len(clients) for clients in _idle.values())
+
+
+class Wear:
+    """Whether a client's retry quota may be spent: one of its calls was retried, or failed
+    without an answer. Its handlers go on the client while a context holds it."""
+
+    def __init__(self) -> None:
+        self.spent = False
+
+    def answered(self, parsed: Any = None, **_: Any) -> None:
+        metadata = parsed.get("ResponseMetadata", {}) if isinstance(parsed, dict) else {}
+        if metadata.get("RetryAttempts"):
+            self.spent = True
+
+    def failed(self, **_: Any) -> None:
+        self.spent = True
+
+    def watch(self, client: Any) -> None:
+        client.meta.events.register("after-call.*.*", self.answered)
+        client.meta.events.register("after-call-error.*.*", self.failed)
+
+    def unwatch(self, client: Any) -> None:
+        client.meta.events.unregister("after-call.*.*", self.answered)
+        client.meta.events.unregister("after-call-error.*.*", self.failed)

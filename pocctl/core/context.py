@@ -27,6 +27,8 @@ from pocctl.core.session import inputs, new_session
 from pocctl.core.telemetry import CallLog, Label, Telemetry
 
 RETRY_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 10})
+# The configs whose clients a finished command gives back (a config made for one call is not).
+SHARED_CONFIGS = (RETRY_CONFIG, first_contact.PREFLIGHT_CONFIG)
 
 T = TypeVar("T")
 _groups = itertools.count(1)
@@ -166,7 +168,7 @@ class Context:
         self.outputs = Outputs()
         self._clients: dict[str, Any] = {}
         # Every client this context made or took, with what give_back needs (clients.py).
-        self._made: list[tuple[tuple[Any, ...] | None, Any, BotoConfig]] = []
+        self._made: list[tuple[tuple[Any, ...] | None, Any, BotoConfig, idle_clients.Wear]] = []
         self._lock = threading.RLock()  # client() holds it while client_with() takes it
         self._account_id: str | None = None
         self._working = threading.local()
@@ -252,11 +254,11 @@ class Context:
 
     def client_with(self, service: str, config: BotoConfig) -> Any:
         """A client of its own with this botocore config (timeouts, retries), not shared with
-        other calls; its calls are recorded like every other. One a finished command gave
-        back is taken when it was made the same way (clients.py)."""
+        other calls; its calls are recorded like every other. With one of pocctl's own configs,
+        one a finished command gave back is taken when it was made the same way (clients.py)."""
         made_as = inputs(self.session)
         key = None
-        if made_as is not None:
+        if made_as is not None and any(config is own for own in SHARED_CONFIGS):
             key = (made_as, service, self.config.region, self.config.endpoint_url, id(config))
         client = idle_clients.take(key) if key is not None else None
         if client is None:
@@ -267,8 +269,10 @@ class Context:
                 config=config,
             )
         self.telemetry.watch(client)
+        wear = idle_clients.Wear()
+        wear.watch(client)
         with self._lock:
-            self._made.append((key, client, config))
+            self._made.append((key, client, config, wear))
         return client
 
     def release(self) -> None:
@@ -277,10 +281,11 @@ class Context:
         used again."""
         with self._lock:
             made, self._made, self._clients = self._made, [], {}
-        for key, client, config in made:
+        for key, client, config, wear in made:
             self.telemetry.unwatch(client)
+            wear.unwatch(client)
             client.meta.events.unregister("before-send.lambda", self._lambda_pacer.before_send)
-            if key is not None:
+            if key is not None and not wear.spent:
                 idle_clients.give_back(key, client, config)
 
     def wait_turn(self) -> None:

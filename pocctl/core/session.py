@@ -25,9 +25,19 @@ AWS_FILES = (
 )
 
 
+# Read as a client is made, besides AWS_* and BOTO*: its CA bundle (botocore/endpoint.py) and
+# where TLS keys are logged (botocore/httpsession.py).
+ALSO_READ = frozenset({"REQUESTS_CA_BUNDLE", "SSLKEYLOGFILE"})
+
+
 def _read_by_botocore(variable: str) -> bool:
-    """AWS's settings, and the proxies urllib's getproxies() reads (botocore calls it)."""
-    return variable.startswith(("AWS_", "BOTO_")) or variable.lower().endswith("_proxy")
+    """AWS's settings, botocore's own (BOTO_CONFIG, BOTOCORE_EXPERIMENTAL__PLUGINS), and the
+    proxies urllib's getproxies() reads (botocore calls it)."""
+    return (
+        variable.startswith(("AWS_", "BOTO"))
+        or variable in ALSO_READ
+        or variable.lower().endswith("_proxy")
+    )
 
 
 def new_session(**kwargs: Any) -> boto3.Session:

@@ -48,8 +48,9 @@ class ForkServer:
             env={**os.environ, "POCCTL_FORK_SERVER_FD": str(theirs.fileno())},
             stdin=subprocess.DEVNULL,
             # Out of the terminal's process group: Ctrl-C (or a closed terminal) reaches the
-            # emulator alone, which stops the server and its workers itself; the server would
-            # otherwise die of it with a traceback of its own.
+            # emulator alone, which kills its workers, and the server as the process exits
+            # (or the server sees its socket close); it would otherwise die of it with a
+            # traceback of its own.
             process_group=0,
         )
         theirs.close()

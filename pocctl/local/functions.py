@@ -104,8 +104,8 @@ def read_function(account: str, region: str, name: str) -> tuple[FunctionVersion
 
 # One fork server for every emulator of this process, started with the first worker: each
 # server imports boto3 and reads AWS's models (about half a second of CPU), and a process may
-# start many emulators (the tests start hundreds). A worker does not outlive its emulator, which
-# kills the idle ones when it stops; a busy one exits once its answer has nowhere to go.
+# start many emulators (the tests start hundreds). A worker does not outlive its emulator: once
+# it stops (Invoker.close), each worker is killed when idle, or when its invocation ends.
 _forks: ForkServer | None = None
 _forks_lock = threading.Lock()
 
@@ -352,6 +352,7 @@ class Invoker:
         self.account = account
         self.credentials = credentials
         self._pools: dict[FunctionVersion, Pool] = {}
+        self._closed = False  # stopped: a late invocation starts no worker
         self._lock = threading.Lock()
         self.code_root = Path(tempfile.mkdtemp(prefix="pocctl-local-code-"))
         self._logs: dict[str, Any] = {}
@@ -400,6 +401,8 @@ class Invoker:
 
     def _acquire(self, version: FunctionVersion, code: bytes) -> Worker:
         with self._lock:
+            if self._closed:  # a late invocation: the server is not ours to stop any more
+                raise OSError("the emulator has stopped")
             stale = [v for v in self._pools if v.name == version.name and v != version]
             for old in stale:  # code or config changed: retire the old containers
                 for w in self._pools.pop(old).idle:
@@ -415,7 +418,12 @@ class Invoker:
     def _release(self, worker: Worker) -> None:
         with self._lock:
             pool = self._pools.get(worker.version)
-            if pool is not None and worker.alive and len(pool.idle) < POOL_LIMIT:
+            if (
+                not self._closed
+                and pool is not None
+                and worker.alive
+                and len(pool.idle) < POOL_LIMIT
+            ):
                 pool.idle.append(worker)
                 return
         worker.kill()
@@ -535,6 +543,7 @@ class Invoker:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             pools, self._pools = self._pools, {}
         for pool in pools.values():
             for worker in pool.idle:
