@@ -937,34 +937,3 @@ def test_an_import_past_the_init_limit_but_within_the_timeout_is_deployed_with_a
     assert "s, over the 3 s Lambda gives a function's init phase" in result.output
     assert "within its 10 s timeout, so every cold start waits for it again" in result.output
     assert "Nothing was uploaded" not in result.output
-
-
-def test_an_import_check_that_passed_runs_again_only_when_a_file_or_setting_changed(
-    tmp_path: Path,
-) -> None:
-    """Each check imports the handler in a child Python (some 0.3 s of CPU, boto3 and all):
-    a process that runs `up` again on the same files (the tests, a demo) checks them once."""
-    root = tmp_path / "handlers"
-    root.mkdir()
-    imports = tmp_path / "imports"
-    module = f"open({str(imports)!r}, 'a').write('x')\ndef handler(event, context):\n    pass\n"
-    (root / "app.py").write_text(module)
-    runtime = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    handlers = {"f": handler_check.Handler.parse("app.handler")}
-
-    def check(**environment: str) -> list[str]:
-        return handler_check.check_imports(
-            root, handlers, {"f": environment}, [], "us-east-1", runtime
-        )
-
-    assert check() == [] and check() == []
-    assert imports.read_text() == "x"
-    (root / "app.py").write_text(module + "# changed\n")
-    check()
-    assert imports.read_text() == "xx"
-    check(STAGE="prod")  # another environment may import otherwise
-    assert imports.read_text() == "xxx"
-    (root / "app.py").write_text("import nowhere\n")
-    for _ in range(2):  # a refusal is never remembered: the next up looks again
-        with pytest.raises(PocctlError, match="No module named 'nowhere'"):
-            check()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import atexit
 import functools
-import hashlib
 import importlib.util
 import io
 import json
@@ -332,50 +331,7 @@ def check_imports(
     This Python may not be the runtime's: then an error that another version might not have
     (a syntax error, a name missing from the standard library) is a note, not a refusal.
     An import longer than its function's timeout (`timeouts`) could never finish on Lambda and
-    is refused; one past Lambda's init limit but within the timeout is a note.
-    A check that passed is not run again in this process for the same files and settings."""
-    key = (
-        _contents(root, *extra_paths),
-        str(root),
-        sorted((f, str(h)) for f, h in handlers.items()),
-        sorted((f, sorted(e.items())) for f, e in environments.items()),
-        region,
-        runtime,
-        sorted((timeouts or {}).items()),
-    )
-    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()
-    if digest not in _passed:
-        _passed[digest] = _check_imports(
-            root, handlers, environments, extra_paths, region, runtime, timeouts
-        )
-    return list(_passed[digest])
-
-
-# Checks that passed, by what they checked (each is a child Python per function: some 0.3 s
-# of CPU importing boto3, and a process may run `up` many times: the tests).
-_passed: dict[str, list[str]] = {}
-
-
-def _contents(*trees: Path) -> str:
-    """A digest of every file's path and bytes under `trees` (bytecode caches aside)."""
-    digest = hashlib.sha256()
-    for tree in trees:
-        for path in sorted(tree.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(tree)).encode() + b"\0")
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _check_imports(
-    root: Path,
-    handlers: Mapping[str, Handler],
-    environments: Mapping[str, Mapping[str, str]],
-    extra_paths: list[Path],
-    region: str,
-    runtime: str,
-    timeouts: Mapping[str, float] | None,
-) -> list[str]:
+    is refused; one past Lambda's init limit but within the timeout is a note."""
     children = {}
     for function, handler in handlers.items():
         env = {
