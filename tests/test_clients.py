@@ -61,6 +61,18 @@ def test_a_session_whose_handlers_changed_makes_and_keeps_clients_of_its_own(aws
     assert context().client("sqs") is sqs
 
 
+def test_a_client_someone_added_a_handler_to_is_not_given_back(aws: None) -> None:
+    first = context()
+    sqs = first.client("sqs")
+    seen: list[str] = []
+    sqs.meta.events.register("before-call.sqs.ListQueues", lambda **_: seen.append("call"))
+    first.release()
+    second = context().client("sqs")
+    assert second is not sqs
+    second.list_queues()
+    assert seen == []
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [

@@ -17,8 +17,9 @@ that retries spend, and a fresh client's is full."""
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from botocore.config import Config as BotoConfig
@@ -43,9 +44,34 @@ def take(key: tuple[Hashable, ...]) -> Any | None:
         return client
 
 
+# Clients whose event handlers someone other than their context changed (a test's faults).
+_changed: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def notice_changes(client: Any, own: frozenset[Callable[..., Any]]) -> None:
+    """From now on, a handler added to or removed from `client` that is not one of `own`'s
+    functions (those its contexts add and take off themselves) keeps it from being given back."""
+    events = client.meta.events
+    made = weakref.ref(client)
+    for name in ("register", "register_first", "register_last", "unregister"):
+        original = getattr(events, name)
+
+        def changing(
+            event_name: str, handler: Any = None, *args: Any, _original: Any = original, **kw: Any
+        ) -> Any:
+            found = made()
+            if found is not None and getattr(handler, "__func__", handler) not in own:
+                _changed.add(found)
+            return _original(event_name, handler, *args, **kw)
+
+        setattr(events, name, changing)
+
+
 def give_back(key: tuple[Hashable, ...], client: Any, config: BotoConfig) -> None:
     """Keep `client` for the next context that asks for one made as `key` says. `config` is
     kept with it: the key holds its id, which must not name another config meanwhile."""
+    if client in _changed:
+        return
     with _lock:
         _idle.setdefault(key, []).append((client, config))
         _idle.move_to_end(key)

@@ -29,6 +29,17 @@ from pocctl.core.telemetry import CallLog, Label, Telemetry
 RETRY_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 10})
 # The configs whose clients a finished command gives back (a config made for one call is not).
 SHARED_CONFIGS = (RETRY_CONFIG, first_contact.PREFLIGHT_CONFIG)
+# The handlers a context adds to its clients and takes off on release: any other handler keeps a
+# client from being given back (clients.notice_changes).
+OWN_HANDLERS: frozenset[Callable[..., Any]] = frozenset(
+    {
+        Telemetry._record_call,
+        Telemetry._call_done,
+        idle_clients.Wear.answered,
+        idle_clients.Wear.failed,
+        Pacer.before_send,
+    }
+)
 
 T = TypeVar("T")
 _groups = itertools.count(1)
@@ -268,6 +279,8 @@ class Context:
                 endpoint_url=self.config.endpoint_url,
                 config=config,
             )
+            if key is not None:
+                idle_clients.notice_changes(client, OWN_HANDLERS)
         self.telemetry.watch(client)
         wear = idle_clients.Wear()
         wear.watch(client)
