@@ -3,6 +3,8 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,13 +44,16 @@ REGION = "us-east-1"
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """The contexts a test made give their clients back once it is over, as a command's do
     when it ends: the next test takes them (a client costs some 3 ms of CPU, and its first
-    calls more). Contexts that fixtures made live on, for the tests that share them."""
+    calls more). Only those made on the test's own thread: one a thread the test started may
+    still be in use. Contexts that fixtures made live on, for the tests that share them."""
     made: list[Context] = []
-    init = Context.__init__
+    init = Context.__dict__["__init__"]
+    test_thread = threading.get_ident()
 
     def tracked(self: Context, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
-        made.append(self)
+        if threading.get_ident() == test_thread:
+            made.append(self)
 
     Context.__init__ = tracked  # type: ignore[method-assign]
     try:
@@ -56,7 +61,10 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     finally:
         Context.__init__ = init  # type: ignore[method-assign]
         for context in made:
-            context.release()
+            try:
+                context.release()
+            except Exception as exc:  # never in place of the test's own failure
+                warnings.warn(f"releasing a context's clients failed: {exc!r}", stacklevel=1)
 
 
 @pytest.hookimpl(tryfirst=True)

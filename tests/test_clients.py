@@ -3,6 +3,7 @@ nothing of the command before (pocctl/core/clients.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from pocctl.cli.main import cli
 from pocctl.core import clients
+from pocctl.core import context as context_module
 from pocctl.core.config import Config
 from pocctl.core.context import Context
 from pocctl.core.pacing import LAMBDA_REQUESTS_PER_SECOND
@@ -73,6 +75,38 @@ def test_a_client_someone_added_a_handler_to_is_not_given_back(aws: None) -> Non
     assert seen == []
 
 
+def test_an_unhashable_handler_is_accepted_and_keeps_the_client_out(aws: None) -> None:
+    """A callable object that cannot be hashed is a handler botocore accepts: so must we."""
+
+    @dataclass
+    class Count:
+        calls: int = 0
+
+        def __call__(self, **_: Any) -> None:
+            self.calls += 1
+
+    first = context()
+    sqs = first.client("sqs")
+    count = Count()
+    sqs.meta.events.register("before-call.sqs.ListQueues", count)
+    sqs.list_queues()
+    assert count.calls == 1
+    first.release()
+    assert context().client("sqs") is not sqs
+
+
+def test_a_client_changed_while_it_waits_to_be_taken_is_not_taken(aws: None) -> None:
+    first = context()
+    sqs = first.client("sqs")
+    first.release()
+    seen: list[str] = []
+    sqs.meta.events.register_last("before-call.sqs.ListQueues", lambda **_: seen.append("call"))
+    second = context().client("sqs")
+    assert second is not sqs
+    second.list_queues()
+    assert seen == []
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -104,18 +138,24 @@ def test_an_aws_config_file_changed_makes_another_client(
     assert context().client("sqs") is not sqs
 
 
-def test_a_client_that_retried_is_not_given_back(aws: None) -> None:
+def test_a_client_that_retried_is_not_given_back(
+    aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """botocore's standard retry mode gives each client a retry quota its retries spend: the
     next command gets a fresh one, as it would in a process of its own."""
+
+    def once(**_: Any) -> AWSResponse | None:
+        return failures.pop() if failures else None
+
+    # The fault is allowed, as the context's own handlers are: the retry alone must decide. A
+    # client made now (settings no earlier test had) is told so.
+    monkeypatch.setattr(context_module, "OWN_HANDLERS", context_module.OWN_HANDLERS | {once})
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     first = context()
     sqs = first.client("sqs")
     failure = AWSResponse("https://sqs.invalid", 500, {}, None)
     failure._content = b""  # the body, read without a raw stream
     failures = [failure]
-
-    def once(**_: Any) -> AWSResponse | None:
-        return failures.pop() if failures else None
-
     sqs.meta.events.register_first("before-send.sqs.ListQueues", once)
     assert sqs.list_queues()["ResponseMetadata"]["RetryAttempts"] == 1
     sqs.meta.events.unregister("before-send.sqs.ListQueues", once)

@@ -36,10 +36,14 @@ def take(key: tuple[Hashable, ...]) -> Any | None:
     """An idle client made as `key` says, no longer idle; None if there is none."""
     with _lock:
         found = _idle.get(key)
-        if not found:
-            return None
-        client, _ = found.pop()
-        if not found:
+        while found:
+            client, _ = found.pop()
+            if client not in _changed:  # not changed while it waited (someone kept it)
+                break
+            client.close()
+        else:
+            client = None
+        if found is not None and not found:
             del _idle[key]
         return client
 
@@ -60,11 +64,18 @@ def notice_changes(client: Any, own: frozenset[Callable[..., Any]]) -> None:
             event_name: str, handler: Any = None, *args: Any, _original: Any = original, **kw: Any
         ) -> Any:
             found = made()
-            if found is not None and getattr(handler, "__func__", handler) not in own:
+            if found is not None and not _is_own(handler, own):
                 _changed.add(found)
             return _original(event_name, handler, *args, **kw)
 
         setattr(events, name, changing)
+
+
+def _is_own(handler: Any, own: frozenset[Callable[..., Any]]) -> bool:
+    try:
+        return getattr(handler, "__func__", handler) in own
+    except TypeError:  # unhashable: a callable object, never one of ours
+        return False
 
 
 def give_back(key: tuple[Hashable, ...], client: Any, config: BotoConfig) -> None:
