@@ -24,6 +24,8 @@ from typing import Any
 
 from botocore.config import Config as BotoConfig
 
+from pocctl.core.session import on_handler_change
+
 # Idle clients kept at most; the oldest goes first (an emulator's endpoint that is gone, a
 # config made for one call).
 KEPT = 64
@@ -55,20 +57,14 @@ _changed: weakref.WeakSet[Any] = weakref.WeakSet()
 def notice_changes(client: Any, own: frozenset[Callable[..., Any]]) -> None:
     """From now on, a handler added to or removed from `client` that is not one of `own`'s
     functions (those its contexts add and take off themselves) keeps it from being given back."""
-    events = client.meta.events
     made = weakref.ref(client)
-    for name in ("register", "register_first", "register_last", "unregister"):
-        original = getattr(events, name)
 
-        def changing(
-            event_name: str, handler: Any = None, *args: Any, _original: Any = original, **kw: Any
-        ) -> Any:
-            found = made()
-            if found is not None and not _is_own(handler, own):
-                _changed.add(found)
-            return _original(event_name, handler, *args, **kw)
+    def changed(handler: Any) -> None:
+        found = made()
+        if found is not None and not _is_own(handler, own):
+            _changed.add(found)
 
-        setattr(events, name, changing)
+    on_handler_change(client.meta.events, changed)
 
 
 def _is_own(handler: Any, own: frozenset[Callable[..., Any]]) -> bool:
@@ -86,7 +82,7 @@ def give_back(key: tuple[Hashable, ...], client: Any, config: BotoConfig) -> Non
     with _lock:
         _idle.setdefault(key, []).append((client, config))
         _idle.move_to_end(key)
-        while sum(len(clients) for clients in _idle.values()) > KEPT:
+        while _count() > KEPT:
             oldest = next(iter(_idle))
             dropped, _ = _idle[oldest].pop(0)
             if not _idle[oldest]:
@@ -97,7 +93,11 @@ def give_back(key: tuple[Hashable, ...], client: Any, config: BotoConfig) -> Non
 def idle() -> int:
     """How many clients wait to be taken (for the tests)."""
     with _lock:
-        return sum(len(clients) for clients in _idle.values())
+        return _count()
+
+
+def _count() -> int:
+    return sum(len(clients) for clients in _idle.values())
 
 
 class Wear:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +86,26 @@ def _inputs(kwargs: dict[str, Any]) -> Hashable:
 
 def _forget_on_change(session: boto3.Session) -> None:
     """Once anyone adds or removes one of `session`'s event handlers, its inputs are unknown."""
-    events = session.events
     made = weakref.ref(session)
+
+    def forget(_: Any) -> None:
+        found = made()
+        if found is not None:
+            _made_as.pop(found, None)
+
+    on_handler_change(session.events, forget)
+
+
+def on_handler_change(events: Any, changed: Callable[[Any], None]) -> None:
+    """Call `changed(handler)` before each handler is added to or removed from `events` (a
+    session's or a client's botocore emitter)."""
     for name in ("register", "register_first", "register_last", "unregister"):
         original = getattr(events, name)
 
-        def changing(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            found = made()
-            if found is not None:
-                _made_as.pop(found, None)
-            return _original(*args, **kwargs)
+        def changing(
+            event_name: str, handler: Any = None, *args: Any, _original: Any = original, **kw: Any
+        ) -> Any:
+            changed(handler)
+            return _original(event_name, handler, *args, **kw)
 
         setattr(events, name, changing)

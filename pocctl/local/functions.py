@@ -401,7 +401,7 @@ class Invoker:
 
     def _acquire(self, version: FunctionVersion, code: bytes) -> Worker:
         with self._lock:
-            if self._closed:  # a late invocation: the server is not ours to stop any more
+            if self._closed:  # stopped: a late invocation starts no worker
                 raise OSError("the emulator has stopped")
             stale = [v for v in self._pools if v.name == version.name and v != version]
             for old in stale:  # code or config changed: retire the old containers
