@@ -20,6 +20,7 @@ from pocctl.ops.smoke import DEFAULT_ORDER, run_test_order
 from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps
 
+from .cases import heavy_case
 from .emulated import TIMING, FreezableClock, up_local
 
 
@@ -64,6 +65,7 @@ def test_up_returns_once_both_mappings_poll_and_the_stream_loses_nothing(
     }
 
 
+@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
 def test_down_then_up_at_once_works_and_carries_an_order(emulator: Emulator) -> None:
     ctx = up_local(emulator, "again", email="again@example.com")
     assert Engine(ctx, build_steps(ctx.config)).down().ok
@@ -73,6 +75,7 @@ def test_down_then_up_at_once_works_and_carries_an_order(emulator: Emulator) -> 
     assert result.ok, result.failed_hop
 
 
+@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
 def test_down_reports_what_aws_is_still_deleting_and_exits_0(
     emulator: Emulator, clock: FreezableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -100,7 +103,7 @@ def test_down_reports_what_aws_is_still_deleting_and_exits_0(
 
 @pytest.mark.parametrize(
     ("refused", "wording"),
-    [(True, None), (True, "Function is not ready."), (False, None)],
+    [(True, None), heavy_case(True, "Function is not ready."), heavy_case(False, None)],
     ids=["refused-while-pending", "refused-in-other-words", "accepted"],
 )
 def test_a_repair_that_makes_a_function_again_attaches_its_mapping_under_either_answer(
@@ -211,6 +214,7 @@ def up_again_storing(ctx: Context, order_id: str) -> RecordingReporter:
     return reporter
 
 
+@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
 def test_a_stream_mapping_deleted_by_hand_is_made_again_and_notifies_each_order_once(
     emulator: Emulator,
 ) -> None:
@@ -239,6 +243,7 @@ def test_a_stream_mapping_deleted_by_hand_is_made_again_and_notifies_each_order_
     assert third.calls.mutating == []
 
 
+@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
 @pytest.mark.parametrize("creation_time_as", ["string", "number"])
 def test_a_stream_mapping_replaced_for_a_setting_rereads_a_margin_and_notifies_each_order_once(
     emulator: Emulator, creation_time_as: str

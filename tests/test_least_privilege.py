@@ -26,6 +26,7 @@ from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps, read_outputs
 from pocctl.resources import iam
 
+from .cases import heavy_case
 from .emulated import TIMING, up_local
 
 
@@ -133,13 +134,14 @@ def restart_mapping(emulator: Emulator, ctx: Context, function: str) -> None:
     ("case", "role", "action", "hop", "checked_at_start"),
     [
         ("rcv", WRITER_POLICY, "sqs:ReceiveMessage", "stored", False),
-        ("gqa", WRITER_POLICY, "sqs:GetQueueAttributes", "stored", True),
-        ("put", WRITER_POLICY, "dynamodb:PutItem", "stored", False),
-        ("dsc", NOTIFIER_POLICY, "dynamodb:DescribeStream", "notified", True),
-        ("lst", NOTIFIER_POLICY, "dynamodb:ListStreams", "notified", True),
+        # The default run takes one hop of each kind: the others are heavy cases (tests/cases.py).
+        heavy_case("gqa", WRITER_POLICY, "sqs:GetQueueAttributes", "stored", True),
+        heavy_case("put", WRITER_POLICY, "dynamodb:PutItem", "stored", False),
+        heavy_case("dsc", NOTIFIER_POLICY, "dynamodb:DescribeStream", "notified", True),
+        heavy_case("lst", NOTIFIER_POLICY, "dynamodb:ListStreams", "notified", True),
         ("gsi", NOTIFIER_POLICY, "dynamodb:GetShardIterator", "notified", True),
-        ("grc", NOTIFIER_POLICY, "dynamodb:GetRecords", "notified", False),
-        ("pub", NOTIFIER_POLICY, "sns:Publish", "notified", False),
+        heavy_case("grc", NOTIFIER_POLICY, "dynamodb:GetRecords", "notified", False),
+        heavy_case("pub", NOTIFIER_POLICY, "sns:Publish", "notified", False),
     ],
 )
 def test_taking_a_permission_away_breaks_its_hop(
@@ -164,6 +166,7 @@ def test_taking_a_permission_away_breaks_its_hop(
     assert in_function_log or log.mentions(denied, f"{stack}-"), f"no AccessDenied for {action}"
 
 
+@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
 def test_without_sns_publish_test_order_names_the_hop_and_the_denial_and_up_repairs_it(
     emulator: Emulator,
 ) -> None:
@@ -199,8 +202,15 @@ def test_without_delete_message_orders_are_stored_but_come_back(
     assert int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 1
 
 
-@pytest.mark.parametrize("action", ["logs:CreateLogStream", "logs:PutLogEvents"])
-@pytest.mark.parametrize("function", ["Lambda-1", "Lambda-2"])
+@pytest.mark.parametrize(
+    ("function", "action"),
+    [
+        ("Lambda-1", "logs:CreateLogStream"),
+        heavy_case("Lambda-1", "logs:PutLogEvents"),
+        heavy_case("Lambda-2", "logs:CreateLogStream"),
+        heavy_case("Lambda-2", "logs:PutLogEvents"),
+    ],
+)
 def test_without_log_permissions_the_function_writes_no_logs(
     emulator: Emulator, log: Log, action: str, function: str
 ) -> None:
@@ -289,6 +299,7 @@ def test_up_that_repairs_a_permission_says_the_stack_is_up_once_it_can_be_in_eff
         assert order.exit_code == 0, order.output
 
 
+@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
 def test_the_first_order_after_up_made_the_apis_role_again_is_accepted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
