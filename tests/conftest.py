@@ -80,8 +80,10 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """Three workers a core: much of the suite waits (AWS's clock, acted out at 1/50; a hop that
     must not arrive), and the other workers of a core fill that time. On this 2-core machine the
     default run took 118 s with 4 workers (189 s of CPU) and 107 s with 6 (201 s); 8 were slower
-    than 6, as each worker collects the suite and warms its own botocore and moto."""
-    return 3 * (os.cpu_count() or 1)
+    than 6, as each worker collects the suite and warms its own botocore and moto: so no more
+    than 4 beyond the cores on a larger machine."""
+    cores = os.cpu_count() or 1
+    return min(3 * cores, cores + 4)
 
 
 @pytest.fixture(autouse=True)

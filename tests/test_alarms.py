@@ -313,7 +313,7 @@ def test_status_shows_each_alarms_state_and_reason(runner: CliRunner, session: A
     assert len(others) == 6
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_status_shows_the_state_cloudwatch_came_to_after_evaluating_an_alarm(
     emulator: Emulator,
 ) -> None:

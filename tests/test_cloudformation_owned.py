@@ -177,7 +177,7 @@ def test_status_says_cloudformation_manages_the_stack_and_read_only_commands_wor
     assert [s["stack"] for s in json.loads(listed.stdout)["stacks"]] == ["POC"]
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_an_order_goes_through_a_stack_cloudformation_manages(emulator: Emulator) -> None:
     """Offline, where the functions run: test-order, invoke and logs on the tagged stack."""
     ctx = up_local(emulator, "POC")

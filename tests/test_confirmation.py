@@ -63,7 +63,7 @@ def confirmations(emulator: Emulator, address: str) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_pending_subscription_gets_a_new_mail_on_request_and_a_new_one_after_48_hours(
     emulator: Emulator, clock: Ahead, resends: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -458,7 +458,7 @@ def reports_of(ctx: Context, function: str, order_id: str) -> list[float]:
     ]
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_up_and_ls_say_what_the_stack_costs_idle(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
 ) -> None:
@@ -479,7 +479,7 @@ def test_up_and_ls_say_what_the_stack_costs_idle(
     assert "IDLE/MONTH" in table.output and f"${idle:.2f}" in table.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_stack_without_alarms_costs_their_price_less_idle(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
 ) -> None:

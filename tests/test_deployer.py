@@ -83,7 +83,7 @@ def as_deployer(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_the_whole_journey_passes_under_exactly_the_deployer_policy(
     emulator: Emulator, as_deployer: None
 ) -> None:
@@ -162,7 +162,7 @@ def changed_by_hand(admin: Context) -> None:
     iam.delete_role_permissions_boundary(RoleName="ci-Lambda-2-Role")
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_the_deployer_reads_the_functions_record_back(
     emulator: Emulator, as_deployer: None
 ) -> None:
@@ -360,7 +360,7 @@ def test_stack_pocs_deployer_policy_covers_nothing_of_stack_poc_dev(emulator: Em
     assert allowed == {"lambda:GetEventSourceMapping", "lambda:ListTags", "lambda:TagResource"}
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_an_order_sent_as_the_repaired_mapping_takes_its_settings_is_stored(
     emulator: Emulator,
 ) -> None:

@@ -57,7 +57,6 @@ def text(result: Result) -> str:
     return " ".join(result.output.split())
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
 def test_a_new_address_replaces_the_old_one(pocctl: Pocctl, emulator: Emulator) -> None:
     assert pocctl("up", "--email", "a@example.com").exit_code == 0
     confirm(emulator, "a@example.com")
@@ -91,7 +90,7 @@ def test_a_new_address_replaces_the_old_one(pocctl: Pocctl, emulator: Emulator) 
     assert subscribed(pocctl) == {"b@example.com": "confirmed"}
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_pending_old_address_is_named_not_removed(pocctl: Pocctl, emulator: Emulator) -> None:
     assert pocctl("up", "--email", "c@example.com").exit_code == 0  # never confirmed
     up = pocctl("up", "--email", "d@example.com")

@@ -170,7 +170,7 @@ def test_the_throttle_and_the_stage_show_up_with_their_record(
     assert tags["pocctl:stage"] == "live" and tags["pocctl:stack"] == "POC"
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_own_handlers_with_a_dependency_are_packaged_with_it(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,7 +65,7 @@ def test_up_returns_once_both_mappings_poll_and_the_stream_loses_nothing(
     }
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_down_then_up_at_once_works_and_carries_an_order(emulator: Emulator) -> None:
     ctx = up_local(emulator, "again", email="again@example.com")
     assert Engine(ctx, build_steps(ctx.config)).down().ok
@@ -75,7 +75,7 @@ def test_down_then_up_at_once_works_and_carries_an_order(emulator: Emulator) -> 
     assert result.ok, result.failed_hop
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_down_reports_what_aws_is_still_deleting_and_exits_0(
     emulator: Emulator, clock: FreezableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -214,7 +214,7 @@ def up_again_storing(ctx: Context, order_id: str) -> RecordingReporter:
     return reporter
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_stream_mapping_deleted_by_hand_is_made_again_and_notifies_each_order_once(
     emulator: Emulator,
 ) -> None:
@@ -243,7 +243,7 @@ def test_a_stream_mapping_deleted_by_hand_is_made_again_and_notifies_each_order_
     assert third.calls.mutating == []
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 @pytest.mark.parametrize("creation_time_as", ["string", "number"])
 def test_a_stream_mapping_replaced_for_a_setting_rereads_a_margin_and_notifies_each_order_once(
     emulator: Emulator, creation_time_as: str

@@ -122,7 +122,7 @@ def up(emulator: Emulator, clock: Clock, *flags: str) -> Result:
     return done
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_up_says_the_wait_for_a_role_with_a_count_and_with_v_each_refusal(
     aws_clock_emulator: Emulator, clock: Clock
 ) -> None:

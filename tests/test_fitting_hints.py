@@ -71,7 +71,7 @@ def test_dead_letters_get_the_writers_fix_and_a_redrive_not_up(
     assert REPAIR not in status.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_disabled_mapping_is_one_problem(pocctl: Pocctl, emulator: Emulator) -> None:
     assert pocctl("up", "--stack", "off").exit_code == 0
     lam = local_context(emulator, "off").client("lambda")
@@ -116,7 +116,7 @@ def test_a_code_bug_gets_logs_and_invoke(pocctl: Pocctl, broken_writer: None) ->
     assert "pocctl up` to repair" not in order.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_after_the_fix_a_slow_order_does_not_quote_the_old_error(
     pocctl: Pocctl, broken_writer: None, emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -155,7 +155,7 @@ def test_an_order_the_api_rejects_gets_what_it_rejected(pocctl: Pocctl) -> None:
     assert "to repair" not in order.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 @pytest.mark.parametrize("answers", ["all", "url"])
 def test_redrive_right_after_down_says_the_queue_is_gone(
     pocctl: Pocctl, emulator: Emulator, answers: str

@@ -229,6 +229,11 @@ def test_the_lab_built_by_hand_carries_an_order_to_an_email(emulator: Emulator) 
         wait_for(
             lambda m=mapping: lam.get_event_source_mapping(UUID=m["UUID"])["State"] == "Enabled"
         )
+    # Enabled is not yet polling: "it may take several minutes to start polling events from the
+    # stream", and a mapping at LATEST "could miss events during a create" (Lambda Developer
+    # Guide, "Polling and stream starting positions"). The lab's user tests minutes later; the
+    # test waits for the pollers to have read once.
+    emulator.settled()
 
     # Task 8: an order, as the lab's test sends it.
     url = f"{emulator.endpoint_url}/restapis/{api['id']}/test/_user_request_/"

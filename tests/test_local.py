@@ -143,7 +143,7 @@ def test_function_output_reaches_its_log_group(emulator: Emulator) -> None:
     }
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_fifty_concurrent_orders_make_fifty_rows_and_fifty_notifications(
     emulator: Emulator,
 ) -> None:
@@ -203,7 +203,7 @@ def test_each_order_gets_an_id_of_its_own_that_no_client_can_choose(emulator: Em
     )
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_stack_from_before_the_envelope_keeps_working_after_up(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -266,7 +266,7 @@ def test_malformed_orders_are_refused_and_queue_nothing(
     assert rows(ctx) == []
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_message_that_cannot_be_stored_ends_in_the_dlq_and_others_go_through(
     emulator: Emulator,
 ) -> None:
@@ -286,7 +286,7 @@ def test_a_message_that_cannot_be_stored_ends_in_the_dlq_and_others_go_through(
     assert sorted(r["item"] for r in rows(ctx)) == ["after", "before"]
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_disabled_stream_mapping_fails_test_order_at_notified_until_up_repairs_it(
     emulator: Emulator,
 ) -> None:
@@ -559,7 +559,6 @@ def test_changing_an_order_sends_no_second_notification(emulator: Emulator) -> N
     assert len(mail_to(emulator, "modify@example.com")) == 1
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
 def test_pocctl_local_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path: Any) -> None:
     import os
     import re

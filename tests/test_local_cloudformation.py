@@ -500,7 +500,7 @@ def test_the_alarm_and_its_topics_policy_are_made_tagged(
     assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_delete_stack_leaves_nothing_behind(emulator: Emulator, tmp_path: Path) -> None:
     stack = create(emulator, tmp_path, TEMPLATE.replace("cfn-", "gone-"), "gone")
     assert stack["StackStatus"] == "CREATE_COMPLETE", events(emulator, "gone")

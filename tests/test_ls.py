@@ -113,7 +113,7 @@ def test_a_stack_in_the_denied_region_is_not_called_roles_only(emulator: Emulato
     assert "pocctl down --stack euonly" not in result.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_ls_counts_and_names_every_resource_status_shows(emulator: Emulator) -> None:
     # Issue 21, item 11: "RESOURCES 12" for a 16-resource stack, without the REST API and the
     # mappings, and the table named "table/orders".

@@ -58,7 +58,7 @@ def waits_said(result: Result) -> list[str]:
     return [line for line in result.output.splitlines() if line.startswith("... waiting for")]
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_up_waits_for_a_mapping_changed_by_hand_to_finish_and_says_why(
     aws_clock_emulator: Emulator, clock: Clock
 ) -> None:
@@ -76,7 +76,7 @@ def test_up_waits_for_a_mapping_changed_by_hand_to_finish_and_says_why(
     assert (mapping["State"], mapping["BatchSize"]) == ("Enabled", 10)
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_down_waits_for_a_mapping_changed_by_hand_to_finish_and_says_why(
     aws_clock_emulator: Emulator, clock: Clock
 ) -> None:

@@ -181,7 +181,7 @@ def test_the_directory_wins_over_the_built_in_code_by_flag_env_or_file(
         assert settings["handlers"] == {"value": "mine", "source": source}
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_each_function_gets_its_own_zip_so_one_handler_changes_one_function(
     tmp_path: Path,
 ) -> None:
@@ -255,7 +255,7 @@ def test_a_missing_handler_function_is_named(tmp_path: Path) -> None:
         package(handlers)
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_requirements_are_installed_into_each_zip_and_cached(tmp_path: Path, cache: Path) -> None:
     handlers = own_handlers(tmp_path)
     wheels = tmp_path / "wheels"
@@ -328,7 +328,7 @@ def test_up_reports_the_code_and_stops_before_uploading_broken_code(
     assert lam.get_function_configuration(FunctionName="POC-Lambda-1")["CodeSha256"] == deployed
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_status_says_which_code_runs(tmp_path: Path, runner: CliRunner, session: Any) -> None:
     assert runner.invoke(cli, ["up"]).exit_code == 0
     status = json.loads(runner.invoke(cli, ["status", "--json"]).stdout)
@@ -380,7 +380,7 @@ def test_a_handlers_directory_that_does_not_exist_says_how_to_make_one(tmp_path:
         build_package("nowhere", HANDLERS, runtime="python3.13", region="us-east-1")
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 @pytest.mark.parametrize(
     ("runtime", "expected"),
     [
@@ -415,7 +415,7 @@ def test_dependencies_are_chosen_by_the_runtimes_markers_not_this_pythons(
         assert modules <= names_in(archive) and not others & names_in(archive)
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_range_only_the_runtime_needs_holds_for_a_dependency_pip_chose_for_another(
     tmp_path: Path,
 ) -> None:
@@ -434,7 +434,7 @@ def test_a_range_only_the_runtime_needs_holds_for_a_dependency_pip_chose_for_ano
     assert package(handlers, "python3.11").dependencies[1] == "capped==2.0"  # no range there
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_hashed_lock_compiled_for_another_python_names_what_the_runtime_lacks(
     tmp_path: Path,
 ) -> None:
@@ -467,7 +467,7 @@ def test_executable_files_of_a_wheel_stay_executable_in_the_zip(tmp_path: Path) 
     assert archive.getinfo("order_writer.py").external_attr >> 16 == 0o644
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_pure_python_package_published_only_as_source_is_built(tmp_path: Path) -> None:
     handlers = own_handlers(tmp_path)
     wheels = tmp_path / "wheels"
@@ -494,7 +494,7 @@ def test_a_compiled_package_published_only_as_source_is_refused_saying_what_to_d
     assert "--find-links" in message
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_new_release_of_a_dependency_is_noticed_though_requirements_did_not_change(
     tmp_path: Path,
 ) -> None:
@@ -526,7 +526,7 @@ class WheelIndex:
         self.thread.join()
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_status_and_plans_never_run_pip_and_up_without_the_index_keeps_the_last_resolution(
     tmp_path: Path, runner: CliRunner, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -580,7 +580,7 @@ def test_status_says_what_to_do_when_requirements_were_never_installed_here(
     assert "yet: `pocctl up` resolves and installs it" in status.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_two_ups_installing_the_same_dependencies_at_once_share_the_cache(
     tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -751,7 +751,7 @@ def test_a_standard_library_module_newer_than_this_python_is_a_note_not_a_refusa
         package(handlers, runtime)
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_requirements_file_that_only_names_another_installs_what_that_lists(
     tmp_path: Path, runner: CliRunner, session: Any
 ) -> None:
@@ -874,7 +874,7 @@ def test_a_resolution_failure_after_a_retried_connection_is_reported_not_taken_f
     assert "could not reach the package index" not in raised.value.message
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_up_without_the_index_says_so_at_every_build_of_a_session(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -49,7 +49,7 @@ def test_a_resource_gets_its_waits_whatever_other_resources_draw_first() -> None
     assert alone.seconds("table_creating", "a") != alone.seconds("table_creating", "b")
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_up_gives_each_resource_the_same_waits_for_a_seed(monkeypatch: Any) -> None:
     """Two runs of `up` under one seed: every resource's drawn wait is the same in both, though
     `up` creates them from a thread pool in whatever order the threads run."""
@@ -108,7 +108,7 @@ def run_local(*flags: str) -> str:
             process.kill()
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_pocctl_local_prints_the_seed_it_was_given_or_drew() -> None:
     assert "AWS timing random (seed 42), durations x0.5." in run_local(
         "--aws-timing", "random", "--seed", "42", "--time-scale", "0.5"

@@ -43,7 +43,7 @@ def counts(result: Result) -> dict[str, int]:
     return document["counts"]
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_every_command_sees_the_stack_as_deployed(pocctl: Any, tmp_path: Path) -> None:
     mine = handlers_copy(tmp_path / "mine")
     up = pocctl(
@@ -150,7 +150,7 @@ def test_a_rate_limit_with_many_digits_is_recorded_exactly(pocctl: Any) -> None:
     assert "Run `pocctl up`" not in status.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_code_from_a_directory_not_on_this_machine_is_left_as_it_is(
     pocctl: Any, tmp_path: Path
 ) -> None:
@@ -169,7 +169,6 @@ def test_code_from_a_directory_not_on_this_machine_is_left_as_it_is(
     assert "nothing was changed" in up.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
 def test_environment_variables_are_applied_checked_and_repaired(
     pocctl: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -242,7 +241,7 @@ def edit_by_hand(emulator: Emulator, function: str, **changes: str | None) -> No
     )
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_hand_edit_of_one_function_is_blamed_on_that_function(
     pocctl: Any, emulator: Emulator
 ) -> None:
@@ -267,7 +266,7 @@ def test_a_hand_edit_of_one_function_is_blamed_on_that_function(
     assert pocctl("status", "--stack", "one").exit_code == 0
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_the_same_hand_edit_on_both_functions_is_drift_up_wont_guess(
     pocctl: Any, emulator: Emulator
 ) -> None:
@@ -293,7 +292,7 @@ def test_the_same_hand_edit_on_both_functions_is_drift_up_wont_guess(
     assert pocctl("status", "--stack", "both").exit_code == 0
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_with_environment_in_pocctl_toml_both_hand_edits_are_named(
     pocctl: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -322,7 +321,7 @@ def test_with_environment_in_pocctl_toml_both_hand_edits_are_named(
     assert pocctl("status").exit_code == 0
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_up_words_the_variables_it_will_set_and_remove(pocctl: Any) -> None:
     assert pocctl("up", "--stack", "words", "--env", "API_KEY=k").exit_code == 0
     planned = pocctl("up", "--stack", "words", "--env", "DB_PASSWORD=x", "--dry-run")
@@ -336,7 +335,7 @@ def test_up_words_the_variables_it_will_set_and_remove(pocctl: Any) -> None:
     )
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_the_way_back_to_the_built_in_code_and_to_no_variables(
     pocctl: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -433,7 +432,7 @@ def test_bad_environment_variables_are_refused(runner: CliRunner, value: str, me
     assert "Traceback" not in result.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_stack_from_an_older_pocctl_is_checked_as_before_and_recorded_by_up(
     pocctl: Any, emulator: Emulator
 ) -> None:
@@ -461,7 +460,7 @@ def test_a_stack_from_an_older_pocctl_is_checked_as_before_and_recorded_by_up(
     assert counts(pocctl("up", "--stack", "old", "--json")).get("updated") is None
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_handlers_path_a_tag_cant_hold_is_recorded_honestly(pocctl: Any, tmp_path: Path) -> None:
     odd = handlers_copy(tmp_path / "my handlers (v2), ünïcode")  # tags refuse ( ) and ,
     assert pocctl("up", "--stack", "odd", "--handlers", str(odd)).exit_code == 0
@@ -548,7 +547,7 @@ def handlers_zip() -> bytes:
     return code.getvalue()
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_pocctl_toml_naming_another_stage_does_not_mislead(
     pocctl: Any, emulator: Emulator, tmp_path: Path
 ) -> None:

@@ -325,7 +325,7 @@ def test_redrive_says_what_it_waits_for(emulator: Emulator, broken: Context) -> 
     assert "AWS has not finished yet" not in result.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_redrive_after_the_fix_does_not_repeat_the_error_from_before_it(
     emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -355,7 +355,7 @@ def test_redrive_of_a_stack_that_is_not_deployed_says_what_to_do(emulator: Emula
     assert "Run `pocctl up` first" in result.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_ls_lists_each_stack_with_its_health_url_and_age(
     emulator: Emulator, stack: Context, broken: Context
 ) -> None:

@@ -92,7 +92,7 @@ def test_every_wait_of_an_up_says_how_long_aws_takes_or_that_aws_gives_no_figure
     assert [line for line in said if not AWS_FIGURE.search(line.split("): ", 1)[1])] == []
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_second_up_says_no_wait(aws_clock_emulator: Emulator, clock: Clock) -> None:
     runtime = Runtime(sleep=clock.sleep, clock=clock)
     env = {"AWS_ENDPOINT_URL": aws_clock_emulator.endpoint_url, "NO_COLOR": "1"}

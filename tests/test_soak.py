@@ -181,7 +181,7 @@ def test_a_soak_cycle_breaks_no_invariant(seed: int) -> None:
     assert summary["commands"] >= 8 and summary["orders_checked"] > 0
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_command_is_killed_at_its_kth_aws_request_not_at_a_moment(
     emulator: Emulator, tmp_path: Path
 ) -> None:

@@ -43,7 +43,6 @@ def order_url(pocctl: Pocctl, stack: str, stage: str) -> str:
     return url
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
 def test_a_new_stage_replaces_the_old_one_and_says_so(pocctl: Pocctl) -> None:
     assert pocctl("up", "--stack", "stg").exit_code == 0
     prod = order_url(pocctl, "stg", "prod")
@@ -70,7 +69,7 @@ def test_a_new_stage_replaces_the_old_one_and_says_so(pocctl: Pocctl) -> None:
     assert "removed stage" not in again.output and "0 updated" in again.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_an_old_stage_left_open_is_a_problem_status_names(pocctl: Pocctl) -> None:
     assert pocctl("up", "--stack", "stg2").exit_code == 0
     prod = order_url(pocctl, "stg2", "prod")
@@ -105,7 +104,7 @@ def inheriting(stack: str) -> Callable[[boto3.Session], None]:
     return prepare
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 @pytest.mark.parametrize("inherited", [False, True], ids=["own-tags", "inherited-tags"])
 def test_a_stage_made_by_hand_is_left_and_named(
     pocctl: Pocctl, emulator: Emulator, inherited: bool
@@ -139,7 +138,7 @@ def text(result: Result) -> str:
     return " ".join(result.output.split())
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_stage_given_once_is_the_stack_s_from_then_on(pocctl: Pocctl, tmp_path: Path) -> None:
     """`up --stage beta`, then commands with no stage anywhere: beta is the stack's stage, and
     nothing advises removing it; pocctl.toml saying another stage is a change `up` would make,
@@ -174,7 +173,7 @@ def test_a_stage_given_once_is_the_stack_s_from_then_on(pocctl: Pocctl, tmp_path
     assert post(beta, ORDER)[0] == 200
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_an_old_stage_left_open_names_the_recorded_stage(pocctl: Pocctl) -> None:
     """DeleteStage failed: both stages are up's; a plain status names the one the stack was
     deployed with last as the one to keep."""
@@ -196,7 +195,7 @@ def test_an_old_stage_left_open_names_the_recorded_stage(pocctl: Pocctl) -> None
     assert pocctl("status", "--stack", "stg5", stage=None).exit_code == 0
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_back_to_the_stage_up_was_removing(pocctl: Pocctl) -> None:
     """DeleteStage of prod failed, and the user goes back to prod: beta is removed, and prod is
     the stack's stage for every later command."""
@@ -214,7 +213,7 @@ def test_back_to_the_stage_up_was_removing(pocctl: Pocctl) -> None:
     assert f"POST {prod}" in status.output and "pending" not in status.output
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_stage_an_older_pocctl_made_is_replaced_too(pocctl: Pocctl, emulator: Emulator) -> None:
     """A pocctl older than the stage's tags left it untagged; its deployment says "pocctl up"."""
     assert pocctl("up", "--stack", "stg6", stage=None).exit_code == 0

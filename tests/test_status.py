@@ -116,7 +116,7 @@ def test_status_json_is_one_complete_document(
     assert "Stack POC in us-east-1: healthy" in result.stderr
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_a_pending_subscription_warns_but_is_not_a_failure(
     runner: CliRunner, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

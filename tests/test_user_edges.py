@@ -288,7 +288,7 @@ def test_the_emulator_refuses_a_stage_name_api_gateway_refuses(emulator: Emulato
     ag.create_deployment(restApiId=api, stageName="my-stage")
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_up_says_so_if_api_gateway_refuses_a_hyphen_after_all(
     runner: CliRunner, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -145,7 +145,7 @@ def between_looks(steps: list[Callable[[], None]]) -> Callable[[float], None]:
     return sleep
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_up_watch_keeps_watching_through_a_dropped_connection_and_expired_credentials(
     emulator: Emulator, own: tuple[Context, Path]
 ) -> None:
@@ -201,7 +201,7 @@ def test_up_watch_keeps_watching_through_a_dropped_connection_and_expired_creden
     assert code_of(ctx, ctx.config.names.notifier_function) == code_sha256(saved)
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_up_watch_ships_a_dependency_added_to_requirements_txt_with_ups_notes(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -254,7 +254,7 @@ def test_up_watch_ships_a_dependency_added_to_requirements_txt_with_ups_notes(
     assert set(document["counts"]) == {"unchanged"}, document["counts"]
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_up_watch_with_a_relative_handlers_path_names_files_as_the_user_does(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -319,7 +319,7 @@ def test_a_table_s_tags_read_as_they_were_for_a_few_seconds_after_a_change() -> 
         assert sorted(t["Key"] for t in tags) == ["a", "b"]
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_down_s_sweep_is_not_fooled_by_what_the_tagging_api_still_lists(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -528,7 +528,7 @@ def test_a_queue_s_new_visibility_timeout_takes_effect_a_while_after_it_is_set()
         assert received("after") == 2  # visible again at once: the new 0 s
 
 
-@pytest.mark.slow  # heavy: more than 1 s of CPU here (tests/cases.py)
+@pytest.mark.slow  # heavy (tests/cases.py)
 def test_status_right_after_up_repaired_a_queue_attribute_is_healthy() -> None:
     clock = Clock()
     with weather(None, clock) as emulator:
