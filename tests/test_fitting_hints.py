@@ -104,8 +104,13 @@ def broken_writer(pocctl: Pocctl, tmp_path: Path) -> Iterator[None]:
     yield
 
 
+# test-order waits out its timeout on a failing writer (SQS may still deliver the order): long
+# enough for the writer to fail once and its log lines to arrive, on a busy machine too.
+FAILING_WRITER_TIMEOUT = "10"
+
+
 def test_a_code_bug_gets_logs_and_invoke(pocctl: Pocctl, broken_writer: None) -> None:
-    order = pocctl("test-order", "--stack", "bug", "--timeout", "3")
+    order = pocctl("test-order", "--stack", "bug", "--timeout", FAILING_WRITER_TIMEOUT)
     assert order.exit_code == 1
     assert "The order did not get past 'stored'" in order.output
     assert "oops" in order.output
@@ -120,7 +125,9 @@ def test_a_code_bug_gets_logs_and_invoke(pocctl: Pocctl, broken_writer: None) ->
 def test_after_the_fix_a_slow_order_does_not_quote_the_old_error(
     pocctl: Pocctl, broken_writer: None, emulator: Emulator, tmp_path: Path
 ) -> None:
-    assert "oops" in pocctl("test-order", "--stack", "bug", "--timeout", "3").output
+    assert (
+        "oops" in pocctl("test-order", "--stack", "bug", "--timeout", FAILING_WRITER_TIMEOUT).output
+    )
     (tmp_path / "handlers").rename(tmp_path / "broken")
     assert pocctl("init", "--handlers").exit_code == 0  # the writer as it was: fixed
     assert pocctl("up", "--stack", "bug").exit_code == 0

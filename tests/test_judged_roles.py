@@ -212,6 +212,30 @@ def sent_as(emulator: Emulator, role: str, url: str) -> str:
     return "sent"
 
 
+def test_a_managed_policys_new_version_reaches_the_roles_it_is_attached_to_once_propagated(
+    emulator: Emulator, clock: Clock
+) -> None:
+    iam = client(emulator, "iam")
+    sends = iam.create_policy(PolicyName="sends", PolicyDocument=json.dumps(SEND_POLICY))
+    policy = sends["Policy"]["Arn"]
+    attached = make_role(emulator, "attached")
+    iam.attach_role_policy(RoleName="attached", PolicyArn=policy)
+    bystander = make_role(emulator, "bystander", SEND_POLICY)  # the same grant, inline
+    clock.advance("iam_propagation")
+    url = client(emulator, "sqs").create_queue(QueueName="orders")["QueueUrl"]
+    clock.advance("queue_new")
+    assert sent_as(emulator, attached, url) == "sent"
+    lists = {"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}
+    no_send = {"Version": "2012-10-17", "Statement": [lists]}
+    iam.create_policy_version(
+        PolicyArn=policy, PolicyDocument=json.dumps(no_send), SetAsDefault=True
+    )
+    assert sent_as(emulator, attached, url) == "sent"  # SQS sees the old version a while
+    clock.advance("iam_propagation")
+    assert sent_as(emulator, attached, url) == "AccessDenied"
+    assert sent_as(emulator, bystander, url) == "sent"
+
+
 @pytest.mark.parametrize("account", [ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root"])
 def test_a_queue_policy_naming_the_account_needs_the_roles_own_policy_too(
     emulator: Emulator, clock: Clock, account: str

@@ -48,6 +48,11 @@ class RoleSnapshot:
     # Its permissions boundary (None: it has none), and that policy's statements.
     boundary_arn: str | None = None
     boundary: tuple[dict[str, Any], ...] = ()
+    # The managed policies attached to it (a user's groups' too), by ARN.
+    attached: frozenset[str] = frozenset()
+
+    def uses(self, policy_arn: str) -> bool:
+        return policy_arn in self.attached or policy_arn == self.boundary_arn
 
     def trusts(self, service: str) -> bool:
         for statement in as_list(self.trust.get("Statement", [])):
@@ -102,7 +107,9 @@ def read_user(client: ClientFor, user_name: str) -> RoleSnapshot:
         ]
         attached += iam.list_attached_group_policies(GroupName=name)["AttachedPolicies"]
     documents += [_managed(iam, a["PolicyArn"]) for a in attached]
-    return RoleSnapshot(True, {}, documents_statements(documents), *_boundary(iam, user))
+    boundary = _boundary(iam, user)
+    arns = frozenset(a["PolicyArn"] for a in attached)
+    return RoleSnapshot(True, {}, documents_statements(documents), *boundary, arns)
 
 
 def _boundary(iam: Any, entity: dict[str, Any]) -> tuple[str | None, tuple[dict[str, Any], ...]]:
@@ -143,7 +150,9 @@ def read_role(client: ClientFor, role_name: str) -> RoleSnapshot:
         trust = role["AssumeRolePolicyDocument"]
         if isinstance(trust, str):
             trust = json.loads(trust)
-        return RoleSnapshot(True, trust, documents_statements(documents), *_boundary(iam, role))
+        statements = documents_statements(documents)
+        arns = frozenset(a["PolicyArn"] for a in attached)
+        return RoleSnapshot(True, trust, statements, *_boundary(iam, role), arns)
     return ABSENT
 
 
@@ -194,10 +203,16 @@ class Propagation:
             history = self._history.setdefault(arn, [Change(ABSENT, {})])
             history.append(Change(snapshot, seen_from))
 
-    def all_changed(self) -> None:
-        """A managed or group policy changed: every principal we know may be affected."""
+    def all_changed(self, policy_arn: str | None = None) -> None:
+        """A group changed, or the managed policy `policy_arn`: every principal we know that
+        may be affected is read again (for a managed policy, those it is attached to or bounds,
+        as IAM held them last: attaching it is itself a change recorded here)."""
         with self._lock:
-            arns = list(self._history)
+            arns = [
+                arn
+                for arn, history in self._history.items()
+                if policy_arn is None or history[-1].snapshot.uses(policy_arn)
+            ]
         for arn in arns:
             self.changed(arn)
 

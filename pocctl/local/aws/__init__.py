@@ -76,7 +76,9 @@ class IamRules(Rules):
             if key is not None:
                 self.authorizer.register(key.group(1), user)
         elif call.operation in CHANGES_ALL:
-            self.propagation.all_changed()
+            # A managed policy's operations name it; a group's affect its users, whoever they are.
+            policy = call.params.get("PolicyArn") if "GroupName" not in call.params else None
+            self.propagation.all_changed(str(policy) if policy else None)
         return reply
 
 

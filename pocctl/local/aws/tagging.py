@@ -68,7 +68,7 @@ class TaggingRules(Rules):
     def deleting(self, call: Call) -> None:
         """Before a delete reaches moto: what the tagging API lists now."""
         if self.watches(call):
-            listed = self._listed(call.region)
+            listed = self._listed(call.region, call.service)
             with self.world.lock:
                 self._before_delete[id(call)] = listed
 
@@ -78,7 +78,7 @@ class TaggingRules(Rules):
             before = self._before_delete.pop(id(call), None)
         if before is None or not reply.ok:
             return
-        self._remember(call.region, before, self._listed(call.region))
+        self._remember(call.region, before, self._listed(call.region, call.service))
 
     def removed(self, region: str, arn: str, tags: dict[str, str]) -> None:
         """The emulator itself removed a resource, at the end of AWS's deletion (a queue's 60
@@ -102,10 +102,14 @@ class TaggingRules(Rules):
                 if known is None or known.until < until[arn]:
                     self.ghosts[arn] = Listed(region, tags, until[arn])
 
-    def _listed(self, region: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    def _listed(self, region: str, service: str) -> dict[str, tuple[tuple[str, str], ...]]:
+        """What the tagging API lists of one service's resources: a delete removes only its own
+        service's (a function's mappings are Lambda's, an API's stages API Gateway's). Not the
+        whole region: with a few stacks up, that took dozens of pages for each delete."""
         tagging = self.world.client(SERVICE, region)
         listed: dict[str, tuple[tuple[str, str], ...]] = {}
-        for page in tagging.get_paginator("get_resources").paginate():
+        pages = tagging.get_paginator("get_resources").paginate(ResourceTypeFilters=[service])
+        for page in pages:
             for resource in page["ResourceTagMappingList"]:
                 tags = tuple((t["Key"], t["Value"]) for t in resource.get("Tags", []))
                 listed[resource["ResourceARN"]] = tags
