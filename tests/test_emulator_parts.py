@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,6 +19,7 @@ from pocctl.local.batch_responses import reported_failures
 from pocctl.local.events import message_attributes as event_attributes
 from pocctl.local.filters import OPERATORS, as_sqs_filtered, passes, valid_pattern
 from pocctl.local.functions import Invocation
+from pocctl.local.iam import Propagation, RoleSnapshot
 from pocctl.local.pollers import Peek, SqsPoller, StreamPoller
 from pocctl.local.vtl import TemplateError, json_path, render
 from pocctl.resources.api import ACCEPTED_TEMPLATE, REQUEST_TEMPLATE
@@ -597,3 +600,29 @@ def test_two_invocations_unpacking_the_same_code_at_once_both_run_it(
     unpacked = invoker._code_dir(version, code)
     assert (unpacked / "app.py").read_text().startswith("def handler")
     assert sorted(p.name for p in invoker.code_root.iterdir()) == ["sha"]  # no staging left
+
+
+def test_a_policy_version_made_while_an_attach_is_being_read_reaches_that_principal() -> None:
+    """CreatePolicyVersion lands while the emulator reads a role an AttachRolePolicy just
+    changed, with the old version: the role is read again after that read is recorded, so it
+    ends on the new version, as IAM does once it has propagated."""
+    version = {"now": 1}
+    reading = threading.Event()
+    go_on = threading.Event()
+
+    def read(arn: str) -> RoleSnapshot:
+        seen = version["now"]
+        if not reading.is_set():  # the attach's read: it saw version 1, and is slow to finish
+            reading.set()
+            assert go_on.wait(5)
+        return RoleSnapshot(True, statements=({"Sid": f"v{seen}"},), attached=frozenset({"P"}))
+
+    propagation = Propagation(read, delay=lambda key: 0.0, clock=time.monotonic)
+    attach = threading.Thread(target=propagation.changed, args=("R",))
+    attach.start()
+    assert reading.wait(5)
+    version["now"] = 2
+    propagation.all_changed("P")  # R's record does not show P yet: only the read under way does
+    go_on.set()
+    attach.join(5)
+    assert propagation.effective("R").statements == ({"Sid": "v2"},)

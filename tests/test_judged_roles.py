@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -234,6 +235,47 @@ def test_a_managed_policys_new_version_reaches_the_roles_it_is_attached_to_once_
     clock.advance("iam_propagation")
     assert sent_as(emulator, attached, url) == "AccessDenied"
     assert sent_as(emulator, bystander, url) == "sent"
+
+
+def test_a_managed_policys_new_version_reaches_a_user_through_its_group_and_a_role_it_bounds(
+    emulator: Emulator, clock: Clock
+) -> None:
+    iam = client(emulator, "iam")
+    policy = iam.create_policy(PolicyName="sends", PolicyDocument=json.dumps(SEND_POLICY))
+    sends = policy["Policy"]["Arn"]
+    bounded = make_role(emulator, "bounded", SEND_POLICY)
+    iam.put_role_permissions_boundary(RoleName="bounded", PermissionsBoundary=sends)
+    iam.create_group(GroupName="senders")
+    iam.attach_group_policy(GroupName="senders", PolicyArn=sends)
+    iam.create_user(UserName="clerk")
+    iam.add_user_to_group(GroupName="senders", UserName="clerk")
+    key = iam.create_access_key(UserName="clerk")["AccessKey"]
+    clock.advance("iam_propagation")
+    url = client(emulator, "sqs").create_queue(QueueName="orders")["QueueUrl"]
+    clock.advance("queue_new")
+    clerk = boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url=emulator.endpoint_url,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+
+    def clerk_sends() -> str:
+        try:
+            clerk.send_message(QueueUrl=url, MessageBody="x")
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "sent"
+
+    assert (sent_as(emulator, bounded, url), clerk_sends()) == ("sent", "sent")
+    lists = {"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}
+    no_send = {"Version": "2012-10-17", "Statement": [lists]}
+    iam.create_policy_version(
+        PolicyArn=sends, PolicyDocument=json.dumps(no_send), SetAsDefault=True
+    )
+    clock.advance("iam_propagation")
+    assert (sent_as(emulator, bounded, url), clerk_sends()) == ("AccessDenied", "AccessDenied")
 
 
 @pytest.mark.parametrize("account", [ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root"])

@@ -192,28 +192,49 @@ class Propagation:
         self.delay = delay
         self.clock = clock
         self._history: dict[str, list[Change]] = {}
+        self._reading: dict[str, int] = {}  # principals whose change is being read, how many
+        self._again: set[str] = set()  # of those, the ones to read again once recorded
         self._lock = threading.Lock()
 
     def changed(self, arn: str) -> None:
         """Record the principal as it is right after a change (once IAM has answered)."""
-        snapshot = self.read(arn)
-        with self._lock:
-            now = self.clock()
-            seen_from = {service: now + self.delay(f"{arn}|{service}") for service in SEEN_BY}
-            history = self._history.setdefault(arn, [Change(ABSENT, {})])
-            history.append(Change(snapshot, seen_from))
+        again = True
+        while again:
+            with self._lock:
+                self._reading[arn] = self._reading.get(arn, 0) + 1
+            try:
+                snapshot = self.read(arn)
+                with self._lock:
+                    now = self.clock()
+                    seen_from = {s: now + self.delay(f"{arn}|{s}") for s in SEEN_BY}
+                    history = self._history.setdefault(arn, [Change(ABSENT, {})])
+                    history.append(Change(snapshot, seen_from))
+            finally:
+                with self._lock:
+                    self._reading[arn] -= 1
+                    if not self._reading[arn]:
+                        del self._reading[arn]
+                    # A policy changed while this read was under way: the last to finish
+                    # reads again, so that the principal's latest record is after it.
+                    again = arn in self._again and arn not in self._reading
+                    if again:
+                        self._again.discard(arn)
 
     def all_changed(self, policy_arn: str | None = None) -> None:
         """A group changed, or the managed policy `policy_arn`: every principal we know that
         may be affected is read again (for a managed policy, those it is attached to or bounds,
-        as IAM held them last: attaching it is itself a change recorded here)."""
+        as IAM held them last: attaching it is itself a change recorded here). A principal
+        being read meanwhile (an attach racing the policy's new version) reads again once
+        that read is recorded."""
         with self._lock:
-            arns = [
+            wanted = {
                 arn
                 for arn, history in self._history.items()
                 if policy_arn is None or history[-1].snapshot.uses(policy_arn)
-            ]
-        for arn in arns:
+            }
+            reading = set(self._reading)
+            self._again |= reading
+        for arn in sorted(wanted - reading):
             self.changed(arn)
 
     def effective(self, arn: str, seen_by: str = "lambda") -> RoleSnapshot:

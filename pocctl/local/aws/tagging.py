@@ -104,8 +104,9 @@ class TaggingRules(Rules):
 
     def _listed(self, region: str, service: str) -> dict[str, tuple[tuple[str, str], ...]]:
         """What the tagging API lists of one service's resources: a delete removes only its own
-        service's (a function's mappings are Lambda's, an API's stages API Gateway's). Not the
-        whole region: with a few stacks up, that took dozens of pages for each delete."""
+        service's (an API's stages are API Gateway's; DeleteFunction leaves the function's
+        mappings). Not the whole region: with a few stacks up, that took dozens of pages for
+        each delete."""
         tagging = self.world.client(SERVICE, region)
         listed: dict[str, tuple[tuple[str, str], ...]] = {}
         pages = tagging.get_paginator("get_resources").paginate(ResourceTypeFilters=[service])
