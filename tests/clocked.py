@@ -43,13 +43,14 @@ def clocked_emulator(clock: Clock, timing: Timing | None = None) -> Iterator[Emu
         yield running
 
 
-def client(emulator: Emulator, service: str) -> Any:
+def client(emulator: Emulator, service: str, key: dict[str, Any] | None = None) -> Any:
+    """The emulator's own keys (not judged), or an IAM user's access `key` (judged as it)."""
     return boto3.client(
         service,
         region_name="us-east-1",
         endpoint_url=emulator.endpoint_url,
-        aws_access_key_id="user",
-        aws_secret_access_key="user",
+        aws_access_key_id=key["AccessKeyId"] if key else "user",
+        aws_secret_access_key=key["SecretAccessKey"] if key else "user",
         config=NO_RETRIES,
     )
 

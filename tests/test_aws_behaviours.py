@@ -14,7 +14,6 @@ import urllib.request
 import zipfile
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
@@ -811,14 +810,7 @@ def test_a_denied_change_to_an_api_does_not_hold_the_api(emulator: Emulator) -> 
     iam = client(emulator, "iam")
     iam.create_user(UserName="nobody")
     key = iam.create_access_key(UserName="nobody")["AccessKey"]
-    stranger = boto3.client(
-        "apigateway",
-        region_name="us-east-1",
-        endpoint_url=emulator.endpoint_url,
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        config=NO_RETRIES,
-    )
+    stranger = client(emulator, "apigateway", key)
     ag = client(emulator, "apigateway")
     api = ag.create_rest_api(name="a")["id"]
     model = {"restApiId": api, "contentType": "application/json", "schema": "{}"}

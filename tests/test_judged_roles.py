@@ -12,7 +12,6 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -253,13 +252,7 @@ def test_a_managed_policys_new_version_reaches_a_user_through_its_group_and_a_ro
     clock.advance("iam_propagation")
     url = client(emulator, "sqs").create_queue(QueueName="orders")["QueueUrl"]
     clock.advance("queue_new")
-    clerk = boto3.client(
-        "sqs",
-        region_name="us-east-1",
-        endpoint_url=emulator.endpoint_url,
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-    )
+    clerk = client(emulator, "sqs", key)
 
     def clerk_sends() -> str:
         try:
