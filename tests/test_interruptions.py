@@ -15,11 +15,16 @@ from pocctl.core.context import Context
 from pocctl.core.reporting import RecordingReporter
 from pocctl.core.session import new_session
 from pocctl.core.telemetry import RecordedCall
-from pocctl.pipeline.engine import Engine
+from pocctl.pipeline.engine import Engine, RunReport
 from pocctl.pipeline.stack import build_steps
 
 from .faults import FailCalls, raising, runtime_with
 from .inventory import everything, flatten
+
+
+def went_through(report: RunReport) -> None:
+    """The run went through; if not, pytest shows which steps failed and why."""
+    assert report.ok, [(r.title, r.error) for r in report.results if r.error] or report.error
 
 
 class Killed(BaseException):
@@ -55,7 +60,7 @@ def kill_before_mutating_call(ctx: Context, n: int) -> None:
 def mutating_calls_of_a_fresh_up() -> list[str]:
     with mock_aws():
         ctx = new_context()
-        assert Engine(ctx, build_steps(ctx.config), workers=1).up().ok
+        went_through(Engine(ctx, build_steps(ctx.config), workers=1).up())
         return [f"{c.step} {c.operation}" for c in ctx.calls.mutating]
 
 
@@ -84,9 +89,9 @@ def test_killed_before_any_call_then_up_finishes_and_down_cleans(n: int) -> None
         with pytest.raises(Killed, match=FRESH_UP_CALLS[n - 1].split()[1]):
             Engine(ctx, build_steps(ctx.config), workers=1).up()
         finish = new_context()
-        assert Engine(finish, build_steps(finish.config)).up().ok
+        went_through(Engine(finish, build_steps(finish.config)).up())
         again = new_context()
-        assert Engine(again, build_steps(again.config)).up().ok
+        went_through(Engine(again, build_steps(again.config)).up())
         assert again.calls.mutating == [], f"killed before call {n}: second up still changed"
         found = everything(again.session)
         # One subscription of the address to each topic: the orders' and the alarms'.
@@ -99,7 +104,7 @@ def test_killed_before_any_call_then_up_finishes_and_down_cleans(n: int) -> None
         with pytest.raises(Killed):
             Engine(ctx, build_steps(ctx.config), workers=1).up()
         cleaner = new_context()
-        assert Engine(cleaner, build_steps(cleaner.config)).down().ok
+        went_through(Engine(cleaner, build_steps(cleaner.config)).down())
         assert flatten(everything(cleaner.session)) == [], f"killed before call {n}"
 
 
@@ -150,7 +155,7 @@ def test_down_waits_for_a_role_still_in_use(deployed: Context) -> None:
         "Cannot delete entity, must remove roles from instance profile first.",
         2,
     )
-    assert Engine(deployed, build_steps(deployed.config)).down().ok
+    went_through(Engine(deployed, build_steps(deployed.config)).down())
     assert fault.failed == 2
     assert everything(deployed.session)["roles"] == []
 
