@@ -205,31 +205,57 @@ def queue_allowing(emulator: Emulator, clock: Clock, principal: Any) -> str:
 
 def sent_as(emulator: Emulator, role: str, url: str) -> str:
     """ "sent", or the error code of SendMessage made with the role's credentials."""
+    return sent_with(emulator.client_as("sqs", "us-east-1", role), url)
+
+
+def sent_with(sqs: Any, url: str) -> str:
+    """ "sent", or the error code of SendMessage made with this client."""
     try:
-        emulator.client_as("sqs", "us-east-1", role).send_message(QueueUrl=url, MessageBody="x")
+        sqs.send_message(QueueUrl=url, MessageBody="x")
     except ClientError as exc:
         return str(exc.response["Error"]["Code"])
     return "sent"
 
 
+# -- a managed policy's new version ----------------------------------------------------------
+NO_SEND = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}],
+}
+
+
+def sending_policy(emulator: Emulator) -> str:
+    """A managed policy that allows SendMessage; its ARN."""
+    made = client(emulator, "iam").create_policy(
+        PolicyName="sends", PolicyDocument=json.dumps(SEND_POLICY)
+    )
+    return str(made["Policy"]["Arn"])
+
+
+def stop_sending(emulator: Emulator, policy: str) -> None:
+    """A new default version of the policy, without SendMessage."""
+    client(emulator, "iam").create_policy_version(
+        PolicyArn=policy, PolicyDocument=json.dumps(NO_SEND), SetAsDefault=True
+    )
+
+
+def plain_queue(emulator: Emulator, clock: Clock) -> str:
+    url: str = client(emulator, "sqs").create_queue(QueueName="orders")["QueueUrl"]
+    clock.advance("queue_new")
+    return url
+
+
 def test_a_managed_policys_new_version_reaches_the_roles_it_is_attached_to_once_propagated(
     emulator: Emulator, clock: Clock
 ) -> None:
-    iam = client(emulator, "iam")
-    sends = iam.create_policy(PolicyName="sends", PolicyDocument=json.dumps(SEND_POLICY))
-    policy = sends["Policy"]["Arn"]
+    policy = sending_policy(emulator)
     attached = make_role(emulator, "attached")
-    iam.attach_role_policy(RoleName="attached", PolicyArn=policy)
+    client(emulator, "iam").attach_role_policy(RoleName="attached", PolicyArn=policy)
     bystander = make_role(emulator, "bystander", SEND_POLICY)  # the same grant, inline
     clock.advance("iam_propagation")
-    url = client(emulator, "sqs").create_queue(QueueName="orders")["QueueUrl"]
-    clock.advance("queue_new")
+    url = plain_queue(emulator, clock)
     assert sent_as(emulator, attached, url) == "sent"
-    lists = {"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}
-    no_send = {"Version": "2012-10-17", "Statement": [lists]}
-    iam.create_policy_version(
-        PolicyArn=policy, PolicyDocument=json.dumps(no_send), SetAsDefault=True
-    )
+    stop_sending(emulator, policy)
     assert sent_as(emulator, attached, url) == "sent"  # SQS sees the old version a while
     clock.advance("iam_propagation")
     assert sent_as(emulator, attached, url) == "AccessDenied"
@@ -240,8 +266,7 @@ def test_a_managed_policys_new_version_reaches_a_user_through_its_group_and_a_ro
     emulator: Emulator, clock: Clock
 ) -> None:
     iam = client(emulator, "iam")
-    policy = iam.create_policy(PolicyName="sends", PolicyDocument=json.dumps(SEND_POLICY))
-    sends = policy["Policy"]["Arn"]
+    sends = sending_policy(emulator)
     bounded = make_role(emulator, "bounded", SEND_POLICY)
     iam.put_role_permissions_boundary(RoleName="bounded", PermissionsBoundary=sends)
     iam.create_group(GroupName="senders")
@@ -250,25 +275,13 @@ def test_a_managed_policys_new_version_reaches_a_user_through_its_group_and_a_ro
     iam.add_user_to_group(GroupName="senders", UserName="clerk")
     key = iam.create_access_key(UserName="clerk")["AccessKey"]
     clock.advance("iam_propagation")
-    url = client(emulator, "sqs").create_queue(QueueName="orders")["QueueUrl"]
-    clock.advance("queue_new")
+    url = plain_queue(emulator, clock)
     clerk = client(emulator, "sqs", key)
-
-    def clerk_sends() -> str:
-        try:
-            clerk.send_message(QueueUrl=url, MessageBody="x")
-        except ClientError as exc:
-            return str(exc.response["Error"]["Code"])
-        return "sent"
-
-    assert (sent_as(emulator, bounded, url), clerk_sends()) == ("sent", "sent")
-    lists = {"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}
-    no_send = {"Version": "2012-10-17", "Statement": [lists]}
-    iam.create_policy_version(
-        PolicyArn=sends, PolicyDocument=json.dumps(no_send), SetAsDefault=True
-    )
+    assert (sent_as(emulator, bounded, url), sent_with(clerk, url)) == ("sent", "sent")
+    stop_sending(emulator, sends)
     clock.advance("iam_propagation")
-    assert (sent_as(emulator, bounded, url), clerk_sends()) == ("AccessDenied", "AccessDenied")
+    denied = ("AccessDenied", "AccessDenied")
+    assert (sent_as(emulator, bounded, url), sent_with(clerk, url)) == denied
 
 
 @pytest.mark.parametrize("account", [ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root"])

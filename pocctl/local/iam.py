@@ -198,27 +198,28 @@ class Propagation:
 
     def changed(self, arn: str) -> None:
         """Record the principal as it is right after a change (once IAM has answered)."""
-        again = True
-        while again:
+        with self._lock:
+            self._reading[arn] = self._reading.get(arn, 0) + 1
+        try:
+            snapshot = self.read(arn)
             with self._lock:
-                self._reading[arn] = self._reading.get(arn, 0) + 1
-            try:
-                snapshot = self.read(arn)
-                with self._lock:
-                    now = self.clock()
-                    seen_from = {s: now + self.delay(f"{arn}|{s}") for s in SEEN_BY}
-                    history = self._history.setdefault(arn, [Change(ABSENT, {})])
-                    history.append(Change(snapshot, seen_from))
-            finally:
-                with self._lock:
-                    self._reading[arn] -= 1
-                    if not self._reading[arn]:
-                        del self._reading[arn]
-                    # A policy changed while this read was under way: the last to finish
-                    # reads again, so that the principal's latest record is after it.
-                    again = arn in self._again and arn not in self._reading
-                    if again:
-                        self._again.discard(arn)
+                now = self.clock()
+                seen_from = {s: now + self.delay(f"{arn}|{s}") for s in SEEN_BY}
+                self._history.setdefault(arn, [Change(ABSENT, {})]).append(
+                    Change(snapshot, seen_from)
+                )
+        finally:
+            with self._lock:
+                self._reading[arn] -= 1
+                if not self._reading[arn]:
+                    del self._reading[arn]
+                # A policy changed while this read was under way: the last read to finish
+                # reads again, so that the principal's latest record is after the change.
+                again = arn in self._again and arn not in self._reading
+                if again:
+                    self._again.discard(arn)
+        if again:
+            self.changed(arn)
 
     def all_changed(self, policy_arn: str | None = None) -> None:
         """A group changed, or the managed policy `policy_arn`: every principal we know that
