@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 
@@ -69,42 +73,69 @@ def test_the_pin_in_pyproject_matches_the_installed_moto() -> None:
     assert version("moto") == patches.PINNED_MOTO
 
 
+def raced(change: Callable[[], None], read: Callable[[], None]) -> list[BaseException]:
+    """What `read`, called again and again while `change` runs in another thread, raised
+    (moto's own "not found" aside): the finding of a race on one of moto's dicts."""
+    errors: list[BaseException] = []
+    reading, changed = threading.Event(), threading.Event()
+
+    def changing() -> None:
+        reading.wait()
+        change()
+        changed.set()
+
+    def reading_again() -> None:
+        while not changed.is_set():
+            try:
+                read()
+            except Exception as exc:
+                if "not found" not in str(exc).lower() and "cannot be found" not in str(exc):
+                    errors.append(exc)
+                    changed.set()
+            reading.set()
+
+    threads = [threading.Thread(target=reading_again), threading.Thread(target=changing)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def test_roles_can_be_read_while_others_are_created() -> None:
     """Steps run side by side: a writer's CreateFunction looks its role up while the notifier's
     role is created. moto's lookup looped over the live dict of roles and failed with
     "dictionary changed size during iteration" (seen in CI); conftest prepares moto as
     `pocctl local` does."""
-    import json
-    import threading
-
     from moto import mock_aws
-    from moto.iam.exceptions import NotFoundException
     from moto.iam.models import iam_backends
 
     trust = json.dumps({"Version": "2012-10-17", "Statement": []})
-    errors: list[BaseException] = []
-    created = threading.Event()
     with mock_aws():
         iam = iam_backends["123456789012"]["global"]
 
         def create() -> None:
             for n in range(2000):
                 iam.create_role(f"role-{n}", trust, "/", None, "", [], None)
-            created.set()
 
-        def look_up() -> None:
-            while not created.is_set():
-                try:
-                    iam.get_role("not-there")  # a whole pass over the roles each time
-                except NotFoundException:
-                    pass
-                except Exception as exc:  # what the race raised is the finding
-                    errors.append(exc)
-                    created.set()
+        # get_role makes a whole pass over the roles each time
+        assert raced(create, lambda: iam.get_role("not-there")) == []
 
-        threads = [threading.Thread(target=create), threading.Thread(target=look_up)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    assert errors == []
+
+def test_alarms_can_be_described_while_others_are_deleted() -> None:
+    """`down` deletes the stack's alarms side by side and reads them back meanwhile; moto's
+    DescribeAlarms looped over the live dict of alarms and failed with "dictionary changed size
+    during iteration" (seen in CI)."""
+    from moto import mock_aws
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    with mock_aws():
+        cloudwatch = cloudwatch_backends["123456789012"]["us-east-1"]
+        cloudwatch.alarms.update({f"alarm-{n}": SimpleNamespace(name="") for n in range(5_000)})
+
+        def delete() -> None:
+            for n in range(5_000):
+                cloudwatch.delete_alarms([f"alarm-{n}"])
+
+        # DescribeAlarms(AlarmNames=...) loops over them all
+        assert raced(delete, lambda: cloudwatch.get_alarms_by_alarm_names(["not-there"])) == []

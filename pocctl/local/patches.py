@@ -143,6 +143,7 @@ SERVED = (
     "sns",
     "logs",
     "apigateway",
+    "cloudwatch",
     "resourcegroupstaggingapi",
 )
 
@@ -162,6 +163,8 @@ SHARED_CONTAINERS = (
     ("moto.logs.models", "LogsBackend", "groups"),
     ("moto.awslambda.models", "LambdaStorage", "_functions"),
     ("moto.awslambda.models", "LambdaBackend", "_event_source_mappings"),
+    # down deletes the alarms side by side, and reads them back (DescribeAlarms) meanwhile
+    ("moto.cloudwatch.models", "CloudWatchBackend", "alarms"),
 )
 
 
