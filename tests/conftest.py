@@ -129,6 +129,14 @@ def bugs_to_stderr(line: str) -> None:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
+    """moto in this process. Its start and stop wipe every backend of the process: a test
+    using it beside a running emulator (its module's, say) would empty that emulator under its
+    pollers. So a module's tests use one or the other."""
+    if Emulator.running:
+        pytest.fail(
+            "in-process moto would wipe the running pocctl local's state: move this test to a "
+            "module whose tests use no emulator"
+        )
     with mock_aws():
         yield
 

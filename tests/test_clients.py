@@ -3,6 +3,7 @@ nothing of the command before (pocctl/core/clients.py)."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pocctl.core.context import Context
 from pocctl.core.pacing import LAMBDA_REQUESTS_PER_SECOND
 from pocctl.core.reporting import RecordingReporter
 from pocctl.core.session import new_session
+from pocctl.ops.invoke import invoke_once_client
 from tests.conftest import REGION
 
 
@@ -209,3 +211,17 @@ def test_a_second_command_in_the_same_process_makes_no_client(
     second = runner.invoke(cli, ["status", "--region", REGION])
     assert second.output == first.output
     assert made == []
+
+
+def test_the_invocation_client_keeps_a_long_silent_connection_alive(ctx: Context) -> None:
+    # Lambda API reference, Invoke: long synchronous calls need "timeout or keep-alive settings".
+    client = invoke_once_client(ctx, 900)
+    assert client.meta.config.read_timeout > 900
+    # The connections it makes probe after a minute of silence, not after the system's two hours
+    # (longer than any Lambda call, and than a NAT gateway's 350 s idle timeout).
+    made = client._endpoint.http_session._manager.connection_from_url(
+        client.meta.endpoint_url
+    )._new_conn()
+    options = dict(((level, name), value) for level, name, value in made.socket_options)
+    assert options[(socket.SOL_SOCKET, socket.SO_KEEPALIVE)] == 1
+    assert options[(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)] <= 300

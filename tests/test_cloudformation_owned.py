@@ -18,15 +18,10 @@ from pocctl.code.bundle import bundled_dir
 from pocctl.core.config import Config, Names
 from pocctl.core.session import new_session
 from pocctl.core.telemetry import READ_PREFIXES
-from pocctl.local.emulator import Emulator
-from pocctl.ops.watch import watching
-from pocctl.pipeline.stack import build_steps
-from pocctl.resources.functions import FunctionStep
 
 from .as_cloudformation import ACCOUNT, tag_as_cloudformation
 from .cli_runs import run, up_ok
 from .conftest import REGION
-from .emulated import up_local
 from .faults import runtime_with
 from .inventory import everything
 
@@ -175,58 +170,6 @@ def test_status_says_cloudformation_manages_the_stack_and_read_only_commands_wor
     listed = run(runner, "ls", "--json")
     assert listed.exit_code == 0, listed.output
     assert [s["stack"] for s in json.loads(listed.stdout)["stacks"]] == ["POC"]
-
-
-@pytest.mark.slow  # heavy (tests/cases.py)
-def test_an_order_goes_through_a_stack_cloudformation_manages(emulator: Emulator) -> None:
-    """Offline, where the functions run: test-order, invoke and logs on the tagged stack."""
-    ctx = up_local(emulator, "POC")
-    tag_as_cloudformation_would(ctx.client)
-    env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
-
-    def pocctl(*args: str) -> Any:
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    tested = pocctl("test-order", "--json")
-    assert tested.exit_code == 0, tested.output
-    invoked = pocctl("invoke", "1", "--json")
-    assert invoked.exit_code == 0, invoked.output
-    logs = pocctl("logs", "--function", "1")
-    assert logs.exit_code == 0, logs.output
-    # A dead-lettered order, redriven on the stack CloudFormation manages, is stored.
-    sqs = ctx.client("sqs")
-    dlq = sqs.get_queue_url(QueueName=NAMES.dead_letter_queue)["QueueUrl"]
-    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"item": "redriven under CFN"}))
-    redriven = pocctl("redrive", "--json")
-    assert redriven.exit_code == 0, redriven.output
-    document = json.loads(redriven.stdout)
-    assert document["moved"] == 1 and document["stored"] == 1 and document["all_stored"]
-    items = ctx.client("dynamodb").scan(TableName=NAMES.table, ConsistentRead=True)["Items"]
-    assert "redriven under CFN" in [item["item"]["S"] for item in items]
-    refused = pocctl("up", "--json")
-    assert refused.exit_code == 1, refused.output
-    assert json.loads(refused.stdout)["managed_by_cloudformation"]
-
-
-def test_up_watch_uploads_nothing_once_cloudformation_manages_the_functions(
-    emulator: Emulator, tmp_path: Path
-) -> None:
-    handlers = tmp_path / "handlers"
-    shutil.copytree(bundled_dir("handlers"), handlers)
-    ctx = up_local(emulator, "watchcfn", handlers=str(handlers))
-    functions = [s for s in build_steps(ctx.config) if isinstance(s, FunctionStep)]
-    notifier = ctx.config.names.notifier_function
-    lam = ctx.client("lambda")
-    before = lam.get_function(FunctionName=notifier)["Configuration"]["CodeSha256"]
-    with watching(ctx, functions) as updates:
-        arn = lam.get_function(FunctionName=notifier)["Configuration"]["FunctionArn"]
-        tag_as_cloudformation(arn, cloudformation_tags("NotifierFunction"))
-        source = handlers / "order_notifier.py"
-        source.write_text(source.read_text().replace("New order", "Order in"))
-        update = updates.get(timeout=60)
-    assert update.updated == []
-    assert update.error is not None and f"CloudFormation stack {CFN_STACK}" in update.error
-    assert lam.get_function(FunctionName=notifier)["Configuration"]["CodeSha256"] == before
 
 
 def tag_api(session: boto3.Session, logical_id: str, stage: bool) -> None:

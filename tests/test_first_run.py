@@ -26,7 +26,7 @@ from pocctl.core.session import new_session
 from pocctl.local.emulator import Emulator
 from pocctl.resources import iam
 
-from . import test_silences
+from . import test_silences_on_aws_clock
 from .emulated import TIMING
 from .test_docs import quick_start
 from .test_weather import Clock  # moved on by the pauses: a retry loop takes no real time
@@ -110,8 +110,8 @@ def test_with_verbose_the_first_command_shows_every_refusal() -> None:
 
 
 # AWS's clock at full length, moved by pocctl's own pauses: IAM's seconds take no time.
-clock = test_silences.clock
-aws_clock_emulator = test_silences.aws_clock_emulator
+clock = test_silences_on_aws_clock.clock
+aws_clock_emulator = test_silences_on_aws_clock.aws_clock_emulator
 
 
 def up(emulator: Emulator, clock: Clock, *flags: str) -> Result:

@@ -7,7 +7,6 @@ import io
 import itertools
 import json
 import re
-import socket
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from pocctl.core.context import Context
 from pocctl.local import functions
 from pocctl.local.emulator import Emulator
 from pocctl.local.functions import INIT_LIMIT_SECONDS, FunctionVersion, Worker
-from pocctl.ops.invoke import FULL_LOG_WAIT_SECONDS, invoke_once_client
+from pocctl.ops.invoke import FULL_LOG_WAIT_SECONDS
 from pocctl.resources.policies import render
 
 from .emulated import up_local
@@ -531,18 +530,3 @@ def test_an_answer_that_arrives_with_the_init_line_is_read(tmp_path: Path) -> No
         worker.kill()
     assert (done.ok, done.error_type) == (True, None)
     assert done.result == {"batchItemFailures": []}
-
-
-# Last: the moto `ctx` fixture resets the backends this module's emulated stack lives in.
-def test_the_invocation_client_keeps_a_long_silent_connection_alive(ctx: Context) -> None:
-    # Lambda API reference, Invoke: long synchronous calls need "timeout or keep-alive settings".
-    client = invoke_once_client(ctx, 900)
-    assert client.meta.config.read_timeout > 900
-    # The connections it makes probe after a minute of silence, not after the system's two hours
-    # (longer than any Lambda call, and than a NAT gateway's 350 s idle timeout).
-    made = client._endpoint.http_session._manager.connection_from_url(
-        client.meta.endpoint_url
-    )._new_conn()
-    options = dict(((level, name), value) for level, name, value in made.socket_options)
-    assert options[(socket.SOL_SOCKET, socket.SO_KEEPALIVE)] == 1
-    assert options[(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)] <= 300

@@ -29,6 +29,7 @@ from pocctl.pipeline.stack import build_steps, read_outputs
 
 from . import ctrl_c
 from .emulated import TIMING, local_context, up_local
+from .test_logs import put_batch
 
 context = local_context
 up = up_local
@@ -770,3 +771,18 @@ def failures_logged(ctx: Context, function: str) -> list[str]:
     events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
     marks = ("fail", "error", "Error", "timed out", "unrenderable")
     return [e["message"].strip() for e in events if any(m in e["message"] for m in marks)]
+
+
+def test_pocctl_local_returns_a_groups_events_in_cloudwatchs_order(emulator: Emulator) -> None:
+    # CloudWatch Logs API reference, FilterLogEvents: sorted by timestamp, ingestion time and
+    # PutLogEvents request, always interleaved across streams; moto goes stream by stream.
+    logs = local_context(emulator, "order").client("logs")
+    logs.create_log_group(logGroupName="/aws/lambda/order-interleaved")
+    now_ms = int(time.time() * 1000)
+    for stream, offset, message in [("a", 1, "later"), ("b", 0, "first put"), ("a", 0, "then")]:
+        put_batch(logs, "order-interleaved", now_ms + offset, [message], stream)
+    found: list[Any] = []
+    deadline = time.monotonic() + 10
+    while len(found) < 3 and time.monotonic() < deadline:  # a function's lines arrive late
+        found = logs.filter_log_events(logGroupName="/aws/lambda/order-interleaved")["events"]
+    assert [e["message"] for e in found] == ["first put", "then", "later"]

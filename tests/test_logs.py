@@ -16,9 +16,7 @@ from click.testing import CliRunner
 from pocctl.cli import cli
 from pocctl.cli.options import Runtime
 from pocctl.core.session import new_session
-from pocctl.local.emulator import Emulator
 
-from .emulated import local_context
 from .faults import FailCalls, runtime_with
 
 
@@ -320,18 +318,3 @@ def test_a_bad_or_future_date_is_a_usage_error(runner: CliRunner, since: str) ->
     result = runner.invoke(cli, ["logs", "--since", since])
     assert result.exit_code == 2, result.output
     assert f"Invalid --since {since!r}" in result.output and "Traceback" not in result.output
-
-
-def test_pocctl_local_returns_a_groups_events_in_cloudwatchs_order(emulator: Emulator) -> None:
-    # CloudWatch Logs API reference, FilterLogEvents: sorted by timestamp, ingestion time and
-    # PutLogEvents request, always interleaved across streams; moto goes stream by stream.
-    logs = local_context(emulator, "order").client("logs")
-    logs.create_log_group(logGroupName="/aws/lambda/order-interleaved")
-    now_ms = int(time.time() * 1000)
-    for stream, offset, message in [("a", 1, "later"), ("b", 0, "first put"), ("a", 0, "then")]:
-        put_batch(logs, "order-interleaved", now_ms + offset, [message], stream)
-    found: list[Any] = []
-    deadline = time.monotonic() + 10
-    while len(found) < 3 and time.monotonic() < deadline:  # a function's lines arrive late
-        found = logs.filter_log_events(logGroupName="/aws/lambda/order-interleaved")["events"]
-    assert [e["message"] for e in found] == ["first put", "then", "later"]

@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -139,3 +140,33 @@ def test_alarms_can_be_described_while_others_are_deleted() -> None:
 
         # DescribeAlarms(AlarmNames=...) loops over them all
         assert raced(delete, lambda: cloudwatch.get_alarms_by_alarm_names(["not-there"])) == []
+
+
+def test_emulators_of_one_process_share_moto_and_none_wipes_the_others() -> None:
+    """moto's state is the process's: a second emulator started and stopped beside a running one
+    leaves the running one's resources where they were (wiping them broke its pollers: a stream
+    iterator moto no longer knew). The last one to stop empties it."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from pocctl.local.aws.timing import Timing
+    from pocctl.local.emulator import Emulator
+
+    def sqs(emulator: Emulator) -> Any:
+        return boto3.client(
+            "sqs",
+            region_name="us-east-1",
+            endpoint_url=emulator.endpoint_url,
+            aws_access_key_id="user",
+            aws_secret_access_key="user",
+        )
+
+    off = Timing(enabled=False)
+    with Emulator(port=0, timing=off) as first:
+        sqs(first).create_queue(QueueName="kept")
+        with Emulator(port=0, timing=off) as second:
+            assert sqs(second).get_queue_url(QueueName="kept")["QueueUrl"].endswith("/kept")
+        assert sqs(first).get_queue_url(QueueName="kept")["QueueUrl"].endswith("/kept")
+    with Emulator(port=0, timing=off) as later, pytest.raises(ClientError) as gone:
+        sqs(later).get_queue_url(QueueName="kept")
+    assert "NonExistentQueue" in gone.value.response["Error"]["Code"]

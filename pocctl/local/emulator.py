@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from traceback import format_exc
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 import boto3
@@ -82,6 +82,11 @@ class Outbox:
 
 
 class Emulator:
+    # moto keeps its state per process: the emulators running in one process share it (the
+    # first to start begins it empty, the last to stop empties it), so none wipes another's
+    # resources under its pollers.
+    running: ClassVar[set[Emulator]] = set()
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -379,7 +384,9 @@ class Emulator:
         patches.apply()
         self._patched = True
         patches.prepare_for_threads()
-        reset_moto()  # moto's state is per process: a new emulator starts empty
+        if not Emulator.running:
+            reset_moto()  # moto's state is per process: the first emulator starts it empty
+        Emulator.running.add(self)
         patches.MAIL_SINKS.append(self.outbox.deliver)
         patches.SQS_DELIVERY_GATES.append(self.sqs_delivery)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -468,7 +475,9 @@ class Emulator:
             self._server.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        reset_moto()
+        Emulator.running.discard(self)
+        if not Emulator.running:
+            reset_moto()
         if self._patched:
             self._patched = False
             patches.undo()
