@@ -82,6 +82,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     default run took 118 s with 4 workers (189 s of CPU) and 107 s with 6 (201 s); 8 were slower
     than 6, as each worker collects the suite and warms its own botocore and moto: so no more
     than 4 beyond the cores on a larger machine."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):  # as pytest-xdist's own hook does
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
     cores = os.cpu_count() or 1
     return min(3 * cores, cores + 4)
 
