@@ -1,5 +1,5 @@
 """Which cases the default `pytest` runs. The others are heavy cases, marked `slow`; CI runs
-them all, beside the default run (`.ci/run`).
+them all, in the same session as the default ones (`.ci/run`).
 
 A heavy case is either of these:
 - a test that took more than about 1 s of CPU in one measured run of the default suite here (its
