@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from moto import mock_aws
+from moto.core.models import MockAWS
 
 from pocctl.core.config import Config
 from pocctl.core.context import Context
@@ -82,8 +83,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     default run took 118 s with 4 workers (189 s of CPU) and 107 s with 6 (201 s); 8 were slower
     than 6, as each worker collects the suite and warms its own botocore and moto: so no more
     than 4 beyond the cores on a larger machine."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):  # as pytest-xdist's own hook does
-        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    wanted = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")  # as pytest-xdist's hook does
+    if wanted:
+        try:
+            return int(wanted)
+        except ValueError:
+            warnings.warn(
+                f"PYTEST_XDIST_AUTO_NUM_WORKERS is not a number: {wanted!r}. Ignoring it.",
+                stacklevel=1,
+            )
     cores = os.cpu_count() or 1
     return min(3 * cores, cores + 4)
 
@@ -129,16 +137,34 @@ def bugs_to_stderr(line: str) -> None:
         print(line, file=sys.__stderr__)
 
 
+# moto in this process (mock_aws) wipes every backend of the process as it starts and stops:
+# beside a running emulator (its module's, say) it would empty that emulator under its pollers,
+# and an emulator started inside it would empty moto's. Never both at the same time, then.
+BOTH = (
+    "in-process moto and pocctl local at the same time wipe each other's state: move this test "
+    "to a module whose tests use no emulator"
+)
+start_moto, start_emulator = MockAWS.start, Emulator.start
+
+
+def moto_alone(self: MockAWS, *args: Any, **kwargs: Any) -> None:
+    if Emulator.running:
+        raise RuntimeError(BOTH)
+    start_moto(self, *args, **kwargs)
+
+
+def emulator_alone(self: Emulator) -> None:
+    if MockAWS._nested_count > 0:  # moto keeps no public flag
+        raise RuntimeError(BOTH)
+    start_emulator(self)
+
+
+MockAWS.start = moto_alone  # type: ignore[method-assign]
+Emulator.start = emulator_alone  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
-    """moto in this process. Its start and stop wipe every backend of the process: a test
-    using it beside a running emulator (its module's, say) would empty that emulator under its
-    pollers. So a module's tests use one or the other."""
-    if Emulator.running:
-        pytest.fail(
-            "in-process moto would wipe the running pocctl local's state: move this test to a "
-            "module whose tests use no emulator"
-        )
     with mock_aws():
         yield
 

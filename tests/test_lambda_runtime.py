@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from pocctl.local.emulator import Emulator
-from pocctl.local.forks import alive
 
-from .clocked import Clock, client, clocked_emulator, fixtures
+from .clocked import Clock, client, fixtures
 
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
@@ -276,19 +275,3 @@ def test_without_fork_a_worker_of_its_own_has_the_runtimes_modules_alone(
         "errorType": "Runtime.ImportModuleError",
         "errorMessage": "Unable to import module 'app': No module named 'pocctl'",
     }
-
-
-def test_the_emulators_of_one_process_share_one_fork_server_and_keep_their_own_workers(
-    emulator: Emulator, clock: Clock, role: str
-) -> None:
-    """A fork server imports boto3 and reads AWS's models (half a second of CPU): a process
-    that starts many emulators (the tests) starts it once. A stopped emulator's workers go."""
-    source = "import os\ndef handler(event, context):\n    return [os.getppid(), os.getpid()]\n"
-    _, (server, worker) = invoked(emulator, clock, role, "forked", {"app.py": source})
-    with clocked_emulator(Clock()) as other:
-        # moto's state is the process's: the other emulator has the same function, and runs it
-        # in a worker of its own.
-        answer = client(other, "lambda").invoke(FunctionName="forked", Payload=b"{}")
-        other_server, other_worker = json.loads(answer["Payload"].read())
-    assert other_server == server and other_worker != worker
-    assert not alive(other_worker) and alive(worker) and alive(server)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -82,8 +82,10 @@ def raced(change: Callable[[], None], read: Callable[[], None]) -> list[BaseExce
 
     def changing() -> None:
         reading.wait()
-        change()
-        changed.set()
+        try:
+            change()
+        finally:
+            changed.set()
 
     def reading_again() -> None:
         while not changed.is_set():
@@ -142,31 +144,43 @@ def test_alarms_can_be_described_while_others_are_deleted() -> None:
         assert raced(delete, lambda: cloudwatch.get_alarms_by_alarm_names(["not-there"])) == []
 
 
-def test_emulators_of_one_process_share_moto_and_none_wipes_the_others() -> None:
-    """moto's state is the process's: a second emulator started and stopped beside a running one
-    leaves the running one's resources where they were (wiping them broke its pollers: a stream
-    iterator moto no longer knew). The last one to stop empties it."""
+def test_a_second_emulator_beside_a_running_one_is_refused_and_wipes_nothing() -> None:
+    """moto's state is the process's: a second emulator would wipe the running one's resources
+    under its pollers (a stream iterator moto no longer knew), or poll its mappings a second
+    time. It is refused, and so is none after one whose start failed."""
     import boto3
-    from botocore.exceptions import ClientError
 
     from pocctl.local.aws.timing import Timing
     from pocctl.local.emulator import Emulator
 
-    def sqs(emulator: Emulator) -> Any:
-        return boto3.client(
+    off = Timing(enabled=False)
+    with Emulator(port=0, timing=off) as first:
+        sqs = boto3.client(
             "sqs",
             region_name="us-east-1",
-            endpoint_url=emulator.endpoint_url,
+            endpoint_url=first.endpoint_url,
             aws_access_key_id="user",
             aws_secret_access_key="user",
         )
+        sqs.create_queue(QueueName="kept")
+        with pytest.raises(RuntimeError, match="another pocctl local is running"):
+            Emulator(port=0, timing=off).start()
+        assert sqs.get_queue_url(QueueName="kept")["QueueUrl"].endswith("/kept")
+    with socket.create_server(("127.0.0.1", 0)) as listening, pytest.raises(OSError):
+        Emulator(port=listening.getsockname()[1], timing=off).start()  # the port is taken
+    assert Emulator.running == set()
+    with Emulator(port=0, timing=off):  # one that failed to start holds no place
+        pass
 
-    off = Timing(enabled=False)
-    with Emulator(port=0, timing=off) as first:
-        sqs(first).create_queue(QueueName="kept")
-        with Emulator(port=0, timing=off) as second:
-            assert sqs(second).get_queue_url(QueueName="kept")["QueueUrl"].endswith("/kept")
-        assert sqs(first).get_queue_url(QueueName="kept")["QueueUrl"].endswith("/kept")
-    with Emulator(port=0, timing=off) as later, pytest.raises(ClientError) as gone:
-        sqs(later).get_queue_url(QueueName="kept")
-    assert "NonExistentQueue" in gone.value.response["Error"]["Code"]
+
+def test_in_process_moto_and_an_emulator_never_run_at_the_same_time() -> None:
+    """The suite refuses either beside the other (conftest): each wipes the other's state."""
+    from moto import mock_aws
+
+    from pocctl.local.aws.timing import Timing
+    from pocctl.local.emulator import Emulator
+
+    with Emulator(port=0, timing=Timing(enabled=False)), pytest.raises(RuntimeError, match="wipe"):
+        mock_aws().start()
+    with mock_aws(), pytest.raises(RuntimeError, match="wipe"):
+        Emulator(port=0).start()

@@ -176,15 +176,6 @@ def test_local_mail_says_when_the_endpoint_is_not_pocctl_local(
 # -- item 11: the emulator's edges --------------------------------------------------------------
 
 
-def test_a_port_in_use_is_an_error_that_suggests_port_0(runner: CliRunner) -> None:
-    with socket.create_server(("127.0.0.1", 0)) as taken:
-        port = taken.getsockname()[1]
-        result = runner.invoke(cli, ["local", "--port", str(port)])
-    assert result.exit_code == 1
-    assert f"Error: Cannot listen on 127.0.0.1:{port}: Address already in use." in result.output
-    assert "--port 0" in result.output
-
-
 def test_a_stage_with_a_hyphen_is_deployed_and_serves_orders(
     runner: CliRunner, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,9 +1,12 @@
-"""Edges a new user meets, on in-process moto: Ctrl-C at any command or at down's prompt, and a
-handlers path that is wrong (apart from test_user_edges.py, whose emulator moto would wipe)."""
+"""Edges a new user meets, with no emulator running in the test's process: Ctrl-C at any command
+or at down's prompt, a handlers path that is wrong (on in-process moto, which would wipe
+test_user_edges.py's emulator), and `pocctl local` on a port in use (one process runs one
+emulator at a time)."""
 
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +98,12 @@ def test_a_file_given_as_handlers_is_called_a_file(
     assert "Handlers directory handlers/order_writer.py is a file, not a directory" in error
     assert "does not exist" not in error
     assert "holds your handler modules: handlers" in error
+
+
+def test_a_port_in_use_is_an_error_that_suggests_port_0(runner: CliRunner) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = runner.invoke(cli, ["local", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"Error: Cannot listen on 127.0.0.1:{port}: Address already in use." in result.output
+    assert "--port 0" in result.output

@@ -82,9 +82,9 @@ class Outbox:
 
 
 class Emulator:
-    # moto keeps its state per process: the emulators running in one process share it (the
-    # first to start begins it empty, the last to stop empties it), so none wipes another's
-    # resources under its pollers.
+    # moto keeps its state per process: a second emulator beside a running one would start by
+    # wiping the running one's resources under its pollers, or (sharing them) poll its mappings
+    # a second time. So one process runs one emulator at a time.
     running: ClassVar[set[Emulator]] = set()
 
     def __init__(
@@ -375,6 +375,19 @@ class Emulator:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
+        if Emulator.running:
+            raise RuntimeError(
+                "another pocctl local is running in this process, and moto's state is the "
+                "process's: stop that one first"
+            )
+        Emulator.running.add(self)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         # Bound here, not by werkzeug, which answers a port in use by printing its own message
         # and calling sys.exit(1); this raises OSError, for the CLI to explain.
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -384,9 +397,7 @@ class Emulator:
         patches.apply()
         self._patched = True
         patches.prepare_for_threads()
-        if not Emulator.running:
-            reset_moto()  # moto's state is per process: the first emulator starts it empty
-        Emulator.running.add(self)
+        reset_moto()  # moto's state is per process: an emulator starts it empty
         patches.MAIL_SINKS.append(self.outbox.deliver)
         patches.SQS_DELIVERY_GATES.append(self.sqs_delivery)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -461,26 +472,31 @@ class Emulator:
         self.requests.answered(self.endpoint_url + HEALTH_PATH, timeout)
 
     def stop(self) -> None:
-        self.cloudwatch.stop()
-        if self.outbox.deliver in patches.MAIL_SINKS:
-            patches.MAIL_SINKS.remove(self.outbox.deliver)
-        if self.sqs_delivery in patches.SQS_DELIVERY_GATES:
-            patches.SQS_DELIVERY_GATES.remove(self.sqs_delivery)
-        if self.supervisor is not None:
-            self.supervisor.stop()
-            self.supervisor.join(timeout=5)
-        if self.invoker is not None:
-            self.invoker.close()
-        if self._server is not None:
-            self._server.shutdown()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        Emulator.running.discard(self)
-        if not Emulator.running:
+        """Stop what `start` started, however far it got."""
+        if self not in Emulator.running:
+            return
+        try:
+            self.cloudwatch.stop()
+            if self.outbox.deliver in patches.MAIL_SINKS:
+                patches.MAIL_SINKS.remove(self.outbox.deliver)
+            if self.sqs_delivery in patches.SQS_DELIVERY_GATES:
+                patches.SQS_DELIVERY_GATES.remove(self.sqs_delivery)
+            if self.supervisor is not None:
+                self.supervisor.stop()
+                self.supervisor.join(timeout=5)
+            if self.invoker is not None:
+                self.invoker.close()
+            if self._thread is not None:  # shutdown waits for serve_forever: only once it ran
+                self._server.shutdown()
+                self._thread.join(timeout=5)
+            if self._server is not None:
+                self._server.server_close()
+        finally:
+            Emulator.running.discard(self)
             reset_moto()
-        if self._patched:
-            self._patched = False
-            patches.undo()
+            if self._patched:
+                self._patched = False
+                patches.undo()
 
     def _remember_version(self, region: str, name: str) -> None:
         with contextlib.suppress(FunctionNotFound):
