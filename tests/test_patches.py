@@ -148,20 +148,14 @@ def test_a_second_emulator_beside_a_running_one_is_refused_and_wipes_nothing() -
     """moto's state is the process's: a second emulator would wipe the running one's resources
     under its pollers (a stream iterator moto no longer knew), or poll its mappings a second
     time. It is refused, and so is none after one whose start failed."""
-    import boto3
-
     from pocctl.local.aws.timing import Timing
     from pocctl.local.emulator import Emulator
 
+    from .clocked import client
+
     off = Timing(enabled=False)
     with Emulator(port=0, timing=off) as first:
-        sqs = boto3.client(
-            "sqs",
-            region_name="us-east-1",
-            endpoint_url=first.endpoint_url,
-            aws_access_key_id="user",
-            aws_secret_access_key="user",
-        )
+        sqs = client(first, "sqs")
         sqs.create_queue(QueueName="kept")
         with pytest.raises(RuntimeError, match="another pocctl local is running"):
             Emulator(port=0, timing=off).start()
