@@ -12,6 +12,7 @@ import re
 import threading
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -97,6 +98,62 @@ def test_a_role_that_does_not_trust_lambda_is_never_assumable(
     clock.advance("iam_propagation")
     with pytest.raises(ClientError, match="cannot be assumed by Lambda"):
         make_function(emulator, "f", arn)
+
+
+READ_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}],
+}
+
+
+def make_policy(iam: Any, name: str) -> str:
+    made = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(READ_ONLY))
+    return str(made["Policy"]["Arn"])
+
+
+def attached_to_a_role(iam: Any, arn: str) -> Callable[[], None]:
+    iam.create_role(RoleName="holder", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
+    iam.attach_role_policy(RoleName="holder", PolicyArn=arn)
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 1
+    return lambda: iam.detach_role_policy(RoleName="holder", PolicyArn=arn)
+
+
+def a_roles_boundary(iam: Any, arn: str) -> Callable[[], None]:
+    trust = json.dumps(LAMBDA_TRUST)
+    iam.create_role(RoleName="bounded", AssumeRolePolicyDocument=trust, PermissionsBoundary=arn)
+    return lambda: iam.delete_role(RoleName="bounded")
+
+
+def with_a_second_version(iam: Any, arn: str) -> Callable[[], None]:
+    document = json.dumps(READ_ONLY)
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
+    return lambda: iam.delete_policy_version(PolicyArn=arn, VersionId="v1")
+
+
+@pytest.mark.parametrize(
+    ("hold", "message"),
+    [
+        (attached_to_a_role, "Cannot delete a policy attached to entities."),
+        (a_roles_boundary, "Cannot delete a policy attached to entities."),
+        (with_a_second_version, "This policy has more than one version. Before you delete"),
+    ],
+)
+def test_a_managed_policy_in_use_is_not_deleted_until_let_go(
+    emulator: Emulator, hold: Callable[[Any, str], Callable[[], None]], message: str
+) -> None:
+    iam = client(emulator, "iam")
+    arn = make_policy(iam, hold.__name__)
+    let_go = hold(iam, arn)
+    with pytest.raises(ClientError) as refused:
+        iam.delete_policy(PolicyArn=arn)
+    assert code_of(refused) == "DeleteConflict"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert str(refused.value.response["Error"]["Message"]).startswith(message)
+    let_go()
+    iam.delete_policy(PolicyArn=arn)
+    with pytest.raises(ClientError) as absent:
+        iam.get_policy(PolicyArn=arn)
+    assert code_of(absent) == "NoSuchEntity"
 
 
 def test_a_changed_policy_is_judged_as_it_was_until_it_propagates() -> None:

@@ -16,6 +16,7 @@ from pocctl.local.aws.alarm_rules import AlarmRules
 from pocctl.local.aws.apigateway import ApiGatewayRules
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.dynamodb import DynamoDbRules
+from pocctl.local.aws.iam_deletes import refuse_a_policy_in_use
 from pocctl.local.aws.iam_reads import IamReads
 from pocctl.local.aws.lambda_ import LambdaRules
 from pocctl.local.aws.logs import LogsRules
@@ -55,7 +56,7 @@ class IamRules(Rules):
         self.reads = IamReads(world)
 
     def before(self, call: Call) -> Reply | None:
-        return self.reads.before(call)
+        return refuse_a_policy_in_use(call, self.world.account) or self.reads.before(call)
 
     def after(self, call: Call, reply: Reply) -> Reply:
         reply = self.reads.after(call, reply)
