@@ -12,7 +12,7 @@ from pocctl.local.emulator import Emulator
 from pocctl.pipeline.stack import deployer_policy
 
 from .emulated import TIMING, up_local
-from .test_deployer import wait_until_iam_knows
+from .test_deployer import TRUST_LAMBDA, wait_until_iam_knows
 
 
 def test_the_deployers_down_leaves_the_boundary_an_administrators_up_made_and_exits_0(
@@ -50,5 +50,33 @@ def test_the_deployers_down_leaves_the_boundary_an_administrators_up_made_and_ex
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "pocctl-local")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "pocctl-local")
         again = CliRunner().invoke(cli, ["down", "--yes", "--stack", "adm"])
+        assert again.exit_code == 0, again.output
+        assert not iam.list_policies(Scope="Local")["Policies"]
+
+
+def test_down_names_a_role_not_the_stacks_that_keeps_the_boundary_and_what_lets_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with Emulator(port=0, timing=TIMING) as emulator:
+        admin = up_local(emulator, "kept")
+        iam = admin.client("iam")
+        arn = f"arn:aws:iam::{admin.account_id}:policy/kept-Roles-Boundary"
+        iam.create_role(
+            RoleName="someone-elses",
+            AssumeRolePolicyDocument=TRUST_LAMBDA,
+            PermissionsBoundary=arn,
+        )
+        monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "pocctl-local")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "pocctl-local")
+        result = CliRunner().invoke(cli, ["down", "--yes", "--stack", "kept"])
+        assert result.exit_code == 1, result.output
+        output = " ".join(result.output.split())
+        assert "still used by what is not this stack's (role someone-elses)" in output
+        assert "aws iam delete-role-permissions-boundary --role-name someone-elses" in output
+        assert iam.get_policy(PolicyArn=arn)["Policy"]["PolicyName"] == "kept-Roles-Boundary"
+
+        iam.delete_role_permissions_boundary(RoleName="someone-elses")
+        again = CliRunner().invoke(cli, ["down", "--yes", "--stack", "kept"])
         assert again.exit_code == 0, again.output
         assert not iam.list_policies(Scope="Local")["Policies"]

@@ -156,6 +156,23 @@ def test_a_managed_policy_in_use_is_not_deleted_until_let_go(
     assert code_of(absent) == "NoSuchEntity"
 
 
+def test_the_roles_a_policy_bounds_are_listed_as_its_users(emulator: Emulator) -> None:
+    iam = client(emulator, "iam")
+    arn = make_policy(iam, "listed")
+    attached_to_a_role(iam, arn)
+    a_roles_boundary(iam, arn)
+
+    def listed(**usage: str) -> list[str]:
+        found = iam.list_entities_for_policy(PolicyArn=arn, **usage)
+        assert found["PolicyUsers"] == found["PolicyGroups"] == []
+        return sorted(role["RoleName"] for role in found["PolicyRoles"])
+
+    assert listed() == ["bounded", "holder"]
+    assert listed(PolicyUsageFilter="PermissionsBoundary") == ["bounded"]
+    assert listed(PolicyUsageFilter="PermissionsPolicy") == ["holder"]
+    assert listed(EntityFilter="User") == []
+
+
 def test_a_changed_policy_is_judged_as_it_was_until_it_propagates() -> None:
     now = [0.0]
     current = [RoleSnapshot(True, LAMBDA_TRUST, ({"Effect": "Allow", "Action": "*"},))]

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from pocctl.core.aws import (
     aws_errors,
     delete,
+    error_code,
     is_not_found,
     none_if_absent,
     poll,
@@ -566,7 +567,7 @@ class BoundaryStep(Step[BoundaryState]):
                             VersionId=version["VersionId"],
                         ),
                     )
-            delete(ctx, self.key, "DeletePolicy", lambda: iam.delete_policy(PolicyArn=arn))
+            delete(ctx, self.key, "DeletePolicy", partial(self._delete_unless_held, ctx, arn))
         except StepError as exc:
             # An administrator's `up` made it (tagged as the stack's); a deployer may never
             # change it (deployer policy, NeverChangeTheRolesBoundary). It costs nothing.
@@ -582,6 +583,31 @@ class BoundaryStep(Step[BoundaryState]):
             return Outcome.SKIPPED
         return Outcome.DELETED
 
+    def _delete_unless_held(self, ctx: Context, arn: str) -> None:
+        """DeletePolicy, refused while anyone holds the policy (DeleteConflict). The stack's own
+        roles, deleted just before, may hold it for a moment more; anyone else's hold is named
+        at once, with the command that lets go, instead of waited out."""
+        try:
+            ctx.client("iam").delete_policy(PolicyArn=arn)
+        except ClientError as exc:
+            if error_code(exc) != "DeleteConflict":
+                raise
+            try:
+                others = holders_besides_the_stack(ctx, arn)
+            except ClientError:
+                others = []  # who holds it can't be read: wait, as for the stack's own roles
+            if not others:
+                raise
+            raise StepError(
+                self.key,
+                "DeletePolicy",
+                "DeleteConflict",
+                f"{self.title} is still used by what is not this stack's "
+                f"({', '.join(holder for holder, _ in others)}): it is left",
+                "Let go of it, then run `pocctl down` again: "
+                + "; ".join(command for _, command in others),
+            ) from exc
+
     @classmethod
     def leftovers(cls, ctx: Context, steps: Sequence[Any]) -> list[Leftover]:
         """IAM policies are outside the tagging API: look each one up by name."""
@@ -593,3 +619,38 @@ class BoundaryStep(Step[BoundaryState]):
                 remove = f"aws iam delete-policy --policy-arn {arn} (after its roles are gone)"
                 found.append(Leftover(cls.kind, step.policy_name, remove))
         return found
+
+
+def holders_besides_the_stack(ctx: Context, arn: str) -> list[tuple[str, str]]:
+    """Who holds the managed policy, as a permissions boundary or attached (ListEntitiesForPolicy),
+    other than the stack's own roles (IAM may list one deleted a moment ago): each with the AWS
+    CLI command that lets go of it."""
+    iam = ctx.client("iam")
+    found: list[tuple[str, str]] = []
+    for usage, verb in (
+        ("PermissionsBoundary", "delete-{}-permissions-boundary"),
+        ("PermissionsPolicy", "detach-{}-policy"),
+    ):
+        pages = iam.get_paginator("list_entities_for_policy").paginate(
+            PolicyArn=arn, PolicyUsageFilter=usage
+        )
+        for page in pages:
+            for kind, key in (
+                ("role", "PolicyRoles"),
+                ("user", "PolicyUsers"),
+                ("group", "PolicyGroups"),
+            ):
+                for entity in page[key]:
+                    name = entity[f"{kind.title()}Name"]
+                    if kind == "role" and _the_stacks_or_gone(ctx, name):
+                        continue
+                    command = f"aws iam {verb.format(kind)} --{kind}-name {name}"
+                    if usage == "PermissionsPolicy":
+                        command += f" --policy-arn {arn}"
+                    found.append((f"{kind} {name}", command))
+    return found
+
+
+def _the_stacks_or_gone(ctx: Context, role_name: str) -> bool:
+    role = none_if_absent(lambda: ctx.client("iam").get_role(RoleName=role_name)["Role"])
+    return role is None or is_ours(ctx, tag_dict(role.get("Tags", [])))
