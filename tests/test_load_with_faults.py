@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
 from pocctl.core.config import Tuning
+from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
 from pocctl.local.functions import Faults
 from pocctl.local.loadtest import run_load
@@ -16,6 +18,30 @@ from .emulated import TIMING, up_local
 pytestmark = pytest.mark.slow  # load: 120 orders under injected faults
 
 EMAIL = "load@example.com"
+
+
+def interrupted_after_publishing(ctx: Context, function: str) -> list[str]:
+    """The function's log lines that say an invocation may have published without marking:
+    a timeout that was not injected (injected ones come before the handler runs), a PublishBatch
+    call that failed as a whole, a mark that failed."""
+    pages = ctx.client("logs").get_paginator("filter_log_events")
+    found = []
+    for page in pages.paginate(logGroupName=f"/aws/lambda/{function}"):
+        for event in page["events"]:
+            try:
+                line = json.loads(event["message"])
+            except ValueError:
+                continue
+            if not isinstance(line, dict):
+                continue
+            timed_out = str(line.get("errorMessage", "")).startswith("Task timed out")
+            if (
+                (timed_out and "(injected)" not in line["errorMessage"])
+                or (line.get("event") == "notify_failed" and "orderIDs" in line)
+                or line.get("event") == "mark_failed"
+            ):
+                found.append(event["message"])
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +69,17 @@ def test_orders_under_faults_are_stored_or_dead_lettered_and_notified_once(
 
     report = run_load(ctx, count=120, concurrency=12, email=EMAIL, timeout=150)
 
-    assert report.problems() == [], report.summary()
+    problems = report.problems()
+    interrupted = interrupted_after_publishing(ctx, "faulty-Lambda-2")
+    if interrupted:
+        # The notifier's documented limit: a crash between publishing an order and marking it
+        # notified may notify it twice (a 2 s timeout reached on a busy machine, a publish
+        # whose answer was lost), and on AWS too: at most the batch it was given, each time.
+        # Without such a crash, none twice.
+        twice = len(report.notified) - len(set(report.notified))
+        assert twice <= len(interrupted) * ctx.config.tuning.stream_batch_size, interrupted
+        problems = [p for p in problems if not p.endswith("duplicate notification(s)")]
+    assert problems == [], report.summary()
     assert len(report.accepted) == 120
     assert len(report.stored) + len(report.dead) == 120
     assert len(report.stored) >= 110  # most get through: a DLQ needs 5 faults in a row
