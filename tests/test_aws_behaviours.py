@@ -173,6 +173,18 @@ def test_the_roles_a_policy_bounds_are_listed_as_its_users(emulator: Emulator) -
     assert listed(EntityFilter="User") == []
 
 
+def test_a_users_permissions_boundary_is_refused_as_not_acted_out(emulator: Emulator) -> None:
+    iam = client(emulator, "iam")
+    arn = make_policy(iam, "for-users")
+    with pytest.raises(ClientError, match="does not act out users' permissions boundaries"):
+        iam.create_user(UserName="bounded", PermissionsBoundary=arn)
+    iam.create_user(UserName="plain")
+    with pytest.raises(ClientError) as refused:
+        iam.put_user_permissions_boundary(UserName="plain", PermissionsBoundary=arn)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    iam.delete_policy(PolicyArn=arn)
+
+
 def test_a_changed_policy_is_judged_as_it_was_until_it_propagates() -> None:
     now = [0.0]
     current = [RoleSnapshot(True, LAMBDA_TRUST, ({"Effect": "Allow", "Action": "*"},))]

@@ -602,10 +602,9 @@ class BoundaryStep(Step[BoundaryState]):
                 self.key,
                 "DeletePolicy",
                 "DeleteConflict",
-                f"{self.title} is still used by what is not this stack's "
-                f"({', '.join(holder for holder, _ in others)}): it is left",
-                "Let go of it, then run `pocctl down` again: "
-                + "; ".join(command for _, command in others),
+                f"{self.title} is left: IAM roles, users or groups this stack did not make "
+                f"still use it. {'; '.join(others)}",
+                "Once nothing else uses it, `pocctl down` removes it.",
             ) from exc
 
     @classmethod
@@ -621,16 +620,14 @@ class BoundaryStep(Step[BoundaryState]):
         return found
 
 
-def holders_besides_the_stack(ctx: Context, arn: str) -> list[tuple[str, str]]:
-    """Who holds the managed policy, as a permissions boundary or attached (ListEntitiesForPolicy),
-    other than the stack's own roles (IAM may list one deleted a moment ago): each with the AWS
-    CLI command that lets go of it."""
+def holders_besides_the_stack(ctx: Context, arn: str) -> list[str]:
+    """Who holds the managed policy (ListEntitiesForPolicy), other than the stack's own roles
+    (IAM may list one deleted a moment ago): each said with how it holds the policy and what
+    lets go of it. A permissions boundary is not simply removed: that "might increase" what the
+    role may do (IAM API Reference, DeleteRolePermissionsBoundary)."""
     iam = ctx.client("iam")
-    found: list[tuple[str, str]] = []
-    for usage, verb in (
-        ("PermissionsBoundary", "delete-{}-permissions-boundary"),
-        ("PermissionsPolicy", "detach-{}-policy"),
-    ):
+    found: dict[str, str] = {}
+    for usage in ("PermissionsBoundary", "PermissionsPolicy"):
         pages = iam.get_paginator("list_entities_for_policy").paginate(
             PolicyArn=arn, PolicyUsageFilter=usage
         )
@@ -640,15 +637,23 @@ def holders_besides_the_stack(ctx: Context, arn: str) -> list[tuple[str, str]]:
                 ("user", "PolicyUsers"),
                 ("group", "PolicyGroups"),
             ):
-                for entity in page[key]:
+                for entity in page.get(key, []):
                     name = entity[f"{kind.title()}Name"]
-                    if kind == "role" and _the_stacks_or_gone(ctx, name):
+                    holder = f"{kind} {name}"
+                    if holder in found or (kind == "role" and _the_stacks_or_gone(ctx, name)):
                         continue
-                    command = f"aws iam {verb.format(kind)} --{kind}-name {name}"
-                    if usage == "PermissionsPolicy":
-                        command += f" --policy-arn {arn}"
-                    found.append((f"{kind} {name}", command))
-    return found
+                    if usage == "PermissionsBoundary":
+                        found[holder] = (
+                            f"{holder} has it as its permissions boundary: give it another "
+                            f"(aws iam put-{kind}-permissions-boundary --{kind}-name {name} "
+                            "--permissions-boundary ARN), or delete it if it is a leftover"
+                        )
+                    else:
+                        found[holder] = (
+                            f"{holder} has it attached: aws iam detach-{kind}-policy "
+                            f"--{kind}-name {name} --policy-arn {arn}"
+                        )
+    return list(found.values())
 
 
 def _the_stacks_or_gone(ctx: Context, role_name: str) -> bool:
