@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -20,12 +22,20 @@ pytestmark = pytest.mark.slow  # load: 120 orders under injected faults
 EMAIL = "load@example.com"
 
 
-def interrupted_after_publishing(ctx: Context, function: str) -> list[str]:
-    """The function's log lines that say an invocation may have published without marking:
-    a timeout that was not injected (injected ones come before the handler runs), a PublishBatch
-    call that failed as a whole, a mark that failed."""
+@dataclass
+class Interrupted:
+    """What the notifier's log says may have published without marking: orders named by a
+    PublishBatch that failed as a whole or a mark that failed, and invocations cut short (a
+    timeout not injected, as injected ones come before the handler runs; a worker that exited),
+    whose orders the log does not name."""
+
+    orders: set[str] = field(default_factory=set)
+    cut_short: int = 0
+
+
+def interrupted_after_publishing(ctx: Context, function: str) -> Interrupted:
+    found = Interrupted()
     pages = ctx.client("logs").get_paginator("filter_log_events")
-    found = []
     for page in pages.paginate(logGroupName=f"/aws/lambda/{function}"):
         for event in page["events"]:
             try:
@@ -34,13 +44,15 @@ def interrupted_after_publishing(ctx: Context, function: str) -> list[str]:
                 continue
             if not isinstance(line, dict):
                 continue
-            timed_out = str(line.get("errorMessage", "")).startswith("Task timed out")
-            if (
-                (timed_out and "(injected)" not in line["errorMessage"])
-                or (line.get("event") == "notify_failed" and "orderIDs" in line)
-                or line.get("event") == "mark_failed"
-            ):
-                found.append(event["message"])
+            error = str(line.get("errorMessage", ""))
+            if (error.startswith("Task timed out") and "(injected)" not in error) or line.get(
+                "errorType"
+            ) == "Runtime.ExitError":
+                found.cut_short += 1
+            elif line.get("event") == "notify_failed" and "orderIDs" in line:
+                found.orders.update(line["orderIDs"])
+            elif line.get("event") == "mark_failed":
+                found.orders.add(line["keys"]["orderID"]["S"])
     return found
 
 
@@ -70,14 +82,20 @@ def test_orders_under_faults_are_stored_or_dead_lettered_and_notified_once(
     report = run_load(ctx, count=120, concurrency=12, email=EMAIL, timeout=150)
 
     problems = report.problems()
+    faulty.settled()  # the log lines written so far can be read
     interrupted = interrupted_after_publishing(ctx, "faulty-Lambda-2")
-    if interrupted:
+    twice = {order for order in report.notified if report.notified.count(order) > 1}
+    if twice:
         # The notifier's documented limit: a crash between publishing an order and marking it
-        # notified may notify it twice (a 2 s timeout reached on a busy machine, a publish
-        # whose answer was lost), and on AWS too: at most the batch it was given, each time.
-        # Without such a crash, none twice.
-        twice = len(report.notified) - len(set(report.notified))
-        assert twice <= len(interrupted) * ctx.config.tuning.stream_batch_size, interrupted
+        # notified may notify it twice, on AWS too (a 2 s timeout reached on a busy machine, a
+        # publish whose answer was lost). Only the orders such a crash may have left unmarked:
+        # those its log names, and at most a stream batch for each invocation cut short.
+        unexplained = twice - interrupted.orders
+        batch = ctx.config.tuning.stream_batch_size
+        assert len(unexplained) <= interrupted.cut_short * batch, (unexplained, interrupted)
+        warnings.warn(
+            f"notified twice after a crash: {sorted(twice)} ({interrupted})", stacklevel=1
+        )
         problems = [p for p in problems if not p.endswith("duplicate notification(s)")]
     assert problems == [], report.summary()
     assert len(report.accepted) == 120
