@@ -263,6 +263,7 @@ def _patch() -> None:
     from moto.core import responses as moto_responses
     from moto.core.utils import method_names_from_class
     from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import StreamShard
     from moto.logs.models import LogGroup
     from moto.sns.exceptions import InvalidParameterValue, SNSException
     from moto.sns.models import SNSBackend, Subscription
@@ -383,6 +384,20 @@ def _patch() -> None:
     signing_key = functools.cache(Subscription.private_key)
     _replace(Subscription, "private_key", lambda self: signing_key(None))
 
+    # A stream record's sequence number is the shard's length as it is added, read and appended
+    # in two steps: two items written at once got the same number, and a reader whose iterator
+    # starts after a sequence number read a record again (the soak counted one order's INSERT
+    # twice under load). In DynamoDB Streams "each stream record is assigned a sequence number,
+    # reflecting the order in which the record was published to the stream" (DynamoDB Developer
+    # Guide, "Change data capture for DynamoDB Streams"): one number per record.
+    add_record = StreamShard.add
+    adding = threading.Lock()
+
+    def add_one_at_a_time(self: Any, old: Any, new: Any) -> None:
+        with adding:
+            add_record(self, old, new)
+
+    _replace(StreamShard, "add", add_one_at_a_time)
     _replace(LambdaBackend, "create_event_source_mapping", create_without_trigger)
     _replace(Subscription, "publish", publish_or_mail)
     _replace(SNSBackend, "publish", publish_within_limits)
