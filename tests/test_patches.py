@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -180,6 +181,24 @@ def test_in_process_moto_and_an_emulator_never_run_at_the_same_time() -> None:
         Emulator(port=0).start()
 
 
+def new_table(backend: Any, name: str, streams: dict[str, Any] | None) -> Any:
+    """A table keyed by `k`, made in moto's backend directly."""
+    return backend.create_table(
+        name,
+        schema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        attr=[{"AttributeName": "k", "AttributeType": "S"}],
+        throughput=None,
+        billing_mode="PAY_PER_REQUEST",
+        indexes=None,
+        global_indexes=None,
+        streams=streams,
+        sse_specification=None,
+        tags=[],
+        deletion_protection_enabled=None,
+        warm_throughput=None,
+    )
+
+
 def stream_sequence_numbers(patched: bool) -> list[int]:
     """The sequence numbers of 4,000 stream records added by 8 threads at once to one table's
     stream, as concurrent PutItem calls add them in `pocctl local`."""
@@ -191,20 +210,8 @@ def stream_sequence_numbers(patched: bool) -> list[int]:
         if patched:
             patches.apply()
         try:
-            table = dynamodb_backends["123456789012"]["us-east-1"].create_table(
-                "streamed",
-                schema=[{"AttributeName": "k", "KeyType": "HASH"}],
-                attr=[{"AttributeName": "k", "AttributeType": "S"}],
-                throughput=None,
-                billing_mode="PAY_PER_REQUEST",
-                indexes=None,
-                global_indexes=None,
-                streams={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-                sse_specification=None,
-                tags=[],
-                deletion_protection_enabled=None,
-                warm_throughput=None,
-            )
+            streamed = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+            table = new_table(dynamodb_backends["123456789012"]["us-east-1"], "streamed", streamed)
             start = threading.Barrier(8)
 
             def add(thread: int) -> None:
@@ -233,3 +240,40 @@ def test_stream_records_written_at_once_get_a_sequence_number_each() -> None:
     numbers = stream_sequence_numbers(patched=True)
     assert len(numbers) == 4_000
     assert len(set(numbers)) == 4_000
+
+
+def counted_at_once(patched: bool) -> int:
+    """A counter 8 threads each add 1 to 500 times (UpdateItem ADD), as concurrent calls do in
+    `pocctl local`."""
+    from moto import mock_aws
+    from moto.dynamodb.models import dynamodb_backends
+
+    with mock_aws():
+        if patched:
+            patches.apply()
+        try:
+            backend = dynamodb_backends["123456789012"]["us-east-1"]
+            new_table(backend, "counted", None)
+            start = threading.Barrier(8)
+            key = {"k": {"S": "counter"}}
+
+            def add() -> None:
+                start.wait()
+                for _ in range(500):
+                    backend.update_item("counted", key, "ADD n :one", {}, {":one": {"N": "1"}})
+
+            threads = [threading.Thread(target=add) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            return int(backend.get_item("counted", key).attrs["n"].value)
+        finally:
+            if patched:
+                patches.undo()
+
+
+def test_writes_to_one_item_at_once_are_each_applied_as_dynamodb_applies_them() -> None:
+    """moto read the item, then wrote it: concurrent ADDs were lost, and two conditional puts of
+    one key could both succeed, where DynamoDB's conditional writes and counters are atomic."""
+    assert counted_at_once(patched=True) == 4_000

@@ -14,6 +14,13 @@ from importlib.metadata import version
 from typing import Any
 
 PINNED_MOTO = "5.2.5"
+DYNAMODB_WRITES = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_write_item",
+)
 
 
 class EmulatorUnavailable(Exception):
@@ -36,6 +43,7 @@ def _targets() -> dict[str, Any]:
         from moto.apigateway.responses import APIGatewayResponse
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.core import responses as moto_responses
+        from moto.dynamodb.models import DynamoDBBackend
         from moto.dynamodb.models.table import StreamShard, Table
         from moto.logs.models import LogGroup
         from moto.moto_api._internal.models import moto_api_backend
@@ -58,6 +66,10 @@ def _targets() -> dict[str, Any]:
         "Table.lambda_event_source_mappings": "lambda_event_source_mappings"
         in Table.__init__.__code__.co_names,
         "StreamShard.add": getattr(StreamShard, "add", None),
+        **{
+            f"DynamoDBBackend.{name}": getattr(DynamoDBBackend, name, None)
+            for name in DYNAMODB_WRITES
+        },
         "Subscription.publish": getattr(Subscription, "publish", None),
         # publish_batch publishes each entry through publish, listing in Failed the entries
         # whose publish raised InvalidParameterValue.
@@ -262,7 +274,7 @@ def _patch() -> None:
     from moto.awslambda.models import LambdaBackend
     from moto.core import responses as moto_responses
     from moto.core.utils import method_names_from_class
-    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
     from moto.dynamodb.models.table import StreamShard
     from moto.logs.models import LogGroup
     from moto.sns.exceptions import InvalidParameterValue, SNSException
@@ -398,6 +410,23 @@ def _patch() -> None:
             add_record(self, old, new)
 
     _replace(StreamShard, "add", add_one_at_a_time)
+    # moto reads an item, checks the condition, then writes, in separate steps, and the emulator
+    # answers requests in threads: two conditional puts of one key both succeeded, and counters
+    # lost updates (ADD). DynamoDB's conditional writes are atomic ("the operation succeeds only
+    # if the condition expression evaluates to true", checked against the item as it is: DynamoDB
+    # Developer Guide, "Condition expressions"; "atomic counters", "Working with items"). The
+    # writes take turns; they call each other, hence a re-entrant lock. (StreamShard.add runs
+    # within them; moto's own Lambda trigger, which would invoke a function while it is held,
+    # is removed by create_without_trigger.)
+    writing = threading.RLock()
+    for name in DYNAMODB_WRITES:
+        write = getattr(DynamoDBBackend, name)
+
+        def one_write_at_a_time(self: Any, *args: Any, _write: Any = write, **kwargs: Any) -> Any:
+            with writing:
+                return _write(self, *args, **kwargs)
+
+        _replace(DynamoDBBackend, name, one_write_at_a_time)
     _replace(LambdaBackend, "create_event_source_mapping", create_without_trigger)
     _replace(Subscription, "publish", publish_or_mail)
     _replace(SNSBackend, "publish", publish_within_limits)
