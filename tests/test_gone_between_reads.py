@@ -6,6 +6,7 @@ between the two calls."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -67,14 +68,21 @@ class GoneMeanwhile:
     ) -> None:
         self.service, self.operation, self.name, self.delete = service, operation, name, delete
         self.done = False
+        # Calls about it side by side (status reads the plan and the CloudFormation look at
+        # once) wait until it is gone: one let through while the delete was still on its way
+        # found it there, and the test failed under load.
+        self._deleting = threading.Lock()
 
     def __call__(self, session: boto3.Session) -> None:
         session.events.register(f"before-call.{self.service}.{self.operation}", self._before)
 
     def _before(self, params: Any, **_: Any) -> None:
-        if not self.done and self.name in str(params):
-            self.done = True
-            self.delete()
+        if self.name not in str(params):
+            return
+        with self._deleting:
+            if not self.done:
+                self.delete()
+                self.done = True
 
 
 @pytest.fixture
