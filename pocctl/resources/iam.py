@@ -642,18 +642,22 @@ def holders_besides_the_stack(ctx: Context, arn: str) -> list[str]:
                     holder = f"{kind} {name}"
                     if holder in found or (kind == "role" and _the_stacks_or_gone(ctx, name)):
                         continue
-                    if usage == "PermissionsBoundary":
-                        found[holder] = (
-                            f"{holder} has it as its permissions boundary: give it another "
-                            f"(aws iam put-{kind}-permissions-boundary --{kind}-name {name} "
-                            "--permissions-boundary ARN), or delete it if it is a leftover"
-                        )
-                    else:
-                        found[holder] = (
-                            f"{holder} has it attached: aws iam detach-{kind}-policy "
-                            f"--{kind}-name {name} --policy-arn {arn}"
-                        )
+                    found[holder] = _how_to_let_go(holder, usage, arn)
     return list(found.values())
+
+
+def _how_to_let_go(holder: str, usage: str, arn: str) -> str:
+    kind, name = holder.split(" ", 1)
+    if usage == "PermissionsBoundary":
+        return (
+            f"{holder} has it as its permissions boundary: give it another "
+            f"(aws iam put-{kind}-permissions-boundary --{kind}-name {name} "
+            "--permissions-boundary ARN), or delete it if it is a leftover"
+        )
+    return (
+        f"{holder} has it attached: aws iam detach-{kind}-policy --{kind}-name {name} "
+        f"--policy-arn {arn}"
+    )
 
 
 def _the_stacks_or_gone(ctx: Context, role_name: str) -> bool:

@@ -16,7 +16,11 @@ from pocctl.local.aws.alarm_rules import AlarmRules
 from pocctl.local.aws.apigateway import ApiGatewayRules
 from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.dynamodb import DynamoDbRules
-from pocctl.local.aws.iam_policy_use import list_boundary_holders, refuse_a_policy_in_use
+from pocctl.local.aws.iam_policy_use import (
+    list_boundary_holders,
+    refuse_a_policy_in_use,
+    refuse_user_boundaries,
+)
 from pocctl.local.aws.iam_reads import IamReads
 from pocctl.local.aws.lambda_ import LambdaRules
 from pocctl.local.aws.logs import LogsRules
@@ -56,7 +60,11 @@ class IamRules(Rules):
         self.reads = IamReads(world)
 
     def before(self, call: Call) -> Reply | None:
-        return refuse_a_policy_in_use(call, self.world.account) or self.reads.before(call)
+        return (
+            refuse_user_boundaries(call)
+            or refuse_a_policy_in_use(call, self.world.account)
+            or self.reads.before(call)
+        )
 
     def after(self, call: Call, reply: Reply) -> Reply:
         reply = list_boundary_holders(call, self.reads.after(call, reply), self.world.account)

@@ -45,14 +45,18 @@ def _bounded_roles(account: str, arn: str) -> list[Any]:
     return [r for r in list(_backend(account).roles.values()) if r.permissions_boundary_arn == arn]
 
 
-def refuse_a_policy_in_use(call: Call, account: str) -> Reply | None:
+def refuse_user_boundaries(call: Call) -> Reply | None:
+    """moto drops a user's boundary without a word (and PutUserPermissionsBoundary fails with a
+    bare 500): a policy it bounds would then be deleted where IAM refuses. Said, not faked."""
     if call.operation in USER_BOUNDARIES and (
         call.operation != "CreateUser" or "PermissionsBoundary" in call.params
     ):
-        # moto drops a user's boundary without a word (and PutUserPermissionsBoundary fails
-        # with a bare 500): a policy it bounds would then be deleted where IAM refuses.
         message = "pocctl local does not act out users' permissions boundaries (roles' only)"
         return error(call, 501, "NotImplemented", message)
+    return None
+
+
+def refuse_a_policy_in_use(call: Call, account: str) -> Reply | None:
     if call.operation != "DeletePolicy":
         return None
     arn = str(call.params.get("PolicyArn", ""))
