@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pocctl.cli import cli
+from pocctl.cli.options import Runtime
 from pocctl.code.bundle import bundled_dir
 from pocctl.core.context import Context
 from pocctl.local.emulator import Emulator
@@ -311,11 +312,28 @@ def test_redrive_while_the_writer_still_fails_says_so_and_exits_1(
     assert "Is Lambda-1 still failing?" in document["error"]
 
 
+class PausedClock:
+    """Time that moves by redrive's own pauses, not by how long its calls take: its 2 s wait
+    sees the same pauses on a busy machine. Each pause also sleeps a little for real, so the
+    move task, which the emulator runs in real time, goes on meanwhile."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(min(seconds, 0.05))
+        self.now += seconds
+
+
 def test_redrive_says_what_it_waits_for(emulator: Emulator, broken: Context) -> None:
     dead_letter(broken, json.dumps({"item": "waited for"}))
     env = {"AWS_ENDPOINT_URL": emulator.endpoint_url, "NO_COLOR": "1"}
     args = ["redrive", "--wait", "2", "--stack", "bad"]
-    result = CliRunner().invoke(cli, args, env=env)
+    clock = PausedClock()
+    result = CliRunner().invoke(cli, args, env=env, obj=Runtime(sleep=clock.sleep, clock=clock))
     assert result.exit_code == 1, result.output
     assert re.search(
         r"\.\.\. waiting for the \d+ redriven order\(s\) to be stored \(\d s of 2 s\): "
