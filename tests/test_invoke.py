@@ -508,6 +508,38 @@ def test_an_import_that_exits_is_an_init_error_not_a_timeout(
     assert marker.read_text() == "init\ninit\n"  # the init, then its retry in the invocation
 
 
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        (  # the line printed before the timeout tells where it hung
+            "import time\ndef handler(event, context):\n    print('reached the slow call')\n"
+            "    time.sleep(600)\n",
+            "Task timed out after 1.00 seconds",
+        ),
+        (  # a line left without its newline when the runtime exits
+            "import sys\ndef handler(event, context):\n    print('about to exit', end='')\n"
+            "    sys.exit(4)\n",
+            "Runtime exited with error: exit status 4",
+        ),
+    ],
+    ids=["timed-out", "exited"],
+)
+def test_what_a_function_printed_before_it_timed_out_or_exited_is_in_its_log(
+    emulator: Emulator, stack: Context, source: str, error: str
+) -> None:
+    # Lambda keeps what an invocation printed before it timed out or its runtime exited: people
+    # log a line just before the timeout to learn where it hung (dazn/lambda-powertools,
+    # middleware-log-timeout). The emulator had the lines only with the answer, so lost them.
+    name = "printsinv-" + error.split()[0].lower()
+    made_with(stack, f"{name}-Lambda-1", source, timeout=1)
+    result = pocctl(emulator, "invoke", "1", "--event", "-", stdin='{"Records": []}', stack=name)
+    assert result.exit_code == 1, result.output
+    printed = "reached the slow call" if "timed out" in error else "about to exit"
+    tail = shown_tail(result.output)
+    assert printed in one_invocation(tail), result.output
+    assert error in result.output
+
+
 def test_an_answer_that_arrives_with_the_init_line_is_read(tmp_path: Path) -> None:
     # Review of issue 21, item 11: the init line was read through a buffer that could take the
     # answer with it; select() then waited on the descriptor for an answer already read, until

@@ -143,6 +143,7 @@ class Worker:
         # the answer in one read would leave select() waiting for an answer already read.
         self._answers: int
         self._pending = b""
+        self.heard: list[str] = []  # what the invocation under way has printed so far
         self.exit_status: int | None = None  # as the worker said it exits (sys.exit)
         if forks is not None:
             self.pid, channel = forks.start(
@@ -208,6 +209,15 @@ class Worker:
         line, _, self._pending = self._pending.partition(b"\n")
         return line.decode("utf-8") + "\n"
 
+    def _said(self, deadline: float) -> str | None:
+        """The worker's next line other than what the handler prints (kept in `heard`), as
+        `_line`, by `deadline` on the monotonic clock."""
+        while True:
+            line = self._line(max(0.0, deadline - time.monotonic()))
+            if not line or not line.startswith('{"log": '):
+                return line
+            self.heard.append(json.loads(line)["log"])
+
     def _ending(self, line: str | None) -> bool:
         """Whether `line` says the worker's process ended (end of file, or {"exited": n})."""
         if line is None:
@@ -224,7 +234,7 @@ class Worker:
         """What became of its Init phase (importing the handler) within `limit` seconds:
         INIT_DONE, INIT_TIMEOUT, or INIT_EXITED (the process ended: sys.exit or a crash)."""
         if not self.init_done:
-            line = self._line(limit)
+            line = self._said(time.monotonic() + limit)
             if line is None:
                 return INIT_TIMEOUT
             if self._ending(line):
@@ -233,6 +243,7 @@ class Worker:
         return INIT_DONE
 
     def _exited(self, request_id: str, elapsed: float) -> Invocation:
+        """Runtime.ExitError, with what the handler printed before its process ended."""
         self.kill()
         code = self.process.returncode if self.process is not None else None
         code = self.exit_status if self.exit_status is not None else code
@@ -243,29 +254,35 @@ class Worker:
             False,
             error_type="Runtime.ExitError",
             error_message=f"RequestId: {request_id} Error: Runtime exited with error: {status}",
+            logs="".join(self.heard),
             duration_ms=elapsed,
         )
 
     def invoke(self, event: Any, request_id: str, timeout: float) -> Invocation:
         """One invocation within `timeout` seconds; for a worker whose Init phase has not
-        ended, the rest of its init counts against them too."""
+        ended, the rest of its init counts against them too. What the handler printed is in
+        the invocation's logs however it ended: on time, timed out, or exited."""
         started = time.monotonic()
+        deadline = started + timeout
+        self.heard = []
         try:
             self.requests.write(json.dumps({"event": event, "id": request_id}) + "\n")
             self.requests.flush()
         except (BrokenPipeError, OSError):
             return self._exited(request_id, 0.0)
-        line = self._line(timeout)
+        line = self._said(deadline)
         if line and not self.init_done and not self._ending(line):
             self.init_done = True
-            line = self._line(max(0.0, timeout - (time.monotonic() - started)))
+            line = self._said(deadline)
         elapsed = (time.monotonic() - started) * 1000
         if line is None:
+            self._said(time.monotonic())  # what it printed that reached us by the deadline
             self.kill()
             return Invocation(
                 False,
                 error_type="Sandbox.Timedout",
                 error_message=f"Task timed out after {timeout:.2f} seconds",
+                logs="".join(self.heard),
                 duration_ms=elapsed,
             )
         if self._ending(line):
@@ -277,7 +294,7 @@ class Worker:
             result=answer.get("result"),
             error_type=answer.get("errorType"),
             error_message=answer.get("errorMessage"),
-            logs=answer.get("logs", ""),
+            logs="".join(self.heard),
             duration_ms=elapsed,
         )
 

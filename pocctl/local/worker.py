@@ -2,8 +2,11 @@
 
 Runs in its own process with the function's environment. Says {"init": "done"} once the handler
 is imported (or failed to), then reads {"event": ...} lines on stdin and answers one JSON line
-each on the original stdout; what the handler prints is captured and sent
-back with the answer, for the function's log group.
+each on the original stdout. What the handler prints is sent on the way, one {"log": ...} line
+per line printed, for the function's log group: Lambda keeps what an invocation wrote before it
+timed out or its runtime exited (people log a line just before the timeout to learn where it
+hung: dazn/lambda-powertools, middleware-log-timeout; "add checkpoint logging before slow
+operations", smplogs.com's guide to Lambda timeouts).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -29,6 +33,40 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class Streamed(io.TextIOBase):
+    """The handler's stdout and stderr during an invocation: each line it prints goes out on
+    the protocol at once, as {"log": ...}, so the emulator has it even if the invocation never
+    answers."""
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+        self._partial = ""
+        self._lock = threading.Lock()  # a handler's threads print too
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._partial += text
+            if "\n" in self._partial:
+                lines, _, self._partial = self._partial.rpartition("\n")
+                send(self._protocol, {"log": lines + "\n"})
+        return len(text)
+
+    def rest(self) -> None:
+        """What was printed without a newline at the end, sent now the invocation is over."""
+        with self._lock:
+            if self._partial:
+                send(self._protocol, {"log": self._partial})
+                self._partial = ""
+
+
+def send(protocol: Any, message: dict[str, Any]) -> None:
+    protocol.write(json.dumps(message, default=str) + "\n")
+    protocol.flush()
 
 
 def main() -> None:
@@ -171,12 +209,11 @@ def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, proto
         _exiting(protocol, exc)
     except Exception as exc:
         handler, init_error = None, exc
-    protocol.write(json.dumps({"init": "done"}) + "\n")  # the Init phase is over
-    protocol.flush()
+    send(protocol, {"init": "done"})  # the Init phase is over
     for line in incoming:
         request = json.loads(line)
-        logs = io.StringIO()
-        logs.write(init_logs.getvalue())
+        logs = Streamed(protocol)
+        logs.write(init_logs.getvalue())  # printed at import: in the first invocation's log
         init_logs = io.StringIO()
         answer: dict[str, Any]
         try:
@@ -187,6 +224,7 @@ def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, proto
                 result = handler(request["event"], context)
             answer = {"ok": True, "result": result}
         except SystemExit as exc:
+            logs.rest()
             _exiting(protocol, exc)
         except RuntimeFault as exc:
             logs.write(f"[ERROR] {exc.error_type}: {exc}\n")
@@ -194,17 +232,15 @@ def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, proto
         except Exception as exc:
             logs.write(traceback.format_exc())
             answer = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}
-        answer["logs"] = logs.getvalue()
-        protocol.write(json.dumps(answer, default=str) + "\n")
-        protocol.flush()
+        logs.rest()
+        send(protocol, answer)
 
 
 def _exiting(protocol: Any, exc: SystemExit) -> None:
     """Say with which status the process ends (a forked worker's is not seen by anyone), then
     end it."""
     status = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
-    protocol.write(json.dumps({"exited": status}) + "\n")
-    protocol.flush()
+    send(protocol, {"exited": status})
     raise exc
 
 
