@@ -173,6 +173,31 @@ def test_the_roles_a_policy_bounds_are_listed_as_its_users(emulator: Emulator) -
     assert listed(EntityFilter="User") == []
 
 
+def test_every_holder_of_a_policy_is_listed_a_page_at_a_time(emulator: Emulator) -> None:
+    # moto looked for holders only among the account's first 100 roles (by ID) and never said
+    # a list was truncated: `down` could not name a holder past them. IAM lists them all, 100
+    # a page unless MaxItems says otherwise (botocore's model, ListEntitiesForPolicy).
+    iam = client(emulator, "iam")
+    arn = make_policy(iam, "held-by-many")
+    names = [f"many-{i:03d}" for i in range(120)]
+    trust = json.dumps(LAMBDA_TRUST)
+    for name in names:
+        iam.create_role(RoleName=name, Path="/many/", AssumeRolePolicyDocument=trust)
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    first = iam.list_entities_for_policy(PolicyArn=arn)
+    assert (len(first["PolicyRoles"]), first["IsTruncated"]) == (100, True)
+    pages = iam.get_paginator("list_entities_for_policy").paginate(
+        PolicyArn=arn, PaginationConfig={"PageSize": 50}
+    )
+    sizes, listed = [], []
+    for page in pages:
+        sizes.append(len(page["PolicyRoles"]))
+        listed += [role["RoleName"] for role in page["PolicyRoles"]]
+    assert sizes == [50, 50, 20]
+    assert sorted(listed) == names
+    assert iam.list_entities_for_policy(PolicyArn=arn, PathPrefix="/other/")["PolicyRoles"] == []
+
+
 def test_a_users_permissions_boundary_is_refused_as_not_acted_out(emulator: Emulator) -> None:
     iam = client(emulator, "iam")
     arn = make_policy(iam, "for-users")

@@ -10,18 +10,22 @@ permissions boundary holds the policy too (gruntwork-io/cloud-nuke #972: deleted
 role has it as its boundary); that issue paraphrases the message, so the attached one is used,
 and which refusal comes first when both apply is not published (attached first here).
 
-ListEntitiesForPolicy is how the reference says to find the holders: with PolicyUsageFilter
-PermissionsBoundary it lists "only the policies used to set permissions boundaries", without it
-"all policies" (botocore's model). moto ignores the filter and never lists a boundary's roles.
+ListEntitiesForPolicy is how the reference says to find the holders, and it is answered here from
+the whole account: with PolicyUsageFilter PermissionsBoundary it lists "only the policies used
+to set permissions boundaries", without it "all policies"; MaxItems "defaults to 100", and
+IsTruncated and Marker say where the next page starts (botocore's model). moto ignores the
+filter, never lists a boundary's roles, never truncates, and looks for holders only among the
+account's first 100 roles (by ID): a holder past them was not listed at all. Inferred, not
+published: the order of the entries across pages (groups, users, roles, each by name), and
+EntityFilter LocalManagedPolicy or AWSManagedPolicy filtering no entity type (as moto does).
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
 from typing import Any
 
 from pocctl.local.calls import Call
-from pocctl.local.replies import Reply, error
+from pocctl.local.replies import Reply, error, escape_xml
 
 ATTACHED = "Cannot delete a policy attached to entities."
 VERSIONS = (
@@ -29,6 +33,7 @@ VERSIONS = (
     "policy's versions. The default version is deleted with the policy."
 )
 NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
+PAGE = 100  # ListEntitiesForPolicy's MaxItems when none is given
 HOLDERS = ("PolicyGroups", "PolicyUsers", "PolicyRoles")
 USER_BOUNDARIES = frozenset(
     {"CreateUser", "PutUserPermissionsBoundary", "DeleteUserPermissionsBoundary"}
@@ -70,27 +75,60 @@ def refuse_a_policy_in_use(call: Call, account: str) -> Reply | None:
     return None
 
 
-def list_boundary_holders(call: Call, reply: Reply, account: str) -> Reply:
-    """ListEntitiesForPolicy as IAM answers it: the roles a policy bounds too, or only those."""
+def refuse_a_foreign_marker(call: Call) -> Reply | None:
+    """A Marker of ListEntitiesForPolicy that no answer here gave (an offset): IAM's answer to
+    one is not published; moto's was a bare 500."""
+    marker = str(call.params.get("Marker") or "0")
+    if call.operation == "ListEntitiesForPolicy" and not marker.isdigit():
+        return error(call, 400, "ValidationError", "Invalid value for parameter Marker.")
+    return None
+
+
+def list_entities_for_policy(call: Call, reply: Reply, account: str) -> Reply:
+    """ListEntitiesForPolicy as IAM answers it (moto's answer is kept for its errors only)."""
     if call.operation != "ListEntitiesForPolicy" or not reply.ok:
         return reply
-    usage = call.params.get("PolicyUsageFilter")
-    if usage == "PermissionsPolicy":
-        return reply
-    ElementTree.register_namespace("", NAMESPACE)
-    document = ElementTree.fromstring(reply.body)
-    ns = {"iam": NAMESPACE}
-    if usage == "PermissionsBoundary":
-        for holders in HOLDERS:
-            for found in document.iterfind(f".//iam:{holders}", ns):
-                found.clear()
-    roles = document.find(".//iam:PolicyRoles", ns)
-    if roles is not None and call.params.get("EntityFilter") in (None, "Role"):
-        listed = {m.findtext("iam:RoleName", namespaces=ns) for m in roles}
-        prefix = str(call.params.get("PathPrefix") or "/")
-        for role in _bounded_roles(account, str(call.params.get("PolicyArn", ""))):
-            if role.name not in listed and role.path.startswith(prefix):
-                member = ElementTree.SubElement(roles, f"{{{NAMESPACE}}}member")
-                ElementTree.SubElement(member, f"{{{NAMESPACE}}}RoleName").text = role.name
-                ElementTree.SubElement(member, f"{{{NAMESPACE}}}RoleId").text = role.id
-    return reply.with_body(ElementTree.tostring(document, xml_declaration=True))
+    start = int(call.params.get("Marker") or 0)  # refuse_a_foreign_marker let it through
+    listed = _holders(account, call.params)
+    end = start + int(call.params.get("MaxItems") or PAGE)
+    body = {holders: "" for holders in HOLDERS}
+    for holders, kind, name, entity_id in listed[start:end]:
+        body[holders] += (
+            f"<member><{kind}Name>{escape_xml(name)}</{kind}Name>"
+            f"<{kind}Id>{escape_xml(entity_id)}</{kind}Id></member>"
+        )
+    more = f"<IsTruncated>true</IsTruncated><Marker>{end}</Marker>"
+    xml = (
+        f'<ListEntitiesForPolicyResponse xmlns="{NAMESPACE}"><ListEntitiesForPolicyResult>'
+        + "".join(f"<{holders}>{members}</{holders}>" for holders, members in body.items())
+        + (more if end < len(listed) else "<IsTruncated>false</IsTruncated>")
+        + "</ListEntitiesForPolicyResult><ResponseMetadata><RequestId>pocctl-local</RequestId>"
+        "</ResponseMetadata></ListEntitiesForPolicyResponse>"
+    )
+    return reply.with_body(xml.encode())
+
+
+def _holders(account: str, params: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(list, kind, name, ID) of each entity that holds the policy as `params` filter them."""
+    arn = str(params.get("PolicyArn", ""))
+    kinds = params.get("EntityFilter")
+    usage = params.get("PolicyUsageFilter")
+    prefix = str(params.get("PathPrefix") or "/")
+    backend = _backend(account)
+    attached = usage != "PermissionsBoundary"
+    found: list[tuple[str, str, str, str]] = []
+    for holders, kind, entities in (
+        ("PolicyGroups", "Group", backend.groups),
+        ("PolicyUsers", "User", backend.users),
+        ("PolicyRoles", "Role", backend.roles),
+    ):
+        if kinds not in (None, kind, "LocalManagedPolicy", "AWSManagedPolicy"):
+            continue
+        for entity in sorted(list(entities.values()), key=lambda e: e.name):
+            bounded = kind == "Role" and usage != "PermissionsPolicy"
+            holds = (attached and arn in entity.managed_policies) or (
+                bounded and entity.permissions_boundary_arn == arn
+            )
+            if holds and entity.path.startswith(prefix):
+                found.append((holders, kind, entity.name, entity.id))
+    return found
