@@ -277,3 +277,40 @@ def test_writes_to_one_item_at_once_are_each_applied_as_dynamodb_applies_them() 
     """moto read the item, then wrote it: concurrent ADDs were lost, and two conditional puts of
     one key could both succeed, where DynamoDB's conditional writes and counters are atomic."""
     assert counted_at_once(patched=True) == 4_000
+
+
+def stream_of_writes(patched: bool) -> list[tuple[str, dict[str, Any]]]:
+    """The stream records (event, new image) of a table's item created by UpdateItem, updated
+    to what it is, changed, put as it is, then deleted."""
+    from moto import mock_aws
+    from moto.dynamodb.models import dynamodb_backends
+
+    with mock_aws():
+        if patched:
+            patches.apply()
+        try:
+            backend = dynamodb_backends["123456789012"]["us-east-1"]
+            streams = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+            table = new_table(backend, "written", streams)
+            key = {"k": {"S": "a"}}
+            for value in ("x", "x", "y"):
+                backend.update_item("written", key, "SET v = :v", {}, {":v": {"S": value}})
+            backend.put_item("written", {"k": {"S": "a"}, "v": {"S": "y"}})
+            backend.delete_item("written", key)
+            records = [record.to_json() for record in table.stream_shard.items]
+            return [(r["eventName"], r["dynamodb"].get("NewImage", {})) for r in records]
+        finally:
+            if patched:
+                patches.undo()
+
+
+def test_each_write_that_changes_an_item_is_one_stream_record() -> None:
+    """moto wrote two INSERTs for an UpdateItem that creates its item (the bare key, then the
+    item), and a MODIFY for writes that changed nothing; DynamoDB Streams writes one record per
+    change, and none for a write that changes no data."""
+    assert stream_of_writes(patched=True) == [
+        ("INSERT", {"k": {"S": "a"}, "v": {"S": "x"}}),
+        ("MODIFY", {"k": {"S": "a"}, "v": {"S": "y"}}),
+        ("REMOVE", {}),
+    ]
+    assert len(stream_of_writes(patched=False)) == 6  # two INSERTs, three MODIFYs, a REMOVE

@@ -402,14 +402,43 @@ def _patch() -> None:
     # twice under load). In DynamoDB Streams "each stream record is assigned a sequence number,
     # reflecting the order in which the record was published to the stream" (DynamoDB Developer
     # Guide, "Change data capture for DynamoDB Streams"): one number per record.
+    #
+    # Nor does DynamoDB write a record for a write that changes nothing ("If you perform a
+    # PutItem or UpdateItem operation that does not change any data in an item, DynamoDB
+    # Streams does not write a stream record for that operation", same page), where moto wrote
+    # a MODIFY; and "each stream record appears exactly once", where moto's UpdateItem of a new
+    # key wrote two INSERTs (one as it puts the bare key, one with the update applied): an
+    # update's records wait until it is done, and only its last, from the item as it was, counts.
     add_record = StreamShard.add
     adding = threading.Lock()
+    updating = threading.local()  # .records: those of the UpdateItem this thread is in
 
     def add_one_at_a_time(self: Any, old: Any, new: Any) -> None:
+        if old is not None and new is not None and old.to_json() == new.to_json():
+            return
+        held = getattr(updating, "records", None)
+        if held is not None:
+            held.append((self, old, new))
+            return
         with adding:
             add_record(self, old, new)
 
+    update_item = DynamoDBBackend.update_item
+
+    def one_record_per_update(self: Any, *args: Any, **kwargs: Any) -> Any:
+        outer = getattr(updating, "records", None)
+        updating.records = []
+        try:
+            item = update_item(self, *args, **kwargs)
+            records = updating.records
+        finally:
+            updating.records = outer
+        if records:
+            add_one_at_a_time(records[-1][0], records[0][1], records[-1][2])
+        return item
+
     _replace(StreamShard, "add", add_one_at_a_time)
+    _replace(DynamoDBBackend, "update_item", one_record_per_update)
     # moto reads an item, checks the condition, then writes, in separate steps, and the emulator
     # answers requests in threads: two conditional puts of one key both succeeded, and counters
     # lost updates (ADD). DynamoDB's conditional writes are atomic ("the operation succeeds only
