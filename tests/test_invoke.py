@@ -488,7 +488,8 @@ def test_an_import_that_exits_is_an_init_error_not_a_timeout(
     # an init timeout twice. Lambda logs an init error, Runtime.ExitError, and retries it in the
     # invocation, which fails so too (public CloudWatch logs of runtimes that exit at init).
     marker = tmp_path / "exits"
-    source = f"open({str(marker)!r}, 'a').write('init\\n')\nimport sys\nsys.exit(3)\n"
+    source = f"open({str(marker)!r}, 'a').write('init\\n')\nimport sys\n"
+    source += "print('importing, then exiting')\nsys.exit(3)\n"
     made_with(stack, "exitinv-Lambda-1", source, timeout=30)
     result = pocctl(
         emulator, "invoke", "1", "--event", "-", stdin='{"Records": []}', stack="exitinv"
@@ -504,6 +505,8 @@ def test_an_import_that_exits_is_an_init_error_not_a_timeout(
     lines = result.output.splitlines()
     start = next(i for i, line in enumerate(lines) if "START RequestId" in line)
     assert all(i < start for i, line in enumerate(lines) if "INIT_REPORT" in line)
+    printed = [i for i, line in enumerate(lines) if "importing, then exiting" in line]
+    assert len(printed) == 2 and printed[-1] < start, result.output  # the Init, then its retry
     assert "timeout" not in result.output
     assert marker.read_text() == "init\ninit\n"  # the init, then its retry in the invocation
 
@@ -521,8 +524,13 @@ def test_an_import_that_exits_is_an_init_error_not_a_timeout(
             "    sys.exit(4)\n",
             "Runtime exited with error: exit status 4",
         ),
+        (  # progress without a newline, then the timeout
+            "import sys, time\ndef handler(event, context):\n"
+            "    sys.stdout.write('reached the slow call')\n    time.sleep(600)\n",
+            "Task timed out after 1.00 seconds",
+        ),
     ],
-    ids=["timed-out", "exited"],
+    ids=["timed-out", "exited", "timed-out-mid-line"],
 )
 def test_what_a_function_printed_before_it_timed_out_or_exited_is_in_its_log(
     emulator: Emulator, stack: Context, source: str, error: str
@@ -530,7 +538,7 @@ def test_what_a_function_printed_before_it_timed_out_or_exited_is_in_its_log(
     # Lambda keeps what an invocation printed before it timed out or its runtime exited: people
     # log a line just before the timeout to learn where it hung (dazn/lambda-powertools,
     # middleware-log-timeout). The emulator had the lines only with the answer, so lost them.
-    name = "printsinv-" + error.split()[0].lower()
+    name = f"printsinv-{len(source)}"
     made_with(stack, f"{name}-Lambda-1", source, timeout=1)
     result = pocctl(emulator, "invoke", "1", "--event", "-", stdin='{"Records": []}', stack=name)
     assert result.exit_code == 1, result.output

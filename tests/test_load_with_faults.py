@@ -26,8 +26,9 @@ EMAIL = "load@example.com"
 class Interrupted:
     """What the notifier's log says may have published without marking: orders named by a
     PublishBatch that failed as a whole or a mark that failed, and invocations cut short (a
-    timeout not injected, as injected ones come before the handler runs; a worker that exited),
-    whose orders the log does not name."""
+    timeout not injected, as injected ones come before the handler runs; a worker that exited):
+    their log ends where they were cut, and does not name the orders of a PublishBatch then
+    under way."""
 
     orders: set[str] = field(default_factory=set)
     cut_short: int = 0

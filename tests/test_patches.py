@@ -6,7 +6,8 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -282,6 +283,25 @@ def test_writes_to_one_item_at_once_are_each_applied_as_dynamodb_applies_them() 
 def stream_of_writes(patched: bool) -> list[tuple[str, dict[str, Any]]]:
     """The stream records (event, new image) of a table's item created by UpdateItem, updated
     to what it is, changed, put as it is, then deleted."""
+    with dynamodb_in_moto(patched) as backend:
+        streams = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        table = new_table(backend, "written", streams)
+        key = {"k": {"S": "a"}}
+        for value in ("x", "x", "y"):
+            backend.update_item("written", key, "SET v = :v", {}, {":v": {"S": value}})
+        backend.put_item("written", {"k": {"S": "a"}, "v": {"S": "y"}})
+        tagged = {"n": {"N": "1"}, "s": {"SS": ["a", "b"]}}
+        backend.put_item("written", {**key, "v": {"S": "y"}, **tagged})
+        spelled_otherwise = {"n": {"N": "1.0"}, "s": {"SS": ["b", "a"]}}
+        backend.put_item("written", {**key, "v": {"S": "y"}, **spelled_otherwise})
+        backend.delete_item("written", key)
+        records = [record.to_json() for record in table.stream_shard.items]
+        return [(r["eventName"], r["dynamodb"].get("NewImage", {})) for r in records]
+
+
+@contextmanager
+def dynamodb_in_moto(patched: bool) -> Iterator[Any]:
+    """moto's DynamoDB backend, in process, with pocctl local's patches or without."""
     from moto import mock_aws
     from moto.dynamodb.models import dynamodb_backends
 
@@ -289,16 +309,7 @@ def stream_of_writes(patched: bool) -> list[tuple[str, dict[str, Any]]]:
         if patched:
             patches.apply()
         try:
-            backend = dynamodb_backends["123456789012"]["us-east-1"]
-            streams = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-            table = new_table(backend, "written", streams)
-            key = {"k": {"S": "a"}}
-            for value in ("x", "x", "y"):
-                backend.update_item("written", key, "SET v = :v", {}, {":v": {"S": value}})
-            backend.put_item("written", {"k": {"S": "a"}, "v": {"S": "y"}})
-            backend.delete_item("written", key)
-            records = [record.to_json() for record in table.stream_shard.items]
-            return [(r["eventName"], r["dynamodb"].get("NewImage", {})) for r in records]
+            yield dynamodb_backends["123456789012"]["us-east-1"]
         finally:
             if patched:
                 patches.undo()
@@ -311,6 +322,21 @@ def test_each_write_that_changes_an_item_is_one_stream_record() -> None:
     assert stream_of_writes(patched=True) == [
         ("INSERT", {"k": {"S": "a"}, "v": {"S": "x"}}),
         ("MODIFY", {"k": {"S": "a"}, "v": {"S": "y"}}),
+        ("MODIFY", {"k": {"S": "a"}, "v": {"S": "y"}, "n": {"N": "1"}, "s": {"SS": ["a", "b"]}}),
         ("REMOVE", {}),
     ]
-    assert len(stream_of_writes(patched=False)) == 6  # two INSERTs, three MODIFYs, a REMOVE
+    assert len(stream_of_writes(patched=False)) == 8  # two INSERTs, five MODIFYs, a REMOVE
+
+
+def test_an_update_too_large_to_create_its_item_leaves_no_item() -> None:
+    """moto put the bare key, then found the update too large: the key stayed in the table
+    (with no stream record since one_record_per_update); DynamoDB stores nothing."""
+    from moto.dynamodb.exceptions import ItemSizeToUpdateTooLarge
+
+    with dynamodb_in_moto(patched=True) as backend:
+        table = new_table(backend, "sized", {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+        key = {"k": {"S": "big"}}
+        with pytest.raises(ItemSizeToUpdateTooLarge):
+            backend.update_item("sized", key, "SET v = :v", {}, {":v": {"S": "x" * 500_000}})
+        assert backend.get_item("sized", key) is None
+        assert table.stream_shard.items == []

@@ -143,7 +143,7 @@ class Worker:
         # the answer in one read would leave select() waiting for an answer already read.
         self._answers: int
         self._pending = b""
-        self.heard: list[str] = []  # what the invocation under way has printed so far
+        self.heard: list[str] = []  # what the handler printed since the last invocation ended
         self.exit_status: int | None = None  # as the worker said it exits (sys.exit)
         if forks is not None:
             self.pid, channel = forks.start(
@@ -218,6 +218,12 @@ class Worker:
                 return line
             self.heard.append(json.loads(line)["log"])
 
+    def printed(self) -> str:
+        """What the handler printed (at Init, then in the invocation), taken: the next
+        invocation's log starts afresh."""
+        printed, self.heard = "".join(self.heard), []
+        return printed
+
     def _ending(self, line: str | None) -> bool:
         """Whether `line` says the worker's process ended (end of file, or {"exited": n})."""
         if line is None:
@@ -236,6 +242,7 @@ class Worker:
         if not self.init_done:
             line = self._said(time.monotonic() + limit)
             if line is None:
+                self._said(time.monotonic())  # what it printed that reached us by the limit
                 return INIT_TIMEOUT
             if self._ending(line):
                 return INIT_EXITED
@@ -254,17 +261,23 @@ class Worker:
             False,
             error_type="Runtime.ExitError",
             error_message=f"RequestId: {request_id} Error: Runtime exited with error: {status}",
-            logs="".join(self.heard),
+            logs=self.printed(),
             duration_ms=elapsed,
         )
 
     def invoke(self, event: Any, request_id: str, timeout: float) -> Invocation:
         """One invocation within `timeout` seconds; for a worker whose Init phase has not
         ended, the rest of its init counts against them too. What the handler printed is in
-        the invocation's logs however it ended: on time, timed out, or exited."""
+        the invocation's logs however it ended: on time, timed out, or exited; what its Init
+        printed comes before (Invocation.log_lines, written before START)."""
+        init = [self.printed()]  # read while `initialised` waited for the Init phase
+        result = self._invoke(event, request_id, timeout, init)
+        result.log_lines[:0] = [line for line in "".join(init).splitlines() if line.strip()]
+        return result
+
+    def _invoke(self, event: Any, request_id: str, timeout: float, init: list[str]) -> Invocation:
         started = time.monotonic()
         deadline = started + timeout
-        self.heard = []
         try:
             self.requests.write(json.dumps({"event": event, "id": request_id}) + "\n")
             self.requests.flush()
@@ -273,6 +286,7 @@ class Worker:
         line = self._said(deadline)
         if line and not self.init_done and not self._ending(line):
             self.init_done = True
+            init.append(self.printed())
             line = self._said(deadline)
         elapsed = (time.monotonic() - started) * 1000
         if line is None:
@@ -282,10 +296,12 @@ class Worker:
                 False,
                 error_type="Sandbox.Timedout",
                 error_message=f"Task timed out after {timeout:.2f} seconds",
-                logs="".join(self.heard),
+                logs=self.printed(),
                 duration_ms=elapsed,
             )
         if self._ending(line):
+            if not self.init_done:  # its retried Init exited: said before START, as the first
+                init.append(self.printed())
             return self._exited(request_id, elapsed)
         assert line is not None
         answer = json.loads(line)
@@ -294,7 +310,7 @@ class Worker:
             result=answer.get("result"),
             error_type=answer.get("errorType"),
             error_message=answer.get("errorMessage"),
-            logs="".join(self.heard),
+            logs=self.printed(),
             duration_ms=elapsed,
         )
 
@@ -470,7 +486,8 @@ class Invoker:
             # localstack/lambda-runtime-init#103). awslabs/llrt#694, cited here before, could
             # not be found.
             worker.kill()
-            init_lines = [_init_report(init_started, "init", init)]
+            printed = [line for line in worker.printed().splitlines() if line.strip()]
+            init_lines = [*printed, _init_report(init_started, "init", init)]
             worker = Worker(
                 version,
                 self._code_dir(version, code),
@@ -482,7 +499,7 @@ class Invoker:
         finally:
             self._release(worker)
         if init != INIT_DONE:
-            result.log_lines += init_lines
+            result.log_lines[:0] = init_lines  # the first Init's, before the retry's own
             if not worker.init_done:
                 # The retry failed too: it exited, or used up the invocation's timeout. Where
                 # AWS writes a timed-out retry's line is not documented: after START, here.

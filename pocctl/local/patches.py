@@ -10,6 +10,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from importlib.metadata import version
 from typing import Any
 
@@ -414,7 +415,7 @@ def _patch() -> None:
     updating = threading.local()  # .records: those of the UpdateItem this thread is in
 
     def add_one_at_a_time(self: Any, old: Any, new: Any) -> None:
-        if old is not None and new is not None and old.to_json() == new.to_json():
+        if old is not None and new is not None and same_data(old, new):
             return
         held = getattr(updating, "records", None)
         if held is not None:
@@ -430,9 +431,13 @@ def _patch() -> None:
         updating.records = []
         try:
             item = update_item(self, *args, **kwargs)
-            records = updating.records
+        except Exception:
+            created = updating.records[:1]
+            if created and created[0][1] is None:  # moto put the bare key, then failed (size)
+                forget(created[0][0].table, created[0][2])
+            raise
         finally:
-            updating.records = outer
+            records, updating.records = updating.records, outer
         if records:
             add_one_at_a_time(records[-1][0], records[0][1], records[-1][2])
         return item
@@ -471,6 +476,40 @@ def _patch() -> None:
     # streams ("interleaved" is deprecated and ignored): CloudWatch Logs API reference,
     # FilterLogEvents. moto sorts by timestamp alone, and only when asked to interleave.
     _replace(LogGroup, "filter_log_events", filter_log_events)
+
+
+def same_data(old: Any, new: Any) -> bool:
+    """Whether two of moto's items hold the same data: numbers by value ("leading and trailing
+    zeroes are trimmed"), sets in any order ("the order of the values within a set is not
+    preserved"): DynamoDB Developer Guide, "Supported data types"."""
+    return bool(_canonical(old.to_json()["Attributes"]) == _canonical(new.to_json()["Attributes"]))
+
+
+def _canonical(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {name: _value(value) for name, value in attributes.items()}
+
+
+def _value(typed: dict[str, Any]) -> Any:
+    ((kind, value),) = typed.items()
+    if kind == "N":
+        return kind, Decimal(value)
+    if kind == "NS":
+        return kind, frozenset(Decimal(number) for number in value)
+    if kind in ("SS", "BS"):
+        return kind, frozenset(value)
+    if kind == "L":
+        return kind, tuple(_value(element) for element in value)
+    if kind == "M":
+        return kind, frozenset((name, _value(element)) for name, element in value.items())
+    return kind, value
+
+
+def forget(table: Any, item: Any) -> None:
+    """Take an item out of moto's table without a stream record."""
+    if item.range_key is not None:
+        table.items[item.hash_key].pop(item.range_key, None)
+    else:
+        table.items.pop(item.hash_key, None)
 
 
 def filter_log_events(

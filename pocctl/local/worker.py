@@ -36,32 +36,23 @@ class Context:
 
 
 class Streamed(io.TextIOBase):
-    """The handler's stdout and stderr during an invocation: each line it prints goes out on
-    the protocol at once, as {"log": ...}, so the emulator has it even if the invocation never
-    answers."""
+    """The handler's stdout and stderr: each write goes out on the protocol at once, as
+    {"log": ...}, so the emulator has it even if the invocation never answers (Lambda's Python
+    runtime flushes its stdout on every write: `Unbuffered`, aws-lambda-python-runtime-interface-
+    client, awslambdaric/bootstrap.py). The emulator joins the pieces and splits the lines."""
 
     def __init__(self, protocol: Any) -> None:
         self._protocol = protocol
-        self._partial = ""
         self._lock = threading.Lock()  # a handler's threads print too
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        with self._lock:
-            self._partial += text
-            if "\n" in self._partial:
-                lines, _, self._partial = self._partial.rpartition("\n")
-                send(self._protocol, {"log": lines + "\n"})
+        if text:
+            with self._lock:
+                send(self._protocol, {"log": text})
         return len(text)
-
-    def rest(self) -> None:
-        """What was printed without a newline at the end, sent now the invocation is over."""
-        with self._lock:
-            if self._partial:
-                send(self._protocol, {"log": self._partial})
-                self._partial = ""
 
 
 def send(protocol: Any, message: dict[str, Any]) -> None:
@@ -75,7 +66,10 @@ def main() -> None:
     code_dir, handler_spec, timeout, sdk = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
     unavailable = [name for name in sys.argv[5].split(",") if name]
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
-    sys.stdout = sys.stderr  # stray prints during import go to the log, not the protocol
+    # What writes to descriptor 1 itself (a child process: os.system) goes where stderr goes,
+    # /dev/null, as in a forked worker, not into the protocol. (Lambda logs it; not acted out.)
+    os.dup2(sys.stderr.fileno(), 1)
+    sys.stdout = sys.stderr
     enter_runtime(code_dir, [*sys.path, sdk], unavailable)
     serve(code_dir, handler_spec, timeout, sys.stdin, protocol)
 
@@ -200,9 +194,9 @@ def load_handler(handler_spec: str) -> Any:
 def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, protocol: Any) -> None:
     """Import the handler once, then answer one JSON line per request line."""
     os.chdir(code_dir)
-    init_logs = io.StringIO()
+    logs = Streamed(protocol)  # what Init prints is logged before the first invocation's START
     try:
-        with contextlib.redirect_stdout(init_logs), contextlib.redirect_stderr(init_logs):
+        with contextlib.redirect_stdout(logs), contextlib.redirect_stderr(logs):
             handler = load_handler(handler_spec)
         init_error = None
     except SystemExit as exc:  # the runtime's process ends: Lambda's Runtime.ExitError
@@ -212,9 +206,6 @@ def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, proto
     send(protocol, {"init": "done"})  # the Init phase is over
     for line in incoming:
         request = json.loads(line)
-        logs = Streamed(protocol)
-        logs.write(init_logs.getvalue())  # printed at import: in the first invocation's log
-        init_logs = io.StringIO()
         answer: dict[str, Any]
         try:
             if init_error is not None:
@@ -224,7 +215,6 @@ def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, proto
                 result = handler(request["event"], context)
             answer = {"ok": True, "result": result}
         except SystemExit as exc:
-            logs.rest()
             _exiting(protocol, exc)
         except RuntimeFault as exc:
             logs.write(f"[ERROR] {exc.error_type}: {exc}\n")
@@ -232,7 +222,6 @@ def serve(code_dir: str, handler_spec: str, timeout: float, incoming: Any, proto
         except Exception as exc:
             logs.write(traceback.format_exc())
             answer = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}
-        logs.rest()
         send(protocol, answer)
 
 

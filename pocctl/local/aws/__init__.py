@@ -18,7 +18,6 @@ from pocctl.local.aws.base import Rules, World
 from pocctl.local.aws.dynamodb import DynamoDbRules
 from pocctl.local.aws.iam_policy_use import (
     list_entities_for_policy,
-    refuse_a_foreign_marker,
     refuse_a_policy_in_use,
     refuse_user_boundaries,
 )
@@ -64,12 +63,12 @@ class IamRules(Rules):
         return (
             refuse_user_boundaries(call)
             or refuse_a_policy_in_use(call, self.world.account)
-            or refuse_a_foreign_marker(call)
+            or list_entities_for_policy(call, self.world.account)
             or self.reads.before(call)
         )
 
     def after(self, call: Call, reply: Reply) -> Reply:
-        reply = list_entities_for_policy(call, self.reads.after(call, reply), self.world.account)
+        reply = self.reads.after(call, reply)
         if not reply.ok or not call.mutating:
             return reply
         account = self.world.account

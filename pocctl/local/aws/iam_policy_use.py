@@ -15,13 +15,17 @@ the whole account: with PolicyUsageFilter PermissionsBoundary it lists "only the
 to set permissions boundaries", without it "all policies"; MaxItems "defaults to 100", and
 IsTruncated and Marker say where the next page starts (botocore's model). moto ignores the
 filter, never lists a boundary's roles, never truncates, and looks for holders only among the
-account's first 100 roles (by ID): a holder past them was not listed at all. Inferred, not
-published: the order of the entries across pages (groups, users, roles, each by name), and
-EntityFilter LocalManagedPolicy or AWSManagedPolicy filtering no entity type (as moto does).
+account's first 100 roles (by ID): a holder past them was not listed at all. MaxItems is 1 to
+1000 and an unknown policy is NoSuchEntity (the model). Inferred, not published: the order of
+the entries across pages (groups, users, roles, each by name), a Marker that says where the
+last page ended (so an entity deleted between pages makes none skipped), the messages of the
+refusals, and EntityFilter LocalManagedPolicy or AWSManagedPolicy filtering no entity type (as
+moto does).
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from pocctl.local.calls import Call
@@ -35,6 +39,7 @@ VERSIONS = (
 NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
 PAGE = 100  # ListEntitiesForPolicy's MaxItems when none is given
 HOLDERS = ("PolicyGroups", "PolicyUsers", "PolicyRoles")
+KINDS = ("Group", "User", "Role")
 USER_BOUNDARIES = frozenset(
     {"CreateUser", "PutUserPermissionsBoundary", "DeleteUserPermissionsBoundary"}
 )
@@ -75,53 +80,75 @@ def refuse_a_policy_in_use(call: Call, account: str) -> Reply | None:
     return None
 
 
-def refuse_a_foreign_marker(call: Call) -> Reply | None:
-    """A Marker of ListEntitiesForPolicy that no answer here gave (an offset): IAM's answer to
-    one is not published; moto's was a bare 500."""
-    marker = str(call.params.get("Marker") or "0")
-    if call.operation == "ListEntitiesForPolicy" and not marker.isdigit():
+def list_entities_for_policy(call: Call, account: str) -> Reply | None:
+    """ListEntitiesForPolicy as IAM answers it, instead of moto."""
+    if call.operation != "ListEntitiesForPolicy":
+        return None
+    arn = str(call.params.get("PolicyArn", ""))
+    if arn not in _backend(account).managed_policies:  # (the model lists NoSuchEntity)
+        return error(call, 404, "NoSuchEntity", f"Policy {arn} was not found.")
+    size = int(call.params.get("MaxItems") or PAGE)
+    if not 1 <= size <= 1000:  # botocore checks only the minimum
+        return error(call, 400, "ValidationError", too_many(size))
+    try:
+        after = _position(call.params.get("Marker"))
+    except ValueError:
         return error(call, 400, "ValidationError", "Invalid value for parameter Marker.")
-    return None
-
-
-def list_entities_for_policy(call: Call, reply: Reply, account: str) -> Reply:
-    """ListEntitiesForPolicy as IAM answers it (moto's answer is kept for its errors only)."""
-    if call.operation != "ListEntitiesForPolicy" or not reply.ok:
-        return reply
-    start = int(call.params.get("Marker") or 0)  # refuse_a_foreign_marker let it through
-    listed = _holders(account, call.params)
-    end = start + int(call.params.get("MaxItems") or PAGE)
+    listed = [entry for entry in _holders(account, call.params) if entry[:2] > after]
     body = {holders: "" for holders in HOLDERS}
-    for holders, kind, name, entity_id in listed[start:end]:
+    for order, name, entity_id in listed[:size]:
+        holders, kind = HOLDERS[order], KINDS[order]
         body[holders] += (
             f"<member><{kind}Name>{escape_xml(name)}</{kind}Name>"
             f"<{kind}Id>{escape_xml(entity_id)}</{kind}Id></member>"
         )
-    more = f"<IsTruncated>true</IsTruncated><Marker>{end}</Marker>"
+    truncated = "<IsTruncated>false</IsTruncated>"
+    if len(listed) > size:
+        truncated = f"<IsTruncated>true</IsTruncated><Marker>{_marker(listed[size - 1])}</Marker>"
     xml = (
         f'<ListEntitiesForPolicyResponse xmlns="{NAMESPACE}"><ListEntitiesForPolicyResult>'
         + "".join(f"<{holders}>{members}</{holders}>" for holders, members in body.items())
-        + (more if end < len(listed) else "<IsTruncated>false</IsTruncated>")
+        + truncated
         + "</ListEntitiesForPolicyResult><ResponseMetadata><RequestId>pocctl-local</RequestId>"
         "</ResponseMetadata></ListEntitiesForPolicyResponse>"
+    ).encode()
+    return Reply(200, xml, [("Content-Type", "text/xml"), ("Content-Length", str(len(xml)))])
+
+
+def too_many(size: int) -> str:
+    return (
+        f"1 validation error detected: Value '{size}' at 'maxItems' failed to satisfy "
+        "constraint: Member must have value less than or equal to 1000"
     )
-    return reply.with_body(xml.encode())
 
 
-def _holders(account: str, params: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(list, kind, name, ID) of each entity that holds the policy as `params` filter them."""
+def _marker(last: tuple[int, str, str]) -> str:
+    """Where the next page starts: after the last entity listed, so that one deleted meanwhile
+    makes no other skipped. Opaque to callers, as IAM's are."""
+    return base64.urlsafe_b64encode(f"{last[0]}/{last[1]}".encode()).decode()
+
+
+def _position(marker: Any) -> tuple[int, str]:
+    if not marker:
+        return (-1, "")
+    order, _, name = base64.urlsafe_b64decode(str(marker).encode()).decode().partition("/")
+    if not name:
+        raise ValueError(marker)
+    return int(order), name
+
+
+def _holders(account: str, params: dict[str, Any]) -> list[tuple[int, str, str]]:
+    """(kind's place in HOLDERS, name, ID) of each entity that holds the policy as `params`
+    filter them, in the order pages list them."""
     arn = str(params.get("PolicyArn", ""))
     kinds = params.get("EntityFilter")
     usage = params.get("PolicyUsageFilter")
     prefix = str(params.get("PathPrefix") or "/")
     backend = _backend(account)
     attached = usage != "PermissionsBoundary"
-    found: list[tuple[str, str, str, str]] = []
-    for holders, kind, entities in (
-        ("PolicyGroups", "Group", backend.groups),
-        ("PolicyUsers", "User", backend.users),
-        ("PolicyRoles", "Role", backend.roles),
-    ):
+    found: list[tuple[int, str, str]] = []
+    for order, entities in enumerate((backend.groups, backend.users, backend.roles)):
+        kind = KINDS[order]
         if kinds not in (None, kind, "LocalManagedPolicy", "AWSManagedPolicy"):
             continue
         for entity in sorted(list(entities.values()), key=lambda e: e.name):
@@ -130,5 +157,5 @@ def _holders(account: str, params: dict[str, Any]) -> list[tuple[str, str, str, 
                 bounded and entity.permissions_boundary_arn == arn
             )
             if holds and entity.path.startswith(prefix):
-                found.append((holders, kind, entity.name, entity.id))
+                found.append((order, entity.name, entity.id))
     return found
