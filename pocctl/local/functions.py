@@ -272,7 +272,7 @@ class Worker:
         printed comes before (Invocation.log_lines, written before START)."""
         init = [self.printed()]  # read while `initialised` waited for the Init phase
         result = self._invoke(event, request_id, timeout, init)
-        result.log_lines[:0] = [line for line in "".join(init).splitlines() if line.strip()]
+        result.log_lines[:0] = log_lines("".join(init))
         return result
 
     def _invoke(self, event: Any, request_id: str, timeout: float, init: list[str]) -> Invocation:
@@ -328,6 +328,11 @@ class Worker:
             with contextlib.suppress(OSError):
                 os.close(self._answers)
             self._answers = -1  # closed once: the number may be reused by another file
+
+
+def log_lines(printed: str) -> list[str]:
+    """What a function printed, as its log group's events: one a line, blank ones left out."""
+    return [line for line in printed.splitlines() if line.strip()]
 
 
 def _init_report(started: float, phase: str, outcome: str) -> str:
@@ -486,8 +491,7 @@ class Invoker:
             # localstack/lambda-runtime-init#103). awslabs/llrt#694, cited here before, could
             # not be found.
             worker.kill()
-            printed = [line for line in worker.printed().splitlines() if line.strip()]
-            init_lines = [*printed, _init_report(init_started, "init", init)]
+            init_lines = [*log_lines(worker.printed()), _init_report(init_started, "init", init)]
             worker = Worker(
                 version,
                 self._code_dir(version, code),
@@ -530,7 +534,7 @@ class Invoker:
     ) -> None:
         lines = result.log_lines
         lines.append(f"START RequestId: {request_id} Version: $LATEST")
-        lines += [line for line in result.logs.splitlines() if line.strip()]
+        lines += log_lines(result.logs)
         if not result.ok:
             lines.append(
                 json.dumps({"errorType": result.error_type, "errorMessage": result.error_message})

@@ -3,7 +3,7 @@
 Runs in its own process with the function's environment. Says {"init": "done"} once the handler
 is imported (or failed to), then reads {"event": ...} lines on stdin and answers one JSON line
 each on the original stdout. What the handler prints is sent on the way, one {"log": ...} line
-per line printed, for the function's log group: Lambda keeps what an invocation wrote before it
+per write, for the function's log group: Lambda keeps what an invocation wrote before it
 timed out or its runtime exited (people log a line just before the timeout to learn where it
 hung: dazn/lambda-powertools, middleware-log-timeout; "add checkpoint logging before slow
 operations", smplogs.com's guide to Lambda timeouts).
@@ -43,21 +43,25 @@ class Streamed(io.TextIOBase):
 
     def __init__(self, protocol: Any) -> None:
         self._protocol = protocol
-        self._lock = threading.Lock()  # a handler's threads print too
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
         if text:
-            with self._lock:
-                send(self._protocol, {"log": text})
+            send(self._protocol, {"log": text})
         return len(text)
 
 
+_sending = threading.Lock()  # a handler's threads print while the answer goes out
+
+
 def send(protocol: Any, message: dict[str, Any]) -> None:
-    protocol.write(json.dumps(message, default=str) + "\n")
-    protocol.flush()
+    """One protocol line, whole, whichever thread sends it."""
+    line = json.dumps(message, default=str) + "\n"
+    with _sending:
+        protocol.write(line)
+        protocol.flush()
 
 
 def main() -> None:

@@ -87,13 +87,16 @@ def list_entities_for_policy(call: Call, account: str) -> Reply | None:
     arn = str(call.params.get("PolicyArn", ""))
     if arn not in _backend(account).managed_policies:  # (the model lists NoSuchEntity)
         return error(call, 404, "NoSuchEntity", f"Policy {arn} was not found.")
-    size = int(call.params.get("MaxItems") or PAGE)
-    if not 1 <= size <= 1000:  # botocore checks only the minimum
-        return error(call, 400, "ValidationError", too_many(size))
+    try:
+        size = int(call.params.get("MaxItems") or PAGE)
+    except ValueError:
+        return error(call, 400, "ValidationError", "Invalid value for parameter MaxItems.")
     try:
         after = _position(call.params.get("Marker"))
     except ValueError:
         return error(call, 400, "ValidationError", "Invalid value for parameter Marker.")
+    if not 1 <= size <= 1000:  # botocore checks only the minimum
+        return error(call, 400, "ValidationError", too_many(size))
     listed = [entry for entry in _holders(account, call.params) if entry[:2] > after]
     body = {holders: "" for holders in HOLDERS}
     for order, name, entity_id in listed[:size]:
