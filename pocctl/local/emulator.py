@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.config import Config as BotoConfig
 
+from pocctl.core import botocore_caches
 from pocctl.core.arns import Arn, function_name
 from pocctl.local import patches, sync
 from pocctl.local.apigw import USER_REQUEST, ApiGateway
@@ -36,6 +37,7 @@ from pocctl.local.iam import Authorizer, Propagation, read_principal
 from pocctl.local.pollers import Supervisor
 from pocctl.local.replies import STATUS_TEXT, Reply, error, json_reply
 
+botocore_caches.install()  # the emulator's own clients, besides those of new_session's sessions
 ACCOUNT = "123456789012"
 MAIL_PATH = "/_pocctl/mail"
 HEALTH_PATH = "/_pocctl/health"
