@@ -116,7 +116,7 @@ class Emulator:
         # The clock AWS's durations are measured on (tests hand in one they can move forward).
         world = World(self.timing, self.client, ACCOUNT, clock=clock)
         propagation = Propagation(
-            lambda arn: read_principal(self.client, arn),
+            lambda arn: read_principal(ACCOUNT, arn),
             lambda key: self.timing.seconds("iam_propagation", key),
             world.clock,
         )

@@ -34,7 +34,6 @@ from pocctl.local.policy import (
 )
 from pocctl.local.replies import Reply, error
 
-ClientFor = Callable[[str, str], Any]
 Clock = Callable[[], float]
 
 
@@ -80,80 +79,71 @@ def documents_statements(documents: list[Any]) -> tuple[dict[str, Any], ...]:
     return tuple(found)
 
 
-def read_principal(client: ClientFor, arn: str) -> RoleSnapshot:
-    """A role or user as IAM holds it now (read through the IAM API)."""
+def read_principal(account: str, arn: str) -> RoleSnapshot:
+    """A role or user as IAM holds it now, read in moto's memory: through the IAM API it took
+    up to a dozen calls, after every change of a principal's policies (a fifth of the
+    emulator's work while `up` makes the roles)."""
+    from moto.iam.models import iam_backends
+
     principal = Arn.parse(arn)
-    if principal.resource_type == "user":
-        return read_user(client, principal.name)
-    return read_role(client, principal.name)
-
-
-def read_user(client: ClientFor, user_name: str) -> RoleSnapshot:
-    iam = client("iam", "us-east-1")
-    try:
-        user = iam.get_user(UserName=user_name)["User"]
-    except iam.exceptions.NoSuchEntityException:
-        return ABSENT
-    documents: list[Any] = [
-        iam.get_user_policy(UserName=user_name, PolicyName=name)["PolicyDocument"]
-        for name in iam.list_user_policies(UserName=user_name)["PolicyNames"]
-    ]
-    attached = iam.list_attached_user_policies(UserName=user_name)["AttachedPolicies"]
-    for group in iam.list_groups_for_user(UserName=user_name)["Groups"]:
-        name = group["GroupName"]
-        documents += [
-            iam.get_group_policy(GroupName=name, PolicyName=policy)["PolicyDocument"]
-            for policy in iam.list_group_policies(GroupName=name)["PolicyNames"]
-        ]
-        attached += iam.list_attached_group_policies(GroupName=name)["AttachedPolicies"]
-    documents += [_managed(iam, a["PolicyArn"]) for a in attached]
-    boundary = _boundary(iam, user)
-    arns = frozenset(a["PolicyArn"] for a in attached)
-    return RoleSnapshot(True, {}, documents_statements(documents), *boundary, arns)
-
-
-def _boundary(iam: Any, entity: dict[str, Any]) -> tuple[str | None, tuple[dict[str, Any], ...]]:
-    arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-    if arn is None:
-        return None, ()
-    try:
-        return arn, documents_statements([_managed(iam, arn)])
-    except iam.exceptions.NoSuchEntityException:
-        return arn, ()  # a boundary that is gone allows nothing
-
-
-def _managed(iam: Any, arn: str) -> Any:
-    policy = iam.get_policy(PolicyArn=arn)["Policy"]
-    version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
-    return version["PolicyVersion"]["Document"]
-
-
-def read_role(client: ClientFor, role_name: str) -> RoleSnapshot:
-    """The role as IAM holds it now (read through the IAM API)."""
-    iam = client("iam", "us-east-1")
-    # Several reads: a change racing them (`down` deletes a role's policies, then the role) can
-    # make one of them NoSuchEntity. Read again: the role is gone, or the next read is whole.
+    backend = iam_backends[account]["global"]
+    # Another request may change the principal while it is read (`down` deletes a role's
+    # policies, then the role): a dict changed meanwhile is read again.
     for _ in range(5):
         try:
-            role = iam.get_role(RoleName=role_name)["Role"]
-        except iam.exceptions.NoSuchEntityException:
-            return ABSENT
-        try:
-            documents = [
-                iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
-                for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
-            ]
-            attached = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
-            documents += [_managed(iam, a["PolicyArn"]) for a in attached]
-        except iam.exceptions.NoSuchEntityException:
+            if principal.resource_type == "user":
+                return _user(backend, principal.name)
+            return _role(backend, principal.name)
+        except RuntimeError:  # "dictionary changed size during iteration"
             continue
-        trust = role["AssumeRolePolicyDocument"]
-        if isinstance(trust, str):
-            trust = json.loads(trust)
-        statements = documents_statements(documents)
-        arns = frozenset(a["PolicyArn"] for a in attached)
-        return RoleSnapshot(True, trust, statements, *_boundary(iam, role), arns)
     return ABSENT
+
+
+def _role(backend: Any, role_name: str) -> RoleSnapshot:
+    role = next((r for r in list(backend.roles.values()) if r.name == role_name), None)
+    if role is None:
+        return ABSENT
+    attached = list(role.managed_policies)
+    documents = [*role.policies.values(), *_managed(backend, attached)]
+    trust = role.assume_role_policy_document
+    if isinstance(trust, str):
+        trust = json.loads(trust)
+    boundary_arn = role.permissions_boundary_arn
+    boundary = documents_statements(_managed(backend, [boundary_arn] if boundary_arn else []))
+    return RoleSnapshot(
+        True, trust, documents_statements(documents), boundary_arn, boundary, frozenset(attached)
+    )
+
+
+def _user(backend: Any, user_name: str) -> RoleSnapshot:
+    user = backend.users.get(user_name)
+    if user is None:
+        return ABSENT
+    documents: list[Any] = list(user.policies.values())
+    attached = list(user.managed_policies)
+    for group in list(backend.groups.values()):
+        if user in group.users:
+            documents += list(group.policies.values())
+            attached += list(group.managed_policies)
+    documents += _managed(backend, attached)
+    # A user's boundary is refused (iam_policy_use.refuse_user_boundaries): it has none.
+    return RoleSnapshot(True, {}, documents_statements(documents), None, (), frozenset(attached))
+
+
+def _managed(backend: Any, arns: list[str]) -> list[Any]:
+    """The default version's document of each managed policy that still exists (a boundary
+    that is gone allows nothing)."""
+    documents = []
+    for arn in arns:
+        policy = backend.managed_policies.get(arn)
+        if policy is None:
+            continue
+        default = next(
+            (v for v in list(policy.versions) if v.version_id == policy.default_version_id), None
+        )
+        if default is not None:
+            documents.append(default.document)
+    return documents
 
 
 # The services whose view of IAM is acted out one by one (any other sees a change last).
