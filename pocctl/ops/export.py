@@ -15,13 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import boto3
-
 from pocctl.code.packaging import Package
 from pocctl.core.config import Config
 from pocctl.core.context import Context, Outputs
 from pocctl.core.errors import ConfigError, PocctlError
 from pocctl.core.reporting import Reporter
+from pocctl.core.session import new_session
 from pocctl.pipeline.stack import build_steps, code_source
 from pocctl.resources.base import AnyStep
 from pocctl.resources.cloudformation import (
@@ -77,7 +76,7 @@ class OfflineContext(Context):
     Config's own size check spells them. It makes no client."""
 
     def __init__(self, config: Config, reporter: Reporter) -> None:
-        super().__init__(config, reporter, session=boto3.Session(region_name=config.region))
+        super().__init__(config, reporter, session=new_session(region_name=config.region))
 
     @property
     def account_id(self) -> str:
