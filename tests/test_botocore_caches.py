@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
+import botocore.compat
+import botocore.hooks
 import pytest
 from botocore.hooks import EventAliaser, HierarchicalEmitter
 from moto import mock_aws
@@ -27,6 +31,23 @@ def test_a_handler_under_an_aliased_name_fires_on_every_new_client() -> None:
         )
         client.get_rest_apis()
     assert heard == ["old name", "new name"] * 2
+
+
+def test_clients_of_different_sessions_share_what_their_emitters_worked_out() -> None:
+    first = new_session(region_name="us-east-1").client("sqs", endpoint_url="http://localhost:1")
+    second = new_session(region_name="us-east-1").client("sqs", endpoint_url="http://localhost:1")
+    assert first.meta.events._alias_name_cache is second.meta.events._alias_name_cache
+
+
+def test_aliases_apply_in_their_order_however_many_emitters_there_are() -> None:
+    """The first alias that matches wins, as in botocore: the same aliases in another order
+    name the same event differently."""
+    names = []
+    for aliases in ({"a": "x", "b": "y"}, {"b": "y", "a": "x"}):
+        emitter = EventAliaser(HierarchicalEmitter(), aliases)
+        emitter.register("ev", lambda event_name, **kw: names.append([event_name]))
+        emitter.emit("ev.a.b")
+    assert names == [["ev.x.b"], ["ev.a.y"]]
 
 
 def test_emitters_with_other_aliases_keep_their_own_names() -> None:
@@ -58,3 +79,53 @@ def test_a_handler_without_kwargs_is_still_refused_every_time() -> None:
             events.register("before-call.sqs", handlers.takes_none)
         with pytest.raises(ValueError, match="must accept keyword arguments"):
             events.register("before-call.sqs", lambda event_name: None)
+
+
+def takes(**kwargs: Any) -> None:
+    pass
+
+
+def test_a_handlers_signature_is_read_once_and_again_when_it_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read: list[Any] = []
+    spec = inspect.getfullargspec
+    monkeypatch.setattr(inspect, "getfullargspec", lambda f: read.append(f) or spec(f))
+
+    def handler(**kwargs: Any) -> None:
+        pass
+
+    assert botocore.hooks.accepts_kwargs(handler)
+    assert botocore.hooks.accepts_kwargs(handler)
+    assert read == [handler]
+    handler.__code__ = (lambda event_name: None).__code__
+    assert not botocore.hooks.accepts_kwargs(handler)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: takes,
+        lambda: staticmethod(takes),
+        lambda: functools.partial(takes),
+        lambda: Handlers().takes_kwargs,
+        lambda: Handlers().takes_none,
+        lambda: len,
+    ],
+    ids=["function", "staticmethod", "partial", "method", "method-without", "builtin"],
+)
+def test_every_kind_of_handler_gets_botocores_own_answer(make: Any) -> None:
+    def plain() -> Any:
+        try:
+            return botocore.compat.accepts_kwargs(make())
+        except TypeError as exc:
+            return type(exc)
+
+    def cached() -> Any:
+        try:
+            return botocore.hooks.accepts_kwargs(make())
+        except TypeError as exc:
+            return type(exc)
+
+    first = cached()
+    assert first == plain() == cached()
