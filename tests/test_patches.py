@@ -30,6 +30,16 @@ def test_a_moto_without_what_we_patch_is_refused_clearly(monkeypatch: pytest.Mon
     assert f"pip install 'moto[server]=={patches.PINNED_MOTO}'" in str(caught.value)
 
 
+def test_another_account_for_moto_is_refused_saying_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111122223333")
+    with pytest.raises(patches.EmulatorUnavailable, match="unset MOTO_ACCOUNT_ID"):
+        patches.check()
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "123456789012")
+    patches.check()
+
+
 def test_the_pin_in_pyproject_matches_the_checked_version() -> None:
     from pathlib import Path
 

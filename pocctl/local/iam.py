@@ -94,8 +94,9 @@ def read_principal(account: str, arn: str) -> RoleSnapshot:
             if principal.resource_type == "user":
                 return _user(backend, principal.name)
             return _role(backend, principal.name)
-        except RuntimeError:  # "dictionary changed size during iteration"
-            continue
+        except RuntimeError as exc:
+            if "changed size during iteration" not in str(exc):
+                raise
     return ABSENT
 
 
@@ -191,8 +192,10 @@ class Propagation:
         with self._lock:
             self._reading[arn] = self._reading.get(arn, 0) + 1
         try:
-            snapshot = self.read(arn)
+            # Read and recorded at once: records follow the reads' order, so a read that saw the
+            # role just before DeleteRole cannot be recorded after DeleteRole's own read.
             with self._lock:
+                snapshot = self.read(arn)
                 now = self.clock()
                 seen_from = {s: now + self.delay(f"{arn}|{s}") for s in SEEN_BY}
                 self._history.setdefault(arn, [Change(ABSENT, {})]).append(

@@ -7,6 +7,7 @@ moto is pinned to one version (pyproject's `local` extra). If a newer moto moved
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -125,6 +126,16 @@ def check(installed: str | None = None) -> None:
             f"pocctl local runs on moto {PINNED_MOTO}, and moto {installed} is installed: "
             "the emulator changes a few of moto's internals, which move between versions. "
             f"Install the pinned version: pip install 'moto[server]=={PINNED_MOTO}'."
+        )
+    # moto files every request under MOTO_ACCOUNT_ID when it is set (moto/core/responses.py,
+    # get_current_account); the emulator reads moto's memory as its one account's.
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+
+    account = os.environ.get("MOTO_ACCOUNT_ID")
+    if account and account != DEFAULT_ACCOUNT_ID:
+        raise EmulatorUnavailable(
+            f"MOTO_ACCOUNT_ID is set to {account}, and pocctl local acts out one account, "
+            f"{DEFAULT_ACCOUNT_ID}: unset it (`unset MOTO_ACCOUNT_ID`) and start it again."
         )
     missing = [name for name, found in _targets().items() if not found]
     if missing:
