@@ -19,7 +19,7 @@ from pocctl.local.batch_responses import reported_failures
 from pocctl.local.events import message_attributes as event_attributes
 from pocctl.local.filters import OPERATORS, as_sqs_filtered, passes, valid_pattern
 from pocctl.local.functions import Invocation
-from pocctl.local.iam import Propagation, RoleSnapshot
+from pocctl.local.iam import ABSENT, Propagation, RoleSnapshot
 from pocctl.local.pollers import Peek, SqsPoller, StreamPoller
 from pocctl.local.vtl import TemplateError, json_path, render
 from pocctl.resources.api import ACCEPTED_TEMPLATE, REQUEST_TEMPLATE
@@ -626,3 +626,28 @@ def test_a_policy_version_made_while_an_attach_is_being_read_reaches_that_princi
     go_on.set()
     attach.join(5)
     assert propagation.effective("R").statements == ({"Sid": "v2"},)
+
+
+def test_a_read_that_ends_after_a_later_one_is_not_recorded_over_it() -> None:
+    """A read that saw the role just before DeleteRole ends after DeleteRole's own read: the
+    role is gone, as IAM has it, not there again."""
+    first_read = threading.Event()
+    go_on = threading.Event()
+    reads = iter([RoleSnapshot(True, attached=frozenset({"P"})), ABSENT])
+
+    def read(arn: str) -> RoleSnapshot:
+        snapshot = next(reads)
+        if not first_read.is_set():  # the earlier read, slow to end
+            first_read.set()
+            assert go_on.wait(5)
+        return snapshot
+
+    propagation = Propagation(read, delay=lambda key: 0.0, clock=time.monotonic)
+    earlier = threading.Thread(target=propagation.changed, args=("R",))
+    earlier.start()
+    assert first_read.wait(5)
+    propagation.changed("R")  # DeleteRole's read: ends first
+    go_on.set()
+    earlier.join(5)
+    assert not earlier.is_alive()
+    assert propagation.effective("R") == ABSENT

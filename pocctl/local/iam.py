@@ -185,22 +185,27 @@ class Propagation:
         self._history: dict[str, list[Change]] = {}
         self._reading: dict[str, int] = {}  # principals whose change is being read, how many
         self._again: set[str] = set()  # of those, the ones to read again once recorded
+        self._started = 0  # reads begun, numbered in order
+        self._recorded: dict[str, int] = {}  # each principal's last recorded read, by number
         self._lock = threading.Lock()
 
     def changed(self, arn: str) -> None:
         """Record the principal as it is right after a change (once IAM has answered)."""
         with self._lock:
             self._reading[arn] = self._reading.get(arn, 0) + 1
+            started = self._started = self._started + 1
         try:
-            # Read and recorded at once: records follow the reads' order, so a read that saw the
-            # role just before DeleteRole cannot be recorded after DeleteRole's own read.
+            snapshot = self.read(arn)
             with self._lock:
-                snapshot = self.read(arn)
-                now = self.clock()
-                seen_from = {s: now + self.delay(f"{arn}|{s}") for s in SEEN_BY}
-                self._history.setdefault(arn, [Change(ABSENT, {})]).append(
-                    Change(snapshot, seen_from)
-                )
+                # Reads may end out of order: one that saw the role just before DeleteRole,
+                # ending after DeleteRole's own read, would say a deleted role exists.
+                if started > self._recorded.get(arn, 0):
+                    self._recorded[arn] = started
+                    now = self.clock()
+                    seen_from = {s: now + self.delay(f"{arn}|{s}") for s in SEEN_BY}
+                    self._history.setdefault(arn, [Change(ABSENT, {})]).append(
+                        Change(snapshot, seen_from)
+                    )
         finally:
             with self._lock:
                 self._reading[arn] -= 1
