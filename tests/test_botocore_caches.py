@@ -10,6 +10,7 @@ import botocore.compat
 import botocore.hooks
 import pytest
 from botocore.hooks import EventAliaser, HierarchicalEmitter
+from botocore.utils import EVENT_ALIASES
 from moto import mock_aws
 
 from pocctl.core.session import new_session
@@ -48,6 +49,13 @@ def test_aliases_apply_in_their_order_however_many_emitters_there_are() -> None:
         emitter.register("ev", lambda event_name, **kw: names.append([event_name]))
         emitter.emit("ev.a.b")
     assert names == [["ev.x.b"], ["ev.a.y"]]
+
+
+def test_botocores_aliases_in_another_order_are_other_aliases() -> None:
+    reordered = dict(reversed(list(EVENT_ALIASES.items())))
+    default = EventAliaser(HierarchicalEmitter())
+    other = EventAliaser(HierarchicalEmitter(), reordered)
+    assert other._alias_name_cache is not default._alias_name_cache
 
 
 def test_emitters_with_other_aliases_keep_their_own_names() -> None:
@@ -100,6 +108,8 @@ def test_a_handlers_signature_is_read_once_and_again_when_it_changes(
     assert read == [handler]
     handler.__code__ = (lambda event_name: None).__code__
     assert not botocore.hooks.accepts_kwargs(handler)
+    handler.__signature__ = inspect.signature(takes)  # type: ignore[attr-defined]
+    assert botocore.hooks.accepts_kwargs(handler)
 
 
 @pytest.mark.parametrize(

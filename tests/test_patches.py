@@ -36,6 +36,9 @@ def test_another_account_for_moto_is_refused_saying_what_to_do(
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "111122223333")
     with pytest.raises(patches.EmulatorUnavailable, match="unset MOTO_ACCOUNT_ID"):
         patches.check()
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "")  # moto files requests under "" then
+    with pytest.raises(patches.EmulatorUnavailable, match="unset MOTO_ACCOUNT_ID"):
+        patches.check()
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "123456789012")
     patches.check()
 

@@ -132,7 +132,7 @@ def check(installed: str | None = None) -> None:
     from moto.core.models import DEFAULT_ACCOUNT_ID
 
     account = os.environ.get("MOTO_ACCOUNT_ID")
-    if account and account != DEFAULT_ACCOUNT_ID:
+    if account is not None and account != DEFAULT_ACCOUNT_ID:  # moto takes an empty one too
         raise EmulatorUnavailable(
             f"MOTO_ACCOUNT_ID is set to {account}, and pocctl local acts out one account, "
             f"{DEFAULT_ACCOUNT_ID}: unset it (`unset MOTO_ACCOUNT_ID`) and start it again."
