@@ -15,6 +15,7 @@ import botocore.session
 from pocctl.core import botocore_caches
 
 botocore_caches.install()
+
 _loader: Any = None
 _loader_lock = threading.Lock()
 # How each session new_session made was made, while its event handlers are as made (inputs).

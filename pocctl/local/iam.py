@@ -83,10 +83,8 @@ def read_principal(account: str, arn: str) -> RoleSnapshot:
     """A role or user as IAM holds it now, read in moto's memory: through the IAM API it took
     up to a dozen calls, after every change of a principal's policies (a fifth of the
     emulator's work while `up` makes the roles)."""
-    from moto.iam.models import iam_backends
-
     principal = Arn.parse(arn)
-    backend = iam_backends[account]["global"]
+    backend = iam_backend(account)
     # Another request may change the principal while it is read (`down` deletes a role's
     # policies, then the role): a dict changed meanwhile is read again.
     for _ in range(5):
@@ -100,8 +98,20 @@ def read_principal(account: str, arn: str) -> RoleSnapshot:
     return ABSENT
 
 
+def iam_backend(account: str) -> Any:
+    """moto's IAM of an account (IAM is global: one backend per account, not per region)."""
+    from moto.iam.models import iam_backends
+
+    return iam_backends[account]["global"]
+
+
+def role_named(backend: Any, role_name: str) -> Any | None:
+    """moto's role of that name (moto keeps roles by ID), or None."""
+    return next((r for r in list(backend.roles.values()) if r.name == role_name), None)
+
+
 def _role(backend: Any, role_name: str) -> RoleSnapshot:
-    role = next((r for r in list(backend.roles.values()) if r.name == role_name), None)
+    role = role_named(backend, role_name)
     if role is None:
         return ABSENT
     attached = list(role.managed_policies)

@@ -114,7 +114,8 @@ def _targets() -> dict[str, Any]:
 
 
 def check(installed: str | None = None) -> None:
-    """Fail clearly if moto is not the version whose internals we patch."""
+    """Fail clearly if moto is not the version whose internals we patch, or is told to file
+    requests under another account than the emulator's."""
     try:
         installed = installed or version("moto")
     except Exception as exc:

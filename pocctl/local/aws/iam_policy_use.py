@@ -29,6 +29,7 @@ import base64
 from typing import Any
 
 from pocctl.local.calls import Call
+from pocctl.local.iam import iam_backend
 from pocctl.local.replies import Reply, error, escape_xml
 
 ATTACHED = "Cannot delete a policy attached to entities."
@@ -45,14 +46,9 @@ USER_BOUNDARIES = frozenset(
 )
 
 
-def _backend(account: str) -> Any:
-    from moto.iam.models import iam_backends
-
-    return iam_backends[account]["global"]
-
-
 def _bounded_roles(account: str, arn: str) -> list[Any]:
-    return [r for r in list(_backend(account).roles.values()) if r.permissions_boundary_arn == arn]
+    roles = list(iam_backend(account).roles.values())
+    return [r for r in roles if r.permissions_boundary_arn == arn]
 
 
 def refuse_user_boundaries(call: Call) -> Reply | None:
@@ -70,7 +66,7 @@ def refuse_a_policy_in_use(call: Call, account: str) -> Reply | None:
     if call.operation != "DeletePolicy":
         return None
     arn = str(call.params.get("PolicyArn", ""))
-    policy: Any = _backend(account).managed_policies.get(arn)
+    policy: Any = iam_backend(account).managed_policies.get(arn)
     if policy is None:
         return None  # moto answers NoSuchEntity
     if policy.attachment_count > 0 or _bounded_roles(account, arn):
@@ -85,7 +81,7 @@ def list_entities_for_policy(call: Call, account: str) -> Reply | None:
     if call.operation != "ListEntitiesForPolicy":
         return None
     arn = str(call.params.get("PolicyArn", ""))
-    if arn not in _backend(account).managed_policies:  # (the model lists NoSuchEntity)
+    if arn not in iam_backend(account).managed_policies:  # (the model lists NoSuchEntity)
         return error(call, 404, "NoSuchEntity", f"Policy {arn} was not found.")
     try:
         size = int(call.params.get("MaxItems") or PAGE)
@@ -147,7 +143,7 @@ def _holders(account: str, params: dict[str, Any]) -> list[tuple[int, str, str]]
     kinds = params.get("EntityFilter")
     usage = params.get("PolicyUsageFilter")
     prefix = str(params.get("PathPrefix") or "/")
-    backend = _backend(account)
+    backend = iam_backend(account)
     attached = usage != "PermissionsBoundary"
     found: list[tuple[int, str, str]] = []
     for order, entities in enumerate((backend.groups, backend.users, backend.roles)):

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ElementTree
 
 from pocctl.local.aws.base import World
 from pocctl.local.calls import Call
+from pocctl.local.iam import iam_backend, role_named
 from pocctl.local.replies import Reply, error
 
 IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
@@ -58,10 +59,7 @@ class IamReads:
         return reply
 
     def _has_policy(self, role: str, policy: str) -> bool:
-        from moto.iam.models import iam_backends
-
-        backend = iam_backends[self.world.account]["global"]
-        found = next((r for r in backend.roles.values() if r.name == role), None)
+        found = role_named(iam_backend(self.world.account), role)
         return found is not None and policy in found.policies
 
     def _not_listed_yet(self, reply: Reply) -> Reply:
