@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from operator import methodcaller
+from pathlib import Path
 from typing import Any
 
 import botocore.compat
 import botocore.hooks
 import pytest
 from botocore.hooks import EventAliaser, HierarchicalEmitter
+from botocore.loaders import Loader
 from botocore.utils import EVENT_ALIASES
 from moto import mock_aws
 
@@ -139,3 +148,95 @@ def test_every_kind_of_handler_gets_botocores_own_answer(make: Any) -> None:
 
     first = cached()
     assert first == plain() == cached()
+
+
+def a_model(root: Path, service: str, name: str = "service-2") -> None:
+    version = root / service / "2020-01-01"
+    version.mkdir(parents=True)
+    (version / f"{name}.json").write_text(json.dumps({"metadata": {}, "service": service}))
+
+
+def loader_of(*roots: Path) -> Loader:
+    return Loader(extra_search_paths=[str(r) for r in roots], include_default_search_paths=False)
+
+
+def test_loaders_with_the_same_search_paths_walk_them_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_model(tmp_path, "queues")
+    assert loader_of(tmp_path).list_available_services("service-2") == ["queues"]
+    listed: list[str] = []
+    listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: listed.append(path) or listdir(path))
+    assert loader_of(tmp_path).list_available_services("service-2") == ["queues"]
+    assert listed == []
+
+
+def test_a_service_added_to_a_search_path_is_listed_by_the_next_loader(tmp_path: Path) -> None:
+    a_model(tmp_path, "queues")
+    assert loader_of(tmp_path).list_available_services("service-2") == ["queues"]
+    a_model(tmp_path, "topics")
+    assert loader_of(tmp_path).list_available_services("service-2") == ["queues", "topics"]
+
+
+def test_loaders_with_other_search_paths_or_kinds_get_their_own_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    a_model(first, "queues")
+    a_model(second, "topics")
+    a_model(second, "tables", "paginators-1")
+    listed: list[str] = []
+    listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: listed.append(path) or listdir(path))
+    for _ in range(2):  # each remembered apart: asked again, none is walked again
+        assert loader_of(first).list_available_services("service-2") == ["queues"]
+        assert loader_of(second).list_available_services("service-2") == ["topics"]
+        assert loader_of(second).list_available_services("paginators-1") == ["tables"]
+        both = loader_of(first, second).list_available_services("service-2")
+        assert both == ["queues", "topics"]
+        walked, listed[:] = list(listed), []
+    assert walked == []
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda loader: loader.load_service_model("queues", "service-2"),
+        methodcaller("load_data", "queues/2020-01-01/service-2"),
+    ],
+)
+def test_a_file_two_threads_ask_for_at_once_is_read_once(
+    tmp_path: Path, read: Callable[[Loader], Any]
+) -> None:
+    """A command's first clients are made side by side: the second asker of a model waits for
+    the first reader's answer instead of reading and parsing the file too."""
+    a_model(tmp_path, "queues")
+    loader = loader_of(tmp_path)
+    reads: list[str] = []
+    second_read = threading.Event()
+    answers: list[Any] = []
+    asker = threading.Thread(target=lambda: answers.append(read(loader)))
+    load_file = loader.file_loader.load_file
+
+    def reading(path: str) -> Any:
+        if path.endswith("service-2"):  # the model itself (not its extras, if any)
+            reads.append(path)
+            if len(reads) == 1:  # the first reader: the second asks meanwhile
+                asker.start()
+                while not second_read.is_set() and not waiting_for_a_reader(asker):
+                    time.sleep(0.001)
+            else:
+                second_read.set()
+        return load_file(path)
+
+    loader.file_loader.load_file = reading  # type: ignore[method-assign]
+    first = read(loader)
+    asker.join()
+    assert len(reads) == 1, reads
+    assert answers == [first]
+
+
+def waiting_for_a_reader(thread: threading.Thread) -> bool:
+    frame = sys._current_frames().get(thread.ident or 0)
+    return frame is not None and frame.f_code.co_name == "one_at_a_time"

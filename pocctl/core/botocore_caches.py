@@ -1,4 +1,4 @@
-"""Two caches botocore lacks, for work it does again for every session and client it makes.
+"""Caches botocore lacks, for work it does again for every session, client and loader it makes.
 
 Each keeps an answer only while what it was worked out from is unchanged, so botocore does
 what it did, at less cost (its debug log says an aliased name once a process, not once a
@@ -9,16 +9,33 @@ client):
   with botocore's own aliases (all of them, unless made with others) share one memory.
 - Whether an event handler takes **kwargs (botocore.compat.accepts_kwargs, which reads the
   function's signature with inspect each time): a session registers a few hundred handlers.
+- Which services have a model of a kind (Loader.list_available_services): each loader walks
+  every service's directory for it, some 2,000 system calls, once per kind. moto makes a loader
+  for each model it reads, botocore one for each session made apart from new_session's: a
+  process walked them some 130 times as its first stack came up. Loaders with the same search
+  paths share one answer, worked out again if a search path's own listing changes (a model
+  directory added or removed; a version added to a service already there is not seen, as by a
+  loader that read the list before it).
+- A model or data file a loader is reading already (Loader.load_service_model, load_data): its
+  first readers at once each read it, since botocore's per-loader cache (instance_cache) fills
+  after the read, and a command's first clients are made side by side. A second reader waits
+  for the first and takes its answer from that cache.
+
+Walks and reads side by side were also what made a process's first `up` slow: each of their
+system calls hands the GIL to another thread, some 3 million futex calls in all.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import types
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import botocore.hooks
+import botocore.loaders
 from botocore.utils import EVENT_ALIASES
 
 _installed = False
@@ -34,6 +51,10 @@ def install() -> None:
         _installed = True
         _share_alias_memory(botocore.hooks.EventAliaser)
         botocore.hooks.accepts_kwargs = _cached_accepts_kwargs(botocore.hooks.accepts_kwargs)
+        loader = botocore.loaders.Loader
+        loader.list_available_services = _shared_service_lists(loader.list_available_services)
+        loader.load_service_model = _one_reader_at_a_time(loader.load_service_model)
+        loader.load_data = _one_reader_at_a_time(loader.load_data)
 
 
 def _share_alias_memory(aliaser: Any) -> None:
@@ -70,3 +91,47 @@ def _cached_accepts_kwargs(accepts_kwargs: Any) -> Any:
         return answer
 
     return cached
+
+
+def _listing_times(paths: tuple[str, ...]) -> tuple[int | None, ...]:
+    times: list[int | None] = []
+    for path in paths:
+        try:
+            times.append(os.stat(path).st_mtime_ns)
+        except OSError:
+            times.append(None)
+    return tuple(times)
+
+
+def _shared_service_lists(list_available_services: Any) -> Any:
+    # (loader's and file loader's kinds, search paths, model kind)
+    #   -> (the search paths' listing times, the answer)
+    known: dict[tuple[Any, ...], tuple[tuple[int | None, ...], tuple[str, ...]]] = {}
+    walking = threading.Lock()  # one walk at a time: a second asker takes the first's answer
+
+    def shared(self: Any, type_name: str) -> list[str]:
+        paths = tuple(self.search_paths)
+        key = (type(self), type(self.file_loader), paths, type_name)
+        with walking:
+            times = _listing_times(paths)
+            found = known.get(key)
+            if found is None or found[0] != times:
+                found = known[key] = (times, tuple(list_available_services(self, type_name)))
+        return list(found[1])
+
+    return shared
+
+
+def _one_reader_at_a_time(read: Callable[..., Any]) -> Callable[..., Any]:
+    guards: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], threading.RLock]]
+    guards = weakref.WeakKeyDictionary()
+    guarding = threading.Lock()
+
+    def one_at_a_time(self: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (*args, *sorted(kwargs.items()))
+        with guarding:
+            guard = guards.setdefault(self, {}).setdefault(key, threading.RLock())
+        with guard:
+            return read(self, *args, **kwargs)
+
+    return one_at_a_time
