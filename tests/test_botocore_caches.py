@@ -6,9 +6,7 @@ import functools
 import inspect
 import json
 import os
-import sys
 import threading
-import time
 from collections.abc import Callable
 from operator import methodcaller
 from pathlib import Path
@@ -23,6 +21,8 @@ from botocore.utils import EVENT_ALIASES
 from moto import mock_aws
 
 from pocctl.core.session import new_session
+
+from .threads import ask_meanwhile
 
 
 @mock_aws
@@ -223,9 +223,7 @@ def test_a_file_two_threads_ask_for_at_once_is_read_once(
         if path.endswith("service-2"):  # the model itself (not its extras, if any)
             reads.append(path)
             if len(reads) == 1:  # the first reader: the second asks meanwhile
-                asker.start()
-                while not second_read.is_set() and not waiting_for_a_reader(asker):
-                    time.sleep(0.001)
+                ask_meanwhile(asker, second_read, "one_at_a_time")
             else:
                 second_read.set()
         return load_file(path)
@@ -235,8 +233,3 @@ def test_a_file_two_threads_ask_for_at_once_is_read_once(
     asker.join()
     assert len(reads) == 1, reads
     assert answers == [first]
-
-
-def waiting_for_a_reader(thread: threading.Thread) -> bool:
-    frame = sys._current_frames().get(thread.ident or 0)
-    return frame is not None and frame.f_code.co_name == "one_at_a_time"

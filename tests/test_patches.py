@@ -15,6 +15,8 @@ import pytest
 
 from pocctl.local import patches
 
+from .threads import ask_meanwhile
+
 
 def test_the_pinned_moto_has_everything_we_patch() -> None:
     patches.check()
@@ -353,3 +355,30 @@ def test_an_update_too_large_to_create_its_item_leaves_no_item() -> None:
             backend.update_item("sized", key, "SET v = :v", {}, {":v": {"S": "x" * 500_000}})
         assert backend.get_item("sized", key) is None
         assert table.stream_shard.items == []
+
+
+def test_a_model_that_requests_side_by_side_need_is_read_once() -> None:
+    """A stack's first requests come side by side, and moto read a service's model for each
+    of them (CloudWatch's six times as `up` began): the second waits for the first's."""
+    from moto.core import utils as moto_utils
+
+    assert getattr(moto_utils._load_service_model, "pocctl_once", False)  # conftest prepared it
+    reads: list[tuple[str, str]] = []
+    second_read = threading.Event()
+    answers: list[Any] = []
+
+    def load(service_name: str, model_name: str) -> dict[str, Any]:
+        reads.append((service_name, model_name))
+        if len(reads) == 1:  # the first reader: the second asks meanwhile
+            ask_meanwhile(asker, second_read, "once")
+        else:
+            second_read.set()
+        return {"read": len(reads)}
+
+    once = patches._read_once(load)
+    asker = threading.Thread(target=lambda: answers.append(once("cloudwatch", "service-2")))
+    first = once("cloudwatch", "service-2")
+    asker.join()
+    assert reads == [("cloudwatch", "service-2")]
+    assert answers == [first]
+    assert once("cloudwatch", "paginators-1") == {"read": 2}  # another model is read apart

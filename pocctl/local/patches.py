@@ -45,6 +45,7 @@ def _targets() -> dict[str, Any]:
         from moto.apigateway.responses import APIGatewayResponse
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.core import responses as moto_responses
+        from moto.core import utils as moto_utils
         from moto.dynamodb.models import DynamoDBBackend
         from moto.dynamodb.models.table import StreamShard, Table
         from moto.logs.models import LogGroup
@@ -103,6 +104,8 @@ def _targets() -> dict[str, Any]:
         "core.responses.method_names_from_class": getattr(
             moto_responses, "method_names_from_class", None
         ),
+        # get_service_model and get_pagination_model read their model through it.
+        "core.utils._load_service_model": getattr(moto_utils, "_load_service_model", None),
         "LogGroup.filter_log_events (interleaved)": "interleaved"
         in LogGroup.filter_log_events.__code__.co_varnames,
         **{
@@ -228,11 +231,15 @@ def prepare_for_threads() -> None:
     """Make moto safe for what pocctl does from several threads at once (its steps run side by
     side, and so do the emulator's requests). Not undone: it changes no behaviour."""
     from moto.backends import get_backend
+    from moto.core import utils as moto_utils
 
     with _lock:  # before any backend exists, so that each one is made with copying dicts
         for cls, attributes in _shared_classes().items():
             if not getattr(cls.__init__, "pocctl_copies", False):
                 cls.__init__ = _copying(cls.__init__, attributes)
+        if not getattr(moto_utils._load_service_model, "pocctl_once", False):
+            once = _read_once(moto_utils._load_service_model)
+            moto_utils._load_service_model = once  # type: ignore[assignment]
     for service in SERVED:
         get_backend(service)  # type: ignore[call-overload]
 
@@ -246,6 +253,30 @@ def _copying(init: Callable[..., None], attributes: tuple[str, ...]) -> Callable
 
     __init__.pocctl_copies = True  # type: ignore[attr-defined]
     return __init__
+
+
+def _read_once(
+    load: Callable[[str, str], dict[str, Any]],
+) -> Callable[[str, str], dict[str, Any]]:
+    """moto reads a service's model (a new loader each time, the JSON parsed again) the first
+    time a request needs it, and keeps it (functools.cache): but a stack's first requests come
+    side by side, and each of them read it (CloudWatch's six times as `up` began). Read once, by
+    the first; the others wait for it."""
+    models: dict[tuple[str, str], dict[str, Any]] = {}
+    guards: dict[tuple[str, str], threading.Lock] = {}
+    guarding = threading.Lock()
+
+    def once(service_name: str, model_name: str) -> dict[str, Any]:
+        key = (service_name, model_name)
+        with guarding:
+            guard = guards.setdefault(key, threading.Lock())
+        with guard:
+            if key not in models:
+                models[key] = load(service_name, model_name)
+            return models[key]
+
+    once.pocctl_once = True  # type: ignore[attr-defined]
+    return once
 
 
 _ABSENT = object()  # what moto lacked: undone by removing it again
