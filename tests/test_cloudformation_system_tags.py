@@ -4,14 +4,15 @@ types AWS's registry schemas say it does."""
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from pathlib import Path
-
-import cfnlint
 
 from pocctl.local.cloudformation.system_tags import SYSTEM_TAGS, gets_stack_tags
 from pocctl.local.cloudformation.types import PROVIDERS
 
-SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
+# cfn-lint's copy of the registry schemas, found without importing cfn-lint: its import takes
+# a second and a half of CPU (sympy), which every test worker would pay as it collects.
+SCHEMAS = Path(str(find_spec("cfnlint").origin)).parent / "data" / "schemas"  # type: ignore[union-attr]
 
 
 def schema_says(resource_type: str) -> bool:
