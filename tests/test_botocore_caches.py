@@ -160,14 +160,27 @@ def loader_of(*roots: Path) -> Loader:
     return Loader(extra_search_paths=[str(r) for r in roots], include_default_search_paths=False)
 
 
+def services_listed(monkeypatch: pytest.MonkeyPatch, *roots: Path) -> list[str]:
+    """The directories of services under `roots` listed from now on: a walk (a search path's
+    own listing is how a loader sees that a service was added)."""
+    listed: list[str] = []
+    listdir = os.listdir
+
+    def listing(path: str) -> list[str]:
+        if Path(path).parent in roots:
+            listed.append(path)
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listing)
+    return listed
+
+
 def test_loaders_with_the_same_search_paths_walk_them_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a_model(tmp_path, "queues")
     assert loader_of(tmp_path).list_available_services("service-2") == ["queues"]
-    listed: list[str] = []
-    listdir = os.listdir
-    monkeypatch.setattr(os, "listdir", lambda path: listed.append(path) or listdir(path))
+    listed = services_listed(monkeypatch, tmp_path)
     assert loader_of(tmp_path).list_available_services("service-2") == ["queues"]
     assert listed == []
 
@@ -179,6 +192,56 @@ def test_a_service_added_to_a_search_path_is_listed_by_the_next_loader(tmp_path:
     assert loader_of(tmp_path).list_available_services("service-2") == ["queues", "topics"]
 
 
+def test_a_loader_that_listed_before_never_hands_its_old_list_to_new_ones(tmp_path: Path) -> None:
+    """A loader remembers what it listed (botocore's instance_cache): the shared list is walked
+    afresh, not taken from the loader that happens to ask."""
+    a_model(tmp_path, "queues")
+    old = loader_of(tmp_path)
+    assert old.list_available_services("service-2") == ["queues"]
+    a_model(tmp_path, "topics")
+    assert old.list_available_services("service-2") == ["queues", "topics"]
+    assert loader_of(tmp_path).list_available_services("service-2") == ["queues", "topics"]
+
+
+def test_a_search_path_added_to_a_loader_is_walked(tmp_path: Path) -> None:
+    """session.py adds boto3's data path to its loader's search paths in place."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    a_model(first, "queues")
+    a_model(second, "topics")
+    loader = loader_of(first)
+    assert loader.list_available_services("service-2") == ["queues"]
+    loader.search_paths.append(str(second))
+    assert loader.list_available_services("service-2") == ["queues", "topics"]
+    assert loader_of(first, second).list_available_services("service-2") == ["queues", "topics"]
+
+
+def test_a_list_one_caller_changes_is_not_the_next_callers(tmp_path: Path) -> None:
+    a_model(tmp_path, "queues")
+    loader_of(tmp_path).list_available_services("service-2").append("changed")
+    assert loader_of(tmp_path).list_available_services("service-2") == ["queues"]
+
+
+def test_a_loader_that_looks_in_its_own_places_keeps_its_own_list(tmp_path: Path) -> None:
+    """Only botocore's own walk is shared: two loaders of a kind that looks elsewhere, with
+    the same search paths, list what each finds."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    a_model(first, "queues")
+    a_model(second, "topics")
+
+    class Elsewhere(Loader):
+        place = ""
+
+        def _potential_locations(self, *args: Any, **kwargs: Any) -> Any:
+            yield self.place
+
+    listed = []
+    for place in (first, second):
+        loader = Elsewhere(extra_search_paths=[str(first)], include_default_search_paths=False)
+        loader.place = str(place)
+        listed.append(loader.list_available_services("service-2"))
+    assert listed == [["queues"], ["topics"]]
+
+
 def test_loaders_with_other_search_paths_or_kinds_get_their_own_lists(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -186,9 +249,7 @@ def test_loaders_with_other_search_paths_or_kinds_get_their_own_lists(
     a_model(first, "queues")
     a_model(second, "topics")
     a_model(second, "tables", "paginators-1")
-    listed: list[str] = []
-    listdir = os.listdir
-    monkeypatch.setattr(os, "listdir", lambda path: listed.append(path) or listdir(path))
+    listed = services_listed(monkeypatch, first, second)
     for _ in range(2):  # each remembered apart: asked again, none is walked again
         assert loader_of(first).list_available_services("service-2") == ["queues"]
         assert loader_of(second).list_available_services("service-2") == ["topics"]
@@ -223,7 +284,7 @@ def test_a_file_two_threads_ask_for_at_once_is_read_once(
         if path.endswith("service-2"):  # the model itself (not its extras, if any)
             reads.append(path)
             if len(reads) == 1:  # the first reader: the second asks meanwhile
-                ask_meanwhile(asker, second_read, "one_at_a_time")
+                ask_meanwhile(asker, second_read, Loader.load_service_model.__code__.co_name)
             else:
                 second_read.set()
         return load_file(path)

@@ -370,7 +370,7 @@ def test_a_model_that_requests_side_by_side_need_is_read_once() -> None:
     def load(service_name: str, model_name: str) -> dict[str, Any]:
         reads.append((service_name, model_name))
         if len(reads) == 1:  # the first reader: the second asks meanwhile
-            ask_meanwhile(asker, second_read, "once")
+            ask_meanwhile(asker, second_read, moto_utils._load_service_model.__code__.co_name)
         else:
             second_read.set()
         return {"read": len(reads)}

@@ -10,16 +10,18 @@ client):
 - Whether an event handler takes **kwargs (botocore.compat.accepts_kwargs, which reads the
   function's signature with inspect each time): a session registers a few hundred handlers.
 - Which services have a model of a kind (Loader.list_available_services): each loader walks
-  every service's directory for it, some 2,000 system calls, once per kind. moto makes a loader
-  for each model it reads, botocore one for each session made apart from new_session's: a
-  process walked them some 130 times as its first stack came up. Loaders with the same search
-  paths share one answer, worked out again if a search path's own listing changes (a model
-  directory added or removed; a version added to a service already there is not seen, as by a
-  loader that read the list before it).
+  every service's directory for it, some 3,500 system calls (7,000 with moto's), once per
+  kind. moto makes a loader for each model it reads, botocore one for each session made apart
+  from new_session's: a process walked them some 130 times as its first stack came up. Loaders
+  of botocore's own walk (moto's included) with the same search paths share one answer, walked
+  again when a search path's listing changes (a service's directory added or removed). Not
+  seen: a version or a kind of model added to a service's directory already there, as by a
+  botocore loader that listed before it; a loader that listed before gets the newer answer.
 - A model or data file a loader is reading already (Loader.load_service_model, load_data): its
   first readers at once each read it, since botocore's per-loader cache (instance_cache) fills
   after the read, and a command's first clients are made side by side. A second reader waits
-  for the first and takes its answer from that cache.
+  for the first and takes its answer from that cache. (moto makes a loader per read: the
+  emulator keeps its readers to one apart, local/patches.py.)
 
 Walks and reads side by side were also what made a process's first `up` slow: each of their
 system calls hands the GIL to another thread, some 3 million futex calls in all.
@@ -27,6 +29,7 @@ system calls hands the GIL to another thread, some 3 million futex calls in all.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import types
@@ -43,7 +46,7 @@ _lock = threading.Lock()
 
 
 def install() -> None:
-    """Put both caches in place, once per process."""
+    """Put the caches in place, once per process."""
     global _installed
     with _lock:
         if _installed:
@@ -93,44 +96,60 @@ def _cached_accepts_kwargs(accepts_kwargs: Any) -> Any:
     return cached
 
 
-def _listing_times(paths: tuple[str, ...]) -> tuple[int | None, ...]:
-    times: list[int | None] = []
+def _listings(paths: tuple[str, ...]) -> tuple[tuple[str, ...] | None, ...]:
+    """What each search path holds: a service's directory added or removed changes it."""
+    listings: list[tuple[str, ...] | None] = []
     for path in paths:
         try:
-            times.append(os.stat(path).st_mtime_ns)
+            listings.append(tuple(sorted(os.listdir(path))))
         except OSError:
-            times.append(None)
-    return tuple(times)
+            listings.append(None)
+    return tuple(listings)
+
+
+def _walks_as_botocore(loader: Any) -> bool:
+    Loader, JSONFileLoader = botocore.loaders.Loader, botocore.loaders.JSONFileLoader
+    kind = type(loader)
+    return (
+        kind.list_available_services is Loader.list_available_services
+        and kind._potential_locations is Loader._potential_locations
+        and type(loader.file_loader).exists is JSONFileLoader.exists
+    )
 
 
 def _shared_service_lists(list_available_services: Any) -> Any:
     # (loader's and file loader's kinds, search paths, model kind)
-    #   -> (the search paths' listing times, the answer)
-    known: dict[tuple[Any, ...], tuple[tuple[int | None, ...], tuple[str, ...]]] = {}
+    #   -> (what the search paths held, the answer)
+    known: dict[tuple[Any, ...], tuple[Any, tuple[str, ...]]] = {}
     walking = threading.Lock()  # one walk at a time: a second asker takes the first's answer
 
     def shared(self: Any, type_name: str) -> list[str]:
+        if not _walks_as_botocore(self):  # a loader that lists its own way keeps to itself
+            return list_available_services(self, type_name)  # type: ignore[no-any-return]
         paths = tuple(self.search_paths)
         key = (type(self), type(self.file_loader), paths, type_name)
         with walking:
-            times = _listing_times(paths)
+            held = _listings(paths)
             found = known.get(key)
-            if found is None or found[0] != times:
-                found = known[key] = (times, tuple(list_available_services(self, type_name)))
+            if found is None or found[0] != held:
+                # Walked by a copy with no memory: this loader's own (instance_cache) would
+                # give back what it listed before, for other search paths or files.
+                walker = copy.copy(self)
+                walker._cache, walker._search_paths = {}, list(paths)
+                found = known[key] = (held, tuple(list_available_services(walker, type_name)))
         return list(found[1])
 
     return shared
 
 
 def _one_reader_at_a_time(read: Callable[..., Any]) -> Callable[..., Any]:
-    guards: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], threading.RLock]]
-    guards = weakref.WeakKeyDictionary()
     guarding = threading.Lock()
 
     def one_at_a_time(self: Any, *args: Any, **kwargs: Any) -> Any:
-        key = (*args, *sorted(kwargs.items()))
-        with guarding:
-            guard = guards.setdefault(self, {}).setdefault(key, threading.RLock())
+        key = (read, *args, *sorted(kwargs.items()))
+        with guarding:  # kept on the loader: a loader need not be hashable
+            guards = self.__dict__.setdefault("_pocctl_readers", {})
+            guard = guards.setdefault(key, threading.RLock())
         with guard:
             return read(self, *args, **kwargs)
 
