@@ -16,7 +16,7 @@ import botocore.compat
 import botocore.hooks
 import pytest
 from botocore.hooks import EventAliaser, HierarchicalEmitter
-from botocore.loaders import Loader
+from botocore.loaders import JSONFileLoader, Loader
 from botocore.utils import EVENT_ALIASES
 from moto import mock_aws
 
@@ -294,3 +294,53 @@ def test_a_file_two_threads_ask_for_at_once_is_read_once(
     asker.join()
     assert len(reads) == 1, reads
     assert answers == [first]
+
+
+def test_a_service_added_within_one_tick_of_the_listing_is_seen(tmp_path: Path) -> None:
+    """A directory's time moves in ticks (a jiffy on older kernels): its listing is compared."""
+    a_model(tmp_path, "queues")
+    before = os.stat(tmp_path).st_mtime_ns
+    assert loader_of(tmp_path).list_available_services("service-2") == ["queues"]
+    a_model(tmp_path, "topics")
+    os.utime(tmp_path, ns=(before, before))  # a coarse clock: the same time as before
+    assert loader_of(tmp_path).list_available_services("service-2") == ["queues", "topics"]
+
+
+def test_a_search_path_added_while_walking_is_not_in_the_old_paths_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    a_model(first, "queues")
+    a_model(second, "topics")
+    loader = loader_of(first)
+    listdir = os.listdir
+
+    def listing(path: str) -> list[str]:
+        if Path(path).parent == first and str(second) not in loader.search_paths:
+            loader.search_paths.append(str(second))  # another thread, meanwhile
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listing)
+    loader.list_available_services("service-2")
+    monkeypatch.undo()
+    assert loader_of(first).list_available_services("service-2") == ["queues"]
+
+
+class OnlyQueues(JSONFileLoader):
+    def exists(self, file_path: str) -> bool:
+        return "queues" in file_path and super().exists(file_path)
+
+
+@pytest.mark.parametrize("changed", ["its class", "the loader alone"])
+def test_a_loader_whose_files_are_found_otherwise_keeps_its_list_to_itself(
+    tmp_path: Path, changed: str
+) -> None:
+    a_model(tmp_path, "queues")
+    a_model(tmp_path, "topics")
+    other = loader_of(tmp_path)
+    if changed == "its class":
+        other.file_loader = OnlyQueues()
+    else:
+        other.file_loader.exists = lambda path: "queues" in path  # type: ignore[method-assign]
+    assert other.list_available_services("service-2") == ["queues"]
+    assert loader_of(tmp_path).list_available_services("service-2") == ["queues", "topics"]

@@ -32,6 +32,16 @@ def test_a_moto_without_what_we_patch_is_refused_clearly(monkeypatch: pytest.Mon
     assert f"pip install 'moto[server]=={patches.PINNED_MOTO}'" in str(caught.value)
 
 
+def test_a_moto_that_reads_its_models_otherwise_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core import utils as moto_utils
+
+    monkeypatch.delattr(moto_utils, "_load_service_model")
+    with pytest.raises(
+        patches.EmulatorUnavailable, match=re.escape("core.utils._load_service_model")
+    ):
+        patches.check()
+
+
 def test_another_account_for_moto_is_refused_saying_what_to_do(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1,8 +1,8 @@
 """Caches botocore lacks, for work it does again for every session, client and loader it makes.
 
 Each keeps an answer only while what it was worked out from is unchanged, so botocore does
-what it did, at less cost (its debug log says an aliased name once a process, not once a
-client):
+what it did (but for the service lists, below), at less cost (its debug log says an aliased
+name once a process, not once a client):
 - An event's name with its aliases applied (EventAliaser): botocore remembers it per emitter,
   and every session and client has an emitter of its own that starts empty, so a new client
   works out each event's name again (about 40 us a name, a few dozen names a call). Emitters
@@ -108,12 +108,17 @@ def _listings(paths: tuple[str, ...]) -> tuple[tuple[str, ...] | None, ...]:
 
 
 def _walks_as_botocore(loader: Any) -> bool:
+    """Lists as botocore's Loader does, its file loader's answers included: neither its class
+    nor the loader itself (a test's patch, say) changed how."""
     Loader, JSONFileLoader = botocore.loaders.Loader, botocore.loaders.JSONFileLoader
-    kind = type(loader)
+    kind, own = type(loader), vars(loader)
+    exists = getattr(loader.file_loader, "exists", None)
     return (
         kind.list_available_services is Loader.list_available_services
         and kind._potential_locations is Loader._potential_locations
-        and type(loader.file_loader).exists is JSONFileLoader.exists
+        and "list_available_services" not in own
+        and "_potential_locations" not in own
+        and getattr(exists, "__func__", None) is JSONFileLoader.exists
     )
 
 
