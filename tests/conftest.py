@@ -84,7 +84,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     than 6, as each worker collects the suite and warms its own botocore and moto: so no more
     than 4 beyond the cores on a larger machine. With 1,198 tests (4 December 2026), one run
     each: 147 s with 6 (285 s of CPU), 132 s with 5 (241 s), 143 s with 4 (244 s, 39 s idle);
-    runs of one count vary by 15% here."""
+    then, alternating, 158 s and 166 s with 6, 164 s and 167 s with 5: no difference beyond
+    this machine's noise (runs of one count vary by 15%)."""
     wanted = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")  # as pytest-xdist's hook does
     if wanted:
         try:
