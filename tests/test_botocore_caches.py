@@ -160,6 +160,14 @@ def loader_of(*roots: Path) -> Loader:
     return Loader(extra_search_paths=[str(r) for r in roots], include_default_search_paths=False)
 
 
+def queues_and_topics(tmp_path: Path) -> tuple[Path, Path]:
+    """Two search paths, a service in each: queues in the first, topics in the second."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    a_model(first, "queues")
+    a_model(second, "topics")
+    return first, second
+
+
 def services_listed(monkeypatch: pytest.MonkeyPatch, *roots: Path) -> list[str]:
     """The directories of services under `roots` listed from now on: a walk (a search path's
     own listing is how a loader sees that a service was added)."""
@@ -205,9 +213,7 @@ def test_a_loader_that_listed_before_never_hands_its_old_list_to_new_ones(tmp_pa
 
 def test_a_search_path_added_to_a_loader_is_walked(tmp_path: Path) -> None:
     """session.py adds boto3's data path to its loader's search paths in place."""
-    first, second = tmp_path / "first", tmp_path / "second"
-    a_model(first, "queues")
-    a_model(second, "topics")
+    first, second = queues_and_topics(tmp_path)
     loader = loader_of(first)
     assert loader.list_available_services("service-2") == ["queues"]
     loader.search_paths.append(str(second))
@@ -224,9 +230,7 @@ def test_a_list_one_caller_changes_is_not_the_next_callers(tmp_path: Path) -> No
 def test_a_loader_that_looks_in_its_own_places_keeps_its_own_list(tmp_path: Path) -> None:
     """Only botocore's own walk is shared: two loaders of a kind that looks elsewhere, with
     the same search paths, list what each finds."""
-    first, second = tmp_path / "first", tmp_path / "second"
-    a_model(first, "queues")
-    a_model(second, "topics")
+    first, second = queues_and_topics(tmp_path)
 
     class Elsewhere(Loader):
         place = ""
@@ -245,9 +249,7 @@ def test_a_loader_that_looks_in_its_own_places_keeps_its_own_list(tmp_path: Path
 def test_loaders_with_other_search_paths_or_kinds_get_their_own_lists(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, second = tmp_path / "first", tmp_path / "second"
-    a_model(first, "queues")
-    a_model(second, "topics")
+    first, second = queues_and_topics(tmp_path)
     a_model(second, "tables", "paginators-1")
     listed = services_listed(monkeypatch, first, second)
     for _ in range(2):  # each remembered apart: asked again, none is walked again
@@ -309,9 +311,7 @@ def test_a_service_added_within_one_tick_of_the_listing_is_seen(tmp_path: Path) 
 def test_a_search_path_added_while_walking_is_not_in_the_old_paths_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, second = tmp_path / "first", tmp_path / "second"
-    a_model(first, "queues")
-    a_model(second, "topics")
+    first, second = queues_and_topics(tmp_path)
     loader = loader_of(first)
     listdir = os.listdir
 
