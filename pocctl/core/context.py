@@ -24,6 +24,7 @@ from pocctl.core.preflight import STACK_SERVICES
 from pocctl.core.reporting import Reporter, Wait, Why
 from pocctl.core.retry import Policy, call_with_retries, error_code
 from pocctl.core.session import inputs, new_session
+from pocctl.core.shared_reads import SharedReads
 from pocctl.core.telemetry import CallLog, Label, Telemetry
 
 RETRY_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 10})
@@ -38,6 +39,8 @@ OWN_HANDLERS: frozenset[Callable[..., Any]] = frozenset(
         idle_clients.Wear.answered,
         idle_clients.Wear.failed,
         Pacer.before_send,
+        SharedReads.before_call,
+        SharedReads.after_call,
     }
 )
 
@@ -177,6 +180,8 @@ class Context:
         self.telemetry = Telemetry(CallLog(), lambda: self.clock(), self.label, self._confirming)
         # What steps found or made that later steps and commands need, filled by plan/apply.
         self.outputs = Outputs()
+        # Answers one read-only pass keeps for the next (`up`'s check, then its plans).
+        self.shared_reads = SharedReads(self._confirming)
         self._clients: dict[str, Any] = {}
         # Every client this context made or took, with what give_back needs (clients.py).
         self._made: list[tuple[tuple[Any, ...] | None, Any, BotoConfig, idle_clients.Wear]] = []
@@ -282,6 +287,7 @@ class Context:
             if key is not None:
                 idle_clients.notice_changes(client, OWN_HANDLERS)
         self.telemetry.watch(client)
+        self.shared_reads.watch(client)
         wear = idle_clients.Wear()
         wear.watch(client)
         with self._lock:
@@ -296,6 +302,7 @@ class Context:
             made, self._made, self._clients = self._made, [], {}
         for key, client, config, wear in made:
             self.telemetry.unwatch(client)
+            self.shared_reads.unwatch(client)
             wear.unwatch(client)
             client.meta.events.unregister("before-send.lambda", self._lambda_pacer.before_send)
             if key is not None and not wear.spent:

@@ -200,10 +200,13 @@ class Engine:
     def up(self, *, dry_run: bool = False) -> RunReport:
         report = RunReport()
         try:
-            report.managed = self.managed_by_cloudformation()
+            # The plans read again much of what the check read: they take its answers.
+            with self.ctx.shared_reads.kept():
+                report.managed = self.managed_by_cloudformation()
             if report.managed:
                 return report
-            plans, report.conflicts = self.plan_all()
+            with self.ctx.shared_reads.handed_on():
+                plans, report.conflicts = self.plan_all()
         except KeyboardInterrupt:
             report.interrupted = True  # nothing was changed yet
             return report
