@@ -392,3 +392,79 @@ def test_a_model_that_requests_side_by_side_need_is_read_once() -> None:
     assert reads == [("cloudwatch", "service-2")]
     assert answers == [first]
     assert once("cloudwatch", "paginators-1") == {"read": 2}  # another model is read apart
+
+
+def moto_response_classes() -> list[type]:
+    """The response classes of every service the stack and its tools call."""
+    import importlib
+
+    from moto.core.responses import BaseResponse
+
+    found: list[type] = []
+    for service in patches.SERVED:
+        package = {"lambda": "awslambda"}.get(service, service)
+        module = importlib.import_module(f"moto.{package}.responses")
+        found += [
+            cls
+            for cls in vars(module).values()
+            if isinstance(cls, type)
+            and issubclass(cls, BaseResponse)
+            and cls.__module__ == module.__name__
+        ]
+    assert len(found) >= len(patches.SERVED)
+    return found
+
+
+def test_moto_asks_for_the_one_action_and_is_answered_as_its_listing_would() -> None:
+    """moto listed every attribute of a response class (inspect.getmembers) to ask whether the
+    action is one of its functions, on every request. Asked for the one name, the answer is the
+    listing's, for each name any of the classes has and for names none has."""
+    from moto.core import responses as moto_responses
+    from moto.core import utils as moto_utils
+
+    asks = moto_responses.method_names_from_class
+    assert getattr(asks, "pocctl_one_name", False)  # conftest prepared it
+    listing = moto_utils.method_names_from_class
+    for cls in moto_response_classes():
+        names = asks(cls)
+        listed = listing(cls)
+        assert sorted(names) == sorted(listed) and len(names) == len(listed)
+        for name in {*dir(cls), "no_such_action", "", "__init__", "dispatch"}:
+            assert (name in names) is (name in listed), (cls, name)
+        assert 42 not in names
+
+
+def test_a_function_given_to_a_response_class_later_is_an_action(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.core import responses as moto_responses
+    from moto.sns.responses import SNSResponse
+
+    names = moto_responses.method_names_from_class(SNSResponse)
+    assert "pocctl_later" not in names
+    monkeypatch.setattr(SNSResponse, "pocctl_later", lambda self: "", raising=False)
+    assert "pocctl_later" in names  # read when asked, not when listed
+    monkeypatch.setattr(SNSResponse, "list_topics", property(lambda self: ""))
+    assert "list_topics" not in names
+
+
+def test_a_request_moto_answers_lists_no_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    import inspect
+
+    import boto3
+    from moto import mock_aws
+
+    listed: list[Any] = []
+    getmembers = inspect.getmembers
+
+    def counted(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        listed.append(cls)
+        return getmembers(cls, *args, **kwargs)
+
+    with mock_aws():
+        sns = boto3.client("sns", region_name="us-east-1")
+        sns.list_topics()  # moto's first request imports what it needs
+        monkeypatch.setattr(inspect, "getmembers", counted)
+        assert sns.create_topic(Name="asked")["TopicArn"].endswith(":asked")
+        assert [t["TopicArn"] for t in sns.list_topics()["Topics"]][-1].endswith(":asked")
+    assert listed == []

@@ -7,6 +7,7 @@ moto is pinned to one version (pyproject's `local` extra). If a newer moto moved
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import threading
 import time
@@ -229,8 +230,10 @@ def _sets(cls: Any, attribute: str) -> bool:
 
 def prepare_for_threads() -> None:
     """Make moto safe for what pocctl does from several threads at once (its steps run side by
-    side, and so do the emulator's requests). Not undone: it changes no behaviour."""
+    side, and so do the emulator's requests), and spare it work it repeats on every request.
+    Not undone: it changes no behaviour."""
     from moto.backends import get_backend
+    from moto.core import responses as moto_responses
     from moto.core import utils as moto_utils
 
     with _lock:  # before any backend exists, so that each one is made with copying dicts
@@ -240,6 +243,10 @@ def prepare_for_threads() -> None:
         if not getattr(moto_utils._load_service_model, "pocctl_once", False):
             once = _read_once(moto_utils._load_service_model)
             moto_utils._load_service_model = once  # type: ignore[assignment]
+        listed = vars(moto_responses)["method_names_from_class"]
+        if not getattr(listed, "pocctl_one_name", False):
+            asks = _one_name_at_a_time(listed)
+            moto_responses.method_names_from_class = asks  # type: ignore[attr-defined,assignment]
     for service in SERVED:
         get_backend(service)  # type: ignore[call-overload]
 
@@ -279,6 +286,34 @@ def _read_once(
     return once
 
 
+class _FunctionNames:
+    """What moto's BaseResponse.call_action asks of `method_names_from_class(cls)`: whether the
+    action's name is one of the class's functions. moto lists them all to ask (inspect.
+    getmembers: every attribute of the class, sorted, on every request it answers), a few
+    percent of the tests' CPU. This answers for the one name, as getmembers does (getattr on
+    the class, a plain function), reading the class as it is when asked."""
+
+    def __init__(self, cls: Any, listed: Callable[[Any], list[str]]) -> None:
+        self._cls, self._listed = cls, listed
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and inspect.isfunction(getattr(self._cls, name, None))
+
+    def __iter__(self) -> Any:
+        return iter(self._listed(self._cls))
+
+    def __len__(self) -> int:
+        return len(self._listed(self._cls))
+
+
+def _one_name_at_a_time(listed: Callable[[Any], list[str]]) -> Callable[[Any], _FunctionNames]:
+    def method_names_from_class(cls: Any) -> _FunctionNames:
+        return _FunctionNames(cls, listed)
+
+    method_names_from_class.pocctl_one_name = True  # type: ignore[attr-defined]
+    return method_names_from_class
+
+
 _ABSENT = object()  # what moto lacked: undone by removing it again
 
 
@@ -316,8 +351,6 @@ def _patch() -> None:
     from moto import backends as moto_backends
     from moto.apigateway.responses import APIGatewayResponse
     from moto.awslambda.models import LambdaBackend
-    from moto.core import responses as moto_responses
-    from moto.core.utils import method_names_from_class
     from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
     from moto.dynamodb.models.table import StreamShard
     from moto.logs.models import LogGroup
@@ -429,10 +462,6 @@ def _patch() -> None:
     # emulator's CPU per call. The directory doesn't change while it runs.
     modules = tuple(moto_backends.list_of_moto_modules())
     _replace(moto_backends, "list_of_moto_modules", lambda: modules)
-
-    # moto lists a response class's methods (inspect.getmembers) on every call it answers. The
-    # classes are as patched here until undo(), which drops this cache with the patch.
-    _replace(moto_responses, "method_names_from_class", functools.cache(method_names_from_class))
 
     # moto makes a new 2048-bit RSA key to sign every notification it delivers to a queue or
     # an HTTP endpoint (tens of milliseconds of CPU each). SNS signs with one certificate, the
