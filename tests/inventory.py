@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import boto3
 
+from pocctl.core.session import inputs
+
+# Clients made for sessions made the same way (pocctl.core.session.inputs), for the next call:
+# a test lists the account more than once, often with a session of another context made alike,
+# and a client costs some 3 ms of CPU to make. Only the newest few are kept.
+_clients: OrderedDict[tuple[Any, str], Any] = OrderedDict()
+KEPT = 32
+
+
+def _client(session: boto3.Session, service: str) -> Any:
+    made_as = inputs(session)
+    if made_as is None:  # a session whose handlers someone changed, or made otherwise
+        return session.client(service)
+    key = (made_as, service)
+    if key not in _clients:
+        _clients[key] = session.client(service)
+        while len(_clients) > KEPT:
+            _clients.popitem(last=False)
+    _clients.move_to_end(key)
+    return _clients[key]
+
 
 def everything(session: boto3.Session) -> dict[str, list[str]]:
-    iam = session.client("iam")
-    ddb = session.client("dynamodb")
-    sqs = session.client("sqs")
-    sns = session.client("sns")
-    lam = session.client("lambda")
-    logs = session.client("logs")
-    apigw = session.client("apigateway")
-    cloudwatch = session.client("cloudwatch")
+    iam = _client(session, "iam")
+    ddb = _client(session, "dynamodb")
+    sqs = _client(session, "sqs")
+    sns = _client(session, "sns")
+    lam = _client(session, "lambda")
+    logs = _client(session, "logs")
+    apigw = _client(session, "apigateway")
+    cloudwatch = _client(session, "cloudwatch")
     return {
         "roles": sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
         "tables": sorted(ddb.list_tables()["TableNames"]),
