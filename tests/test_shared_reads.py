@@ -4,19 +4,27 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+from click.testing import CliRunner
 
 from pocctl.core.config import Config
-from pocctl.core.context import Context
+from pocctl.core.context import OWN_HANDLERS, Context
 from pocctl.core.reporting import RecordingReporter
 from pocctl.core.session import new_session
+from pocctl.core.shared_reads import SharedReads
 from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps
 from pocctl.resources.base import Outcome
+from tests.cli_runs import up_ok
 from tests.conftest import REGION, MakeContext
+from tests.faults import FailCalls
 
 
 class Sent(list[tuple[str | None, str, str, bytes | str | None]]):
@@ -72,20 +80,50 @@ def checked(ctx: Context, topic: str) -> tuple[Any, Sent]:
     return sns, sent
 
 
-def test_a_second_up_sends_none_of_the_checks_reads_again(make_ctx: MakeContext) -> None:
-    ctx = make_ctx()
-    first = Engine(ctx, build_steps(ctx.config)).up()
-    assert first.ok, first.results
+def second_up(make_ctx: MakeContext) -> tuple[Context, Sent]:
+    """A no-op `up` of the stack made already, and what it sent."""
     ctx = make_ctx()
     sent = recorded(ctx)
     report = Engine(ctx, build_steps(ctx.config)).up()
     assert report.ok, report.results
     assert {r.outcome for r in report.results} == {Outcome.UNCHANGED}
-    assert ctx.calls.mutating == []  # the plans, made from the check's answers, found no change
-    checked = {request[1:] for request in sent if request[0] is None}
-    planned = {request[1:] for request in sent if request[0] == "plan"}
+    assert ctx.calls.mutating == []  # the plans found no change
+    return ctx, sent
+
+
+def test_a_second_up_sends_none_of_the_checks_reads_again(
+    make_ctx: MakeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read the check sent, the plans send once less than they would without its answers
+    (a plan that reads the same twice sends its second read)."""
+    ctx = make_ctx()
+    first = Engine(ctx, build_steps(ctx.config)).up()
+    assert first.ok, first.results
+    _, shared = second_up(make_ctx)
+    with monkeypatch.context() as unshared:
+        unshared.setattr(SharedReads, "handed_on", SharedReads.kept)  # keeps, hands nothing on
+        _, alone = second_up(make_ctx)
+    # Outside the passes, the account (GetCallerIdentity) is asked once per context or more.
+    checked = Counter(r[1:] for r in shared if r[0] is None and r[1] != "GetCallerIdentity")
+    assert checked == Counter(r[1:] for r in alone if r[0] is None and r[1] != "GetCallerIdentity")
     assert len(checked) >= 20  # tags of the functions, alarms, log groups, topics, mappings, API
-    assert planned and not checked & planned
+    planned = Counter(request[1:] for request in shared if request[0] == "plan")
+    planned_alone = Counter(request[1:] for request in alone if request[0] == "plan")
+    assert planned_alone - planned == Counter(set(checked) & set(planned_alone))
+    assert set(checked) <= set(planned_alone)  # every one of the check's reads, a plan makes
+
+
+def test_verbose_prints_an_error_aws_answered_once_with_its_call(aws: None) -> None:
+    """`-v` prints each error with the call AWS answered it to: the plans' GetFunction of the
+    functions not made yet takes the check's answer, which was printed with the check's call."""
+    result = up_ok(CliRunner(), "-v")
+    before = result.output.split("aws lambda CreateFunction")[0]
+    calls = re.findall(r"^  aws lambda GetFunction(?!.*answered)", before, flags=re.MULTILINE)
+    errors = re.findall(
+        r"^  aws lambda GetFunction answered ResourceNotFoundException", before, flags=re.M
+    )
+    assert len(calls) >= 4  # the stack's record, then the check, of each function
+    assert len(errors) == len(calls)
 
 
 def test_an_answer_is_handed_on_once_then_aws_is_asked(
@@ -169,6 +207,62 @@ def test_an_answer_botocore_reworks_is_reworked_as_aws_gave_it(ctx: Context) -> 
     with ctx.shared_reads.handed_on():
         planned = iam.get_role(RoleName="shared")["Role"]
     assert planned["AssumeRolePolicyDocument"] == checked["AssumeRolePolicyDocument"] == trust
+
+
+def test_an_answer_aws_did_not_give_is_not_kept(ctx: Context, topic: str) -> None:
+    """A test's fault (an answer made before the call) is not AWS's: the plans ask AWS."""
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    fault = FailCalls(sns, "GetTopicAttributes", "ThrottlingException", "slow down", times=1)
+    with ctx.shared_reads.kept(), pytest.raises(ClientError, match="ThrottlingException"):
+        sns.get_topic_attributes(TopicArn=topic)
+    with ctx.shared_reads.handed_on():
+        assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"] == topic
+    assert fault.failed == 1
+    assert len(sent.of("GetTopicAttributes")) == 1
+
+
+def test_a_client_with_another_config_asks_aws(ctx: Context, topic: str) -> None:
+    """A client that retries otherwise (or waits otherwise) is not answered what another got."""
+    sns, other = ctx.client("sns"), ctx.client_with("sns", BotoConfig(retries={"max_attempts": 2}))
+    sent = recorded(ctx, other)
+    with ctx.shared_reads.kept():
+        sns.get_topic_attributes(TopicArn=topic)
+    with ctx.shared_reads.handed_on():
+        other.get_topic_attributes(TopicArn=topic)
+    assert len(sent.of("GetTopicAttributes")) == 1
+
+
+def test_a_stream_is_neither_kept_nor_handed_on(ctx: Context) -> None:
+    """A response with a stream in it is read once, and can't be copied."""
+    model = SimpleNamespace(
+        name="GetLogObject", has_streaming_output=False, has_event_stream_output=True
+    )
+    context: dict[str, Any] = {}
+    with ctx.shared_reads.kept():
+        assert ctx.shared_reads.before_call(model=model, params={}, context=context) is None
+    assert context == {}
+
+
+def test_nothing_kept_outlives_the_passes(ctx: Context, topic: str) -> None:
+    """A first pass with no second (the check found CloudFormation's stack; Ctrl-C): what it
+    kept is forgotten."""
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    with ctx.shared_reads.passes() as reads, reads.kept():
+        sns.get_topic_attributes(TopicArn=topic)
+    with ctx.shared_reads.handed_on():
+        sns.get_topic_attributes(TopicArn=topic)
+    assert len(sent.of("GetTopicAttributes")) == 2
+
+
+def test_a_released_client_carries_none_of_the_contexts_handlers(ctx: Context, topic: str) -> None:
+    sns = ctx.client("sns")
+    ctx.release()
+    events = sns.meta.events._emitter._handlers  # botocore's _PrefixTrie of handlers
+    for event in ("before-call", "before-send", "after-call", "after-call-error"):
+        handlers = events.prefix_search(f"{event}.sns.GetTopicAttributes")
+        assert not [h for h in handlers if getattr(h, "__func__", None) in OWN_HANDLERS]
 
 
 def test_nothing_is_kept_or_handed_on_outside_the_two_passes(

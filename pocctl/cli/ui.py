@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.spinner import Spinner
 
 from pocctl.core.reporting import Outcome, StepResult, Wait
+from pocctl.core.shared_reads import handed_on_in
 
 if TYPE_CHECKING:
     from pocctl.core.context import Context
@@ -149,13 +150,21 @@ class Terminal:
             "after-call.*.*", self.answered, unique_id=f"pocctl-verbose-{id(self)}"
         )
 
-    def answered(self, event_name: str, parsed: Any = None, model: Any = None, **_: Any) -> None:
+    def answered(
+        self,
+        event_name: str,
+        parsed: Any = None,
+        model: Any = None,
+        context: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
         """botocore's after-call event (`after-call.lambda.CreateFunction`), once botocore's own
         retries (throttling, 5xx) are spent: a response that is an error is printed with its
         call (steps run side by side: not always the line above). The service is named as the
-        call lines name it (`apigateway`, not the event's `api-gateway`)."""
+        call lines name it (`apigateway`, not the event's `api-gateway`). An answer an earlier
+        call got, handed on (core/shared_reads.py), was printed with that call."""
         error = parsed.get("Error") if isinstance(parsed, dict) else None
-        if not error:
+        if not error or handed_on_in(context or {}):
             return
         operation = event_name.split(".")[2]
         service = (

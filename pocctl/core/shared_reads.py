@@ -2,25 +2,33 @@
 
 `up` first reads what CloudFormation manages of the stack (its stack tag, on each resource
 of a kind CloudFormation tags), then plans every step, and each plan reads its resource again:
-the same calls, about a quarter of a no-op `up`'s. Nothing is written between the two passes
-(SQS's CreateQueue, which a queue's plan makes to confirm it, changes nothing and is not a
-read), so the second pass takes the first's answers instead of asking AWS again.
+the same calls, about a quarter of a no-op `up`'s. The plans take the check's answers instead
+of asking AWS again: a plan's answers are then as old as the check (a fraction of a second
+before, unless AWS throttled it), and a change made meanwhile is found as one made between
+the plan and its apply would be.
 
-An answer kept is as good as one read a moment later only while nothing is written: a write
-made through the context meanwhile (a confirming one aside) forgets every answer kept.
+Only for passes of pure reads (the operations named Get, List, Describe or Head that the check
+and the plans make; not, say, STS's GetSessionToken, which makes new keys each time). A write
+made through the context meanwhile (a confirming one aside, Context.confirming: SQS's
+CreateQueue of a queue that exists) forgets every answer kept: it may have changed them.
 
 Each answer is handed on once, to the first call made the same way (same service, operation,
-URL and request; the newest answer if the first pass made the call more than once). A second
-such call goes to AWS: a plan that reads again wants what AWS says now (`read_whole` reads a
-resource again when it went away between two of its calls). What is not taken is forgotten
-once the second pass ends. An answer handed on is no call: the call log does not record it.
+region, botocore config and request: method, URL with its query, body; the last answer to
+come back, if the first pass made the call more than once). A second such call goes to AWS: a
+plan that reads again wants what AWS says now (`read_whole` reads a resource again when it
+went away between two of its calls). Only answers that came from AWS are kept (a request was
+sent: not a test's fault injected before the call), and none with a stream in it. Everything
+kept is forgotten when the passes end (`passes`).
 
-The answer kept is a copy of the response as botocore parsed it, before the handlers that
-rework a parsed response (IAM's policy documents decoded, say) ran on it: handlers for
-`after-call.*.*` run before those for `after-call.iam` (botocore's HierarchicalEmitter calls
-those registered for more of an event name's parts first). Those run again on the answer
-handed on, as they would on one from AWS. The handler that hands answers on runs before the
-call log's (both are for `before-call.*.*`; it is registered first): no call is recorded."""
+What an answer handed on is not: a call. The call log does not record it (the handler that
+hands it on is the first for `before-call.*.*`, registered first, so the log's never runs), and
+`-v` prints no error of it (`handed_on_in`): AWS was not asked. botocore's `after-call`
+handlers do run on it, as on an answer from AWS: the one kept is a copy of the response as
+botocore parsed it, before any of them reworked it (IAM's policy documents decoded, say).
+`after-call.*.*` is the last node botocore's `_PrefixTrie._get_items` visits for a three-part
+event name, so its handlers are called before any `after-call.<service>[.<Operation>|.*]` one,
+whenever either was registered. (botocore's standard retry mode credits its retry quota for
+the answer, as for any success: at most a token, and the quota is full unless AWS failed.)"""
 
 from __future__ import annotations
 
@@ -32,8 +40,15 @@ from typing import Any
 
 from pocctl.core.telemetry import READ_PREFIXES
 
-Key = tuple[str, str, str, str, str, str]
+Key = tuple[Any, ...]
 _KEY = "pocctl_shared_read"  # where a kept call's key waits in botocore's request context
+_SENT = "pocctl_sent"  # set in the request context once a request for the call is sent
+_HANDED_ON = "pocctl_handed_on"  # set in the request context of a call answered from here
+
+
+def handed_on_in(context: dict[str, Any]) -> bool:
+    """Whether botocore's request `context` is that of a call answered from what was kept."""
+    return bool(context.get(_HANDED_ON))
 
 
 class SharedReads:
@@ -44,6 +59,16 @@ class SharedReads:
         self._keeping = False
         self._handing_on = False
         self._answers: dict[Key, tuple[Any, Any]] = {}
+
+    @contextmanager
+    def passes(self) -> Iterator[SharedReads]:
+        """Two passes, `kept` then `handed_on`: whatever happens in them (no second pass, when
+        the first refuses; Ctrl-C), nothing kept outlives them."""
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._keeping, self._handing_on, self._answers = False, False, {}
 
     @contextmanager
     def kept(self) -> Iterator[None]:
@@ -70,11 +95,13 @@ class SharedReads:
     def watch(self, client: Any) -> None:
         events = client.meta.events
         events.register_first("before-call.*.*", self.before_call)
+        events.register_first("before-send.*.*", self.before_send)
         events.register_first("after-call.*.*", self.after_call)
 
     def unwatch(self, client: Any) -> None:
         events = client.meta.events
         events.unregister("before-call.*.*", self.before_call)
+        events.unregister("before-send.*.*", self.before_send)
         events.unregister("after-call.*.*", self.after_call)
 
     def before_call(
@@ -87,35 +114,44 @@ class SharedReads:
                 with self._lock:  # a write: what was kept may be what it changes
                     self._answers.clear()
             return None
-        key = _key(model, params)
+        if model.has_streaming_output or model.has_event_stream_output:
+            return None  # a stream is read once, and can't be copied
+        key = _key(model, params, context)
         with self._lock:
             if self._keeping:
                 context[_KEY] = key
             elif self._handing_on:
-                return self._answers.pop(key, None)  # a copy no one else holds
+                found = self._answers.pop(key, None)  # a copy no one else holds
+                if found is not None:
+                    context[_HANDED_ON] = True
+                return found
         return None
+
+    def before_send(self, request: Any, **_: Any) -> None:
+        request.context[_SENT] = True  # the request context, as before-call and after-call see it
 
     def after_call(
         self, http_response: Any, parsed: Any, context: dict[str, Any], **_: Any
     ) -> None:
         key = context.get(_KEY)
-        if key is None:
+        if key is None or not context.get(_SENT):
             return
-        kept = copy.deepcopy(parsed)  # as parsed: handlers registered after this one rework it
+        kept = copy.deepcopy(parsed)  # as parsed: the handlers called after this one rework it
         with self._lock:
             if self._keeping:
                 self._answers[key] = (http_response, kept)
 
 
-def _key(model: Any, params: dict[str, Any]) -> Key:
+def _key(model: Any, params: dict[str, Any], context: dict[str, Any]) -> Key:
     body = params.get("body")
     if isinstance(body, dict):  # the query protocol's, serialized later
         body = sorted(body.items())
     return (
         model.service_model.service_name,
         model.name,
+        context.get("client_region"),
+        id(context.get("client_config")),  # another client's config retries otherwise
         str(params.get("method")),
-        str(params.get("url")),
-        repr(params.get("query_string")),
+        str(params.get("url")),  # with its query string
         repr(body),
     )

@@ -201,12 +201,13 @@ class Engine:
         report = RunReport()
         try:
             # The plans read again much of what the check read: they take its answers.
-            with self.ctx.shared_reads.kept():
-                report.managed = self.managed_by_cloudformation()
-            if report.managed:
-                return report
-            with self.ctx.shared_reads.handed_on():
-                plans, report.conflicts = self.plan_all()
+            with self.ctx.shared_reads.passes() as reads:
+                with reads.kept():
+                    report.managed = self.managed_by_cloudformation()
+                if report.managed:
+                    return report
+                with reads.handed_on():
+                    plans, report.conflicts = self.plan_all()
         except KeyboardInterrupt:
             report.interrupted = True  # nothing was changed yet
             return report
