@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -225,3 +226,13 @@ def test_the_invocation_client_keeps_a_long_silent_connection_alive(ctx: Context
     options = dict(((level, name), value) for level, name, value in made.socket_options)
     assert options[(socket.SOL_SOCKET, socket.SO_KEEPALIVE)] == 1
     assert options[(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)] <= 300
+
+
+def test_a_tests_default_boto3_session_reads_models_with_the_process_loader(aws: None) -> None:
+    """moto drops boto3's default session as each test's mock starts; the one boto3.client makes
+    next shares the process's loader (conftest.default_session), as pocctl's sessions do."""
+    shared = new_session(region_name=REGION)._session.get_component("data_loader")
+    assert boto3.DEFAULT_SESSION is None
+    assert boto3.client("sns", region_name=REGION)._loader is shared
+    assert boto3.DEFAULT_SESSION is not None
+    assert boto3.DEFAULT_SESSION._session.get_component("data_loader") is shared
