@@ -260,7 +260,7 @@ def test_a_released_client_carries_none_of_the_contexts_handlers(ctx: Context, t
     sns = ctx.client("sns")
     ctx.release()
     events = sns.meta.events._emitter._handlers  # botocore's _PrefixTrie of handlers
-    for event in ("before-call", "before-send", "after-call", "after-call-error"):
+    for event in ("before-call", "request-created", "after-call", "after-call-error"):
         handlers = events.prefix_search(f"{event}.sns.GetTopicAttributes")
         assert not [h for h in handlers if getattr(h, "__func__", None) in OWN_HANDLERS]
 

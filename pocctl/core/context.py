@@ -40,7 +40,7 @@ OWN_HANDLERS: frozenset[Callable[..., Any]] = frozenset(
         idle_clients.Wear.failed,
         Pacer.before_send,
         SharedReads.before_call,
-        SharedReads.before_send,
+        SharedReads.request_created,
         SharedReads.after_call,
     }
 )

@@ -17,7 +17,7 @@ region, botocore config and request: method, URL with its query, body; the last 
 come back, if the first pass made the call more than once). A second such call goes to AWS: a
 plan that reads again wants what AWS says now (`read_whole` reads a resource again when it
 went away between two of its calls). Only answers that came from AWS are kept (a request was
-sent: not a test's fault injected before the call), and none with a stream in it. Everything
+made: not a test's fault injected before the call), and none with a stream in it. Everything
 kept is forgotten when the passes end (`passes`).
 
 What an answer handed on is not: a call. The call log does not record it (the handler that
@@ -42,7 +42,7 @@ from pocctl.core.telemetry import READ_PREFIXES
 
 Key = tuple[Any, ...]
 _KEY = "pocctl_shared_read"  # where a kept call's key waits in botocore's request context
-_SENT = "pocctl_sent"  # set in the request context once a request for the call is sent
+_SENT = "pocctl_sent"  # set in the request context once a request for the call is made
 _HANDED_ON = "pocctl_handed_on"  # set in the request context of a call answered from here
 
 
@@ -95,13 +95,13 @@ class SharedReads:
     def watch(self, client: Any) -> None:
         events = client.meta.events
         events.register_first("before-call.*.*", self.before_call)
-        events.register_first("before-send.*.*", self.before_send)
+        events.register_first("request-created.*.*", self.request_created)
         events.register_first("after-call.*.*", self.after_call)
 
     def unwatch(self, client: Any) -> None:
         events = client.meta.events
         events.unregister("before-call.*.*", self.before_call)
-        events.unregister("before-send.*.*", self.before_send)
+        events.unregister("request-created.*.*", self.request_created)
         events.unregister("after-call.*.*", self.after_call)
 
     def before_call(
@@ -114,6 +114,8 @@ class SharedReads:
                 with self._lock:  # a write: what was kept may be what it changes
                     self._answers.clear()
             return None
+        if not (self._keeping or self._handing_on):
+            return None  # outside the passes (read again under the lock below)
         if model.has_streaming_output or model.has_event_stream_output:
             return None  # a stream is read once, and can't be copied
         key = _key(model, params, context)
@@ -127,8 +129,12 @@ class SharedReads:
                 return found
         return None
 
-    def before_send(self, request: Any, **_: Any) -> None:
-        request.context[_SENT] = True  # the request context, as before-call and after-call see it
+    def request_created(self, request: Any, **_: Any) -> None:
+        """A request for the call is made (each attempt), to be signed and sent: its answer
+        will be AWS's. `request` is botocore's AWSRequest; its context is the request context
+        before-call and after-call see. (The prepared request before-send gets has none in the
+        oldest botocore pocctl takes.)"""
+        request.context[_SENT] = True
 
     def after_call(
         self, http_response: Any, parsed: Any, context: dict[str, Any], **_: Any
