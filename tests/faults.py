@@ -1,4 +1,10 @@
-"""Inject AWS errors moto can't produce (IAM propagation, throttling, access denied)."""
+"""Inject AWS errors moto can't produce (IAM propagation, throttling, access denied).
+
+A fault on a read that `up`'s plans make is not seen by a plan whose read is answered from the
+CloudFormation check's (pocctl/core/shared_reads.py): that answer is handed on before any other
+before-call handler runs. A fault meant for the plans' read of something the check reads (a
+function's or a topic's tags) fires in the check: its first call. (An answer a fault made is
+never handed on: the plans then ask AWS.)"""
 
 from __future__ import annotations
 

@@ -109,6 +109,8 @@ def run_while_it_goes(
 def test_up_recreates_what_went_between_two_reads_of_its_plan(
     runner: CliRunner, session: boto3.Session, case: str
 ) -> None:
+    """The topic's tags are read first by `up`'s CloudFormation check, whose answer its plan
+    takes (tests/faults.py): there the topic goes after the check, and the plan finds it gone."""
     _, result = run_while_it_goes(runner, session, case, "up")
     *_, kind, name = CASES[case]
     assert result.exit_code == 0, result.output

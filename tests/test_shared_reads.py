@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,8 +13,9 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
+from pocctl.core import shared_reads
 from pocctl.core.config import Config
-from pocctl.core.context import OWN_HANDLERS, Context
+from pocctl.core.context import OWN_HANDLERS, RETRY_CONFIG, Context
 from pocctl.core.reporting import RecordingReporter
 from pocctl.core.session import new_session
 from pocctl.core.shared_reads import SharedReads
@@ -25,6 +25,8 @@ from pocctl.resources.base import Outcome
 from tests.cli_runs import up_ok
 from tests.conftest import REGION, MakeContext
 from tests.faults import FailCalls
+from tests.test_cloudformation_owned import tag_as_cloudformation_would
+from tests.test_cloudformation_owned import topic as topic_arn
 
 
 class Sent(list[tuple[str | None, str, str, bytes | str | None]]):
@@ -115,7 +117,8 @@ def test_a_second_up_sends_none_of_the_checks_reads_again(
 
 def test_verbose_prints_an_error_aws_answered_once_with_its_call(aws: None) -> None:
     """`-v` prints each error with the call AWS answered it to: the plans' GetFunction of the
-    functions not made yet takes the check's answer, which was printed with the check's call."""
+    functions not made yet takes the check's answer, which was printed with the check's call;
+    the errors of the reads the plans make themselves are printed with theirs."""
     result = up_ok(CliRunner(), "-v")
     before = result.output.split("aws lambda CreateFunction")[0]
     calls = re.findall(r"^  aws lambda GetFunction(?!.*answered)", before, flags=re.MULTILINE)
@@ -124,6 +127,11 @@ def test_verbose_prints_an_error_aws_answered_once_with_its_call(aws: None) -> N
     )
     assert len(calls) >= 4  # the stack's record, then the check, of each function
     assert len(errors) == len(calls)
+    # A plan's own read (the check reads no topic's attributes) has its error printed too.
+    before = result.output.split("aws sns CreateTopic")[0]
+    reads = re.findall(r"^  aws sns GetTopicAttributes  \[", before, flags=re.MULTILINE)
+    absent = re.findall(r"^  aws sns GetTopicAttributes answered NotFound", before, flags=re.M)
+    assert len(reads) == len(absent) == 2  # the orders' topic and the alarms'
 
 
 def test_an_answer_is_handed_on_once_then_aws_is_asked(
@@ -222,9 +230,12 @@ def test_an_answer_aws_did_not_give_is_not_kept(ctx: Context, topic: str) -> Non
     assert len(sent.of("GetTopicAttributes")) == 1
 
 
-def test_a_client_with_another_config_asks_aws(ctx: Context, topic: str) -> None:
-    """A client that retries otherwise (or waits otherwise) is not answered what another got."""
-    sns, other = ctx.client("sns"), ctx.client_with("sns", BotoConfig(retries={"max_attempts": 2}))
+@pytest.mark.parametrize("made", ["alike", "otherwise"])
+def test_another_client_asks_aws(ctx: Context, topic: str, made: str) -> None:
+    """An answer is handed on to the client that got it, not to another: not to one that retries
+    otherwise, nor to one made with the very same botocore config."""
+    config = RETRY_CONFIG if made == "alike" else BotoConfig(retries={"max_attempts": 2})
+    sns, other = ctx.client("sns"), ctx.client_with("sns", config)
     sent = recorded(ctx, other)
     with ctx.shared_reads.kept():
         sns.get_topic_attributes(TopicArn=topic)
@@ -233,15 +244,46 @@ def test_a_client_with_another_config_asks_aws(ctx: Context, topic: str) -> None
     assert len(sent.of("GetTopicAttributes")) == 1
 
 
-def test_a_stream_is_neither_kept_nor_handed_on(ctx: Context) -> None:
-    """A response with a stream in it is read once, and can't be copied."""
-    model = SimpleNamespace(
-        name="GetLogObject", has_streaming_output=False, has_event_stream_output=True
-    )
-    context: dict[str, Any] = {}
-    with ctx.shared_reads.kept():
-        assert ctx.shared_reads.before_call(model=model, params={}, context=context) is None
-    assert context == {}
+@pytest.mark.parametrize(
+    ("service", "operation"),
+    [("apigateway", "GetExport"), ("lambda", "InvokeWithResponseStream")],
+)
+def test_a_stream_is_neither_kept_nor_handed_on(ctx: Context, service: str, operation: str) -> None:
+    """A response with a stream in it (GetExport's body; an event stream) is read once, and
+    can't be copied: it is not kept, and an answer under its key would not be handed on."""
+    model = ctx.client(service).meta.service_model.operation_model(operation)
+    assert model.has_streaming_output or model.has_event_stream_output
+    request = {"method": "GET", "url": f"https://{service}.example/{operation}", "body": b""}
+    reads = ctx.shared_reads
+    with reads.passes():
+        context: dict[str, Any] = {}
+        with reads.kept():
+            assert reads.before_call(model=model, params=request, context=context) is None
+        assert context == {}  # not marked to be kept
+        reads._answers[shared_reads._key(model, request, {})] = ({}, {"planted": True})
+        with reads.handed_on():
+            assert reads.before_call(model=model, params=request, context={}) is None
+
+
+def test_up_forgets_what_its_check_kept_when_cloudformation_manages_the_stack(
+    make_ctx: MakeContext,
+) -> None:
+    """`up` refuses a stack CloudFormation manages after its check, with no plans: a read the
+    check made goes to AWS again afterwards, even in a pass that hands answers on."""
+    first = make_ctx()
+    assert Engine(first, build_steps(first.config)).up().ok
+    tag_as_cloudformation_would(first.client)
+    ctx = make_ctx()
+    sent = recorded(ctx)
+    report = Engine(ctx, build_steps(ctx.config)).up()
+    assert report.managed
+    checked = sent.of("ListTagsForResource")
+    assert checked and {phase for phase, *_ in checked} == {None}
+    arn = topic_arn(first.client)
+    with ctx.shared_reads.handed_on():
+        tags = ctx.client("sns").list_tags_for_resource(ResourceArn=arn)["Tags"]
+    assert {"Key": "aws:cloudformation:logical-id", "Value": "Topic"} in tags
+    assert len(sent.of("ListTagsForResource")) == len(checked) + 1
 
 
 def test_nothing_kept_outlives_the_passes(ctx: Context, topic: str) -> None:

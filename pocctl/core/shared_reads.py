@@ -3,22 +3,28 @@
 `up` first reads what CloudFormation manages of the stack (its stack tag, on each resource
 of a kind CloudFormation tags), then plans every step, and each plan reads its resource again:
 the same calls, about a quarter of a no-op `up`'s. The plans take the check's answers instead
-of asking AWS again: a plan's answers are then as old as the check (a fraction of a second
-before, unless AWS throttled it), and a change made meanwhile is found as one made between
-the plan and its apply would be.
+of asking AWS again: a plan's answers are then as old as the check (at most the check's
+duration before), and a change made meanwhile is found as one made between the plan and its
+apply would be.
 
 Only for passes of pure reads (the operations named Get, List, Describe or Head that the check
 and the plans make; not, say, STS's GetSessionToken, which makes new keys each time). A write
 made through the context meanwhile (a confirming one aside, Context.confirming: SQS's
-CreateQueue of a queue that exists) forgets every answer kept: it may have changed them.
+CreateQueue, which changes nothing where the queue exists) forgets every answer kept: it may
+have changed them.
 
-Each answer is handed on once, to the first call made the same way (same service, operation,
-region, botocore config and request: method, URL with its query, body; the last answer to
-come back, if the first pass made the call more than once). A second such call goes to AWS: a
-plan that reads again wants what AWS says now (`read_whole` reads a resource again when it
-went away between two of its calls). Only answers that came from AWS are kept (a request was
-made: not a test's fault injected before the call), and none with a stream in it. Everything
-kept is forgotten when the passes end (`passes`).
+Each answer is handed on once, to the first call made the same way: through the same client
+(botocore gives each client a config object of its own, which the key holds by id; the
+context keeps its clients, so no id is reused during the passes), to the same operation, with
+the same request (method, URL with its query, body). The last answer to come back is kept, if
+the first pass made the call more than once. A second such call goes to AWS: a plan that
+reads again wants what AWS says now (`read_whole` reads a resource again when it went away
+between two of its calls). Only answers to a call for which botocore made a request are kept
+(not a test's fault injected before the call), and none with a stream in it. Everything kept
+is forgotten when the passes end (`passes`).
+
+A call handed on an answer ends at this module's before-call handler, the first of all: any
+other before-call handler (a test's fault, say) never sees it.
 
 What an answer handed on is not: a call. The call log does not record it (the handler that
 hands it on is the first for `before-call.*.*`, registered first, so the log's never runs), and
@@ -130,10 +136,10 @@ class SharedReads:
         return None
 
     def request_created(self, request: Any, **_: Any) -> None:
-        """A request for the call is made (each attempt), to be signed and sent: its answer
-        will be AWS's. `request` is botocore's AWSRequest; its context is the request context
-        before-call and after-call see. (The prepared request before-send gets has none in the
-        oldest botocore pocctl takes.)"""
+        """A request for the call is made (each attempt), to be signed and sent: the call was
+        not answered by a before-call handler. `request` is botocore's AWSRequest; its context
+        is the request context before-call and after-call see. (The prepared request
+        before-send gets has none in the oldest botocore pocctl takes.)"""
         request.context[_SENT] = True
 
     def after_call(
@@ -155,8 +161,7 @@ def _key(model: Any, params: dict[str, Any], context: dict[str, Any]) -> Key:
     return (
         model.service_model.service_name,
         model.name,
-        context.get("client_region"),
-        id(context.get("client_config")),  # another client's config retries otherwise
+        id(context.get("client_config")),  # the client: each has its own config object
         str(params.get("method")),
         str(params.get("url")),  # with its query string
         repr(body),
