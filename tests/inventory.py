@@ -7,12 +7,12 @@ from typing import Any
 
 import boto3
 
-from pocctl.core.session import inputs
+from pocctl.core.session import inputs, settings_now
 
 # Clients made for sessions made the same way (pocctl.core.session.inputs), for the next call:
 # a test lists the account more than once, often with a session of another context made alike,
 # and a client costs some 3 ms of CPU to make. Only the newest few are kept.
-_clients: OrderedDict[tuple[Any, str], Any] = OrderedDict()
+_clients: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 KEPT = 32
 
 
@@ -20,11 +20,14 @@ def _client(session: boto3.Session, service: str) -> Any:
     made_as = inputs(session)
     if made_as is None:  # a session whose handlers someone changed, or made otherwise
         return session.client(service)
-    key = (made_as, service)
+    # A client reads the environment as it is made (AWS_ENDPOINT_URL, say), the session's
+    # inputs as it was made.
+    key = (made_as, settings_now(), service)
     if key not in _clients:
         _clients[key] = session.client(service)
         while len(_clients) > KEPT:
-            _clients.popitem(last=False)
+            _, dropped = _clients.popitem(last=False)
+            dropped.close()  # its connections, to an emulator stopped since, maybe
     _clients.move_to_end(key)
     return _clients[key]
 

@@ -22,6 +22,9 @@ from pocctl.core.context import Context
 from pocctl.core.pacing import LAMBDA_REQUESTS_PER_SECOND
 from pocctl.core.reporting import RecordingReporter
 from pocctl.core.session import new_session
+from pocctl.local.cloudformation.caller import CallerClients
+from pocctl.local.emulator import ACCOUNT, Emulator
+from pocctl.local.functions import Invoker
 from pocctl.ops.invoke import invoke_once_client
 from tests.conftest import REGION
 
@@ -236,3 +239,25 @@ def test_a_tests_default_boto3_session_reads_models_with_the_process_loader(aws:
     assert boto3.client("sns", region_name=REGION)._loader is shared
     assert boto3.DEFAULT_SESSION is not None
     assert boto3.DEFAULT_SESSION._session.get_component("data_loader") is shared
+
+
+def test_the_emulators_own_clients_read_models_with_the_process_loader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The emulator's clients (its own, the functions' logs', CloudFormation's as its caller)
+    come from a session new_session made, not from boto3's default one: in production that one
+    is boto3's, which parses the models again (conftest.default_session is the tests' own)."""
+    shared = new_session(region_name=REGION)._session.get_component("data_loader")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    keys = {"aws_access_key_id": "AKIAROLE", "aws_secret_access_key": "x"}
+    invoker = Invoker("http://127.0.0.1:1", ACCOUNT, lambda role: keys)
+    try:
+        made = [
+            Emulator(port=1).client("sns", REGION),
+            invoker._logs_client(REGION, f"arn:aws:iam::{ACCOUNT}:role/r"),
+            CallerClients(lambda: "http://127.0.0.1:1")("AKIACALLER", REGION)("lambda"),
+        ]
+    finally:
+        invoker.close()
+    assert [client._loader is shared for client in made] == [True, True, True]
+    assert boto3.DEFAULT_SESSION is None

@@ -72,9 +72,30 @@ def inputs(session: boto3.Session) -> Hashable | None:
     return _made_as.get(session)
 
 
+class MadeWhenNeeded:
+    """A session new_session makes when a client is first asked of it: for the emulator's own
+    clients, in place of boto3.client's default session (which parses the models again)."""
+
+    def __init__(self) -> None:
+        self._session: boto3.Session | None = None
+        self._lock = threading.Lock()
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        with self._lock:
+            if self._session is None:
+                self._session = new_session()
+            session = self._session
+        return session.client(service, **kwargs)
+
+
 def _inputs(kwargs: dict[str, Any]) -> Hashable:
-    """new_session's arguments, the environment botocore reads (keys, region, profile,
-    proxies, CA bundle) and its files' sizes and times: all a session takes settings from."""
+    """new_session's arguments and settings_now(): all a session takes settings from."""
+    return (tuple(sorted(kwargs.items())), *settings_now())
+
+
+def settings_now() -> tuple[Hashable, Hashable]:
+    """The environment botocore reads (keys, region, profile, proxies, CA bundle) and its
+    files' sizes and times, as they are now."""
     environment = tuple(sorted(item for item in os.environ.items() if _read_by_botocore(item[0])))
     files: list[tuple[str, tuple[int, int] | None]] = []
     for variable, default in AWS_FILES:
@@ -85,7 +106,7 @@ def _inputs(kwargs: dict[str, Any]) -> Hashable:
             files.append((str(path), None))
         else:
             files.append((str(path), (stat.st_mtime_ns, stat.st_size)))
-    return (tuple(sorted(kwargs.items())), environment, tuple(files))
+    return environment, tuple(files)
 
 
 def _forget_on_change(session: boto3.Session) -> None:

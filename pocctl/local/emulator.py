@@ -17,11 +17,11 @@ from traceback import format_exc
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-import boto3
 from botocore.config import Config as BotoConfig
 
 from pocctl.core import botocore_caches
 from pocctl.core.arns import Arn, function_name
+from pocctl.core.session import MadeWhenNeeded
 from pocctl.local import patches, sync
 from pocctl.local.apigw import USER_REQUEST, ApiGateway
 from pocctl.local.aws import AwsBehaviours
@@ -113,6 +113,7 @@ class Emulator:
         self._roles: dict[str, dict[str, str]] = {}
         self._role_clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
+        self._sessions = MadeWhenNeeded()  # of its own clients
         # The clock AWS's durations are measured on (tests hand in one they can move forward).
         world = World(self.timing, self.client, ACCOUNT, clock=clock)
         propagation = Propagation(
@@ -142,7 +143,7 @@ class Emulator:
     def client(self, service: str, region: str) -> Any:
         with self._lock:
             if (service, region) not in self._clients:
-                self._clients[(service, region)] = boto3.client(
+                self._clients[(service, region)] = self._sessions.client(
                     service,
                     region_name=region,
                     endpoint_url=self.endpoint_url,
@@ -208,7 +209,7 @@ class Emulator:
         with self._lock:
             client = self._role_clients.get(key)
         if client is None:
-            client = boto3.client(
+            client = self._sessions.client(
                 service,
                 region_name=region,
                 endpoint_url=self.endpoint_url,

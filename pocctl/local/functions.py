@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import boto3
-
 from pocctl.code.handler_check import removed_in, runtime_modules
+from pocctl.core.session import MadeWhenNeeded
 from pocctl.local import forks
 from pocctl.local import worker as worker_module
 from pocctl.local.forks import ForkServer
@@ -392,6 +391,7 @@ class Invoker:
         self._pools: dict[FunctionVersion, Pool] = {}
         self._closed = False  # stopped: a late invocation starts no worker
         self._lock = threading.Lock()
+        self._sessions = MadeWhenNeeded()  # of its own clients
         self.code_root = Path(tempfile.mkdtemp(prefix="pocctl-local-code-"))
         self._logs: dict[str, Any] = {}
         self.invocations = 0
@@ -569,7 +569,7 @@ class Invoker:
         with self._lock:
             client = self._logs.get(key)
         if client is None:
-            client = boto3.client(
+            client = self._sessions.client(
                 "logs",
                 region_name=region,
                 endpoint_url=self.endpoint_url,

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
+from pocctl.core.session import MadeWhenNeeded
 from pocctl.local.calls import CLOUDFORMATION_HEADER
 from pocctl.local.cloudformation.providers import POLL_SECONDS, STABILIZE_SECONDS, Clients
 from pocctl.local.cloudformation.service import CloudFormation
@@ -34,13 +34,14 @@ class CallerClients:
         self.endpoint_url = endpoint_url
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
+        self._sessions = MadeWhenNeeded()  # of its own clients
 
     def __call__(self, access_key: str, region: str) -> Clients:
         def client(service: str) -> Any:
             key = (access_key, region, service)
             with self._lock:
                 if key not in self._clients:
-                    self._clients[key] = boto3.client(
+                    self._clients[key] = self._sessions.client(
                         service,
                         region_name=region,
                         endpoint_url=self.endpoint_url(),
