@@ -16,7 +16,9 @@ from pocctl.core.context import Context
 from pocctl.core.errors import ForeignResourceError, StepError
 from pocctl.core.reporting import Outcome
 from pocctl.pipeline.engine import DependencyError, Engine, ordered
+from pocctl.pipeline.stack import build_steps
 from pocctl.resources.base import Plan, Step
+from tests.conftest import MakeContext
 
 
 def blocked_in_turn(thread: int) -> bool:
@@ -422,3 +424,11 @@ def test_the_preflight_makes_the_stacks_clients_while_it_waits_for_aws(ctx: Cont
     assert len(made_meanwhile) == 1 and made_meanwhile[0] >= wanted
     made = {call.service for call in ctx.calls.calls}
     assert made == {"sts"}  # only the one call
+
+
+def test_an_up_asks_aws_for_the_account_once(make_ctx: MakeContext) -> None:
+    """Its steps, side by side, need the account at once: the first asks STS, the others wait
+    for its answer."""
+    ctx = make_ctx()
+    assert Engine(ctx, build_steps(ctx.config)).up().ok
+    assert [call.operation for call in ctx.calls.calls].count("GetCallerIdentity") == 1

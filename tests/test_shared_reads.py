@@ -105,7 +105,7 @@ def test_a_second_up_sends_none_of_the_checks_reads_again(
     with monkeypatch.context() as unshared:
         unshared.setattr(SharedReads, "handed_on", SharedReads.kept)  # keeps, hands nothing on
         _, alone = second_up(make_ctx)
-    # Outside the passes, the account (GetCallerIdentity) is asked once per context or more.
+    # Outside the passes, the account (GetCallerIdentity) is asked too: once in each up.
     checked = Counter(r[1:] for r in shared if r[0] is None and r[1] != "GetCallerIdentity")
     assert checked == Counter(r[1:] for r in alone if r[0] is None and r[1] != "GetCallerIdentity")
     assert len(checked) >= 20  # tags of the functions, alarms, log groups, topics, mappings, API

@@ -188,6 +188,7 @@ class Context:
         self._made: list[tuple[tuple[Any, ...] | None, Any, BotoConfig, idle_clients.Wear]] = []
         self._lock = threading.RLock()  # client() holds it while client_with() takes it
         self._account_id: str | None = None
+        self._account_lock = threading.RLock()  # the first to need it asks; the others wait
         self._working = threading.local()
         # On `down`, per step: blocks until the steps it is deleted after are done (Engine.down).
         self.turns: dict[str, Callable[[], None]] = {}
@@ -330,10 +331,12 @@ class Context:
         return first_contact.preflight(self, services)
 
     def account_from(self, sts: Any) -> str:
-        """The account, asked of `sts` the first time."""
-        if self._account_id is None:
-            self._account_id = str(sts.get_caller_identity()["Account"])
-        return self._account_id
+        """The account, asked of `sts` the first time (once, however many steps need it at
+        once: a failed ask is made again by the next)."""
+        with self._account_lock:
+            if self._account_id is None:
+                self._account_id = str(sts.get_caller_identity()["Account"])
+            return self._account_id
 
     @property
     def account_id(self) -> str:
