@@ -69,14 +69,17 @@ FRESH_UP_CALLS = mutating_calls_of_a_fresh_up()
 
 
 def kill_points() -> list[Any]:
-    """Every mutating call of a fresh `up`. The default run kills at step boundaries (before a
-    step's first write); `-m slow` kills before every other write too (half-made resources)."""
+    """Every mutating call of a fresh `up`. The default run kills before the first write of the
+    first step of each kind (its module's code: the first of the three roles, of the six
+    alarms); `-m slow` kills before every other write too: at every other step's boundary, and
+    in the middle of a step (half-made resources)."""
+    kinds = {step.key: type(step) for step in build_steps(new_context().config)}
     points = []
-    seen: dict[str, int] = {}
+    seen: set[Any] = set()
     for n, call in enumerate(FRESH_UP_CALLS, start=1):
-        step = call.split()[0]
-        seen[step] = seen.get(step, 0) + 1
-        marks = [] if seen[step] == 1 else [pytest.mark.slow]
+        kind = kinds[call.split()[0]]
+        marks = [] if kind not in seen else [pytest.mark.slow]
+        seen.add(kind)
         points.append(pytest.param(n, id=f"{n}-{call.replace(' ', '-')}", marks=marks))
     return points
 
