@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import Counter
 from typing import Any
 
@@ -19,6 +20,7 @@ from pocctl.core.context import OWN_HANDLERS, RETRY_CONFIG, Context
 from pocctl.core.reporting import RecordingReporter
 from pocctl.core.session import new_session
 from pocctl.core.shared_reads import SharedReads
+from pocctl.ops.health import check
 from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps
 from pocctl.resources.base import Outcome
@@ -318,3 +320,147 @@ def test_nothing_is_kept_or_handed_on_outside_the_two_passes(
     with ctx.shared_reads.handed_on():
         sns.get_topic_attributes(TopicArn=topic)
     assert len(sent.of("GetTopicAttributes")) == 4
+
+
+class Waits:
+    """Tells when a call starts waiting for an identical one on its way (the events SharedReads
+    keeps for the calls on their way), and whether each wait ended as that one came back
+    (True) or at the limit (False)."""
+
+    def __init__(self, ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started = threading.Event()
+        self.ended: list[bool] = []
+        waits = self
+
+        class Watched:
+            def __init__(self, event: threading.Event) -> None:
+                self.event = event
+
+            def wait(self, timeout: float | None = None) -> bool:
+                waits.started.set()
+                woken = self.event.wait(timeout)
+                waits.ended.append(woken)
+                return woken
+
+            def set(self) -> None:
+                self.event.set()
+
+        class Asking(dict[Any, Any]):
+            def __setitem__(self, key: Any, event: threading.Event) -> None:
+                super().__setitem__(key, Watched(event))
+
+        monkeypatch.setattr(ctx.shared_reads, "_asking", Asking())
+        monkeypatch.setattr(shared_reads, "WAIT_LIMIT_SECONDS", 10.0)  # a mutant's cost
+
+
+def held_until(released: threading.Event, fault: BaseException | None = None) -> Any:
+    """A before-send handler: the first request is held until `released` (then fails with
+    `fault`, if one is given); the others go."""
+    first = threading.Lock()
+
+    def hold(**_: Any) -> None:
+        if first.acquire(blocking=False):
+            assert released.wait(10), "the second call never waited for the first"
+            if fault is not None:
+                raise fault
+
+    return hold
+
+
+def test_a_shared_pass_asks_aws_each_thing_once_and_hands_every_caller_its_answer(
+    ctx: Context, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call made while an identical one is on its way waits for that one's answer; a call
+    made after it takes it too: three calls, one request."""
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    waits = Waits(ctx, monkeypatch)
+    sns.meta.events.register("before-send.sns.GetTopicAttributes", held_until(waits.started))
+    with ctx.shared_reads.shared():
+        first, second = ctx.together(
+            lambda: sns.get_topic_attributes(TopicArn=topic)["Attributes"],
+            lambda: sns.get_topic_attributes(TopicArn=topic)["Attributes"],
+        )
+        first["mine"] = second["mine"] = "changed"  # each caller has an answer of its own
+        third = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert first["TopicArn"] == second["TopicArn"] == third["TopicArn"] == topic
+    assert "mine" not in third
+    assert len(sent.of("GetTopicAttributes")) == 1
+    assert waits.ended == [True]
+    assert [call.operation for call in ctx.calls.calls].count("GetTopicAttributes") == 1
+
+
+def test_a_call_that_waited_for_one_that_failed_asks_aws_itself(
+    ctx: Context, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    waits = Waits(ctx, monkeypatch)
+    broken = held_until(waits.started, ValueError("the connection broke"))
+    sns.meta.events.register("before-send.sns.GetTopicAttributes", broken)
+
+    def failed() -> str:
+        with pytest.raises(ValueError, match="connection broke"):
+            sns.get_topic_attributes(TopicArn=topic)
+        return "failed"
+
+    with ctx.shared_reads.shared():
+        outcomes = ctx.together(
+            failed, lambda: sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"]
+        )
+    assert outcomes == ["failed", topic]
+    assert len(sent.of("GetTopicAttributes")) == 2
+    assert waits.ended == [True]  # told at once, not at the limit
+
+
+def test_a_fresh_read_asks_aws_and_its_answer_is_the_one_handed_on_after(
+    ctx: Context, topic: str
+) -> None:
+    """`read_whole` reads again, fresh, what went away between two reads: AWS answers it (in
+    the threads `together` starts as well), and the calls after it take that newer answer."""
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    with ctx.shared_reads.shared():
+        sns.get_topic_attributes(TopicArn=topic)
+        with ctx.shared_reads.fresh():
+            sns.get_topic_attributes(TopicArn=topic)
+            ctx.together(lambda: sns.get_topic_attributes(TopicArn=topic), lambda: None)
+        sns.get_topic_attributes(TopicArn=topic)
+    assert len(sent.of("GetTopicAttributes")) == 3
+
+
+def test_a_read_made_again_in_up_asks_aws_even_where_the_check_answered_it(
+    ctx: Context, topic: str, checked: tuple[Any, Sent]
+) -> None:
+    sns, sent = checked
+    with ctx.shared_reads.handed_on(), ctx.shared_reads.fresh():
+        sns.get_topic_attributes(TopicArn=topic)
+    assert len(sent.of("GetTopicAttributes")) == 2
+
+
+def test_nothing_shared_outlives_the_pass(ctx: Context, topic: str) -> None:
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    with ctx.shared_reads.shared():
+        sns.get_topic_attributes(TopicArn=topic)
+    sns.get_topic_attributes(TopicArn=topic)
+    with ctx.shared_reads.handed_on():
+        sns.get_topic_attributes(TopicArn=topic)
+    with ctx.shared_reads.shared():
+        sns.get_topic_attributes(TopicArn=topic)
+    assert len(sent.of("GetTopicAttributes")) == 4
+
+
+def test_status_asks_aws_each_thing_once(make_ctx: MakeContext) -> None:
+    """`status` reads the plans, the CloudFormation check and each resource's doings side by
+    side, which ask many of the same things: each request reaches AWS once."""
+    ctx = make_ctx()
+    assert Engine(ctx, build_steps(ctx.config)).up().ok
+    ctx = make_ctx()
+    sent = recorded(ctx)
+    health = check(ctx, build_steps(ctx.config))
+    assert health.healthy, health.problems
+    requests = Counter((operation, url, body) for _, operation, url, body in sent)
+    assert [request for request, times in requests.items() if times > 1] == []
+    assert requests[next(r for r in requests if r[0] == "GetFunction")] == 1
+    assert len(sent) >= 50

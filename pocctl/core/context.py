@@ -40,7 +40,9 @@ OWN_HANDLERS: frozenset[Callable[..., Any]] = frozenset(
         idle_clients.Wear.failed,
         Pacer.before_send,
         SharedReads.before_call,
+        SharedReads.before_call_last,
         SharedReads.request_created,
+        SharedReads.after_call_error,
         SharedReads.after_call,
     }
 )
@@ -245,10 +247,12 @@ class Context:
             return [action() for action in actions]
         phase, step, _ = self.label()
         group = next(_groups)
+        fresh = self.shared_reads.is_fresh()
 
         def run(branch: int, action: Callable[[], T]) -> T:
             self._working.label = (phase, step, f"{group}/{branch}")
-            return action()
+            with self.shared_reads.fresh(fresh):
+                return action()
 
         with ThreadPoolExecutor(max_workers=len(actions)) as pool:
             futures = [pool.submit(run, i, action) for i, action in enumerate(actions)]

@@ -1,4 +1,5 @@
-"""Answers to read calls, kept from one read-only pass over the stack for the pass after it.
+"""Answers to read calls: kept from one read-only pass over the stack for the pass after it
+(`up`), or shared within one pass whose parts run side by side (`status`).
 
 `up` first reads what CloudFormation manages of the stack (its stack tag, on each resource
 of a kind CloudFormation tags), then plans every step, and each plan reads its resource again:
@@ -22,6 +23,15 @@ reads again wants what AWS says now (`read_whole` reads a resource again when it
 between two of its calls). Only answers to a call for which botocore made a request are kept
 (not a test's fault injected before the call), and none with a stream in it. Everything kept
 is forgotten when the passes end (`passes`).
+
+`status` reads the plans, the CloudFormation check and what each resource is doing at once:
+they ask AWS many of the same things (114 calls, 46 of them made before by another part).
+Within `shared`, the first call made a given way asks AWS, and its answer is handed to every
+call made the same way after it (each a copy of its own); one made while it is on its way
+waits for it (once no other before-call handler answered it: `before_call_last`; a call
+that fails with no answer lets the waiting ones ask AWS themselves). A read made again because
+what it found went away meanwhile (`read_whole`) is `fresh`, in either kind of pass: it asks
+AWS, and while `shared`, its answer is the one handed on after it.
 
 A call handed on an answer ends at this module's before-call handler, the first of all: any
 other before-call handler (a test's fault, say) never sees it.
@@ -50,6 +60,11 @@ Key = tuple[Any, ...]
 _KEY = "pocctl_shared_read"  # where a kept call's key waits in botocore's request context
 _SENT = "pocctl_sent"  # set in the request context once a request for the call is made
 _HANDED_ON = "pocctl_handed_on"  # set in the request context of a call answered from here
+_ASKING = "pocctl_asking"  # set in the request context of the call others wait for (`shared`)
+# How long a call waits for an identical one on its way before asking AWS itself: a safety net
+# for a call that never comes back (an exception in a handler of a test), longer than any
+# botocore's retries take.
+WAIT_LIMIT_SECONDS = 120.0
 
 
 def handed_on_in(context: dict[str, Any]) -> bool:
@@ -64,7 +79,10 @@ class SharedReads:
         self._lock = threading.Lock()
         self._keeping = False
         self._handing_on = False
+        self._sharing = False
         self._answers: dict[Key, tuple[Any, Any]] = {}
+        self._asking: dict[Key, threading.Event] = {}  # calls on their way, while `shared`
+        self._here = threading.local()  # whether this thread's reads are `fresh`
 
     @contextmanager
     def passes(self) -> Iterator[SharedReads]:
@@ -98,17 +116,54 @@ class SharedReads:
             with self._lock:
                 self._handing_on, self._answers = False, {}
 
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        """One read-only pass whose parts run side by side (`status`: the check, the plans and
+        what each resource is doing): the answer AWS gave a call is handed to every call made
+        the same way after it, and a call made while an identical one is on its way waits for
+        that one's answer. A part reads as of the moment of the first such call."""
+        with self._lock:
+            self._sharing, self._answers = True, {}
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sharing, self._answers, asking = False, {}, self._asking
+                self._asking = {}
+            for waited_for in asking.values():
+                waited_for.set()
+
+    @contextmanager
+    def fresh(self, on: bool = True) -> Iterator[None]:
+        """The calling thread's reads ask AWS meanwhile, in any pass: read again, because what
+        a first read found went away (`read_whole`), they want what AWS says now. A pass that
+        keeps answers keeps theirs, in place of older ones. (Context.together carries it into
+        the threads it starts.)"""
+        before = self.is_fresh()
+        self._here.fresh = on or before
+        try:
+            yield
+        finally:
+            self._here.fresh = before
+
+    def is_fresh(self) -> bool:
+        return bool(getattr(self._here, "fresh", False))
+
     def watch(self, client: Any) -> None:
         events = client.meta.events
         events.register_first("before-call.*.*", self.before_call)
+        events.register_last("before-call", self.before_call_last)  # after any other's
         events.register_first("request-created.*.*", self.request_created)
         events.register_first("after-call.*.*", self.after_call)
+        events.register_first("after-call-error.*.*", self.after_call_error)
 
     def unwatch(self, client: Any) -> None:
         events = client.meta.events
         events.unregister("before-call.*.*", self.before_call)
+        events.unregister("before-call", self.before_call_last)
         events.unregister("request-created.*.*", self.request_created)
         events.unregister("after-call.*.*", self.after_call)
+        events.unregister("after-call-error.*.*", self.after_call_error)
 
     def before_call(
         self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
@@ -120,20 +175,47 @@ class SharedReads:
                 with self._lock:  # a write: what was kept may be what it changes
                     self._answers.clear()
             return None
-        if not (self._keeping or self._handing_on):
+        if not (self._keeping or self._handing_on or self._sharing):
             return None  # outside the passes (read again under the lock below)
         if model.has_streaming_output or model.has_event_stream_output:
             return None  # a stream is read once, and can't be copied
         key = _key(model, params, context)
+        fresh = self.is_fresh()
         with self._lock:
-            if self._keeping:
+            if self._keeping or (self._sharing and fresh):
                 context[_KEY] = key
-            elif self._handing_on:
+                return None
+            if self._handing_on and not fresh:
                 found = self._answers.pop(key, None)  # a copy no one else holds
                 if found is not None:
                     context[_HANDED_ON] = True
                 return found
-        return None
+            if not self._sharing:
+                return None
+            found = self._answers.get(key)
+            on_its_way = self._asking.get(key) if found is None else None
+        if on_its_way is not None:
+            on_its_way.wait(WAIT_LIMIT_SECONDS)
+            with self._lock:
+                found = self._answers.get(key)
+        if found is None:
+            context[_KEY] = key  # asks AWS, and its answer is kept for the calls after it
+            return None
+        context[_HANDED_ON] = True
+        http_response, parsed = found
+        return http_response, copy.deepcopy(parsed)  # one that no other call holds
+
+    def before_call_last(self, context: dict[str, Any], **_: Any) -> None:
+        """No before-call handler answered the call: botocore will ask AWS, and then call
+        after-call, or after-call-error for an exception. While `shared`, the calls made the
+        same way from now on wait for its answer (one made meanwhile asks AWS too)."""
+        key = context.get(_KEY)
+        if key is None:
+            return
+        with self._lock:
+            if self._sharing and key not in self._asking and key not in self._answers:
+                self._asking[key] = threading.Event()
+                context[_ASKING] = True
 
     def request_created(self, request: Any, **_: Any) -> None:
         """A request for the call is made (each attempt), to be signed and sent: the call was
@@ -150,8 +232,21 @@ class SharedReads:
             return
         kept = copy.deepcopy(parsed)  # as parsed: the handlers called after this one rework it
         with self._lock:
-            if self._keeping:
+            if self._keeping or self._sharing:
                 self._answers[key] = (http_response, kept)
+        self._done_asking(context)
+
+    def after_call_error(self, context: dict[str, Any], **_: Any) -> None:
+        """The call failed with no answer (a connection error, say): those waiting ask AWS."""
+        self._done_asking(context)
+
+    def _done_asking(self, context: dict[str, Any]) -> None:
+        if not context.pop(_ASKING, False):
+            return
+        with self._lock:
+            waited_for = self._asking.pop(context[_KEY], None)
+        if waited_for is not None:
+            waited_for.set()
 
 
 def _key(model: Any, params: dict[str, Any], context: dict[str, Any]) -> Key:

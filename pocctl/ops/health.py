@@ -143,13 +143,16 @@ def state_of(plan: Plan[Any] | None) -> str:
 
 
 def check(ctx: Context, steps: list[AnyStep]) -> Health:
-    """Read everything about the stack at once and judge it. Writes nothing."""
+    """Read everything about the stack at once and judge it. Writes nothing. The plans, the
+    CloudFormation check and the live reads ask AWS many of the same things: each is asked
+    once (core/shared_reads.py)."""
     engine = Engine(ctx, steps)
-    read: list[Any] = ctx.together(
-        engine.plan_all,
-        engine.managed_by_cloudformation,
-        *(partial(read_whole, ctx, partial(step.live, ctx)) for step in steps),
-    )
+    with ctx.shared_reads.shared():
+        read: list[Any] = ctx.together(
+            engine.plan_all,
+            engine.managed_by_cloudformation,
+            *(partial(read_whole, ctx, partial(step.live, ctx)) for step in steps),
+        )
     (plans, _conflicts), managed, *lives = read
     health = Health(ctx.config.stack, ctx.config.region, order_url=ctx.outputs.order_url)
     health.cloudformation = list(dict.fromkeys(m.cloudformation_stack for m in managed))

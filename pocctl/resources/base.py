@@ -336,7 +336,8 @@ def read_whole(ctx: Context, read: Callable[[], R]) -> R:
 
     def attempt() -> R | Again:
         try:
-            return read()
+            with ctx.shared_reads.fresh(on=bool(gone)):  # asks AWS again, not a pass's answers
+                return read()
         except (ClientError, StepError) as exc:
             if not says_gone(exc):
                 raise

@@ -143,7 +143,10 @@ def being_deleted(ctx: Context, name: str, *, take_back: bool = True) -> bool:
         return error_code(exc) in NAME_REUSE_CODES
     if not take_back:
         return False
-    return _taken_back(ctx, made["QueueUrl"], _made_after(made, before, time.time()))
+    # What the CreateQueue may have made is read from AWS, not from answers a pass shares
+    # (core/shared_reads.py): they may be of the queue being deleted, and its tags.
+    with ctx.shared_reads.fresh():
+        return _taken_back(ctx, made["QueueUrl"], _made_after(made, before, time.time()))
 
 
 def _made_after(response: dict[str, Any], before: float, after: float) -> float:
