@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
@@ -24,11 +25,14 @@ from pocctl.ops.health import check
 from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps
 from pocctl.resources.base import Outcome
+from tests.as_cloudformation import ACCOUNT
 from tests.cli_runs import up_ok
 from tests.conftest import REGION, MakeContext
 from tests.faults import FailCalls
 from tests.test_cloudformation_owned import tag_as_cloudformation_would
 from tests.test_cloudformation_owned import topic as topic_arn
+
+SQS = f"https://sqs.{REGION}.amazonaws.com"
 
 
 class Sent(list[tuple[str | None, str, str, bytes | str | None]]):
@@ -323,31 +327,25 @@ def test_nothing_is_kept_or_handed_on_outside_the_two_passes(
 
 
 class Waits:
-    """Tells when a call starts waiting for an identical one on its way (the events SharedReads
-    keeps for the calls on their way), and whether each wait ended as that one came back
-    (True) or at the limit (False)."""
+    """Tells when a call starts waiting for an identical one on its way (SharedReads' calls on
+    their way), and whether each wait ended as that one came back (True) or at a limit."""
 
     def __init__(self, ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
         self.started = threading.Event()
         self.ended: list[bool] = []
         waits = self
 
-        class Watched:
-            def __init__(self, event: threading.Event) -> None:
-                self.event = event
-
-            def wait(self, timeout: float | None = None) -> bool:
-                waits.started.set()
-                woken = self.event.wait(timeout)
-                waits.ended.append(woken)
-                return woken
-
-            def set(self) -> None:
-                self.event.set()
-
         class Asking(dict[Any, Any]):
-            def __setitem__(self, key: Any, event: threading.Event) -> None:
-                super().__setitem__(key, Watched(event))
+            def __setitem__(self, key: Any, asking: Any) -> None:
+                wait = asking.wait
+
+                def watched() -> None:
+                    waits.started.set()
+                    wait()
+                    waits.ended.append(asking.back.is_set())
+
+                asking.wait = watched
+                super().__setitem__(key, asking)
 
         monkeypatch.setattr(ctx.shared_reads, "_asking", Asking())
         monkeypatch.setattr(shared_reads, "WAIT_LIMIT_SECONDS", 10.0)  # a mutant's cost
@@ -413,6 +411,71 @@ def test_a_call_that_waited_for_one_that_failed_asks_aws_itself(
     assert waits.ended == [True]  # told at once, not at the limit
 
 
+def test_a_call_waiting_for_one_a_fault_answered_asks_aws_itself(
+    ctx: Context, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test's fault (a before-call handler's answer) is not AWS's: the call that waited for
+    it is told at once, and asks AWS."""
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    waits = Waits(ctx, monkeypatch)
+    first = threading.Lock()
+
+    def fault(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if not first.acquire(blocking=False):
+            return None
+        assert waits.started.wait(10), "the second call never waited for the first"
+        return AWSResponse("https://fault.invalid", 400, {}, None), {
+            "Error": {"Code": "ThrottlingException", "Message": "slow down"}
+        }
+
+    sns.meta.events.register("before-call.sns.GetTopicAttributes", fault)
+
+    def asked() -> str:
+        try:
+            return str(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"])
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+
+    with ctx.shared_reads.shared():
+        outcomes = ctx.together(asked, asked)
+    assert sorted(outcomes) == sorted(["ThrottlingException", topic])
+    assert len(sent.of("GetTopicAttributes")) == 1
+    assert waits.ended == [True]  # told at once, not after the before-call handlers' time
+
+
+def test_a_call_waits_for_one_whose_request_aws_is_slow_to_answer(
+    ctx: Context, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a call's request is made, an identical call waits for it past the time given to
+    the before-call handlers: until it comes back (or the limit)."""
+    monkeypatch.setattr(shared_reads, "HANDLERS_WAIT_SECONDS", 0.05)
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    past_the_handlers = threading.Event()  # the waiting call waits on, past their time
+
+    class Back(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            if timeout is not None and timeout > shared_reads.HANDLERS_WAIT_SECONDS:
+                past_the_handlers.set()
+            return super().wait(timeout)
+
+    class Asking(dict[Any, Any]):
+        def __setitem__(self, key: Any, asking: Any) -> None:
+            asking.back = Back()
+            super().__setitem__(key, asking)
+
+    monkeypatch.setattr(ctx.shared_reads, "_asking", Asking())
+    sns.meta.events.register("before-send.sns.GetTopicAttributes", held_until(past_the_handlers))
+    with ctx.shared_reads.shared():
+        answers = ctx.together(
+            lambda: sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"],
+            lambda: sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"],
+        )
+    assert answers == [topic, topic]
+    assert len(sent.of("GetTopicAttributes")) == 1
+
+
 def test_a_fresh_read_asks_aws_and_its_answer_is_the_one_handed_on_after(
     ctx: Context, topic: str
 ) -> None:
@@ -453,7 +516,9 @@ def test_nothing_shared_outlives_the_pass(ctx: Context, topic: str) -> None:
 
 def test_status_asks_aws_each_thing_once(make_ctx: MakeContext) -> None:
     """`status` reads the plans, the CloudFormation check and each resource's doings side by
-    side, which ask many of the same things: each request reaches AWS once."""
+    side, which ask many of the same things: each request reaches AWS once. Each queue's tags
+    are read again after the CreateQueue that confirms the queue is not one being deleted (had
+    its 60 s just ended, the CreateQueue made a new queue, untagged: queues.being_deleted)."""
     ctx = make_ctx()
     assert Engine(ctx, build_steps(ctx.config)).up().ok
     ctx = make_ctx()
@@ -461,6 +526,10 @@ def test_status_asks_aws_each_thing_once(make_ctx: MakeContext) -> None:
     health = check(ctx, build_steps(ctx.config))
     assert health.healthy, health.problems
     requests = Counter((operation, url, body) for _, operation, url, body in sent)
-    assert [request for request, times in requests.items() if times > 1] == []
+    repeated = [(r[0], r[2], n) for r, n in requests.items() if n > 1]
+    assert {(operation, n) for operation, _, n in repeated} == {("ListQueueTags", 2)}
+    queues = ("POC-Queue", "POC-Queue-DLQ", "POC-Stream-Failures")
+    urls = sorted(json.loads(body)["QueueUrl"] for _, body, _ in repeated)
+    assert urls == [f"{SQS}/{ACCOUNT}/{name}" for name in queues]
     assert requests[next(r for r in requests if r[0] == "GetFunction")] == 1
     assert len(sent) >= 50

@@ -25,13 +25,15 @@ between two of its calls). Only answers to a call for which botocore made a requ
 is forgotten when the passes end (`passes`).
 
 `status` reads the plans, the CloudFormation check and what each resource is doing at once:
-they ask AWS many of the same things (114 calls, 46 of them made before by another part).
-Within `shared`, the first call made a given way asks AWS, and its answer is handed to every
-call made the same way after it (each a copy of its own); one made while it is on its way
-waits for it (once no other before-call handler answered it: `before_call_last`; a call
-that fails with no answer lets the waiting ones ask AWS themselves). A read made again because
-what it found went away meanwhile (`read_whole`) is `fresh`, in either kind of pass: it asks
-AWS, and while `shared`, its answer is the one handed on after it.
+they asked AWS 114 times, 46 of them what another part had asked. Within `shared`, the first
+call made a given way asks AWS, and its answer is handed to every call made the same way after
+it (each a copy of its own); one made while it is on its way waits for it. A call a later
+before-call handler answers (a test's fault) or ends with an exception is not AWS's answer:
+those waiting ask AWS themselves, told at once, or after HANDLERS_WAIT_SECONDS when an
+exception left no trace (`before_call_last` says the call got past them all). A read made again
+because what it found went away meanwhile (`read_whole`) is `fresh`, in either kind of pass:
+it asks AWS, and while `shared`, its answer is the one handed on after it. (So are the reads
+of what a confirming CreateQueue may have made: queues.being_deleted.)
 
 A call handed on an answer ends at this module's before-call handler, the first of all: any
 other before-call handler (a test's fault, say) never sees it.
@@ -61,10 +63,25 @@ _KEY = "pocctl_shared_read"  # where a kept call's key waits in botocore's reque
 _SENT = "pocctl_sent"  # set in the request context once a request for the call is made
 _HANDED_ON = "pocctl_handed_on"  # set in the request context of a call answered from here
 _ASKING = "pocctl_asking"  # set in the request context of the call others wait for (`shared`)
-# How long a call waits for an identical one on its way before asking AWS itself: a safety net
-# for a call that never comes back (an exception in a handler of a test), longer than any
-# botocore's retries take.
-WAIT_LIMIT_SECONDS = 120.0
+# How long a call waits for an identical one on its way before asking AWS itself: while that
+# one's before-call handlers run (a call one of them ends with an exception never comes back,
+# unseen), then once botocore makes its request (a safety net: botocore calls after-call or
+# after-call-error for whatever its request comes to but an interrupt; its retries seldom take
+# longer). Waiting less only costs a call.
+HANDLERS_WAIT_SECONDS = 2.0
+WAIT_LIMIT_SECONDS = 30.0
+
+
+class _Asking:
+    """A call on its way, that the calls made the same way meanwhile wait for (`shared`)."""
+
+    def __init__(self) -> None:
+        self.back = threading.Event()
+        self.sent = False  # past every before-call handler: botocore makes its request
+
+    def wait(self) -> None:
+        if not self.back.wait(HANDLERS_WAIT_SECONDS) and self.sent:
+            self.back.wait(WAIT_LIMIT_SECONDS - HANDLERS_WAIT_SECONDS)
 
 
 def handed_on_in(context: dict[str, Any]) -> bool:
@@ -81,7 +98,7 @@ class SharedReads:
         self._handing_on = False
         self._sharing = False
         self._answers: dict[Key, tuple[Any, Any]] = {}
-        self._asking: dict[Key, threading.Event] = {}  # calls on their way, while `shared`
+        self._asking: dict[Key, _Asking] = {}  # calls on their way, while `shared`
         self._here = threading.local()  # whether this thread's reads are `fresh`
 
     @contextmanager
@@ -131,7 +148,7 @@ class SharedReads:
                 self._sharing, self._answers, asking = False, {}, self._asking
                 self._asking = {}
             for waited_for in asking.values():
-                waited_for.set()
+                waited_for.back.set()
 
     @contextmanager
     def fresh(self, on: bool = True) -> Iterator[None]:
@@ -194,8 +211,11 @@ class SharedReads:
                 return None
             found = self._answers.get(key)
             on_its_way = self._asking.get(key) if found is None else None
+            if found is None and on_its_way is None:
+                # The calls made the same way meanwhile wait for this one.
+                self._asking[key] = context[_ASKING] = _Asking()
         if on_its_way is not None:
-            on_its_way.wait(WAIT_LIMIT_SECONDS)
+            on_its_way.wait()
             with self._lock:
                 found = self._answers.get(key)
         if found is None:
@@ -206,16 +226,11 @@ class SharedReads:
         return http_response, copy.deepcopy(parsed)  # one that no other call holds
 
     def before_call_last(self, context: dict[str, Any], **_: Any) -> None:
-        """No before-call handler answered the call: botocore will ask AWS, and then call
-        after-call, or after-call-error for an exception. While `shared`, the calls made the
-        same way from now on wait for its answer (one made meanwhile asks AWS too)."""
-        key = context.get(_KEY)
-        if key is None:
-            return
-        with self._lock:
-            if self._sharing and key not in self._asking and key not in self._answers:
-                self._asking[key] = threading.Event()
-                context[_ASKING] = True
+        """No before-call handler answered the call or ended it with an exception: botocore
+        makes its request, and then calls after-call, or after-call-error for an exception."""
+        on_its_way = context.get(_ASKING)
+        if on_its_way is not None:
+            on_its_way.sent = True
 
     def request_created(self, request: Any, **_: Any) -> None:
         """A request for the call is made (each attempt), to be signed and sent: the call was
@@ -228,12 +243,11 @@ class SharedReads:
         self, http_response: Any, parsed: Any, context: dict[str, Any], **_: Any
     ) -> None:
         key = context.get(_KEY)
-        if key is None or not context.get(_SENT):
-            return
-        kept = copy.deepcopy(parsed)  # as parsed: the handlers called after this one rework it
-        with self._lock:
-            if self._keeping or self._sharing:
-                self._answers[key] = (http_response, kept)
+        if key is not None and context.get(_SENT):  # not a before-call handler's answer
+            kept = copy.deepcopy(parsed)  # as parsed: the handlers after this one rework it
+            with self._lock:
+                if self._keeping or self._sharing:
+                    self._answers[key] = (http_response, kept)
         self._done_asking(context)
 
     def after_call_error(self, context: dict[str, Any], **_: Any) -> None:
@@ -241,12 +255,13 @@ class SharedReads:
         self._done_asking(context)
 
     def _done_asking(self, context: dict[str, Any]) -> None:
-        if not context.pop(_ASKING, False):
+        waited_for = context.pop(_ASKING, None)
+        if waited_for is None:
             return
         with self._lock:
-            waited_for = self._asking.pop(context[_KEY], None)
-        if waited_for is not None:
-            waited_for.set()
+            if self._asking.get(context[_KEY]) is waited_for:
+                del self._asking[context[_KEY]]
+        waited_for.back.set()
 
 
 def _key(model: Any, params: dict[str, Any], context: dict[str, Any]) -> Key:
