@@ -7,6 +7,7 @@ import json
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,8 +20,10 @@ from pocctl.core import shared_reads
 from pocctl.core.config import Config
 from pocctl.core.context import OWN_HANDLERS, RETRY_CONFIG, Context
 from pocctl.core.reporting import RecordingReporter
+from pocctl.core.retry import Policy, call_with_retries
 from pocctl.core.session import new_session
 from pocctl.core.shared_reads import SharedReads
+from pocctl.core.telemetry import READ_PREFIXES, RecordedCall
 from pocctl.ops.health import check
 from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps
@@ -476,6 +479,33 @@ def test_a_call_waits_for_one_whose_request_aws_is_slow_to_answer(
     assert len(sent.of("GetTopicAttributes")) == 1
 
 
+def test_a_call_waiting_for_one_a_handler_ended_asks_aws_in_its_place(
+    ctx: Context, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call that another before-call handler ended with an exception never comes back: the
+    next call made the same way waits the handlers' time, then asks AWS in its place, and the
+    one after takes its answer."""
+    monkeypatch.setattr(shared_reads, "HANDLERS_WAIT_SECONDS", 0.05)
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    waits = Waits(ctx, monkeypatch)
+    first = threading.Lock()
+
+    def bug(**_: Any) -> None:
+        if first.acquire(blocking=False):
+            raise RuntimeError("a bug in a handler")
+
+    sns.meta.events.register("before-call.sns.GetTopicAttributes", bug)
+    with ctx.shared_reads.shared():
+        with pytest.raises(RuntimeError, match="a bug"):
+            sns.get_topic_attributes(TopicArn=topic)
+        asked = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"]
+        again = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"]
+    assert asked == again == topic
+    assert waits.ended == [False]  # the one wait, for the call that never came back
+    assert len(sent.of("GetTopicAttributes")) == 1
+
+
 def test_a_fresh_read_asks_aws_and_its_answer_is_the_one_handed_on_after(
     ctx: Context, topic: str
 ) -> None:
@@ -483,22 +513,94 @@ def test_a_fresh_read_asks_aws_and_its_answer_is_the_one_handed_on_after(
     the threads `together` starts as well), and the calls after it take that newer answer."""
     sns = ctx.client("sns")
     sent = recorded(ctx, sns)
+    elsewhere = new_session(region_name=REGION).client("sns")  # someone else's change
     with ctx.shared_reads.shared():
-        sns.get_topic_attributes(TopicArn=topic)
+        assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["DisplayName"] == ""
+        elsewhere.set_topic_attributes(
+            TopicArn=topic, AttributeName="DisplayName", AttributeValue="now"
+        )
         with ctx.shared_reads.fresh():
-            sns.get_topic_attributes(TopicArn=topic)
-            ctx.together(lambda: sns.get_topic_attributes(TopicArn=topic), lambda: None)
-        sns.get_topic_attributes(TopicArn=topic)
-    assert len(sent.of("GetTopicAttributes")) == 3
+            fresh, _ = ctx.together(
+                lambda: sns.get_topic_attributes(TopicArn=topic)["Attributes"], lambda: None
+            )
+        after = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert fresh["DisplayName"] == after["DisplayName"] == "now"
+    assert len(sent.of("GetTopicAttributes")) == 2
+
+
+def test_an_answer_from_a_call_made_before_a_fresh_one_does_not_replace_it(
+    ctx: Context, topic: str
+) -> None:
+    """A call made before a fresh one but back after it has the older answer: the fresh one's
+    is the one kept."""
+    sns = ctx.client("sns")
+    elsewhere = new_session(region_name=REGION).client("sns")
+    late_answered, fresh_back = threading.Event(), threading.Event()
+
+    def held_after_aws_answered(**_: Any) -> None:  # botocore's needs-retry: answered, not kept
+        if threading.current_thread().name == "late":
+            late_answered.set()
+            assert fresh_back.wait(10)
+
+    sns.meta.events.register("needs-retry.sns.GetTopicAttributes", held_after_aws_answered)
+    with ctx.shared_reads.shared():
+        late = threading.Thread(
+            target=lambda: sns.get_topic_attributes(TopicArn=topic), name="late", daemon=True
+        )
+        late.start()
+        assert late_answered.wait(10)  # with the topic as it was
+        elsewhere.set_topic_attributes(
+            TopicArn=topic, AttributeName="DisplayName", AttributeValue="now"
+        )
+        with ctx.shared_reads.fresh():
+            assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["DisplayName"] == "now"
+        fresh_back.set()
+        late.join(10)
+        after = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert after.get("DisplayName") == "now"
+
+
+class RawBody:
+    """A body for botocore's AWSResponse, as urllib3's response gives it."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+def test_a_retry_in_a_shared_pass_asks_aws_again(ctx: Context, topic: str) -> None:
+    """pocctl's own retries (API Gateway's conflicts, say) want what AWS says now: a refusal AWS
+    gave is not handed back to the next try."""
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    refused = threading.Lock()
+
+    def too_many_requests(request: Any, **_: Any) -> AWSResponse | None:
+        if not refused.acquire(blocking=False):
+            return None
+        body = b"<ErrorResponse><Error><Code>Conflict</Code><Message>busy</Message></Error>"
+        return AWSResponse(request.url, 409, {}, RawBody(body + b"</ErrorResponse>"))
+
+    sns.meta.events.register_first("before-send.sns.GetTopicAttributes", too_many_requests)
+    policy = Policy(first=0.01, growth=1, cap=0.01, attempts=3, codes=frozenset({"Conflict"}))
+    with ctx.shared_reads.shared():
+        answer = call_with_retries(ctx, lambda: sns.get_topic_attributes(TopicArn=topic), policy)
+    assert answer["Attributes"]["TopicArn"] == topic
+    assert len(sent.of("GetTopicAttributes")) == 2
 
 
 def test_a_read_made_again_in_up_asks_aws_even_where_the_check_answered_it(
     ctx: Context, topic: str, checked: tuple[Any, Sent]
 ) -> None:
+    """And the check's answer, older than what the fresh read found, is handed to no one."""
     sns, sent = checked
-    with ctx.shared_reads.handed_on(), ctx.shared_reads.fresh():
+    with ctx.shared_reads.handed_on():
+        with ctx.shared_reads.fresh():
+            sns.get_topic_attributes(TopicArn=topic)
         sns.get_topic_attributes(TopicArn=topic)
-    assert len(sent.of("GetTopicAttributes")) == 2
+    assert len(sent.of("GetTopicAttributes")) == 3
 
 
 def test_nothing_shared_outlives_the_pass(ctx: Context, topic: str) -> None:
@@ -533,3 +635,14 @@ def test_status_asks_aws_each_thing_once(make_ctx: MakeContext) -> None:
     assert urls == [f"{SQS}/{ACCOUNT}/{name}" for name in queues]
     assert requests[next(r for r in requests if r[0] == "GetFunction")] == 1
     assert len(sent) >= 50
+
+
+@pytest.mark.parametrize(
+    ("operation", "reads"),
+    [("FilterLogEvents", True), ("Scan", True), ("ReceiveMessage", False), ("PutItem", False)],
+)
+def test_an_operation_that_changes_nothing_is_a_read(operation: str, reads: bool) -> None:
+    """A read (a log search, a table scan) keeps what a pass shares; ReceiveMessage hides the
+    messages it gets (their visibility timeout): a write."""
+    assert RecordedCall("logs", operation).mutating is not reads
+    assert operation.startswith(READ_PREFIXES) is reads

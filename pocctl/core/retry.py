@@ -87,7 +87,9 @@ def keep_trying(
     pauses = policy.pauses()
     with ctx.waiting(why, began=began) as waiting:
         while True:
-            answer = attempt()
+            # Each try after the first wants what AWS says now, not a pass's answers.
+            with ctx.shared_reads.fresh(on=tries > 0):
+                answer = attempt()
             tries += 1
             if not isinstance(answer, Again):
                 return answer

@@ -8,21 +8,20 @@ of asking AWS again: a plan's answers are then as old as the check (at most the 
 duration before), and a change made meanwhile is found as one made between the plan and its
 apply would be.
 
-Only for passes of pure reads (the operations named Get, List, Describe or Head that the check
-and the plans make; not, say, STS's GetSessionToken, which makes new keys each time). A write
-made through the context meanwhile (a confirming one aside, Context.confirming: SQS's
-CreateQueue, which changes nothing where the queue exists) forgets every answer kept: it may
-have changed them.
+Only for passes of pure reads: the operations whose names begin Get, List, Describe, Head,
+Filter, Query, Scan or BatchGet (telemetry.READ_PREFIXES; not, say, STS's GetSessionToken,
+which makes new keys each time, and which no pass calls). A write made through the context
+meanwhile (a confirming one aside, Context.confirming: SQS's CreateQueue, which changes nothing
+where the queue exists) forgets every answer kept: it may have changed them.
 
-Each answer is handed on once, to the first call made the same way: through the same client
-(botocore gives each client a config object of its own, which the key holds by id; the
+In `up`, each answer is handed on once, to the first call made the same way: through the same
+client (botocore gives each client a config object of its own, which the key holds by id; the
 context keeps its clients, so no id is reused during the passes), to the same operation, with
-the same request (method, URL with its query, body). The last answer to come back is kept, if
-the first pass made the call more than once. A second such call goes to AWS: a plan that
-reads again wants what AWS says now (`read_whole` reads a resource again when it went away
-between two of its calls). Only answers to a call for which botocore made a request are kept
-(not a test's fault injected before the call), and none with a stream in it. Everything kept
-is forgotten when the passes end (`passes`).
+the same request (method, URL with its query, body). If the first pass made the call more than
+once, the answer kept is that of the call made last. A second such call goes to AWS. Only
+answers to a call for which botocore made a request are kept (not a test's fault injected
+before the call), and none with a stream in it. Everything kept is forgotten when the passes
+end (`passes`).
 
 `status` reads the plans, the CloudFormation check and what each resource is doing at once:
 they asked AWS 114 times, 46 of them what another part had asked. Within `shared`, the first
@@ -30,10 +29,13 @@ call made a given way asks AWS, and its answer is handed to every call made the 
 it (each a copy of its own); one made while it is on its way waits for it. A call a later
 before-call handler answers (a test's fault) or ends with an exception is not AWS's answer:
 those waiting ask AWS themselves, told at once, or after HANDLERS_WAIT_SECONDS when an
-exception left no trace (`before_call_last` says the call got past them all). A read made again
-because what it found went away meanwhile (`read_whole`) is `fresh`, in either kind of pass:
-it asks AWS, and while `shared`, its answer is the one handed on after it. (So are the reads
-of what a confirming CreateQueue may have made: queues.being_deleted.)
+exception left no trace (`before_call_last` says when a call got past them all).
+
+A try made again (`keep_trying`: `read_whole` reading again what went away between two of its
+calls, a retry after a refusal) is `fresh`, in either kind of pass: it wants what AWS says now.
+It asks AWS, the answer kept before it is handed to no one, and while `shared`, its answer is
+the one handed on after it (not that of a call made before it and back after it). So are the
+reads of what a confirming CreateQueue may have made (queues.being_deleted).
 
 A call handed on an answer ends at this module's before-call handler, the first of all: any
 other before-call handler (a test's fault, say) never sees it.
@@ -51,6 +53,7 @@ the answer, as for any success: at most a token, and the quota is full unless AW
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,11 +66,12 @@ _KEY = "pocctl_shared_read"  # where a kept call's key waits in botocore's reque
 _SENT = "pocctl_sent"  # set in the request context once a request for the call is made
 _HANDED_ON = "pocctl_handed_on"  # set in the request context of a call answered from here
 _ASKING = "pocctl_asking"  # set in the request context of the call others wait for (`shared`)
+_MADE = "pocctl_made"  # when the call asking AWS was made, in calls: the later one's answer wins
 # How long a call waits for an identical one on its way before asking AWS itself: while that
 # one's before-call handlers run (a call one of them ends with an exception never comes back,
-# unseen), then once botocore makes its request (a safety net: botocore calls after-call or
-# after-call-error for whatever its request comes to but an interrupt; its retries seldom take
-# longer). Waiting less only costs a call.
+# unseen), then once botocore makes its request (botocore calls after-call or after-call-error
+# for whatever that comes to but an interrupt, but its retries can take minutes). Waiting less
+# costs a call, no more: the call that stopped waiting asks AWS in place of the other.
 HANDLERS_WAIT_SECONDS = 2.0
 WAIT_LIMIT_SECONDS = 30.0
 
@@ -97,7 +101,10 @@ class SharedReads:
         self._keeping = False
         self._handing_on = False
         self._sharing = False
-        self._answers: dict[Key, tuple[Any, Any]] = {}
+        # Each answer kept: when the call that got it was made (in calls), the HTTP response,
+        # the parsed one.
+        self._answers: dict[Key, tuple[int, Any, Any]] = {}
+        self._calls = itertools.count()
         self._asking: dict[Key, _Asking] = {}  # calls on their way, while `shared`
         self._here = threading.local()  # whether this thread's reads are `fresh`
 
@@ -152,10 +159,10 @@ class SharedReads:
 
     @contextmanager
     def fresh(self, on: bool = True) -> Iterator[None]:
-        """The calling thread's reads ask AWS meanwhile, in any pass: read again, because what
-        a first read found went away (`read_whole`), they want what AWS says now. A pass that
-        keeps answers keeps theirs, in place of older ones. (Context.together carries it into
-        the threads it starts.)"""
+        """The calling thread's reads ask AWS meanwhile, in any pass (`on`; a thread already
+        fresh stays so): a try made again wants what AWS says now. A pass that keeps answers
+        keeps theirs, in place of older ones. (Context.together carries it into the threads it
+        starts.)"""
         before = self.is_fresh()
         self._here.fresh = on or before
         try:
@@ -199,31 +206,39 @@ class SharedReads:
         key = _key(model, params, context)
         fresh = self.is_fresh()
         with self._lock:
-            if self._keeping or (self._sharing and fresh):
-                context[_KEY] = key
-                return None
-            if self._handing_on and not fresh:
-                found = self._answers.pop(key, None)  # a copy no one else holds
-                if found is not None:
+            if self._handing_on:
+                found = self._answers.pop(key, None)  # a copy no one else holds; or older
+                if found is not None and not fresh:
                     context[_HANDED_ON] = True
-                return found
+                    return found[1:]
+                return None
+            if self._keeping or (self._sharing and fresh):
+                self._asks(key, context)
+                return None
             if not self._sharing:
                 return None
             found = self._answers.get(key)
             on_its_way = self._asking.get(key) if found is None else None
             if found is None and on_its_way is None:
-                # The calls made the same way meanwhile wait for this one.
-                self._asking[key] = context[_ASKING] = _Asking()
+                self._asks(key, context, waited_for=True)
+                return None
         if on_its_way is not None:
             on_its_way.wait()
             with self._lock:
                 found = self._answers.get(key)
-        if found is None:
-            context[_KEY] = key  # asks AWS, and its answer is kept for the calls after it
-            return None
+                if found is None:  # it came back with none, or not in time
+                    self._asks(key, context, waited_for=key not in self._asking)
+                    return None
+        assert found is not None  # found at first, or once the one on its way came back
         context[_HANDED_ON] = True
-        http_response, parsed = found
-        return http_response, copy.deepcopy(parsed)  # one that no other call holds
+        return found[1], copy.deepcopy(found[2])  # an answer that no other call holds
+
+    def _asks(self, key: Key, context: dict[str, Any], *, waited_for: bool = False) -> None:
+        """The call asks AWS, and its answer is kept; `waited_for`: the calls made the same way
+        meanwhile wait for it. (Under the lock.)"""
+        context[_KEY], context[_MADE] = key, next(self._calls)
+        if waited_for:
+            self._asking[key] = context[_ASKING] = _Asking()
 
     def before_call_last(self, context: dict[str, Any], **_: Any) -> None:
         """No before-call handler answered the call or ended it with an exception: botocore
@@ -245,9 +260,12 @@ class SharedReads:
         key = context.get(_KEY)
         if key is not None and context.get(_SENT):  # not a before-call handler's answer
             kept = copy.deepcopy(parsed)  # as parsed: the handlers after this one rework it
+            made = context[_MADE]
             with self._lock:
-                if self._keeping or self._sharing:
-                    self._answers[key] = (http_response, kept)
+                # A call made before another that came back first has an older answer.
+                older = self._answers.get(key, (-1,))[0]
+                if (self._keeping or self._sharing) and made > older:
+                    self._answers[key] = (made, http_response, kept)
         self._done_asking(context)
 
     def after_call_error(self, context: dict[str, Any], **_: Any) -> None:

