@@ -560,6 +560,32 @@ def test_an_answer_from_a_call_made_before_a_fresh_one_does_not_replace_it(
     assert after.get("DisplayName") == "now"
 
 
+def test_an_answer_from_a_call_made_before_a_write_is_not_kept(ctx: Context, topic: str) -> None:
+    """A read made before a write and back after it may have found what the write changed."""
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    late_answered, written = threading.Event(), threading.Event()
+
+    def held_after_aws_answered(**_: Any) -> None:  # botocore's needs-retry: answered, not kept
+        if threading.current_thread().name == "late":
+            late_answered.set()
+            assert written.wait(10)
+
+    sns.meta.events.register("needs-retry.sns.GetTopicAttributes", held_after_aws_answered)
+    with ctx.shared_reads.shared():
+        late = threading.Thread(
+            target=lambda: sns.get_topic_attributes(TopicArn=topic), name="late", daemon=True
+        )
+        late.start()
+        assert late_answered.wait(10)  # with the topic as it was
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="DisplayName", AttributeValue="x")
+        written.set()
+        late.join(10)
+        after = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert after["DisplayName"] == "x"
+    assert len(sent.of("GetTopicAttributes")) == 2
+
+
 class RawBody:
     """A body for botocore's AWSResponse, as urllib3's response gives it."""
 

@@ -12,7 +12,9 @@ Only for passes of pure reads: the operations whose names begin Get, List, Descr
 Filter, Query, Scan or BatchGet (telemetry.READ_PREFIXES; not, say, STS's GetSessionToken,
 which makes new keys each time, and which no pass calls). A write made through the context
 meanwhile (a confirming one aside, Context.confirming: SQS's CreateQueue, which changes nothing
-where the queue exists) forgets every answer kept: it may have changed them.
+where the queue exists) forgets every answer kept, and those of the reads made before it that
+come back after it: it may have changed them. An error is an answer like any other (a
+resource not found is handed on as such; a refusal too, but pocctl's retries ask again).
 
 In `up`, each answer is handed on once, to the first call made the same way: through the same
 client (botocore gives each client a config object of its own, which the key holds by id; the
@@ -105,6 +107,7 @@ class SharedReads:
         # the parsed one.
         self._answers: dict[Key, tuple[int, Any, Any]] = {}
         self._calls = itertools.count()
+        self._cleared = -1  # the last write, in calls: answers to calls made before it are old
         self._asking: dict[Key, _Asking] = {}  # calls on their way, while `shared`
         self._here = threading.local()  # whether this thread's reads are `fresh`
 
@@ -198,6 +201,7 @@ class SharedReads:
             if not self._confirming():
                 with self._lock:  # a write: what was kept may be what it changes
                     self._answers.clear()
+                    self._cleared = next(self._calls)  # and what calls made before it find
             return None
         if not (self._keeping or self._handing_on or self._sharing):
             return None  # outside the passes (read again under the lock below)
@@ -264,7 +268,7 @@ class SharedReads:
             with self._lock:
                 # A call made before another that came back first has an older answer.
                 older = self._answers.get(key, (-1,))[0]
-                if (self._keeping or self._sharing) and made > older:
+                if (self._keeping or self._sharing) and made > max(older, self._cleared):
                     self._answers[key] = (made, http_response, kept)
         self._done_asking(context)
 

@@ -143,9 +143,10 @@ def state_of(plan: Plan[Any] | None) -> str:
 
 
 def check(ctx: Context, steps: list[AnyStep]) -> Health:
-    """Read everything about the stack at once and judge it. Writes nothing. The plans, the
-    CloudFormation check and the live reads ask AWS many of the same things: each is asked
-    once (core/shared_reads.py)."""
+    """Read everything about the stack at once and judge it. Changes nothing (a queue's
+    CreateQueue confirms it is not one being deleted, and changes nothing where it exists:
+    queues.being_deleted). The plans, the CloudFormation check and the live reads ask AWS many
+    of the same things: one pass shares the answers (core/shared_reads.py)."""
     engine = Engine(ctx, steps)
     with ctx.shared_reads.shared():
         read: list[Any] = ctx.together(
