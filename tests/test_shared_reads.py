@@ -484,7 +484,7 @@ def test_a_call_waiting_for_one_a_handler_ended_asks_aws_in_its_place(
 ) -> None:
     """A call that another before-call handler ended with an exception never comes back: the
     next call made the same way waits the handlers' time, then asks AWS in its place, and the
-    one after takes its answer."""
+    one after takes its answer; nothing waits for it again."""
     monkeypatch.setattr(shared_reads, "HANDLERS_WAIT_SECONDS", 0.05)
     sns = ctx.client("sns")
     sent = recorded(ctx, sns)
@@ -501,9 +501,12 @@ def test_a_call_waiting_for_one_a_handler_ended_asks_aws_in_its_place(
             sns.get_topic_attributes(TopicArn=topic)
         asked = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"]
         again = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"]
-    assert asked == again == topic
+        # A write forgets the answers; the call that never came back is not waited for again.
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="DisplayName", AttributeValue="x")
+        after = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert asked == again == after["TopicArn"] == topic and after["DisplayName"] == "x"
     assert waits.ended == [False]  # the one wait, for the call that never came back
-    assert len(sent.of("GetTopicAttributes")) == 1
+    assert len(sent.of("GetTopicAttributes")) == 2
 
 
 def test_a_fresh_read_asks_aws_and_its_answer_is_the_one_handed_on_after(
@@ -661,6 +664,19 @@ def test_status_asks_aws_each_thing_once(make_ctx: MakeContext) -> None:
     assert urls == [f"{SQS}/{ACCOUNT}/{name}" for name in queues]
     assert requests[next(r for r in requests if r[0] == "GetFunction")] == 1
     assert len(sent) >= 50
+
+
+def test_a_log_search_in_a_shared_pass_forgets_nothing(ctx: Context, topic: str) -> None:
+    """status reads the writer's last error with FilterLogEvents, a read: the answers the pass
+    shares are still handed on after it."""
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    ctx.client("logs").create_log_group(logGroupName="/aws/lambda/POC-Lambda-1")
+    with ctx.shared_reads.shared():
+        sns.get_topic_attributes(TopicArn=topic)
+        ctx.client("logs").filter_log_events(logGroupName="/aws/lambda/POC-Lambda-1")
+        sns.get_topic_attributes(TopicArn=topic)
+    assert len(sent.of("GetTopicAttributes")) == 1
 
 
 @pytest.mark.parametrize(

@@ -71,9 +71,11 @@ _ASKING = "pocctl_asking"  # set in the request context of the call others wait 
 _MADE = "pocctl_made"  # when the call asking AWS was made, in calls: the later one's answer wins
 # How long a call waits for an identical one on its way before asking AWS itself: while that
 # one's before-call handlers run (a call one of them ends with an exception never comes back,
-# unseen), then once botocore makes its request (botocore calls after-call or after-call-error
-# for whatever that comes to but an interrupt, but its retries can take minutes). Waiting less
-# costs a call, no more: the call that stopped waiting asks AWS in place of the other.
+# unseen), then once they all let it through (botocore calls after-call or after-call-error for
+# whatever its request comes to, but for an interrupt and for an exception in the two steps
+# before it, maybe_compress_request and apply_request_checksum; and its retries can take
+# minutes). Waiting less costs a call, no more: the call that stopped waiting asks AWS in place
+# of the other, and the calls made the same way after it wait for it instead.
 HANDLERS_WAIT_SECONDS = 2.0
 WAIT_LIMIT_SECONDS = 30.0
 
@@ -231,6 +233,8 @@ class SharedReads:
             with self._lock:
                 found = self._answers.get(key)
                 if found is None:  # it came back with none, or not in time
+                    if self._asking.get(key) is on_its_way:
+                        del self._asking[key]  # may never come back: this call asks in its place
                     self._asks(key, context, waited_for=key not in self._asking)
                     return None
         assert found is not None  # found at first, or once the one on its way came back
@@ -246,7 +250,9 @@ class SharedReads:
 
     def before_call_last(self, context: dict[str, Any], **_: Any) -> None:
         """No before-call handler answered the call or ended it with an exception: botocore
-        makes its request, and then calls after-call, or after-call-error for an exception."""
+        makes its request, and then calls after-call, or after-call-error for an exception
+        (not for an interrupt, nor one raised before the request by maybe_compress_request or
+        apply_request_checksum: WAIT_LIMIT_SECONDS)."""
         on_its_way = context.get(_ASKING)
         if on_its_way is not None:
             on_its_way.sent = True
