@@ -16,6 +16,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
+from pocctl.cli import cli
 from pocctl.core import shared_reads
 from pocctl.core.config import Config
 from pocctl.core.context import OWN_HANDLERS, RETRY_CONFIG, Context
@@ -31,7 +32,7 @@ from pocctl.resources.base import Outcome
 from tests.as_cloudformation import ACCOUNT
 from tests.cli_runs import up_ok
 from tests.conftest import REGION, MakeContext
-from tests.faults import FailCalls
+from tests.faults import FailCalls, runtime_with
 from tests.test_cloudformation_owned import tag_as_cloudformation_would
 from tests.test_cloudformation_owned import topic as topic_arn
 
@@ -688,3 +689,25 @@ def test_an_operation_that_changes_nothing_is_a_read(operation: str, reads: bool
     messages it gets (their visibility timeout): a write."""
     assert RecordedCall("logs", operation).mutating is not reads
     assert operation.startswith(READ_PREFIXES) is reads
+
+
+def test_ls_reads_each_stack_in_one_pass(aws: None) -> None:
+    """`ls` confirms a stack's tagged resources, then judges the stack with `status`'s check,
+    which asks much the same: one context a stack, whose pass shares the answers. What is asked
+    again: each queue's confirmation (CreateQueue, a write, by both) and its tags after it
+    (fresh), and the account, by the stack's context as by the command's."""
+    up_ok(CliRunner(), "--email", "ops@example.com")
+    sent: list[tuple[str, str, Any]] = []
+
+    def recording(session: Any) -> None:
+        def record(request: Any, event_name: str, **_: Any) -> None:
+            sent.append((event_name.split(".")[-1], request.url, request.body))
+
+        session.events.register("before-send.*.*", record)
+
+    listed = CliRunner().invoke(cli, ["ls", "--json"], obj=runtime_with(recording))
+    assert listed.exit_code == 0, listed.output
+    assert [s["health"] for s in json.loads(listed.stdout)["stacks"]] == ["healthy"]
+    requests = Counter(sent)
+    repeated = Counter((request[0], times) for request, times in requests.items() if times > 1)
+    assert repeated == {("ListQueueTags", 3): 3, ("CreateQueue", 2): 3, ("GetCallerIdentity", 2): 1}

@@ -104,7 +104,7 @@ class SharedReads:
         self._lock = threading.Lock()
         self._keeping = False
         self._handing_on = False
-        self._sharing = False
+        self._sharing = 0  # passes `shared` is in (one within another)
         # Each answer kept: when the call that got it was made (in calls), the HTTP response,
         # the parsed one.
         self._answers: dict[Key, tuple[int, Any, Any]] = {}
@@ -150,15 +150,20 @@ class SharedReads:
         """One read-only pass whose parts run side by side (`status`: the check, the plans and
         what each resource is doing): the answer AWS gave a call is handed to every call made
         the same way after it, and a call made while an identical one is on its way waits for
-        that one's answer. A part reads as of the moment of the first such call."""
+        that one's answer. A part reads as of the moment of the first such call. A pass within
+        a pass (`ls`'s, around `status`'s check) is part of it."""
         with self._lock:
-            self._sharing, self._answers = True, {}
+            if not self._sharing:
+                self._answers = {}
+            self._sharing += 1
         try:
             yield
         finally:
+            asking = {}
             with self._lock:
-                self._sharing, self._answers, asking = False, {}, self._asking
-                self._asking = {}
+                self._sharing -= 1
+                if not self._sharing:
+                    self._answers, asking, self._asking = {}, self._asking, {}
             for waited_for in asking.values():
                 waited_for.back.set()
 

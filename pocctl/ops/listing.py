@@ -11,6 +11,7 @@ region in turbot/steampipe-mod-aws-compliance#934) is reported, and the others a
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -127,10 +128,9 @@ def _reason(exc: Exception) -> str:
     return error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
 
 
-def judge(ctx: Context, found: FoundStack) -> None:
+def judge(here: Context, found: FoundStack) -> None:
     """A one-word health, the order URL and the problems, from `status`'s own check. Drift is
     left to `status`: ls can't know which code or settings each stack was deployed with."""
-    here = there(ctx, found.stack, found.region)
     try:
         recorded = read_record(here).values
         here.config = replace(here.config, stage=recorded.get("stage", here.config.stage))
@@ -176,27 +176,35 @@ def find_stacks(ctx: Context, regions: list[str], *, every_region: bool = False)
         if not isinstance(by_stack, Exception)
         for name, arns in by_stack.items()
     ]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        still = list(pool.map(lambda t: confirmed(there(ctx, t[1], t[0]), kinds, t[2]), tagged))
-    stacks = [
-        FoundStack(name, region, sorted(_described(a, list(kinds)) for a in arns))
-        for (region, name, _), arns in zip(tagged, still, strict=True)
-        if arns
-    ]
-    regional = {s.stack for s in stacks}
-    elsewhere = sorted(name for name in roles if name not in regional)
-    if every_region:
-        # With a region unread, roles alone may belong to a stack living there: not roles-only.
-        alone = "unknown" if errors else "roles-only"
-        stacks += [FoundStack(name, GLOBAL, health=alone) for name in elsewhere]
-        elsewhere = []
-    for found in stacks:
-        made = roles.get(found.stack, [])
-        found.resources += [f"IAM role {role}" for role, _ in sorted(made)]
-        if made:
-            found.created = min(when for _, when in made).isoformat()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda s: judge(ctx, s), [s for s in stacks if s.region != GLOBAL]))
+    # One context a stack, which reads in one pass (core/shared_reads.py): judging a stack
+    # asks again much of what confirming its resources asked.
+    contexts = {(region, name): there(ctx, name, region) for region, name, _ in tagged}
+    with ExitStack() as passes:
+        for here in contexts.values():
+            passes.enter_context(here.shared_reads.shared())
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            still = list(pool.map(lambda t: confirmed(contexts[t[0], t[1]], kinds, t[2]), tagged))
+        stacks = [
+            FoundStack(name, region, sorted(_described(a, list(kinds)) for a in arns))
+            for (region, name, _), arns in zip(tagged, still, strict=True)
+            if arns
+        ]
+        regional = {s.stack for s in stacks}
+        elsewhere = sorted(name for name in roles if name not in regional)
+        if every_region:
+            # With a region unread, roles alone may belong to a stack living there: not
+            # roles-only.
+            alone = "unknown" if errors else "roles-only"
+            stacks += [FoundStack(name, GLOBAL, health=alone) for name in elsewhere]
+            elsewhere = []
+        for found in stacks:
+            made = roles.get(found.stack, [])
+            found.resources += [f"IAM role {role}" for role, _ in sorted(made)]
+            if made:
+                found.created = min(when for _, when in made).isoformat()
+        regional_stacks = [s for s in stacks if s.region != GLOBAL]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda s: judge(contexts[s.region, s.stack], s), regional_stacks))
     for found in stacks:
         if found.region == GLOBAL:
             found.problems = [roles_alone(found.stack, sorted(errors))]
