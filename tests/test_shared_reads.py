@@ -691,6 +691,42 @@ def test_an_operation_that_changes_nothing_is_a_read(operation: str, reads: bool
     assert operation.startswith(READ_PREFIXES) is reads
 
 
+def test_a_pass_within_a_pass_is_part_of_it(ctx: Context, topic: str) -> None:
+    """The inner pass (status's check, within ls's) keeps what the outer one had and leaves it
+    as it ends, even by an exception; the outer one's end forgets everything."""
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    reads = ctx.shared_reads
+    with reads.shared():
+        sns.get_topic_attributes(TopicArn=topic)
+        with reads.shared():
+            sns.get_topic_attributes(TopicArn=topic)
+        with pytest.raises(RuntimeError), reads.shared():
+            raise RuntimeError("a bug")
+        sns.get_topic_attributes(TopicArn=topic)
+    assert len(sent.of("GetTopicAttributes")) == 1
+    sns.get_topic_attributes(TopicArn=topic)
+    with reads.shared():
+        sns.get_topic_attributes(TopicArn=topic)
+    assert len(sent.of("GetTopicAttributes")) == 3
+
+
+def test_errors_forgotten_are_asked_again_and_answers_are_not(ctx: Context, topic: str) -> None:
+    """ls sets aside the refusals its confirming got: its judging asks AWS again."""
+    sns = ctx.client("sns")
+    sent = recorded(ctx, sns)
+    gone = topic.replace(":shared", ":gone")
+    with ctx.shared_reads.shared():
+        sns.get_topic_attributes(TopicArn=topic)
+        with pytest.raises(ClientError):
+            sns.get_topic_attributes(TopicArn=gone)
+        ctx.shared_reads.forget_errors()
+        sns.get_topic_attributes(TopicArn=topic)
+        with pytest.raises(ClientError):
+            sns.get_topic_attributes(TopicArn=gone)
+    assert len(sent.of("GetTopicAttributes")) == 3
+
+
 def test_ls_reads_each_stack_in_one_pass(aws: None) -> None:
     """`ls` confirms a stack's tagged resources, then judges the stack with `status`'s check,
     which asks much the same: one context a stack, whose pass shares the answers. What is asked
@@ -711,3 +747,26 @@ def test_ls_reads_each_stack_in_one_pass(aws: None) -> None:
     requests = Counter(sent)
     repeated = Counter((request[0], times) for request, times in requests.items() if times > 1)
     assert repeated == {("ListQueueTags", 3): 3, ("CreateQueue", 2): 3, ("GetCallerIdentity", 2): 1}
+
+
+def test_ls_judges_a_stack_without_the_refusals_its_confirming_got(aws: None) -> None:
+    """A refusal that passes (AWS denied one read, once) while ls confirms a stack's tagged
+    resources keeps the resource listed; judging the stack asks AWS again, not that refusal."""
+    up_ok(CliRunner())
+    refused = threading.Lock()
+
+    def denied_once(request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        if event_name != "before-send.lambda.GetFunction" or not refused.acquire(blocking=False):
+            return None
+        body = json.dumps({"__type": "AccessDeniedException", "message": "denied"}).encode()
+        return AWSResponse(request.url, 403, {}, RawBody(body))
+
+    def refusing(session: Any) -> None:
+        # On every call: one on the operation's own event name breaks botocore's unregistering
+        # of the Lambda pacer as the command's context is released.
+        session.events.register_first("before-send.*.*", denied_once)
+
+    listed = CliRunner().invoke(cli, ["ls", "--json"], obj=runtime_with(refusing))
+    assert listed.exit_code == 0, listed.output
+    assert refused.locked()  # the refusal was given
+    assert [s["health"] for s in json.loads(listed.stdout)["stacks"]] == ["healthy"]

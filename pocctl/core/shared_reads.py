@@ -167,6 +167,16 @@ class SharedReads:
             for waited_for in asking.values():
                 waited_for.back.set()
 
+    def forget_errors(self) -> None:
+        """The error answers kept are handed to no one from now on (a refusal that passed, in a
+        part of the pass whose errors are set aside: `ls`'s confirming of what is tagged)."""
+        with self._lock:
+            self._answers = {
+                key: answer
+                for key, answer in self._answers.items()
+                if not (isinstance(answer[2], dict) and "Error" in answer[2])
+            }
+
     @contextmanager
     def fresh(self, on: bool = True) -> Iterator[None]:
         """The calling thread's reads ask AWS meanwhile, in any pass (`on`; a thread already

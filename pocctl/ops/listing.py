@@ -11,7 +11,6 @@ region in turbot/steampipe-mod-aws-compliance#934) is reported, and the others a
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -176,35 +175,39 @@ def find_stacks(ctx: Context, regions: list[str], *, every_region: bool = False)
         if not isinstance(by_stack, Exception)
         for name, arns in by_stack.items()
     ]
-    # One context a stack, which reads in one pass (core/shared_reads.py): judging a stack
-    # asks again much of what confirming its resources asked.
-    contexts = {(region, name): there(ctx, name, region) for region, name, _ in tagged}
-    with ExitStack() as passes:
-        for here in contexts.values():
-            passes.enter_context(here.shared_reads.shared())
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            still = list(pool.map(lambda t: confirmed(contexts[t[0], t[1]], kinds, t[2]), tagged))
-        stacks = [
-            FoundStack(name, region, sorted(_described(a, list(kinds)) for a in arns))
-            for (region, name, _), arns in zip(tagged, still, strict=True)
-            if arns
-        ]
-        regional = {s.stack for s in stacks}
-        elsewhere = sorted(name for name in roles if name not in regional)
-        if every_region:
-            # With a region unread, roles alone may belong to a stack living there: not
-            # roles-only.
-            alone = "unknown" if errors else "roles-only"
-            stacks += [FoundStack(name, GLOBAL, health=alone) for name in elsewhere]
-            elsewhere = []
-        for found in stacks:
-            made = roles.get(found.stack, [])
-            found.resources += [f"IAM role {role}" for role, _ in sorted(made)]
-            if made:
-                found.created = min(when for _, when in made).isoformat()
-        regional_stacks = [s for s in stacks if s.region != GLOBAL]
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda s: judge(contexts[s.region, s.stack], s), regional_stacks))
+
+    def with_roles(found: FoundStack) -> FoundStack:
+        made = roles.get(found.stack, [])
+        found.resources += [f"IAM role {role}" for role, _ in sorted(made)]
+        if made:
+            found.created = min(when for _, when in made).isoformat()
+        return found
+
+    def look(region: str, name: str, arns: list[str]) -> FoundStack | None:
+        """The stack, if any of its tagged resources is still there, judged. One context, in
+        one pass (core/shared_reads.py): judging asks again much of what confirming asked. An
+        error confirming got (a refusal that passes) is not handed on to the judging."""
+        here = there(ctx, name, region)
+        with here.shared_reads.shared():
+            still = confirmed(here, kinds, arns)
+            if not still:
+                return None
+            described = sorted(_described(a, list(kinds)) for a in still)
+            found = with_roles(FoundStack(name, region, described))
+            here.shared_reads.forget_errors()
+            judge(here, found)
+        return found
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        looked = list(pool.map(lambda t: look(*t), tagged))
+    stacks = [found for found in looked if found is not None]
+    regional = {s.stack for s in stacks}
+    elsewhere = sorted(name for name in roles if name not in regional)
+    if every_region:
+        # With a region unread, roles alone may belong to a stack living there: not roles-only.
+        alone = "unknown" if errors else "roles-only"
+        stacks += [with_roles(FoundStack(name, GLOBAL, health=alone)) for name in elsewhere]
+        elsewhere = []
     for found in stacks:
         if found.region == GLOBAL:
             found.problems = [roles_alone(found.stack, sorted(errors))]
