@@ -8,6 +8,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -532,6 +533,30 @@ def test_a_fresh_read_asks_aws_and_its_answer_is_the_one_handed_on_after(
     assert len(sent.of("GetTopicAttributes")) == 2
 
 
+@contextmanager
+def answered_late(sns: Any, topic: str) -> Iterator[None]:
+    """A read of the topic made now, in a thread of its own: AWS answers it at once, with the
+    topic as it is, and the answer comes back (to be kept, or not) as the block ends."""
+    answered, back = threading.Event(), threading.Event()
+
+    def held_after_aws_answered(**_: Any) -> None:  # botocore's needs-retry: answered, not kept
+        if threading.current_thread().name == "late":
+            answered.set()
+            assert back.wait(10)
+
+    sns.meta.events.register("needs-retry.sns.GetTopicAttributes", held_after_aws_answered)
+    late = threading.Thread(
+        target=lambda: sns.get_topic_attributes(TopicArn=topic), name="late", daemon=True
+    )
+    late.start()
+    assert answered.wait(10)
+    try:
+        yield
+    finally:
+        back.set()
+        late.join(10)
+
+
 def test_an_answer_from_a_call_made_before_a_fresh_one_does_not_replace_it(
     ctx: Context, topic: str
 ) -> None:
@@ -539,27 +564,14 @@ def test_an_answer_from_a_call_made_before_a_fresh_one_does_not_replace_it(
     is the one kept."""
     sns = ctx.client("sns")
     elsewhere = new_session(region_name=REGION).client("sns")
-    late_answered, fresh_back = threading.Event(), threading.Event()
-
-    def held_after_aws_answered(**_: Any) -> None:  # botocore's needs-retry: answered, not kept
-        if threading.current_thread().name == "late":
-            late_answered.set()
-            assert fresh_back.wait(10)
-
-    sns.meta.events.register("needs-retry.sns.GetTopicAttributes", held_after_aws_answered)
     with ctx.shared_reads.shared():
-        late = threading.Thread(
-            target=lambda: sns.get_topic_attributes(TopicArn=topic), name="late", daemon=True
-        )
-        late.start()
-        assert late_answered.wait(10)  # with the topic as it was
-        elsewhere.set_topic_attributes(
-            TopicArn=topic, AttributeName="DisplayName", AttributeValue="now"
-        )
-        with ctx.shared_reads.fresh():
-            assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["DisplayName"] == "now"
-        fresh_back.set()
-        late.join(10)
+        with answered_late(sns, topic):
+            elsewhere.set_topic_attributes(
+                TopicArn=topic, AttributeName="DisplayName", AttributeValue="now"
+            )
+            with ctx.shared_reads.fresh():
+                answer = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+                assert answer["DisplayName"] == "now"
         after = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
     assert after.get("DisplayName") == "now"
 
@@ -568,23 +580,11 @@ def test_an_answer_from_a_call_made_before_a_write_is_not_kept(ctx: Context, top
     """A read made before a write and back after it may have found what the write changed."""
     sns = ctx.client("sns")
     sent = recorded(ctx, sns)
-    late_answered, written = threading.Event(), threading.Event()
-
-    def held_after_aws_answered(**_: Any) -> None:  # botocore's needs-retry: answered, not kept
-        if threading.current_thread().name == "late":
-            late_answered.set()
-            assert written.wait(10)
-
-    sns.meta.events.register("needs-retry.sns.GetTopicAttributes", held_after_aws_answered)
     with ctx.shared_reads.shared():
-        late = threading.Thread(
-            target=lambda: sns.get_topic_attributes(TopicArn=topic), name="late", daemon=True
-        )
-        late.start()
-        assert late_answered.wait(10)  # with the topic as it was
-        sns.set_topic_attributes(TopicArn=topic, AttributeName="DisplayName", AttributeValue="x")
-        written.set()
-        late.join(10)
+        with answered_late(sns, topic):
+            sns.set_topic_attributes(
+                TopicArn=topic, AttributeName="DisplayName", AttributeValue="x"
+            )
         after = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
     assert after["DisplayName"] == "x"
     assert len(sent.of("GetTopicAttributes")) == 2

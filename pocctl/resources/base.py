@@ -336,7 +336,7 @@ def read_whole(ctx: Context, read: Callable[[], R]) -> R:
 
     def attempt() -> R | Again:
         try:
-            return read()  # read again, fresh (keep_trying)
+            return read()
         except (ClientError, StepError) as exc:
             if not says_gone(exc):
                 raise
