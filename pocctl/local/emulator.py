@@ -36,6 +36,7 @@ from pocctl.local.functions import Faults, FunctionNotFound, FunctionVersion, In
 from pocctl.local.iam import Authorizer, Propagation, read_principal
 from pocctl.local.pollers import Supervisor
 from pocctl.local.replies import STATUS_TEXT, Reply, error, json_reply
+from pocctl.local.serving import KeptAlive, whole_answer
 
 botocore_caches.install()  # the emulator's own clients, besides those of new_session's sessions
 ACCOUNT = "123456789012"
@@ -410,7 +411,12 @@ class Emulator:
         moto_app = DomainDispatcherApplication(_backend_app)
         with listener:  # werkzeug serves a duplicate of it
             self._server = make_server(
-                self.host, self.port, self.app(moto_app), threaded=True, fd=listener.fileno()
+                self.host,
+                self.port,
+                self.app(moto_app),
+                threaded=True,
+                request_handler=KeptAlive,
+                fd=listener.fileno(),
             )
         self.requests.track(self._server)
         self.port = self._server.port
@@ -493,6 +499,7 @@ class Emulator:
                 self._server.shutdown()
                 self._thread.join(timeout=5)
             if self._server is not None:
+                self.requests.close_idle()
                 self._server.server_close()
         finally:
             Emulator.running.discard(self)
@@ -537,21 +544,8 @@ def mark_internal(request: Any, **_: Any) -> None:
 
 def run_moto(moto_app: Any, environ: dict[str, Any]) -> Reply:
     """moto's answer, kept whole so that AWS behaviours can amend it."""
-    captured: dict[str, Any] = {}
-    chunks: list[bytes] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        captured["status"], captured["headers"] = status, headers
-        return chunks.append
-
-    result = moto_app(environ, start_response)
-    try:
-        chunks.extend(result)
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-    return Reply(int(captured["status"].split()[0]), b"".join(chunks), list(captured["headers"]))
+    status, headers, body = whole_answer(moto_app, environ)
+    return Reply(int(status.split()[0]), body, list(headers))
 
 
 def reset_moto() -> None:

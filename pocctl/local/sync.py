@@ -3,7 +3,9 @@ changes settled, the pollers reconciled or quiet."""
 
 from __future__ import annotations
 
+import contextlib
 import select
+import socket
 import threading
 import time
 import urllib.request
@@ -25,6 +27,8 @@ class Requests:
         self.connections: set[Any] = set()  # sockets accepted and still being served
         self.reading = 0  # requests whose request line was read, not yet answered
         self.started = 0  # requests begun, ever
+        self.busy: set[Any] = set()  # connections in the middle of a request
+        self.stopping = False  # each connection closes once its request is answered
 
     def track(self, server: Any) -> None:
         accept, serve = server.process_request, server.process_request_thread
@@ -48,6 +52,7 @@ class Requests:
                 with requests.done:
                     requests.reading += 1
                     requests.started += 1
+                    requests.busy.add(self.connection)
                 self._pocctl_counted = True
                 return bool(super().parse_request())
 
@@ -59,10 +64,25 @@ class Requests:
                         self._pocctl_counted = False
                         with requests.done:
                             requests.reading -= 1
+                            requests.busy.discard(self.connection)
+                            if requests.stopping:
+                                self.close_connection = True
                             requests.done.notify_all()
 
         server.RequestHandlerClass = Counted
         server.process_request, server.process_request_thread = accepted, served
+
+    def close_idle(self) -> None:
+        """Ends the threads that wait on an open connection for its next request (the
+        server's server_close waits for every one): the clients see the connection closed, as
+        when an endpoint closes an idle one. A request being read or answered is finished first,
+        then its connection is closed."""
+        with self.done:
+            self.stopping = True
+            idle = [c for c in self.connections if c not in self.busy]
+        for connection in idle:
+            with contextlib.suppress(OSError):  # closed meanwhile by its thread
+                connection.shutdown(socket.SHUT_RDWR)
 
     def answered(self, health_url: str, timeout: float = WAIT_SECONDS) -> None:
         """Everything a client sent has been answered, a killed one's too (AWS also carries
