@@ -614,27 +614,27 @@ def test_answered_survives_a_connection_closed_while_it_looks(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """CI once failed with `OSError: [Errno 9] Bad file descriptor` in answered(): a connection's
-    thread closed it between answered()'s look at its descriptor and `select`. Act that out: the
-    first select is given a descriptor closed after it was read, as that thread would leave it."""
-    import select
+    thread closed it between answered()'s look at its descriptor and the readiness check. Act
+    that out: the first check is given a descriptor closed after it was read, as that thread
+    would leave it."""
     import socket
-    from types import SimpleNamespace
 
     from pocctl.local import sync as module
 
     looks: list[list[Any]] = []
+    readable = module.readable
 
-    def racing(readable: list[Any], *rest: Any) -> Any:
-        looks.append(readable)
+    def racing(sockets: list[Any]) -> bool:
+        looks.append(sockets)
         if len(looks) > 1:
-            return select.select(readable, *rest)
+            return readable(sockets)
         closed = socket.socket()
         descriptor = closed.fileno()
         closed.close()
-        return select.select([*readable, descriptor], *rest)
+        return readable([*sockets, descriptor])
 
     with socket.create_connection(("127.0.0.1", emulator.port)):  # open, sending nothing
-        monkeypatch.setattr(module, "select", SimpleNamespace(select=racing))
+        monkeypatch.setattr(module, "readable", racing)
         emulator.answered()
     assert len(looks) > 1, "answered() never looked at a connection again"
 

@@ -47,6 +47,8 @@ REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 INTERNAL_HEADER = "x-pocctl-internal"
 LISTEN_BACKLOG = 128  # werkzeug's own
 TIMING_OFF_STREAM_POLL = 0.1  # an idle stream's polls with AWS's timing off (AWS: 0.25 s)
+# How long stop() waits for the requests being answered (their threads are daemon threads).
+STOP_WAIT_SECONDS = 5.0
 SHUTDOWN_POLL_SECONDS = 0.05  # how soon stop() ends the HTTP server (socketserver: 0.5)
 
 Log = Callable[[str], None]
@@ -500,13 +502,25 @@ class Emulator:
                 self._thread.join(timeout=5)
             if self._server is not None:
                 self.requests.close_idle()
+                if not self.requests.drained(STOP_WAIT_SECONDS):
+                    self.log("pocctl local stopped with requests still being answered")
                 self._server.server_close()
+            self._close_clients()
         finally:
             Emulator.running.discard(self)
             reset_moto()
             if self._patched:
                 self._patched = False
                 patches.undo()
+
+    def _close_clients(self) -> None:
+        """Its own clients' kept connections, to a server that is gone."""
+        with self._lock:
+            clients = [*self._clients.values(), *self._role_clients.values()]
+            self._clients.clear()
+            self._role_clients.clear()
+        for client in clients:
+            client.close()
 
     def _remember_version(self, region: str, name: str) -> None:
         with contextlib.suppress(FunctionNotFound):

@@ -195,8 +195,10 @@ class Worker:
             if self._answers < 0:
                 return ""
             left = deadline - time.monotonic()
-            ready, _, _ = select.select([self._answers], [], [], max(0.0, left))
-            if not ready:
+            # poll, not select: select fails for a descriptor past 1024.
+            poller = select.poll()
+            poller.register(self._answers, select.POLLIN)
+            if not poller.poll(max(0.0, left) * 1000):
                 return None
             try:
                 chunk = os.read(self._answers, 65536)
@@ -583,7 +585,10 @@ class Invoker:
         with self._lock:
             self._closed = True
             pools, self._pools = self._pools, {}
+            logs, self._logs = self._logs, {}
         for pool in pools.values():
             for worker in pool.idle:
                 worker.kill()
+        for client in logs.values():
+            client.close()
         shutil.rmtree(self.code_root, ignore_errors=True)

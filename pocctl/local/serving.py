@@ -1,10 +1,18 @@
-"""The emulator's HTTP connections stay open between requests, as AWS's endpoints keep them.
+"""The emulator's HTTP connections stay open between requests, as AWS's endpoints keep them
+(the SDKs reuse a connection by default: AWS SDK for JavaScript v3 Developer Guide, "Reuse
+connections with keep-alive in Node.js"; botocore pools them per client, max_pool_connections).
 
 werkzeug's development server closes every connection after one response ("Connection: close":
 its request handler cannot tell where an unread request body ends). Each AWS call then paid for
-a new TCP connection, a new server thread and a 10 ms wait for the client to hang up: about a
-sixth of the test suite's CPU. Here a request's body is read whole before the application sees
-it and the answer is sent with its length, so the connection is ready for the next request.
+a new TCP connection, a new server thread and a 10 ms wait for the client to hang up. Here a
+request's body is read whole before the application sees it, a request whose length is unclear
+is refused (RFC 9112 section 6.3), and the answer is sent with its length, so the connection is
+ready for the next request.
+
+Not acted out: AWS closes a connection left idle for a while, after a time no service documents
+(S3 about 20 s, an SDK maintainer in awslabs/aws-sdk-android-samples#250; "not something you can
+rely on", aws/aws-sdk-java#1365). urllib3 replaces a pooled connection found closed before it
+sends on it.
 """
 
 from __future__ import annotations
@@ -13,19 +21,24 @@ import io
 import socket
 from collections.abc import Iterable
 from traceback import format_exc
-from typing import IO, Any, cast
+from typing import Any
 
-from werkzeug.exceptions import InternalServerError
-from werkzeug.serving import DechunkedInput, WSGIRequestHandler
+from werkzeug.exceptions import BadRequest, InternalServerError
+from werkzeug.serving import WSGIRequestHandler
 
 NO_BODY = frozenset({204, 304})
+CHUNK_LINE_LIMIT = 4096  # a chunk's size line, or a trailer line, longer than this is refused
 Answer = tuple[str, list[tuple[str, str]], bytes]  # status, headers, body
+
+
+class UnclearLength(ValueError):
+    """Where the request's body ends can not be told for sure (RFC 9112 section 6.3)."""
 
 
 class KeptAlive(WSGIRequestHandler):
     """One connection's requests, answered one after another (HTTP/1.1 persistent connections,
-    RFC 9112 section 9.3). A client that asks to close, or sends an HTTP/1.0 request, is answered
-    and closed (http.server's parse_request decides that)."""
+    RFC 9112 section 9.3). An HTTP/1.0 request, or one whose Connection header lists "close",
+    is answered and its connection closed."""
 
     protocol_version = "HTTP/1.1"
 
@@ -35,33 +48,89 @@ class KeptAlive(WSGIRequestHandler):
         # algorithm held a write back until the client's delayed ACK, 40 ms on Linux.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def parse_request(self) -> bool:
+        parsed = bool(super().parse_request())
+        options = self.headers.get("Connection", "") if parsed else ""
+        # http.server compares the whole header with "close"; it is a list (RFC 9110 7.6.1).
+        if "close" in (option.strip().lower() for option in options.split(",")):
+            self.close_connection = True
+        if self.request_version != "HTTP/1.1":
+            self.close_connection = True
+        return parsed
+
+    def must_close(self) -> bool:
+        """Whether the connection closes after this answer, whatever the request asked."""
+        return False
+
     def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # (http.server's parse_request has answered "Expect: 100-continue" already.)
         environ = self.environ = self.make_environ()
-        environ["wsgi.input"] = io.BytesIO(self._whole_body(environ))
+        try:
+            environ["wsgi.input"] = io.BytesIO(self._whole_body(environ))
+        except UnclearLength as exc:
+            self.close_connection = True
+            self._send(*whole_answer(BadRequest(str(exc)), environ), head=False)
+            return
         try:
             status, headers, body = whole_answer(self.server.app, environ)
-        except (ConnectionError, TimeoutError) as exc:
-            self.connection_dropped(exc, environ)
-            return
         except Exception:
             self.log_error("Error on request %s %s:\n%s", self.command, self.path, format_exc())
             status, headers, body = whole_answer(InternalServerError(), environ)
             self.close_connection = True
-        self._send(status, headers, body, environ["REQUEST_METHOD"] == "HEAD")
+        self._send(status, headers, body, head=environ["REQUEST_METHOD"] == "HEAD")
 
     def _whole_body(self, environ: dict[str, Any]) -> bytes:
-        if environ.pop("wsgi.input_terminated", False):  # chunked
-            self.close_connection = True  # its end may leave a trailer unread
-            body = DechunkedInput(cast(IO[bytes], self.rfile)).read()
-            # The application reads it as any other body (werkzeug takes a chunked request with
-            # no wsgi.input_terminated for an empty one).
-            del environ["HTTP_TRANSFER_ENCODING"]
+        codings = [c.strip().lower() for c in self.headers.get("Transfer-Encoding", "").split(",")]
+        lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if codings != [""]:
+            if codings[-1] != "chunked":
+                raise UnclearLength(f"a body in transfer coding {codings[-1]!r} has no length")
+            body = self._dechunked()
+            # The application reads it as any other body (werkzeug takes a chunked request
+            # with no wsgi.input_terminated for one with no body).
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            environ.pop("wsgi.input_terminated", None)
             environ["CONTENT_LENGTH"] = str(len(body))
             return body
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        if len(lengths) > 1 or not all(length.isdigit() for length in lengths):
+            raise UnclearLength(f"Content-Length is not one number: {sorted(lengths)}")
+        length = int(lengths.pop()) if lengths else 0
+        return self._exactly(length)
+
+    def _dechunked(self) -> bytes:
+        """RFC 9112 section 7.1: chunks (their extensions ignored), then the trailer section."""
+        chunks = []
+        while size := self._chunk_size():
+            chunks.append(self._exactly(size))
+            self._crlf()
+        while self._line().strip():  # trailer fields: nothing here asks for them
+            pass
+        return b"".join(chunks)
+
+    def _chunk_size(self) -> int:
+        size = self._line().split(b";", 1)[0].strip()
+        try:
+            return int(size, 16)
+        except ValueError:
+            raise UnclearLength(f"a chunk size is not a hexadecimal number: {size!r}") from None
+
+    def _crlf(self) -> None:
+        if self._line().strip():
+            raise UnclearLength("a chunk is longer than its size")
+
+    def _line(self) -> bytes:
+        line = self.rfile.readline(CHUNK_LINE_LIMIT + 1)
+        if not line.endswith(b"\n"):
+            if len(line) > CHUNK_LINE_LIMIT:
+                raise UnclearLength("a chunk's size or trailer line is too long")
+            raise ConnectionResetError("the client closed the connection within a chunked body")
+        return line
+
+    def _exactly(self, length: int) -> bytes:
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:  # never handed on: AWS would not carry out half a request
+            raise ConnectionResetError("the client closed the connection within the body")
+        return body
 
     def _send(self, status: str, headers: list[tuple[str, str]], body: bytes, head: bool) -> None:
         code, _, reason = status.partition(" ")
@@ -76,6 +145,8 @@ class KeptAlive(WSGIRequestHandler):
             self.send_header(name, value)
         if has_body:
             self.send_header("Content-Length", str(len(body)))
+        if self.must_close():
+            self.close_connection = True
         if self.close_connection:
             self.send_header("Connection", "close")
         # The head and the body in one write (end_headers would send the head on its own).
@@ -84,13 +155,14 @@ class KeptAlive(WSGIRequestHandler):
 
 
 def whole_answer(app: Any, environ: dict[str, Any]) -> Answer:
-    """A WSGI application's status, headers and whole body: pocctl local's answers are small
-    (6 MB at most, an Invoke's)."""
+    """A WSGI application's status, headers and whole body (PEP 3333): pocctl local's answers
+    are small (6 MB at most, an Invoke's). Nothing is sent until the application has finished,
+    so a later start_response with exc_info replaces the first."""
     started: list[Any] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        if exc_info and started:
-            raise exc_info[1].with_traceback(exc_info[2])
+        if started and not exc_info:
+            raise AssertionError("start_response called twice without exc_info")
         started[:] = [status, headers]
         return chunks.append
 

@@ -33,6 +33,9 @@ class Requests:
     def track(self, server: Any) -> None:
         accept, serve = server.process_request, server.process_request_thread
         requests = self
+        with self.done:  # an emulator started again
+            self.stopping = False
+            self.busy.clear()
 
         def accepted(request: Any, client_address: Any) -> None:
             with self.done:
@@ -48,6 +51,9 @@ class Requests:
                     self.done.notify_all()
 
         class Counted(server.RequestHandlerClass):  # type: ignore[misc]
+            def must_close(self) -> bool:
+                return requests.stopping or bool(super().must_close())
+
             def parse_request(self) -> bool:
                 with requests.done:
                     requests.reading += 1
@@ -73,23 +79,33 @@ class Requests:
         server.process_request, server.process_request_thread = accepted, served
 
     def close_idle(self) -> None:
-        """Ends the threads that wait on an open connection for its next request (the
-        server's server_close waits for every one): the clients see the connection closed, as
-        when an endpoint closes an idle one. A request being read or answered is finished first,
-        then its connection is closed."""
+        """From now on each connection closes once its request is answered; those waiting for
+        a next request close now. Their threads are daemon threads that the server's
+        server_close does not wait for: left open, a connection would still be served after
+        the emulator stopped, on moto's state of the process (a next emulator's)."""
         with self.done:
             self.stopping = True
             idle = [c for c in self.connections if c not in self.busy]
+            self.done.notify_all()
         for connection in idle:
+            # Reading only: a thread that read a request line just now still sends its answer.
             with contextlib.suppress(OSError):  # closed meanwhile by its thread
-                connection.shutdown(socket.SHUT_RDWR)
+                connection.shutdown(socket.SHUT_RD)
+
+    def drained(self, timeout: float) -> bool:
+        """Every connection has ended (after close_idle): no request is still being carried
+        out. False if some were still open after `timeout` seconds."""
+        with self.done:
+            return self.done.wait_for(lambda: not self.connections, timeout)
 
     def answered(self, health_url: str, timeout: float = WAIT_SECONDS) -> None:
         """Everything a client sent has been answered, a killed one's too (AWS also carries
         out a request whose caller went away): no request is being read or handled, no open
         connection holds unread bytes or an unread close, and none began meanwhile. A request
-        of our own goes first: connections are accepted in order, so any made before it are
-        known by the time it is answered."""
+        of our own goes first, on a new connection: connections are accepted in order, so any
+        made before it are known by the time it is answered. A request sent on a connection
+        kept open is in its socket once sent (loopback), or counted once its line is read; the
+        moment between the two is what the second look covers."""
         urllib.request.urlopen(health_url, timeout=timeout).read()
         deadline = time.monotonic() + timeout
 
@@ -99,7 +115,7 @@ class Requests:
                     return False
                 connections = [c for c in self.connections if c.fileno() >= 0]
             try:
-                return not connections or not select.select(connections, [], [], 0)[0]
+                return not connections or not readable(connections)
             except (OSError, ValueError):
                 # The thread serving one closed it after the check above (EBADF, or a fileno
                 # of -1): it has ended, so look again.
@@ -116,6 +132,15 @@ class Requests:
                 raise TimeoutError(f"requests still being answered after {timeout:.0f} s")
             with self.done:
                 self.done.wait(0.01)
+
+
+def readable(sockets: list[Any]) -> bool:
+    """Whether any of `sockets` has bytes (or a close) to read. poll, not select: select fails
+    for a descriptor past 1024, which a long test run's kept connections reach."""
+    poller = select.poll()
+    for sock in sockets:
+        poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def reconciled(supervisor: Supervisor | None) -> Supervisor:
