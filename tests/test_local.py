@@ -629,9 +629,8 @@ def test_answered_survives_a_connection_closed_while_it_looks(
         if len(looks) > 1:
             return readable(sockets)
         closed = socket.socket()
-        descriptor = closed.fileno()
-        closed.close()
-        return readable([*sockets, descriptor])
+        closed.close()  # its fileno() is -1 now, as that thread would leave it
+        return readable([*sockets, closed])
 
     with socket.create_connection(("127.0.0.1", emulator.port)):  # open, sending nothing
         monkeypatch.setattr(module, "readable", racing)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ import urllib3.util.connection
 from botocore.config import Config
 
 from pocctl.local.emulator import HEALTH_PATH, INTERNAL_HEADER, MAIL_PATH, Emulator
+from pocctl.local.serving import KeptAlive, whole_answer
 from tests.emulated import TIMING
 
 LIST_QUEUES = b"Action=ListQueues&Version=2012-11-05"
@@ -175,8 +177,28 @@ def test_a_chunked_request_with_extensions_and_trailers_is_read_whole(emulator: 
         ([f"Content-Length: {len(LIST_QUEUES)}", "Content-Length: 0"], LIST_QUEUES),
         (["Transfer-Encoding: gzip"], b"0\r\n\r\n"),  # read as chunked, it would be empty
         (["Transfer-Encoding: chunked"], LIST_QUEUES),  # its size line is not a number
+        (["Content-Length: \u00b2"], LIST_QUEUES),  # a digit to Python, not to HTTP
+        (["Content-Length: 99999999999999999999"], LIST_QUEUES),
+        (["Transfer-Encoding: chunked"], b"-1\r\n\r\n0\r\n\r\n"),
+        (["Transfer-Encoding: chunked"], b"0x24\r\n"),
+        (["Transfer-Encoding: chunked"], b"2_4\r\n"),
+        (["Transfer-Encoding: chunked"], b"1\r\nab\r\n0\r\n\r\n"),  # longer than its size
+        (["Transfer-Encoding: chunked"], b"1\r\na \r\n0\r\n\r\n"),  # not a CRLF after it
     ],
-    ids=["negative", "not a number", "two lengths", "not chunked last", "bad chunk size"],
+    ids=[
+        "negative",
+        "not a number",
+        "two lengths",
+        "not chunked last",
+        "bad chunk size",
+        "superscript two",
+        "twenty digits",
+        "negative chunk",
+        "0x chunk",
+        "underscore chunk",
+        "long chunk",
+        "space after chunk",
+    ],
 )
 def test_a_request_whose_length_is_unclear_is_refused_and_its_connection_closed(
     emulator: Emulator, framing: list[str], body: bytes
@@ -187,6 +209,48 @@ def test_a_request_whose_length_is_unclear_is_refused_and_its_connection_closed(
     assert answer.startswith(b"HTTP/1.1 400")
     assert b"Connection: close" in answer
     assert b"HTTP/1.1 200" not in answer
+
+
+@pytest.mark.parametrize(
+    ("framing", "refusal"),
+    [
+        (["Transfer-Encoding: gzip, chunked"], b"HTTP/1.1 501"),
+        (["Transfer-Encoding: gzip", "Transfer-Encoding: chunked"], b"HTTP/1.1 501"),
+    ],
+    ids=["two codings", "two fields"],
+)
+def test_a_transfer_coding_other_than_chunked_is_not_implemented(
+    emulator: Emulator, framing: list[str], refusal: bytes
+) -> None:
+    answer = until_closed(emulator, head(emulator, *framing) + b"0\r\n\r\n")
+    assert answer.startswith(refusal)
+    assert b"Connection: close" in answer
+
+
+def test_a_request_with_both_a_length_and_chunks_is_read_as_chunked_then_closed(
+    emulator: Emulator,
+) -> None:
+    # Possibly smuggled past another server: answered, and nothing more read (RFC 9112 6.1).
+    chunks = b"%x\r\n%s\r\n0\r\n\r\n" % (len(LIST_QUEUES), LIST_QUEUES)
+    sent = head(emulator, "Transfer-Encoding: chunked", "Content-Length: 3") + chunks
+    sent += f"GET {HEALTH_PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    answer = until_closed(emulator, sent)
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b"Connection: close" in answer
+    assert answer.endswith(b"</ListQueuesResponse>")
+
+
+def test_an_error_answer_replaces_what_the_application_wrote_before_it() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"half an answer")
+        try:
+            raise RuntimeError("then a failure")
+        except RuntimeError:
+            start_response("500 INTERNAL SERVER ERROR", [], sys.exc_info())
+        return [b"the error"]
+
+    assert whole_answer(app, {}) == ("500 INTERNAL SERVER ERROR", [], b"the error")
 
 
 def test_a_body_cut_short_by_the_client_is_never_carried_out(emulator: Emulator) -> None:
@@ -280,5 +344,82 @@ def test_stop_waits_for_a_request_being_answered_which_gets_its_answer() -> None
         if stopping.is_alive():
             stopping.join(10)
         else:
+            emulator.stop()
+        client.close()
+
+
+def test_stop_does_not_wait_for_a_client_stalled_in_the_middle_of_its_request() -> None:
+    said: list[str] = []
+    emulator = Emulator(port=0, timing=TIMING, log=said.append)
+    emulator.start()
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as stalled:
+        try:
+            stalled.sendall(head(emulator, "Content-Length: 100") + LIST_QUEUES)
+            with emulator.requests.done:  # its request line is read, its body is not all there
+                assert emulator.requests.done.wait_for(lambda: emulator.requests.busy, 10)
+        finally:
+            emulator.stop()
+    assert not [line for line in said if "stopped with requests" in line]
+
+
+def test_a_request_whose_line_was_just_read_as_stop_begins_gets_its_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A connection counts as busy once its request line is parsed: a thread that read the
+    line and was descheduled before parsing it must still be able to answer (the read side is
+    shut, not the write side)."""
+    line_read, go, shut = threading.Event(), threading.Event(), threading.Event()
+    setup = KeptAlive.setup
+
+    def paused_after_its_request_line(self: Any) -> None:
+        setup(self)
+        rfile = self.rfile
+
+        class Paused:
+            def __getattr__(_, name: str) -> Any:
+                return getattr(rfile, name)
+
+            def readline(_, *args: Any) -> bytes:
+                line: bytes = rfile.readline(*args)
+                if line.startswith(b"POST") and not line_read.is_set():
+                    line_read.set()
+                    go.wait(10)
+                return line
+
+        self.rfile = Paused()
+
+    monkeypatch.setattr(KeptAlive, "setup", paused_after_its_request_line)
+    shutdown = socket.socket.shutdown
+
+    def noted(sock: socket.socket, how: int) -> None:
+        shutdown(sock, how)
+        shut.set()
+
+    emulator = Emulator(port=0, timing=TIMING)
+    emulator.start()
+    client = sqs(emulator)
+    answers: list[Any] = []
+
+    def call() -> None:
+        try:
+            answers.append(client.list_queues())
+        except Exception as exc:
+            answers.append(exc)
+
+    calling = threading.Thread(target=call)
+    stopping = threading.Thread(target=emulator.stop)
+    try:
+        calling.start()
+        assert line_read.wait(10)
+        monkeypatch.setattr(socket.socket, "shutdown", noted)
+        stopping.start()
+        assert shut.wait(10)  # stop has shut the connection, not yet counted busy
+        go.set()
+        calling.join(10)
+        stopping.join(10)
+        assert answers and isinstance(answers[0], dict), answers
+    finally:
+        go.set()
+        if not stopping.is_alive():
             emulator.stop()
         client.close()

@@ -501,7 +501,8 @@ class Emulator:
                 self._server.shutdown()
                 self._thread.join(timeout=5)
             if self._server is not None:
-                self.requests.close_idle()
+                if self.requests.stop_reading():
+                    self.log("waiting for the requests still being answered")
                 if not self.requests.drained(STOP_WAIT_SECONDS):
                     self.log("pocctl local stopped with requests still being answered")
                 self._server.server_close()

@@ -18,21 +18,36 @@ sends on it.
 from __future__ import annotations
 
 import io
+import re
 import socket
 from collections.abc import Iterable
 from traceback import format_exc
 from typing import Any
 
-from werkzeug.exceptions import BadRequest, InternalServerError
+from werkzeug import exceptions as refusals
 from werkzeug.serving import WSGIRequestHandler
 
 NO_BODY = frozenset({204, 304})
-CHUNK_LINE_LIMIT = 4096  # a chunk's size line, or a trailer line, longer than this is refused
+LINE_LIMIT = 4096  # a chunk's size line, or a trailer line, longer than this is refused
+LINE_ENDS = (b"\r\n", b"\n")  # a bare LF too (RFC 9112 section 2.2)
+# Lambda's largest request, CreateFunction with a 50 MB zip, is about 67 MB in base64.
+MAX_BODY_BYTES = 128 * 1024 * 1024
+DIGITS = re.compile(r"[0-9]{1,12}", re.ASCII)
+HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]{1,12}")
 Answer = tuple[str, list[tuple[str, str]], bytes]  # status, headers, body
 
 
 class UnclearLength(ValueError):
     """Where the request's body ends can not be told for sure (RFC 9112 section 6.3)."""
+
+
+class UnknownCoding(ValueError):
+    """A transfer coding other than chunked: 501 (RFC 9112 section 6.1)."""
+
+
+def _field(headers: Any, name: str) -> list[str]:
+    """A list-valued header's items, over all its fields (RFC 9110 section 5.3)."""
+    return [item for field in headers.get_all(name) or [] for item in field.split(",")]
 
 
 class KeptAlive(WSGIRequestHandler):
@@ -50,9 +65,9 @@ class KeptAlive(WSGIRequestHandler):
 
     def parse_request(self) -> bool:
         parsed = bool(super().parse_request())
-        options = self.headers.get("Connection", "") if parsed else ""
-        # http.server compares the whole header with "close"; it is a list (RFC 9110 7.6.1).
-        if "close" in (option.strip().lower() for option in options.split(",")):
+        options = _field(self.headers, "Connection") if parsed else []
+        # http.server compares the first field with "close"; it is a list (RFC 9110 7.6.1).
+        if "close" in (option.strip().lower() for option in options):
             self.close_connection = True
         if self.request_version != "HTTP/1.1":
             self.close_connection = True
@@ -67,24 +82,31 @@ class KeptAlive(WSGIRequestHandler):
         environ = self.environ = self.make_environ()
         try:
             environ["wsgi.input"] = io.BytesIO(self._whole_body(environ))
-        except UnclearLength as exc:
+        except (UnclearLength, UnknownCoding) as exc:
             self.close_connection = True
-            self._send(*whole_answer(BadRequest(str(exc)), environ), head=False)
+            refusal = (
+                refusals.BadRequest if isinstance(exc, UnclearLength) else refusals.NotImplemented
+            )
+            self._send(*whole_answer(refusal(str(exc)), environ), head=False)
             return
         try:
             status, headers, body = whole_answer(self.server.app, environ)
         except Exception:
             self.log_error("Error on request %s %s:\n%s", self.command, self.path, format_exc())
-            status, headers, body = whole_answer(InternalServerError(), environ)
+            status, headers, body = whole_answer(refusals.InternalServerError(), environ)
             self.close_connection = True
         self._send(status, headers, body, head=environ["REQUEST_METHOD"] == "HEAD")
 
     def _whole_body(self, environ: dict[str, Any]) -> bytes:
-        codings = [c.strip().lower() for c in self.headers.get("Transfer-Encoding", "").split(",")]
+        codings = [c.strip().lower() for c in _field(self.headers, "Transfer-Encoding")]
         lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
-        if codings != [""]:
+        if codings:
             if codings[-1] != "chunked":
                 raise UnclearLength(f"a body in transfer coding {codings[-1]!r} has no length")
+            if codings != ["chunked"]:
+                raise UnknownCoding(f"transfer codings {codings[:-1]} are not understood here")
+            # Both: possibly a request smuggled past another server (RFC 9112 section 6.1).
+            self.close_connection = self.close_connection or bool(lengths)
             body = self._dechunked()
             # The application reads it as any other body (werkzeug takes a chunked request
             # with no wsgi.input_terminated for one with no body).
@@ -92,41 +114,41 @@ class KeptAlive(WSGIRequestHandler):
             environ.pop("wsgi.input_terminated", None)
             environ["CONTENT_LENGTH"] = str(len(body))
             return body
-        if len(lengths) > 1 or not all(length.isdigit() for length in lengths):
+        if len(lengths) > 1 or not all(DIGITS.fullmatch(length) for length in lengths):
             raise UnclearLength(f"Content-Length is not one number: {sorted(lengths)}")
-        length = int(lengths.pop()) if lengths else 0
-        return self._exactly(length)
+        return self._exactly(int(lengths.pop()) if lengths else 0)
 
     def _dechunked(self) -> bytes:
         """RFC 9112 section 7.1: chunks (their extensions ignored), then the trailer section."""
-        chunks = []
-        while size := self._chunk_size():
-            chunks.append(self._exactly(size))
-            self._crlf()
-        while self._line().strip():  # trailer fields: nothing here asks for them
+        chunks, size = [], 0
+        while chunk := self._chunk_size():
+            size += chunk
+            if size > MAX_BODY_BYTES:
+                raise UnclearLength(f"a body of more than {MAX_BODY_BYTES} bytes")
+            chunks.append(self._exactly(chunk))
+            if self._line() not in LINE_ENDS:
+                raise UnclearLength("a chunk is longer than its size")
+        while self._line() not in LINE_ENDS:  # trailer fields: nothing here asks for them
             pass
         return b"".join(chunks)
 
     def _chunk_size(self) -> int:
         size = self._line().split(b";", 1)[0].strip()
-        try:
-            return int(size, 16)
-        except ValueError:
-            raise UnclearLength(f"a chunk size is not a hexadecimal number: {size!r}") from None
-
-    def _crlf(self) -> None:
-        if self._line().strip():
-            raise UnclearLength("a chunk is longer than its size")
+        if not HEX_DIGITS.fullmatch(size):
+            raise UnclearLength(f"a chunk size is not a hexadecimal number: {size!r}")
+        return int(size, 16)
 
     def _line(self) -> bytes:
-        line = self.rfile.readline(CHUNK_LINE_LIMIT + 1)
+        line = self.rfile.readline(LINE_LIMIT + 1)
         if not line.endswith(b"\n"):
-            if len(line) > CHUNK_LINE_LIMIT:
+            if len(line) > LINE_LIMIT:
                 raise UnclearLength("a chunk's size or trailer line is too long")
             raise ConnectionResetError("the client closed the connection within a chunked body")
         return line
 
     def _exactly(self, length: int) -> bytes:
+        if length > MAX_BODY_BYTES:
+            raise UnclearLength(f"a body of more than {MAX_BODY_BYTES} bytes")
         body = self.rfile.read(length) if length > 0 else b""
         if len(body) < length:  # never handed on: AWS would not carry out half a request
             raise ConnectionResetError("the client closed the connection within the body")
@@ -163,6 +185,8 @@ def whole_answer(app: Any, environ: dict[str, Any]) -> Answer:
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         if started and not exc_info:
             raise AssertionError("start_response called twice without exc_info")
+        if exc_info:
+            chunks.clear()  # an error's answer replaces what the application wrote
         started[:] = [status, headers]
         return chunks.append
 

@@ -78,22 +78,26 @@ class Requests:
         server.RequestHandlerClass = Counted
         server.process_request, server.process_request_thread = accepted, served
 
-    def close_idle(self) -> None:
-        """From now on each connection closes once its request is answered; those waiting for
-        a next request close now. Their threads are daemon threads that the server's
-        server_close does not wait for: left open, a connection would still be served after
-        the emulator stopped, on moto's state of the process (a next emulator's)."""
+    def stop_reading(self) -> int:
+        """From now on each connection closes once its request is answered, and none reads
+        more: one waiting for a next request, or for the rest of a request (a client stalled
+        mid-body), ends now. A request already read is still answered. Their threads are
+        daemon threads that the server's server_close does not wait for: left open, a
+        connection would still be served after the emulator stopped, on moto's state of the
+        process (a next emulator's). The number of requests still being answered."""
         with self.done:
             self.stopping = True
-            idle = [c for c in self.connections if c not in self.busy]
+            connections = list(self.connections)
             self.done.notify_all()
-        for connection in idle:
-            # Reading only: a thread that read a request line just now still sends its answer.
+        for connection in connections:
+            # Reading only: a thread that read its request still sends the answer.
             with contextlib.suppress(OSError):  # closed meanwhile by its thread
                 connection.shutdown(socket.SHUT_RD)
+        with self.done:
+            return len(self.busy)
 
     def drained(self, timeout: float) -> bool:
-        """Every connection has ended (after close_idle): no request is still being carried
+        """Every connection has ended (after stop_reading): no request is still being carried
         out. False if some were still open after `timeout` seconds."""
         with self.done:
             return self.done.wait_for(lambda: not self.connections, timeout)
