@@ -146,8 +146,9 @@ def test_a_head_request_is_answered_with_no_body_and_the_connection_stays_usable
         ("HTTP/1.1", "Connection: close"),
         ("HTTP/1.1", "Connection: keep-alive, close"),
         ("HTTP/1.0", "Connection: keep-alive"),
+        ("HTTP/1.1", "Connection: keep-alive\r\nConnection: close"),
     ],
-    ids=["asks to close", "close among the options", "HTTP/1.0"],
+    ids=["asks to close", "close among the options", "HTTP/1.0", "close in a second field"],
 )
 def test_a_client_that_does_not_keep_its_connection_is_answered_then_closed(
     emulator: Emulator, version: str, connection: str
@@ -423,3 +424,30 @@ def test_a_request_whose_line_was_just_read_as_stop_begins_gets_its_answer(
         if not stopping.is_alive():
             emulator.stop()
         client.close()
+
+
+def test_a_body_larger_than_any_aws_request_is_refused_unread(emulator: Emulator) -> None:
+    answer = until_closed(emulator, head(emulator, "Content-Length: 200000000") + LIST_QUEUES)
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b"Connection: close" in answer
+
+
+@pytest.mark.parametrize(
+    "cut", [b"POST / HTTP/1.1\r\nHost: x\r\nContent-Le", b"POST / HTT"], ids=["headers", "line"]
+)
+def test_a_request_whose_head_the_client_never_finished_is_not_carried_out(
+    emulator: Emulator, cut: bytes
+) -> None:
+    seen: list[dict[str, str]] = []
+    emulator.on_request = lambda headers: (
+        None if INTERNAL_HEADER in headers else seen.append(headers)
+    )
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as raw:
+        raw.sendall(cut)
+        raw.shutdown(socket.SHUT_WR)  # then gone, as a client killed mid-request
+        answer = b""
+        while chunk := raw.recv(4096):  # nothing, or http.server's 400 for a cut line
+            answer += chunk
+    emulator.answered()
+    assert seen == []
+    assert b"HTTP/1.1 200" not in answer

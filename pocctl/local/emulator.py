@@ -49,6 +49,7 @@ LISTEN_BACKLOG = 128  # werkzeug's own
 TIMING_OFF_STREAM_POLL = 0.1  # an idle stream's polls with AWS's timing off (AWS: 0.25 s)
 # How long stop() waits for the requests being answered (their threads are daemon threads).
 STOP_WAIT_SECONDS = 5.0
+STOP_QUICK_SECONDS = 0.2  # said only when it takes longer than this
 SHUTDOWN_POLL_SECONDS = 0.05  # how soon stop() ends the HTTP server (socketserver: 0.5)
 
 Log = Callable[[str], None]
@@ -501,10 +502,11 @@ class Emulator:
                 self._server.shutdown()
                 self._thread.join(timeout=5)
             if self._server is not None:
-                if self.requests.stop_reading():
+                self.requests.stop_reading()
+                if not self.requests.drained(STOP_QUICK_SECONDS):
                     self.log("waiting for the requests still being answered")
-                if not self.requests.drained(STOP_WAIT_SECONDS):
-                    self.log("pocctl local stopped with requests still being answered")
+                    if not self.requests.drained(STOP_WAIT_SECONDS):
+                        self.log("pocctl local stopped with requests still being answered")
                 self._server.server_close()
             self._close_clients()
         finally:

@@ -30,7 +30,8 @@ from werkzeug.serving import WSGIRequestHandler
 NO_BODY = frozenset({204, 304})
 LINE_LIMIT = 4096  # a chunk's size line, or a trailer line, longer than this is refused
 LINE_ENDS = (b"\r\n", b"\n")  # a bare LF too (RFC 9112 section 2.2)
-# Lambda's largest request, CreateFunction with a 50 MB zip, is about 67 MB in base64.
+# Lambda refuses a CreateFunction or UpdateFunctionCode of 69,905,067 bytes or more (a 50 MB
+# zip in base64, with its JSON).
 MAX_BODY_BYTES = 128 * 1024 * 1024
 DIGITS = re.compile(r"[0-9]{1,12}", re.ASCII)
 HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]{1,12}")
@@ -41,8 +42,33 @@ class UnclearLength(ValueError):
     """Where the request's body ends can not be told for sure (RFC 9112 section 6.3)."""
 
 
+class TooLarge(UnclearLength):
+    """A body larger than any AWS request pocctl makes: 413 (RFC 9110 section 15.5.14)."""
+
+
 class UnknownCoding(ValueError):
     """A transfer coding other than chunked: 501 (RFC 9112 section 6.1)."""
+
+
+class _Lines:
+    """A connection's reader that remembers the last line it read (whole or cut short)."""
+
+    def __init__(self, rfile: Any) -> None:
+        self._rfile = rfile
+        self.last = b"\n"
+
+    def readline(self, *args: Any) -> bytes:
+        self.last = self._rfile.readline(*args)
+        return self.last
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rfile, name)
+
+
+REFUSALS: dict[type[Exception], type[refusals.HTTPException]] = {
+    TooLarge: refusals.RequestEntityTooLarge,
+    UnknownCoding: refusals.NotImplemented,
+}
 
 
 def _field(headers: Any, name: str) -> list[str]:
@@ -62,9 +88,18 @@ class KeptAlive(WSGIRequestHandler):
         # A connection that stays open is not flushed by its close: without this, Nagle's
         # algorithm held a write back until the client's delayed ACK, 40 ms on Linux.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.lines = _Lines(self.rfile)
+        self.rfile = self.lines  # type: ignore[assignment]
 
     def parse_request(self) -> bool:
         parsed = bool(super().parse_request())
+        if parsed and (
+            not self.raw_requestline.endswith(b"\n") or self.lines.last not in LINE_ENDS
+        ):
+            # Its head ended with the input (the client went away, or stop() shut reading):
+            # http.server takes that for the end of the headers; AWS would carry out nothing.
+            self.close_connection = True
+            return False
         options = _field(self.headers, "Connection") if parsed else []
         # http.server compares the first field with "close"; it is a list (RFC 9110 7.6.1).
         if "close" in (option.strip().lower() for option in options):
@@ -84,10 +119,8 @@ class KeptAlive(WSGIRequestHandler):
             environ["wsgi.input"] = io.BytesIO(self._whole_body(environ))
         except (UnclearLength, UnknownCoding) as exc:
             self.close_connection = True
-            refusal = (
-                refusals.BadRequest if isinstance(exc, UnclearLength) else refusals.NotImplemented
-            )
-            self._send(*whole_answer(refusal(str(exc)), environ), head=False)
+            refused = REFUSALS.get(type(exc), refusals.BadRequest)
+            self._send(*whole_answer(refused(str(exc)), environ), head=False)
             return
         try:
             status, headers, body = whole_answer(self.server.app, environ)
@@ -124,7 +157,7 @@ class KeptAlive(WSGIRequestHandler):
         while chunk := self._chunk_size():
             size += chunk
             if size > MAX_BODY_BYTES:
-                raise UnclearLength(f"a body of more than {MAX_BODY_BYTES} bytes")
+                raise TooLarge(f"a body of more than {MAX_BODY_BYTES} bytes")
             chunks.append(self._exactly(chunk))
             if self._line() not in LINE_ENDS:
                 raise UnclearLength("a chunk is longer than its size")
@@ -148,7 +181,7 @@ class KeptAlive(WSGIRequestHandler):
 
     def _exactly(self, length: int) -> bytes:
         if length > MAX_BODY_BYTES:
-            raise UnclearLength(f"a body of more than {MAX_BODY_BYTES} bytes")
+            raise TooLarge(f"a body of more than {MAX_BODY_BYTES} bytes")
         body = self.rfile.read(length) if length > 0 else b""
         if len(body) < length:  # never handed on: AWS would not carry out half a request
             raise ConnectionResetError("the client closed the connection within the body")

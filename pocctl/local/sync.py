@@ -78,13 +78,13 @@ class Requests:
         server.RequestHandlerClass = Counted
         server.process_request, server.process_request_thread = accepted, served
 
-    def stop_reading(self) -> int:
+    def stop_reading(self) -> None:
         """From now on each connection closes once its request is answered, and none reads
         more: one waiting for a next request, or for the rest of a request (a client stalled
         mid-body), ends now. A request already read is still answered. Their threads are
         daemon threads that the server's server_close does not wait for: left open, a
         connection would still be served after the emulator stopped, on moto's state of the
-        process (a next emulator's). The number of requests still being answered."""
+        process (a next emulator's)."""
         with self.done:
             self.stopping = True
             connections = list(self.connections)
@@ -93,8 +93,6 @@ class Requests:
             # Reading only: a thread that read its request still sends the answer.
             with contextlib.suppress(OSError):  # closed meanwhile by its thread
                 connection.shutdown(socket.SHUT_RD)
-        with self.done:
-            return len(self.busy)
 
     def drained(self, timeout: float) -> bool:
         """Every connection has ended (after stop_reading): no request is still being carried
