@@ -30,8 +30,9 @@ from werkzeug.serving import WSGIRequestHandler
 NO_BODY = frozenset({204, 304})
 LINE_LIMIT = 4096  # a chunk's size line, or a trailer line, longer than this is refused
 LINE_ENDS = (b"\r\n", b"\n")  # a bare LF too (RFC 9112 section 2.2)
-# Lambda refuses a CreateFunction or UpdateFunctionCode of 69,905,067 bytes or more (a 50 MB
-# zip in base64, with its JSON).
+# Lambda refuses a CreateFunction of 69,905,067 bytes or more with a 413 (a 50 MB zip in base64,
+# with its JSON; "Request must be smaller than 69905067 bytes", localstack/localstack#2990,
+# apex/up#222).
 MAX_BODY_BYTES = 128 * 1024 * 1024
 DIGITS = re.compile(r"[0-9]{1,12}", re.ASCII)
 HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]{1,12}")
