@@ -357,7 +357,7 @@ def test_stop_does_not_wait_for_a_client_stalled_in_the_middle_of_its_request() 
         try:
             stalled.sendall(head(emulator, "Content-Length: 100") + LIST_QUEUES)
             with emulator.requests.done:  # its request line is read, its body is not all there
-                assert emulator.requests.done.wait_for(lambda: emulator.requests.busy, 10)
+                assert emulator.requests.done.wait_for(lambda: emulator.requests.reading, 10)
         finally:
             emulator.stop()
     assert not [line for line in said if "stopped with requests" in line]

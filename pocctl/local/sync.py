@@ -27,15 +27,13 @@ class Requests:
         self.connections: set[Any] = set()  # sockets accepted and still being served
         self.reading = 0  # requests whose request line was read, not yet answered
         self.started = 0  # requests begun, ever
-        self.busy: set[Any] = set()  # connections in the middle of a request
-        self.stopping = False  # each connection closes once its request is answered
+        self.stopping = False  # each answer closes its connection (stop_reading)
 
     def track(self, server: Any) -> None:
         accept, serve = server.process_request, server.process_request_thread
         requests = self
         with self.done:  # an emulator started again
             self.stopping = False
-            self.busy.clear()
 
         def accepted(request: Any, client_address: Any) -> None:
             with self.done:
@@ -58,7 +56,7 @@ class Requests:
                 with requests.done:
                     requests.reading += 1
                     requests.started += 1
-                    requests.busy.add(self.connection)
+                    requests.done.notify_all()  # a request began
                 self._pocctl_counted = True
                 return bool(super().parse_request())
 
@@ -70,9 +68,6 @@ class Requests:
                         self._pocctl_counted = False
                         with requests.done:
                             requests.reading -= 1
-                            requests.busy.discard(self.connection)
-                            if requests.stopping:
-                                self.close_connection = True
                             requests.done.notify_all()
 
         server.RequestHandlerClass = Counted
