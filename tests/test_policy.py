@@ -8,7 +8,7 @@ import pytest
 
 from pocctl.local.calls import Call, parse
 from pocctl.local.iam import Authorizer, Propagation, RoleSnapshot
-from pocctl.local.policy import Request, evaluate, principal_matches, request_for
+from pocctl.local.policy import Request, evaluate, principal_matches, request_for, wildcard_only
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/R"
@@ -256,3 +256,25 @@ def test_a_call_on_a_mapping_by_uuid_is_judged_on_the_mappings_function() -> Non
     assert authorizer.check(call("lambda", "DeleteEventSourceMapping", UUID="own")) is None
     refused = authorizer.check(call("lambda", "DeleteEventSourceMapping", UUID="other"))
     assert refused is not None and refused.status == 403
+
+
+def test_the_wildcard_only_table_is_what_parliament_says() -> None:
+    """pocctl/local/wildcard_only.txt is read instead of parliament's 10 MB of JSON: it must
+    still be what parliament's copy of the IAM reference says."""
+    from tests.iam_table import derived, written
+
+    assert written() == derived(), "the table is stale: run `python -m tests.iam_table`"
+
+
+@pytest.mark.parametrize(
+    ("action", "wildcard"),
+    [
+        ("dynamodb:ListStreams", True),
+        ("SQS:ListQueues", True),  # IAM action names are case-insensitive
+        ("iam:ListInstanceProfiles", False),  # its later, current listing names a resource type
+        ("sqs:SendMessage", False),
+        ("lambda:NoSuchAction", False),
+    ],
+)
+def test_an_action_is_wildcard_only_as_the_table_says(action: str, wildcard: bool) -> None:
+    assert wildcard_only(action) is wildcard

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field, replace
 from functools import cache
+from importlib import resources
 from typing import Any
 from urllib.parse import urlparse
 
@@ -35,24 +36,16 @@ ACTION_ALIASES = {
 
 
 @cache
-def _resource_types() -> dict[str, tuple[str, ...]]:
-    """Each action's resource types, from the IAM Service Authorization Reference as parliament
-    ships it (its iam_definition.json): an action listing none has no resource-level
-    permission, and only `"Resource": "*"` grants it."""
-    import parliament
-
-    return {
-        f"{service['prefix']}:{privilege['privilege']}".lower(): tuple(
-            r["resource_type"] for r in privilege["resource_types"]
-        )
-        for service in parliament.iam_definition
-        for privilege in service["privileges"]
-    }
+def _wildcard_only() -> frozenset[str]:
+    """The actions for which the IAM Service Authorization Reference lists no resource type
+    (wildcard_only.txt, derived from parliament's copy of it by tests/iam_table.py): they have
+    no resource-level permission, and only `"Resource": "*"` grants them."""
+    text = resources.files("pocctl.local").joinpath("wildcard_only.txt").read_text("utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
 
 def wildcard_only(action: str) -> bool:
-    types = _resource_types().get(action.lower())
-    return types is not None and all(t == "" for t in types)
+    return action.lower() in _wildcard_only()
 
 
 ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})
