@@ -16,17 +16,27 @@ TABLE = Path(__file__).resolve().parent.parent / "pocctl" / "local" / "wildcard_
 HEADER = """\
 # IAM actions with no resource-level permission: the IAM Service Authorization Reference lists
 # no resource type for them, so only "Resource": "*" grants them. Derived from parliament's
-# iam_definition.json (parliament {version}); written by `python -m tests.iam_table`, and
-# tests/test_policy.py checks it against the parliament installed. One action a line, lower case.
+# iam_definition.json (parliament {version}), with tests/iam_table.py's CURRENT where that is
+# older than the reference; written by `python -m tests.iam_table`, and tests/test_policy.py checks
+# it against the parliament installed. One action a line, lower case.
 """
+
+
+# What the Service Authorization Reference says now, where parliament's last listing of an action
+# is older. IAM's page (list_awsidentityandaccessmanagementiam.html) lists no resource type for
+# ListInstanceProfiles (also iann0036/iam-dataset, scraped from it in August 2026); parliament 1.6.4
+# has it twice, and its later listing, "AWS Identity and Access Management" (170 actions; the
+# current page, "(IAM)", has 176 with the newest), says instance-profile*. Review s43a found it.
+CURRENT: dict[str, list[str]] = {"iam:listinstanceprofiles": [""]}
 
 
 def derived() -> list[str]:
     import parliament
 
-    # An action listed twice (a service's page under an old name and its current one) is what
-    # the last listing says: ListInstanceProfiles has no resource type under "AWS Identity and
-    # Access Management (IAM)", and instance-profile* under its current name, later in the file.
+    # An action listed twice (two pages share a prefix: a service under an old name and its
+    # current one, or two versions of an API) is what its last listing says, as the emulator
+    # judged before the table. Where that listing is the stale one, CURRENT says what AWS's
+    # Service Authorization Reference says today.
     types = {
         f"{service['prefix']}:{privilege['privilege']}".lower(): [
             r["resource_type"] for r in privilege["resource_types"]
@@ -34,6 +44,7 @@ def derived() -> list[str]:
         for service in parliament.iam_definition
         for privilege in service["privileges"]
     }
+    types.update(CURRENT)
     return sorted(action for action, listed in types.items() if all(t == "" for t in listed))
 
 
