@@ -260,7 +260,8 @@ def test_a_call_on_a_mapping_by_uuid_is_judged_on_the_mappings_function() -> Non
 
 def test_the_wildcard_only_table_is_what_parliament_says() -> None:
     """pocctl/local/wildcard_only.txt is read instead of parliament's 10 MB of JSON: it must
-    still be what parliament's copy of the IAM reference says."""
+    still be what parliament's copy of the IAM reference says, with tests/iam_table.py's CURRENT
+    where that copy is older."""
     from tests.iam_table import derived, written
 
     assert written() == derived(), "the table is stale: run `python -m tests.iam_table`"
