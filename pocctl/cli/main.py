@@ -6,6 +6,8 @@ imports click and nothing heavy: no boto3, no rich, no command module."""
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import os
 from typing import Any, NamedTuple
@@ -261,4 +263,11 @@ def cli(click_ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
+    # As the process ends, CPython's last garbage collections walk every object still alive:
+    # botocore's models, moto's state in `pocctl local`, a hundred thousand objects after
+    # `status`. Frozen, they are skipped: `status` took 0.87 s of CPU instead of 1.10, `outputs`
+    # 0.55 instead of 0.76, and the prompt comes back as much sooner. Every atexit handler still
+    # runs, and every object freed by its reference count is freed as before; only cycles left
+    # unreachable at exit are not collected, and the OS takes their memory back.
+    atexit.register(gc.freeze)
     cli(prog_name="pocctl")
