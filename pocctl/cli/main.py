@@ -266,8 +266,11 @@ def main() -> None:
     # As the process ends, CPython's last garbage collections walk every object still alive:
     # botocore's models, moto's state in `pocctl local`, a hundred thousand objects after
     # `status`. Frozen, they are skipped: `status` took 0.87 s of CPU instead of 1.10, `outputs`
-    # 0.55 instead of 0.76, and the prompt comes back as much sooner. Every atexit handler still
-    # runs, and every object freed by its reference count is freed as before; only cycles left
-    # unreachable at exit are not collected, and the OS takes their memory back.
+    # 0.55 instead of 0.76; `pocctl local`, after an up and a down, 2.6 s instead of 3.6, and it
+    # ends 0.1 s after Ctrl-C instead of 0.8. Every atexit handler still runs, and every object
+    # freed by its reference count is freed as before. But an object in a reference cycle is not
+    # collected at exit, and its finalizer (`__del__`, a weakref callback, a file's flush on
+    # close) does not run: what must happen as pocctl ends belongs in atexit, `finally` or
+    # `with`, as it is today (the emulator's stop, the fork server's close, temporary directories).
     atexit.register(gc.freeze)
     cli(prog_name="pocctl")
