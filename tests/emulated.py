@@ -56,3 +56,12 @@ def up_local(emulator: Emulator, stack: str, **config: Any) -> Context:
     if ctx.config.email:
         follow_confirmation_links(emulator.outbox.messages[earlier:], ctx.config.email)
     return ctx
+
+
+def until_mapping_is(lam: Any, uuid: str, state: str, seconds: float = 60.0) -> None:
+    """Until the mapping's State is `state`: after an update it is Enabling, Disabling or
+    Updating for a while on AWS's clock (timing rule mapping_updating), later on a busy machine."""
+    deadline = time.monotonic() + seconds
+    while (now := lam.get_event_source_mapping(UUID=uuid)["State"]) != state:
+        assert time.monotonic() < deadline, f"mapping {uuid} still {now} after {seconds} s"
+        time.sleep(0.02)

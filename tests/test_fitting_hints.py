@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from pocctl.cli import cli
 from pocctl.local.emulator import Emulator
 
-from .emulated import local_context
+from .emulated import local_context, until_mapping_is
 from .faults import runtime_with
 
 Pocctl = Callable[..., Result]
@@ -77,6 +77,7 @@ def test_a_disabled_mapping_is_one_problem(pocctl: Pocctl, emulator: Emulator) -
     lam = local_context(emulator, "off").client("lambda")
     (mapping,) = lam.list_event_source_mappings(FunctionName="off-Lambda-1")["EventSourceMappings"]
     lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    until_mapping_is(lam, mapping["UUID"], "Disabled")  # Disabling first, which a status names
 
     status = pocctl("status", "--stack", "off", "--json")
     assert status.exit_code == 1

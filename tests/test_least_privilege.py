@@ -22,7 +22,7 @@ from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps, read_outputs
 
 from .cases import heavy_case
-from .emulated import TIMING, up_local
+from .emulated import TIMING, until_mapping_is, up_local
 
 
 class Log(list[str]):
@@ -117,10 +117,7 @@ def restart_mapping(emulator: Emulator, ctx: Context, function: str) -> None:
 
     # Lambda refuses an update while the mapping is still Disabling (ResourceInUseException):
     # wait for Disabled on the emulator's clock first (a loaded machine got there late).
-    def state() -> str:
-        return str(lam.get_event_source_mapping(UUID=mapping["UUID"])["State"])
-
-    assert eventually(lambda: state() == "Disabled", timeout=60), state()
+    until_mapping_is(lam, mapping["UUID"], "Disabled")
     lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
     emulator.reconciled()  # a new one started
 
