@@ -380,6 +380,7 @@ def test_ls_lists_each_stack_with_its_health_url_and_age(
     dead_letter(broken, json.dumps({"item": "stuck"}))  # so that it is failing whatever ran
     iam = local_context(emulator, "ghost").client("iam")
     iam.create_role(RoleName="ghost-Lambda-1-Role", AssumeRolePolicyDocument="{}")
+    emulator.settled()  # ListRoles leaves a new role out for a moment, as IAM does
 
     here = pocctl_anywhere(emulator, "ls")
     assert here.exit_code == 0, here.output

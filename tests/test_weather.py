@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -405,6 +405,27 @@ def test_iam_may_not_find_a_role_or_its_policy_right_after_they_are_made() -> No
         assert iam.get_role(RoleName="r")["Role"]["RoleName"] == "r"
         assert iam.get_role_policy(RoleName="r", PolicyName="p")["PolicyDocument"] == allow
         assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["r"]
+
+
+@dataclass(frozen=True)
+class ReadsLagPropagation(Timing):
+    """Weather random draws may bring: IAM's reads at the top of their range, 10 s, and a
+    role's propagation to other services at the bottom of its own, 2 s."""
+
+    def seconds(self, rule: str, key: str = "") -> float:
+        ends = {"iam_read": RULES["iam_read"].high, "iam_propagation": RULES["iam_propagation"].low}
+        return ends[rule] * self.scale if rule in ends else super().seconds(rule, key)
+
+
+def test_settled_waits_until_iam_lists_a_new_role() -> None:
+    """A test that reads IAM after a change waits on `settled`, as for every other lag."""
+    with Emulator(port=0, timing=ReadsLagPropagation(scale=0.1)) as emulator:
+        iam: Any = client(emulator, "iam")
+        iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
+        assert iam.list_roles()["Roles"] == []
+        emulator.settled()
+        assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["r"]
+        assert iam.get_role(RoleName="r")["Role"]["RoleName"] == "r"
 
 
 def test_up_right_after_a_stopped_up_takes_on_the_role_iam_does_not_show_yet() -> None:

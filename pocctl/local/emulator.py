@@ -459,11 +459,12 @@ class Emulator:
         sync.reconciled(self.supervisor)
 
     def settled(self) -> None:
-        """What changed in IAM has propagated, queues' changed attributes have taken effect,
-        the log lines written so far can be read, the pollers match the mappings, and every
-        poller has finished a poll that began after that."""
+        """What changed in IAM has propagated (IAM's own reads find it too), queues' changed
+        attributes have taken effect, the log lines written so far can be read, the pollers match
+        the mappings, and every poller has finished a poll that began after that."""
         changes = [
             self.authorizer.propagation.settled_at,
+            self.aws.iam.reads.settled_at,
             self.aws.sqs.attributes.settled_at,
             self.aws.logs.settled_at,
         ]

@@ -22,6 +22,12 @@ class IamReads:
         self.policy_read_from: dict[tuple[str, str], float] = {}  # (role, policy) -> likewise
         self._new_policies: set[int] = set()  # PutRolePolicy calls adding a policy
 
+    def settled_at(self) -> float:
+        """When IAM's own reads find every role and inline policy made so far (-inf: none)."""
+        # tuple() copies in one step, while request threads add to the dicts.
+        moments = (*tuple(self.role_read_from.values()), *tuple(self.policy_read_from.values()))
+        return max(moments, default=float("-inf"))
+
     def _hidden(self, read_from: float | None) -> bool:
         return read_from is not None and self.world.clock() < read_from
 
