@@ -25,6 +25,7 @@ from pocctl.pipeline.stack import build_steps
 from pocctl.resources import iam
 
 from .emulated import TIMING
+from .workers import default_workers
 
 # Steps run side by side, in threads, on in-process moto too (see prepare_for_threads).
 prepare_for_threads()
@@ -96,8 +97,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
                 f"PYTEST_XDIST_AUTO_NUM_WORKERS is not a number: {wanted!r}. Ignoring it.",
                 stacklevel=1,
             )
-    cores = os.cpu_count() or 1
-    return min(3 * cores, cores + 4)
+    return default_workers()
 
 
 @pytest.fixture(autouse=True)
