@@ -63,5 +63,6 @@ def until_mapping_is(lam: Any, uuid: str, state: str, seconds: float = 60.0) -> 
     Updating for a while on AWS's clock (timing rule mapping_updating), later on a busy machine."""
     deadline = time.monotonic() + seconds
     while (now := lam.get_event_source_mapping(UUID=uuid)["State"]) != state:
+        assert now not in ("Enabled", "Disabled"), f"mapping {uuid} is {now}, not {state}"
         assert time.monotonic() < deadline, f"mapping {uuid} still {now} after {seconds} s"
-        time.sleep(0.02)
+        time.sleep(0.1)

@@ -418,7 +418,8 @@ class ReadsLagPropagation(Timing):
 
 
 def test_settled_waits_until_iam_lists_a_new_role() -> None:
-    """A test that reads IAM after a change waits on `settled`, as for every other lag."""
+    """A test that reads IAM right after a change waits on `settled`, which covers IAM's own
+    reads as it covers IAM's propagation, queues' attributes and log lines."""
     with Emulator(port=0, timing=ReadsLagPropagation(scale=0.1)) as emulator:
         iam: Any = client(emulator, "iam")
         iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))

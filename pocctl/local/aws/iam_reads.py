@@ -24,8 +24,8 @@ class IamReads:
 
     def settled_at(self) -> float:
         """When IAM's own reads find every role and inline policy made so far (-inf: none)."""
-        # tuple() copies in one step, while request threads add to the dicts.
-        moments = (*tuple(self.role_read_from.values()), *tuple(self.policy_read_from.values()))
+        with self.world.lock:  # request threads add to both
+            moments = [*self.role_read_from.values(), *self.policy_read_from.values()]
         return max(moments, default=float("-inf"))
 
     def _hidden(self, read_from: float | None) -> bool:
@@ -53,14 +53,15 @@ class IamReads:
         self._new_policies.discard(id(call))
         if not reply.ok:
             return reply
-        if call.operation == "CreateRole":
-            self.role_read_from[role] = self.world.after("iam_read", role)
-        elif call.operation == "PutRolePolicy" and new_policy:
-            key = (role, str(call.params.get("PolicyName", "")))
-            self.policy_read_from[key] = self.world.after("iam_read", "/".join(key))
-        elif call.operation == "DeleteRole":
-            self.role_read_from.pop(role, None)
-        elif call.operation == "ListRoles" and not call.internal:
+        with self.world.lock:
+            if call.operation == "CreateRole":
+                self.role_read_from[role] = self.world.after("iam_read", role)
+            elif call.operation == "PutRolePolicy" and new_policy:
+                key = (role, str(call.params.get("PolicyName", "")))
+                self.policy_read_from[key] = self.world.after("iam_read", "/".join(key))
+            elif call.operation == "DeleteRole":
+                self.role_read_from.pop(role, None)
+        if call.operation == "ListRoles" and not call.internal:
             return self._not_listed_yet(reply)
         return reply
 
@@ -69,7 +70,8 @@ class IamReads:
         return found is not None and policy in found.policies
 
     def _not_listed_yet(self, reply: Reply) -> Reply:
-        hidden = {name for name, t in self.role_read_from.items() if self._hidden(t)}
+        with self.world.lock:
+            hidden = {name for name, t in self.role_read_from.items() if self._hidden(t)}
         if not hidden:
             return reply
         ElementTree.register_namespace("", IAM_NAMESPACE)
