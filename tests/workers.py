@@ -11,6 +11,6 @@ def default_workers() -> int:
 
 
 def workers_beside_other_jobs() -> int:
-    """One fewer, for a run with other jobs beside it (.ci/run): they fill the waits the last
+    """One fewer, for a run with other jobs beside it (.ci/run): they likely fill the waits the last
     worker filled."""
     return max(1, default_workers() - 1)
