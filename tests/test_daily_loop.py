@@ -21,7 +21,8 @@ from pocctl.resources.functions import FunctionStep
 from .emulated import local_context
 from .wheels import make_wheel, offline_requirements
 
-pytestmark = pytest.mark.slow
+# Mostly waiting: orders fail over a minute and a half of the queue's real visibility timeouts.
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 BREAK = "    order_id, received, order = unpack(record)\n"
 
 

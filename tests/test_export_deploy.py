@@ -31,7 +31,8 @@ from tests.test_local_cloudformation import (
     nothing_left,
 )
 
-pytestmark = pytest.mark.slow
+# Mostly waiting: `aws cloudformation deploy` polls the stack every 30 s (awscli's deployer).
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 EMAIL = "owner@example.com"
 

@@ -675,6 +675,7 @@ def test_a_sam_template_is_transformed_by_aws_translator(emulator: Emulator) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.long  # mostly waiting: `deploy` polls the stack every 30 s (awscli's deployer)
 def test_aws_cloudformation_deploy_creates_the_stack(emulator: Emulator, tmp_path: Path) -> None:
     """`deploy` as the README tells a user: a change set, described, executed, waited on."""
     package(emulator, tmp_path, TEMPLATE.replace("cfn-", "deployed-"))
