@@ -79,6 +79,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     gc.freeze()
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects any
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked long must be slow too: the default run leaves it out, and CI runs it
+    beside the others (.ci/run), where its main session (`-m 'not long'`) leaves it out."""
+    unmarked = [
+        i.nodeid for i in items if i.get_closest_marker("long") and not i.get_closest_marker("slow")
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"marked long but not slow: {', '.join(unmarked)}")
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """Three workers a core: much of the suite waits (AWS's clock, acted out at 1/50; a hop that
     must not arrive), and the other workers of a core fill that time. On this 2-core machine the

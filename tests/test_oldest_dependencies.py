@@ -3,8 +3,8 @@ exactly the declared minimums (`boto3>=X` installs X) and pocctl from this check
 journey against `pocctl local`. The emulator runs from this test's own Python, as a process of its
 own: moto may need a newer botocore than pocctl does.
 
-Slow (a venv and a pip install, which needs the package index, then a journey); CI runs it beside
-the other slow tests (.ci/run)."""
+Slow (a venv and a pip install, which needs the package index, then a journey); marked long,
+CI runs it beside the main session (.ci/run)."""
 
 from __future__ import annotations
 
