@@ -21,7 +21,7 @@ from pocctl.pipeline.engine import Engine
 from pocctl.pipeline.stack import build_steps
 
 from .cases import heavy_case
-from .emulated import TIMING, FreezableClock, up_local
+from .emulated import TIMING, FreezableClock, until_mapping_is, up_local
 
 
 @pytest.fixture
@@ -261,10 +261,7 @@ def test_a_stream_mapping_replaced_for_a_setting_rereads_a_margin_and_notifies_e
     by_hand = lam.create_event_source_mapping(
         FunctionName="remade-Lambda-2", EventSourceArn=stream, StartingPosition="LATEST"
     )
-    wait_for(
-        lambda: lam.get_event_source_mapping(UUID=by_hand["UUID"])["State"] == "Enabled",
-        "the hand-made mapping",
-    )
+    until_mapping_is(lam, by_hand["UUID"], "Enabled")
     # LATEST starts where the stream is when the poller opens it: orders until then are
     # skipped. Orders until one is notified; each waits for its notification a while.
     old_orders: list[str] = []

@@ -22,6 +22,8 @@ from botocore.exceptions import ClientError
 from pocctl.local.aws.sns import follow_confirmation_links
 from pocctl.local.emulator import ACCOUNT, Emulator
 
+from .emulated import until_mapping_is
+
 T = TypeVar("T")
 REGION = "us-east-1"
 EMAIL = "lab@example.com"
@@ -226,9 +228,7 @@ def test_the_lab_built_by_hand_carries_an_order_to_an_email(emulator: Emulator) 
     )
     until(lambda: ag.create_deployment(restApiId=api["id"], stageName="test"))
     for mapping in mappings:
-        wait_for(
-            lambda m=mapping: lam.get_event_source_mapping(UUID=m["UUID"])["State"] == "Enabled"
-        )
+        until_mapping_is(lam, mapping["UUID"], "Enabled")
     # Enabled is not yet polling: "it may take several minutes to start polling events from the
     # stream", and a mapping at LATEST "could miss events during a create" (Lambda Developer
     # Guide, "Polling and stream starting positions"). The lab's user tests minutes later; the
