@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 # The benchmark's smoke run. The timeout catches a hang, not slowness (the figures are the
-# benchmark's): CI runs this beside the whole suite on 2 cores, where it took over 5 minutes.
+# benchmark's): CI runs this beside the rest of the suite on 2 cores, where it took over 5 minutes.
 pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parent.parent

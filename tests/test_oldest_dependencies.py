@@ -3,7 +3,7 @@ exactly the declared minimums (`boto3>=X` installs X) and pocctl from this check
 journey against `pocctl local`. The emulator runs from this test's own Python, as a process of its
 own: moto may need a newer botocore than pocctl does.
 
-Slow (a venv and a pip install, which needs the package index, then a journey); marked long,
+Slow (a venv and a pip install, which needs the package index, then a journey); marked long:
 CI runs it beside the main session (.ci/run)."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pocctl.code.bundle import bundled_dir
 from .wheels import make_wheel, offline_requirements
 
 # The timeout catches a hang, not slowness (speed is the benchmark's): CI runs this beside
-# the whole suite on 2 cores, where these jobs took 4 to 5 minutes.
+# the rest of the suite on 2 cores, where these jobs took 4 to 5 minutes.
 pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parent.parent

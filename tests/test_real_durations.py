@@ -12,7 +12,7 @@ from pocctl.cli import cli
 from pocctl.local.emulator import Emulator
 
 # The timeout catches a hang, not slowness (speed is the benchmark's): CI runs this beside
-# the whole suite on 2 cores, where these jobs took 4 to 5 minutes.
+# the rest of the suite on 2 cores, where these jobs took 4 to 5 minutes.
 pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.timeout(1200)]
 
 
