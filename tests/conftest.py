@@ -47,8 +47,8 @@ REGION = "us-east-1"
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """The contexts a test made give their clients back once it is over, as a command's do
     when it ends: the next test takes them (a client costs some 3 ms of CPU, and its first
-    calls more). Only those made on the test's own thread: one a thread the test started may
-    still be in use. Contexts that fixtures made live on, for the tests that share them."""
+    calls more). Contexts that wider-scoped fixtures made live on, for the tests that share
+    them; make_ctx gives back its own at its teardown."""
     made: list[Context] = []
     init = Context.__dict__["__init__"]
     test_thread = threading.get_ident()
@@ -63,11 +63,17 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         yield
     finally:
         Context.__init__ = init  # type: ignore[method-assign]
-        for context in made:
-            try:
-                context.release()
-            except Exception as exc:  # never in place of the test's own failure
-                warnings.warn(f"releasing a context's clients failed: {exc!r}", stacklevel=1)
+        release_all(made)
+
+
+def release_all(contexts: list[Context]) -> None:
+    """Release contexts made on the test's own thread (one a thread the test started may still
+    be in use); a failure is a warning, never in place of the test's own."""
+    for context in contexts:
+        try:
+            context.release()
+        except Exception as exc:
+            warnings.warn(f"releasing a context's clients failed: {exc!r}", stacklevel=1)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -214,16 +220,25 @@ MakeContext = Callable[..., Context]
 
 
 @pytest.fixture
-def make_ctx(aws: None, sleeps: Sleeps) -> MakeContext:
+def make_ctx(aws: None, sleeps: Sleeps) -> Iterator[MakeContext]:
+    """Contexts on the test's mocked account; their clients go back once the test is over, as
+    those of the contexts a test makes itself do (pytest_runtest_call), for the next test."""
+    made: list[Context] = []
+    test_thread = threading.get_ident()
+
     def make(stack: str = "POC", **config: Any) -> Context:
-        return Context(
+        context = Context(
             Config(stack=stack, region=REGION, **config),
             RecordingReporter(),
             session=new_session(region_name=REGION),
             sleep=sleeps,
         )
+        if threading.get_ident() == test_thread:
+            made.append(context)
+        return context
 
-    return make
+    yield make
+    release_all(made)
 
 
 @pytest.fixture
