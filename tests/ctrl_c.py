@@ -17,6 +17,20 @@ AS_IN_A_TERMINAL = (
 )
 
 
+# Set back to default before exec, which keeps a default disposition (an ignored one it would
+# keep ignored, and a non-interactive shell cannot trap or reset a signal ignored on entry).
+EXEC_AS_IN_A_TERMINAL = (
+    "import os, signal, sys; "
+    "signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
 def pocctl(*args: str) -> list[str]:
     """The command line of `python -m pocctl ARGS`, with Ctrl-C as in a terminal."""
     return [sys.executable, "-c", AS_IN_A_TERMINAL, *args]
+
+
+def command(*argv: str) -> list[str]:
+    """The command line of any program, a shell say, started with Ctrl-C as in a terminal."""
+    return [sys.executable, "-c", EXEC_AS_IN_A_TERMINAL, *argv]

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import pytest
 
+from . import ctrl_c
 from .test_docs import ROOT, bash_block, quick_start
 
 pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.timeout(2400)]
@@ -168,7 +169,7 @@ def terminal_1(machine: tuple[Path, dict[str, str]]) -> Iterator[tuple[list[str]
             [on_port(x, port) for x in theirs],
         )
     process = subprocess.Popen(
-        ["bash", "-c", "\n".join([*both, mine])],
+        ctrl_c.command("bash", "-c", "\n".join([*both, mine])),
         cwd=clone,
         env=env,
         stdout=subprocess.PIPE,

@@ -25,6 +25,7 @@ from packaging.version import Version
 
 from pocctl.code.bundle import bundled_dir
 
+from . import ctrl_c
 from .wheels import make_wheel, offline_requirements
 
 # The timeout catches a hang, not slowness (speed is the benchmark's): CI runs this beside
@@ -77,7 +78,7 @@ def oldest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def endpoint() -> Iterator[str]:
     """`pocctl local` from this test's Python, in a process of its own (bench/run.py's `local`
     does the same, but bench/ is a directory of scripts, not a package to import from)."""
-    command = [sys.executable, "-m", "pocctl", "local", "--port", "0", "--time-scale", "0.05"]
+    command = ctrl_c.pocctl("local", "--port", "0", "--time-scale", "0.05")
     env = {**os.environ, "NO_COLOR": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
