@@ -108,7 +108,9 @@ def local(
         threading.Thread(target=process.stdout.read, daemon=True).start()
         yield found[1]
     finally:
-        process.send_signal(signal.SIGINT)
+        # SIGTERM stops it as Ctrl-C does; SIGINT is ignored when this runs as a script's
+        # background job (POSIX, Shell Command Language, "Signals and Error Handling").
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -47,8 +47,9 @@ REGION = "us-east-1"
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """The contexts a test made give their clients back once it is over, as a command's do
     when it ends: the next test takes them (a client costs some 3 ms of CPU, and its first
-    calls more). Contexts that wider-scoped fixtures made live on, for the tests that share
-    them; make_ctx gives back its own at its teardown."""
+    calls more). Only those made on the test's own thread: one a thread the test started may
+    still be in use. Contexts that fixtures made live on, for the tests that share them;
+    make_ctx gives back its own at its teardown."""
     made: list[Context] = []
     init = Context.__dict__["__init__"]
     test_thread = threading.get_ident()
@@ -67,8 +68,8 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 def release_all(contexts: list[Context]) -> None:
-    """Release contexts made on the test's own thread (one a thread the test started may still
-    be in use); a failure is a warning, never in place of the test's own."""
+    """Give back these contexts' clients; a failure is a warning, never in place of the test's
+    own."""
     for context in contexts:
         try:
             context.release()
@@ -221,8 +222,9 @@ MakeContext = Callable[..., Context]
 
 @pytest.fixture
 def make_ctx(aws: None, sleeps: Sleeps) -> Iterator[MakeContext]:
-    """Contexts on the test's mocked account; their clients go back once the test is over, as
-    those of the contexts a test makes itself do (pytest_runtest_call), for the next test."""
+    """Contexts on the test's mocked account; once the test is over, those made on its own
+    thread give their clients back for the next test, as the contexts a test makes itself do
+    (pytest_runtest_call)."""
     made: list[Context] = []
     test_thread = threading.get_ident()
 

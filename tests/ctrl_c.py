@@ -1,10 +1,10 @@
-"""Starting `pocctl` as a terminal starts a command, for tests that press Ctrl-C.
+"""Starting `pocctl`, or a shell, as a terminal starts a command, for tests that press Ctrl-C.
 
 A command a non-interactive shell starts in the background (`cmd &` in a script, as `.ci/run`
 starts the slow tests) ignores SIGINT (POSIX, Shell Command Language, 2.11 "Signals and Error
 Handling"), and so does every process it starts: Python then leaves SIGINT ignored. A terminal's
 foreground command has it as default, and Python turns it into KeyboardInterrupt; these tests
-start pocctl that way, however the test run itself was started."""
+start pocctl (or the shell that starts it) that way, however the test run itself was started."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ AS_IN_A_TERMINAL = (
 
 
 # Set back to default before exec, which keeps a default disposition (an ignored one it would
-# keep ignored, and a non-interactive shell cannot trap or reset a signal ignored on entry).
+# keep ignored, and a non-interactive shell cannot trap or reset a signal ignored on entry):
+# SIGINT, and SIGPIPE and SIGXFSZ, which Python ignores for itself (as subprocess's
+# restore_signals resets them for a program it starts).
 EXEC_AS_IN_A_TERMINAL = (
     "import os, signal, sys; "
-    "signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ)]; "
     "os.execvp(sys.argv[1], sys.argv[1:])"
 )
 

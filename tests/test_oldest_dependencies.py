@@ -76,8 +76,9 @@ def oldest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    """`pocctl local` from this test's Python, in a process of its own (bench/run.py's `local`
-    does the same, but bench/ is a directory of scripts, not a package to import from)."""
+    """`pocctl local` from this test's Python, in a process of its own, stopped by Ctrl-C (as
+    bench/run.py's `local` starts one, but bench/ is a directory of scripts, not a package to
+    import from)."""
     command = ctrl_c.pocctl("local", "--port", "0", "--time-scale", "0.05")
     env = {**os.environ, "NO_COLOR": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

@@ -32,7 +32,7 @@ from pocctl.pipeline.stack import build_steps
 from pocctl.resources.base import Outcome
 from tests.as_cloudformation import ACCOUNT
 from tests.cli_runs import up_ok
-from tests.conftest import REGION, MakeContext
+from tests.conftest import REGION, MakeContext, release_all
 from tests.faults import FailCalls, runtime_with
 from tests.test_cloudformation_owned import tag_as_cloudformation_would
 from tests.test_cloudformation_owned import topic as topic_arn
@@ -65,13 +65,15 @@ def recorded(ctx: Context, client: Any = None) -> Sent:
 
 
 @pytest.fixture
-def ctx(aws: None) -> Context:
-    return Context(
+def ctx(aws: None) -> Iterator[Context]:
+    context = Context(
         Config(stack="POC", region=REGION),
         RecordingReporter(),
         session=new_session(region_name=REGION),
         sleep=lambda _: None,
     )
+    yield context
+    release_all([context])
 
 
 @pytest.fixture
