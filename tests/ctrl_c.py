@@ -1,8 +1,9 @@
 """Starting `pocctl`, or a shell, as a terminal starts a command, for tests that press Ctrl-C.
 
-A command a non-interactive shell starts in the background (`cmd &` in a script, as `.ci/run`
-starts the slow tests) ignores SIGINT (POSIX, Shell Command Language, 2.11 "Signals and Error
-Handling"), and so does every process it starts: Python then leaves SIGINT ignored. A terminal's
+A command a non-interactive shell starts in the background (`cmd &` in a script without job
+control; `.ci/run` turns it on with `set -m`) ignores SIGINT (POSIX, Shell Command Language,
+"Signals and Error Handling"), and so does every process it starts: Python then leaves SIGINT
+ignored. A terminal's
 foreground command has it as default, and Python turns it into KeyboardInterrupt; these tests
 start pocctl (or the shell that starts it) that way, however the test run itself was started."""
 
