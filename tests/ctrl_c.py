@@ -1,22 +1,15 @@
-"""Starting `pocctl`, or a shell, as a terminal starts a command, for tests that press Ctrl-C.
+"""Starting `pocctl`, or any program, as a terminal starts a command, for tests that press Ctrl-C.
 
 A command a non-interactive shell starts in the background (`cmd &` in a script without job
 control; `.ci/run` turns it on with `set -m`) ignores SIGINT (POSIX, Shell Command Language,
 "Signals and Error Handling"), and so does every process it starts: Python then leaves SIGINT
-ignored. A terminal's
-foreground command has it as default, and Python turns it into KeyboardInterrupt; these tests
-start pocctl (or the shell that starts it) that way, however the test run itself was started."""
+ignored. A terminal's foreground command has it as default, and Python turns it into
+KeyboardInterrupt; these tests start their programs that way, however the test run itself was
+started."""
 
 from __future__ import annotations
 
 import sys
-
-AS_IN_A_TERMINAL = (
-    "import runpy, signal, sys; "
-    "signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "runpy.run_module('pocctl', run_name='__main__', alter_sys=True)"
-)
-
 
 # Set back to default before exec, which keeps a default disposition (an ignored one it would
 # keep ignored, and a non-interactive shell cannot trap or reset a signal ignored on entry):
@@ -29,11 +22,11 @@ EXEC_AS_IN_A_TERMINAL = (
 )
 
 
-def pocctl(*args: str) -> list[str]:
-    """The command line of `python -m pocctl ARGS`, with Ctrl-C as in a terminal."""
-    return [sys.executable, "-c", AS_IN_A_TERMINAL, *args]
-
-
 def command(*argv: str) -> list[str]:
     """The command line of any program, a shell say, started with Ctrl-C as in a terminal."""
     return [sys.executable, "-c", EXEC_AS_IN_A_TERMINAL, *argv]
+
+
+def pocctl(*args: str) -> list[str]:
+    """The command line of `python -m pocctl ARGS`, with Ctrl-C as in a terminal."""
+    return command(sys.executable, "-m", "pocctl", *args)

@@ -19,9 +19,7 @@ from click.testing import CliRunner
 
 from pocctl.cli import cli
 from pocctl.core import shared_reads
-from pocctl.core.config import Config
 from pocctl.core.context import OWN_HANDLERS, RETRY_CONFIG, Context
-from pocctl.core.reporting import RecordingReporter
 from pocctl.core.retry import Policy, call_with_retries
 from pocctl.core.session import new_session
 from pocctl.core.shared_reads import SharedReads
@@ -32,7 +30,7 @@ from pocctl.pipeline.stack import build_steps
 from pocctl.resources.base import Outcome
 from tests.as_cloudformation import ACCOUNT
 from tests.cli_runs import up_ok
-from tests.conftest import REGION, MakeContext, release_all
+from tests.conftest import REGION, MakeContext
 from tests.faults import FailCalls, runtime_with
 from tests.test_cloudformation_owned import tag_as_cloudformation_would
 from tests.test_cloudformation_owned import topic as topic_arn
@@ -65,15 +63,8 @@ def recorded(ctx: Context, client: Any = None) -> Sent:
 
 
 @pytest.fixture
-def ctx(aws: None) -> Iterator[Context]:
-    context = Context(
-        Config(stack="POC", region=REGION),
-        RecordingReporter(),
-        session=new_session(region_name=REGION),
-        sleep=lambda _: None,
-    )
-    yield context
-    release_all([context])
+def ctx(make_ctx: MakeContext) -> Context:
+    return make_ctx()
 
 
 @pytest.fixture

@@ -330,9 +330,6 @@ def ctrl_c_here():
         time.sleep(0.01)
     signal.pthread_kill(threading.get_ident(), signal.SIGINT)
 
-# SIGINT as a terminal's foreground command has it, however the test run was started (see
-# tests/ctrl_c.py): which thread receives the signal is what is tested here.
-signal.signal(signal.SIGINT, signal.default_int_handler)
 try:
     wait_for_stop(Terminal(), [], lambda: threading.Thread(target=ctrl_c_here).start())
 except BaseException as stopped:
@@ -342,7 +339,7 @@ except BaseException as stopped:
 
 def test_ctrl_c_handed_to_another_thread_still_stops_the_server() -> None:
     finished = subprocess.run(
-        [sys.executable, "-c", CTRL_C_IN_ANOTHER_THREAD],
+        ctrl_c.command(sys.executable, "-c", CTRL_C_IN_ANOTHER_THREAD),
         capture_output=True,
         text=True,
         timeout=60,  # a deadline only: stopping takes a quarter of a second
