@@ -23,7 +23,8 @@ EXEC_AS_IN_A_TERMINAL = (
 
 
 def command(*argv: str) -> list[str]:
-    """The command line of any program, a shell say, started with Ctrl-C as in a terminal."""
+    """The command line of any program, a shell say, started with Ctrl-C as in a terminal. The
+    exec keeps the process, so Popen's pid (send_signal, killpg) is the program's own."""
     return [sys.executable, "-c", EXEC_AS_IN_A_TERMINAL, *argv]
 
 

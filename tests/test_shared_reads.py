@@ -63,11 +63,6 @@ def recorded(ctx: Context, client: Any = None) -> Sent:
 
 
 @pytest.fixture
-def ctx(make_ctx: MakeContext) -> Context:
-    return make_ctx()
-
-
-@pytest.fixture
 def topic(ctx: Context) -> str:
     """A topic, and another beside it."""
     ctx.client("sns").create_topic(Name="other")

@@ -314,7 +314,8 @@ def test_pocctl_local_stops_cleanly_on_a_signal(
 # What `pocctl local` and `demo` do while they serve, with Ctrl-C handed by the kernel to another
 # of the process's threads (a process-directed signal may go to any thread that does not block
 # it): the main thread must still stop. Run in a process of its own, which the test ends if it
-# hangs.
+# hangs, started as a terminal starts a command (tests/ctrl_c.py), so that SIGINT raises
+# KeyboardInterrupt however the test run was started.
 CTRL_C_IN_ANOTHER_THREAD = """
 import linecache, signal, sys, threading, time
 from pocctl.cli.serving import wait_for_stop
